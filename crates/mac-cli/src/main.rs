@@ -1,0 +1,3 @@
+//! The `mac` command line.
+
+fn main() {}

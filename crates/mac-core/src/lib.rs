@@ -1,0 +1,1 @@
+//! The model and the reconciliation engine of `mac`.

@@ -1,0 +1,68 @@
+//! Project automation, run as `cargo xtask <task>` (see `.cargo/config.toml`).
+//!
+//! Every task is plain Rust over `std::process::Command`, so a fresh clone needs nothing
+//! but cargo to run them.
+
+mod ci;
+mod grafana;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci                  fmt check, clippy (-D warnings) and the whole test suite
+  grafana build|run   build (cached) or run a real Grafana 8.5.4 on loopback
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("grafana") => grafana::run(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a command, echoing it first, and turns a non-zero exit into an error naming it.
+pub(crate) fn run_command(command: &mut std::process::Command) -> Result<(), String> {
+    eprintln!("$ {}", describe(command));
+    let status = command
+        .status()
+        .map_err(|err| format!("could not start `{}`: {err}", describe(command)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed with {status}", describe(command)))
+    }
+}
+
+pub(crate) fn describe(command: &std::process::Command) -> String {
+    let mut text = command.get_program().to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        text.push(' ');
+        text.push_str(&arg.to_string_lossy());
+    }
+    text
+}
+
+/// The workspace root: xtask lives one level below it.
+pub(crate) fn project_root() -> std::path::PathBuf {
+    let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| manifest_dir.to_path_buf())
+}
