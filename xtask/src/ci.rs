@@ -20,10 +20,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    run_command(Command::new(&cargo).current_dir(&root).args([
-        "test",
-        "--workspace",
-        "--all-features",
-    ]))?;
+    run_command(Command::new(&cargo).current_dir(&root).args(["test", "--workspace", "--all-features"]))?;
     Ok(())
 }

@@ -39,14 +39,8 @@ fn main() -> ExitCode {
 /// Runs a command, echoing it first, and turns a non-zero exit into an error naming it.
 pub(crate) fn run_command(command: &mut std::process::Command) -> Result<(), String> {
     eprintln!("$ {}", describe(command));
-    let status = command
-        .status()
-        .map_err(|err| format!("could not start `{}`: {err}", describe(command)))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{}` failed with {status}", describe(command)))
-    }
+    let status = command.status().map_err(|err| format!("could not start `{}`: {err}", describe(command)))?;
+    if status.success() { Ok(()) } else { Err(format!("`{}` failed with {status}", describe(command))) }
 }
 
 pub(crate) fn describe(command: &std::process::Command) -> String {
@@ -61,8 +55,5 @@ pub(crate) fn describe(command: &std::process::Command) -> String {
 /// The workspace root: xtask lives one level below it.
 pub(crate) fn project_root() -> std::path::PathBuf {
     let manifest_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| manifest_dir.to_path_buf())
+    manifest_dir.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| manifest_dir.to_path_buf())
 }

@@ -1,1 +1,47 @@
-//! The model and the reconciliation engine of `mac`.
+//! The model and the reconciliation engine of `mac`, monitoring configuration as code.
+//!
+//! The pipeline, each step its own module:
+//! 1. [`project`] loads `mac.toml` and the definition files into [`Definition`]s, with
+//!    every problem located at `file:line:column`;
+//! 2. providers (plugins registered through [`ProviderRegistration`]) list what the remote
+//!    systems have, in bulk, into [`Observed`];
+//! 3. [`plan()`] — pure and deterministic — compares definitions, [`State`] and observations
+//!    and produces a [`Plan`] of field-level changes;
+//! 4. [`apply()`] executes a plan in dependency order with bounded concurrency, saving state
+//!    after every successful write.
+//!
+//! This crate knows no provider by name and does no network I/O; its only file I/O is
+//! reading a project ([`ProjectConfig`]) and the file state store ([`FileStateStore`]).
+
+pub mod apply;
+pub mod diff;
+pub mod graph;
+pub mod object;
+pub mod plan;
+pub mod project;
+pub mod provider;
+pub mod refresh;
+pub mod refs;
+pub mod secret;
+pub mod source;
+pub mod state;
+
+pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
+pub use diff::FieldChange;
+pub use object::{
+    Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
+    RemoteObject, Resource, SyncedResource,
+};
+pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, plan};
+pub use project::{ProjectConfig, ProjectError};
+pub use provider::{
+    DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration,
+    ProviderSettings, Providers, Registry, Resolved, Resolver, SettingsError, parse_fields,
+};
+pub use secret::{Secret, SecretRef};
+pub use source::{Location, SourceError};
+pub use state::{FileStateStore, State, StateError, StateStore};
+
+// Re-exported so that provider crates register with the same `inventory` as the engine.
+pub use async_trait::async_trait;
+pub use inventory;

@@ -1,0 +1,192 @@
+//! Field-level differences between a desired and an observed object.
+//!
+//! Written here rather than taken from a JSON-diff crate because the behaviour users need is
+//! domain-specific: list items are matched by a key the handler names (a rule by its title,
+//! a query by its ref id), so reordering is no change and a change inside one item is shown
+//! as that item's field, which positional diffs (RFC 6902 crates such as `json-patch`) cannot do.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One changed field: its readable path (`rules[title="High CPU"].for`), the observed
+/// value and the desired value; `None` where the field is absent on that side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+/// The changes that turn `old` into `new`. `list_key` receives a list's path pattern
+/// (pointer with `*` for indices, e.g. `/rules/*/data`) and names the key to match its items by.
+pub fn diff(old: &Value, new: &Value, list_key: &dyn Fn(&str) -> Option<&'static str>) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    Differ { list_key, changes: &mut changes }.compare(Some(old), Some(new), &mut Path::default());
+    changes
+}
+
+#[derive(Default)]
+struct Path {
+    readable: String,
+    pattern: String,
+}
+
+impl Path {
+    fn with<T>(&mut self, readable: &str, pattern: &str, body: impl FnOnce(&mut Path) -> T) -> T {
+        let (readable_len, pattern_len) = (self.readable.len(), self.pattern.len());
+        self.readable.push_str(readable);
+        self.pattern.push_str(pattern);
+        let result = body(self);
+        self.readable.truncate(readable_len);
+        self.pattern.truncate(pattern_len);
+        result
+    }
+
+    fn field(&mut self, key: &str) -> (String, String) {
+        let readable = if self.readable.is_empty() { key.to_owned() } else { format!(".{key}") };
+        (readable, format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+    }
+}
+
+struct Differ<'a> {
+    list_key: &'a dyn Fn(&str) -> Option<&'static str>,
+    changes: &'a mut Vec<FieldChange>,
+}
+
+impl Differ<'_> {
+    fn compare(&mut self, old: Option<&Value>, new: Option<&Value>, path: &mut Path) {
+        // An absent field and an explicit null mean the same to every API we drive.
+        let old = old.filter(|value| !value.is_null());
+        let new = new.filter(|value| !value.is_null());
+        match (old, new) {
+            (None, None) => {}
+            (Some(Value::Object(old)), Some(Value::Object(new))) => {
+                let keys = old.keys().chain(new.keys().filter(|key| !old.contains_key(*key)));
+                for key in keys {
+                    let (readable, pattern) = path.field(key);
+                    path.with(&readable, &pattern, |path| self.compare(old.get(key), new.get(key), path));
+                }
+            }
+            (Some(Value::Array(old)), Some(Value::Array(new))) => self.compare_lists(old, new, path),
+            (Some(old), Some(new)) if same_scalar(old, new) => {}
+            (old, new) => self.changes.push(FieldChange {
+                path: if path.readable.is_empty() { "(object)".to_owned() } else { path.readable.clone() },
+                old: old.cloned(),
+                new: new.cloned(),
+            }),
+        }
+    }
+
+    fn compare_lists(&mut self, old: &[Value], new: &[Value], path: &mut Path) {
+        let keyed = (self.list_key)(&path.pattern).and_then(|key| {
+            let old_keys = item_keys(old, key)?;
+            let new_keys = item_keys(new, key)?;
+            Some((key, old_keys, new_keys))
+        });
+        match keyed {
+            Some((key, old_keys, new_keys)) => {
+                for (new_item, item_key) in new.iter().zip(&new_keys) {
+                    let old_item = old_keys.iter().position(|candidate| candidate == item_key).map(|index| &old[index]);
+                    let readable = format!("[{key}={item_key}]");
+                    path.with(&readable, "/*", |path| self.compare(old_item, Some(new_item), path));
+                }
+                for (old_item, item_key) in old.iter().zip(&old_keys) {
+                    if !new_keys.contains(item_key) {
+                        let readable = format!("[{key}={item_key}]");
+                        path.with(&readable, "/*", |path| self.compare(Some(old_item), None, path));
+                    }
+                }
+            }
+            None => {
+                for index in 0..old.len().max(new.len()) {
+                    let readable = format!("[{index}]");
+                    path.with(&readable, "/*", |path| self.compare(old.get(index), new.get(index), path));
+                }
+            }
+        }
+    }
+}
+
+/// The rendered key of every item, if every item has a distinct scalar key.
+fn item_keys(items: &[Value], key: &str) -> Option<Vec<String>> {
+    let mut keys = Vec::with_capacity(items.len());
+    for item in items {
+        let rendered = match item.get(key)? {
+            Value::String(text) => format!("{text:?}"),
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            _ => return None,
+        };
+        if keys.contains(&rendered) {
+            return None;
+        }
+        keys.push(rendered);
+    }
+    Some(keys)
+}
+
+fn same_scalar(old: &Value, new: &Value) -> bool {
+    match (old, new) {
+        // `1` and `1.0` are the same number to a server; only the TOML spelling differs.
+        (Value::Number(old), Value::Number(new)) => old == new || old.as_f64() == new.as_f64(),
+        _ => old == new,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn by_title(pattern: &str) -> Option<&'static str> {
+        (pattern == "/rules").then_some("title")
+    }
+
+    fn paths(changes: &[FieldChange]) -> Vec<&str> {
+        changes.iter().map(|change| change.path.as_str()).collect()
+    }
+
+    #[test]
+    fn equal_values_have_no_changes() {
+        let value = json!({"a": 1, "b": [1, 2], "c": {"d": null}});
+        assert!(diff(&value, &value, &|_| None).is_empty());
+        assert!(diff(&json!({"n": 1, "x": null}), &json!({"n": 1.0}), &|_| None).is_empty());
+    }
+
+    #[test]
+    fn reordered_keyed_items_are_no_change_and_edits_show_their_field() {
+        let old = json!({"rules": [{"title": "a", "for": "5m"}, {"title": "b", "for": "1m"}]});
+        let new = json!({"rules": [{"title": "b", "for": "1m"}, {"title": "a", "for": "10m"}]});
+        let changes = diff(&old, &new, &by_title);
+        assert_eq!(
+            changes,
+            vec![FieldChange {
+                path: "rules[title=\"a\"].for".into(),
+                old: Some(json!("5m")),
+                new: Some(json!("10m")),
+            }]
+        );
+    }
+
+    #[test]
+    fn added_and_removed_items_and_fields() {
+        let old = json!({"rules": [{"title": "a"}, {"title": "gone"}], "x": 1});
+        let new = json!({"rules": [{"title": "a"}, {"title": "new"}], "y": 2});
+        let changes = diff(&old, &new, &by_title);
+        assert_eq!(paths(&changes), ["rules[title=\"new\"]", "rules[title=\"gone\"]", "x", "y"]);
+        assert_eq!(changes[1].new, None);
+    }
+
+    #[test]
+    fn lists_without_a_key_compare_by_position() {
+        let changes = diff(&json!({"l": [1, 2]}), &json!({"l": [1, 3, 4]}), &|_| None);
+        assert_eq!(paths(&changes), ["l[1]", "l[2]"]);
+    }
+
+    #[test]
+    fn duplicate_keys_fall_back_to_position() {
+        let old = json!({"rules": [{"title": "a", "v": 1}, {"title": "a", "v": 2}]});
+        let new = json!({"rules": [{"title": "a", "v": 2}, {"title": "a", "v": 1}]});
+        assert_eq!(paths(&diff(&old, &new, &by_title)), ["rules[0].v", "rules[1].v"]);
+    }
+}

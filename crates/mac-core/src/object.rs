@@ -1,0 +1,198 @@
+//! Monitoring objects and the states a managed resource can be in.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::source::{Document, Location, SourceError};
+
+/// Anything `mac` manages: one object of one kind, named by a `local_id` unique within its
+/// provider instance and kind.
+pub trait MonitoringObject {
+    fn kind(&self) -> &str;
+    fn local_id(&self) -> &str;
+}
+
+/// The identity of a managed object: which provider instance, which kind, which local id.
+///
+/// Displayed as `instance/kind.local_id`, e.g. `grafana8/folder.payments`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectId {
+    pub provider: String,
+    pub kind: String,
+    pub local_id: String,
+}
+
+impl ObjectId {
+    pub fn new(provider: impl Into<String>, kind: impl Into<String>, local_id: impl Into<String>) -> ObjectId {
+        ObjectId { provider: provider.into(), kind: kind.into(), local_id: local_id.into() }
+    }
+
+    /// The same provider instance's object `kind.local_id`.
+    pub fn sibling(&self, reference: &LocalRef) -> ObjectId {
+        ObjectId::new(&self.provider, &reference.kind, &reference.local_id)
+    }
+
+    /// `kind.local_id`, the form users write in `--target` and references.
+    pub fn short(&self) -> String {
+        format!("{}.{}", self.kind, self.local_id)
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}.{}", self.provider, self.kind, self.local_id)
+    }
+}
+
+impl MonitoringObject for ObjectId {
+    fn kind(&self) -> &str {
+        &self.kind
+    }
+    fn local_id(&self) -> &str {
+        &self.local_id
+    }
+}
+
+/// A reference from one object to another of the same provider instance, as `kind.local_id`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LocalRef {
+    pub kind: String,
+    pub local_id: String,
+}
+
+impl LocalRef {
+    pub fn new(kind: impl Into<String>, local_id: impl Into<String>) -> LocalRef {
+        LocalRef { kind: kind.into(), local_id: local_id.into() }
+    }
+
+    /// Parses `kind.local_id`; the local id may itself contain dots.
+    pub fn parse(text: &str) -> Option<LocalRef> {
+        let (kind, local_id) = text.split_once('.')?;
+        (!kind.is_empty() && !local_id.is_empty()).then(|| LocalRef::new(kind, local_id))
+    }
+}
+
+impl fmt::Display for LocalRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.kind, self.local_id)
+    }
+}
+
+/// The desired fields of an object, as written (without `id` and `provider`).
+pub type Fields = Map<String, Value>;
+
+/// An object as defined in code: its identity, its desired fields and where it was written.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    pub id: ObjectId,
+    pub fields: Fields,
+    origin: Origin,
+}
+
+/// Where a definition came from, so that problems with any of its fields can be located.
+#[derive(Debug, Clone)]
+enum Origin {
+    Document {
+        document: Arc<Document>,
+        pointer: String,
+    },
+    /// Built in code (library users, tests): the location is given directly.
+    Code(Location),
+}
+
+impl Definition {
+    /// A definition read from `document` at the table `pointer`.
+    pub fn from_document(id: ObjectId, fields: Fields, document: Arc<Document>, pointer: String) -> Definition {
+        Definition { id, fields, origin: Origin::Document { document, pointer } }
+    }
+
+    /// A definition built in code; `location` is what errors about it will name.
+    pub fn new(id: ObjectId, fields: Fields, location: Location) -> Definition {
+        Definition { id, fields, origin: Origin::Code(location) }
+    }
+
+    /// Where the object's table starts.
+    pub fn location(&self) -> Location {
+        self.field_location("")
+    }
+
+    /// Where a field (a JSON pointer relative to the object, e.g. `/rules/0/title`) was
+    /// written, or the nearest enclosing place that was.
+    pub fn field_location(&self, field_pointer: &str) -> Location {
+        match &self.origin {
+            Origin::Document { document, pointer } => document.location(&format!("{pointer}{field_pointer}")),
+            Origin::Code(location) => location.clone(),
+        }
+    }
+
+    /// An error about a field of this definition.
+    pub fn error(&self, field_pointer: &str, message: impl Into<String>) -> SourceError {
+        SourceError { location: self.field_location(field_pointer), message: message.into() }
+    }
+}
+
+impl MonitoringObject for Definition {
+    fn kind(&self) -> &str {
+        &self.id.kind
+    }
+    fn local_id(&self) -> &str {
+        &self.id.local_id
+    }
+}
+
+/// An object as the remote system has it: its id there and its fields as the remote
+/// returned them (a handler normalises them before any comparison).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteObject {
+    pub remote_id: String,
+    /// The natural key (for example a uid derived from the local id, or a unique name) by
+    /// which a desired object not yet in state can be recognised remotely: see
+    /// [`crate::Handler::adoption_key`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption_key: Option<String>,
+    pub fields: Value,
+}
+
+/// Defined only locally: nothing in state, nothing remote. Planned as a create.
+#[derive(Debug, Clone)]
+pub struct LocalResource<T> {
+    pub local: T,
+}
+
+/// Defined locally and recorded in state with a remote id, but the remote object is gone
+/// (deleted by hand). Planned as a recreate.
+#[derive(Debug, Clone)]
+pub struct MappedResource<T> {
+    pub local: T,
+    pub remote_id: String,
+}
+
+/// Defined locally, recorded in state and present remotely. Planned as an update or no-op.
+#[derive(Debug, Clone)]
+pub struct SyncedResource<T> {
+    pub local: T,
+    pub remote: RemoteObject,
+}
+
+/// Recorded in state but no longer defined locally. Planned as a delete when the remote
+/// object still exists, otherwise simply forgotten.
+#[derive(Debug, Clone)]
+pub struct ObsoleteResource {
+    pub id: ObjectId,
+    pub remote_id: String,
+    pub remote: Option<RemoteObject>,
+}
+
+/// The state of one object, as the planner classifies it.
+#[derive(Debug, Clone)]
+pub enum Resource<'a> {
+    Local(LocalResource<&'a Definition>),
+    /// Not in state, but an object with the same natural key exists remotely.
+    Adoptable(SyncedResource<&'a Definition>),
+    Mapped(MappedResource<&'a Definition>),
+    Synced(SyncedResource<&'a Definition>),
+    Obsolete(ObsoleteResource),
+}

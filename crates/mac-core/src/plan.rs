@@ -1,0 +1,495 @@
+//! The planner: a pure, synchronous, deterministic function of what is defined, what state
+//! remembers and what the remote systems have, to the actions that reconcile them. Its
+//! output is detailed enough that the executor makes no choices.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diff::{FieldChange, diff};
+use crate::graph::topological_order;
+use crate::object::{
+    Definition, LocalRef, LocalResource, MappedResource, ObjectId, ObsoleteResource, RemoteObject, Resource,
+    SyncedResource,
+};
+use crate::project::dependencies;
+use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
+use crate::refs::{ResolveError, substitute};
+use crate::state::{State, definition_hash};
+
+/// The saved-plan format this version reads and writes.
+pub const PLAN_FORMAT: u32 = 1;
+
+/// Choices that change what is planned.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Allow a plan that deletes every managed object of a provider instance (its
+    /// definitions are all gone). Without it, such a plan is refused: an empty or
+    /// mistyped definitions path must never wipe a server.
+    pub allow_delete_all: bool,
+    /// Only these objects (`kind.local_id`, in any instance) and what they depend on.
+    pub targets: Vec<LocalRef>,
+}
+
+/// What the remote systems hold, per provider instance and kind.
+#[derive(Debug, Default, Clone)]
+pub struct Observed {
+    objects: BTreeMap<(String, String), Vec<RemoteObject>>,
+}
+
+impl Observed {
+    pub fn new() -> Observed {
+        Observed::default()
+    }
+
+    pub fn insert(&mut self, instance: &str, kind: &str, objects: Vec<RemoteObject>) {
+        self.objects.insert((instance.to_owned(), kind.to_owned()), objects);
+    }
+
+    pub fn get(&self, instance: &str, kind: &str) -> &[RemoteObject] {
+        self.objects.get(&(instance.to_owned(), kind.to_owned())).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// What to do to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    /// Recorded in state, but gone remotely (deleted by hand): create it again.
+    Recreate,
+    /// Not in state, but an object with the same natural key exists remotely: take it over
+    /// (applied only with `--adopt`), updating the fields listed.
+    Adopt,
+    Update,
+    Delete,
+    /// In state, gone from code and gone remotely: only drop it from state.
+    Forget,
+}
+
+impl Operation {
+    fn removes(self) -> bool {
+        matches!(self, Operation::Delete | Operation::Forget)
+    }
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    pub id: ObjectId,
+    pub operation: Operation,
+    /// Field-level changes from the observed to the desired state (create: every field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// An update that only undoes a change made outside `mac`: the code is as last applied.
+    #[serde(default)]
+    pub drift: bool,
+    /// What to write, references still unresolved (create, recreate, adopt, update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredObject>,
+    /// The remote object as observed (adopt, update, delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteObject>,
+    /// Actions that must succeed before this one starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ObjectId>,
+    /// The objects the written definition refers to, recorded in state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<LocalRef>,
+    /// Hash of the definition, recorded in state once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+}
+
+/// A remote object the actions refer to but do not change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownRemote {
+    pub id: ObjectId,
+    pub remote: RemoteObject,
+}
+
+/// The reviewed unit of change: `mac plan -o FILE` saves it, `mac apply FILE` executes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: u32,
+    /// The state this plan was made from; applying it to any other is refused.
+    pub state_lineage: String,
+    pub state_serial: u64,
+    /// In execution order: every action after those it depends on.
+    pub actions: Vec<Action>,
+    /// How many defined objects need no change.
+    pub unchanged: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_remote: Vec<KnownRemote>,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    pub fn count(&self, operation: Operation) -> usize {
+        self.actions.iter().filter(|action| action.operation == operation).count()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error(
+        "state holds {count} object(s) of provider instance `{instance}`, which is not configured; \
+         restore its [providers] table so they can be deleted, or drop them with `mac state rm`"
+    )]
+    UnconfiguredInstance { instance: String, count: usize },
+    #[error("state holds `{id}`, but provider instance `{}` has no kind `{}`", id.provider, id.kind)]
+    UnknownKind { id: ObjectId },
+    #[error(
+        "refusing to delete all {count} managed object(s) of `{instance}`: no definitions for it were found. \
+         If that is really intended, pass --allow-delete-all"
+    )]
+    WouldDeleteAll { instance: String, count: usize },
+    #[error("`{id}`: {source}")]
+    Reference {
+        id: ObjectId,
+        #[source]
+        source: ResolveError,
+    },
+    #[error("`{first}` and `{second}` would both adopt the remote object `{key}`")]
+    AdoptionClash { key: String, first: ObjectId, second: ObjectId },
+    #[error("no defined or managed object matches --target {0}")]
+    UnknownTarget(LocalRef),
+    #[error("actions depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
+    Cycle(Vec<ObjectId>),
+}
+
+/// Plans the reconciliation of `definitions` against `state` and `observed`.
+pub fn plan(
+    definitions: &[Definition],
+    state: &State,
+    observed: &Observed,
+    providers: &Providers,
+    options: &PlanOptions,
+) -> Result<Plan, PlanError> {
+    let defined: BTreeMap<&ObjectId, &Definition> =
+        definitions.iter().map(|definition| (&definition.id, definition)).collect();
+    check_state_is_plannable(state, providers)?;
+
+    // Index what each kind has remotely, by remote id and by adoption key.
+    let mut by_remote_id: BTreeMap<(&str, &str, &str), &RemoteObject> = BTreeMap::new();
+    let mut by_adoption_key: BTreeMap<(String, String, String), &RemoteObject> = BTreeMap::new();
+    for instance in providers.instances() {
+        for kind in providers.kinds(instance) {
+            for remote in observed.get(instance, kind) {
+                by_remote_id.insert((instance, kind, remote.remote_id.as_str()), remote);
+                if let Some(key) = &remote.adoption_key {
+                    by_adoption_key.insert((instance.to_owned(), kind.to_owned(), key.clone()), remote);
+                }
+            }
+        }
+    }
+    let claimed: BTreeSet<(&str, &str, &str)> = state
+        .resources()
+        .iter()
+        .map(|entry| (entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()))
+        .collect();
+
+    // Classify every defined and every remembered object.
+    let mut resources: BTreeMap<ObjectId, Resource<'_>> = BTreeMap::new();
+    let mut adopted_by: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
+    for definition in definitions {
+        let id = &definition.id;
+        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
+        let resource = match state.get(id) {
+            Some(entry) => {
+                match by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str())) {
+                    Some(remote) => Resource::Synced(SyncedResource { local: definition, remote: (*remote).clone() }),
+                    None => Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() }),
+                }
+            }
+            None => {
+                let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
+                let remote = handler.adoption_key(&desired).and_then(|key| {
+                    let remote = by_adoption_key.get(&(id.provider.clone(), id.kind.clone(), key.clone()))?;
+                    let unclaimed =
+                        !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
+                    unclaimed.then_some((key, *remote))
+                });
+                match remote {
+                    Some((key, remote)) => {
+                        let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+                        if let Some(first) = adopted_by.insert(slot, id.clone()) {
+                            return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                        }
+                        Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
+                    }
+                    None => Resource::Local(LocalResource { local: definition }),
+                }
+            }
+        };
+        resources.insert(id.clone(), resource);
+    }
+    for entry in state.resources() {
+        if defined.contains_key(&entry.id) {
+            continue;
+        }
+        let remote = by_remote_id.get(&(entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()));
+        resources.insert(
+            entry.id.clone(),
+            Resource::Obsolete(ObsoleteResource {
+                id: entry.id.clone(),
+                remote_id: entry.remote_id.clone(),
+                remote: remote.map(|remote| (*remote).clone()),
+            }),
+        );
+    }
+    refuse_delete_all(definitions, state, &resources, options)?;
+
+    let resolver = PlanResolver { resources: &resources };
+    let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
+    let mut unchanged = 0;
+    let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
+    for (id, resource) in &resources {
+        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
+        let handler = handler.as_ref();
+        let action = match resource {
+            Resource::Local(LocalResource { local }) => {
+                Some(write_action(local, handler, &resolver, Operation::Create, None, false)?)
+            }
+            Resource::Mapped(MappedResource { local, .. }) => {
+                Some(write_action(local, handler, &resolver, Operation::Recreate, None, false)?)
+            }
+            Resource::Adoptable(SyncedResource { local, remote }) => {
+                Some(write_action(local, handler, &resolver, Operation::Adopt, Some(remote), false)?)
+            }
+            Resource::Synced(SyncedResource { local, remote }) => {
+                let unchanged_code =
+                    state.get(id).is_some_and(|entry| entry.applied_hash == definition_hash(&local.fields));
+                let action = write_action(local, handler, &resolver, Operation::Update, Some(remote), unchanged_code)?;
+                if action.changes.is_empty() {
+                    unchanged += 1;
+                    None
+                } else {
+                    Some(action)
+                }
+            }
+            Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
+                id: id.clone(),
+                operation: if remote.is_some() { Operation::Delete } else { Operation::Forget },
+                changes: Vec::new(),
+                drift: false,
+                desired: None,
+                remote: remote.clone(),
+                depends_on: Vec::new(),
+                references: Vec::new(),
+                applied_hash: None,
+            }),
+        };
+        if let Some(action) = action {
+            for reference in &action.references {
+                let target = id.sibling(reference);
+                if let Some(Resolved::Known(remote)) = resolver.resolve_id(&target) {
+                    known_remote.insert(target, remote.clone());
+                }
+            }
+            actions.insert(id.clone(), action);
+        }
+    }
+
+    link_actions(&mut actions, state);
+    if !options.targets.is_empty() {
+        actions = select_targets(actions, &resources, &options.targets)?;
+        known_remote.retain(|id, _| {
+            actions.values().any(|action| action.references.iter().any(|reference| action.id.sibling(reference) == *id))
+        });
+    }
+    let ordered = order_actions(actions, providers)?;
+    Ok(Plan {
+        format: PLAN_FORMAT,
+        state_lineage: state.lineage.clone(),
+        state_serial: state.serial,
+        actions: ordered,
+        unchanged,
+        known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
+    })
+}
+
+fn check_state_is_plannable(state: &State, providers: &Providers) -> Result<(), PlanError> {
+    let mut unconfigured: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in state.resources() {
+        if !providers.contains(&entry.id.provider) {
+            *unconfigured.entry(&entry.id.provider).or_default() += 1;
+        } else if providers.handler(&entry.id.provider, &entry.id.kind).is_none() {
+            return Err(PlanError::UnknownKind { id: entry.id.clone() });
+        }
+    }
+    match unconfigured.into_iter().next() {
+        Some((instance, count)) => Err(PlanError::UnconfiguredInstance { instance: instance.to_owned(), count }),
+        None => Ok(()),
+    }
+}
+
+fn refuse_delete_all(
+    definitions: &[Definition],
+    state: &State,
+    resources: &BTreeMap<ObjectId, Resource<'_>>,
+    options: &PlanOptions,
+) -> Result<(), PlanError> {
+    if options.allow_delete_all {
+        return Ok(());
+    }
+    let mut managed: BTreeMap<&str, usize> = BTreeMap::new();
+    for entry in state.resources() {
+        *managed.entry(&entry.id.provider).or_default() += 1;
+    }
+    for (instance, count) in managed {
+        let defines_any = definitions.iter().any(|definition| definition.id.provider == instance);
+        let deletes_any = resources.values().any(|resource| {
+            matches!(resource, Resource::Obsolete(ObsoleteResource { id, remote: Some(_), .. }) if id.provider == instance)
+        });
+        if !defines_any && deletes_any {
+            return Err(PlanError::WouldDeleteAll { instance: instance.to_owned(), count });
+        }
+    }
+    Ok(())
+}
+
+/// A create, recreate, adopt or update of `local`, with its field changes.
+fn write_action(
+    local: &Definition,
+    handler: &dyn Handler,
+    resolver: &PlanResolver<'_, '_>,
+    operation: Operation,
+    remote: Option<&RemoteObject>,
+    unchanged_code: bool,
+) -> Result<Action, PlanError> {
+    let id = &local.id;
+    let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
+    let fields = substitute(&local.fields, &instance_resolver)
+        .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
+    let desired = handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver);
+    let observed = remote.map_or(Value::Null, |remote| handler.observed(remote));
+    let changes = diff(&observed, &desired, &|path| handler.list_key(path));
+    let references: BTreeSet<LocalRef> =
+        dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
+    Ok(Action {
+        id: id.clone(),
+        operation,
+        drift: operation == Operation::Update && unchanged_code && !changes.is_empty(),
+        changes,
+        desired: Some(DesiredObject { id: id.clone(), fields: local.fields.clone() }),
+        remote: remote.cloned(),
+        depends_on: Vec::new(),
+        references: references.into_iter().collect(),
+        applied_hash: Some(definition_hash(&local.fields)),
+    })
+}
+
+/// Resolves references at plan time from the classification.
+struct PlanResolver<'r, 'd> {
+    resources: &'r BTreeMap<ObjectId, Resource<'d>>,
+}
+
+impl PlanResolver<'_, '_> {
+    fn resolve_id(&self, id: &ObjectId) -> Option<Resolved<'_>> {
+        match self.resources.get(id)? {
+            Resource::Synced(synced) | Resource::Adoptable(synced) => Some(Resolved::Known(&synced.remote)),
+            Resource::Local(_) | Resource::Mapped(_) => Some(Resolved::Pending),
+            Resource::Obsolete(_) => None,
+        }
+    }
+}
+
+struct InstanceResolver<'a, 'r, 'd> {
+    resolver: &'a PlanResolver<'r, 'd>,
+    instance: &'a str,
+}
+
+impl Resolver for InstanceResolver<'_, '_, '_> {
+    fn resolve(&self, reference: &LocalRef) -> Option<Resolved<'_>> {
+        self.resolver.resolve_id(&ObjectId::new(self.instance, &reference.kind, &reference.local_id))
+    }
+}
+
+/// Sets each action's `depends_on`: writes after the writes of what they refer to; deletes
+/// after whatever used the deleted object (by the references recorded in state) has been
+/// moved away or deleted.
+fn link_actions(actions: &mut BTreeMap<ObjectId, Action>, state: &State) {
+    let mut links: BTreeMap<ObjectId, BTreeSet<ObjectId>> = BTreeMap::new();
+    for (id, action) in actions.iter() {
+        if action.operation.removes() {
+            continue;
+        }
+        for reference in &action.references {
+            let target = id.sibling(reference);
+            if actions.get(&target).is_some_and(|target| !target.operation.removes()) {
+                links.entry(id.clone()).or_default().insert(target);
+            }
+        }
+    }
+    for entry in state.resources() {
+        for reference in &entry.depends_on {
+            let used = entry.id.sibling(reference);
+            if actions.get(&used).is_some_and(|action| action.operation.removes()) && actions.contains_key(&entry.id) {
+                links.entry(used).or_default().insert(entry.id.clone());
+            }
+        }
+    }
+    for (id, dependencies) in links {
+        if let Some(action) = actions.get_mut(&id) {
+            action.depends_on = dependencies.into_iter().collect();
+        }
+    }
+}
+
+/// Keeps the targeted actions and every action they depend on.
+fn select_targets(
+    mut actions: BTreeMap<ObjectId, Action>,
+    resources: &BTreeMap<ObjectId, Resource<'_>>,
+    targets: &[LocalRef],
+) -> Result<BTreeMap<ObjectId, Action>, PlanError> {
+    let mut wanted: Vec<ObjectId> = Vec::new();
+    for target in targets {
+        let matching: Vec<&ObjectId> =
+            resources.keys().filter(|id| id.kind == target.kind && id.local_id == target.local_id).collect();
+        if matching.is_empty() {
+            return Err(PlanError::UnknownTarget(target.clone()));
+        }
+        wanted.extend(matching.into_iter().cloned());
+    }
+    let mut keep = BTreeSet::new();
+    while let Some(id) = wanted.pop() {
+        if let Some(action) = actions.get(&id)
+            && keep.insert(id.clone())
+        {
+            wanted.extend(action.depends_on.iter().cloned());
+        }
+    }
+    actions.retain(|id, _| keep.contains(id));
+    Ok(actions)
+}
+
+/// Execution order: dependencies first; among independent actions writes before deletes,
+/// then by kind order (deletes in reverse), then by id — the same input always gives the
+/// same plan.
+fn order_actions(actions: BTreeMap<ObjectId, Action>, providers: &Providers) -> Result<Vec<Action>, PlanError> {
+    type SortKey = (bool, i64, ObjectId);
+    let sort_key = |action: &Action| -> SortKey {
+        let rank = providers.kind_rank(&action.id.provider, &action.id.kind).unwrap_or(0) as i64;
+        let removes = action.operation.removes();
+        (removes, if removes { -rank } else { rank }, action.id.clone())
+    };
+    let keys: BTreeMap<&ObjectId, SortKey> = actions.iter().map(|(id, action)| (id, sort_key(action))).collect();
+    let nodes: BTreeSet<SortKey> = keys.values().cloned().collect();
+    let depends_on: BTreeMap<SortKey, BTreeSet<SortKey>> = actions
+        .iter()
+        .map(|(id, action)| {
+            let dependencies =
+                action.depends_on.iter().filter_map(|dependency| keys.get(dependency).cloned()).collect();
+            (keys[id].clone(), dependencies)
+        })
+        .collect();
+    let order = topological_order(&nodes, &depends_on)
+        .map_err(|cycle| PlanError::Cycle(cycle.into_iter().map(|(_, _, id)| id).collect()))?;
+    let mut actions = actions;
+    Ok(order.into_iter().filter_map(|(_, _, id)| actions.remove(&id)).collect())
+}

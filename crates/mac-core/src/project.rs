@@ -1,0 +1,526 @@
+//! Loading a project: `mac.toml` (providers, state, environments) and the definition files
+//! it names. Every problem is reported with `file:line:column`; all problems found in one
+//! pass are reported together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::graph::topological_order;
+use crate::object::{Definition, LocalRef, ObjectId};
+use crate::provider::{ProviderSettings, Providers, Registry, SettingsError};
+use crate::refs::find_refs;
+use crate::source::{Document, Location, SourceError, push_pointer};
+
+/// The name of the project file at the project root.
+pub const CONFIG_FILE: &str = "mac.toml";
+
+/// Problems that stop a project from loading.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error("no {CONFIG_FILE} in {0}: run mac in a project directory or pass -C DIR")]
+    NoConfig(PathBuf),
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", Problems(.0))]
+    Invalid(Vec<SourceError>),
+}
+
+struct Problems<'a>(&'a [SourceError]);
+
+impl fmt::Display for Problems<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, problem) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<SourceError> for ProjectError {
+    fn from(error: SourceError) -> Self {
+        ProjectError::Invalid(vec![error])
+    }
+}
+
+/// `mac.toml`, with the selected environment's overrides applied.
+#[derive(Debug)]
+pub struct ProjectConfig {
+    pub root: PathBuf,
+    pub environment: Option<String>,
+    /// Where state lives (relative paths are taken from the root).
+    pub state_path: PathBuf,
+    pub definition_paths: Vec<PathBuf>,
+    pub providers: Vec<ProviderConfig>,
+    /// Values for templates, from `[values]` and the environment's `values`.
+    pub values: Map<String, Value>,
+    document: Arc<Document>,
+}
+
+/// One provider instance's settings and where they were written.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// `grafana8` or `grafana8.eu`.
+    pub instance: String,
+    /// The registered provider's name: the instance name up to its first dot.
+    pub provider: String,
+    pub settings: Value,
+    document: Arc<Document>,
+    /// Pointers of the tables merged into `settings`, the last applied first.
+    pointers: Vec<String>,
+}
+
+impl ProviderConfig {
+    /// The location of a settings field, in the environment override if it set it.
+    pub fn location(&self, settings_pointer: &str) -> Location {
+        let exact = self
+            .pointers
+            .iter()
+            .map(|base| format!("{base}{settings_pointer}"))
+            .find(|pointer| self.document.root().pointer(pointer).is_some());
+        match exact {
+            Some(pointer) => self.document.location(&pointer),
+            None => self.document.location(self.pointers.last().map_or("", String::as_str)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    definitions: Option<Vec<String>>,
+    #[serde(default)]
+    state: StateSection,
+    #[serde(default)]
+    providers: BTreeMap<String, Map<String, Value>>,
+    #[serde(default)]
+    values: Map<String, Value>,
+    #[serde(default)]
+    environments: BTreeMap<String, EnvironmentSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StateSection {
+    path: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentSection {
+    #[serde(default)]
+    state: StateSection,
+    #[serde(default)]
+    providers: BTreeMap<String, Map<String, Value>>,
+    #[serde(default)]
+    values: Map<String, Value>,
+}
+
+impl ProjectConfig {
+    /// Reads `root/mac.toml` and applies `environment`'s overrides.
+    pub fn load(root: &Path, environment: Option<&str>) -> Result<ProjectConfig, ProjectError> {
+        let path = root.join(CONFIG_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ProjectError::NoConfig(root.to_path_buf()));
+            }
+            Err(source) => return Err(ProjectError::Read { path, source }),
+        };
+        let document = Document::from_bytes(display_path(root, &path), bytes)?;
+        ProjectConfig::from_document(root, document, environment)
+    }
+
+    /// Builds the configuration from an already parsed `mac.toml`.
+    pub fn from_document(
+        root: &Path,
+        document: Arc<Document>,
+        environment: Option<&str>,
+    ) -> Result<ProjectConfig, ProjectError> {
+        let file: ConfigFile = crate::provider::parse_fields_value(document.root())
+            .map_err(|err| document.error(&err.pointer, err.message))?;
+        let mut problems = Vec::new();
+
+        let selected = match environment {
+            None => None,
+            Some(name) => match file.environments.get(name) {
+                Some(found) => Some((name, found)),
+                None => {
+                    let known: Vec<&str> = file.environments.keys().map(String::as_str).collect();
+                    let hint = if known.is_empty() {
+                        "none is defined".to_owned()
+                    } else {
+                        format!("defined: {}", known.join(", "))
+                    };
+                    return Err(document.error("", format!("unknown environment `{name}` ({hint})")).into());
+                }
+            },
+        };
+
+        let mut providers = Vec::new();
+        for (instance, settings) in &file.providers {
+            let provider = instance.split('.').next().unwrap_or(instance).to_owned();
+            let mut merged = Value::Object(settings.clone());
+            let mut pointers = vec![push_pointer("/providers", instance)];
+            if let Some((name, overrides)) = selected
+                && let Some(overrides) = overrides.providers.get(instance)
+            {
+                merge(&mut merged, &Value::Object(overrides.clone()));
+                let base = push_pointer(&push_pointer("/environments", name), "providers");
+                pointers.insert(0, push_pointer(&base, instance));
+            }
+            providers.push(ProviderConfig {
+                instance: instance.clone(),
+                provider,
+                settings: merged,
+                document: document.clone(),
+                pointers,
+            });
+        }
+        if let Some((name, overrides)) = selected {
+            for instance in overrides.providers.keys().filter(|instance| !file.providers.contains_key(*instance)) {
+                let pointer = push_pointer(&push_pointer(&push_pointer("/environments", name), "providers"), instance);
+                problems.push(document.error(
+                    &pointer,
+                    format!("environment `{name}` overrides provider instance `{instance}`, which has no [providers.\"{instance}\"] table"),
+                ));
+            }
+        }
+
+        let state_path = selected
+            .and_then(|(_, overrides)| overrides.state.path.clone())
+            .or(file.state.path)
+            .unwrap_or_else(|| ".mac/state.json".to_owned());
+        let definition_paths =
+            file.definitions.unwrap_or_else(|| vec!["definitions".to_owned()]).into_iter().map(PathBuf::from).collect();
+        let mut values = file.values;
+        if let Some((_, overrides)) = selected {
+            values.extend(overrides.values.clone());
+        }
+        if !problems.is_empty() {
+            return Err(ProjectError::Invalid(problems));
+        }
+        Ok(ProjectConfig {
+            root: root.to_path_buf(),
+            environment: environment.map(str::to_owned),
+            state_path: PathBuf::from(state_path),
+            definition_paths,
+            providers,
+            values,
+            document,
+        })
+    }
+
+    /// The state file, resolved against the root.
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join(&self.state_path)
+    }
+
+    /// Instantiates every configured provider instance from the registry. Offline: no
+    /// provider talks to its server while being built.
+    pub fn build_providers(&self, registry: &Registry) -> Result<Providers, ProjectError> {
+        let mut providers = Providers::new();
+        let mut problems = Vec::new();
+        for config in &self.providers {
+            let Some(registration) = registry.get(&config.provider) else {
+                let known = registry.names().join(", ");
+                problems.push(SourceError {
+                    location: config.location(""),
+                    message: format!(
+                        "unknown provider `{}` (compiled into this mac: {})",
+                        config.provider,
+                        if known.is_empty() { "none" } else { &known }
+                    ),
+                });
+                continue;
+            };
+            let settings = ProviderSettings {
+                instance: config.instance.clone(),
+                values: config.settings.clone(),
+                project_root: self.root.clone(),
+            };
+            match (registration.build)(&settings) {
+                Ok(provider) => {
+                    if let Err(err) = providers.insert(config.instance.clone(), provider) {
+                        problems.push(SourceError { location: config.location(""), message: err.to_string() });
+                    }
+                }
+                Err(SettingsError { pointer, message }) => problems.push(SourceError {
+                    location: config.location(&pointer),
+                    message: format!("provider `{}`: {message}", config.instance),
+                }),
+            }
+        }
+        if problems.is_empty() { Ok(providers) } else { Err(ProjectError::Invalid(problems)) }
+    }
+
+    /// Reads and checks every definition file.
+    pub fn load_definitions(&self, providers: &Providers) -> Result<Vec<Definition>, ProjectError> {
+        let mut documents = Vec::new();
+        let mut problems = Vec::new();
+        for path in self.definition_files()? {
+            let bytes = std::fs::read(&path).map_err(|source| ProjectError::Read { path: path.clone(), source })?;
+            match Document::from_bytes(display_path(&self.root, &path), bytes) {
+                Ok(document) => documents.push(document),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ProjectError::Invalid(problems));
+        }
+        definitions_from_documents(&documents, providers, self.providers.iter().map(|config| config.instance.as_str()))
+    }
+
+    /// The `*.toml` files named by `definitions`, directories searched recursively, sorted.
+    fn definition_files(&self) -> Result<Vec<PathBuf>, ProjectError> {
+        let mut files = BTreeSet::new();
+        for (index, relative) in self.definition_paths.iter().enumerate() {
+            let path = self.root.join(relative);
+            if path.is_file() {
+                files.insert(path);
+            } else if path.is_dir() {
+                collect_toml_files(&path, &mut files)
+                    .map_err(|source| ProjectError::Read { path: path.clone(), source })?;
+            } else {
+                return Err(self
+                    .document
+                    .error(
+                        &format!("/definitions/{index}"),
+                        format!("definitions path `{}` does not exist", relative.display()),
+                    )
+                    .into());
+            }
+        }
+        Ok(files.into_iter().collect())
+    }
+}
+
+fn collect_toml_files(directory: &Path, files: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(directory)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_toml_files(&path, files)?;
+        } else if path.extension().is_some_and(|extension| extension == "toml") {
+            files.insert(path);
+        }
+    }
+    Ok(())
+}
+
+fn display_path(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Deep-merges `overrides` into `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut Value, overrides: &Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+        }
+        (base, overrides) => *base = overrides.clone(),
+    }
+}
+
+/// Turns parsed definition documents into checked definitions: known providers and kinds,
+/// unique ids, valid fields, references to defined objects, no cycles.
+pub fn definitions_from_documents<'a>(
+    documents: &[Arc<Document>],
+    providers: &Providers,
+    configured_instances: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Definition>, ProjectError> {
+    let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
+    let mut problems = Vec::new();
+    let mut definitions: Vec<Definition> = Vec::new();
+    let mut seen: BTreeMap<ObjectId, Location> = BTreeMap::new();
+
+    for document in documents {
+        let Some(root) = document.root().as_object() else { continue };
+        for (provider_name, kinds) in root {
+            let provider_pointer = push_pointer("", provider_name);
+            if !configured.iter().any(|instance| instance.split('.').next() == Some(provider_name.as_str())) {
+                problems.push(document.error(
+                    &provider_pointer,
+                    format!("`{provider_name}` is not a provider configured in {CONFIG_FILE}; add a [providers.{provider_name}] table"),
+                ));
+                continue;
+            }
+            let Some(kinds) = kinds.as_object() else {
+                problems.push(
+                    document.error(
+                        &provider_pointer,
+                        format!("expected tables of objects such as [[{provider_name}.KIND]]"),
+                    ),
+                );
+                continue;
+            };
+            for (kind, objects) in kinds {
+                let kind_pointer = push_pointer(&provider_pointer, kind);
+                let Some(objects) = objects.as_array().filter(|items| items.iter().all(Value::is_object)) else {
+                    problems.push(
+                        document
+                            .error(&kind_pointer, format!("expected an array of tables: [[{provider_name}.{kind}]]")),
+                    );
+                    continue;
+                };
+                for (index, object) in objects.iter().enumerate() {
+                    let pointer = push_pointer(&kind_pointer, &index.to_string());
+                    let Some(mut fields) = object.as_object().cloned() else { continue };
+                    match definition(document, &pointer, provider_name, kind, &mut fields, providers, &configured) {
+                        Ok(id) => {
+                            let location = document.location(&pointer);
+                            if let Some(first) = seen.get(&id) {
+                                problems.push(SourceError {
+                                    location,
+                                    message: format!("`{id}` is defined twice; first definition at {first}"),
+                                });
+                                continue;
+                            }
+                            seen.insert(id.clone(), location);
+                            definitions.push(Definition::from_document(id, fields, document.clone(), pointer));
+                        }
+                        Err(problem) => problems.push(problem),
+                    }
+                }
+            }
+        }
+    }
+    for definition in &definitions {
+        check_fields(definition, providers, &seen, &mut problems);
+    }
+    if problems.is_empty()
+        && let Err(problem) = check_cycles(&definitions, providers)
+    {
+        problems.push(problem);
+    }
+    if problems.is_empty() { Ok(definitions) } else { Err(ProjectError::Invalid(problems)) }
+}
+
+/// Takes `id` and `provider` out of an object table and checks its kind.
+fn definition(
+    document: &Document,
+    pointer: &str,
+    provider_name: &str,
+    kind: &str,
+    fields: &mut Map<String, Value>,
+    providers: &Providers,
+    configured: &BTreeSet<&str>,
+) -> Result<ObjectId, SourceError> {
+    let local_id = match fields.remove("id") {
+        Some(Value::String(id)) if valid_local_id(&id) => id,
+        Some(Value::String(_)) => {
+            return Err(document.error(
+                &push_pointer(pointer, "id"),
+                "`id` must be non-empty and use only letters, digits, `_`, `-`, `.` and `:`",
+            ));
+        }
+        Some(_) => return Err(document.error(&push_pointer(pointer, "id"), "`id` must be a string")),
+        None => return Err(document.error(pointer, format!("missing `id` in [[{provider_name}.{kind}]]"))),
+    };
+    let instance = match fields.remove("provider") {
+        None => provider_name.to_owned(),
+        Some(Value::String(instance)) => {
+            let of_this_provider = instance == provider_name
+                || instance.strip_prefix(provider_name).is_some_and(|rest| rest.starts_with('.'));
+            if !of_this_provider || !configured.contains(instance.as_str()) {
+                return Err(document.error(
+                    &push_pointer(pointer, "provider"),
+                    format!("`{instance}` is not a configured instance of provider `{provider_name}`"),
+                ));
+            }
+            instance
+        }
+        Some(_) => return Err(document.error(&push_pointer(pointer, "provider"), "`provider` must be a string")),
+    };
+    if providers.handler(&instance, kind).is_none() {
+        let kinds = providers.kinds(&instance).join(", ");
+        return Err(document.error(
+            &push_pointer(&push_pointer("", provider_name), kind),
+            format!("provider `{provider_name}` has no kind `{kind}` (its kinds: {kinds})"),
+        ));
+    }
+    Ok(ObjectId::new(instance, kind, local_id))
+}
+
+fn valid_local_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
+/// Runs the handler's validation and checks that references point at defined objects.
+fn check_fields(
+    definition: &Definition,
+    providers: &Providers,
+    defined: &BTreeMap<ObjectId, Location>,
+    problems: &mut Vec<SourceError>,
+) {
+    let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return };
+    if let Err(errors) = handler.validate(&definition.fields) {
+        problems.extend(errors.into_iter().map(|error| definition.error(&error.pointer, error.message)));
+        return;
+    }
+    match dependencies(definition, handler.as_ref()) {
+        Ok(references) => {
+            for (pointer, reference) in references {
+                if !defined.contains_key(&definition.id.sibling(&reference)) {
+                    problems.push(definition.error(
+                        &pointer,
+                        format!("`{reference}` is not defined for provider instance `{}`", definition.id.provider),
+                    ));
+                }
+            }
+        }
+        Err(error) => problems.push(definition.error(&error.pointer, error.message)),
+    }
+}
+
+/// Everything a definition depends on: the handler's references and generic `{ ref = … }`s.
+pub fn dependencies(
+    definition: &Definition,
+    handler: &dyn crate::Handler,
+) -> Result<Vec<(String, LocalRef)>, crate::FieldError> {
+    let mut references = handler.references(&definition.fields);
+    references.extend(find_refs(&definition.fields)?.into_iter().map(|found| (found.pointer, found.target)));
+    Ok(references)
+}
+
+fn check_cycles(definitions: &[Definition], providers: &Providers) -> Result<(), SourceError> {
+    let nodes: BTreeSet<ObjectId> = definitions.iter().map(|definition| definition.id.clone()).collect();
+    let mut depends_on: BTreeMap<ObjectId, BTreeSet<ObjectId>> = BTreeMap::new();
+    for definition in definitions {
+        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
+        let references = dependencies(definition, handler.as_ref()).unwrap_or_default();
+        depends_on.insert(
+            definition.id.clone(),
+            references.into_iter().map(|(_, reference)| definition.id.sibling(&reference)).collect(),
+        );
+    }
+    match topological_order(&nodes, &depends_on) {
+        Ok(_) => Ok(()),
+        Err(cycle) => {
+            let first = cycle.first().and_then(|id| definitions.iter().find(|definition| &definition.id == id));
+            let names: Vec<String> = cycle.iter().map(ToString::to_string).collect();
+            let location = first.map(Definition::location).unwrap_or_else(|| Location::file(CONFIG_FILE));
+            Err(SourceError {
+                location,
+                message: format!("definitions depend on each other in a cycle: {}", names.join(" -> ")),
+            })
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The plugin surface: a [`Provider`] is one remote system, a [`Handler`] one kind of object
+//! in it. Providers register themselves with `inventory::submit!` of a
+//! [`ProviderRegistration`]; a third party needs nothing but this crate to publish one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
+
+/// How a provider makes itself known. Submit one from the provider crate:
+///
+/// ```text
+/// inventory::submit! {
+///     mac_core::ProviderRegistration {
+///         name: "grafana8",
+///         description: "Grafana 8.5: folders, alert rule groups, …",
+///         build: build_provider,
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ProviderRegistration {
+    /// The provider's name: the `NAME` in `[providers.NAME]` and `[[NAME.KIND]]`.
+    pub name: &'static str,
+    /// One line for `mac providers`.
+    pub description: &'static str,
+    /// Builds an instance from its settings. Must not do network I/O: `mac validate` builds
+    /// providers offline; connectivity is checked by [`Provider::check`].
+    pub build: BuildProvider,
+}
+
+/// The constructor a provider registers.
+pub type BuildProvider = fn(&ProviderSettings) -> Result<Box<dyn Provider>, SettingsError>;
+
+inventory::collect!(ProviderRegistration);
+
+/// The providers compiled into this program, by name.
+#[derive(Debug)]
+pub struct Registry {
+    providers: BTreeMap<&'static str, &'static ProviderRegistration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryError {
+    #[error("two providers are registered under the name `{0}`; provider names must be unique")]
+    Duplicate(String),
+    #[error("provider name `{0}` is invalid: use lowercase letters, digits, `_` and `-`")]
+    InvalidName(String),
+}
+
+impl Registry {
+    /// Every provider linked into this binary through `inventory::submit!`.
+    pub fn from_inventory() -> Result<Registry, RegistryError> {
+        Registry::new(inventory::iter::<ProviderRegistration>)
+    }
+
+    /// A registry of the given registrations; a duplicate name is an error, not a silent pick.
+    pub fn new(
+        registrations: impl IntoIterator<Item = &'static ProviderRegistration>,
+    ) -> Result<Registry, RegistryError> {
+        let mut providers = BTreeMap::new();
+        for registration in registrations {
+            let valid = !registration.name.is_empty()
+                && registration
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !valid {
+                return Err(RegistryError::InvalidName(registration.name.to_owned()));
+            }
+            if providers.insert(registration.name, registration).is_some() {
+                return Err(RegistryError::Duplicate(registration.name.to_owned()));
+            }
+        }
+        Ok(Registry { providers })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'static ProviderRegistration> {
+        self.providers.get(name).copied()
+    }
+
+    /// Registrations in name order.
+    pub fn iter(&self) -> impl Iterator<Item = &'static ProviderRegistration> + '_ {
+        self.providers.values().copied()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.keys().copied().collect()
+    }
+}
+
+/// The settings of one provider instance, as merged from `mac.toml` and the environment.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// The instance name: `grafana8` for `[providers.grafana8]`, `grafana8.eu` for
+    /// `[providers."grafana8.eu"]`.
+    pub instance: String,
+    /// The settings table, converted to JSON.
+    pub values: Value,
+    /// The project root, against which relative paths (secret files, CA certificates) resolve.
+    pub project_root: PathBuf,
+}
+
+impl ProviderSettings {
+    /// Deserialises the settings into the provider's own type; an error names the field.
+    /// Use `#[serde(deny_unknown_fields)]` so that typos are caught.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, SettingsError> {
+        from_value_with_path(&self.values).map_err(|(pointer, message)| SettingsError { pointer, message })
+    }
+}
+
+/// A problem with a provider's settings, at a field given as a JSON pointer into the
+/// settings table (`""` for the table itself). The loader turns it into `file:line:column`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SettingsError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl SettingsError {
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> SettingsError {
+        SettingsError { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+/// A problem with a field of a definition, as a JSON pointer relative to the object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { pointer: pointer.into(), message: message.into() }
+    }
+}
+
+/// Deserialises `fields` into a handler's typed view of them, with the failing field's
+/// pointer — the usual first step of [`Handler::validate`].
+pub fn parse_fields<T: DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
+    let value = Value::Object(fields.clone());
+    from_value_with_path(&value).map_err(|(pointer, message)| FieldError { pointer, message })
+}
+
+/// Deserialises any JSON value with the failing field's pointer.
+pub(crate) fn parse_fields_value<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
+    from_value_with_path(value).map_err(|(pointer, message)| FieldError { pointer, message })
+}
+
+fn from_value_with_path<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let mut pointer = String::new();
+        for segment in err.path().iter() {
+            use serde_path_to_error::Segment;
+            match segment {
+                Segment::Seq { index } => pointer = crate::source::push_pointer(&pointer, &index.to_string()),
+                Segment::Map { key } => pointer = crate::source::push_pointer(&pointer, key),
+                Segment::Enum { .. } | Segment::Unknown => {}
+            }
+        }
+        (pointer, err.into_inner().to_string())
+    })
+}
+
+/// A kind of object a provider manages, and the kinds it depends on (created before it,
+/// deleted after it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindSpec {
+    pub name: String,
+    pub depends_on: Vec<String>,
+}
+
+impl KindSpec {
+    pub fn new(name: impl Into<String>, depends_on: &[&str]) -> KindSpec {
+        KindSpec { name: name.into(), depends_on: depends_on.iter().map(|kind| (*kind).to_owned()).collect() }
+    }
+}
+
+/// An object to create or update, with generic references (`{ ref = "kind.id", field = … }`)
+/// already replaced by values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesiredObject {
+    pub id: ObjectId,
+    pub fields: Fields,
+}
+
+/// What a reference points at, as far as is known.
+#[derive(Debug, Clone, Copy)]
+pub enum Resolved<'a> {
+    /// The referenced object exists remotely (observed, or written earlier in this apply).
+    Known(&'a RemoteObject),
+    /// The referenced object will only exist after this apply (plan time only).
+    Pending,
+}
+
+/// Looks up the remote side of the objects a definition refers to.
+pub trait Resolver: Sync {
+    /// `None` when `reference` names no object managed in this provider instance.
+    fn resolve(&self, reference: &LocalRef) -> Option<Resolved<'_>>;
+}
+
+/// The placeholder shown in a plan for a value that only an earlier write of the same
+/// apply will determine.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// A remote system `mac` reconciles, for example one Grafana server.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The kinds this provider manages and the dependencies between them.
+    fn kinds(&self) -> Vec<KindSpec>;
+
+    /// The handler of one kind; `None` for a kind not in [`Provider::kinds`].
+    fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>>;
+
+    /// Checks that the remote system answers and accepts the credentials, before the
+    /// first read or write. The default does nothing.
+    async fn check(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+/// One kind of object: reading, writing and comparing it.
+///
+/// The synchronous methods must be pure: the planner calls them and stays deterministic.
+#[async_trait]
+pub trait Handler: Send + Sync {
+    /// Checks desired fields offline. Each problem names its field.
+    fn validate(&self, _fields: &Fields) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+
+    /// The objects of the same provider instance that this object needs to exist first,
+    /// each with the pointer of the field that refers to it (for error messages). Generic
+    /// `{ ref = … }` fields are found by the engine and need not be listed.
+    fn references(&self, _fields: &Fields) -> Vec<(String, LocalRef)> {
+        Vec::new()
+    }
+
+    /// The natural key under which a desired object would exist remotely even though it is
+    /// not in state (a uid derived from the local id, a unique name). An observed object with
+    /// the same key is offered for adoption instead of a create that would clash or duplicate.
+    fn adoption_key(&self, _desired: &DesiredObject) -> Option<String> {
+        None
+    }
+
+    /// The desired state in the comparable form that [`Handler::observed`] also produces.
+    /// References not yet known show as [`KNOWN_AFTER_APPLY`].
+    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Value;
+
+    /// A remote object's state, normalised so that server-set defaults and formatting never
+    /// show as a difference from [`Handler::desired`].
+    fn observed(&self, remote: &RemoteObject) -> Value;
+
+    /// The field by which items of the list at `path` (a pointer with indices replaced by
+    /// `*`, e.g. `/rules`) are matched between desired and observed, so that reordering is
+    /// no change and a changed item shows as itself. `None` matches by position.
+    fn list_key(&self, _path: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// Every remote object of this kind, in as few requests as the API allows.
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError>;
+
+    /// One remote object, `None` when it does not exist.
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError>;
+
+    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError>;
+
+    async fn update(
+        &self,
+        current: &RemoteObject,
+        desired: &DesiredObject,
+        refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError>;
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+}
+
+/// What went wrong talking to a remote system.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct HandlerError {
+    pub kind: HandlerErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlerErrorKind {
+    /// The remote refused the credentials or the permission.
+    Unauthorized,
+    /// The remote rejected the request as invalid.
+    Invalid,
+    /// A conflict with the remote's current state (version, uniqueness).
+    Conflict,
+    NotFound,
+    /// Could not reach the remote, or it failed.
+    Unavailable,
+    Other,
+}
+
+impl HandlerError {
+    pub fn new(kind: HandlerErrorKind, message: impl Into<String>) -> HandlerError {
+        HandlerError { kind, message: message.into(), source: None }
+    }
+
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> HandlerError {
+        self.source = Some(Box::new(source));
+        self
+    }
+}
+
+/// The instantiated providers of a project, by instance name, with their kinds checked.
+pub struct Providers {
+    instances: BTreeMap<String, ProviderInstance>,
+}
+
+struct ProviderInstance {
+    provider: Box<dyn Provider>,
+    /// Kind name → (rank in dependency order, handler).
+    kinds: BTreeMap<String, (usize, Arc<dyn Handler>)>,
+}
+
+impl fmt::Debug for Providers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.instances.iter().map(|(name, instance)| (name, instance.kinds.keys().collect::<Vec<_>>())))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProvidersError {
+    #[error("provider instance `{instance}` declares kind `{kind}` without a handler")]
+    MissingHandler { instance: String, kind: String },
+    #[error("provider instance `{instance}`: kind `{kind}` depends on undeclared kind `{dependency}`")]
+    UnknownKindDependency { instance: String, kind: String, dependency: String },
+    #[error("provider instance `{instance}`: its kinds depend on each other in a cycle: {}", cycle.join(" -> "))]
+    KindCycle { instance: String, cycle: Vec<String> },
+}
+
+impl Providers {
+    pub fn new() -> Providers {
+        Providers { instances: BTreeMap::new() }
+    }
+
+    /// Adds an instance, checking that its kinds have handlers and an acyclic order.
+    pub fn insert(&mut self, instance: impl Into<String>, provider: Box<dyn Provider>) -> Result<(), ProvidersError> {
+        let instance = instance.into();
+        let specs = provider.kinds();
+        let order = crate::graph::kind_order(&instance, &specs)?;
+        let mut kinds = BTreeMap::new();
+        for (rank, name) in order.into_iter().enumerate() {
+            let handler = provider
+                .handler(&name)
+                .ok_or_else(|| ProvidersError::MissingHandler { instance: instance.clone(), kind: name.clone() })?;
+            kinds.insert(name, (rank, handler));
+        }
+        self.instances.insert(instance, ProviderInstance { provider, kinds });
+        Ok(())
+    }
+
+    pub fn contains(&self, instance: &str) -> bool {
+        self.instances.contains_key(instance)
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = &str> {
+        self.instances.keys().map(String::as_str)
+    }
+
+    pub fn provider(&self, instance: &str) -> Option<&dyn Provider> {
+        self.instances.get(instance).map(|found| found.provider.as_ref())
+    }
+
+    pub fn handler(&self, instance: &str, kind: &str) -> Option<&Arc<dyn Handler>> {
+        self.instances.get(instance)?.kinds.get(kind).map(|(_, handler)| handler)
+    }
+
+    /// The kinds of an instance, in dependency order.
+    pub fn kinds(&self, instance: &str) -> Vec<&str> {
+        let Some(found) = self.instances.get(instance) else { return Vec::new() };
+        let mut kinds: Vec<(&usize, &str)> =
+            found.kinds.iter().map(|(name, (rank, _))| (rank, name.as_str())).collect();
+        kinds.sort();
+        kinds.into_iter().map(|(_, name)| name).collect()
+    }
+
+    /// The position of a kind in its instance's dependency order.
+    pub fn kind_rank(&self, instance: &str, kind: &str) -> Option<usize> {
+        self.instances.get(instance)?.kinds.get(kind).map(|(rank, _)| *rank)
+    }
+}
+
+impl Default for Providers {
+    fn default() -> Self {
+        Providers::new()
+    }
+}

@@ -1,0 +1,483 @@
+//! State: what `mac` manages and where it lives remotely. Never secret values.
+//!
+//! The [`StateStore`] trait keeps the engine independent of where state is kept;
+//! [`FileStateStore`] is the embedded default (a JSON file written atomically, guarded by an
+//! OS file lock). A shared backend for teams can implement the same trait.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::object::{Fields, LocalRef, ObjectId};
+
+/// The state format this version reads and writes.
+pub const STATE_FORMAT: u32 = 1;
+
+/// Everything `mac` remembers between runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format: u32,
+    /// A random id given when the state is first written; a saved plan is only valid for
+    /// the lineage (and serial) it was made from. Empty until the first write.
+    pub lineage: String,
+    /// Incremented on every write, like omicron's generation numbers: a stale plan or a
+    /// second writer cannot move the state backwards unnoticed.
+    pub serial: u64,
+    resources: Vec<StateEntry>,
+}
+
+/// One managed object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateEntry {
+    #[serde(flatten)]
+    pub id: ObjectId,
+    pub remote_id: String,
+    /// A hash of the definition as last applied (secrets only as their references): tells
+    /// whether a remote difference is drift (code unchanged) or a change in code.
+    pub applied_hash: String,
+    /// The objects it referred to when applied, so that deletes can be ordered after the
+    /// objects that still used them are gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<LocalRef>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::empty()
+    }
+}
+
+impl State {
+    pub fn empty() -> State {
+        State { format: STATE_FORMAT, lineage: String::new(), serial: 0, resources: Vec::new() }
+    }
+
+    pub fn resources(&self) -> &[StateEntry] {
+        &self.resources
+    }
+
+    pub fn get(&self, id: &ObjectId) -> Option<&StateEntry> {
+        self.resources.binary_search_by(|entry| entry.id.cmp(id)).ok().map(|index| &self.resources[index])
+    }
+
+    /// Adds or replaces the entry for its id, keeping entries sorted (stable files, fast lookups).
+    pub fn upsert(&mut self, entry: StateEntry) {
+        match self.resources.binary_search_by(|existing| existing.id.cmp(&entry.id)) {
+            Ok(index) => self.resources[index] = entry,
+            Err(index) => self.resources.insert(index, entry),
+        }
+    }
+
+    pub fn remove(&mut self, id: &ObjectId) -> Option<StateEntry> {
+        let index = self.resources.binary_search_by(|entry| entry.id.cmp(id)).ok()?;
+        Some(self.resources.remove(index))
+    }
+
+    /// Marks one more write: sets the lineage on the first, increments the serial.
+    pub fn bump(&mut self) {
+        if self.lineage.is_empty() {
+            self.lineage = uuid::Uuid::new_v4().to_string();
+        }
+        self.serial += 1;
+    }
+
+    /// Entries by id, for planners.
+    pub fn by_id(&self) -> BTreeMap<&ObjectId, &StateEntry> {
+        self.resources.iter().map(|entry| (&entry.id, entry)).collect()
+    }
+}
+
+/// The hash recorded for an applied definition: SHA-256 of its canonical JSON (keys sorted),
+/// so that reordering keys in a file does not count as a change.
+pub fn definition_hash(fields: &Fields) -> String {
+    let canonical = canonical(&Value::Object(fields.clone()));
+    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    format!("sha256:{}", hex(&digest))
+}
+
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> = map.iter().map(|(key, value)| (key, canonical(value))).collect();
+            Value::Object(sorted.into_iter().map(|(key, value)| (key.clone(), value)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot read state file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("state file {path} is damaged: {message}; restore it from version control or a backup")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("state file {path} has format {found}, this mac reads format {supported}: upgrade mac")]
+    UnsupportedFormat { path: PathBuf, found: u32, supported: u32 },
+    #[error("cannot write state file {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "state {path} is locked by {} (pid {}, since {}); waited {}s — retry later or raise --lock-timeout",
+        holder.owner, holder.pid, holder.since, waited.as_secs()
+    )]
+    Locked { path: PathBuf, holder: LockInfo, waited: Duration },
+    #[error("cannot lock state {path}")]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Who holds (or held) the state lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// `user@host`.
+    pub owner: String,
+    pub pid: u32,
+    /// RFC 3339, UTC.
+    pub since: String,
+}
+
+impl LockInfo {
+    /// This process.
+    pub fn current() -> LockInfo {
+        let user =
+            std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".to_owned());
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "unknown-host".to_owned());
+        LockInfo {
+            owner: format!("{user}@{host}"),
+            pid: std::process::id(),
+            since: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        }
+    }
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (pid {}, since {})", self.owner, self.pid, self.since)
+    }
+}
+
+/// Holds the state lock until dropped.
+pub trait StateLock: Send + fmt::Debug {
+    /// The holder of a lock that a process left behind when it died (the OS released it),
+    /// so that the user can be told an earlier run was interrupted.
+    fn previous_holder(&self) -> Option<&LockInfo>;
+}
+
+/// Where state is kept.
+pub trait StateStore: Send + Sync + fmt::Debug {
+    /// A short description for messages, e.g. the file path.
+    fn describe(&self) -> String;
+
+    /// The current state; an empty state when none was written yet.
+    fn load(&self) -> Result<State, StateError>;
+
+    /// Replaces the stored state in one atomic step.
+    fn save(&self, state: &State) -> Result<(), StateError>;
+
+    /// Takes the exclusive lock, waiting up to `timeout` for another holder.
+    fn lock(&self, timeout: Duration) -> Result<Box<dyn StateLock>, StateError>;
+}
+
+/// State in a JSON file (`.mac/state.json` by default), next to a `.lock` file.
+#[derive(Debug, Clone)]
+pub struct FileStateStore {
+    path: PathBuf,
+}
+
+impl FileStateStore {
+    pub fn new(path: impl Into<PathBuf>) -> FileStateStore {
+        FileStateStore { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    fn write_error(&self, source: std::io::Error) -> StateError {
+        StateError::Write { path: self.path.clone(), source }
+    }
+}
+
+impl StateStore for FileStateStore {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn load(&self) -> Result<State, StateError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(State::empty()),
+            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+        };
+        #[derive(Deserialize)]
+        struct FormatOnly {
+            format: u32,
+        }
+        let corrupt =
+            |err: serde_json::Error| StateError::Corrupt { path: self.path.clone(), message: format!("{err}") };
+        let format: FormatOnly = serde_json::from_str(&text).map_err(corrupt)?;
+        if format.format != STATE_FORMAT {
+            return Err(StateError::UnsupportedFormat {
+                path: self.path.clone(),
+                found: format.format,
+                supported: STATE_FORMAT,
+            });
+        }
+        let mut state: State = serde_json::from_str(&text).map_err(corrupt)?;
+        // Files edited by hand may be unsorted; lookups rely on order.
+        state.resources.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(state)
+    }
+
+    fn save(&self, state: &State) -> Result<(), StateError> {
+        let directory = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&directory).map_err(|err| self.write_error(err))?;
+        let mut text =
+            serde_json::to_string_pretty(state).map_err(|err| self.write_error(std::io::Error::other(err)))?;
+        text.push('\n');
+        // Write a temporary file beside the target, flush it to disk, then rename it over the
+        // target: a reader (or a crash) sees the old state or the new one, never a mix.
+        let file_name = self.path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+        let temporary = directory.join(format!(".{file_name}.tmp-{}", std::process::id()));
+        let result = (|| {
+            let mut file = File::create(&temporary)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &self.path)?;
+            // Make the rename itself durable.
+            if let Ok(directory) = File::open(&directory) {
+                let _ = directory.sync_all();
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        result.map_err(|err| self.write_error(err))
+    }
+
+    fn lock(&self, timeout: Duration) -> Result<Box<dyn StateLock>, StateError> {
+        let path = self.lock_path();
+        let lock_error = |source| StateError::Lock { path: path.clone(), source };
+        if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(lock_error)?;
+        }
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(lock_error)?;
+        let started = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= timeout {
+                        let holder = read_lock_info(&mut file).unwrap_or(LockInfo {
+                            owner: "another process".to_owned(),
+                            pid: 0,
+                            since: "an unknown time".to_owned(),
+                        });
+                        return Err(StateError::Locked { path: self.path.clone(), holder, waited: started.elapsed() });
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(lock_error(source)),
+            }
+        }
+        // The OS releases the lock when its holder dies, so a leftover owner record means an
+        // earlier run was killed mid-way.
+        let previous = read_lock_info(&mut file);
+        let info = serde_json::to_string(&LockInfo::current()).map_err(|err| lock_error(std::io::Error::other(err)))?;
+        file.set_len(0).map_err(lock_error)?;
+        file.seek(SeekFrom::Start(0)).map_err(lock_error)?;
+        file.write_all(info.as_bytes()).map_err(lock_error)?;
+        file.sync_all().map_err(lock_error)?;
+        Ok(Box::new(FileLock { file, previous }))
+    }
+}
+
+fn read_lock_info(file: &mut File) -> Option<LockInfo> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+#[derive(Debug)]
+struct FileLock {
+    file: File,
+    previous: Option<LockInfo>,
+}
+
+impl StateLock for FileLock {
+    fn previous_holder(&self) -> Option<&LockInfo> {
+        self.previous.as_ref()
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // A clean release leaves an empty record; the OS lock goes with the file handle.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+/// State kept in memory, for tests and library users that keep state elsewhere.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    state: std::sync::Mutex<State>,
+    lock: std::sync::Arc<std::sync::Mutex<()>>,
+}
+
+impl MemoryStateStore {
+    pub fn new(state: State) -> MemoryStateStore {
+        MemoryStateStore { state: std::sync::Mutex::new(state), lock: Default::default() }
+    }
+}
+
+#[derive(Debug)]
+struct MemoryLock(#[allow(dead_code)] std::sync::Arc<std::sync::Mutex<()>>);
+
+impl StateLock for MemoryLock {
+    fn previous_holder(&self) -> Option<&LockInfo> {
+        None
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    fn describe(&self) -> String {
+        "in-memory state".to_owned()
+    }
+
+    fn load(&self) -> Result<State, StateError> {
+        Ok(self.state.lock().map(|state| state.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone()))
+    }
+
+    fn save(&self, state: &State) -> Result<(), StateError> {
+        match self.state.lock() {
+            Ok(mut stored) => *stored = state.clone(),
+            Err(poisoned) => *poisoned.into_inner() = state.clone(),
+        }
+        Ok(())
+    }
+
+    fn lock(&self, _timeout: Duration) -> Result<Box<dyn StateLock>, StateError> {
+        Ok(Box::new(MemoryLock(self.lock.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry(local_id: &str) -> StateEntry {
+        StateEntry {
+            id: ObjectId::new("p", "k", local_id),
+            remote_id: format!("r-{local_id}"),
+            applied_hash: String::new(),
+            depends_on: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn hash_ignores_key_order() {
+        let a = json!({"a": 1, "b": {"x": 1, "y": 2}});
+        let b = json!({"b": {"y": 2, "x": 1}, "a": 1});
+        let hash = |value: serde_json::Value| definition_hash(value.as_object().expect("object"));
+        assert_eq!(hash(a), hash(b.clone()));
+        assert_ne!(hash(b), hash(json!({"a": 2})));
+    }
+
+    #[test]
+    fn file_round_trip_keeps_entries_sorted_and_bumps_serial() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStateStore::new(dir.path().join("nested/state.json"));
+        let mut state = store.load().expect("empty");
+        assert_eq!((state.serial, state.lineage.as_str()), (0, ""));
+        state.upsert(entry("b"));
+        state.upsert(entry("a"));
+        state.bump();
+        store.save(&state).expect("save");
+        let loaded = store.load().expect("load");
+        assert_eq!(loaded, state);
+        assert_eq!(loaded.resources()[0].id.local_id, "a");
+        assert_eq!(loaded.serial, 1);
+        assert!(!loaded.lineage.is_empty());
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("nested")).expect("dir").collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files remain");
+    }
+
+    #[test]
+    fn damaged_and_future_files_are_refused_with_their_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{\"format\": 1, \"lineage\": ").expect("write");
+        let err = FileStateStore::new(&path).load().expect_err("damaged");
+        assert!(err.to_string().contains("is damaged"), "{err}");
+        std::fs::write(&path, "{\"format\": 99}").expect("write");
+        let err = FileStateStore::new(&path).load().expect_err("future");
+        assert!(matches!(err, StateError::UnsupportedFormat { found: 99, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_second_lock_waits_then_names_the_holder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStateStore::new(dir.path().join("state.json"));
+        let held = store.lock(Duration::ZERO).expect("first lock");
+        assert!(held.previous_holder().is_none());
+        let err = store.lock(Duration::from_millis(120)).expect_err("contended");
+        let StateError::Locked { holder, .. } = &err else { panic!("unexpected error {err}") };
+        assert_eq!(holder.pid, std::process::id());
+        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(held);
+        let again = store.lock(Duration::ZERO).expect("released");
+        assert!(again.previous_holder().is_none(), "a clean release leaves no record");
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_taken_and_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStateStore::new(dir.path().join("state.json"));
+        let stale = LockInfo { owner: "ci@runner".into(), pid: 4242, since: "2026-01-01T00:00:00Z".into() };
+        std::fs::write(dir.path().join("state.json.lock"), serde_json::to_string(&stale).expect("json"))
+            .expect("write");
+        let lock = store.lock(Duration::ZERO).expect("not held by anyone");
+        assert_eq!(lock.previous_holder(), Some(&stale));
+    }
+}
