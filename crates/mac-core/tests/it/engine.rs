@@ -1,0 +1,282 @@
+//! Planning and applying.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use mac_core::state::StateStore;
+
+use mac_core::apply::Outcome;
+use mac_core::plan::Operation;
+use mac_core::{ApplyError, ApplyOptions, LocalRef, PlanError, PlanOptions};
+use mac_test_provider::{Faults, folder_uid};
+use serde_json::json;
+
+use crate::{Harness, TWO_FOLDERS, operations, summary};
+
+#[tokio::test]
+async fn creates_in_dependency_order_and_a_replan_is_empty() {
+    let harness = Harness::new();
+    let plan = harness.converge(TWO_FOLDERS).await;
+    assert_eq!(
+        summary(&plan),
+        ["create folder.a", "create folder.b", "create group.a-alerts", "create group.b-alerts"]
+    );
+    let log = harness.remote.log();
+    let position = |entry: &str| log.iter().position(|line| line == entry).expect(entry);
+    assert!(position("create folder.a") < position("create group.a-alerts"), "{log:?}");
+    assert!(position("create folder.b") < position("create group.b-alerts"), "{log:?}");
+
+    let replan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    assert!(!replan.has_changes(), "{:?}", replan.actions);
+    assert_eq!(replan.unchanged, 4);
+    assert_eq!(harness.state().resources().len(), 4);
+}
+
+#[tokio::test]
+async fn a_plan_reads_each_kind_once_whatever_the_number_of_objects() {
+    let harness = Harness::new();
+    let mut toml = String::new();
+    for index in 0..50 {
+        toml.push_str(&format!("[[testfs.folder]]\nid = \"f{index}\"\ntitle = \"Folder {index}\"\n"));
+    }
+    harness.converge(&toml).await;
+    let before = harness.remote.lists();
+    harness.plan(&toml).await.expect("plan");
+    assert_eq!(harness.remote.lists() - before, 2, "one list per kind");
+}
+
+#[tokio::test]
+async fn a_changed_field_shows_as_that_field_and_reordering_or_respelling_is_no_change() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    // Rules reordered, `1m` written as `60s`: the same group.
+    let reordered = TWO_FOLDERS
+        .replace(
+            r#"  { title = "High error rate", expr = "errors > 1", for = "5m" },
+  { title = "Slow", expr = "latency > 2", for = "10m" },"#,
+            r#"  { title = "Slow", expr = "latency > 2", for = "600s" },
+  { title = "High error rate", expr = "errors > 1", for = "5m" },"#,
+        )
+        .replace("interval = \"1m\"", "interval = \"60s\"");
+    assert!(!harness.plan(&reordered).await.expect("plan").has_changes());
+
+    let edited = TWO_FOLDERS.replace("errors > 1", "errors > 5");
+    let plan = harness.plan(&edited).await.expect("plan");
+    assert_eq!(summary(&plan), ["update group.a-alerts"]);
+    let changes = &plan.actions[0].changes;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].path, r#"rules[title="High error rate"].expr"#);
+    assert_eq!(
+        (changes[0].old.clone(), changes[0].new.clone()),
+        (Some(json!("errors > 1")), Some(json!("errors > 5")))
+    );
+    assert!(!plan.actions[0].drift, "the code changed: not drift");
+}
+
+#[tokio::test]
+async fn writes_never_exceed_the_parallelism_bound() {
+    let harness = Harness::new();
+    harness.faults(Faults { latency: Duration::from_millis(30), ..Faults::default() });
+    let mut toml = String::new();
+    for index in 0..24 {
+        toml.push_str(&format!("[[testfs.folder]]\nid = \"f{index}\"\ntitle = \"Folder {index}\"\n"));
+    }
+    let plan = harness.plan(&toml).await.expect("plan");
+    let options = ApplyOptions { parallelism: 3, ..ApplyOptions::default() };
+    let report = harness.apply(&plan, &options).await.expect("apply");
+    assert!(report.succeeded());
+    assert_eq!(harness.remote.max_in_flight(), 3, "the bound is used and never exceeded");
+}
+
+#[tokio::test]
+async fn a_failure_skips_only_what_depends_on_it_and_a_rerun_converges() {
+    let harness = Harness::new();
+    harness.faults(Faults { fail: BTreeSet::from(["folder.b".to_owned()]), ..Faults::default() });
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply runs");
+    assert!(!report.succeeded());
+    let outcome = |local_id: &str| {
+        report.actions.iter().find(|action| action.id.local_id == local_id).map(|action| action.outcome.clone())
+    };
+    assert_eq!(outcome("a"), Some(Outcome::Done));
+    assert_eq!(outcome("a-alerts"), Some(Outcome::Done));
+    assert!(matches!(outcome("b"), Some(Outcome::Failed { error }) if error.contains("injected failure")));
+    assert_eq!(
+        outcome("b-alerts"),
+        Some(Outcome::Skipped { reason: "depends on `testfs/folder.b`, which failed".into() })
+    );
+    assert_eq!(harness.state().resources().len(), 2, "only what was written is in state");
+
+    harness.faults(Faults::default());
+    let rerun = harness.converge(TWO_FOLDERS).await;
+    assert_eq!(summary(&rerun), ["create folder.b", "create group.b-alerts"]);
+    assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
+}
+
+#[tokio::test]
+async fn removed_definitions_are_deleted_dependants_first_or_forgotten_when_gone_remotely() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    // Keep folder a and its group; drop folder b with its group.
+    let only_a = r#"
+[[testfs.folder]]
+id = "a"
+title = "Team A"
+
+[[testfs.group]]
+id = "a-alerts"
+folder = "a"
+interval = "1m"
+rules = [
+  { title = "High error rate", expr = "errors > 1", for = "5m" },
+  { title = "Slow", expr = "latency > 2", for = "10m" },
+]
+"#;
+    let plan = harness.plan(only_a).await.expect("plan");
+    assert_eq!(summary(&plan), ["delete group.b-alerts", "delete folder.b"]);
+    assert_eq!(plan.actions[1].depends_on, vec![plan.actions[0].id.clone()], "the folder waits for its group");
+    harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert!(harness.remote.objects("folder").keys().eq([folder_uid("a")].iter()));
+
+    // Gone remotely as well as from code: forgotten without a remote call.
+    harness.remote.remove("group", "a-alerts");
+    let folder_only = "[[testfs.folder]]\nid = \"a\"\ntitle = \"Team A\"\n";
+    let plan = harness.plan(folder_only).await.expect("plan");
+    assert_eq!(summary(&plan), ["forget group.a-alerts"]);
+    let writes = harness.remote.writes();
+    harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert_eq!(harness.remote.writes(), writes);
+    assert_eq!(harness.state().resources().len(), 1);
+}
+
+#[tokio::test]
+async fn an_object_deleted_by_hand_is_recreated() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    harness.remote.remove("group", "b-alerts");
+    let plan = harness.converge(TWO_FOLDERS).await;
+    assert_eq!(summary(&plan), ["recreate group.b-alerts"]);
+    assert!(harness.remote.objects("group").contains_key("b-alerts"));
+}
+
+#[tokio::test]
+async fn a_change_made_outside_mac_is_planned_back_and_marked_as_drift() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    harness.remote.put("folder", &folder_uid("a"), json!({"title": "Renamed in the UI"}));
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    assert_eq!(summary(&plan), ["update folder.a"]);
+    assert!(plan.actions[0].drift);
+    assert_eq!(plan.actions[0].changes[0].old, Some(json!("Renamed in the UI")));
+}
+
+#[tokio::test]
+async fn an_existing_remote_object_is_adopted_only_when_asked() {
+    let harness = Harness::new();
+    harness.remote.put("folder", &folder_uid("a"), json!({"title": "Made by hand"}));
+    let toml = "[[testfs.folder]]\nid = \"a\"\ntitle = \"Team A\"\n";
+    let plan = harness.plan(toml).await.expect("plan");
+    assert_eq!(summary(&plan), ["adopt folder.a"]);
+    assert_eq!(plan.actions[0].changes.len(), 1, "the plan shows what adoption would change");
+
+    let writes = harness.remote.writes();
+    let err = harness.apply(&plan, &ApplyOptions::default()).await.expect_err("refused");
+    assert!(matches!(err, ApplyError::AdoptionNotAllowed(ref ids) if ids.len() == 1), "{err}");
+    assert_eq!(harness.remote.writes(), writes, "nothing was written");
+    assert!(harness.state().resources().is_empty());
+
+    let report = harness.apply(&plan, &ApplyOptions { adopt: true, ..ApplyOptions::default() }).await.expect("adopt");
+    assert!(report.succeeded());
+    assert_eq!(harness.state().resources()[0].remote_id, folder_uid("a"));
+    assert!(!harness.plan(toml).await.expect("plan").has_changes());
+}
+
+#[tokio::test]
+async fn an_empty_definition_set_never_deletes_everything_unless_allowed() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    let err = harness.plan("").await.expect_err("refused");
+    assert_eq!(err, PlanError::WouldDeleteAll { instance: "testfs".into(), count: 4 });
+    assert!(err.to_string().contains("--allow-delete-all"), "{err}");
+
+    let options = PlanOptions { allow_delete_all: true, ..PlanOptions::default() };
+    let plan = harness.plan_with("", &options).await.expect("allowed");
+    assert_eq!(operations(&plan), [Operation::Delete; 4]);
+    let groups_first = summary(&plan).iter().take(2).all(|line| line.starts_with("delete group."));
+    assert!(groups_first, "{:?}", summary(&plan));
+    harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert!(harness.remote.objects("folder").is_empty());
+}
+
+#[tokio::test]
+async fn a_saved_plan_round_trips_and_is_refused_once_state_moved_on() {
+    let harness = Harness::new();
+    let saved = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let text = serde_json::to_string(&saved).expect("serialise");
+    let reloaded: mac_core::Plan = serde_json::from_str(&text).expect("deserialise");
+    assert_eq!(reloaded, saved);
+
+    // Something else is applied first.
+    harness.converge("[[testfs.folder]]\nid = \"x\"\ntitle = \"X\"\n").await;
+    let writes = harness.remote.writes();
+    let err = harness.apply(&reloaded, &ApplyOptions::default()).await.expect_err("stale");
+    assert!(matches!(err, ApplyError::StalePlan { plan_serial: 0, state_serial: 1, .. }), "{err}");
+    assert_eq!(harness.remote.writes(), writes);
+}
+
+#[tokio::test]
+async fn targets_limit_the_plan_to_an_object_and_its_dependencies() {
+    let harness = Harness::new();
+    let options = PlanOptions { targets: vec![LocalRef::new("group", "b-alerts")], ..PlanOptions::default() };
+    let plan = harness.plan_with(TWO_FOLDERS, &options).await.expect("plan");
+    assert_eq!(summary(&plan), ["create folder.b", "create group.b-alerts"]);
+
+    let options = PlanOptions { targets: vec![LocalRef::new("group", "nope")], ..PlanOptions::default() };
+    let err = harness.plan_with(TWO_FOLDERS, &options).await.expect_err("unknown target");
+    assert_eq!(err.to_string(), "no defined or managed object matches --target group.nope");
+}
+
+#[tokio::test]
+async fn moving_a_group_to_a_new_folder_orders_create_update_delete() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    let moved = TWO_FOLDERS
+        .replace("id = \"b\"\ntitle = \"Team B\"", "id = \"c\"\ntitle = \"Team C\"")
+        .replace("folder = \"b\"", "folder = \"c\"");
+    let plan = harness.plan(&moved).await.expect("plan");
+    assert_eq!(summary(&plan), ["create folder.c", "update group.b-alerts", "delete folder.b"]);
+    assert_eq!(plan.actions[1].changes[0].new, Some(json!(mac_core::provider::KNOWN_AFTER_APPLY)));
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert!(report.succeeded(), "{report:?}");
+    assert!(!harness.plan(&moved).await.expect("plan").has_changes());
+}
+
+#[tokio::test]
+async fn an_interrupted_apply_finishes_in_flight_writes_and_saves_them() {
+    let harness = Harness::new();
+    harness.faults(Faults { latency: Duration::from_millis(20), ..Faults::default() });
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let interrupt = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let options = ApplyOptions { parallelism: 1, interrupt: Some(interrupt.clone()), ..ApplyOptions::default() };
+    struct InterruptAfterFirst(std::sync::Arc<std::sync::atomic::AtomicBool>);
+    impl mac_core::ApplyObserver for InterruptAfterFirst {
+        fn started(&self, _: &mac_core::Action) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+    let (_, report) = mac_core::apply(
+        &plan,
+        &harness.providers,
+        &harness.store,
+        harness.state(),
+        &options,
+        &InterruptAfterFirst(interrupt),
+    )
+    .await
+    .expect("apply");
+    let done: Vec<_> = report.actions.iter().filter(|action| action.outcome == Outcome::Done).collect();
+    assert_eq!(done.len(), 1, "{report:?}");
+    assert_eq!(report.skipped().count(), 3);
+    assert_eq!(harness.state().resources().len(), 1, "the finished write was saved");
+}
