@@ -1,3 +1,60 @@
-//! The `mac` command line.
+//! The `mac` command line: thin glue from arguments to `mac_core`.
 
-fn main() {}
+mod args;
+mod commands;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+// The linker drops a crate nothing references, and its `inventory::submit!` with it: name
+// every provider crate that a feature enables.
+#[cfg(feature = "test-provider")]
+extern crate mac_test_provider as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let mut stderr = anstream::stderr();
+            let label = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = std::io::Write::write_fmt(
+                &mut stderr,
+                format_args!("{}error:{} {}\n", label.render(), label.render_reset(), error_chain(&err)),
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error: what failed: why`, without repeating a cause already in the message.
+fn error_chain(err: &anyhow::Error) -> String {
+    mac_core::apply::error_chain(err.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_enabled_provider_feature_is_registered() {
+        let registry = mac_core::Registry::from_inventory().expect("unique provider names");
+        let names = registry.names();
+        let expected: &[(&str, bool)] = &[("testfs", cfg!(feature = "test-provider"))];
+        for (name, enabled) in expected {
+            assert_eq!(
+                names.contains(name),
+                *enabled,
+                "provider {name}: feature enabled = {enabled}, registered: {names:?}"
+            );
+        }
+    }
+}

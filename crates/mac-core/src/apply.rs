@@ -132,6 +132,12 @@ pub async fn apply(
     observer: &dyn ApplyObserver,
 ) -> Result<(State, ApplyReport), ApplyError> {
     check_plan(plan, providers, &state, options)?;
+    if state.pending() != plan.pending.as_slice() {
+        // Record the creates about to start before starting them (see `PendingCreate`).
+        state.set_pending(plan.pending.clone());
+        state.bump();
+        store.save(&state).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
+    }
     let count = plan.actions.len();
     let index_of: BTreeMap<&ObjectId, usize> =
         plan.actions.iter().enumerate().map(|(index, action)| (&action.id, index)).collect();
@@ -264,7 +270,7 @@ fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &Apply
     let adoptions: Vec<ObjectId> = plan
         .actions
         .iter()
-        .filter(|action| action.operation == Operation::Adopt)
+        .filter(|action| action.operation == Operation::Adopt && !action.resumed)
         .map(|action| action.id.clone())
         .collect();
     if !adoptions.is_empty() && !options.adopt {
@@ -332,6 +338,7 @@ fn missing(what: &str) -> HandlerError {
 
 /// Records a successful action in state.
 fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>) {
+    state.remove_pending(&action.id);
     match (action.operation, written) {
         (Operation::Delete | Operation::Forget, _) => {
             state.remove(&action.id);

@@ -16,7 +16,7 @@ use crate::object::{
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
 use crate::refs::{ResolveError, substitute};
-use crate::state::{State, definition_hash};
+use crate::state::{PendingCreate, State, definition_hash};
 
 /// The saved-plan format this version reads and writes.
 pub const PLAN_FORMAT: u32 = 1;
@@ -100,6 +100,13 @@ pub struct Action {
     /// Hash of the definition, recorded in state once written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_hash: Option<String>,
+    /// The natural key a create will give the object (recorded as pending before it starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption_key: Option<String>,
+    /// An adoption of an object that an interrupted earlier apply created: it is ours, so no
+    /// `--adopt` is needed.
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// A remote object the actions refer to but do not change.
@@ -122,6 +129,9 @@ pub struct Plan {
     pub unchanged: usize,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_remote: Vec<KnownRemote>,
+    /// The creates to record as pending before any write (see [`PendingCreate`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingCreate>,
 }
 
 impl Plan {
@@ -196,6 +206,7 @@ pub fn plan(
     // Classify every defined and every remembered object.
     let mut resources: BTreeMap<ObjectId, Resource<'_>> = BTreeMap::new();
     let mut adopted_by: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
+    let mut resumed: BTreeSet<ObjectId> = BTreeSet::new();
     for definition in definitions {
         let id = &definition.id;
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
@@ -220,6 +231,9 @@ pub fn plan(
                         if let Some(first) = adopted_by.insert(slot, id.clone()) {
                             return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
                         }
+                        if state.is_pending(id, &key) {
+                            resumed.insert(id.clone());
+                        }
                         Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
                     }
                     None => Resource::Local(LocalResource { local: definition }),
@@ -242,6 +256,23 @@ pub fn plan(
             }),
         );
     }
+    // Objects an interrupted apply created whose definitions are gone since: delete them.
+    for pending in state.pending() {
+        if defined.contains_key(&pending.id) || resources.contains_key(&pending.id) {
+            continue;
+        }
+        let key = (pending.id.provider.clone(), pending.id.kind.clone(), pending.adoption_key.clone());
+        if let Some(remote) = by_adoption_key.get(&key) {
+            resources.insert(
+                pending.id.clone(),
+                Resource::Obsolete(ObsoleteResource {
+                    id: pending.id.clone(),
+                    remote_id: remote.remote_id.clone(),
+                    remote: Some((*remote).clone()),
+                }),
+            );
+        }
+    }
     refuse_delete_all(definitions, state, &resources, options)?;
 
     let resolver = PlanResolver { resources: &resources };
@@ -259,7 +290,9 @@ pub fn plan(
                 Some(write_action(local, handler, &resolver, Operation::Recreate, None, false)?)
             }
             Resource::Adoptable(SyncedResource { local, remote }) => {
-                Some(write_action(local, handler, &resolver, Operation::Adopt, Some(remote), false)?)
+                let mut action = write_action(local, handler, &resolver, Operation::Adopt, Some(remote), false)?;
+                action.resumed = resumed.contains(id);
+                Some(action)
             }
             Resource::Synced(SyncedResource { local, remote }) => {
                 let unchanged_code =
@@ -282,6 +315,8 @@ pub fn plan(
                 depends_on: Vec::new(),
                 references: Vec::new(),
                 applied_hash: None,
+                adoption_key: None,
+                resumed: false,
             }),
         };
         if let Some(action) = action {
@@ -302,6 +337,21 @@ pub fn plan(
             actions.values().any(|action| action.references.iter().any(|reference| action.id.sibling(reference) == *id))
         });
     }
+    // Pending creates stay recorded until their object is: those this plan handles (or that
+    // targets left out) and the creates it will start.
+    let mut pending: Vec<PendingCreate> = state
+        .pending()
+        .iter()
+        .filter(|pending| defined.contains_key(&pending.id) || actions.contains_key(&pending.id))
+        .cloned()
+        .collect();
+    pending.extend(actions.values().filter_map(|action| {
+        let creates = matches!(action.operation, Operation::Create | Operation::Recreate);
+        let key = action.adoption_key.clone().filter(|_| creates)?;
+        Some(PendingCreate { id: action.id.clone(), adoption_key: key })
+    }));
+    pending.sort();
+    pending.dedup();
     let ordered = order_actions(actions, providers)?;
     Ok(Plan {
         format: PLAN_FORMAT,
@@ -310,6 +360,7 @@ pub fn plan(
         actions: ordered,
         unchanged,
         known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
+        pending,
     })
 }
 
@@ -367,10 +418,12 @@ fn write_action(
     let fields = substitute(&local.fields, &instance_resolver)
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
     let desired = handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver);
-    let observed = remote.map_or(Value::Null, |remote| handler.observed(remote));
+    // A create diffs against an empty object, so that it lists every desired field.
+    let observed = remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed(remote));
     let changes = diff(&observed, &desired, &|path| handler.list_key(path));
     let references: BTreeSet<LocalRef> =
         dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
+    let adoption_key = handler.adoption_key(&DesiredObject { id: id.clone(), fields: local.fields.clone() });
     Ok(Action {
         id: id.clone(),
         operation,
@@ -381,6 +434,8 @@ fn write_action(
         depends_on: Vec::new(),
         references: references.into_iter().collect(),
         applied_hash: Some(definition_hash(&local.fields)),
+        adoption_key,
+        resumed: false,
     })
 }
 

@@ -31,6 +31,19 @@ pub struct State {
     /// second writer cannot move the state backwards unnoticed.
     pub serial: u64,
     resources: Vec<StateEntry>,
+    /// Creates an apply was about to attempt, saved before it started them. If the process
+    /// dies between a create and the state save after it, the next plan recognises the
+    /// object by its natural key as ours — not as a stranger's object to adopt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<PendingCreate>,
+}
+
+/// An object whose create was started but not yet recorded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PendingCreate {
+    #[serde(flatten)]
+    pub id: ObjectId,
+    pub adoption_key: String,
 }
 
 /// One managed object.
@@ -56,7 +69,7 @@ impl Default for State {
 
 impl State {
     pub fn empty() -> State {
-        State { format: STATE_FORMAT, lineage: String::new(), serial: 0, resources: Vec::new() }
+        State { format: STATE_FORMAT, lineage: String::new(), serial: 0, resources: Vec::new(), pending: Vec::new() }
     }
 
     pub fn resources(&self) -> &[StateEntry] {
@@ -78,6 +91,25 @@ impl State {
     pub fn remove(&mut self, id: &ObjectId) -> Option<StateEntry> {
         let index = self.resources.binary_search_by(|entry| entry.id.cmp(id)).ok()?;
         Some(self.resources.remove(index))
+    }
+
+    pub fn pending(&self) -> &[PendingCreate] {
+        &self.pending
+    }
+
+    /// Whether an interrupted apply was creating `id` under `adoption_key`.
+    pub fn is_pending(&self, id: &ObjectId, adoption_key: &str) -> bool {
+        self.pending.iter().any(|pending| &pending.id == id && pending.adoption_key == adoption_key)
+    }
+
+    pub fn set_pending(&mut self, mut pending: Vec<PendingCreate>) {
+        pending.sort();
+        pending.dedup();
+        self.pending = pending;
+    }
+
+    pub fn remove_pending(&mut self, id: &ObjectId) {
+        self.pending.retain(|pending| &pending.id != id);
     }
 
     /// Marks one more write: sets the lineage on the first, increments the serial.

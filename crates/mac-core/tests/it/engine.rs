@@ -220,7 +220,7 @@ async fn a_saved_plan_round_trips_and_is_refused_once_state_moved_on() {
     harness.converge("[[testfs.folder]]\nid = \"x\"\ntitle = \"X\"\n").await;
     let writes = harness.remote.writes();
     let err = harness.apply(&reloaded, &ApplyOptions::default()).await.expect_err("stale");
-    assert!(matches!(err, ApplyError::StalePlan { plan_serial: 0, state_serial: 1, .. }), "{err}");
+    assert!(matches!(err, ApplyError::StalePlan { plan_serial: 0, state_serial: 2, .. }), "{err}");
     assert_eq!(harness.remote.writes(), writes);
 }
 
@@ -279,4 +279,32 @@ async fn an_interrupted_apply_finishes_in_flight_writes_and_saves_them() {
     assert_eq!(done.len(), 1, "{report:?}");
     assert_eq!(report.skipped().count(), 3);
     assert_eq!(harness.state().resources().len(), 1, "the finished write was saved");
+}
+
+#[tokio::test]
+async fn an_object_created_by_an_interrupted_apply_is_recognised_as_ours() {
+    let harness = Harness::new();
+    // Creating folder b "succeeds" remotely, then the state save after it never happens:
+    // the failing store stands in for a process killed between the two writes.
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    assert_eq!(plan.pending.len(), 4, "every create is recorded as pending first");
+    {
+        let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+        let mut state = harness.state();
+        state.set_pending(plan.pending.clone());
+        state.bump();
+        harness.store.save(&state).expect("save");
+    }
+    harness.remote.put("folder", &folder_uid("b"), json!({"title": "Team B"}));
+
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let adopt = plan.actions.iter().find(|action| action.id.local_id == "b").expect("b planned");
+    assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
+    assert!(adopt.changes.is_empty(), "{:?}", adopt.changes);
+    // No --adopt needed: mac created it.
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(harness.remote.objects("folder").len(), 2, "no duplicate");
+    assert!(harness.state().pending().is_empty());
+    assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
 }

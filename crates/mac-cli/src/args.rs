@@ -1,0 +1,145 @@
+//! Command-line arguments: parsing and validation only; acting on them is `commands`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mac_core::LocalRef;
+
+/// Monitoring configuration as code: plan and apply Grafana folders, alert rules and more
+/// from files in version control.
+#[derive(Debug, Parser)]
+#[command(name = "mac", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// The project root (the directory holding mac.toml).
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR", default_value = ".")]
+    pub directory: PathBuf,
+
+    /// The environment whose overrides apply ([environments.NAME] in mac.toml).
+    #[arg(short = 'e', long = "env", global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the providers compiled into this mac.
+    Providers,
+    /// Check the project offline: configuration, definitions, references.
+    Validate,
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Make the remote systems match the definitions.
+    Apply(ApplyArgs),
+    /// Inspect or repair the state.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanSelection {
+    /// Plan only this object (kind.id) and what it depends on; repeatable.
+    #[arg(long = "target", value_name = "KIND.ID", value_parser = parse_target)]
+    pub targets: Vec<LocalRef>,
+
+    /// Allow a plan that deletes every managed object of a provider instance.
+    #[arg(long)]
+    pub allow_delete_all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: PlanSelection,
+
+    /// Print the plan as JSON (see docs/json-output.md).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit 0 with no changes, 2 with changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Save the plan to FILE, for `mac apply FILE`.
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `mac plan -o FILE`; applied exactly, or refused if state moved on.
+    #[arg(value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub selection: PlanSelection,
+
+    /// Apply without asking for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// At most N remote writes at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+
+    /// Take over existing remote objects that the plan proposes to adopt.
+    #[arg(long)]
+    pub adopt: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// How long to wait for another run holding the state lock, e.g. 30s or 2m.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List managed objects and their remote ids.
+    List,
+    /// Show one state entry as JSON.
+    Show {
+        /// `kind.id`, or `instance/kind.id` when several instances have it.
+        id: String,
+    },
+    /// Forget an object without touching the remote (it will no longer be managed).
+    Rm {
+        /// `kind.id`, or `instance/kind.id`.
+        id: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+}
+
+fn parse_target(text: &str) -> Result<LocalRef, String> {
+    LocalRef::parse(text).ok_or_else(|| format!("`{text}` is not of the form KIND.ID"))
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| format!("`{text}`: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn targets_and_durations_are_validated() {
+        assert!(parse_target("folder.payments").is_ok());
+        assert!(parse_target("payments").is_err());
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,266 @@
+//! Acting on parsed arguments: each command loads what it needs, calls the engine and
+//! renders the result.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use mac_core::state::{StateLock, StateStore};
+use mac_core::{
+    ApplyOptions, Definition, FileStateStore, ObjectId, Plan, PlanOptions, ProjectConfig, Providers, Registry, State,
+};
+
+use crate::args::{ApplyArgs, Cli, Command, LockArgs, PlanArgs, PlanSelection, StateCommand};
+use crate::{progress, render};
+
+/// Exit code of `plan --detailed-exitcode` when there are changes.
+const EXIT_CHANGES: u8 = 2;
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Providers => providers(),
+        Command::Validate => validate(&cli),
+        Command::Plan(args) => plan(&cli, args).await,
+        Command::Apply(args) => apply(&cli, args).await,
+        Command::State(command) => state(&cli, command),
+    }
+}
+
+fn registry() -> anyhow::Result<Registry> {
+    Ok(Registry::from_inventory()?)
+}
+
+fn providers() -> anyhow::Result<ExitCode> {
+    let registry = registry()?;
+    let mut out = anstream::stdout();
+    if registry.names().is_empty() {
+        writeln!(out, "No providers are compiled into this mac.")?;
+    }
+    for registration in registry.iter() {
+        writeln!(out, "{:<12} {}", registration.name, registration.description)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A loaded project: configuration, providers, definitions.
+struct Project {
+    config: ProjectConfig,
+    providers: Providers,
+    definitions: Vec<Definition>,
+}
+
+impl Project {
+    fn load(cli: &Cli) -> anyhow::Result<Project> {
+        let config = ProjectConfig::load(&cli.directory, cli.environment.as_deref())?;
+        let providers = config.build_providers(&registry()?)?;
+        let definitions = config.load_definitions(&providers)?;
+        Ok(Project { config, providers, definitions })
+    }
+
+    fn store(&self) -> FileStateStore {
+        FileStateStore::new(self.config.state_file())
+    }
+
+    /// Observes the remote systems that definitions or state involve, and plans.
+    async fn plan(&self, state: &State, selection: &PlanSelection) -> anyhow::Result<Plan> {
+        let instances: BTreeSet<String> = self
+            .definitions
+            .iter()
+            .map(|definition| definition.id.provider.clone())
+            .chain(state.resources().iter().map(|entry| entry.id.provider.clone()))
+            .filter(|instance| self.providers.contains(instance))
+            .collect();
+        let observed = mac_core::refresh::observe(&self.providers, &instances).await?;
+        let options = PlanOptions { allow_delete_all: selection.allow_delete_all, targets: selection.targets.clone() };
+        Ok(mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?)
+    }
+}
+
+fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    let instances: BTreeSet<&str> =
+        project.definitions.iter().map(|definition| definition.id.provider.as_str()).collect();
+    writeln!(
+        anstream::stdout(),
+        "Valid: {} object(s) for {} provider instance(s).",
+        project.definitions.len(),
+        instances.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    let state = project.store().load()?;
+    let plan = project.plan(&state, &args.selection).await?;
+    let mut out = anstream::stdout();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&render::plan_json(&plan))?)?;
+    } else {
+        write!(out, "{}", render::plan(&plan))?;
+    }
+    if let Some(path) = &args.out {
+        save_plan(path, &plan)?;
+        if !args.json {
+            writeln!(out, "Saved the plan to {}. Apply exactly it with: mac apply {}", path.display(), path.display())?;
+        }
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS })
+}
+
+fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(plan)?;
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn load_plan(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a plan saved by `mac plan -o` (or it was damaged)", path.display()))
+}
+
+fn take_lock(store: &dyn StateStore, lock: &LockArgs) -> anyhow::Result<Box<dyn StateLock>> {
+    let held = store.lock(lock.lock_timeout)?;
+    if let Some(previous) = held.previous_holder() {
+        eprintln!(
+            "note: the previous run on this state ({previous}) ended without releasing its lock; \
+             everything it wrote was saved, and this run carries on from there"
+        );
+    }
+    Ok(held)
+}
+
+async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    let store = project.store();
+    let _lock = take_lock(&store, &args.lock)?;
+    let state = store.load()?;
+    let plan = match &args.plan_file {
+        Some(path) => {
+            if !args.selection.targets.is_empty() || args.selection.allow_delete_all {
+                bail!("--target and --allow-delete-all shape a new plan; a saved plan is applied as it was saved");
+            }
+            load_plan(path)?
+        }
+        None => project.plan(&state, &args.selection).await?,
+    };
+    let mut out = anstream::stdout();
+    write!(out, "{}", render::plan(&plan))?;
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.auto_approve && !confirm()? {
+        writeln!(out, "Apply cancelled; nothing was changed.")?;
+        return Ok(ExitCode::FAILURE);
+    }
+
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted: finishing the writes in progress and saving state (Ctrl-C again to abort)");
+            flag.store(true, Ordering::SeqCst);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let options =
+        ApplyOptions { parallelism: usize::from(args.parallelism), adopt: args.adopt, interrupt: Some(interrupt) };
+    let progress = progress::Progress::new(plan.actions.len());
+    let result = mac_core::apply(&plan, &project.providers, &store, state, &options, &progress).await;
+    progress.finish();
+    let report = match result {
+        Ok((_, report)) => report,
+        Err(mac_core::ApplyError::State { source, report }) => {
+            write!(out, "{}", render::apply_report(&report))?;
+            return Err(anyhow::Error::new(source).context("could not save state after a remote write"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    write!(out, "{}", render::apply_report(&report))?;
+    Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Asks on the terminal; refuses when there is none rather than guessing.
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to apply without confirmation: standard input is not a terminal. Review the plan, then pass --auto-approve"
+        );
+    }
+    let mut out = anstream::stdout();
+    write!(out, "\nApply these changes? Only `yes` is accepted: ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
+    // State commands work without loading definitions, so that a broken project can be repaired.
+    let config = ProjectConfig::load(&cli.directory, cli.environment.as_deref())?;
+    let store = FileStateStore::new(config.state_file());
+    let mut out = anstream::stdout();
+    match command {
+        StateCommand::List => {
+            let state = store.load()?;
+            if state.resources().is_empty() {
+                writeln!(out, "No managed objects in {}.", store.describe())?;
+            }
+            for entry in state.resources() {
+                writeln!(out, "{}\t{}", entry.id, entry.remote_id)?;
+            }
+        }
+        StateCommand::Show { id } => {
+            let state = store.load()?;
+            let found = find_entry(&state, id)?;
+            let entry = state.get(&found).context("state entry vanished")?;
+            writeln!(out, "{}", serde_json::to_string_pretty(entry)?)?;
+        }
+        StateCommand::Rm { id, lock } => {
+            let _lock = take_lock(&store, lock)?;
+            let mut state = store.load()?;
+            let found = find_entry(&state, id)?;
+            state.remove(&found);
+            state.bump();
+            store.save(&state)?;
+            writeln!(out, "Removed {found} from state; the remote object was not touched and is no longer managed.")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Finds a state entry by `kind.id` or `instance/kind.id`.
+fn find_entry(state: &State, text: &str) -> anyhow::Result<ObjectId> {
+    let (instance, short) = match text.split_once('/') {
+        Some((instance, short)) => (Some(instance), short),
+        None => (None, text),
+    };
+    let Some(reference) = mac_core::LocalRef::parse(short) else {
+        bail!("`{text}` is not of the form KIND.ID or INSTANCE/KIND.ID");
+    };
+    let matches: Vec<&ObjectId> = state
+        .resources()
+        .iter()
+        .map(|entry| &entry.id)
+        .filter(|id| id.kind == reference.kind && id.local_id == reference.local_id)
+        .filter(|id| instance.is_none_or(|instance| id.provider == instance))
+        .collect();
+    match matches.as_slice() {
+        [] => bail!("no state entry matches `{text}` (see `mac state list`)"),
+        [one] => Ok((*one).clone()),
+        several => bail!(
+            "`{text}` matches several entries ({}); name the instance, e.g. {}",
+            several.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            several[0]
+        ),
+    }
+}

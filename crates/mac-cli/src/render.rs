@@ -1,0 +1,218 @@
+//! Human and JSON output. Human output shows only what changes, coloured when the terminal
+//! allows it (anstream strips styles for pipes and honours NO_COLOR).
+
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Style};
+use mac_core::apply::{ActionReport, ApplyReport, Outcome};
+use mac_core::plan::{Action, Operation, Plan};
+use serde::Serialize;
+use serde_json::Value;
+
+const GREEN: Style = AnsiColor::Green.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+const RED: Style = AnsiColor::Red.on_default();
+const CYAN: Style = AnsiColor::Cyan.on_default();
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn paint(style: Style, text: impl std::fmt::Display) -> String {
+    format!("{}{text}{}", style.render(), style.render_reset())
+}
+
+/// The plan as a person reviews it.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No changes. {} object(s) match their definitions.", plan.unchanged);
+        return out;
+    }
+    for action in &plan.actions {
+        action_block(&mut out, action);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", paint(BOLD, summary_line(plan)));
+    out
+}
+
+fn action_block(out: &mut String, action: &Action) {
+    let (symbol, style, note) = match action.operation {
+        Operation::Create => ("+", GREEN, String::new()),
+        Operation::Recreate => ("+", GREEN, " (deleted outside mac; will be created again)".to_owned()),
+        Operation::Adopt if action.resumed => {
+            ("~", CYAN, " (created by an interrupted earlier apply; recorded in state)".to_owned())
+        }
+        Operation::Adopt => ("~", CYAN, " (exists remotely but is not managed; applied only with --adopt)".to_owned()),
+        Operation::Update if action.drift => {
+            ("~", YELLOW, " (drift: changed outside mac, restoring the code's version)".to_owned())
+        }
+        Operation::Update => ("~", YELLOW, String::new()),
+        Operation::Delete => ("-", RED, String::new()),
+        Operation::Forget => ("-", DIM, " (already gone remotely; dropped from state)".to_owned()),
+    };
+    let verb = operation_name(action.operation);
+    let _ = writeln!(
+        out,
+        "{} {} {}{}",
+        paint(style, symbol),
+        paint(style.bold(), verb),
+        paint(BOLD, &action.id),
+        paint(DIM, note)
+    );
+    for change in &action.changes {
+        match action.operation {
+            Operation::Create | Operation::Recreate => match change.new.as_ref() {
+                // A list of several items reads best one item a line.
+                Some(Value::Array(items)) if items.len() > 1 => {
+                    let _ = writeln!(out, "    {} = [", change.path);
+                    for item in items {
+                        let _ = writeln!(out, "      {item},");
+                    }
+                    let _ = writeln!(out, "    ]");
+                }
+                new => {
+                    let _ = writeln!(out, "    {} = {}", change.path, value(new));
+                }
+            },
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "    {}: {} {} {}",
+                    change.path,
+                    paint(RED, value(change.old.as_ref())),
+                    paint(DIM, "->"),
+                    paint(GREEN, value(change.new.as_ref()))
+                );
+            }
+        }
+    }
+}
+
+fn value(value: Option<&Value>) -> String {
+    match value {
+        None => "(absent)".to_owned(),
+        Some(value) => value.to_string(),
+    }
+}
+
+pub fn operation_name(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Create => "create",
+        Operation::Recreate => "recreate",
+        Operation::Adopt => "adopt",
+        Operation::Update => "update",
+        Operation::Delete => "delete",
+        Operation::Forget => "forget",
+    }
+}
+
+fn summary_line(plan: &Plan) -> String {
+    let mut parts = vec![
+        format!("{} to create", plan.count(Operation::Create) + plan.count(Operation::Recreate)),
+        format!("{} to update", plan.count(Operation::Update)),
+        format!("{} to delete", plan.count(Operation::Delete)),
+    ];
+    if plan.count(Operation::Adopt) > 0 {
+        parts.push(format!("{} to adopt", plan.count(Operation::Adopt)));
+    }
+    if plan.count(Operation::Forget) > 0 {
+        parts.push(format!("{} to forget", plan.count(Operation::Forget)));
+    }
+    parts.push(format!("{} unchanged", plan.unchanged));
+    format!("Plan: {}.", parts.join(", "))
+}
+
+/// The stable JSON schema of `mac plan --json` (docs/json-output.md).
+#[derive(Serialize)]
+pub struct JsonPlan<'a> {
+    pub format_version: u32,
+    pub has_changes: bool,
+    pub summary: JsonSummary,
+    pub actions: Vec<JsonAction<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct JsonSummary {
+    pub create: usize,
+    pub recreate: usize,
+    pub adopt: usize,
+    pub update: usize,
+    pub delete: usize,
+    pub forget: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Serialize)]
+pub struct JsonAction<'a> {
+    pub id: String,
+    pub provider: &'a str,
+    pub kind: &'a str,
+    pub local_id: &'a str,
+    pub operation: Operation,
+    pub drift: bool,
+    pub changes: &'a [mac_core::FieldChange],
+}
+
+pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
+    JsonPlan {
+        format_version: 1,
+        has_changes: plan.has_changes(),
+        summary: JsonSummary {
+            create: plan.count(Operation::Create),
+            recreate: plan.count(Operation::Recreate),
+            adopt: plan.count(Operation::Adopt),
+            update: plan.count(Operation::Update),
+            delete: plan.count(Operation::Delete),
+            forget: plan.count(Operation::Forget),
+            unchanged: plan.unchanged,
+        },
+        actions: plan
+            .actions
+            .iter()
+            .map(|action| JsonAction {
+                id: action.id.to_string(),
+                provider: &action.id.provider,
+                kind: &action.id.kind,
+                local_id: &action.id.local_id,
+                operation: action.operation,
+                drift: action.drift,
+                changes: &action.changes,
+            })
+            .collect(),
+    }
+}
+
+/// What an apply did.
+pub fn apply_report(report: &ApplyReport) -> String {
+    let mut out = String::new();
+    for action in report.failed() {
+        let _ = writeln!(out, "{} {}", paint(RED, "failed:"), describe(action));
+    }
+    for action in report.skipped() {
+        let _ = writeln!(out, "{} {}", paint(YELLOW, "skipped:"), describe(action));
+    }
+    let created = report.done(&[Operation::Create, Operation::Recreate]);
+    let updated = report.done(&[Operation::Update, Operation::Adopt]);
+    let deleted = report.done(&[Operation::Delete, Operation::Forget]);
+    let failed = report.failed().count();
+    let skipped = report.skipped().count();
+    let headline = if report.succeeded() {
+        paint(GREEN.bold(), "Apply complete:")
+    } else {
+        paint(RED.bold(), "Apply incomplete:")
+    };
+    let _ = writeln!(
+        out,
+        "{headline} {created} created, {updated} updated, {deleted} deleted, {failed} failed, {skipped} skipped."
+    );
+    out
+}
+
+fn describe(action: &ActionReport) -> String {
+    let detail = match &action.outcome {
+        Outcome::Done => String::new(),
+        Outcome::Failed { error } => error.clone(),
+        Outcome::Skipped { reason } => reason.clone(),
+    };
+    format!("{} {}: {detail}", operation_name(action.operation), action.id)
+}

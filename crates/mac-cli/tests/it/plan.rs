@@ -1,0 +1,136 @@
+//! `mac plan`: human and JSON output, exit codes, saved plans.
+
+use insta::{assert_json_snapshot, assert_snapshot};
+
+use crate::{Project, TWO_FOLDERS, run};
+
+#[test]
+fn a_plan_from_empty_shows_every_create() {
+    let project = Project::new(TWO_FOLDERS);
+    let (code, stdout, _) = run(project.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2, "changes");
+    assert_snapshot!(stdout, @r#"
+    + create testfs/folder.a
+        title = "Team A"
+        uid = "mac-a"
+    + create testfs/folder.b
+        title = "Team B"
+        uid = "mac-b"
+    + create testfs/group.a-alerts
+        folder_uid = "(known after apply)"
+        interval = "60s"
+        rules = [
+          {"title":"High error rate","expr":"errors > 1","for":"300s"},
+          {"title":"Slow","expr":"latency > 2","for":"600s"},
+        ]
+    + create testfs/group.b-alerts
+        folder_uid = "(known after apply)"
+        interval = "30s"
+        rules = [{"title":"Down","expr":"up == 0","for":"0s"}]
+
+    Plan: 4 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+}
+
+#[test]
+fn after_apply_a_plan_is_empty_and_exits_zero() {
+    let project = Project::new(TWO_FOLDERS);
+    let (code, _, stderr) = run(project.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, _) = run(project.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @"No changes. 4 object(s) match their definitions.");
+}
+
+#[test]
+fn an_edit_shows_only_the_changed_field() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    project.define(&TWO_FOLDERS.replace("errors > 1", "errors > 5").replace("Team B", "Team Bee"));
+    let (code, stdout, _) = run(project.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update testfs/folder.b
+        title: "Team B" -> "Team Bee"
+    ~ update testfs/group.a-alerts
+        rules[title="High error rate"].expr: "errors > 1" -> "errors > 5"
+
+    Plan: 0 to create, 2 to update, 0 to delete, 2 unchanged.
+    "#);
+}
+
+#[test]
+fn json_output_has_a_stable_schema() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    project.define(&TWO_FOLDERS.replace("errors > 1", "errors > 5"));
+    let (code, stdout, _) = run(project.mac().args(["plan", "--json"]));
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_json_snapshot!(json, @r#"
+    {
+      "format_version": 1,
+      "has_changes": true,
+      "summary": {
+        "create": 0,
+        "recreate": 0,
+        "adopt": 0,
+        "update": 1,
+        "delete": 0,
+        "forget": 0,
+        "unchanged": 3
+      },
+      "actions": [
+        {
+          "id": "testfs/group.a-alerts",
+          "provider": "testfs",
+          "kind": "group",
+          "local_id": "a-alerts",
+          "operation": "update",
+          "drift": false,
+          "changes": [
+            {
+              "path": "rules[title=\"High error rate\"].expr",
+              "old": "errors > 1",
+              "new": "errors > 5"
+            }
+          ]
+        }
+      ]
+    }
+    "#);
+}
+
+#[test]
+fn drift_and_deletes_are_marked() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    // Someone renames folder a in the remote's UI; folder b and its group leave the code.
+    let mut remote = project.remote();
+    remote["folder"]["mac-a"]["title"] = "Renamed by hand".into();
+    std::fs::write(project.root().join("remote.json"), remote.to_string()).expect("write");
+    let only_a = TWO_FOLDERS.split("[[testfs.group]]\nid = \"b-alerts\"").next().unwrap_or_default();
+    project.define(&only_a.replace("[[testfs.folder]]\nid = \"b\"\ntitle = \"Team B\"\n", ""));
+    let (_, stdout, _) = run(project.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ update testfs/folder.a (drift: changed outside mac, restoring the code's version)
+        title: "Renamed by hand" -> "Team A"
+    - delete testfs/group.b-alerts
+    - delete testfs/folder.b
+
+    Plan: 0 to create, 1 to update, 2 to delete, 1 unchanged.
+    "#);
+}
+
+#[test]
+fn removing_every_definition_is_refused_without_the_flag() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    project.define("");
+    let (code, _, stderr) = run(project.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: refusing to delete all 4 managed object(s) of `testfs`: no definitions for it were found. If that is really intended, pass --allow-delete-all");
+    let (code, stdout, _) = run(project.mac().args(["plan", "--allow-delete-all"]));
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Plan: 0 to create, 0 to update, 4 to delete"), "{stdout}");
+}

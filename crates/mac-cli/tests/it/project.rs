@@ -1,0 +1,108 @@
+//! Commands that need no remote: providers, validate, configuration errors, state.
+
+use insta::assert_snapshot;
+
+use crate::{Project, TWO_FOLDERS, run};
+
+#[test]
+fn providers_lists_what_was_compiled_in() {
+    let (code, stdout, _) = run(Project::empty().mac().arg("providers"));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @"testfs       test-only: folders and groups kept in a local JSON file, with fault injection");
+}
+
+#[test]
+fn validate_counts_objects_offline() {
+    let project = Project::new(TWO_FOLDERS);
+    let (code, stdout, _) = run(project.mac().arg("validate"));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @"Valid: 4 object(s) for 1 provider instance(s).");
+    assert!(!project.root().join("remote.json").exists(), "validate never touches the remote");
+}
+
+#[test]
+fn invalid_definitions_fail_with_every_problem_located() {
+    let project = Project::new(
+        "[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\ncolour = \"red\"\n\n[[testfs.group]]\nid = \"g\"\nfolder = \"ghost\"\ninterval = \"1m\"\n",
+    );
+    let (code, stdout, stderr) = run(project.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_eq!(stdout, "");
+    assert_snapshot!(stderr, @r"
+    error: definitions/main.toml:4:1: unknown field `colour`, expected `title` or `uid`
+    definitions/main.toml:8:1: `folder.ghost` is not defined for provider instance `testfs`
+    ");
+    assert!(!project.root().join("remote.json").exists(), "nothing was read or written remotely");
+}
+
+#[test]
+fn bad_configuration_names_file_line_and_field() {
+    let project = Project::new(TWO_FOLDERS);
+    project.write("mac.toml", "[providers.testfs]\nfile = \"remote.json\"\nlatency = 5\n");
+    let (code, _, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: mac.toml:3:1: provider `testfs`: unknown field `latency`, expected one of `file`, `latency_ms`, `fail`");
+
+    project.write("mac.toml", "[providers.nosuch]\n");
+    let (_, _, stderr) = run(project.mac().arg("validate"));
+    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: testfs)");
+
+    project.write("mac.toml", "defintions = [\"x\"]\n");
+    let (_, _, stderr) = run(project.mac().arg("validate"));
+    assert_snapshot!(stderr, @"error: mac.toml:1:1: unknown field `defintions`, expected one of `definitions`, `state`, `providers`, `values`, `environments`");
+
+    let (code, _, stderr) = run(Project::empty().mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no mac.toml in"), "{stderr}");
+}
+
+#[test]
+fn environments_override_settings_and_state_path() {
+    let project = Project::new(TWO_FOLDERS);
+    project.write(
+        "mac.toml",
+        r#"
+[providers.testfs]
+file = "production.json"
+
+[environments.staging]
+state = { path = ".mac/staging.json" }
+providers.testfs = { file = "staging.json" }
+"#,
+    );
+    let (code, _, stderr) = run(project.mac().args(["-e", "staging", "apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(project.root().join("staging.json").exists());
+    assert!(project.root().join(".mac/staging.json").exists());
+    assert!(!project.root().join("production.json").exists());
+    assert!(!project.state_path().exists());
+
+    let (code, _, stderr) = run(project.mac().args(["-e", "prod", "plan"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: mac.toml:1:1: unknown environment `prod` (defined: staging)");
+}
+
+#[test]
+fn state_list_show_and_rm() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    let (code, stdout, _) = run(project.mac().args(["state", "list"]));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @r"
+    testfs/folder.a	mac-a
+    testfs/folder.b	mac-b
+    testfs/group.a-alerts	a-alerts
+    testfs/group.b-alerts	b-alerts
+    ");
+    let (_, stdout, _) = run(project.mac().args(["state", "show", "folder.a"]));
+    let entry: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(entry["remote_id"], "mac-a");
+
+    let (code, stdout, _) = run(project.mac().args(["state", "rm", "group.b-alerts"]));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @"Removed testfs/group.b-alerts from state; the remote object was not touched and is no longer managed.");
+    assert_eq!(project.remote_count("group"), 2);
+    let (code, _, stderr) = run(project.mac().args(["state", "show", "group.nope"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: no state entry matches `group.nope` (see `mac state list`)");
+}
