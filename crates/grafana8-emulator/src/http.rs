@@ -1,0 +1,175 @@
+//! Response builders and request-body binding that reproduce Grafana 8.5.4's wire format.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// The trace id Grafana 8.5 adds to error bodies built from a Go error when tracing is off.
+pub(crate) const TRACE_ID: &str = "00000000000000000000000000000000";
+
+/// A handler result: both arms are finished responses, so guards can use `?`.
+pub(crate) type R = Result<Response, Response>;
+
+/// `response.JSON(status, body)` (pkg/api/response/response.go).
+pub(crate) fn json(status: u16, body: &Value) -> Response {
+    raw_json(status, serde_json::to_vec(body).unwrap_or_default(), "application/json")
+}
+
+pub(crate) fn raw_json(status: u16, bytes: Vec<u8>, content_type: &'static str) -> Response {
+    let mut resp = Response::new(Body::from(bytes));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// `response.Error(status, msg, nil)`: `{"message": msg}` without a trace id.
+pub(crate) fn err_plain(status: u16, msg: &str) -> Response {
+    json(status, &json!({ "message": msg }))
+}
+
+/// `response.Error(status, msg, err)` with `err != nil`: production mode adds `traceID`
+/// (pkg/api/response/response.go, NormalResponse.WriteTo).
+pub(crate) fn err_trace(status: u16, msg: &str) -> Response {
+    json(status, &json!({ "message": msg, "traceID": TRACE_ID }))
+}
+
+/// `response.JSON(status, {"status": .., "message": ..})`.
+pub(crate) fn status_msg(status: u16, st: &str, msg: &str) -> Response {
+    json(status, &json!({ "status": st, "message": msg }))
+}
+
+/// `c.JsonApiErr(status, msg, err)` as written by middleware (pkg/models/context.go): the
+/// content type carries `charset=UTF-8`, and `traceID` is added when `err != nil`.
+pub(crate) fn mw_err(status: u16, msg: &str, with_trace: bool) -> Response {
+    let body = if with_trace { json!({ "message": msg, "traceID": TRACE_ID }) } else { json!({ "message": msg }) };
+    raw_json(status, serde_json::to_vec(&body).unwrap_or_default(), "application/json; charset=UTF-8")
+}
+
+/// 401 `Unauthorized` from `ReqSignedIn` (pkg/middleware/auth.go, `notAuthorized`).
+pub(crate) fn unauthorized() -> Response {
+    mw_err(401, "Unauthorized", false)
+}
+
+/// 403 `Permission denied` from the role guards (pkg/middleware/auth.go, `accessForbidden`).
+pub(crate) fn permission_denied() -> Response {
+    mw_err(403, "Permission denied", false)
+}
+
+/// 400 `bad request data`, the answer to every binding failure (pkg/web/binding.go and the
+/// `web.Bind` callers in pkg/api/api.go).
+pub(crate) fn bad_request_data() -> Response {
+    err_trace(400, "bad request data")
+}
+
+/// `web.Bind` (pkg/web/binding.go): the content type must parse to `application/json`, an
+/// empty body counts as `{}`, unknown fields are ignored.
+pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if mime != "application/json" {
+        return Err(bad_request_data());
+    }
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|_| bad_request_data())
+}
+
+/// Applies Go's HTML-safe escaping to already-serialised JSON (those characters can only occur
+/// inside strings).
+pub(crate) fn go_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Re-marshals a JSON value the way Go does after decoding into `interface{}`: object keys
+/// sorted at every level, numbers as float64 (integral values printed without a fraction).
+pub(crate) fn go_normalise(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::new();
+            for k in keys {
+                out.insert(k.clone(), go_normalise(&m[k]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(go_normalise).collect()),
+        Value::Number(n) => {
+            if n.is_f64() {
+                let f = n.as_f64().unwrap_or(0.0);
+                if f.fract() == 0.0 && f.abs() < 1e21 && f.abs() < 9.0e15 {
+                    return json!(f as i64);
+                }
+            }
+            v.clone()
+        }
+        _ => v.clone(),
+    }
+}
+
+/// Parses a query-string parameter as `c.QueryInt64` does: missing or invalid is 0.
+pub(crate) fn query_i64(q: &[(String, String)], key: &str) -> i64 {
+    q.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.parse().ok()).unwrap_or(0)
+}
+
+pub(crate) fn query_str<'a>(q: &'a [(String, String)], key: &str) -> &'a str {
+    q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("")
+}
+
+/// `c.QueryBool` (strconv.ParseBool; errors are false).
+pub(crate) fn query_bool(q: &[(String, String)], key: &str) -> bool {
+    matches!(query_str(q, key), "1" | "t" | "T" | "TRUE" | "true" | "True")
+}
+
+/// Parses a raw query string into ordered pairs.
+pub(crate) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
+    let Some(raw) = raw else { return Vec::new() };
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (pct_decode(k), pct_decode(v))
+        })
+        .collect()
+}
+
+fn pct_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Grafana's `:id` parameter parsing (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`).
+pub(crate) fn parse_id(s: &str) -> Result<i64, Response> {
+    s.parse::<i64>().map_err(|_| err_trace(400, "id is invalid"))
+}

@@ -1,0 +1,216 @@
+//! Identifier, slug, duration and timestamp helpers shared by the handlers.
+
+use md5::{Digest, Md5};
+use rand::Rng;
+use std::time::{Duration, SystemTime};
+
+/// pkg/util/shortid_generator.go: 8.x generates uids with teris-io/shortid, whose alphabet is
+/// `0-9a-zA-Z_-`; they are typically 9-10 characters long.
+pub(crate) fn generate_short_uid() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-";
+    let mut rng = rand::rng();
+    // A leading letter keeps generated uids safe in paths and shells; Grafana's may start with
+    // any alphabet character, and clients must not rely on either.
+    let mut s = String::with_capacity(9);
+    s.push(ALPHABET[rng.random_range(10..62)] as char);
+    for _ in 0..8 {
+        s.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// pkg/util/shortid_generator.go `IsValidShortUID`: `^[a-zA-Z0-9\-\_]*$`.
+pub(crate) fn is_valid_short_uid(uid: &str) -> bool {
+    uid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// pkg/util/shortid_generator.go `IsShortUIDTooLong`: more than 40 characters.
+pub(crate) fn is_short_uid_too_long(uid: &str) -> bool {
+    uid.len() > 40
+}
+
+/// pkg/models/dashboards.go `SlugifyTitle`: gosimple/slug of the lower-cased title, or the
+/// base64url of the title when that is empty. Non-ASCII transliteration is approximated by
+/// dropping the characters.
+pub(crate) fn slugify(title: &str) -> String {
+    let lower = title.to_lowercase();
+    let mut subst = String::with_capacity(lower.len());
+    for c in lower.chars() {
+        match c {
+            '&' => subst.push_str("and"),
+            '@' => subst.push_str("at"),
+            '"' | '\'' | '’' => {}
+            c => subst.push(c),
+        }
+    }
+    let mut out = String::with_capacity(subst.len());
+    let mut dash = false;
+    for c in subst.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c);
+        } else {
+            dash = true;
+        }
+    }
+    let trimmed = out.trim_matches(|c| c == '-' || c == '_').to_string();
+    if trimmed.is_empty() {
+        use base64::Engine;
+        return base64::engine::general_purpose::URL_SAFE.encode(title.as_bytes());
+    }
+    trimmed
+}
+
+/// RFC 3339 with seconds precision, as Grafana reads timestamps back from its database.
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// pkg/api/avatar: `/avatar/<md5 of the lower-cased, trimmed email>`.
+pub(crate) fn avatar_url(email: &str) -> String {
+    let mut h = Md5::new();
+    h.update(email.trim().to_lowercase().as_bytes());
+    let digest = h.finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("/avatar/{hex}")
+}
+
+/// prometheus/common v0.32.1 `model.ParseDuration`:
+/// `^(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?$`,
+/// with `"0"` allowed.
+pub(crate) fn parse_prom_duration(s: &str) -> Result<Duration, String> {
+    if s.is_empty() {
+        return Err("empty duration string".into());
+    }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    const UNITS: [(&str, u64); 7] = [
+        ("y", 365 * 24 * 3600 * 1000),
+        ("w", 7 * 24 * 3600 * 1000),
+        ("d", 24 * 3600 * 1000),
+        ("h", 3600 * 1000),
+        ("m", 60 * 1000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    let bad = || format!("not a valid duration string: {s:?}");
+    let mut rest = s;
+    let mut next_unit = 0;
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let letters = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let unit = &rest[..letters];
+        rest = &rest[letters..];
+        let idx = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
+        if idx < next_unit {
+            return Err(bad());
+        }
+        next_unit = idx + 1;
+        total = n.checked_mul(UNITS[idx].1).and_then(|v| total.checked_add(v)).ok_or_else(bad)?;
+    }
+    if total > i64::MAX as u64 / 1_000_000 {
+        return Err(bad());
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// prometheus/common v0.32.1 `model.Duration.String()`: `0s` for zero; `y` and `w` only when
+/// they divide the value exactly.
+pub(crate) fn format_prom_duration(d: Duration) -> String {
+    let mut ms = d.as_millis() as u64;
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut f = |unit: &str, mult: u64, exact: bool, out: &mut String| {
+        if exact && !ms.is_multiple_of(mult) {
+            return;
+        }
+        let v = ms / mult;
+        if v > 0 {
+            out.push_str(&format!("{v}{unit}"));
+            ms -= v * mult;
+        }
+    };
+    f("y", 365 * 24 * 3600 * 1000, true, &mut out);
+    f("w", 7 * 24 * 3600 * 1000, true, &mut out);
+    f("d", 24 * 3600 * 1000, false, &mut out);
+    f("h", 3600 * 1000, false, &mut out);
+    f("m", 60 * 1000, false, &mut out);
+    f("s", 1000, false, &mut out);
+    f("ms", 1, false, &mut out);
+    out
+}
+
+/// Go's `time.Duration.String()` for whole seconds (used in error texts such as
+/// `{From:0s To:10m0s}`).
+pub(crate) fn format_go_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let neg = secs < 0;
+    let s = secs.unsigned_abs();
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let body = if h > 0 {
+        format!("{h}h{m}m{sec}s")
+    } else if m > 0 {
+        format!("{m}m{sec}s")
+    } else {
+        format!("{sec}s")
+    };
+    if neg { format!("-{body}") } else { body }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prom_durations_round_trip_canonically() {
+        let cases = [
+            ("60s", "1m"),
+            ("90s", "1m30s"),
+            ("3600s", "1h"),
+            ("1d", "1d"),
+            ("7d", "1w"),
+            ("10d", "10d"),
+            ("0", "0s"),
+            ("1h30m", "1h30m"),
+            ("1500ms", "1s500ms"),
+            ("365d", "1y"),
+        ];
+        for (input, want) in cases {
+            let d = parse_prom_duration(input).expect("valid duration");
+            assert_eq!(format_prom_duration(d), want, "{input}");
+        }
+        for bad in ["", "1.5m", "-1m", "1m1h", "5", "1us", "m"] {
+            assert!(parse_prom_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_follow_gosimple() {
+        assert_eq!(slugify("My Folder"), "my-folder");
+        assert_eq!(slugify("my-folder"), "my-folder");
+        assert_eq!(slugify("  A & B  "), "a-and-b");
+        assert_eq!(slugify("Bob's"), "bobs");
+        assert_eq!(slugify("snake_case"), "snake_case");
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(format_go_duration(600), "10m0s");
+        assert_eq!(format_go_duration(0), "0s");
+        assert_eq!(format_go_duration(3661), "1h1m1s");
+    }
+}

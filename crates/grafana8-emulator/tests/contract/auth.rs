@@ -1,0 +1,172 @@
+//! Auth: pkg/services/contexthandler/contexthandler.go, pkg/middleware/auth.go,
+//! pkg/api/apikey.go, pkg/api/http_server.go (`/api/health`), pkg/api/index.go (not found).
+
+use crate::support::{Cred, Target, msg, msg_trace, unique};
+use base64::Engine;
+use serde_json::json;
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+#[tokio::test]
+async fn health_needs_no_auth_and_reports_8_5_4() {
+    let t = Target::new().await;
+    let (s, h, b) = t.send_full("GET", "/api/health", &Cred::None, None, &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/json; charset=UTF-8");
+    assert_eq!(b["database"], "ok");
+    assert_eq!(b["version"], "8.5.4");
+    assert!(b["commit"].is_string());
+    assert_eq!(b.as_object().expect("object").len(), 3);
+}
+
+#[tokio::test]
+async fn no_credentials_is_401_unauthorized() {
+    let t = Target::new().await;
+    let (s, h, b) = t.send_full("GET", "/api/folders", &Cred::None, None, &[]).await;
+    assert_eq!((s, b), (401, msg("Unauthorized")));
+    assert_eq!(h["content-type"], "application/json; charset=UTF-8");
+}
+
+#[tokio::test]
+async fn wrong_password_and_bad_basic_header() {
+    let t = Target::new().await;
+    let (s, b) = t.send("GET", "/api/org", &Cred::Basic("admin".into(), "nope".into()), None).await;
+    assert_eq!((s, b), (401, msg_trace("invalid username or password")));
+    let (s, b) = t.send("GET", "/api/org", &Cred::Basic("nobody".into(), "x".into()), None).await;
+    assert_eq!((s, b), (401, msg_trace("invalid username or password")));
+    let (s, b) = t.send("GET", "/api/org", &Cred::Raw("Basic !!!notbase64".into()), None).await;
+    assert_eq!((s, b), (401, msg_trace("Invalid Basic Auth Header")));
+    let (s, b) = t.send("GET", "/api/org", &Cred::Raw("Token abc".into()), None).await;
+    assert_eq!((s, b), (401, msg_trace("Invalid Basic Auth Header")));
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_with_their_role() {
+    let t = Target::new().await;
+    let viewer = t.key("Viewer").await;
+    let editor = t.key("Editor").await;
+    let (s, b) = t.send("GET", "/api/org", &viewer, None).await;
+    assert_eq!((s, b["id"].clone(), b["name"].clone()), (200, json!(1), json!("Main Org.")));
+    // A Viewer fails the Editor guard of the Alertmanager config route.
+    let am = "/api/alertmanager/grafana/config/api/v1/alerts";
+    let (s, b) = t.send("GET", am, &viewer, None).await;
+    assert_eq!((s, b), (403, msg("Permission denied")));
+    let (s, _) = t.send("GET", am, &editor, None).await;
+    assert_eq!(s, 200);
+    // Keys can be sent as basic auth with the user `api_key`.
+    let Cred::Bearer(k) = &editor else { panic!("bearer") };
+    let (s, _) = t.send("GET", "/api/org", &Cred::Basic("api_key".into(), k.clone()), None).await;
+    assert_eq!(s, 200);
+    // An API key has no user.
+    let (s, b) = t.send("GET", "/api/user", &editor, None).await;
+    assert_eq!((s, b), (404, msg("user not found")));
+}
+
+#[tokio::test]
+async fn bad_api_keys() {
+    let t = Target::new().await;
+    let (s, b) = t.send("GET", "/api/org", &Cred::Bearer("garbage".into()), None).await;
+    assert_eq!((s, b), (401, msg_trace("invalid API key")));
+    let unknown = b64(r#"{"k":"x","n":"no-such-key","id":1}"#);
+    let (s, b) = t.send("GET", "/api/org", &Cred::Bearer(unknown), None).await;
+    assert_eq!((s, b), (401, msg_trace("invalid API key")));
+    let name = unique("key");
+    let (s, _) = t.send("POST", "/api/auth/keys", &t.admin(), Some(json!({"name": name, "role": "Viewer"}))).await;
+    assert_eq!(s, 200);
+    let wrong_secret = b64(&format!(r#"{{"k":"wrong","n":"{name}","id":1}}"#));
+    let (s, b) = t.send("GET", "/api/org", &Cred::Bearer(wrong_secret), None).await;
+    assert_eq!((s, b), (401, msg("invalid API key")));
+}
+
+#[tokio::test]
+async fn creating_api_keys() {
+    let t = Target::new().await;
+    let name = unique("key");
+    let (s, b) = t.send("POST", "/api/auth/keys", &t.admin(), Some(json!({"name": name, "role": "Admin"}))).await;
+    assert_eq!(s, 200);
+    assert_eq!(b["name"], json!(name));
+    assert!(b["id"].is_i64() && b["key"].is_string());
+    let (s, b) = t.send("POST", "/api/auth/keys", &t.admin(), Some(json!({"name": name, "role": "Admin"}))).await;
+    assert_eq!((s, b), (409, msg("API key, organization ID and name must be unique")));
+    let (s, b) = t.send("POST", "/api/auth/keys", &t.admin(), Some(json!({"name": unique("k"), "role": "Boss"}))).await;
+    assert_eq!((s, b), (400, msg("Invalid role specified")));
+    let (s, b) = t.send("POST", "/api/auth/keys", &t.admin(), Some(json!({"role": "Viewer"}))).await;
+    assert_eq!((s, b), (400, msg_trace("bad request data")));
+    let editor = t.key("Editor").await;
+    let (s, b) = t.send("POST", "/api/auth/keys", &editor, Some(json!({"name": unique("k"), "role": "Viewer"}))).await;
+    assert_eq!((s, b), (403, msg("Permission denied")));
+    let (s, b) = t.send("GET", "/api/auth/keys", &t.admin(), None).await;
+    assert_eq!(s, 200);
+    assert!(b.as_array().expect("array").iter().any(|k| k["name"] == json!(name) && k["role"] == "Admin"));
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_after_sign_in() {
+    let t = Target::new().await;
+    let (s, b) = t.send("GET", "/api/no/such/route", &t.admin(), None).await;
+    assert_eq!((s, b), (404, msg("Not found")));
+    let (s, b) = t.send("GET", "/api/no/such/route", &Cred::None, None).await;
+    assert_eq!((s, b), (401, msg("Unauthorized")));
+    // There is no PUT /api/datasources/uid/:uid in 8.5.
+    let (s, b) = t.send("PUT", "/api/datasources/uid/abc", &t.admin(), Some(json!({}))).await;
+    assert_eq!((s, b), (404, msg("Not found")));
+}
+
+#[tokio::test]
+async fn org_header_for_users_and_not_for_keys() {
+    let t = Target::new().await;
+    // The admin is not a member of org 999: the role is empty, so role guards refuse.
+    let am = "/api/alertmanager/grafana/config/api/v1/alerts";
+    let (s, _, b) = t.send_full("GET", am, &t.admin(), None, &[("X-Grafana-Org-Id", "999")]).await;
+    assert_eq!((s, b), (403, msg("Permission denied")));
+    // A non-numeric header is ignored.
+    let (s, _, _) = t.send_full("GET", am, &t.admin(), None, &[("X-Grafana-Org-Id", "abc")]).await;
+    assert_eq!(s, 200);
+    // API keys ignore the header.
+    let key = t.key("Editor").await;
+    let (s, _, b) = t.send_full("GET", "/api/org", &key, None, &[("X-Grafana-Org-Id", "999")]).await;
+    assert_eq!((s, b["id"].clone()), (200, json!(1)));
+}
+
+#[tokio::test]
+async fn request_bodies_need_json_content_type() {
+    let t = Target::new().await;
+    let (s, b) = t.send_raw("POST", "/api/folders", &t.admin(), r#"{"title":"x"}"#, Some("text/plain")).await;
+    assert_eq!((s, b), (400, msg_trace("bad request data")));
+    let (s, b) = t.send_raw("POST", "/api/folders", &t.admin(), r#"{"title":"x"}"#, None).await;
+    assert_eq!((s, b), (400, msg_trace("bad request data")));
+    let (s, b) = t.send_raw("POST", "/api/folders", &t.admin(), "{not json", Some("application/json")).await;
+    assert_eq!((s, b), (400, msg_trace("bad request data")));
+    let (s, b) = t.send_raw("POST", "/api/folders", &t.admin(), "", Some("application/json; charset=utf-8")).await;
+    assert_eq!((s, b), (400, msg("folder title cannot be empty")));
+}
+
+#[tokio::test]
+async fn seeded_users_authenticate_with_their_role() {
+    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedUser};
+    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+        // Seeding is an emulator feature; against a real server this test has nothing to seed.
+        return;
+    }
+    let user = |login: &str, role| SeedUser {
+        login: login.into(),
+        password: "pw".into(),
+        email: None,
+        name: None,
+        role,
+        org: 1,
+        other_orgs: Default::default(),
+    };
+    let seed = Seed { users: vec![user("ed", Role::Editor), user("vi", Role::Viewer)], ..Seed::default() };
+    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
+    let ed = Cred::Basic("ed".into(), "pw".into());
+    let vi = Cred::Basic("vi@localhost".into(), "pw".into());
+    let (s, b) = t.send("POST", "/api/folders", &ed, Some(json!({"title": "E"}))).await;
+    assert_eq!((s, b["createdBy"].clone()), (200, json!("ed")));
+    let (s, b) = t.send("POST", "/api/folders", &vi, Some(json!({"title": "V"}))).await;
+    assert_eq!((s, b), (403, msg_trace("Access denied")));
+    let (s, b) = t.send("GET", "/api/user", &vi, None).await;
+    assert_eq!((s, b["login"].clone()), (200, json!("vi")));
+}
