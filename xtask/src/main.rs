@@ -4,6 +4,7 @@
 //! but cargo to run them.
 
 mod ci;
+mod demo;
 mod grafana;
 
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci                  fmt check, clippy (-D warnings) and the whole test suite
+  demo                plan and apply the quickstart example on a scratch copy
   grafana build|run   build (cached) or run a real Grafana 8.5.4 on loopback
 ";
 
@@ -20,6 +22,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
         Some("grafana") => grafana::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");

@@ -74,6 +74,13 @@ fn action_block(out: &mut String, action: &Action) {
                     let _ = writeln!(out, "    {} = {}", change.path, value(new));
                 }
             },
+            _ if is_long(change.old.as_ref()) || is_long(change.new.as_ref()) => {
+                // Long values (queries, descriptions) side by side would wrap unreadably:
+                // one line each, aligned, so the eye finds the difference.
+                let _ = writeln!(out, "    {}:", change.path);
+                let _ = writeln!(out, "      {} {}", paint(RED, "-"), paint(RED, value(change.old.as_ref())));
+                let _ = writeln!(out, "      {} {}", paint(GREEN, "+"), paint(GREEN, value(change.new.as_ref())));
+            }
             _ => {
                 let _ = writeln!(
                     out,
@@ -86,6 +93,10 @@ fn action_block(out: &mut String, action: &Action) {
             }
         }
     }
+}
+
+fn is_long(value: Option<&Value>) -> bool {
+    value.is_some_and(|value| value.to_string().len() > 40)
 }
 
 fn value(value: Option<&Value>) -> String {

@@ -7,11 +7,31 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Where a secret comes from. This is what state files and saved plans may hold.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum SecretRef {
     Env { env: String },
     File { file: PathBuf },
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            env: Option<String>,
+            file: Option<PathBuf>,
+        }
+        const EXPECTED: &str =
+            "a secret must be given as { env = \"VARIABLE\" } or { file = \"path\" }, never written inline";
+        let value = serde_json::Value::deserialize(deserializer)?;
+        let table: Table = serde_json::from_value(value).map_err(|_| serde::de::Error::custom(EXPECTED))?;
+        match (table.env, table.file) {
+            (Some(env), None) => Ok(SecretRef::Env { env }),
+            (None, Some(file)) => Ok(SecretRef::File { file }),
+            _ => Err(serde::de::Error::custom(EXPECTED)),
+        }
+    }
 }
 
 impl fmt::Debug for SecretRef {
@@ -88,7 +108,9 @@ mod tests {
         assert_eq!(env, SecretRef::Env { env: "TOKEN".into() });
         let file: SecretRef = toml::from_str("file = \"secrets/t\"").expect("file ref");
         assert_eq!(file, SecretRef::File { file: "secrets/t".into() });
-        assert!(toml::from_str::<SecretRef>("value = \"x\"").is_err());
+        let err = toml::from_str::<SecretRef>("value = \"x\"").expect_err("inline");
+        assert!(err.to_string().contains("never written inline"), "{err}");
+        assert!(toml::from_str::<SecretRef>("env = \"A\"\nfile = \"b\"").is_err());
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use mac_core::{
     DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KindSpec, LocalRef, Provider,
-    ProviderRegistration, ProviderSettings, RemoteObject, Resolved, Resolver, SettingsError, async_trait,
+    ProviderRegistration, ProviderSettings, RemoteObject, Resolved, Resolver, SecretRef, SettingsError, async_trait,
     provider::KNOWN_AFTER_APPLY,
 };
 use serde::Deserialize;
@@ -43,6 +43,8 @@ struct Settings {
     /// `kind.local_id` of objects whose writes fail.
     #[serde(default)]
     fail: Vec<String>,
+    /// A credential, as real providers take one: checked before the first read.
+    token: Option<SecretRef>,
 }
 
 fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
@@ -51,6 +53,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         return Err(SettingsError::at("/file", "must name a file"));
     }
     let remote = Remote::in_file(settings.project_root.join(&parsed.file));
+    remote.set_token(parsed.token.map(|token| (token, settings.project_root.clone())));
     remote.configure(Faults {
         latency: Duration::from_millis(parsed.latency_ms),
         fail: parsed.fail.into_iter().collect(),
@@ -85,6 +88,7 @@ struct RemoteInner {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     log: Mutex<Vec<String>>,
+    token: Mutex<Option<(SecretRef, PathBuf)>>,
 }
 
 impl Remote {
@@ -97,6 +101,10 @@ impl Remote {
     /// separate `mac` processes see the same remote.
     pub fn in_file(file: PathBuf) -> Remote {
         Remote { inner: Arc::new(RemoteInner { file: Some(file), ..RemoteInner::default() }) }
+    }
+
+    fn set_token(&self, token: Option<(SecretRef, PathBuf)>) {
+        *lock(&self.inner.token) = token;
     }
 
     pub fn configure(&self, faults: Faults) {
@@ -212,6 +220,19 @@ impl TestProvider {
 impl Provider for TestProvider {
     fn kinds(&self) -> Vec<KindSpec> {
         vec![KindSpec::new("folder", &[]), KindSpec::new("group", &["folder"])]
+    }
+
+    async fn check(&self) -> Result<(), HandlerError> {
+        let token = lock(&self.remote.inner.token).clone();
+        if let Some((token, root)) = token {
+            let secret = token.resolve(&root).map_err(|err| {
+                HandlerError::new(HandlerErrorKind::Unauthorized, format!("cannot read the token: {err}"))
+            })?;
+            if secret.expose().is_empty() {
+                return Err(HandlerError::new(HandlerErrorKind::Unauthorized, "the token is empty"));
+            }
+        }
+        Ok(())
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {

@@ -4,6 +4,7 @@
 mod apply;
 mod plan;
 mod project;
+mod safety;
 
 use std::path::{Path, PathBuf};
 

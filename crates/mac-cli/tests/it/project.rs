@@ -41,7 +41,7 @@ fn bad_configuration_names_file_line_and_field() {
     project.write("mac.toml", "[providers.testfs]\nfile = \"remote.json\"\nlatency = 5\n");
     let (code, _, stderr) = run(project.mac().arg("validate"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: mac.toml:3:1: provider `testfs`: unknown field `latency`, expected one of `file`, `latency_ms`, `fail`");
+    assert_snapshot!(stderr, @"error: mac.toml:3:1: provider `testfs`: unknown field `latency`, expected one of `file`, `latency_ms`, `fail`, `token`");
 
     project.write("mac.toml", "[providers.nosuch]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));

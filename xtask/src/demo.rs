@@ -1,0 +1,72 @@
+//! `cargo xtask demo`: the main job end to end on a scratch copy of `examples/quickstart`:
+//! plan, apply, a clean re-plan, an edit and the plan that shows exactly that edit.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{project_root, run_command};
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(extra) = args.first() {
+        return Err(format!("`demo` takes no arguments, got `{extra}`"));
+    }
+    let root = project_root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run_command(Command::new(&cargo).current_dir(&root).args([
+        "build",
+        "--quiet",
+        "--package",
+        "mac-cli",
+        "--features",
+        "test-provider",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let mac = target.join("debug").join(format!("mac{}", std::env::consts::EXE_SUFFIX));
+
+    let scratch = std::env::temp_dir().join(format!("mac-demo-{}", std::process::id()));
+    copy_dir(&root.join("examples/quickstart"), &scratch).map_err(|err| format!("cannot copy the example: {err}"))?;
+    println!("demo project: {}\n", scratch.display());
+
+    let step = |title: &str, args: &[&str]| -> Result<(), String> {
+        println!("\n=== {title}: mac {}", args.join(" "));
+        let status = Command::new(&mac)
+            .current_dir(&scratch)
+            .args(args)
+            .status()
+            .map_err(|err| format!("cannot run {}: {err}", mac.display()))?;
+        // `plan --detailed-exitcode` exits 2 when there are changes: that is not a failure.
+        match status.code() {
+            Some(0 | 2) => Ok(()),
+            _ => Err(format!("`mac {}` failed with {status}", args.join(" "))),
+        }
+    };
+    step("providers compiled in", &["providers"])?;
+    step("check the definitions offline", &["validate"])?;
+    step("what would change", &["plan"])?;
+    step("apply it", &["apply", "--auto-approve"])?;
+    step("a re-plan right after apply is empty", &["plan", "--detailed-exitcode"])?;
+    let definitions = scratch.join("definitions/payments.toml");
+    let text = std::fs::read_to_string(&definitions).map_err(|err| err.to_string())?;
+    std::fs::write(&definitions, text.replace("> 0.05", "> 0.02")).map_err(|err| err.to_string())?;
+    println!("\n(edited definitions/payments.toml: 5xx threshold 0.05 -> 0.02)");
+    step("the plan shows exactly that field", &["plan"])?;
+    step("apply the edit", &["apply", "--auto-approve"])?;
+    step("state", &["state", "list"])?;
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!("\ndemo complete");
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let destination = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &destination)?;
+        } else {
+            std::fs::copy(entry.path(), destination)?;
+        }
+    }
+    Ok(())
+}
