@@ -1,13 +1,43 @@
-//! Placeholder.
+//! Legacy notification channels (pkg/api/alerting.go, pkg/api/dtos/alerting.go,
+//! pkg/services/alerting/service.go, pkg/services/sqlstore/alert_notification.go) and the
+//! unified Alertmanager configuration document (pkg/services/ngalert/api/api_alertmanager.go,
+//! notifier/alertmanager_config.go, notifier/crypto.go, notifier/receivers.go,
+//! api/tooling/definitions/alertmanager.go) at v8.5.4.
 
+use crate::auth::Identity;
+use crate::http::{R, bad_request_data, bind, err_plain, err_trace, go_normalise, json};
 use crate::server::App;
+use crate::state::Channel;
+use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339, parse_prom_duration};
 use axum::Router;
-use serde_json::{Value, json};
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, State};
+use axum::http::HeaderMap;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+const AM_CONFIG: &str = "/api/alertmanager/grafana/config/api/v1/alerts";
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
+        .route(AM_CONFIG, get(get_am_config).post(post_am_config).delete(delete_am_config))
+        .route("/api/alert-notifications", get(list_channels).post(create_channel))
+        .route("/api/alert-notifications/lookup", get(lookup_channels))
+        .route(
+            "/api/alert-notifications/{id}",
+            get(get_channel_by_id).put(update_channel_by_id).delete(delete_channel_by_id),
+        )
+        .route(
+            "/api/alert-notifications/uid/{uid}",
+            get(get_channel_by_uid).put(update_channel_by_uid).delete(delete_channel_by_uid),
+        )
 }
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager configuration document
 
 /// pkg/setting/setting_unified_alerting.go `alertmanagerDefaultConfiguration` (8.x: no
 /// `group_by`), stored as is, so the receiver uid is empty.
@@ -22,4 +52,868 @@ pub(crate) fn default_am_config() -> Value {
                  "settings": {"addresses": "<example@email.com>"}, "secureSettings": {}}]}]
         }
     })
+}
+
+/// The `Route` fields in struct order (definitions/alertmanager.go); all are omitempty.
+const ROUTE_KEYS: &[&str] = &[
+    "receiver",
+    "group_by",
+    "match",
+    "match_re",
+    "matchers",
+    "object_matchers",
+    "mute_time_intervals",
+    "continue",
+    "routes",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+];
+
+/// Validates a route tree as the decoders do (prometheus alertmanager `config.Route` and
+/// Grafana's `Route.validateChild`) and returns it in Grafana's output form: known keys in
+/// struct order, empty ones omitted, durations canonical.
+fn normalise_route(route: &Value, receivers: &mut BTreeSet<String>) -> Result<Value, ()> {
+    let obj = route.as_object().ok_or(())?;
+    let mut out = Map::new();
+    for key in ROUTE_KEYS {
+        let Some(v) = obj.get(*key) else { continue };
+        match *key {
+            "receiver" => {
+                let r = match v {
+                    Value::Null => String::new(),
+                    Value::String(s) => s.clone(),
+                    _ => return Err(()),
+                };
+                if !r.is_empty() {
+                    receivers.insert(r.clone());
+                    out.insert("receiver".into(), json!(r));
+                }
+            }
+            "group_by" => {
+                let list: Option<Vec<String>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
+                let list = list.unwrap_or_default();
+                let mut seen = BTreeSet::new();
+                for l in &list {
+                    if !seen.insert(l) || (l == "..." && list.len() > 1) {
+                        return Err(());
+                    }
+                }
+                if !list.is_empty() {
+                    out.insert("group_by".into(), json!(list));
+                }
+            }
+            "continue" => match v {
+                Value::Bool(true) => {
+                    out.insert("continue".into(), json!(true));
+                }
+                Value::Bool(false) | Value::Null => {}
+                _ => return Err(()),
+            },
+            "routes" => {
+                let list: Option<Vec<Value>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
+                let mut children = vec![];
+                for child in list.unwrap_or_default() {
+                    children.push(normalise_route(&child, receivers)?);
+                }
+                if !children.is_empty() {
+                    out.insert("routes".into(), Value::Array(children));
+                }
+            }
+            "group_wait" | "group_interval" | "repeat_interval" => match v {
+                Value::Null => {}
+                Value::String(s) => {
+                    let d = parse_prom_duration(s).map_err(|_| ())?;
+                    if d.is_zero() && *key != "group_wait" {
+                        return Err(());
+                    }
+                    out.insert((*key).into(), json!(crate::util::format_prom_duration(d)));
+                }
+                _ => return Err(()),
+            },
+            _ => {
+                let empty = match v {
+                    Value::Null => true,
+                    Value::Array(a) => a.is_empty(),
+                    Value::Object(o) => o.is_empty(),
+                    _ => false,
+                };
+                if !empty {
+                    out.insert((*key).into(), go_normalise(v));
+                }
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+struct PostedReceiverConfig {
+    uid: String,
+    name: String,
+    r#type: String,
+    disable_resolve_message: bool,
+    settings: Value,
+    secure_settings: BTreeMap<String, String>,
+}
+
+struct PostedReceiver {
+    name: String,
+    configs: Vec<PostedReceiverConfig>,
+    /// Alertmanager-style integrations (email_configs, …), kept verbatim.
+    am_configs: Map<String, Value>,
+}
+
+/// Decodes and validates `PostableUserConfig`; every failure is a decode error, so 400
+/// `bad request data`.
+fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), ()> {
+    let obj = body.as_object().ok_or(())?;
+    let template_files = match obj.get("template_files") {
+        None | Some(Value::Null) => Value::Null,
+        Some(v) => {
+            let m: BTreeMap<String, String> = serde_json::from_value(v.clone()).map_err(|_| ())?;
+            json!(m)
+        }
+    };
+    let amc = obj.get("alertmanager_config").and_then(Value::as_object).ok_or(())?;
+    // Config.UnmarshalJSON: a route is required, and the root route needs a receiver and no
+    // matchers, mute time intervals or continue.
+    let route = amc.get("route").filter(|r| !r.is_null()).ok_or(())?;
+    let robj = route.as_object().ok_or(())?;
+    if robj.get("receiver").and_then(Value::as_str).unwrap_or("").is_empty() {
+        return Err(());
+    }
+    for k in ["match", "match_re", "matchers", "object_matchers", "mute_time_intervals"] {
+        let present = match robj.get(k) {
+            None | Some(Value::Null) => false,
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::Object(o)) => !o.is_empty(),
+            Some(_) => true,
+        };
+        if present {
+            return Err(());
+        }
+    }
+    if robj.get("continue") == Some(&Value::Bool(true)) {
+        return Err(());
+    }
+    let mut used = BTreeSet::new();
+    let route = normalise_route(route, &mut used)?;
+    let mut receivers = vec![];
+    let list: Option<Vec<Value>> = match amc.get("receivers") {
+        None => None,
+        Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+    };
+    let (mut has_grafana, mut has_am) = (false, false);
+    for r in list.unwrap_or_default() {
+        let robj = r.as_object().ok_or(())?;
+        let name = robj.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut configs = vec![];
+        let grafana_list: Option<Vec<Value>> = match robj.get("grafana_managed_receiver_configs") {
+            None => None,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+        };
+        for c in grafana_list.unwrap_or_default() {
+            let c = c.as_object().ok_or(())?;
+            let s = |k: &str| -> Result<String, ()> {
+                match c.get(k) {
+                    None | Some(Value::Null) => Ok(String::new()),
+                    Some(Value::String(s)) => Ok(s.clone()),
+                    _ => Err(()),
+                }
+            };
+            let secure: Option<BTreeMap<String, String>> = match c.get("secureSettings") {
+                None => None,
+                Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+            };
+            configs.push(PostedReceiverConfig {
+                uid: s("uid")?,
+                name: s("name")?,
+                r#type: s("type")?,
+                disable_resolve_message: match c.get("disableResolveMessage") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Bool(b)) => *b,
+                    _ => return Err(()),
+                },
+                settings: c.get("settings").cloned().unwrap_or(Value::Null),
+                secure_settings: secure.unwrap_or_default(),
+            });
+        }
+        let am_configs: Map<String, Value> = robj
+            .iter()
+            .filter(|(k, v)| {
+                k.ends_with("_configs")
+                    && *k != "grafana_managed_receiver_configs"
+                    && v.as_array().is_some_and(|a| !a.is_empty())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // PostableApiReceiver.UnmarshalJSON: no mixing inside one receiver.
+        if !configs.is_empty() && !am_configs.is_empty() {
+            return Err(());
+        }
+        has_grafana |= !configs.is_empty();
+        has_am |= !am_configs.is_empty();
+        receivers.push(PostedReceiver { name, configs, am_configs });
+    }
+    // PostableApiAlertingConfig.validate
+    if has_grafana && has_am {
+        return Err(());
+    }
+    let names: BTreeSet<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
+    if used.iter().any(|r| !names.contains(r.as_str())) {
+        return Err(());
+    }
+    let mut config = Map::new();
+    for k in ["global", "route", "inhibit_rules", "mute_time_intervals", "templates"] {
+        match k {
+            "route" => {
+                config.insert("route".into(), route.clone());
+            }
+            "templates" => {
+                config.insert("templates".into(), amc.get("templates").cloned().unwrap_or(Value::Null));
+            }
+            _ => {
+                if let Some(v) = amc.get(k).filter(|v| !v.is_null()) {
+                    config.insert(k.into(), v.clone());
+                }
+            }
+        }
+    }
+    Ok((template_files, Value::Object(config), receivers))
+}
+
+/// The notifier factories of 8.5 (notifier/channels/factory.go) with the checks of the
+/// common ones; the reason is wrapped as `receiverInitError`.
+fn validate_receiver(c: &PostedReceiverConfig) -> Result<(), String> {
+    const TYPES: &[&str] = &[
+        "prometheus-alertmanager",
+        "dingding",
+        "discord",
+        "email",
+        "googlechat",
+        "kafka",
+        "line",
+        "opsgenie",
+        "pagerduty",
+        "pushover",
+        "sensugo",
+        "slack",
+        "teams",
+        "telegram",
+        "threema",
+        "victorops",
+        "webhook",
+        "wecom",
+    ];
+    if c.settings.is_null() {
+        return Err("no settings supplied".into());
+    }
+    let t = c.r#type.to_lowercase();
+    if !TYPES.contains(&t.as_str()) {
+        return Err(format!("notifier {} is not supported", c.r#type));
+    }
+    let get = |k: &str| -> String {
+        c.secure_settings
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| c.settings.get(k).and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let reason = match t.as_str() {
+        "email" if get("addresses").is_empty() => Some("could not find addresses in settings".to_string()),
+        "webhook" if get("url").is_empty() => Some("could not find url property in settings".to_string()),
+        "pagerduty" if get("integrationKey").is_empty() => {
+            Some("could not find integration key property in settings".to_string())
+        }
+        "slack" => {
+            let url = get("url");
+            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
+            if chat_api && get("recipient").trim().is_empty() {
+                Some("recipient must be specified when using the Slack chat API".to_string())
+            } else if chat_api && get("token").is_empty() {
+                Some("token must be specified when using the Slack chat API".to_string())
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    match reason {
+        None => Ok(()),
+        Some(r) => {
+            let name = if c.name.is_empty() { String::new() } else { format!("{} ", go_quote(&c.name)) };
+            Err(format!("failed to validate receiver {name}of type {}: {r}", go_quote(&c.r#type)))
+        }
+    }
+}
+
+fn go_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// All stored Grafana receiver configs by uid.
+fn stored_receivers(doc: &Value) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    if let Some(list) = doc["alertmanager_config"]["receivers"].as_array() {
+        for r in list {
+            if let Some(cs) = r["grafana_managed_receiver_configs"].as_array() {
+                for c in cs {
+                    if let Some(uid) = c["uid"].as_str() {
+                        out.insert(uid.to_string(), c.clone());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `RouteGetAlertingConfig` (Editor, authorization.go) and `GetAlertmanagerConfiguration`:
+/// secure settings become `secureFields` (only non-empty values).
+async fn get_am_config(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
+    id.require_editor()?;
+    let db = app.db();
+    let Some(doc) = db.am_configs.get(&id.org_id) else {
+        return Err(err_trace(404, "failed to get latest configuration: could not find an Alertmanager configuration"));
+    };
+    let amc = &doc["alertmanager_config"];
+    let mut config = Map::new();
+    for k in ["global", "route", "inhibit_rules", "mute_time_intervals", "templates"] {
+        if let Some(v) = amc.get(k) {
+            if k == "templates" || !v.is_null() {
+                config.insert(k.into(), v.clone());
+            }
+        } else if k == "templates" {
+            config.insert(k.into(), Value::Null);
+        }
+    }
+    let mut receivers = vec![];
+    for r in amc["receivers"].as_array().cloned().unwrap_or_default() {
+        let mut out = Map::new();
+        out.insert("name".into(), r["name"].clone());
+        if let Some(o) = r.as_object() {
+            for (k, v) in o {
+                if k.ends_with("_configs") && k != "grafana_managed_receiver_configs" {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let configs: Vec<Value> = r["grafana_managed_receiver_configs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| {
+                let fields: BTreeMap<String, bool> = c["secureSettings"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .filter(|(_, v)| v.as_str().is_some_and(|s| !s.is_empty()))
+                            .map(|(k, _)| (k.clone(), true))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({"uid": c["uid"], "name": c["name"], "type": c["type"],
+                       "disableResolveMessage": c["disableResolveMessage"], "settings": go_normalise(&c["settings"]),
+                       "secureFields": fields})
+            })
+            .collect();
+        out.insert("grafana_managed_receiver_configs".into(), Value::Array(configs));
+        receivers.push(Value::Object(out));
+    }
+    config.insert("receivers".into(), Value::Array(receivers));
+    Ok(json(200, &json!({"template_files": doc["template_files"], "alertmanager_config": config})))
+}
+
+/// `RoutePostAlertingConfig` / `ApplyAlertmanagerConfiguration`: secure settings carried over
+/// by receiver uid, an unknown uid is 400, missing uids are generated, receivers that cannot
+/// be built are rejected, and the whole document is replaced.
+async fn post_am_config(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    id.require_editor()?;
+    let raw: Value = bind(&headers, &body)?;
+    let (template_files, mut config, mut receivers) = decode_am_config(&raw).map_err(|()| bad_request_data())?;
+    let mut db = app.db();
+    let current = db.am_configs.get(&id.org_id).map(stored_receivers).unwrap_or_default();
+    // crypto.go LoadSecureSettings
+    for r in &mut receivers {
+        for c in &mut r.configs {
+            if c.uid.is_empty() {
+                continue;
+            }
+            let Some(stored) = current.get(&c.uid) else {
+                return Err(err_trace(400, &format!("unknown receiver: {}", c.uid)));
+            };
+            if let Some(m) = stored["secureSettings"].as_object() {
+                for (k, v) in m {
+                    c.secure_settings.entry(k.clone()).or_insert_with(|| v.as_str().unwrap_or("").to_string());
+                }
+            }
+        }
+    }
+    // definitions/alertmanager.go processReceiverConfigs: generate missing uids.
+    for r in &mut receivers {
+        for c in &mut r.configs {
+            if c.uid.is_empty() {
+                c.uid = generate_short_uid();
+            }
+        }
+    }
+    // alertmanager.go applyConfig -> buildIntegrationsMap
+    for r in &receivers {
+        for c in &r.configs {
+            validate_receiver(c).map_err(|e| {
+                err_trace(
+                    400,
+                    &format!(
+                        "failed to save and apply Alertmanager configuration: failed to build integration map: the receiver is invalid: {e}"
+                    ),
+                )
+            })?;
+        }
+    }
+    let list: Vec<Value> = receivers
+        .into_iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("name".into(), json!(r.name));
+            for (k, v) in r.am_configs {
+                m.insert(k, v);
+            }
+            let cs: Vec<Value> = r
+                .configs
+                .into_iter()
+                .map(|c| {
+                    json!({"uid": c.uid, "name": c.name, "type": c.r#type, "disableResolveMessage": c.disable_resolve_message,
+                           "settings": c.settings, "secureSettings": c.secure_settings})
+                })
+                .collect();
+            m.insert("grafana_managed_receiver_configs".into(), Value::Array(cs));
+            Value::Object(m)
+        })
+        .collect();
+    if let Some(o) = config.as_object_mut() {
+        o.insert("receivers".into(), Value::Array(list));
+    }
+    db.am_configs.insert(id.org_id, json!({"template_files": template_files, "alertmanager_config": config}));
+    Ok(json(202, &json!({"message": "configuration created"})))
+}
+
+/// `RouteDeleteAlertingConfig`: the default configuration is applied (Editor role).
+async fn delete_am_config(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
+    id.require_editor()?;
+    app.db().am_configs.insert(id.org_id, default_am_config());
+    Ok(json(202, &json!({"message": "configuration deleted; the default is applied"})))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy notification channels
+
+/// pkg/api/dtos/alerting.go `formatShort`.
+fn format_short(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// Go's `time.ParseDuration` for the common forms (integers with h, m, s, ms units).
+fn parse_go_duration(s: &str) -> Option<i64> {
+    if s == "0" {
+        return Some(0);
+    }
+    let mut rest = s;
+    let mut total_ms: i64 = 0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        let mult = match &rest[..unit_len] {
+            "h" => 3_600_000,
+            "m" => 60_000,
+            "s" => 1000,
+            "ms" => 1,
+            _ => return None,
+        };
+        total_ms = total_ms.checked_add(n.checked_mul(mult)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total_ms / 1000)
+}
+
+fn channel_dto(c: &Channel) -> Value {
+    let fields: BTreeMap<&str, bool> = c.secure_settings.keys().map(|k| (k.as_str(), true)).collect();
+    json!({"id": c.id, "uid": c.uid, "name": c.name, "type": c.ch_type, "isDefault": c.is_default,
+           "sendReminder": c.send_reminder, "disableResolveMessage": c.disable_resolve_message,
+           "frequency": format_short(c.frequency_secs), "created": c.created, "updated": c.updated,
+           "settings": go_normalise(&c.settings), "secureFields": fields})
+}
+
+#[derive(Deserialize, Default)]
+struct ChannelCmd {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "type")]
+    ch_type: Option<String>,
+    #[serde(default, rename = "sendReminder")]
+    send_reminder: Option<bool>,
+    #[serde(default, rename = "disableResolveMessage")]
+    disable_resolve_message: Option<bool>,
+    #[serde(default)]
+    frequency: Option<String>,
+    #[serde(default, rename = "isDefault")]
+    is_default: Option<bool>,
+    #[serde(default)]
+    settings: Option<Value>,
+    #[serde(default, rename = "secureSettings")]
+    secure_settings: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// The legacy notifiers registered in 8.5 (pkg/services/alerting/notifiers) and their
+/// `ValidationError`s; the prefix is written by `ValidationError.Error()` in rule.go.
+fn validate_legacy(t: &str, settings: &Value, secure: &BTreeMap<String, String>) -> Result<(), (u16, String)> {
+    const TYPES: &[&str] = &[
+        "dingding",
+        "discord",
+        "email",
+        "googlechat",
+        "hipchat",
+        "kafka",
+        "LINE",
+        "opsgenie",
+        "pagerduty",
+        "prometheus-alertmanager",
+        "pushover",
+        "sensu",
+        "sensugo",
+        "slack",
+        "teams",
+        "telegram",
+        "threema",
+        "victorops",
+        "webhook",
+    ];
+    if !TYPES.contains(&t) {
+        return Err((500, String::new()));
+    }
+    let get = |k: &str| -> String {
+        secure
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| settings.get(k).and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_default()
+    };
+    let reason = match t {
+        "email" if get("addresses").is_empty() => Some("Could not find addresses in settings"),
+        "webhook" if get("url").is_empty() => Some("Could not find url property in settings"),
+        "pagerduty" if get("integrationKey").is_empty() => Some("Could not find integration key property in settings"),
+        "slack" => {
+            let url = get("url");
+            if url.is_empty() && get("recipient").trim().is_empty() {
+                Some("recipient must be specified when using the Slack chat API")
+            } else if url.is_empty() && get("token").is_empty() {
+                Some("token must be specified when using the Slack chat API")
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    match reason {
+        Some(r) => Err((400, format!("alert validation error: {r}"))),
+        None => Ok(()),
+    }
+}
+
+fn secure_map(v: Option<BTreeMap<String, Option<String>>>) -> BTreeMap<String, String> {
+    v.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
+}
+
+async fn list_channels(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
+    id.require_editor()?;
+    let db = app.db();
+    let mut list: Vec<&Channel> = db.channels.values().filter(|c| c.org_id == id.org_id).collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(json(200, &Value::Array(list.into_iter().map(channel_dto).collect())))
+}
+
+/// `GET /lookup` needs only sign-in.
+async fn lookup_channels(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
+    let db = app.db();
+    let mut list: Vec<&Channel> = db.channels.values().filter(|c| c.org_id == id.org_id).collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let out: Vec<Value> = list
+        .into_iter()
+        .map(|c| json!({"id": c.id, "uid": c.uid, "name": c.name, "type": c.ch_type, "isDefault": c.is_default}))
+        .collect();
+    Ok(json(200, &Value::Array(out)))
+}
+
+fn channel_not_found() -> axum::response::Response {
+    err_plain(404, "Alert notification not found")
+}
+
+async fn get_channel_by_id(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+) -> R {
+    id.require_editor()?;
+    let cid: i64 = raw.parse().map_err(|_| err_trace(400, "notificationId is invalid"))?;
+    let db = app.db();
+    db.channels
+        .get(&cid)
+        .filter(|c| c.org_id == id.org_id)
+        .map(|c| json(200, &channel_dto(c)))
+        .ok_or_else(channel_not_found)
+}
+
+async fn get_channel_by_uid(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(uid): Path<String>,
+) -> R {
+    id.require_editor()?;
+    let db = app.db();
+    db.channels
+        .values()
+        .find(|c| c.org_id == id.org_id && c.uid == uid)
+        .map(|c| json(200, &channel_dto(c)))
+        .ok_or_else(channel_not_found)
+}
+
+fn required(cmd: &ChannelCmd) -> Result<(String, String), axum::response::Response> {
+    let name = cmd.name.clone().unwrap_or_default();
+    let t = cmd.ch_type.clone().unwrap_or_default();
+    if name.is_empty() || t.is_empty() {
+        return Err(bad_request_data());
+    }
+    Ok((name, t))
+}
+
+/// `CreateAlertNotification`: uid length (8.5.4), notifier validation, then the store's
+/// name and uid uniqueness (both 409).
+async fn create_channel(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    id.require_editor()?;
+    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let (name, t) = required(&cmd)?;
+    let uid = cmd.uid.clone().unwrap_or_default();
+    if is_short_uid_too_long(&uid) {
+        return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
+    }
+    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
+    let secure = secure_map(cmd.secure_settings);
+    validate_legacy(&t, &settings, &secure).map_err(|(s, m)| {
+        if s == 500 { err_trace(500, "Failed to create alert notification") } else { err_trace(400, &m) }
+    })?;
+    let mut db = app.db();
+    let clash =
+        db.channels.values().any(|c| c.org_id == id.org_id && (c.name == name || (!uid.is_empty() && c.uid == uid)));
+    if clash {
+        return Err(err_trace(409, "Failed to create alert notification"));
+    }
+    let send_reminder = cmd.send_reminder.unwrap_or(false);
+    let mut frequency_secs = 0;
+    if send_reminder {
+        let f = cmd.frequency.clone().unwrap_or_default();
+        if f.is_empty() {
+            return Err(err_trace(500, "Failed to create alert notification"));
+        }
+        frequency_secs = parse_go_duration(&f).ok_or_else(|| err_trace(500, "Failed to create alert notification"))?;
+    }
+    let mut uid = uid;
+    while uid.is_empty() || db.channels.values().any(|c| c.org_id == id.org_id && c.uid == uid) {
+        uid = generate_short_uid();
+    }
+    let now = now_rfc3339();
+    let cid = db.next_id("alert_notification");
+    let c = Channel {
+        id: cid,
+        org_id: id.org_id,
+        uid,
+        name,
+        ch_type: t,
+        is_default: cmd.is_default.unwrap_or(false),
+        send_reminder,
+        disable_resolve_message: cmd.disable_resolve_message.unwrap_or(false),
+        frequency_secs,
+        settings,
+        secure_settings: secure,
+        created: now.clone(),
+        updated: now,
+    };
+    let out = channel_dto(&c);
+    db.channels.insert(cid, c);
+    Ok(json(200, &out))
+}
+
+/// Applies an update as sqlstore `UpdateAlertNotification(WithUid)` does.
+fn apply_update(
+    c: &mut Channel,
+    cmd: &ChannelCmd,
+    name: String,
+    t: String,
+    secure: Option<BTreeMap<String, String>>,
+) -> Result<(), ()> {
+    c.updated = now_rfc3339();
+    c.settings = cmd.settings.clone().unwrap_or(Value::Null);
+    if let Some(s) = secure.filter(|s| !s.is_empty()) {
+        c.secure_settings = s;
+    }
+    c.name = name;
+    c.ch_type = t;
+    c.is_default = cmd.is_default.unwrap_or(false);
+    c.send_reminder = cmd.send_reminder.unwrap_or(false);
+    c.disable_resolve_message = cmd.disable_resolve_message.unwrap_or(false);
+    if let Some(u) = cmd.uid.clone().filter(|u| !u.is_empty()) {
+        c.uid = u;
+    }
+    if c.send_reminder {
+        let f = cmd.frequency.clone().unwrap_or_default();
+        c.frequency_secs = parse_go_duration(&f).filter(|_| !f.is_empty()).ok_or(())?;
+    }
+    Ok(())
+}
+
+/// `UpdateAlertNotification`: the id comes from the body (required), `settings` is required,
+/// secure settings are merged, the notifier is validated; a missing channel or a name clash
+/// is a 500.
+async fn update_channel_by_id(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    id.require_editor()?;
+    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let (name, t) = required(&cmd)?;
+    let cid = cmd.id.unwrap_or(0);
+    if cid == 0 || cmd.settings.is_none() || cmd.settings == Some(Value::Null) {
+        return Err(bad_request_data());
+    }
+    let failed = || err_trace(500, "Failed to update alert notification");
+    let mut db = app.db();
+    let Some(existing) = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned() else {
+        return Err(failed());
+    };
+    let uid = cmd.uid.clone().unwrap_or_default();
+    if is_short_uid_too_long(&uid) {
+        return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
+    }
+    let mut secure = secure_map(cmd.secure_settings.clone());
+    if !secure.is_empty() {
+        for (k, v) in &existing.secure_settings {
+            secure.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
+    let merged = if secure.is_empty() { existing.secure_settings.clone() } else { secure.clone() };
+    validate_legacy(&t, &settings, &merged).map_err(|(s, m)| if s == 500 { failed() } else { err_trace(400, &m) })?;
+    if db
+        .channels
+        .values()
+        .any(|c| c.org_id == id.org_id && c.id != cid && (c.name == name || (!uid.is_empty() && c.uid == uid)))
+    {
+        return Err(failed());
+    }
+    let mut c = existing;
+    apply_update(&mut c, &cmd, name, t, Some(secure)).map_err(|()| failed())?;
+    let out = channel_dto(&c);
+    db.channels.insert(cid, c);
+    Ok(json(200, &out))
+}
+
+/// `UpdateAlertNotificationByUID`: no notifier validation, and secure settings in the body
+/// are ignored by the store.
+async fn update_channel_by_uid(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(uid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    id.require_editor()?;
+    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let (name, t) = required(&cmd)?;
+    if cmd.settings.is_none() || cmd.settings == Some(Value::Null) {
+        return Err(bad_request_data());
+    }
+    let failed = || err_trace(500, "Failed to update alert notification");
+    let mut db = app.db();
+    let Some(existing) = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned() else {
+        return Err(err_plain(404, "alert notification not found"));
+    };
+    let new_uid = cmd.uid.clone().unwrap_or_default();
+    if is_short_uid_too_long(&new_uid) {
+        return Err(failed());
+    }
+    if db.channels.values().any(|c| {
+        c.org_id == id.org_id && c.id != existing.id && (c.name == name || (!new_uid.is_empty() && c.uid == new_uid))
+    }) {
+        return Err(failed());
+    }
+    let mut c = existing;
+    apply_update(&mut c, &cmd, name, t, None).map_err(|()| failed())?;
+    let out = channel_dto(&c);
+    db.channels.insert(c.id, c);
+    Ok(json(200, &out))
+}
+
+async fn delete_channel_by_id(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+) -> R {
+    id.require_editor()?;
+    let cid: i64 = raw.parse().map_err(|_| err_trace(400, "notificationId is invalid"))?;
+    let mut db = app.db();
+    if db.channels.get(&cid).is_none_or(|c| c.org_id != id.org_id) {
+        return Err(err_plain(404, "alert notification not found"));
+    }
+    db.channels.remove(&cid);
+    Ok(json(200, &json!({"message": "Notification deleted"})))
+}
+
+async fn delete_channel_by_uid(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(uid): Path<String>,
+) -> R {
+    id.require_editor()?;
+    let mut db = app.db();
+    let Some(cid) = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).map(|c| c.id) else {
+        return Err(err_plain(404, "alert notification not found"));
+    };
+    db.channels.remove(&cid);
+    Ok(json(200, &json!({"message": "Notification deleted", "id": cid})))
 }

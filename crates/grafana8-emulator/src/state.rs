@@ -203,7 +203,6 @@ pub(crate) struct DataSource {
 }
 
 /// A row of `alert_notification` (legacy channels).
-#[allow(dead_code)] // Read by the notification channel routes.
 #[derive(Clone, Debug)]
 pub(crate) struct Channel {
     pub id: i64,
@@ -236,7 +235,6 @@ pub(crate) struct Db {
     pub acl: BTreeMap<i64, Acl>,
     pub rules: BTreeMap<i64, AlertRule>,
     pub datasources: BTreeMap<i64, DataSource>,
-    #[allow(dead_code)]
     pub channels: BTreeMap<i64, Channel>,
     /// org id -> the stored Alertmanager configuration document (with secure settings).
     pub am_configs: BTreeMap<i64, Value>,

@@ -4,7 +4,9 @@
 //! `MAC_GRAFANA_ADMIN_PASSWORD`, default `admin`) set, the same assertions run against that
 //! server instead; tests then use unique names so they can share it.
 
+mod alerting;
 mod auth;
+mod datasources;
 mod faults;
 mod folders;
 mod ruler;
