@@ -128,6 +128,10 @@ pub(crate) fn query_str<'a>(q: &'a [(String, String)], key: &str) -> &'a str {
     q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).unwrap_or("")
 }
 
+pub(crate) fn query_all<'a>(q: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    q.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+}
+
 /// `c.QueryBool` (strconv.ParseBool; errors are false).
 pub(crate) fn query_bool(q: &[(String, String)], key: &str) -> bool {
     matches!(query_str(q, key), "1" | "t" | "T" | "TRUE" | "true" | "True")

@@ -92,7 +92,6 @@ pub(crate) struct Dash {
     pub has_acl: bool,
 }
 
-#[allow(dead_code)] // Read by the dashboard versions route.
 #[derive(Clone, Debug)]
 pub(crate) struct DashVersion {
     pub id: i64,
