@@ -61,6 +61,14 @@ impl Project {
         Ok(Project { config, providers, definitions })
     }
 
+    /// Where a field of a defined object was written.
+    fn locate(&self, id: &ObjectId, pointer: &str) -> Option<mac_core::Location> {
+        self.definitions
+            .iter()
+            .find(|definition| &definition.id == id)
+            .map(|definition| definition.field_location(pointer))
+    }
+
     fn store(&self) -> FileStateStore {
         FileStateStore::new(self.config.state_file())
     }
@@ -180,12 +188,12 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let report = match result {
         Ok((_, report)) => report,
         Err(mac_core::ApplyError::State { source, report }) => {
-            write!(out, "{}", render::apply_report(&report))?;
+            write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
             return Err(anyhow::Error::new(source).context("could not save state after a remote write"));
         }
         Err(err) => return Err(err.into()),
     };
-    write!(out, "{}", render::apply_report(&report))?;
+    write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
     Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

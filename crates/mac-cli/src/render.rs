@@ -193,11 +193,25 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
     }
 }
 
+/// Where a definition field was written, if the project still defines the object.
+pub type Locate<'a> = &'a dyn Fn(&mac_core::ObjectId, &str) -> Option<mac_core::Location>;
+
 /// What an apply did.
-pub fn apply_report(report: &ApplyReport) -> String {
+pub fn apply_report(report: &ApplyReport, locate: Locate<'_>) -> String {
     let mut out = String::new();
     for action in report.failed() {
-        let _ = writeln!(out, "{} {}", paint(RED, "failed:"), describe(action));
+        let location = match &action.outcome {
+            Outcome::Failed { pointer: Some(pointer), .. } => locate(&action.id, pointer),
+            _ => None,
+        };
+        match location {
+            Some(location) => {
+                let _ = writeln!(out, "{} {location}: {}", paint(RED, "failed:"), describe(action));
+            }
+            None => {
+                let _ = writeln!(out, "{} {}", paint(RED, "failed:"), describe(action));
+            }
+        }
     }
     for action in report.skipped() {
         let _ = writeln!(out, "{} {}", paint(YELLOW, "skipped:"), describe(action));
@@ -222,7 +236,7 @@ pub fn apply_report(report: &ApplyReport) -> String {
 fn describe(action: &ActionReport) -> String {
     let detail = match &action.outcome {
         Outcome::Done => String::new(),
-        Outcome::Failed { error } => error.clone(),
+        Outcome::Failed { error, .. } => error.clone(),
         Outcome::Skipped { reason } => reason.clone(),
     };
     format!("{} {}: {detail}", operation_name(action.operation), action.id)

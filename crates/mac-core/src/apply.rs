@@ -51,6 +51,9 @@ pub enum Outcome {
     Done,
     Failed {
         error: String,
+        /// The definition field the remote rejected, as a JSON pointer, when it said which.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pointer: Option<String>,
     },
     /// Not attempted: something it depends on failed, or the apply was interrupted.
     Skipped {
@@ -209,7 +212,8 @@ pub async fn apply(
                     }
                 }
                 Err(error) => {
-                    outcomes[index] = Some(Outcome::Failed { error: error_chain(&error) });
+                    outcomes[index] =
+                        Some(Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() });
                     skip_dependants(index, &plan.actions, &dependants, &mut outcomes, observer);
                 }
             }
@@ -348,6 +352,7 @@ fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>) {
             remote_id: remote.remote_id.clone(),
             applied_hash: action.applied_hash.clone().unwrap_or_default(),
             depends_on: action.references.clone(),
+            part_ids: remote.part_ids.clone(),
         }),
         (_, None) => {}
     }

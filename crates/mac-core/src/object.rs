@@ -1,5 +1,6 @@
 //! Monitoring objects and the states a managed resource can be in.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -145,7 +146,7 @@ impl MonitoringObject for Definition {
 
 /// An object as the remote system has it: its id there and its fields as the remote
 /// returned them (a handler normalises them before any comparison).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RemoteObject {
     pub remote_id: String,
     /// The natural key (for example a uid derived from the local id, or a unique name) by
@@ -154,6 +155,12 @@ pub struct RemoteObject {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption_key: Option<String>,
     pub fields: Value,
+    /// Ids the remote assigned to parts of the object (a rule group's rule uids, by rule
+    /// key), when the remote will not let the client choose them. Recorded in state, and
+    /// given back to the handler with the observed object, so parts keep their identity
+    /// across renames and reorders.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub part_ids: BTreeMap<String, String>,
 }
 
 /// Defined only locally: nothing in state, nothing remote. Planned as a create.

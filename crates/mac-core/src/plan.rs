@@ -166,6 +166,8 @@ pub enum PlanError {
     },
     #[error("`{first}` and `{second}` would both adopt the remote object `{key}`")]
     AdoptionClash { key: String, first: ObjectId, second: ObjectId },
+    #[error("{0}")]
+    Definition(#[from] crate::source::SourceError),
     #[error("no defined or managed object matches --target {0}")]
     UnknownTarget(LocalRef),
     #[error("actions depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
@@ -207,19 +209,29 @@ pub fn plan(
     let mut resources: BTreeMap<ObjectId, Resource<'_>> = BTreeMap::new();
     let mut adopted_by: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
     let mut resumed: BTreeSet<ObjectId> = BTreeSet::new();
-    for definition in definitions {
+    // Classify dependencies first, so that an adoption key may use what they resolve to (a
+    // rule group's key contains its folder's uid).
+    for definition in dependency_order(definitions, providers) {
         let id = &definition.id;
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
         let resource = match state.get(id) {
             Some(entry) => {
                 match by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str())) {
-                    Some(remote) => Resource::Synced(SyncedResource { local: definition, remote: (*remote).clone() }),
+                    Some(remote) => {
+                        let mut remote = (*remote).clone();
+                        remote.part_ids = entry.part_ids.clone();
+                        Resource::Synced(SyncedResource { local: definition, remote })
+                    }
                     None => Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() }),
                 }
             }
             None => {
                 let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
-                let remote = handler.adoption_key(&desired).and_then(|key| {
+                let key = {
+                    let resolver = PlanResolver { resources: &resources };
+                    handler.adoption_key(&desired, &InstanceResolver { resolver: &resolver, instance: &id.provider })
+                };
+                let remote = key.and_then(|key| {
                     let remote = by_adoption_key.get(&(id.provider.clone(), id.kind.clone(), key.clone()))?;
                     let unclaimed =
                         !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
@@ -364,6 +376,28 @@ pub fn plan(
     })
 }
 
+/// Definitions with every object after those it refers to (ties: kind order, then id).
+fn dependency_order<'d>(definitions: &'d [Definition], providers: &Providers) -> Vec<&'d Definition> {
+    type Key = (usize, ObjectId);
+    let key = |id: &ObjectId| (providers.kind_rank(&id.provider, &id.kind).unwrap_or(0), id.clone());
+    let by_key: BTreeMap<Key, &Definition> =
+        definitions.iter().map(|definition| (key(&definition.id), definition)).collect();
+    let nodes: BTreeSet<Key> = by_key.keys().cloned().collect();
+    let depends_on: BTreeMap<Key, BTreeSet<Key>> = by_key
+        .iter()
+        .map(|(node, definition)| {
+            let references = providers
+                .handler(&definition.id.provider, &definition.id.kind)
+                .and_then(|handler| dependencies(definition, handler.as_ref()).ok())
+                .unwrap_or_default();
+            (node.clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
+        })
+        .collect();
+    // Loading rejected cycles; should one remain, fall back to kind order.
+    let order = topological_order(&nodes, &depends_on).unwrap_or_else(|_| nodes.iter().cloned().collect());
+    order.iter().filter_map(|node| by_key.get(node).copied()).collect()
+}
+
 fn check_state_is_plannable(state: &State, providers: &Providers) -> Result<(), PlanError> {
     let mut unconfigured: BTreeMap<&str, usize> = BTreeMap::new();
     for entry in state.resources() {
@@ -417,13 +451,16 @@ fn write_action(
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
     let fields = substitute(&local.fields, &instance_resolver)
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
-    let desired = handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver);
+    let desired = handler
+        .desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver)
+        .map_err(|error| local.error(&error.pointer, error.message))?;
     // A create diffs against an empty object, so that it lists every desired field.
     let observed = remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed(remote));
     let changes = diff(&observed, &desired, &|path| handler.list_key(path));
     let references: BTreeSet<LocalRef> =
         dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
-    let adoption_key = handler.adoption_key(&DesiredObject { id: id.clone(), fields: local.fields.clone() });
+    let adoption_key =
+        handler.adoption_key(&DesiredObject { id: id.clone(), fields: local.fields.clone() }, &instance_resolver);
     Ok(Action {
         id: id.clone(),
         operation,

@@ -249,13 +249,14 @@ pub trait Handler: Send + Sync {
     /// The natural key under which a desired object would exist remotely even though it is
     /// not in state (a uid derived from the local id, a unique name). An observed object with
     /// the same key is offered for adoption instead of a create that would clash or duplicate.
-    fn adoption_key(&self, _desired: &DesiredObject) -> Option<String> {
+    fn adoption_key(&self, _desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
         None
     }
 
     /// The desired state in the comparable form that [`Handler::observed`] also produces.
-    /// References not yet known show as [`KNOWN_AFTER_APPLY`].
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Value;
+    /// References not yet known show as [`KNOWN_AFTER_APPLY`]. An error (a name that does not
+    /// resolve on the server, say) is reported at the field it names.
+    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError>;
 
     /// A remote object's state, normalised so that server-set defaults and formatting never
     /// show as a difference from [`Handler::desired`].
@@ -292,6 +293,9 @@ pub trait Handler: Send + Sync {
 pub struct HandlerError {
     pub kind: HandlerErrorKind,
     pub message: String,
+    /// The field of the definition the remote rejected (e.g. `/rules/2`), when known, so that
+    /// the error can be shown at its file and line.
+    pub pointer: Option<String>,
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -313,7 +317,13 @@ pub enum HandlerErrorKind {
 
 impl HandlerError {
     pub fn new(kind: HandlerErrorKind, message: impl Into<String>) -> HandlerError {
-        HandlerError { kind, message: message.into(), source: None }
+        HandlerError { kind, message: message.into(), pointer: None, source: None }
+    }
+
+    /// Names the definition field the error concerns.
+    pub fn at(mut self, pointer: impl Into<String>) -> HandlerError {
+        self.pointer = Some(pointer.into());
+        self
     }
 
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> HandlerError {

@@ -140,8 +140,11 @@ mod tests {
 
     #[test]
     fn references_resolve_to_remote_fields_ids_or_placeholders() {
-        let resolver =
-            OneKnown(RemoteObject { remote_id: "r-1".into(), adoption_key: None, fields: json!({"uid": "u-1"}) });
+        let resolver = OneKnown(RemoteObject {
+            remote_id: "r-1".into(),
+            fields: json!({"uid": "u-1"}),
+            ..RemoteObject::default()
+        });
         let input = fields(json!({
             "a": {"ref": "ds.known", "field": "uid"},
             "b": [{"x": {"ref": "ds.known"}}],
@@ -157,7 +160,7 @@ mod tests {
         assert_eq!(err.pointer, "/a/ref");
         let err = find_refs(&fields(json!({"a": {"ref": "k.i", "extra": 1}}))).expect_err("extra key");
         assert_eq!(err.pointer, "/a/extra");
-        let resolver = OneKnown(RemoteObject { remote_id: "r".into(), adoption_key: None, fields: json!({}) });
+        let resolver = OneKnown(RemoteObject { remote_id: "r".into(), fields: json!({}), ..RemoteObject::default() });
         let err = substitute(&fields(json!({"a": {"ref": "k.gone"}})), &resolver).expect_err("dangling");
         assert_eq!(err.to_string(), "/a: reference to `k.gone`, which is not defined");
         let err = substitute(&fields(json!({"a": {"ref": "k.known", "field": "nope"}})), &resolver).expect_err("field");

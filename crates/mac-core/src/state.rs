@@ -59,6 +59,9 @@ pub struct StateEntry {
     /// objects that still used them are gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<LocalRef>,
+    /// See [`crate::RemoteObject::part_ids`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub part_ids: BTreeMap<String, String>,
 }
 
 impl Default for State {
@@ -444,6 +447,7 @@ mod tests {
             remote_id: format!("r-{local_id}"),
             applied_hash: String::new(),
             depends_on: Vec::new(),
+            part_ids: BTreeMap::new(),
         }
     }
 

@@ -273,7 +273,12 @@ impl FolderHandler {
 }
 
 fn remote_object(remote_id: &str, fields: &Value) -> RemoteObject {
-    RemoteObject { remote_id: remote_id.to_owned(), adoption_key: Some(remote_id.to_owned()), fields: fields.clone() }
+    RemoteObject {
+        remote_id: remote_id.to_owned(),
+        adoption_key: Some(remote_id.to_owned()),
+        fields: fields.clone(),
+        part_ids: Default::default(),
+    }
 }
 
 fn list(remote: &Remote, kind: &str) -> Vec<RemoteObject> {
@@ -293,12 +298,12 @@ impl Handler for FolderHandler {
         Ok(())
     }
 
-    fn adoption_key(&self, desired: &DesiredObject) -> Option<String> {
+    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
         Some(FolderHandler::uid(desired))
     }
 
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Value {
-        json!({ "title": desired.fields.get("title"), "uid": FolderHandler::uid(desired) })
+    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
+        Ok(json!({ "title": desired.fields.get("title"), "uid": FolderHandler::uid(desired) }))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
@@ -461,12 +466,12 @@ impl Handler for GroupHandler {
         }
     }
 
-    fn adoption_key(&self, desired: &DesiredObject) -> Option<String> {
+    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
         Some(desired.id.local_id.clone())
     }
 
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Value {
-        GroupHandler::comparable(GroupHandler::folder_uid(desired, refs), &Value::Object(desired.fields.clone()))
+    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
+        Ok(GroupHandler::comparable(GroupHandler::folder_uid(desired, refs), &Value::Object(desired.fields.clone())))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {

@@ -100,7 +100,7 @@ async fn a_failure_skips_only_what_depends_on_it_and_a_rerun_converges() {
     };
     assert_eq!(outcome("a"), Some(Outcome::Done));
     assert_eq!(outcome("a-alerts"), Some(Outcome::Done));
-    assert!(matches!(outcome("b"), Some(Outcome::Failed { error }) if error.contains("injected failure")));
+    assert!(matches!(outcome("b"), Some(Outcome::Failed { error, .. }) if error.contains("injected failure")));
     assert_eq!(
         outcome("b-alerts"),
         Some(Outcome::Skipped { reason: "depends on `testfs/folder.b`, which failed".into() })
