@@ -59,8 +59,15 @@ async fn not_found(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 /// pkg/api/http_server.go `apiHealthHandler`: before auth, GET and HEAD, pretty-printed with
-/// sorted keys.
-async fn health(method: Method) -> Response {
+/// sorted keys. It matches the exact path only, so `/api/health/` falls through to the router,
+/// which has no such route.
+async fn health(State(app): State<Arc<App>>, method: Method, req: Request) -> Response {
+    if req.extensions().get::<crate::server::Trimmed>().is_some() {
+        if let Err(r) = authenticate(&app, &req) {
+            return r;
+        }
+        return mw_err(404, "Not found", false);
+    }
     let body = format!(
         "{{\n  \"commit\": \"{GRAFANA_COMMIT}\",\n  \"database\": \"ok\",\n  \"version\": \"{GRAFANA_VERSION}\"\n}}"
     );

@@ -440,11 +440,11 @@ async fn update_permissions(
 ) -> R {
     let cmd: AclCmd = bind(&headers, &body)?;
     for item in &cmd.items {
-        let role = item.role.as_deref().unwrap_or("");
         if item.user_id > 0 && item.team_id > 0 {
             return Err(err_trace(400, "team and user permissions cannot have an associated role"));
         }
-        if (item.user_id > 0 || item.team_id > 0) && !role.is_empty() {
+        // `item.Role != nil`: any role value, even an empty string, counts.
+        if (item.user_id > 0 || item.team_id > 0) && item.role.is_some() {
             return Err(err_trace(400, "permissions cannot have both a user and team"));
         }
     }
@@ -453,6 +453,30 @@ async fn update_permissions(
     if !has_permission(&db, &id, f.id, PERM_ADMIN) {
         return Err(access_denied());
     }
+    // guardian.go CheckPermissionBeforeUpdate: an item equal to the implicit Admin-role entry,
+    // or a duplicate user, team or role (models/dashboard_acl.go IsDuplicateOf).
+    let same_role = |a: &AclItem, b_user: i64, b_team: i64, b_role: Option<&str>| {
+        a.user_id <= 0
+            && a.team_id <= 0
+            && a.user_id == b_user
+            && a.team_id == b_team
+            && a.role.is_some()
+            && a.role.as_deref() == b_role
+    };
+    let dup = |a: &AclItem, b: &AclItem| {
+        same_role(a, b.user_id, b.team_id, b.role.as_deref())
+            || (a.user_id > 0 && b.user_id > 0 && a.user_id == b.user_id && a.team_id <= 0 && b.team_id <= 0)
+            || (a.team_id > 0 && b.team_id > 0 && a.team_id == b.team_id && a.user_id <= 0 && b.user_id <= 0)
+    };
+    for (i, a) in cmd.items.iter().enumerate() {
+        if same_role(a, 0, 0, Some("Admin")) {
+            return Err(err_trace(400, "permission already exists"));
+        }
+        if cmd.items[..i].iter().any(|b| dup(b, a)) {
+            return Err(err_trace(400, "permission already exists"));
+        }
+    }
+    // sqlstore UpdateDashboardACL: every item needs a user, a team or a valid role.
     let now = now_rfc3339();
     let mut rows = vec![];
     for item in &cmd.items {
@@ -461,18 +485,6 @@ async fn update_permissions(
             return Err(err_trace(409, "user id and team id cannot both be empty for a folder permission"));
         }
         rows.push((item.user_id, item.team_id, role, item.permission));
-    }
-    // guardian.go CheckPermissionBeforeUpdate: duplicates, and any Admin role row.
-    for (i, a) in rows.iter().enumerate() {
-        if a.2 == Some(Role::Admin) {
-            return Err(err_trace(400, "permission already exists"));
-        }
-        for b in rows.iter().skip(i + 1) {
-            let dup = (a.0 > 0 && a.0 == b.0) || (a.1 > 0 && a.1 == b.1) || (a.2.is_some() && a.2 == b.2);
-            if dup {
-                return Err(err_trace(400, "permission already exists"));
-            }
-        }
     }
     db.acl.retain(|_, a| a.dashboard_id != f.id);
     for (user_id, team_id, role, permission) in rows {

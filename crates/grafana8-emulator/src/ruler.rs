@@ -152,7 +152,7 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
         return Ok(json(200, &json!({})));
     }
     let dashboard_uid = query_str(&q, "dashboard_uid");
-    let panel_raw = query_str(&q, "panel_id");
+    let panel_raw = query_str(&q, "panel_id").trim();
     let panel_id: i64 = if panel_raw.is_empty() {
         0
     } else {

@@ -112,6 +112,10 @@ pub(crate) async fn serve(
     }
 }
 
+/// Marks a request whose path had a trailing slash trimmed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Trimmed;
+
 /// pkg/web/tree.go: routes match with and without a trailing slash.
 fn trim_trailing_slash(req: &mut Request) {
     let path = req.uri().path();
@@ -127,6 +131,7 @@ fn trim_trailing_slash(req: &mut Request) {
             parts.path_and_query = Some(p);
             if let Ok(uri) = Uri::from_parts(parts) {
                 *req.uri_mut() = uri;
+                req.extensions_mut().insert(Trimmed);
             }
         }
     }

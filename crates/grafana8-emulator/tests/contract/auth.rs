@@ -19,6 +19,13 @@ async fn health_needs_no_auth_and_reports_8_5_4() {
     assert_eq!(b["version"], "8.5.4");
     assert!(b["commit"].is_string());
     assert_eq!(b.as_object().expect("object").len(), 3);
+    let (s, _, b) = t.send_full("HEAD", "/api/health", &Cred::None, None, &[]).await;
+    assert_eq!((s, b), (200, serde_json::Value::Null));
+    // The health handler matches the exact path; with a slash the router answers.
+    let (s, b) = t.send("GET", "/api/health/", &Cred::None, None).await;
+    assert_eq!((s, b), (401, msg("Unauthorized")));
+    let (s, b) = t.send("GET", "/api/health/", &t.admin(), None).await;
+    assert_eq!((s, b), (404, msg("Not found")));
 }
 
 #[tokio::test]

@@ -245,6 +245,10 @@ async fn permission_errors_with_swapped_texts() {
         (400, msg_trace("permissions cannot have both a user and team"))
     );
     assert_eq!(
+        post(json!([{"teamId": 3, "role": "", "permission": 1}])).await,
+        (400, msg_trace("permissions cannot have both a user and team"))
+    );
+    assert_eq!(
         post(json!([{"permission": 1}])).await,
         (409, msg_trace("user id and team id cannot both be empty for a folder permission"))
     );
