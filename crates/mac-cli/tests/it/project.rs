@@ -8,7 +8,10 @@ use crate::{Project, TWO_FOLDERS, run};
 fn providers_lists_what_was_compiled_in() {
     let (code, stdout, _) = run(Project::empty().mac().arg("providers"));
     assert_eq!(code, 0);
-    assert_snapshot!(stdout, @"testfs       test-only: folders and groups kept in a local JSON file, with fault injection");
+    assert_snapshot!(stdout, @r"
+    grafana8     Grafana 8.5: folders and unified alerting rule groups
+    testfs       test-only: folders and groups kept in a local JSON file, with fault injection
+    ");
 }
 
 #[test]
@@ -45,7 +48,7 @@ fn bad_configuration_names_file_line_and_field() {
 
     project.write("mac.toml", "[providers.nosuch]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));
-    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: testfs)");
+    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: grafana8, testfs)");
 
     project.write("mac.toml", "defintions = [\"x\"]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));

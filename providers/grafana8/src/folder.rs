@@ -1,0 +1,268 @@
+//! `folder`: a Grafana folder (`/api/folders`, API.md §2).
+
+use std::sync::Arc;
+
+use mac_core::{
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, RemoteObject, Resolver, async_trait,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::client::Client;
+
+/// Folders listed per request; Grafana's default page size (pkg/api/folder.go).
+const PAGE_SIZE: usize = 1000;
+
+#[derive(Debug)]
+pub struct FolderHandler {
+    client: Arc<Client>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FolderFields {
+    title: String,
+    uid: Option<String>,
+}
+
+/// The uid mac gives a folder whose definition names none: derived from the local id, so
+/// that a create retried after a lost answer finds its own folder instead of a duplicate.
+pub fn derived_uid(local_id: &str) -> String {
+    let cleaned: String =
+        local_id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let candidate = format!("mac-{cleaned}");
+    if candidate.len() <= 40 && cleaned == local_id {
+        return candidate;
+    }
+    // Too long, or characters had to be replaced: keep it readable and make it unique with
+    // a hash of the whole id (FNV-1a, stable across versions and platforms).
+    let hash = local_id
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    let prefix: String = cleaned.chars().take(22).collect();
+    format!("mac-{prefix}-{hash:012x}").chars().take(40).collect()
+}
+
+/// Grafana's uid rule (pkg/util/shortid_generator.go): `^[a-zA-Z0-9\-\_]*$`, at most 40.
+pub fn valid_uid(uid: &str) -> bool {
+    !uid.is_empty() && uid.len() <= 40 && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl FolderHandler {
+    pub fn new(client: Arc<Client>) -> FolderHandler {
+        FolderHandler { client }
+    }
+
+    fn uid(desired: &DesiredObject) -> String {
+        desired
+            .fields
+            .get("uid")
+            .and_then(Value::as_str)
+            .map_or_else(|| derived_uid(&desired.id.local_id), str::to_owned)
+    }
+
+    fn title(desired: &DesiredObject) -> Result<String, HandlerError> {
+        desired
+            .fields
+            .get("title")
+            .and_then(Value::as_str)
+            .map(|title| title.trim().to_owned())
+            .ok_or_else(|| HandlerError::new(HandlerErrorKind::Invalid, "`title` must be a string").at("/title"))
+    }
+
+    async fn get(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+        match self.client.get(&["api", "folders", uid], &[]).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Refuses to delete a folder that holds anything mac does not manage: Grafana would
+    /// delete its dashboards, and its alert rules with `forceDeleteRules`, without a word.
+    async fn refuse_if_not_empty(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        let title = current.fields.get("title").and_then(Value::as_str).unwrap_or_default();
+        let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", title], &[]).await;
+        let mut held = Vec::new();
+        if let Ok(answer) = rules {
+            for group in answer.body.get(title).and_then(Value::as_array).into_iter().flatten() {
+                let name = group.get("name").and_then(Value::as_str).unwrap_or_default();
+                let titles: Vec<&str> = group
+                    .get("rules")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|rule| rule.pointer("/grafana_alert/title").and_then(Value::as_str))
+                    .collect();
+                held.push(format!("alert group `{name}` ({})", titles.join(", ")));
+            }
+        }
+        if let Some(id) = current.fields.get("id").and_then(Value::as_i64) {
+            let search = self
+                .client
+                .get(&["api", "search"], &[("folderIds", id.to_string()), ("type", "dash-db".to_owned())])
+                .await?;
+            for dashboard in search.body.as_array().into_iter().flatten() {
+                let name = dashboard.get("title").and_then(Value::as_str).unwrap_or_default();
+                held.push(format!("dashboard `{name}`"));
+            }
+        }
+        if held.is_empty() {
+            return Ok(());
+        }
+        Err(HandlerError::new(
+            HandlerErrorKind::Conflict,
+            format!(
+                "refusing to delete folder `{title}`: it still holds what mac does not manage, which Grafana would delete with it: {}. \
+                 Move or delete those first (mac never deletes rules behind your back)",
+                held.join("; ")
+            ),
+        ))
+    }
+}
+
+fn folder_object(body: &Value) -> RemoteObject {
+    let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+    RemoteObject {
+        remote_id: uid.clone(),
+        adoption_key: Some(uid),
+        fields: json!({ "id": body.get("id"), "uid": body.get("uid"), "title": body.get("title") }),
+        part_ids: Default::default(),
+    }
+}
+
+#[async_trait]
+impl Handler for FolderHandler {
+    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+        let parsed: FolderFields = mac_core::parse_fields(fields).map_err(|err| vec![err])?;
+        let mut errors = Vec::new();
+        let title = parsed.title.trim();
+        // pkg/services/dashboards/manager/folder_service.go: empty and "General" are refused.
+        if title.is_empty() {
+            errors.push(FieldError::at("/title", "folder title cannot be empty"));
+        } else if title.eq_ignore_ascii_case("general") {
+            errors.push(FieldError::at("/title", "`General` is Grafana's built-in folder; choose another title"));
+        }
+        if let Some(uid) = &parsed.uid
+            && !valid_uid(uid)
+        {
+            errors.push(FieldError::at("/uid", "a folder uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
+        Some(FolderHandler::uid(desired))
+    }
+
+    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
+        let title = desired.fields.get("title").and_then(Value::as_str).map(str::trim);
+        Ok(json!({ "title": title, "uid": FolderHandler::uid(desired) }))
+    }
+
+    fn observed(&self, remote: &RemoteObject) -> Value {
+        json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        let mut folders = Vec::new();
+        for page in 1.. {
+            let answer = self
+                .client
+                .get(&["api", "folders"], &[("limit", PAGE_SIZE.to_string()), ("page", page.to_string())])
+                .await?;
+            let items = answer.body.as_array().cloned().unwrap_or_default();
+            let full_page = items.len() >= PAGE_SIZE;
+            folders.extend(items.iter().map(folder_object));
+            if !full_page {
+                break;
+            }
+        }
+        Ok(folders)
+    }
+
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.get(remote_id).await?.as_ref().map(folder_object))
+    }
+
+    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+        let uid = FolderHandler::uid(desired);
+        let title = FolderHandler::title(desired)?;
+        let body = json!({ "uid": uid, "title": title });
+        match self.client.send(Method::POST, self.client.url(&["api", "folders"], &[]), Some(&body)).await {
+            Ok(answer) => Ok(folder_object(&answer.body)),
+            // 412 on create means the uid exists (API.md §2.5 step 5): after a lost answer
+            // that is our own folder; anything else is a clash to report, not to overwrite.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => {
+                if let Some(existing) = self.get(&uid).await?
+                    && existing.get("title").and_then(Value::as_str) == Some(title.as_str())
+                {
+                    return Ok(folder_object(&existing));
+                }
+                Err(HandlerError::new(
+                    HandlerErrorKind::Conflict,
+                    format!(
+                        "cannot create folder `{title}` (uid {uid}): {}. If it is the folder you mean, add it to state with `mac apply --adopt`",
+                        err.message
+                    ),
+                )
+                .at("/title"))
+            }
+            Err(err) => Err(err.at("/title")),
+        }
+    }
+
+    async fn update(
+        &self,
+        current: &RemoteObject,
+        desired: &DesiredObject,
+        _refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError> {
+        let title = FolderHandler::title(desired)?;
+        let existing = self.get(&current.remote_id).await?.ok_or_else(|| {
+            HandlerError::new(
+                HandlerErrorKind::NotFound,
+                format!("folder {} was deleted since the plan; plan again", current.remote_id),
+            )
+        })?;
+        // Optimistic locking (API.md §2.6): a change made since this read fails with 412.
+        let body = json!({ "title": title, "version": existing.get("version").cloned().unwrap_or(json!(0)) });
+        let answer = self
+            .client
+            .send(Method::PUT, self.client.url(&["api", "folders", &current.remote_id], &[]), Some(&body))
+            .await
+            .map_err(|err| err.at("/title"))?;
+        Ok(folder_object(&answer.body))
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        self.refuse_if_not_empty(current).await?;
+        // Never `forceDeleteRules`: if rules appeared since the check, Grafana refuses with 400.
+        match self
+            .client
+            .send(Method::DELETE, self.client.url(&["api", "folders", &current.remote_id], &[]), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_uids_are_stable_valid_and_distinct() {
+        assert_eq!(derived_uid("payments"), "mac-payments");
+        let long = derived_uid("a-very-long-local-identifier-that-goes-on-and-on");
+        assert!(valid_uid(&long) && long.len() <= 40, "{long}");
+        let dotted = derived_uid("team.payments");
+        assert!(valid_uid(&dotted), "{dotted}");
+        assert_ne!(derived_uid("team.payments"), derived_uid("team:payments"));
+        assert_eq!(derived_uid("team.payments"), dotted, "stable");
+    }
+}

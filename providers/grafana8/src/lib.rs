@@ -1,0 +1,195 @@
+//! `grafana8`: a `mac` provider for Grafana 8.5 — folders and unified alerting rule groups.
+//!
+//! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
+//! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET
+//! whatever the number of objects; a rule group is written with one POST of the whole group.
+
+mod alert_group;
+mod client;
+mod duration;
+mod folder;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mac_core::{
+    Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
+    SettingsError, async_trait,
+};
+use serde::Deserialize;
+
+pub use client::Credentials;
+
+mac_core::inventory::submit! {
+    ProviderRegistration {
+        name: "grafana8",
+        description: "Grafana 8.5: folders and unified alerting rule groups",
+        build: build_provider,
+    }
+}
+
+/// Overrides the default instance's `url` (for CI).
+pub const URL_ENV: &str = "MAC_GRAFANA8_URL";
+/// When set, the default instance authenticates with this API key instead of its settings.
+pub const TOKEN_ENV: &str = "MAC_GRAFANA8_TOKEN";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    url: Option<String>,
+    token: Option<SecretRef>,
+    basic: Option<BasicSettings>,
+    org_id: Option<i64>,
+    /// Per request, e.g. `30s`.
+    timeout: Option<String>,
+    /// A PEM file with the CA that signed Grafana's certificate (relative to the project).
+    ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasicSettings {
+    user: String,
+    password: SecretRef,
+}
+
+fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+    let parsed: Settings = settings.parse()?;
+    let default_instance = settings.instance == "grafana8";
+    let env_url = default_instance.then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
+    let url = env_url.or(parsed.url).ok_or_else(|| {
+        SettingsError::at(
+            "",
+            format!("missing `url` (the Grafana base URL, e.g. \"http://localhost:3000\"; or set {URL_ENV})"),
+        )
+    })?;
+    let mut base =
+        reqwest::Url::parse(&url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(SettingsError::at("/url", "put credentials in `token` or `basic`, not in the URL"));
+    }
+    // Grafana may be served under a sub-path: keep it, and join API paths below it.
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let env_token = default_instance && std::env::var_os(TOKEN_ENV).is_some_and(|token| !token.is_empty());
+    let credentials = match (env_token, parsed.token, parsed.basic) {
+        (true, _, _) => Credentials::Token(SecretRef::Env { env: TOKEN_ENV.to_owned() }),
+        (false, Some(token), None) => Credentials::Token(token),
+        (false, None, Some(basic)) => Credentials::Basic { user: basic.user, password: basic.password },
+        (false, Some(_), Some(_)) => {
+            return Err(SettingsError::at("/basic", "set either `token` or `basic`, not both"));
+        }
+        (false, None, None) => {
+            return Err(SettingsError::at(
+                "",
+                format!(
+                    "no credentials: set token = {{ env = \"GRAFANA_TOKEN\" }}, basic = {{ user = \"…\", password = {{ env = \"…\" }} }}, or {TOKEN_ENV}"
+                ),
+            ));
+        }
+    };
+    let timeout = match parsed.timeout {
+        None => Duration::from_secs(30),
+        Some(text) => match duration::parse(&text) {
+            Some(milliseconds) if milliseconds > 0 => Duration::from_millis(milliseconds),
+            _ => {
+                return Err(SettingsError::at(
+                    "/timeout",
+                    format!("`{text}` is not a positive duration such as \"30s\""),
+                ));
+            }
+        },
+    };
+    let ca_cert = match parsed.ca_cert {
+        None => None,
+        Some(path) => {
+            let full = settings.project_root.join(&path);
+            let pem = std::fs::read(&full)
+                .map_err(|err| SettingsError::at("/ca_cert", format!("cannot read {}: {err}", path.display())))?;
+            Some(reqwest::Certificate::from_pem(&pem).map_err(|err| {
+                SettingsError::at("/ca_cert", format!("{} is not a PEM certificate: {err}", path.display()))
+            })?)
+        }
+    };
+    let client = client::Client::new(client::ClientConfig {
+        base,
+        credentials,
+        project_root: settings.project_root.clone(),
+        org_id: parsed.org_id,
+        timeout,
+        ca_cert,
+    })
+    .map_err(|message| SettingsError::at("", message))?;
+    Ok(Box::new(Grafana8::new(Arc::new(client))))
+}
+
+/// One Grafana server.
+#[derive(Debug)]
+pub struct Grafana8 {
+    client: Arc<client::Client>,
+    folders: Arc<folder::FolderHandler>,
+    alert_groups: Arc<alert_group::AlertGroupHandler>,
+}
+
+impl Grafana8 {
+    fn new(client: Arc<client::Client>) -> Grafana8 {
+        Grafana8 {
+            folders: Arc::new(folder::FolderHandler::new(client.clone())),
+            alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
+            client,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Grafana8 {
+    fn kinds(&self) -> Vec<KindSpec> {
+        vec![KindSpec::new("folder", &[]), KindSpec::new("alert_group", &["folder"])]
+    }
+
+    fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
+        match kind {
+            "folder" => Some(self.folders.clone()),
+            "alert_group" => Some(self.alert_groups.clone()),
+            _ => None,
+        }
+    }
+
+    /// Reaches Grafana, checks that it is 8.x, and that the credentials are accepted — once,
+    /// before anything else, so a wrong URL or token is one plain error.
+    async fn check(&self) -> Result<(), HandlerError> {
+        let health = self.client.send(reqwest::Method::GET, self.client.url(&["api", "health"], &[]), None).await?;
+        if let Some(version) = health.body.get("version").and_then(|version| version.as_str())
+            && !version.starts_with("8.")
+        {
+            return Err(HandlerError::new(
+                HandlerErrorKind::Invalid,
+                format!(
+                    "{} runs Grafana {version}; the grafana8 provider speaks the Grafana 8 API",
+                    self.client.base_url()
+                ),
+            ));
+        }
+        self.client.get(&["api", "org"], &[]).await.map_err(|err| {
+            if err.kind == HandlerErrorKind::Unauthorized {
+                HandlerError::new(
+                    HandlerErrorKind::Unauthorized,
+                    format!(
+                        "Grafana at {} refused the credentials ({}); check `token` or `basic`",
+                        self.client.base_url(),
+                        err.message
+                    ),
+                )
+            } else {
+                err
+            }
+        })?;
+        Ok(())
+    }
+}
