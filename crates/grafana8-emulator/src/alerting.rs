@@ -633,10 +633,12 @@ fn validate_legacy(t: &str, settings: &Value, secure: &BTreeMap<String, String>)
         "webhook" if get("url").is_empty() => Some("Could not find url property in settings"),
         "pagerduty" if get("integrationKey").is_empty() => Some("Could not find integration key property in settings"),
         "slack" => {
+            // notifiers/slack.go: an empty url means the chat API endpoint.
             let url = get("url");
-            if url.is_empty() && get("recipient").trim().is_empty() {
+            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
+            if chat_api && get("recipient").trim().is_empty() {
                 Some("recipient must be specified when using the Slack chat API")
-            } else if url.is_empty() && get("token").is_empty() {
+            } else if chat_api && get("token").is_empty() {
                 Some("token must be specified when using the Slack chat API")
             } else {
                 None

@@ -225,3 +225,20 @@ pub(crate) fn load(db: &mut Db, admin_password: &str, seed: &Seed) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_seed_parses() {
+        let seed = Seed::from_toml(include_str!("../seed.example.toml")).expect("example seed is valid");
+        assert_eq!(seed.users.len(), 2);
+        assert_eq!(seed.users[0].role, Role::Editor);
+        assert_eq!(seed.datasources[0].uid.as_deref(), Some("prom"));
+        assert!(seed.datasources[0].read_only);
+        assert!(seed.faults.is_some_and(|f| f.latency.is_some()));
+        let err = Seed::from_toml("[[users]]\nlogin = \"x\"\n").expect_err("password and role are required");
+        assert!(err.to_string().contains("missing field"), "{err}");
+    }
+}
