@@ -656,6 +656,19 @@ fn secure_map(v: Option<BTreeMap<String, Option<String>>>) -> BTreeMap<String, S
     v.unwrap_or_default().into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect()
 }
 
+/// pkg/middleware/recovery.go: the body of a recovered panic on an API request.
+fn panic_response() -> axum::response::Response {
+    crate::http::raw_json(
+        500,
+        serde_json::to_vec(&json!({
+            "error": "Server Error",
+            "message": "Internal Server Error - Check the Grafana server logs for the detailed error message."
+        }))
+        .unwrap_or_default(),
+        "application/json; charset=UTF-8",
+    )
+}
+
 async fn list_channels(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
     id.require_editor()?;
     let db = app.db();
@@ -826,6 +839,11 @@ async fn update_channel_by_id(
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
     let Some(existing) = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned() else {
+        // fillWithSecureSettingsData dereferences the missing channel when secure settings
+        // are sent; the recovery middleware answers the panic.
+        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(panic_response());
+        }
         return Err(failed());
     };
     let uid = cmd.uid.clone().unwrap_or_default();
@@ -873,6 +891,9 @@ async fn update_channel_by_uid(
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
     let Some(existing) = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned() else {
+        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+            return Err(panic_response());
+        }
         return Err(err_plain(404, "alert notification not found"));
     };
     let new_uid = cmd.uid.clone().unwrap_or_default();

@@ -207,6 +207,15 @@ async fn channel_errors() {
         t.send("PUT", "/api/alert-notifications/uid/nope", &t.admin(), Some(body)).await,
         (404, msg("alert notification not found"))
     );
+    // With secure settings the handler dereferences the missing channel and the recovery
+    // middleware answers.
+    let panic = json!({"message": "Internal Server Error - Check the Grafana server logs for the detailed error message.", "error": "Server Error"});
+    let body = json!({"id": 999999, "name": "x", "type": "webhook", "settings": {"url": "http://x"}, "secureSettings": {"a": "b"}});
+    assert_eq!(
+        t.send("PUT", "/api/alert-notifications/999999", &t.admin(), Some(body.clone())).await,
+        (500, panic.clone())
+    );
+    assert_eq!(t.send("PUT", "/api/alert-notifications/uid/nope", &t.admin(), Some(body)).await, (500, panic));
     let viewer = t.key("Viewer").await;
     assert_eq!(t.send("GET", "/api/alert-notifications", &viewer, None).await, (403, msg("Permission denied")));
 }

@@ -524,12 +524,14 @@ async fn get_all_filters_by_dashboard_and_panel() {
     r["annotations"] = json!({"__dashboardUid__": "dash1", "__panelId__": "2"});
     let other = rule(&s.ds, "b", "");
     assert_eq!(s.post(json!({"name": "g1", "interval": "1m", "rules": [r, other]})).await.0, 202);
-    let (st, all) = s.t.send("GET", "/api/ruler/grafana/api/v1/rules?dashboard_uid=dash1&panel_id=2", &s.t.admin(), None).await;
+    let (st, all) =
+        s.t.send("GET", "/api/ruler/grafana/api/v1/rules?dashboard_uid=dash1&panel_id=2", &s.t.admin(), None).await;
     assert_eq!(st, 200);
     let rules = all[&s.title][0]["rules"].as_array().expect("rules");
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0]["grafana_alert"]["title"], json!("a"));
-    let (st, all) = s.t.send("GET", "/api/ruler/grafana/api/v1/rules?dashboard_uid=dash1&panel_id=3", &s.t.admin(), None).await;
+    let (st, all) =
+        s.t.send("GET", "/api/ruler/grafana/api/v1/rules?dashboard_uid=dash1&panel_id=3", &s.t.admin(), None).await;
     assert_eq!((st, all.get(&s.title).is_none()), (200, true));
     let (st, b) = s.t.send("GET", "/api/ruler/grafana/api/v1/rules?panel_id=x", &s.t.admin(), None).await;
     assert_eq!((st, b), (400, msg_trace("invalid panel_id: strconv.ParseInt: parsing \"x\": invalid syntax")));
