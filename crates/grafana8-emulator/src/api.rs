@@ -5,7 +5,7 @@ use crate::auth::{Identity, encode_key};
 use crate::http::{R, bind, err_plain, err_trace, json, mw_err, parse_query, query_i64, query_str, raw_json};
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
-use crate::util::{avatar_url, generate_short_uid};
+use crate::util::{avatar_url, avatar_url_with_default, generate_short_uid};
 use crate::{alerting, dashboards, datasources, folders, ruler};
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
@@ -165,9 +165,8 @@ async fn org_users_lookup(State(app): State<Arc<App>>, Extension(id): Extension<
 }
 
 fn team_json(t: &crate::state::Team) -> Value {
-    let email = if t.email.is_empty() { format!("{}@localhost", t.name) } else { t.email.clone() };
     json!({"id": t.id, "orgId": t.org_id, "name": t.name, "email": t.email,
-           "avatarUrl": avatar_url(&email), "memberCount": t.members.len(), "permission": 0,
+           "avatarUrl": avatar_url_with_default(&t.email, &t.name), "memberCount": t.members.len(), "permission": 0,
            "accessControl": null})
 }
 

@@ -7,7 +7,10 @@ use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, effective_acl, has
 use crate::http::{R, bind, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg};
 use crate::server::App;
 use crate::state::{Acl, Dash, Db, Role};
-use crate::util::{avatar_url, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339, slugify};
+use crate::util::{
+    avatar_url, avatar_url_with_default, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339,
+    slugify,
+};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};
@@ -374,9 +377,9 @@ async fn get_permissions(
         let mut v = json!({
             "folderId": f.id, "created": created, "updated": updated,
             "userId": user_id, "userLogin": login, "userEmail": email,
-            "userAvatarUrl": if email.is_empty() { String::new() } else { avatar_url(&email) },
+            "userAvatarUrl": avatar_url(&email),
             "teamId": team_id, "teamEmail": team_email,
-            "teamAvatarUrl": if team.is_none() { String::new() } else if team_email.is_empty() { avatar_url(&format!("{team_name}@localhost")) } else { avatar_url(&team_email) },
+            "teamAvatarUrl": if team_id > 0 { avatar_url_with_default(&team_email, &team_name) } else { String::new() },
             "team": team_name,
             "permission": perm, "permissionName": permission_name(perm),
             "uid": f.uid, "title": f.title, "slug": f.slug, "isFolder": true, "url": url, "inherited": false,

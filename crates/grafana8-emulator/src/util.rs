@@ -64,15 +64,29 @@ pub(crate) fn slugify(title: &str) -> String {
     trimmed
 }
 
+/// pkg/api/dtos/models.go `GetGravatarUrlWithDefault`: without an email, the default text
+/// stripped of non-alphanumerics, at `localhost`.
+pub(crate) fn avatar_url_with_default(email: &str, default: &str) -> String {
+    if !email.is_empty() {
+        return avatar_url(email);
+    }
+    let stripped: String = default.chars().filter(char::is_ascii_alphanumeric).collect();
+    avatar_url(&format!("{stripped}@localhost"))
+}
+
 /// RFC 3339 with seconds precision, as Grafana reads timestamps back from its database.
 pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// pkg/api/avatar: `/avatar/<md5 of the lower-cased, trimmed email>`.
+/// pkg/api/dtos/models.go `GetGravatarUrl`: `/avatar/<md5 of the lower-cased text>`, or `""`
+/// for empty text.
 pub(crate) fn avatar_url(email: &str) -> String {
+    if email.is_empty() {
+        return String::new();
+    }
     let mut h = Md5::new();
-    h.update(email.trim().to_lowercase().as_bytes());
+    h.update(email.to_lowercase().as_bytes());
     let digest = h.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("/avatar/{hex}")

@@ -177,3 +177,42 @@ async fn seeded_users_authenticate_with_their_role() {
     let (s, b) = t.send("GET", "/api/user", &vi, None).await;
     assert_eq!((s, b["login"].clone()), (200, json!("vi")));
 }
+
+#[tokio::test]
+async fn orgs_separate_state_and_roles() {
+    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedOrg, SeedUser};
+    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+        return; // Orgs and memberships are seeded.
+    }
+    let multi = SeedUser {
+        login: "multi".into(),
+        password: "pw".into(),
+        email: None,
+        name: None,
+        role: Role::Viewer,
+        org: 1,
+        other_orgs: [("2".to_string(), Role::Admin)].into_iter().collect(),
+    };
+    let seed = Seed { orgs: vec![SeedOrg { name: "Other".into() }], users: vec![multi], ..Seed::default() };
+    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
+    let m = Cred::Basic("multi".into(), "pw".into());
+    let org2 = [("X-Grafana-Org-Id", "2")];
+    let (s, b) = t.send("GET", "/api/datasources", &m, None).await;
+    assert_eq!((s, b), (403, msg("Permission denied")));
+    let (s, _, b) = t.send_full("GET", "/api/datasources", &m, None, &org2).await;
+    assert_eq!((s, b), (200, json!([])));
+    let (s, _, b) = t.send_full("GET", "/api/org", &m, None, &org2).await;
+    assert_eq!((s, b["name"].clone()), (200, json!("Other")));
+    let (s, _, f) = t.send_full("POST", "/api/folders", &m, Some(json!({"title": "In Other"})), &org2).await;
+    assert_eq!(s, 200);
+    let (_, _, l2) = t.send_full("GET", "/api/folders", &m, None, &org2).await;
+    assert_eq!(l2, json!([{"id": f["id"], "uid": f["uid"], "title": "In Other"}]));
+    let (_, l1) = t.send("GET", "/api/folders", &t.admin(), None).await;
+    assert_eq!(l1, json!([]));
+    // The same title may exist in another org.
+    let (s, _) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"title": "In Other"}))).await;
+    assert_eq!(s, 200);
+    // ?targetOrgId works like the header.
+    let (s, b) = t.send("GET", "/api/org?targetOrgId=2", &m, None).await;
+    assert_eq!((s, b["id"].clone()), (200, json!(2)));
+}

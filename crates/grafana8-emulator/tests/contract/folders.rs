@@ -263,3 +263,56 @@ async fn permission_errors_with_swapped_texts() {
     let (s, b) = t.send("GET", "/api/folders/nope-nope/permissions", &t.admin(), None).await;
     assert_eq!((s, b), (404, not_found()));
 }
+
+#[tokio::test]
+async fn user_and_team_rows_and_folder_admins() {
+    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedTeam, SeedUser};
+    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+        return; // Users and teams are seeded; the real server would need its admin API.
+    }
+    let user = |login: &str| SeedUser {
+        login: login.into(),
+        password: "pw".into(),
+        email: Some(format!("{login}@example.com")),
+        name: None,
+        role: Role::Viewer,
+        org: 1,
+        other_orgs: Default::default(),
+    };
+    let team = SeedTeam { name: "SRE Team".into(), email: String::new(), org: 1, members: vec!["bob".into()] };
+    let seed = Seed { users: vec![user("alice"), user("bob")], teams: vec![team], ..Seed::default() };
+    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
+    let (uid, _, _) = t.folder().await;
+    let (_, users) = t.send("GET", "/api/org/users/lookup?query=alice", &t.admin(), None).await;
+    let alice_id = users[0]["userId"].as_i64().expect("alice");
+    let (_, teams) = t.send("GET", "/api/teams/search?name=SRE%20Team", &t.admin(), None).await;
+    assert_eq!(teams["totalCount"], json!(1));
+    let team_id = teams["teams"][0]["id"].as_i64().expect("team");
+    let path = format!("/api/folders/{uid}/permissions");
+    let items = json!({"items": [{"userId": alice_id, "permission": 4}, {"teamId": team_id, "permission": 2}]});
+    assert_eq!(t.send("POST", &path, &t.admin(), Some(items)).await.0, 200);
+    let (_, rows) = t.send("GET", &path, &t.admin(), None).await;
+    let rows = redact(&rows, &["created", "updated", "folderId", "uid", "title", "slug", "url"]);
+    assert_eq!(rows[0]["userLogin"], json!("alice"));
+    assert_eq!(rows[0]["userEmail"], json!("alice@example.com"));
+    assert_eq!(rows[0]["teamAvatarUrl"], json!(""));
+    assert!(rows[0].get("role").is_none());
+    assert_eq!((rows[1]["team"].clone(), rows[1]["permissionName"].clone()), (json!("SRE Team"), json!("Edit")));
+    // A team without email gets the avatar of its name stripped of non-alphanumerics.
+    assert_eq!(rows[1]["teamAvatarUrl"], teams["teams"][0]["avatarUrl"]);
+    assert_eq!(rows[1]["userAvatarUrl"], json!(""));
+    // alice (a Viewer) administers the folder through her row; bob edits through his team.
+    let alice = crate::support::Cred::Basic("alice".into(), "pw".into());
+    let bob = crate::support::Cred::Basic("bob".into(), "pw".into());
+    let (s, f) = t.send("GET", &format!("/api/folders/{uid}"), &alice, None).await;
+    assert_eq!((s, f["canAdmin"].clone(), f["canSave"].clone()), (200, json!(true), json!(true)));
+    assert_eq!(t.send("GET", &path, &alice, None).await.0, 200);
+    let (s, f) = t.send("GET", &format!("/api/folders/{uid}"), &bob, None).await;
+    assert_eq!((s, f["canAdmin"].clone(), f["canEdit"].clone()), (200, json!(false), json!(true)));
+    assert_eq!(t.send("GET", &path, &bob, None).await, (403, msg_trace("Access denied")));
+    // A Viewer finds only the teams it belongs to.
+    let (_, mine) = t.send("GET", "/api/teams/search", &bob, None).await;
+    assert_eq!(mine["totalCount"], json!(1));
+    let (_, none) = t.send("GET", "/api/teams/search", &alice, None).await;
+    assert_eq!(none["totalCount"], json!(0));
+}
