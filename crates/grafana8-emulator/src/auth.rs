@@ -80,11 +80,11 @@ fn decode_basic(header: &str) -> Option<(String, String)> {
 /// `ContextHandler.Middleware`: API key, then basic auth; nothing else is emulated.
 pub(crate) fn resolve(db: &Db, headers: &HeaderMap, query_org: Option<i64>, now_unix: i64) -> Auth {
     let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // X-Grafana-Org-Id, then ?targetOrgId; a non-numeric header is ignored.
+    // X-Grafana-Org-Id, overridden by a valid ?targetOrgId; non-numeric values are ignored.
     let mut org_id: i64 =
         headers.get("X-Grafana-Org-Id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-    if org_id == 0 {
-        org_id = query_org.unwrap_or(0);
+    if let Some(target) = query_org {
+        org_id = target;
     }
 
     // initContextWithAPIKey

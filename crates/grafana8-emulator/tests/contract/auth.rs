@@ -212,7 +212,9 @@ async fn orgs_separate_state_and_roles() {
     // The same title may exist in another org.
     let (s, _) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"title": "In Other"}))).await;
     assert_eq!(s, 200);
-    // ?targetOrgId works like the header.
+    // ?targetOrgId works like the header, and wins over it.
     let (s, b) = t.send("GET", "/api/org?targetOrgId=2", &m, None).await;
     assert_eq!((s, b["id"].clone()), (200, json!(2)));
+    let (s, _, b) = t.send_full("GET", "/api/org?targetOrgId=1", &m, None, &org2).await;
+    assert_eq!((s, b["id"].clone()), (200, json!(1)));
 }
