@@ -146,29 +146,27 @@ pub(crate) const PERM_EDIT: i64 = 2;
 pub(crate) const PERM_ADMIN: i64 = 4;
 
 /// The ACL a guardian evaluates for a dashboard or folder id
-/// (pkg/services/sqlstore/dashboard_acl.go `GetDashboardAclInfoList`): its own rows (and for a
-/// dashboard those of its folder), or the org-wide default rows when it has no ACL.
+/// (pkg/services/sqlstore/dashboard_acl.go `GetDashboardAclInfoList`): the rows of the
+/// dashboard and of its folder, plus the org-wide default rows when the folder (or, outside a
+/// folder, the dashboard itself) has no ACL. Id 0 (General) has only the defaults.
 pub(crate) fn effective_acl(db: &Db, org_id: i64, dash_id: i64) -> Vec<(i64, i64, Option<Role>, i64)> {
-    let dash = db.dashboards.get(&dash_id);
     let default_rows = vec![(0, 0, Some(Role::Viewer), PERM_VIEW), (0, 0, Some(Role::Editor), PERM_EDIT)];
-    let Some(dash) = dash else { return default_rows };
-    // A dashboard without its own ACL inherits its folder's (or the defaults in General).
-    let mut ids = vec![];
-    if dash.has_acl {
-        ids.push(dash.id);
-    }
-    if !dash.is_folder && dash.folder_id > 0 {
-        ids.push(dash.folder_id);
-    }
+    let Some(dash) = db.dashboards.get(&dash_id) else { return default_rows };
+    let folder = (dash.folder_id > 0).then(|| db.dashboards.get(&dash.folder_id)).flatten();
     let mut rows: Vec<(i64, i64, Option<Role>, i64)> = db
         .acl
         .values()
-        .filter(|a| a.org_id == org_id && ids.contains(&a.dashboard_id))
+        .filter(|a| {
+            a.org_id == org_id
+                && (a.dashboard_id == dash.id || (dash.folder_id > 0 && a.dashboard_id == dash.folder_id))
+        })
         .map(|a| (a.user_id, a.team_id, a.role, a.permission))
         .collect();
-    let folder_has_acl =
-        !dash.is_folder && dash.folder_id > 0 && db.dashboards.get(&dash.folder_id).is_some_and(|f| f.has_acl);
-    if !dash.has_acl && !folder_has_acl {
+    let with_defaults = match folder {
+        Some(f) => !f.has_acl,
+        None => !dash.has_acl,
+    };
+    if with_defaults {
         rows.extend(default_rows);
     }
     rows

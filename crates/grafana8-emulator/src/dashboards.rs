@@ -297,8 +297,12 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
     }
     let mut ids = vec![d.id];
     if d.is_folder {
+        // database.go deleteDashboard: this route never forces, and the rule check matches the
+        // namespace uid in any org.
+        if db.rules.values().any(|r| r.namespace_uid == d.uid) {
+            return Err(err_trace(500, "Failed to delete dashboard"));
+        }
         ids.extend(db.dashboards.values().filter(|c| c.folder_id == d.id).map(|c| c.id));
-        db.rules.retain(|_, r| !(r.org_id == id.org_id && r.namespace_uid == d.uid));
     }
     for i in ids {
         db.dashboards.remove(&i);

@@ -332,11 +332,12 @@ async fn delete_folder(
     if !has_permission(&db, &id, f.id, PERM_EDIT) {
         return Err(access_denied());
     }
-    let has_rules = db.rules.values().any(|r| r.org_id == id.org_id && r.namespace_uid == f.uid);
+    // database.go deleteDashboard matches rules by namespace uid alone (any org).
+    let has_rules = db.rules.values().any(|r| r.namespace_uid == f.uid);
     if has_rules && !force {
         return Err(err_plain(400, "folder cannot be deleted: folder contains alert rules"));
     }
-    db.rules.retain(|_, r| !(r.org_id == id.org_id && r.namespace_uid == f.uid));
+    db.rules.retain(|_, r| r.namespace_uid != f.uid);
     let children: Vec<i64> = db.dashboards.values().filter(|d| d.folder_id == f.id).map(|d| d.id).collect();
     for c in children.iter().chain(std::iter::once(&f.id)) {
         db.dashboards.remove(c);

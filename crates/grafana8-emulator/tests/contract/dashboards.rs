@@ -187,3 +187,32 @@ async fn search_hits_and_order() {
     assert_eq!(b.as_array().map(Vec::len), Some(1));
     assert_eq!(b[0]["title"], json!(format!("b {tag}")));
 }
+
+#[tokio::test]
+async fn dashboards_inherit_their_folder_acl() {
+    let t = Target::new().await;
+    let (folder_uid, _, folder_id) = t.folder().await;
+    let title = unique("inner");
+    let (_, d) = save(&t, json!({"dashboard": {"title": title}, "folderId": folder_id})).await;
+    let uid = d["uid"].as_str().expect("uid").to_string();
+    let editor = t.key("Editor").await;
+    assert_eq!(
+        t.send("GET", &format!("/api/dashboards/uid/{uid}"), &editor, None).await.1["meta"]["canSave"],
+        json!(true)
+    );
+    let items = json!({"items": [{"role": "Viewer", "permission": 1}]});
+    assert_eq!(t.send("POST", &format!("/api/folders/{folder_uid}/permissions"), &t.admin(), Some(items)).await.0, 200);
+    assert_eq!(
+        t.send("GET", &format!("/api/dashboards/uid/{uid}"), &editor, None).await,
+        (403, msg("Access denied to this dashboard"))
+    );
+    let viewer = t.key("Viewer").await;
+    let (s, g) = t.send("GET", &format!("/api/dashboards/uid/{uid}"), &viewer, None).await;
+    assert_eq!((s, g["meta"]["canSave"].clone(), g["meta"]["hasAcl"].clone()), (200, json!(false), json!(false)));
+    let (_, hits) = t.send("GET", &format!("/api/search?query={title}"), &editor, None).await;
+    assert_eq!(hits, json!([]));
+    let (_, hits) = t.send("GET", &format!("/api/search?query={title}"), &viewer, None).await;
+    assert_eq!(hits.as_array().map(Vec::len), Some(1));
+    let (_, hits) = t.send("GET", &format!("/api/search?query={title}&permission=Edit"), &viewer, None).await;
+    assert_eq!(hits, json!([]));
+}

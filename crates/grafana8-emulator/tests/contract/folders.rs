@@ -182,6 +182,9 @@ async fn delete_and_force_delete_rules() {
     assert_eq!(s, 202);
     let (s, b) = t.send("DELETE", &format!("/api/folders/{uid}"), &t.admin(), None).await;
     assert_eq!((s, b), (400, msg("folder cannot be deleted: folder contains alert rules")));
+    // Through the dashboards route a folder with rules cannot be deleted at all.
+    let (s, b) = t.send("DELETE", &format!("/api/dashboards/uid/{uid}"), &t.admin(), None).await;
+    assert_eq!((s, b), (500, msg_trace("Failed to delete dashboard")));
     let viewer = t.key("Viewer").await;
     let (s, b) = t.send("DELETE", &format!("/api/folders/{uid}?forceDeleteRules=true"), &viewer, None).await;
     assert_eq!((s, b), (403, msg_trace("Access denied")));
