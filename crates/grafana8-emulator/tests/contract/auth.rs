@@ -218,3 +218,43 @@ async fn orgs_separate_state_and_roles() {
     let (s, _, b) = t.send_full("GET", "/api/org?targetOrgId=1", &m, None, &org2).await;
     assert_eq!((s, b["id"].clone()), (200, json!(1)));
 }
+
+#[tokio::test]
+async fn user_and_org_user_lookups() {
+    let t = Target::new().await;
+    let (s, me) = t.send("GET", "/api/user", &t.admin(), None).await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        crate::support::redact(&me, &["id", "updatedAt", "createdAt", "email", "name", "avatarUrl", "theme"]),
+        json!({"id": "<_>", "email": "<_>", "name": "<_>", "login": "admin", "theme": "<_>", "orgId": 1,
+               "isGrafanaAdmin": true, "isDisabled": false, "isExternal": false, "authLabels": [],
+               "updatedAt": "<_>", "createdAt": "<_>", "avatarUrl": "<_>"})
+    );
+    let (s, u) = t.send("GET", "/api/users/lookup?loginOrEmail=admin", &t.admin(), None).await;
+    assert_eq!(
+        (s, u["login"].clone(), u["authLabels"].clone(), u["avatarUrl"].clone()),
+        (200, json!("admin"), json!(null), json!(""))
+    );
+    let (s, b) = t.send("GET", "/api/users/lookup?loginOrEmail=nobody-here", &t.admin(), None).await;
+    assert_eq!((s, b), (404, msg("user not found")));
+    let key = t.key("Admin").await;
+    let (s, b) = t.send("GET", "/api/users/lookup?loginOrEmail=admin", &key, None).await;
+    assert_eq!((s, b), (403, msg("Permission denied")));
+    let (s, list) = t.send("GET", "/api/org/users", &t.admin(), None).await;
+    assert_eq!(s, 200);
+    let admin = list.as_array().expect("array").iter().find(|u| u["login"] == "admin").expect("admin listed").clone();
+    assert_eq!((admin["role"].clone(), admin["orgId"].clone()), (json!("Admin"), json!(1)));
+    let (s, l) = t.send("GET", "/api/org/users/lookup?query=adm&limit=1", &t.admin(), None).await;
+    assert_eq!((s, l[0]["login"].clone(), l.as_array().map(Vec::len)), (200, json!("admin"), Some(1)));
+    let editor = t.key("Editor").await;
+    assert_eq!(t.send("GET", "/api/org/users", &editor, None).await, (403, msg("Permission denied")));
+    assert_eq!(t.send("GET", "/api/org/users/lookup", &editor, None).await, (403, msg("Permission denied")));
+    // Folder admins may look users up.
+    let (uid, _, _) = t.folder().await;
+    let items = json!({"items": [{"role": "Editor", "permission": 4}]});
+    assert_eq!(t.send("POST", &format!("/api/folders/{uid}/permissions"), &t.admin(), Some(items)).await.0, 200);
+    assert_eq!(t.send("GET", "/api/org/users/lookup?query=admin", &editor, None).await.0, 200);
+    // An API key is not a team member, so with RBAC off it finds no team.
+    let (s, b) = t.send("GET", "/api/teams/search?perpage=10&page=1", &editor, None).await;
+    assert_eq!((s, b), (200, json!({"totalCount": 0, "teams": [], "page": 1, "perPage": 10})));
+}
