@@ -419,7 +419,10 @@ async fn get_am_config(State(app): State<Arc<App>>, Extension(id): Extension<Ide
                        "secureFields": fields})
             })
             .collect();
-        out.insert("grafana_managed_receiver_configs".into(), Value::Array(configs));
+        // `grafana_managed_receiver_configs` is omitempty.
+        if !configs.is_empty() {
+            out.insert("grafana_managed_receiver_configs".into(), Value::Array(configs));
+        }
         receivers.push(Value::Object(out));
     }
     config.insert("receivers".into(), Value::Array(receivers));

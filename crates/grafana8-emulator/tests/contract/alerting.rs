@@ -67,6 +67,12 @@ async fn am_config_round_trip_keeps_secrets_by_uid() {
     let recv = json!([{"name": "team-a", "grafana_managed_receiver_configs": [
         {"uid": "nope", "name": "team-a", "type": "slack", "settings": {"recipient": "#x"}}]}]);
     assert_eq!(t.send("POST", AM, &t.admin(), Some(am_doc(recv))).await, (400, msg_trace("unknown receiver: nope")));
+    // A receiver without integrations is allowed; the empty list is omitted on read.
+    let recv = json!([{"name": "team-a", "grafana_managed_receiver_configs": [
+        {"uid": uid, "name": "team-a", "type": "slack", "settings": {"recipient": "#other"}}]}, {"name": "blackhole"}]);
+    assert_eq!(t.send("POST", AM, &t.admin(), Some(am_doc(recv))).await.0, 202);
+    let (_, g) = t.send("GET", AM, &t.admin(), None).await;
+    assert_eq!(g["alertmanager_config"]["receivers"][1], json!({"name": "blackhole"}));
     // DELETE applies the default.
     let (s, b) = t.send("DELETE", AM, &t.admin(), None).await;
     assert_eq!((s, b), (202, json!({"message": "configuration deleted; the default is applied"})));

@@ -248,7 +248,10 @@ async fn user_and_org_user_lookups() {
     assert_eq!((s, l[0]["login"].clone(), l.as_array().map(Vec::len)), (200, json!("admin"), Some(1)));
     let editor = t.key("Editor").await;
     assert_eq!(t.send("GET", "/api/org/users", &editor, None).await, (403, msg("Permission denied")));
-    assert_eq!(t.send("GET", "/api/org/users/lookup", &editor, None).await, (403, msg("Permission denied")));
+    if t.emu.is_some() {
+        // On a shared server another test may have made Editors folder admins.
+        assert_eq!(t.send("GET", "/api/org/users/lookup", &editor, None).await, (403, msg("Permission denied")));
+    }
     // Folder admins may look users up.
     let (uid, _, _) = t.folder().await;
     let items = json!({"items": [{"role": "Editor", "permission": 4}]});
