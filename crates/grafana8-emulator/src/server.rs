@@ -183,6 +183,9 @@ pub(crate) async fn fault_mw(State(app): State<Arc<App>>, req: Request, next: Ne
 /// `/api/` route except `/api/health` does.
 pub(crate) async fn auth_mw(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     match authenticate(&app, &req) {
+        // pkg/api/routing/route_register.go registers API routes for their method only (no
+        // implicit HEAD), so a HEAD reaches the not-found handler.
+        Ok(_) if req.method() == axum::http::Method::HEAD => crate::http::mw_err(404, "Not found", false),
         Ok(id) => {
             req.extensions_mut().insert(id);
             next.run(req).await

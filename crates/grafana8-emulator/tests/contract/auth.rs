@@ -116,6 +116,11 @@ async fn unknown_routes_are_404_after_sign_in() {
     assert_eq!((s, b), (404, msg("Not found")));
     let (s, b) = t.send("GET", "/api/no/such/route", &Cred::None, None).await;
     assert_eq!((s, b), (401, msg("Unauthorized")));
+    // API routes are registered for their method only: HEAD is not routed.
+    let (s, _, _) = t.send_full("HEAD", "/api/folders", &t.admin(), None, &[]).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = t.send_full("HEAD", "/api/folders", &Cred::None, None, &[]).await;
+    assert_eq!(s, 401);
     // There is no PUT /api/datasources/uid/:uid in 8.5.
     let (s, b) = t.send("PUT", "/api/datasources/uid/abc", &t.admin(), Some(json!({}))).await;
     assert_eq!((s, b), (404, msg("Not found")));
