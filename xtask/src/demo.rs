@@ -27,29 +27,31 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     copy_dir(&root.join("examples/quickstart"), &scratch).map_err(|err| format!("cannot copy the example: {err}"))?;
     println!("demo project: {}\n", scratch.display());
 
-    let step = |title: &str, args: &[&str]| -> Result<(), String> {
+    // Every step must exit 0, except where the demo checks `--detailed-exitcode` itself.
+    let step_expecting = |title: &str, args: &[&str], expected: i32| -> Result<(), String> {
         println!("\n=== {title}: mac {}", args.join(" "));
         let status = Command::new(&mac)
             .current_dir(&scratch)
             .args(args)
             .status()
             .map_err(|err| format!("cannot run {}: {err}", mac.display()))?;
-        // `plan --detailed-exitcode` exits 2 when there are changes: that is not a failure.
-        match status.code() {
-            Some(0 | 2) => Ok(()),
-            _ => Err(format!("`mac {}` failed with {status}", args.join(" "))),
+        if status.code() == Some(expected) {
+            Ok(())
+        } else {
+            Err(format!("`mac {}` ended with {status}, expected exit code {expected}", args.join(" ")))
         }
     };
+    let step = |title: &str, args: &[&str]| step_expecting(title, args, 0);
     step("providers compiled in", &["providers"])?;
     step("check the definitions offline", &["validate"])?;
     step("what would change", &["plan"])?;
     step("apply it", &["apply", "--auto-approve"])?;
-    step("a re-plan right after apply is empty", &["plan", "--detailed-exitcode"])?;
+    step_expecting("a re-plan right after apply is empty", &["plan", "--detailed-exitcode"], 0)?;
     let definitions = scratch.join("definitions/payments.toml");
     let text = std::fs::read_to_string(&definitions).map_err(|err| err.to_string())?;
     std::fs::write(&definitions, text.replace("> 0.05", "> 0.02")).map_err(|err| err.to_string())?;
     println!("\n(edited definitions/payments.toml: 5xx threshold 0.05 -> 0.02)");
-    step("the plan shows exactly that field", &["plan"])?;
+    step_expecting("the plan shows exactly that field", &["plan", "--detailed-exitcode"], 2)?;
     step("apply the edit", &["apply", "--auto-approve"])?;
     step("state", &["state", "list"])?;
     let _ = std::fs::remove_dir_all(&scratch);

@@ -1,7 +1,7 @@
 //! Acting on parsed arguments: each command loads what it needs, calls the engine and
 //! renders the result.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -69,6 +69,20 @@ impl Project {
             .map(|definition| definition.field_location(pointer))
     }
 
+    /// What a plan is made for: applying a saved plan elsewhere (another environment, state
+    /// file or server) is refused. Settings hold secret references, never values.
+    fn bindings(&self) -> BTreeMap<String, String> {
+        let mut bindings = BTreeMap::new();
+        bindings
+            .insert("environment".to_owned(), self.config.environment.clone().unwrap_or_else(|| "(none)".to_owned()));
+        bindings.insert("state".to_owned(), self.config.state_path.display().to_string());
+        for provider in &self.config.providers {
+            let settings = provider.settings.as_object().cloned().unwrap_or_default();
+            bindings.insert(format!("provider {}", provider.instance), mac_core::state::definition_hash(&settings));
+        }
+        bindings
+    }
+
     fn store(&self) -> FileStateStore {
         FileStateStore::new(self.config.state_file())
     }
@@ -84,7 +98,9 @@ impl Project {
             .collect();
         let observed = mac_core::refresh::observe(&self.providers, &instances).await?;
         let options = PlanOptions { allow_delete_all: selection.allow_delete_all, targets: selection.targets.clone() };
-        Ok(mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?)
+        let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
+        plan.bindings = self.bindings();
+        Ok(plan)
     }
 }
 
@@ -120,12 +136,22 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS })
 }
 
+/// Writes the plan next to its final name, flushes it, then renames it into place.
 fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(plan)?;
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, text).with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let mut name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    let temporary = path.with_file_name(name);
+    let result = (|| -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result.with_context(|| format!("cannot write the plan to {}", path.display()))
 }
 
 fn load_plan(path: &Path) -> anyhow::Result<Plan> {
@@ -139,7 +165,7 @@ fn take_lock(store: &dyn StateStore, lock: &LockArgs) -> anyhow::Result<Box<dyn 
     if let Some(previous) = held.previous_holder() {
         eprintln!(
             "note: the previous run on this state ({previous}) ended without releasing its lock; \
-             everything it wrote was saved, and this run carries on from there"
+             this run carries on from its last saved write"
         );
     }
     Ok(held)
@@ -155,7 +181,22 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             if !args.selection.targets.is_empty() || args.selection.allow_delete_all {
                 bail!("--target and --allow-delete-all shape a new plan; a saved plan is applied as it was saved");
             }
-            load_plan(path)?
+            let plan = load_plan(path)?;
+            let current = project.bindings();
+            for (what, planned) in &plan.bindings {
+                if current.get(what) != Some(planned) {
+                    bail!(
+                        "{} was made for another {what} ({planned}) than this run's ({}); make a new plan",
+                        path.display(),
+                        current.get(what).map_or("none", String::as_str)
+                    );
+                }
+            }
+            // A saved plan is applied without a fresh read: check the servers answer and
+            // accept the credentials before the first write.
+            let instances = plan.actions.iter().map(|action| action.id.provider.clone()).collect();
+            mac_core::refresh::check(&project.providers, &instances).await?;
+            plan
         }
         None => project.plan(&state, &args.selection).await?,
     };
@@ -172,13 +213,13 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted: finishing the writes in progress and saving state (Ctrl-C again to abort)");
-            flag.store(true, Ordering::SeqCst);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
+        // Ctrl-C, or SIGTERM from a cancelled CI job: start nothing new, let the writes in
+        // flight finish and be saved. A second signal stops at once.
+        wait_for_stop_signal().await;
+        eprintln!("interrupted: finishing the writes in progress and saving state (interrupt again to abort)");
+        flag.store(true, Ordering::SeqCst);
+        wait_for_stop_signal().await;
+        std::process::exit(130);
     });
     let options =
         ApplyOptions { parallelism: usize::from(args.parallelism), adopt: args.adopt, interrupt: Some(interrupt) };
@@ -195,6 +236,28 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
     Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Asks on the terminal; refuses when there is none rather than guessing.
@@ -226,18 +289,27 @@ fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
             for entry in state.resources() {
                 writeln!(out, "{}\t{}", entry.id, entry.remote_id)?;
             }
+            for pending in state.pending() {
+                writeln!(out, "{}\t(create interrupted; key {})", pending.id, pending.adoption_key)?;
+            }
         }
         StateCommand::Show { id } => {
             let state = store.load()?;
             let found = find_entry(&state, id)?;
-            let entry = state.get(&found).context("state entry vanished")?;
-            writeln!(out, "{}", serde_json::to_string_pretty(entry)?)?;
+            match state.get(&found) {
+                Some(entry) => writeln!(out, "{}", serde_json::to_string_pretty(entry)?)?,
+                None => {
+                    let pending = state.pending().iter().find(|pending| pending.id == found);
+                    writeln!(out, "{}", serde_json::to_string_pretty(&pending)?)?;
+                }
+            }
         }
         StateCommand::Rm { id, lock } => {
             let _lock = take_lock(&store, lock)?;
             let mut state = store.load()?;
             let found = find_entry(&state, id)?;
             state.remove(&found);
+            state.remove_pending(&found);
             state.bump();
             store.save(&state)?;
             writeln!(out, "Removed {found} from state; the remote object was not touched and is no longer managed.")?;
@@ -255,14 +327,15 @@ fn find_entry(state: &State, text: &str) -> anyhow::Result<ObjectId> {
     let Some(reference) = mac_core::LocalRef::parse(short) else {
         bail!("`{text}` is not of the form KIND.ID or INSTANCE/KIND.ID");
     };
-    let matches: Vec<&ObjectId> = state
+    let matches: BTreeSet<&ObjectId> = state
         .resources()
         .iter()
         .map(|entry| &entry.id)
+        .chain(state.pending().iter().map(|pending| &pending.id))
         .filter(|id| id.kind == reference.kind && id.local_id == reference.local_id)
         .filter(|id| instance.is_none_or(|instance| id.provider == instance))
         .collect();
-    match matches.as_slice() {
+    match matches.into_iter().collect::<Vec<_>>().as_slice() {
         [] => bail!("no state entry matches `{text}` (see `mac state list`)"),
         [one] => Ok((*one).clone()),
         several => bail!(

@@ -161,6 +161,8 @@ pub struct JsonAction<'a> {
     pub local_id: &'a str,
     pub operation: Operation,
     pub drift: bool,
+    /// An adopt of an object an interrupted earlier apply created: needs no `--adopt`.
+    pub resumed: bool,
     pub changes: &'a [mac_core::FieldChange],
 }
 
@@ -187,6 +189,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
                 local_id: &action.id.local_id,
                 operation: action.operation,
                 drift: action.drift,
+                resumed: action.resumed,
                 changes: &action.changes,
             })
             .collect(),

@@ -2,7 +2,7 @@
 //! concurrency. State is saved after every successful remote write, so an interruption at
 //! any point loses nothing and a rerun converges.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::object::{LocalRef, ObjectId, RemoteObject};
 use crate::plan::{Action, Operation, Plan};
-use crate::provider::{DesiredObject, Handler, HandlerError, Providers, Resolved, Resolver};
+use crate::provider::{DesiredObject, Handler, HandlerError, HandlerErrorKind, Providers, Resolved, Resolver};
 use crate::refs::substitute;
 use crate::state::{State, StateEntry, StateError, StateStore};
 
@@ -141,24 +141,11 @@ pub async fn apply(
         state.bump();
         store.save(&state).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
     }
-    let count = plan.actions.len();
-    let index_of: BTreeMap<&ObjectId, usize> =
-        plan.actions.iter().enumerate().map(|(index, action)| (&action.id, index)).collect();
-    let mut waiting_on = vec![0usize; count];
-    let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); count];
-    for (index, action) in plan.actions.iter().enumerate() {
-        for dependency in &action.depends_on {
-            if let Some(&dependency) = index_of.get(dependency) {
-                waiting_on[index] += 1;
-                dependants[dependency].push(index);
-            }
-        }
-    }
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; count];
-    let mut ready: VecDeque<usize> = (0..count).filter(|index| waiting_on[*index] == 0).collect();
+    let mut scheduler = Scheduler::new(plan, providers);
     let mut resolved: BTreeMap<ObjectId, RemoteObject> =
         plan.known_remote.iter().map(|known| (known.id.clone(), known.remote.clone())).collect();
     let mut in_flight = tokio::task::JoinSet::new();
+    let mut running: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
     let parallelism = options.parallelism.max(1);
     let mut save_error: Option<StateError> = None;
 
@@ -166,62 +153,65 @@ pub async fn apply(
         let stopping =
             save_error.is_some() || options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
         while !stopping && in_flight.len() < parallelism {
-            let Some(index) = ready.pop_front() else { break };
+            let Some(index) = scheduler.next_ready() else { break };
             let action = plan.actions[index].clone();
             let Some(handler) = providers.handler(&action.id.provider, &action.id.kind).cloned() else {
                 return Err(ApplyError::UnknownObject(action.id.clone()));
             };
             let references = references_of(&action, &resolved);
             observer.started(&action);
-            in_flight.spawn(async move {
-                let result = execute(handler.as_ref(), &action, &references).await;
-                (index, result)
-            });
+            let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references).await });
+            running.insert(task.id(), index);
         }
-        let Some(joined) = in_flight.join_next().await else { break };
+        let Some(joined) = in_flight.join_next_with_id().await else { break };
         // Take every write that has already finished, then save once for all of them.
         let mut finished = vec![joined];
-        while let Some(joined) = in_flight.try_join_next() {
+        while let Some(joined) = in_flight.try_join_next_with_id() {
             finished.push(joined);
         }
-        let mut wrote = false;
+        let mut changed_state = false;
         for joined in finished {
             let (index, result) = match joined {
-                Ok(done) => done,
-                Err(panic) => {
-                    // A handler panicked: we cannot tell which action; treat it as a failed write
-                    // of nothing and keep going with the others.
-                    tracing_panic(&panic);
-                    continue;
+                Ok((task, result)) => (running.remove(&task), result),
+                Err(error) => {
+                    // A panic in a handler is a bug in that provider; what it wrote is unknown.
+                    let message = if error.is_panic() { "the provider panicked" } else { "the task was cancelled" };
+                    let failure =
+                        HandlerError::new(HandlerErrorKind::Other, format!("{message} (a bug: please report it)"));
+                    (running.remove(&error.id()), Err(failure))
                 }
             };
+            let Some(index) = index else { continue };
             let action = &plan.actions[index];
-            match result {
+            let outcome = match result {
                 Ok(written) => {
                     record(&mut state, action, written.as_ref());
                     if let Some(remote) = written {
                         resolved.insert(action.id.clone(), remote);
                     }
-                    wrote = true;
-                    outcomes[index] = Some(Outcome::Done);
-                    for &dependant in &dependants[index] {
-                        waiting_on[dependant] -= 1;
-                        if waiting_on[dependant] == 0 && outcomes[dependant].is_none() {
-                            ready.push_back(dependant);
-                        }
-                    }
+                    changed_state = true;
+                    Outcome::Done
                 }
                 Err(error) => {
-                    outcomes[index] =
-                        Some(Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() });
-                    skip_dependants(index, &plan.actions, &dependants, &mut outcomes, observer);
+                    // The remote said no: the create did not happen, so it is not pending. On a
+                    // time-out or a lost answer the outcome is unknown and the record stays.
+                    let definitive = matches!(
+                        error.kind,
+                        HandlerErrorKind::Invalid
+                            | HandlerErrorKind::Conflict
+                            | HandlerErrorKind::Unauthorized
+                            | HandlerErrorKind::NotFound
+                    );
+                    if definitive && state.pending().iter().any(|pending| pending.id == action.id) {
+                        state.remove_pending(&action.id);
+                        changed_state = true;
+                    }
+                    Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() }
                 }
-            }
-            if let Some(outcome) = &outcomes[index] {
-                observer.finished(action, outcome);
-            }
+            };
+            scheduler.complete(index, outcome, observer);
         }
-        if wrote && save_error.is_none() {
+        if changed_state && save_error.is_none() {
             state.bump();
             if let Err(error) = store.save(&state) {
                 save_error = Some(error);
@@ -229,17 +219,32 @@ pub async fn apply(
         }
     }
 
+    let reason = if save_error.is_some() {
+        "not started: state could not be saved"
+    } else {
+        "not started: the apply was interrupted"
+    };
+    let outcomes = scheduler.into_outcomes(reason);
+    // Creates that never started are not pending.
+    let mut unstarted = false;
+    for (action, outcome) in plan.actions.iter().zip(&outcomes) {
+        if matches!(outcome, Outcome::Skipped { .. }) && state.pending().iter().any(|pending| pending.id == action.id) {
+            state.remove_pending(&action.id);
+            unstarted = true;
+        }
+    }
+    if unstarted && save_error.is_none() {
+        state.bump();
+        if let Err(error) = store.save(&state) {
+            save_error = Some(error);
+        }
+    }
     let report = ApplyReport {
         actions: plan
             .actions
             .iter()
             .zip(outcomes)
-            .map(|(action, outcome)| ActionReport {
-                id: action.id.clone(),
-                operation: action.operation,
-                outcome: outcome
-                    .unwrap_or_else(|| Outcome::Skipped { reason: "interrupted before it started".to_owned() }),
-            })
+            .map(|(action, outcome)| ActionReport { id: action.id.clone(), operation: action.operation, outcome })
             .collect(),
     };
     match save_error {
@@ -248,10 +253,114 @@ pub async fn apply(
     }
 }
 
-fn tracing_panic(panic: &tokio::task::JoinError) {
-    // Library code does not print; a panic in a handler is a bug in that provider, and the
-    // action it ran is reported as interrupted.
-    let _ = panic;
+/// Which actions may start: those whose dependencies succeeded and whose kinds' turn has
+/// come. Kinds order actions even between objects that do not refer to each other: writes
+/// wait until every write of the kinds they depend on has finished, deletes until every
+/// delete of the kinds depending on theirs has.
+struct Scheduler<'p> {
+    actions: &'p [Action],
+    waiting_on: Vec<usize>,
+    dependants: Vec<Vec<usize>>,
+    outcomes: Vec<Option<Outcome>>,
+    /// Actions whose dependencies are done, in plan order, waiting for their kind's turn.
+    candidates: VecDeque<usize>,
+    /// Unfinished actions per (instance, kind, is-removal).
+    unfinished: BTreeMap<(String, String, bool), usize>,
+    /// For each action, the groups that must be finished before it starts.
+    gates: Vec<Vec<(String, String, bool)>>,
+}
+
+impl<'p> Scheduler<'p> {
+    fn new(plan: &'p Plan, providers: &Providers) -> Scheduler<'p> {
+        let count = plan.actions.len();
+        let index_of: BTreeMap<&ObjectId, usize> =
+            plan.actions.iter().enumerate().map(|(index, action)| (&action.id, index)).collect();
+        let mut waiting_on = vec![0usize; count];
+        let mut dependants: Vec<Vec<usize>> = vec![Vec::new(); count];
+        let mut unfinished: BTreeMap<(String, String, bool), usize> = BTreeMap::new();
+        let mut gates = Vec::with_capacity(count);
+        for (index, action) in plan.actions.iter().enumerate() {
+            for dependency in &action.depends_on {
+                if let Some(&dependency) = index_of.get(dependency) {
+                    waiting_on[index] += 1;
+                    dependants[dependency].push(index);
+                }
+            }
+            let id = &action.id;
+            let removal = action.operation.removes();
+            *unfinished.entry((id.provider.clone(), id.kind.clone(), removal)).or_default() += 1;
+            let gating_kinds = if removal {
+                providers.dependent_kinds(&id.provider, &id.kind)
+            } else {
+                providers.kind_dependencies(&id.provider, &id.kind)
+            };
+            gates.push(gating_kinds.into_iter().map(|kind| (id.provider.clone(), kind, removal)).collect());
+        }
+        let candidates = (0..count).filter(|index| waiting_on[*index] == 0).collect();
+        Scheduler {
+            actions: &plan.actions,
+            waiting_on,
+            dependants,
+            outcomes: vec![None; count],
+            candidates,
+            unfinished,
+            gates,
+        }
+    }
+
+    fn open(&self, index: usize) -> bool {
+        self.gates[index].iter().all(|gate| self.unfinished.get(gate).is_none_or(|count| *count == 0))
+    }
+
+    fn next_ready(&mut self) -> Option<usize> {
+        let position = self.candidates.iter().position(|index| self.open(*index))?;
+        self.candidates.remove(position)
+    }
+
+    /// Records how an action ended; a failure skips everything that depends on it.
+    fn complete(&mut self, index: usize, outcome: Outcome, observer: &dyn ApplyObserver) {
+        let done = outcome == Outcome::Done;
+        self.finish(index, outcome, observer);
+        if done {
+            for position in 0..self.dependants[index].len() {
+                let dependant = self.dependants[index][position];
+                self.waiting_on[dependant] -= 1;
+                if self.waiting_on[dependant] == 0 && self.outcomes[dependant].is_none() {
+                    self.candidates.push_back(dependant);
+                }
+            }
+            return;
+        }
+        let failed = &self.actions[index].id;
+        let mut stack = vec![index];
+        while let Some(current) = stack.pop() {
+            for position in 0..self.dependants[current].len() {
+                let dependant = self.dependants[current][position];
+                if self.outcomes[dependant].is_none() {
+                    let reason = format!("depends on `{failed}`, which failed");
+                    self.finish(dependant, Outcome::Skipped { reason }, observer);
+                    stack.push(dependant);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, index: usize, outcome: Outcome, observer: &dyn ApplyObserver) {
+        let action = &self.actions[index];
+        observer.finished(action, &outcome);
+        self.outcomes[index] = Some(outcome);
+        let group = (action.id.provider.clone(), action.id.kind.clone(), action.operation.removes());
+        if let Some(count) = self.unfinished.get_mut(&group) {
+            *count = count.saturating_sub(1);
+        }
+    }
+
+    fn into_outcomes(self, reason: &str) -> Vec<Outcome> {
+        self.outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or_else(|| Outcome::Skipped { reason: reason.to_owned() }))
+            .collect()
+    }
 }
 
 fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &ApplyOptions) -> Result<(), ApplyError> {
@@ -355,27 +464,6 @@ fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>) {
             part_ids: remote.part_ids.clone(),
         }),
         (_, None) => {}
-    }
-}
-
-fn skip_dependants(
-    failed: usize,
-    actions: &[Action],
-    dependants: &[Vec<usize>],
-    outcomes: &mut [Option<Outcome>],
-    observer: &dyn ApplyObserver,
-) {
-    let mut stack = vec![failed];
-    let mut seen = BTreeSet::new();
-    while let Some(index) = stack.pop() {
-        for &dependant in &dependants[index] {
-            if seen.insert(dependant) && outcomes[dependant].is_none() {
-                let outcome = Outcome::Skipped { reason: format!("depends on `{}`, which failed", actions[failed].id) };
-                observer.finished(&actions[dependant], &outcome);
-                outcomes[dependant] = Some(outcome);
-                stack.push(dependant);
-            }
-        }
     }
 }
 

@@ -69,7 +69,8 @@ pub enum Operation {
 }
 
 impl Operation {
-    fn removes(self) -> bool {
+    /// Delete or forget: runs in reverse dependency order.
+    pub fn removes(self) -> bool {
         matches!(self, Operation::Delete | Operation::Forget)
     }
 }
@@ -132,6 +133,11 @@ pub struct Plan {
     /// The creates to record as pending before any write (see [`PendingCreate`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCreate>,
+    /// What the plan was made for, as the caller describes it (environment, state location,
+    /// a fingerprint of each provider instance's settings); a caller applying a saved plan
+    /// refuses it when these differ. Never secret values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bindings: BTreeMap<String, String>,
 }
 
 impl Plan {
@@ -214,43 +220,47 @@ pub fn plan(
     for definition in dependency_order(definitions, providers) {
         let id = &definition.id;
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
-        let resource = match state.get(id) {
-            Some(entry) => {
-                match by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str())) {
-                    Some(remote) => {
-                        let mut remote = (*remote).clone();
-                        remote.part_ids = entry.part_ids.clone();
-                        Resource::Synced(SyncedResource { local: definition, remote })
-                    }
-                    None => Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() }),
-                }
-            }
-            None => {
-                let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
-                let key = {
-                    let resolver = PlanResolver { resources: &resources };
-                    handler.adoption_key(&desired, &InstanceResolver { resolver: &resolver, instance: &id.provider })
-                };
-                let remote = key.and_then(|key| {
+        // A remote object with this object's natural key that no state entry claims.
+        let adoptable = {
+            let resolver = PlanResolver { resources: &resources };
+            let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
+            handler.adoption_key(&desired, &InstanceResolver { resolver: &resolver, instance: &id.provider }).and_then(
+                |key| {
                     let remote = by_adoption_key.get(&(id.provider.clone(), id.kind.clone(), key.clone()))?;
                     let unclaimed =
                         !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
-                    unclaimed.then_some((key, *remote))
-                });
-                match remote {
-                    Some((key, remote)) => {
-                        let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                        if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                            return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
-                        }
-                        if state.is_pending(id, &key) {
-                            resumed.insert(id.clone());
-                        }
-                        Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
-                    }
-                    None => Resource::Local(LocalResource { local: definition }),
-                }
+                    unclaimed.then(|| (key, (*remote).clone()))
+                },
+            )
+        };
+        let observed = state.get(id).map(|entry| {
+            let remote = by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str()));
+            (entry, remote.map(|remote| (*remote).clone()))
+        });
+        let resource = match (observed, adoptable) {
+            (Some((entry, Some(mut remote))), _) => {
+                remote.part_ids = entry.part_ids.clone();
+                Resource::Synced(SyncedResource { local: definition, remote })
             }
+            // Recorded, gone remotely — unless an interrupted recreate already made it again.
+            (Some((_, None)), Some((key, remote))) if state.is_pending(id, &key) => {
+                resumed.insert(id.clone());
+                Resource::Adoptable(SyncedResource { local: definition, remote })
+            }
+            (Some((entry, None)), _) => {
+                Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() })
+            }
+            (None, Some((key, remote))) => {
+                let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+                if let Some(first) = adopted_by.insert(slot, id.clone()) {
+                    return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                }
+                if state.is_pending(id, &key) {
+                    resumed.insert(id.clone());
+                }
+                Resource::Adoptable(SyncedResource { local: definition, remote })
+            }
+            (None, None) => Resource::Local(LocalResource { local: definition }),
         };
         resources.insert(id.clone(), resource);
     }
@@ -268,23 +278,8 @@ pub fn plan(
             }),
         );
     }
-    // Objects an interrupted apply created whose definitions are gone since: delete them.
-    for pending in state.pending() {
-        if defined.contains_key(&pending.id) || resources.contains_key(&pending.id) {
-            continue;
-        }
-        let key = (pending.id.provider.clone(), pending.id.kind.clone(), pending.adoption_key.clone());
-        if let Some(remote) = by_adoption_key.get(&key) {
-            resources.insert(
-                pending.id.clone(),
-                Resource::Obsolete(ObsoleteResource {
-                    id: pending.id.clone(),
-                    remote_id: remote.remote_id.clone(),
-                    remote: Some((*remote).clone()),
-                }),
-            );
-        }
-    }
+    // A pending create whose definition is gone is not deleted: a pending record alone is
+    // not proof that mac made the object. It is dropped from state (see `pending` below).
     refuse_delete_all(definitions, state, &resources, options)?;
 
     let resolver = PlanResolver { resources: &resources };
@@ -351,12 +346,8 @@ pub fn plan(
     }
     // Pending creates stay recorded until their object is: those this plan handles (or that
     // targets left out) and the creates it will start.
-    let mut pending: Vec<PendingCreate> = state
-        .pending()
-        .iter()
-        .filter(|pending| defined.contains_key(&pending.id) || actions.contains_key(&pending.id))
-        .cloned()
-        .collect();
+    let mut pending: Vec<PendingCreate> =
+        state.pending().iter().filter(|pending| defined.contains_key(&pending.id)).cloned().collect();
     pending.extend(actions.values().filter_map(|action| {
         let creates = matches!(action.operation, Operation::Create | Operation::Recreate);
         let key = action.adoption_key.clone().filter(|_| creates)?;
@@ -373,6 +364,7 @@ pub fn plan(
         unchanged,
         known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
         pending,
+        bindings: BTreeMap::new(),
     })
 }
 

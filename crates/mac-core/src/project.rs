@@ -198,10 +198,14 @@ impl ProjectConfig {
             }
         }
 
-        let state_path = selected
-            .and_then(|(_, overrides)| overrides.state.path.clone())
-            .or(file.state.path)
-            .unwrap_or_else(|| ".mac/state.json".to_owned());
+        // An environment never shares the default state: the same object ids map to other
+        // remote objects there, so sharing would plan one server from the other's state.
+        let state_path = match selected {
+            Some((name, overrides)) => {
+                overrides.state.path.clone().unwrap_or_else(|| format!(".mac/state.{name}.json"))
+            }
+            None => file.state.path.unwrap_or_else(|| ".mac/state.json".to_owned()),
+        };
         let definition_paths =
             file.definitions.unwrap_or_else(|| vec!["definitions".to_owned()]).into_iter().map(PathBuf::from).collect();
         let mut values = file.values;
@@ -322,17 +326,14 @@ fn display_path(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// Deep-merges `overrides` into `base`: tables merge key by key, anything else replaces.
+/// Applies an environment's settings over the base ones, key by key. A value replaces the
+/// base value whole, so that `token = { env = "PROD" }` replaces `token = { file = "dev" }`
+/// rather than merging into a table with both.
 fn merge(base: &mut Value, overrides: &Value) {
     match (base, overrides) {
         (Value::Object(base), Value::Object(overrides)) => {
             for (key, value) in overrides {
-                match base.get_mut(key) {
-                    Some(existing) => merge(existing, value),
-                    None => {
-                        base.insert(key.clone(), value.clone());
-                    }
-                }
+                base.insert(key.clone(), value.clone());
             }
         }
         (base, overrides) => *base = overrides.clone(),

@@ -339,6 +339,7 @@ pub struct Providers {
 
 struct ProviderInstance {
     provider: Box<dyn Provider>,
+    specs: Vec<KindSpec>,
     /// Kind name → (rank in dependency order, handler).
     kinds: BTreeMap<String, (usize, Arc<dyn Handler>)>,
 }
@@ -371,6 +372,7 @@ impl Providers {
         let instance = instance.into();
         let specs = provider.kinds();
         let order = crate::graph::kind_order(&instance, &specs)?;
+        let declared = specs.clone();
         let mut kinds = BTreeMap::new();
         for (rank, name) in order.into_iter().enumerate() {
             let handler = provider
@@ -378,7 +380,7 @@ impl Providers {
                 .ok_or_else(|| ProvidersError::MissingHandler { instance: instance.clone(), kind: name.clone() })?;
             kinds.insert(name, (rank, handler));
         }
-        self.instances.insert(instance, ProviderInstance { provider, kinds });
+        self.instances.insert(instance, ProviderInstance { provider, specs: declared, kinds });
         Ok(())
     }
 
@@ -407,6 +409,23 @@ impl Providers {
         kinds.into_iter().map(|(_, name)| name).collect()
     }
 
+    /// The kinds `kind` depends on directly.
+    pub fn kind_dependencies(&self, instance: &str, kind: &str) -> Vec<String> {
+        let Some(found) = self.instances.get(instance) else { return Vec::new() };
+        found.specs.iter().find(|spec| spec.name == kind).map(|spec| spec.depends_on.clone()).unwrap_or_default()
+    }
+
+    /// The kinds that depend directly on `kind`.
+    pub fn dependent_kinds(&self, instance: &str, kind: &str) -> Vec<String> {
+        let Some(found) = self.instances.get(instance) else { return Vec::new() };
+        found
+            .specs
+            .iter()
+            .filter(|spec| spec.depends_on.iter().any(|dependency| dependency == kind))
+            .map(|spec| spec.name.clone())
+            .collect()
+    }
+
     /// The position of a kind in its instance's dependency order.
     pub fn kind_rank(&self, instance: &str, kind: &str) -> Option<usize> {
         self.instances.get(instance)?.kinds.get(kind).map(|(rank, _)| *rank)
@@ -416,5 +435,30 @@ impl Providers {
 impl Default for Providers {
     fn default() -> Self {
         Providers::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn never_built(_: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+        Err(SettingsError::at("", "not built in tests"))
+    }
+
+    static FIRST: ProviderRegistration = ProviderRegistration { name: "same", description: "one", build: never_built };
+    static SECOND: ProviderRegistration = ProviderRegistration { name: "same", description: "two", build: never_built };
+    static BAD_NAME: ProviderRegistration =
+        ProviderRegistration { name: "Bad.Name", description: "", build: never_built };
+
+    #[test]
+    fn a_duplicate_provider_name_is_an_error_not_a_silent_pick() {
+        let err = Registry::new([&FIRST, &SECOND]).expect_err("duplicate");
+        assert_eq!(
+            err.to_string(),
+            "two providers are registered under the name `same`; provider names must be unique"
+        );
+        assert_eq!(Registry::new([&BAD_NAME]).expect_err("invalid"), RegistryError::InvalidName("Bad.Name".into()));
+        assert_eq!(Registry::new([&FIRST]).expect("one").names(), ["same"]);
     }
 }

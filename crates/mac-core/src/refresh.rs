@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use futures::future::join_all;
+
 use crate::plan::Observed;
 use crate::provider::{HandlerError, Providers};
 
@@ -16,32 +18,29 @@ pub struct ObserveError {
     pub source: HandlerError,
 }
 
+/// Checks each instance's connectivity and credentials (`Provider::check`), concurrently.
+pub async fn check(providers: &Providers, instances: &BTreeSet<String>) -> Result<(), ObserveError> {
+    let checks = instances.iter().filter_map(|instance| {
+        let provider = providers.provider(instance)?;
+        Some(async move {
+            provider.check().await.map_err(|source| ObserveError { instance: instance.clone(), kind: None, source })
+        })
+    });
+    join_all(checks).await.into_iter().collect()
+}
+
 /// Lists every kind of the given instances. Instances are checked first, so that a wrong URL
 /// or credential is reported once, plainly, before anything else.
 pub async fn observe(providers: &Providers, instances: &BTreeSet<String>) -> Result<Observed, ObserveError> {
-    let checks = instances.iter().map(|instance| async move {
-        match providers.provider(instance) {
-            Some(provider) => {
-                provider.check().await.map_err(|source| ObserveError { instance: instance.clone(), kind: None, source })
-            }
-            None => Ok(()),
-        }
-    });
-    for result in futures_join_all(checks).await {
-        result?;
-    }
+    check(providers, instances).await?;
     let lists = instances.iter().flat_map(|instance| {
-        providers.kinds(instance).into_iter().map(move |kind| async move {
-            let handler = providers.handler(instance, kind).cloned();
-            let objects = match handler {
-                Some(handler) => handler.list().await,
-                None => Ok(Vec::new()),
-            };
-            (instance, kind, objects)
+        providers.kinds(instance).into_iter().filter_map(move |kind| {
+            let handler = providers.handler(instance, kind)?.clone();
+            Some(async move { (instance, kind, handler.list().await) })
         })
     });
     let mut observed = Observed::new();
-    for (instance, kind, objects) in futures_join_all(lists).await {
+    for (instance, kind, objects) in join_all(lists).await {
         let objects = objects.map_err(|source| ObserveError {
             instance: instance.clone(),
             kind: Some(kind.to_owned()),
@@ -50,24 +49,4 @@ pub async fn observe(providers: &Providers, instances: &BTreeSet<String>) -> Res
         observed.insert(instance, kind, objects);
     }
     Ok(observed)
-}
-
-/// Runs futures concurrently on the current task and collects their results in order.
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut results: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|context| {
-        let mut pending = false;
-        for (future, result) in pinned.iter_mut().zip(results.iter_mut()) {
-            if result.is_none() {
-                match future.as_mut().poll(context) {
-                    std::task::Poll::Ready(output) => *result = Some(output),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    results.into_iter().flatten().collect()
 }

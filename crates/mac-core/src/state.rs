@@ -122,11 +122,6 @@ impl State {
         }
         self.serial += 1;
     }
-
-    /// Entries by id, for planners.
-    pub fn by_id(&self) -> BTreeMap<&ObjectId, &StateEntry> {
-        self.resources.iter().map(|entry| (&entry.id, entry)).collect()
-    }
 }
 
 /// The hash recorded for an applied definition: SHA-256 of its canonical JSON (keys sorted),
@@ -389,50 +384,6 @@ impl Drop for FileLock {
         // A clean release leaves an empty record; the OS lock goes with the file handle.
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
-    }
-}
-
-/// State kept in memory, for tests and library users that keep state elsewhere.
-#[derive(Debug, Default)]
-pub struct MemoryStateStore {
-    state: std::sync::Mutex<State>,
-    lock: std::sync::Arc<std::sync::Mutex<()>>,
-}
-
-impl MemoryStateStore {
-    pub fn new(state: State) -> MemoryStateStore {
-        MemoryStateStore { state: std::sync::Mutex::new(state), lock: Default::default() }
-    }
-}
-
-#[derive(Debug)]
-struct MemoryLock(#[allow(dead_code)] std::sync::Arc<std::sync::Mutex<()>>);
-
-impl StateLock for MemoryLock {
-    fn previous_holder(&self) -> Option<&LockInfo> {
-        None
-    }
-}
-
-impl StateStore for MemoryStateStore {
-    fn describe(&self) -> String {
-        "in-memory state".to_owned()
-    }
-
-    fn load(&self) -> Result<State, StateError> {
-        Ok(self.state.lock().map(|state| state.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone()))
-    }
-
-    fn save(&self, state: &State) -> Result<(), StateError> {
-        match self.state.lock() {
-            Ok(mut stored) => *stored = state.clone(),
-            Err(poisoned) => *poisoned.into_inner() = state.clone(),
-        }
-        Ok(())
-    }
-
-    fn lock(&self, _timeout: Duration) -> Result<Box<dyn StateLock>, StateError> {
-        Ok(Box::new(MemoryLock(self.lock.clone())))
     }
 }
 

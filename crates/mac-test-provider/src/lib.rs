@@ -58,6 +58,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         latency: Duration::from_millis(parsed.latency_ms),
         fail: parsed.fail.into_iter().collect(),
         crash_after: std::env::var(CRASH_AFTER_ENV).ok().and_then(|value| value.parse().ok()),
+        panic_on: BTreeSet::new(),
     });
     Ok(Box::new(TestProvider::new(remote)))
 }
@@ -70,6 +71,8 @@ pub struct Faults {
     pub fail: BTreeSet<String>,
     /// Abort the process after this many successful writes.
     pub crash_after: Option<usize>,
+    /// `kind.local_id` whose writes panic, as a buggy provider might.
+    pub panic_on: BTreeSet<String>,
 }
 
 /// The fake remote system, shareable between a provider and the test that inspects it.
@@ -129,6 +132,21 @@ impl Remote {
         self.store(&objects);
     }
 
+    /// A fresh remote id.
+    fn next_id(&self) -> usize {
+        let highest = self.objects("group").keys().filter_map(|id| id.strip_prefix('g')?.parse::<usize>().ok()).max();
+        highest.unwrap_or(0) + 1
+    }
+
+    /// The remote ids of the groups named `name` (more than one means a duplicate).
+    pub fn groups_named(&self, name: &str) -> Vec<String> {
+        self.objects("group")
+            .into_iter()
+            .filter(|(_, fields)| fields.get("name").and_then(Value::as_str) == Some(name))
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// Successful writes so far.
     pub fn writes(&self) -> usize {
         self.inner.writes.load(Ordering::SeqCst)
@@ -179,6 +197,10 @@ impl Remote {
         let faults = lock(&self.inner.faults).clone();
         tokio::time::sleep(faults.latency).await;
         let target = what.split_once(' ').map_or(what.as_str(), |(_, target)| target).to_owned();
+        if faults.panic_on.contains(&target) {
+            self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
+            panic!("injected panic writing {target}");
+        }
         let result = if faults.fail.contains(&target) {
             Err(HandlerError::new(HandlerErrorKind::Unavailable, format!("injected failure writing {target}")))
         } else {
@@ -272,10 +294,13 @@ impl FolderHandler {
     }
 }
 
+/// Folders are known by their uid; groups by their `name` (the local id), since their
+/// remote ids are assigned by the remote, as many real APIs do.
 fn remote_object(remote_id: &str, fields: &Value) -> RemoteObject {
+    let adoption_key = fields.get("name").and_then(Value::as_str).unwrap_or(remote_id).to_owned();
     RemoteObject {
         remote_id: remote_id.to_owned(),
-        adoption_key: Some(remote_id.to_owned()),
+        adoption_key: Some(adoption_key),
         fields: fields.clone(),
         part_ids: Default::default(),
     }
@@ -439,6 +464,7 @@ impl GroupHandler {
 
     fn stored(desired: &DesiredObject, refs: &dyn Resolver) -> Value {
         json!({
+            "name": desired.id.local_id,
             "folder_uid": GroupHandler::folder_uid(desired, refs),
             "interval": desired.fields.get("interval"),
             "rules": desired.fields.get("rules").cloned().unwrap_or_else(|| json!([])),
@@ -492,9 +518,11 @@ impl Handler for GroupHandler {
 
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         let fields = GroupHandler::stored(desired, refs);
-        let id = desired.id.local_id.clone();
         self.remote
             .write(format!("create {}", desired.id.short()), |remote| {
+                // The remote assigns ids, and like many APIs it does not stop a second group
+                // with the same name: only mac's bookkeeping prevents duplicates.
+                let id = format!("g{}", remote.next_id());
                 let folder = fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
                 if !remote.objects("folder").contains_key(folder) {
                     return Err(HandlerError::new(

@@ -88,6 +88,7 @@ fn json_output_has_a_stable_schema() {
           "local_id": "a-alerts",
           "operation": "update",
           "drift": false,
+          "resumed": false,
           "changes": [
             {
               "path": "rules[title=\"High error rate\"].expr",

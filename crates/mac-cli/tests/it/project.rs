@@ -94,8 +94,8 @@ fn state_list_show_and_rm() {
     assert_snapshot!(stdout, @r"
     testfs/folder.a	mac-a
     testfs/folder.b	mac-b
-    testfs/group.a-alerts	a-alerts
-    testfs/group.b-alerts	b-alerts
+    testfs/group.a-alerts	g1
+    testfs/group.b-alerts	g2
     ");
     let (_, stdout, _) = run(project.mac().args(["state", "show", "folder.a"]));
     let entry: serde_json::Value = serde_json::from_str(&stdout).expect("json");
@@ -108,4 +108,45 @@ fn state_list_show_and_rm() {
     let (code, _, stderr) = run(project.mac().args(["state", "show", "group.nope"]));
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @"error: no state entry matches `group.nope` (see `mac state list`)");
+}
+
+#[test]
+fn an_environment_without_its_own_state_path_never_shares_the_default_state() {
+    let project = Project::new(TWO_FOLDERS);
+    project.write(
+        "mac.toml",
+        "[providers.testfs]\nfile = \"production.json\"\ntoken = { file = \"dev-token\" }\n\n\
+         [environments.staging]\nproviders.testfs = { file = \"staging.json\", token = { env = \"STAGING_TOKEN\" } }\n",
+    );
+    let (code, _, stderr) = run(project.mac().args(["apply", "--auto-approve"]).env("STAGING_TOKEN", "x"));
+    assert_eq!(code, 1, "the base token file does not exist");
+    assert!(stderr.contains("dev-token"), "{stderr}");
+    project.write("dev-token", "dev\n");
+    let (code, _, stderr) = run(project.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stderr}");
+    // The environment's token replaces the base one whole (no merged { file, env } table).
+    let (code, stdout, stderr) = run(project.mac().args(["-e", "staging", "plan"]).env("STAGING_TOKEN", "s"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Plan: 4 to create"), "staging starts from its own, empty state: {stdout}");
+    let (code, _, _) = run(project.mac().args(["-e", "staging", "apply", "--auto-approve"]).env("STAGING_TOKEN", "s"));
+    assert_eq!(code, 0);
+    assert!(project.root().join(".mac/state.staging.json").exists());
+    assert_eq!(project.state()["resources"].as_array().map(Vec::len), Some(4), "production state untouched");
+}
+
+#[test]
+fn a_saved_plan_is_refused_in_another_environment() {
+    let project = Project::new(TWO_FOLDERS);
+    project.write(
+        "mac.toml",
+        "[providers.testfs]\nfile = \"production.json\"\n\n[environments.staging]\nproviders.testfs = { file = \"staging.json\" }\n",
+    );
+    let (code, _, _) = run(project.mac().args(["-e", "staging", "plan", "-o", "staging.plan"]));
+    assert_eq!(code, 0);
+    let (code, _, stderr) = run(project.mac().args(["apply", "staging.plan", "--auto-approve"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: staging.plan was made for another environment (staging) than this run's ((none)); make a new plan");
+    assert!(!project.root().join("production.json").exists());
+    let (code, _, stderr) = run(project.mac().args(["-e", "staging", "apply", "staging.plan", "--auto-approve"]));
+    assert_eq!(code, 0, "{stderr}");
 }

@@ -139,7 +139,9 @@ rules = [
     assert!(harness.remote.objects("folder").keys().eq([folder_uid("a")].iter()));
 
     // Gone remotely as well as from code: forgotten without a remote call.
-    harness.remote.remove("group", "a-alerts");
+    for id in harness.remote.groups_named("a-alerts") {
+        harness.remote.remove("group", &id);
+    }
     let folder_only = "[[testfs.folder]]\nid = \"a\"\ntitle = \"Team A\"\n";
     let plan = harness.plan(folder_only).await.expect("plan");
     assert_eq!(summary(&plan), ["forget group.a-alerts"]);
@@ -153,10 +155,12 @@ rules = [
 async fn an_object_deleted_by_hand_is_recreated() {
     let harness = Harness::new();
     harness.converge(TWO_FOLDERS).await;
-    harness.remote.remove("group", "b-alerts");
+    for id in harness.remote.groups_named("b-alerts") {
+        harness.remote.remove("group", &id);
+    }
     let plan = harness.converge(TWO_FOLDERS).await;
     assert_eq!(summary(&plan), ["recreate group.b-alerts"]);
-    assert!(harness.remote.objects("group").contains_key("b-alerts"));
+    assert_eq!(harness.remote.groups_named("b-alerts").len(), 1);
 }
 
 #[tokio::test]
@@ -307,4 +311,68 @@ async fn an_object_created_by_an_interrupted_apply_is_recognised_as_ours() {
     assert_eq!(harness.remote.objects("folder").len(), 2, "no duplicate");
     assert!(harness.state().pending().is_empty());
     assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
+}
+
+#[tokio::test]
+async fn a_create_the_remote_refused_is_not_pending_so_a_later_lookalike_needs_adopt() {
+    let harness = Harness::new();
+    let toml = "[[testfs.folder]]\nid = \"a\"\ntitle = \"Team A\"\n";
+    let plan = harness.plan(toml).await.expect("plan");
+    // Someone makes the folder by hand between plan and apply: the create is refused.
+    harness.remote.put("folder", &folder_uid("a"), json!({"title": "Made by hand"}));
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply runs");
+    assert!(!report.succeeded());
+    assert!(harness.state().pending().is_empty(), "a refused create is not pending");
+
+    let plan = harness.plan(toml).await.expect("plan");
+    assert_eq!((plan.actions[0].operation, plan.actions[0].resumed), (Operation::Adopt, false));
+    let err = harness.apply(&plan, &ApplyOptions::default()).await.expect_err("needs --adopt");
+    assert!(matches!(err, ApplyError::AdoptionNotAllowed(_)), "{err}");
+    assert_eq!(harness.remote.objects("folder")[&folder_uid("a")]["title"], "Made by hand");
+}
+
+#[tokio::test]
+async fn an_interrupted_recreate_is_resumed_without_a_duplicate() {
+    let harness = Harness::new();
+    harness.converge(TWO_FOLDERS).await;
+    for id in harness.remote.groups_named("b-alerts") {
+        harness.remote.remove("group", &id);
+    }
+    // The recreate is recorded as pending, then the process "dies" right after the remote
+    // write: simulate by recording the pending create and making the group under a new id.
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    assert_eq!(summary(&plan), ["recreate group.b-alerts"]);
+    {
+        let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+        let mut state = harness.state();
+        state.set_pending(plan.pending.clone());
+        state.bump();
+        harness.store.save(&state).expect("save");
+    }
+    harness.remote.put(
+        "group",
+        "g99",
+        json!({"name": "b-alerts", "folder_uid": folder_uid("b"), "interval": "30s", "rules": [{"title": "Down", "expr": "up == 0"}]}),
+    );
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    assert_eq!(summary(&plan), ["adopt group.b-alerts"]);
+    assert!(plan.actions[0].resumed);
+    harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
+    assert_eq!(harness.remote.groups_named("b-alerts"), ["g99"]);
+    assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
+}
+
+#[tokio::test]
+async fn a_panicking_provider_fails_its_action_and_skips_its_dependants() {
+    let harness = Harness::new();
+    harness.faults(Faults { panic_on: BTreeSet::from(["folder.b".to_owned()]), ..Faults::default() });
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply runs");
+    let outcome = |local_id: &str| {
+        report.actions.iter().find(|action| action.id.local_id == local_id).map(|action| action.outcome.clone())
+    };
+    assert!(matches!(outcome("b"), Some(Outcome::Failed { error, .. }) if error.contains("panicked")), "{report:?}");
+    assert!(matches!(outcome("b-alerts"), Some(Outcome::Skipped { .. })));
+    assert_eq!(outcome("a"), Some(Outcome::Done));
+    assert_eq!(outcome("a-alerts"), Some(Outcome::Done));
 }
