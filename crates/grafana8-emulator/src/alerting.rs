@@ -749,6 +749,13 @@ async fn create_channel(
     if is_short_uid_too_long(&uid) {
         return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
     }
+    // Without settings the notifier factory reads a nil *simplejson.Json and panics; the
+    // recovery middleware answers (unknown types fail before reading settings).
+    if cmd.settings.as_ref().is_none_or(Value::is_null)
+        && validate_legacy(&t, &json!({}), &BTreeMap::new()) != Err((500, String::new()))
+    {
+        return Err(panic_response());
+    }
     let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
     let secure = secure_map(cmd.secure_settings);
     validate_legacy(&t, &settings, &secure).map_err(|(s, m)| {

@@ -194,6 +194,8 @@ async fn channel_errors() {
         (400, msg_trace("alert validation error: Could not find addresses in settings"))
     );
     assert_eq!(channel(&t, json!({"type": "pigeon"})).await, (500, msg_trace("Failed to create alert notification")));
+    let panic = json!({"message": "Internal Server Error - Check the Grafana server logs for the detailed error message.", "error": "Server Error"});
+    assert_eq!(channel(&t, json!({"settings": null})).await, (500, panic));
     assert_eq!(
         channel(&t, json!({"uid": "u".repeat(41)})).await,
         (400, msg_trace("alert validation error: Invalid UID: Must be 40 characters or less"))
