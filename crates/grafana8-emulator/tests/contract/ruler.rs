@@ -536,3 +536,17 @@ async fn get_all_filters_by_dashboard_and_panel() {
     let (st, b) = s.t.send("GET", "/api/ruler/grafana/api/v1/rules?panel_id=x", &s.t.admin(), None).await;
     assert_eq!((st, b), (400, msg_trace("invalid panel_id: strconv.ParseInt: parsing \"x\": invalid syntax")));
 }
+
+#[tokio::test]
+async fn a_known_uid_moves_a_rule_to_another_folder() {
+    let s = setup().await;
+    assert_eq!(s.post(group_with(&s.ds, &[("a", "")])).await.0, 202);
+    let uid = s.uids().await[0].1.clone();
+    let (other_uid, other_title, _) = s.t.folder().await;
+    let (st, _) = s.t.send("POST", &ns_path(&other_title), &s.t.admin(), Some(group_with(&s.ds, &[("a", &uid)]))).await;
+    assert_eq!(st, 202);
+    assert_eq!(s.group("g1").await, (202, json!({"name": "g1", "rules": []})));
+    let (_, g) = s.t.send("GET", &format!("{}/g1", ns_path(&other_title)), &s.t.admin(), None).await;
+    let ga = &g["rules"][0]["grafana_alert"];
+    assert_eq!((ga["uid"].clone(), ga["namespace_uid"].clone(), ga["version"].clone()), (json!(uid), json!(other_uid), json!(2)));
+}
