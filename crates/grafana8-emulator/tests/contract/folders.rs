@@ -327,9 +327,14 @@ async fn overwrite_with_a_clashing_title_saves_onto_the_other_folder() {
     let (b_uid, b_title, b_id) = t.folder().await;
     // Same slug as B, different spelling.
     let new_title = b_title.to_uppercase();
-    let (s, f) = t.send("PUT", &format!("/api/folders/{a_uid}"), &t.admin(), Some(json!({"title": new_title, "overwrite": true}))).await;
+    let (s, f) = t
+        .send("PUT", &format!("/api/folders/{a_uid}"), &t.admin(), Some(json!({"title": new_title, "overwrite": true})))
+        .await;
     assert_eq!(s, 200, "{f}");
-    assert_eq!((f["uid"].clone(), f["id"].clone(), f["title"].clone(), f["version"].clone()), (json!(b_uid), json!(b_id), json!(new_title), json!(2)));
+    assert_eq!(
+        (f["uid"].clone(), f["id"].clone(), f["title"].clone(), f["version"].clone()),
+        (json!(b_uid), json!(b_id), json!(new_title), json!(2))
+    );
     let (_, a) = t.send("GET", &format!("/api/folders/{a_uid}"), &t.admin(), None).await;
     assert_eq!((a["title"].clone(), a["version"].clone()), (json!(a_title), json!(1)));
 }

@@ -548,5 +548,8 @@ async fn a_known_uid_moves_a_rule_to_another_folder() {
     assert_eq!(s.group("g1").await, (202, json!({"name": "g1", "rules": []})));
     let (_, g) = s.t.send("GET", &format!("{}/g1", ns_path(&other_title)), &s.t.admin(), None).await;
     let ga = &g["rules"][0]["grafana_alert"];
-    assert_eq!((ga["uid"].clone(), ga["namespace_uid"].clone(), ga["version"].clone()), (json!(uid), json!(other_uid), json!(2)));
+    assert_eq!(
+        (ga["uid"].clone(), ga["namespace_uid"].clone(), ga["version"].clone()),
+        (json!(uid), json!(other_uid), json!(2))
+    );
 }
