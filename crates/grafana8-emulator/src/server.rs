@@ -169,6 +169,9 @@ pub(crate) async fn fault_mw(State(app): State<Arc<App>>, req: Request, next: Ne
                 r
             }
             FaultKind::Drop => {
+                if app.log_requests {
+                    eprintln!("{} {} {} dropped (injected)", crate::util::now_rfc3339(), method, req.uri().path());
+                }
                 if let Some(ConnDrop(n)) = req.extensions().get::<ConnDrop>() {
                     n.notify_one();
                     std::future::pending::<()>().await;
