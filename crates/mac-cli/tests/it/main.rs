@@ -2,6 +2,7 @@
 //! remote is a JSON file in the project directory. Human output is snapshot-tested.
 
 mod apply;
+mod grafana8;
 mod plan;
 mod project;
 mod safety;

@@ -1,0 +1,284 @@
+//! The grafana8 provider end to end: the `mac` binary against the Grafana 8.5 emulator on
+//! loopback. (A real Grafana 8.5.4 cannot be built on this workplace: issue 3.)
+
+use std::collections::BTreeMap;
+
+use grafana8_emulator::{Emulator, EmulatorConfig, Role};
+use insta::assert_snapshot;
+use serde_json::{Value, json};
+
+use crate::{Project, run};
+
+/// An emulator with an Admin API key and a Prometheus data source, and a project that
+/// points at it.
+struct Grafana {
+    emulator: Emulator,
+    key: String,
+    datasource_uid: String,
+    project: Project,
+    // Declared last: dropped after the emulator it runs.
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Grafana {
+    fn start(definitions: &str) -> Grafana {
+        Grafana::start_as(definitions, Role::Admin)
+    }
+
+    fn start_as(definitions: &str, role: Role) -> Grafana {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let (emulator, key, datasource_uid) = runtime.block_on(async {
+            let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator starts");
+            let key = emulator.create_api_key("mac-tests", role).await.expect("api key");
+            let uid =
+                emulator.create_prometheus_datasource("Prometheus", "http://127.0.0.1:9090").await.expect("datasource");
+            (emulator, key, uid)
+        });
+        let project = Project::empty();
+        project.write(
+            "mac.toml",
+            &format!(
+                "[providers.grafana8]\nurl = \"{}\"\ntoken = {{ env = \"GRAFANA_TOKEN\" }}\n",
+                emulator.base_url()
+            ),
+        );
+        project.define(definitions);
+        Grafana { emulator, key, datasource_uid, project, runtime }
+    }
+
+    fn mac(&self) -> assert_cmd::Command {
+        let mut command = self.project.mac();
+        command.env("GRAFANA_TOKEN", &self.key).env_remove("MAC_GRAFANA8_URL").env_remove("MAC_GRAFANA8_TOKEN");
+        command
+    }
+
+    /// A request to the emulator as the admin, as a person using Grafana's UI would make.
+    fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.emulator.base_url());
+        self.runtime.block_on(async {
+            let mut request = reqwest::Client::new().request(method, url).basic_auth("admin", Some("admin"));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.expect("emulator answers");
+            response.json::<Value>().await.unwrap_or(Value::Null)
+        })
+    }
+
+    fn rules(&self) -> Value {
+        self.api(reqwest::Method::GET, "/api/ruler/grafana/api/v1/rules", None)
+    }
+
+    fn requests(&self) -> BTreeMap<(String, String), u64> {
+        self.emulator.request_counts()
+    }
+}
+
+const PAYMENTS: &str = r#"
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.alert_group]]
+id = "payments-http"
+folder = "payments"
+name = "HTTP"
+interval = "1m"
+
+[[grafana8.alert_group.rules]]
+title = "High 5xx ratio"
+condition = "B"
+for = "5m"
+labels = { severity = "page" }
+annotations = { summary = "More than 5% of requests fail" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Prometheus" }
+relative_time_range = { from = "10m", to = "0s" }
+model = { expr = "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0.05" }
+
+[[grafana8.alert_group.rules]]
+title = "Slow p95"
+condition = "B"
+for = "600s"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Prometheus" }
+model = { expr = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0.5" }
+"#;
+
+#[test]
+fn create_edit_rename_drift_and_prune_against_the_emulator() {
+    let grafana = Grafana::start(PAYMENTS);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let rules = grafana.rules();
+    let group = &rules["Payments"][0];
+    assert_eq!(group["name"], "HTTP");
+    assert_eq!(group["rules"].as_array().map(Vec::len), Some(2));
+    assert_eq!(group["rules"][0]["grafana_alert"]["data"][0]["datasourceUid"], json!(grafana.datasource_uid));
+
+    // Re-plan right after apply: nothing, and a constant handful of reads.
+    let before = grafana.requests();
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    let reads: u64 = grafana.requests().iter().map(|(route, count)| count - before.get(route).unwrap_or(&0)).sum();
+    assert_eq!(reads, 5, "health, org, folders, rules, data sources");
+
+    // A threshold edit shows as exactly that field.
+    grafana.project.define(&PAYMENTS.replace("$A > 0.05", "$A > 0.02"));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/alert_group.payments-http
+        rules[id="High 5xx ratio"].data[ref_id="B"].model.expression: "$A > 0.05" -> "$A > 0.02"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    "#);
+    let uid_before = grafana.rules()["Payments"][0]["rules"][0]["grafana_alert"]["uid"].clone();
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    let rule = &grafana.rules()["Payments"][0]["rules"][0];
+    assert_eq!(rule["grafana_alert"]["uid"], uid_before, "updated in place, not recreated");
+    assert_eq!(rule["grafana_alert"]["data"][1]["model"]["expression"], "$A > 0.02");
+
+    // Renaming the folder moves nothing and leaves no spurious diff on the group.
+    let renamed =
+        PAYMENTS.replace("$A > 0.05", "$A > 0.02").replace("title = \"Payments\"", "title = \"Payments team\"");
+    grafana.project.define(&renamed);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/folder.payments
+        title: "Payments" -> "Payments team"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    "#);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert!(grafana.rules().get("Payments team").is_some());
+    let (code, _, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
+
+    // Drift: someone edits the folder title in the UI.
+    let folder = grafana.api(reqwest::Method::GET, "/api/folders/mac-payments", None);
+    grafana.api(
+        reqwest::Method::PUT,
+        "/api/folders/mac-payments",
+        Some(json!({ "title": "Renamed in the UI", "version": folder["version"] })),
+    );
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains("(drift: changed outside mac"), "{stdout}");
+    assert!(stdout.contains(r#"title: "Renamed in the UI" -> "Payments team""#), "{stdout}");
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+
+    // Removing the group from code prunes it; the folder stays while it is defined.
+    let folder_only = "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments team\"\n";
+    grafana.project.define(folder_only);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains("- delete grafana8/alert_group.payments-http"), "{stdout}");
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(grafana.rules(), json!({}));
+}
+
+#[test]
+fn a_folder_holding_rules_mac_does_not_manage_is_never_deleted() {
+    let grafana = Grafana::start("[[grafana8.folder]]\nid = \"shared\"\ntitle = \"Shared\"\n");
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    // A rule made by hand in the folder mac manages.
+    let rule = json!({
+        "name": "hand-made",
+        "interval": "1m",
+        "rules": [{ "grafana_alert": {
+            "title": "Made in the UI", "condition": "A",
+            "data": [{ "refId": "A", "datasourceUid": "__expr__", "relativeTimeRange": { "from": 0, "to": 0 },
+                       "model": { "type": "math", "expression": "1 > 0" } }],
+        }}],
+    });
+    grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Shared", Some(rule));
+    grafana.project.define("");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("refusing to delete folder `Shared`: it still holds what mac does not manage")
+            && stdout.contains("alert group `hand-made` (Made in the UI)"),
+        "{stdout}"
+    );
+    assert!(grafana.rules().get("Shared").is_some(), "the hand-made rule survives");
+}
+
+#[test]
+fn errors_are_plain_and_located() {
+    let grafana = Grafana::start(&PAYMENTS.replace("{ name = \"Prometheus\" }", "{ name = \"Prometheus-typo\" }"));
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: definitions/main.toml:21:1: Grafana has no data source named `Prometheus-typo` (it has: Prometheus)");
+
+    grafana.project.define(&PAYMENTS.replace("folder = \"payments\"", "folder = \"paymnts\""));
+    let (code, _, stderr) = run(grafana.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: definitions/main.toml:8:1: `folder.paymnts` is not defined for provider instance `grafana8`");
+
+    grafana.project.define(&PAYMENTS.replace("condition = \"B\"\nfor = \"5m\"", "condition = \"C\"\nfor = \"5m\""));
+    let (code, _, stderr) = run(grafana.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: definitions/main.toml:14:1: condition `C` is not the ref_id of any query of this rule (A, B)");
+
+    grafana.project.define(PAYMENTS);
+    let (code, _, stderr) = run(grafana.mac().arg("plan").env("GRAFANA_TOKEN", "not-a-key"));
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with("error: provider `grafana8`: Grafana at http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("refused the credentials") && stderr.contains("check `token` or `basic`"), "{stderr}");
+    assert!(!stderr.contains("not-a-key"), "the token is never printed");
+
+    let base = grafana.emulator.base_url();
+    grafana.emulator.shutdown();
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains(&format!("GET /api/health to Grafana at {base}/ failed")), "{stderr}");
+}
+
+#[test]
+fn a_rule_grafana_rejects_is_reported_at_its_file_and_line() {
+    // The emulator, like Grafana, refuses a query on a data source uid it does not know.
+    let grafana =
+        Grafana::start(&PAYMENTS.replacen("datasource = { name = \"Prometheus\" }", "datasource = \"no-such-uid\"", 2));
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1);
+    let failure = stdout.lines().find(|line| line.starts_with("failed:")).unwrap_or_default();
+    assert!(
+        failure.starts_with("failed: definitions/main.toml:12:1: create grafana8/alert_group.payments-http:"),
+        "{stdout}"
+    );
+    assert!(failure.contains("data source not found: no-such-uid"), "{failure}");
+}
+
+#[test]
+fn a_rule_renamed_with_a_stable_id_keeps_its_uid() {
+    let with_id = PAYMENTS.replacen(
+        "[[grafana8.alert_group.rules]]\ntitle = \"Slow p95\"",
+        "[[grafana8.alert_group.rules]]\nid = \"latency\"\ntitle = \"Slow p95\"",
+        1,
+    );
+    let grafana = Grafana::start(&with_id);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    let uid = grafana.rules()["Payments"][0]["rules"][1]["grafana_alert"]["uid"].clone();
+    grafana.project.define(&with_id.replace("title = \"Slow p95\"", "title = \"Slow p99\""));
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains(r#"rules[id="latency"].title: "Slow p95" -> "Slow p99""#), "{stdout}");
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    let rule = &grafana.rules()["Payments"][0]["rules"][1]["grafana_alert"];
+    assert_eq!((rule["title"].clone(), rule["uid"].clone()), (json!("Slow p99"), uid));
+}
