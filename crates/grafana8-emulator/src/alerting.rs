@@ -5,7 +5,7 @@
 //! api/tooling/definitions/alertmanager.go) at v8.5.4.
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind, err_plain, err_trace, go_normalise, json};
+use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json};
 use crate::server::App;
 use crate::state::Channel;
 use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339, parse_prom_duration};
@@ -572,6 +572,20 @@ fn channel_dto(c: &Channel) -> Value {
            "settings": go_normalise(&c.settings), "secureFields": fields})
 }
 
+/// The JSON names of the notification channel commands.
+const CHANNEL_FIELDS: &[&str] = &[
+    "id",
+    "uid",
+    "name",
+    "type",
+    "sendReminder",
+    "disableResolveMessage",
+    "frequency",
+    "isDefault",
+    "settings",
+    "secureSettings",
+];
+
 #[derive(Deserialize, Default)]
 struct ChannelCmd {
     #[serde(default)]
@@ -743,7 +757,7 @@ async fn create_channel(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let cmd: ChannelCmd = bind_fields(&headers, &body, CHANNEL_FIELDS)?;
     let (name, t) = required(&cmd)?;
     let uid = cmd.uid.clone().unwrap_or_default();
     if is_short_uid_too_long(&uid) {
@@ -840,7 +854,7 @@ async fn update_channel_by_id(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let cmd: ChannelCmd = bind_fields(&headers, &body, CHANNEL_FIELDS)?;
     let (name, t) = required(&cmd)?;
     let cid = cmd.id.unwrap_or(0);
     if cid == 0 || cmd.settings.is_none() || cmd.settings == Some(Value::Null) {
@@ -893,7 +907,7 @@ async fn update_channel_by_uid(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let cmd: ChannelCmd = bind(&headers, &body)?;
+    let cmd: ChannelCmd = bind_fields(&headers, &body, CHANNEL_FIELDS)?;
     let (name, t) = required(&cmd)?;
     if cmd.settings.is_none() || cmd.settings == Some(Value::Null) {
         return Err(bad_request_data());

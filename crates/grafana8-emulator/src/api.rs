@@ -2,7 +2,7 @@
 //! handlers: health, org, API keys, users, teams, and the emulator's own admin routes.
 
 use crate::auth::{Identity, encode_key};
-use crate::http::{R, bind, err_plain, err_trace, json, mw_err, parse_query, query_i64, query_str, raw_json};
+use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, parse_query, query_i64, query_str, raw_json};
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
 use crate::util::{avatar_url, avatar_url_with_default, generate_short_uid};
@@ -240,7 +240,7 @@ async fn add_key(
     body: axum::body::Bytes,
 ) -> R {
     id.require_org_admin()?;
-    let cmd: AddKey = bind(&headers, &body)?;
+    let cmd: AddKey = bind_fields(&headers, &body, &["name", "role", "secondsToLive"])?;
     let name = cmd.name.unwrap_or_default();
     let role = cmd.role.unwrap_or_default();
     if name.is_empty() || role.is_empty() {

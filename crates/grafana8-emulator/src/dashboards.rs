@@ -5,7 +5,9 @@
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::folders::folder_url;
-use crate::http::{R, bind, err_plain, err_trace, json, parse_query, query_all, query_i64, query_str, status_msg};
+use crate::http::{
+    R, bind_fields, err_plain, err_trace, json, parse_query, query_all, query_i64, query_str, status_msg,
+};
 use crate::server::App;
 use crate::state::{Dash, DashVersion, Db};
 use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339, slugify};
@@ -70,7 +72,8 @@ fn json_i64(v: &Value) -> i64 {
 
 /// pkg/api/dashboard.go `PostDashboard` → `DashboardServiceImpl.SaveDashboard`.
 async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: SaveCmd = bind(&headers, &body)?;
+    let cmd: SaveCmd =
+        bind_fields(&headers, &body, &["dashboard", "overwrite", "message", "folderId", "folderUid", "isFolder"])?;
     let Some(mut data) = cmd.dashboard.filter(Value::is_object) else {
         return Err(crate::http::bad_request_data());
     };

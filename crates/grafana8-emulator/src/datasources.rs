@@ -4,7 +4,7 @@
 //! at v8.5.4. There is no `PUT /api/datasources/uid/:uid` in 8.5 (it arrives in 9.0).
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind, err_plain, err_trace, json, parse_id};
+use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_id};
 use crate::server::App;
 use crate::state::{DataSource, Db};
 use crate::util::generate_short_uid;
@@ -149,6 +149,26 @@ async fn id_by_name(State(app): State<Arc<App>>, Extension(id): Extension<Identi
     find(&db, id.org_id, |d| d.name == name).map(|d| json(200, &json!({"id": d.id}))).ok_or_else(not_found)
 }
 
+/// The JSON names of `AddDataSourceCommand` / `UpdateDataSourceCommand`.
+const CMD_FIELDS: &[&str] = &[
+    "name",
+    "type",
+    "access",
+    "url",
+    "uid",
+    "password",
+    "user",
+    "database",
+    "basicAuth",
+    "basicAuthUser",
+    "basicAuthPassword",
+    "withCredentials",
+    "isDefault",
+    "jsonData",
+    "secureJsonData",
+    "version",
+];
+
 #[derive(Deserialize, Default)]
 struct Cmd {
     #[serde(default)]
@@ -217,7 +237,7 @@ fn set_default(db: &mut Db, org: i64, keep: i64) {
 /// pkg/api/datasources.go `AddDataSource`; the URL is only validated when given.
 async fn add(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
     id.require_org_admin()?;
-    let cmd: Cmd = bind(&headers, &body)?;
+    let cmd: Cmd = bind_fields(&headers, &body, CMD_FIELDS)?;
     let (name, ds_type, access) = required(&cmd)?;
     let url = cmd.url.clone().unwrap_or_default();
     if !url.is_empty() {
@@ -276,7 +296,7 @@ async fn update(
     body: Bytes,
 ) -> R {
     id.require_org_admin()?;
-    let cmd: Cmd = bind(&headers, &body)?;
+    let cmd: Cmd = bind_fields(&headers, &body, CMD_FIELDS)?;
     let (name, ds_type, access) = required(&cmd)?;
     let ds_id = parse_id(&raw)?;
     let url = cmd.url.clone().unwrap_or_default();

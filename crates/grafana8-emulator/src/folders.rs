@@ -4,7 +4,9 @@
 //! pkg/services/dashboards/database/database.go (uid, version and slug checks).
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, effective_acl, has_permission};
-use crate::http::{R, bind, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg};
+use crate::http::{
+    R, bind, bind_fields, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg,
+};
 use crate::server::App;
 use crate::state::{Acl, Dash, Db, Role};
 use crate::util::{
@@ -273,7 +275,7 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
 
 /// pkg/api/folder.go `CreateFolder` / `FolderServiceImpl.CreateFolder`.
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: FolderCmd = bind(&headers, &body)?;
+    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title", "version", "overwrite"])?;
     let uid = cmd.uid.unwrap_or_default().trim().to_string();
     if uid == "general" {
         // ErrFolderInvalidUID has no mapping in apierrors/folder.go.
@@ -296,7 +298,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    let cmd: FolderCmd = bind(&headers, &body)?;
+    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title", "version", "overwrite"])?;
     let mut db = app.db();
     let existing = db.dash_by_uid(id.org_id, &uid).cloned().ok_or_else(folder_not_found)?;
     if !existing.is_folder {

@@ -75,6 +75,32 @@ pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Res
     serde_json::from_slice(body).map_err(|_| bad_request_data())
 }
 
+/// `web.Bind` into a struct with the given JSON field names, decoding as Go's `encoding/json`
+/// does: a key that matches no field exactly goes to the field it matches without regard to
+/// case, and a repeated key takes the last value.
+pub(crate) fn bind_fields<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    fields: &[&str],
+) -> Result<T, Response> {
+    let mut v: Value = bind(headers, body)?;
+    if let Value::Object(m) = &mut v {
+        let keys: Vec<String> = m.keys().cloned().collect();
+        for k in keys {
+            if fields.contains(&k.as_str()) {
+                continue;
+            }
+            if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(&k))
+                && !m.contains_key(*f)
+                && let Some(val) = m.remove(&k)
+            {
+                m.insert((*f).to_string(), val);
+            }
+        }
+    }
+    serde_json::from_value(v).map_err(|_| bad_request_data())
+}
+
 /// Applies Go's HTML-safe escaping to already-serialised JSON (those characters can only occur
 /// inside strings).
 pub(crate) fn go_escape(s: &str) -> String {

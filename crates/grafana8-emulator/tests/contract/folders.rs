@@ -27,6 +27,9 @@ async fn create_returns_the_folder_dto() {
                "updatedBy": "admin", "updated": "<_>", "version": 1})
     );
     assert_eq!(b["url"], json!(format!("/dashboards/f/{uid}/{}", title.to_lowercase().replace(' ', "-"))));
+    // Go's decoder matches field names without regard to case.
+    let (s, b) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"Title": unique("Cased")}))).await;
+    assert_eq!((s, b["version"].clone()), (200, json!(1)));
     // A generated uid when none is given.
     let (s, b) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"title": unique("g")}))).await;
     assert_eq!(s, 200);
