@@ -204,8 +204,12 @@ async fn teams_search(State(app): State<Arc<App>>, Extension(id): Extension<Iden
         .collect();
     teams.sort_by(|a, b| a.name.cmp(&b.name));
     let total = teams.len();
-    let list: Vec<Value> =
-        teams.into_iter().skip(((page - 1) * per_page) as usize).take(per_page as usize).map(team_json).collect();
+    let list: Vec<Value> = teams
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page) as usize)
+        .take(per_page as usize)
+        .map(team_json)
+        .collect();
     Ok(json(200, &json!({"totalCount": total, "teams": list, "page": page, "perPage": per_page})))
 }
 
@@ -261,7 +265,7 @@ async fn add_key(
     let secret = generate_short_uid() + &generate_short_uid() + &generate_short_uid();
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let expires = (ttl > 0).then_some(now + ttl);
+    let expires = (ttl > 0).then_some(now.saturating_add(ttl));
     db.api_keys.insert(
         key_id,
         ApiKey { id: key_id, org_id: id.org_id, name: name.clone(), secret: secret.clone(), role, expires },

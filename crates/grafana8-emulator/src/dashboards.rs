@@ -228,7 +228,7 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
         );
         (new_id, 1)
     } else {
-        let v = version + 1;
+        let v = version.saturating_add(1);
         data["id"] = json!(dash_id);
         data["uid"] = json!(uid);
         data["version"] = json!(v);
@@ -451,7 +451,8 @@ async fn search(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
         "alpha-desc" => hits.sort_by(|a, b| b.title.cmp(&a.title)),
         _ => hits.sort_by(|a, b| a.title.cmp(&b.title)),
     }
-    let mut hits: Vec<&Dash> = hits.into_iter().skip(((page - 1) * limit) as usize).take(limit as usize).collect();
+    let mut hits: Vec<&Dash> =
+        hits.into_iter().skip((page - 1).saturating_mul(limit) as usize).take(limit as usize).collect();
     if sort.is_empty() {
         hits.sort_by(|a, b| {
             b.is_folder.cmp(&a.is_folder).then_with(|| a.title.to_lowercase().cmp(&b.title.to_lowercase()))

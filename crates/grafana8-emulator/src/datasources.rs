@@ -338,7 +338,7 @@ async fn update(
         is_default: cmd.is_default.unwrap_or(false),
         json_data: json_data(cmd.json_data),
         secure_json_data: secure_data,
-        version: version + 1,
+        version: version.saturating_add(1),
         read_only: false,
     };
     if ds.is_default {

@@ -95,7 +95,7 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, r
         .collect();
     folders.sort_by(|a, b| a.title.cmp(&b.title));
     let mut page_items: Vec<&Dash> =
-        folders.into_iter().skip(((page - 1) * limit) as usize).take(limit as usize).collect();
+        folders.into_iter().skip((page - 1).saturating_mul(limit) as usize).take(limit as usize).collect();
     page_items.sort_by_key(|d| d.title.to_lowercase());
     let out: Vec<Value> = page_items.iter().map(|d| json!({"id": d.id, "uid": d.uid, "title": d.title})).collect();
     Ok(json(200, &Value::Array(out)))
@@ -262,7 +262,7 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
             }
             d.title = s.title;
             d.slug = slug;
-            d.version = s.version + 1;
+            d.version = s.version.saturating_add(1);
             d.updated = now;
             d.updated_by = user;
             d.data["title"] = json!(d.title);

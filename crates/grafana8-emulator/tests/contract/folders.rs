@@ -127,6 +127,8 @@ async fn list_pages_and_sorts_case_insensitively() {
     assert_eq!(titles(&b), vec![json!("beta")]);
     let (_, b) = t.send("GET", "/api/folders?limit=2&page=3", &t.admin(), None).await;
     assert_eq!(b, json!([]));
+    let (s, b) = t.send("GET", "/api/folders?limit=1000&page=9223372036854775807", &t.admin(), None).await;
+    assert_eq!((s, b), (200, json!([])));
 }
 
 #[tokio::test]
