@@ -33,6 +33,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the remote systems match the definitions.
     Apply(ApplyArgs),
+    /// Write definitions for what a server already has, and manage it from now on.
+    Import(ImportArgs),
     /// Inspect or repair the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -87,6 +89,23 @@ pub struct ApplyArgs {
     /// Take over existing remote objects that the plan proposes to adopt.
     #[arg(long)]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The provider instance to import from, e.g. grafana8.
+    pub instance: String,
+
+    /// Only objects in this folder (by title); repeatable.
+    #[arg(long = "folder", value_name = "TITLE")]
+    pub folders: Vec<String>,
+
+    /// Where to write the definition files (default: the first `definitions` path).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     #[command(flatten)]
     pub lock: LockArgs,

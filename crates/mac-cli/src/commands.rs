@@ -14,7 +14,7 @@ use mac_core::{
     ApplyOptions, Definition, FileStateStore, ObjectId, Plan, PlanOptions, ProjectConfig, Providers, Registry, State,
 };
 
-use crate::args::{ApplyArgs, Cli, Command, LockArgs, PlanArgs, PlanSelection, StateCommand};
+use crate::args::{ApplyArgs, Cli, Command, ImportArgs, LockArgs, PlanArgs, PlanSelection, StateCommand};
 use crate::{progress, render};
 
 /// Exit code of `plan --detailed-exitcode` when there are changes.
@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate => validate(&cli),
         Command::Plan(args) => plan(&cli, args).await,
         Command::Apply(args) => apply(&cli, args).await,
+        Command::Import(args) => import(&cli, args).await,
         Command::State(command) => state(&cli, command),
     }
 }
@@ -257,6 +258,129 @@ async fn wait_for_stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    if !project.providers.contains(&args.instance) {
+        let known: Vec<&str> = project.providers.instances().collect();
+        bail!("`{}` is not a provider instance of this project (configured: {})", args.instance, known.join(", "));
+    }
+    let provider = args.instance.split('.').next().unwrap_or(&args.instance).to_owned();
+    let directory = match &args.out {
+        Some(out) => out.clone(),
+        None => project.config.definition_paths.first().cloned().unwrap_or_else(|| "definitions".into()),
+    };
+    let store = project.store();
+    let _lock = take_lock(&store, &args.lock)?;
+    let mut state = store.load()?;
+    let instances = [args.instance.clone()].into_iter().collect();
+    let observed = mac_core::refresh::observe(&project.providers, &instances).await?;
+    let defined: BTreeSet<ObjectId> = project.definitions.iter().map(|definition| definition.id.clone()).collect();
+    let imported: Vec<_> = mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined)
+        .into_iter()
+        .filter(|object| {
+            args.folders.is_empty() || object.scope.as_ref().is_some_and(|scope| args.folders.contains(scope))
+        })
+        .collect();
+    let mut out = anstream::stdout();
+    if imported.is_empty() {
+        writeln!(out, "Nothing to import: every object of `{}` is managed already (or none matched).", args.instance)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    // One file per folder (the handler's choice), never overwriting a file.
+    let mut files: BTreeMap<String, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+    for object in &imported {
+        let mut table = serde_json::Map::new();
+        table.insert("id".to_owned(), object.id.local_id.clone().into());
+        if object.id.provider != provider {
+            table.insert("provider".to_owned(), object.id.provider.clone().into());
+        }
+        table.extend(object.fields.clone());
+        // Kinds in dependency order (imported in that order), so folders come first.
+        let kinds = files.entry(object.file.clone()).or_default();
+        let tables = kinds.entry(object.id.kind.clone()).or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(tables) = tables {
+            tables.push(table.into());
+        }
+    }
+    let root = cli.directory.join(&directory);
+    let mut written = Vec::new();
+    for (file, kinds) in &files {
+        let path = root.join(format!("{file}.toml"));
+        if path.exists() {
+            bail!("{} exists already; import into an empty directory with --out DIR", path.display());
+        }
+        written.push((path, toml_file(&provider, kinds)?));
+    }
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    for (path, text) in &written {
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for object in &imported {
+        state.upsert(object.state_entry(&project.providers));
+    }
+    state.bump();
+    store.save(&state)?;
+    for (path, _) in &written {
+        writeln!(out, "wrote {}", path.strip_prefix(&cli.directory).unwrap_or(path).display())?;
+    }
+    writeln!(
+        out,
+        "Imported {} object(s) from `{}`; they are managed from now on. `mac plan` should show no changes.",
+        imported.len(),
+        args.instance
+    )?;
+    let inside = project.config.definition_paths.iter().any(|path| directory.starts_with(path));
+    if !inside {
+        writeln!(
+            out,
+            "note: {} is not among mac.toml's `definitions`; add it, or the next plan deletes what was imported",
+            directory.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `[[provider.kind]]` tables, a header comment first. Small tables (labels, a query's
+/// model) are written inline, as a person would write them.
+fn toml_file(provider: &str, kinds: &serde_json::Map<String, serde_json::Value>) -> anyhow::Result<String> {
+    let document = serde_json::json!({ provider: kinds });
+    let body = toml::to_string(&document).context("cannot write the imported objects as TOML")?;
+    let mut edited: toml_edit::DocumentMut = body.parse().context("cannot reformat the imported objects")?;
+    inline_leaf_tables(edited.as_table_mut());
+    Ok(format!(
+        "# Imported by `mac import` from what the server had. Edit freely: this file is now the source.\n\n{edited}"
+    ))
+}
+
+/// Turns every table whose values are all plain (no nested tables) into an inline table.
+fn inline_leaf_tables(table: &mut toml_edit::Table) {
+    let keys: Vec<String> = table.iter().map(|(key, _)| key.to_owned()).collect();
+    for key in keys {
+        let Some(item) = table.get_mut(&key) else { continue };
+        match item {
+            toml_edit::Item::Table(child) => {
+                let leaf = child.iter().all(|(_, value)| matches!(value, toml_edit::Item::Value(_)));
+                if leaf {
+                    let inline = std::mem::take(child).into_inline_table();
+                    *item = toml_edit::Item::Value(toml_edit::Value::InlineTable(inline).decorated(" ", ""));
+                    if let Some(mut key) = table.key_mut(&key) {
+                        key.leaf_decor_mut().set_suffix(" ");
+                    }
+                } else {
+                    inline_leaf_tables(child);
+                }
+            }
+            toml_edit::Item::ArrayOfTables(tables) => {
+                for child in tables.iter_mut() {
+                    inline_leaf_tables(child);
+                }
+            }
+            _ => {}
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod apply;
 pub mod diff;
 pub mod graph;
+pub mod import;
 pub mod object;
 pub mod plan;
 pub mod project;
@@ -35,8 +36,8 @@ pub use object::{
 pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
-    DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration,
-    ProviderSettings, Providers, Registry, Resolved, Resolver, SettingsError, parse_fields,
+    DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,
+    ProviderRegistration, ProviderSettings, Providers, Registry, Resolved, Resolver, SettingsError, parse_fields,
 };
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};

@@ -62,6 +62,9 @@ pub struct ProjectConfig {
     /// Where state lives (relative paths are taken from the root).
     pub state_path: PathBuf,
     pub definition_paths: Vec<PathBuf>,
+    /// Whether `definitions` was written in mac.toml; the default path may be missing
+    /// (a new project), a path the user named may not (a typo must not read as "no objects").
+    definitions_given: bool,
     pub providers: Vec<ProviderConfig>,
     /// Values for templates, from `[values]` and the environment's `values`.
     pub values: Map<String, Value>,
@@ -206,6 +209,7 @@ impl ProjectConfig {
             }
             None => file.state.path.unwrap_or_else(|| ".mac/state.json".to_owned()),
         };
+        let definitions_given = file.definitions.is_some();
         let definition_paths =
             file.definitions.unwrap_or_else(|| vec!["definitions".to_owned()]).into_iter().map(PathBuf::from).collect();
         let mut values = file.values;
@@ -220,6 +224,7 @@ impl ProjectConfig {
             environment: environment.map(str::to_owned),
             state_path: PathBuf::from(state_path),
             definition_paths,
+            definitions_given,
             providers,
             values,
             document,
@@ -296,6 +301,8 @@ impl ProjectConfig {
             } else if path.is_dir() {
                 collect_toml_files(&path, &mut files)
                     .map_err(|source| ProjectError::Read { path: path.clone(), source })?;
+            } else if !self.definitions_given {
+                continue;
             } else {
                 return Err(self
                     .document

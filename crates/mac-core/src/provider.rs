@@ -213,6 +213,25 @@ pub trait Resolver: Sync {
 /// apply will determine.
 pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
 
+/// What an imported object becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedFields {
+    /// A readable local id (made unique by the engine if it clashes).
+    pub local_id: String,
+    pub fields: Fields,
+    /// The file (stem, without `.toml`) it belongs in, e.g. its folder's name.
+    pub file: String,
+    /// What `mac import --folder` selects by (a folder title), if anything.
+    pub scope: Option<String>,
+    /// Ids the remote assigned to parts, by part key (see [`RemoteObject::part_ids`]).
+    pub part_ids: std::collections::BTreeMap<String, String>,
+}
+
+/// During an import: the local ids given to objects imported (or managed) before.
+pub trait ImportRefs {
+    fn local_id(&self, kind: &str, remote_id: &str) -> Option<&str>;
+}
+
 /// A remote system `mac` reconciles, for example one Grafana server.
 #[async_trait]
 pub trait Provider: Send + Sync {
@@ -266,6 +285,14 @@ pub trait Handler: Send + Sync {
     /// `*`, e.g. `/rules`) are matched between desired and observed, so that reordering is
     /// no change and a changed item shows as itself. `None` matches by position.
     fn list_key(&self, _path: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// A remote object not managed yet, as a definition to write to a file (`mac import`).
+    /// Defaults and server-added fields are left out so that the file reads as a person
+    /// would write it; planning the result against the same remote object must show no
+    /// change. `None` for objects this kind does not import.
+    fn import(&self, _remote: &RemoteObject, _refs: &dyn ImportRefs) -> Option<ImportedFields> {
         None
     }
 

@@ -568,6 +568,99 @@ impl Handler for AlertGroupHandler {
         }
     }
 
+    fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+        let folder_uid = remote.fields.get("folder_uid")?.as_str()?;
+        let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
+        let name = remote.fields.get("name")?.as_str()?;
+        let (folder, file) = match refs.local_id("folder", folder_uid) {
+            Some(local_id) => (json!(local_id), local_id.to_owned()),
+            None => (json!({ "uid": folder_uid }), crate::slug(folder_title)),
+        };
+        let names: HashMap<String, String> = match self.cached_datasources() {
+            Some(Ok(by_name)) => by_name.into_iter().map(|(name, uid)| (uid, name)).collect(),
+            _ => HashMap::new(),
+        };
+        let mut part_ids = BTreeMap::new();
+        let mut rules = Vec::new();
+        for rule in remote.fields.get("rules").and_then(Value::as_array).into_iter().flatten() {
+            let alert = rule.get("grafana_alert")?;
+            let title = alert.get("title")?.as_str()?;
+            if let Some(uid) = alert.get("uid").and_then(Value::as_str) {
+                part_ids.insert(title.to_owned(), uid.to_owned());
+            }
+            let mut imported = Map::new();
+            imported.insert("title".to_owned(), json!(title));
+            imported.insert("condition".to_owned(), alert.get("condition").cloned().unwrap_or_default());
+            let for_ = canonical_duration(rule.get("for"));
+            if for_ != json!("0s") {
+                imported.insert("for".to_owned(), for_);
+            }
+            for (field, default) in
+                [("no_data_state", DEFAULT_NO_DATA_STATE), ("exec_err_state", DEFAULT_EXEC_ERR_STATE)]
+            {
+                if let Some(state) = alert.get(field).and_then(Value::as_str).filter(|state| *state != default) {
+                    imported.insert(field.to_owned(), json!(state));
+                }
+            }
+            for field in ["labels", "annotations"] {
+                if let Some(map) = rule.get(field).and_then(Value::as_object).filter(|map| !map.is_empty()) {
+                    imported.insert(field.to_owned(), Value::Object(map.clone()));
+                }
+            }
+            let mut data = Vec::new();
+            for query in alert.get("data").and_then(Value::as_array).into_iter().flatten() {
+                let uid = query.get("datasourceUid").and_then(Value::as_str).unwrap_or_default();
+                let mut item = Map::new();
+                item.insert("ref_id".to_owned(), query.get("refId").cloned().unwrap_or_default());
+                item.insert(
+                    "datasource".to_owned(),
+                    match names.get(uid) {
+                        Some(name) => json!({ "name": name }),
+                        None => json!(uid),
+                    },
+                );
+                let expression = EXPRESSION_UIDS.contains(&uid);
+                let from = seconds(query.pointer("/relativeTimeRange/from")).unwrap_or(0);
+                let to = seconds(query.pointer("/relativeTimeRange/to")).unwrap_or(0);
+                if (from, to) != if expression { (0, 0) } else { (600, 0) } {
+                    let as_duration = |seconds: i64| json!(duration::format(seconds.max(0) as u64 * 1000));
+                    item.insert(
+                        "relative_time_range".to_owned(),
+                        json!({ "from": as_duration(from), "to": as_duration(to) }),
+                    );
+                }
+                let mut model = query.get("model").and_then(Value::as_object).cloned().unwrap_or_default();
+                // Grafana adds these when missing; mac does the same when comparing.
+                if model.get("intervalMs") == Some(&json!(1000)) {
+                    model.remove("intervalMs");
+                }
+                if model.get("maxDataPoints") == Some(&json!(43200)) {
+                    model.remove("maxDataPoints");
+                }
+                let query_type = query.get("queryType").and_then(Value::as_str).unwrap_or_default();
+                if !query_type.is_empty() && model.get("queryType").and_then(Value::as_str) != Some(query_type) {
+                    item.insert("query_type".to_owned(), json!(query_type));
+                }
+                item.insert("model".to_owned(), Value::Object(model));
+                data.push(Value::Object(item));
+            }
+            imported.insert("data".to_owned(), Value::Array(data));
+            rules.push(Value::Object(imported));
+        }
+        let mut fields = Map::new();
+        fields.insert("folder".to_owned(), folder);
+        fields.insert("name".to_owned(), json!(name));
+        fields.insert("interval".to_owned(), canonical_duration(remote.fields.get("interval")));
+        fields.insert("rules".to_owned(), Value::Array(rules));
+        Some(mac_core::ImportedFields {
+            local_id: format!("{}-{}", crate::slug(folder_title), crate::slug(name)),
+            fields,
+            file,
+            scope: Some(folder_title.to_owned()),
+            part_ids,
+        })
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         // One request for every rule of every folder (API.md §3.5), and one for data source
         // names: the cost of a plan does not grow with the number of rules.

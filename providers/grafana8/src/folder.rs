@@ -165,6 +165,22 @@ impl Handler for FolderHandler {
         json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
     }
 
+    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+        let title = remote.fields.get("title")?.as_str()?.to_owned();
+        let slug = crate::slug(&title);
+        let mut fields = Fields::new();
+        fields.insert("title".to_owned(), json!(title));
+        // The uid Grafana gave it stays: it is how the folder is known remotely.
+        fields.insert("uid".to_owned(), json!(remote.remote_id));
+        Some(mac_core::ImportedFields {
+            local_id: slug.clone(),
+            fields,
+            file: slug,
+            scope: Some(title),
+            part_ids: Default::default(),
+        })
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let mut folders = Vec::new();
         for page in 1.. {

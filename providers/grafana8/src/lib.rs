@@ -9,6 +9,20 @@ mod client;
 mod duration;
 mod folder;
 
+/// A readable local id or file name from a title: `Payments Team` → `payments-team`.
+pub(crate) fn slug(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-').to_owned();
+    if slug.is_empty() { "untitled".to_owned() } else { slug }
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -282,3 +282,87 @@ fn a_rule_renamed_with_a_stable_id_keeps_its_uid() {
     let rule = &grafana.rules()["Payments"][0]["rules"][1]["grafana_alert"];
     assert_eq!((rule["title"].clone(), rule["uid"].clone()), (json!("Slow p99"), uid));
 }
+
+#[test]
+fn import_of_a_hand_made_grafana_round_trips_to_an_empty_plan() {
+    let grafana = Grafana::start("");
+    grafana.api(reqwest::Method::POST, "/api/folders", Some(json!({ "uid": "ops-uid", "title": "Ops Team" })));
+    grafana.api(reqwest::Method::POST, "/api/folders", Some(json!({ "uid": "other-uid", "title": "Other" })));
+    let group = json!({
+        "name": "disk",
+        "interval": "2m",
+        "rules": [{
+            "for": "15m",
+            "labels": { "severity": "warn" },
+            "annotations": { "summary": "{{ $labels.instance }} is almost full" },
+            "grafana_alert": {
+                "title": "Disk full",
+                "condition": "B",
+                "no_data_state": "OK",
+                "data": [
+                    { "refId": "A", "datasourceUid": grafana.datasource_uid, "relativeTimeRange": { "from": 3600, "to": 0 },
+                      "model": { "expr": "node_filesystem_avail_bytes < 1e9", "refId": "A" } },
+                    { "refId": "B", "datasourceUid": "__expr__", "relativeTimeRange": { "from": 0, "to": 0 },
+                      "model": { "type": "math", "expression": "$A > 0" } },
+                ],
+            },
+        }],
+    });
+    grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Ops%20Team", Some(group));
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8", "--folder", "Ops Team"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r"
+    wrote definitions/ops-team.toml
+    Imported 2 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
+    ");
+    let file = std::fs::read_to_string(grafana.project.root().join("definitions/ops-team.toml")).expect("written");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[grafana8.folder]]
+    id = "ops-team"
+    title = "Ops Team"
+    uid = "ops-uid"
+
+    [[grafana8.alert_group]]
+    id = "ops-team-disk"
+    folder = "ops-team"
+    name = "disk"
+    interval = "2m"
+
+    [[grafana8.alert_group.rules]]
+    title = "Disk full"
+    condition = "B"
+    for = "15m"
+    no_data_state = "OK"
+    labels = { severity = "warn" }
+    annotations = { summary = "{{ $labels.instance }} is almost full" }
+
+    [[grafana8.alert_group.rules.data]]
+    ref_id = "A"
+    datasource = { name = "Prometheus" }
+    relative_time_range = { from = "1h", to = "0s" }
+    model = { expr = "node_filesystem_avail_bytes < 1e9", refId = "A" }
+
+    [[grafana8.alert_group.rules.data]]
+    ref_id = "B"
+    datasource = "__expr__"
+    model = { expression = "$A > 0", type = "math" }
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_snapshot!(stdout, @"No changes. 2 object(s) match their definitions.");
+
+    // The imported definitions are ordinary ones: an edit is planned as usual.
+    std::fs::write(
+        grafana.project.root().join("definitions/ops-team.toml"),
+        file.replace("for = \"15m\"", "for = \"30m\""),
+    )
+    .expect("edit");
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains(r#"rules[id="Disk full"].for: "15m" -> "30m""#), "{stdout}");
+    // `Other` was not asked for and stays unmanaged.
+    let (_, stdout, _) = run(grafana.mac().args(["state", "list"]));
+    assert!(!stdout.contains("other"), "{stdout}");
+}
