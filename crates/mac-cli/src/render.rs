@@ -62,13 +62,10 @@ fn action_block(out: &mut String, action: &Action) {
     for change in &action.changes {
         match action.operation {
             Operation::Create | Operation::Recreate => match change.new.as_ref() {
-                // A list of several items reads best one item a line.
-                Some(Value::Array(items)) if items.len() > 1 => {
-                    let _ = writeln!(out, "    {} = [", change.path);
-                    for item in items {
-                        let _ = writeln!(out, "      {item},");
-                    }
-                    let _ = writeln!(out, "    ]");
+                // Nested values (a group's rules) read best indented, one field a line.
+                Some(nested @ (Value::Array(_) | Value::Object(_))) if value(Some(nested)).len() > 60 => {
+                    let pretty = serde_json::to_string_pretty(nested).unwrap_or_default();
+                    let _ = writeln!(out, "    {} = {}", change.path, pretty.replace('\n', "\n    "));
                 }
                 new => {
                     let _ = writeln!(out, "    {} = {}", change.path, value(new));

@@ -20,8 +20,16 @@ fn a_plan_from_empty_shows_every_create() {
         folder_uid = "(known after apply)"
         interval = "60s"
         rules = [
-          {"title":"High error rate","expr":"errors > 1","for":"300s"},
-          {"title":"Slow","expr":"latency > 2","for":"600s"},
+          {
+            "title": "High error rate",
+            "expr": "errors > 1",
+            "for": "300s"
+          },
+          {
+            "title": "Slow",
+            "expr": "latency > 2",
+            "for": "600s"
+          }
         ]
     + create testfs/group.b-alerts
         folder_uid = "(known after apply)"
