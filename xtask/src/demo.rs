@@ -1,10 +1,23 @@
-//! `cargo xtask demo`: the main job end to end on a scratch copy of `examples/quickstart`:
-//! plan, apply, a clean re-plan, an edit and the plan that shows exactly that edit.
+//! `cargo xtask demo`: the main job end to end. Starts the Grafana 8.5 emulator on a free
+//! loopback port, then on a scratch copy of `examples/grafana`: validate, plan, apply, a clean
+//! re-plan, an edit, and the plan that shows exactly that edit.
 
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 use crate::{project_root, run_command};
+
+/// Stops the emulator however the demo ends.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
@@ -17,22 +30,36 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--quiet",
         "--package",
         "mac-cli",
-        "--features",
-        "test-provider",
+        "--package",
+        "grafana8-emulator",
     ]))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let mac = target.join("debug").join(format!("mac{}", std::env::consts::EXE_SUFFIX));
+    let binary = |name: &str| target.join("debug").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+
+    let port = free_port()?;
+    let example = root.join("examples/grafana");
+    let emulator = Command::new(binary("grafana8-emulator"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--quiet", "--seed"])
+        .arg(example.join("seed.toml"))
+        .spawn()
+        .map_err(|err| format!("cannot start the emulator: {err}"))?;
+    let _emulator = Emulator(emulator);
+    wait_for_port(port)?;
+    let url = format!("http://127.0.0.1:{port}");
+    println!("Grafana 8.5 emulator listening on {url} (admin/admin)");
 
     let scratch = std::env::temp_dir().join(format!("mac-demo-{}", std::process::id()));
-    copy_dir(&root.join("examples/quickstart"), &scratch).map_err(|err| format!("cannot copy the example: {err}"))?;
-    println!("demo project: {}\n", scratch.display());
+    copy_dir(&example, &scratch).map_err(|err| format!("cannot copy the example: {err}"))?;
+    println!("demo project: {}", scratch.display());
 
-    // Every step must exit 0, except where the demo checks `--detailed-exitcode` itself.
+    let mac = binary("mac");
     let step_expecting = |title: &str, args: &[&str], expected: i32| -> Result<(), String> {
         println!("\n=== {title}: mac {}", args.join(" "));
         let status = Command::new(&mac)
             .current_dir(&scratch)
             .args(args)
+            .env("MAC_GRAFANA8_URL", &url)
+            .env("GRAFANA_PASSWORD", "admin")
             .status()
             .map_err(|err| format!("cannot run {}: {err}", mac.display()))?;
         if status.code() == Some(expected) {
@@ -44,18 +71,34 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let step = |title: &str, args: &[&str]| step_expecting(title, args, 0);
     step("providers compiled in", &["providers"])?;
     step("check the definitions offline", &["validate"])?;
-    step("what would change", &["plan"])?;
+    step_expecting("what would change", &["plan", "--detailed-exitcode"], 2)?;
     step("apply it", &["apply", "--auto-approve"])?;
     step_expecting("a re-plan right after apply is empty", &["plan", "--detailed-exitcode"], 0)?;
     let definitions = scratch.join("definitions/payments.toml");
     let text = std::fs::read_to_string(&definitions).map_err(|err| err.to_string())?;
-    std::fs::write(&definitions, text.replace("> 0.05", "> 0.02")).map_err(|err| err.to_string())?;
+    std::fs::write(&definitions, text.replace("$A > 0.05", "$A > 0.02")).map_err(|err| err.to_string())?;
     println!("\n(edited definitions/payments.toml: 5xx threshold 0.05 -> 0.02)");
     step_expecting("the plan shows exactly that field", &["plan", "--detailed-exitcode"], 2)?;
     step("apply the edit", &["apply", "--auto-approve"])?;
-    step("state", &["state", "list"])?;
+    step("what mac manages now", &["state", "list"])?;
     let _ = std::fs::remove_dir_all(&scratch);
     println!("\ndemo complete");
+    Ok(())
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|err| format!("no free loopback port: {err}"))?;
+    listener.local_addr().map(|address| address.port()).map_err(|err| err.to_string())
+}
+
+fn wait_for_port(port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("the emulator did not listen on port {port} within 30s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     Ok(())
 }
 
