@@ -88,7 +88,8 @@ providers.testfs = { file = "staging.json" }
 #[test]
 fn state_list_show_and_rm() {
     let project = Project::new(TWO_FOLDERS);
-    run(project.mac().args(["apply", "--auto-approve"]));
+    // One write at a time: the remote assigns group ids in the order it sees creates.
+    run(project.mac().args(["apply", "--auto-approve", "--parallelism", "1"]));
     let (code, stdout, _) = run(project.mac().args(["state", "list"]));
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @r"
