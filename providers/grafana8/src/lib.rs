@@ -6,8 +6,10 @@
 
 mod alert_group;
 mod client;
+mod dashboard;
 mod duration;
 mod folder;
+mod folder_permission;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {
@@ -149,6 +151,8 @@ pub struct Grafana8 {
     client: Arc<client::Client>,
     folders: Arc<folder::FolderHandler>,
     alert_groups: Arc<alert_group::AlertGroupHandler>,
+    dashboards: Arc<dashboard::DashboardHandler>,
+    folder_permissions: Arc<folder_permission::FolderPermissionHandler>,
 }
 
 impl Grafana8 {
@@ -156,6 +160,8 @@ impl Grafana8 {
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
             alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
+            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone())),
+            folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
             client,
         }
     }
@@ -164,13 +170,20 @@ impl Grafana8 {
 #[async_trait]
 impl Provider for Grafana8 {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![KindSpec::new("folder", &[]), KindSpec::new("alert_group", &["folder"])]
+        vec![
+            KindSpec::new("folder", &[]),
+            KindSpec::new("alert_group", &["folder"]),
+            KindSpec::new("dashboard", &["folder"]),
+            KindSpec::new("folder_permission", &["folder"]),
+        ]
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         match kind {
             "folder" => Some(self.folders.clone()),
             "alert_group" => Some(self.alert_groups.clone()),
+            "dashboard" => Some(self.dashboards.clone()),
+            "folder_permission" => Some(self.folder_permissions.clone()),
             _ => None,
         }
     }

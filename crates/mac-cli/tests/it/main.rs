@@ -3,6 +3,7 @@
 
 mod apply;
 mod grafana8;
+mod grafana8_dashboards;
 mod plan;
 mod project;
 mod safety;
