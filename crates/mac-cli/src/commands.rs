@@ -98,7 +98,13 @@ impl Project {
             .filter(|instance| self.providers.contains(instance))
             .collect();
         let observed = mac_core::refresh::observe(&self.providers, &instances).await?;
-        let options = PlanOptions { allow_delete_all: selection.allow_delete_all, targets: selection.targets.clone() };
+        // Secrets are read and digested here, so that the planner compares digests only.
+        let salt = state.clone().secret_salt().to_owned();
+        let secrets =
+            mac_core::secrets::digest_definitions(&self.definitions, &self.providers, &salt, &self.config.root)
+                .map_err(mac_core::ProjectError::Invalid)?;
+        let options =
+            PlanOptions { allow_delete_all: selection.allow_delete_all, targets: selection.targets.clone(), secrets };
         let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
         plan.bindings = self.bindings();
         Ok(plan)
@@ -176,7 +182,9 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let store = project.store();
     let _lock = take_lock(&store, &args.lock)?;
-    let state = store.load()?;
+    let mut state = store.load()?;
+    // Fix the salt before planning, so that plan and apply digest secrets alike.
+    state.secret_salt();
     let plan = match &args.plan_file {
         Some(path) => {
             if !args.selection.targets.is_empty() || args.selection.allow_delete_all {
@@ -222,8 +230,12 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         wait_for_stop_signal().await;
         std::process::exit(130);
     });
-    let options =
-        ApplyOptions { parallelism: usize::from(args.parallelism), adopt: args.adopt, interrupt: Some(interrupt) };
+    let options = ApplyOptions {
+        parallelism: usize::from(args.parallelism),
+        adopt: args.adopt,
+        interrupt: Some(interrupt),
+        secrets_root: project.config.root.clone(),
+    };
     let progress = progress::Progress::new(plan.actions.len());
     let result = mac_core::apply(&plan, &project.providers, &store, state, &options, &progress).await;
     progress.finish();

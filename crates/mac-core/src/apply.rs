@@ -24,11 +24,13 @@ pub struct ApplyOptions {
     /// Set (for example by a Ctrl-C handler) to start no further actions: those in flight
     /// finish and are saved, the rest are reported as skipped.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The directory `{ file = … }` secret references are read from (the project root).
+    pub secrets_root: std::path::PathBuf,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { parallelism: 8, adopt: false, interrupt: None }
+        ApplyOptions { parallelism: 8, adopt: false, interrupt: None, secrets_root: ".".into() }
     }
 }
 
@@ -142,6 +144,7 @@ pub async fn apply(
         store.save(&state).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
     }
     let mut scheduler = Scheduler::new(plan, providers);
+    let secrets = SecretContext { salt: state.secret_salt().to_owned(), root: options.secrets_root.clone() };
     let mut resolved: BTreeMap<ObjectId, RemoteObject> =
         plan.known_remote.iter().map(|known| (known.id.clone(), known.remote.clone())).collect();
     let mut in_flight = tokio::task::JoinSet::new();
@@ -160,7 +163,8 @@ pub async fn apply(
             };
             let references = references_of(&action, &resolved);
             observer.started(&action);
-            let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references).await });
+            let secrets = secrets.clone();
+            let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references, &secrets).await });
             running.insert(task.id(), index);
         }
         let Some(joined) = in_flight.join_next_with_id().await else { break };
@@ -184,8 +188,8 @@ pub async fn apply(
             let Some(index) = index else { continue };
             let action = &plan.actions[index];
             let outcome = match result {
-                Ok(written) => {
-                    record(&mut state, action, written.as_ref());
+                Ok((written, digests)) => {
+                    record(&mut state, action, written.as_ref(), digests);
                     if let Some(remote) = written {
                         resolved.insert(action.id.clone(), remote);
                     }
@@ -412,33 +416,53 @@ impl Resolver for KnownReferences<'_> {
 }
 
 /// Runs one action against the remote; returns the object as written (none for removals).
+/// What a write needs to reveal secrets to the handler.
+#[derive(Debug, Clone)]
+struct SecretContext {
+    salt: String,
+    root: std::path::PathBuf,
+}
+
+/// A finished write: the object as written (none for removals) and the digests of the
+/// secrets it carried.
+type Written = (Option<RemoteObject>, BTreeMap<String, String>);
+
+/// Runs one action against the remote.
 async fn execute(
     handler: &dyn Handler,
     action: &Action,
     references: &BTreeMap<LocalRef, RemoteObject>,
-) -> Result<Option<RemoteObject>, HandlerError> {
+    secrets: &SecretContext,
+) -> Result<Written, HandlerError> {
     let resolver = KnownReferences(references);
-    let desired = || -> Result<DesiredObject, HandlerError> {
+    let desired = || -> Result<(DesiredObject, BTreeMap<String, String>), HandlerError> {
         let desired = action.desired.as_ref().ok_or_else(|| missing("desired object"))?;
         let fields = substitute(&desired.fields, &resolver)
             .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
-        Ok(DesiredObject { id: desired.id.clone(), fields })
+        // Secret values exist only here, on their way to the remote.
+        let (fields, digests) = crate::secrets::reveal(&fields, &handler.secret_fields(), &secrets.salt, &secrets.root)
+            .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
+        Ok((DesiredObject { id: desired.id.clone(), fields }, digests))
     };
     match action.operation {
-        Operation::Create | Operation::Recreate => handler.create(&desired()?, &resolver).await.map(Some),
+        Operation::Create | Operation::Recreate => {
+            let (desired, digests) = desired()?;
+            handler.create(&desired, &resolver).await.map(|written| (Some(written), digests))
+        }
         Operation::Update | Operation::Adopt => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
             if action.changes.is_empty() {
                 // An adoption with nothing to change only records the object in state.
-                return Ok(Some(current.clone()));
+                return Ok((Some(current.clone()), BTreeMap::new()));
             }
-            handler.update(current, &desired()?, &resolver).await.map(Some)
+            let (desired, digests) = desired()?;
+            handler.update(current, &desired, &resolver).await.map(|written| (Some(written), digests))
         }
         Operation::Delete => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            handler.delete(current).await.map(|()| None)
+            handler.delete(current).await.map(|()| (None, BTreeMap::new()))
         }
-        Operation::Forget => Ok(None),
+        Operation::Forget => Ok((None, BTreeMap::new())),
     }
 }
 
@@ -450,7 +474,7 @@ fn missing(what: &str) -> HandlerError {
 }
 
 /// Records a successful action in state.
-fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>) {
+fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>, digests: BTreeMap<String, String>) {
     state.remove_pending(&action.id);
     match (action.operation, written) {
         (Operation::Delete | Operation::Forget, _) => {
@@ -462,6 +486,12 @@ fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>) {
             applied_hash: action.applied_hash.clone().unwrap_or_default(),
             depends_on: action.references.clone(),
             part_ids: remote.part_ids.clone(),
+            // An adoption that wrote nothing keeps what was recorded (nothing, for a new one).
+            secret_digests: if digests.is_empty() {
+                state.get(&action.id).map(|entry| entry.secret_digests.clone()).unwrap_or_default()
+            } else {
+                digests
+            },
         }),
         (_, None) => {}
     }

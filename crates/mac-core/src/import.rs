@@ -32,6 +32,7 @@ impl Imported {
             applied_hash: definition_hash(&self.fields),
             depends_on: depends_on.into_iter().collect(),
             part_ids: self.remote.part_ids.clone(),
+            secret_digests: Default::default(),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod provider;
 pub mod refresh;
 pub mod refs;
 pub mod secret;
+pub mod secrets;
 pub mod source;
 pub mod state;
 

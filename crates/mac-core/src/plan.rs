@@ -30,6 +30,9 @@ pub struct PlanOptions {
     pub allow_delete_all: bool,
     /// Only these objects (`kind.local_id`, in any instance) and what they depend on.
     pub targets: Vec<LocalRef>,
+    /// Digests of the current secret values ([`crate::secrets::digest_definitions`]), compared
+    /// with those recorded at the last apply. The planner never sees a secret itself.
+    pub secrets: crate::secrets::SecretDigests,
 }
 
 /// What the remote systems hold, per provider instance and kind.
@@ -283,6 +286,7 @@ pub fn plan(
     refuse_delete_all(definitions, state, &resources, options)?;
 
     let resolver = PlanResolver { resources: &resources };
+    let secrets_of = |id: &ObjectId, recorded| SecretsNow { current: options.secrets.get(id), recorded };
     let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
     let mut unchanged = 0;
     let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
@@ -291,20 +295,37 @@ pub fn plan(
         let handler = handler.as_ref();
         let action = match resource {
             Resource::Local(LocalResource { local }) => {
-                Some(write_action(local, handler, &resolver, Operation::Create, None, false)?)
+                Some(write_action(local, handler, &resolver, Operation::Create, None, false, secrets_of(id, None))?)
             }
             Resource::Mapped(MappedResource { local, .. }) => {
-                Some(write_action(local, handler, &resolver, Operation::Recreate, None, false)?)
+                Some(write_action(local, handler, &resolver, Operation::Recreate, None, false, secrets_of(id, None))?)
             }
             Resource::Adoptable(SyncedResource { local, remote }) => {
-                let mut action = write_action(local, handler, &resolver, Operation::Adopt, Some(remote), false)?;
+                let mut action = write_action(
+                    local,
+                    handler,
+                    &resolver,
+                    Operation::Adopt,
+                    Some(remote),
+                    false,
+                    secrets_of(id, None),
+                )?;
                 action.resumed = resumed.contains(id);
                 Some(action)
             }
             Resource::Synced(SyncedResource { local, remote }) => {
                 let unchanged_code =
                     state.get(id).is_some_and(|entry| entry.applied_hash == definition_hash(&local.fields));
-                let action = write_action(local, handler, &resolver, Operation::Update, Some(remote), unchanged_code)?;
+                let recorded = state.get(id).map(|entry| &entry.secret_digests);
+                let action = write_action(
+                    local,
+                    handler,
+                    &resolver,
+                    Operation::Update,
+                    Some(remote),
+                    unchanged_code,
+                    secrets_of(id, recorded),
+                )?;
                 if action.changes.is_empty() {
                     unchanged += 1;
                     None
@@ -431,6 +452,13 @@ fn refuse_delete_all(
 }
 
 /// A create, recreate, adopt or update of `local`, with its field changes.
+/// Secret digests for one object: now, and as recorded when it was last written.
+#[derive(Clone, Copy)]
+struct SecretsNow<'a> {
+    current: Option<&'a BTreeMap<String, String>>,
+    recorded: Option<&'a BTreeMap<String, String>>,
+}
+
 fn write_action(
     local: &Definition,
     handler: &dyn Handler,
@@ -438,17 +466,36 @@ fn write_action(
     operation: Operation,
     remote: Option<&RemoteObject>,
     unchanged_code: bool,
+    secrets: SecretsNow<'_>,
 ) -> Result<Action, PlanError> {
     let id = &local.id;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
     let fields = substitute(&local.fields, &instance_resolver)
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
+    let fields = crate::secrets::strip(&fields, &handler.secret_fields());
     let desired = handler
         .desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver)
         .map_err(|error| local.error(&error.pointer, error.message))?;
     // A create diffs against an empty object, so that it lists every desired field.
-    let observed = remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed(remote));
-    let changes = diff(&observed, &desired, &|path| handler.list_key(path));
+    let observed =
+        remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
+    let mut changes = diff(&observed, &desired, &|path| handler.list_key(path));
+    let drift = operation == Operation::Update && unchanged_code && !changes.is_empty();
+    for (pointer, digest) in secrets.current.into_iter().flatten() {
+        let recorded = secrets.recorded.and_then(|recorded| recorded.get(pointer));
+        if recorded != Some(digest) {
+            let sensitive = |text: &str| Some(Value::String(text.to_owned()));
+            changes.push(FieldChange {
+                path: crate::secrets::readable(pointer),
+                old: recorded.and_then(|_| sensitive(crate::secrets::SENSITIVE)),
+                new: if recorded.is_some() {
+                    sensitive(crate::secrets::SENSITIVE_CHANGED)
+                } else {
+                    sensitive(crate::secrets::SENSITIVE)
+                },
+            });
+        }
+    }
     let references: BTreeSet<LocalRef> =
         dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
     let adoption_key =
@@ -456,7 +503,7 @@ fn write_action(
     Ok(Action {
         id: id.clone(),
         operation,
-        drift: operation == Operation::Update && unchanged_code && !changes.is_empty(),
+        drift,
         changes,
         desired: Some(DesiredObject { id: id.clone(), fields: local.fields.clone() }),
         remote: remote.cloned(),

@@ -483,6 +483,10 @@ fn check_fields(
         problems.extend(errors.into_iter().map(|error| definition.error(&error.pointer, error.message)));
         return;
     }
+    if let Err(error) = crate::secrets::secret_refs(&definition.fields, &handler.secret_fields()) {
+        problems.push(definition.error(&error.pointer, error.message));
+        return;
+    }
     match dependencies(definition, handler.as_ref()) {
         Ok(references) => {
             for (pointer, reference) in references {

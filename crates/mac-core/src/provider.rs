@@ -265,6 +265,21 @@ pub trait Handler: Send + Sync {
         Vec::new()
     }
 
+    /// Pointer patterns of the fields that hold secrets (`*` matches one segment), e.g.
+    /// `/secure_json_data/*`. Values there must be `{ env = … }` or `{ file = … }`
+    /// references; the engine keeps them out of comparisons, plans and state, detects changed
+    /// values through salted digests, and reveals them only to `create` and `update`.
+    fn secret_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The observed state normalised against what is desired, for handlers that manage only
+    /// part of a remote object (secret keys a definition names, say). The default ignores
+    /// `desired`.
+    fn observed_for(&self, remote: &RemoteObject, _desired: &Value) -> Value {
+        self.observed(remote)
+    }
+
     /// The natural key under which a desired object would exist remotely even though it is
     /// not in state (a uid derived from the local id, a unique name). An observed object with
     /// the same key is offered for adoption instead of a create that would clash or duplicate.

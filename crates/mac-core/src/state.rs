@@ -36,6 +36,9 @@ pub struct State {
     /// object by its natural key as ours — not as a stranger's object to adopt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pending: Vec<PendingCreate>,
+    /// The salt of secret digests, made when the first secret is digested.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    secret_salt: String,
 }
 
 /// An object whose create was started but not yet recorded.
@@ -62,6 +65,9 @@ pub struct StateEntry {
     /// See [`crate::RemoteObject::part_ids`].
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub part_ids: BTreeMap<String, String>,
+    /// Salted digests of the secret values last written, by field pointer (never the values).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_digests: BTreeMap<String, String>,
 }
 
 impl Default for State {
@@ -72,7 +78,14 @@ impl Default for State {
 
 impl State {
     pub fn empty() -> State {
-        State { format: STATE_FORMAT, lineage: String::new(), serial: 0, resources: Vec::new(), pending: Vec::new() }
+        State {
+            format: STATE_FORMAT,
+            lineage: String::new(),
+            serial: 0,
+            resources: Vec::new(),
+            pending: Vec::new(),
+            secret_salt: String::new(),
+        }
     }
 
     pub fn resources(&self) -> &[StateEntry] {
@@ -94,6 +107,14 @@ impl State {
     pub fn remove(&mut self, id: &ObjectId) -> Option<StateEntry> {
         let index = self.resources.binary_search_by(|entry| entry.id.cmp(id)).ok()?;
         Some(self.resources.remove(index))
+    }
+
+    /// The salt for secret digests, made (randomly) on first use and kept with the state.
+    pub fn secret_salt(&mut self) -> &str {
+        if self.secret_salt.is_empty() {
+            self.secret_salt = uuid::Uuid::new_v4().simple().to_string();
+        }
+        &self.secret_salt
     }
 
     pub fn pending(&self) -> &[PendingCreate] {
@@ -399,6 +420,7 @@ mod tests {
             applied_hash: String::new(),
             depends_on: Vec::new(),
             part_ids: BTreeMap::new(),
+            secret_digests: BTreeMap::new(),
         }
     }
 

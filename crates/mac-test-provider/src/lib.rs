@@ -278,6 +278,8 @@ struct FolderFields {
     /// A string, or a generic reference (`{ ref = "group.x", field = "interval" }`).
     title: Value,
     uid: Option<String>,
+    /// A secret (`{ env = … }` or `{ file = … }`); the remote only records that it has one.
+    secret: Option<Value>,
 }
 
 struct FolderHandler {
@@ -285,6 +287,16 @@ struct FolderHandler {
 }
 
 impl FolderHandler {
+    /// What the remote keeps: the title, and whether a secret was given — never its value.
+    /// A revealed secret must be a string here; anything else means it was not revealed.
+    fn stored(desired: &DesiredObject) -> Value {
+        let mut fields = json!({ "title": desired.fields.get("title") });
+        if let Some(secret) = desired.fields.get("secret") {
+            fields["has_secret"] = json!(secret.is_string());
+        }
+        fields
+    }
+
     fn uid(desired: &DesiredObject) -> String {
         desired
             .fields
@@ -323,6 +335,10 @@ impl Handler for FolderHandler {
         Ok(())
     }
 
+    fn secret_fields(&self) -> Vec<&'static str> {
+        vec!["/secret"]
+    }
+
     fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
         Some(FolderHandler::uid(desired))
     }
@@ -345,7 +361,7 @@ impl Handler for FolderHandler {
 
     async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         let uid = FolderHandler::uid(desired);
-        let fields = json!({ "title": desired.fields.get("title") });
+        let fields = FolderHandler::stored(desired);
         self.remote
             .write(format!("create {}", desired.id.short()), |remote| {
                 if remote.objects("folder").contains_key(&uid) {
@@ -366,7 +382,7 @@ impl Handler for FolderHandler {
         desired: &DesiredObject,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let fields = json!({ "title": desired.fields.get("title") });
+        let fields = FolderHandler::stored(desired);
         let uid = current.remote_id.clone();
         self.remote
             .write(format!("update {}", desired.id.short()), |remote| {

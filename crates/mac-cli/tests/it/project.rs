@@ -32,7 +32,7 @@ fn invalid_definitions_fail_with_every_problem_located() {
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
     assert_snapshot!(stderr, @r"
-    error: definitions/main.toml:4:1: unknown field `colour`, expected `title` or `uid`
+    error: definitions/main.toml:4:1: unknown field `colour`, expected one of `title`, `uid`, `secret`
     definitions/main.toml:8:1: `folder.ghost` is not defined for provider instance `testfs`
     ");
     assert!(!project.root().join("remote.json").exists(), "nothing was read or written remotely");

@@ -126,3 +126,54 @@ fn version_and_help_are_everywhere() {
         assert!(stdout.contains("Usage: mac"), "{command}: {stdout}");
     }
 }
+
+#[test]
+fn a_secret_in_a_definition_is_written_shown_as_sensitive_and_its_change_detected() {
+    let project =
+        Project::new("[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\nsecret = { env = \"MAC_TEST_FOLDER_SECRET\" }\n");
+    let (code, stdout, _) = run(project.mac().arg("plan").env("MAC_TEST_FOLDER_SECRET", CANARY));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @r#"
+    + create testfs/folder.a
+        title = "A"
+        uid = "mac-a"
+        secret = "(sensitive)"
+
+    Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+    let mut outputs = stdout;
+    let (code, stdout, stderr) =
+        run(project.mac().args(["apply", "--auto-approve"]).env("MAC_TEST_FOLDER_SECRET", CANARY));
+    assert_eq!(code, 0, "{stderr}");
+    outputs.push_str(&stdout);
+    assert_eq!(project.remote()["folder"]["mac-a"]["has_secret"], true, "the value reached the remote");
+
+    let (code, stdout, _) =
+        run(project.mac().args(["plan", "--detailed-exitcode"]).env("MAC_TEST_FOLDER_SECRET", CANARY));
+    assert_eq!(code, 0, "an unchanged secret is no change: {stdout}");
+    let (code, stdout, _) = run(project
+        .mac()
+        .args(["plan", "--detailed-exitcode", "-o", "rotate.plan"])
+        .env("MAC_TEST_FOLDER_SECRET", "rotated"));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout.lines().take(2).collect::<Vec<_>>().join("\n"), @r#"
+    ~ update testfs/folder.a
+        secret: "(sensitive)" -> "(sensitive, changed)"
+    "#);
+    let (code, _, stderr) =
+        run(project.mac().args(["apply", "rotate.plan", "--auto-approve"]).env("MAC_TEST_FOLDER_SECRET", "rotated"));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) =
+        run(project.mac().args(["plan", "--detailed-exitcode"]).env("MAC_TEST_FOLDER_SECRET", "rotated"));
+    assert_eq!(code, 0);
+
+    // Neither the value nor anything that reveals it is printed or kept by mac.
+    assert!(!outputs.contains(CANARY));
+    for entry in walk(project.root()).into_iter().filter(|path| !path.ends_with("remote.json")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).expect("read")).into_owned();
+        assert!(!text.contains(CANARY) && !text.contains("rotated"), "{} holds the secret", entry.display());
+    }
+    let (code, _, stderr) = run(project.mac().arg("plan").env_remove("MAC_TEST_FOLDER_SECRET"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: definitions/main.toml:4:1: environment variable MAC_TEST_FOLDER_SECRET is not set (it holds a secret)");
+}

@@ -42,7 +42,7 @@ interval = "1m"
 #[test]
 fn unknown_keys_wrong_types_and_bad_values_point_at_the_field() {
     let unknown = "[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\ncolour = \"red\"\n";
-    assert_eq!(error_of(unknown), "defs.toml:4:1: unknown field `colour`, expected `title` or `uid`");
+    assert_eq!(error_of(unknown), "defs.toml:4:1: unknown field `colour`, expected one of `title`, `uid`, `secret`");
 
     let wrong_type = "[[testfs.group]]\nid = \"g\"\nfolder = \"a\"\ninterval = 5\n";
     assert_eq!(error_of(wrong_type), "defs.toml:4:1: invalid type: integer `5`, expected a string");
