@@ -90,14 +90,14 @@ impl Project {
 
     /// Observes the remote systems that definitions or state involve, and plans.
     async fn plan(&self, state: &State, selection: &PlanSelection) -> anyhow::Result<Plan> {
-        let instances: BTreeSet<String> = self
-            .definitions
-            .iter()
-            .map(|definition| definition.id.provider.clone())
-            .chain(state.resources().iter().map(|entry| entry.id.provider.clone()))
-            .filter(|instance| self.providers.contains(instance))
-            .collect();
-        let observed = mac_core::refresh::observe(&self.providers, &instances).await?;
+        let kinds = mac_core::refresh::kinds_in_use(
+            self.definitions
+                .iter()
+                .map(|definition| &definition.id)
+                .chain(state.resources().iter().map(|entry| &entry.id))
+                .chain(state.pending().iter().map(|pending| &pending.id)),
+        );
+        let observed = mac_core::refresh::observe(&self.providers, &kinds).await?;
         // Secrets are read and digested here, so that the planner compares digests only.
         let salt = state.clone().secret_salt().to_owned();
         let secrets =
@@ -288,7 +288,8 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let _lock = take_lock(&store, &args.lock)?;
     let mut state = store.load()?;
     let instances = [args.instance.clone()].into_iter().collect();
-    let observed = mac_core::refresh::observe(&project.providers, &instances).await?;
+    let kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
+    let observed = mac_core::refresh::observe(&project.providers, &kinds).await?;
     let defined: BTreeSet<ObjectId> = project.definitions.iter().map(|definition| definition.id.clone()).collect();
     let imported: Vec<_> = mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined)
         .into_iter()

@@ -29,15 +29,29 @@ pub async fn check(providers: &Providers, instances: &BTreeSet<String>) -> Resul
     join_all(checks).await.into_iter().collect()
 }
 
-/// Lists every kind of the given instances. Instances are checked first, so that a wrong URL
-/// or credential is reported once, plainly, before anything else.
-pub async fn observe(providers: &Providers, instances: &BTreeSet<String>) -> Result<Observed, ObserveError> {
-    check(providers, instances).await?;
-    let lists = instances.iter().flat_map(|instance| {
-        providers.kinds(instance).into_iter().filter_map(move |kind| {
-            let handler = providers.handler(instance, kind)?.clone();
-            Some(async move { (instance, kind, handler.list().await) })
-        })
+/// Every kind of every given instance (what `mac import` reads).
+pub fn all_kinds(providers: &Providers, instances: &BTreeSet<String>) -> BTreeSet<(String, String)> {
+    instances
+        .iter()
+        .flat_map(|instance| providers.kinds(instance).into_iter().map(move |kind| (instance.clone(), kind.to_owned())))
+        .collect()
+}
+
+/// The kinds a plan must read: those with definitions or state entries. A kind nobody uses
+/// is not read at all — it costs no request, and needs no permission to list.
+pub fn kinds_in_use<'a>(ids: impl IntoIterator<Item = &'a crate::ObjectId>) -> BTreeSet<(String, String)> {
+    ids.into_iter().map(|id| (id.provider.clone(), id.kind.clone())).collect()
+}
+
+/// Lists the given (instance, kind) pairs. Their instances are checked first, so that a wrong
+/// URL or credential is reported once, plainly, before anything else.
+pub async fn observe(providers: &Providers, kinds: &BTreeSet<(String, String)>) -> Result<Observed, ObserveError> {
+    let instances: BTreeSet<String> =
+        kinds.iter().map(|(instance, _)| instance.clone()).filter(|instance| providers.contains(instance)).collect();
+    check(providers, &instances).await?;
+    let lists = kinds.iter().filter_map(|(instance, kind)| {
+        let handler = providers.handler(instance, kind)?.clone();
+        Some(async move { (instance, kind.as_str(), handler.list().await) })
     });
     let mut observed = Observed::new();
     for (instance, kind, objects) in join_all(lists).await {

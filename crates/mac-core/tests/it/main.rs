@@ -60,7 +60,8 @@ impl Harness {
         let definitions = self.definitions(toml).expect("valid definitions");
         let state = self.state();
         let instances = ["testfs".to_owned()].into_iter().collect();
-        let observed = mac_core::refresh::observe(&self.providers, &instances).await.expect("observe");
+        let kinds = mac_core::refresh::all_kinds(&self.providers, &instances);
+        let observed = mac_core::refresh::observe(&self.providers, &kinds).await.expect("observe");
         mac_core::plan(&definitions, &state, &observed, &self.providers, options)
     }
 
