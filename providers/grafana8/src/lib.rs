@@ -7,6 +7,7 @@
 mod alert_group;
 mod client;
 mod dashboard;
+mod datasource;
 mod duration;
 mod folder;
 mod folder_permission;
@@ -150,6 +151,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
 pub struct Grafana8 {
     client: Arc<client::Client>,
     folders: Arc<folder::FolderHandler>,
+    datasources: Arc<datasource::DatasourceHandler>,
     alert_groups: Arc<alert_group::AlertGroupHandler>,
     dashboards: Arc<dashboard::DashboardHandler>,
     folder_permissions: Arc<folder_permission::FolderPermissionHandler>,
@@ -159,6 +161,7 @@ impl Grafana8 {
     fn new(client: Arc<client::Client>) -> Grafana8 {
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
+            datasources: Arc::new(datasource::DatasourceHandler::new(client.clone())),
             alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
             dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone())),
             folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
@@ -171,8 +174,9 @@ impl Grafana8 {
 impl Provider for Grafana8 {
     fn kinds(&self) -> Vec<KindSpec> {
         vec![
+            KindSpec::new("datasource", &[]),
             KindSpec::new("folder", &[]),
-            KindSpec::new("alert_group", &["folder"]),
+            KindSpec::new("alert_group", &["folder", "datasource"]),
             KindSpec::new("dashboard", &["folder"]),
             KindSpec::new("folder_permission", &["folder"]),
         ]
@@ -180,6 +184,7 @@ impl Provider for Grafana8 {
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         match kind {
+            "datasource" => Some(self.datasources.clone()),
             "folder" => Some(self.folders.clone()),
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),

@@ -11,25 +11,30 @@ use crate::{Project, run};
 
 /// An emulator with an Admin API key and a Prometheus data source, and a project that
 /// points at it.
-struct Grafana {
-    emulator: Emulator,
-    key: String,
-    datasource_uid: String,
-    project: Project,
+pub(crate) struct Grafana {
+    pub(crate) emulator: Emulator,
+    pub(crate) key: String,
+    pub(crate) datasource_uid: String,
+    pub(crate) project: Project,
     // Declared last: dropped after the emulator it runs.
-    runtime: tokio::runtime::Runtime,
+    pub(crate) runtime: tokio::runtime::Runtime,
 }
 
 impl Grafana {
-    fn start(definitions: &str) -> Grafana {
+    pub(crate) fn start(definitions: &str) -> Grafana {
         Grafana::start_as(definitions, Role::Admin)
     }
 
     fn start_as(definitions: &str, role: Role) -> Grafana {
+        Grafana::start_with(definitions, role, EmulatorConfig::default())
+    }
+
+    /// An emulator started from `config` (a seed of users and teams, say).
+    pub(crate) fn start_with(definitions: &str, role: Role, config: EmulatorConfig) -> Grafana {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let (emulator, key, datasource_uid) = runtime.block_on(async {
-            let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator starts");
+            let emulator = Emulator::start(config).await.expect("emulator starts");
             let key = emulator.create_api_key("mac-tests", role).await.expect("api key");
             let uid =
                 emulator.create_prometheus_datasource("Prometheus", "http://127.0.0.1:9090").await.expect("datasource");
@@ -47,14 +52,14 @@ impl Grafana {
         Grafana { emulator, key, datasource_uid, project, runtime }
     }
 
-    fn mac(&self) -> assert_cmd::Command {
+    pub(crate) fn mac(&self) -> assert_cmd::Command {
         let mut command = self.project.mac();
         command.env("GRAFANA_TOKEN", &self.key).env_remove("MAC_GRAFANA8_URL").env_remove("MAC_GRAFANA8_TOKEN");
         command
     }
 
     /// A request to the emulator as the admin, as a person using Grafana's UI would make.
-    fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.emulator.base_url());
         self.runtime.block_on(async {
             let mut request = reqwest::Client::new().request(method, url).basic_auth("admin", Some("admin"));
@@ -70,7 +75,7 @@ impl Grafana {
         self.api(reqwest::Method::GET, "/api/ruler/grafana/api/v1/rules", None)
     }
 
-    fn requests(&self) -> BTreeMap<(String, String), u64> {
+    pub(crate) fn requests(&self) -> BTreeMap<(String, String), u64> {
         self.emulator.request_counts()
     }
 }
@@ -365,4 +370,111 @@ fn import_of_a_hand_made_grafana_round_trips_to_an_empty_plan() {
     // `Other` was not asked for and stays unmanaged.
     let (_, stdout, _) = run(grafana.mac().args(["state", "list"]));
     assert!(!stdout.contains("other"), "{stdout}");
+}
+
+const WITH_DATASOURCE: &str = r#"
+[[grafana8.datasource]]
+id = "metrics"
+name = "Metrics"
+type = "prometheus"
+url = "http://127.0.0.1:9090"
+basic_auth = true
+basic_auth_user = "grafana"
+json_data = { httpMethod = "POST" }
+secure_json_data = { basicAuthPassword = { env = "METRICS_PASSWORD" } }
+
+[[grafana8.folder]]
+id = "ops"
+title = "Ops"
+
+[[grafana8.alert_group]]
+id = "ops-up"
+folder = "ops"
+name = "up"
+
+[[grafana8.alert_group.rules]]
+title = "Target down"
+condition = "B"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { ref = "datasource.metrics", field = "uid" }
+model = { expr = "up == 0" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0" }
+"#;
+
+#[test]
+fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
+    const PASSWORD: &str = "datasource-canary-3c1f";
+    let grafana = Grafana::start(WITH_DATASOURCE);
+    let mac = || {
+        let mut command = grafana.mac();
+        command.env("METRICS_PASSWORD", PASSWORD);
+        command
+    };
+    let (_, stdout, _) = run(mac().arg("plan"));
+    assert!(stdout.contains("datasource_uid\": \"(known after apply)\""), "the reference is resolved at apply: {stdout}");
+    assert!(stdout.contains("secure_json_data.basicAuthPassword = \"(sensitive)\""), "{stdout}");
+    let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let datasource = grafana.api(reqwest::Method::GET, "/api/datasources/uid/mac-metrics", None);
+    assert_eq!(datasource["secureJsonFields"]["basicAuthPassword"], true);
+    assert_eq!(datasource["basicAuthUser"], "grafana");
+    let rule = &grafana.rules()["Ops"][0]["rules"][0]["grafana_alert"];
+    assert_eq!(rule["data"][0]["datasourceUid"], "mac-metrics", "the reference was resolved to the new uid");
+    let (code, stdout, _) = run(mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // One field, a rotated secret, and drift made in the UI.
+    grafana.project.define(&WITH_DATASOURCE.replace("127.0.0.1:9090", "127.0.0.1:9091"));
+    let (_, stdout, _) = run(mac().arg("plan").env("METRICS_PASSWORD", "rotated-password"));
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/datasource.metrics
+        url: "http://127.0.0.1:9090" -> "http://127.0.0.1:9091"
+        secure_json_data.basicAuthPassword: "(sensitive)" -> "(sensitive, changed)"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    "#);
+    run(mac().args(["apply", "--auto-approve"]).env("METRICS_PASSWORD", "rotated-password"));
+    let (code, _, _) = run(mac().args(["plan", "--detailed-exitcode"]).env("METRICS_PASSWORD", "rotated-password"));
+    assert_eq!(code, 0);
+    let mut changed = grafana.api(reqwest::Method::GET, "/api/datasources/uid/mac-metrics", None);
+    changed["jsonData"] = json!({ "httpMethod": "GET" });
+    let id = changed["id"].as_i64().expect("id");
+    grafana.api(reqwest::Method::PUT, &format!("/api/datasources/{id}"), Some(changed));
+    let (_, stdout, _) = run(mac().arg("plan").env("METRICS_PASSWORD", "rotated-password"));
+    assert!(stdout.contains("(drift: changed outside mac") && stdout.contains(r#"json_data.httpMethod: "GET" -> "POST""#), "{stdout}");
+
+    // Nothing mac printed or wrote holds either password.
+    for path in [".mac/state.json"] {
+        let text = std::fs::read_to_string(grafana.project.root().join(path)).expect("state");
+        assert!(!text.contains(PASSWORD) && !text.contains("rotated-password"), "{path}");
+    }
+}
+
+#[test]
+fn a_datasource_made_by_hand_is_adopted_by_name_or_imported() {
+    let grafana = Grafana::start("");
+    let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("wrote definitions/datasources.toml"), "{stdout}");
+    let file = std::fs::read_to_string(grafana.project.root().join("definitions/datasources.toml")).expect("written");
+    assert!(file.contains("name = \"Prometheus\"") && file.contains("type = \"prometheus\""), "{file}");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // Without import: the same name is offered for adoption, never duplicated.
+    let other = Grafana::start(
+        "[[grafana8.datasource]]\nid = \"prom\"\nname = \"Prometheus\"\ntype = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\n",
+    );
+    let (_, stdout, _) = run(other.mac().arg("plan"));
+    assert!(stdout.contains("~ adopt grafana8/datasource.prom"), "{stdout}");
+    let (code, _, _) = run(other.mac().args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0);
+    let (code, stdout, _) = run(other.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
 }

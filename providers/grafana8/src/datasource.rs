@@ -1,0 +1,330 @@
+//! `datasource`: a Grafana data source (`/api/datasources`, API.md §4). Needs an org Admin
+//! credential, as Grafana 8 requires for data source reads and writes.
+
+use std::sync::Arc;
+
+use futures::future::join_all;
+use mac_core::{
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, RemoteObject, Resolver, async_trait,
+};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::client::Client;
+
+/// Data source reads fetched at once: the list lacks `secureJsonFields` and `basicAuthUser`,
+/// so each data source is read in full (data sources are few, unlike rules).
+const CONCURRENT_READS: usize = 8;
+
+#[derive(Debug)]
+pub struct DatasourceHandler {
+    client: Arc<Client>,
+}
+
+
+const STRING_FIELDS: [(&str, &str); 7] = [
+    ("name", "name"),
+    ("type", "type"),
+    ("access", "access"),
+    ("url", "url"),
+    ("database", "database"),
+    ("user", "user"),
+    ("basic_auth_user", "basicAuthUser"),
+];
+const BOOL_FIELDS: [(&str, &str); 3] =
+    [("basic_auth", "basicAuth"), ("with_credentials", "withCredentials"), ("is_default", "isDefault")];
+const KNOWN_FIELDS: [&str; 13] = [
+    "name",
+    "type",
+    "access",
+    "url",
+    "database",
+    "user",
+    "basic_auth_user",
+    "basic_auth",
+    "with_credentials",
+    "is_default",
+    "json_data",
+    "secure_json_data",
+    "uid",
+];
+
+impl DatasourceHandler {
+    pub fn new(client: Arc<Client>) -> DatasourceHandler {
+        DatasourceHandler { client }
+    }
+
+    fn forbidden(err: HandlerError) -> HandlerError {
+        if err.kind == HandlerErrorKind::Unauthorized {
+            HandlerError::new(
+                HandlerErrorKind::Unauthorized,
+                format!("{}; managing data sources needs an org Admin API key or user (Grafana 8)", err.message),
+            )
+        } else {
+            err
+        }
+    }
+
+    async fn read_uid(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+        match self.client.get(&["api", "datasources", "uid", uid], &[]).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
+            Err(err) => Err(DatasourceHandler::forbidden(err)),
+        }
+    }
+
+    /// The write body (API.md §4.2): every field, so that a PUT, which replaces, keeps none
+    /// of the server's old values by accident; secrets revealed by the engine.
+    fn body(desired: &DesiredObject, version: Option<&Value>) -> Value {
+        let fields = &desired.fields;
+        let mut body = Map::new();
+        for (field, api) in STRING_FIELDS {
+            let default = if field == "access" { "proxy" } else { "" };
+            body.insert(api.to_owned(), json!(fields.get(field).and_then(Value::as_str).unwrap_or(default)));
+        }
+        for (field, api) in BOOL_FIELDS {
+            body.insert(api.to_owned(), json!(fields.get(field).and_then(Value::as_bool).unwrap_or(false)));
+        }
+        // An omitted jsonData would wipe it on update (API.md §4.4).
+        body.insert("jsonData".to_owned(), fields.get("json_data").cloned().unwrap_or_else(|| json!({})));
+        if let Some(secure) = fields.get("secure_json_data") {
+            body.insert("secureJsonData".to_owned(), secure.clone());
+        }
+        body.insert("uid".to_owned(), json!(uid_of(desired)));
+        if let Some(version) = version {
+            body.insert("version".to_owned(), version.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+/// The uid a data source gets: the one its definition names, else one derived from the id.
+fn uid_of(desired: &DesiredObject) -> String {
+    desired.fields.get("uid").and_then(Value::as_str).map_or_else(|| crate::folder::derived_uid(&desired.id.local_id), str::to_owned)
+}
+
+fn datasource_object(body: &Value) -> RemoteObject {
+    let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    RemoteObject { remote_id: uid, adoption_key: Some(name), fields: body.clone(), part_ids: Default::default() }
+}
+
+/// The comparable form of a data source, from definition fields (`api` false) or from
+/// Grafana's JSON (`api` true).
+fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (field, api_name) in STRING_FIELDS {
+        let key = if api { api_name } else { field };
+        let default = if field == "access" { "proxy" } else { "" };
+        out.insert(field.to_owned(), json!(source.get(key).and_then(Value::as_str).unwrap_or(default)));
+    }
+    for (field, api_name) in BOOL_FIELDS {
+        let key = if api { api_name } else { field };
+        out.insert(field.to_owned(), json!(source.get(key).and_then(Value::as_bool).unwrap_or(false)));
+    }
+    let json_data = source.get(if api { "jsonData" } else { "json_data" }).cloned().unwrap_or_else(|| json!({}));
+    out.insert("json_data".to_owned(), json_data);
+    out
+}
+
+#[async_trait]
+impl Handler for DatasourceHandler {
+    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for key in fields.keys().filter(|key| !KNOWN_FIELDS.contains(&key.as_str())) {
+            errors.push(FieldError::at(format!("/{key}"), format!("unknown field `{key}`, expected one of {}", KNOWN_FIELDS.join(", "))));
+        }
+        for required in ["name", "type"] {
+            if !fields.get(required).and_then(Value::as_str).is_some_and(|value| !value.trim().is_empty()) {
+                errors.push(FieldError::at(format!("/{required}"), format!("`{required}` is required (a non-empty string)")));
+            }
+        }
+        for (field, _) in STRING_FIELDS {
+            if fields.get(field).is_some_and(|value| !value.is_string()) {
+                errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be a string")));
+            }
+        }
+        for (field, _) in BOOL_FIELDS {
+            if fields.get(field).is_some_and(|value| !value.is_boolean()) {
+                errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be true or false")));
+            }
+        }
+        if let Some(access) = fields.get("access").and_then(Value::as_str)
+            && !matches!(access, "proxy" | "direct")
+        {
+            errors.push(FieldError::at("/access", "`access` must be \"proxy\" (the server queries) or \"direct\" (the browser does)"));
+        }
+        for table in ["json_data", "secure_json_data"] {
+            if fields.get(table).is_some_and(|value| !value.is_object()) {
+                errors.push(FieldError::at(format!("/{table}"), format!("`{table}` must be a table")));
+            }
+        }
+        if let Some(uid) = fields.get("uid")
+            && !uid.as_str().is_some_and(crate::folder::valid_uid)
+        {
+            errors.push(FieldError::at("/uid", "a uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn secret_fields(&self) -> Vec<&'static str> {
+        vec!["/secure_json_data/*"]
+    }
+
+    /// Data sources made by hand are recognised by their name, unique per org.
+    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
+        desired.fields.get("name").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
+        let mut out = comparable(&desired.fields, false);
+        if let Some(uid) = desired.fields.get("uid") {
+            out.insert("uid".to_owned(), uid.clone());
+        }
+        // Secret values are compared by digest in the engine; here only which keys are set.
+        let keys: Vec<&String> =
+            desired.fields.get("secure_json_data").and_then(Value::as_object).map(|map| map.keys().collect()).unwrap_or_default();
+        out.insert("secure_json_fields".to_owned(), json!(keys));
+        Ok(Value::Object(out))
+    }
+
+    fn observed(&self, remote: &RemoteObject) -> Value {
+        let source = remote.fields.as_object().cloned().unwrap_or_default();
+        let mut out = comparable(&source, true);
+        out.insert("uid".to_owned(), json!(remote.remote_id));
+        let keys: Vec<&String> = source
+            .get("secureJsonFields")
+            .and_then(Value::as_object)
+            .map(|map| map.iter().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
+            .unwrap_or_default();
+        out.insert("secure_json_fields".to_owned(), json!(keys));
+        Value::Object(out)
+    }
+
+    /// Compares the uid only when the definition names one, and secret keys only for those
+    /// the definition sets: Grafana keeps stored secrets a write does not mention.
+    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
+        let mut observed = self.observed(remote);
+        if let Value::Object(map) = &mut observed {
+            if desired.get("uid").is_none() {
+                map.remove("uid");
+            }
+            let wanted: Vec<&str> =
+                desired.get("secure_json_fields").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let present: Vec<Value> = map
+                .get("secure_json_fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|key| key.as_str().is_some_and(|key| wanted.contains(&key)))
+                .cloned()
+                .collect();
+            map.insert("secure_json_fields".to_owned(), Value::Array(present));
+        }
+        observed
+    }
+
+    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+        let source = remote.fields.as_object()?;
+        if source.get("readOnly").and_then(Value::as_bool) == Some(true) {
+            // Provisioned by Grafana's own files: not mac's to manage.
+            return None;
+        }
+        let name = source.get("name")?.as_str()?.to_owned();
+        let comparable = comparable(source, true);
+        let mut fields = Map::new();
+        for (key, value) in comparable {
+            let default = matches!(&value, Value::String(text) if text.is_empty())
+                || value == json!(false)
+                || (key == "access" && value == json!("proxy"))
+                || (key == "json_data" && value == json!({}));
+            if !default {
+                fields.insert(key, value);
+            }
+        }
+        fields.insert("uid".to_owned(), json!(remote.remote_id));
+        let slug = crate::slug(&name);
+        Some(mac_core::ImportedFields { local_id: slug, fields, file: "datasources".to_owned(), scope: None, part_ids: Default::default() })
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        let answer = self.client.get(&["api", "datasources"], &[]).await.map_err(DatasourceHandler::forbidden)?;
+        let uids: Vec<String> = answer
+            .body
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|source| source.get("uid").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        let mut sources = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(CONCURRENT_READS) {
+            for read in join_all(chunk.iter().map(|uid| self.read_uid(uid))).await {
+                if let Some(body) = read? {
+                    sources.push(datasource_object(&body));
+                }
+            }
+        }
+        Ok(sources)
+    }
+
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.read_uid(remote_id).await?.as_ref().map(datasource_object))
+    }
+
+    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+        let body = DatasourceHandler::body(desired, None);
+        match self.client.send(Method::POST, self.client.url(&["api", "datasources"], &[]), Some(&body)).await {
+            Ok(answer) => {
+                let created = answer.body.get("datasource").cloned().unwrap_or_default();
+                Ok(datasource_object(&created))
+            }
+            // A create retried after a lost answer finds its own data source by uid.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => {
+                let uid = uid_of(desired);
+                match self.read_uid(&uid).await? {
+                    Some(existing) if existing.get("name") == body.get("name") => Ok(datasource_object(&existing)),
+                    _ => Err(err.at("/name")),
+                }
+            }
+            Err(err) => Err(DatasourceHandler::forbidden(err).at("/name")),
+        }
+    }
+
+    async fn update(&self, current: &RemoteObject, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+        let existing = self.read_uid(&current.remote_id).await?.ok_or_else(|| {
+            HandlerError::new(HandlerErrorKind::NotFound, format!("data source {} was deleted since the plan; plan again", current.remote_id))
+        })?;
+        if existing.get("readOnly").and_then(Value::as_bool) == Some(true) {
+            return Err(HandlerError::new(
+                HandlerErrorKind::Conflict,
+                format!(
+                    "data source `{}` is provisioned by Grafana's configuration files (read-only); change it there, or remove it from mac",
+                    existing.get("name").and_then(Value::as_str).unwrap_or_default()
+                ),
+            ));
+        }
+        let id = existing.get("id").and_then(Value::as_i64).unwrap_or_default().to_string();
+        let mut body = DatasourceHandler::body(desired, existing.get("version"));
+        if desired.fields.get("uid").is_none()
+            && let Value::Object(map) = &mut body
+        {
+            // An adopted data source keeps the uid Grafana gave it.
+            map.insert("uid".to_owned(), json!(current.remote_id));
+        }
+        // There is no PUT by uid in 8.5 (API.md §4.1): by id, with the version read just now.
+        let answer = self
+            .client
+            .send(Method::PUT, self.client.url(&["api", "datasources", &id], &[]), Some(&body))
+            .await
+            .map_err(DatasourceHandler::forbidden)?;
+        Ok(datasource_object(&answer.body.get("datasource").cloned().unwrap_or_default()))
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        match self.client.send(Method::DELETE, self.client.url(&["api", "datasources", "uid", &current.remote_id], &[]), None).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+            Err(err) => Err(DatasourceHandler::forbidden(err)),
+        }
+    }
+}
