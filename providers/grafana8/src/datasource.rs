@@ -21,7 +21,6 @@ pub struct DatasourceHandler {
     client: Arc<Client>,
 }
 
-
 const STRING_FIELDS: [(&str, &str); 7] = [
     ("name", "name"),
     ("type", "type"),
@@ -100,7 +99,11 @@ impl DatasourceHandler {
 
 /// The uid a data source gets: the one its definition names, else one derived from the id.
 fn uid_of(desired: &DesiredObject) -> String {
-    desired.fields.get("uid").and_then(Value::as_str).map_or_else(|| crate::folder::derived_uid(&desired.id.local_id), str::to_owned)
+    desired
+        .fields
+        .get("uid")
+        .and_then(Value::as_str)
+        .map_or_else(|| crate::folder::derived_uid(&desired.id.local_id), str::to_owned)
 }
 
 fn datasource_object(body: &Value) -> RemoteObject {
@@ -132,11 +135,17 @@ impl Handler for DatasourceHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         for key in fields.keys().filter(|key| !KNOWN_FIELDS.contains(&key.as_str())) {
-            errors.push(FieldError::at(format!("/{key}"), format!("unknown field `{key}`, expected one of {}", KNOWN_FIELDS.join(", "))));
+            errors.push(FieldError::at(
+                format!("/{key}"),
+                format!("unknown field `{key}`, expected one of {}", KNOWN_FIELDS.join(", ")),
+            ));
         }
         for required in ["name", "type"] {
             if !fields.get(required).and_then(Value::as_str).is_some_and(|value| !value.trim().is_empty()) {
-                errors.push(FieldError::at(format!("/{required}"), format!("`{required}` is required (a non-empty string)")));
+                errors.push(FieldError::at(
+                    format!("/{required}"),
+                    format!("`{required}` is required (a non-empty string)"),
+                ));
             }
         }
         for (field, _) in STRING_FIELDS {
@@ -152,7 +161,10 @@ impl Handler for DatasourceHandler {
         if let Some(access) = fields.get("access").and_then(Value::as_str)
             && !matches!(access, "proxy" | "direct")
         {
-            errors.push(FieldError::at("/access", "`access` must be \"proxy\" (the server queries) or \"direct\" (the browser does)"));
+            errors.push(FieldError::at(
+                "/access",
+                "`access` must be \"proxy\" (the server queries) or \"direct\" (the browser does)",
+            ));
         }
         for table in ["json_data", "secure_json_data"] {
             if fields.get(table).is_some_and(|value| !value.is_object()) {
@@ -182,8 +194,12 @@ impl Handler for DatasourceHandler {
             out.insert("uid".to_owned(), uid.clone());
         }
         // Secret values are compared by digest in the engine; here only which keys are set.
-        let keys: Vec<&String> =
-            desired.fields.get("secure_json_data").and_then(Value::as_object).map(|map| map.keys().collect()).unwrap_or_default();
+        let keys: Vec<&String> = desired
+            .fields
+            .get("secure_json_data")
+            .and_then(Value::as_object)
+            .map(|map| map.keys().collect())
+            .unwrap_or_default();
         out.insert("secure_json_fields".to_owned(), json!(keys));
         Ok(Value::Object(out))
     }
@@ -209,8 +225,13 @@ impl Handler for DatasourceHandler {
             if desired.get("uid").is_none() {
                 map.remove("uid");
             }
-            let wanted: Vec<&str> =
-                desired.get("secure_json_fields").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let wanted: Vec<&str> = desired
+                .get("secure_json_fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             let present: Vec<Value> = map
                 .get("secure_json_fields")
                 .and_then(Value::as_array)
@@ -244,7 +265,13 @@ impl Handler for DatasourceHandler {
         }
         fields.insert("uid".to_owned(), json!(remote.remote_id));
         let slug = crate::slug(&name);
-        Some(mac_core::ImportedFields { local_id: slug, fields, file: "datasources".to_owned(), scope: None, part_ids: Default::default() })
+        Some(mac_core::ImportedFields {
+            local_id: slug,
+            fields,
+            file: "datasources".to_owned(),
+            scope: None,
+            part_ids: Default::default(),
+        })
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
@@ -290,9 +317,17 @@ impl Handler for DatasourceHandler {
         }
     }
 
-    async fn update(&self, current: &RemoteObject, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+    async fn update(
+        &self,
+        current: &RemoteObject,
+        desired: &DesiredObject,
+        _refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError> {
         let existing = self.read_uid(&current.remote_id).await?.ok_or_else(|| {
-            HandlerError::new(HandlerErrorKind::NotFound, format!("data source {} was deleted since the plan; plan again", current.remote_id))
+            HandlerError::new(
+                HandlerErrorKind::NotFound,
+                format!("data source {} was deleted since the plan; plan again", current.remote_id),
+            )
         })?;
         if existing.get("readOnly").and_then(Value::as_bool) == Some(true) {
             return Err(HandlerError::new(
@@ -321,7 +356,11 @@ impl Handler for DatasourceHandler {
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        match self.client.send(Method::DELETE, self.client.url(&["api", "datasources", "uid", &current.remote_id], &[]), None).await {
+        match self
+            .client
+            .send(Method::DELETE, self.client.url(&["api", "datasources", "uid", &current.remote_id], &[]), None)
+            .await
+        {
             Ok(_) => Ok(()),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
             Err(err) => Err(DatasourceHandler::forbidden(err)),

@@ -11,6 +11,7 @@ mod datasource;
 mod duration;
 mod folder;
 mod folder_permission;
+mod notification_channel;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {
@@ -152,6 +153,7 @@ pub struct Grafana8 {
     client: Arc<client::Client>,
     folders: Arc<folder::FolderHandler>,
     datasources: Arc<datasource::DatasourceHandler>,
+    notification_channels: Arc<notification_channel::NotificationChannelHandler>,
     alert_groups: Arc<alert_group::AlertGroupHandler>,
     dashboards: Arc<dashboard::DashboardHandler>,
     folder_permissions: Arc<folder_permission::FolderPermissionHandler>,
@@ -162,6 +164,7 @@ impl Grafana8 {
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
             datasources: Arc::new(datasource::DatasourceHandler::new(client.clone())),
+            notification_channels: Arc::new(notification_channel::NotificationChannelHandler::new(client.clone())),
             alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
             dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone())),
             folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
@@ -179,12 +182,14 @@ impl Provider for Grafana8 {
             KindSpec::new("alert_group", &["folder", "datasource"]),
             KindSpec::new("dashboard", &["folder"]),
             KindSpec::new("folder_permission", &["folder"]),
+            KindSpec::new("notification_channel", &[]),
         ]
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         match kind {
             "datasource" => Some(self.datasources.clone()),
+            "notification_channel" => Some(self.notification_channels.clone()),
             "folder" => Some(self.folders.clone()),
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),

@@ -417,7 +417,10 @@ fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
         command
     };
     let (_, stdout, _) = run(mac().arg("plan"));
-    assert!(stdout.contains("datasource_uid\": \"(known after apply)\""), "the reference is resolved at apply: {stdout}");
+    assert!(
+        stdout.contains("datasource_uid\": \"(known after apply)\""),
+        "the reference is resolved at apply: {stdout}"
+    );
     assert!(stdout.contains("secure_json_data.basicAuthPassword = \"(sensitive)\""), "{stdout}");
     let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -447,7 +450,10 @@ fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
     let id = changed["id"].as_i64().expect("id");
     grafana.api(reqwest::Method::PUT, &format!("/api/datasources/{id}"), Some(changed));
     let (_, stdout, _) = run(mac().arg("plan").env("METRICS_PASSWORD", "rotated-password"));
-    assert!(stdout.contains("(drift: changed outside mac") && stdout.contains(r#"json_data.httpMethod: "GET" -> "POST""#), "{stdout}");
+    assert!(
+        stdout.contains("(drift: changed outside mac") && stdout.contains(r#"json_data.httpMethod: "GET" -> "POST""#),
+        "{stdout}"
+    );
 
     // Nothing mac printed or wrote holds either password.
     for path in [".mac/state.json"] {
@@ -477,4 +483,51 @@ fn a_datasource_made_by_hand_is_adopted_by_name_or_imported() {
     assert_eq!(code, 0);
     let (code, stdout, _) = run(other.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
+}
+
+const CHANNEL: &str = r##"
+[[grafana8.notification_channel]]
+id = "ops-slack"
+name = "Ops Slack"
+type = "slack"
+settings = { recipient = "#ops", username = "grafana" }
+secure_settings = { url = { env = "SLACK_WEBHOOK" } }
+send_reminder = true
+frequency = "90m"
+"##;
+
+#[test]
+fn a_notification_channel_with_a_secret_url() {
+    let grafana = Grafana::start(CHANNEL);
+    let mac = || {
+        let mut command = grafana.mac();
+        command.env("SLACK_WEBHOOK", "https://hooks.example.com/secret-token-7f3a");
+        command
+    };
+    let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("secret-token-7f3a"), "{stdout}");
+    let channel = grafana.api(reqwest::Method::GET, "/api/alert-notifications/uid/mac-ops-slack", None);
+    assert_eq!((channel["frequency"].clone(), channel["secureFields"]["url"].clone()), (json!("1h30m"), json!(true)));
+    let (code, stdout, _) = run(mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "90m and Grafana's 1h30m are the same frequency: {stdout}");
+
+    grafana.project.define(&CHANNEL.replace("#ops", "#ops-alerts"));
+    let (_, stdout, _) = run(mac().arg("plan"));
+    assert_snapshot!(stdout, @r##"
+    ~ update grafana8/notification_channel.ops-slack
+        settings.recipient: "#ops" -> "#ops-alerts"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 0 unchanged.
+    "##);
+    let (code, _, _) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    let channel = grafana.api(reqwest::Method::GET, "/api/alert-notifications/uid/mac-ops-slack", None);
+    assert_eq!(channel["settings"]["recipient"], "#ops-alerts");
+    assert_eq!(channel["secureFields"]["url"], true, "the stored secret survives the update");
+
+    grafana.project.define("");
+    let (code, _, _) = run(mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0);
+    assert_eq!(grafana.api(reqwest::Method::GET, "/api/alert-notifications", None), json!([]));
 }

@@ -1,0 +1,333 @@
+//! `notification_channel`: a legacy alerting notification channel (`/api/alert-notifications`,
+//! API.md §5.1).
+
+use std::sync::Arc;
+
+use mac_core::{
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, RemoteObject, Resolver, async_trait,
+};
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use crate::client::Client;
+use crate::duration;
+
+#[derive(Debug)]
+pub struct NotificationChannelHandler {
+    client: Arc<Client>,
+}
+
+const KNOWN_FIELDS: [&str; 9] = [
+    "name",
+    "type",
+    "settings",
+    "secure_settings",
+    "is_default",
+    "send_reminder",
+    "frequency",
+    "disable_resolve_message",
+    "uid",
+];
+const BOOL_FIELDS: [(&str, &str); 3] = [
+    ("is_default", "isDefault"),
+    ("send_reminder", "sendReminder"),
+    ("disable_resolve_message", "disableResolveMessage"),
+];
+
+impl NotificationChannelHandler {
+    pub fn new(client: Arc<Client>) -> NotificationChannelHandler {
+        NotificationChannelHandler { client }
+    }
+
+    async fn read_uid(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+        match self.client.get(&["api", "alert-notifications", "uid", uid], &[]).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn body(desired: &DesiredObject) -> Value {
+        let fields = &desired.fields;
+        let mut body = Map::new();
+        body.insert("uid".to_owned(), json!(uid_of(desired)));
+        body.insert("name".to_owned(), fields.get("name").cloned().unwrap_or_default());
+        body.insert("type".to_owned(), fields.get("type").cloned().unwrap_or_default());
+        for (field, api) in BOOL_FIELDS {
+            body.insert(api.to_owned(), json!(fields.get(field).and_then(Value::as_bool).unwrap_or(false)));
+        }
+        body.insert("frequency".to_owned(), json!(frequency(fields.get("frequency"))));
+        // `settings` is required on updates (API.md §5.1).
+        body.insert("settings".to_owned(), fields.get("settings").cloned().unwrap_or_else(|| json!({})));
+        if let Some(secure) = fields.get("secure_settings") {
+            body.insert("secureSettings".to_owned(), secure.clone());
+        }
+        Value::Object(body)
+    }
+}
+
+fn uid_of(desired: &DesiredObject) -> String {
+    desired
+        .fields
+        .get("uid")
+        .and_then(Value::as_str)
+        .map_or_else(|| crate::folder::derived_uid(&desired.id.local_id), str::to_owned)
+}
+
+/// Grafana's spelling of a reminder frequency: Go's `XhYmZs` with zero parts left out, `""`
+/// for none (pkg/api/dtos/alerting.go `formatShort`).
+fn frequency(value: Option<&Value>) -> String {
+    let Some(milliseconds) = value.and_then(Value::as_str).and_then(duration::parse) else { return String::new() };
+    let seconds = milliseconds / 1000;
+    let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut text = String::new();
+    for (count, unit) in [(hours, "h"), (minutes, "m"), (seconds, "s")] {
+        if count > 0 {
+            text.push_str(&format!("{count}{unit}"));
+        }
+    }
+    text
+}
+
+fn channel_object(body: &Value) -> RemoteObject {
+    let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    RemoteObject { remote_id: uid, adoption_key: Some(name), fields: body.clone(), part_ids: Default::default() }
+}
+
+/// The comparable form, from definition fields (`api` false) or Grafana's JSON.
+fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("name".to_owned(), source.get("name").cloned().unwrap_or_default());
+    out.insert("type".to_owned(), source.get("type").cloned().unwrap_or_default());
+    out.insert("settings".to_owned(), source.get("settings").cloned().unwrap_or_else(|| json!({})));
+    for (field, api_name) in BOOL_FIELDS {
+        let key = if api { api_name } else { field };
+        out.insert(field.to_owned(), json!(source.get(key).and_then(Value::as_bool).unwrap_or(false)));
+    }
+    // Grafana only stores a frequency with reminders on, so only then is it compared.
+    if out.get("send_reminder") == Some(&json!(true)) {
+        let text = if api {
+            source.get("frequency").and_then(Value::as_str).unwrap_or_default().to_owned()
+        } else {
+            frequency(source.get("frequency"))
+        };
+        out.insert("frequency".to_owned(), json!(text));
+    }
+    out
+}
+
+#[async_trait]
+impl Handler for NotificationChannelHandler {
+    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        for key in fields.keys().filter(|key| !KNOWN_FIELDS.contains(&key.as_str())) {
+            errors.push(FieldError::at(
+                format!("/{key}"),
+                format!("unknown field `{key}`, expected one of {}", KNOWN_FIELDS.join(", ")),
+            ));
+        }
+        for required in ["name", "type"] {
+            if !fields.get(required).and_then(Value::as_str).is_some_and(|value| !value.trim().is_empty()) {
+                errors.push(FieldError::at(
+                    format!("/{required}"),
+                    format!("`{required}` is required (a non-empty string)"),
+                ));
+            }
+        }
+        for (field, _) in BOOL_FIELDS {
+            if fields.get(field).is_some_and(|value| !value.is_boolean()) {
+                errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be true or false")));
+            }
+        }
+        for table in ["settings", "secure_settings"] {
+            if fields.get(table).is_some_and(|value| !value.is_object()) {
+                errors.push(FieldError::at(format!("/{table}"), format!("`{table}` must be a table")));
+            }
+        }
+        match fields.get("frequency") {
+            None => {
+                // Grafana answers 500 to reminders without a frequency (API.md §5.1).
+                if fields.get("send_reminder") == Some(&json!(true)) {
+                    errors.push(FieldError::at(
+                        "/send_reminder",
+                        "`send_reminder = true` needs a `frequency`, such as \"15m\"",
+                    ));
+                }
+            }
+            Some(value) => {
+                if value.as_str().and_then(duration::parse).is_none_or(|milliseconds| milliseconds == 0) {
+                    errors
+                        .push(FieldError::at("/frequency", "`frequency` must be a positive duration such as \"15m\""));
+                }
+            }
+        }
+        if let Some(uid) = fields.get("uid")
+            && !uid.as_str().is_some_and(crate::folder::valid_uid)
+        {
+            errors.push(FieldError::at("/uid", "a uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn secret_fields(&self) -> Vec<&'static str> {
+        vec!["/secure_settings/*"]
+    }
+
+    /// Channels made by hand are recognised by their name, unique per org.
+    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
+        desired.fields.get("name").and_then(Value::as_str).map(str::to_owned)
+    }
+
+    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
+        let mut out = comparable(&desired.fields, false);
+        if let Some(uid) = desired.fields.get("uid") {
+            out.insert("uid".to_owned(), uid.clone());
+        }
+        let keys: Vec<&String> = desired
+            .fields
+            .get("secure_settings")
+            .and_then(Value::as_object)
+            .map(|map| map.keys().collect())
+            .unwrap_or_default();
+        out.insert("secure_fields".to_owned(), json!(keys));
+        Ok(Value::Object(out))
+    }
+
+    fn observed(&self, remote: &RemoteObject) -> Value {
+        let source = remote.fields.as_object().cloned().unwrap_or_default();
+        let mut out = comparable(&source, true);
+        out.insert("uid".to_owned(), json!(remote.remote_id));
+        let keys: Vec<&String> = source
+            .get("secureFields")
+            .and_then(Value::as_object)
+            .map(|map| map.iter().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
+            .unwrap_or_default();
+        out.insert("secure_fields".to_owned(), json!(keys));
+        Value::Object(out)
+    }
+
+    /// The uid only when the definition names one; secret keys only those the definition sets.
+    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
+        let mut observed = self.observed(remote);
+        if let Value::Object(map) = &mut observed {
+            if desired.get("uid").is_none() {
+                map.remove("uid");
+            }
+            let wanted: Vec<&str> = desired
+                .get("secure_fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let present: Vec<Value> = map
+                .get("secure_fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|key| key.as_str().is_some_and(|key| wanted.contains(&key)))
+                .cloned()
+                .collect();
+            map.insert("secure_fields".to_owned(), Value::Array(present));
+        }
+        observed
+    }
+
+    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+        let source = remote.fields.as_object()?;
+        let name = source.get("name")?.as_str()?.to_owned();
+        let mut fields = Map::new();
+        for (key, value) in comparable(source, true) {
+            let default = value == json!(false) || (key == "settings" && value == json!({}));
+            if !default {
+                fields.insert(key, value);
+            }
+        }
+        fields.insert("uid".to_owned(), json!(remote.remote_id));
+        Some(mac_core::ImportedFields {
+            local_id: crate::slug(&name),
+            fields,
+            file: "notification-channels".to_owned(),
+            scope: None,
+            part_ids: Default::default(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        let answer = self.client.get(&["api", "alert-notifications"], &[]).await?;
+        Ok(answer.body.as_array().into_iter().flatten().map(channel_object).collect())
+    }
+
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.read_uid(remote_id).await?.as_ref().map(channel_object))
+    }
+
+    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+        let body = NotificationChannelHandler::body(desired);
+        match self.client.send(Method::POST, self.client.url(&["api", "alert-notifications"], &[]), Some(&body)).await {
+            Ok(answer) => Ok(channel_object(&answer.body)),
+            // A create retried after a lost answer finds its own channel by uid.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => match self.read_uid(&uid_of(desired)).await? {
+                Some(existing) if existing.get("name") == body.get("name") => Ok(channel_object(&existing)),
+                _ => Err(err.at("/name")),
+            },
+            Err(err) => Err(err.at("/settings")),
+        }
+    }
+
+    async fn update(
+        &self,
+        current: &RemoteObject,
+        desired: &DesiredObject,
+        _refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError> {
+        // By id, not by uid: the uid route ignores secure settings (API.md §5.1). The id is
+        // taken from the body.
+        let id = current.fields.get("id").cloned().unwrap_or_default();
+        let mut body = NotificationChannelHandler::body(desired);
+        if let Value::Object(map) = &mut body {
+            map.insert("id".to_owned(), id.clone());
+            if desired.fields.get("uid").is_none() {
+                // An adopted channel keeps the uid Grafana gave it.
+                map.insert("uid".to_owned(), json!(current.remote_id));
+            }
+        }
+        let path = id.as_i64().unwrap_or_default().to_string();
+        let answer = self
+            .client
+            .send(Method::PUT, self.client.url(&["api", "alert-notifications", &path], &[]), Some(&body))
+            .await
+            .map_err(|err| err.at("/settings"))?;
+        Ok(channel_object(&answer.body))
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        match self
+            .client
+            .send(
+                Method::DELETE,
+                self.client.url(&["api", "alert-notifications", "uid", &current.remote_id], &[]),
+                None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frequencies_are_spelled_as_grafana_returns_them() {
+        assert_eq!(frequency(Some(&json!("15m"))), "15m");
+        assert_eq!(frequency(Some(&json!("90m"))), "1h30m");
+        assert_eq!(frequency(Some(&json!("1d"))), "24h");
+        assert_eq!(frequency(None), "");
+    }
+}
