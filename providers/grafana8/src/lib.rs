@@ -144,7 +144,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         ca_cert,
     })
     .map_err(|message| SettingsError::at("", message))?;
-    Ok(Box::new(Grafana8::new(Arc::new(client))))
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone())))
 }
 
 /// One Grafana server.
@@ -160,13 +160,13 @@ pub struct Grafana8 {
 }
 
 impl Grafana8 {
-    fn new(client: Arc<client::Client>) -> Grafana8 {
+    fn new(client: Arc<client::Client>, project_root: PathBuf) -> Grafana8 {
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
             datasources: Arc::new(datasource::DatasourceHandler::new(client.clone())),
             notification_channels: Arc::new(notification_channel::NotificationChannelHandler::new(client.clone())),
             alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
-            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone())),
+            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone(), project_root)),
             folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
             client,
         }
