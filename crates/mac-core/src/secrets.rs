@@ -40,10 +40,18 @@ fn secret_values<'a>(fields: &'a Fields, patterns: &[&str]) -> Vec<(String, &'a 
             found.push((pointer, value));
             return;
         }
-        if let Value::Object(map) = value {
-            for (key, child) in map {
-                walk(child, push_pointer(&pointer, key), patterns, found);
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    walk(child, push_pointer(&pointer, key), patterns, found);
+                }
             }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    walk(child, push_pointer(&pointer, &index.to_string()), patterns, found);
+                }
+            }
+            _ => {}
         }
     }
     let mut found = Vec::new();
@@ -187,6 +195,10 @@ mod tests {
         let inline = fields(json!({ "secure_json_data": { "password": "hunter2" } }));
         let err = secret_refs(&inline, &["/secure_json_data/*"]).expect_err("inline");
         assert_eq!(err.pointer, "/secure_json_data/password");
+        let listed =
+            fields(json!({ "integrations": [{ "type": "slack", "secure_settings": { "url": { "file": "hook" } } }] }));
+        let found = secret_refs(&listed, &["/integrations/*/secure_settings/*"]).expect("references");
+        assert_eq!(found[0].0, "/integrations/0/secure_settings/url");
         // Outside secret paths, an `{ env = … }` table is ordinary data.
         assert!(
             secret_refs(&fields(json!({ "model": { "env": "prod" } })), &["/secure_json_data/*"])

@@ -141,7 +141,7 @@ impl Handler for DatasourceHandler {
             ));
         }
         for required in ["name", "type"] {
-            if !fields.get(required).and_then(Value::as_str).is_some_and(|value| !value.trim().is_empty()) {
+            if fields.get(required).and_then(Value::as_str).is_none_or(|value| value.trim().is_empty()) {
                 errors.push(FieldError::at(
                     format!("/{required}"),
                     format!("`{required}` is required (a non-empty string)"),

@@ -5,6 +5,7 @@
 //! whatever the number of objects; a rule group is written with one POST of the whole group.
 
 mod alert_group;
+mod alertmanager;
 mod client;
 mod dashboard;
 mod datasource;
@@ -154,6 +155,8 @@ pub struct Grafana8 {
     folders: Arc<folder::FolderHandler>,
     datasources: Arc<datasource::DatasourceHandler>,
     notification_channels: Arc<notification_channel::NotificationChannelHandler>,
+    contact_points: Arc<alertmanager::ContactPointHandler>,
+    notification_policies: Arc<alertmanager::NotificationPolicyHandler>,
     alert_groups: Arc<alert_group::AlertGroupHandler>,
     dashboards: Arc<dashboard::DashboardHandler>,
     folder_permissions: Arc<folder_permission::FolderPermissionHandler>,
@@ -161,10 +164,13 @@ pub struct Grafana8 {
 
 impl Grafana8 {
     fn new(client: Arc<client::Client>, project_root: PathBuf) -> Grafana8 {
+        let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
             datasources: Arc::new(datasource::DatasourceHandler::new(client.clone())),
             notification_channels: Arc::new(notification_channel::NotificationChannelHandler::new(client.clone())),
+            contact_points: Arc::new(alertmanager::ContactPointHandler::new(alertmanager.clone())),
+            notification_policies: Arc::new(alertmanager::NotificationPolicyHandler::new(alertmanager)),
             alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
             dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone(), project_root)),
             folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
@@ -183,6 +189,8 @@ impl Provider for Grafana8 {
             KindSpec::new("dashboard", &["folder"]),
             KindSpec::new("folder_permission", &["folder"]),
             KindSpec::new("notification_channel", &[]),
+            KindSpec::new("contact_point", &[]),
+            KindSpec::new("notification_policy", &["contact_point"]),
         ]
     }
 
@@ -190,6 +198,8 @@ impl Provider for Grafana8 {
         match kind {
             "datasource" => Some(self.datasources.clone()),
             "notification_channel" => Some(self.notification_channels.clone()),
+            "contact_point" => Some(self.contact_points.clone()),
+            "notification_policy" => Some(self.notification_policies.clone()),
             "folder" => Some(self.folders.clone()),
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),

@@ -456,10 +456,8 @@ fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
     );
 
     // Nothing mac printed or wrote holds either password.
-    for path in [".mac/state.json"] {
-        let text = std::fs::read_to_string(grafana.project.root().join(path)).expect("state");
-        assert!(!text.contains(PASSWORD) && !text.contains("rotated-password"), "{path}");
-    }
+    let state = std::fs::read_to_string(grafana.project.root().join(".mac/state.json")).expect("state");
+    assert!(!state.contains(PASSWORD) && !state.contains("rotated-password"), "the state holds no password");
 }
 
 #[test]
@@ -530,4 +528,89 @@ fn a_notification_channel_with_a_secret_url() {
     let (code, _, _) = run(mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
     assert_eq!(code, 0);
     assert_eq!(grafana.api(reqwest::Method::GET, "/api/alert-notifications", None), json!([]));
+}
+
+fn team(name: &str) -> String {
+    format!(
+        r#"
+[[grafana8.contact_point]]
+id = "{name}"
+name = "{name}-oncall"
+
+[[grafana8.contact_point.integrations]]
+type = "webhook"
+settings = {{ url = "http://127.0.0.1:9/{name}" }}
+secure_settings = {{ password = {{ env = "HOOK_PASSWORD" }} }}
+
+[[grafana8.notification_policy]]
+id = "{name}"
+contact_point = "{name}"
+matchers = [["team", "=", "{name}"]]
+group_by = ["alertname"]
+repeat_interval = "240m"
+"#
+    )
+}
+
+#[test]
+fn two_teams_share_one_alertmanager_document_without_undoing_each_other() {
+    let grafana = Grafana::start(&team("payments"));
+    let payments = &grafana.project;
+    let search = Project::empty();
+    search.write("mac.toml", &std::fs::read_to_string(payments.root().join("mac.toml")).expect("mac.toml"));
+    search.define(&team("search"));
+    let mac = |project: &Project| {
+        let mut command = project.mac();
+        command.env("GRAFANA_TOKEN", &grafana.key).env("HOOK_PASSWORD", "hook-secret-51ad");
+        command
+    };
+    let (code, stdout, stderr) = run(mac(payments).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = run(mac(&search).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    let names: Vec<&str> = document["alertmanager_config"]["receivers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|receiver| receiver["name"].as_str())
+        .collect();
+    assert_eq!(names, ["grafana-default-email", "payments-oncall", "search-oncall"], "the default receiver is kept");
+    assert_eq!(document["alertmanager_config"]["route"]["routes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        document["alertmanager_config"]["receivers"][1]["grafana_managed_receiver_configs"][0]["secureFields"]["password"],
+        true
+    );
+    for project in [payments, &search] {
+        let (code, stdout, _) = run(mac(project).args(["plan", "--detailed-exitcode"]));
+        assert_eq!(code, 0, "each team sees only its own part, unchanged: {stdout}");
+    }
+
+    // Payments changes its policy; search's part (and its stored secret) is untouched.
+    payments.define(&team("payments").replace("240m", "1h"));
+    let (_, stdout, _) = run(mac(payments).arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/notification_policy.payments
+        repeat_interval: "4h" -> "1h"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    "#);
+    run(mac(payments).args(["apply", "--auto-approve"]));
+    let (code, _, _) = run(mac(&search).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
+    let document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    assert_eq!(
+        document["alertmanager_config"]["receivers"][2]["grafana_managed_receiver_configs"][0]["secureFields"]["password"],
+        true
+    );
+
+    // Payments leaves: its policy goes before its contact point; search stays.
+    payments.define("");
+    let (code, stdout, stderr) = run(mac(payments).args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    assert_eq!(document["alertmanager_config"]["route"]["routes"].as_array().map(Vec::len), Some(1));
+    let (code, _, _) = run(mac(&search).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
 }
