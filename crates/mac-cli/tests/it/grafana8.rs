@@ -614,3 +614,43 @@ fn two_teams_share_one_alertmanager_document_without_undoing_each_other() {
     let (code, _, _) = run(mac(&search).args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0);
 }
+
+#[test]
+fn channels_contact_points_and_policies_made_by_hand_import_to_an_empty_plan() {
+    let grafana = Grafana::start("");
+    grafana.api(
+        reqwest::Method::POST,
+        "/api/alert-notifications",
+        Some(json!({ "name": "Legacy email", "type": "email", "settings": { "addresses": "ops@example.com" } })),
+    );
+    let mut document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    document["alertmanager_config"]["receivers"].as_array_mut().expect("receivers").push(
+        json!({ "name": "db-team", "grafana_managed_receiver_configs": [{
+            "uid": "", "name": "db-team", "type": "email", "disableResolveMessage": false,
+            "settings": { "addresses": "db@example.com" } }] }),
+    );
+    document["alertmanager_config"]["route"]["routes"] =
+        json!([{ "receiver": "db-team", "object_matchers": [["team", "=", "db"]], "group_wait": "60s" }]);
+    grafana.api(reqwest::Method::POST, "/api/alertmanager/grafana/config/api/v1/alerts", Some(document));
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    for file in ["contact-points", "notification-policies", "notification-channels", "datasources"] {
+        assert!(stdout.contains(&format!("wrote definitions/{file}.toml")), "{stdout}");
+    }
+    let policies = std::fs::read_to_string(grafana.project.root().join("definitions/notification-policies.toml"))
+        .expect("written");
+    assert!(policies.contains("contact_point = \"db-team\"") && policies.contains("group_wait = \"1m\""), "{policies}");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // Drift on an imported policy, made in the UI, is planned back.
+    let mut document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    document["alertmanager_config"]["route"]["routes"][0]["group_wait"] = json!("5m");
+    grafana.api(reqwest::Method::POST, "/api/alertmanager/grafana/config/api/v1/alerts", Some(document));
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(
+        stdout.contains("(drift: changed outside mac") && stdout.contains(r#"group_wait: "5m" -> "1m""#),
+        "{stdout}"
+    );
+}
