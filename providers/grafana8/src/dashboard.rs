@@ -254,10 +254,10 @@ fn from_answer(answer: &Value) -> RemoteObject {
     let model = answer.get("dashboard").cloned().unwrap_or_default();
     let folder_uid = answer.pointer("/meta/folderUid").and_then(Value::as_str).unwrap_or_default();
     let mut object = dashboard_object(&model, folder_uid, answer.pointer("/meta/version").cloned().unwrap_or_default());
-    if let Some(title) = answer.pointer("/meta/folderTitle") {
-        if let Value::Object(fields) = &mut object.fields {
-            fields.insert("folder_title".to_owned(), title.clone());
-        }
+    if let Some(title) = answer.pointer("/meta/folderTitle")
+        && let Value::Object(fields) = &mut object.fields
+    {
+        fields.insert("folder_title".to_owned(), title.clone());
     }
     object
 }
@@ -332,7 +332,7 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
         errors.push(FieldError::at("/uid", "a dashboard uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
     }
     if let Some(title) = fields.get("title")
-        && !title.as_str().is_some_and(|title| !title.trim().is_empty())
+        && title.as_str().is_none_or(|title| title.trim().is_empty())
     {
         errors.push(FieldError::at("/title", "`title` must be a non-empty string"));
     }
@@ -350,7 +350,7 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
             let within = file.map(|path| format!(" in {path}")).unwrap_or_default();
             let title = fields.get("title").or_else(|| model.get("title"));
             if !fields.contains_key("title")
-                && !title.and_then(Value::as_str).is_some_and(|title| !title.trim().is_empty())
+                && title.and_then(Value::as_str).is_none_or(|title| title.trim().is_empty())
             {
                 errors.push(FieldError::at(
                     at,

@@ -43,12 +43,14 @@ pub struct FolderPermissionHandler {
     directory: Mutex<Option<Directory>>,
 }
 
+/// Login → user id, and email (lower-cased) → login.
+type Users = (HashMap<String, i64>, HashMap<String, String>);
+
 /// Users and teams of the org, for resolving names to ids. Each side is `Err` with the
 /// reason when these credentials could not read it.
 #[derive(Debug, Clone)]
 struct Directory {
-    /// Login → id, and email (lower-cased) → login.
-    users: Result<(HashMap<String, i64>, HashMap<String, String>), String>,
+    users: Result<Users, String>,
     /// Name → id.
     teams: Result<HashMap<String, i64>, String>,
     /// Folders whose ACL these credentials may not read.
@@ -87,7 +89,7 @@ impl FolderPermissionHandler {
     }
 
     /// `GET /api/org/users` (org admins): every user of the org with login and email.
-    async fn load_users(&self) -> Result<(HashMap<String, i64>, HashMap<String, String>), String> {
+    async fn load_users(&self) -> Result<Users, String> {
         match self.client.get(&["api", "org", "users"], &[]).await {
             Ok(answer) => {
                 let mut by_login = HashMap::new();
