@@ -55,6 +55,8 @@ struct Directory {
     teams: Result<HashMap<String, i64>, String>,
     /// Folders whose ACL these credentials may not read.
     unreadable: BTreeSet<String>,
+    /// Every folder's uid, when read by a list.
+    folders: Option<BTreeSet<String>>,
 }
 
 /// One entry of a permission list in the comparable form: who, and what they may do.
@@ -148,7 +150,7 @@ impl FolderPermissionHandler {
             return cached;
         }
         let (users, teams) = tokio::join!(self.load_users(), self.load_teams());
-        let directory = Directory { users, teams, unreadable: BTreeSet::new() };
+        let directory = Directory { users, teams, unreadable: BTreeSet::new(), folders: None };
         self.remember(directory.clone());
         directory
     }
@@ -500,6 +502,12 @@ impl Handler for FolderPermissionHandler {
             None => return Err(FieldError::at("/folder", "`folder` is missing")),
         };
         let directory = self.cached();
+        if let (Some(FolderRef::Uid(uid)), Some(Some(folders))) =
+            (folder_of(&desired.fields), directory.as_ref().map(|directory| directory.folders.as_ref()))
+            && !folders.contains(&uid)
+        {
+            return Err(FieldError::at("/folder", format!("there is no folder with uid `{uid}` in Grafana")));
+        }
         if let Some(directory) = &directory
             && directory.unreadable.contains(&folder_uid)
         {
@@ -624,7 +632,9 @@ impl Handler for FolderPermissionHandler {
             }
         }
         objects.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
-        self.remember(Directory { users, teams, unreadable });
+        let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
+        folders.extend(unreadable.iter().cloned());
+        self.remember(Directory { users, teams, unreadable, folders: Some(folders) });
         Ok(objects)
     }
 

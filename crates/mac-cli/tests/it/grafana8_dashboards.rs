@@ -262,6 +262,11 @@ fn folder_permission_errors_are_located() {
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @"error: definitions/main.toml:12:5: Grafana has no team named `DBA` in this org (it has: SRE)");
 
+    grafana.project.define(&PERMISSIONS.replace("folder = \"payments\"", "folder = { uid = \"no-such-folder\" }"));
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: definitions/main.toml:8:1: there is no folder with uid `no-such-folder` in Grafana");
+
     grafana.project.define(
         &PERMISSIONS
             .replace("permission = \"Admin\"", "permission = \"Owner\"")
