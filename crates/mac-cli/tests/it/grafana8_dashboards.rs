@@ -420,6 +420,13 @@ fn dashboards_create_replan_edit_drift_prune() {
     assert_eq!(dashboard(&grafana, "mac-on-call")["message"], "Dashboard not found");
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
+
+    // Everything leaves: the dashboard goes before its folder, which is then empty.
+    grafana.project.define("");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(dashboard(&grafana, "payments-overview")["message"], "Dashboard not found");
+    assert_eq!(grafana.api(Method::GET, "/api/folders", None), json!([]));
 }
 
 #[test]
