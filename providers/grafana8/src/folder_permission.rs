@@ -657,13 +657,17 @@ impl Handler for FolderPermissionHandler {
 
     async fn update(
         &self,
-        _current: &RemoteObject,
+        current: &RemoteObject,
         desired: &DesiredObject,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        // The folder is the identity: a definition pointed at another folder writes that
-        // folder's list; the old folder's list is left as it is.
-        self.write(desired, refs).await
+        let written = self.write(desired, refs).await?;
+        // Pointed at another folder: the folder it leaves gets Grafana's defaults back, as
+        // after a delete.
+        if written.remote_id != current.remote_id {
+            self.delete(current).await?;
+        }
+        Ok(written)
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {

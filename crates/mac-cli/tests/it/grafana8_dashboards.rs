@@ -175,6 +175,24 @@ fn folder_permissions_create_replan_edit_drift_prune() {
         pairs(&[("role:Viewer", "View"), ("user:alice", "Edit"), ("team:SRE", "Edit")])
     );
 
+    // Pointed at another folder: that folder gets the list, the one it left the defaults.
+    let moved = format!(
+        "{}\n[[grafana8.folder]]\nid = \"billing\"\ntitle = \"Billing\"\n",
+        edited.replace("folder = \"payments\"", "folder = \"billing\"")
+    );
+    grafana.project.define(&moved);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(acl(&grafana, "mac-payments"), pairs(&[("role:Viewer", "View"), ("role:Editor", "Edit")]));
+    assert_eq!(
+        acl(&grafana, "mac-billing"),
+        pairs(&[("role:Viewer", "View"), ("user:alice", "Edit"), ("team:SRE", "Edit")])
+    );
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    grafana.project.define(&edited);
+    run(grafana.mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+
     // Prune: the folder keeps Grafana's default list, not an empty one.
     grafana.project.define("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n");
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
@@ -392,6 +410,23 @@ fn dashboards_create_replan_edit_drift_prune() {
         dashboard(&grafana, "payments-overview")["dashboard"]["panels"][2]["panels"][0]["title"],
         "Slowest routes"
     );
+
+    // A uid changed in code renames the dashboard's uid in place (it is updated by id).
+    grafana.project.define(&DASHBOARDS.replace("id = \"on-call\"\n", "id = \"on-call\"\nuid = \"on-call\"\n"));
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains(r#"dashboard.uid: "mac-on-call" -> "on-call""#), "{stdout}");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    let renamed = dashboard(&grafana, "on-call");
+    assert_eq!(
+        (renamed["dashboard"]["id"].clone(), renamed["meta"]["version"].clone()),
+        (on_call["dashboard"]["id"].clone(), json!(2))
+    );
+    assert_eq!(dashboard(&grafana, "mac-on-call")["message"], "Dashboard not found");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    grafana.project.define(DASHBOARDS);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
 
     // A change made after the plan is refused, not overwritten (optimistic locking).
     grafana.project.write("dashboards/payments.json", &EXPORTED.replace("Payments overview", "Payments"));
