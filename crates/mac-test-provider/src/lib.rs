@@ -578,3 +578,29 @@ impl Handler for GroupHandler {
             .await
     }
 }
+
+/// A small project for tests: two folders, a group in each.
+pub const TWO_FOLDERS: &str = r#"
+[[testfs.folder]]
+id = "a"
+title = "Team A"
+
+[[testfs.folder]]
+id = "b"
+title = "Team B"
+
+[[testfs.group]]
+id = "a-alerts"
+folder = "a"
+interval = "1m"
+rules = [
+  { title = "High error rate", expr = "errors > 1", for = "5m" },
+  { title = "Slow", expr = "latency > 2", for = "10m" },
+]
+
+[[testfs.group]]
+id = "b-alerts"
+folder = "b"
+interval = "30s"
+rules = [{ title = "Down", expr = "up == 0" }]
+"#;

@@ -13,6 +13,7 @@ use mac_core::{
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use crate::checks;
 use crate::client::Client;
 use crate::duration;
 
@@ -725,7 +726,7 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
         ["id", "title", "condition", "data", "for", "no_data_state", "exec_err_state", "labels", "annotations"];
     const QUERY_KEYS: [&str; 5] = ["ref_id", "datasource", "relative_time_range", "query_type", "model"];
     let mut errors = Vec::new();
-    unknown_keys(fields, "", &GROUP_KEYS, &mut errors);
+    checks::unknown_keys(fields, "", &GROUP_KEYS, &mut errors);
     match fields.get("folder") {
         Some(Value::String(local_id)) if !local_id.is_empty() => {}
         Some(Value::Object(table))
@@ -764,7 +765,7 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
             errors.push(FieldError::at(at(""), "a rule must be a table"));
             continue;
         };
-        unknown_keys(rule, &at(""), &RULE_KEYS, &mut errors);
+        checks::unknown_keys(rule, &at(""), &RULE_KEYS, &mut errors);
         let title = match rule.get("title").and_then(Value::as_str) {
             Some(title) if !title.trim().is_empty() && title.len() <= 190 => title,
             _ => {
@@ -829,7 +830,7 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 errors.push(FieldError::at(at(""), "a query must be a table"));
                 continue;
             };
-            unknown_keys(query, &at(""), &QUERY_KEYS, &mut errors);
+            checks::unknown_keys(query, &at(""), &QUERY_KEYS, &mut errors);
             match query.get("ref_id").and_then(Value::as_str) {
                 Some(ref_id) if !ref_id.is_empty() => {
                     if ref_ids.contains(&ref_id) {
@@ -884,15 +885,6 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
-}
-
-fn unknown_keys(table: &Map<String, Value>, pointer: &str, allowed: &[&str], errors: &mut Vec<FieldError>) {
-    for key in table.keys().filter(|key| !allowed.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("{pointer}/{key}"),
-            format!("unknown field `{key}`, expected one of {}", allowed.join(", ")),
-        ));
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use mac_core::{
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use crate::checks;
 use crate::client::Client;
 use crate::duration;
 
@@ -97,15 +98,6 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
-fn unknown_keys(fields: &Map<String, Value>, pointer: &str, known: &[&str], errors: &mut Vec<FieldError>) {
-    for key in fields.keys().filter(|key| !known.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("{pointer}/{key}"),
-            format!("unknown field `{key}`, expected one of {}", known.join(", ")),
-        ));
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // contact_point
 
@@ -142,7 +134,7 @@ fn integrations(fields: &Fields) -> &[Value] {
 impl Handler for ContactPointHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        unknown_keys(fields, "", &["name", "integrations"], &mut errors);
+        checks::unknown_keys(fields, "", &["name", "integrations"], &mut errors);
         if fields.get("name").is_some_and(|name| name.as_str().is_none_or(str::is_empty)) {
             errors.push(FieldError::at("/name", "`name` must be a non-empty string"));
         }
@@ -154,7 +146,7 @@ impl Handler for ContactPointHandler {
                         errors.push(FieldError::at(&at, "an integration must be a table"));
                         continue;
                     };
-                    unknown_keys(
+                    checks::unknown_keys(
                         item,
                         &at,
                         &["type", "settings", "secure_settings", "disable_resolve_message"],
@@ -497,7 +489,7 @@ fn policy_receiver(fields: &Fields, refs: &dyn Resolver) -> Option<String> {
 impl Handler for NotificationPolicyHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        unknown_keys(fields, "", &ROUTE_KEYS, &mut errors);
+        checks::unknown_keys(fields, "", &ROUTE_KEYS, &mut errors);
         match (fields.get("contact_point"), fields.get("receiver")) {
             (Some(Value::String(_)), None) | (None, Some(Value::String(_))) => {}
             _ => errors.push(FieldError::at(

@@ -6,6 +6,7 @@
 
 mod alert_group;
 mod alertmanager;
+mod checks;
 mod client;
 mod dashboard;
 mod datasource;

@@ -9,6 +9,7 @@ use mac_core::{
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
+use crate::checks;
 use crate::client::Client;
 use crate::duration;
 
@@ -121,30 +122,10 @@ fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
 impl Handler for NotificationChannelHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        for key in fields.keys().filter(|key| !KNOWN_FIELDS.contains(&key.as_str())) {
-            errors.push(FieldError::at(
-                format!("/{key}"),
-                format!("unknown field `{key}`, expected one of {}", KNOWN_FIELDS.join(", ")),
-            ));
-        }
-        for required in ["name", "type"] {
-            if fields.get(required).and_then(Value::as_str).is_none_or(|value| value.trim().is_empty()) {
-                errors.push(FieldError::at(
-                    format!("/{required}"),
-                    format!("`{required}` is required (a non-empty string)"),
-                ));
-            }
-        }
-        for (field, _) in BOOL_FIELDS {
-            if fields.get(field).is_some_and(|value| !value.is_boolean()) {
-                errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be true or false")));
-            }
-        }
-        for table in ["settings", "secure_settings"] {
-            if fields.get(table).is_some_and(|value| !value.is_object()) {
-                errors.push(FieldError::at(format!("/{table}"), format!("`{table}` must be a table")));
-            }
-        }
+        checks::unknown_keys(fields, "", &KNOWN_FIELDS, &mut errors);
+        checks::required_strings(fields, &["name", "type"], &mut errors);
+        let bools: Vec<&str> = BOOL_FIELDS.iter().map(|(field, _)| *field).collect();
+        checks::typed(fields, &[], &bools, &["settings", "secure_settings"], &mut errors);
         match fields.get("frequency") {
             None => {
                 // Grafana answers 500 to reminders without a frequency (API.md §5.1).
@@ -162,11 +143,7 @@ impl Handler for NotificationChannelHandler {
                 }
             }
         }
-        if let Some(uid) = fields.get("uid")
-            && !uid.as_str().is_some_and(crate::folder::valid_uid)
-        {
-            errors.push(FieldError::at("/uid", "a uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
-        }
+        checks::uid(fields, &mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
@@ -184,13 +161,7 @@ impl Handler for NotificationChannelHandler {
         if let Some(uid) = desired.fields.get("uid") {
             out.insert("uid".to_owned(), uid.clone());
         }
-        let keys: Vec<&String> = desired
-            .fields
-            .get("secure_settings")
-            .and_then(Value::as_object)
-            .map(|map| map.keys().collect())
-            .unwrap_or_default();
-        out.insert("secure_fields".to_owned(), json!(keys));
+        out.insert("secure_fields".to_owned(), checks::defined_secret_keys(desired.fields.get("secure_settings")));
         Ok(Value::Object(out))
     }
 
@@ -198,40 +169,12 @@ impl Handler for NotificationChannelHandler {
         let source = remote.fields.as_object().cloned().unwrap_or_default();
         let mut out = comparable(&source, true);
         out.insert("uid".to_owned(), json!(remote.remote_id));
-        let keys: Vec<&String> = source
-            .get("secureFields")
-            .and_then(Value::as_object)
-            .map(|map| map.iter().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
-            .unwrap_or_default();
-        out.insert("secure_fields".to_owned(), json!(keys));
+        out.insert("secure_fields".to_owned(), checks::stored_secret_keys(source.get("secureFields")));
         Value::Object(out)
     }
 
-    /// The uid only when the definition names one; secret keys only those the definition sets.
     fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
-        let mut observed = self.observed(remote);
-        if let Value::Object(map) = &mut observed {
-            if desired.get("uid").is_none() {
-                map.remove("uid");
-            }
-            let wanted: Vec<&str> = desired
-                .get("secure_fields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let present: Vec<Value> = map
-                .get("secure_fields")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter(|key| key.as_str().is_some_and(|key| wanted.contains(&key)))
-                .cloned()
-                .collect();
-            map.insert("secure_fields".to_owned(), Value::Array(present));
-        }
-        observed
+        checks::observed_against(self.observed(remote), desired, "secure_fields")
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {

@@ -88,27 +88,5 @@ pub fn run(command: &mut Command) -> (i32, String, String) {
     )
 }
 
-pub const TWO_FOLDERS: &str = r#"
-[[testfs.folder]]
-id = "a"
-title = "Team A"
-
-[[testfs.folder]]
-id = "b"
-title = "Team B"
-
-[[testfs.group]]
-id = "a-alerts"
-folder = "a"
-interval = "1m"
-rules = [
-  { title = "High error rate", expr = "errors > 1", for = "5m" },
-  { title = "Slow", expr = "latency > 2", for = "10m" },
-]
-
-[[testfs.group]]
-id = "b-alerts"
-folder = "b"
-interval = "30s"
-rules = [{ title = "Down", expr = "up == 0" }]
-"#;
+/// Two folders, a group in each (shared with the other crates' tests).
+pub use mac_test_provider::TWO_FOLDERS;
