@@ -28,6 +28,7 @@ pub struct Client {
     resolved: OnceLock<Result<Secret, String>>,
     project_root: std::path::PathBuf,
     org_id: Option<i64>,
+    retry: RetryPolicy,
 }
 
 /// A successful answer.
@@ -43,6 +44,7 @@ pub struct ClientConfig {
     pub org_id: Option<i64>,
     pub timeout: Duration,
     pub ca_cert: Option<reqwest::Certificate>,
+    pub retry: RetryPolicy,
 }
 
 impl Client {
@@ -62,6 +64,7 @@ impl Client {
             resolved: OnceLock::new(),
             project_root: config.project_root,
             org_id: config.org_id,
+            retry: config.retry,
         })
     }
 
@@ -98,7 +101,36 @@ impl Client {
 
     /// Sends a request and decodes the JSON answer; any non-2xx status is an error carrying
     /// Grafana's message.
+    ///
+    /// Retried with exponential backoff and jitter, within a bounded budget, when the request
+    /// cannot have taken effect or repeating it is harmless: the connection could not be made,
+    /// Grafana (or a proxy) answered 429, 502, 503 or 504 (honouring `Retry-After`), or a read
+    /// timed out or broke off. Every write mac makes is safe to repeat by construction
+    /// (client-chosen uids, whole-document replaces, deletes that accept "already gone").
     pub async fn send(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, HandlerError> {
+        let mut attempt = 1;
+        let started = std::time::Instant::now();
+        loop {
+            match self.send_once(method.clone(), url.clone(), body).await {
+                Err(Failure::Retryable { error, wait }) if attempt < self.retry.attempts => {
+                    let delay = wait.unwrap_or_else(|| backoff(self.retry.base, attempt)).min(self.retry.max_delay);
+                    if started.elapsed() + delay > self.retry.budget {
+                        return Err(gave_up(error, attempt));
+                    }
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(Failure::Retryable { error, .. }) => {
+                    return Err(if attempt > 1 { gave_up(error, attempt) } else { error });
+                }
+                Err(Failure::Final(error)) => return Err(error),
+                Ok(answer) => return Ok(answer),
+            }
+        }
+    }
+
+    async fn send_once(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, Failure> {
+        let read_only = method == Method::GET || method == Method::HEAD;
         let described = format!("{method} {}", url.path());
         let mut request = self.http.request(method, url);
         request = match &self.credentials {
@@ -113,28 +145,37 @@ impl Client {
         }
         let response = request.send().await.map_err(|err| {
             let what = if err.is_timeout() { "timed out" } else { "failed" };
-            HandlerError::new(
+            let error = HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!("{described} to Grafana at {} {what}: {}", self.base, root_cause(&err)),
-            )
+            );
+            // Not connected: the request never left. A read may always be repeated.
+            if err.is_connect() || read_only { Failure::Retryable { error, wait: None } } else { Failure::Final(error) }
         })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let bytes = response.bytes().await.map_err(|err| {
-            HandlerError::new(
+            let error = HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!("{described}: the answer broke off: {}", root_cause(&err)),
-            )
+            );
+            if read_only { Failure::Retryable { error, wait: None } } else { Failure::Final(error) }
         })?;
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
             let body = parsed.ok_or_else(|| {
-                HandlerError::new(
+                Failure::Final(HandlerError::new(
                     HandlerErrorKind::Unavailable,
                     format!(
                         "{described}: Grafana answered {status} with a body that is not JSON ({})",
                         preview(&bytes)
                     ),
-                )
+                ))
             })?;
             return Ok(Answer { body });
         }
@@ -150,12 +191,67 @@ impl Client {
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => HandlerErrorKind::Invalid,
             _ => HandlerErrorKind::Unavailable,
         };
-        Err(HandlerError::new(kind, format!("{described}: Grafana answered {}: {message}", status.as_u16())))
+        let error = HandlerError::new(kind, format!("{described}: Grafana answered {}: {message}", status.as_u16()));
+        // Overloaded, or a proxy in trouble: the request was not processed.
+        let transient = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS
+                | StatusCode::BAD_GATEWAY
+                | StatusCode::SERVICE_UNAVAILABLE
+                | StatusCode::GATEWAY_TIMEOUT
+        );
+        Err(if transient { Failure::Retryable { error, wait: retry_after } } else { Failure::Final(error) })
     }
 
     pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Answer, HandlerError> {
         self.send(Method::GET, self.url(segments, query), None).await
     }
+}
+
+/// How often and how long to retry.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The first backoff; each next one doubles, with jitter.
+    pub base: Duration,
+    pub max_delay: Duration,
+    /// No retry starts after this much time on one request.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            budget: Duration::from_secs(60),
+        }
+    }
+}
+
+enum Failure {
+    Retryable { error: HandlerError, wait: Option<Duration> },
+    Final(HandlerError),
+}
+
+impl From<HandlerError> for Failure {
+    fn from(error: HandlerError) -> Self {
+        Failure::Final(error)
+    }
+}
+
+fn gave_up(error: HandlerError, attempts: u32) -> HandlerError {
+    HandlerError::new(error.kind, format!("{} (gave up after {attempts} attempts)", error.message))
+}
+
+/// `base × 2^(attempt-1)`, with ±25% jitter so that parallel retries spread out.
+fn backoff(base: Duration, attempt: u32) -> Duration {
+    let exponential = base.saturating_mul(1 << attempt.saturating_sub(1).min(10));
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |now| now.subsec_nanos());
+    let jitter = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    exponential.mul_f64(jitter)
 }
 
 /// The innermost cause of a transport error: "connection refused" rather than a chain.

@@ -65,6 +65,8 @@ struct Settings {
     timeout: Option<String>,
     /// A PEM file with the CA that signed Grafana's certificate (relative to the project).
     ca_cert: Option<PathBuf>,
+    /// Attempts per request when Grafana is unreachable or overloaded (default 5; 1 = none).
+    retries: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -144,6 +146,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         org_id: parsed.org_id,
         timeout,
         ca_cert,
+        retry: client::RetryPolicy { attempts: parsed.retries.unwrap_or(5).max(1), ..client::RetryPolicy::default() },
     })
     .map_err(|message| SettingsError::at("", message))?;
     Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone())))

@@ -654,3 +654,47 @@ fn channels_contact_points_and_policies_made_by_hand_import_to_an_empty_plan() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_overloaded_or_flaky_grafana_is_retried_and_a_lost_write_converges_on_rerun() {
+    use grafana8_emulator::{FaultConfig, FaultKind, FaultRule};
+    let grafana = Grafana::start(PAYMENTS);
+    let rule = |method: &str, route: &str, fault: FaultKind, nth: u64| FaultRule {
+        method: Some(method.to_owned()),
+        route: Some(route.to_owned()),
+        fault,
+        nth: Some(nth),
+        probability: None,
+        retry_after_secs: Some(1),
+    };
+    grafana.emulator.set_faults(FaultConfig {
+        seed: 7,
+        latency: None,
+        rules: vec![
+            rule("GET", "/api/ruler/grafana/api/v1/rules", FaultKind::Status429, 1),
+            rule("POST", "/api/folders", FaultKind::Status502, 1),
+            rule("POST", "/api/ruler/grafana/api/v1/rules/{Namespace}", FaultKind::Status429, 1),
+        ],
+    });
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "429 and 502 are retried: {stdout}{stderr}");
+    let (code, _, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
+
+    // A write whose connection drops may or may not have happened: it is not repeated blindly,
+    // the run fails, and the next run finds the truth and converges.
+    grafana.project.define(&PAYMENTS.replace("$A > 0.05", "$A > 0.01"));
+    grafana.emulator.set_faults(FaultConfig {
+        seed: 7,
+        latency: None,
+        rules: vec![rule("POST", "/api/ruler/grafana/api/v1/rules/{Namespace}", FaultKind::Drop, 1)],
+    });
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}");
+    grafana.emulator.set_faults(FaultConfig::default());
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    let (code, _, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0);
+    assert_eq!(grafana.rules()["Payments"][0]["rules"].as_array().map(Vec::len), Some(2), "no duplicate rules");
+}
