@@ -288,7 +288,12 @@ impl ProjectConfig {
         if !problems.is_empty() {
             return Err(ProjectError::Invalid(problems));
         }
-        definitions_from_documents(&documents, providers, self.providers.iter().map(|config| config.instance.as_str()))
+        definitions_from_documents(
+            &documents,
+            providers,
+            self.providers.iter().map(|config| config.instance.as_str()),
+            &self.root,
+        )
     }
 
     /// The `*.toml` files named by `definitions`, directories searched recursively, sorted.
@@ -353,6 +358,7 @@ pub fn definitions_from_documents<'a>(
     documents: &[Arc<Document>],
     providers: &Providers,
     configured_instances: impl IntoIterator<Item = &'a str>,
+    project_root: &Path,
 ) -> Result<Vec<Definition>, ProjectError> {
     let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
     let mut problems = Vec::new();
@@ -393,6 +399,12 @@ pub fn definitions_from_documents<'a>(
                     let Some(mut fields) = object.as_object().cloned() else { continue };
                     match definition(document, &pointer, provider_name, kind, &mut fields, providers, &configured) {
                         Ok(id) => {
+                            if let Err(problem) =
+                                embed_files(document, &pointer, &id, &mut fields, providers, project_root)
+                            {
+                                problems.push(problem);
+                                continue;
+                            }
                             let location = document.location(&pointer);
                             if let Some(first) = seen.get(&id) {
                                 problems.push(SourceError {
@@ -419,6 +431,37 @@ pub fn definitions_from_documents<'a>(
         problems.push(problem);
     }
     if problems.is_empty() { Ok(definitions) } else { Err(ProjectError::Invalid(problems)) }
+}
+
+/// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON
+/// (see [`crate::Handler::file_fields`]).
+fn embed_files(
+    document: &Document,
+    pointer: &str,
+    id: &ObjectId,
+    fields: &mut Map<String, Value>,
+    providers: &Providers,
+    root: &Path,
+) -> Result<(), SourceError> {
+    let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(()) };
+    for pattern in handler.file_fields() {
+        // File fields are top-level (`/json`): keep the mechanism simple until a kind needs more.
+        let Some(key) = pattern.strip_prefix('/').filter(|key| !key.contains('/')) else { continue };
+        let Some(Value::Object(table)) = fields.get(key) else { continue };
+        let Some(relative) = table.get("file").and_then(Value::as_str).filter(|_| table.len() == 1) else { continue };
+        let field_pointer = push_pointer(&push_pointer(pointer, key), "file");
+        let path = root.join(relative);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|err| document.error(&field_pointer, format!("cannot read {relative}: {err}")))?;
+        let content: Value = serde_json::from_str(&text).map_err(|err| SourceError {
+            location: Location { path: PathBuf::from(relative), line: err.line(), column: err.column() },
+            // serde_json ends its message with the position, which the location already gives.
+            message: format!("invalid JSON: {}", err.to_string().split(" at line ").next().unwrap_or_default()),
+        })?;
+        let relative = relative.to_owned();
+        fields.insert(key.to_owned(), serde_json::json!({ "file": relative, "content": content }));
+    }
+    Ok(())
 }
 
 /// Takes `id` and `provider` out of an object table and checks its kind.

@@ -273,6 +273,14 @@ pub trait Handler: Send + Sync {
         Vec::new()
     }
 
+    /// Pointer patterns of fields that may name a JSON file, `{ file = "dashboards/x.json" }`
+    /// (relative to the project). The loader reads and parses the file and gives the handler
+    /// `{ file = "…", content = <the JSON> }`, so that the content counts as the definition's:
+    /// an edit of the file is a change in code, and a saved plan carries what was reviewed.
+    fn file_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The observed state normalised against what is desired, for handlers that manage only
     /// part of a remote object (secret keys a definition names, say). The default ignores
     /// `desired`.

@@ -61,6 +61,14 @@ impl DashboardHandler {
             return Err(FieldError::at("/json", "`json` must be a table, or { file = \"dashboards/x.json\" }"));
         };
         match file_reference(table) {
+            // Read and parsed by the loader (see `file_fields`): the content is the definition's.
+            Some(path) if table.contains_key("content") => {
+                match dashboard_from_file(path, table.get("content").cloned().unwrap_or_default()) {
+                    Ok(Value::Object(model)) => Ok(model),
+                    Ok(_) => Err(FieldError::at("/json/file", format!("{path} does not hold a JSON object"))),
+                    Err(message) => Err(FieldError::at("/json/file", message)),
+                }
+            }
             Some(path) => {
                 let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let loaded =
@@ -179,9 +187,9 @@ fn field_error(error: FieldError) -> HandlerError {
     HandlerError::new(HandlerErrorKind::Invalid, error.message).at(error.pointer)
 }
 
-/// `{ file = "…" }`: the path of a JSON file.
+/// `{ file = "…" }`: the path of a JSON file (with its parsed `content` once the loader read it).
 fn file_reference(table: &Map<String, Value>) -> Option<&str> {
-    if table.len() != 1 {
+    if table.keys().any(|key| key != "file" && key != "content") {
         return None;
     }
     table.get("file").and_then(Value::as_str)
@@ -192,6 +200,12 @@ fn file_reference(table: &Map<String, Value>) -> Option<&str> {
 fn read_dashboard_file(root: &Path, relative: &str) -> Result<Value, String> {
     let text = std::fs::read_to_string(root.join(relative)).map_err(|err| format!("cannot read {relative}: {err}"))?;
     let parsed: Value = serde_json::from_str(&text).map_err(|err| format!("{relative} is not valid JSON: {err}"))?;
+    dashboard_from_file(relative, parsed)
+}
+
+/// The dashboard model in a file's JSON: the model itself, or unwrapped from an API answer;
+/// an export for sharing externally is refused.
+fn dashboard_from_file(relative: &str, parsed: Value) -> Result<Value, String> {
     let model = match parsed {
         Value::Object(mut object)
             if object.contains_key("meta") && object.get("dashboard").is_some_and(Value::is_object) =>
@@ -382,6 +396,10 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
 
 #[async_trait]
 impl Handler for DashboardHandler {
+    fn file_fields(&self) -> Vec<&'static str> {
+        vec!["/json"]
+    }
+
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         validate_fields(self, fields)
     }

@@ -373,15 +373,14 @@ fn dashboards_create_replan_edit_drift_prune() {
     grafana.project.write("dashboards/payments.json", &EXPORTED.replace(r#""value": 80"#, r#""value": 90"#));
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 2);
-    // The header is not compared: the engine hashes a definition's fields, not the JSON
-    // file they name, so an edit made only in the file is labelled as drift for now.
-    let body: Vec<&str> = stdout.lines().skip(1).collect();
-    assert_snapshot!(body.join("\n"), @r#"
+    // The file's content is part of the definition: an edit of the file is a change in code,
+    // not drift.
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/dashboard.payments-overview
         dashboard.panels[id=3].fieldConfig.defaults.thresholds.steps[1].value: 80 -> 90
 
     Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
     "#);
-    assert!(stdout.starts_with("~ update grafana8/dashboard.payments-overview"), "{stdout}");
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0);
     let stored = dashboard(&grafana, "payments-overview");
@@ -517,7 +516,7 @@ fn dashboard_errors_are_located() {
     grafana.project.write("dashboards/payments.json", "{\n  \"title\": \"Payments\",\n  \"panels\": [,]\n}\n");
     let (code, _, stderr) = run(grafana.mac().arg("validate"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: definitions/main.toml:9:10: dashboards/payments.json is not valid JSON: expected value at line 3 column 14");
+    assert_snapshot!(stderr, @"error: dashboards/payments.json:3:14: invalid JSON: expected value");
 
     grafana.project.write("dashboards/payments.json", r#"{ "panels": [] }"#);
     grafana.project.define(&DASHBOARDS.replace("title = \"On call\", ", ""));

@@ -92,7 +92,7 @@ impl Harness {
 
 pub fn load_definitions(providers: &Providers, toml: &str) -> Result<Vec<Definition>, ProjectError> {
     let document = Document::parse("defs.toml", toml.to_owned())?;
-    definitions_from_documents(&[document], providers, ["testfs"])
+    definitions_from_documents(&[document], providers, ["testfs"], Path::new("."))
 }
 
 /// `operation kind.id` of every action, in plan order.
