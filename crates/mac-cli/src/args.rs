@@ -29,6 +29,8 @@ pub enum Command {
     Providers,
     /// Check the project offline: configuration, definitions, references.
     Validate,
+    /// Print the definitions as they will be planned, templates expanded (offline).
+    Render,
     /// Show what apply would change.
     Plan(PlanArgs),
     /// Make the remote systems match the definitions.

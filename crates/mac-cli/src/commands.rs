@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan(&cli, args).await,
         Command::Apply(args) => apply(&cli, args).await,
         Command::Import(args) => import(&cli, args).await,
+        Command::Render => render_definitions(&cli),
         Command::State(command) => state(&cli, command),
     }
 }
@@ -109,6 +110,31 @@ impl Project {
         plan.bindings = self.bindings();
         Ok(plan)
     }
+}
+
+/// Prints every definition as planned: templates expanded, files embedded.
+fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    let mut document = serde_json::Map::new();
+    for definition in &project.definitions {
+        let provider = definition.id.provider.split('.').next().unwrap_or(&definition.id.provider).to_owned();
+        let mut table = serde_json::Map::new();
+        table.insert("id".to_owned(), definition.id.local_id.clone().into());
+        if definition.id.provider != provider {
+            table.insert("provider".to_owned(), definition.id.provider.clone().into());
+        }
+        table.extend(definition.fields.clone());
+        let kinds = document.entry(provider).or_insert_with(|| serde_json::json!({}));
+        if let Some(kinds) = kinds.as_object_mut()
+            && let serde_json::Value::Array(tables) =
+                kinds.entry(definition.id.kind.clone()).or_insert_with(|| serde_json::json!([]))
+        {
+            tables.push(table.into());
+        }
+    }
+    let header = "# Rendered by `mac render`: the definitions as planned, templates expanded.";
+    write!(anstream::stdout(), "{}", render::definitions_toml(header, &serde_json::Value::Object(document))?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
@@ -326,7 +352,9 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         if path.exists() {
             bail!("{} exists already; import into an empty directory with --out DIR", path.display());
         }
-        written.push((path, toml_file(&provider, kinds)?));
+        let document = serde_json::json!({ &provider: kinds });
+        let header = "# Imported by `mac import` from what the server had. Edit freely: this file is now the source.";
+        written.push((path, render::definitions_toml(header, &document)?));
     }
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     for (path, text) in &written {
@@ -355,46 +383,6 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `[[provider.kind]]` tables, a header comment first. Small tables (labels, a query's
-/// model) are written inline, as a person would write them.
-fn toml_file(provider: &str, kinds: &serde_json::Map<String, serde_json::Value>) -> anyhow::Result<String> {
-    let document = serde_json::json!({ provider: kinds });
-    let body = toml::to_string(&document).context("cannot write the imported objects as TOML")?;
-    let mut edited: toml_edit::DocumentMut = body.parse().context("cannot reformat the imported objects")?;
-    inline_leaf_tables(edited.as_table_mut());
-    Ok(format!(
-        "# Imported by `mac import` from what the server had. Edit freely: this file is now the source.\n\n{edited}"
-    ))
-}
-
-/// Turns every table whose values are all plain (no nested tables) into an inline table.
-fn inline_leaf_tables(table: &mut toml_edit::Table) {
-    let keys: Vec<String> = table.iter().map(|(key, _)| key.to_owned()).collect();
-    for key in keys {
-        let Some(item) = table.get_mut(&key) else { continue };
-        match item {
-            toml_edit::Item::Table(child) => {
-                let leaf = child.iter().all(|(_, value)| matches!(value, toml_edit::Item::Value(_)));
-                if leaf {
-                    let inline = std::mem::take(child).into_inline_table();
-                    *item = toml_edit::Item::Value(toml_edit::Value::InlineTable(inline).decorated(" ", ""));
-                    if let Some(mut key) = table.key_mut(&key) {
-                        key.leaf_decor_mut().set_suffix(" ");
-                    }
-                } else {
-                    inline_leaf_tables(child);
-                }
-            }
-            toml_edit::Item::ArrayOfTables(tables) => {
-                for child in tables.iter_mut() {
-                    inline_leaf_tables(child);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Asks on the terminal; refuses when there is none rather than guessing.

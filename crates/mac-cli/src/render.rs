@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use anyhow::Context as _;
+
 use anstyle::{AnsiColor, Style};
 use mac_core::apply::{ActionReport, ApplyReport, Outcome};
 use mac_core::plan::{Action, Operation, Plan};
@@ -240,4 +242,41 @@ fn describe(action: &ActionReport) -> String {
         Outcome::Skipped { reason } => reason.clone(),
     };
     format!("{} {}: {detail}", operation_name(action.operation), action.id)
+}
+
+/// Definitions as a TOML file of `[[provider.kind]]` tables, `header` (a comment) first.
+/// Small tables (labels, a query's model) are written inline, as a person would write them.
+pub fn definitions_toml(header: &str, document: &serde_json::Value) -> anyhow::Result<String> {
+    let body = toml::to_string(document).context("cannot write the definitions as TOML")?;
+    let mut edited: toml_edit::DocumentMut = body.parse().context("cannot reformat the definitions")?;
+    inline_leaf_tables(edited.as_table_mut());
+    Ok(format!("{header}\n\n{edited}"))
+}
+
+/// Turns every table whose values are all plain (no nested tables) into an inline table.
+fn inline_leaf_tables(table: &mut toml_edit::Table) {
+    let keys: Vec<String> = table.iter().map(|(key, _)| key.to_owned()).collect();
+    for key in keys {
+        let Some(item) = table.get_mut(&key) else { continue };
+        match item {
+            toml_edit::Item::Table(child) => {
+                let leaf = child.iter().all(|(_, value)| matches!(value, toml_edit::Item::Value(_)));
+                if leaf {
+                    let inline = std::mem::take(child).into_inline_table();
+                    *item = toml_edit::Item::Value(toml_edit::Value::InlineTable(inline).decorated(" ", ""));
+                    if let Some(mut key) = table.key_mut(&key) {
+                        key.leaf_decor_mut().set_suffix(" ");
+                    }
+                } else {
+                    inline_leaf_tables(child);
+                }
+            }
+            toml_edit::Item::ArrayOfTables(tables) => {
+                for child in tables.iter_mut() {
+                    inline_leaf_tables(child);
+                }
+            }
+            _ => {}
+        }
+    }
 }

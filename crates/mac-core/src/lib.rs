@@ -27,6 +27,7 @@ pub mod secret;
 pub mod secrets;
 pub mod source;
 pub mod state;
+pub mod template;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use diff::FieldChange;

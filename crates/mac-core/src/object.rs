@@ -91,6 +91,8 @@ pub struct Definition {
     pub id: ObjectId,
     pub fields: Fields,
     origin: Origin,
+    /// The `[[use]]` sites that produced it from a template, outermost first.
+    via: Vec<Location>,
 }
 
 /// Where a definition came from, so that problems with any of its fields can be located.
@@ -107,12 +109,31 @@ enum Origin {
 impl Definition {
     /// A definition read from `document` at the table `pointer`.
     pub fn from_document(id: ObjectId, fields: Fields, document: Arc<Document>, pointer: String) -> Definition {
-        Definition { id, fields, origin: Origin::Document { document, pointer } }
+        Definition { id, fields, origin: Origin::Document { document, pointer }, via: Vec::new() }
+    }
+
+    /// Records the template uses that produced this definition.
+    pub fn with_via(mut self, via: Vec<Location>) -> Definition {
+        self.via = via;
+        self
+    }
+
+    /// The template uses that produced it, outermost first (empty when written directly).
+    pub fn via(&self) -> &[Location] {
+        &self.via
+    }
+
+    /// Where it was written, and through which template use: `t.toml:3:1 (used at d.toml:1:1)`.
+    pub fn describe_location(&self) -> String {
+        match self.via.last() {
+            Some(used) => format!("{} (used at {used})", self.location()),
+            None => self.location().to_string(),
+        }
     }
 
     /// A definition built in code; `location` is what errors about it will name.
     pub fn new(id: ObjectId, fields: Fields, location: Location) -> Definition {
-        Definition { id, fields, origin: Origin::Code(location) }
+        Definition { id, fields, origin: Origin::Code(location), via: Vec::new() }
     }
 
     /// Where the object's table starts.
@@ -129,9 +150,13 @@ impl Definition {
         }
     }
 
-    /// An error about a field of this definition.
+    /// An error about a field of this definition (naming the template use, if any).
     pub fn error(&self, field_pointer: &str, message: impl Into<String>) -> SourceError {
-        SourceError { location: self.field_location(field_pointer), message: message.into() }
+        let mut message = message.into();
+        if let Some(used) = self.via.last() {
+            message.push_str(&format!(" (in a template used at {used})"));
+        }
+        SourceError { location: self.field_location(field_pointer), message }
     }
 }
 

@@ -62,6 +62,8 @@ pub struct ProjectConfig {
     /// Where state lives (relative paths are taken from the root).
     pub state_path: PathBuf,
     pub definition_paths: Vec<PathBuf>,
+    /// Directories of templates (`templates`, default `templates/`; may be outside the project).
+    pub template_paths: Vec<PathBuf>,
     /// Whether `definitions` was written in mac.toml; the default path may be missing
     /// (a new project), a path the user named may not (a typo must not read as "no objects").
     definitions_given: bool,
@@ -103,6 +105,7 @@ impl ProviderConfig {
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
     definitions: Option<Vec<String>>,
+    templates: Option<Vec<String>>,
     #[serde(default)]
     state: StateSection,
     #[serde(default)]
@@ -209,6 +212,8 @@ impl ProjectConfig {
             }
             None => file.state.path.unwrap_or_else(|| ".mac/state.json".to_owned()),
         };
+        let template_paths =
+            file.templates.unwrap_or_else(|| vec!["templates".to_owned()]).into_iter().map(PathBuf::from).collect();
         let definitions_given = file.definitions.is_some();
         let definition_paths =
             file.definitions.unwrap_or_else(|| vec!["definitions".to_owned()]).into_iter().map(PathBuf::from).collect();
@@ -224,6 +229,7 @@ impl ProjectConfig {
             environment: environment.map(str::to_owned),
             state_path: PathBuf::from(state_path),
             definition_paths,
+            template_paths,
             definitions_given,
             providers,
             values,
@@ -288,8 +294,10 @@ impl ProjectConfig {
         if !problems.is_empty() {
             return Err(ProjectError::Invalid(problems));
         }
-        definitions_from_documents(
-            &documents,
+        let library = crate::template::load_library(&self.template_paths, &self.root).map_err(ProjectError::Invalid)?;
+        let sources = crate::template::expand(&documents, &library, &self.values).map_err(ProjectError::Invalid)?;
+        definitions_from_sources(
+            &sources,
             providers,
             self.providers.iter().map(|config| config.instance.as_str()),
             &self.root,
@@ -360,13 +368,33 @@ pub fn definitions_from_documents<'a>(
     configured_instances: impl IntoIterator<Item = &'a str>,
     project_root: &Path,
 ) -> Result<Vec<Definition>, ProjectError> {
+    let sources: Vec<crate::template::Source> = documents
+        .iter()
+        .map(|document| crate::template::Source {
+            document: document.clone(),
+            root: document.root().clone(),
+            via: Vec::new(),
+        })
+        .collect();
+    definitions_from_sources(&sources, providers, configured_instances, project_root)
+}
+
+/// Like [`definitions_from_documents`], for sources that templates may have produced.
+pub fn definitions_from_sources<'a>(
+    sources: &[crate::template::Source],
+    providers: &Providers,
+    configured_instances: impl IntoIterator<Item = &'a str>,
+    project_root: &Path,
+) -> Result<Vec<Definition>, ProjectError> {
     let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
     let mut problems = Vec::new();
     let mut definitions: Vec<Definition> = Vec::new();
-    let mut seen: BTreeMap<ObjectId, Location> = BTreeMap::new();
+    let mut seen: BTreeMap<ObjectId, String> = BTreeMap::new();
 
-    for document in documents {
-        let Some(root) = document.root().as_object() else { continue };
+    for source in sources {
+        let document = &source.document;
+        let problems_before = problems.len();
+        let Some(root) = source.root.as_object() else { continue };
         for (provider_name, kinds) in root {
             let provider_pointer = push_pointer("", provider_name);
             if !configured.iter().any(|instance| instance.split('.').next() == Some(provider_name.as_str())) {
@@ -405,19 +433,34 @@ pub fn definitions_from_documents<'a>(
                                 problems.push(problem);
                                 continue;
                             }
-                            let location = document.location(&pointer);
+                            let definition = Definition::from_document(id.clone(), fields, document.clone(), pointer)
+                                .with_via(source.via.clone());
                             if let Some(first) = seen.get(&id) {
                                 problems.push(SourceError {
-                                    location,
-                                    message: format!("`{id}` is defined twice; first definition at {first}"),
+                                    location: definition.location(),
+                                    message: format!(
+                                        "`{id}` is defined twice; first definition at {first}{}",
+                                        definition
+                                            .via()
+                                            .last()
+                                            .map(|used| format!(" (this one from a template used at {used})"))
+                                            .unwrap_or_default()
+                                    ),
                                 });
                                 continue;
                             }
-                            seen.insert(id.clone(), location);
-                            definitions.push(Definition::from_document(id, fields, document.clone(), pointer));
+                            seen.insert(id, definition.describe_location());
+                            definitions.push(definition);
                         }
                         Err(problem) => problems.push(problem),
                     }
+                }
+            }
+        }
+        if let Some(used) = source.via.last() {
+            for problem in &mut problems[problems_before..] {
+                if !problem.message.contains(" used at ") {
+                    problem.message.push_str(&format!(" (in a template used at {used})"));
                 }
             }
         }
@@ -518,7 +561,7 @@ fn valid_local_id(id: &str) -> bool {
 fn check_fields(
     definition: &Definition,
     providers: &Providers,
-    defined: &BTreeMap<ObjectId, Location>,
+    defined: &BTreeMap<ObjectId, String>,
     problems: &mut Vec<SourceError>,
 ) {
     let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return };

@@ -7,6 +7,7 @@ mod grafana8_dashboards;
 mod plan;
 mod project;
 mod safety;
+mod templates;
 
 use std::path::{Path, PathBuf};
 
