@@ -51,6 +51,10 @@ pub struct PlanSelection {
     /// Allow a plan that deletes every managed object of a provider instance.
     #[arg(long)]
     pub allow_delete_all: bool,
+
+    /// Allow a plan that deletes more than [safety] max_delete_share of the managed objects.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
 }
 
 #[derive(Debug, Args)]

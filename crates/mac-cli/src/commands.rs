@@ -104,8 +104,13 @@ impl Project {
         let secrets =
             mac_core::secrets::digest_definitions(&self.definitions, &self.providers, &salt, &self.config.root)
                 .map_err(mac_core::ProjectError::Invalid)?;
-        let options =
-            PlanOptions { allow_delete_all: selection.allow_delete_all, targets: selection.targets.clone(), secrets };
+        let options = PlanOptions {
+            allow_delete_all: selection.allow_delete_all,
+            allow_mass_delete: selection.allow_mass_delete,
+            max_delete_share: Some(self.config.max_delete_share),
+            targets: selection.targets.clone(),
+            secrets,
+        };
         let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
         plan.bindings = self.bindings();
         Ok(plan)
@@ -213,8 +218,11 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     state.secret_salt();
     let plan = match &args.plan_file {
         Some(path) => {
-            if !args.selection.targets.is_empty() || args.selection.allow_delete_all {
-                bail!("--target and --allow-delete-all shape a new plan; a saved plan is applied as it was saved");
+            if !args.selection.targets.is_empty() || args.selection.allow_delete_all || args.selection.allow_mass_delete
+            {
+                bail!(
+                    "--target, --allow-delete-all and --allow-mass-delete shape a new plan; a saved plan is applied as it was saved"
+                );
             }
             let plan = load_plan(path)?;
             let current = project.bindings();

@@ -451,8 +451,9 @@ async fn execute(
         }
         Operation::Update | Operation::Adopt => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            if action.changes.is_empty() {
-                // An adoption with nothing to change only records the object in state.
+            if action.changes.iter().all(|change| change.path == "protect") {
+                // Nothing to write remotely (an adoption as it is, or `protect` changed): only
+                // state records it.
                 return Ok((Some(current.clone()), BTreeMap::new()));
             }
             let (desired, digests) = desired()?;
@@ -486,6 +487,7 @@ fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>, di
             applied_hash: action.applied_hash.clone().unwrap_or_default(),
             depends_on: action.references.clone(),
             part_ids: remote.part_ids.clone(),
+            protect: action.protect,
             // An adoption that wrote nothing keeps what was recorded (nothing, for a new one).
             secret_digests: if digests.is_empty() {
                 state.get(&action.id).map(|entry| entry.secret_digests.clone()).unwrap_or_default()

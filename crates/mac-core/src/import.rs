@@ -33,6 +33,7 @@ impl Imported {
             depends_on: depends_on.into_iter().collect(),
             part_ids: self.remote.part_ids.clone(),
             secret_digests: Default::default(),
+            protect: false,
         }
     }
 }

@@ -93,6 +93,8 @@ pub struct Definition {
     origin: Origin,
     /// The `[[use]]` sites that produced it from a template, outermost first.
     via: Vec<Location>,
+    /// `protect = true`: mac refuses to delete it, even once it leaves the code.
+    pub protect: bool,
 }
 
 /// Where a definition came from, so that problems with any of its fields can be located.
@@ -109,7 +111,7 @@ enum Origin {
 impl Definition {
     /// A definition read from `document` at the table `pointer`.
     pub fn from_document(id: ObjectId, fields: Fields, document: Arc<Document>, pointer: String) -> Definition {
-        Definition { id, fields, origin: Origin::Document { document, pointer }, via: Vec::new() }
+        Definition { id, fields, origin: Origin::Document { document, pointer }, via: Vec::new(), protect: false }
     }
 
     /// Records the template uses that produced this definition.
@@ -133,7 +135,7 @@ impl Definition {
 
     /// A definition built in code; `location` is what errors about it will name.
     pub fn new(id: ObjectId, fields: Fields, location: Location) -> Definition {
-        Definition { id, fields, origin: Origin::Code(location), via: Vec::new() }
+        Definition { id, fields, origin: Origin::Code(location), via: Vec::new(), protect: false }
     }
 
     /// Where the object's table starts.

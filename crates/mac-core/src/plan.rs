@@ -30,6 +30,11 @@ pub struct PlanOptions {
     pub allow_delete_all: bool,
     /// Only these objects (`kind.local_id`, in any instance) and what they depend on.
     pub targets: Vec<LocalRef>,
+    /// Allow a plan that deletes more than `max_delete_share` of the managed objects.
+    pub allow_mass_delete: bool,
+    /// The largest share of managed objects a plan may delete without `allow_mass_delete`
+    /// (a threshold below 1 object is never applied: small projects delete freely).
+    pub max_delete_share: Option<f64>,
     /// Digests of the current secret values ([`crate::secrets::digest_definitions`]), compared
     /// with those recorded at the last apply. The planner never sees a secret itself.
     pub secrets: crate::secrets::SecretDigests,
@@ -111,6 +116,9 @@ pub struct Action {
     /// `--adopt` is needed.
     #[serde(default)]
     pub resumed: bool,
+    /// The definition says `protect = true` (recorded in state with the object).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
 }
 
 /// A remote object the actions refer to but do not change.
@@ -153,7 +161,7 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
     #[error(
         "state holds {count} object(s) of provider instance `{instance}`, which is not configured; \
@@ -177,6 +185,16 @@ pub enum PlanError {
     AdoptionClash { key: String, first: ObjectId, second: ObjectId },
     #[error("{0}")]
     Definition(#[from] crate::source::SourceError),
+    #[error(
+        "refusing to delete `{id}`: it is protected (protect = true when last applied). Set protect = false \
+         in its definition and apply, then remove it"
+    )]
+    Protected { id: ObjectId },
+    #[error(
+        "refusing to delete {deletes} of {managed} managed objects (more than the allowed share of {share}): \
+         review the plan, then pass --allow-mass-delete, or raise [safety] max_delete_share"
+    )]
+    MassDelete { deletes: usize, managed: usize, share: f64 },
     #[error("no defined or managed object matches --target {0}")]
     UnknownTarget(LocalRef),
     #[error("actions depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
@@ -286,7 +304,11 @@ pub fn plan(
     refuse_delete_all(definitions, state, &resources, options)?;
 
     let resolver = PlanResolver { resources: &resources };
-    let secrets_of = |id: &ObjectId, recorded| SecretsNow { current: options.secrets.get(id), recorded };
+    let secrets_of = |id: &ObjectId, recorded| SecretsNow {
+        current: options.secrets.get(id),
+        recorded,
+        recorded_protect: state.get(id).map(|entry| entry.protect),
+    };
     let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
     let mut unchanged = 0;
     let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
@@ -345,6 +367,7 @@ pub fn plan(
                 applied_hash: None,
                 adoption_key: None,
                 resumed: false,
+                protect: false,
             }),
         };
         if let Some(action) = action {
@@ -358,6 +381,7 @@ pub fn plan(
         }
     }
 
+    refuse_protected_and_mass_deletes(&actions, state, options)?;
     link_actions(&mut actions, state);
     if !options.targets.is_empty() {
         actions = select_targets(actions, &resources, &options.targets)?;
@@ -387,6 +411,27 @@ pub fn plan(
         pending,
         bindings: BTreeMap::new(),
     })
+}
+
+fn refuse_protected_and_mass_deletes(
+    actions: &BTreeMap<ObjectId, Action>,
+    state: &State,
+    options: &PlanOptions,
+) -> Result<(), PlanError> {
+    let deletes: Vec<&Action> = actions.values().filter(|action| action.operation == Operation::Delete).collect();
+    if let Some(protected) = deletes.iter().find(|action| state.get(&action.id).is_some_and(|entry| entry.protect)) {
+        return Err(PlanError::Protected { id: protected.id.clone() });
+    }
+    let managed = state.resources().len();
+    if let Some(share) = options.max_delete_share
+        && !options.allow_mass_delete
+        && !options.allow_delete_all
+        && deletes.len() > 1
+        && deletes.len() as f64 > share * managed as f64
+    {
+        return Err(PlanError::MassDelete { deletes: deletes.len(), managed, share });
+    }
+    Ok(())
 }
 
 /// Definitions with every object after those it refers to (ties: kind order, then id).
@@ -457,6 +502,8 @@ fn refuse_delete_all(
 struct SecretsNow<'a> {
     current: Option<&'a BTreeMap<String, String>>,
     recorded: Option<&'a BTreeMap<String, String>>,
+    /// Whether state records the object as protected (updates only).
+    recorded_protect: Option<bool>,
 }
 
 fn write_action(
@@ -481,6 +528,15 @@ fn write_action(
         remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
     let mut changes = diff(&observed, &desired, &|path| handler.list_key(path));
     let drift = operation == Operation::Update && unchanged_code && !changes.is_empty();
+    // `protect` lives in state: a change of it is a change, made without a remote write.
+    let recorded_protect = secrets.recorded_protect.unwrap_or(false);
+    if operation == Operation::Update && recorded_protect != local.protect {
+        changes.push(FieldChange {
+            path: "protect".to_owned(),
+            old: Some(Value::Bool(recorded_protect)),
+            new: Some(Value::Bool(local.protect)),
+        });
+    }
     for (pointer, digest) in secrets.current.into_iter().flatten() {
         let recorded = secrets.recorded.and_then(|recorded| recorded.get(pointer));
         if recorded != Some(digest) {
@@ -512,6 +568,7 @@ fn write_action(
         applied_hash: Some(definition_hash(&local.fields)),
         adoption_key,
         resumed: false,
+        protect: local.protect,
     })
 }
 

@@ -64,6 +64,9 @@ pub struct ProjectConfig {
     pub definition_paths: Vec<PathBuf>,
     /// Directories of templates (`templates`, default `templates/`; may be outside the project).
     pub template_paths: Vec<PathBuf>,
+    /// The largest share of managed objects one plan may delete without --allow-mass-delete
+    /// (`[safety] max_delete_share`, default 0.5).
+    pub max_delete_share: f64,
     /// Whether `definitions` was written in mac.toml; the default path may be missing
     /// (a new project), a path the user named may not (a typo must not read as "no objects").
     definitions_given: bool,
@@ -109,11 +112,19 @@ struct ConfigFile {
     #[serde(default)]
     state: StateSection,
     #[serde(default)]
+    safety: SafetySection,
+    #[serde(default)]
     providers: BTreeMap<String, Map<String, Value>>,
     #[serde(default)]
     values: Map<String, Value>,
     #[serde(default)]
     environments: BTreeMap<String, EnvironmentSection>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SafetySection {
+    max_delete_share: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -212,6 +223,12 @@ impl ProjectConfig {
             }
             None => file.state.path.unwrap_or_else(|| ".mac/state.json".to_owned()),
         };
+        let max_delete_share = file.safety.max_delete_share.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&max_delete_share) {
+            return Err(document
+                .error("/safety/max_delete_share", "`max_delete_share` is a share between 0.0 and 1.0")
+                .into());
+        }
         let template_paths =
             file.templates.unwrap_or_else(|| vec!["templates".to_owned()]).into_iter().map(PathBuf::from).collect();
         let definitions_given = file.definitions.is_some();
@@ -230,6 +247,7 @@ impl ProjectConfig {
             state_path: PathBuf::from(state_path),
             definition_paths,
             template_paths,
+            max_delete_share,
             definitions_given,
             providers,
             values,
@@ -426,15 +444,17 @@ pub fn definitions_from_sources<'a>(
                     let pointer = push_pointer(&kind_pointer, &index.to_string());
                     let Some(mut fields) = object.as_object().cloned() else { continue };
                     match definition(document, &pointer, provider_name, kind, &mut fields, providers, &configured) {
-                        Ok(id) => {
+                        Ok((id, protect)) => {
                             if let Err(problem) =
                                 embed_files(document, &pointer, &id, &mut fields, providers, project_root)
                             {
                                 problems.push(problem);
                                 continue;
                             }
-                            let definition = Definition::from_document(id.clone(), fields, document.clone(), pointer)
-                                .with_via(source.via.clone());
+                            let mut definition =
+                                Definition::from_document(id.clone(), fields, document.clone(), pointer)
+                                    .with_via(source.via.clone());
+                            definition.protect = protect;
                             if let Some(first) = seen.get(&id) {
                                 problems.push(SourceError {
                                     location: definition.location(),
@@ -516,7 +536,7 @@ fn definition(
     fields: &mut Map<String, Value>,
     providers: &Providers,
     configured: &BTreeSet<&str>,
-) -> Result<ObjectId, SourceError> {
+) -> Result<(ObjectId, bool), SourceError> {
     let local_id = match fields.remove("id") {
         Some(Value::String(id)) if valid_local_id(&id) => id,
         Some(Value::String(_)) => {
@@ -550,7 +570,12 @@ fn definition(
             format!("provider `{provider_name}` has no kind `{kind}` (its kinds: {kinds})"),
         ));
     }
-    Ok(ObjectId::new(instance, kind, local_id))
+    let protect = match fields.remove("protect") {
+        None => false,
+        Some(Value::Bool(protect)) => protect,
+        Some(_) => return Err(document.error(&push_pointer(pointer, "protect"), "`protect` must be true or false")),
+    };
+    Ok((ObjectId::new(instance, kind, local_id), protect))
 }
 
 fn valid_local_id(id: &str) -> bool {

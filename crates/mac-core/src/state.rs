@@ -68,6 +68,9 @@ pub struct StateEntry {
     /// Salted digests of the secret values last written, by field pointer (never the values).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub secret_digests: BTreeMap<String, String>,
+    /// Written with `protect = true`: deleting it is refused until the code says otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
 }
 
 impl Default for State {
@@ -421,6 +424,7 @@ mod tests {
             depends_on: Vec::new(),
             part_ids: BTreeMap::new(),
             secret_digests: BTreeMap::new(),
+            protect: false,
         }
     }
 

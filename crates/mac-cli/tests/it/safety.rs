@@ -177,3 +177,36 @@ fn a_secret_in_a_definition_is_written_shown_as_sensitive_and_its_change_detecte
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @"error: definitions/main.toml:4:1: environment variable MAC_TEST_FOLDER_SECRET is not set (it holds a secret)");
 }
+
+#[test]
+fn a_protected_object_is_never_deleted_and_mass_deletes_need_a_flag() {
+    let project = Project::new(
+        &TWO_FOLDERS.replace("id = \"a\"\ntitle = \"Team A\"", "id = \"a\"\ntitle = \"Team A\"\nprotect = true"),
+    );
+    let (code, _, _) = run(project.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(project.state()["resources"][0]["protect"], true, "recorded in state: {}", project.state());
+
+    // Folder a leaves the code (its group too): refused, because state says it is protected.
+    let without_a = TWO_FOLDERS.replace("[[testfs.folder]]\nid = \"a\"\ntitle = \"Team A\"\n", "").replace(
+        "[[testfs.group]]\nid = \"a-alerts\"\nfolder = \"a\"",
+        "[[testfs.group]]\nid = \"a-alerts\"\nfolder = \"b\"",
+    );
+    project.define(&without_a);
+    let (code, _, stderr) = run(project.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: refusing to delete `testfs/folder.a`: it is protected (protect = true when last applied). Set protect = false in its definition and apply, then remove it");
+
+    // Deleting 3 of 4 managed objects (over the default share of 0.5) needs the flag.
+    project.define(
+        &TWO_FOLDERS.replace("id = \"a\"\ntitle = \"Team A\"", "id = \"a\"\ntitle = \"Team A\"\nprotect = false"),
+    );
+    run(project.mac().args(["apply", "--auto-approve"]));
+    project.define("[[testfs.folder]]\nid = \"b\"\ntitle = \"Team B\"\n");
+    let (code, _, stderr) = run(project.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: refusing to delete 3 of 4 managed objects (more than the allowed share of 0.5): review the plan, then pass --allow-mass-delete, or raise [safety] max_delete_share");
+    let (code, stdout, _) = run(project.mac().args(["apply", "--auto-approve", "--allow-mass-delete"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("3 deleted"), "{stdout}");
+}
