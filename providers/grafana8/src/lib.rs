@@ -67,6 +67,10 @@ struct Settings {
     ca_cert: Option<PathBuf>,
     /// Attempts per request when Grafana is unreachable or overloaded (default 5; 1 = none).
     retries: Option<u32>,
+    /// Send credentials over plain http:// to a host other than this machine. Off by default:
+    /// anyone on the path could read them.
+    #[serde(default)]
+    allow_insecure_http: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +97,16 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     }
     if !base.username().is_empty() || base.password().is_some() {
         return Err(SettingsError::at("/url", "put credentials in `token` or `basic`, not in the URL"));
+    }
+    let host = base.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
+    if base.scheme() == "http" && !loopback && !parsed.allow_insecure_http {
+        return Err(SettingsError::at(
+            "/url",
+            format!(
+                "`{url}` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true"
+            ),
+        ));
     }
     // Grafana may be served under a sub-path: keep it, and join API paths below it.
     if !base.path().ends_with('/') {

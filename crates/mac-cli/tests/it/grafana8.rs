@@ -698,3 +698,18 @@ fn an_overloaded_or_flaky_grafana_is_retried_and_a_lost_write_converges_on_rerun
     assert_eq!(code, 0);
     assert_eq!(grafana.rules()["Payments"][0]["rules"].as_array().map(Vec::len), Some(2), "no duplicate rules");
 }
+
+#[test]
+fn credentials_never_travel_unencrypted_to_another_host() {
+    let project = Project::new("");
+    project.write("mac.toml", "[providers.grafana8]\nurl = \"http://grafana.example.com\"\ntoken = { env = \"T\" }\n");
+    let (code, _, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: mac.toml:2:1: provider `grafana8`: `http://grafana.example.com` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true");
+    project.write(
+        "mac.toml",
+        "[providers.grafana8]\nurl = \"http://grafana.example.com\"\ntoken = { env = \"T\" }\nallow_insecure_http = true\n",
+    );
+    let (code, _, _) = run(project.mac().arg("validate"));
+    assert_eq!(code, 0);
+}
