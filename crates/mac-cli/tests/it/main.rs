@@ -2,6 +2,7 @@
 //! remote is a JSON file in the project directory. Human output is snapshot-tested.
 
 mod apply;
+mod django;
 mod grafana8;
 mod grafana8_dashboards;
 mod plan;
