@@ -317,43 +317,41 @@ pub fn plan(
         let handler = handler.as_ref();
         let action = match resource {
             Resource::Local(LocalResource { local }) => {
-                Some(write_action(local, handler, &resolver, Operation::Create, None, false, secrets_of(id, None))?)
+                write_action(local, handler, &resolver, Operation::Create, None, None, secrets_of(id, None))?
             }
             Resource::Mapped(MappedResource { local, .. }) => {
-                Some(write_action(local, handler, &resolver, Operation::Recreate, None, false, secrets_of(id, None))?)
+                write_action(local, handler, &resolver, Operation::Recreate, None, None, secrets_of(id, None))?
             }
             Resource::Adoptable(SyncedResource { local, remote }) => {
-                let mut action = write_action(
+                let action = write_action(
                     local,
                     handler,
                     &resolver,
                     Operation::Adopt,
                     Some(remote),
-                    false,
+                    None,
                     secrets_of(id, None),
                 )?;
-                action.resumed = resumed.contains(id);
-                Some(action)
+                action.map(|mut action| {
+                    action.resumed = resumed.contains(id);
+                    action
+                })
             }
             Resource::Synced(SyncedResource { local, remote }) => {
-                let unchanged_code =
-                    state.get(id).is_some_and(|entry| entry.applied_hash == definition_hash(&local.fields));
-                let recorded = state.get(id).map(|entry| &entry.secret_digests);
+                let entry = state.get(id);
                 let action = write_action(
                     local,
                     handler,
                     &resolver,
                     Operation::Update,
                     Some(remote),
-                    unchanged_code,
-                    secrets_of(id, recorded),
+                    entry.map(|entry| entry.applied_hash.as_str()),
+                    secrets_of(id, entry.map(|entry| &entry.secret_digests)),
                 )?;
-                if action.changes.is_empty() {
+                if action.is_none() {
                     unchanged += 1;
-                    None
-                } else {
-                    Some(action)
                 }
+                action
             }
             Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
                 id: id.clone(),
@@ -512,14 +510,15 @@ fn write_action(
     resolver: &PlanResolver<'_, '_>,
     operation: Operation,
     remote: Option<&RemoteObject>,
-    unchanged_code: bool,
+    recorded_hash: Option<&str>,
     secrets: SecretsNow<'_>,
-) -> Result<Action, PlanError> {
+) -> Result<Option<Action>, PlanError> {
     let id = &local.id;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
     let fields = substitute(&local.fields, &instance_resolver)
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
-    let fields = crate::secrets::strip(&fields, &handler.secret_fields());
+    let secret_fields = handler.secret_fields();
+    let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
     let desired = handler
         .desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver)
         .map_err(|error| local.error(&error.pointer, error.message))?;
@@ -527,7 +526,9 @@ fn write_action(
     let observed =
         remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
     let mut changes = diff(&observed, &desired, &|path| handler.list_key(path));
-    let drift = operation == Operation::Update && unchanged_code && !changes.is_empty();
+    // Hashed only now: most objects of a large plan are unchanged, and hashing is not free.
+    let applied_hash = definition_hash(&local.fields);
+    let drift = operation == Operation::Update && !changes.is_empty() && recorded_hash == Some(applied_hash.as_str());
     // `protect` lives in state: a change of it is a change, made without a remote write.
     let recorded_protect = secrets.recorded_protect.unwrap_or(false);
     if operation == Operation::Update && recorded_protect != local.protect {
@@ -552,24 +553,27 @@ fn write_action(
             });
         }
     }
+    if operation == Operation::Update && changes.is_empty() {
+        return Ok(None);
+    }
     let references: BTreeSet<LocalRef> =
         dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
-    let adoption_key =
-        handler.adoption_key(&DesiredObject { id: id.clone(), fields: local.fields.clone() }, &instance_resolver);
-    Ok(Action {
+    let desired_object = DesiredObject { id: id.clone(), fields: local.fields.clone() };
+    let adoption_key = handler.adoption_key(&desired_object, &instance_resolver);
+    Ok(Some(Action {
         id: id.clone(),
         operation,
         drift,
         changes,
-        desired: Some(DesiredObject { id: id.clone(), fields: local.fields.clone() }),
+        desired: Some(desired_object),
         remote: remote.cloned(),
         depends_on: Vec::new(),
         references: references.into_iter().collect(),
-        applied_hash: Some(definition_hash(&local.fields)),
+        applied_hash: Some(applied_hash),
         adoption_key,
         resumed: false,
         protect: local.protect,
-    })
+    }))
 }
 
 /// Resolves references at plan time from the classification.

@@ -386,14 +386,8 @@ pub fn definitions_from_documents<'a>(
     configured_instances: impl IntoIterator<Item = &'a str>,
     project_root: &Path,
 ) -> Result<Vec<Definition>, ProjectError> {
-    let sources: Vec<crate::template::Source> = documents
-        .iter()
-        .map(|document| crate::template::Source {
-            document: document.clone(),
-            root: document.root().clone(),
-            via: Vec::new(),
-        })
-        .collect();
+    let sources: Vec<crate::template::Source> =
+        documents.iter().map(|document| crate::template::Source::document(document.clone())).collect();
     definitions_from_sources(&sources, providers, configured_instances, project_root)
 }
 
@@ -412,7 +406,7 @@ pub fn definitions_from_sources<'a>(
     for source in sources {
         let document = &source.document;
         let problems_before = problems.len();
-        let Some(root) = source.root.as_object() else { continue };
+        let Some(root) = source.root().as_object() else { continue };
         for (provider_name, kinds) in root {
             let provider_pointer = push_pointer("", provider_name);
             if !configured.iter().any(|instance| instance.split('.').next() == Some(provider_name.as_str())) {

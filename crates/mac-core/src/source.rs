@@ -117,8 +117,15 @@ impl Document {
 
 /// Appends one reference token to a JSON pointer, escaping as RFC 6901 says.
 pub fn push_pointer(pointer: &str, token: &str) -> String {
-    let escaped = token.replace('~', "~0").replace('/', "~1");
-    format!("{pointer}/{escaped}")
+    let mut out = String::with_capacity(pointer.len() + token.len() + 1);
+    out.push_str(pointer);
+    out.push('/');
+    if token.contains(['~', '/']) {
+        out.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    } else {
+        out.push_str(token);
+    }
+    out
 }
 
 fn location_in(path: &Path, text: &str, offset: usize) -> Location {

@@ -219,9 +219,21 @@ fn parse_template(document: &Arc<Document>) -> Result<Template, Vec<SourceError>
 #[derive(Debug, Clone)]
 pub struct Source {
     pub document: Arc<Document>,
-    pub root: Value,
+    /// The values, when they differ from the document's (filled placeholders, uses taken out).
+    pub values: Option<Value>,
     /// The `[[use]]` sites, outermost first.
     pub via: Vec<Location>,
+}
+
+impl Source {
+    /// A document's own values, as written.
+    pub fn document(document: Arc<Document>) -> Source {
+        Source { document, values: None, via: Vec::new() }
+    }
+
+    pub fn root(&self) -> &Value {
+        self.values.as_ref().unwrap_or_else(|| self.document.root())
+    }
 }
 
 /// Expands every `[[use]]` of the definition documents. Each document yields its own
@@ -234,9 +246,16 @@ pub fn expand(
     let mut sources = Vec::new();
     let mut problems = Vec::new();
     for document in documents {
-        let mut root = document.root().clone();
-        let uses = root.as_object_mut().and_then(|map| map.remove("use"));
-        sources.push(Source { document: document.clone(), root, via: Vec::new() });
+        // Copy the values only to take out `use`: large files of plain definitions are not copied.
+        let (source, uses) = match document.root().get("use") {
+            None => (Source::document(document.clone()), None),
+            Some(_) => {
+                let mut root = document.root().clone();
+                let uses = root.as_object_mut().and_then(|map| map.remove("use"));
+                (Source { document: document.clone(), values: Some(root), via: Vec::new() }, uses)
+            }
+        };
+        sources.push(source);
         let context = Context { document, bindings: BTreeMap::new(), values, via: Vec::new(), stack: Vec::new() };
         expand_uses(uses.as_ref(), "/use", &context, library, &mut sources, &mut problems);
     }
@@ -375,7 +394,9 @@ fn expand_use(
         map.remove("use")
     });
     match substitute(&body, "", &inner) {
-        Ok(root) => sources.push(Source { document: template.document.clone(), root, via: inner.via.clone() }),
+        Ok(root) => {
+            sources.push(Source { document: template.document.clone(), values: Some(root), via: inner.via.clone() })
+        }
         Err(error) => problems.push(error),
     }
     expand_uses(nested.as_ref(), "/use", &inner, library, sources, problems);
@@ -564,7 +585,7 @@ summary = "{{ $labels.instance }} of %{service} in %{values.env}: $A, 100%%{x}"
                 .expect("expands");
         assert_eq!(sources.len(), 2);
         assert_eq!(
-            sources[1].root["p"]["group"][0],
+            sources[1].root()["p"]["group"][0],
             json!({
                 "id": "api-errors",
                 "expr": "rate(errors{job=\"api\"}[5m]) > 0.1",
