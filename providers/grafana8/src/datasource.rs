@@ -110,7 +110,14 @@ fn uid_of(desired: &DesiredObject) -> String {
 fn datasource_object(body: &Value) -> RemoteObject {
     let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
     let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    RemoteObject { remote_id: uid, adoption_key: Some(name), fields: body.clone(), part_ids: Default::default() }
+    let mut fields = body.clone();
+    if let Value::Object(map) = &mut fields {
+        // Grafana 8 still echoes the legacy plaintext passwords (API.md §4.3): they must not
+        // travel on into plans, saved plans or logs.
+        map.remove("password");
+        map.remove("basicAuthPassword");
+    }
+    RemoteObject { remote_id: uid, adoption_key: Some(name), fields, part_ids: Default::default() }
 }
 
 /// The comparable form of a data source, from definition fields (`api` false) or from
