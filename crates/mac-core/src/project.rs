@@ -303,8 +303,15 @@ impl ProjectConfig {
         let mut documents = Vec::new();
         let mut problems = Vec::new();
         for path in self.definition_files()? {
-            let bytes = std::fs::read(&path).map_err(|source| ProjectError::Read { path: path.clone(), source })?;
-            match Document::from_bytes(display_path(&self.root, &path), bytes) {
+            let shown = display_path(&self.root, &path);
+            let bytes = match crate::source::read_source(&path, &shown) {
+                Ok(bytes) => bytes,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
+            };
+            match Document::from_bytes(shown, bytes) {
                 Ok(document) => documents.push(document),
                 Err(problem) => problems.push(problem),
             }

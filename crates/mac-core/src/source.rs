@@ -115,6 +115,34 @@ impl Document {
     }
 }
 
+/// The largest source file read: definitions are written by people, and a runaway generated
+/// file should be an error, not minutes of parsing.
+pub const MAX_SOURCE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a source file, refusing one larger than [`MAX_SOURCE_BYTES`].
+pub fn read_source(path: &Path, shown: &Path) -> Result<Vec<u8>, SourceError> {
+    let too_large = |size: u64| SourceError {
+        location: Location::file(shown),
+        message: format!(
+            "the file has {size} bytes; files over {} MiB are refused: split it",
+            MAX_SOURCE_BYTES / 1024 / 1024
+        ),
+    };
+    let cannot =
+        |err: std::io::Error| SourceError { location: Location::file(shown), message: format!("cannot read: {err}") };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    if size > MAX_SOURCE_BYTES {
+        return Err(too_large(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_SOURCE_BYTES + 1), &mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
 /// Appends one reference token to a JSON pointer, escaping as RFC 6901 says.
 pub fn push_pointer(pointer: &str, token: &str) -> String {
     let mut out = String::with_capacity(pointer.len() + token.len() + 1);

@@ -511,13 +511,10 @@ pub fn load_library(directories: &[std::path::PathBuf], root: &Path) -> Result<L
         collect(&full, &mut files);
         for file in files {
             let shown = file.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| file.clone());
-            match std::fs::read(&file) {
-                Ok(bytes) => match Document::from_bytes(shown, bytes) {
-                    Ok(document) => documents.push(document),
-                    Err(problem) => problems.push(problem),
-                },
-                Err(err) => problems
-                    .push(SourceError { location: Location::file(shown), message: format!("cannot read: {err}") }),
+            match crate::source::read_source(&file, &shown).and_then(|bytes| Document::from_bytes(shown.clone(), bytes))
+            {
+                Ok(document) => documents.push(document),
+                Err(problem) => problems.push(problem),
             }
         }
     }

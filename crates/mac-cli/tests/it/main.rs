@@ -5,6 +5,7 @@ mod apply;
 mod django;
 mod grafana8;
 mod grafana8_dashboards;
+mod hostile;
 mod plan;
 mod project;
 mod safety;
