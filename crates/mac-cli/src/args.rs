@@ -19,6 +19,12 @@ pub struct Cli {
     #[arg(short = 'e', long = "env", global = true, value_name = "NAME")]
     pub environment: Option<String>,
 
+    /// How much to log to stderr: error, warn, info or debug (every HTTP request: method, path,
+    /// outcome and time — never headers or bodies).
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn", env = "MAC_LOG",
+          value_parser = ["error", "warn", "info", "debug"])]
+    pub log_level: String,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -18,6 +18,13 @@ extern crate mac_test_provider as _;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,mac={}", cli.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {

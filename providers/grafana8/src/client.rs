@@ -111,12 +111,22 @@ impl Client {
         let mut attempt = 1;
         let started = std::time::Instant::now();
         loop {
-            match self.send_once(method.clone(), url.clone(), body).await {
+            let sent = std::time::Instant::now();
+            let result = self.send_once(method.clone(), url.clone(), body).await;
+            // Method, path and outcome only: never headers or bodies, which carry credentials
+            // and revealed secrets.
+            let outcome = match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(Failure::Retryable { error, .. } | Failure::Final(error)) => error.message.clone(),
+            };
+            tracing::debug!(target: "mac::http", "{method} {} attempt {attempt}: {outcome} ({} ms)", url.path(), sent.elapsed().as_millis());
+            match result {
                 Err(Failure::Retryable { error, wait }) if attempt < self.retry.attempts => {
                     let delay = wait.unwrap_or_else(|| backoff(self.retry.base, attempt)).min(self.retry.max_delay);
                     if started.elapsed() + delay > self.retry.budget {
                         return Err(gave_up(error, attempt));
                     }
+                    tracing::warn!(target: "mac::http", "{} — retrying in {} ms", error.message, delay.as_millis());
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }

@@ -713,3 +713,20 @@ fn credentials_never_travel_unencrypted_to_another_host() {
     let (code, _, _) = run(project.mac().arg("validate"));
     assert_eq!(code, 0);
 }
+
+#[test]
+fn debug_logs_show_every_request_and_no_credential() {
+    let grafana = Grafana::start(PAYMENTS);
+    let (code, _, stderr) = run(grafana.mac().args(["apply", "--auto-approve", "--log-level", "debug"]));
+    assert_eq!(code, 0, "{stderr}");
+    for expected in [
+        "GET /api/health attempt 1: ok",
+        "GET /api/ruler/grafana/api/v1/rules attempt 1: ok",
+        "POST /api/folders attempt 1: ok",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    assert!(!stderr.contains(&grafana.key), "the API key never appears in logs");
+    let (_, _, quiet) = run(grafana.mac().arg("plan"));
+    assert!(!quiet.contains("attempt 1"), "the default level is quiet: {quiet}");
+}
