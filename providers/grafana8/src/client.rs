@@ -45,6 +45,7 @@ pub struct ClientConfig {
     pub timeout: Duration,
     pub ca_cert: Option<reqwest::Certificate>,
     pub retry: RetryPolicy,
+    pub insecure_skip_verify: bool,
 }
 
 impl Client {
@@ -55,6 +56,9 @@ impl Client {
             .user_agent(concat!("mac/", env!("CARGO_PKG_VERSION")));
         if let Some(certificate) = config.ca_cert {
             builder = builder.add_root_certificate(certificate);
+        }
+        if config.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
         }
         let http = builder.build().map_err(|err| format!("cannot set up the HTTP client: {err}"))?;
         Ok(Client {

@@ -71,6 +71,10 @@ struct Settings {
     /// anyone on the path could read them.
     #[serde(default)]
     allow_insecure_http: bool,
+    /// Accept any TLS certificate. Only for a test server: anyone on the path can then
+    /// impersonate Grafana and read the credentials. Prefer `ca_cert`.
+    #[serde(default)]
+    insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +157,13 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
             })?)
         }
     };
+    if parsed.insecure_skip_verify {
+        tracing::warn!(
+            target: "mac::security",
+            "provider `{}`: insecure_skip_verify = true — TLS certificates are NOT checked; anyone on the network path can impersonate {url} and read the credentials",
+            settings.instance
+        );
+    }
     let client = client::Client::new(client::ClientConfig {
         base,
         credentials,
@@ -161,6 +172,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         timeout,
         ca_cert,
         retry: client::RetryPolicy { attempts: parsed.retries.unwrap_or(5).max(1), ..client::RetryPolicy::default() },
+        insecure_skip_verify: parsed.insecure_skip_verify,
     })
     .map_err(|message| SettingsError::at("", message))?;
     Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone())))

@@ -730,3 +730,15 @@ fn debug_logs_show_every_request_and_no_credential() {
     let (_, _, quiet) = run(grafana.mac().arg("plan"));
     assert!(!quiet.contains("attempt 1"), "the default level is quiet: {quiet}");
 }
+
+#[test]
+fn skipping_tls_verification_is_loud() {
+    let project = Project::new("");
+    project.write(
+        "mac.toml",
+        "[providers.grafana8]\nurl = \"https://grafana.example.com\"\ntoken = { env = \"T\" }\ninsecure_skip_verify = true\n",
+    );
+    let (code, _, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 0);
+    assert!(stderr.contains("insecure_skip_verify = true — TLS certificates are NOT checked"), "{stderr}");
+}
