@@ -302,7 +302,7 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
     if d.is_folder {
         // database.go deleteDashboard: this route never forces, and the rule check matches the
         // namespace uid in any org.
-        if db.rules.values().any(|r| r.namespace_uid == d.uid) {
+        if db.rules.namespace_has_rules_any_org(&d.uid) {
             return Err(err_trace(500, "Failed to delete dashboard"));
         }
         ids.extend(db.dashboards.values().filter(|c| c.folder_id == d.id).map(|c| c.id));

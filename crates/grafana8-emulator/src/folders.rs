@@ -335,11 +335,11 @@ async fn delete_folder(
         return Err(access_denied());
     }
     // database.go deleteDashboard matches rules by namespace uid alone (any org).
-    let has_rules = db.rules.values().any(|r| r.namespace_uid == f.uid);
+    let has_rules = db.rules.namespace_has_rules_any_org(&f.uid);
     if has_rules && !force {
         return Err(err_plain(400, "folder cannot be deleted: folder contains alert rules"));
     }
-    db.rules.retain(|_, r| r.namespace_uid != f.uid);
+    db.rules.remove_namespace_any_org(&f.uid);
     let children: Vec<i64> = db.dashboards.values().filter(|d| d.folder_id == f.id).map(|d| d.id).collect();
     for c in children.iter().chain(std::iter::once(&f.id)) {
         db.dashboards.remove(c);

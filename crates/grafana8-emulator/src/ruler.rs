@@ -128,14 +128,10 @@ fn group_json(name: &str, rules: &[&AlertRule], namespace_id: i64) -> Value {
     Value::Object(m)
 }
 
-/// Groups a folder's rules by group name. Grafana builds this from a Go map, so group order is
+/// A folder's rules by group name. Grafana builds this from a Go map, so group order is
 /// random there; the emulator sorts groups by name. Rules keep `id ASC` (store ListAlertRules).
-fn groups_of<'a>(db: &'a Db, org_id: i64, namespace_uid: &str) -> BTreeMap<&'a str, Vec<&'a AlertRule>> {
-    let mut groups: BTreeMap<&str, Vec<&AlertRule>> = BTreeMap::new();
-    for r in db.rules.values().filter(|r| r.org_id == org_id && r.namespace_uid == namespace_uid) {
-        groups.entry(r.rule_group.as_str()).or_default().push(r);
-    }
-    groups
+fn groups_of<'a>(db: &'a Db, org_id: i64, namespace_uid: &str) -> Vec<(&'a str, Vec<&'a AlertRule>)> {
+    db.rules.groups(org_id, namespace_uid)
 }
 
 /// api_ruler.go `RouteGetRulesConfig`: 200, folders the caller can view that hold rules.
@@ -146,7 +142,7 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
         .dashboards
         .values()
         .filter(|d| d.org_id == id.org_id && d.is_folder && has_permission(&db, &id, d.id, PERM_VIEW))
-        .filter(|d| db.rules.values().any(|r| r.org_id == id.org_id && r.namespace_uid == d.uid))
+        .filter(|d| db.rules.namespace_has_rules(id.org_id, &d.uid))
         .collect();
     if visible.is_empty() {
         return Ok(json(200, &json!({})));
@@ -167,17 +163,14 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
     let mut folders = visible;
     folders.sort_by(|a, b| a.title.cmp(&b.title));
     for f in folders {
-        let mut groups: BTreeMap<&str, Vec<&AlertRule>> = BTreeMap::new();
-        for r in db.rules.values().filter(|r| r.org_id == id.org_id && r.namespace_uid == f.uid) {
-            if !dashboard_uid.is_empty() {
-                if r.dashboard_uid.as_deref() != Some(dashboard_uid) {
-                    continue;
-                }
-                if panel_id != 0 && r.panel_id != Some(panel_id) {
-                    continue;
-                }
+        let mut groups = groups_of(&db, id.org_id, &f.uid);
+        if !dashboard_uid.is_empty() {
+            for (_, rules) in &mut groups {
+                rules.retain(|r| {
+                    r.dashboard_uid.as_deref() == Some(dashboard_uid) && (panel_id == 0 || r.panel_id == Some(panel_id))
+                });
             }
-            groups.entry(r.rule_group.as_str()).or_default().push(r);
+            groups.retain(|(_, rules)| !rules.is_empty());
         }
         if groups.is_empty() {
             continue;
@@ -209,11 +202,7 @@ async fn get_group(
 ) -> R {
     let db = app.db();
     let f = namespace_by_title(&db, &id, &ns, false)?;
-    let rules: Vec<&AlertRule> = db
-        .rules
-        .values()
-        .filter(|r| r.org_id == id.org_id && r.namespace_uid == f.uid && r.rule_group == group)
-        .collect();
+    let rules = db.rules.group(id.org_id, &f.uid, &group);
     Ok(go_response(202, &group_json(&group, &rules, f.id)))
 }
 
@@ -230,9 +219,7 @@ async fn delete_rules(
     let group = params.iter().find(|(k, _)| k == "Groupname").map(|(_, v)| v.clone());
     let mut db = app.db();
     let f_uid = namespace_by_title(&db, &id, &ns, true)?.uid.clone();
-    db.rules.retain(|_, r| {
-        !(r.org_id == id.org_id && r.namespace_uid == f_uid && group.as_ref().is_none_or(|g| &r.rule_group == g))
-    });
+    db.rules.remove_in_namespace(id.org_id, &f_uid, group.as_deref());
     Ok(json(202, &json!({"message": "rules deleted"})))
 }
 
@@ -632,12 +619,6 @@ fn store_validate(r: &AlertRule) -> Result<(), String> {
 const CONFLICT: &str =
     "a conflicting alert rule is found: rule title under the same organisation and folder should be unique";
 
-fn title_taken(rules: &BTreeMap<i64, AlertRule>, r: &AlertRule, except_id: i64) -> bool {
-    rules
-        .values()
-        .any(|o| o.id != except_id && o.org_id == r.org_id && o.namespace_uid == r.namespace_uid && o.title == r.title)
-}
-
 /// api_ruler.go `RoutePostNameRulesConfig` behind fork_ruler.go's payload check.
 async fn post_group(
     State(app): State<Arc<App>>,
@@ -689,12 +670,8 @@ async fn post_group(
     }
 
     // calculateChanges
-    let mut existing_group: BTreeMap<String, AlertRule> = db
-        .rules
-        .values()
-        .filter(|r| r.org_id == id.org_id && r.namespace_uid == folder.uid && r.rule_group == group.name)
-        .map(|r| (r.uid.clone(), r.clone()))
-        .collect();
+    let mut existing_group: BTreeMap<String, AlertRule> =
+        db.rules.group(id.org_id, &folder.uid, &group.name).into_iter().map(|r| (r.uid.clone(), r.clone())).collect();
     let mut to_add: Vec<AlertRule> = vec![];
     let mut to_update: Vec<(AlertRule, AlertRule)> = vec![];
     for mut r in submitted {
@@ -703,7 +680,7 @@ async fn post_group(
             if let Some(e) = existing_group.remove(&r.uid) {
                 existing = Some(e);
             } else {
-                match db.rules.values().find(|o| o.org_id == id.org_id && o.uid == r.uid) {
+                match db.rules.by_uid(id.org_id, &r.uid) {
                     Some(e) => existing = Some(e.clone()),
                     None => {
                         return Err(err_trace(
@@ -732,15 +709,16 @@ async fn post_group(
         return Ok(json(202, &json!({"message": "no changes detected in the rule group"})));
     }
 
-    // One transaction: insert new, update changed, delete omitted; any error rolls back.
+    // One transaction: insert new, update changed, delete omitted; any error rolls back. Rows
+    // are written in place and an error restores them (ids taken from the sequence stay
+    // taken, as they always did).
     let wrap = |phase: &str, e: String| format!("failed to update rule group: failed to {phase} rules: {e}");
-    let mut rules = db.rules.clone();
     let now = now_rfc3339();
     let mut inserts = vec![];
     for mut r in to_add {
         loop {
             let uid = generate_short_uid();
-            if !rules.values().any(|o| o.org_id == r.org_id && o.uid == uid) {
+            if db.rules.by_uid(r.org_id, &uid).is_none() {
                 r.uid = uid;
                 break;
             }
@@ -755,15 +733,18 @@ async fn post_group(
     }
     for (i, r) in inserts.iter().enumerate() {
         let dup_in_batch = inserts[..i].iter().any(|o| o.namespace_uid == r.namespace_uid && o.title == r.title);
-        if dup_in_batch || title_taken(&rules, r, 0) {
+        if dup_in_batch || db.rules.title_taken(r.org_id, &r.namespace_uid, &r.title, 0) {
             return Err(err_trace(500, &wrap("add", CONFLICT.into())));
         }
     }
+    let mut inserted: Vec<i64> = Vec::with_capacity(inserts.len());
     for mut r in inserts {
         r.id = db.next_id("alert_rule");
-        rules.insert(r.id, r);
+        inserted.push(r.id);
+        db.rules.insert(r);
     }
-    for (e, mut r) in to_update {
+    let mut replaced: Vec<AlertRule> = Vec::with_capacity(to_update.len());
+    let mut update = |db: &mut Db, e: AlertRule, mut r: AlertRule| -> Result<(), Response> {
         r.id = e.id;
         r.version = e.version + 1;
         store_validate(&r).map_err(|err| err_trace(400, &wrap("update", err)))?;
@@ -772,14 +753,26 @@ async fn post_group(
                 .map_err(|err| err_trace(500, &wrap("update", format!("invalid alert query {}: {err}", q.ref_id))))?;
         }
         r.updated = now.clone();
-        if title_taken(&rules, &r, r.id) {
+        if db.rules.title_taken(r.org_id, &r.namespace_uid, &r.title, r.id) {
             return Err(err_trace(500, &wrap("update", CONFLICT.into())));
         }
-        rules.insert(r.id, r);
+        replaced.extend(db.rules.insert(r));
+        Ok(())
+    };
+    for (e, r) in to_update {
+        if let Err(resp) = update(&mut db, e, r) {
+            // Roll back: restore the updated rows, then drop the inserted ones.
+            for old in replaced.into_iter().rev() {
+                db.rules.insert(old);
+            }
+            for id in inserted {
+                db.rules.remove(id);
+            }
+            return Err(resp);
+        }
     }
     for d in to_delete {
-        rules.remove(&d);
+        db.rules.remove(d);
     }
-    db.rules = rules;
     Ok(json(202, &json!({"message": "rule group updated successfully"})))
 }

@@ -2,7 +2,7 @@
 //! tables so the handlers can follow the same lookups.
 
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An org role (pkg/models/roles.go).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -232,7 +232,7 @@ pub(crate) struct Db {
     pub dashboards: BTreeMap<i64, Dash>,
     pub dash_versions: Vec<DashVersion>,
     pub acl: BTreeMap<i64, Acl>,
-    pub rules: BTreeMap<i64, AlertRule>,
+    pub rules: RuleStore,
     pub datasources: BTreeMap<i64, DataSource>,
     pub channels: BTreeMap<i64, Channel>,
     /// org id -> the stored Alertmanager configuration document (with secure settings).
@@ -264,5 +264,151 @@ impl Db {
 
     pub(crate) fn datasource_by_uid(&self, org_id: i64, uid: &str) -> Option<&DataSource> {
         self.datasources.values().find(|d| d.org_id == org_id && d.uid == uid)
+    }
+}
+
+/// org id -> key -> ids (id ASC).
+type IdIndex = HashMap<i64, HashMap<String, BTreeSet<i64>>>;
+
+fn index_add(ix: &mut IdIndex, org: i64, key: &str, id: i64) {
+    ix.entry(org).or_default().entry(key.to_string()).or_default().insert(id);
+}
+
+fn index_remove(ix: &mut IdIndex, org: i64, key: &str, id: i64) {
+    if let Some(by_key) = ix.get_mut(&org) {
+        if let Some(ids) = by_key.get_mut(key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                by_key.remove(key);
+            }
+        }
+        if by_key.is_empty() {
+            ix.remove(&org);
+        }
+    }
+}
+
+/// The `alert_rule` table (pkg/services/ngalert/store/alert_rule.go) with the lookups that
+/// Grafana's SQL indexes serve (`IX_alert_rule_org_id_namespace_uid_rule_group`,
+/// `UQE_alert_rule_org_id_uid`, `UQE_alert_rule_org_id_namespace_uid_title`), so that no
+/// request costs time proportional to the number of stored rules.
+#[derive(Debug, Default)]
+pub(crate) struct RuleStore {
+    by_id: BTreeMap<i64, AlertRule>,
+    /// org id -> namespace uid -> group name (sorted) -> rule ids (id ASC).
+    groups: HashMap<i64, HashMap<String, BTreeMap<String, BTreeSet<i64>>>>,
+    /// org id -> uid -> rule ids.
+    uids: IdIndex,
+    /// org id -> namespace uid + '\0' + title -> rule ids.
+    titles: IdIndex,
+}
+
+fn title_key(namespace_uid: &str, title: &str) -> String {
+    let mut k = String::with_capacity(namespace_uid.len() + title.len() + 1);
+    k.push_str(namespace_uid);
+    k.push('\0');
+    k.push_str(title);
+    k
+}
+
+impl RuleStore {
+    /// Inserts or replaces the row with `r.id`; returns the replaced row.
+    pub(crate) fn insert(&mut self, r: AlertRule) -> Option<AlertRule> {
+        let old = self.remove(r.id);
+        let groups = self.groups.entry(r.org_id).or_default().entry(r.namespace_uid.clone()).or_default();
+        groups.entry(r.rule_group.clone()).or_default().insert(r.id);
+        index_add(&mut self.uids, r.org_id, &r.uid, r.id);
+        index_add(&mut self.titles, r.org_id, &title_key(&r.namespace_uid, &r.title), r.id);
+        self.by_id.insert(r.id, r);
+        old
+    }
+
+    /// Deletes a row by id.
+    pub(crate) fn remove(&mut self, id: i64) -> Option<AlertRule> {
+        let r = self.by_id.remove(&id)?;
+        if let Some(by_ns) = self.groups.get_mut(&r.org_id) {
+            if let Some(groups) = by_ns.get_mut(&r.namespace_uid) {
+                if let Some(ids) = groups.get_mut(&r.rule_group) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        groups.remove(&r.rule_group);
+                    }
+                }
+                if groups.is_empty() {
+                    by_ns.remove(&r.namespace_uid);
+                }
+            }
+            if by_ns.is_empty() {
+                self.groups.remove(&r.org_id);
+            }
+        }
+        index_remove(&mut self.uids, r.org_id, &r.uid, id);
+        index_remove(&mut self.titles, r.org_id, &title_key(&r.namespace_uid, &r.title), id);
+        Some(r)
+    }
+
+    /// The rules of one group, `id ASC`.
+    pub(crate) fn group(&self, org_id: i64, namespace_uid: &str, group: &str) -> Vec<&AlertRule> {
+        self.groups
+            .get(&org_id)
+            .and_then(|n| n.get(namespace_uid))
+            .and_then(|g| g.get(group))
+            .map(|ids| ids.iter().filter_map(|id| self.by_id.get(id)).collect())
+            .unwrap_or_default()
+    }
+
+    /// A namespace's groups sorted by name, each with its rules `id ASC`.
+    pub(crate) fn groups(&self, org_id: i64, namespace_uid: &str) -> Vec<(&str, Vec<&AlertRule>)> {
+        let Some(groups) = self.groups.get(&org_id).and_then(|n| n.get(namespace_uid)) else { return vec![] };
+        groups.iter().map(|(g, ids)| (g.as_str(), ids.iter().filter_map(|id| self.by_id.get(id)).collect())).collect()
+    }
+
+    /// Whether an org's namespace holds any rule.
+    pub(crate) fn namespace_has_rules(&self, org_id: i64, namespace_uid: &str) -> bool {
+        self.groups.get(&org_id).is_some_and(|n| n.contains_key(namespace_uid))
+    }
+
+    /// Whether any org has rules in a namespace of this uid.
+    pub(crate) fn namespace_has_rules_any_org(&self, namespace_uid: &str) -> bool {
+        self.groups.values().any(|n| n.contains_key(namespace_uid))
+    }
+
+    /// Deletes the rules of a namespace in every org.
+    pub(crate) fn remove_namespace_any_org(&mut self, namespace_uid: &str) {
+        let ids: Vec<i64> = self
+            .groups
+            .values()
+            .filter_map(|n| n.get(namespace_uid))
+            .flat_map(|g| g.values().flatten().copied())
+            .collect();
+        for id in ids {
+            self.remove(id);
+        }
+    }
+
+    /// Deletes an org's rules in a namespace, or in one group of it.
+    pub(crate) fn remove_in_namespace(&mut self, org_id: i64, namespace_uid: &str, group: Option<&str>) {
+        let Some(groups) = self.groups.get(&org_id).and_then(|n| n.get(namespace_uid)) else { return };
+        let ids: Vec<i64> = match group {
+            Some(g) => groups.get(g).into_iter().flatten().copied().collect(),
+            None => groups.values().flatten().copied().collect(),
+        };
+        for id in ids {
+            self.remove(id);
+        }
+    }
+
+    /// The org's rule with this uid (the lowest id, should there be several).
+    pub(crate) fn by_uid(&self, org_id: i64, uid: &str) -> Option<&AlertRule> {
+        let id = self.uids.get(&org_id)?.get(uid)?.first()?;
+        self.by_id.get(id)
+    }
+
+    /// Whether another rule (id other than `except_id`) of the org's namespace has this title.
+    pub(crate) fn title_taken(&self, org_id: i64, namespace_uid: &str, title: &str, except_id: i64) -> bool {
+        self.titles
+            .get(&org_id)
+            .and_then(|t| t.get(&title_key(namespace_uid, title)))
+            .is_some_and(|ids| ids.iter().any(|id| *id != except_id))
     }
 }
