@@ -7,7 +7,7 @@ use crate::auth::{Identity, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::folders::{access_denied, folder_not_found};
 use crate::http::{R, bad_request_data, err_trace, go_escape, go_normalise, json, parse_query, query_str, raw_json};
 use crate::server::App;
-use crate::state::{AlertQuery, AlertRule, Dash, Db};
+use crate::state::{AlertQuery, AlertRule, Dash, Db, RuleJson, StoredRule};
 use crate::util::{format_go_duration, format_prom_duration, generate_short_uid, now_rfc3339, parse_prom_duration};
 use axum::Router;
 use axum::body::Bytes;
@@ -55,12 +55,6 @@ fn namespace_by_title<'a>(db: &'a Db, id: &Identity, title: &str, with_can_save:
         ));
     }
     Ok(f)
-}
-
-/// A JSON body as Go's encoder writes it (HTML-safe escaping).
-fn go_response(status: u16, v: &Value) -> Response {
-    let text = go_escape(&serde_json::to_string(v).unwrap_or_default());
-    raw_json(status, text.into_bytes(), "application/json")
 }
 
 fn query_json(q: &AlertQuery) -> Value {
@@ -114,7 +108,8 @@ fn rule_node(r: &AlertRule, namespace_id: i64) -> Value {
     Value::Object(m)
 }
 
-/// `GettableRuleGroupConfig`; `interval` is omitempty.
+/// `GettableRuleGroupConfig`; `interval` is omitempty. The reference for [`GroupText`].
+#[cfg(test)]
 fn group_json(name: &str, rules: &[&AlertRule], namespace_id: i64) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
@@ -128,70 +123,170 @@ fn group_json(name: &str, rules: &[&AlertRule], namespace_id: i64) -> Value {
     Value::Object(m)
 }
 
+/// A namespace id no folder has, marking where [`rule_json`] splits a rule's text.
+const NAMESPACE_ID_MARK: i64 = i64::MIN;
+
+/// [`rule_node`] serialised and HTML-escaped once per row version, split around the
+/// namespace id. Only string fields follow `namespace_id`, and every `"` inside a JSON string
+/// is escaped, so the last `"namespace_id":<mark>` is the field itself.
+fn rule_json(r: &AlertRule) -> RuleJson {
+    let text = go_escape(&serde_json::to_string(&rule_node(r, NAMESPACE_ID_MARK)).unwrap_or_default());
+    let key = "\"namespace_id\":";
+    let marked = format!("{key}{NAMESPACE_ID_MARK}");
+    let at = text.rfind(&marked).unwrap_or(text.len());
+    let split = (at + key.len()).min(text.len());
+    let rest = (at + marked.len()).min(text.len());
+    RuleJson { head: text[..split].to_string(), tail: text[rest..].to_string() }
+}
+
+/// Writes a JSON string as Go's encoder does (HTML-safe escaping).
+fn push_go_str(out: &mut String, s: &str) {
+    out.push_str(&go_escape(&serde_json::to_string(s).unwrap_or_default()));
+}
+
+/// `GettableRuleGroupConfig` (`interval` is omitempty) in parts: the rules' cached texts are
+/// shared, so a group is assembled without the lock and without re-serialising its rules.
+struct GroupText {
+    /// `{"name":..,"interval":..,"rules":[`
+    head: String,
+    rules: Vec<Arc<RuleJson>>,
+}
+
+impl GroupText {
+    fn new(name: &str, rules: &[&StoredRule]) -> GroupText {
+        let mut head = String::from("{\"name\":");
+        push_go_str(&mut head, name);
+        if let Some(first) = rules.first()
+            && first.interval_seconds != 0
+        {
+            let interval = Duration::from_secs(first.interval_seconds.max(0) as u64);
+            head.push_str(",\"interval\":");
+            push_go_str(&mut head, &format_prom_duration(interval));
+        }
+        head.push_str(",\"rules\":[");
+        GroupText { head, rules: rules.iter().map(|r| r.json(rule_json)).collect() }
+    }
+
+    fn len(&self) -> usize {
+        self.head.len() + 2 + self.rules.iter().map(|r| r.head.len() + r.tail.len() + 21).sum::<usize>()
+    }
+
+    fn write(&self, out: &mut String, namespace_id: i64) {
+        out.push_str(&self.head);
+        for (i, r) in self.rules.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&r.head);
+            out.push_str(&namespace_id.to_string());
+            out.push_str(&r.tail);
+        }
+        out.push_str("]}");
+    }
+}
+
+/// `{"<key>":[groups..],..}` as Go's encoder writes the equivalent map (HTML-safe escaping), for keys in sorted
+/// order: a repeated key (two folders with one title) keeps its position and its last value.
+fn namespaces_text(namespaces: Vec<(String, i64, Vec<GroupText>)>) -> String {
+    let mut kept: Vec<(String, i64, Vec<GroupText>)> = Vec::with_capacity(namespaces.len());
+    for (key, ns_id, groups) in namespaces {
+        match kept.last_mut().filter(|(k, _, _)| *k == key) {
+            Some(slot) => *slot = (key, ns_id, groups),
+            None => kept.push((key, ns_id, groups)),
+        }
+    }
+    let size: usize = kept.iter().map(|(k, _, g)| k.len() + 8 + g.iter().map(|g| g.len() + 1).sum::<usize>()).sum();
+    let mut out = String::with_capacity(size + 2);
+    out.push('{');
+    for (i, (key, ns_id, groups)) in kept.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_go_str(&mut out, key);
+        out.push_str(":[");
+        for (j, g) in groups.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            g.write(&mut out, *ns_id);
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+fn text_response(status: u16, text: String) -> Response {
+    raw_json(status, text.into_bytes(), "application/json")
+}
+
 /// A folder's rules by group name. Grafana builds this from a Go map, so group order is
 /// random there; the emulator sorts groups by name. Rules keep `id ASC` (store ListAlertRules).
-fn groups_of<'a>(db: &'a Db, org_id: i64, namespace_uid: &str) -> Vec<(&'a str, Vec<&'a AlertRule>)> {
+fn groups_of<'a>(db: &'a Db, org_id: i64, namespace_uid: &str) -> Vec<(&'a str, Vec<&'a StoredRule>)> {
     db.rules.groups(org_id, namespace_uid)
 }
 
 /// api_ruler.go `RouteGetRulesConfig`: 200, folders the caller can view that hold rules.
 async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     let q = parse_query(req.uri().query());
-    let db = app.db();
-    let visible: Vec<&Dash> = db
-        .dashboards
-        .values()
-        .filter(|d| d.org_id == id.org_id && d.is_folder && has_permission(&db, &id, d.id, PERM_VIEW))
-        .filter(|d| db.rules.namespace_has_rules(id.org_id, &d.uid))
-        .collect();
-    if visible.is_empty() {
-        return Ok(json(200, &json!({})));
-    }
-    let dashboard_uid = query_str(&q, "dashboard_uid");
-    let panel_raw = query_str(&q, "panel_id").trim();
-    let panel_id: i64 = if panel_raw.is_empty() {
-        0
-    } else {
-        panel_raw.parse().map_err(|_| {
-            err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {panel_raw:?}: invalid syntax"))
-        })?
-    };
-    if dashboard_uid.is_empty() && panel_id != 0 {
-        return Err(err_trace(400, "panel_id must be set with dashboard_uid"));
-    }
-    let mut out = Map::new();
-    let mut folders = visible;
-    folders.sort_by(|a, b| a.title.cmp(&b.title));
-    for f in folders {
-        let mut groups = groups_of(&db, id.org_id, &f.uid);
-        if !dashboard_uid.is_empty() {
-            for (_, rules) in &mut groups {
-                rules.retain(|r| {
-                    r.dashboard_uid.as_deref() == Some(dashboard_uid) && (panel_id == 0 || r.panel_id == Some(panel_id))
-                });
+    let namespaces = {
+        let db = app.db();
+        let visible: Vec<&Dash> = db
+            .dashboards
+            .values()
+            .filter(|d| d.org_id == id.org_id && d.is_folder && has_permission(&db, &id, d.id, PERM_VIEW))
+            .filter(|d| db.rules.namespace_has_rules(id.org_id, &d.uid))
+            .collect();
+        if visible.is_empty() {
+            return Ok(json(200, &json!({})));
+        }
+        let dashboard_uid = query_str(&q, "dashboard_uid");
+        let panel_raw = query_str(&q, "panel_id").trim();
+        let panel_id: i64 = if panel_raw.is_empty() {
+            0
+        } else {
+            panel_raw.parse().map_err(|_| {
+                err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {panel_raw:?}: invalid syntax"))
+            })?
+        };
+        if dashboard_uid.is_empty() && panel_id != 0 {
+            return Err(err_trace(400, "panel_id must be set with dashboard_uid"));
+        }
+        let mut namespaces = vec![];
+        let mut folders = visible;
+        folders.sort_by(|a, b| a.title.cmp(&b.title));
+        for f in folders {
+            let mut groups = groups_of(&db, id.org_id, &f.uid);
+            if !dashboard_uid.is_empty() {
+                for (_, rules) in &mut groups {
+                    rules.retain(|r| {
+                        r.dashboard_uid.as_deref() == Some(dashboard_uid)
+                            && (panel_id == 0 || r.panel_id == Some(panel_id))
+                    });
+                }
+                groups.retain(|(_, rules)| !rules.is_empty());
             }
-            groups.retain(|(_, rules)| !rules.is_empty());
+            if groups.is_empty() {
+                continue;
+            }
+            let list = groups.iter().map(|(g, rules)| GroupText::new(g, rules)).collect();
+            namespaces.push((f.title.clone(), f.id, list));
         }
-        if groups.is_empty() {
-            continue;
-        }
-        let list: Vec<Value> = groups.iter().map(|(g, rules)| group_json(g, rules, f.id)).collect();
-        out.insert(f.title.clone(), Value::Array(list));
-    }
-    Ok(go_response(200, &Value::Object(out)))
+        namespaces
+    };
+    Ok(text_response(200, namespaces_text(namespaces)))
 }
 
 /// api_ruler.go `RouteGetNamespaceRulesConfig`: 202 (sic), keyed by the title from the path.
 async fn get_namespace(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(ns): Path<String>) -> R {
-    let db = app.db();
-    let f = namespace_by_title(&db, &id, &ns, false)?;
-    let groups = groups_of(&db, id.org_id, &f.uid);
-    let mut out = Map::new();
-    if !groups.is_empty() {
-        let list: Vec<Value> = groups.iter().map(|(g, rules)| group_json(g, rules, f.id)).collect();
-        out.insert(ns.clone(), Value::Array(list));
-    }
-    Ok(go_response(202, &Value::Object(out)))
+    let (ns_id, list) = {
+        let db = app.db();
+        let f = namespace_by_title(&db, &id, &ns, false)?;
+        let groups = groups_of(&db, id.org_id, &f.uid);
+        (f.id, groups.iter().map(|(g, rules)| GroupText::new(g, rules)).collect::<Vec<_>>())
+    };
+    let namespaces = if list.is_empty() { vec![] } else { vec![(ns, ns_id, list)] };
+    Ok(text_response(202, namespaces_text(namespaces)))
 }
 
 /// api_ruler.go `RouteGetRulesGroupConfig`: 202 (sic); a missing group is an empty group.
@@ -200,10 +295,14 @@ async fn get_group(
     Extension(id): Extension<Identity>,
     Path((ns, group)): Path<(String, String)>,
 ) -> R {
-    let db = app.db();
-    let f = namespace_by_title(&db, &id, &ns, false)?;
-    let rules = db.rules.group(id.org_id, &f.uid, &group);
-    Ok(go_response(202, &group_json(&group, &rules, f.id)))
+    let (ns_id, text) = {
+        let db = app.db();
+        let f = namespace_by_title(&db, &id, &ns, false)?;
+        (f.id, GroupText::new(&group, &db.rules.group(id.org_id, &f.uid, &group)))
+    };
+    let mut out = String::with_capacity(text.len());
+    text.write(&mut out, ns_id);
+    Ok(text_response(202, out))
 }
 
 /// api_ruler.go `RouteDeleteAlertRules` (both DELETE routes in 8.5.0-8.5.4): the route needs
@@ -670,8 +769,12 @@ async fn post_group(
     }
 
     // calculateChanges
-    let mut existing_group: BTreeMap<String, AlertRule> =
-        db.rules.group(id.org_id, &folder.uid, &group.name).into_iter().map(|r| (r.uid.clone(), r.clone())).collect();
+    let mut existing_group: BTreeMap<String, AlertRule> = db
+        .rules
+        .group(id.org_id, &folder.uid, &group.name)
+        .into_iter()
+        .map(|r| (r.uid.clone(), r.rule.clone()))
+        .collect();
     let mut to_add: Vec<AlertRule> = vec![];
     let mut to_update: Vec<(AlertRule, AlertRule)> = vec![];
     for mut r in submitted {
@@ -775,4 +878,101 @@ async fn post_group(
         db.rules.remove(d);
     }
     Ok(json(202, &json!({"message": "rule group updated successfully"})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::RuleStore;
+
+    fn rule(id: i64, title: &str, group: &str, interval_seconds: i64) -> AlertRule {
+        let tricky = "\"namespace_id\":-9223372036854775808,<&>\u{2028}\u{2029} é \\\"";
+        AlertRule {
+            id,
+            org_id: 1,
+            title: title.into(),
+            condition: "B".into(),
+            data: vec![
+                AlertQuery {
+                    ref_id: "A".into(),
+                    query_type: String::new(),
+                    from: 600,
+                    to: 0,
+                    datasource_uid: "prom".into(),
+                    model: format!(
+                        "{{\"expr\":{},\"intervalMs\":1000,\"maxDataPoints\":43200,\"x\":[1,2.5,{{\"namespace_id\":{NAMESPACE_ID_MARK}}}]}}",
+                        serde_json::to_string(tricky).unwrap_or_default()
+                    ),
+                },
+                AlertQuery {
+                    ref_id: "B".into(),
+                    query_type: "math".into(),
+                    from: 0,
+                    to: 0,
+                    datasource_uid: "__expr__".into(),
+                    model: "{\"expression\":\"$A \\u003e 1\",\"type\":\"math\"}".into(),
+                },
+            ],
+            updated: "2024-01-01T00:00:00Z".into(),
+            interval_seconds,
+            version: 3,
+            uid: format!("uid{id}"),
+            namespace_uid: "ns".into(),
+            dashboard_uid: None,
+            panel_id: None,
+            rule_group: group.into(),
+            no_data_state: "NoData".into(),
+            exec_err_state: tricky.into(),
+            for_ms: if id % 2 == 0 { 300_000 } else { 0 },
+            annotations: if id % 3 == 0 {
+                Some(BTreeMap::new())
+            } else {
+                Some([("namespace_id".into(), tricky.into())].into())
+            },
+            labels: if id % 2 == 0 { None } else { Some([("a<b".into(), tricky.into())].into()) },
+        }
+    }
+
+    #[test]
+    fn assembled_ruler_texts_match_the_serialised_values() {
+        let mut store = RuleStore::default();
+        let mut id = 0;
+        for (group, interval) in [("g<1>", 60), ("g\"2", 0), ("g3", 600)] {
+            for t in 0..4 {
+                id += 1;
+                store.insert(rule(id, &format!("t{t} & \u{2028}"), group, if t == 0 { interval } else { 60 }));
+            }
+        }
+        let groups = store.groups(1, "ns");
+        assert_eq!(groups.len(), 3);
+        for ns_id in [0, 7, -3, i64::MAX, NAMESPACE_ID_MARK] {
+            let mut texts = vec![];
+            for (name, rules) in &groups {
+                let plain: Vec<&AlertRule> = rules.iter().map(|r| &r.rule).collect();
+                let value = group_json(name, &plain, ns_id);
+                let text = GroupText::new(name, rules);
+                let mut out = String::new();
+                text.write(&mut out, ns_id);
+                assert_eq!(out, go_escape(&serde_json::to_string(&value).unwrap_or_default()));
+                texts.push(text);
+            }
+            // Three namespaces, the middle key repeated: first position, last value.
+            let mut namespaces = vec![];
+            let mut reference = Map::new();
+            for (i, t) in texts.into_iter().enumerate() {
+                let key = if i == 2 { "b&".to_string() } else { ["a", "b&"][i].to_string() };
+                let (name, rules) = &groups[i];
+                let plain: Vec<&AlertRule> = rules.iter().map(|r| &r.rule).collect();
+                reference.insert(key.clone(), Value::Array(vec![group_json(name, &plain, ns_id)]));
+                namespaces.push((key, ns_id, vec![t]));
+            }
+            let expected = go_escape(&serde_json::to_string(&Value::Object(reference)).unwrap_or_default());
+            assert_eq!(namespaces_text(namespaces), expected);
+        }
+        assert_eq!(namespaces_text(vec![]), "{}");
+        let empty = GroupText::new("none", &[]);
+        let mut out = String::new();
+        empty.write(&mut out, 1);
+        assert_eq!(out, go_escape(&serde_json::to_string(&group_json("none", &[], 1)).unwrap_or_default()));
+    }
 }

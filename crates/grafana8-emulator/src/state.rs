@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
 
 /// An org role (pkg/models/roles.go).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -294,13 +296,43 @@ fn index_remove(ix: &mut IdIndex, org: i64, key: &str, id: i64) {
 /// request costs time proportional to the number of stored rules.
 #[derive(Debug, Default)]
 pub(crate) struct RuleStore {
-    by_id: BTreeMap<i64, AlertRule>,
+    by_id: BTreeMap<i64, StoredRule>,
     /// org id -> namespace uid -> group name (sorted) -> rule ids (id ASC).
     groups: HashMap<i64, HashMap<String, BTreeMap<String, BTreeSet<i64>>>>,
     /// org id -> uid -> rule ids.
     uids: IdIndex,
     /// org id -> namespace uid + '\0' + title -> rule ids.
     titles: IdIndex,
+}
+
+/// A rule's serialised ruler-API node, already HTML-escaped as Go writes it: `head`, the
+/// namespace (folder) id, then `tail`. The folder id is looked up per request because a
+/// folder's uid, and so the folder a rule points at, can change.
+#[derive(Debug)]
+pub(crate) struct RuleJson {
+    pub head: String,
+    pub tail: String,
+}
+
+/// A row of `alert_rule` with its serialised form, computed on first read after a write.
+#[derive(Debug)]
+pub(crate) struct StoredRule {
+    pub rule: AlertRule,
+    json: OnceLock<Arc<RuleJson>>,
+}
+
+impl StoredRule {
+    /// The cached serialised form, made by `make` if the row changed since the last read.
+    pub(crate) fn json(&self, make: fn(&AlertRule) -> RuleJson) -> Arc<RuleJson> {
+        self.json.get_or_init(|| Arc::new(make(&self.rule))).clone()
+    }
+}
+
+impl Deref for StoredRule {
+    type Target = AlertRule;
+    fn deref(&self) -> &AlertRule {
+        &self.rule
+    }
 }
 
 fn title_key(namespace_uid: &str, title: &str) -> String {
@@ -319,13 +351,13 @@ impl RuleStore {
         groups.entry(r.rule_group.clone()).or_default().insert(r.id);
         index_add(&mut self.uids, r.org_id, &r.uid, r.id);
         index_add(&mut self.titles, r.org_id, &title_key(&r.namespace_uid, &r.title), r.id);
-        self.by_id.insert(r.id, r);
+        self.by_id.insert(r.id, StoredRule { rule: r, json: OnceLock::new() });
         old
     }
 
     /// Deletes a row by id.
     pub(crate) fn remove(&mut self, id: i64) -> Option<AlertRule> {
-        let r = self.by_id.remove(&id)?;
+        let r = self.by_id.remove(&id)?.rule;
         if let Some(by_ns) = self.groups.get_mut(&r.org_id) {
             if let Some(groups) = by_ns.get_mut(&r.namespace_uid) {
                 if let Some(ids) = groups.get_mut(&r.rule_group) {
@@ -348,7 +380,7 @@ impl RuleStore {
     }
 
     /// The rules of one group, `id ASC`.
-    pub(crate) fn group(&self, org_id: i64, namespace_uid: &str, group: &str) -> Vec<&AlertRule> {
+    pub(crate) fn group(&self, org_id: i64, namespace_uid: &str, group: &str) -> Vec<&StoredRule> {
         self.groups
             .get(&org_id)
             .and_then(|n| n.get(namespace_uid))
@@ -358,7 +390,7 @@ impl RuleStore {
     }
 
     /// A namespace's groups sorted by name, each with its rules `id ASC`.
-    pub(crate) fn groups(&self, org_id: i64, namespace_uid: &str) -> Vec<(&str, Vec<&AlertRule>)> {
+    pub(crate) fn groups(&self, org_id: i64, namespace_uid: &str) -> Vec<(&str, Vec<&StoredRule>)> {
         let Some(groups) = self.groups.get(&org_id).and_then(|n| n.get(namespace_uid)) else { return vec![] };
         groups.iter().map(|(g, ids)| (g.as_str(), ids.iter().filter_map(|id| self.by_id.get(id)).collect())).collect()
     }
@@ -401,7 +433,7 @@ impl RuleStore {
     /// The org's rule with this uid (the lowest id, should there be several).
     pub(crate) fn by_uid(&self, org_id: i64, uid: &str) -> Option<&AlertRule> {
         let id = self.uids.get(&org_id)?.get(uid)?.first()?;
-        self.by_id.get(id)
+        self.by_id.get(id).map(|s| &s.rule)
     }
 
     /// Whether another rule (id other than `except_id`) of the org's namespace has this title.
