@@ -104,6 +104,10 @@ pub(crate) fn bind_fields<T: DeserializeOwned>(
 /// Applies Go's HTML-safe escaping to already-serialised JSON (those characters can only occur
 /// inside strings).
 pub(crate) fn go_escape(s: &str) -> String {
+    // U+2028 and U+2029 are encoded as E2 80 A8/A9; text without these bytes is unchanged.
+    if !s.bytes().any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
