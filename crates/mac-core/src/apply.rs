@@ -155,13 +155,46 @@ pub async fn apply(
     loop {
         let stopping =
             save_error.is_some() || options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
-        while !stopping && in_flight.len() < parallelism {
+        let mut batch = Vec::new();
+        while !stopping && in_flight.len() + batch.len() < parallelism {
             let Some(index) = scheduler.next_ready() else { break };
             let action = plan.actions[index].clone();
             let Some(handler) = providers.handler(&action.id.provider, &action.id.kind).cloned() else {
                 return Err(ApplyError::UnknownObject(action.id.clone()));
             };
             let references = references_of(&action, &resolved);
+            batch.push((index, action, handler, references));
+        }
+        // A create whose natural key depended on an object made earlier in this run (a group
+        // in a folder just created) could not be recorded as pending at plan time: record it
+        // now, before its write, so that a lost answer is recognised on the next run.
+        let mut late_keys = false;
+        for (_, action, handler, references) in &batch {
+            if !matches!(action.operation, Operation::Create | Operation::Recreate) || action.adoption_key.is_some() {
+                continue;
+            }
+            let Some(desired) = &action.desired else { continue };
+            let resolver = KnownReferences(references);
+            let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
+            let desired = DesiredObject { id: desired.id.clone(), fields };
+            if let Some(key) = handler.adoption_key(&desired, &resolver) {
+                let mut pending = state.pending().to_vec();
+                pending.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
+                state.set_pending(pending);
+                late_keys = true;
+            }
+        }
+        if late_keys && save_error.is_none() {
+            state.bump();
+            if let Err(error) = store.save(&state) {
+                save_error = Some(error);
+                // Nothing of this batch starts: its creates could not be recorded.
+                for (index, ..) in batch.drain(..) {
+                    scheduler.requeue(index);
+                }
+            }
+        }
+        for (index, action, handler, references) in batch {
             observer.started(&action);
             let secrets = secrets.clone();
             let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references, &secrets).await });
@@ -314,6 +347,11 @@ impl<'p> Scheduler<'p> {
 
     fn open(&self, index: usize) -> bool {
         self.gates[index].iter().all(|gate| self.unfinished.get(gate).is_none_or(|count| *count == 0))
+    }
+
+    /// Puts back an action taken by `next_ready` that was not started after all.
+    fn requeue(&mut self, index: usize) {
+        self.candidates.push_front(index);
     }
 
     fn next_ready(&mut self) -> Option<usize> {

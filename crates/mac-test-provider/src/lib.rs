@@ -306,10 +306,15 @@ impl FolderHandler {
     }
 }
 
-/// Folders are known by their uid; groups by their `name` (the local id), since their
-/// remote ids are assigned by the remote, as many real APIs do.
+/// Folders are known by their uid; groups by `folder-uid/name` (the name is the local id),
+/// since their remote ids are assigned by the remote — like Grafana's rule groups, whose key
+/// is only known once their folder exists.
 fn remote_object(remote_id: &str, fields: &Value) -> RemoteObject {
-    let adoption_key = fields.get("name").and_then(Value::as_str).unwrap_or(remote_id).to_owned();
+    let adoption_key =
+        match (fields.get("folder_uid").and_then(Value::as_str), fields.get("name").and_then(Value::as_str)) {
+            (Some(folder), Some(name)) => format!("{folder}/{name}"),
+            _ => remote_id.to_owned(),
+        };
     RemoteObject {
         remote_id: remote_id.to_owned(),
         adoption_key: Some(adoption_key),
@@ -508,8 +513,10 @@ impl Handler for GroupHandler {
         }
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(desired.id.local_id.clone())
+    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
+        let folder = GroupHandler::folder_uid(desired, refs);
+        let folder = folder.as_str().filter(|uid| *uid != KNOWN_AFTER_APPLY)?;
+        Some(format!("{folder}/{}", desired.id.local_id))
     }
 
     fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {

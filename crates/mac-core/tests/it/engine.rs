@@ -291,7 +291,9 @@ async fn an_object_created_by_an_interrupted_apply_is_recognised_as_ours() {
     // Creating folder b "succeeds" remotely, then the state save after it never happens:
     // the failing store stands in for a process killed between the two writes.
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
-    assert_eq!(plan.pending.len(), 4, "every create is recorded as pending first");
+    // Folders are recorded as pending at plan time; groups, whose key needs their folder's
+    // uid, just before their own writes.
+    assert_eq!(plan.pending.len(), 2, "every create whose key is known is recorded as pending first");
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
         let mut state = harness.state();
@@ -375,4 +377,34 @@ async fn a_panicking_provider_fails_its_action_and_skips_its_dependants() {
     assert!(matches!(outcome("b-alerts"), Some(Outcome::Skipped { .. })));
     assert_eq!(outcome("a"), Some(Outcome::Done));
     assert_eq!(outcome("a-alerts"), Some(Outcome::Done));
+}
+
+#[tokio::test]
+async fn a_create_whose_key_needs_a_new_folder_is_recorded_before_its_write() {
+    let harness = Harness::new();
+    // The process dies right after the remote made group a-alerts (write 3 of 4, one at a time).
+    harness.faults(Faults { fail: BTreeSet::from(["group.b-alerts".to_owned()]), ..Faults::default() });
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let options = ApplyOptions { parallelism: 1, ..ApplyOptions::default() };
+    harness.apply(&plan, &options).await.expect("apply runs");
+    // Lose the state entry of a-alerts as a crash between its write and the save would, but
+    // keep what was saved before the write: the pending record.
+    {
+        let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+        let mut state = harness.state();
+        let group = mac_core::ObjectId::new("testfs", "group", "a-alerts");
+        let pending_key = format!("{}/a-alerts", folder_uid("a"));
+        state.remove(&group);
+        let mut pending = state.pending().to_vec();
+        pending.push(mac_core::state::PendingCreate { id: group, adoption_key: pending_key });
+        state.set_pending(pending);
+        state.bump();
+        harness.store.save(&state).expect("save");
+    }
+    harness.faults(Faults::default());
+    let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let adopt = plan.actions.iter().find(|action| action.id.local_id == "a-alerts").expect("planned");
+    assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
+    harness.apply(&plan, &ApplyOptions::default()).await.expect("no --adopt needed");
+    assert_eq!(harness.remote.groups_named("a-alerts").len(), 1, "no duplicate");
 }
