@@ -6,6 +6,7 @@
 mod ci;
 mod demo;
 mod grafana;
+mod reliability;
 
 use std::process::ExitCode;
 
@@ -14,7 +15,8 @@ usage: cargo xtask <task>
 
 tasks:
   ci                  fmt check, clippy (-D warnings) and the whole test suite
-  demo                plan and apply the quickstart example on a scratch copy
+  demo                the Grafana emulator plus validate/plan/apply of examples/grafana
+  reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S]
   grafana build|run   build (cached) or run a real Grafana 8.5.4 on loopback
 ";
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("reliability") => reliability::run(&args[1..]),
         Some("grafana") => grafana::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
