@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use crate::checks;
 use crate::client::Client;
 use crate::duration;
+use crate::folder_ref::{FolderRef, folder_of, folder_references};
 
 /// The ruler API's path for Grafana-managed rules.
 const RULER: [&str; 6] = ["api", "ruler", "grafana", "api", "v1", "rules"];
@@ -190,19 +191,6 @@ impl AlertGroupHandler {
 /// `RULER` followed by `more`.
 fn ruler_path<'a>(more: &[&'a str]) -> Vec<&'a str> {
     RULER.iter().copied().chain(more.iter().copied()).collect()
-}
-
-enum FolderRef {
-    Local(String),
-    Uid(String),
-}
-
-fn folder_of(fields: &Fields) -> Option<FolderRef> {
-    match fields.get("folder")? {
-        Value::String(local_id) => Some(FolderRef::Local(local_id.clone())),
-        Value::Object(table) => table.get("uid").and_then(Value::as_str).map(|uid| FolderRef::Uid(uid.to_owned())),
-        _ => None,
-    }
 }
 
 fn group_name(desired: &DesiredObject) -> String {
@@ -536,10 +524,7 @@ impl Handler for AlertGroupHandler {
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        match folder_of(fields) {
-            Some(FolderRef::Local(local_id)) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
-            _ => Vec::new(),
-        }
+        folder_references(fields)
     }
 
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {

@@ -25,6 +25,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::client::Client;
+use crate::folder_ref::{FolderRef, folder_of};
 
 /// Hits per search request (Grafana's default limit; the maximum is 5000).
 const PAGE_SIZE: usize = 1000;
@@ -115,9 +116,9 @@ impl DashboardHandler {
     /// The folder uid to write into (`""` is General).
     async fn target_folder(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<String, HandlerError> {
         match folder_of(&desired.fields) {
-            FolderRef::General => Ok(String::new()),
-            FolderRef::Uid(uid) => Ok(uid),
-            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
+            None => Ok(String::new()),
+            Some(FolderRef::Uid(uid)) => Ok(uid),
+            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
                 Some(Resolved::Known(folder)) => Ok(folder.remote_id.clone()),
                 _ => {
                     Err(HandlerError::new(HandlerErrorKind::Other, format!("folder `{local_id}` has not been created"))
@@ -225,22 +226,6 @@ fn dashboard_from_file(relative: &str, parsed: Value) -> Result<Value, String> {
         return Err(format!("{relative} does not hold a JSON object (a dashboard)"));
     }
     Ok(model)
-}
-
-enum FolderRef {
-    General,
-    Local(String),
-    Uid(String),
-}
-
-fn folder_of(fields: &Fields) -> FolderRef {
-    match fields.get("folder") {
-        Some(Value::String(local_id)) => FolderRef::Local(local_id.clone()),
-        Some(Value::Object(table)) => {
-            table.get("uid").and_then(Value::as_str).map_or(FolderRef::General, |uid| FolderRef::Uid(uid.to_owned()))
-        }
-        _ => FolderRef::General,
-    }
 }
 
 /// The definition's `uid`, else the JSON's, else one derived from the local id.
@@ -405,10 +390,7 @@ impl Handler for DashboardHandler {
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        match folder_of(fields) {
-            FolderRef::Local(local_id) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
-            _ => Vec::new(),
-        }
+        crate::folder_ref::folder_references(fields)
     }
 
     fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
@@ -419,9 +401,9 @@ impl Handler for DashboardHandler {
     fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
         let model = self.to_write(desired)?;
         let folder_uid = match folder_of(&desired.fields) {
-            FolderRef::General => Value::Null,
-            FolderRef::Uid(uid) => json!(uid),
-            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
+            None => Value::Null,
+            Some(FolderRef::Uid(uid)) => json!(uid),
+            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
                 Some(Resolved::Known(folder)) => json!(folder.remote_id),
                 _ => json!(KNOWN_AFTER_APPLY),
             },

@@ -22,6 +22,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use crate::client::Client;
+use crate::folder_ref::{FolderRef, folder_of, folder_references};
 
 /// Folders listed per request (pkg/api/folder.go's default page size).
 const PAGE_SIZE: usize = 1000;
@@ -310,19 +311,6 @@ fn comparable_list(folder_uid: Value, entries: &[(Grantee, String)]) -> Value {
     json!({ "folder_uid": folder_uid, "permissions": permissions })
 }
 
-enum FolderRef {
-    Local(String),
-    Uid(String),
-}
-
-fn folder_of(fields: &Fields) -> Option<FolderRef> {
-    match fields.get("folder")? {
-        Value::String(local_id) => Some(FolderRef::Local(local_id.clone())),
-        Value::Object(table) => table.get("uid").and_then(Value::as_str).map(|uid| FolderRef::Uid(uid.to_owned())),
-        _ => None,
-    }
-}
-
 enum EntryGrantee {
     Role(String),
     User(String),
@@ -476,10 +464,7 @@ impl Handler for FolderPermissionHandler {
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        match folder_of(fields) {
-            Some(FolderRef::Local(local_id)) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
-            _ => Vec::new(),
-        }
+        folder_references(fields)
     }
 
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {

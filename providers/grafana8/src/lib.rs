@@ -13,6 +13,7 @@ mod datasource;
 mod duration;
 mod folder;
 mod folder_permission;
+mod folder_ref;
 mod notification_channel;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
