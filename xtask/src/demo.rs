@@ -2,22 +2,11 @@
 //! loopback port, then on a scratch copy of `examples/grafana`: validate, plan, apply, a clean
 //! re-plan, an edit, and the plan that shows exactly that edit.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use crate::emulator::Emulator;
 use crate::{project_root, run_command};
-
-/// Stops the emulator however the demo ends.
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
@@ -36,16 +25,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let binary = |name: &str| target.join("debug").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
 
-    let port = free_port()?;
     let example = root.join("examples/grafana");
-    let emulator = Command::new(binary("grafana8-emulator"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--quiet", "--seed"])
-        .arg(example.join("seed.toml"))
-        .spawn()
-        .map_err(|err| format!("cannot start the emulator: {err}"))?;
-    let _emulator = Emulator(emulator);
-    wait_for_port(port)?;
-    let url = format!("http://127.0.0.1:{port}");
+    let emulator = Emulator::start(&binary("grafana8-emulator"), &example.join("seed.toml"))?;
+    let url = emulator.url();
     println!("Grafana 8.5 emulator listening on {url} (admin/admin)");
 
     let scratch = std::env::temp_dir().join(format!("mac-demo-{}", std::process::id()));
@@ -83,22 +65,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("what mac manages now", &["state", "list"])?;
     let _ = std::fs::remove_dir_all(&scratch);
     println!("\ndemo complete");
-    Ok(())
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|err| format!("no free loopback port: {err}"))?;
-    listener.local_addr().map(|address| address.port()).map_err(|err| err.to_string())
-}
-
-fn wait_for_port(port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("the emulator did not listen on port {port} within 30s"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 mod ci;
 mod demo;
+mod emulator;
 mod grafana;
 mod reliability;
 

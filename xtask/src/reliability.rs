@@ -11,25 +11,17 @@
 //! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use crate::emulator::Emulator;
 use crate::{project_root, run_command};
 
 const FOLDERS: usize = 4;
 const GROUPS: usize = 3;
 const RULES: usize = 3;
-
-struct Emulator(Child);
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A tiny deterministic generator (xorshift), so that a seed replays a run.
 struct Random(u64);
@@ -90,18 +82,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(scratch.join("definitions")).map_err(|err| err.to_string())?;
     std::fs::write(scratch.join("seed.toml"), "[[datasources]]\nname = \"Prometheus\"\ntype = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\nuid = \"prom\"\n")
         .map_err(|err| err.to_string())?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|err| err.to_string())?
-        .port();
-    let emulator = Command::new(binary("grafana8-emulator"))
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--quiet", "--seed"])
-        .arg(scratch.join("seed.toml"))
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|err| format!("cannot start the emulator: {err}"))?;
-    let _emulator = Emulator(emulator);
-    wait_for(port)?;
+    let emulator = Emulator::start(&binary("grafana8-emulator"), &scratch.join("seed.toml"))?;
+    let port = emulator.port;
     std::fs::write(
         scratch.join("mac.toml"),
         format!("[providers.grafana8]\nurl = \"http://127.0.0.1:{port}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n"),
@@ -292,15 +274,4 @@ fn set_faults(port: u16, json: &str) -> Result<(), String> {
     } else {
         Err(format!("the emulator refused the faults: {}", response.lines().next().unwrap_or_default()))
     }
-}
-
-fn wait_for(port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("the emulator did not listen on port {port}"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
 }
