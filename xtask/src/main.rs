@@ -18,7 +18,7 @@ tasks:
   ci                  fmt check, clippy (-D warnings) and the whole test suite
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S]
-  grafana build|run   build (cached) or run a real Grafana 8.5.4 on loopback
+  grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
 ";
 
 fn main() -> ExitCode {
