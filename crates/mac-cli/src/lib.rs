@@ -1,0 +1,75 @@
+//! The `mac` command line: thin glue from arguments to `mac_core`.
+//!
+//! A library as well as a binary so that a `mac` with extra, third-party providers is a
+//! three-line crate: depend on `mac-cli` and the provider crates, name each provider crate
+//! (`extern crate my_provider as _;`) and call [`main`]. See `examples/third-party-provider`.
+
+mod args;
+mod commands;
+mod progress;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+// The linker drops a crate nothing references, and its `inventory::submit!` with it: name
+// every provider crate that a feature enables.
+#[cfg(feature = "grafana8")]
+extern crate mac_provider_grafana8 as _;
+#[cfg(feature = "test-provider")]
+extern crate mac_test_provider as _;
+
+/// Parses the process arguments, runs the command and reports errors on stderr.
+pub fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,mac={}", cli.log_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_target(false)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            let mut stderr = anstream::stderr();
+            let label = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = std::io::Write::write_fmt(
+                &mut stderr,
+                format_args!("{}error:{} {}\n", label.render(), label.render_reset(), error_chain(&err)),
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error: what failed: why`, without repeating a cause already in the message.
+fn error_chain(err: &anyhow::Error) -> String {
+    mac_core::apply::error_chain(err.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_enabled_provider_feature_is_registered() {
+        let registry = mac_core::Registry::from_inventory().expect("unique provider names");
+        let names = registry.names();
+        let expected: &[(&str, bool)] =
+            &[("grafana8", cfg!(feature = "grafana8")), ("testfs", cfg!(feature = "test-provider"))];
+        for (name, enabled) in expected {
+            assert_eq!(
+                names.contains(name),
+                *enabled,
+                "provider {name}: feature enabled = {enabled}, registered: {names:?}"
+            );
+        }
+    }
+}
