@@ -15,9 +15,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci                  fmt check, clippy (-D warnings) and the whole test suite
+  ci                  fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
-  reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S]
+  reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
 ";
 

@@ -9,6 +9,9 @@
 //!   be readable and a rerun must converge to the same exact remote state.
 //!
 //! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates.
+//!
+//! `cargo xtask ci` runs a small seeded set with `--debug` (the binaries its tests just
+//! built), so every change is checked for convergence; the long runs use release builds.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -53,30 +56,32 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut trials = 200;
     let mut kills = 100;
     let mut seed = 1;
+    let mut profile = "release";
     let mut args = args.iter();
     while let Some(flag) = args.next() {
+        if flag == "--debug" {
+            profile = "debug";
+            continue;
+        }
         let value = args.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
         let number: u64 = value.parse().map_err(|_| format!("`{flag} {value}`: not a number"))?;
         match flag.as_str() {
             "--trials" => trials = number as usize,
             "--kills" => kills = number as usize,
             "--seed" => seed = number.max(1),
-            other => return Err(format!("unknown option `{other}` (--trials N, --kills N, --seed S)")),
+            other => return Err(format!("unknown option `{other}` (--trials N, --kills N, --seed S, --debug)")),
         }
     }
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    run_command(Command::new(&cargo).current_dir(&root).args([
-        "build",
-        "--release",
-        "--quiet",
-        "--package",
-        "mac-cli",
-        "--package",
-        "grafana8-emulator",
-    ]))?;
+    let mut build = Command::new(&cargo);
+    build.current_dir(&root).args(["build", "--quiet", "--package", "mac-cli", "--package", "grafana8-emulator"]);
+    if profile == "release" {
+        build.arg("--release");
+    }
+    run_command(&mut build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let binary = |name: &str| target.join("release").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let binary = |name: &str| target.join(profile).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
 
     let scratch = std::env::temp_dir().join(format!("mac-reliability-{}", std::process::id()));
     std::fs::create_dir_all(scratch.join("definitions")).map_err(|err| err.to_string())?;
