@@ -6,6 +6,7 @@
 mod ci;
 mod demo;
 mod emulator;
+mod fuzz;
 mod grafana;
 mod reliability;
 
@@ -18,6 +19,7 @@ tasks:
   ci                  fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
+  fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
 ";
 
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("reliability") => reliability::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("grafana") => grafana::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
