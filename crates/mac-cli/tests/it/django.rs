@@ -394,14 +394,14 @@ impl Tools {
 }
 
 /// A child process killed (and reaped) on drop; its output goes to a log file.
-struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Process {
-    fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Process {
+    pub(crate) fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Process {
         let file = std::fs::File::create(&log).expect("a log file");
         let child = command
             .stdin(Stdio::null())
@@ -420,7 +420,7 @@ impl Process {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         format!("--- {} (last lines) ---\n{}", self.name, lines[lines.len().saturating_sub(30)..].join("\n"))
@@ -597,13 +597,13 @@ impl Stack {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
     listener.local_addr().expect("its address").port()
 }
 
 /// A plain HTTP/1.0 GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
@@ -619,7 +619,7 @@ fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),
