@@ -203,3 +203,36 @@ impl Provider for Prometheus {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(values: serde_json::Value) -> Result<Box<dyn Provider>, SettingsError> {
+        build_provider(&ProviderSettings {
+            instance: "prometheus.test".to_owned(),
+            values,
+            project_root: PathBuf::from("/nonexistent-project"),
+        })
+    }
+
+    #[test]
+    fn settings_errors_name_their_field() {
+        let missing = build(serde_json::json!({})).err().expect("rules_dir is required");
+        assert!(missing.message.contains("rules_dir"), "{}", missing.message);
+        let url = build(serde_json::json!({ "rules_dir": "rules", "url": "ftp://x" })).err().expect("bad url");
+        assert_eq!(url.pointer, "/url");
+        let timeout = build(serde_json::json!({ "rules_dir": "rules", "timeout": "soon" })).err().expect("bad timeout");
+        assert_eq!(timeout.pointer, "/timeout");
+        let promtool = build(serde_json::json!({ "rules_dir": "rules", "promtool": "bin/promtool" }))
+            .err()
+            .expect("a promtool that is not there");
+        assert_eq!(promtool.pointer, "/promtool");
+        let unknown = build(serde_json::json!({ "rules_dir": "rules", "rule_dir": "x" })).err().expect("a typo");
+        assert!(unknown.message.contains("rule_dir"), "{}", unknown.message);
+        assert!(
+            build(serde_json::json!({ "rules_dir": "rules", "url": "http://127.0.0.1:9090/prom", "promtool": false }))
+                .is_ok()
+        );
+    }
+}
