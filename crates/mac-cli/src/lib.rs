@@ -17,6 +17,8 @@ use clap::Parser;
 // every provider crate that a feature enables.
 #[cfg(feature = "grafana8")]
 extern crate mac_provider_grafana8 as _;
+#[cfg(feature = "prometheus")]
+extern crate mac_provider_prometheus as _;
 #[cfg(feature = "test-provider")]
 extern crate mac_test_provider as _;
 
@@ -62,8 +64,11 @@ mod tests {
     fn every_enabled_provider_feature_is_registered() {
         let registry = mac_core::Registry::from_inventory().expect("unique provider names");
         let names = registry.names();
-        let expected: &[(&str, bool)] =
-            &[("grafana8", cfg!(feature = "grafana8")), ("testfs", cfg!(feature = "test-provider"))];
+        let expected: &[(&str, bool)] = &[
+            ("grafana8", cfg!(feature = "grafana8")),
+            ("prometheus", cfg!(feature = "prometheus")),
+            ("testfs", cfg!(feature = "test-provider")),
+        ];
         for (name, enabled) in expected {
             assert_eq!(
                 names.contains(name),

@@ -2,7 +2,9 @@
 //! with django-prometheus (`examples/django/app`) and a real Prometheus scraping it, both on
 //! loopback. Every PromQL expression of `mac render -C examples/django` is run through
 //! Prometheus' query API, and every alert rule's condition is evaluated on the answers, while
-//! the app is healthy, while it fails and is slow, and after it stopped.
+//! the app is healthy, while it fails and is slow, and after it stopped. The same bundle
+//! rendered for plain Prometheus (`examples/prometheus`, template `django-prometheus-rules`)
+//! must fire exactly when the Grafana rules do, and is applied to that Prometheus with mac.
 //!
 //! Needs Debian's `prometheus`, `python3-django` and `python3-django-prometheus` (`.ci/run`
 //! installs them); without them the test fails with the command to run.
@@ -36,6 +38,10 @@ fn django_bundle_queries_against_a_real_django_prometheus_and_prometheus() {
     let tools = Tools::find();
     let bundle = rendered();
     let rules = alert_rules(&bundle);
+    let prometheus_rules = prometheus_alert_rules();
+    let mut names: Vec<&str> = prometheus_rules.iter().map(|(_, alert, _)| alert.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names.len(), 9, "one Prometheus alert per Grafana rule: {names:?}");
     let dashboard_queries = dashboard_queries(&bundle);
     let mut ids: Vec<&str> = rules.iter().map(|rule| rule.id.as_str()).collect();
     ids.sort_unstable();
@@ -79,6 +85,7 @@ fn django_bundle_queries_against_a_real_django_prometheus_and_prometheus() {
     for rule in &rules {
         let evaluation = stack.evaluate(rule);
         expect_healthy(rule, &evaluation);
+        stack.expect_same_in_prometheus(&prometheus_rules, &evaluation);
     }
 
     // Failing: 22 of 104 requests answer 5xx (10 of them unhandled exceptions), 12 are slow
@@ -100,7 +107,9 @@ fn django_bundle_queries_against_a_real_django_prometheus_and_prometheus() {
     for rule in &rules {
         let evaluation = stack.evaluate(rule);
         expect_failing(rule, &evaluation, &measured);
+        stack.expect_same_in_prometheus(&prometheus_rules, &evaluation);
     }
+    stack.apply_prometheus_rules();
     for query in &dashboard_queries {
         let instant = query.replace("$__rate_interval", "1m");
         let samples = stack.query(&instant).unwrap_or_else(|error| panic!("dashboard query {instant}: {error}"));
@@ -299,6 +308,42 @@ fn dashboard_queries(value: &Value) -> Vec<String> {
     queries
 }
 
+/// `mac render -C examples/prometheus`: the bundle's alerts as Prometheus rules, as
+/// (Grafana rule id, alert name, expression).
+fn prometheus_alert_rules() -> Vec<(String, String, String)> {
+    let output = assert_cmd::Command::cargo_bin("mac")
+        .expect("the mac binary is built")
+        .arg("render")
+        .arg("-C")
+        .arg(repository().join("examples/prometheus"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("mac runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "mac render failed: {}{stdout}", String::from_utf8_lossy(&output.stderr));
+    let table: toml::Table = toml::from_str(&stdout).expect("mac render prints TOML");
+    let value = serde_json::to_value(table).expect("TOML converts to JSON");
+    let mut rules = Vec::new();
+    for group in value["prometheus"]["rule_group"].as_array().expect("rendered rule groups") {
+        for rule in group["rules"].as_array().expect("a group's rules") {
+            let Some(alert) = rule["alert"].as_str().filter(|alert| alert.starts_with("Django")) else { continue };
+            let expr = rule["expr"].as_str().expect("an expression");
+            assert!(!expr.contains("%{"), "{alert}: an unexpanded placeholder in {expr}");
+            // DjangoErrorBudgetFastBurn -> error-budget-fast-burn, as the Grafana rule's id.
+            let mut id = String::new();
+            for c in alert.trim_start_matches("Django").chars() {
+                if c.is_ascii_uppercase() && !id.is_empty() {
+                    id.push('-');
+                }
+                id.push(c.to_ascii_lowercase());
+            }
+            let id = id.replace("p95-high", "p95").replace("p99-high", "p99");
+            rules.push((id, alert.to_owned(), expr.to_owned()));
+        }
+    }
+    rules
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evaluating a rule as Grafana does: each query at once, then the condition on the results.
 
@@ -394,14 +439,14 @@ impl Tools {
 }
 
 /// A child process killed (and reaped) on drop; its output goes to a log file.
-struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Option<Child>,
     log: PathBuf,
 }
 
 impl Process {
-    fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Process {
+    pub(crate) fn spawn(name: &'static str, command: &mut Command, log: PathBuf) -> Process {
         let file = std::fs::File::create(&log).expect("a log file");
         let child = command
             .stdin(Stdio::null())
@@ -420,7 +465,7 @@ impl Process {
         }
     }
 
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         format!("--- {} (last lines) ---\n{}", self.name, lines[lines.len().saturating_sub(30)..].join("\n"))
@@ -441,7 +486,7 @@ struct Stack {
     app_port: u16,
     prometheus_port: u16,
     started: Instant,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Stack {
@@ -462,8 +507,10 @@ impl Stack {
             dir.path().join("django.log"),
         );
         let config = format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"127.0.0.1:{app_port}\"]\n"
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nrule_files:\n  - {}/rules/*.yml\nscrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"127.0.0.1:{app_port}\"]\n",
+            dir.path().display()
         );
+        std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir rules");
         std::fs::write(dir.path().join("prometheus.yml"), config).expect("write prometheus.yml");
         let prometheus = Process::spawn(
             "prometheus",
@@ -471,11 +518,12 @@ impl Stack {
                 .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
                 .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
                 .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+                .arg("--web.enable-lifecycle")
                 .arg("--log.level=warn")
                 .current_dir(dir.path()),
             dir.path().join("prometheus.log"),
         );
-        let stack = Stack { app, prometheus, app_port, prometheus_port, started, _dir: dir };
+        let stack = Stack { app, prometheus, app_port, prometheus_port, started, dir };
         stack.wait_until("Django answers", || get(app_port, "/metrics").is_ok_and(|(status, _)| status == 200));
         stack.wait_until("Prometheus is ready", || {
             get(prometheus_port, "/-/ready").is_ok_and(|(status, _)| status == 200)
@@ -592,18 +640,79 @@ impl Stack {
         Evaluation { rule: rule.id.clone(), values, fires }
     }
 
+    /// The Prometheus rendering of the rule with the same id fires (returns series) exactly
+    /// when the Grafana rule's condition holds.
+    fn expect_same_in_prometheus(&self, prometheus_rules: &[(String, String, String)], evaluation: &Evaluation) {
+        let (_, alert, expr) = prometheus_rules
+            .iter()
+            .find(|(id, _, _)| *id == evaluation.rule)
+            .unwrap_or_else(|| panic!("no Prometheus rule for {}: {prometheus_rules:?}", evaluation.rule));
+        let samples = self.query(expr).unwrap_or_else(|error| panic!("{alert}: {expr} is rejected: {error}"));
+        eprintln!("{alert}: {} series", samples.len());
+        assert_eq!(!samples.is_empty(), evaluation.fires, "{alert} fires as {} does: {samples:?}", evaluation.rule);
+    }
+
+    /// `mac apply` of examples/prometheus' definitions to this Prometheus: promtool accepts
+    /// them, Prometheus reloads them, and lists every rule.
+    fn apply_prometheus_rules(&self) {
+        let project = tempfile::tempdir().expect("tempdir");
+        let example = repository().join("examples/prometheus");
+        std::fs::create_dir_all(project.path().join("definitions")).expect("mkdir");
+        std::fs::copy(example.join("definitions/payments.toml"), project.path().join("definitions/payments.toml"))
+            .expect("copy the definitions");
+        let config = format!(
+            "templates = [{:?}]\n[providers.prometheus]\nrules_dir = {:?}\nurl = \"http://127.0.0.1:{}\"\n",
+            repository().join("examples/django/templates").display().to_string(),
+            self.dir.path().join("rules").display().to_string(),
+            self.prometheus_port
+        );
+        std::fs::write(project.path().join("mac.toml"), config).expect("write mac.toml");
+        let output = assert_cmd::Command::cargo_bin("mac")
+            .expect("the mac binary is built")
+            .args(["apply", "--auto-approve"])
+            .current_dir(project.path())
+            .env("NO_COLOR", "1")
+            .env_remove("MAC_PROMETHEUS_URL")
+            .output()
+            .expect("mac runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            self.failure(&format!(
+                "mac apply of the Prometheus rules: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        );
+        let (_, body) = get(self.prometheus_port, "/api/v1/rules").expect("the rules API");
+        let answer: Value = serde_json::from_str(&body).expect("JSON");
+        let mut loaded: Vec<(String, usize)> = answer["data"]["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|group| {
+                (group["name"].as_str().unwrap_or_default().to_owned(), group["rules"].as_array().map_or(0, Vec::len))
+            })
+            .collect();
+        loaded.sort();
+        let expected = [("payments SLO", 4), ("payments health", 5), ("scrape", 2)];
+        let expected: Vec<(String, usize)> =
+            expected.iter().map(|(name, count)| ((*name).to_owned(), *count)).collect();
+        assert_eq!(loaded, expected, "the groups Prometheus loaded");
+    }
+
     fn stop_app(&mut self) {
         self.app.stop();
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
     listener.local_addr().expect("its address").port()
 }
 
 /// A plain HTTP/1.0 GET on loopback: (status, body).
-fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
+pub(crate) fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
@@ -619,7 +728,7 @@ fn get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),

@@ -8,6 +8,7 @@ mod grafana8_dashboards;
 mod hostile;
 mod plan;
 mod project;
+mod prometheus;
 mod safety;
 mod templates;
 

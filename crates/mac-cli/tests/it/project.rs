@@ -10,6 +10,7 @@ fn providers_lists_what_was_compiled_in() {
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @r"
     grafana8     Grafana 8.5: folders and unified alerting rule groups
+    prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
     testfs       test-only: folders and groups kept in a local JSON file, with fault injection
     ");
 }
@@ -48,7 +49,7 @@ fn bad_configuration_names_file_line_and_field() {
 
     project.write("mac.toml", "[providers.nosuch]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));
-    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: grafana8, testfs)");
+    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: grafana8, prometheus, testfs)");
 
     project.write("mac.toml", "defintions = [\"x\"]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));

@@ -1,0 +1,238 @@
+//! `prometheus`: a `mac` provider for the alerting and recording rule groups of a Prometheus
+//! server whose rule files live in a directory mac can write.
+//!
+//! The files are the source of truth: plans read `<rules_dir>/<namespace>.yml`, one file per
+//! namespace. A write edits one group in its file (other groups in the file are kept),
+//! checks the new file with `promtool check rules` when promtool is available, replaces the
+//! file atomically, asks Prometheus to reload (`POST /-/reload`) and verifies through its API
+//! that the reload succeeded and that the file's groups are loaded as written. A rejected
+//! reload restores the previous files and reloads again.
+
+mod duration;
+mod files;
+mod rule_group;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mac_core::{
+    Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SettingsError,
+    async_trait,
+};
+use serde::Deserialize;
+
+mac_core::inventory::submit! {
+    ProviderRegistration {
+        name: "prometheus",
+        description: "Prometheus: alerting and recording rule groups in rule files, reloaded and verified",
+        build: build_provider,
+    }
+}
+
+/// Overrides the default instance's `url` (for CI).
+pub const URL_ENV: &str = "MAC_PROMETHEUS_URL";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// The directory of the rule files (relative to the project), which Prometheus'
+    /// `rule_files` must cover, e.g. `rule_files: ["/etc/prometheus/mac/*.yml"]`.
+    rules_dir: PathBuf,
+    /// Prometheus' base URL, for reloads and their verification. Without it mac writes the
+    /// files and leaves reloading to whoever runs Prometheus.
+    url: Option<String>,
+    /// The promtool to check files with: a path, or `false` to skip the check. By default
+    /// `promtool` from PATH, when there is one.
+    promtool: Option<PromtoolSetting>,
+    /// Per HTTP request and per promtool run, and the longest wait for a reload to show in
+    /// the API, e.g. `30s`.
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum PromtoolSetting {
+    Enabled(bool),
+    Path(PathBuf),
+}
+
+fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+    let parsed: Settings = settings.parse()?;
+    if parsed.rules_dir.as_os_str().is_empty() {
+        return Err(SettingsError::at("/rules_dir", "`rules_dir` must name the directory of the rule files"));
+    }
+    let rules_dir = settings.project_root.join(&parsed.rules_dir);
+    let default_instance = settings.instance == "prometheus";
+    let env_url = default_instance.then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
+    let url = match env_url.or(parsed.url) {
+        None => None,
+        Some(url) => Some(parse_url(&url)?),
+    };
+    let timeout = match parsed.timeout {
+        None => Duration::from_secs(30),
+        Some(text) => match duration::parse(&text) {
+            Some(milliseconds) if milliseconds > 0 => Duration::from_millis(milliseconds),
+            _ => {
+                return Err(SettingsError::at(
+                    "/timeout",
+                    format!("`{text}` is not a positive duration such as \"30s\""),
+                ));
+            }
+        },
+    };
+    let promtool = match parsed.promtool {
+        Some(PromtoolSetting::Enabled(false)) => None,
+        None | Some(PromtoolSetting::Enabled(true)) => {
+            let found = find_on_path("promtool");
+            if found.is_none() {
+                tracing::debug!(
+                    "provider `{}`: no promtool on PATH; rule files are not checked before a reload",
+                    settings.instance
+                );
+            }
+            found
+        }
+        Some(PromtoolSetting::Path(path)) => {
+            let full = settings.project_root.join(&path);
+            if !full.is_file() {
+                return Err(SettingsError::at(
+                    "/promtool",
+                    format!(
+                        "{} is not a file; give promtool's path, or promtool = false to skip the check",
+                        path.display()
+                    ),
+                ));
+            }
+            Some(full)
+        }
+    };
+    let server = match url {
+        Some(base) => Some(server::Server::new(base, timeout).map_err(|message| SettingsError::at("/url", message))?),
+        None => None,
+    };
+    let files = files::RuleFiles::new(rules_dir, promtool, timeout);
+    Ok(Box::new(Prometheus::new(files, server)))
+}
+
+/// An http(s) base URL, with a trailing slash so that API paths join below it.
+fn parse_url(url: &str) -> Result<reqwest::Url, SettingsError> {
+    let mut base =
+        reqwest::Url::parse(url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
+    }
+    // Prometheus may be served under a prefix (--web.route-prefix): keep it.
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
+/// The first executable named `program` in PATH.
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|directory| directory.join(program)).find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata().is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// One Prometheus server and its rules directory.
+#[derive(Debug)]
+pub struct Prometheus {
+    files: Arc<files::RuleFiles>,
+    server: Option<Arc<server::Server>>,
+    rule_groups: Arc<rule_group::RuleGroupHandler>,
+}
+
+impl Prometheus {
+    fn new(files: files::RuleFiles, server: Option<server::Server>) -> Prometheus {
+        let files = Arc::new(files);
+        let server = server.map(Arc::new);
+        Prometheus {
+            rule_groups: Arc::new(rule_group::RuleGroupHandler::new(files.clone(), server.clone())),
+            files,
+            server,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for Prometheus {
+    fn kinds(&self) -> Vec<KindSpec> {
+        vec![KindSpec::new("rule_group", &[])]
+    }
+
+    fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
+        match kind {
+            "rule_group" => Some(self.rule_groups.clone()),
+            _ => None,
+        }
+    }
+
+    /// The rules directory exists, and Prometheus (when a URL is set) answers and was started
+    /// with `--web.enable-lifecycle`, without which it cannot be reloaded: one plain error
+    /// before anything is read or written.
+    async fn check(&self) -> Result<(), HandlerError> {
+        let dir = self.files.dir();
+        if !dir.is_dir() {
+            return Err(HandlerError::new(
+                HandlerErrorKind::Invalid,
+                format!(
+                    "rules_dir {} is not a directory: create it, and list {}/*.yml in Prometheus' rule_files",
+                    dir.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        match &self.server {
+            Some(server) => server.check().await,
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(values: serde_json::Value) -> Result<Box<dyn Provider>, SettingsError> {
+        build_provider(&ProviderSettings {
+            instance: "prometheus.test".to_owned(),
+            values,
+            project_root: PathBuf::from("/nonexistent-project"),
+        })
+    }
+
+    #[test]
+    fn settings_errors_name_their_field() {
+        let missing = build(serde_json::json!({})).err().expect("rules_dir is required");
+        assert!(missing.message.contains("rules_dir"), "{}", missing.message);
+        let url = build(serde_json::json!({ "rules_dir": "rules", "url": "ftp://x" })).err().expect("bad url");
+        assert_eq!(url.pointer, "/url");
+        let timeout = build(serde_json::json!({ "rules_dir": "rules", "timeout": "soon" })).err().expect("bad timeout");
+        assert_eq!(timeout.pointer, "/timeout");
+        let promtool = build(serde_json::json!({ "rules_dir": "rules", "promtool": "bin/promtool" }))
+            .err()
+            .expect("a promtool that is not there");
+        assert_eq!(promtool.pointer, "/promtool");
+        let unknown = build(serde_json::json!({ "rules_dir": "rules", "rule_dir": "x" })).err().expect("a typo");
+        assert!(unknown.message.contains("rule_dir"), "{}", unknown.message);
+        assert!(
+            build(serde_json::json!({ "rules_dir": "rules", "url": "http://127.0.0.1:9090/prom", "promtool": false }))
+                .is_ok()
+        );
+    }
+}
