@@ -19,7 +19,7 @@ use mac_core::{
     RemoteObject, Resolver, async_trait,
 };
 use reqwest::Method;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ struct SilenceFields {
 }
 
 /// One label matcher. Field order is the canonical sort order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Matcher {
     name: String,
@@ -62,6 +62,19 @@ fn yes() -> bool {
 }
 
 impl Matcher {
+    /// Name and value, and the flags only where they are not the default (plain equality), so
+    /// that a plan lists what was written.
+    fn comparable(&self) -> Value {
+        let mut comparable = json!({ "name": self.name, "value": self.value });
+        if self.is_regex {
+            comparable["is_regex"] = json!(true);
+        }
+        if !self.is_equal {
+            comparable["is_equal"] = json!(false);
+        }
+        comparable
+    }
+
     /// PromQL's spelling: `service="api"`, `env=~"prod|staging"`, `team!="db"`.
     fn spelled(&self) -> String {
         let operator = match (self.is_equal, self.is_regex) {
@@ -104,8 +117,9 @@ impl Silence {
     }
 
     fn comparable(&self) -> Value {
+        let matchers: Vec<Value> = self.matchers.iter().map(Matcher::comparable).collect();
         json!({
-            "matchers": self.matchers,
+            "matchers": matchers,
             "starts_at": self.starts_at.map_or_else(|| WHEN_APPLIED.to_owned(), Timestamp::canonical),
             "ends_at": self.ends_at.canonical(),
             "comment": self.comment,
@@ -389,21 +403,8 @@ impl Handler for SilenceHandler {
         let observed = Observed::from_remote(&remote.fields)?;
         let silence = observed.silence;
         let mut fields = Fields::new();
-        let matchers: Vec<Value> = silence
-            .matchers
-            .iter()
-            .map(|matcher| {
-                // Defaults are left out, as a person would write it.
-                let mut written = json!({ "name": matcher.name, "value": matcher.value });
-                if matcher.is_regex {
-                    written["is_regex"] = json!(true);
-                }
-                if !matcher.is_equal {
-                    written["is_equal"] = json!(false);
-                }
-                written
-            })
-            .collect();
+        // Defaults are left out, as a person would write it.
+        let matchers: Vec<Value> = silence.matchers.iter().map(Matcher::comparable).collect();
         fields.insert("matchers".to_owned(), Value::Array(matchers));
         if let Some(starts_at) = silence.starts_at {
             fields.insert("starts_at".to_owned(), json!(starts_at.canonical()));
