@@ -30,3 +30,11 @@ fn the_build_lists_the_third_party_provider_beside_the_built_in_ones() {
         assert!(stdout.lines().any(|line| line.split_whitespace().next() == Some(name)), "{name} in:\n{stdout}");
     }
 }
+
+#[test]
+fn the_example_project_is_valid() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../example");
+    let (code, stdout, stderr) =
+        run(mac().arg("validate").arg("-C").arg(example).env_remove("MAC_ALERTMANAGER_SILENCES_URL"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
