@@ -115,7 +115,7 @@ impl Client {
                         Retry::IfRepeatable => repeatable,
                         Retry::Always => true,
                     };
-                    let delay = Duration::from_millis(200) * 2u32.pow(attempt - 1);
+                    let delay = Duration::from_millis(200).saturating_mul(1 << (attempt - 1).min(10));
                     if !may_retry || attempt >= self.attempts || started.elapsed() + delay > RETRY_BUDGET {
                         return Err(if attempt > 1 {
                             HandlerError::new(
