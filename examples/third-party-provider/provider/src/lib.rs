@@ -1,0 +1,186 @@
+//! `alertmanager_silences`: Prometheus Alertmanager silences as code — maintenance windows
+//! kept in version control, planned and applied like any other `mac` object.
+//!
+//! A third-party provider: it depends on `mac-core` only, and a `mac` binary gains it by
+//! naming this crate (see `examples/third-party-provider/README.md`).
+//!
+//! ```toml
+//! [providers.alertmanager_silences]
+//! url = "http://127.0.0.1:9093"
+//!
+//! [[alertmanager_silences.silence]]
+//! id = "payments-db-upgrade"
+//! matchers = [{ name = "service", value = "payments-db" }]
+//! starts_at = "2030-01-31T22:00:00Z"
+//! ends_at = "2030-02-01T02:00:00Z"
+//! comment = "Postgres 17 upgrade"
+//! ```
+
+mod client;
+mod silence;
+mod timestamp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mac_core::{
+    Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
+    SettingsError, async_trait,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use timestamp::{Timestamp, TimestampError};
+
+/// The provider's name: `[providers.alertmanager_silences]`, `[[alertmanager_silences.silence]]`.
+pub const NAME: &str = "alertmanager_silences";
+
+mac_core::inventory::submit! {
+    ProviderRegistration {
+        name: NAME,
+        description: "Prometheus Alertmanager (API v2): silences, i.e. maintenance windows",
+        build: build_provider,
+    }
+}
+
+/// Overrides the default instance's `url` (for CI).
+pub const URL_ENV: &str = "MAC_ALERTMANAGER_SILENCES_URL";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Alertmanager's base URL, e.g. `http://alertmanager:9093` (or below a path prefix).
+    url: Option<String>,
+    /// Per request, e.g. `30s` (default 30s).
+    timeout: Option<String>,
+    /// Attempts per request when Alertmanager cannot be reached (default 3; 1 = no retry).
+    retries: Option<u32>,
+    /// For an Alertmanager behind a proxy that wants a bearer token.
+    token: Option<SecretRef>,
+    /// Or basic authentication (Alertmanager's own `--web.config.file`, or a proxy).
+    basic: Option<BasicSettings>,
+    /// Send credentials over plain http:// to a host other than this machine.
+    #[serde(default)]
+    allow_insecure_http: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BasicSettings {
+    user: String,
+    password: SecretRef,
+}
+
+fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
+    let parsed: Settings = settings.parse()?;
+    let env_url =
+        (settings.instance == NAME).then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
+    let url = env_url.or(parsed.url).ok_or_else(|| {
+        SettingsError::at(
+            "",
+            format!("missing `url` (Alertmanager's base URL, e.g. \"http://127.0.0.1:9093\"; or set {URL_ENV})"),
+        )
+    })?;
+    let mut base =
+        reqwest::Url::parse(&url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(SettingsError::at("/url", "put credentials in `token` or `basic`, not in the URL"));
+    }
+    let credentials = match (parsed.token, parsed.basic) {
+        (None, None) => client::Credentials::None,
+        (Some(token), None) => client::Credentials::Bearer(token),
+        (None, Some(basic)) => client::Credentials::Basic { user: basic.user, password: basic.password },
+        (Some(_), Some(_)) => return Err(SettingsError::at("/basic", "set either `token` or `basic`, not both")),
+    };
+    let host = base.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
+    let has_credentials = !matches!(credentials, client::Credentials::None);
+    if has_credentials && base.scheme() == "http" && !loopback && !parsed.allow_insecure_http {
+        return Err(SettingsError::at(
+            "/url",
+            format!(
+                "`{url}` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true"
+            ),
+        ));
+    }
+    // Alertmanager may be served under a prefix (`--web.route-prefix`): keep it.
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let timeout = match parsed.timeout {
+        None => Duration::from_secs(30),
+        Some(text) => match humantime::parse_duration(&text) {
+            Ok(timeout) if !timeout.is_zero() => timeout,
+            _ => {
+                return Err(SettingsError::at(
+                    "/timeout",
+                    format!("`{text}` is not a positive duration such as \"30s\""),
+                ));
+            }
+        },
+    };
+    let client = client::Client::new(client::ClientConfig {
+        base,
+        credentials,
+        project_root: settings.project_root.clone(),
+        timeout,
+        attempts: parsed.retries.unwrap_or(3),
+    })
+    .map_err(|message| SettingsError::at("", message))?;
+    Ok(Box::new(Alertmanager::new(Arc::new(client), Timestamp::now())))
+}
+
+/// One Alertmanager.
+#[derive(Debug)]
+pub struct Alertmanager {
+    client: Arc<client::Client>,
+    silences: Arc<silence::SilenceHandler>,
+}
+
+impl Alertmanager {
+    fn new(client: Arc<client::Client>, now: Timestamp) -> Alertmanager {
+        Alertmanager { silences: Arc::new(silence::SilenceHandler::new(client.clone(), now)), client }
+    }
+}
+
+#[async_trait]
+impl Provider for Alertmanager {
+    fn kinds(&self) -> Vec<KindSpec> {
+        vec![KindSpec::new("silence", &[])]
+    }
+
+    fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
+        match kind {
+            "silence" => Some(self.silences.clone()),
+            _ => None,
+        }
+    }
+
+    /// `GET /api/v2/status`: answers, accepts the credentials, and is an Alertmanager.
+    async fn check(&self) -> Result<(), HandlerError> {
+        let status =
+            self.client.send(Method::GET, self.client.url(&["api", "v2", "status"]), None).await.map_err(|err| {
+                match err.kind {
+                    HandlerErrorKind::Unauthorized => {
+                        HandlerError::new(err.kind, format!("{}: check `token` or `basic`", err.message))
+                    }
+                    _ => err,
+                }
+            })?;
+        if status.get("versionInfo").is_none_or(Value::is_null) {
+            return Err(HandlerError::new(
+                HandlerErrorKind::Unavailable,
+                format!(
+                    "{} does not answer as an Alertmanager (GET api/v2/status has no versionInfo): check `url`",
+                    self.client.base_url()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
