@@ -1,6 +1,7 @@
 //! The Grafana 8.5 emulator as a child process on a free loopback port, for the tasks that
 //! drive the real `mac` binary against it (demo, reliability).
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -45,5 +46,30 @@ impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 exchange with the emulator (xtask has no dependencies).
+pub(crate) fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|err| err.to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|err| err.to_string())?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|err| err.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|err| err.to_string())?;
+    Ok(response)
+}
+
+/// Replaces the emulator's fault configuration (`PUT /__emulator/faults`).
+pub(crate) fn set_faults(port: u16, json: &str) -> Result<(), String> {
+    let response = http(port, "PUT", "/__emulator/faults", Some(json))?;
+    if response.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!("the emulator refused the faults: {}", response.lines().next().unwrap_or_default()))
     }
 }

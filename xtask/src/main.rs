@@ -3,6 +3,7 @@
 //! Every task is plain Rust over `std::process::Command`, so a fresh clone needs nothing
 //! but cargo to run them.
 
+mod bench;
 mod ci;
 mod demo;
 mod emulator;
@@ -16,6 +17,7 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
+  bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
   ci                  fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
@@ -26,6 +28,7 @@ tasks:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("reliability") => reliability::run(&args[1..]),

@@ -13,13 +13,11 @@
 //! `cargo xtask ci` runs a small seeded set with `--debug` (the binaries its tests just
 //! built), so every change is checked for convergence; the long runs use release builds.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::emulator::Emulator;
+use crate::emulator::{Emulator, http, set_faults};
 use crate::{project_root, run_command};
 
 const FOLDERS: usize = 4;
@@ -255,28 +253,4 @@ fn check_remote(port: u16, prefix: &str) -> Result<(usize, usize), String> {
         duplicates += found_rules - expected_rules;
     }
     Ok((lost, duplicates))
-}
-
-/// A minimal HTTP/1.1 exchange with the emulator (xtask has no dependencies).
-fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(|err| err.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|err| err.to_string())?;
-    let body = body.unwrap_or("");
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|err| err.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|err| err.to_string())?;
-    Ok(response)
-}
-
-fn set_faults(port: u16, json: &str) -> Result<(), String> {
-    let response = http(port, "PUT", "/__emulator/faults", Some(json))?;
-    if response.starts_with("HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(format!("the emulator refused the faults: {}", response.lines().next().unwrap_or_default()))
-    }
 }
