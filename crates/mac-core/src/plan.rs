@@ -312,8 +312,8 @@ pub fn plan(
     let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
     let mut unchanged = 0;
     let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
-    for (id, resource) in &resources {
-        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
+    let compute = |id: &ObjectId, resource: &Resource<'_>| -> Result<Option<Action>, PlanError> {
+        let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(None) };
         let handler = handler.as_ref();
         let action = match resource {
             Resource::Local(LocalResource { local }) => {
@@ -348,9 +348,6 @@ pub fn plan(
                     entry.map(|entry| entry.applied_hash.as_str()),
                     secrets_of(id, entry.map(|entry| &entry.secret_digests)),
                 )?;
-                if action.is_none() {
-                    unchanged += 1;
-                }
                 action
             }
             Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
@@ -368,6 +365,16 @@ pub fn plan(
                 protect: false,
             }),
         };
+        Ok(action)
+    };
+    let resources_in_order: Vec<(&ObjectId, &Resource<'_>)> = resources.iter().collect();
+    for ((id, resource), action) in
+        resources_in_order.iter().zip(in_parallel(&resources_in_order, |(id, resource)| compute(id, resource)))
+    {
+        let action = action?;
+        if action.is_none() && matches!(resource, Resource::Synced(_)) {
+            unchanged += 1;
+        }
         if let Some(action) = action {
             for reference in &action.references {
                 let target = id.sibling(reference);
@@ -375,7 +382,7 @@ pub fn plan(
                     known_remote.insert(target, remote.clone());
                 }
             }
-            actions.insert(id.clone(), action);
+            actions.insert((*id).clone(), action);
         }
     }
 
@@ -526,9 +533,13 @@ fn write_action(
     let observed =
         remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
     let mut changes = diff(&observed, &desired, &|path| handler.list_key(path));
-    // Hashed only now: most objects of a large plan are unchanged, and hashing is not free.
-    let applied_hash = definition_hash(&local.fields);
-    let drift = operation == Operation::Update && !changes.is_empty() && recorded_hash == Some(applied_hash.as_str());
+    // Hashed only for a change: most objects of a large plan are unchanged, and hashing is
+    // not free.
+    let applied_hash = (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields));
+    let drift = operation == Operation::Update
+        && !changes.is_empty()
+        && recorded_hash.is_some()
+        && recorded_hash == applied_hash.as_deref();
     // `protect` lives in state: a change of it is a change, made without a remote write.
     let recorded_protect = secrets.recorded_protect.unwrap_or(false);
     if operation == Operation::Update && recorded_protect != local.protect {
@@ -569,11 +580,35 @@ fn write_action(
         remote: remote.cloned(),
         depends_on: Vec::new(),
         references: references.into_iter().collect(),
-        applied_hash: Some(applied_hash),
+        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_hash(&local.fields))),
         adoption_key,
         resumed: false,
         protect: local.protect,
     }))
+}
+
+/// `work` over `items`, in order, on every core: comparing each object with its remote state
+/// is most of a large plan's CPU time, and objects are independent. Pure: threads only.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // Below this, starting threads costs more than it saves.
+    const SEQUENTIAL_BELOW: usize = 256;
+    if workers <= 1 || items.len() < SEQUENTIAL_BELOW {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|share| scope.spawn(move || share.iter().map(work).collect::<Vec<R>>())).collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| match handle.join() {
+                Ok(results) => results,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
 }
 
 /// Resolves references at plan time from the classification.

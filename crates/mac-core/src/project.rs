@@ -300,18 +300,37 @@ impl ProjectConfig {
 
     /// Reads and checks every definition file.
     pub fn load_definitions(&self, providers: &Providers) -> Result<Vec<Definition>, ProjectError> {
-        let mut documents = Vec::new();
+        let files = self.definition_files()?;
+        let read = |path: &PathBuf| -> Result<Arc<Document>, SourceError> {
+            let shown = display_path(&self.root, path);
+            Document::from_bytes(shown.clone(), crate::source::read_source(path, &shown)?)
+        };
+        // Parsing is most of a large project's load time and files are independent: one
+        // share of them per core, in file order so that errors come out in that order.
+        let workers =
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(files.len().max(1));
+        let chunk = files.len().div_ceil(workers).max(1);
+        let results: Vec<Result<Arc<Document>, SourceError>> = if workers <= 1 {
+            files.iter().map(read).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = files
+                    .chunks(chunk)
+                    .map(|share| scope.spawn(move || share.iter().map(read).collect::<Vec<_>>()))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|handle| match handle.join() {
+                        Ok(results) => results,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    })
+                    .collect()
+            })
+        };
+        let mut documents = Vec::with_capacity(results.len());
         let mut problems = Vec::new();
-        for path in self.definition_files()? {
-            let shown = display_path(&self.root, &path);
-            let bytes = match crate::source::read_source(&path, &shown) {
-                Ok(bytes) => bytes,
-                Err(problem) => {
-                    problems.push(problem);
-                    continue;
-                }
-            };
-            match Document::from_bytes(shown, bytes) {
+        for result in results {
+            match result {
                 Ok(document) => documents.push(document),
                 Err(problem) => problems.push(problem),
             }
@@ -408,7 +427,8 @@ pub fn definitions_from_sources<'a>(
     let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
     let mut problems = Vec::new();
     let mut definitions: Vec<Definition> = Vec::new();
-    let mut seen: BTreeMap<ObjectId, String> = BTreeMap::new();
+    // Each id and the index of its definition: the location text is made only for a duplicate.
+    let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
 
     for source in sources {
         let document = &source.document;
@@ -456,7 +476,7 @@ pub fn definitions_from_sources<'a>(
                                 Definition::from_document(id.clone(), fields, document.clone(), pointer)
                                     .with_via(source.via.clone());
                             definition.protect = protect;
-                            if let Some(first) = seen.get(&id) {
+                            if let Some(first) = seen.get(&id).map(|index| definitions[*index].describe_location()) {
                                 problems.push(SourceError {
                                     location: definition.location(),
                                     message: format!(
@@ -470,7 +490,7 @@ pub fn definitions_from_sources<'a>(
                                 });
                                 continue;
                             }
-                            seen.insert(id, definition.describe_location());
+                            seen.insert(id, definitions.len());
                             definitions.push(definition);
                         }
                         Err(problem) => problems.push(problem),
@@ -587,7 +607,7 @@ fn valid_local_id(id: &str) -> bool {
 fn check_fields(
     definition: &Definition,
     providers: &Providers,
-    defined: &BTreeMap<ObjectId, String>,
+    defined: &BTreeMap<ObjectId, usize>,
     problems: &mut Vec<SourceError>,
 ) {
     let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return };

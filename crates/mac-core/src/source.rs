@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 use toml::de::{DeTable, DeValue};
@@ -49,7 +49,10 @@ pub struct Document {
     path: PathBuf,
     text: String,
     root: Value,
-    spans: HashMap<String, Range<usize>>,
+    /// Where each value is, by JSON pointer. Only errors need it, so it is built on the first
+    /// [`Document::location`] by parsing the text again: a large valid project never pays
+    /// for it (at 10k rules the map was a third of a plan's memory).
+    spans: OnceLock<HashMap<String, Range<usize>>>,
 }
 
 impl Document {
@@ -63,11 +66,9 @@ impl Document {
                 message: format!("invalid TOML: {}", err.message().trim_end()),
             }
         })?;
-        let mut spans = HashMap::new();
-        let root_span = parsed.span();
-        let root = table_to_json(parsed.get_ref(), "", &mut spans);
-        spans.insert(String::new(), root_span);
-        Ok(Arc::new(Document { path, text, root, spans }))
+        let root = table_to_json(parsed.get_ref());
+        drop(parsed);
+        Ok(Arc::new(Document { path, text, root, spans: OnceLock::new() }))
     }
 
     /// Reads bytes that should be UTF-8 TOML; invalid UTF-8 is reported at its line.
@@ -97,9 +98,10 @@ impl Document {
     /// The location of the value at `pointer` (RFC 6901), or of its nearest ancestor that has
     /// one: a missing field is reported at the table that lacks it.
     pub fn location(&self, pointer: &str) -> Location {
+        let spans = self.spans.get_or_init(|| spans_of(&self.text));
         let mut pointer = pointer;
         loop {
-            if let Some(span) = self.spans.get(pointer) {
+            if let Some(span) = spans.get(pointer) {
                 return location_in(&self.path, &self.text, span.start);
             }
             match pointer.rfind('/') {
@@ -165,19 +167,15 @@ fn location_in(path: &Path, text: &str, offset: usize) -> Location {
     Location { path: path.to_path_buf(), line, column }
 }
 
-fn table_to_json(table: &DeTable<'_>, pointer: &str, spans: &mut HashMap<String, Range<usize>>) -> Value {
-    let mut map = Map::new();
+fn table_to_json(table: &DeTable<'_>) -> Value {
+    let mut map = Map::with_capacity(table.len());
     for (key, value) in table {
-        let child = push_pointer(pointer, key.get_ref());
-        // A key's span is where users look for it: `title = 1` is reported at `title`.
-        spans.insert(child.clone(), key.span().start..value.span().end);
-        let json = value_to_json(value.get_ref(), &child, spans);
-        map.insert(key.get_ref().to_string(), json);
+        map.insert(key.get_ref().to_string(), value_to_json(value.get_ref()));
     }
     Value::Object(map)
 }
 
-fn value_to_json(value: &DeValue<'_>, pointer: &str, spans: &mut HashMap<String, Range<usize>>) -> Value {
+fn value_to_json(value: &DeValue<'_>) -> Value {
     match value {
         DeValue::String(text) => Value::String(text.to_string()),
         DeValue::Integer(integer) => match i64::from_str_radix(integer.as_str(), integer.radix()) {
@@ -193,18 +191,41 @@ fn value_to_json(value: &DeValue<'_>, pointer: &str, spans: &mut HashMap<String,
             .map_or_else(|| Value::String(float.as_str().to_owned()), Value::Number),
         DeValue::Boolean(flag) => Value::Bool(*flag),
         DeValue::Datetime(datetime) => Value::String(datetime.to_string()),
-        DeValue::Array(items) => Value::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    let child = push_pointer(pointer, &index.to_string());
-                    spans.insert(child.clone(), item.span());
-                    value_to_json(item.get_ref(), &child, spans)
-                })
-                .collect(),
-        ),
-        DeValue::Table(table) => table_to_json(table, pointer, spans),
+        DeValue::Array(items) => Value::Array(items.iter().map(|item| value_to_json(item.get_ref())).collect()),
+        DeValue::Table(table) => table_to_json(table),
+    }
+}
+
+/// The span of every value of a document that parsed before, by JSON pointer.
+fn spans_of(text: &str) -> HashMap<String, Range<usize>> {
+    let mut spans = HashMap::new();
+    if let Ok(parsed) = DeTable::parse(text) {
+        spans.insert(String::new(), parsed.span());
+        table_spans(parsed.get_ref(), "", &mut spans);
+    }
+    spans
+}
+
+fn table_spans(table: &DeTable<'_>, pointer: &str, spans: &mut HashMap<String, Range<usize>>) {
+    for (key, value) in table {
+        let child = push_pointer(pointer, key.get_ref());
+        // A key's span is where users look for it: `title = 1` is reported at `title`.
+        spans.insert(child.clone(), key.span().start..value.span().end);
+        value_spans(value.get_ref(), &child, spans);
+    }
+}
+
+fn value_spans(value: &DeValue<'_>, pointer: &str, spans: &mut HashMap<String, Range<usize>>) {
+    match value {
+        DeValue::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                let child = push_pointer(pointer, &index.to_string());
+                spans.insert(child.clone(), item.span());
+                value_spans(item.get_ref(), &child, spans);
+            }
+        }
+        DeValue::Table(table) => table_spans(table, pointer, spans),
+        _ => {}
     }
 }
 
