@@ -240,7 +240,8 @@ fn run_file(
     file: &Path,
     rule_files: &[String],
 ) -> anyhow::Result<FileOutcome> {
-    let shown = file.display().to_string();
+    // `./tests/x.yml` when the project is the current directory: shown as `tests/x.yml`.
+    let shown = file.strip_prefix(".").unwrap_or(file).display().to_string();
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {shown}"))?;
     let pointed = point_test_file(&text, rule_files).with_context(|| shown.clone())?;
     let name = file.file_name().map_or_else(|| "test.yml".into(), |name| name.to_string_lossy().into_owned());

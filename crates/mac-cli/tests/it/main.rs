@@ -9,6 +9,7 @@ mod hostile;
 mod plan;
 mod project;
 mod prometheus;
+mod rule_tests;
 mod safety;
 mod templates;
 
