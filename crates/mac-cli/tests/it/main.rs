@@ -1,6 +1,7 @@
 //! `mac` end to end: the real binary, as a process, against the `testfs` provider whose
 //! remote is a JSON file in the project directory. Human output is snapshot-tested.
 
+mod alerting_e2e;
 mod apply;
 mod django;
 mod grafana8;
