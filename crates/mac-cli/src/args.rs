@@ -43,6 +43,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Write definitions for what a server already has, and manage it from now on.
     Import(ImportArgs),
+    /// Run promtool unit tests of the rendered Prometheus rules (tests/*.yml), and check that
+    /// Grafana rules and their Prometheus twins have equivalent PromQL (offline).
+    Test(TestArgs),
     /// Inspect or repair the state.
     #[command(subcommand)]
     State(StateCommand),
@@ -104,6 +107,18 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// promtool test files (`promtool test rules` format, `rule_files` filled in by mac) or
+    /// directories of them; default: the project's tests/ directory.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The promtool to run (default: promtool from PATH).
+    #[arg(long, value_name = "PATH")]
+    pub promtool: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

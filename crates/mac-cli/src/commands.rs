@@ -14,8 +14,8 @@ use mac_core::{
     ApplyOptions, Definition, FileStateStore, ObjectId, Plan, PlanOptions, ProjectConfig, Providers, Registry, State,
 };
 
-use crate::args::{ApplyArgs, Cli, Command, ImportArgs, LockArgs, PlanArgs, PlanSelection, StateCommand};
-use crate::{progress, render};
+use crate::args::{ApplyArgs, Cli, Command, ImportArgs, LockArgs, PlanArgs, PlanSelection, StateCommand, TestArgs};
+use crate::{progress, render, rule_tests};
 
 /// Exit code of `plan --detailed-exitcode` when there are changes.
 const EXIT_CHANGES: u8 = 2;
@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply(&cli, args).await,
         Command::Import(args) => import(&cli, args).await,
         Command::Render => render_definitions(&cli),
+        Command::Test(args) => test(&cli, args),
         Command::State(command) => state(&cli, command),
     }
 }
@@ -140,6 +141,14 @@ fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
     let header = "# Rendered by `mac render`: the definitions as planned, templates expanded.";
     write!(anstream::stdout(), "{}", render::definitions_toml(header, &serde_json::Value::Object(document))?)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `mac test`: promtool unit tests of the rendered Prometheus rules, and Grafana twins.
+fn test(cli: &Cli, args: &TestArgs) -> anyhow::Result<ExitCode> {
+    let project = Project::load(cli)?;
+    let config =
+        rule_tests::Config { root: &project.config.root, paths: &args.paths, promtool: args.promtool.as_deref() };
+    rule_tests::run(&config, &project.definitions)
 }
 
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {

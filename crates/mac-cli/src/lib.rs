@@ -8,6 +8,8 @@ mod args;
 mod commands;
 mod progress;
 mod render;
+mod rule_tests;
+mod twins;
 
 use std::process::ExitCode;
 

@@ -20,7 +20,7 @@ use serde_norway::{Mapping, Value as Yaml};
 use crate::server::{LoadedRules, Server};
 
 /// The first lines of every file mac writes, for whoever opens it.
-const HEADER: &str = "# Managed by mac (monitoring as code). Groups defined in mac are rewritten on apply;\n# other groups are kept, comments are not.\n";
+pub(crate) const HEADER: &str = "# Managed by mac (monitoring as code). Groups defined in mac are rewritten on apply;\n# other groups are kept, comments are not.\n";
 
 #[derive(Debug)]
 pub struct RuleFiles {

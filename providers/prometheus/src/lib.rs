@@ -12,6 +12,7 @@ mod duration;
 mod files;
 mod rule_group;
 mod server;
+pub mod unit_test;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -103,7 +103,7 @@ fn remote_object(namespace: &str, group: &Value) -> RemoteObject {
 /// namespace, the name, the interval and the limit when set, and each rule with its `id`
 /// (see the module's comment), a trimmed expression, a canonical `for` (alerts only) and
 /// labels and annotations as strings.
-fn normalise(namespace: &str, name: &str, group: &Map<String, Value>) -> Value {
+pub(crate) fn normalise(namespace: &str, name: &str, group: &Map<String, Value>) -> Value {
     let mut normal = Map::new();
     normal.insert("namespace".to_owned(), json!(namespace));
     normal.insert("name".to_owned(), json!(name));
@@ -178,7 +178,7 @@ fn string_map(value: Option<&Value>) -> Value {
 /// The group as it goes into the rule file, from its normal form: Prometheus' keys, in the
 /// order its documentation shows them, without the namespace, the rules' ids, a zero `for`
 /// or empty tables.
-fn to_yaml(normal: &Value) -> Result<serde_norway::Value, serde_norway::Error> {
+pub(crate) fn to_yaml(normal: &Value) -> Result<serde_norway::Value, serde_norway::Error> {
     let mut group = Map::new();
     for key in ["name", "interval", "limit"] {
         if let Some(value) = normal.get(key) {

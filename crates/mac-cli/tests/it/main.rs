@@ -1,6 +1,7 @@
 //! `mac` end to end: the real binary, as a process, against the `testfs` provider whose
 //! remote is a JSON file in the project directory. Human output is snapshot-tested.
 
+mod alerting_e2e;
 mod apply;
 mod django;
 mod grafana8;
@@ -9,6 +10,7 @@ mod hostile;
 mod plan;
 mod project;
 mod prometheus;
+mod rule_tests;
 mod safety;
 mod templates;
 
