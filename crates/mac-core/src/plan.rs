@@ -339,7 +339,7 @@ pub fn plan(
             }
             Resource::Synced(SyncedResource { local, remote }) => {
                 let entry = state.get(id);
-                let action = write_action(
+                write_action(
                     local,
                     handler,
                     &resolver,
@@ -347,8 +347,7 @@ pub fn plan(
                     Some(remote),
                     entry.map(|entry| entry.applied_hash.as_str()),
                     secrets_of(id, entry.map(|entry| &entry.secret_digests)),
-                )?;
-                action
+                )?
             }
             Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
                 id: id.clone(),
