@@ -173,9 +173,19 @@ impl AlertGroupHandler {
         {
             self.delete(current).await?;
         }
-        let answer = self.client.get(&ruler_path(&[&folder_title, &name]), &[]).await?;
-        let mut written = group_object(&folder_uid, &folder_title, &answer.body);
-        written.part_ids = rule_keys_to_uids(&rules, &answer.body);
+        // Every rule already had its uid and the group stayed where it was: what Grafana stored
+        // is what was posted, so reading it back would only double the requests of an update.
+        let uids_all_known = resets.is_empty()
+            && uids.iter().all(Option::is_some)
+            && current.is_some_and(|current| current.remote_id == new_id);
+        let answer = if uids_all_known {
+            body
+        } else {
+            // New rules get their uids from Grafana (8.5 refuses client-chosen ones): read them.
+            self.client.get(&ruler_path(&[&folder_title, &name]), &[]).await?.body
+        };
+        let mut written = group_object(&folder_uid, &folder_title, &answer);
+        written.part_ids = rule_keys_to_uids(&rules, &answer);
         Ok(written)
     }
 
@@ -688,17 +698,32 @@ impl Handler for AlertGroupHandler {
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
         let name = current.fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
         let folder_uid = current.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let mut title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
-        // The folder may have been renamed since the plan read it: find its title by uid.
-        if let Ok(folder) = self.client.get(&["api", "folders", &folder_uid], &[]).await
-            && let Some(current_title) = folder.body.get("title").and_then(Value::as_str)
-        {
-            title = current_title.to_owned();
-        }
-        match self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, &name]), &[]), None).await {
+        let planned_title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let delete = |title: String| {
+            let name = &name;
+            async move {
+                self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, name]), &[]), None).await
+            }
+        };
+        match delete(planned_title.clone()).await {
             Ok(_) => Ok(()),
-            // The folder is gone, and its rules with it.
-            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+            // No folder of that title: it is gone (and its rules with it), or it was renamed
+            // since the plan read it. Only then is it worth a request to find out which.
+            Err(err) if err.kind == HandlerErrorKind::NotFound => {
+                let renamed = match self.client.get(&["api", "folders", &folder_uid], &[]).await {
+                    Ok(folder) => folder.body.get("title").and_then(Value::as_str).map(str::to_owned),
+                    Err(err) if err.kind == HandlerErrorKind::NotFound => None,
+                    Err(err) => return Err(err),
+                };
+                match renamed.filter(|title| *title != planned_title) {
+                    Some(title) => match delete(title).await {
+                        Ok(_) => Ok(()),
+                        Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+                        Err(err) => Err(err),
+                    },
+                    None => Ok(()),
+                }
+            }
             Err(err) => Err(err),
         }
     }
