@@ -701,9 +701,7 @@ impl Handler for AlertGroupHandler {
         let planned_title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
         let delete = |title: String| {
             let name = &name;
-            async move {
-                self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, name]), &[]), None).await
-            }
+            async move { self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, name]), &[]), None).await }
         };
         match delete(planned_title.clone()).await {
             Ok(_) => Ok(()),

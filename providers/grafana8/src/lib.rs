@@ -242,7 +242,12 @@ impl Provider for Grafana8 {
     /// Reaches Grafana, checks that it is 8.x, and that the credentials are accepted — once,
     /// before anything else, so a wrong URL or token is one plain error.
     async fn check(&self) -> Result<(), HandlerError> {
-        let health = self.client.send(reqwest::Method::GET, self.client.url(&["api", "health"], &[]), None).await?;
+        // Both at once: a plan waits for its checks, and they do not depend on each other.
+        let (health, org) = tokio::join!(
+            self.client.send(reqwest::Method::GET, self.client.url(&["api", "health"], &[]), None),
+            self.client.get(&["api", "org"], &[])
+        );
+        let health = health?;
         if let Some(version) = health.body.get("version").and_then(|version| version.as_str())
             && !version.starts_with("8.")
         {
@@ -254,7 +259,7 @@ impl Provider for Grafana8 {
                 ),
             ));
         }
-        self.client.get(&["api", "org"], &[]).await.map_err(|err| {
+        org.map_err(|err| {
             if err.kind == HandlerErrorKind::Unauthorized {
                 HandlerError::new(
                     HandlerErrorKind::Unauthorized,
