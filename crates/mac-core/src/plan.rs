@@ -241,9 +241,11 @@ pub fn plan(
     for definition in dependency_order(definitions, providers) {
         let id = &definition.id;
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
-        // A remote object with this object's natural key that no state entry claims.
-        let adoptable = {
-            let resolver = PlanResolver { resources: &resources };
+        // A remote object with this object's natural key that no state entry claims. Looked
+        // for only when state has no live remote object for the definition: most objects of
+        // a large project are synced, and the key costs a copy of the fields.
+        let adoptable = |resources: &BTreeMap<ObjectId, Resource<'_>>| {
+            let resolver = PlanResolver { resources };
             let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
             handler.adoption_key(&desired, &InstanceResolver { resolver: &resolver, instance: &id.provider }).and_then(
                 |key| {
@@ -258,30 +260,32 @@ pub fn plan(
             let remote = by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str()));
             (entry, remote.map(|remote| (*remote).clone()))
         });
-        let resource = match (observed, adoptable) {
-            (Some((entry, Some(mut remote))), _) => {
+        let resource = match observed {
+            Some((entry, Some(mut remote))) => {
                 remote.part_ids = entry.part_ids.clone();
                 Resource::Synced(SyncedResource { local: definition, remote })
             }
             // Recorded, gone remotely — unless an interrupted recreate already made it again.
-            (Some((_, None)), Some((key, remote))) if state.is_pending(id, &key) => {
-                resumed.insert(id.clone());
-                Resource::Adoptable(SyncedResource { local: definition, remote })
-            }
-            (Some((entry, None)), _) => {
-                Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() })
-            }
-            (None, Some((key, remote))) => {
-                let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                    return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
-                }
-                if state.is_pending(id, &key) {
+            Some((entry, None)) => match adoptable(&resources) {
+                Some((key, remote)) if state.is_pending(id, &key) => {
                     resumed.insert(id.clone());
+                    Resource::Adoptable(SyncedResource { local: definition, remote })
                 }
-                Resource::Adoptable(SyncedResource { local: definition, remote })
-            }
-            (None, None) => Resource::Local(LocalResource { local: definition }),
+                _ => Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() }),
+            },
+            None => match adoptable(&resources) {
+                Some((key, remote)) => {
+                    let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+                    if let Some(first) = adopted_by.insert(slot, id.clone()) {
+                        return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                    }
+                    if state.is_pending(id, &key) {
+                        resumed.insert(id.clone());
+                    }
+                    Resource::Adoptable(SyncedResource { local: definition, remote })
+                }
+                None => Resource::Local(LocalResource { local: definition }),
+            },
         };
         resources.insert(id.clone(), resource);
     }
