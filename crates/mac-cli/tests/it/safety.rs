@@ -14,10 +14,13 @@ fn a_secret_never_appears_in_output_state_or_saved_plans() {
     project.write("mac.toml", "[providers.testfs]\nfile = \"remote.json\"\ntoken = { env = \"MAC_TEST_TOKEN\" }\n");
     let mut outputs = String::new();
     for args in [
+        vec!["providers"],
         vec!["validate"],
-        vec!["plan", "-o", "saved.plan"],
+        vec!["render"],
+        vec!["plan", "-o", "saved.plan", "--log-level", "debug"],
         vec!["plan", "--json"],
-        vec!["apply", "saved.plan", "--auto-approve"],
+        vec!["apply", "saved.plan", "--auto-approve", "--log-level", "debug"],
+        vec!["apply", "--auto-approve", "--log-level", "info"],
         vec!["state", "list"],
         vec!["state", "show", "folder.a"],
     ] {
