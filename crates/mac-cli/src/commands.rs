@@ -180,7 +180,12 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "Saved the plan to {}. Apply exactly it with: mac apply {}", path.display(), path.display())?;
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS })
+    let code =
+        if args.detailed_exitcode && plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS };
+    // The process ends next: freeing every definition, remote object and action one by one
+    // took a tenth of a large plan's time, and the OS takes the memory back at once.
+    std::mem::forget((project, state, plan));
+    Ok(code)
 }
 
 /// Writes the plan next to its final name, flushes it, then renames it into place.
