@@ -15,9 +15,11 @@
 
 pub mod apply;
 pub mod diff;
+pub mod duration;
 pub mod graph;
 pub mod import;
 pub mod object;
+mod parallel;
 pub mod plan;
 pub mod project;
 pub mod provider;

@@ -372,7 +372,9 @@ pub fn plan(
     };
     let resources_in_order: Vec<(&ObjectId, &Resource<'_>)> = resources.iter().collect();
     for ((id, resource), action) in
-        resources_in_order.iter().zip(in_parallel(&resources_in_order, |(id, resource)| compute(id, resource)))
+        resources_in_order
+            .iter()
+            .zip(crate::parallel::in_order(&resources_in_order, 256, |(id, resource)| compute(id, resource)))
     {
         let action = action?;
         if action.is_none() && matches!(resource, Resource::Synced(_)) {
@@ -588,30 +590,6 @@ fn write_action(
         resumed: false,
         protect: local.protect,
     }))
-}
-
-/// `work` over `items`, in order, on every core: comparing each object with its remote state
-/// is most of a large plan's CPU time, and objects are independent. Pure: threads only.
-fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    // Below this, starting threads costs more than it saves.
-    const SEQUENTIAL_BELOW: usize = 256;
-    if workers <= 1 || items.len() < SEQUENTIAL_BELOW {
-        return items.iter().map(&work).collect();
-    }
-    let chunk = items.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let handles: Vec<_> =
-            items.chunks(chunk).map(|share| scope.spawn(move || share.iter().map(work).collect::<Vec<R>>())).collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| match handle.join() {
-                Ok(results) => results,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    })
 }
 
 /// Resolves references at plan time from the classification.

@@ -305,28 +305,8 @@ impl ProjectConfig {
             let shown = display_path(&self.root, path);
             Document::from_bytes(shown.clone(), crate::source::read_source(path, &shown)?)
         };
-        // Parsing is most of a large project's load time and files are independent: one
-        // share of them per core, in file order so that errors come out in that order.
-        let workers =
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(files.len().max(1));
-        let chunk = files.len().div_ceil(workers).max(1);
-        let results: Vec<Result<Arc<Document>, SourceError>> = if workers <= 1 {
-            files.iter().map(read).collect()
-        } else {
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = files
-                    .chunks(chunk)
-                    .map(|share| scope.spawn(move || share.iter().map(read).collect::<Vec<_>>()))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|handle| match handle.join() {
-                        Ok(results) => results,
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    })
-                    .collect()
-            })
-        };
+        // Files are independent, and parsing them is most of a large project's load time.
+        let results = crate::parallel::in_order(&files, 2, read);
         let mut documents = Vec::with_capacity(results.len());
         let mut problems = Vec::new();
         for result in results {

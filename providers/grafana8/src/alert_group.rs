@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 
 use crate::checks;
 use crate::client::Client;
-use crate::duration;
 use crate::folder_ref::{FolderRef, folder_of, folder_references};
+use mac_core::duration;
 
 /// The ruler API's path for Grafana-managed rules.
 const RULER: [&str; 6] = ["api", "ruler", "grafana", "api", "v1", "rules"];

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::checks;
 use crate::client::Client;
-use crate::duration;
+use mac_core::duration;
 
 const CONFIG: [&str; 7] = ["api", "alertmanager", "grafana", "config", "api", "v1", "alerts"];
 

@@ -10,7 +10,7 @@ mod checks;
 mod client;
 mod dashboard;
 mod datasource;
-mod duration;
+use mac_core::duration;
 mod folder;
 mod folder_permission;
 mod folder_ref;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::checks;
 use crate::client::Client;
-use crate::duration;
+use mac_core::duration;
 
 #[derive(Debug)]
 pub struct NotificationChannelHandler {

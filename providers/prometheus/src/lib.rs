@@ -8,7 +8,7 @@
 //! that the reload succeeded and that the file's groups are loaded as written. A rejected
 //! reload restores the previous files and reloads again.
 
-mod duration;
+use mac_core::duration;
 mod files;
 mod rule_group;
 mod server;

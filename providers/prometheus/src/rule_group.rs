@@ -12,9 +12,9 @@ use std::sync::Arc;
 use mac_core::{DesiredObject, FieldError, Fields, Handler, HandlerError, RemoteObject, Resolver, async_trait};
 use serde_json::{Map, Value, json};
 
-use crate::duration;
 use crate::files::RuleFiles;
 use crate::server::Server;
+use mac_core::duration;
 
 #[derive(Debug)]
 pub struct RuleGroupHandler {

@@ -1,6 +1,8 @@
-//! Durations as Grafana 8.5 reads and writes them: Prometheus' `model.Duration`
-//! (prometheus/common v0.32.1, pinned by Grafana v8.5.4's go.mod). `60s` is read back as
-//! `1m`, so definitions and server answers are compared in this canonical form.
+//! Durations as the Prometheus ecosystem reads and writes them: `model.Duration` of
+//! prometheus/common (`ParseDuration` and `String`; v0.32.1 is what Grafana v8.5.4 pins).
+//! `60s` and `1m` are the same duration and servers print the canonical form (largest units
+//! first), so providers compare definitions and server answers in that form. Shared here
+//! because Grafana, Prometheus and Alertmanager all speak it.
 
 const SECOND: u64 = 1000;
 const MINUTE: u64 = 60 * SECOND;
@@ -43,7 +45,7 @@ pub fn parse(text: &str) -> Option<u64> {
     Some(total)
 }
 
-/// Formats milliseconds as Grafana returns them: years and weeks only when exact.
+/// Formats milliseconds as Prometheus and Grafana print them: years and weeks only when exact.
 pub fn format(milliseconds: u64) -> String {
     if milliseconds == 0 {
         return "0s".to_owned();
@@ -81,7 +83,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn canonical_forms_match_grafana() {
+    fn canonical_forms_match_prometheus() {
         for (input, expected) in [
             ("60s", "1m"),
             ("90s", "1m30s"),
