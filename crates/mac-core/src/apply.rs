@@ -1,8 +1,9 @@
 //! The executor: carries out a [`Plan`] exactly, in dependency order, with bounded
-//! concurrency. Creates are recorded as pending before they start, finished writes are saved
-//! at least every [`SAVE_INTERVAL`] and at the end, so an interruption at any point loses
-//! nothing and a rerun converges: a create whose record was not saved yet is recognised by
-//! its pending record, an update or delete by what the next plan reads.
+//! concurrency. Creates are recorded as pending before they start; finished writes are saved
+//! within [`SAVE_INTERVAL`] (at once after an interrupt) and at the end. A kill can lose at
+//! most the last [`SAVE_INTERVAL`] of finished writes, and the next run recovers them: a
+//! create by its pending record, an update or delete by what the next plan reads (an update
+//! that moves an object to a new remote id is saved at once, as it has no such record).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -129,8 +130,8 @@ pub enum ApplyError {
 }
 
 /// How long finished writes may wait to be saved. Saving writes the whole state, so saving
-/// after every batch made large applies quadratic (a fifth of the CPU of 1,000 updates);
-/// nothing is lost by waiting, because creates are saved as pending before they start.
+/// after every batch made large applies quadratic (a fifth of the CPU of 1,000 updates).
+/// Creates are saved as pending before they start, so waiting cannot duplicate them.
 pub const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Applies `plan` to the remote systems, updating `state` and saving it through `store`
@@ -212,13 +213,32 @@ pub async fn apply(
             let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references, &secrets).await });
             running.insert(task.id(), index);
         }
-        let Some(joined) = in_flight.join_next_with_id().await else { break };
+        // Finished writes wait at most SAVE_INTERVAL for a save, even behind a slow write.
+        let joined = if unsaved && save_error.is_none() {
+            let deadline = tokio::time::Instant::from_std(last_save + SAVE_INTERVAL);
+            tokio::select! {
+                joined = in_flight.join_next_with_id() => joined,
+                () = tokio::time::sleep_until(deadline) => {
+                    state.bump();
+                    unsaved = false;
+                    last_save = std::time::Instant::now();
+                    if let Err(error) = store.save(&state) {
+                        save_error = Some(error);
+                    }
+                    continue;
+                }
+            }
+        } else {
+            in_flight.join_next_with_id().await
+        };
+        let Some(joined) = joined else { break };
         // Take every write that has already finished, then save once for all of them.
         let mut finished = vec![joined];
         while let Some(joined) = in_flight.try_join_next_with_id() {
             finished.push(joined);
         }
         let mut changed_state = false;
+        let mut moved = false;
         for joined in finished {
             let (index, result) = match joined {
                 Ok((task, result)) => (running.remove(&task), result),
@@ -234,6 +254,9 @@ pub async fn apply(
             let action = &plan.actions[index];
             let outcome = match result {
                 Ok((written, digests)) => {
+                    // An update that moved the object to a new remote id (a group into another
+                    // folder) has no pending record to find it by: save it at once.
+                    moved |= matches!((&action.remote, &written), (Some(before), Some(after)) if before.remote_id != after.remote_id);
                     record(&mut state, action, written.as_ref(), digests);
                     if let Some(remote) = written {
                         resolved.insert(action.id.clone(), remote);
@@ -261,7 +284,10 @@ pub async fn apply(
             scheduler.complete(index, outcome, observer);
         }
         unsaved |= changed_state;
-        if unsaved && save_error.is_none() && last_save.elapsed() >= SAVE_INTERVAL {
+        // Once interrupted, every finished write is saved at once: a second Ctrl-C or a kill
+        // after a grace period may follow.
+        let interrupted = options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
+        if unsaved && save_error.is_none() && (interrupted || moved || last_save.elapsed() >= SAVE_INTERVAL) {
             state.bump();
             unsaved = false;
             last_save = std::time::Instant::now();
@@ -285,10 +311,15 @@ pub async fn apply(
             unstarted = true;
         }
     }
-    if (unstarted || unsaved) && save_error.is_none() {
+    if unstarted || unsaved || save_error.is_some() {
+        // Also after a failed save: one more attempt keeps what finished since (the first
+        // failure may have been passing, such as a full disk that was cleaned).
         state.bump();
-        if let Err(error) = store.save(&state) {
-            save_error = Some(error);
+        match store.save(&state) {
+            Ok(()) => save_error = None,
+            Err(error) => {
+                save_error.get_or_insert(error);
+            }
         }
     }
     let report = ApplyReport {

@@ -250,7 +250,9 @@ pub trait Provider: Send + Sync {
 
 /// One kind of object: reading, writing and comparing it.
 ///
-/// The synchronous methods must be pure: the planner calls them and stays deterministic.
+/// The synchronous methods must be pure: the planner calls them and stays deterministic. It
+/// calls them for many objects at once on plain threads (one per core), outside any async
+/// runtime and tracing span: they must not need either.
 #[async_trait]
 pub trait Handler: Send + Sync {
     /// Checks desired fields offline. Each problem names its field.

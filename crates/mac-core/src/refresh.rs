@@ -43,10 +43,10 @@ pub fn kinds_in_use<'a>(ids: impl IntoIterator<Item = &'a crate::ObjectId>) -> B
     ids.into_iter().map(|id| (id.provider.clone(), id.kind.clone())).collect()
 }
 
-/// Lists the given (instance, kind) pairs. Their instances are checked at the same time (a
-/// check is a round trip or two, and waiting for it would add them to every plan), and a
-/// failed check wins over the lists' errors: a wrong URL or credential is reported once,
-/// plainly, rather than as a failure of each list.
+/// Lists the given (instance, kind) pairs. Their instances are checked first, so that a wrong
+/// URL or credential is reported once, plainly, and costs one failed login: listing at the
+/// same time would make one failed login per kind, and Grafana locks an account after five
+/// in five minutes.
 pub async fn observe(providers: &Providers, kinds: &BTreeSet<(String, String)>) -> Result<Observed, ObserveError> {
     let instances: BTreeSet<String> =
         kinds.iter().map(|(instance, _)| instance.clone()).filter(|instance| providers.contains(instance)).collect();
@@ -54,10 +54,9 @@ pub async fn observe(providers: &Providers, kinds: &BTreeSet<(String, String)>) 
         let handler = providers.handler(instance, kind)?.clone();
         Some(async move { (instance, kind.as_str(), handler.list().await) })
     });
-    let (checked, listed) = futures::join!(check(providers, &instances), join_all(lists));
-    checked?;
+    check(providers, &instances).await?;
     let mut observed = Observed::new();
-    for (instance, kind, objects) in listed {
+    for (instance, kind, objects) in join_all(lists).await {
         let objects = objects.map_err(|source| ObserveError {
             instance: instance.clone(),
             kind: Some(kind.to_owned()),

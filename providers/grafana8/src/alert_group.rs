@@ -698,30 +698,24 @@ impl Handler for AlertGroupHandler {
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
         let name = current.fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
         let folder_uid = current.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let planned_title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let delete = |title: String| {
-            let name = &name;
-            async move { self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, name]), &[]), None).await }
-        };
-        match delete(planned_title.clone()).await {
-            Ok(_) => Ok(()),
-            // No folder of that title: it is gone (and its rules with it), or it was renamed
-            // since the plan read it. Only then is it worth a request to find out which.
-            Err(err) if err.kind == HandlerErrorKind::NotFound => {
-                let renamed = match self.client.get(&["api", "folders", &folder_uid], &[]).await {
-                    Ok(folder) => folder.body.get("title").and_then(Value::as_str).map(str::to_owned),
-                    Err(err) if err.kind == HandlerErrorKind::NotFound => None,
-                    Err(err) => return Err(err),
-                };
-                match renamed.filter(|title| *title != planned_title) {
-                    Some(title) => match delete(title).await {
-                        Ok(_) => Ok(()),
-                        Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
-                        Err(err) => Err(err),
-                    },
-                    None => Ok(()),
+        let mut title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
+        // The folder may have been renamed since the plan read it, and another folder may
+        // now have its old title (even one made in this apply, for a group moving there):
+        // the ruler API addresses folders by title and answers 202 when nothing matched, so
+        // a stale title would delete another folder's group. Find the title by uid first.
+        match self.client.get(&["api", "folders", &folder_uid], &[]).await {
+            Ok(folder) => {
+                if let Some(current_title) = folder.body.get("title").and_then(Value::as_str) {
+                    title = current_title.to_owned();
                 }
             }
+            // The folder is gone, and its rules with it.
+            Err(err) if err.kind == HandlerErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err),
+        }
+        match self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, &name]), &[]), None).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
             Err(err) => Err(err),
         }
     }
