@@ -742,3 +742,66 @@ fn skipping_tls_verification_is_loud() {
     assert_eq!(code, 0);
     assert!(stderr.contains("insecure_skip_verify = true — TLS certificates are NOT checked"), "{stderr}");
 }
+
+/// The ruler API addresses folders by title. A saved plan that moves a group out of a folder
+/// renamed since, whose old title another folder took, must not delete that folder's group.
+#[test]
+fn a_move_applied_after_a_folder_rename_deletes_from_the_right_folder() {
+    const GROUP: &str = r#"
+[[grafana8.alert_group]]
+id = "slos"
+folder = "FOLDER"
+name = "SLOs"
+interval = "1m"
+
+[[grafana8.alert_group.rules]]
+title = "Errors"
+condition = "B"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Prometheus" }
+model = { expr = "up", instant = true }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0" }
+"#;
+    let old_folder = "[[grafana8.folder]]\nid = \"old\"\ntitle = \"Payments\"\n";
+    let grafana = Grafana::start(&format!("{old_folder}{}", GROUP.replace("FOLDER", "old")));
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Reviewed: move the group into a new folder.
+    grafana.project.define(&format!(
+        "{old_folder}\n[[grafana8.folder]]\nid = \"other\"\ntitle = \"Other\"\n{}",
+        GROUP.replace("FOLDER", "other")
+    ));
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "move.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Meanwhile, in the UI: the folder is renamed and a new "Payments" gets its own "SLOs".
+    let folder = grafana.api(reqwest::Method::GET, "/api/folders/mac-old", None);
+    grafana.api(
+        reqwest::Method::PUT,
+        "/api/folders/mac-old",
+        Some(json!({ "title": "Payments (legacy)", "version": folder["version"] })),
+    );
+    grafana.api(reqwest::Method::POST, "/api/folders", Some(json!({ "uid": "by-hand", "title": "Payments" })));
+    let hand_made = json!({ "name": "SLOs", "interval": "1m", "rules": [{ "grafana_alert": {
+        "title": "Hand made", "condition": "A",
+        "data": [{ "refId": "A", "datasourceUid": "__expr__", "relativeTimeRange": { "from": 0, "to": 0 },
+                   "model": { "type": "math", "expression": "1 > 0" } }] } }] });
+    grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Payments", Some(hand_made));
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "move.plan", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let rules = grafana.rules();
+    assert_eq!(rules["Other"][0]["name"], "SLOs", "moved: {rules}");
+    assert!(rules.get("Payments (legacy)").is_none(), "nothing left behind: {rules}");
+    assert_eq!(
+        rules["Payments"][0]["rules"][0]["grafana_alert"]["title"], "Hand made",
+        "the other folder's group is untouched: {rules}"
+    );
+}
