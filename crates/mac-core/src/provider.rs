@@ -324,8 +324,12 @@ pub trait Handler: Send + Sync {
     /// Every remote object of this kind, in as few requests as the API allows.
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError>;
 
-    /// One remote object, `None` when it does not exist.
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError>;
+    /// One remote object, `None` when it does not exist. By default found in [`Handler::list`]:
+    /// right for kinds whose whole list is one request; override it where one object is
+    /// cheaper to fetch alone.
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.list().await?.into_iter().find(|remote| remote.remote_id == remote_id))
+    }
 
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError>;
 

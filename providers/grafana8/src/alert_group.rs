@@ -678,10 +678,6 @@ impl Handler for AlertGroupHandler {
         Ok(groups)
     }
 
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|group| group.remote_id == remote_id))
-    }
-
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         self.write(None, desired, refs).await
     }

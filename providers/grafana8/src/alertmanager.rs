@@ -282,10 +282,6 @@ impl Handler for ContactPointHandler {
         Ok(receivers(&document).map(receiver_object).collect())
     }
 
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|receiver| receiver.remote_id == remote_id))
-    }
-
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         self.write(None, desired, refs).await
     }
@@ -592,10 +588,6 @@ impl Handler for NotificationPolicyHandler {
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let document = self.alertmanager.read().await?;
         Ok(child_routes(&document).map(policy_object).collect())
-    }
-
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|policy| policy.remote_id == remote_id))
     }
 
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {

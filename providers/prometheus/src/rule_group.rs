@@ -276,10 +276,6 @@ impl Handler for RuleGroupHandler {
         Ok(groups)
     }
 
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|group| group.remote_id == remote_id))
-    }
-
     async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         self.write(None, desired).await
     }
