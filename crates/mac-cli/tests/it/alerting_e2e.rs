@@ -10,15 +10,15 @@
 //! `python3-django-prometheus` (`.ci/run` installs them). Without them the test says so and
 //! passes, except in CI (`CI` set), where that is a failure.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::django::{Process, free_port, get};
+use crate::django::{Process, find_program, free_port, get, repository, spawn_app};
 
 const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3-django python3-django-prometheus";
 
@@ -35,22 +35,6 @@ template = "django-prometheus-rules"
 with = { service = "payments", selector = 'job="payments"', namespace = "payments", availability_objective = 0.995, interval = "1s", fast_burn_long_window = "20s", fast_burn_short_window = "10s", fast_burn_for = "2s", runbook_url = "https://runbooks.example.com/payments" }
 "#;
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The first of `candidates` that runs `args` successfully.
-fn find(candidates: &[&str], args: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(PathBuf::from).find(|program| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
-
 struct Tools {
     python: PathBuf,
     prometheus: PathBuf,
@@ -59,10 +43,12 @@ struct Tools {
 
 impl Tools {
     fn find() -> Option<Tools> {
-        let python =
-            find(&["/usr/bin/python3", "python3"], &["-c", "import django, django_prometheus, prometheus_client"]);
-        let prometheus = find(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
-        let alertmanager = find(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
+        let python = find_program(
+            &["/usr/bin/python3", "python3"],
+            &["-c", "import django, django_prometheus, prometheus_client"],
+        );
+        let prometheus = find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
+        let alertmanager = find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
         match (python, prometheus, alertmanager) {
             (Some(python), Some(prometheus), Some(alertmanager)) => Some(Tools { python, prometheus, alertmanager }),
             _ => {
@@ -131,18 +117,7 @@ impl Stack {
     fn start(tools: &Tools, started: Instant) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let (app_port, prometheus_port, alertmanager_port) = (free_port(), free_port(), free_port());
-        let app = Process::spawn(
-            "django",
-            Command::new(&tools.python)
-                .args(["-m", "django", "runserver", &format!("127.0.0.1:{app_port}"), "--noreload"])
-                .current_dir(dir.path())
-                .env("PYTHONPATH", repository().join("examples/django/app"))
-                .env("DJANGO_SETTINGS_MODULE", "demo.settings")
-                .env("DEMO_DATABASE", dir.path().join("demo.sqlite3"))
-                .env("PYTHONDONTWRITEBYTECODE", "1")
-                .env("PYTHONUNBUFFERED", "1"),
-            dir.path().join("django.log"),
-        );
+        let app = spawn_app(&tools.python, dir.path(), app_port);
         std::fs::write(
             dir.path().join("alertmanager.yml"),
             "route:\n  receiver: nobody\nreceivers:\n  - name: nobody\n",

@@ -236,7 +236,7 @@ fn objective(expr: &str) -> f64 {
 // ---------------------------------------------------------------------------------------------
 // The rendered bundle.
 
-fn repository() -> PathBuf {
+pub(crate) fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -401,6 +401,34 @@ fn holds(rule: &str, expression: &str, values: &BTreeMap<String, Vec<Sample>>) -
 // ---------------------------------------------------------------------------------------------
 // The components.
 
+/// The first of `candidates` that runs `args` successfully.
+pub(crate) fn find_program(candidates: &[&str], args: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|program| {
+        Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    })
+}
+
+/// The demo app of examples/django on `port`, its database and log in `dir`.
+pub(crate) fn spawn_app(python: &Path, dir: &Path, port: u16) -> Process {
+    Process::spawn(
+        "django",
+        Command::new(python)
+            .args(["-m", "django", "runserver", &format!("127.0.0.1:{port}"), "--noreload"])
+            .current_dir(dir)
+            .env("PYTHONPATH", repository().join("examples/django/app"))
+            .env("DJANGO_SETTINGS_MODULE", "demo.settings")
+            .env("DEMO_DATABASE", dir.join("demo.sqlite3"))
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUNBUFFERED", "1"),
+        dir.join("django.log"),
+    )
+}
+
 /// The programs the test runs, or a failure that says how to install them.
 struct Tools {
     python: PathBuf,
@@ -411,22 +439,11 @@ impl Tools {
     fn find() -> Tools {
         // Debian's python3 has Debian's Django packages; a python3 earlier on PATH (pyenv, a
         // virtualenv) may not.
-        let python = ["/usr/bin/python3", "python3"].into_iter().map(PathBuf::from).find(|python| {
-            Command::new(python)
-                .args(["-c", "import django, django_prometheus, prometheus_client"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success())
-        });
-        let prometheus = ["/usr/bin/prometheus", "prometheus"].into_iter().map(PathBuf::from).find(|prometheus| {
-            Command::new(prometheus)
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success())
-        });
+        let python = find_program(
+            &["/usr/bin/python3", "python3"],
+            &["-c", "import django, django_prometheus, prometheus_client"],
+        );
+        let prometheus = find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
         match (python, prometheus) {
             (Some(python), Some(prometheus)) => Tools { python, prometheus },
             (python, prometheus) => panic!(
@@ -494,18 +511,7 @@ impl Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let app_port = free_port();
         let prometheus_port = free_port();
-        let app = Process::spawn(
-            "django",
-            Command::new(&tools.python)
-                .args(["-m", "django", "runserver", &format!("127.0.0.1:{app_port}"), "--noreload"])
-                .current_dir(dir.path())
-                .env("PYTHONPATH", repository().join("examples/django/app"))
-                .env("DJANGO_SETTINGS_MODULE", "demo.settings")
-                .env("DEMO_DATABASE", dir.path().join("demo.sqlite3"))
-                .env("PYTHONDONTWRITEBYTECODE", "1")
-                .env("PYTHONUNBUFFERED", "1"),
-            dir.path().join("django.log"),
-        );
+        let app = spawn_app(&tools.python, dir.path(), app_port);
         let config = format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nrule_files:\n  - {}/rules/*.yml\nscrape_configs:\n  - job_name: {JOB}\n    static_configs:\n      - targets: [\"127.0.0.1:{app_port}\"]\n",
             dir.path().display()

@@ -6,7 +6,7 @@
 //! installs it and a missing Prometheus is a failure.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use insta::assert_snapshot;
@@ -28,14 +28,7 @@ pub(crate) struct Prometheus {
 
 /// Debian's prometheus, if installed; `None` (after saying why) outside CI, a failure in CI.
 pub(crate) fn binary() -> Option<PathBuf> {
-    let found = ["/usr/bin/prometheus", "prometheus"].into_iter().map(PathBuf::from).find(|prometheus| {
-        Command::new(prometheus)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    });
+    let found = crate::django::find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
     if found.is_none() {
         let install = "apt-get install -y --no-install-recommends prometheus";
         assert!(std::env::var_os("CI").is_none(), "CI must run the Prometheus tests: {install}");

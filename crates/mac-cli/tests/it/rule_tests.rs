@@ -6,15 +6,11 @@
 //! `.ci/run` installs it and a missing promtool is a failure.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use insta::assert_snapshot;
 
+use crate::django::repository;
 use crate::{Project, run};
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn example() -> PathBuf {
     repository().join("examples/django")
@@ -22,12 +18,7 @@ fn example() -> PathBuf {
 
 /// Whether promtool is installed; outside CI a missing one skips the test (after saying so).
 fn have_promtool() -> bool {
-    let found = Command::new("promtool")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
+    let found = crate::django::find_program(&["promtool"], &["--version"]).is_some();
     if !found {
         let install = "apt-get install -y --no-install-recommends prometheus";
         assert!(std::env::var_os("CI").is_none(), "CI must run the mac test tests: {install}");
