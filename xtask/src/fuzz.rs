@@ -32,22 +32,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = project_root();
     let fuzz_dir = root.join("fuzz");
     // cargo-fuzz drives nightly rustc (libFuzzer's sanitizer coverage flags are unstable).
-    let nightly_ready = Command::new("rustup")
-        .args(["run", "nightly", "rustc", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !nightly_ready {
+    if !succeeds(Command::new("rustup").args(["run", "nightly", "rustc", "--version"])) {
         run_command(Command::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))?;
     }
-    let cargo_fuzz_ready = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !cargo_fuzz_ready {
+    if !succeeds(Command::new("cargo").args(["fuzz", "--version"])) {
         run_command(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
     }
 
@@ -102,4 +90,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     } else {
         Err("the fuzzer found a failing input: see above".to_owned())
     }
+}
+
+/// Whether `command` runs and exits 0, its output discarded.
+fn succeeds(command: &mut Command) -> bool {
+    command.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
 }
