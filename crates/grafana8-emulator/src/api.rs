@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -27,6 +27,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/org/users", get(org_users))
         .route("/api/org/users/lookup", get(org_users_lookup))
         .route("/api/user", get(get_user))
+        .route("/api/user/using/{id}", post(user_set_using_org))
         .route("/api/users/lookup", get(users_lookup))
         .route("/api/teams/search", get(teams_search))
         .route("/api/teams/{id}", get(get_team))
@@ -98,6 +99,26 @@ async fn get_user(State(app): State<Arc<App>>, Extension(id): Extension<Identity
     };
     // getUserUserProfile: authLabels is an empty list and the avatar is set.
     Ok(json(200, &user_profile(u, json!([]), &avatar_url(&u.email))))
+}
+
+/// pkg/api/user.go `UserSetUsingOrg` (`POST /api/user/using/:id`, pkg/api/api.go:156): the org
+/// must be one of the caller's (`validateUsingOrg`); an API key has no user, so no org is.
+async fn user_set_using_org(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(org): Path<String>,
+) -> R {
+    let Ok(org_id) = org.parse::<i64>() else {
+        return Err(err_trace(400, "id is invalid"));
+    };
+    let mut db = app.db();
+    if !db.org_users.contains_key(&(org_id, id.user_id)) {
+        return Err(err_plain(401, "Not a valid organization"));
+    }
+    if let Some(user) = db.users.get_mut(&id.user_id) {
+        user.current_org = org_id;
+    }
+    Ok(json(200, &json!({"message": "Active organization changed"})))
 }
 
 /// `models.UserProfileDTO`; `orgId` is the user's current org.

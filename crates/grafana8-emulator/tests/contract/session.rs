@@ -1,0 +1,58 @@
+//! The signed-in caller's session routes that clients call before anything else: switching the
+//! active org (pkg/api/user.go `UserSetUsingOrg`, routed at pkg/api/api.go:156).
+//! community.grafana's modules switch to their `org_id` first and stop when that fails.
+
+use crate::support::{Cred, Target, msg, msg_trace};
+use serde_json::json;
+
+#[tokio::test]
+async fn switching_the_active_org() {
+    let t = Target::new().await;
+    // pkg/api/user.go:236: `response.Success("Active organization changed")`.
+    let (s, b) = t.send("POST", "/api/user/using/1", &t.admin(), None).await;
+    assert_eq!((s, b), (200, msg("Active organization changed")));
+    // pkg/api/user.go:223: the id must parse as an integer.
+    let (s, b) = t.send("POST", "/api/user/using/main", &t.admin(), None).await;
+    assert_eq!((s, b), (400, msg_trace("id is invalid")));
+    // pkg/api/user.go:227: `validateUsingOrg` finds no membership (and reports no error).
+    let (s, b) = t.send("POST", "/api/user/using/424242", &t.admin(), None).await;
+    assert_eq!((s, b), (401, msg("Not a valid organization")));
+    // An API key signs in no user (UserId 0), who belongs to no org.
+    let key = t.key("Admin").await;
+    let (s, b) = t.send("POST", "/api/user/using/1", &key, None).await;
+    assert_eq!((s, b), (401, msg("Not a valid organization")));
+    // The route is behind `reqSignedIn` (pkg/api/api.go:151 group, pkg/middleware/auth.go).
+    let (s, b) = t.send("POST", "/api/user/using/1", &Cred::None, None).await;
+    assert_eq!((s, b), (401, msg("Unauthorized")));
+}
+
+#[tokio::test]
+async fn the_active_org_is_used_without_an_org_header() {
+    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedOrg, SeedUser};
+    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+        return; // Orgs and memberships are seeded.
+    }
+    let multi = SeedUser {
+        login: "multi".into(),
+        password: "pw".into(),
+        email: None,
+        name: None,
+        role: Role::Viewer,
+        org: 1,
+        other_orgs: [("2".to_string(), Role::Admin)].into_iter().collect(),
+    };
+    let seed = Seed { orgs: vec![SeedOrg { name: "Other".into() }], users: vec![multi], ..Seed::default() };
+    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
+    let m = Cred::Basic("multi".into(), "pw".into());
+    assert_eq!(t.send("GET", "/api/org", &m, None).await.1["id"], json!(1));
+    // pkg/api/user.go:230: `SetUsingOrg` stores the org as the user's current one, which the
+    // context handler uses when the request names none (pkg/services/contexthandler).
+    assert_eq!(t.send("POST", "/api/user/using/2", &m, None).await, (200, msg("Active organization changed")));
+    let (s, b) = t.send("GET", "/api/org", &m, None).await;
+    assert_eq!((s, b["id"].clone(), b["name"].clone()), (200, json!(2), json!("Other")));
+    let (s, b) = t.send("GET", "/api/user", &m, None).await;
+    assert_eq!((s, b["orgId"].clone()), (200, json!(2)));
+    // Org 1's admin is no member of org 2.
+    let (s, b) = t.send("POST", "/api/user/using/2", &t.admin(), None).await;
+    assert_eq!((s, b), (401, msg("Not a valid organization")));
+}
