@@ -28,6 +28,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/org/users/lookup", get(org_users_lookup))
         .route("/api/user", get(get_user))
         .route("/api/user/using/{id}", post(user_set_using_org))
+        .route("/api/frontend/settings", get(frontend_settings))
         .route("/api/users/lookup", get(users_lookup))
         .route("/api/teams/search", get(teams_search))
         .route("/api/teams/{id}", get(get_team))
@@ -119,6 +120,28 @@ async fn user_set_using_org(
         user.current_org = org_id;
     }
     Ok(json(200, &json!({"message": "Active organization changed"})))
+}
+
+/// pkg/api/frontendsettings.go `GetFrontendSettings` (`GET /api/frontend/settings/`, behind
+/// `reqSignedIn`) as a default configuration answers it, in part: the build info and the
+/// alerting switches, without the plugin-dependent `datasources` and `panels` (see the README's
+/// known differences). `c.JSON` writes Go's sorted map keys with `charset=UTF-8`.
+async fn frontend_settings(Extension(id): Extension<Identity>) -> Response {
+    let body = json!({
+        "alertingEnabled": false,
+        "allowOrgCreate": id.is_grafana_admin,
+        "appSubUrl": "",
+        "appUrl": "http://localhost:3000/",
+        // pkg/build/cmd.go `buildStamp`: the commit time of the tag.
+        "buildInfo": {"buildstamp": 1_653_918_903, "commit": GRAFANA_COMMIT, "edition": "Open Source",
+                      "env": "production", "hasUpdate": false, "hideVersion": false, "latestVersion": "",
+                      "version": GRAFANA_VERSION},
+        "expressionsEnabled": true,
+        "featureToggles": {},
+        "minRefreshInterval": "5s",
+        "unifiedAlertingEnabled": true,
+    });
+    raw_json(200, serde_json::to_vec(&body).unwrap_or_default(), "application/json; charset=UTF-8")
 }
 
 /// `models.UserProfileDTO`; `orgId` is the user's current org.

@@ -1,6 +1,8 @@
 //! The signed-in caller's session routes that clients call before anything else: switching the
-//! active org (pkg/api/user.go `UserSetUsingOrg`, routed at pkg/api/api.go:156).
-//! community.grafana's modules switch to their `org_id` first and stop when that fails.
+//! active org (pkg/api/user.go `UserSetUsingOrg`, routed at pkg/api/api.go:156) and the
+//! frontend settings (pkg/api/frontendsettings.go `GetFrontendSettings`, routed at
+//! pkg/api/api.go:324). community.grafana's modules switch to their `org_id` first and stop
+//! when that fails; its dashboard module reads the version from the frontend settings.
 
 use crate::support::{Cred, Target, msg, msg_trace};
 use serde_json::json;
@@ -55,4 +57,24 @@ async fn the_active_org_is_used_without_an_org_header() {
     // Org 1's admin is no member of org 2.
     let (s, b) = t.send("POST", "/api/user/using/2", &t.admin(), None).await;
     assert_eq!((s, b), (401, msg("Not a valid organization")));
+}
+
+#[tokio::test]
+async fn frontend_settings_report_the_build() {
+    let t = Target::new().await;
+    // pkg/api/frontendsettings.go:131: `buildInfo` carries setting.BuildVersion and
+    // setting.BuildCommit; `c.JSON` (pkg/web/context.go:111) writes charset=UTF-8.
+    for path in ["/api/frontend/settings", "/api/frontend/settings/"] {
+        let (s, h, b) = t.send_full("GET", path, &t.admin(), None, &[]).await;
+        assert_eq!(s, 200, "{path}: {b}");
+        assert_eq!(h["content-type"], "application/json; charset=UTF-8");
+        let build = &b["buildInfo"];
+        assert_eq!((build["version"].clone(), build["commit"].clone()), (json!("8.5.4"), json!("78ee958143")));
+        assert_eq!((build["edition"].clone(), build["hideVersion"].clone()), (json!("Open Source"), json!(false)));
+        // Unified alerting on, legacy alerting off: the configuration the emulator stands for.
+        assert_eq!((b["unifiedAlertingEnabled"].clone(), b["alertingEnabled"].clone()), (json!(true), json!(false)));
+    }
+    // Behind `reqSignedIn` like the rest of the /api group (pkg/api/api.go:500).
+    let (s, b) = t.send("GET", "/api/frontend/settings", &Cred::None, None).await;
+    assert_eq!((s, b), (401, msg("Unauthorized")));
 }
