@@ -8,7 +8,7 @@ use crate::auth::Identity;
 use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json};
 use crate::server::App;
 use crate::state::Channel;
-use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339, parse_prom_duration};
+use crate::util::{generate_short_uid, is_short_uid_too_long, now_go_and_db, now_rfc3339, parse_prom_duration};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
@@ -794,7 +794,7 @@ async fn create_channel(
     while uid.is_empty() || db.channels.values().any(|c| c.org_id == id.org_id && c.uid == uid) {
         uid = generate_short_uid();
     }
-    let now = now_rfc3339();
+    let (now_go, now) = now_go_and_db();
     let cid = db.next_id("alert_notification");
     let c = Channel {
         id: cid,
@@ -811,7 +811,11 @@ async fn create_channel(
         created: now.clone(),
         updated: now,
     };
-    let out = channel_dto(&c);
+    let mut out = channel_dto(&c);
+    // pkg/services/sqlstore/alert_notification.go:342: the answer is the inserted struct, whose
+    // `Created`/`Updated` are `time.Now()`, not a read-back at the database's precision.
+    out["created"] = json!(now_go);
+    out["updated"] = json!(now_go);
     db.channels.insert(cid, c);
     Ok(json(200, &out))
 }

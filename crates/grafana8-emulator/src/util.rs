@@ -79,6 +79,20 @@ pub(crate) fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// One instant twice: as Go marshals a `time.Now()` (RFC 3339 with nanoseconds, trailing zeros
+/// dropped), which Grafana answers for an object it has just inserted and not read back, and at
+/// the seconds precision its database gives back on later reads.
+pub(crate) fn now_go_and_db() -> (String, String) {
+    let now = SystemTime::now();
+    let nanos = humantime::format_rfc3339_nanos(now).to_string();
+    let go = match nanos.strip_suffix('Z').and_then(|t| t.split_once('.')) {
+        Some((secs, frac)) if frac.trim_end_matches('0').is_empty() => format!("{secs}Z"),
+        Some((secs, frac)) => format!("{secs}.{}Z", frac.trim_end_matches('0')),
+        None => nanos,
+    };
+    (go, humantime::format_rfc3339_seconds(now).to_string())
+}
+
 /// pkg/api/dtos/models.go `GetGravatarUrl`: `/avatar/<md5 of the lower-cased text>`, or `""`
 /// for empty text.
 pub(crate) fn avatar_url(email: &str) -> String {

@@ -141,10 +141,12 @@ async fn channel_crud() {
     );
     let (id, uid, name) =
         (c["id"].as_i64().expect("id"), c["uid"].as_str().expect("uid").to_string(), c["name"].clone());
+    // Reads give the created channel back, with its times at the database's precision.
+    let times = ["created", "updated"];
     let (s, g) = t.send("GET", &format!("/api/alert-notifications/{id}"), &t.admin(), None).await;
-    assert_eq!((s, &g), (200, &c));
+    assert_eq!((s, redact(&g, &times)), (200, redact(&c, &times)));
     let (s, g) = t.send("GET", &format!("/api/alert-notifications/uid/{uid}"), &t.admin(), None).await;
-    assert_eq!((s, &g), (200, &c));
+    assert_eq!((s, redact(&g, &times)), (200, redact(&c, &times)));
     // Update by id takes the id from the body; secure settings are kept when omitted.
     let body = json!({"id": id, "name": name, "type": "webhook", "settings": {"url": "http://127.0.0.1/other"}});
     let (s, u) = t.send("PUT", "/api/alert-notifications/0", &t.admin(), Some(body)).await;
@@ -176,6 +178,28 @@ async fn channel_crud() {
     assert_eq!(
         t.send("DELETE", &format!("/api/alert-notifications/{id}"), &t.admin(), None).await,
         (404, msg("alert notification not found"))
+    );
+}
+
+#[tokio::test]
+async fn channel_create_answers_the_time_it_inserted() {
+    // pkg/api/alerting.go:312 answers `dtos.NewAlertNotification(cmd.Result)`, and
+    // pkg/services/sqlstore/alert_notification.go:342-343 sets `Created`/`Updated` of that
+    // result to `time.Now()`: Go marshals them with their nanoseconds (RFC 3339 "Nano"), while
+    // a read-back comes from SQLite's DATETIME, to the second.
+    let t = Target::new().await;
+    let (s, c) = channel(&t, json!({})).await;
+    assert_eq!(s, 200, "{c}");
+    let created = c["created"].as_str().expect("created").to_string();
+    let (seconds, fraction) =
+        created.strip_suffix('Z').and_then(|x| x.split_once('.')).expect("a fraction of a second");
+    assert!(!fraction.is_empty() && fraction.len() <= 9 && !fraction.ends_with('0'), "{created}");
+    let (s, g) = t
+        .send("GET", &format!("/api/alert-notifications/uid/{}", c["uid"].as_str().expect("uid")), &t.admin(), None)
+        .await;
+    assert_eq!(
+        (s, g["created"].clone(), g["updated"].clone()),
+        (200, json!(format!("{seconds}Z")), json!(format!("{seconds}Z")))
     );
 }
 
