@@ -5,7 +5,7 @@
 //! api/tooling/definitions/alertmanager.go) at v8.5.4.
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json};
+use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json, json_map};
 use crate::server::App;
 use crate::state::Channel;
 use crate::util::{generate_short_uid, is_short_uid_too_long, now_go_and_db, now_rfc3339, parse_prom_duration};
@@ -966,5 +966,5 @@ async fn delete_channel_by_uid(
         return Err(err_plain(404, "alert notification not found"));
     };
     db.channels.remove(&cid);
-    Ok(json(200, &json!({"message": "Notification deleted", "id": cid})))
+    Ok(json_map(200, json!({"message": "Notification deleted", "id": cid})))
 }

@@ -6,7 +6,7 @@
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::folders::folder_url;
 use crate::http::{
-    R, bind_fields, err_plain, err_trace, json, parse_query, query_all, query_i64, query_str, status_msg,
+    R, bind_fields, err_plain, err_trace, json, json_map, parse_query, query_all, query_i64, query_str, status_msg,
 };
 use crate::server::App;
 use crate::state::{Dash, DashVersion, Db};
@@ -257,9 +257,9 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
         data,
     });
     let d = db.dashboards.get(&saved_id).cloned().ok_or_else(|| dash_err(500, None, "Failed to save dashboard"))?;
-    Ok(json(
+    Ok(json_map(
         200,
-        &json!({"status": "success", "slug": d.slug, "version": d.version, "id": d.id, "uid": d.uid, "url": dash_url(&d)}),
+        json!({"status": "success", "slug": d.slug, "version": d.version, "id": d.id, "uid": d.uid, "url": dash_url(&d)}),
     ))
 }
 
@@ -312,7 +312,7 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
         db.acl.retain(|_, a| a.dashboard_id != i);
         db.dash_versions.retain(|v| v.dashboard_id != i);
     }
-    Ok(json(200, &json!({"title": d.title, "message": format!("Dashboard {} deleted", d.title), "id": d.id})))
+    Ok(json_map(200, json!({"title": d.title, "message": format!("Dashboard {} deleted", d.title), "id": d.id})))
 }
 
 fn parse_dashboard_id(raw: &str) -> Result<i64, Response> {

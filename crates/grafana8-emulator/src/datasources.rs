@@ -4,7 +4,7 @@
 //! at v8.5.4. There is no `PUT /api/datasources/uid/:uid` in 8.5 (it arrives in 9.0).
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_id};
+use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, json_map, parse_id};
 use crate::server::App;
 use crate::state::{DataSource, Db};
 use crate::util::generate_short_uid;
@@ -282,7 +282,7 @@ async fn add(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, he
     }
     let out = json!({"message": "Datasource added", "id": ds_id, "name": name, "datasource": dto(&ds)});
     db.datasources.insert(ds_id, ds);
-    Ok(json(200, &out))
+    Ok(json_map(200, out))
 }
 
 /// pkg/api/datasources.go `UpdateDataSource` and sqlstore `UpdateDataSource`: a near-full
@@ -346,7 +346,7 @@ async fn update(
     }
     let out = json!({"message": "Datasource updated", "id": ds_id, "name": name, "datasource": dto(&ds)});
     db.datasources.insert(ds_id, ds);
-    Ok(json(200, &out))
+    Ok(json_map(200, out))
 }
 
 async fn delete_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
@@ -385,5 +385,5 @@ fn delete_where(app: &App, id: &Identity, f: impl Fn(&DataSource) -> bool) -> R 
         return Err(err_plain(403, "Cannot delete read-only data source"));
     }
     db.datasources.remove(&ds.id);
-    Ok(json(200, &json!({"message": "Data source deleted", "id": ds.id})))
+    Ok(json_map(200, json!({"message": "Data source deleted", "id": ds.id})))
 }

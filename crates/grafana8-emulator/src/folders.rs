@@ -5,7 +5,8 @@
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, effective_acl, has_permission};
 use crate::http::{
-    R, bind, bind_fields, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg,
+    R, bind, bind_fields, err_plain, err_trace, json, json_map, parse_id, parse_query, query_bool, query_i64,
+    status_msg,
 };
 use crate::server::App;
 use crate::state::{Acl, Dash, Db, Role};
@@ -346,7 +347,7 @@ async fn delete_folder(
         db.acl.retain(|_, a| a.dashboard_id != *c);
         db.dash_versions.retain(|v| v.dashboard_id != *c);
     }
-    Ok(json(200, &json!({"title": f.title, "message": format!("Folder {} deleted", f.title), "id": f.id})))
+    Ok(json_map(200, json!({"title": f.title, "message": format!("Folder {} deleted", f.title), "id": f.id})))
 }
 
 fn permission_name(p: i64) -> &'static str {
@@ -513,5 +514,5 @@ async fn update_permissions(
     if let Some(d) = db.dashboards.get_mut(&f.id) {
         d.has_acl = true;
     }
-    Ok(json(200, &json!({"message": "Folder permissions updated", "id": f.id, "title": f.title})))
+    Ok(json_map(200, json!({"message": "Folder permissions updated", "id": f.id, "title": f.title})))
 }

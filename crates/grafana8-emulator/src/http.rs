@@ -24,6 +24,16 @@ pub(crate) fn raw_json(status: u16, bytes: Vec<u8>, content_type: &'static str) 
     resp
 }
 
+/// `response.JSON(status, util.DynMap{…})`: encoding/json writes a Go map with its keys sorted,
+/// whatever order the source lists them in (structs keep their field order, so only the
+/// top level is sorted).
+pub(crate) fn json_map(status: u16, mut body: Value) -> Response {
+    if let Value::Object(map) = &mut body {
+        map.sort_keys();
+    }
+    json(status, &body)
+}
+
 /// `response.Error(status, msg, nil)`: `{"message": msg}` without a trace id.
 pub(crate) fn err_plain(status: u16, msg: &str) -> Response {
     json(status, &json!({ "message": msg }))

@@ -10,6 +10,7 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod go_maps;
 mod ruler;
 mod session;
 mod support;
