@@ -21,5 +21,6 @@
 //! commands that make it, unless `MAC_TEST_SKIP_MISSING` asks for a skip
 //! (`python-original-venv`, `ansible-venv`, or `1`).
 
+mod ansible;
 mod python_original;
 mod support;
