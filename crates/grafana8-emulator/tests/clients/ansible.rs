@@ -159,9 +159,10 @@ fn contains(actual: &Value, subset: &Value) -> bool {
 
 /// Whether a playbook follows the convention (see the module docs).
 fn follows_convention(text: &str) -> bool {
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // A key may open the play's list item (`- hosts: localhost`).
+    let lines: Vec<&str> = text.lines().map(|l| l.trim().trim_start_matches("- ").trim()).collect();
     ["hosts: localhost", "connection: local", "gather_facts: false"].iter().all(|l| lines.contains(l))
-        && text.contains("{{ state }}")
+        && ["{{state}}", "{{state|"].iter().any(|use_| text.replace(' ', "").contains(use_))
 }
 
 /// The playbooks under the convention in `ansible/`, by name.
