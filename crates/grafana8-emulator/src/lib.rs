@@ -31,11 +31,16 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod frontend_settings;
 mod http;
+mod orgs;
+mod preferences;
 mod ruler;
 mod seed;
 mod server;
 mod state;
+mod teams;
+mod users;
 mod util;
 
 pub use faults::{FaultConfig, FaultKind, FaultRule, Latency};
@@ -116,7 +121,9 @@ impl Emulator {
             .await
             .map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
-        let app = Arc::new(server::App::new(&config)?);
+        let mut app = server::App::new(&config)?;
+        app.app_url = format!("http://localhost:{}/", addr.port());
+        let app = Arc::new(app);
         let router = api::router(app.clone());
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(server::serve(listener, app.clone(), router.clone(), rx));
