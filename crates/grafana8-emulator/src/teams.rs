@@ -220,12 +220,12 @@ async fn get_members(State(app): State<Arc<App>>, Extension(id): Extension<Ident
 
 /// The team permission service's `SetUserPermission` checks before its hook runs: the team
 /// must be in the org (`ResourceValidator` → `GetTeamById`) and the user must exist
-/// (`validateUser` → `GetSignedInUser`, which needs no membership of the org; for ids ≤ 0 its
-/// query has no WHERE and finds any user).
+/// (`validateUser` → `GetSignedInUser`, which needs no membership of the org; for ids ≤ 0 it
+/// sets no SQL and xorm's fallback query selects `SignedInUser` columns the `user` table lacks,
+/// an error).
 fn team_and_user_valid(db: &Db, org_id: i64, team_id: i64, user_id: i64) -> (bool, bool) {
     let team_ok = db.teams.get(&team_id).is_some_and(|t| t.org_id == org_id);
-    let user_ok = if user_id > 0 { db.users.contains_key(&user_id) } else { !db.users.is_empty() };
-    (team_ok, user_ok)
+    (team_ok, db.users.contains_key(&user_id))
 }
 
 #[derive(Deserialize, Default)]
@@ -331,10 +331,6 @@ async fn remove_member(
         (false, _) => return Err(err_plain(404, "Team not found")),
         (true, false) => return Err(failed()),
         (true, true) => {}
-    }
-    // SetUserResourcePermission refuses user id 0 (`ErrUserNotFound`).
-    if user_id == 0 {
-        return Err(failed());
     }
     let Some(team) = db.teams.get_mut(&team_id) else {
         return Err(err_plain(404, "Team not found"));

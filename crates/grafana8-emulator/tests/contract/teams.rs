@@ -175,6 +175,12 @@ async fn team_members() {
         t.send("POST", "/api/teams/987654/members", &a, Some(json!({"userId": u.id}))).await,
         (500, msg_trace("Failed to add Member to Team"))
     );
+    // A negative id passes binding:"Required" but GetSignedInUser sets no query for it, and
+    // xorm's fallback selects SignedInUser columns the user table lacks: an error, 500 again.
+    assert_eq!(
+        t.send("POST", &members, &a, Some(json!({"userId": -1}))).await,
+        (500, msg_trace("Failed to add Member to Team"))
+    );
     // pkg/api/team_members.go:19-57 GetTeamMembers → sqlstore/team.go:527-573: models.TeamMemberDTO
     // ordered by login, then email; no external auth, so auth_module "" and labels [].
     let (s, list) = t.send("GET", &members, &a, None).await;
