@@ -164,7 +164,7 @@ async fn team_members() {
     );
     // models.AddTeamMemberCommand `userId` is binding:"Required".
     assert_eq!(t.send("POST", &members, &a, Some(json!({}))).await, (400, msg_trace("bad request data")));
-    // The permission service validates the user (resourcepermissions/service.go:275-285) and
+    // The permission service validates the user (resourcepermissions/service.go:272-282) and
     // the team in the org (permissions_services.go:87-102): :86-89
     // response.Error(500, "Failed to add Member to Team", err)
     assert_eq!(
