@@ -1,17 +1,17 @@
 //! The route table (pkg/api/api.go and the ngalert generated routes at v8.5.4) and the small
-//! handlers: health, org, API keys, users, teams, and the emulator's own admin routes.
+//! handlers: health, API keys and the emulator's own admin routes.
 
 use crate::auth::{Identity, encode_key};
-use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, parse_query, query_i64, query_str, raw_json};
+use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, raw_json};
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
-use crate::util::{avatar_url, avatar_url_with_default, generate_short_uid};
-use crate::{alerting, dashboards, datasources, folders, ruler};
+use crate::util::generate_short_uid;
+use crate::{alerting, dashboards, datasources, folders, frontend_settings, orgs, preferences, ruler, teams, users};
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -20,18 +20,12 @@ use std::sync::Arc;
 pub(crate) const GRAFANA_COMMIT: &str = "78ee958143";
 /// The emulated version.
 pub(crate) const GRAFANA_VERSION: &str = "8.5.4";
+/// `main.buildstamp` of a v8.5.4 build: pkg/build/cmd.go stamps the tag commit's time
+/// (`git show -s --format=%ct`).
+pub(crate) const GRAFANA_BUILDSTAMP: i64 = 1_653_918_903;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
     let api = Router::new()
-        .route("/api/org", get(get_org))
-        .route("/api/org/users", get(org_users))
-        .route("/api/org/users/lookup", get(org_users_lookup))
-        .route("/api/user", get(get_user))
-        .route("/api/user/using/{id}", post(user_set_using_org))
-        .route("/api/frontend/settings", get(frontend_settings))
-        .route("/api/users/lookup", get(users_lookup))
-        .route("/api/teams/search", get(teams_search))
-        .route("/api/teams/{id}", get(get_team))
         .route("/api/auth/keys", get(list_keys).post(add_key))
         .route("/api/auth/keys/{id}", delete(delete_key))
         .merge(folders::routes())
@@ -39,6 +33,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(datasources::routes())
         .merge(alerting::routes())
         .merge(dashboards::routes())
+        .merge(orgs::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
+        .merge(preferences::routes())
+        .merge(frontend_settings::routes())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth_mw))
         .route("/api/health", get(health).head(health))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), fault_mw));
@@ -78,196 +77,6 @@ async fn health(State(app): State<Arc<App>>, method: Method, req: Request) -> Re
         *r.body_mut() = axum::body::Body::empty();
     }
     r
-}
-
-/// pkg/api/org.go `GetCurrentOrg`.
-async fn get_org(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    let db = app.db();
-    let Some(org) = db.orgs.get(&id.org_id) else {
-        return Err(err_plain(404, "Organization not found"));
-    };
-    Ok(json(
-        200,
-        &json!({"id": org.id, "name": org.name, "address": {"address1": "", "address2": "", "city": "", "zipCode": "", "state": "", "country": ""}}),
-    ))
-}
-
-/// pkg/api/user.go `GetSignedInUser`: an API key has no user (404 `user not found`).
-async fn get_user(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    let db = app.db();
-    let Some(u) = db.users.get(&id.user_id) else {
-        return Err(err_plain(404, "user not found"));
-    };
-    // getUserUserProfile: authLabels is an empty list and the avatar is set.
-    Ok(json(200, &user_profile(u, json!([]), &avatar_url(&u.email))))
-}
-
-/// pkg/api/user.go `UserSetUsingOrg` (`POST /api/user/using/:id`, pkg/api/api.go:156): the org
-/// must be one of the caller's (`validateUsingOrg`); an API key has no user, so no org is.
-async fn user_set_using_org(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    Path(org): Path<String>,
-) -> R {
-    let Ok(org_id) = org.parse::<i64>() else {
-        return Err(err_trace(400, "id is invalid"));
-    };
-    let mut db = app.db();
-    if !db.org_users.contains_key(&(org_id, id.user_id)) {
-        return Err(err_plain(401, "Not a valid organization"));
-    }
-    if let Some(user) = db.users.get_mut(&id.user_id) {
-        user.current_org = org_id;
-    }
-    Ok(json(200, &json!({"message": "Active organization changed"})))
-}
-
-/// pkg/api/frontendsettings.go `GetFrontendSettings` (`GET /api/frontend/settings/`, behind
-/// `reqSignedIn`) as a default configuration answers it, in part: the build info and the
-/// alerting switches, without the plugin-dependent `datasources` and `panels` (see the README's
-/// known differences). `c.JSON` writes Go's sorted map keys with `charset=UTF-8`.
-async fn frontend_settings(Extension(id): Extension<Identity>) -> Response {
-    let body = json!({
-        "alertingEnabled": false,
-        "allowOrgCreate": id.is_grafana_admin,
-        "appSubUrl": "",
-        "appUrl": "http://localhost:3000/",
-        // pkg/build/cmd.go `buildStamp`: the commit time of the tag.
-        "buildInfo": {"buildstamp": 1_653_918_903, "commit": GRAFANA_COMMIT, "edition": "Open Source",
-                      "env": "production", "hasUpdate": false, "hideVersion": false, "latestVersion": "",
-                      "version": GRAFANA_VERSION},
-        "expressionsEnabled": true,
-        "featureToggles": {},
-        "minRefreshInterval": "5s",
-        "unifiedAlertingEnabled": true,
-    });
-    raw_json(200, serde_json::to_vec(&body).unwrap_or_default(), "application/json; charset=UTF-8")
-}
-
-/// `models.UserProfileDTO`; `orgId` is the user's current org.
-fn user_profile(u: &crate::state::User, auth_labels: Value, avatar: &str) -> Value {
-    json!({
-        "id": u.id, "email": u.email, "name": u.name, "login": u.login, "theme": "",
-        "orgId": u.current_org, "isGrafanaAdmin": u.is_grafana_admin, "isDisabled": false,
-        "isExternal": false, "authLabels": auth_labels, "updatedAt": u.created, "createdAt": u.created,
-        "avatarUrl": avatar
-    })
-}
-
-/// pkg/api/user.go `GetUserByLoginOrEmail` (server admins only).
-async fn users_lookup(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
-    id.require_grafana_admin()?;
-    let q = parse_query(req.uri().query());
-    let key = query_str(&q, "loginOrEmail");
-    let db = app.db();
-    let Some(u) = db.users.values().find(|u| u.login == key || u.email == key) else {
-        return Err(err_plain(404, "user not found"));
-    };
-    // GetUserByLoginOrEmail fills neither authLabels (null) nor the avatar.
-    Ok(json(200, &user_profile(u, Value::Null, "")))
-}
-
-/// pkg/api/org_users.go `GetOrgUsersForCurrentOrg` (org admins).
-async fn org_users(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    id.require_org_admin()?;
-    let db = app.db();
-    let list: Vec<Value> = db
-        .org_users
-        .iter()
-        .filter(|((o, _), _)| *o == id.org_id)
-        .filter_map(|((o, u), role)| db.users.get(u).map(|u| (o, u, role)))
-        .map(|(o, u, role)| {
-            json!({"orgId": o, "userId": u.id, "email": u.email, "name": u.name,
-                   "avatarUrl": avatar_url(&u.email), "login": u.login, "role": role.as_str(),
-                   "lastSeenAt": u.created, "lastSeenAtAge": "< 1 minute"})
-        })
-        .collect();
-    Ok(json(200, &Value::Array(list)))
-}
-
-/// pkg/api/org_users.go `GetOrgUsersForCurrentOrgLookup`: login/email/name substring match,
-/// behind `OrgAdminFolderAdminOrTeamAdmin` (pkg/middleware/auth.go): org admins, or callers
-/// with Admin permission on some folder (team admins are not emulated).
-async fn org_users_lookup(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
-    let q = parse_query(req.uri().query());
-    let needle = query_str(&q, "query").to_lowercase();
-    let limit = query_i64(&q, "limit");
-    let db = app.db();
-    let folder_admin = db.dashboards.values().any(|d| {
-        d.org_id == id.org_id && d.is_folder && crate::auth::has_permission(&db, &id, d.id, crate::auth::PERM_ADMIN)
-    });
-    if !folder_admin {
-        id.require_org_admin()?;
-    }
-    let mut list: Vec<Value> = db
-        .org_users
-        .keys()
-        .filter(|(o, _)| *o == id.org_id)
-        .filter_map(|(_, u)| db.users.get(u))
-        .filter(|u| {
-            needle.is_empty()
-                || u.login.to_lowercase().contains(&needle)
-                || u.email.to_lowercase().contains(&needle)
-                || u.name.to_lowercase().contains(&needle)
-        })
-        .map(|u| json!({"userId": u.id, "login": u.login, "avatarUrl": avatar_url(&u.email)}))
-        .collect();
-    if limit > 0 {
-        list.truncate(limit as usize);
-    }
-    Ok(json(200, &Value::Array(list)))
-}
-
-fn team_json(t: &crate::state::Team) -> Value {
-    json!({"id": t.id, "orgId": t.org_id, "name": t.name, "email": t.email,
-           "avatarUrl": avatar_url_with_default(&t.email, &t.name), "memberCount": t.members.len(), "permission": 0,
-           "accessControl": null})
-}
-
-/// pkg/api/team.go `SearchTeams` with RBAC off: org admins see every team, other callers
-/// only the teams they belong to; `name` is exact, `query` a substring.
-async fn teams_search(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
-    let q = parse_query(req.uri().query());
-    let (query, name) = (query_str(&q, "query").to_lowercase(), query_str(&q, "name"));
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let mut page = query_i64(&q, "page");
-    if page < 1 {
-        page = 1;
-    }
-    let db = app.db();
-    let mut teams: Vec<&crate::state::Team> = db
-        .teams
-        .values()
-        .filter(|t| t.org_id == id.org_id)
-        .filter(|t| id.role == Some(Role::Admin) || (id.user_id > 0 && t.members.contains(&id.user_id)))
-        .filter(|t| name.is_empty() || t.name == name)
-        .filter(|t| query.is_empty() || t.name.to_lowercase().contains(&query))
-        .collect();
-    teams.sort_by(|a, b| a.name.cmp(&b.name));
-    let total = teams.len();
-    let list: Vec<Value> = teams
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
-        .map(team_json)
-        .collect();
-    Ok(json(200, &json!({"totalCount": total, "teams": list, "page": page, "perPage": per_page})))
-}
-
-/// pkg/api/team.go `GetTeamByID`.
-async fn get_team(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(team): Path<String>) -> R {
-    let team_id = crate::http::parse_id(&team)?;
-    let db = app.db();
-    let visible = |t: &&crate::state::Team| {
-        t.org_id == id.org_id && (id.role == Some(Role::Admin) || (id.user_id > 0 && t.members.contains(&id.user_id)))
-    };
-    match db.teams.get(&team_id).filter(visible) {
-        Some(t) => Ok(json(200, &team_json(t))),
-        None => Err(err_trace(404, "Team not found")),
-    }
 }
 
 #[derive(Deserialize)]

@@ -3,9 +3,10 @@
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
 //! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document, folder permissions, users and teams
-//! look-ups, dashboards and search. Every behaviour names, in a comment, the grafana/grafana
-//! file (at tag v8.5.4) that it follows.
+//! channels, the Alertmanager configuration document, folder permissions, dashboards and
+//! search, accounts (users, orgs, org users, teams and their members, preferences) and the
+//! frontend settings. Every behaviour names, in a comment, the grafana/grafana file (at tag
+//! v8.5.4) that it follows.
 //!
 //! On top of Grafana it offers fault and latency injection and a request counter, set at
 //! start through [`EmulatorConfig::faults`] and changed at run time through
@@ -31,11 +32,16 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod frontend_settings;
 mod http;
+mod orgs;
+mod preferences;
 mod ruler;
 mod seed;
 mod server;
 mod state;
+mod teams;
+mod users;
 mod util;
 
 pub use faults::{FaultConfig, FaultKind, FaultRule, Latency};
@@ -116,7 +122,9 @@ impl Emulator {
             .await
             .map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { addr: config.listen, source })?;
-        let app = Arc::new(server::App::new(&config)?);
+        let mut app = server::App::new(&config)?;
+        app.app_url = format!("http://localhost:{}/", addr.port());
+        let app = Arc::new(app);
         let router = api::router(app.clone());
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(server::serve(listener, app.clone(), router.clone(), rx));

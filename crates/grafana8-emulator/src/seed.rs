@@ -3,7 +3,7 @@
 
 use crate::EmulatorError;
 use crate::state::{DataSource, Db, Org, Role, Team, User};
-use crate::util::{generate_short_uid, now_rfc3339};
+use crate::util::generate_short_uid;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -128,30 +128,19 @@ impl Seed {
 
 pub(crate) fn add_org(db: &mut Db, name: &str) -> i64 {
     let id = db.next_id("org");
-    db.orgs.insert(id, Org { id, name: name.to_string() });
+    db.orgs.insert(id, Org { id, name: name.to_string(), address: Default::default() });
     db.am_configs.insert(id, crate::alerting::default_am_config());
     id
 }
 
 pub(crate) fn load(db: &mut Db, admin_password: &str, seed: &Seed) -> Result<(), EmulatorError> {
-    let now = now_rfc3339();
     // pkg/services/sqlstore/sqlstore.go ensureMainOrgAndAdminUser: org 1 "Main Org." and the
     // server admin `admin` (admin@localhost).
     add_org(db, "Main Org.");
     let admin_id = db.next_id("user");
-    db.users.insert(
-        admin_id,
-        User {
-            id: admin_id,
-            login: "admin".into(),
-            email: "admin@localhost".into(),
-            name: String::new(),
-            password: admin_password.into(),
-            is_grafana_admin: true,
-            current_org: 1,
-            created: now.clone(),
-        },
-    );
+    let mut admin = User::new(admin_id, "admin", "admin@localhost", "", admin_password, 1);
+    admin.is_grafana_admin = true;
+    db.users.insert(admin_id, admin);
     db.org_users.insert((1, admin_id), Role::Admin);
     for o in &seed.orgs {
         add_org(db, &o.name);
@@ -161,19 +150,9 @@ pub(crate) fn load(db: &mut Db, admin_password: &str, seed: &Seed) -> Result<(),
             return Err(EmulatorError::Seed(format!("user {} is in org {} which does not exist", u.login, u.org)));
         }
         let id = db.next_id("user");
-        db.users.insert(
-            id,
-            User {
-                id,
-                login: u.login.clone(),
-                email: u.email.clone().unwrap_or_else(|| format!("{}@localhost", u.login)),
-                name: u.name.clone().unwrap_or_else(|| u.login.clone()),
-                password: u.password.clone(),
-                is_grafana_admin: false,
-                current_org: u.org,
-                created: now.clone(),
-            },
-        );
+        let email = u.email.clone().unwrap_or_else(|| format!("{}@localhost", u.login));
+        let name = u.name.clone().unwrap_or_else(|| u.login.clone());
+        db.users.insert(id, User::new(id, &u.login, &email, &name, &u.password, u.org));
         db.org_users.insert((u.org, id), u.role);
         for (org, role) in &u.other_orgs {
             let org: i64 = org
@@ -194,7 +173,8 @@ pub(crate) fn load(db: &mut Db, admin_password: &str, seed: &Seed) -> Result<(),
                 .ok_or_else(|| EmulatorError::Seed(format!("team {}: no user {login}", t.name)))?;
             members.push(uid);
         }
-        db.teams.insert(id, Team { id, org_id: t.org, name: t.name.clone(), email: t.email.clone(), members });
+        let (org_id, name, email) = (t.org, t.name.clone(), t.email.clone());
+        db.teams.insert(id, Team { id, org_id, name, email, members, admins: Default::default() });
     }
     for d in &seed.datasources {
         let id = db.next_id("data_source");

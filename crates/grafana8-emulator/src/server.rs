@@ -28,6 +28,9 @@ pub(crate) struct App {
     pub counter: Mutex<Counter>,
     pub log_requests: bool,
     pub admin_password: String,
+    /// `[server] root_url` as Grafana's defaults build it (`http://localhost:<http_port>/`),
+    /// with the port the emulator listens on.
+    pub app_url: String,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             counter: Mutex::new(Counter::default()),
             log_requests: config.log_requests,
             admin_password: config.admin_password.clone(),
+            app_url: format!("http://localhost:{}/", config.listen.port()),
         })
     }
 
@@ -201,9 +205,16 @@ pub(crate) fn authenticate(app: &App, req: &Request) -> Result<Identity, Respons
     let query = crate::http::parse_query(req.uri().query());
     let target_org = crate::http::query_str(&query, "targetOrgId").parse().ok();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let db = app.db();
+    let mut db = app.db();
     match auth::resolve(&db, req.headers(), target_org, now) {
-        Auth::Signed(id) => Ok(id),
+        Auth::Signed(id) => {
+            // pkg/services/contexthandler/contexthandler.go: a signed-in user last seen more
+            // than five minutes ago gets `last_seen_at` set to now (`ShouldUpdateLastSeenAt`).
+            if let Some(u) = db.users.get_mut(&id.user_id).filter(|u| now - u.last_seen > 300) {
+                u.last_seen = now;
+            }
+            Ok(id)
+        }
         Auth::Anonymous => Err(unauthorized()),
         Auth::Rejected(r) => Err(r),
     }

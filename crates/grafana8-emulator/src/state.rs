@@ -42,6 +42,18 @@ impl Role {
 pub(crate) struct Org {
     pub id: i64,
     pub name: String,
+    pub address: Address,
+}
+
+/// `models.Address` (pkg/models/address.go): the org's address columns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Address {
+    pub address1: String,
+    pub address2: String,
+    pub city: String,
+    pub zip_code: String,
+    pub state: String,
+    pub country: String,
 }
 
 #[derive(Clone, Debug)]
@@ -52,8 +64,59 @@ pub(crate) struct User {
     pub name: String,
     pub password: String,
     pub is_grafana_admin: bool,
+    /// `user.org_id`: the org the user last switched to; 0 after leaving every org.
     pub current_org: i64,
     pub created: String,
+    pub updated: String,
+    pub theme: String,
+    /// `user.last_seen_at` in Unix seconds; creation sets it ten years back
+    /// (pkg/services/sqlstore/user.go `CreateUser`).
+    pub last_seen: i64,
+}
+
+impl User {
+    /// A row as pkg/services/sqlstore/user.go `CreateUser` inserts it, stamped `now`.
+    pub(crate) fn new(id: i64, login: &str, email: &str, name: &str, password: &str, current_org: i64) -> User {
+        let now = crate::util::now_rfc3339();
+        User {
+            id,
+            login: login.to_string(),
+            email: email.to_string(),
+            name: name.to_string(),
+            password: password.to_string(),
+            is_grafana_admin: false,
+            current_org,
+            created: now.clone(),
+            updated: now,
+            theme: String::new(),
+            last_seen: crate::util::ten_years_ago(crate::util::now_unix()),
+        }
+    }
+}
+
+/// A row of `preferences` (pkg/models/preferences.go): one per (org, user, team); the org's
+/// own row has user 0 and team 0.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Prefs {
+    pub home_dashboard_id: i64,
+    pub timezone: String,
+    pub week_start: String,
+    pub theme: String,
+    /// `json_data.navbar.savedItems`; `None` is JSON `null`.
+    pub saved_items: Option<Vec<NavLink>>,
+}
+
+/// `models.NavLink`: every field is `omitempty`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct NavLink {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
 }
 
 #[derive(Clone, Debug)]
@@ -72,7 +135,10 @@ pub(crate) struct Team {
     pub org_id: i64,
     pub name: String,
     pub email: String,
+    /// The `team_member` rows' user ids (any order; lists sort on read).
     pub members: Vec<i64>,
+    /// Members whose `team_member.permission` is Admin (4); the others have 0.
+    pub admins: BTreeSet<i64>,
 }
 
 /// A row of the `dashboard` table: folders are dashboards with `is_folder`.
@@ -239,6 +305,8 @@ pub(crate) struct Db {
     pub channels: BTreeMap<i64, Channel>,
     /// org id -> the stored Alertmanager configuration document (with secure settings).
     pub am_configs: BTreeMap<i64, Value>,
+    /// (org id, user id, team id) -> the `preferences` row.
+    pub preferences: BTreeMap<(i64, i64, i64), Prefs>,
 }
 
 impl Db {
@@ -393,6 +461,14 @@ impl RuleStore {
     pub(crate) fn groups(&self, org_id: i64, namespace_uid: &str) -> Vec<(&str, Vec<&StoredRule>)> {
         let Some(groups) = self.groups.get(&org_id).and_then(|n| n.get(namespace_uid)) else { return vec![] };
         groups.iter().map(|(g, ids)| (g.as_str(), ids.iter().filter_map(|id| self.by_id.get(id)).collect())).collect()
+    }
+
+    /// Deletes every rule of an org (pkg/services/sqlstore/org.go `DeleteOrg`).
+    pub(crate) fn remove_org(&mut self, org_id: i64) {
+        let namespaces: Vec<String> = self.groups.get(&org_id).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+        for ns in namespaces {
+            self.remove_in_namespace(org_id, &ns, None);
+        }
     }
 
     /// Whether an org's namespace holds any rule.

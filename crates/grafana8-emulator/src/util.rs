@@ -199,6 +199,83 @@ pub(crate) fn format_go_duration(secs: i64) -> String {
     if neg { format!("-{body}") } else { body }
 }
 
+/// Seconds since the Unix epoch.
+pub(crate) fn now_unix() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// RFC 3339 with seconds precision for a Unix time.
+pub(crate) fn format_unix(secs: i64) -> String {
+    let t = if secs >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    };
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Go's `t.AddDate(-10, 0, 0)` in UTC: the same clock time ten calendar years back, with a
+/// 29 February that does not exist normalised to 1 March.
+pub(crate) fn ten_years_ago(secs: i64) -> i64 {
+    let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = (y - 10, m, d);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let (m, d) = if m == 2 && d == 29 && !leap { (3, 1) } else { (m, d) };
+    days_from_civil(y, m, d) * 86_400 + tod
+}
+
+// Howard Hinnant's civil-date algorithms (proleptic Gregorian, days since 1970-01-01).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+/// pkg/util/strings.go `GetAgeString`: the largest whole unit (a year is 525600 minutes, a
+/// month 43800), or `< 1 minute`.
+pub(crate) fn age_string(then: i64, now: i64) -> String {
+    let minutes = (now - then) as f64 / 60.0;
+    let units = [(525_600.0, "year"), (43_800.0, "month"), (1_440.0, "day"), (60.0, "hour"), (1.0, "minute")];
+    for (size, unit) in units {
+        let n = (minutes / size).floor() as i64;
+        if n > 0 {
+            return if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") };
+        }
+    }
+    "< 1 minute".into()
+}
+
+/// SQLite's `LIKE` (Grafana's default database): `%` matches any run, `_` any one character,
+/// and ASCII letters match without regard to case.
+pub(crate) fn sql_like(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &t[1..]),
+        }
+    }
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    go(&p, &t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +310,21 @@ mod tests {
         assert_eq!(slugify("  A & B  "), "a-and-b");
         assert_eq!(slugify("Bob's"), "bobs");
         assert_eq!(slugify("snake_case"), "snake_case");
+    }
+
+    #[test]
+    fn dates_ages_and_like() {
+        // 2024-02-29T12:00:00Z: ten years back there is no 29 February, Go gives 1 March 2014.
+        assert_eq!(format_unix(ten_years_ago(1_709_208_000)), "2014-03-01T12:00:00Z");
+        assert_eq!(format_unix(ten_years_ago(1_653_918_903)), "2012-05-30T13:55:03Z");
+        let now = 1_653_918_903;
+        assert_eq!(age_string(ten_years_ago(now), now), "10 years");
+        assert_eq!(age_string(now - 59, now), "< 1 minute");
+        assert_eq!(age_string(now - 3 * 3600, now), "3 hours");
+        assert_eq!(age_string(now - 86_400, now), "1 day");
+        assert!(sql_like("%adm%", "xADMINx"));
+        assert!(sql_like("a_c", "abc") && !sql_like("a_c", "ac"));
+        assert!(sql_like("Main%", "main org.") && !sql_like("Main%", "The Main"));
     }
 
     #[test]

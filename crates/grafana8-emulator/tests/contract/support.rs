@@ -138,6 +138,64 @@ impl Target {
     }
 }
 
+/// A user made through `POST /api/admin/users`.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub id: i64,
+    pub login: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl NewUser {
+    /// Basic-auth credentials of the user.
+    pub fn cred(&self) -> Cred {
+        Cred::Basic(self.login.clone(), self.password.clone())
+    }
+
+    /// Basic-auth credentials with another password.
+    pub fn cred_with(&self, password: &str) -> Cred {
+        Cred::Basic(self.login.clone(), password.to_string())
+    }
+}
+
+impl Target {
+    /// Creates a user with a unique login (and `<login>@example.com`) as the server admin; it
+    /// joins org 1 as Viewer (`auto_assign_org_role`).
+    pub async fn user(&self) -> NewUser {
+        let login = unique("user");
+        let email = format!("{login}@example.com");
+        let password = "secret-pw".to_string();
+        let body = json!({"login": login, "email": email, "name": login, "password": password});
+        let (s, b) = self.send("POST", "/api/admin/users", &self.admin(), Some(body)).await;
+        assert_eq!(s, 200, "{b}");
+        NewUser { id: b["id"].as_i64().expect("user id"), login, email, password }
+    }
+
+    /// Creates an org with a unique name as the server admin (who becomes its Admin) and
+    /// returns (id, name).
+    pub async fn org(&self) -> (i64, String) {
+        let name = unique("Org");
+        let (s, b) = self.send("POST", "/api/orgs", &self.admin(), Some(json!({"name": name}))).await;
+        assert_eq!(s, 200, "{b}");
+        (b["orgId"].as_i64().expect("org id"), name)
+    }
+
+    /// Sends as `cred` in org `org_id` (`X-Grafana-Org-Id`).
+    pub async fn send_in(
+        &self,
+        org_id: i64,
+        method: &str,
+        path: &str,
+        cred: &Cred,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let org = org_id.to_string();
+        let (s, _, b) = self.send_full(method, path, cred, body, &[("X-Grafana-Org-Id", org.as_str())]).await;
+        (s, b)
+    }
+}
+
 /// The trace id of 8.5 error bodies built from a Go error.
 pub const TRACE: &str = "00000000000000000000000000000000";
 
