@@ -9,8 +9,9 @@ use crate::http::{
     R, bind_fields, err_plain, err_trace, json, parse_query, query_all, query_i64, query_str, status_msg,
 };
 use crate::server::App;
+use crate::slug::slugify;
 use crate::state::{Dash, DashVersion, Db};
-use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339, slugify};
+use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};

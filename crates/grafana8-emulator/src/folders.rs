@@ -8,10 +8,10 @@ use crate::http::{
     R, bind, bind_fields, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg,
 };
 use crate::server::App;
+use crate::slug::slugify;
 use crate::state::{Acl, Dash, Db, Role};
 use crate::util::{
     avatar_url, avatar_url_with_default, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339,
-    slugify,
 };
 use axum::Router;
 use axum::body::Bytes;

@@ -35,6 +35,7 @@ mod http;
 mod ruler;
 mod seed;
 mod server;
+mod slug;
 mod state;
 mod util;
 

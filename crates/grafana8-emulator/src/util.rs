@@ -1,4 +1,4 @@
-//! Identifier, slug, duration and timestamp helpers shared by the handlers.
+//! Identifier, duration and timestamp helpers shared by the handlers.
 
 use md5::{Digest, Md5};
 use rand::Rng;
@@ -27,41 +27,6 @@ pub(crate) fn is_valid_short_uid(uid: &str) -> bool {
 /// pkg/util/shortid_generator.go `IsShortUIDTooLong`: more than 40 characters.
 pub(crate) fn is_short_uid_too_long(uid: &str) -> bool {
     uid.len() > 40
-}
-
-/// pkg/models/dashboards.go `SlugifyTitle`: gosimple/slug of the lower-cased title, or the
-/// base64url of the title when that is empty. Non-ASCII transliteration is approximated by
-/// dropping the characters.
-pub(crate) fn slugify(title: &str) -> String {
-    let lower = title.to_lowercase();
-    let mut subst = String::with_capacity(lower.len());
-    for c in lower.chars() {
-        match c {
-            '&' => subst.push_str("and"),
-            '@' => subst.push_str("at"),
-            '"' | '\'' | '’' => {}
-            c => subst.push(c),
-        }
-    }
-    let mut out = String::with_capacity(subst.len());
-    let mut dash = false;
-    for c in subst.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c);
-        } else {
-            dash = true;
-        }
-    }
-    let trimmed = out.trim_matches(|c| c == '-' || c == '_').to_string();
-    if trimmed.is_empty() {
-        use base64::Engine;
-        return base64::engine::general_purpose::URL_SAFE.encode(title.as_bytes());
-    }
-    trimmed
 }
 
 /// pkg/api/dtos/models.go `GetGravatarUrlWithDefault`: without an email, the default text
@@ -210,15 +175,6 @@ mod tests {
         for bad in ["", "1.5m", "-1m", "1m1h", "5", "1us", "m"] {
             assert!(parse_prom_duration(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn slugs_follow_gosimple() {
-        assert_eq!(slugify("My Folder"), "my-folder");
-        assert_eq!(slugify("my-folder"), "my-folder");
-        assert_eq!(slugify("  A & B  "), "a-and-b");
-        assert_eq!(slugify("Bob's"), "bobs");
-        assert_eq!(slugify("snake_case"), "snake_case");
     }
 
     #[test]

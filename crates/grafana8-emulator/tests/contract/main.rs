@@ -11,4 +11,5 @@ mod datasources;
 mod faults;
 mod folders;
 mod ruler;
+mod slugs;
 mod support;
