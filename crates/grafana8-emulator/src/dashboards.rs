@@ -8,6 +8,7 @@ use crate::folders::folder_url;
 use crate::http::{
     R, bind_fields, err_plain, err_trace, json, parse_query, query_all, query_i64, query_str, status_msg,
 };
+use crate::permissions;
 use crate::server::App;
 use crate::slug::slugify;
 use crate::state::{Dash, DashVersion, Db};
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/dashboards/uid/{uid}", get(get_by_uid).delete(delete_by_uid))
         .route("/api/dashboards/id/{dashboard_id}/versions", get(versions))
         .route("/api/dashboards/id/{dashboard_id}/versions/{id}", get(version))
+        .route("/api/dashboards/id/{dashboard_id}/permissions", get(get_permissions).post(update_permissions))
         .route("/api/search", get(search))
 }
 
@@ -314,6 +316,57 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
         db.dash_versions.retain(|v| v.dashboard_id != i);
     }
     Ok(json(200, &json!({"title": d.title, "message": format!("Dashboard {} deleted", d.title), "id": d.id})))
+}
+
+/// `getDashboardHelper` by id: any row of the org, folders included (a 404 built from the
+/// store's error).
+fn dashboard_by_id(db: &Db, org_id: i64, dash_id: i64) -> Result<&Dash, Response> {
+    db.dashboards.get(&dash_id).filter(|d| d.org_id == org_id).ok_or_else(|| err_trace(404, "Dashboard not found"))
+}
+
+/// pkg/api/dashboard_permission.go `GetDashboardPermissionList`: CanAdmin, then the ACL without
+/// the own rows an inherited row already covers (`GetACLWithoutDuplicates`).
+async fn get_permissions(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+) -> R {
+    let dash_id = parse_dashboard_id(&raw)?;
+    let db = app.db();
+    let d = dashboard_by_id(&db, id.org_id, dash_id)?;
+    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
+        return Err(access_denied());
+    }
+    let rows = permissions::without_duplicates(permissions::acl_rows(&db, id.org_id, d));
+    Ok(json(200, &permissions::to_dtos(&db, d, &rows, permissions::IdField::Dashboard)))
+}
+
+/// pkg/api/dashboard_permission.go `UpdateDashboardPermissions`: the body is bound and
+/// validated before the id is parsed; then the dashboard, CanAdmin, the guardian's
+/// `CheckPermissionBeforeUpdate` and the store (409 for an item with no subject).
+async fn update_permissions(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    let items = permissions::bind_items(&headers, &body)?;
+    let dash_id = parse_dashboard_id(&raw)?;
+    let mut db = app.db();
+    let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
+    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
+        return Err(access_denied());
+    }
+    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &d), &items)?;
+    permissions::write(
+        &mut db,
+        id.org_id,
+        d.id,
+        &items,
+        "user id and team id cannot both be empty for a dashboard permission",
+    )?;
+    Ok(json(200, &json!({"message": "Dashboard permissions updated"})))
 }
 
 fn parse_dashboard_id(raw: &str) -> Result<i64, Response> {

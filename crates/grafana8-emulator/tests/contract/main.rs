@@ -6,6 +6,7 @@
 
 mod alerting;
 mod auth;
+mod dashboard_permissions;
 mod dashboards;
 mod datasources;
 mod faults;
