@@ -6,7 +6,7 @@ use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, parse_quer
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
 use crate::util::{avatar_url, avatar_url_with_default, generate_short_uid};
-use crate::{alerting, dashboards, datasources, folders, ruler};
+use crate::{alerting, dashboards, datasources, folders, library_elements, ruler};
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method};
@@ -37,6 +37,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(datasources::routes())
         .merge(alerting::routes())
         .merge(dashboards::routes())
+        .merge(library_elements::routes())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth_mw))
         .route("/api/health", get(health).head(health))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), fault_mw));

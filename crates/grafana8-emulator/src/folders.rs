@@ -90,7 +90,8 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, r
     let mut folders: Vec<&Dash> = db
         .dashboards
         .values()
-        .filter(|d| d.org_id == id.org_id && d.is_folder && has_permission(&db, &id, d.id, PERM_VIEW))
+        // The search's SQL permission filter (sqlstore/permissions/dashboard.go), not the guardian.
+        .filter(|d| d.org_id == id.org_id && d.is_folder && permissions::sql_can(&db, &id, d, PERM_VIEW))
         .collect();
     folders.sort_by(|a, b| a.title.cmp(&b.title));
     let mut page_items: Vec<&Dash> =
@@ -329,6 +330,8 @@ async fn delete_folder(
     let q = parse_query(req.uri().query());
     let force = query_bool(&q, "forceDeleteRules");
     let mut db = app.db();
+    // folder.go:93: the folder's library elements go first, in their own transaction.
+    crate::library_elements::delete_in_folder(&mut db, &id, &uid)?;
     let f = viewable_folder_by_uid(&db, &id, &uid)?.clone();
     if !has_permission(&db, &id, f.id, PERM_EDIT) {
         return Err(access_denied());

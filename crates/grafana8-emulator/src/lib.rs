@@ -32,6 +32,7 @@ mod datasources;
 mod faults;
 mod folders;
 mod http;
+mod library_elements;
 mod permissions;
 mod ruler;
 mod seed;

@@ -5,6 +5,7 @@
 //! pkg/services/guardian/guardian.go `CheckPermissionBeforeUpdate`) and the write
 //! (pkg/services/dashboards/database/database.go `UpdateDashboardACL`) at v8.5.4.
 
+use crate::auth::Identity;
 use crate::http::{bad_request_data, bind, err_trace};
 use crate::state::{Acl, Dash, Db, Role};
 use crate::util::{avatar_url, avatar_url_with_default, now_rfc3339};
@@ -371,4 +372,41 @@ pub(crate) fn write(db: &mut Db, org_id: i64, dash_id: i64, items: &[AclItem], m
         d.has_acl = true;
     }
     Ok(())
+}
+
+/// The SQL permission filter of searches and library elements
+/// (pkg/services/sqlstore/permissions/dashboard.go `DashboardPermissionFilter`, the same SQL as
+/// sqlbuilder.go `WriteDashboardPermissionFilter`). It differs from the guardian: an Editor
+/// also matches `Viewer` role rows, the dashboard's and its folder's rows count whatever
+/// `has_acl` says, and an API key (user id 0) matches only role rows.
+pub(crate) fn sql_can(db: &Db, id: &Identity, dash: &Dash, permission: i64) -> bool {
+    if id.role == Some(Role::Admin) {
+        return true;
+    }
+    if dash.org_id != id.org_id {
+        return false;
+    }
+    let role_ok = |r: Option<Role>| match (r, id.role) {
+        (Some(r), Some(me)) => r == me || (me == Role::Editor && r == Role::Viewer),
+        _ => false,
+    };
+    let own = db.acl.values().any(|a| {
+        (a.dashboard_id == dash.id || (dash.folder_id > 0 && a.dashboard_id == dash.folder_id))
+            && a.permission >= permission
+            && ((a.user_id > 0 && a.user_id == id.user_id)
+                || (a.team_id > 0
+                    && id.user_id > 0
+                    && db.teams.get(&a.team_id).is_some_and(|t| t.members.contains(&id.user_id)))
+                || role_ok(a.role))
+    });
+    if own {
+        return true;
+    }
+    // The default rows join when the folder has no ACL or, with no folder row (General or a
+    // deleted folder), when the dashboard has none.
+    let defaults = match db.dashboards.get(&dash.folder_id).filter(|_| dash.folder_id > 0) {
+        Some(f) => !f.has_acl,
+        None => !dash.has_acl,
+    };
+    defaults && [(Role::Viewer, 1), (Role::Editor, 2)].iter().any(|(r, p)| *p >= permission && role_ok(Some(*r)))
 }
