@@ -131,6 +131,65 @@ pub(crate) fn format_prom_duration(d: Duration) -> String {
     out
 }
 
+/// Go's `time.ParseDuration` in nanoseconds: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` with the units
+/// ns, us, µs, μs, ms, s, m and h, or "0"; `None` where Go returns an error (including
+/// overflow of an int64).
+pub(crate) fn go_parse_duration_nanos(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int_part, after) = rest.split_at(int_len);
+        let (frac_part, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.bytes().take_while(u8::is_ascii_digit).count();
+                (Some(&a[..n]), &a[n..])
+            }
+            None => (None, after),
+        };
+        if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
+            return None;
+        }
+        let unit_len = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
+        if unit_len == 0 {
+            return None;
+        }
+        let unit: i128 = match &after[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let int: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+        let mut v = int.checked_mul(unit)?;
+        if let Some(f) = frac_part.filter(|f| !f.is_empty()) {
+            // Go keeps at most the digits that fit and truncates.
+            let digits = &f[..f.len().min(18)];
+            let scale = 10i128.pow(digits.len() as u32);
+            v += digits.parse::<i128>().ok()? * unit / scale;
+        }
+        total += v;
+        if total > i64::MAX as i128 {
+            return None;
+        }
+        rest = &after[unit_len..];
+    }
+    Some(if neg { -total } else { total })
+}
+
 /// Go's `time.Duration.String()` for whole seconds (used in error texts such as
 /// `{From:0s To:10m0s}`).
 pub(crate) fn format_go_duration(secs: i64) -> String {
@@ -174,6 +233,19 @@ mod tests {
         }
         for bad in ["", "1.5m", "-1m", "1m1h", "5", "1us", "m"] {
             assert!(parse_prom_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn go_parse_duration() {
+        assert_eq!(go_parse_duration_nanos("5s"), Some(5_000_000_000));
+        assert_eq!(go_parse_duration_nanos("1.5s"), Some(1_500_000_000));
+        assert_eq!(go_parse_duration_nanos("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(go_parse_duration_nanos("-1s"), Some(-1_000_000_000));
+        assert_eq!(go_parse_duration_nanos("0"), Some(0));
+        assert_eq!(go_parse_duration_nanos(".5m"), Some(30_000_000_000));
+        for bad in ["", "5", "5 s", "1d", ".s", "s", "9999999999h"] {
+            assert_eq!(go_parse_duration_nanos(bad), None, "{bad}");
         }
     }
 
