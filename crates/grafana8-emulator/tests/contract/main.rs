@@ -11,6 +11,7 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod library_elements;
 mod ruler;
 mod slugs;
 mod support;
