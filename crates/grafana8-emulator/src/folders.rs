@@ -233,7 +233,8 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
         while uid.is_empty() || db.dash_by_uid(ident.org_id, &uid).is_some() {
             uid = generate_short_uid();
         }
-        let data = json!({"id": id, "uid": uid, "title": s.title, "version": 1});
+        // models.NewDashboardFolder: schemaVersion 17.
+        let data = json!({"id": id, "uid": uid, "title": s.title, "schemaVersion": 17, "version": 1});
         db.dashboards.insert(
             id,
             Dash {
@@ -253,6 +254,7 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
                 has_acl: false,
             },
         );
+        push_version(db, id, 0, user);
         id
     } else {
         let id = s.id;
@@ -269,8 +271,28 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
             d.data["uid"] = json!(d.uid);
             d.data["version"] = json!(d.version);
         }
+        push_version(db, id, s.version, user);
         id
     }
+}
+
+/// saveDashboard (database.go) writes a `dashboard_version` row for folders too, with no
+/// message.
+fn push_version(db: &mut Db, id: i64, parent_version: i64, user: i64) {
+    let Some(d) = db.dashboards.get(&id) else { return };
+    let (version, created, data) = (d.version, d.updated.clone(), d.data.clone());
+    let vid = db.next_id("dashboard_version");
+    db.dash_versions.push(crate::state::DashVersion {
+        id: vid,
+        dashboard_id: id,
+        parent_version,
+        restored_from: 0,
+        version,
+        created,
+        created_by: user,
+        message: String::new(),
+        data,
+    });
 }
 
 /// pkg/api/folder.go `CreateFolder` / `FolderServiceImpl.CreateFolder`.

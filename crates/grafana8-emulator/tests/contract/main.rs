@@ -7,6 +7,7 @@
 mod alerting;
 mod auth;
 mod dashboard_permissions;
+mod dashboard_save;
 mod dashboards;
 mod datasources;
 mod faults;
