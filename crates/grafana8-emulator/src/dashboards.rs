@@ -76,6 +76,7 @@ struct SaveCmd {
     is_folder: Option<bool>,
     /// `time.Time` without a JSON tag: `null` or a string.
     #[serde(default, rename = "UpdatedAt")]
+    #[allow(dead_code)]
     updated_at: Option<Option<String>>,
 }
 
@@ -86,7 +87,6 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
         &body,
         &["dashboard", "userId", "overwrite", "message", "folderId", "folderUid", "isFolder", "UpdatedAt"],
     )?;
-    let _ = cmd.updated_at;
     let Some(data) = cmd.dashboard.filter(|d| !d.is_null()) else {
         return Err(crate::http::bad_request_data());
     };

@@ -3,8 +3,8 @@
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
 //! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document, folder permissions, users and teams
-//! look-ups, dashboards and search. Every behaviour names, in a comment, the grafana/grafana
+//! channels, the Alertmanager configuration document, folder and dashboard permissions, users
+//! and teams look-ups, dashboards (save, restore, versions, tags), search and library elements. Every behaviour names, in a comment, the grafana/grafana
 //! file (at tag v8.5.4) that it follows.
 //!
 //! On top of Grafana it offers fault and latency injection and a request counter, set at

@@ -87,3 +87,29 @@ async fn a_title_with_nothing_to_slug_gets_unpadded_base64url() {
         .await;
     assert_eq!((s, b["slug"].clone()), (200, json!("8J-UpfCflKU")));
 }
+
+#[tokio::test]
+async fn the_clash_check_slugs_the_untrimmed_title() {
+    let t = Target::new().await;
+    let (folder_uid, _, _) = t.folder().await;
+    let save = |title: &'static str| {
+        let body = json!({"dashboard": {"title": title}, "folderUid": folder_uid});
+        let t = &t;
+        async move { t.send("POST", "/api/dashboards/db", &t.admin(), Some(body)).await }
+    };
+    assert_eq!(save("🔥🔥").await.1["slug"], json!("8J-UpfCflKU"));
+    // database.go:357 compares the slug made from the title as sent (models/dashboards.go:310
+    // UpdateSlug before dashboard_service.go:74 trims it): " 🔥🔥" slugs to the base64 of the
+    // untrimmed title, so it does not clash, and is stored with the trimmed title's slug.
+    let (s, b) = save(" 🔥🔥").await;
+    assert_eq!((s, b["slug"].clone()), (200, json!("8J-UpfCflKU")));
+    // The same title again does clash (the stored slug is the trimmed one).
+    let (s, b) = save("🔥🔥").await;
+    assert_eq!(
+        (s, b),
+        (
+            412,
+            json!({"status": "name-exists", "message": "A dashboard with the same name in the folder already exists"})
+        )
+    );
+}
