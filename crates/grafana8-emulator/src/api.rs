@@ -6,7 +6,10 @@ use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, raw_json};
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
 use crate::util::generate_short_uid;
-use crate::{alerting, dashboards, datasources, folders, frontend_settings, orgs, preferences, ruler, teams, users};
+use crate::{
+    alerting, dashboards, datasources, folders, frontend_settings, library_elements, orgs, preferences, ruler, teams,
+    users,
+};
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method};
@@ -38,6 +41,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(teams::routes())
         .merge(preferences::routes())
         .merge(frontend_settings::routes())
+        .merge(library_elements::routes())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth_mw))
         .route("/api/health", get(health).head(health))
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), fault_mw));

@@ -151,7 +151,11 @@ pub(crate) const PERM_ADMIN: i64 = 4;
 /// folder, the dashboard itself) has no ACL. Id 0 (General) has only the defaults.
 pub(crate) fn effective_acl(db: &Db, org_id: i64, dash_id: i64) -> Vec<(i64, i64, Option<Role>, i64)> {
     let default_rows = vec![(0, 0, Some(Role::Viewer), PERM_VIEW), (0, 0, Some(Role::Editor), PERM_EDIT)];
-    let Some(dash) = db.dashboards.get(&dash_id) else { return default_rows };
+    // The SQL joins `dashboard AS d ... WHERE d.org_id = ? AND d.id = ?`: an id that is no
+    // dashboard of the org has no rows at all (and so only org Admins pass).
+    let Some(dash) = db.dashboards.get(&dash_id).filter(|d| d.org_id == org_id) else {
+        return if dash_id == 0 { default_rows } else { Vec::new() };
+    };
     let folder = (dash.folder_id > 0).then(|| db.dashboards.get(&dash.folder_id)).flatten();
     let mut rows: Vec<(i64, i64, Option<Role>, i64)> = db
         .acl

@@ -8,9 +8,11 @@ use crate::folders::folder_url;
 use crate::http::{
     R, bind_fields, err_plain, err_trace, json, json_map, parse_query, query_all, query_i64, query_str, status_msg,
 };
+use crate::permissions;
 use crate::server::App;
+use crate::slug::slugify;
 use crate::state::{Dash, DashVersion, Db};
-use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339, slugify};
+use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};
@@ -27,6 +29,9 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/dashboards/uid/{uid}", get(get_by_uid).delete(delete_by_uid))
         .route("/api/dashboards/id/{dashboard_id}/versions", get(versions))
         .route("/api/dashboards/id/{dashboard_id}/versions/{id}", get(version))
+        .route("/api/dashboards/id/{dashboard_id}/permissions", get(get_permissions).post(update_permissions))
+        .route("/api/dashboards/id/{dashboard_id}/restore", post(restore))
+        .route("/api/dashboards/tags", get(tags))
         .route("/api/search", get(search))
 }
 
@@ -49,10 +54,16 @@ fn access_denied() -> Response {
     err_plain(403, "Access denied to this dashboard")
 }
 
+/// `models.SaveDashboardCommand` as `web.Bind` decodes it: `dashboard` is required (absent or
+/// `null` fails the bind); `userId` and `UpdatedAt` are decoded (a wrong type fails) but not
+/// used by `PostDashboard`.
 #[derive(Deserialize, Default)]
 struct SaveCmd {
     #[serde(default)]
     dashboard: Option<Value>,
+    #[serde(default, rename = "userId")]
+    #[allow(dead_code)]
+    user_id: Option<i64>,
     #[serde(default)]
     overwrite: Option<bool>,
     #[serde(default)]
@@ -63,40 +74,217 @@ struct SaveCmd {
     folder_uid: Option<String>,
     #[serde(default, rename = "isFolder")]
     is_folder: Option<bool>,
+    /// `time.Time` without a JSON tag: `null` or a string.
+    #[serde(default, rename = "UpdatedAt")]
+    #[allow(dead_code)]
+    updated_at: Option<Option<String>>,
 }
 
-/// `NewDashboardFromJson` reads numbers as float64 and converts.
-fn json_i64(v: &Value) -> i64 {
-    v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).unwrap_or(0)
-}
-
-/// pkg/api/dashboard.go `PostDashboard` → `DashboardServiceImpl.SaveDashboard`.
+/// pkg/api/dashboard.go `PostDashboard`.
 async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: SaveCmd =
-        bind_fields(&headers, &body, &["dashboard", "overwrite", "message", "folderId", "folderUid", "isFolder"])?;
-    let Some(mut data) = cmd.dashboard.filter(Value::is_object) else {
+    let cmd: SaveCmd = bind_fields(
+        &headers,
+        &body,
+        &["dashboard", "userId", "overwrite", "message", "folderId", "folderUid", "isFolder", "UpdatedAt"],
+    )?;
+    let Some(data) = cmd.dashboard.filter(|d| !d.is_null()) else {
         return Err(crate::http::bad_request_data());
     };
-    let overwrite = cmd.overwrite.unwrap_or(false);
     let mut db = app.db();
-    let mut folder_id = cmd.folder_id.unwrap_or(0);
-    let folder_uid = cmd.folder_uid.unwrap_or_default();
+    let input = SaveInput {
+        data,
+        overwrite: cmd.overwrite.unwrap_or(false),
+        message: cmd.message.unwrap_or_default(),
+        folder_id: cmd.folder_id.unwrap_or(0),
+        is_folder: cmd.is_folder.unwrap_or(false),
+        restored_from: 0,
+    };
+    post_dashboard(&mut db, &id, &cmd.folder_uid.unwrap_or_default(), input)
+}
+
+/// What `postDashboard` saves: the command's fields that reach the store.
+struct SaveInput {
+    data: Value,
+    overwrite: bool,
+    message: String,
+    folder_id: i64,
+    is_folder: bool,
+    restored_from: i64,
+}
+
+/// The fields `NewDashboardFromJson` (pkg/models/dashboards.go) reads from the JSON: `id` and
+/// `version` when they are numbers (float64, truncated), `uid` when it is a string; `version`
+/// only counts when `id` or `uid` was given, else the JSON's version is set to 0. The slug is
+/// that of the title as sent, before `BuildSaveDashboardCommand` trims it.
+struct DashModel {
+    id: i64,
+    uid: String,
+    version: i64,
+    slug: String,
+}
+
+impl DashModel {
+    fn from_json(data: &mut Value) -> DashModel {
+        let number = |v: &Value| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64));
+        let id = number(&data["id"]);
+        let uid = data["uid"].as_str().map(str::to_string);
+        let update = id.is_some() || uid.is_some();
+        let version = number(&data["version"]).filter(|_| update);
+        if version.is_none()
+            && let Some(m) = data.as_object_mut()
+        {
+            m.insert("version".into(), json!(0));
+        }
+        DashModel {
+            id: id.unwrap_or(0),
+            uid: uid.unwrap_or_default(),
+            version: version.unwrap_or(0),
+            slug: slugify(data["title"].as_str().unwrap_or("")),
+        }
+    }
+}
+
+/// simplejson's `Set` on the dashboard JSON: a no-op unless it is an object.
+fn set(data: &mut Value, key: &str, v: Value) {
+    if let Some(m) = data.as_object_mut() {
+        m.insert(key.into(), v);
+    }
+}
+
+/// pkg/api/dashboard.go `postDashboard`: the folder by uid, the library panels cleaned, the
+/// save, then the library panels connected.
+fn post_dashboard(db: &mut Db, id: &Identity, folder_uid: &str, mut input: SaveInput) -> R {
     if !folder_uid.is_empty() {
-        let Some(f) = db.folder_by_uid(id.org_id, &folder_uid) else {
+        // dashboard.go:305 folderService.GetFolderByUID: not found is 400, any other error
+        // (the view check) 500.
+        let Some(f) = db.folder_by_uid(id.org_id, folder_uid) else {
             return Err(err_trace(400, "Folder not found"));
         };
-        if !has_permission(&db, &id, f.id, PERM_VIEW) {
+        if !has_permission(db, id, f.id, PERM_VIEW) {
             return Err(err_trace(500, "Error while checking folder ID"));
         }
-        folder_id = f.id;
+        input.folder_id = f.id;
     }
-    let is_folder = cmd.is_folder.unwrap_or(false);
-    let mut dash_id = json_i64(&data["id"]);
-    let mut uid = data["uid"].as_str().unwrap_or("").trim().to_string();
-    let title = data["title"].as_str().unwrap_or("").trim().to_string();
-    let mut version = json_i64(&data["version"]);
-    data["title"] = json!(title);
+    crate::library_elements::clean_library_panels(&mut input.data)?;
+    let saved = save_dashboard(db, id, input)?;
+    crate::library_elements::connect_library_panels(db, id, saved.id, &saved.data)?;
+    // A `util.DynMap`: Go writes its keys sorted.
+    Ok(json_map(
+        200,
+        json!({"status": "success", "slug": saved.slug, "version": saved.version, "id": saved.id,
+                "uid": saved.uid, "url": dash_url(&saved)}),
+    ))
+}
+
+/// pkg/services/dashboards/manager/dashboard_service.go `validateDashboardRefreshInterval`
+/// with `min_refresh_interval = 5s` (conf/defaults.ini): `SaveDashboard` replaces a string
+/// `refresh` that is shorter, or that gtime cannot parse, by "5s".
+fn apply_min_refresh(data: &mut Value) {
+    let Some(refresh) = data.get("refresh").and_then(Value::as_str) else { return };
+    if refresh.is_empty() {
+        return;
+    }
+    if gtime_duration_nanos(refresh).is_none_or(|ns| ns < 5_000_000_000) {
+        set(data, "refresh", json!("5s"));
+    }
+}
+
+/// grafana-plugin-sdk-go v0.131.0 `gtime.ParseDuration` in nanoseconds: `^(\d+)([dwMy])$`
+/// (days, weeks, Julian months and years), else Go's `time.ParseDuration`.
+fn gtime_duration_nanos(s: &str) -> Option<i128> {
+    const DAY: i128 = 24 * 3600 * 1_000_000_000;
+    if let Some(unit) = s.chars().last()
+        && "dwMy".contains(unit)
+        && s.len() > 1
+        && s[..s.len() - 1].bytes().all(|b| b.is_ascii_digit())
+    {
+        let n: i128 = s[..s.len() - 1].parse::<i64>().ok()?.into();
+        let year = DAY * 36525 / 100;
+        return Some(match unit {
+            'd' => n * DAY,
+            'w' => n * 7 * DAY,
+            'M' => n * (year / 12),
+            _ => n * year,
+        });
+    }
+    crate::util::go_parse_duration_nanos(s)
+}
+
+/// pkg/services/alerting/extractor.go `ValidateAlerts`, the part that needs no data source:
+/// every panel with an `alert` key (in `rows` when there are rows, and in collapsed panels)
+/// needs a numeric id, and an enabled alert a frequency with a unit that is not zero. A
+/// `ValidationError` answers 422 built from the error (pkg/api/apierrors/dashboard.go).
+fn validate_alerts(data: &Value, dash_id: i64) -> Result<(), Response> {
+    fn panels(parent: &Value, dash_id: i64) -> Result<(), Response> {
+        for panel in parent["panels"].as_array().into_iter().flatten() {
+            if panel["collapsed"].as_bool() == Some(true) && panel.get("collapsed").is_some() {
+                panels(panel, dash_id)?;
+                continue;
+            }
+            let Some(alert) = panel.get("alert") else { continue };
+            // simplejson's Int64 on a json.Number: integer literals only.
+            let Some(panel_id) = panel["id"].as_i64() else {
+                return Err(err_trace(422, "alert validation error: A numeric panel id property is missing"));
+            };
+            if alert.get("enabled").is_some() && alert["enabled"].as_bool() != Some(true) {
+                continue;
+            }
+            let reason = frequency_error(alert["frequency"].as_str().unwrap_or(""));
+            if let Some(reason) = reason {
+                let mut msg = format!("alert validation error: {reason}");
+                if panel_id != 0 {
+                    msg.push_str(&format!(" PanelId: {panel_id}"));
+                }
+                if dash_id != 0 {
+                    msg.push_str(&format!(" DashboardId: {dash_id}"));
+                }
+                return Err(err_trace(422, &msg));
+            }
+        }
+        Ok(())
+    }
+    match data["rows"].as_array() {
+        Some(rows) if !rows.is_empty() => rows.iter().try_for_each(|r| panels(r, dash_id)),
+        _ => panels(data, dash_id),
+    }
+}
+
+/// pkg/services/alerting/rule.go `getTimeDurationStringToSeconds`, for the errors it words the
+/// same every time: no unit, or no leading number, and a zero value. An unknown unit (whose
+/// message lists a Go map's keys in random order) and a text with no `[a-z]` (a panic) pass.
+fn frequency_error(freq: &str) -> Option<&'static str> {
+    const UNPARSED: &str = "\"evaluate every\" field could not be parsed";
+    if freq.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(UNPARSED);
+    }
+    let start = freq.find(|c: char| c.is_ascii_lowercase())?;
+    let unit: String = freq[start..].chars().take_while(char::is_ascii_lowercase).collect();
+    if !matches!(unit.as_str(), "s" | "m" | "h" | "d") {
+        return None;
+    }
+    let digits: String = freq.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return Some(UNPARSED);
+    }
+    match digits.parse::<i64>() {
+        Ok(0) => Some("\"evaluate every\" cannot be zero or below"),
+        _ => None,
+    }
+}
+
+/// `DashboardServiceImpl.SaveDashboard` → `BuildSaveDashboardCommand` →
+/// `ValidateDashboardBeforeSave` → the store's `saveDashboard`, at v8.5.4. Returns the saved
+/// row.
+fn save_dashboard(db: &mut Db, id: &Identity, input: SaveInput) -> Result<Dash, Response> {
+    let SaveInput { mut data, overwrite, message, folder_id, is_folder, restored_from } = input;
+    let model = DashModel::from_json(&mut data);
+    let (mut dash_id, mut version) = (model.id, model.version);
+    apply_min_refresh(&mut data);
     // BuildSaveDashboardCommand
+    let title = data["title"].as_str().unwrap_or("").trim().to_string();
+    set(&mut data, "title", json!(title));
+    let mut uid = model.uid.trim().to_string();
+    set(&mut data, "uid", json!(uid));
     if title.is_empty() {
         return Err(dash_err(400, Some("empty-name"), "Dashboard title cannot be empty"));
     }
@@ -112,17 +300,18 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
     if is_short_uid_too_long(&uid) {
         return Err(dash_err(400, None, "uid too long, max 40 characters"));
     }
-    // getExistingDashboardByIdOrUidForUpdate
+    validate_alerts(&data, dash_id)?;
+    // database.go getExistingDashboardByIdOrUidForUpdate
     let mut parent_changed = false;
     let by_id = if dash_id > 0 {
         let d = db.dashboards.get(&dash_id).filter(|d| d.org_id == id.org_id).cloned();
-        if d.is_none() {
+        let Some(d) = d else {
             return Err(dash_err(404, Some("not-found"), "Dashboard not found"));
-        }
+        };
         if uid.is_empty() {
-            uid = d.as_ref().map(|d| d.uid.clone()).unwrap_or_default();
+            uid = d.uid.clone();
         }
-        d
+        Some(d)
     } else {
         None
     };
@@ -156,12 +345,11 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
             }
         }
     }
-    // getExistingDashboardByTitleAndFolder
-    let slug = slugify(&title);
+    // database.go getExistingDashboardByTitleAndFolder, with the slug of the untrimmed title.
     if let Some(other) = db
         .dashboards
         .values()
-        .find(|d| d.org_id == id.org_id && d.slug == slug && (d.is_folder || d.folder_id == folder_id))
+        .find(|d| d.org_id == id.org_id && d.slug == model.slug && (d.is_folder || d.folder_id == folder_id))
         .cloned()
         && other.id != dash_id
     {
@@ -186,81 +374,82 @@ async fn save(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, h
             ));
         }
     }
-    // Permissions: CanCreate in the new folder when it changes, then CanCreate/CanSave.
+    // dashboard_service.go: with the legacy guardian, CanCreate is CanSave on the guardian's
+    // dashboard id, which is the dashboard's own id for a move and, for the final check, the
+    // folder's id for a new dashboard (GetDashboardIdForSavePermissionCheck).
     let denied = || dash_err(403, None, "Access denied to save dashboard");
-    if parent_changed && !has_permission(&db, &id, folder_id, PERM_EDIT) {
+    if parent_changed && !has_permission(db, id, dash_id, PERM_EDIT) {
         return Err(denied());
     }
     let check_id = if dash_id == 0 { folder_id } else { dash_id };
-    if !has_permission(&db, &id, check_id, PERM_EDIT) {
+    if !has_permission(db, id, check_id, PERM_EDIT) {
         return Err(denied());
     }
-    // saveDashboard
+    // saveDashboard: the model is read again from the JSON, whose title is now trimmed.
+    let slug = slugify(&title);
+    if dash_id < 0 || (dash_id > 0 && db.dashboards.get(&dash_id).is_none_or(|d| d.org_id != id.org_id)) {
+        // An update of no row (a negative id) affects nothing: ErrDashboardNotFound.
+        return Err(dash_err(404, Some("not-found"), "Dashboard not found"));
+    }
     let now = now_rfc3339();
     let user = if id.user_id == 0 { -1 } else { id.user_id };
     while uid.is_empty() || (dash_id == 0 && db.dash_by_uid(id.org_id, &uid).is_some()) {
         uid = generate_short_uid();
     }
     let parent_version = version;
-    let (saved_id, new_version) = if dash_id == 0 {
-        let new_id = db.next_id("dashboard");
-        data["id"] = json!(new_id);
-        data["uid"] = json!(uid);
-        data["version"] = json!(1);
-        db.dashboards.insert(
-            new_id,
-            Dash {
-                id: new_id,
-                org_id: id.org_id,
-                uid: uid.clone(),
-                title: title.clone(),
-                slug: slug.clone(),
-                is_folder,
-                folder_id,
-                version: 1,
-                data: data.clone(),
-                created: now.clone(),
-                updated: now.clone(),
-                created_by: user,
-                updated_by: user,
-                has_acl: false,
-            },
-        );
-        (new_id, 1)
-    } else {
-        let v = version.saturating_add(1);
-        data["id"] = json!(dash_id);
-        data["uid"] = json!(uid);
-        data["version"] = json!(v);
-        if let Some(d) = db.dashboards.get_mut(&dash_id) {
+    let new_version = if dash_id == 0 { 1 } else { version.saturating_add(1) };
+    let saved_id = if dash_id == 0 { db.next_id("dashboard") } else { dash_id };
+    set(&mut data, "id", json!(saved_id));
+    set(&mut data, "uid", json!(uid));
+    set(&mut data, "version", json!(new_version));
+    match db.dashboards.get_mut(&saved_id) {
+        Some(d) => {
+            // xorm's Update writes the non-zero fields (and folder_id): has_acl, created and
+            // created_by stay.
             d.uid = uid.clone();
             d.title = title.clone();
-            d.slug = slug.clone();
+            d.slug = slug;
             d.folder_id = folder_id;
-            d.version = v;
+            d.version = new_version;
             d.data = data.clone();
             d.updated = now.clone();
             d.updated_by = user;
         }
-        (dash_id, v)
-    };
+        None => {
+            db.dashboards.insert(
+                saved_id,
+                Dash {
+                    id: saved_id,
+                    org_id: id.org_id,
+                    uid: uid.clone(),
+                    title: title.clone(),
+                    slug,
+                    is_folder,
+                    folder_id,
+                    version: 1,
+                    data: data.clone(),
+                    created: now.clone(),
+                    updated: now.clone(),
+                    created_by: user,
+                    updated_by: user,
+                    has_acl: false,
+                },
+            );
+        }
+    }
     let vid = db.next_id("dashboard_version");
     db.dash_versions.push(DashVersion {
         id: vid,
         dashboard_id: saved_id,
         parent_version,
-        restored_from: 0,
+        restored_from,
         version: new_version,
         created: now,
         created_by: user,
-        message: cmd.message.unwrap_or_default(),
+        message,
         data,
     });
-    let d = db.dashboards.get(&saved_id).cloned().ok_or_else(|| dash_err(500, None, "Failed to save dashboard"))?;
-    Ok(json_map(
-        200,
-        json!({"status": "success", "slug": d.slug, "version": d.version, "id": d.id, "uid": d.uid, "url": dash_url(&d)}),
-    ))
+    db.dashboards.get(&saved_id).cloned().ok_or_else(|| dash_err(500, None, "Failed to save dashboard"))
 }
 
 /// pkg/api/dashboard.go `GetDashboard`: `isStarred` is omitempty, annotations permissions are
@@ -272,8 +461,10 @@ async fn get_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Identi
         return Err(access_denied());
     }
     let can_edit = has_permission(&db, &id, d.id, PERM_EDIT);
+    // dashboard.go:150: the folder is read by id; a missing one is 404 "Folder not found".
     let (folder_uid, folder_title, folder_url_s) = match db.dashboards.get(&d.folder_id) {
-        Some(f) if d.folder_id > 0 => (f.uid.clone(), f.title.clone(), dash_url(f)),
+        Some(f) if d.folder_id > 0 && f.org_id == id.org_id => (f.uid.clone(), f.title.clone(), dash_url(f)),
+        _ if d.folder_id > 0 => return Err(err_trace(404, "Folder not found")),
         _ => (String::new(), "General".to_string(), String::new()),
     };
     let perms = json!({"canAdd": false, "canEdit": false, "canDelete": false});
@@ -287,7 +478,8 @@ async fn get_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Identi
         "annotationsPermissions": {"dashboard": perms, "organization": perms},
     });
     let mut data = d.data.clone();
-    data["version"] = json!(d.version);
+    set(&mut data, "version", json!(d.version));
+    crate::library_elements::load_library_panels(&db, d.id, &mut data);
     Ok(json(200, &json!({"dashboard": data, "meta": meta})))
 }
 
@@ -298,6 +490,9 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
     if !has_permission(&db, &id, d.id, PERM_EDIT) {
         return Err(access_denied());
     }
+    // dashboard.go:262: the dashboard's library panel connections go first (only its own,
+    // not those of a folder's dashboards).
+    crate::library_elements::disconnect_dashboard(&mut db, d.id);
     let mut ids = vec![d.id];
     if d.is_folder {
         // database.go deleteDashboard: this route never forces, and the rule check matches the
@@ -313,6 +508,57 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
         db.dash_versions.retain(|v| v.dashboard_id != i);
     }
     Ok(json_map(200, json!({"title": d.title, "message": format!("Dashboard {} deleted", d.title), "id": d.id})))
+}
+
+/// `getDashboardHelper` by id: any row of the org, folders included (a 404 built from the
+/// store's error).
+fn dashboard_by_id(db: &Db, org_id: i64, dash_id: i64) -> Result<&Dash, Response> {
+    db.dashboards.get(&dash_id).filter(|d| d.org_id == org_id).ok_or_else(|| err_trace(404, "Dashboard not found"))
+}
+
+/// pkg/api/dashboard_permission.go `GetDashboardPermissionList`: CanAdmin, then the ACL without
+/// the own rows an inherited row already covers (`GetACLWithoutDuplicates`).
+async fn get_permissions(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+) -> R {
+    let dash_id = parse_dashboard_id(&raw)?;
+    let db = app.db();
+    let d = dashboard_by_id(&db, id.org_id, dash_id)?;
+    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
+        return Err(access_denied());
+    }
+    let rows = permissions::without_duplicates(permissions::acl_rows(&db, id.org_id, d));
+    Ok(json(200, &permissions::to_dtos(&db, d, &rows, permissions::IdField::Dashboard)))
+}
+
+/// pkg/api/dashboard_permission.go `UpdateDashboardPermissions`: the body is bound and
+/// validated before the id is parsed; then the dashboard, CanAdmin, the guardian's
+/// `CheckPermissionBeforeUpdate` and the store (409 for an item with no subject).
+async fn update_permissions(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    let items = permissions::bind_items(&headers, &body)?;
+    let dash_id = parse_dashboard_id(&raw)?;
+    let mut db = app.db();
+    let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
+    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
+        return Err(access_denied());
+    }
+    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &d), &items)?;
+    permissions::write(
+        &mut db,
+        id.org_id,
+        d.id,
+        &items,
+        "user id and team id cannot both be empty for a dashboard permission",
+    )?;
+    Ok(json(200, &json!({"message": "Dashboard permissions updated"})))
 }
 
 fn parse_dashboard_id(raw: &str) -> Result<i64, Response> {
@@ -332,10 +578,13 @@ async fn versions(
     if !has_permission(&db, &id, dash_id, PERM_EDIT) {
         return Err(access_denied());
     }
+    // sqlstore/dashboard_version.go: limit 0 is 1000; SQLite reads a negative LIMIT as none
+    // and a negative OFFSET as 0.
     let mut limit = query_i64(&q, "limit");
     if limit == 0 {
         limit = 1000;
     }
+    let limit = if limit < 0 { usize::MAX } else { limit as usize };
     let start = query_i64(&q, "start").max(0);
     let mut list: Vec<&DashVersion> = db
         .dash_versions
@@ -344,7 +593,7 @@ async fn versions(
         .collect();
     list.sort_by_key(|v| std::cmp::Reverse(v.version));
     let out: Vec<Value> =
-        list.into_iter().skip(start as usize).take(limit.max(0) as usize).map(|v| version_dto(&db, v, false)).collect();
+        list.into_iter().skip(start as usize).take(limit).map(|v| version_dto(&db, v, false)).collect();
     if out.is_empty() {
         return Err(err_trace(404, &format!("No versions found for dashboardId {dash_id}")));
     }
@@ -366,10 +615,99 @@ fn version_dto(db: &Db, v: &DashVersion, with_data: bool) -> Value {
                "restoredFrom": v.restored_from, "version": v.version, "created": v.created,
                "message": v.message, "data": v.data, "createdBy": db.user_login(v.created_by)})
     } else {
+        // The list LEFT JOINs the user table: no user (an API key's -1) is "".
+        let login = db.users.get(&v.created_by).map(|u| u.login.clone()).unwrap_or_default();
         json!({"id": v.id, "dashboardId": v.dashboard_id, "parentVersion": v.parent_version,
                "restoredFrom": v.restored_from, "version": v.version, "created": v.created,
-               "createdBy": db.user_login(v.created_by), "message": message})
+               "createdBy": login, "message": message})
     }
+}
+
+/// `strconv.ParseInt(s, 10, 32)` with its error ignored: a syntax error is 0, an out-of-range
+/// value is clamped to the int32 range.
+fn parse_int32(s: &str) -> i64 {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return 0;
+    }
+    let neg = s.starts_with('-');
+    match s.parse::<i64>() {
+        Ok(v) => v.clamp(i32::MIN.into(), i32::MAX.into()),
+        Err(_) if neg => i32::MIN.into(),
+        Err(_) => i32::MAX.into(),
+    }
+}
+
+/// pkg/api/dashboard.go `RestoreDashboardVersion`: the version's JSON saved again through
+/// `postDashboard` with the current version and uid, the dashboard's folder, `isFolder` false
+/// and the message "Restored from version N".
+async fn restore(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> R {
+    #[derive(Deserialize)]
+    struct RestoreCmd {
+        #[serde(default)]
+        version: Option<i64>,
+    }
+    let cmd: RestoreCmd = bind_fields(&headers, &body, &["version"])?;
+    // dtos/dashboard.go: `Version int binding:"Required"`.
+    let Some(ver) = cmd.version.filter(|v| *v != 0) else {
+        return Err(crate::http::bad_request_data());
+    };
+    let dash_id = parse_dashboard_id(&raw)?;
+    let mut db = app.db();
+    let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
+    if !has_permission(&db, &id, d.id, PERM_EDIT) {
+        return Err(access_denied());
+    }
+    // dashboard.go:680: built without the error, so no trace id.
+    let v = db
+        .dash_versions
+        .iter()
+        .find(|v| v.dashboard_id == d.id && v.version == ver)
+        .cloned()
+        .ok_or_else(|| err_plain(404, "Dashboard version not found"))?;
+    let mut data = v.data;
+    // GetDashboardVersion sets the JSON's id to the dashboard's.
+    set(&mut data, "id", json!(d.id));
+    set(&mut data, "version", json!(d.version));
+    set(&mut data, "uid", json!(d.uid));
+    let input = SaveInput {
+        data,
+        overwrite: false,
+        message: format!("Restored from version {}", v.version),
+        folder_id: d.folder_id,
+        is_folder: false,
+        restored_from: v.version,
+    };
+    post_dashboard(&mut db, &id, "", input)
+}
+
+/// simplejson's `MustStringArray()` on `tags`: the strings when every element is one, else
+/// none (pkg/models/dashboards.go `GetTags`).
+fn dash_tags(data: &Value) -> Vec<String> {
+    let Some(a) = data["tags"].as_array() else { return Vec::new() };
+    a.iter().map(|t| t.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().unwrap_or_default()
+}
+
+/// pkg/api/dashboard.go `GetDashboardTags` → sqlstore/dashboard.go `GetDashboardTags`: every
+/// dashboard of the org whatever the caller may see, `COUNT(*)` per term (a tag repeated in one
+/// dashboard counts twice), `ORDER BY term`; written with `c.JSON`.
+async fn tags(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
+    let db = app.db();
+    let mut counts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    for d in db.dashboards.values().filter(|d| d.org_id == id.org_id) {
+        for t in dash_tags(&d.data) {
+            *counts.entry(t).or_insert(0) += 1;
+        }
+    }
+    let list: Vec<Value> = counts.into_iter().map(|(term, count)| json!({"term": term, "count": count})).collect();
+    let bytes = serde_json::to_vec(&list).unwrap_or_default();
+    Ok(crate::http::raw_json(200, bytes, "application/json; charset=UTF-8"))
 }
 
 /// pkg/api/dashboard.go `GetDashboardVersion`: a missing version is a 500.
@@ -383,7 +721,7 @@ async fn version(
     if !has_permission(&db, &id, dash_id, PERM_EDIT) {
         return Err(access_denied());
     }
-    let ver: i64 = ver.parse().unwrap_or(0);
+    let ver = parse_int32(&ver);
     db.dash_versions
         .iter()
         .find(|v| {
@@ -422,12 +760,6 @@ async fn search(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
     let ids: Vec<i64> = query_all(&q, "dashboardIds").iter().filter_map(|s| s.parse().ok()).collect();
     let folder_ids: Vec<i64> = query_all(&q, "folderIds").iter().filter_map(|s| s.parse().ok()).collect();
     let db = app.db();
-    let dash_tags = |d: &Dash| -> Vec<String> {
-        d.data["tags"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    };
     let mut hits: Vec<&Dash> = db
         .dashboards
         .values()
@@ -442,10 +774,11 @@ async fn search(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
         .filter(|d| ids.is_empty() || ids.contains(&d.id))
         .filter(|d| folder_ids.is_empty() || folder_ids.contains(&d.folder_id))
         .filter(|d| {
-            let t = dash_tags(d);
+            let t = dash_tags(&d.data);
             tags.iter().all(|tag| t.iter().any(|x| x == tag))
         })
-        .filter(|d| has_permission(&db, &id, d.id, permission))
+        // sqlstore/dashboard.go:68 FindDashboards: the SQL permission filter, not the guardian.
+        .filter(|d| permissions::sql_can(&db, &id, d, permission))
         .collect();
     match sort {
         "alpha-desc" => hits.sort_by(|a, b| b.title.cmp(&a.title)),
@@ -461,7 +794,7 @@ async fn search(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
     let out: Vec<Value> = hits
         .into_iter()
         .map(|d| {
-            let mut tags = dash_tags(d);
+            let mut tags = dash_tags(&d.data);
             tags.sort();
             let mut v = json!({"id": d.id, "uid": d.uid, "title": d.title, "uri": format!("db/{}", d.slug),
                                "url": dash_url(d), "slug": "", "type": if d.is_folder { "dash-folder" } else { "dash-db" },

@@ -3,17 +3,15 @@
 //! pkg/services/dashboards/manager/dashboard_service.go (`BuildSaveDashboardCommand`) and
 //! pkg/services/dashboards/database/database.go (uid, version and slug checks).
 
-use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, effective_acl, has_permission};
+use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::http::{
-    R, bind, bind_fields, err_plain, err_trace, json, json_map, parse_id, parse_query, query_bool, query_i64,
-    status_msg,
+    R, bind_fields, err_plain, err_trace, json, json_map, parse_id, parse_query, query_bool, query_i64, status_msg,
 };
+use crate::permissions;
 use crate::server::App;
-use crate::state::{Acl, Dash, Db, Role};
-use crate::util::{
-    avatar_url, avatar_url_with_default, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339,
-    slugify,
-};
+use crate::slug::slugify;
+use crate::state::{Dash, Db};
+use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};
@@ -92,7 +90,8 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, r
     let mut folders: Vec<&Dash> = db
         .dashboards
         .values()
-        .filter(|d| d.org_id == id.org_id && d.is_folder && has_permission(&db, &id, d.id, PERM_VIEW))
+        // The search's SQL permission filter (sqlstore/permissions/dashboard.go), not the guardian.
+        .filter(|d| d.org_id == id.org_id && d.is_folder && permissions::sql_can(&db, &id, d, PERM_VIEW))
         .collect();
     folders.sort_by(|a, b| a.title.cmp(&b.title));
     let mut page_items: Vec<&Dash> =
@@ -234,7 +233,8 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
         while uid.is_empty() || db.dash_by_uid(ident.org_id, &uid).is_some() {
             uid = generate_short_uid();
         }
-        let data = json!({"id": id, "uid": uid, "title": s.title, "version": 1});
+        // models.NewDashboardFolder: schemaVersion 17.
+        let data = json!({"id": id, "uid": uid, "title": s.title, "schemaVersion": 17, "version": 1});
         db.dashboards.insert(
             id,
             Dash {
@@ -254,6 +254,7 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
                 has_acl: false,
             },
         );
+        push_version(db, id, 0, user);
         id
     } else {
         let id = s.id;
@@ -270,8 +271,28 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
             d.data["uid"] = json!(d.uid);
             d.data["version"] = json!(d.version);
         }
+        push_version(db, id, s.version, user);
         id
     }
+}
+
+/// saveDashboard (database.go) writes a `dashboard_version` row for folders too, with no
+/// message.
+fn push_version(db: &mut Db, id: i64, parent_version: i64, user: i64) {
+    let Some(d) = db.dashboards.get(&id) else { return };
+    let (version, created, data) = (d.version, d.updated.clone(), d.data.clone());
+    let vid = db.next_id("dashboard_version");
+    db.dash_versions.push(crate::state::DashVersion {
+        id: vid,
+        dashboard_id: id,
+        parent_version,
+        restored_from: 0,
+        version,
+        created,
+        created_by: user,
+        message: String::new(),
+        data,
+    });
 }
 
 /// pkg/api/folder.go `CreateFolder` / `FolderServiceImpl.CreateFolder`.
@@ -331,6 +352,8 @@ async fn delete_folder(
     let q = parse_query(req.uri().query());
     let force = query_bool(&q, "forceDeleteRules");
     let mut db = app.db();
+    // folder.go:93: the folder's library elements go first, in their own transaction.
+    crate::library_elements::delete_in_folder(&mut db, &id, &uid)?;
     let f = viewable_folder_by_uid(&db, &id, &uid)?.clone();
     if !has_permission(&db, &id, f.id, PERM_EDIT) {
         return Err(access_denied());
@@ -350,19 +373,8 @@ async fn delete_folder(
     Ok(json_map(200, json!({"title": f.title, "message": format!("Folder {} deleted", f.title), "id": f.id})))
 }
 
-fn permission_name(p: i64) -> &'static str {
-    match p {
-        1 => "View",
-        2 => "Edit",
-        4 => "Admin",
-        _ => "",
-    }
-}
-
-/// The default rows (`dashboard_id = -1`) were written by the 2017-06-20 migration.
-const DEFAULT_ACL_TIME: &str = "2017-06-20T00:00:00Z";
-
-/// pkg/api/folder_permission.go `GetFolderPermissionList`.
+/// pkg/api/folder_permission.go `GetFolderPermissionList`: the ACL as listed, every row with
+/// `folderId` set to the folder (pkg/services/guardian/guardian.go `GetAcl`, no de-duplication).
 async fn get_permissions(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
@@ -373,71 +385,13 @@ async fn get_permissions(
     if !has_permission(&db, &id, f.id, PERM_ADMIN) {
         return Err(access_denied());
     }
-    let url = folder_url(&f.uid, &f.slug);
-    let base = |role: Option<Role>, user_id: i64, team_id: i64, perm: i64, created: &str, updated: &str| {
-        let (login, email) = db.users.get(&user_id).map(|u| (u.login.clone(), u.email.clone())).unwrap_or_default();
-        let team = db.teams.get(&team_id);
-        let (team_name, team_email) = team.map(|t| (t.name.clone(), t.email.clone())).unwrap_or_default();
-        let mut v = json!({
-            "folderId": f.id, "created": created, "updated": updated,
-            "userId": user_id, "userLogin": login, "userEmail": email,
-            "userAvatarUrl": avatar_url(&email),
-            "teamId": team_id, "teamEmail": team_email,
-            "teamAvatarUrl": if team_id > 0 { avatar_url_with_default(&team_email, &team_name) } else { String::new() },
-            "team": team_name,
-            "permission": perm, "permissionName": permission_name(perm),
-            "uid": f.uid, "title": f.title, "slug": f.slug, "isFolder": true, "url": url, "inherited": false,
-        });
-        if let Some(r) = role {
-            // `role` is omitempty; it sits after `team` in DashboardAclInfoDTO.
-            let mut m = serde_json::Map::new();
-            for (k, val) in v.as_object().cloned().unwrap_or_default() {
-                let is_team = k == "team";
-                m.insert(k, val);
-                if is_team {
-                    m.insert("role".into(), json!(r.as_str()));
-                }
-            }
-            v = Value::Object(m);
-        }
-        v
-    };
-    let rows: Vec<Value> = if f.has_acl {
-        db.acl
-            .values()
-            .filter(|a| a.dashboard_id == f.id)
-            .map(|a| base(a.role, a.user_id, a.team_id, a.permission, &a.created, &a.updated))
-            .collect()
-    } else {
-        effective_acl(&db, id.org_id, f.id)
-            .into_iter()
-            .map(|(u, t, r, p)| base(r, u, t, p, DEFAULT_ACL_TIME, DEFAULT_ACL_TIME))
-            .collect()
-    };
-    Ok(json(200, &Value::Array(rows)))
+    let rows = permissions::acl_rows(&db, id.org_id, f);
+    Ok(json(200, &permissions::to_dtos(&db, f, &rows, permissions::IdField::Folder(f.id))))
 }
 
-#[derive(Deserialize)]
-struct AclItem {
-    #[serde(default, rename = "userId")]
-    user_id: i64,
-    #[serde(default, rename = "teamId")]
-    team_id: i64,
-    #[serde(default)]
-    role: Option<String>,
-    #[serde(default)]
-    permission: i64,
-}
-
-#[derive(Deserialize, Default)]
-struct AclCmd {
-    #[serde(default)]
-    items: Vec<AclItem>,
-}
-
-/// pkg/api/folder_permission.go `UpdateFolderPermissions`, with `validatePermissionsUpdate`
-/// (pkg/api/dashboard_permission.go, whose two error texts are swapped in 8.5.4) and the
-/// guardian's `CheckPermissionBeforeUpdate`.
+/// pkg/api/folder_permission.go `UpdateFolderPermissions`: bind and validate, the folder and
+/// its Admin check, the guardian's `CheckPermissionBeforeUpdate`, then the store, whose
+/// missing-subject error the handler renames to the folder one (409).
 async fn update_permissions(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
@@ -445,74 +399,19 @@ async fn update_permissions(
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    let cmd: AclCmd = bind(&headers, &body)?;
-    for item in &cmd.items {
-        if item.user_id > 0 && item.team_id > 0 {
-            return Err(err_trace(400, "team and user permissions cannot have an associated role"));
-        }
-        // `item.Role != nil`: any role value, even an empty string, counts.
-        if (item.user_id > 0 || item.team_id > 0) && item.role.is_some() {
-            return Err(err_trace(400, "permissions cannot have both a user and team"));
-        }
-    }
+    let items = permissions::bind_items(&headers, &body)?;
     let mut db = app.db();
     let f = viewable_folder_by_uid(&db, &id, &uid)?.clone();
     if !has_permission(&db, &id, f.id, PERM_ADMIN) {
         return Err(access_denied());
     }
-    // guardian.go CheckPermissionBeforeUpdate: an item equal to the implicit Admin-role entry,
-    // or a duplicate user, team or role (models/dashboard_acl.go IsDuplicateOf).
-    let same_role = |a: &AclItem, b_user: i64, b_team: i64, b_role: Option<&str>| {
-        a.user_id <= 0
-            && a.team_id <= 0
-            && a.user_id == b_user
-            && a.team_id == b_team
-            && a.role.is_some()
-            && a.role.as_deref() == b_role
-    };
-    let dup = |a: &AclItem, b: &AclItem| {
-        same_role(a, b.user_id, b.team_id, b.role.as_deref())
-            || (a.user_id > 0 && b.user_id > 0 && a.user_id == b.user_id && a.team_id <= 0 && b.team_id <= 0)
-            || (a.team_id > 0 && b.team_id > 0 && a.team_id == b.team_id && a.user_id <= 0 && b.user_id <= 0)
-    };
-    for (i, a) in cmd.items.iter().enumerate() {
-        if same_role(a, 0, 0, Some("Admin")) {
-            return Err(err_trace(400, "permission already exists"));
-        }
-        if cmd.items[..i].iter().any(|b| dup(b, a)) {
-            return Err(err_trace(400, "permission already exists"));
-        }
-    }
-    // sqlstore UpdateDashboardACL: every item needs a user, a team or a valid role.
-    let now = now_rfc3339();
-    let mut rows = vec![];
-    for item in &cmd.items {
-        let role = item.role.as_deref().and_then(Role::parse);
-        if item.user_id == 0 && item.team_id == 0 && role.is_none() {
-            return Err(err_trace(409, "user id and team id cannot both be empty for a folder permission"));
-        }
-        rows.push((item.user_id, item.team_id, role, item.permission));
-    }
-    db.acl.retain(|_, a| a.dashboard_id != f.id);
-    for (user_id, team_id, role, permission) in rows {
-        let acl_id = db.next_id("dashboard_acl");
-        db.acl.insert(
-            acl_id,
-            Acl {
-                id: acl_id,
-                org_id: id.org_id,
-                dashboard_id: f.id,
-                user_id,
-                team_id,
-                role,
-                permission,
-                created: now.clone(),
-                updated: now.clone(),
-            },
-        );
-    }
-    if let Some(d) = db.dashboards.get_mut(&f.id) {
-        d.has_acl = true;
-    }
+    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &f), &items)?;
+    permissions::write(
+        &mut db,
+        id.org_id,
+        f.id,
+        &items,
+        "user id and team id cannot both be empty for a folder permission",
+    )?;
     Ok(json_map(200, json!({"message": "Folder permissions updated", "id": f.id, "title": f.title})))
 }

@@ -3,8 +3,8 @@
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
 //! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document, folder permissions, dashboards and
-//! search, accounts (users, orgs, org users, teams and their members, preferences) and the
+//! channels, the Alertmanager configuration document, folder and dashboard permissions,
+//! dashboards (save, restore, versions, tags), search, library elements, accounts (users, orgs, org users, teams and their members, preferences) and the
 //! frontend settings. Every behaviour names, in a comment, the grafana/grafana file (at tag
 //! v8.5.4) that it follows.
 //!
@@ -34,11 +34,14 @@ mod faults;
 mod folders;
 mod frontend_settings;
 mod http;
+mod library_elements;
 mod orgs;
+mod permissions;
 mod preferences;
 mod ruler;
 mod seed;
 mod server;
+mod slug;
 mod state;
 mod teams;
 mod users;

@@ -173,6 +173,37 @@ pub(crate) struct DashVersion {
     pub data: Value,
 }
 
+/// A row of `library_element` (pkg/services/libraryelements/models.go). `model` is the JSON
+/// object as `syncFieldsWithModel` re-marshalled it.
+#[derive(Clone, Debug)]
+pub(crate) struct LibraryElement {
+    pub id: i64,
+    pub org_id: i64,
+    pub folder_id: i64,
+    pub uid: String,
+    pub name: String,
+    pub kind: i64,
+    pub el_type: String,
+    pub description: String,
+    pub model: Value,
+    pub version: i64,
+    pub created: String,
+    pub updated: String,
+    pub created_by: i64,
+    pub updated_by: i64,
+}
+
+/// A row of `library_element_connection`; `kind` 1 is a dashboard.
+#[derive(Clone, Debug)]
+pub(crate) struct LibraryConnection {
+    pub id: i64,
+    pub element_id: i64,
+    pub kind: i64,
+    pub connection_id: i64,
+    pub created: String,
+    pub created_by: i64,
+}
+
 /// A row of `dashboard_acl`.
 #[derive(Clone, Debug)]
 pub(crate) struct Acl {
@@ -300,6 +331,8 @@ pub(crate) struct Db {
     pub dashboards: BTreeMap<i64, Dash>,
     pub dash_versions: Vec<DashVersion>,
     pub acl: BTreeMap<i64, Acl>,
+    pub library_elements: BTreeMap<i64, LibraryElement>,
+    pub library_connections: BTreeMap<i64, LibraryConnection>,
     pub rules: RuleStore,
     pub datasources: BTreeMap<i64, DataSource>,
     pub channels: BTreeMap<i64, Channel>,

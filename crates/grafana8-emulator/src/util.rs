@@ -1,4 +1,4 @@
-//! Identifier, slug, duration and timestamp helpers shared by the handlers.
+//! Identifier, duration and timestamp helpers shared by the handlers.
 
 use md5::{Digest, Md5};
 use rand::Rng;
@@ -27,41 +27,6 @@ pub(crate) fn is_valid_short_uid(uid: &str) -> bool {
 /// pkg/util/shortid_generator.go `IsShortUIDTooLong`: more than 40 characters.
 pub(crate) fn is_short_uid_too_long(uid: &str) -> bool {
     uid.len() > 40
-}
-
-/// pkg/models/dashboards.go `SlugifyTitle`: gosimple/slug of the lower-cased title, or the
-/// base64url of the title when that is empty. Non-ASCII transliteration is approximated by
-/// dropping the characters.
-pub(crate) fn slugify(title: &str) -> String {
-    let lower = title.to_lowercase();
-    let mut subst = String::with_capacity(lower.len());
-    for c in lower.chars() {
-        match c {
-            '&' => subst.push_str("and"),
-            '@' => subst.push_str("at"),
-            '"' | '\'' | '’' => {}
-            c => subst.push(c),
-        }
-    }
-    let mut out = String::with_capacity(subst.len());
-    let mut dash = false;
-    for c in subst.chars() {
-        if c.is_ascii_alphanumeric() || c == '_' {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c);
-        } else {
-            dash = true;
-        }
-    }
-    let trimmed = out.trim_matches(|c| c == '-' || c == '_').to_string();
-    if trimmed.is_empty() {
-        use base64::Engine;
-        return base64::engine::general_purpose::URL_SAFE.encode(title.as_bytes());
-    }
-    trimmed
 }
 
 /// pkg/api/dtos/models.go `GetGravatarUrlWithDefault`: without an email, the default text
@@ -178,6 +143,65 @@ pub(crate) fn format_prom_duration(d: Duration) -> String {
     f("s", 1000, false, &mut out);
     f("ms", 1, false, &mut out);
     out
+}
+
+/// Go's `time.ParseDuration` in nanoseconds: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` with the units
+/// ns, us, µs, μs, ms, s, m and h, or "0"; `None` where Go returns an error (including
+/// overflow of an int64).
+pub(crate) fn go_parse_duration_nanos(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (int_part, after) = rest.split_at(int_len);
+        let (frac_part, after) = match after.strip_prefix('.') {
+            Some(a) => {
+                let n = a.bytes().take_while(u8::is_ascii_digit).count();
+                (Some(&a[..n]), &a[n..])
+            }
+            None => (None, after),
+        };
+        if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
+            return None;
+        }
+        let unit_len = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
+        if unit_len == 0 {
+            return None;
+        }
+        let unit: i128 = match &after[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let int: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+        let mut v = int.checked_mul(unit)?;
+        if let Some(f) = frac_part.filter(|f| !f.is_empty()) {
+            // Go keeps at most the digits that fit and truncates.
+            let digits = &f[..f.len().min(18)];
+            let scale = 10i128.pow(digits.len() as u32);
+            v += digits.parse::<i128>().ok()? * unit / scale;
+        }
+        total += v;
+        if total > i64::MAX as i128 {
+            return None;
+        }
+        rest = &after[unit_len..];
+    }
+    Some(if neg { -total } else { total })
 }
 
 /// Go's `time.Duration.String()` for whole seconds (used in error texts such as
@@ -304,12 +328,16 @@ mod tests {
     }
 
     #[test]
-    fn slugs_follow_gosimple() {
-        assert_eq!(slugify("My Folder"), "my-folder");
-        assert_eq!(slugify("my-folder"), "my-folder");
-        assert_eq!(slugify("  A & B  "), "a-and-b");
-        assert_eq!(slugify("Bob's"), "bobs");
-        assert_eq!(slugify("snake_case"), "snake_case");
+    fn go_parse_duration() {
+        assert_eq!(go_parse_duration_nanos("5s"), Some(5_000_000_000));
+        assert_eq!(go_parse_duration_nanos("1.5s"), Some(1_500_000_000));
+        assert_eq!(go_parse_duration_nanos("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(go_parse_duration_nanos("-1s"), Some(-1_000_000_000));
+        assert_eq!(go_parse_duration_nanos("0"), Some(0));
+        assert_eq!(go_parse_duration_nanos(".5m"), Some(30_000_000_000));
+        for bad in ["", "5", "5 s", "1d", ".s", "s", "9999999999h"] {
+            assert_eq!(go_parse_duration_nanos(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -340,5 +340,9 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
     // NotFoundHandler: `c.JsonApiErr(404, "Not found", nil)`).
     assert_eq!(server.get("/api/v1/provisioning/contact-points"), (404, json!({"message": "Not found"})));
     assert_eq!(server.emu().request_count("GET", "<unmatched>"), 2, "{:?}", server.emu().request_counts());
-    assert_eq!(server.writes(), vec!["POST /api/user/using/{org_id}: 3".to_string()], "only reads and switching to org 1");
+    assert_eq!(
+        server.writes(),
+        vec!["POST /api/user/using/{org_id}: 3".to_string()],
+        "only reads and switching to org 1"
+    );
 }

@@ -6,16 +6,20 @@
 
 mod alerting;
 mod auth;
+mod dashboard_permissions;
+mod dashboard_save;
 mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
 mod frontend_settings;
 mod go_maps;
+mod library_elements;
 mod orgs;
 mod preferences;
 mod ruler;
 mod session;
+mod slugs;
 mod support;
 mod teams;
 mod users;
