@@ -81,7 +81,9 @@ fn decide(test: &str, name: &str, found: Option<PathBuf>, install: &str, skip: O
         return Decision::Found(path);
     }
     if skip_allowed(name, skip) {
-        Decision::Skip(format!("skipped {test}: {name} is missing ({SKIP_VARIABLE} is set; install it with `{install}`)"))
+        Decision::Skip(format!(
+            "skipped {test}: {name} is missing ({SKIP_VARIABLE} is set; install it with `{install}`)"
+        ))
     } else {
         Decision::Fail(format!(
             "{test} needs {name}, which is missing: install it with `{install}` ({SETUP_HINT}; {SKIP_VARIABLE}=1 skips such tests instead)"
