@@ -1,14 +1,15 @@
 //! Planning and applying.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use mac_core::state::StateStore;
+use mac_core::state::{StateError, StateLock, StateStore};
 
 use mac_core::apply::Outcome;
 use mac_core::plan::Operation;
-use mac_core::{ApplyError, ApplyOptions, LocalRef, PlanError, PlanOptions};
-use mac_test_provider::{Faults, folder_uid};
+use mac_core::{ApplyError, ApplyOptions, FileStateStore, LocalRef, PlanError, PlanOptions, State};
+use mac_test_provider::{Faults, Remote, folder_uid};
 use serde_json::json;
 
 use crate::{Harness, TWO_FOLDERS, operations, summary};
@@ -382,29 +383,104 @@ async fn a_panicking_provider_fails_its_action_and_skips_its_dependants() {
 #[tokio::test]
 async fn a_create_whose_key_needs_a_new_folder_is_recorded_before_its_write() {
     let harness = Harness::new();
-    // The process dies right after the remote made group a-alerts (write 3 of 4, one at a time).
+    let store = RecordingStore::new(&harness);
+    // Group b-alerts (written last, one write at a time) never reaches the remote, as if the
+    // process died right after group a-alerts was made.
     harness.faults(Faults { fail: BTreeSet::from(["group.b-alerts".to_owned()]), ..Faults::default() });
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let group = mac_core::ObjectId::new("testfs", "group", "a-alerts");
+    assert!(
+        plan.pending.iter().all(|pending| pending.id != group),
+        "its key needs folder a's uid, unknown at plan time: {:?}",
+        plan.pending
+    );
+    let observer = SavesWhenStarted { store: &store, local_id: "a-alerts", saves: Mutex::new(None) };
     let options = ApplyOptions { parallelism: 1, ..ApplyOptions::default() };
-    harness.apply(&plan, &options).await.expect("apply runs");
-    // Lose the state entry of a-alerts as a crash between its write and the save would, but
-    // keep what was saved before the write: the pending record.
+    let report = {
+        let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+        let (_, report) = mac_core::apply(&plan, &harness.providers, &store, harness.state(), &options, &observer)
+            .await
+            .expect("apply");
+        report
+    };
+    assert_eq!(report.done(&[Operation::Create]), 3, "{report:?}");
+
+    // What the executor itself saved before starting the group's write records it as pending.
+    let saves = store.saves();
+    let started_after = observer.saves.lock().expect("not poisoned").expect("the group's write started");
+    let recorded =
+        mac_core::state::PendingCreate { id: group.clone(), adoption_key: format!("{}/a-alerts", folder_uid("a")) };
+    let (_, before_start) = saves[..started_after].last().expect("a save before the group's write");
+    assert!(before_start.pending().contains(&recorded), "not pending before its write: {:?}", before_start.pending());
+
+    // A kill right after the remote made the group, before the next save, leaves the last
+    // state saved before that write completed: the next run recognises the group as its own.
+    let written = harness.remote.log().iter().position(|line| line == "create group.a-alerts").expect("written");
+    let (_, at_kill) = saves.iter().rev().find(|(writes, _)| *writes <= written).expect("a save before the write");
+    assert!(at_kill.get(&group).is_none(), "the kill lost the group's state entry");
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        let group = mac_core::ObjectId::new("testfs", "group", "a-alerts");
-        let pending_key = format!("{}/a-alerts", folder_uid("a"));
-        state.remove(&group);
-        let mut pending = state.pending().to_vec();
-        pending.push(mac_core::state::PendingCreate { id: group, adoption_key: pending_key });
-        state.set_pending(pending);
-        state.bump();
-        harness.store.save(&state).expect("save");
+        harness.store.save(at_kill).expect("save");
     }
     harness.faults(Faults::default());
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     let adopt = plan.actions.iter().find(|action| action.id.local_id == "a-alerts").expect("planned");
     assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
-    harness.apply(&plan, &ApplyOptions::default()).await.expect("no --adopt needed");
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("no --adopt needed");
+    assert!(report.succeeded(), "{report:?}");
     assert_eq!(harness.remote.groups_named("a-alerts").len(), 1, "no duplicate");
+    assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
+}
+
+/// The harness's file store, also keeping every state saved with the number of remote
+/// writes completed at that moment.
+#[derive(Debug)]
+struct RecordingStore {
+    inner: FileStateStore,
+    remote: Remote,
+    saves: Mutex<Vec<(usize, State)>>,
+}
+
+impl RecordingStore {
+    fn new(harness: &Harness) -> RecordingStore {
+        RecordingStore { inner: harness.store.clone(), remote: harness.remote.clone(), saves: Mutex::default() }
+    }
+
+    fn saves(&self) -> Vec<(usize, State)> {
+        self.saves.lock().expect("not poisoned").clone()
+    }
+}
+
+impl StateStore for RecordingStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn load(&self) -> Result<State, StateError> {
+        self.inner.load()
+    }
+
+    fn save(&self, state: &State) -> Result<(), StateError> {
+        self.saves.lock().expect("not poisoned").push((self.remote.log().len(), state.clone()));
+        self.inner.save(state)
+    }
+
+    fn lock(&self, timeout: Duration) -> Result<Box<dyn StateLock>, StateError> {
+        self.inner.lock(timeout)
+    }
+}
+
+/// Notes how many saves the store had seen when the write of `local_id` started.
+struct SavesWhenStarted<'a> {
+    store: &'a RecordingStore,
+    local_id: &'static str,
+    saves: Mutex<Option<usize>>,
+}
+
+impl mac_core::ApplyObserver for SavesWhenStarted<'_> {
+    fn started(&self, action: &mac_core::Action) {
+        if action.id.local_id == self.local_id {
+            *self.saves.lock().expect("not poisoned") = Some(self.store.saves.lock().expect("not poisoned").len());
+        }
+    }
 }
