@@ -289,26 +289,36 @@ async fn an_interrupted_apply_finishes_in_flight_writes_and_saves_them() {
 #[tokio::test]
 async fn an_object_created_by_an_interrupted_apply_is_recognised_as_ours() {
     let harness = Harness::new();
-    // Creating folder b "succeeds" remotely, then the state save after it never happens:
-    // the failing store stands in for a process killed between the two writes.
+    // The folders are made remotely, then no state save succeeds after the first: the failing
+    // store stands in for a process killed between the remote writes and their save.
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     // Folders are recorded as pending at plan time; groups, whose key needs their folder's
     // uid, just before their own writes.
     assert_eq!(plan.pending.len(), 2, "every create whose key is known is recorded as pending first");
+    let store = RecordingStore::new(&harness).failing_after(1);
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        state.set_pending(plan.pending.clone());
-        state.bump();
-        harness.store.save(&state).expect("save");
+        let result = mac_core::apply(
+            &plan,
+            &harness.providers,
+            &store,
+            harness.state(),
+            &ApplyOptions::default(),
+            &mac_core::apply::Silent,
+        )
+        .await;
+        assert!(matches!(result, Err(ApplyError::State { .. })), "{result:?}");
     }
-    harness.remote.put("folder", &folder_uid("b"), json!({"title": "Team B"}));
+    assert_eq!(harness.remote.objects("folder").len(), 2, "both folders were made");
+    assert!(harness.state().resources().is_empty(), "no write was saved");
 
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
-    let adopt = plan.actions.iter().find(|action| action.id.local_id == "b").expect("b planned");
-    assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
-    assert!(adopt.changes.is_empty(), "{:?}", adopt.changes);
-    // No --adopt needed: mac created it.
+    for local_id in ["a", "b"] {
+        let adopt = plan.actions.iter().find(|action| action.id.local_id == local_id).expect("planned");
+        assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true), "{local_id}");
+        assert!(adopt.changes.is_empty(), "{:?}", adopt.changes);
+    }
+    // No --adopt needed: mac created them.
     let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(harness.remote.objects("folder").len(), 2, "no duplicate");
@@ -338,30 +348,44 @@ async fn a_create_the_remote_refused_is_not_pending_so_a_later_lookalike_needs_a
 async fn an_interrupted_recreate_is_resumed_without_a_duplicate() {
     let harness = Harness::new();
     harness.converge(TWO_FOLDERS).await;
-    for id in harness.remote.groups_named("b-alerts") {
-        harness.remote.remove("group", &id);
+    let old_ids = harness.remote.groups_named("b-alerts");
+    for id in &old_ids {
+        harness.remote.remove("group", id);
     }
-    // The recreate is recorded as pending, then the process "dies" right after the remote
-    // write: simulate by recording the pending create and making the group under a new id.
+    // The fake remote numbers a new group after the highest id it holds: an unrelated group
+    // makes the recreate's id a new one, as a real server's would be.
+    harness.remote.put("group", "g9", json!({"name": "unrelated", "folder_uid": "elsewhere", "interval": "1m"}));
+    // The recreate is made remotely, then its save fails: the failing store stands in for a
+    // process killed right after the remote write.
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     assert_eq!(summary(&plan), ["recreate group.b-alerts"]);
+    let store = RecordingStore::new(&harness).failing_after(1);
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        state.set_pending(plan.pending.clone());
-        state.bump();
-        harness.store.save(&state).expect("save");
+        let result = mac_core::apply(
+            &plan,
+            &harness.providers,
+            &store,
+            harness.state(),
+            &ApplyOptions::default(),
+            &mac_core::apply::Silent,
+        )
+        .await;
+        assert!(matches!(result, Err(ApplyError::State { .. })), "{result:?}");
     }
-    harness.remote.put(
-        "group",
-        "g99",
-        json!({"name": "b-alerts", "folder_uid": folder_uid("b"), "interval": "30s", "rules": [{"title": "Down", "expr": "up == 0"}]}),
-    );
+    let made = harness.remote.groups_named("b-alerts");
+    assert_eq!(made.len(), 1, "the recreate reached the remote");
+    assert!(!old_ids.contains(&made[0]), "a new remote id: {made:?}");
+    let group = mac_core::ObjectId::new("testfs", "group", "b-alerts");
+    let saved = harness.state().get(&group).map(|entry| entry.remote_id.clone());
+    assert_eq!(saved.as_ref(), old_ids.first(), "the new id was not saved");
+    harness.remote.remove("group", "g9");
+
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     assert_eq!(summary(&plan), ["adopt group.b-alerts"]);
     assert!(plan.actions[0].resumed);
     harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
-    assert_eq!(harness.remote.groups_named("b-alerts"), ["g99"]);
+    assert_eq!(harness.remote.groups_named("b-alerts"), made, "no duplicate");
     assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
 }
 
@@ -433,17 +457,28 @@ async fn a_create_whose_key_needs_a_new_folder_is_recorded_before_its_write() {
 }
 
 /// The harness's file store, also keeping every state saved with the number of remote
-/// writes completed at that moment.
+/// writes completed at that moment; optionally failing every save after the first few.
 #[derive(Debug)]
 struct RecordingStore {
     inner: FileStateStore,
     remote: Remote,
     saves: Mutex<Vec<(usize, State)>>,
+    fail_after: Option<usize>,
 }
 
 impl RecordingStore {
     fn new(harness: &Harness) -> RecordingStore {
-        RecordingStore { inner: harness.store.clone(), remote: harness.remote.clone(), saves: Mutex::default() }
+        RecordingStore {
+            inner: harness.store.clone(),
+            remote: harness.remote.clone(),
+            saves: Mutex::default(),
+            fail_after: None,
+        }
+    }
+
+    /// Saves after the first `saves` fail, as if the process had died.
+    fn failing_after(self, saves: usize) -> RecordingStore {
+        RecordingStore { fail_after: Some(saves), ..self }
     }
 
     fn saves(&self) -> Vec<(usize, State)> {
@@ -461,7 +496,12 @@ impl StateStore for RecordingStore {
     }
 
     fn save(&self, state: &State) -> Result<(), StateError> {
-        self.saves.lock().expect("not poisoned").push((self.remote.log().len(), state.clone()));
+        let mut saves = self.saves.lock().expect("not poisoned");
+        if self.fail_after.is_some_and(|limit| saves.len() >= limit) {
+            let source = std::io::Error::other("injected: the process died");
+            return Err(StateError::Write { path: self.inner.path().to_owned(), source });
+        }
+        saves.push((self.remote.log().len(), state.clone()));
         self.inner.save(state)
     }
 
