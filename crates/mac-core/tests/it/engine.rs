@@ -22,6 +22,8 @@ async fn creates_in_dependency_order_and_a_replan_is_empty() {
         summary(&plan),
         ["create folder.a", "create folder.b", "create group.a-alerts", "create group.b-alerts"]
     );
+    // Four writes, counted: the "nothing was written" checks of other tests rely on the count.
+    assert_eq!(harness.remote.writes(), 4);
     let log = harness.remote.log();
     let position = |entry: &str| log.iter().position(|line| line == entry).expect(entry);
     assert!(position("create folder.a") < position("create group.a-alerts"), "{log:?}");
