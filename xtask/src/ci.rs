@@ -23,7 +23,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("`ci` takes no arguments, got `{extra}`"));
     }
     let root = project_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    // Absolute: each test binary runs in its own package's directory.
+    let target = root.join(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from));
     let skip_log = target.join("mac-test-skips.log");
     std::fs::create_dir_all(&target).map_err(|err| format!("cannot create {}: {err}", target.display()))?;
     std::fs::write(&skip_log, "").map_err(|err| format!("cannot empty {}: {err}", skip_log.display()))?;
