@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use crate::{describe, project_root, run_command};
+use crate::{describe, project_root, run_command, succeeds};
 
 const TARGETS: [&str; 2] = ["config_loader", "template_renderer"];
 
@@ -90,9 +90,4 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     } else {
         Err("the fuzzer found a failing input: see above".to_owned())
     }
-}
-
-/// Whether `command` runs and exits 0, its output discarded.
-fn succeeds(command: &mut Command) -> bool {
-    command.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|status| status.success())
 }

@@ -10,6 +10,7 @@ mod emulator;
 mod fuzz;
 mod grafana;
 mod reliability;
+mod setup;
 
 use std::process::ExitCode;
 
@@ -18,8 +19,11 @@ usage: cargo xtask <task>
 
 tasks:
   bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
-  ci                  fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run
+  ci                  setup, fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run;
+                      prints each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
+  setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
+                      Alertmanager and Django (apt-get, as root or through sudo -n), the client virtualenvs
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("reliability") => reliability::run(&args[1..]),
+        Some("setup") => setup::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("grafana") => grafana::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
@@ -54,6 +59,16 @@ pub(crate) fn run_command(command: &mut std::process::Command) -> Result<(), Str
     eprintln!("$ {}", describe(command));
     let status = command.status().map_err(|err| format!("could not start `{}`: {err}", describe(command)))?;
     if status.success() { Ok(()) } else { Err(format!("`{}` failed with {status}", describe(command))) }
+}
+
+/// Whether `command` runs and exits 0, its output discarded.
+pub(crate) fn succeeds(command: &mut std::process::Command) -> bool {
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 pub(crate) fn describe(command: &std::process::Command) -> String {

@@ -614,7 +614,22 @@ mod tests {
         assert!(report.pairs[0].differences.is_empty(), "{:?}", report.pairs[0].differences);
         let without = json!({ "rules": [{ "alert": "Down", "expr": "up{job=\"a\"} < 1", "for": "2m", "annotations": { "runbook_url": "u" } }] });
         let report = check(&grafana, &prometheus_rules([("p", without.as_object().expect("object"))]));
-        assert_eq!(report.pairs[0].differences.len(), 1, "{:?}", report.pairs[0].differences);
+        assert_eq!(
+            report.pairs[0].differences,
+            ["Grafana fires on no data (no_data_state = Alerting); the Prometheus expression has no `or absent(…)`"]
+        );
+        // The other way round: `or absent(…)` without Grafana's Alerting on no data.
+        let mut quiet = group.clone();
+        quiet["rules"][0]["no_data_state"] = json!("OK");
+        let grafana = grafana_rules([("g", quiet.as_object().expect("object"))]);
+        let report = check(&grafana, &prometheus_rules([("p", twin.as_object().expect("object"))]));
+        assert_eq!(
+            report.pairs[0].differences,
+            [
+                "the Prometheus expression fires on absent series (`absent(…)`); the Grafana rule's no_data_state is not Alerting",
+                "set operators: only in Grafana [], only in Prometheus [or]",
+            ]
+        );
     }
 
     #[test]

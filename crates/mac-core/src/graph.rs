@@ -114,9 +114,8 @@ mod tests {
     fn a_cycle_is_named_in_dependency_order() {
         let (nodes, depends_on) = graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")]);
         let cycle = topological_order(&nodes, &depends_on).expect_err("cycle");
-        assert_eq!(cycle.first(), cycle.last());
-        assert_eq!(cycle.len(), 4, "{cycle:?}");
-        assert!(!cycle.contains(&"d"), "d only depends on the cycle: {cycle:?}");
+        // Each node is a dependency of the next: a before c (c depends on a), c before b, b before a.
+        assert_eq!(cycle, ["a", "c", "b", "a"], "d only depends on the cycle and is not in it");
     }
 
     #[test]

@@ -215,9 +215,16 @@ mod tests {
             Value::Object(strip(&input, &["/secure_json_data/*"])),
             json!({ "name": "db", "secure_json_data": {} })
         );
-        // SAFETY of the test: the variable name is unique to this test.
+        // No test sets this variable.
         let err = reveal(&input, &["/secure_json_data/*"], "salt", Path::new(".")).expect_err("unset");
         assert!(err.to_string().contains("MAC_TEST_SECRET_REVEAL"));
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("db-password"), "hunter2").expect("write the secret");
+        let input = fields(json!({ "name": "db", "secure_json_data": { "password": { "file": "db-password" } } }));
+        let (revealed, digests) = reveal(&input, &["/secure_json_data/*"], "salt", dir.path()).expect("revealed");
+        assert_eq!(Value::Object(revealed), json!({ "name": "db", "secure_json_data": { "password": "hunter2" } }));
+        assert_eq!(digests, BTreeMap::from([("/secure_json_data/password".to_owned(), digest("salt", "hunter2"))]));
     }
 
     #[test]

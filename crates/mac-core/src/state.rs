@@ -474,8 +474,11 @@ mod tests {
         let store = FileStateStore::new(dir.path().join("state.json"));
         let held = store.lock(Duration::ZERO).expect("first lock");
         assert!(held.previous_holder().is_none());
+        let started = Instant::now();
         let err = store.lock(Duration::from_millis(120)).expect_err("contended");
-        let StateError::Locked { holder, .. } = &err else { panic!("unexpected error {err}") };
+        assert!(started.elapsed() >= Duration::from_millis(120), "gave up after {:?}", started.elapsed());
+        let StateError::Locked { holder, waited, .. } = &err else { panic!("unexpected error {err}") };
+        assert!(*waited >= Duration::from_millis(120), "{waited:?}");
         assert_eq!(holder.pid, std::process::id());
         assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
         drop(held);

@@ -7,6 +7,14 @@
 //! written straight to the process's standard error (not through the test harness's capture,
 //! so `cargo test` shows it even for a passing test) and appended to the file named by
 //! [`SKIP_LOG_VARIABLE`], which `cargo xtask ci` lists at the end of the run.
+//!
+//! ```no_run
+//! let found = mac_test_tools::find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
+//! let test = mac_test_tools::current_test();
+//! let Some(prometheus) = mac_test_tools::require(&test, "prometheus", found, "apt-get install prometheus") else {
+//!     return; // Only when the developer set MAC_TEST_SKIP_MISSING; the skip was printed and logged.
+//! };
+//! ```
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,20 +46,49 @@ pub fn runs(program: &Path, args: &[&str]) -> bool {
         .is_ok_and(|status| status.success())
 }
 
+/// The name of the running test (libtest names each test's thread after it), for messages.
+pub fn current_test() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => "this test".to_owned(),
+    }
+}
+
 /// A program the test needs: `Some(path)` when found; when missing, a panic naming `name` and
 /// `install`, or `None` after a visible skip when the developer set [`SKIP_VARIABLE`] to allow
 /// `name`.
 pub fn require(test: &str, name: &str, found: Option<PathBuf>, install: &str) -> Option<PathBuf> {
-    if found.is_some() {
-        return found;
+    match decide(test, name, found, install, std::env::var(SKIP_VARIABLE).ok().as_deref()) {
+        Decision::Found(path) => Some(path),
+        Decision::Fail(message) => panic!("{message}"),
+        Decision::Skip(line) => {
+            record_skip(&line, std::env::var_os(SKIP_LOG_VARIABLE).as_deref().map(Path::new));
+            None
+        }
     }
-    if !skip_allowed(name, std::env::var(SKIP_VARIABLE).ok().as_deref()) {
-        panic!(
+}
+
+/// What [`require`] does, given the skip variable's value.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Found(PathBuf),
+    Fail(String),
+    Skip(String),
+}
+
+fn decide(test: &str, name: &str, found: Option<PathBuf>, install: &str, skip: Option<&str>) -> Decision {
+    if let Some(path) = found {
+        return Decision::Found(path);
+    }
+    if skip_allowed(name, skip) {
+        Decision::Skip(format!(
+            "skipped {test}: {name} is missing ({SKIP_VARIABLE} is set; install it with `{install}`)"
+        ))
+    } else {
+        Decision::Fail(format!(
             "{test} needs {name}, which is missing: install it with `{install}` ({SETUP_HINT}; {SKIP_VARIABLE}=1 skips such tests instead)"
-        );
+        ))
     }
-    record_skip(&format!("skipped {test}: {name} is missing ({SKIP_VARIABLE} is set; install it with `{install}`)"));
-    None
 }
 
 /// Whether the variable's value allows skipping tests that need `name`.
@@ -63,19 +100,26 @@ fn skip_allowed(name: &str, value: Option<&str>) -> bool {
     }
 }
 
-fn record_skip(line: &str) {
+fn record_skip(line: &str, log: Option<&Path>) {
     // Straight to fd 2: `eprintln!` would be captured by the harness and lost for a passing test.
     let _ = writeln!(std::io::stderr().lock(), "{line}");
-    if let Some(log) = std::env::var_os(SKIP_LOG_VARIABLE)
-        && let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log)
-    {
-        let _ = writeln!(file, "{line}");
+    if let Some(log) = log {
+        append_line(log, line);
+    }
+}
+
+fn append_line(log: &Path, line: &str) {
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+        // One write per line: tests of several processes append to the same file at once.
+        let _ = file.write_all(format!("{line}\n").as_bytes());
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::skip_allowed;
+    use std::path::PathBuf;
+
+    use super::{Decision, append_line, decide, skip_allowed};
 
     #[test]
     fn only_an_explicit_value_allows_a_skip() {
@@ -89,9 +133,40 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "needs definitely-not-a-program, which is missing")]
-    fn a_missing_program_fails_the_test() {
-        // Nobody sets the skip variable to name this program.
-        super::require("this test", "definitely-not-a-program", None, "nothing");
+    fn a_missing_program_fails_the_test_unless_a_skip_is_asked_for() {
+        let found = PathBuf::from("/usr/bin/prometheus");
+        assert_eq!(decide("t", "prometheus", Some(found.clone()), "apt", None), Decision::Found(found));
+        assert_eq!(
+            decide("t", "prometheus", None, "apt-get install prometheus", None),
+            Decision::Fail(
+                "t needs prometheus, which is missing: install it with `apt-get install prometheus` \
+                 (`cargo xtask setup` installs everything the tests need; MAC_TEST_SKIP_MISSING=1 skips such tests instead)"
+                    .to_owned()
+            )
+        );
+        assert!(matches!(decide("t", "prometheus", None, "apt", Some("promtool")), Decision::Fail(_)));
+        assert_eq!(
+            decide("t", "prometheus", None, "apt-get install prometheus", Some("1")),
+            Decision::Skip(
+                "skipped t: prometheus is missing (MAC_TEST_SKIP_MISSING is set; install it with `apt-get install prometheus`)"
+                    .to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn skips_are_appended_to_the_log_one_line_each() {
+        let log = std::env::temp_dir().join(format!("mac-test-tools-skips-{}.log", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        append_line(&log, "skipped a");
+        append_line(&log, "skipped b");
+        let written = std::fs::read_to_string(&log).expect("the log was written");
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(written, "skipped a\nskipped b\n");
+    }
+
+    #[test]
+    fn the_test_name_comes_from_the_harness_thread() {
+        assert_eq!(super::current_test(), "tests::the_test_name_comes_from_the_harness_thread");
     }
 }

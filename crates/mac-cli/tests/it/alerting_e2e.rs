@@ -7,8 +7,9 @@
 //! as active.
 //!
 //! Needs `prometheus`, `prometheus-alertmanager`, `python3-django` and
-//! `python3-django-prometheus` (`.ci/run` installs them). Without them the test says so and
-//! passes, except in CI (`CI` set), where that is a failure.
+//! `python3-django-prometheus` (`cargo xtask setup` installs them). Without them the test
+//! fails, unless a developer asks for a visible skip with `MAC_TEST_SKIP_MISSING` (see
+//! `mac-test-tools`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -18,9 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::django::{Process, find_program, free_port, get, repository, spawn_app};
-
-const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3-django python3-django-prometheus";
+use crate::django::{Process, django_python, free_port, get, repository, spawn_app};
 
 /// The alert under test, from the bundle's `django-prometheus-rules` template.
 const ALERT: &str = "DjangoErrorBudgetFastBurn";
@@ -42,21 +41,22 @@ struct Tools {
 }
 
 impl Tools {
+    /// The three programs: a failure without them, or `None` after a visible skip when the
+    /// developer asked for one.
     fn find() -> Option<Tools> {
-        let python = find_program(
-            &["/usr/bin/python3", "python3"],
-            &["-c", "import django, django_prometheus, prometheus_client"],
-        );
-        let prometheus = find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
-        let alertmanager = find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
-        match (python, prometheus, alertmanager) {
-            (Some(python), Some(prometheus), Some(alertmanager)) => Some(Tools { python, prometheus, alertmanager }),
-            _ => {
-                assert!(std::env::var_os("CI").is_none(), "CI must run the end-to-end alerting test: {INSTALL}");
-                eprintln!("skipped: Django with django-prometheus, Prometheus or Alertmanager is missing ({INSTALL})");
-                None
-            }
-        }
+        let alertmanager =
+            mac_test_tools::find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
+        let install = "apt-get install -y --no-install-recommends prometheus-alertmanager";
+        Some(Tools {
+            python: django_python()?,
+            prometheus: crate::prometheus::binary()?,
+            alertmanager: mac_test_tools::require(
+                &mac_test_tools::current_test(),
+                "alertmanager",
+                alertmanager,
+                install,
+            )?,
+        })
     }
 }
 

@@ -96,7 +96,9 @@ fn a_second_apply_waits_for_the_lock_then_names_its_holder() {
     let project = Project::new(TWO_FOLDERS);
     let store = mac_core::FileStateStore::new(project.state_path());
     let held = mac_core::StateStore::lock(&store, std::time::Duration::ZERO).expect("lock");
+    let started = std::time::Instant::now();
     let (code, _, stderr) = run(project.mac().args(["apply", "--auto-approve", "--lock-timeout", "200ms"]));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(200), "it waited: {:?}", started.elapsed());
     assert_eq!(code, 1);
     assert!(stderr.contains("is locked by"), "{stderr}");
     assert!(stderr.contains(&format!("(pid {}, since", std::process::id())), "{stderr}");

@@ -6,8 +6,9 @@
 //! rendered for plain Prometheus (`examples/prometheus`, template `django-prometheus-rules`)
 //! must fire exactly when the Grafana rules do, and is applied to that Prometheus with mac.
 //!
-//! Needs Debian's `prometheus`, `python3-django` and `python3-django-prometheus` (`.ci/run`
-//! installs them); without them the test fails with the command to run.
+//! Needs Debian's `prometheus`, `python3-django` and `python3-django-prometheus` (`cargo xtask
+//! setup` installs them); without them the test fails with the command to run, unless a
+//! developer asks for a visible skip with `MAC_TEST_SKIP_MISSING` (see `mac-test-tools`).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -18,9 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const INSTALL: &str =
-    "apt-get update && apt-get install -y --no-install-recommends prometheus python3-django python3-django-prometheus";
 
 /// The Prometheus job the example project's selector (`job="payments"`) names.
 const JOB: &str = "payments";
@@ -35,7 +33,7 @@ const SLOW_SECONDS: &str = "1.2";
 #[test]
 fn django_bundle_queries_against_a_real_django_prometheus_and_prometheus() {
     let started = Instant::now();
-    let tools = Tools::find();
+    let Some(tools) = Tools::find() else { return };
     let bundle = rendered();
     let rules = alert_rules(&bundle);
     let prometheus_rules = prometheus_alert_rules();
@@ -401,18 +399,6 @@ fn holds(rule: &str, expression: &str, values: &BTreeMap<String, Vec<Sample>>) -
 // ---------------------------------------------------------------------------------------------
 // The components.
 
-/// The first of `candidates` that runs `args` successfully.
-pub(crate) fn find_program(candidates: &[&str], args: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(PathBuf::from).find(|program| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
-
 /// The demo app of examples/django on `port`, its database and log in `dir`.
 pub(crate) fn spawn_app(python: &Path, dir: &Path, port: u16) -> Process {
     Process::spawn(
@@ -429,29 +415,29 @@ pub(crate) fn spawn_app(python: &Path, dir: &Path, port: u16) -> Process {
     )
 }
 
-/// The programs the test runs, or a failure that says how to install them.
+/// A Python with Django and django-prometheus: a failure without one, or `None` after a
+/// visible skip when the developer asked for one.
+pub(crate) fn django_python() -> Option<PathBuf> {
+    // Debian's python3 has Debian's Django packages; a python3 earlier on PATH (pyenv, a
+    // virtualenv) may not.
+    let found = mac_test_tools::find_program(
+        &["/usr/bin/python3", "python3"],
+        &["-c", "import django, django_prometheus, prometheus_client"],
+    );
+    let install = "apt-get install -y --no-install-recommends python3-django python3-django-prometheus";
+    mac_test_tools::require(&mac_test_tools::current_test(), "django", found, install)
+}
+
+/// The programs the test runs: a failure without them, or `None` after a visible skip when
+/// the developer asked for one.
 struct Tools {
     python: PathBuf,
     prometheus: PathBuf,
 }
 
 impl Tools {
-    fn find() -> Tools {
-        // Debian's python3 has Debian's Django packages; a python3 earlier on PATH (pyenv, a
-        // virtualenv) may not.
-        let python = find_program(
-            &["/usr/bin/python3", "python3"],
-            &["-c", "import django, django_prometheus, prometheus_client"],
-        );
-        let prometheus = find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
-        match (python, prometheus) {
-            (Some(python), Some(prometheus)) => Tools { python, prometheus },
-            (python, prometheus) => panic!(
-                "this test needs Django with django-prometheus ({}) and Prometheus ({}); install them with:\n  {INSTALL}",
-                if python.is_some() { "found" } else { "missing" },
-                if prometheus.is_some() { "found" } else { "missing" },
-            ),
-        }
+    fn find() -> Option<Tools> {
+        Some(Tools { python: django_python()?, prometheus: crate::prometheus::binary()? })
     }
 }
 

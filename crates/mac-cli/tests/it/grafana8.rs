@@ -678,6 +678,11 @@ fn an_overloaded_or_flaky_grafana_is_retried_and_a_lost_write_converges_on_rerun
     });
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "429 and 502 are retried: {stdout}{stderr}");
+    // Each faulted request was answered with its fault, then retried once.
+    for (method, route) in [("POST", "/api/folders"), ("POST", "/api/ruler/grafana/api/v1/rules/{Namespace}")] {
+        assert_eq!(grafana.emulator.request_count(method, route), 2, "{method} {route}: {:?}", grafana.requests());
+    }
+    assert!(grafana.emulator.request_count("GET", "/api/ruler/grafana/api/v1/rules") >= 2, "{:?}", grafana.requests());
     let (code, _, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0);
 

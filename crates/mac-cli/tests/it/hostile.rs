@@ -108,4 +108,10 @@ fn every_bad_project_fails_plainly_before_any_request() {
             let _ = std::fs::remove_file(grafana.project.root().join(path));
         }
     }
+    // The control: a valid project is planned, and its requests are counted.
+    std::fs::write(grafana.project.root().join("definitions/main.toml"), FOLDER).expect("write");
+    grafana.emulator.reset_request_counts();
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(grafana.requests().values().sum::<u64>() > 0, "the emulator counts what mac sends");
 }

@@ -107,6 +107,13 @@ fn state_list_show_and_rm() {
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @"Removed testfs/group.b-alerts from state; the remote object was not touched and is no longer managed.");
     assert_eq!(project.remote_count("group"), 2);
+    let (code, stdout, _) = run(project.mac().args(["state", "list"]));
+    assert_eq!(code, 0);
+    assert_snapshot!(stdout, @r"
+    testfs/folder.a	mac-a
+    testfs/folder.b	mac-b
+    testfs/group.a-alerts	g1
+    ");
     let (code, _, stderr) = run(project.mac().args(["state", "show", "group.nope"]));
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @"error: no state entry matches `group.nope` (see `mac state list`)");

@@ -1,14 +1,15 @@
 //! Planning and applying.
 
 use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use mac_core::state::StateStore;
+use mac_core::state::{StateError, StateLock, StateStore};
 
 use mac_core::apply::Outcome;
 use mac_core::plan::Operation;
-use mac_core::{ApplyError, ApplyOptions, LocalRef, PlanError, PlanOptions};
-use mac_test_provider::{Faults, folder_uid};
+use mac_core::{ApplyError, ApplyOptions, FileStateStore, LocalRef, PlanError, PlanOptions, State};
+use mac_test_provider::{Faults, Remote, folder_uid};
 use serde_json::json;
 
 use crate::{Harness, TWO_FOLDERS, operations, summary};
@@ -21,6 +22,8 @@ async fn creates_in_dependency_order_and_a_replan_is_empty() {
         summary(&plan),
         ["create folder.a", "create folder.b", "create group.a-alerts", "create group.b-alerts"]
     );
+    // Four writes, counted: the "nothing was written" checks of other tests rely on the count.
+    assert_eq!(harness.remote.writes(), 4);
     let log = harness.remote.log();
     let position = |entry: &str| log.iter().position(|line| line == entry).expect(entry);
     assert!(position("create folder.a") < position("create group.a-alerts"), "{log:?}");
@@ -288,26 +291,36 @@ async fn an_interrupted_apply_finishes_in_flight_writes_and_saves_them() {
 #[tokio::test]
 async fn an_object_created_by_an_interrupted_apply_is_recognised_as_ours() {
     let harness = Harness::new();
-    // Creating folder b "succeeds" remotely, then the state save after it never happens:
-    // the failing store stands in for a process killed between the two writes.
+    // The folders are made remotely, then no state save succeeds after the first: the failing
+    // store stands in for a process killed between the remote writes and their save.
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     // Folders are recorded as pending at plan time; groups, whose key needs their folder's
     // uid, just before their own writes.
     assert_eq!(plan.pending.len(), 2, "every create whose key is known is recorded as pending first");
+    let store = RecordingStore::new(&harness).failing_after(1);
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        state.set_pending(plan.pending.clone());
-        state.bump();
-        harness.store.save(&state).expect("save");
+        let result = mac_core::apply(
+            &plan,
+            &harness.providers,
+            &store,
+            harness.state(),
+            &ApplyOptions::default(),
+            &mac_core::apply::Silent,
+        )
+        .await;
+        assert!(matches!(result, Err(ApplyError::State { .. })), "{result:?}");
     }
-    harness.remote.put("folder", &folder_uid("b"), json!({"title": "Team B"}));
+    assert_eq!(harness.remote.objects("folder").len(), 2, "both folders were made");
+    assert!(harness.state().resources().is_empty(), "no write was saved");
 
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
-    let adopt = plan.actions.iter().find(|action| action.id.local_id == "b").expect("b planned");
-    assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
-    assert!(adopt.changes.is_empty(), "{:?}", adopt.changes);
-    // No --adopt needed: mac created it.
+    for local_id in ["a", "b"] {
+        let adopt = plan.actions.iter().find(|action| action.id.local_id == local_id).expect("planned");
+        assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true), "{local_id}");
+        assert!(adopt.changes.is_empty(), "{:?}", adopt.changes);
+    }
+    // No --adopt needed: mac created them.
     let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
     assert!(report.succeeded(), "{report:?}");
     assert_eq!(harness.remote.objects("folder").len(), 2, "no duplicate");
@@ -337,30 +350,44 @@ async fn a_create_the_remote_refused_is_not_pending_so_a_later_lookalike_needs_a
 async fn an_interrupted_recreate_is_resumed_without_a_duplicate() {
     let harness = Harness::new();
     harness.converge(TWO_FOLDERS).await;
-    for id in harness.remote.groups_named("b-alerts") {
-        harness.remote.remove("group", &id);
+    let old_ids = harness.remote.groups_named("b-alerts");
+    for id in &old_ids {
+        harness.remote.remove("group", id);
     }
-    // The recreate is recorded as pending, then the process "dies" right after the remote
-    // write: simulate by recording the pending create and making the group under a new id.
+    // The fake remote numbers a new group after the highest id it holds: an unrelated group
+    // makes the recreate's id a new one, as a real server's would be.
+    harness.remote.put("group", "g9", json!({"name": "unrelated", "folder_uid": "elsewhere", "interval": "1m"}));
+    // The recreate is made remotely, then its save fails: the failing store stands in for a
+    // process killed right after the remote write.
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     assert_eq!(summary(&plan), ["recreate group.b-alerts"]);
+    let store = RecordingStore::new(&harness).failing_after(1);
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        state.set_pending(plan.pending.clone());
-        state.bump();
-        harness.store.save(&state).expect("save");
+        let result = mac_core::apply(
+            &plan,
+            &harness.providers,
+            &store,
+            harness.state(),
+            &ApplyOptions::default(),
+            &mac_core::apply::Silent,
+        )
+        .await;
+        assert!(matches!(result, Err(ApplyError::State { .. })), "{result:?}");
     }
-    harness.remote.put(
-        "group",
-        "g99",
-        json!({"name": "b-alerts", "folder_uid": folder_uid("b"), "interval": "30s", "rules": [{"title": "Down", "expr": "up == 0"}]}),
-    );
+    let made = harness.remote.groups_named("b-alerts");
+    assert_eq!(made.len(), 1, "the recreate reached the remote");
+    assert!(!old_ids.contains(&made[0]), "a new remote id: {made:?}");
+    let group = mac_core::ObjectId::new("testfs", "group", "b-alerts");
+    let saved = harness.state().get(&group).map(|entry| entry.remote_id.clone());
+    assert_eq!(saved.as_ref(), old_ids.first(), "the new id was not saved");
+    harness.remote.remove("group", "g9");
+
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     assert_eq!(summary(&plan), ["adopt group.b-alerts"]);
     assert!(plan.actions[0].resumed);
     harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
-    assert_eq!(harness.remote.groups_named("b-alerts"), ["g99"]);
+    assert_eq!(harness.remote.groups_named("b-alerts"), made, "no duplicate");
     assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
 }
 
@@ -382,29 +409,120 @@ async fn a_panicking_provider_fails_its_action_and_skips_its_dependants() {
 #[tokio::test]
 async fn a_create_whose_key_needs_a_new_folder_is_recorded_before_its_write() {
     let harness = Harness::new();
-    // The process dies right after the remote made group a-alerts (write 3 of 4, one at a time).
+    let store = RecordingStore::new(&harness);
+    // Group b-alerts (written last, one write at a time) never reaches the remote, as if the
+    // process died right after group a-alerts was made.
     harness.faults(Faults { fail: BTreeSet::from(["group.b-alerts".to_owned()]), ..Faults::default() });
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
+    let group = mac_core::ObjectId::new("testfs", "group", "a-alerts");
+    assert!(
+        plan.pending.iter().all(|pending| pending.id != group),
+        "its key needs folder a's uid, unknown at plan time: {:?}",
+        plan.pending
+    );
+    let observer = SavesWhenStarted { store: &store, local_id: "a-alerts", saves: Mutex::new(None) };
     let options = ApplyOptions { parallelism: 1, ..ApplyOptions::default() };
-    harness.apply(&plan, &options).await.expect("apply runs");
-    // Lose the state entry of a-alerts as a crash between its write and the save would, but
-    // keep what was saved before the write: the pending record.
+    let report = {
+        let _lock = harness.store.lock(Duration::ZERO).expect("lock");
+        let (_, report) = mac_core::apply(&plan, &harness.providers, &store, harness.state(), &options, &observer)
+            .await
+            .expect("apply");
+        report
+    };
+    assert_eq!(report.done(&[Operation::Create]), 3, "{report:?}");
+
+    // What the executor itself saved before starting the group's write records it as pending.
+    let saves = store.saves();
+    let started_after = observer.saves.lock().expect("not poisoned").expect("the group's write started");
+    let recorded =
+        mac_core::state::PendingCreate { id: group.clone(), adoption_key: format!("{}/a-alerts", folder_uid("a")) };
+    let (_, before_start) = saves[..started_after].last().expect("a save before the group's write");
+    assert!(before_start.pending().contains(&recorded), "not pending before its write: {:?}", before_start.pending());
+
+    // A kill right after the remote made the group, before the next save, leaves the last
+    // state saved before that write completed: the next run recognises the group as its own.
+    let written = harness.remote.log().iter().position(|line| line == "create group.a-alerts").expect("written");
+    let (_, at_kill) = saves.iter().rev().find(|(writes, _)| *writes <= written).expect("a save before the write");
+    assert!(at_kill.get(&group).is_none(), "the kill lost the group's state entry");
     {
         let _lock = harness.store.lock(Duration::ZERO).expect("lock");
-        let mut state = harness.state();
-        let group = mac_core::ObjectId::new("testfs", "group", "a-alerts");
-        let pending_key = format!("{}/a-alerts", folder_uid("a"));
-        state.remove(&group);
-        let mut pending = state.pending().to_vec();
-        pending.push(mac_core::state::PendingCreate { id: group, adoption_key: pending_key });
-        state.set_pending(pending);
-        state.bump();
-        harness.store.save(&state).expect("save");
+        harness.store.save(at_kill).expect("save");
     }
     harness.faults(Faults::default());
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     let adopt = plan.actions.iter().find(|action| action.id.local_id == "a-alerts").expect("planned");
     assert_eq!((adopt.operation, adopt.resumed), (Operation::Adopt, true));
-    harness.apply(&plan, &ApplyOptions::default()).await.expect("no --adopt needed");
+    let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("no --adopt needed");
+    assert!(report.succeeded(), "{report:?}");
     assert_eq!(harness.remote.groups_named("a-alerts").len(), 1, "no duplicate");
+    assert!(!harness.plan(TWO_FOLDERS).await.expect("plan").has_changes());
+}
+
+/// The harness's file store, also keeping every state saved with the number of remote
+/// writes completed at that moment; optionally failing every save after the first few.
+#[derive(Debug)]
+struct RecordingStore {
+    inner: FileStateStore,
+    remote: Remote,
+    saves: Mutex<Vec<(usize, State)>>,
+    fail_after: Option<usize>,
+}
+
+impl RecordingStore {
+    fn new(harness: &Harness) -> RecordingStore {
+        RecordingStore {
+            inner: harness.store.clone(),
+            remote: harness.remote.clone(),
+            saves: Mutex::default(),
+            fail_after: None,
+        }
+    }
+
+    /// Saves after the first `saves` fail, as if the process had died.
+    fn failing_after(self, saves: usize) -> RecordingStore {
+        RecordingStore { fail_after: Some(saves), ..self }
+    }
+
+    fn saves(&self) -> Vec<(usize, State)> {
+        self.saves.lock().expect("not poisoned").clone()
+    }
+}
+
+impl StateStore for RecordingStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn load(&self) -> Result<State, StateError> {
+        self.inner.load()
+    }
+
+    fn save(&self, state: &State) -> Result<(), StateError> {
+        let mut saves = self.saves.lock().expect("not poisoned");
+        if self.fail_after.is_some_and(|limit| saves.len() >= limit) {
+            let source = std::io::Error::other("injected: the process died");
+            return Err(StateError::Write { path: self.inner.path().to_owned(), source });
+        }
+        saves.push((self.remote.log().len(), state.clone()));
+        self.inner.save(state)
+    }
+
+    fn lock(&self, timeout: Duration) -> Result<Box<dyn StateLock>, StateError> {
+        self.inner.lock(timeout)
+    }
+}
+
+/// Notes how many saves the store had seen when the write of `local_id` started.
+struct SavesWhenStarted<'a> {
+    store: &'a RecordingStore,
+    local_id: &'static str,
+    saves: Mutex<Option<usize>>,
+}
+
+impl mac_core::ApplyObserver for SavesWhenStarted<'_> {
+    fn started(&self, action: &mac_core::Action) {
+        if action.id.local_id == self.local_id {
+            *self.saves.lock().expect("not poisoned") = Some(self.store.saves.lock().expect("not poisoned").len());
+        }
+    }
 }

@@ -1,5 +1,6 @@
-//! Silences against a real Alertmanager (Debian's `prometheus-alertmanager`, which `.ci/run`
-//! installs; without it the test fails with the command to run): create, plan clean, change
+//! Silences against a real Alertmanager (Debian's `prometheus-alertmanager`, which `cargo xtask
+//! setup` installs; without it the test fails with the command to run, unless a developer asks
+//! for a visible skip with `MAC_TEST_SKIP_MISSING`, see `mac-test-tools`): create, plan clean, change
 //! the end (in place), change a matcher (Alertmanager replaces the silence), expire by hand
 //! (recreated), remove a definition (expired), and a window that is over (refused offline).
 
@@ -14,7 +15,7 @@ use serde_json::Value;
 
 use crate::run;
 
-const INSTALL: &str = "apt-get update && apt-get install -y --no-install-recommends prometheus-alertmanager";
+const INSTALL: &str = "apt-get install -y --no-install-recommends prometheus-alertmanager";
 
 /// How long Alertmanager may take to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);
@@ -45,7 +46,7 @@ comment = "Core switch replacement"
 
 #[test]
 fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertmanager() {
-    let alertmanager = Alertmanager::start();
+    let Some(alertmanager) = Alertmanager::start() else { return };
     let project = Project::new(&alertmanager, &format!("{DB_UPGRADE}{NETWORK}"));
 
     let (code, stdout, stderr) = run(project.mac().args(["plan", "--detailed-exitcode"]));
@@ -278,19 +279,11 @@ struct Alertmanager {
 }
 
 impl Alertmanager {
-    fn start() -> Alertmanager {
-        let binary = ["/usr/bin/prometheus-alertmanager", "alertmanager"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|binary| {
-                Command::new(binary)
-                    .arg("--version")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|status| status.success())
-            })
-            .unwrap_or_else(|| panic!("this test needs Prometheus' Alertmanager; install it with:\n  {INSTALL}"));
+    /// A running Alertmanager: a failure without the program, or `None` after a visible skip
+    /// when the developer asked for one.
+    fn start() -> Option<Alertmanager> {
+        let found = mac_test_tools::find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
+        let binary = mac_test_tools::require(&mac_test_tools::current_test(), "alertmanager", found, INSTALL)?;
         let dir = tempfile::tempdir().expect("tempdir");
         // The smallest configuration Alertmanager accepts: one route to one receiver.
         std::fs::write(
@@ -323,7 +316,7 @@ impl Alertmanager {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        alertmanager
+        Some(alertmanager)
     }
 
     fn url(&self) -> String {
