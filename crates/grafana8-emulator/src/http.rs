@@ -1,5 +1,9 @@
 //! Response builders and request-body binding that reproduce Grafana 8.5.4's wire format.
 
+mod gojson;
+
+pub(crate) use gojson::Field;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -63,42 +67,46 @@ pub(crate) fn bad_request_data() -> Response {
     err_trace(400, "bad request data")
 }
 
-/// `web.Bind` (pkg/web/binding.go): the content type must parse to `application/json`, an
-/// empty body counts as `{}`, unknown fields are ignored.
-pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" {
-        return Err(bad_request_data());
-    }
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|_| bad_request_data())
+/// `web.Bind` (pkg/web/binding.go) into a struct whose JSON fields are described by `fields`:
+/// the content type must parse (Go 1.17 `mime.ParseMediaType`) to `application/json`, then
+/// Go's decoder runs (see the `gojson` module); unknown fields are ignored. The `binding:"Required"`
+/// checks are the caller's.
+pub(crate) fn bind_go<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    fields: &[(&str, Field)],
+) -> Result<T, Response> {
+    check_json_content_type(headers)?;
+    let v = gojson::decode_struct(body, fields).map_err(|()| bad_request_data())?;
+    serde_json::from_value(v).map_err(|_| bad_request_data())
 }
 
-/// `web.Bind` into a struct with the given JSON field names, decoding as Go's `encoding/json`
-/// does: a key that matches no field exactly goes to the field it matches without regard to
-/// case, and a repeated key takes the last value.
+/// `web.Bind` into a flat struct of strings, numbers and bools with these JSON field names.
 pub(crate) fn bind_fields<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
     fields: &[&str],
 ) -> Result<T, Response> {
-    let mut v: Value = bind(headers, body)?;
-    if let Value::Object(m) = &mut v {
-        let keys: Vec<String> = m.keys().cloned().collect();
-        for k in keys {
-            if fields.contains(&k.as_str()) {
-                continue;
-            }
-            if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(&k))
-                && !m.contains_key(*f)
-                && let Some(val) = m.remove(&k)
-            {
-                m.insert((*f).to_string(), val);
-            }
-        }
-    }
+    let fields: Vec<(&str, Field)> = fields.iter().map(|f| (*f, Field::Plain)).collect();
+    bind_go(headers, body, &fields)
+}
+
+/// `web.Bind` of a whole document: the content type rule, then the first JSON value of the body
+/// (`{}` when there is none or it is `null`); repeated keys keep the last value.
+pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    check_json_content_type(headers)?;
+    let v = gojson::decode_document(body).map_err(|()| bad_request_data())?;
     serde_json::from_value(v).map_err(|_| bad_request_data())
+}
+
+/// `web.Bind` reads the body only when `mime.ParseMediaType(Content-Type)` succeeds and gives
+/// `application/json` (a missing header fails to parse).
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), Response> {
+    let ct = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
+    match gojson::parse_media_type(&ct) {
+        Ok(m) if m == "application/json" => Ok(()),
+        _ => Err(bad_request_data()),
+    }
 }
 
 /// Applies Go's HTML-safe escaping to already-serialised JSON (those characters can only occur

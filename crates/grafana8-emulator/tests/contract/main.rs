@@ -6,6 +6,7 @@
 
 mod alerting;
 mod auth;
+mod binding;
 mod dashboards;
 mod datasources;
 mod faults;
