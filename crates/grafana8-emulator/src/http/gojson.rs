@@ -19,6 +19,9 @@ use std::fmt;
 pub(crate) enum Field {
     /// A string, number or bool (or a struct): `null` is a no-op.
     Plain,
+    /// A pointer, map, slice or interface, or a type with its own `UnmarshalJSON`: `null` is
+    /// handed to the Rust type (an `Option` reads it as `None`).
+    Nullable,
 }
 
 /// A JSON value with its objects' keys in document order, repeats included.
@@ -358,7 +361,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const F: &[(&str, Field)] = &[("title", Field::Plain), ("version", Field::Plain)];
+    const F: &[(&str, Field)] = &[("title", Field::Plain), ("version", Field::Plain), ("data", Field::Nullable)];
 
     fn dec(s: &[u8]) -> Result<Value, ()> {
         decode_struct(s, F)
@@ -370,6 +373,7 @@ mod tests {
         assert_eq!(dec(br#"{"title":"a","Title":"b"}"#), Ok(json!({"title": "b"})));
         assert_eq!(dec(br#"{"Title":"b","title":"a"}"#), Ok(json!({"title": "a"})));
         assert_eq!(dec(br#"{"title":"a","title":null}"#), Ok(json!({"title": "a"})));
+        assert_eq!(dec(br#"{"data":{"x":1},"data":null}"#), Ok(json!({"data": null})));
         assert_eq!(dec("{\"VER\u{17F}ION\":2}".as_bytes()), Ok(json!({"version": 2})));
         assert_eq!(dec(br#"{"title":"x"}}} garbage"#), Ok(json!({"title": "x"})));
         assert_eq!(dec(b"null"), Ok(json!({})));
