@@ -5,10 +5,11 @@
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, effective_acl, has_permission};
 use crate::http::{
-    R, bind, bind_fields, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64, status_msg,
+    Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_id, parse_query, query_bool, query_i64,
+    status_msg,
 };
 use crate::server::App;
-use crate::state::{Acl, Dash, Db, Role};
+use crate::state::{Acl, Dash, DashVersion, Db, Role};
 use crate::util::{
     avatar_url, avatar_url_with_default, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339,
     slugify,
@@ -222,18 +223,20 @@ fn validate_save(db: &Db, ident: &Identity, s: &mut Save) -> Result<(), Response
 }
 
 /// `saveDashboard` in database.go: a new row gets version 1 and a generated uid, an update
-/// increments the version.
+/// increments the version; either way a `dashboard_version` row is written. A new folder's
+/// JSON is `NewDashboardFolder`'s: title, `schemaVersion` 17, uid and version.
 fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
     let now = now_rfc3339();
     let user = if ident.user_id == 0 { -1 } else { ident.user_id };
     let slug = slugify(&s.title);
-    if s.id == 0 {
+    let parent_version = s.version;
+    let (id, version, data) = if s.id == 0 {
         let id = db.next_id("dashboard");
         let mut uid = s.uid;
         while uid.is_empty() || db.dash_by_uid(ident.org_id, &uid).is_some() {
             uid = generate_short_uid();
         }
-        let data = json!({"id": id, "uid": uid, "title": s.title, "version": 1});
+        let data = json!({"id": id, "schemaVersion": 17, "title": s.title, "uid": uid, "version": 1});
         db.dashboards.insert(
             id,
             Dash {
@@ -245,37 +248,54 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
                 is_folder: true,
                 folder_id: 0,
                 version: 1,
-                data,
+                data: data.clone(),
                 created: now.clone(),
-                updated: now,
+                updated: now.clone(),
                 created_by: user,
                 updated_by: user,
                 has_acl: false,
             },
         );
-        id
+        (id, 1, data)
     } else {
         let id = s.id;
+        let version = s.version.saturating_add(1);
+        let mut data = Value::Null;
         if let Some(d) = db.dashboards.get_mut(&id) {
             if !s.uid.is_empty() {
                 d.uid = s.uid;
             }
             d.title = s.title;
             d.slug = slug;
-            d.version = s.version.saturating_add(1);
-            d.updated = now;
+            d.version = version;
+            d.updated = now.clone();
             d.updated_by = user;
             d.data["title"] = json!(d.title);
             d.data["uid"] = json!(d.uid);
             d.data["version"] = json!(d.version);
+            data = d.data.clone();
         }
-        id
-    }
+        (id, version, data)
+    };
+    let vid = db.next_id("dashboard_version");
+    db.dash_versions.push(DashVersion {
+        id: vid,
+        dashboard_id: id,
+        parent_version,
+        restored_from: 0,
+        version,
+        created: now,
+        created_by: user,
+        message: String::new(),
+        data,
+    });
+    id
 }
 
 /// pkg/api/folder.go `CreateFolder` / `FolderServiceImpl.CreateFolder`.
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title", "version", "overwrite"])?;
+    // models/folders.go:87-92 CreateFolderCommand has only uid and title.
+    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title"])?;
     let uid = cmd.uid.unwrap_or_default().trim().to_string();
     if uid == "general" {
         // ErrFolderInvalidUID has no mapping in apierrors/folder.go.
@@ -416,6 +436,24 @@ async fn get_permissions(
     Ok(json(200, &Value::Array(rows)))
 }
 
+/// `*models.RoleType`: `null` leaves the pointer nil; otherwise its `UnmarshalJSON`
+/// (pkg/models/org_user.go) turns `""` into `Viewer` and rejects other non-roles, which fails
+/// the bind.
+struct AclRole(Role);
+
+impl<'de> Deserialize<'de> for AclRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AclRole, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(AclRole(Role::Viewer));
+        }
+        Role::parse(&s)
+            .map(AclRole)
+            .ok_or_else(|| serde::de::Error::custom(format!("JSON validation error: invalid role value: {s}")))
+    }
+}
+
+/// pkg/api/dtos/acl.go `DashboardAclUpdateItem`; the permission is stored as given.
 #[derive(Deserialize)]
 struct AclItem {
     #[serde(default, rename = "userId")]
@@ -423,15 +461,40 @@ struct AclItem {
     #[serde(default, rename = "teamId")]
     team_id: i64,
     #[serde(default)]
-    role: Option<String>,
+    role: Option<AclRole>,
     #[serde(default)]
     permission: i64,
+}
+
+impl AclItem {
+    fn role(&self) -> Option<Role> {
+        self.role.as_ref().map(|r| r.0)
+    }
 }
 
 #[derive(Deserialize, Default)]
 struct AclCmd {
     #[serde(default)]
-    items: Vec<AclItem>,
+    items: Option<Vec<AclItem>>,
+}
+
+const ACL_ITEM_FIELDS: &[(&str, Field)] =
+    &[("userId", Field::Plain), ("teamId", Field::Plain), ("role", Field::Nullable), ("permission", Field::Plain)];
+const ACL_FIELDS: &[(&str, Field)] = &[("items", Field::Structs(ACL_ITEM_FIELDS))];
+
+/// models/dashboard_acl.go `IsDuplicateOf` of `dto` against `other`: the same role (for items
+/// without a user or team), the same user, or the same team.
+fn is_duplicate_of(dto: (i64, i64, Option<Role>), other: (i64, i64, Option<Role>)) -> bool {
+    let same_role = dto.2.is_some()
+        && other.2.is_some()
+        && dto.0 <= 0
+        && dto.1 <= 0
+        && dto.0 == other.0
+        && dto.1 == other.1
+        && dto.2 == other.2;
+    let same_user = dto.0 > 0 && dto.0 == other.0;
+    let same_team = dto.1 > 0 && dto.1 == other.1;
+    same_role || same_user || same_team
 }
 
 /// pkg/api/folder_permission.go `UpdateFolderPermissions`, with `validatePermissionsUpdate`
@@ -444,12 +507,14 @@ async fn update_permissions(
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    let cmd: AclCmd = bind(&headers, &body)?;
-    for item in &cmd.items {
+    let cmd: AclCmd = bind_go(&headers, &body, ACL_FIELDS)?;
+    let items = cmd.items.unwrap_or_default();
+    for item in &items {
+        // pkg/api/dashboard_permission.go:199 ErrPermissionsWithUserAndTeamNotAllowed
         if item.user_id > 0 && item.team_id > 0 {
             return Err(err_trace(400, "team and user permissions cannot have an associated role"));
         }
-        // `item.Role != nil`: any role value, even an empty string, counts.
+        // pkg/api/dashboard_permission.go:203: `item.Role != nil`, and `""` decodes to Viewer.
         if (item.user_id > 0 || item.team_id > 0) && item.role.is_some() {
             return Err(err_trace(400, "permissions cannot have both a user and team"));
         }
@@ -460,33 +525,22 @@ async fn update_permissions(
         return Err(access_denied());
     }
     // guardian.go CheckPermissionBeforeUpdate: an item equal to the implicit Admin-role entry,
-    // or a duplicate user, team or role (models/dashboard_acl.go IsDuplicateOf).
-    let same_role = |a: &AclItem, b_user: i64, b_team: i64, b_role: Option<&str>| {
-        a.user_id <= 0
-            && a.team_id <= 0
-            && a.user_id == b_user
-            && a.team_id == b_team
-            && a.role.is_some()
-            && a.role.as_deref() == b_role
-    };
-    let dup = |a: &AclItem, b: &AclItem| {
-        same_role(a, b.user_id, b.team_id, b.role.as_deref())
-            || (a.user_id > 0 && b.user_id > 0 && a.user_id == b.user_id && a.team_id <= 0 && b.team_id <= 0)
-            || (a.team_id > 0 && b.team_id > 0 && a.team_id == b.team_id && a.user_id <= 0 && b.user_id <= 0)
-    };
-    for (i, a) in cmd.items.iter().enumerate() {
-        if same_role(a, 0, 0, Some("Admin")) {
-            return Err(err_trace(400, "permission already exists"));
-        }
-        if cmd.items[..i].iter().any(|b| dup(b, a)) {
+    // or a duplicate of an earlier item. (Folder ACL rows are never inherited, so the
+    // "override to be higher" rule cannot apply; an admin always keeps admin rights.)
+    let admin_role = (0, 0, Some(Role::Admin));
+    for (i, a) in items.iter().enumerate() {
+        let a = (a.user_id, a.team_id, a.role());
+        if is_duplicate_of(a, admin_role)
+            || items[..i].iter().any(|b| is_duplicate_of((b.user_id, b.team_id, b.role()), a))
+        {
             return Err(err_trace(400, "permission already exists"));
         }
     }
     // sqlstore UpdateDashboardACL: every item needs a user, a team or a valid role.
     let now = now_rfc3339();
     let mut rows = vec![];
-    for item in &cmd.items {
-        let role = item.role.as_deref().and_then(Role::parse);
+    for item in &items {
+        let role = item.role();
         if item.user_id == 0 && item.team_id == 0 && role.is_none() {
             return Err(err_trace(409, "user id and team id cannot both be empty for a folder permission"));
         }

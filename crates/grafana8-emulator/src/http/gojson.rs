@@ -22,6 +22,8 @@ pub(crate) enum Field {
     /// A pointer, map, slice or interface, or a type with its own `UnmarshalJSON`: `null` is
     /// handed to the Rust type (an `Option` reads it as `None`).
     Nullable,
+    /// A slice of structs with these fields; a `null` element is a zero struct.
+    Structs(&'static [(&'static str, Field)]),
 }
 
 /// A JSON value with its objects' keys in document order, repeats included.
@@ -234,6 +236,16 @@ fn shape(pairs: Vec<(String, GoJson)>, fields: &[(&str, Field)]) -> Map<String, 
         let Some((name, kind)) = found else { continue };
         let value = match (kind, v) {
             (Field::Plain, GoJson::Null) => continue,
+            (Field::Structs(inner), GoJson::Array(items)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        GoJson::Object(p) => Value::Object(shape(p, inner)),
+                        GoJson::Null => Value::Object(Map::new()),
+                        other => other.into_value(),
+                    })
+                    .collect(),
+            ),
             (_, v) => v.into_value(),
         };
         out.insert((*name).to_string(), value);
