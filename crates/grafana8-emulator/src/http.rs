@@ -109,6 +109,13 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
+/// `json.Unmarshal` of a whole text into a struct with these fields (the text must hold one
+/// value and nothing but whitespace after it).
+pub(crate) fn unmarshal_go<T: DeserializeOwned>(text: &[u8], fields: &[(&str, Field)]) -> Option<T> {
+    let v = gojson::unmarshal_struct(text, fields).ok()?;
+    serde_json::from_value(v).ok()
+}
+
 /// Go's `%q` of a string (strconv.Quote): `\a`-style escapes for the usual control
 /// characters, `\xNN` for the other runes below space and DEL, `\uNNNN` or
 /// `\UNNNNNNNN` for runes that are not printable; printable runes as they are.

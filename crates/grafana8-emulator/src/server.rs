@@ -201,8 +201,8 @@ pub(crate) fn authenticate(app: &App, req: &Request) -> Result<Identity, Respons
     let query = crate::http::parse_query(req.uri().query());
     let target_org = crate::http::query_str(&query, "targetOrgId").parse().ok();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let db = app.db();
-    match auth::resolve(&db, req.headers(), target_org, now) {
+    let mut db = app.db();
+    match auth::resolve(&mut db, req.headers(), target_org, now) {
         Auth::Signed(id) => Ok(id),
         Auth::Anonymous => Err(unauthorized()),
         Auth::Rejected(r) => Err(r),

@@ -239,6 +239,8 @@ pub(crate) struct Db {
     pub channels: BTreeMap<i64, Channel>,
     /// org id -> the stored Alertmanager configuration document (with secure settings).
     pub am_configs: BTreeMap<i64, Value>,
+    /// `login_attempt`: (user name as sent, unix time) of each failed basic-auth login.
+    pub login_attempts: Vec<(String, i64)>,
 }
 
 impl Db {

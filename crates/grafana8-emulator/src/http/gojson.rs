@@ -272,6 +272,20 @@ pub(crate) fn decode_document(body: &[u8]) -> Result<Value, ()> {
     }
 }
 
+/// `json.Unmarshal` into a struct: like [`decode_struct`], but anything after the value other
+/// than whitespace is an error.
+pub(crate) fn unmarshal_struct(text: &[u8], fields: &[(&str, Field)]) -> Result<Value, ()> {
+    let clean = sanitize(text);
+    let mut de = serde_json::Deserializer::from_str(&clean);
+    let v = GoJson::deserialize(&mut de).map_err(|_| ())?;
+    de.end().map_err(|_| ())?;
+    match v {
+        GoJson::Null => Ok(Value::Object(Map::new())),
+        GoJson::Object(pairs) => Ok(Value::Object(shape(pairs, fields))),
+        _ => Err(()),
+    }
+}
+
 /// Go 1.17 `mime.ParseMediaType`, reduced to its media type; `Err` where it fails (no or a
 /// malformed type, a malformed or repeated parameter).
 pub(crate) fn parse_media_type(v: &str) -> Result<String, ()> {
