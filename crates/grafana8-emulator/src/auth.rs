@@ -2,12 +2,14 @@
 //! (pkg/middleware/auth.go) and the legacy dashboard guardian
 //! (pkg/services/guardian/guardian.go).
 
-use crate::http::{mw_err, permission_denied};
+use crate::http::{Field, mw_err, permission_denied};
 use crate::state::{Db, Role};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 
 /// The signed-in caller (`models.SignedInUser` plus the `ReqContext` fields that matter).
 #[derive(Clone, Debug)]
@@ -50,13 +52,18 @@ pub(crate) enum Auth {
     Rejected(Response),
 }
 
-/// The body of a legacy 8.x API key (pkg/components/apikeygen/apikeygen.go).
+/// The body of a legacy 8.x API key (pkg/components/apikeygen/apikeygen.go `ApiKeyJson`).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct KeyJson {
+    #[serde(default)]
     k: String,
+    #[serde(default)]
     n: String,
+    #[serde(default)]
     id: i64,
 }
+
+const KEY_JSON_FIELDS: &[(&str, Field)] = &[("k", Field::Plain), ("n", Field::Plain), ("id", Field::Plain)];
 
 /// Encodes a client secret as Grafana 8.5 hands it out: base64 of `{"k","n","id"}`.
 pub(crate) fn encode_key(secret: &str, name: &str, org_id: i64) -> String {
@@ -64,22 +71,38 @@ pub(crate) fn encode_key(secret: &str, name: &str, org_id: i64) -> String {
     STANDARD.encode(json)
 }
 
-/// pkg/util/encoding.go `DecodeBasicAuthHeader`.
-fn decode_basic(header: &str) -> Option<(String, String)> {
-    let mut parts = header.splitn(2, ' ');
-    let (scheme, payload) = (parts.next()?, parts.next()?);
-    if scheme != "Basic" {
-        return None;
-    }
-    let decoded = STANDARD.decode(payload).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
+/// Go's `base64.StdEncoding.DecodeString`: padding is required, but the unused bits of the
+/// last character need not be zero.
+fn go_base64(s: &[u8]) -> Option<Vec<u8>> {
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    GO_STD.decode(s).ok()
 }
 
+/// pkg/util/encoding.go `DecodeBasicAuthHeader`: anything but `Basic <base64 of user:password>`
+/// fails. The parts are bytes, as Go strings are.
+fn decode_basic(header: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let code = match header.split_once(' ') {
+        Some(("Basic", code)) => code,
+        _ => "",
+    };
+    let decoded = go_base64(code.as_bytes())?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
+}
+
+/// pkg/login/brute_force_login_protection.go: five failed logins for a user name within five
+/// minutes block that name.
+const MAX_LOGIN_ATTEMPTS: usize = 5;
+const LOGIN_ATTEMPTS_WINDOW_SECS: i64 = 300;
+
 /// `ContextHandler.Middleware`: API key, then basic auth; nothing else is emulated.
-pub(crate) fn resolve(db: &Db, headers: &HeaderMap, query_org: Option<i64>, now_unix: i64) -> Auth {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+pub(crate) fn resolve(db: &mut Db, headers: &HeaderMap, query_org: Option<i64>, now_unix: i64) -> Auth {
+    let header = headers.get(header::AUTHORIZATION).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
     // X-Grafana-Org-Id, overridden by a valid ?targetOrgId; non-numeric values are ignored.
     let mut org_id: i64 =
         headers.get("X-Grafana-Org-Id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -88,24 +111,29 @@ pub(crate) fn resolve(db: &Db, headers: &HeaderMap, query_org: Option<i64>, now_
     }
 
     // initContextWithAPIKey
-    let mut key_string = String::new();
-    let mut parts = header.splitn(2, ' ');
-    if let (Some("Bearer"), Some(k)) = (parts.next(), parts.next()) {
-        key_string = k.to_string();
-    } else if let Some((u, p)) = decode_basic(header)
-        && u == "api_key"
-    {
-        key_string = p;
+    let mut key_string: Vec<u8> = Vec::new();
+    match header.split_once(' ') {
+        Some(("Bearer", k)) => key_string = k.as_bytes().to_vec(),
+        _ => {
+            if let Some((u, p)) = decode_basic(&header)
+                && u == b"api_key"
+            {
+                key_string = p;
+            }
+        }
     }
     if !key_string.is_empty() {
+        // apikeygen.Decode: base64, then json.Unmarshal (missing fields stay empty).
         let decoded: Option<KeyJson> =
-            STANDARD.decode(key_string.as_bytes()).ok().and_then(|b| serde_json::from_slice(&b).ok());
+            go_base64(&key_string).and_then(|b| crate::http::unmarshal_go(&b, KEY_JSON_FIELDS));
         let Some(decoded) = decoded else {
             return Auth::Rejected(mw_err(401, "invalid API key", true));
         };
+        // sqlstore GetApiKeyByName: ErrInvalidApiKey is passed on (a trace id).
         let Some(key) = db.api_keys.values().find(|k| k.org_id == decoded.id && k.name == decoded.n) else {
             return Auth::Rejected(mw_err(401, "invalid API key", true));
         };
+        // apikeygen.IsValid returns no error, so neither answer below carries a trace id.
         if key.secret != decoded.k {
             return Auth::Rejected(mw_err(401, "invalid API key", false));
         }
@@ -124,20 +152,47 @@ pub(crate) fn resolve(db: &Db, headers: &HeaderMap, query_org: Option<i64>, now_
     if header.is_empty() {
         return Auth::Anonymous;
     }
-    let Some((login, password)) = decode_basic(header) else {
+    let Some((login, password)) = decode_basic(&header) else {
         return Auth::Rejected(mw_err(401, "Invalid Basic Auth Header", true));
     };
-    let Some(user) = db.users.values().find(|u| (u.login == login || u.email == login) && u.password == password)
-    else {
+    let Some(user_id) = authenticate_user(db, &login, &password, now_unix) else {
         return Auth::Rejected(mw_err(401, "invalid username or password", true));
     };
-    // GetSignedInUser: a user who is not a member of the org gets OrgId -1 and no role.
-    let org = if org_id == 0 { user.current_org } else { org_id };
+    let Some(user) = db.users.get(&user_id) else {
+        return Auth::Rejected(mw_err(401, "invalid username or password", true));
+    };
+    // sqlstore GetSignedInUser: the user's current org unless a positive org id was asked for;
+    // a user who is not a member of that org gets OrgId -1 and no role.
+    let org = if org_id > 0 { org_id } else { user.current_org };
     let (org_id, role) = match db.org_users.get(&(org, user.id)) {
         Some(r) => (org, Some(*r)),
         None => (-1, None),
     };
     Auth::Signed(Identity { org_id, user_id: user.id, role, is_grafana_admin: user.is_grafana_admin })
+}
+
+/// pkg/login/auth.go `AuthenticateUser` without LDAP: the attempt count is checked first (so a
+/// blocked name fails even with the right password), an empty password fails, the user is
+/// found by login or, failing that and when the name has an `@`, by email
+/// (sqlstore `GetUserByLogin`), and only a wrong password is recorded as an attempt.
+fn authenticate_user(db: &mut Db, login: &[u8], password: &[u8], now_unix: i64) -> Option<i64> {
+    let name = String::from_utf8_lossy(login).into_owned();
+    let since = now_unix - LOGIN_ATTEMPTS_WINDOW_SECS;
+    let recent = db.login_attempts.iter().filter(|(u, created)| *u == name && *created >= since).count();
+    if recent >= MAX_LOGIN_ATTEMPTS || password.is_empty() || login.is_empty() {
+        return None;
+    }
+    let user =
+        db.users.values().find(|u| u.login.as_bytes() == login).or_else(|| {
+            login.contains(&b'@').then(|| db.users.values().find(|u| u.email.as_bytes() == login)).flatten()
+        })?;
+    if user.password.as_bytes() == password {
+        return Some(user.id);
+    }
+    // saveInvalidLoginAttempt; the cleanup job drops old rows (kept here to the window).
+    db.login_attempts.retain(|(_, created)| *created >= since);
+    db.login_attempts.push((name, now_unix));
+    None
 }
 
 /// Permission levels (pkg/models/dashboard_acl.go).

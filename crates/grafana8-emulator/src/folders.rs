@@ -222,7 +222,8 @@ fn validate_save(db: &Db, ident: &Identity, s: &mut Save) -> Result<(), Response
 }
 
 /// `saveDashboard` in database.go: a new row gets version 1 and a generated uid, an update
-/// increments the version.
+/// increments the version; either way a `dashboard_version` row is written. A new folder's
+/// JSON is `NewDashboardFolder`'s: title, `schemaVersion` 17, uid and version.
 fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
     let now = now_rfc3339();
     let user = if ident.user_id == 0 { -1 } else { ident.user_id };
@@ -234,7 +235,7 @@ fn write_folder(db: &mut Db, ident: &Identity, s: Save) -> i64 {
             uid = generate_short_uid();
         }
         // models.NewDashboardFolder: schemaVersion 17.
-        let data = json!({"id": id, "uid": uid, "title": s.title, "schemaVersion": 17, "version": 1});
+        let data = json!({"id": id, "schemaVersion": 17, "title": s.title, "uid": uid, "version": 1});
         db.dashboards.insert(
             id,
             Dash {
@@ -297,7 +298,8 @@ fn push_version(db: &mut Db, id: i64, parent_version: i64, user: i64) {
 
 /// pkg/api/folder.go `CreateFolder` / `FolderServiceImpl.CreateFolder`.
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title", "version", "overwrite"])?;
+    // models/folders.go:87-92 CreateFolderCommand has only uid and title.
+    let cmd: FolderCmd = bind_fields(&headers, &body, &["uid", "title"])?;
     let uid = cmd.uid.unwrap_or_default().trim().to_string();
     if uid == "general" {
         // ErrFolderInvalidUID has no mapping in apierrors/folder.go.

@@ -1,5 +1,9 @@
 //! Response builders and request-body binding that reproduce Grafana 8.5.4's wire format.
 
+mod gojson;
+
+pub(crate) use gojson::Field;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -73,42 +77,110 @@ pub(crate) fn bad_request_data() -> Response {
     err_trace(400, "bad request data")
 }
 
-/// `web.Bind` (pkg/web/binding.go): the content type must parse to `application/json`, an
-/// empty body counts as `{}`, unknown fields are ignored.
-pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    if mime != "application/json" {
-        return Err(bad_request_data());
-    }
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    serde_json::from_slice(body).map_err(|_| bad_request_data())
+/// `web.Bind` (pkg/web/binding.go) into a struct whose JSON fields are described by `fields`:
+/// the content type must parse (Go 1.17 `mime.ParseMediaType`) to `application/json`, then
+/// Go's decoder runs (see the `gojson` module); unknown fields are ignored. The `binding:"Required"`
+/// checks are the caller's.
+pub(crate) fn bind_go<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+    fields: &[(&str, Field)],
+) -> Result<T, Response> {
+    check_json_content_type(headers)?;
+    let v = gojson::decode_struct(body, fields).map_err(|()| bad_request_data())?;
+    serde_json::from_value(v).map_err(|_| bad_request_data())
 }
 
-/// `web.Bind` into a struct with the given JSON field names, decoding as Go's `encoding/json`
-/// does: a key that matches no field exactly goes to the field it matches without regard to
-/// case, and a repeated key takes the last value.
+/// `web.Bind` into a flat struct of strings, numbers and bools with these JSON field names.
 pub(crate) fn bind_fields<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
     fields: &[&str],
 ) -> Result<T, Response> {
-    let mut v: Value = bind(headers, body)?;
-    if let Value::Object(m) = &mut v {
-        let keys: Vec<String> = m.keys().cloned().collect();
-        for k in keys {
-            if fields.contains(&k.as_str()) {
-                continue;
-            }
-            if let Some(f) = fields.iter().find(|f| f.eq_ignore_ascii_case(&k))
-                && !m.contains_key(*f)
-                && let Some(val) = m.remove(&k)
-            {
-                m.insert((*f).to_string(), val);
-            }
+    let fields: Vec<(&str, Field)> = fields.iter().map(|f| (*f, Field::Plain)).collect();
+    bind_go(headers, body, &fields)
+}
+
+/// `web.Bind` of a whole document: the content type rule, then the first JSON value of the body
+/// (`{}` when there is none or it is `null`); repeated keys keep the last value.
+pub(crate) fn bind<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+    check_json_content_type(headers)?;
+    let v = gojson::decode_document(body).map_err(|()| bad_request_data())?;
+    serde_json::from_value(v).map_err(|_| bad_request_data())
+}
+
+/// `web.Bind` reads the body only when `mime.ParseMediaType(Content-Type)` succeeds and gives
+/// `application/json` (a missing header fails to parse).
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), Response> {
+    let ct = headers.get(header::CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
+    match gojson::parse_media_type(&ct) {
+        Ok(m) if m == "application/json" => Ok(()),
+        _ => Err(bad_request_data()),
+    }
+}
+
+/// `json.Unmarshal` of a whole text into a struct with these fields (the text must hold one
+/// value and nothing but whitespace after it).
+pub(crate) fn unmarshal_go<T: DeserializeOwned>(text: &[u8], fields: &[(&str, Field)]) -> Option<T> {
+    let v = gojson::unmarshal_struct(text, fields).ok()?;
+    serde_json::from_value(v).ok()
+}
+
+/// Go's `%q` of a string (strconv.Quote): `\a`-style escapes for the usual control
+/// characters, `\xNN` for the other runes below space and DEL, `\uNNNN` or
+/// `\UNNNNNNNN` for runes that are not printable; printable runes as they are.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if go_is_print(c) => out.push(c),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
-    serde_json::from_value(v).map_err(|_| bad_request_data())
+    out.push('"');
+    out
+}
+
+/// strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. Without
+/// Unicode category tables this treats control, space and the common format (Cf) and
+/// private-use characters as unprintable; unassigned code points count as printable.
+fn go_is_print(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    let u = c as u32;
+    let format_or_private = matches!(
+        u,
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0xE000..=0xF8FF
+            | 0xF0000..
+    );
+    !format_or_private && (u & 0xFFFE) != 0xFFFE && !(0xFDD0..=0xFDEF).contains(&u)
 }
 
 /// Applies Go's HTML-safe escaping to already-serialised JSON (those characters can only occur
@@ -216,4 +288,16 @@ fn pct_decode(s: &str) -> String {
 /// Grafana's `:id` parameter parsing (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`).
 pub(crate) fn parse_id(s: &str) -> Result<i64, Response> {
     s.parse::<i64>().map_err(|_| err_trace(400, "id is invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_quote;
+
+    #[test]
+    fn quotes_as_go_percent_q() {
+        // The expectation is Go's fmt.Sprintf("%q", ...) of the same text.
+        let s = "a\u{7}\u{1b}\u{a0}\u{200b}\u{85}é\u{fffd}😀\"\\\u{7f}";
+        assert_eq!(go_quote(s), r#""a\a\x1b\u00a0\u200b\u0085é�😀\"\\\x7f""#);
+    }
 }

@@ -3,7 +3,7 @@
 //! pkg/services/librarypanels/librarypanels.go at v8.5.4.
 
 use crate::auth::{Identity, PERM_EDIT, PERM_VIEW, has_permission};
-use crate::http::{R, bind_fields, err_trace, json, parse_query, query_i64, query_str};
+use crate::http::{Field, R, bind_go, err_trace, json, parse_query, query_i64, query_str};
 use crate::permissions::sql_can;
 use crate::server::App;
 use crate::state::{Dash, Db, LibraryConnection, LibraryElement, Role};
@@ -18,6 +18,25 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// `CreateLibraryElementCommand` (pkg/services/libraryelements/models.go): `Model` is a
+/// `json.RawMessage`, whose `UnmarshalJSON` Go calls for `null` too.
+const CREATE_FIELDS: &[(&str, Field)] = &[
+    ("folderId", Field::Plain),
+    ("name", Field::Plain),
+    ("model", Field::Nullable),
+    ("kind", Field::Plain),
+    ("uid", Field::Plain),
+];
+/// `patchLibraryElementCommand`, with the same `json.RawMessage` model.
+const PATCH_FIELDS: &[(&str, Field)] = &[
+    ("folderId", Field::Plain),
+    ("name", Field::Plain),
+    ("model", Field::Nullable),
+    ("kind", Field::Plain),
+    ("version", Field::Plain),
+    ("uid", Field::Plain),
+];
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -218,7 +237,7 @@ fn raw_present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, 
 
 /// api.go `createHandler` → database.go `createLibraryElement`.
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let cmd: CreateCmd = bind_fields(&headers, &body, &["folderId", "name", "model", "kind", "uid"])?;
+    let cmd: CreateCmd = bind_go(&headers, &body, CREATE_FIELDS)?;
     // models.go: `Kind int64 binding:"Required"`.
     let kind = cmd.kind.unwrap_or(0);
     if kind == 0 {
@@ -407,7 +426,7 @@ async fn patch(
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    let cmd: PatchCmd = bind_fields(&headers, &body, &["folderId", "name", "model", "kind", "version", "uid"])?;
+    let cmd: PatchCmd = bind_go(&headers, &body, PATCH_FIELDS)?;
     // `Kind` and `Version` are `binding:"Required"`.
     let (kind, version) = (cmd.kind.unwrap_or(0), cmd.version.unwrap_or(0));
     if kind == 0 || version == 0 {

@@ -6,7 +6,7 @@
 //! guards here are the legacy role checks of pkg/api/api.go.
 
 use crate::auth::Identity;
-use crate::http::{R, bind_fields, err_plain, err_trace, json, parse_query, query_i64, query_str};
+use crate::http::{Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_query, query_i64, query_str};
 use crate::server::App;
 use crate::state::{Address, Db, Role};
 use crate::util::{age_string, avatar_url, format_unix, now_unix, sql_like};
@@ -407,7 +407,8 @@ struct AddOrgUserCommand {
 
 /// `models.AddOrgUserCommand`: both fields are `binding:"Required"`.
 fn bind_add(headers: &HeaderMap, body: &[u8]) -> Result<(String, Role), Response> {
-    let cmd: AddOrgUserCommand = bind_fields(headers, body, &["loginOrEmail", "role"])?;
+    // `Role models.RoleType` has its own `UnmarshalJSON`, which Go calls for `null` too.
+    let cmd: AddOrgUserCommand = bind_go(headers, body, &[("loginOrEmail", Field::Plain), ("role", Field::Nullable)])?;
     match (cmd.login_or_email.filter(|l| !l.is_empty()), cmd.role.0) {
         (Some(login), Some(role)) => Ok((login, role)),
         _ => Err(crate::http::bad_request_data()),
@@ -475,7 +476,7 @@ struct UpdateOrgUserCommand {
 }
 
 fn bind_role(headers: &HeaderMap, body: &[u8]) -> Result<Role, Response> {
-    let cmd: UpdateOrgUserCommand = bind_fields(headers, body, &["role"])?;
+    let cmd: UpdateOrgUserCommand = bind_go(headers, body, &[("role", Field::Nullable)])?;
     cmd.role.0.ok_or_else(crate::http::bad_request_data)
 }
 

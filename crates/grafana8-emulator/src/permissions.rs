@@ -6,7 +6,7 @@
 //! (pkg/services/dashboards/database/database.go `UpdateDashboardACL`) at v8.5.4.
 
 use crate::auth::Identity;
-use crate::http::{bad_request_data, bind, err_trace};
+use crate::http::{Field, bind_go, err_trace};
 use crate::state::{Acl, Dash, Db, Role};
 use crate::util::{avatar_url, avatar_url_with_default, now_rfc3339};
 use axum::http::HeaderMap;
@@ -234,6 +234,24 @@ pub(crate) fn to_dtos(db: &Db, dash: &Dash, rows: &[AclRow], ids: IdField) -> Va
     serde_json::to_value(list).unwrap_or_default()
 }
 
+/// `*models.RoleType`: `null` leaves the pointer nil; otherwise its `UnmarshalJSON`
+/// (pkg/models/org_user.go:63-79) turns `""` into `Viewer` and rejects other non-roles, which
+/// fails the bind (400 `bad request data`).
+#[derive(Debug)]
+struct AclRole(Role);
+
+impl<'de> Deserialize<'de> for AclRole {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<AclRole, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(AclRole(Role::Viewer));
+        }
+        Role::parse(&s)
+            .map(AclRole)
+            .ok_or_else(|| serde::de::Error::custom(format!("JSON validation error: invalid role value: {s}")))
+    }
+}
+
 /// `dtos.DashboardAclUpdateItem`.
 #[derive(Deserialize, Default, Debug)]
 struct ItemBody {
@@ -241,12 +259,22 @@ struct ItemBody {
     user_id: i64,
     #[serde(default, rename = "teamId")]
     team_id: i64,
-    /// `*models.RoleType`: any string, even empty, is a role; only `null` or absence is none.
     #[serde(default)]
-    role: Option<String>,
+    role: Option<AclRole>,
     #[serde(default)]
     permission: i64,
 }
+
+/// `dtos.UpdateDashboardAclCommand`.
+#[derive(Deserialize, Default)]
+struct AclCmd {
+    #[serde(default)]
+    items: Option<Vec<ItemBody>>,
+}
+
+const ACL_ITEM_FIELDS: &[(&str, Field)] =
+    &[("userId", Field::Plain), ("teamId", Field::Plain), ("role", Field::Nullable), ("permission", Field::Plain)];
+const ACL_FIELDS: &[(&str, Field)] = &[("items", Field::Structs(ACL_ITEM_FIELDS))];
 
 /// One item of an update, as bound.
 #[derive(Debug)]
@@ -257,57 +285,32 @@ pub(crate) struct AclItem {
     permission: i64,
 }
 
-/// Binds `dtos.UpdateDashboardAclCommand` as `web.Bind` does (Go matches field names without
-/// regard to case; `null` items and a `null` list are zero values) and applies
+/// Binds `dtos.UpdateDashboardAclCommand` as `web.Bind` does (Go's decoder: field names without
+/// regard to case, `null` items and a `null` list are zero values) and applies
 /// `validatePermissionsUpdate`, whose two error texts are swapped in 8.5.4
 /// (pkg/models/dashboard_acl.go:31-32).
 pub(crate) fn bind_items(headers: &HeaderMap, body: &[u8]) -> Result<Vec<AclItem>, Response> {
-    let v: Value = bind(headers, body)?;
-    if !v.is_object() && !v.is_null() {
-        return Err(bad_request_data());
-    }
-    let items = match fold_keys(&v, &["items"]).get("items") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|item| {
-                if item.is_null() {
-                    return Ok(ItemBody::default());
-                }
-                let folded = fold_keys(item, &["userId", "teamId", "role", "permission"]);
-                serde_json::from_value::<ItemBody>(Value::Object(folded)).map_err(|_| bad_request_data())
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(_) => return Err(bad_request_data()),
-    };
+    let cmd: AclCmd = bind_go(headers, body, ACL_FIELDS)?;
+    let items = cmd.items.unwrap_or_default();
     for item in &items {
+        // pkg/api/dashboard_permission.go:199 ErrPermissionsWithUserAndTeamNotAllowed
         if item.user_id > 0 && item.team_id > 0 {
             return Err(err_trace(400, "team and user permissions cannot have an associated role"));
         }
+        // pkg/api/dashboard_permission.go:203: `item.Role != nil`, and `""` decodes to Viewer.
         if (item.user_id > 0 || item.team_id > 0) && item.role.is_some() {
             return Err(err_trace(400, "permissions cannot have both a user and team"));
         }
     }
     Ok(items
         .into_iter()
-        .map(|i| AclItem { user_id: i.user_id, team_id: i.team_id, role: i.role, permission: i.permission })
+        .map(|i| AclItem {
+            user_id: i.user_id,
+            team_id: i.team_id,
+            role: i.role.map(|r| r.0.as_str().to_owned()),
+            permission: i.permission,
+        })
         .collect())
-}
-
-/// An object's keys renamed to the given field names when they match without regard to case
-/// (an exact match wins; a later duplicate replaces an earlier one, as Go's decoder does).
-fn fold_keys(v: &Value, fields: &[&str]) -> serde_json::Map<String, Value> {
-    let mut out = serde_json::Map::new();
-    if let Value::Object(m) = v {
-        for (k, val) in m {
-            let name = fields.iter().find(|f| f.eq_ignore_ascii_case(k)).map_or(k.as_str(), |f| *f);
-            if name != k && m.contains_key(name) {
-                continue;
-            }
-            out.insert(name.to_string(), val.clone());
-        }
-    }
-    out
 }
 
 /// `CheckPermissionBeforeUpdate` with RBAC off: no two items for the same user, team or role,

@@ -206,7 +206,7 @@ pub(crate) fn authenticate(app: &App, req: &Request) -> Result<Identity, Respons
     let target_org = crate::http::query_str(&query, "targetOrgId").parse().ok();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut db = app.db();
-    match auth::resolve(&db, req.headers(), target_org, now) {
+    match auth::resolve(&mut db, req.headers(), target_org, now) {
         Auth::Signed(id) => {
             // pkg/services/contexthandler/contexthandler.go: a signed-in user last seen more
             // than five minutes ago gets `last_seen_at` set to now (`ShouldUpdateLastSeenAt`).

@@ -340,6 +340,8 @@ pub(crate) struct Db {
     pub am_configs: BTreeMap<i64, Value>,
     /// (org id, user id, team id) -> the `preferences` row.
     pub preferences: BTreeMap<(i64, i64, i64), Prefs>,
+    /// `login_attempt`: (user name as sent, unix time) of each failed basic-auth login.
+    pub login_attempts: Vec<(String, i64)>,
 }
 
 impl Db {

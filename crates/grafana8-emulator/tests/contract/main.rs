@@ -6,6 +6,7 @@
 
 mod alerting;
 mod auth;
+mod binding;
 mod dashboard_permissions;
 mod dashboard_save;
 mod dashboards;
