@@ -38,6 +38,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(ruler::routes())
         .merge(datasources::routes())
         .merge(alerting::routes())
+        .merge(crate::silences::routes())
         .merge(dashboards::routes())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth_mw))
         .route("/api/health", get(health).head(health))

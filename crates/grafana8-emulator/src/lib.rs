@@ -31,10 +31,12 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod gotime;
 mod http;
 mod ruler;
 mod seed;
 mod server;
+mod silences;
 mod state;
 mod util;
 

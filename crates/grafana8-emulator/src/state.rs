@@ -239,6 +239,8 @@ pub(crate) struct Db {
     pub channels: BTreeMap<i64, Channel>,
     /// org id -> the stored Alertmanager configuration document (with secure settings).
     pub am_configs: BTreeMap<i64, Value>,
+    /// org id -> that org's Alertmanager silences.
+    pub silences: BTreeMap<i64, crate::silences::OrgSilences>,
 }
 
 impl Db {

@@ -13,4 +13,5 @@ mod folders;
 mod go_maps;
 mod ruler;
 mod session;
+mod silences;
 mod support;
