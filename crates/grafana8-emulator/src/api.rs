@@ -39,6 +39,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(datasources::routes())
         .merge(alerting::routes())
         .merge(crate::silences::routes())
+        .merge(crate::annotations::routes())
         .merge(dashboards::routes())
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), auth_mw))
         .route("/api/health", get(health).head(health))

@@ -25,12 +25,14 @@
 //! ```
 
 mod alerting;
+mod annotations;
 mod api;
 mod auth;
 mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod gojson;
 mod gotime;
 mod http;
 mod ruler;

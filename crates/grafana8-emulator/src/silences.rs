@@ -15,6 +15,7 @@
 //! passed.
 
 use crate::auth::Identity;
+use crate::gojson::{decode_each, object, opt_bool, opt_string};
 use crate::gotime::GoTime;
 use crate::http::{R, TRACE_ID, bad_request_data, bind, go_escape, json_map, parse_query, query_all, raw_json};
 use crate::server::App;
@@ -25,7 +26,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use rand::Rng;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
@@ -449,40 +450,6 @@ struct PostableMatcher {
     value: Option<String>,
 }
 
-/// The values of `obj` for the Go struct field `name`, as encoding/json matches keys:
-/// without regard to ASCII case, every match decoded in turn, the last one kept.
-fn go_field<'a>(obj: &'a Map<String, Value>, name: &str) -> impl Iterator<Item = &'a Value> {
-    obj.iter().filter(move |(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-}
-
-fn decode_each<T>(
-    obj: &Map<String, Value>,
-    name: &str,
-    mut one: impl FnMut(&Value) -> Result<Option<T>, ()>,
-) -> Result<Option<T>, ()> {
-    let mut out = None;
-    for v in go_field(obj, name) {
-        out = one(v)?;
-    }
-    Ok(out)
-}
-
-fn opt_string(v: &Value) -> Result<Option<String>, ()> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        _ => Err(()),
-    }
-}
-
-fn opt_bool(v: &Value) -> Result<Option<bool>, ()> {
-    match v {
-        Value::Null => Ok(None),
-        Value::Bool(b) => Ok(Some(*b)),
-        _ => Err(()),
-    }
-}
-
 /// strfmt `DateTime.UnmarshalJSON` behind a pointer: `null` leaves it nil; a string that no
 /// layout parses is a decoding error.
 fn opt_time(v: &Value) -> Result<Option<GoTime>, ()> {
@@ -497,12 +464,7 @@ fn opt_time(v: &Value) -> Result<Option<GoTime>, ()> {
 /// embedded `Silence`, both through `swag.ReadJSON` (encoding/json). Any failure is a
 /// binding failure.
 fn decode_postable(body: &Value) -> Result<Postable, ()> {
-    let empty = Map::new();
-    let obj = match body {
-        Value::Null => &empty,
-        Value::Object(o) => o,
-        _ => return Err(()),
-    };
+    let obj = &object(body)?;
     let matchers = decode_each(obj, "matchers", |v| match v {
         Value::Null => Ok(None),
         Value::Array(items) => items

@@ -241,6 +241,8 @@ pub(crate) struct Db {
     pub am_configs: BTreeMap<i64, Value>,
     /// org id -> that org's Alertmanager silences.
     pub silences: BTreeMap<i64, crate::silences::OrgSilences>,
+    /// The `annotation` table (with its tag rows), by id.
+    pub annotations: BTreeMap<i64, crate::annotations::Annotation>,
 }
 
 impl Db {

@@ -5,6 +5,7 @@
 //! server instead; tests then use unique names so they can share it.
 
 mod alerting;
+mod annotations;
 mod auth;
 mod dashboards;
 mod datasources;
