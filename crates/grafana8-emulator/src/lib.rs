@@ -3,9 +3,10 @@
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
 //! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document and silences, folder permissions, users and teams
-//! look-ups, dashboards and search. Every behaviour names, in a comment, the grafana/grafana
-//! file (at tag v8.5.4) that it follows.
+//! channels, the Alertmanager configuration document and silences, annotations, folder
+//! permissions, users and teams look-ups, dashboards and search. Every behaviour names, in a
+//! comment, the grafana/grafana file (at tag v8.5.4), or the vendored prometheus/alertmanager
+//! file, that it follows.
 //!
 //! On top of Grafana it offers fault and latency injection and a request counter, set at
 //! start through [`EmulatorConfig::faults`] and changed at run time through

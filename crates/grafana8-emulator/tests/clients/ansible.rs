@@ -30,6 +30,10 @@
 //! * `grafana_team`, `grafana_user`, `grafana_organization`, `grafana_organization_user`:
 //!   `accounts.yml`, the accounts work's playbook under the same convention.
 //!
+//! The `grafana_annotations` callback, which posts an annotation when a playbook starts, one
+//! for each failed task and a region when it ends, is run on `annotations_callback.yml`
+//! (outside the convention; [`the_annotations_callback_posts_its_events`]).
+//!
 //! Calls Grafana 8.5.4 cannot serve fail as they do against it, in `unsupported_in_8_5.yml`
 //! (outside the convention; [`modules_grafana_8_5_cannot_serve_fail_as_against_it`]). They are
 //! no coverage of the emulator beyond that failure:
@@ -44,8 +48,6 @@
 //! Not covered:
 //!
 //! * `grafana_plugin`: it runs `grafana-cli` on the Grafana host; not applicable.
-//! * The `grafana_annotations` callback: it posts to `/api/annotations`, which the emulator
-//!   does not serve.
 
 use crate::support::{Server, clients_dir, run, venv};
 use serde_json::{Value, json};
@@ -244,6 +246,7 @@ fn ansible_playbook(
     playbook: &Path,
     server: &Server,
     state: Option<&str>,
+    env: &[(&str, String)],
 ) -> Result<(String, Recap), String> {
     let home = tempfile::tempdir().expect("a temporary directory");
     let mut vars = json!({"grafana_url": server.url(), "grafana_user": server.emu().admin_user(),
@@ -266,6 +269,7 @@ fn ansible_playbook(
         // Ansible refuses to start unless the locale's encoding is UTF-8.
         .env("LC_ALL", "C.UTF-8")
         .env("LANG", "C.UTF-8")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["-i", "localhost,", "-e", &vars.to_string()])
         .arg(playbook);
     let out = run(cmd, Duration::from_secs(120));
@@ -299,7 +303,7 @@ fn converge(venv: &Path, name: &str, playbook: &Path) -> Result<(), String> {
     let expect = expectations(name);
 
     for (state, run) in [("present", 1), ("present", 2), ("absent", 1), ("absent", 2)] {
-        let (shown, recap) = ansible_playbook(venv, playbook, &server, Some(state))?;
+        let (shown, recap) = ansible_playbook(venv, playbook, &server, Some(state), &[])?;
         if recap.failed > 0 || recap.unreachable > 0 {
             return Err(format!("{name}: run {run} with state={state} failed: {recap:?}\n{shown}"));
         }
@@ -390,7 +394,7 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
     let server = Server::start();
     let playbook = clients_dir().join("ansible/unsupported_in_8_5.yml");
     assert!(!follows_convention(&std::fs::read_to_string(&playbook).expect("the playbook")));
-    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None).unwrap_or_else(|e| panic!("{e}"));
+    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &[]).unwrap_or_else(|e| panic!("{e}"));
     // The three module calls fail (ignored); the assertion of their messages passes.
     assert_eq!((recap.failed, recap.ignored, recap.changed), (0, 3, 0), "{shown}");
     // The route the contact point module needs is unknown to 8.5.4 (pkg/api/index.go
@@ -398,4 +402,40 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
     assert_eq!(server.get("/api/v1/provisioning/contact-points"), (404, json!({"message": "Not found"})));
     assert_eq!(server.emu().request_count("GET", "<unmatched>"), 2, "{:?}", server.emu().request_counts());
     assert_eq!(server.writes(), vec!["POST /api/user/using/{id}: 3".to_string()], "only reads and switching to org 1");
+}
+
+#[test]
+fn the_annotations_callback_posts_its_events() {
+    let Some(venv) = venv("the_annotations_callback_posts_its_events", "ansible") else {
+        return;
+    };
+    let server = Server::start();
+    let playbook = clients_dir().join("ansible/annotations_callback.yml");
+    assert!(!follows_convention(&std::fs::read_to_string(&playbook).expect("the playbook")));
+    let env = [
+        ("ANSIBLE_CALLBACKS_ENABLED", "community.grafana.grafana_annotations".to_string()),
+        ("GRAFANA_URL", format!("{}/api/annotations", server.url())),
+        ("GRAFANA_USER", server.emu().admin_user().to_string()),
+        ("GRAFANA_PASSWORD", server.emu().admin_password().to_string()),
+    ];
+    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((recap.failed, recap.changed), (0, 0), "{shown}");
+    assert!(!shown.contains("Could not submit message to Grafana"), "{shown}");
+    assert_eq!(server.writes(), vec!["POST /api/annotations: 2".to_string()], "{shown}");
+    // The start: an org annotation by the admin at the playbook's start time (seconds, in ms).
+    let start = server.get_ok("/api/annotations?tags=ansible_event_start");
+    let start = start.as_array().and_then(|l| l.first()).unwrap_or_else(|| panic!("no start annotation: {start}"));
+    let text = start["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("Started playbook ") && text.contains("annotations_callback.yml"), "{start}");
+    assert!(contains(start, &json!({"dashboardId": 0, "panelId": 0, "login": "admin"})), "{start}");
+    assert_eq!(start["time"], start["timeEnd"]);
+    assert_eq!(start["time"].as_i64().map(|t| t % 1000), Some(0), "{start}");
+    let tags: Vec<&str> = start["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert_eq!(tags[..2], ["ansible", "ansible_event_start"], "{start}");
+    // The report: a region from the start to the end, with the recap.
+    let report = server.get_ok("/api/annotations?tags=ansible_report");
+    let report = report.as_array().and_then(|l| l.first()).unwrap_or_else(|| panic!("no report: {report}"));
+    assert!(report["text"].as_str().is_some_and(|t| t.contains("Status: OK")), "{report}");
+    assert_eq!(report["time"], start["time"]);
+    assert!(report["timeEnd"].as_i64() >= report["time"].as_i64(), "{report}");
 }
