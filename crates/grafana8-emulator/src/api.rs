@@ -34,6 +34,8 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .merge(ruler::routes())
         .merge(datasources::routes())
         .merge(alerting::routes())
+        .merge(crate::silences::routes())
+        .merge(crate::annotations::routes())
         .merge(dashboards::routes())
         .merge(orgs::routes())
         .merge(users::routes())

@@ -506,6 +506,8 @@ async fn delete_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Ide
         db.dashboards.remove(&i);
         db.acl.retain(|_, a| a.dashboard_id != i);
         db.dash_versions.retain(|v| v.dashboard_id != i);
+        // database.go:712 and :754: a dashboard's annotations go with it.
+        db.annotations.retain(|_, a| a.dashboard_id() != i);
     }
     Ok(json_map(200, json!({"title": d.title, "message": format!("Dashboard {} deleted", d.title), "id": d.id})))
 }

@@ -371,6 +371,8 @@ async fn delete_folder(
         db.dashboards.remove(c);
         db.acl.retain(|_, a| a.dashboard_id != *c);
         db.dash_versions.retain(|v| v.dashboard_id != *c);
+        // database.go:712 and :754: a dashboard's annotations go with it.
+        db.annotations.retain(|_, a| a.dashboard_id() != *c);
     }
     Ok(json_map(200, json!({"title": f.title, "message": format!("Folder {} deleted", f.title), "id": f.id})))
 }

@@ -3,10 +3,11 @@
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
 //! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document, folder and dashboard permissions,
-//! dashboards (save, restore, versions, tags), search, library elements, accounts (users, orgs, org users, teams and their members, preferences) and the
+//! channels, the Alertmanager configuration document and silences, annotations, folder and
+//! dashboard permissions, dashboards (save, restore, versions, tags), search, library
+//! elements, accounts (users, orgs, org users, teams and their members, preferences) and the
 //! frontend settings. Every behaviour names, in a comment, the grafana/grafana file (at tag
-//! v8.5.4) that it follows.
+//! v8.5.4), or the vendored prometheus/alertmanager file, that it follows.
 //!
 //! On top of Grafana it offers fault and latency injection and a request counter, set at
 //! start through [`EmulatorConfig::faults`] and changed at run time through
@@ -26,6 +27,7 @@
 //! ```
 
 mod alerting;
+mod annotations;
 mod api;
 mod auth;
 mod dashboards;
@@ -33,6 +35,8 @@ mod datasources;
 mod faults;
 mod folders;
 mod frontend_settings;
+mod gojson;
+mod gotime;
 mod http;
 mod library_elements;
 mod orgs;
@@ -41,6 +45,7 @@ mod preferences;
 mod ruler;
 mod seed;
 mod server;
+mod silences;
 mod slug;
 mod state;
 mod teams;

@@ -342,6 +342,10 @@ pub(crate) struct Db {
     pub preferences: BTreeMap<(i64, i64, i64), Prefs>,
     /// `login_attempt`: (user name as sent, unix time) of each failed basic-auth login.
     pub login_attempts: Vec<(String, i64)>,
+    /// org id -> that org's Alertmanager silences.
+    pub silences: BTreeMap<i64, crate::silences::OrgSilences>,
+    /// The `annotation` table (with its tag rows), by id.
+    pub annotations: BTreeMap<i64, crate::annotations::Annotation>,
 }
 
 impl Db {

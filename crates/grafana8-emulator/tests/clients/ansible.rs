@@ -21,8 +21,18 @@
 //! * `grafana_dashboard` (module and lookup): `dashboards.yml`.
 //! * `grafana_datasource`: `datasources.yml`.
 //! * `grafana_notification_channel`: `notification_channels.yml`.
+//! * `grafana_silence`: `silences.yml`. Grafana 8.5.4 cannot delete a silence, only expire it
+//!   (pkg/services/ngalert/notifier/silences.go `DeleteSilence` -> the vendored Alertmanager's
+//!   `Silences.Expire`), and an expired silence stays listed until five days after its end
+//!   (notifier/alertmanager.go `retentionNotificationsAndSilences`). So the silences listing is
+//!   compared before and after without its expired silences, and [`Expect::Expired`] checks
+//!   that what `absent` removed is still listed, expired.
 //! * `grafana_team`, `grafana_user`, `grafana_organization`, `grafana_organization_user`:
 //!   `accounts.yml`, the accounts work's playbook under the same convention.
+//!
+//! The `grafana_annotations` callback, which posts an annotation when a playbook starts, one
+//! for each failed task and a region when it ends, is run on `annotations_callback.yml`
+//! (outside the convention; [`the_annotations_callback_posts_its_events`]).
 //!
 //! Calls Grafana 8.5.4 cannot serve fail as they do against it, in `unsupported_in_8_5.yml`
 //! (outside the convention; [`modules_grafana_8_5_cannot_serve_fail_as_against_it`]). They are
@@ -38,10 +48,6 @@
 //! Not covered:
 //!
 //! * `grafana_plugin`: it runs `grafana-cli` on the Grafana host; not applicable.
-//! * `grafana_silence`: Grafana 8.5.4 serves Alertmanager silences
-//!   (`/api/alertmanager/grafana/api/v2/silences`), the emulator does not.
-//! * The `grafana_annotations` callback: it posts to `/api/annotations`, which the emulator
-//!   does not serve.
 
 use crate::support::{Server, clients_dir, run, venv};
 use serde_json::{Value, json};
@@ -50,7 +56,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The playbooks this target's own work wrote; each must be found and follow the convention.
-const OURS: &[&str] = &["folders", "dashboards", "datasources", "notification_channels"];
+const OURS: &[&str] = &["folders", "dashboards", "datasources", "notification_channels", "silences"];
+
+/// Grafana's own Alertmanager's silences.
+const SILENCES: &str = "/api/alertmanager/grafana/api/v2/silences";
 
 /// The listings compared before and after each playbook.
 const LISTINGS: &[&str] = &[
@@ -62,6 +71,7 @@ const LISTINGS: &[&str] = &[
     "/api/org/users",
     "/api/orgs",
     "/api/users",
+    SILENCES,
 ];
 
 /// What a playbook must have made after `state=present`, checked through the API.
@@ -70,10 +80,13 @@ enum Expect {
     Object(&'static str, Value),
     /// `GET path` lists an element containing `subset`; after `absent`, none.
     Listed(&'static str, Value),
+    /// `GET path` lists an element containing `subset` and `while_present`; after `absent`,
+    /// elements containing `subset` are still listed, and every one is expired (a silence).
+    Expired { path: &'static str, subset: Value, while_present: Value },
 }
 
 fn expectations(playbook: &str) -> Option<Vec<Expect>> {
-    use Expect::{Listed, Object};
+    use Expect::{Expired, Listed, Object};
     Some(match playbook {
         "folders" => vec![
             Object("/api/folders/clients-folder-a", json!({"uid": "clients-folder-a", "title": "Clients Folder A"})),
@@ -143,8 +156,30 @@ fn expectations(playbook: &str) -> Option<Vec<Expect>> {
             ),
             Object("/api/alert-notifications/uid/clients-teams", json!({"type": "teams"})),
         ],
+        "silences" => vec![
+            Expired {
+                path: SILENCES,
+                subset: json!({"comment": "clients maintenance window", "createdBy": "clients-test",
+                               "matchers": [{"name": "instance", "value": "db-1:9100", "isEqual": true, "isRegex": false}]}),
+                while_present: json!({"status": {"state": "pending"}, "startsAt": "2099-07-29T08:45:45.000Z",
+                                      "endsAt": "2099-07-29T10:45:45.000Z"}),
+            },
+            Expired {
+                path: SILENCES,
+                subset: json!({"comment": "clients quiet environments", "createdBy": "clients-test",
+                               "matchers": [{"name": "environment", "value": "staging|dev", "isEqual": true, "isRegex": true},
+                                            {"name": "alertname", "value": "Watchdog", "isEqual": false, "isRegex": false}]}),
+                while_present: json!({"status": {"state": "pending"}, "startsAt": "2099-08-01T00:00:00.000Z",
+                                      "endsAt": "2099-09-01T00:00:00.000Z"}),
+            },
+        ],
         _ => return None,
     })
+}
+
+/// Whether `listing` holds an element containing `subset` (and `also`).
+fn lists(listing: &Value, subset: &Value, also: &Value) -> bool {
+    listing.as_array().is_some_and(|l| l.iter().any(|x| contains(x, subset) && contains(x, also)))
 }
 
 /// Whether `actual` has every key of `subset` with a containing value (arrays: same length,
@@ -211,6 +246,7 @@ fn ansible_playbook(
     playbook: &Path,
     server: &Server,
     state: Option<&str>,
+    env: &[(&str, String)],
 ) -> Result<(String, Recap), String> {
     let home = tempfile::tempdir().expect("a temporary directory");
     let mut vars = json!({"grafana_url": server.url(), "grafana_user": server.emu().admin_user(),
@@ -233,6 +269,7 @@ fn ansible_playbook(
         // Ansible refuses to start unless the locale's encoding is UTF-8.
         .env("LC_ALL", "C.UTF-8")
         .env("LANG", "C.UTF-8")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .args(["-i", "localhost,", "-e", &vars.to_string()])
         .arg(playbook);
     let out = run(cmd, Duration::from_secs(120));
@@ -241,9 +278,21 @@ fn ansible_playbook(
     Ok((shown, recap))
 }
 
-/// The listings, each as (path, status, body).
+/// The listings, each as (path, status, body); the silences listing without its expired
+/// silences, which Grafana 8.5.4 keeps (see the module docs).
 fn listings(server: &Server) -> Vec<(&'static str, u16, Value)> {
-    LISTINGS.iter().map(|path| (*path, server.get(path))).map(|(path, (status, body))| (path, status, body)).collect()
+    LISTINGS
+        .iter()
+        .map(|path| (*path, server.get(path)))
+        .map(|(path, (status, mut body))| {
+            if path == SILENCES
+                && let Value::Array(list) = &mut body
+            {
+                list.retain(|s| s["status"]["state"] != "expired");
+            }
+            (path, status, body)
+        })
+        .collect()
 }
 
 /// Runs one playbook through present, present, absent, absent on a fresh emulator; the first
@@ -254,7 +303,7 @@ fn converge(venv: &Path, name: &str, playbook: &Path) -> Result<(), String> {
     let expect = expectations(name);
 
     for (state, run) in [("present", 1), ("present", 2), ("absent", 1), ("absent", 2)] {
-        let (shown, recap) = ansible_playbook(venv, playbook, &server, Some(state))?;
+        let (shown, recap) = ansible_playbook(venv, playbook, &server, Some(state), &[])?;
         if recap.failed > 0 || recap.unreachable > 0 {
             return Err(format!("{name}: run {run} with state={state} failed: {recap:?}\n{shown}"));
         }
@@ -265,23 +314,35 @@ fn converge(venv: &Path, name: &str, playbook: &Path) -> Result<(), String> {
             continue;
         }
         for check in expect.iter().flatten() {
-            let (path, subset, listed) = match check {
-                Expect::Object(path, subset) => (path, subset, false),
-                Expect::Listed(path, subset) => (path, subset, true),
+            let (path, subset) = match check {
+                Expect::Object(path, subset) | Expect::Listed(path, subset) => (path, subset),
+                Expect::Expired { path, subset, .. } => (path, subset),
             };
             let (status, body) = server.get(path);
-            let found = if listed {
-                status == 200 && body.as_array().is_some_and(|l| l.iter().any(|x| contains(x, subset)))
-            } else {
-                status == 200 && contains(&body, subset)
+            let (found, gone) = match check {
+                Expect::Object(..) => (status == 200 && contains(&body, subset), status == 404),
+                Expect::Listed(..) => {
+                    let found = status == 200 && lists(&body, subset, &json!({}));
+                    (found, !found)
+                }
+                Expect::Expired { while_present, .. } => {
+                    let found = status == 200 && lists(&body, subset, while_present);
+                    let expired = json!({"status": {"state": "expired"}});
+                    let only_expired = body
+                        .as_array()
+                        .is_some_and(|l| l.iter().filter(|x| contains(x, subset)).all(|x| contains(x, &expired)));
+                    (found, status == 200 && lists(&body, subset, &expired) && only_expired)
+                }
             };
-            let gone = if listed { !found } else { status == 404 };
             match state {
                 "present" if !found => {
                     return Err(format!("{name}: after state=present, GET {path} ({status}) lacks {subset}: {body}"));
                 }
                 "absent" if !gone => {
-                    return Err(format!("{name}: after state=absent, GET {path} ({status}) still has it: {body}"));
+                    return Err(format!(
+                        "{name}: after state=absent, GET {path} ({status}) still has it{}: {body}",
+                        if matches!(check, Expect::Expired { .. }) { " (or not only expired)" } else { "" }
+                    ));
                 }
                 _ => {}
             }
@@ -333,7 +394,7 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
     let server = Server::start();
     let playbook = clients_dir().join("ansible/unsupported_in_8_5.yml");
     assert!(!follows_convention(&std::fs::read_to_string(&playbook).expect("the playbook")));
-    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None).unwrap_or_else(|e| panic!("{e}"));
+    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &[]).unwrap_or_else(|e| panic!("{e}"));
     // The three module calls fail (ignored); the assertion of their messages passes.
     assert_eq!((recap.failed, recap.ignored, recap.changed), (0, 3, 0), "{shown}");
     // The route the contact point module needs is unknown to 8.5.4 (pkg/api/index.go
@@ -345,4 +406,40 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
         vec!["POST /api/user/using/{org_id}: 3".to_string()],
         "only reads and switching to org 1"
     );
+}
+
+#[test]
+fn the_annotations_callback_posts_its_events() {
+    let Some(venv) = venv("the_annotations_callback_posts_its_events", "ansible") else {
+        return;
+    };
+    let server = Server::start();
+    let playbook = clients_dir().join("ansible/annotations_callback.yml");
+    assert!(!follows_convention(&std::fs::read_to_string(&playbook).expect("the playbook")));
+    let env = [
+        ("ANSIBLE_CALLBACKS_ENABLED", "community.grafana.grafana_annotations".to_string()),
+        ("GRAFANA_URL", format!("{}/api/annotations", server.url())),
+        ("GRAFANA_USER", server.emu().admin_user().to_string()),
+        ("GRAFANA_PASSWORD", server.emu().admin_password().to_string()),
+    ];
+    let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((recap.failed, recap.changed), (0, 0), "{shown}");
+    assert!(!shown.contains("Could not submit message to Grafana"), "{shown}");
+    assert_eq!(server.writes(), vec!["POST /api/annotations: 2".to_string()], "{shown}");
+    // The start: an org annotation by the admin at the playbook's start time (seconds, in ms).
+    let start = server.get_ok("/api/annotations?tags=ansible_event_start");
+    let start = start.as_array().and_then(|l| l.first()).unwrap_or_else(|| panic!("no start annotation: {start}"));
+    let text = start["text"].as_str().unwrap_or("");
+    assert!(text.starts_with("Started playbook ") && text.contains("annotations_callback.yml"), "{start}");
+    assert!(contains(start, &json!({"dashboardId": 0, "panelId": 0, "login": "admin"})), "{start}");
+    assert_eq!(start["time"], start["timeEnd"]);
+    assert_eq!(start["time"].as_i64().map(|t| t % 1000), Some(0), "{start}");
+    let tags: Vec<&str> = start["tags"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    assert_eq!(tags[..2], ["ansible", "ansible_event_start"], "{start}");
+    // The report: a region from the start to the end, with the recap.
+    let report = server.get_ok("/api/annotations?tags=ansible_report");
+    let report = report.as_array().and_then(|l| l.first()).unwrap_or_else(|| panic!("no report: {report}"));
+    assert!(report["text"].as_str().is_some_and(|t| t.contains("Status: OK")), "{report}");
+    assert_eq!(report["time"], start["time"]);
+    assert!(report["timeEnd"].as_i64() >= report["time"].as_i64(), "{report}");
 }

@@ -5,6 +5,7 @@
 //! server instead; tests then use unique names so they can share it.
 
 mod alerting;
+mod annotations;
 mod auth;
 mod binding;
 mod dashboard_permissions;
@@ -20,6 +21,7 @@ mod orgs;
 mod preferences;
 mod ruler;
 mod session;
+mod silences;
 mod slugs;
 mod support;
 mod teams;
