@@ -6,7 +6,7 @@ use crate::http::{R, bind_fields, err_plain, err_trace, json, mw_err, parse_quer
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
 use crate::util::{avatar_url, avatar_url_with_default, generate_short_uid};
-use crate::{alerting, dashboards, datasources, folders, ruler};
+use crate::{alerting, dashboards, datasources, folders, prometheus_api, ruler};
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
 use axum::http::{HeaderMap, Method};
@@ -34,6 +34,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/auth/keys/{id}", delete(delete_key))
         .merge(folders::routes())
         .merge(ruler::routes())
+        .merge(prometheus_api::routes())
         .merge(datasources::routes())
         .merge(alerting::routes())
         .merge(dashboards::routes())

@@ -32,6 +32,7 @@ mod datasources;
 mod faults;
 mod folders;
 mod http;
+mod prometheus_api;
 mod ruler;
 mod seed;
 mod server;

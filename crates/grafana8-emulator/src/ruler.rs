@@ -241,14 +241,7 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
             return Ok(json(200, &json!({})));
         }
         let dashboard_uid = query_str(&q, "dashboard_uid");
-        let panel_raw = query_str(&q, "panel_id").trim();
-        let panel_id: i64 = if panel_raw.is_empty() {
-            0
-        } else {
-            panel_raw.parse().map_err(|_| {
-                err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {panel_raw:?}: invalid syntax"))
-            })?
-        };
+        let panel_id = crate::prometheus_api::panel_id_from_query(&q)?;
         if dashboard_uid.is_empty() && panel_id != 0 {
             return Err(err_trace(400, "panel_id must be set with dashboard_uid"));
         }

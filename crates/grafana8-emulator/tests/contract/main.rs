@@ -10,5 +10,6 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod prometheus;
 mod ruler;
 mod support;
