@@ -167,11 +167,12 @@ struct PostedReceiver {
 /// `bad request data`.
 fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), ()> {
     let obj = body.as_object().ok_or(())?;
+    // `map[string]string`: a null value decodes as "".
     let template_files = match obj.get("template_files") {
         None | Some(Value::Null) => Value::Null,
         Some(v) => {
-            let m: BTreeMap<String, String> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-            json!(m)
+            let m: BTreeMap<String, Option<String>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
+            json!(m.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect::<BTreeMap<_, _>>())
         }
     };
     let amc = obj.get("alertmanager_config").and_then(Value::as_object).ok_or(())?;
@@ -466,6 +467,14 @@ async fn post_am_config(
                 c.uid = generate_short_uid();
             }
         }
+    }
+    let rejected = |e: String| err_trace(400, &format!("failed to save and apply Alertmanager configuration: {e}"));
+    // alertmanager.go applyConfig: PersistTemplates and templateFromPaths (template.FromGlobs)
+    // run before the receivers are built; their errors come back unwrapped inside
+    // AlertmanagerConfigRejectedError (alertmanager_config.go), answered 400 by
+    // RoutePostAlertingConfig.
+    if let Ok(files) = serde_json::from_value::<BTreeMap<String, String>>(template_files.clone()) {
+        crate::go_template::check_template_files(id.org_id, &files).map_err(rejected)?;
     }
     // alertmanager.go applyConfig -> buildIntegrationsMap
     for r in &receivers {

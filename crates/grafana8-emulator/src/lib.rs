@@ -31,6 +31,7 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod go_template;
 mod http;
 mod prometheus_api;
 mod ruler;
