@@ -4,11 +4,12 @@
 //! notifier/alertmanager_config.go, notifier/crypto.go, notifier/receivers.go,
 //! api/tooling/definitions/alertmanager.go) at v8.5.4.
 
+use crate::am_config::{self, Invalid};
 use crate::auth::Identity;
 use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json};
 use crate::server::App;
 use crate::state::Channel;
-use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339, parse_prom_duration};
+use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
@@ -54,99 +55,6 @@ pub(crate) fn default_am_config() -> Value {
     })
 }
 
-/// The `Route` fields in struct order (definitions/alertmanager.go); all are omitempty.
-const ROUTE_KEYS: &[&str] = &[
-    "receiver",
-    "group_by",
-    "match",
-    "match_re",
-    "matchers",
-    "object_matchers",
-    "mute_time_intervals",
-    "continue",
-    "routes",
-    "group_wait",
-    "group_interval",
-    "repeat_interval",
-];
-
-/// Validates a route tree as the decoders do (prometheus alertmanager `config.Route` and
-/// Grafana's `Route.validateChild`) and returns it in Grafana's output form: known keys in
-/// struct order, empty ones omitted, durations canonical.
-fn normalise_route(route: &Value, receivers: &mut BTreeSet<String>) -> Result<Value, ()> {
-    let obj = route.as_object().ok_or(())?;
-    let mut out = Map::new();
-    for key in ROUTE_KEYS {
-        let Some(v) = obj.get(*key) else { continue };
-        match *key {
-            "receiver" => {
-                let r = match v {
-                    Value::Null => String::new(),
-                    Value::String(s) => s.clone(),
-                    _ => return Err(()),
-                };
-                if !r.is_empty() {
-                    receivers.insert(r.clone());
-                    out.insert("receiver".into(), json!(r));
-                }
-            }
-            "group_by" => {
-                let list: Option<Vec<String>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-                let list = list.unwrap_or_default();
-                let mut seen = BTreeSet::new();
-                for l in &list {
-                    if !seen.insert(l) || (l == "..." && list.len() > 1) {
-                        return Err(());
-                    }
-                }
-                if !list.is_empty() {
-                    out.insert("group_by".into(), json!(list));
-                }
-            }
-            "continue" => match v {
-                Value::Bool(true) => {
-                    out.insert("continue".into(), json!(true));
-                }
-                Value::Bool(false) | Value::Null => {}
-                _ => return Err(()),
-            },
-            "routes" => {
-                let list: Option<Vec<Value>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-                let mut children = vec![];
-                for child in list.unwrap_or_default() {
-                    children.push(normalise_route(&child, receivers)?);
-                }
-                if !children.is_empty() {
-                    out.insert("routes".into(), Value::Array(children));
-                }
-            }
-            "group_wait" | "group_interval" | "repeat_interval" => match v {
-                Value::Null => {}
-                Value::String(s) => {
-                    let d = parse_prom_duration(s).map_err(|_| ())?;
-                    if d.is_zero() && *key != "group_wait" {
-                        return Err(());
-                    }
-                    out.insert((*key).into(), json!(crate::util::format_prom_duration(d)));
-                }
-                _ => return Err(()),
-            },
-            _ => {
-                let empty = match v {
-                    Value::Null => true,
-                    Value::Array(a) => a.is_empty(),
-                    Value::Object(o) => o.is_empty(),
-                    _ => false,
-                };
-                if !empty {
-                    out.insert((*key).into(), go_normalise(v));
-                }
-            }
-        }
-    }
-    Ok(Value::Object(out))
-}
-
 struct PostedReceiverConfig {
     uid: String,
     name: String,
@@ -163,124 +71,132 @@ struct PostedReceiver {
     am_configs: Map<String, Value>,
 }
 
-/// Decodes and validates `PostableUserConfig`; every failure is a decode error, so 400
-/// `bad request data`.
-fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), ()> {
-    let obj = body.as_object().ok_or(())?;
+/// The Alertmanager integrations of `config.Receiver` (the vendored config/config.go); other
+/// `*_configs` keys are unknown fields, which decoding ignores.
+const AM_RECEIVER_KEYS: &[&str] = &[
+    "email_configs",
+    "pagerduty_configs",
+    "slack_configs",
+    "webhook_configs",
+    "opsgenie_configs",
+    "wechat_configs",
+    "pushover_configs",
+    "victorops_configs",
+    "sns_configs",
+];
+
+/// Decodes and validates `PostableUserConfig` as `web.Bind` does (definitions/alertmanager.go
+/// `PostableUserConfig.UnmarshalJSON` → `PostableApiAlertingConfig.UnmarshalJSON` →
+/// `Config.UnmarshalJSON`, then the receivers and `validate`); every failure is a decoding
+/// error, answered 400 `bad request data`, except the inputs whose decoding panics.
+fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), Invalid> {
+    let bad = |m: &str| Invalid::Decode(m.to_string());
+    let obj = body.as_object().ok_or_else(|| bad("json: cannot unmarshal into PostableUserConfig"))?;
     // `map[string]string`: a null value decodes as "".
     let template_files = match obj.get("template_files") {
         None | Some(Value::Null) => Value::Null,
         Some(v) => {
-            let m: BTreeMap<String, Option<String>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
+            let m: BTreeMap<String, Option<String>> =
+                serde_json::from_value(v.clone()).map_err(|e| Invalid::Decode(e.to_string()))?;
             json!(m.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect::<BTreeMap<_, _>>())
         }
     };
-    let amc = obj.get("alertmanager_config").and_then(Value::as_object).ok_or(())?;
-    // Config.UnmarshalJSON: a route is required, and the root route needs a receiver and no
-    // matchers, mute time intervals or continue.
-    let route = amc.get("route").filter(|r| !r.is_null()).ok_or(())?;
-    let robj = route.as_object().ok_or(())?;
-    if robj.get("receiver").and_then(Value::as_str).unwrap_or("").is_empty() {
-        return Err(());
-    }
-    for k in ["match", "match_re", "matchers", "object_matchers", "mute_time_intervals"] {
-        let present = match robj.get(k) {
-            None | Some(Value::Null) => false,
-            Some(Value::Array(a)) => !a.is_empty(),
-            Some(Value::Object(o)) => !o.is_empty(),
-            Some(_) => true,
-        };
-        if present {
-            return Err(());
-        }
-    }
-    if robj.get("continue") == Some(&Value::Bool(true)) {
-        return Err(());
-    }
-    let mut used = BTreeSet::new();
-    let route = normalise_route(route, &mut used)?;
-    let mut receivers = vec![];
-    let list: Option<Vec<Value>> = match amc.get("receivers") {
-        None => None,
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+    let amc = match obj.get("alertmanager_config") {
+        None | Some(Value::Null) => return Err(bad("no routes provided")),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(bad("json: cannot unmarshal into PostableApiAlertingConfig")),
     };
+    let decoded = am_config::decode(amc)?;
+    let list: Vec<Value> = match amc.get("receivers") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(bad("json: cannot unmarshal into []*PostableApiReceiver")),
+    };
+    let mut receivers = vec![];
     let (mut has_grafana, mut has_am) = (false, false);
-    for r in list.unwrap_or_default() {
-        let robj = r.as_object().ok_or(())?;
-        let name = robj.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let mut configs = vec![];
-        let grafana_list: Option<Vec<Value>> = match robj.get("grafana_managed_receiver_configs") {
-            None => None,
-            Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+    for r in list {
+        // A null receiver is a nil *PostableApiReceiver, which validate dereferences.
+        let robj = match &r {
+            Value::Object(o) => o,
+            Value::Null => return Err(Invalid::Panic),
+            _ => return Err(bad("json: cannot unmarshal into PostableApiReceiver")),
         };
-        for c in grafana_list.unwrap_or_default() {
-            let c = c.as_object().ok_or(())?;
-            let s = |k: &str| -> Result<String, ()> {
-                match c.get(k) {
-                    None | Some(Value::Null) => Ok(String::new()),
-                    Some(Value::String(s)) => Ok(s.clone()),
-                    _ => Err(()),
-                }
+        let s = |v: Option<&Value>| -> Result<String, Invalid> {
+            match v {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                _ => Err(bad("json: cannot unmarshal into string")),
+            }
+        };
+        let name = s(robj.get("name"))?;
+        let mut configs = vec![];
+        let grafana_list: Vec<Value> = match robj.get("grafana_managed_receiver_configs") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => return Err(bad("json: cannot unmarshal into []*PostableGrafanaReceiver")),
+        };
+        for c in grafana_list {
+            // A nil *PostableGrafanaReceiver: LoadSecureSettings reads its UID.
+            let c = match &c {
+                Value::Object(o) => o,
+                Value::Null => return Err(Invalid::Panic),
+                _ => return Err(bad("json: cannot unmarshal into PostableGrafanaReceiver")),
             };
-            let secure: Option<BTreeMap<String, String>> = match c.get("secureSettings") {
-                None => None,
-                Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+            let secure: BTreeMap<String, Option<String>> = match c.get("secureSettings") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| Invalid::Decode(e.to_string()))?,
             };
             configs.push(PostedReceiverConfig {
-                uid: s("uid")?,
-                name: s("name")?,
-                r#type: s("type")?,
+                uid: s(c.get("uid"))?,
+                name: s(c.get("name"))?,
+                r#type: s(c.get("type"))?,
                 disable_resolve_message: match c.get("disableResolveMessage") {
                     None | Some(Value::Null) => false,
                     Some(Value::Bool(b)) => *b,
-                    _ => return Err(()),
+                    _ => return Err(bad("json: cannot unmarshal into bool")),
                 },
                 settings: c.get("settings").cloned().unwrap_or(Value::Null),
-                secure_settings: secure.unwrap_or_default(),
+                secure_settings: secure.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
             });
         }
-        let am_configs: Map<String, Value> = robj
-            .iter()
-            .filter(|(k, v)| {
-                k.ends_with("_configs")
-                    && *k != "grafana_managed_receiver_configs"
-                    && v.as_array().is_some_and(|a| !a.is_empty())
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        // PostableApiReceiver.UnmarshalJSON: no mixing inside one receiver.
-        if !configs.is_empty() && !am_configs.is_empty() {
-            return Err(());
+        let mut am_configs = Map::new();
+        for key in AM_RECEIVER_KEYS {
+            match robj.get(*key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    am_configs.insert((*key).to_string(), Value::Array(a.clone()));
+                }
+                Some(_) => return Err(bad("json: cannot unmarshal into []*config")),
+            }
         }
-        has_grafana |= !configs.is_empty();
-        has_am |= !am_configs.is_empty();
+        // PostableApiReceiver.UnmarshalJSON: no Alertmanager integrations (sns excepted) next
+        // to Grafana ones in one receiver.
+        let am_in_use =
+            am_configs.iter().any(|(k, v)| k != "sns_configs" && v.as_array().is_some_and(|a| !a.is_empty()));
+        if !configs.is_empty() && am_in_use {
+            return Err(bad("cannot have both Alertmanager and Grafana receivers together"));
+        }
+        // PostableApiReceiver.Type: Grafana with Grafana integrations, else Alertmanager when
+        // any integration list is set (even empty), else Empty.
+        if !configs.is_empty() {
+            has_grafana = true;
+        } else if !am_configs.is_empty() {
+            has_am = true;
+        }
         receivers.push(PostedReceiver { name, configs, am_configs });
     }
-    // PostableApiAlertingConfig.validate
+    // PostableApiAlertingConfig.validate and PostableUserConfig.validate.
     if has_grafana && has_am {
-        return Err(());
+        return Err(bad("cannot mix Alertmanager & Grafana receiver types"));
+    }
+    if decoded.root_continue {
+        return Err(bad("cannot have continue in root route"));
     }
     let names: BTreeSet<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
-    if used.iter().any(|r| !names.contains(r.as_str())) {
-        return Err(());
+    if let Some(r) = decoded.route_receivers.iter().find(|r| !names.contains(r.as_str())) {
+        return Err(Invalid::Decode(format!("unexpected receiver ({r}) is undefined")));
     }
-    let mut config = Map::new();
-    for k in ["global", "route", "inhibit_rules", "mute_time_intervals", "templates"] {
-        match k {
-            "route" => {
-                config.insert("route".into(), route.clone());
-            }
-            "templates" => {
-                config.insert("templates".into(), amc.get("templates").cloned().unwrap_or(Value::Null));
-            }
-            _ => {
-                if let Some(v) = amc.get(k).filter(|v| !v.is_null()) {
-                    config.insert(k.into(), v.clone());
-                }
-            }
-        }
-    }
-    Ok((template_files, Value::Object(config), receivers))
+    Ok((template_files, Value::Object(decoded.config), receivers))
 }
 
 /// The notifier factories of 8.5 (notifier/channels/factory.go) with the checks of the
@@ -440,8 +356,16 @@ async fn post_am_config(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
+    // web.Bind ignores io.EOF: an empty body leaves a zero PostableUserConfig, whose nil
+    // Route applyConfig dereferences (the recovery middleware answers).
+    if body.iter().all(u8::is_ascii_whitespace) && crate::http::bind::<Value>(&headers, &body).is_ok() {
+        return Err(panic_response());
+    }
     let raw: Value = bind(&headers, &body)?;
-    let (template_files, mut config, mut receivers) = decode_am_config(&raw).map_err(|()| bad_request_data())?;
+    let (template_files, mut config, mut receivers) = decode_am_config(&raw).map_err(|e| match e {
+        Invalid::Decode(_) => bad_request_data(),
+        Invalid::Panic => panic_response(),
+    })?;
     let mut db = app.db();
     let current = db.am_configs.get(&id.org_id).map(stored_receivers).unwrap_or_default();
     // crypto.go LoadSecureSettings

@@ -25,6 +25,7 @@
 //! ```
 
 mod alerting;
+mod am_config;
 mod api;
 mod auth;
 mod dashboards;
@@ -38,6 +39,7 @@ mod ruler;
 mod seed;
 mod server;
 mod state;
+mod time_intervals;
 mod util;
 
 pub use faults::{FaultConfig, FaultKind, FaultRule, Latency};

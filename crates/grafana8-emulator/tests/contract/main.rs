@@ -5,6 +5,7 @@
 //! server instead; tests then use unique names so they can share it.
 
 mod alerting;
+mod am_config;
 mod am_templates;
 mod auth;
 mod dashboards;
