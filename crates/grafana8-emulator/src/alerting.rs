@@ -7,6 +7,7 @@
 use crate::am_config::{self, Invalid};
 use crate::auth::Identity;
 use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json};
+use crate::notifier_settings::{ChannelError, validate_channel, validate_receiver};
 use crate::server::App;
 use crate::state::Channel;
 use crate::util::{generate_short_uid, is_short_uid_too_long, now_rfc3339};
@@ -199,76 +200,6 @@ fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>),
     Ok((template_files, Value::Object(decoded.config), receivers))
 }
 
-/// The notifier factories of 8.5 (notifier/channels/factory.go) with the checks of the
-/// common ones; the reason is wrapped as `receiverInitError`.
-fn validate_receiver(c: &PostedReceiverConfig) -> Result<(), String> {
-    const TYPES: &[&str] = &[
-        "prometheus-alertmanager",
-        "dingding",
-        "discord",
-        "email",
-        "googlechat",
-        "kafka",
-        "line",
-        "opsgenie",
-        "pagerduty",
-        "pushover",
-        "sensugo",
-        "slack",
-        "teams",
-        "telegram",
-        "threema",
-        "victorops",
-        "webhook",
-        "wecom",
-    ];
-    if c.settings.is_null() {
-        return Err("no settings supplied".into());
-    }
-    let t = c.r#type.to_lowercase();
-    if !TYPES.contains(&t.as_str()) {
-        return Err(format!("notifier {} is not supported", c.r#type));
-    }
-    let get = |k: &str| -> String {
-        c.secure_settings
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .or_else(|| c.settings.get(k).and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default()
-    };
-    let reason = match t.as_str() {
-        "email" if get("addresses").is_empty() => Some("could not find addresses in settings".to_string()),
-        "webhook" if get("url").is_empty() => Some("could not find url property in settings".to_string()),
-        "pagerduty" if get("integrationKey").is_empty() => {
-            Some("could not find integration key property in settings".to_string())
-        }
-        "slack" => {
-            let url = get("url");
-            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
-            if chat_api && get("recipient").trim().is_empty() {
-                Some("recipient must be specified when using the Slack chat API".to_string())
-            } else if chat_api && get("token").is_empty() {
-                Some("token must be specified when using the Slack chat API".to_string())
-            } else {
-                None
-            }
-        }
-        _ => None,
-    };
-    match reason {
-        None => Ok(()),
-        Some(r) => {
-            let name = if c.name.is_empty() { String::new() } else { format!("{} ", go_quote(&c.name)) };
-            Err(format!("failed to validate receiver {name}of type {}: {r}", go_quote(&c.r#type)))
-        }
-    }
-}
-
-fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
 /// All stored Grafana receiver configs by uid.
 fn stored_receivers(doc: &Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
@@ -403,7 +334,7 @@ async fn post_am_config(
     // alertmanager.go applyConfig -> buildIntegrationsMap
     for r in &receivers {
         for c in &r.configs {
-            validate_receiver(c).map_err(|e| {
+            validate_receiver(&c.name, &c.r#type, &c.settings, &c.secure_settings).map_err(|e| {
                 err_trace(
                     400,
                     &format!(
@@ -466,35 +397,63 @@ fn format_short(secs: i64) -> String {
     out
 }
 
-/// Go's `time.ParseDuration` for the common forms (integers with h, m, s, ms units).
+/// Go's `time.ParseDuration` (`[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us, µs, μs, ms,
+/// s, m, h), in whole seconds truncated toward zero as `formatShort` shows them.
 fn parse_go_duration(s: &str) -> Option<i64> {
-    if s == "0" {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
         return Some(0);
     }
-    let mut rest = s;
-    let mut total_ms: i64 = 0;
     if rest.is_empty() {
         return None;
     }
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int: u128 = if int_len == 0 { 0 } else { rest[..int_len].parse().ok()? };
+        rest = &rest[int_len..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            frac = &r[..n];
+            rest = &r[n..];
+            if int_len == 0 && n == 0 {
+                return None;
+            }
+        } else if int_len == 0 {
             return None;
         }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-        let mult = match &rest[..unit_len] {
-            "h" => 3_600_000,
-            "m" => 60_000,
-            "s" => 1000,
-            "ms" => 1,
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
-        total_ms = total_ms.checked_add(n.checked_mul(mult)?)?;
         rest = &rest[unit_len..];
+        let mut v = int.checked_mul(unit)?;
+        if !frac.is_empty() {
+            let scale = 10u128.checked_pow(frac.len() as u32).unwrap_or(u128::MAX);
+            let f: u128 = frac.parse().ok()?;
+            v += (f as f64 * (unit as f64 / scale as f64)) as u128;
+        }
+        total = total.checked_add(v)?;
+        if total > 1 << 63 {
+            return None;
+        }
     }
-    Some(total_ms / 1000)
+    if !neg && total > (1 << 63) - 1 {
+        return None;
+    }
+    let secs = (total / 1_000_000_000) as i64;
+    Some(if neg { -secs } else { secs })
 }
 
 fn channel_dto(c: &Channel) -> Value {
@@ -543,62 +502,13 @@ struct ChannelCmd {
     secure_settings: Option<BTreeMap<String, Option<String>>>,
 }
 
-/// The legacy notifiers registered in 8.5 (pkg/services/alerting/notifiers) and their
-/// `ValidationError`s; the prefix is written by `ValidationError.Error()` in rule.go.
-fn validate_legacy(t: &str, settings: &Value, secure: &BTreeMap<String, String>) -> Result<(), (u16, String)> {
-    const TYPES: &[&str] = &[
-        "dingding",
-        "discord",
-        "email",
-        "googlechat",
-        "hipchat",
-        "kafka",
-        "LINE",
-        "opsgenie",
-        "pagerduty",
-        "prometheus-alertmanager",
-        "pushover",
-        "sensu",
-        "sensugo",
-        "slack",
-        "teams",
-        "telegram",
-        "threema",
-        "victorops",
-        "webhook",
-    ];
-    if !TYPES.contains(&t) {
-        return Err((500, String::new()));
-    }
-    let get = |k: &str| -> String {
-        secure
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .or_else(|| settings.get(k).and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default()
-    };
-    let reason = match t {
-        "email" if get("addresses").is_empty() => Some("Could not find addresses in settings"),
-        "webhook" if get("url").is_empty() => Some("Could not find url property in settings"),
-        "pagerduty" if get("integrationKey").is_empty() => Some("Could not find integration key property in settings"),
-        "slack" => {
-            // notifiers/slack.go: an empty url means the chat API endpoint.
-            let url = get("url");
-            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
-            if chat_api && get("recipient").trim().is_empty() {
-                Some("recipient must be specified when using the Slack chat API")
-            } else if chat_api && get("token").is_empty() {
-                Some("token must be specified when using the Slack chat API")
-            } else {
-                None
-            }
-        }
-        _ => None,
-    };
-    match reason {
-        Some(r) => Err((400, format!("alert validation error: {r}"))),
-        None => Ok(()),
+/// pkg/api/alerting.go: a `ValidationError` is 400 with its text, other errors are 500 with
+/// the handler's message.
+fn channel_error(e: ChannelError, failed: &str) -> axum::response::Response {
+    match e {
+        ChannelError::Validation(reason) => err_trace(400, &format!("alert validation error: {reason}")),
+        ChannelError::Other => err_trace(500, failed),
+        ChannelError::Panic => panic_response(),
     }
 }
 
@@ -696,18 +606,13 @@ async fn create_channel(
     if is_short_uid_too_long(&uid) {
         return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
     }
-    // Without settings the notifier factory reads a nil *simplejson.Json and panics; the
-    // recovery middleware answers (unknown types fail before reading settings).
-    if cmd.settings.as_ref().is_none_or(Value::is_null)
-        && validate_legacy(&t, &json!({}), &BTreeMap::new()) != Err((500, String::new()))
-    {
-        return Err(panic_response());
-    }
-    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
+    // service.go createNotifier → alerting.InitNotifier: the type's factory and its checks
+    // (without settings most factories dereference nil and the recovery middleware answers).
     let secure = secure_map(cmd.secure_settings);
-    validate_legacy(&t, &settings, &secure).map_err(|(s, m)| {
-        if s == 500 { err_trace(500, "Failed to create alert notification") } else { err_trace(400, &m) }
-    })?;
+    let settings = cmd.settings.clone().filter(|v| !v.is_null());
+    validate_channel(&t, settings.as_ref(), &secure)
+        .map_err(|e| channel_error(e, "Failed to create alert notification"))?;
+    let settings = settings.unwrap_or_else(|| json!({}));
     let mut db = app.db();
     let clash =
         db.channels.values().any(|c| c.org_id == id.org_id && (c.name == name || (!uid.is_empty() && c.uid == uid)));
@@ -795,27 +700,28 @@ async fn update_channel_by_id(
     }
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
-    let Some(existing) = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned() else {
-        // fillWithSecureSettingsData dereferences the missing channel when secure settings
-        // are sent; the recovery middleware answers the panic.
-        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(panic_response());
-        }
-        return Err(failed());
-    };
+    let existing = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned();
+    // fillWithSecureSettingsData (pkg/api/alerting.go) dereferences the missing channel when
+    // secure settings are sent; the recovery middleware answers the panic.
+    if existing.is_none() && cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(panic_response());
+    }
+    // service.go UpdateAlertNotification: the uid length, then createNotifier, which looks the
+    // channel up ("unable to find the alert notification", a 500).
     let uid = cmd.uid.clone().unwrap_or_default();
     if is_short_uid_too_long(&uid) {
         return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
     }
+    let Some(existing) = existing else { return Err(failed()) };
     let mut secure = secure_map(cmd.secure_settings.clone());
     if !secure.is_empty() {
         for (k, v) in &existing.secure_settings {
             secure.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
     let merged = if secure.is_empty() { existing.secure_settings.clone() } else { secure.clone() };
-    validate_legacy(&t, &settings, &merged).map_err(|(s, m)| if s == 500 { failed() } else { err_trace(400, &m) })?;
+    validate_channel(&t, cmd.settings.as_ref(), &merged)
+        .map_err(|e| channel_error(e, "Failed to update alert notification"))?;
     if db
         .channels
         .values()
@@ -847,16 +753,19 @@ async fn update_channel_by_uid(
     }
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
-    let Some(existing) = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned() else {
-        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(panic_response());
-        }
-        return Err(err_plain(404, "alert notification not found"));
-    };
+    let existing = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned();
+    // fillWithSecureSettingsDataByUID dereferences a missing channel when secure settings are
+    // sent.
+    if existing.is_none() && cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(panic_response());
+    }
+    // service.go UpdateAlertNotificationWithUid: a ValidationError for either uid, which
+    // UpdateAlertNotificationByUID answers as any other error; then the store's 404.
     let new_uid = cmd.uid.clone().unwrap_or_default();
-    if is_short_uid_too_long(&new_uid) {
+    if is_short_uid_too_long(&uid) || is_short_uid_too_long(&new_uid) {
         return Err(failed());
     }
+    let Some(existing) = existing else { return Err(err_plain(404, "alert notification not found")) };
     if db.channels.values().any(|c| {
         c.org_id == id.org_id && c.id != existing.id && (c.name == name || (!new_uid.is_empty() && c.uid == new_uid))
     }) {

@@ -34,6 +34,7 @@ mod faults;
 mod folders;
 mod go_template;
 mod http;
+mod notifier_settings;
 mod prometheus_api;
 mod ruler;
 mod seed;

@@ -12,6 +12,7 @@ mod dashboards;
 mod datasources;
 mod faults;
 mod folders;
+mod notifiers;
 mod prometheus;
 mod ruler;
 mod support;
