@@ -517,7 +517,7 @@ fn secure_map(v: Option<BTreeMap<String, Option<String>>>) -> BTreeMap<String, S
 }
 
 /// pkg/middleware/recovery.go: the body of a recovered panic on an API request.
-fn panic_response() -> axum::response::Response {
+pub(crate) fn panic_response() -> axum::response::Response {
     crate::http::raw_json(
         500,
         serde_json::to_vec(&json!({

@@ -15,4 +15,5 @@ mod folders;
 mod notifiers;
 mod prometheus;
 mod ruler;
+mod ruler_validation;
 mod support;
