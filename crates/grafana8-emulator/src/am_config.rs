@@ -51,7 +51,8 @@ pub(crate) fn decode(amc: &Map<String, Value>) -> Res<Decoded> {
     // `GlobalConfig.UnmarshalYAML(noopUnmarshal)`: whatever was posted is dropped.
     match amc.get("global") {
         None | Some(Value::Null) => {}
-        Some(Value::Object(_)) => {
+        Some(Value::Object(g)) => {
+            check_global(g)?;
             config.insert("global".into(), default_global());
         }
         Some(_) => return bad("json: cannot unmarshal into config.GlobalConfig"),
@@ -124,6 +125,110 @@ fn default_global() -> Value {
             v["vectors"].clone()
         })
         .clone()
+}
+
+/// The decoding of `config.GlobalConfig` that precedes the reset to the defaults: its
+/// scalar fields' types, `resolve_timeout` (a non-pointer model.Duration), the URL fields
+/// (`parseURL`: http or https with a host; `SecretURL` also takes the raw bytes
+/// `"\u003csecret\u003e"`, which a decoded body cannot tell from `"<secret>"`, refused) and
+/// `smtp_smarthost` (net.SplitHostPort, with a port). `http_config` must be an object; its
+/// own `Validate` is not emulated.
+fn check_global(g: &Map<String, Value>) -> Res<()> {
+    for (k, v) in g {
+        match k.as_str() {
+            "resolve_timeout" => {
+                let s = match v {
+                    Value::String(s) => s.as_str(),
+                    Value::Null => "",
+                    _ => return bad("json: cannot unmarshal into model.Duration"),
+                };
+                parse_prom_duration(s).or_else(bad)?;
+            }
+            "http_config" if !matches!(v, Value::Null | Value::Object(_)) => {
+                return bad("json: cannot unmarshal into config.HTTPClientConfig");
+            }
+            "smtp_require_tls" if !matches!(v, Value::Null | Value::Bool(_)) => {
+                return bad("json: cannot unmarshal into bool");
+            }
+            "smtp_smarthost" => {
+                let s = string_of(v)?;
+                if !s.is_empty() {
+                    let port = split_host_port(&s).or_else(bad)?;
+                    if port.is_empty() {
+                        return bad(format!("address {}: port cannot be empty", go_quote(&s)));
+                    }
+                }
+            }
+            "slack_api_url" | "pagerduty_url" | "opsgenie_api_url" | "wechat_api_url" | "victorops_api_url" => {
+                match v {
+                    Value::Null => {}
+                    Value::String(u) => check_http_url(u)?,
+                    _ => return bad("json: cannot unmarshal into string"),
+                }
+            }
+            "smtp_from"
+            | "smtp_hello"
+            | "smtp_auth_username"
+            | "smtp_auth_password"
+            | "smtp_auth_secret"
+            | "smtp_auth_identity"
+            | "slack_api_url_file"
+            | "opsgenie_api_key"
+            | "opsgenie_api_key_file"
+            | "wechat_api_secret"
+            | "wechat_api_corp_id"
+            | "victorops_api_key" => {
+                string_of(v)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// config.go `parseURL`.
+fn check_http_url(u: &str) -> Res<()> {
+    let normal = crate::notifier_settings::go_url_parse(u).or_else(bad)?;
+    let (scheme, rest) = normal.split_once(':').unwrap_or(("", &normal));
+    if scheme != "http" && scheme != "https" {
+        return bad(format!("unsupported scheme {} for URL", go_quote(scheme)));
+    }
+    let host = rest.strip_prefix("//").map(|r| r.split(['/', '?']).next().unwrap_or("")).unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    if host.is_empty() {
+        return bad("missing host for URL");
+    }
+    Ok(())
+}
+
+/// net.SplitHostPort's checks; the port.
+fn split_host_port(hp: &str) -> Result<&str, String> {
+    let err = |why: &str| format!("address {hp}: {why}");
+    let Some(i) = hp.rfind(':') else { return Err(err("missing port in address")) };
+    let (mut j, mut k) = (0, 0);
+    if hp.starts_with('[') {
+        let Some(end) = hp.find(']') else { return Err(err("missing ']' in address")) };
+        if end + 1 == hp.len() {
+            return Err(err("missing port in address"));
+        } else if end + 1 != i {
+            return Err(err(if hp.as_bytes()[end + 1] == b':' {
+                "too many colons in address"
+            } else {
+                "missing port in address"
+            }));
+        }
+        j = 1;
+        k = end + 1;
+    } else if hp[..i].contains(':') {
+        return Err(err("too many colons in address"));
+    }
+    if hp[j..].contains('[') {
+        return Err(err("unexpected '[' in address"));
+    }
+    if hp[k..].contains(']') {
+        return Err(err("unexpected ']' in address"));
+    }
+    Ok(&hp[i + 1..])
 }
 
 fn go_quote(s: &str) -> String {

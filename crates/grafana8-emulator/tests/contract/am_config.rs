@@ -218,6 +218,25 @@ async fn global_is_reset_to_the_defaults_and_inhibit_rules_are_checked() {
         json!([{"source_match": {"severity": "critical"}, "target_match_re": {"a": null},
                 "target_matchers": ["severity=\"warning\""], "equal": ["alertname"]}])
     );
+    // What the reset discards is still decoded first: config.go parseURL (line 554),
+    // HostPort.UnmarshalJSON (line 597) and GlobalConfig's model.Duration (checked against
+    // encoding/json into the vendored config.GlobalConfig with a Go program).
+    for global in [
+        json!({"slack_api_url": "ftp://x"}),
+        json!({"pagerduty_url": "https://"}),
+        json!({"smtp_smarthost": "localhost"}),
+        json!({"smtp_smarthost": "localhost:"}),
+        json!({"resolve_timeout": null}),
+        json!({"smtp_require_tls": "yes"}),
+    ] {
+        assert_eq!(post(&t, doc(json!({"receiver": "r"}), json!({"global": global.clone()}))).await, bad(), "{global}");
+    }
+    // SecretURL.UnmarshalJSON (line 159) only skips the check for the raw bytes of
+    // json.Marshal("<secret>"), i.e. "\u003csecret\u003e"; the plain text is parsed as a URL.
+    let plain_secret = json!({"global": {"slack_api_url": "<secret>"}});
+    assert_eq!(post(&t, doc(json!({"receiver": "r"}), plain_secret)).await, bad());
+    let fine = json!({"smtp_smarthost": "[::1]:25", "pagerduty_url": "HTTPS://pd.example/x"});
+    assert_eq!(post(&t, doc(json!({"receiver": "r"}), json!({"global": fine}))).await.0, 202);
     // config.go line 775: match keys must be label names; common model.LabelName for `equal`.
     for rule in [
         json!({"source_match": {"not-a-label": "x"}}),
