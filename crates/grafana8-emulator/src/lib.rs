@@ -2,8 +2,9 @@
 //!
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
-//! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document, folder permissions, users and teams
+//! API keys, orgs), folders, the unified-alerting ruler API and its Prometheus-compatible rule
+//! list, data sources, legacy notification channels, the Alertmanager configuration document
+//! (with message templates and mute time intervals), folder permissions, users and teams
 //! look-ups, dashboards and search. Every behaviour names, in a comment, the grafana/grafana
 //! file (at tag v8.5.4) that it follows.
 //!

@@ -32,6 +32,30 @@ pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/api/prometheus/grafana/api/v1/rules", get(rule_statuses))
         .route("/api/prometheus/grafana/api/v1/alerts", get(alert_statuses))
+        .route("/api/prometheus/{Recipient}/api/v1/rules", get(lotex))
+        .route("/api/prometheus/{Recipient}/api/v1/alerts", get(lotex))
+}
+
+/// forked_prom.go `forkRouteGetRuleStatuses`/`forkRouteGetAlertStatuses` with
+/// util.go `backendType`: the recipient must be the id of one of the org's Prometheus
+/// or Loki data sources, whose ruler Grafana then proxies to. The emulator proxies nothing,
+/// so such a recipient is answered 404 (see the README).
+async fn lotex(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    axum::extract::Path(recipient): axum::extract::Path<String>,
+) -> R {
+    let ds_type = recipient.parse::<i64>().ok().and_then(|ds_id| {
+        let db = app.db();
+        db.datasources.get(&ds_id).filter(|d| d.org_id == id.org_id).map(|d| d.ds_type.clone())
+    });
+    let backend = match ds_type.as_deref() {
+        Some("loki" | "prometheus") => return Err(crate::http::mw_err(404, "Not found", false)),
+        Some("alertmanager") => "alertmanager".to_string(),
+        Some(other) => other.to_string(),
+        None => recipient,
+    };
+    Err(err_trace(400, &format!("unexpected backend type ({backend})")))
 }
 
 /// Go's `float64` JSON encoding for the values these documents hold: integral values without

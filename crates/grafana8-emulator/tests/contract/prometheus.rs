@@ -181,3 +181,18 @@ async fn dashboard_and_panel_filters_and_their_errors() {
     let (s, b) = t.send("GET", RULES, &t.key("Viewer").await, None).await;
     assert_eq!((s, groups_of(&b, &title).len()), (200, 0));
 }
+
+#[tokio::test]
+async fn other_recipients_must_be_ruler_data_sources() {
+    let t = Target::new().await;
+    // util.go backendType (lines 38-53): a recipient that is not the id of a
+    // Prometheus, Loki or Alertmanager data source; forked_prom.go answers ErrResp(400).
+    for path in ["/api/prometheus/nope/api/v1/rules", "/api/prometheus/99999999/api/v1/alerts"] {
+        let recipient = path.split('/').nth(3).unwrap_or_default();
+        assert_eq!(
+            t.send("GET", path, &t.admin(), None).await,
+            (400, msg_trace(&format!("unexpected backend type ({recipient})"))),
+            "{path}"
+        );
+    }
+}
