@@ -254,7 +254,7 @@ fn has_right_trim_marker(s: &str) -> bool {
 fn go_unicode(c: Option<char>) -> String {
     match c {
         None => "U+FFFFFFFFFFFFFFFF".into(),
-        Some(c) if !c.is_control() && crate::prometheus_api::go_quote(&c.to_string()).chars().count() == 3 => {
+        Some(c) if !c.is_control() && crate::prometheus_api::is_go_printable(c) => {
             format!("U+{:04X} '{c}'", c as u32)
         }
         Some(c) => format!("U+{:04X}", c as u32),
@@ -1270,8 +1270,8 @@ fn check_number(text: &str, typ: T) -> Result<(), String> {
             }
             return Ok(());
         }
-        // fmt.Sscan of the lexer's `1+2i` forms; accepted.
-        T::Complex => return Ok(()),
+        // fmt.Sscan into a complex128 (fmt/scan.go complexTokens, convertFloat).
+        T::Complex => return sscan_complex(text),
         _ => {}
     }
     if let Some(imag) = text.strip_suffix('i')
@@ -1330,25 +1330,29 @@ fn parse_int(s: &str) -> Result<(), ()> {
         _ => (None, s),
     };
     let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string())
-    } else {
-        (10, lower.clone())
+    if lower.is_empty() {
+        return Err(());
+    }
+    // A base prefix needs a digit after it; otherwise a leading 0 means octal.
+    let (radix, digits) = match (lower.len() >= 3).then(|| &lower[..2]) {
+        Some("0x") => (16, &lower[2..]),
+        Some("0o") => (8, &lower[2..]),
+        Some("0b") => (2, &lower[2..]),
+        _ if lower.starts_with('0') => (8, &lower[1..]),
+        _ => (10, lower.as_str()),
     };
     if body.contains('_') && !underscore_ok(s) {
         return Err(());
     }
     let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() && !(radix == 8 && lower.len() > 1) {
-        return Err(());
-    }
-    let v = if digits.is_empty() { Ok(0) } else { u64::from_str_radix(&digits, radix).map_err(|_| ()) }?;
+    let v = if digits.is_empty() && radix == 8 {
+        0
+    } else {
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return Err(());
+        }
+        u64::from_str_radix(&digits, radix).map_err(|_| ())?
+    };
     match sign {
         Some(true) if v > i64::MAX as u64 + 1 => Err(()),
         Some(false) if v > i64::MAX as u64 => Err(()),
@@ -1356,9 +1360,100 @@ fn parse_int(s: &str) -> Result<(), ()> {
     }
 }
 
+/// fmt's `scanComplex` on the lexer's complex token: a float token, a sign, a float token,
+/// `i`; then each part through `convertFloat`.
+fn sscan_complex(text: &str) -> Result<(), String> {
+    const COMPLEX_ERROR: &str = "syntax error scanning complex number";
+    let b = text.as_bytes();
+    let mut i = 0;
+    let real_end = float_token(b, &mut i);
+    let real = &text[..real_end];
+    if !matches!(b.get(i), Some(b'+' | b'-')) {
+        return Err(COMPLEX_ERROR.into());
+    }
+    let imag_start = i;
+    i += 1;
+    let imag_end = float_token(b, &mut i);
+    if b.get(i) != Some(&b'i') {
+        return Err(COMPLEX_ERROR.into());
+    }
+    convert_float(real)?;
+    convert_float(&text[imag_start..imag_end])
+}
+
+/// fmt's `floatToken` from `*i`; the end of the token. A partly matched `nan` or `inf`
+/// stays consumed, as `accept` leaves it.
+fn float_token(b: &[u8], i: &mut usize) -> usize {
+    let accept = |i: &mut usize, set: &[u8]| -> bool {
+        if b.get(*i).is_some_and(|c| set.contains(c)) {
+            *i += 1;
+            true
+        } else {
+            false
+        }
+    };
+    if accept(i, b"nN") && accept(i, b"aA") && accept(i, b"nN") {
+        return *i;
+    }
+    accept(i, b"+-");
+    if accept(i, b"iI") && accept(i, b"nN") && accept(i, b"fF") {
+        return *i;
+    }
+    let (mut digits, mut exp): (&[u8], &[u8]) = (b"0123456789_", b"eEpP");
+    if accept(i, b"0") && accept(i, b"xX") {
+        digits = b"0123456789aAbBcCdDeEfF_";
+        exp = b"pP";
+    }
+    while accept(i, digits) {}
+    if accept(i, b".") {
+        while accept(i, digits) {}
+    }
+    if accept(i, exp) {
+        accept(i, b"+-");
+        while accept(i, b"0123456789_") {}
+    }
+    *i
+}
+
+/// fmt's `convertFloat`: a decimal mantissa with a binary exponent is split at the `p`.
+fn convert_float(s: &str) -> Result<(), String> {
+    let fail = |f: &str, why: &str| Err(format!("strconv.{f}: parsing {}: {why}", go_quote(s)));
+    if let Some(p) = s.find('p').filter(|_| !s.contains(['x', 'X'])) {
+        if let Err(why) = parse_float_reason(&s[..p]) {
+            return fail("ParseFloat", why);
+        }
+        if let Err(e) = s[p + 1..].parse::<i64>() {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
+                _ => "invalid syntax",
+            };
+            return fail("Atoi", why);
+        }
+        return Ok(());
+    }
+    parse_float_reason(s).or_else(|why| fail("ParseFloat", why))
+}
+
+/// `strconv.ParseFloat`'s error kind for `s`.
+fn parse_float_reason(s: &str) -> Result<(), &'static str> {
+    match float_magnitude(s) {
+        Err(()) => Err("invalid syntax"),
+        Ok(false) => Err("value out of range"),
+        Ok(true) => Ok(()),
+    }
+}
+
 /// `strconv.ParseFloat(s, 64)`: decimal and hexadecimal (with a `p` exponent) forms; an
 /// out-of-range value is an error.
 fn parse_float(s: &str) -> Result<(), ()> {
+    match float_magnitude(s)? {
+        true => Ok(()),
+        false => Err(()),
+    }
+}
+
+/// ParseFloat's syntax check (`Err`), then whether the value is within range.
+fn float_magnitude(s: &str) -> Result<bool, ()> {
     if s.contains('_') && !underscore_ok(s) {
         return Err(());
     }
@@ -1375,23 +1470,28 @@ fn parse_float(s: &str) -> Result<(), ()> {
         if exp_digits.is_empty() || !exp_digits.chars().all(|c| c.is_ascii_digit()) {
             return Err(());
         }
-        let e: i64 = exp.parse().unwrap_or(i64::MAX);
-        let lead = int.trim_start_matches('0').len() as i64 * 4;
-        let nonzero = int.chars().chain(frac.chars()).any(|c| c != '0');
-        if nonzero && e + lead > 1024 {
-            return Err(());
+        let e: i64 = exp.parse().unwrap_or(if exp.starts_with('-') { i64::MIN } else { i64::MAX });
+        // The mantissa's magnitude as m * 2^shift, then whether m * 2^(shift + e) overflows.
+        let (mut m, mut shift) = (0f64, 0i64);
+        for (i, c) in int.chars().chain(frac.chars()).enumerate() {
+            let d = f64::from(c.to_digit(16).unwrap_or(0));
+            if m < 2f64.powi(60) {
+                m = m * 16.0 + d;
+                if i >= int.len() {
+                    shift -= 4;
+                }
+            } else if i < int.len() {
+                shift += 4;
+            }
         }
-        return Ok(());
+        return Ok(!(m > 0.0 && (m.log2() + shift as f64 + e as f64) >= 1024.0));
     }
     // Rust's grammar for decimal floats matches Go's once signs and underscores are handled;
     // `inf`/`nan` never reach here from the lexer.
     if !lower.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
         return Err(());
     }
-    match clean.parse::<f64>() {
-        Ok(f) if f.is_finite() => Ok(()),
-        _ => Err(()),
-    }
+    clean.parse::<f64>().map(f64::is_finite).map_err(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------

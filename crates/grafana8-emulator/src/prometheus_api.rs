@@ -170,7 +170,7 @@ pub(crate) fn go_quote(s: &str) -> String {
 
 /// An approximation of `strconv.IsPrint` for the characters that matter here: C1 controls,
 /// the Unicode separators and format characters, and non-characters are not printable.
-fn is_go_printable(c: char) -> bool {
+pub(crate) fn is_go_printable(c: char) -> bool {
     let u = c as u32;
     !((0x80..0xa0).contains(&u)
         || u == 0xad
