@@ -266,9 +266,262 @@ fn string_map(v: &Value) -> Res<Map<String, Value>> {
     }
 }
 
-/// `regexp.Compile("^(?:" + v + ")$")`; the regex crate stands in for Go's RE2 syntax.
+/// `regexp.Compile("^(?:" + v + ")$")`. The regex crate checks the syntax once the
+/// differences from Go's regexp/syntax (Go 1.17) that a pattern can hit are bridged by
+/// [`re2_translate`].
 fn compile_anchored(v: &str) -> Res<()> {
-    regex::Regex::new(&format!("^(?:{v})$")).map(|_| ()).or_else(|e| bad(format!("error parsing regexp: {e}")))
+    // The whole anchored text is translated: an unterminated `\Q` quotes the closing `)$`.
+    let re = re2_translate(&format!("^(?:{v})$")).or_else(|e| bad(format!("error parsing regexp: {e}")))?;
+    regex::Regex::new(&re).map(|_| ()).or_else(|e| bad(format!("error parsing regexp: {e}")))
+}
+
+/// The POSIX classes Go accepts inside brackets.
+const POSIX_CLASSES: &[&str] = &[
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct", "space", "upper", "word",
+    "xdigit",
+];
+
+/// Copies the escape at the start of `s` (a backslash and what follows) into `out` in the
+/// regex crate's dialect; the length consumed. Go's octal escapes (`\0`, `\012`, `\101`;
+/// a lone `\1`-`\7` is a back-reference both refuse) become `\x{..}`.
+fn copy_escape(s: &str, out: &mut String) -> Result<usize, &'static str> {
+    let after = &s[1..];
+    let Some(e) = after.chars().next() else {
+        out.push('\\');
+        return Ok(1);
+    };
+    let octal = |c: Option<&u8>| c.is_some_and(|c| (b'0'..=b'7').contains(c));
+    let ab = after.as_bytes();
+    if e == '0' || ('1'..='7').contains(&e) && octal(ab.get(1)) {
+        let mut n = 1;
+        while n < 3 && octal(ab.get(n)) {
+            n += 1;
+        }
+        let v = u32::from_str_radix(&after[..n], 8).unwrap_or(0);
+        out.push_str(&format!("\\x{{{v:x}}}"));
+        return Ok(1 + n);
+    }
+    // `\xHH` needs both digits (the crate would read on into what follows).
+    if e == 'x' && !after[1..].starts_with('{') && !(ab.len() >= 3 && ab[1..3].iter().all(u8::is_ascii_hexdigit)) {
+        return Err("invalid escape sequence");
+    }
+    let mut len = 1 + e.len_utf8();
+    if matches!(e, 'p' | 'P' | 'x') && after[1..].starts_with('{') {
+        len = 2 + after[1..].find('}').map_or(after.len() - 1, |j| j + 1);
+    } else if matches!(e, 'p' | 'P') {
+        // A one-letter class name: `\pL`.
+        len += after[1..].chars().next().map_or(0, char::len_utf8);
+    }
+    let len = len.min(s.len());
+    out.push_str(&s[..len]);
+    Ok(len)
+}
+
+/// Rewrites a Go regular expression into the regex crate's dialect, or refuses what Go
+/// refuses and the crate would accept: `\Q…\E` is quoted; a `{` that starts no valid
+/// repetition is a literal; repeat counts over 1000, stacked repetition operators (`a**`;
+/// a single `?` after one makes it lazy), unknown `[:name:]` classes and `(?<name>` (added
+/// in Go 1.22) are errors.
+fn re2_translate(v: &str) -> Result<String, &'static str> {
+    let mut out = String::with_capacity(v.len() + 8);
+    let mut rest = v;
+    // Whether the previous item was a repetition operator (Go's `lastRepeat`), and whether
+    // there is anything to repeat.
+    let (mut last_repeat, mut have_operand) = (false, false);
+    while let Some(c) = rest.chars().next() {
+        let mut repeat = false;
+        match c {
+            '\\' => {
+                let after = &rest[1..];
+                if let Some(q) = after.strip_prefix('Q') {
+                    let (lit, tail) = match q.find("\\E") {
+                        Some(e) => (&q[..e], &q[e + 2..]),
+                        None => (q, ""),
+                    };
+                    out.push_str(&regex::escape(lit));
+                    rest = tail;
+                    have_operand = !lit.is_empty() || have_operand;
+                    last_repeat = false;
+                    continue;
+                }
+                if after.is_empty() {
+                    return Err("trailing backslash at end of expression");
+                }
+                let len = copy_escape(rest, &mut out)?;
+                rest = &rest[len..];
+                have_operand = true;
+            }
+            '[' => {
+                // The class, checking `[:name:]` items; a `]` right after `[` or `[^` is a
+                // literal, and so are `[`, `&` and `~` (which the regex crate reads as a nested
+                // class or a set operation), escaped on the way.
+                let b = rest.as_bytes();
+                out.push('[');
+                let mut i = 1;
+                if b.get(i) == Some(&b'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    out.push_str("\\]");
+                    i += 1;
+                }
+                let mut closed = false;
+                // Whether the last item was a class (`\d`, `\pL`, `[:alpha:]`), after which
+                // Go reads `-` as a literal and the crate as a bad range.
+                let mut after_class = false;
+                while i < b.len() {
+                    let was_class = std::mem::take(&mut after_class);
+                    match b[i] {
+                        b'-' if was_class => {
+                            out.push_str("\\-");
+                            i += 1;
+                        }
+                        b'\\' => {
+                            if i + 1 >= b.len() {
+                                break;
+                            }
+                            after_class = matches!(b[i + 1], b'd' | b'D' | b'w' | b'W' | b's' | b'S' | b'p' | b'P');
+                            i += copy_escape(&rest[i..], &mut out)?;
+                        }
+                        b'[' if b.get(i + 1) == Some(&b':') && rest[i + 2..].contains(":]") => {
+                            let body = &rest[i + 2..];
+                            let e = body.find(":]").unwrap_or(0);
+                            let name = body[..e].trim_start_matches('^');
+                            if !POSIX_CLASSES.contains(&name) {
+                                return Err("invalid character class range");
+                            }
+                            out.push_str(&rest[i..i + 2 + e + 2]);
+                            i += 2 + e + 2;
+                            after_class = true;
+                        }
+                        b'[' | b'&' | b'~' => {
+                            out.push('\\');
+                            out.push(b[i] as char);
+                            i += 1;
+                        }
+                        b']' => {
+                            closed = true;
+                            out.push(']');
+                            i += 1;
+                            break;
+                        }
+                        _ => {
+                            let ch = rest[i..].chars().next().map_or(1, char::len_utf8);
+                            out.push_str(&rest[i..i + ch]);
+                            i += ch;
+                        }
+                    }
+                }
+                if !closed {
+                    return Err("missing closing ]");
+                }
+                rest = &rest[i..];
+                have_operand = true;
+            }
+            '(' => {
+                if rest.starts_with("(?<") && !rest.starts_with("(?<=") && !rest.starts_with("(?<!") {
+                    return Err("invalid or unsupported Perl syntax");
+                }
+                if let Some(spec) = rest.strip_prefix("(?") {
+                    if let Some(named) = spec.strip_prefix("P<") {
+                        let Some(e) = named.find('>') else { return Err("invalid named capture") };
+                        out.push_str(&rest[..4 + e + 1]);
+                        rest = &rest[4 + e + 1..];
+                        have_operand = false;
+                        last_repeat = false;
+                        continue;
+                    }
+                    // parsePerlFlags: `[imsU]*`, then optionally `-` and at least one more,
+                    // ended by `:` (a group) or `)` (flags alone, nothing to repeat). Flags
+                    // change no syntax, so the group is passed on without them.
+                    let (mut negated, mut saw) = (false, false);
+                    let mut end = None;
+                    for (j, f) in spec.char_indices() {
+                        match f {
+                            'i' | 'm' | 's' | 'U' => saw = true,
+                            '-' if !negated => {
+                                negated = true;
+                                saw = false;
+                            }
+                            ':' | ')' if !negated || saw => {
+                                end = Some((j, f));
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    let Some((j, f)) = end else { return Err("invalid or unsupported Perl syntax") };
+                    rest = &spec[j + 1..];
+                    if f == ':' {
+                        out.push_str("(?:");
+                        have_operand = false;
+                    }
+                    last_repeat = false;
+                    continue;
+                }
+                out.push('(');
+                rest = &rest[1..];
+                have_operand = false;
+            }
+            '|' => {
+                out.push('|');
+                rest = &rest[1..];
+                have_operand = false;
+            }
+            '*' | '+' | '?' | '{' => {
+                let mut len = 1;
+                if c == '{' {
+                    let body = rest[1..].find('}').map(|e| &rest[1..1 + e]).filter(|body| {
+                        let (n, m) = body.split_once(',').unwrap_or((body, "0"));
+                        !n.is_empty() && n.bytes().all(|d| d.is_ascii_digit()) && m.bytes().all(|d| d.is_ascii_digit())
+                    });
+                    match body {
+                        None => {
+                            // Not a repetition: a literal brace.
+                            out.push_str("\\{");
+                            rest = &rest[1..];
+                            have_operand = true;
+                            last_repeat = false;
+                            continue;
+                        }
+                        Some(body) => {
+                            let nums: Vec<Option<u64>> = body
+                                .split(',')
+                                .map(|n| if n.is_empty() { None } else { n.parse().ok().or(Some(u64::MAX)) })
+                                .collect();
+                            let (min, max) = (nums[0].unwrap_or(0), nums.get(1).copied().flatten());
+                            if min > 1000 || max.is_some_and(|m| m > 1000 || min > m) {
+                                return Err("invalid repeat count");
+                            }
+                            len = body.len() + 2;
+                        }
+                    }
+                }
+                let lazy = rest[len..].starts_with('?');
+                if last_repeat {
+                    return Err("invalid nested repetition operator");
+                }
+                if !have_operand {
+                    return Err("missing argument to repetition operator");
+                }
+                let len = if lazy { len + 1 } else { len };
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                repeat = true;
+            }
+            _ => {
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+                have_operand = c != ')' || have_operand;
+                if c == ')' {
+                    have_operand = true;
+                }
+            }
+        }
+        last_repeat = repeat;
+    }
+    Ok(out)
 }
 
 /// `config.MatchRegexps` (`map[string]Regexp`): each value compiles; `Regexp.MarshalJSON`
@@ -647,6 +900,40 @@ mod tests {
         );
         assert!(matches!(strings("foo=~\"(\""), Err(Invalid::Decode(_))));
         assert_eq!(strings("1foo=bar"), Err(Invalid::Decode("bad matcher format: 1foo=bar".into())));
+    }
+
+    /// Whether Go's regexp.Compile accepts `^(?:v)$` (checked with a Go program; `(?<n>` is
+    /// Go 1.17's answer, later versions accept it).
+    #[test]
+    fn regular_expressions_follow_go() {
+        let cases = [
+            ("a{", true),
+            ("a{,3}", true),
+            ("x**", false),
+            ("x+?", true),
+            ("x{2}{3}", false),
+            ("a{1001}", false),
+            ("a{3,2}", false),
+            ("\\Q(\\E", true),
+            ("\\Q(", false),
+            ("[[:foo:]]", false),
+            ("[[:^space:]]", true),
+            ("[a[]", true),
+            ("[\\pL-é]", true),
+            ("\\101\\0", true),
+            ("\\1", false),
+            ("\\x4", false),
+            ("(?i)a(?s:b)", true),
+            ("(?x)a", false),
+            ("(?i-)a", false),
+            ("a(?i)*", true),
+            ("(?P<n>a)", true),
+            ("(?<n>a)", false),
+            ("\\p{Greek}", true),
+        ];
+        for (re, ok) in cases {
+            assert_eq!(compile_anchored(re).is_ok(), ok, "{re}");
+        }
     }
 
     #[test]
