@@ -4,11 +4,13 @@
 //! notifier/alertmanager_config.go, notifier/crypto.go, notifier/receivers.go,
 //! api/tooling/definitions/alertmanager.go) at v8.5.4.
 
+use crate::am_config::{self, Invalid};
 use crate::auth::Identity;
 use crate::http::{R, bad_request_data, bind, bind_fields, err_plain, err_trace, go_normalise, json, json_map};
+use crate::notifier_settings::{ChannelError, validate_channel, validate_receiver};
 use crate::server::App;
 use crate::state::Channel;
-use crate::util::{generate_short_uid, is_short_uid_too_long, now_go_and_db, now_rfc3339, parse_prom_duration};
+use crate::util::{generate_short_uid, is_short_uid_too_long, now_go_and_db, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
@@ -54,99 +56,6 @@ pub(crate) fn default_am_config() -> Value {
     })
 }
 
-/// The `Route` fields in struct order (definitions/alertmanager.go); all are omitempty.
-const ROUTE_KEYS: &[&str] = &[
-    "receiver",
-    "group_by",
-    "match",
-    "match_re",
-    "matchers",
-    "object_matchers",
-    "mute_time_intervals",
-    "continue",
-    "routes",
-    "group_wait",
-    "group_interval",
-    "repeat_interval",
-];
-
-/// Validates a route tree as the decoders do (prometheus alertmanager `config.Route` and
-/// Grafana's `Route.validateChild`) and returns it in Grafana's output form: known keys in
-/// struct order, empty ones omitted, durations canonical.
-fn normalise_route(route: &Value, receivers: &mut BTreeSet<String>) -> Result<Value, ()> {
-    let obj = route.as_object().ok_or(())?;
-    let mut out = Map::new();
-    for key in ROUTE_KEYS {
-        let Some(v) = obj.get(*key) else { continue };
-        match *key {
-            "receiver" => {
-                let r = match v {
-                    Value::Null => String::new(),
-                    Value::String(s) => s.clone(),
-                    _ => return Err(()),
-                };
-                if !r.is_empty() {
-                    receivers.insert(r.clone());
-                    out.insert("receiver".into(), json!(r));
-                }
-            }
-            "group_by" => {
-                let list: Option<Vec<String>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-                let list = list.unwrap_or_default();
-                let mut seen = BTreeSet::new();
-                for l in &list {
-                    if !seen.insert(l) || (l == "..." && list.len() > 1) {
-                        return Err(());
-                    }
-                }
-                if !list.is_empty() {
-                    out.insert("group_by".into(), json!(list));
-                }
-            }
-            "continue" => match v {
-                Value::Bool(true) => {
-                    out.insert("continue".into(), json!(true));
-                }
-                Value::Bool(false) | Value::Null => {}
-                _ => return Err(()),
-            },
-            "routes" => {
-                let list: Option<Vec<Value>> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-                let mut children = vec![];
-                for child in list.unwrap_or_default() {
-                    children.push(normalise_route(&child, receivers)?);
-                }
-                if !children.is_empty() {
-                    out.insert("routes".into(), Value::Array(children));
-                }
-            }
-            "group_wait" | "group_interval" | "repeat_interval" => match v {
-                Value::Null => {}
-                Value::String(s) => {
-                    let d = parse_prom_duration(s).map_err(|_| ())?;
-                    if d.is_zero() && *key != "group_wait" {
-                        return Err(());
-                    }
-                    out.insert((*key).into(), json!(crate::util::format_prom_duration(d)));
-                }
-                _ => return Err(()),
-            },
-            _ => {
-                let empty = match v {
-                    Value::Null => true,
-                    Value::Array(a) => a.is_empty(),
-                    Value::Object(o) => o.is_empty(),
-                    _ => false,
-                };
-                if !empty {
-                    out.insert((*key).into(), go_normalise(v));
-                }
-            }
-        }
-    }
-    Ok(Value::Object(out))
-}
-
 struct PostedReceiverConfig {
     uid: String,
     name: String,
@@ -163,193 +72,132 @@ struct PostedReceiver {
     am_configs: Map<String, Value>,
 }
 
-/// Decodes and validates `PostableUserConfig`; every failure is a decode error, so 400
-/// `bad request data`.
-fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), ()> {
-    let obj = body.as_object().ok_or(())?;
+/// The Alertmanager integrations of `config.Receiver` (the vendored config/config.go); other
+/// `*_configs` keys are unknown fields, which decoding ignores.
+const AM_RECEIVER_KEYS: &[&str] = &[
+    "email_configs",
+    "pagerduty_configs",
+    "slack_configs",
+    "webhook_configs",
+    "opsgenie_configs",
+    "wechat_configs",
+    "pushover_configs",
+    "victorops_configs",
+    "sns_configs",
+];
+
+/// Decodes and validates `PostableUserConfig` as `web.Bind` does (definitions/alertmanager.go
+/// `PostableUserConfig.UnmarshalJSON` → `PostableApiAlertingConfig.UnmarshalJSON` →
+/// `Config.UnmarshalJSON`, then the receivers and `validate`); every failure is a decoding
+/// error, answered 400 `bad request data`, except the inputs whose decoding panics.
+fn decode_am_config(body: &Value) -> Result<(Value, Value, Vec<PostedReceiver>), Invalid> {
+    let bad = |m: &str| Invalid::Decode(m.to_string());
+    let obj = body.as_object().ok_or_else(|| bad("json: cannot unmarshal into PostableUserConfig"))?;
+    // `map[string]string`: a null value decodes as "".
     let template_files = match obj.get("template_files") {
         None | Some(Value::Null) => Value::Null,
         Some(v) => {
-            let m: BTreeMap<String, String> = serde_json::from_value(v.clone()).map_err(|_| ())?;
-            json!(m)
+            let m: BTreeMap<String, Option<String>> =
+                serde_json::from_value(v.clone()).map_err(|e| Invalid::Decode(e.to_string()))?;
+            json!(m.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect::<BTreeMap<_, _>>())
         }
     };
-    let amc = obj.get("alertmanager_config").and_then(Value::as_object).ok_or(())?;
-    // Config.UnmarshalJSON: a route is required, and the root route needs a receiver and no
-    // matchers, mute time intervals or continue.
-    let route = amc.get("route").filter(|r| !r.is_null()).ok_or(())?;
-    let robj = route.as_object().ok_or(())?;
-    if robj.get("receiver").and_then(Value::as_str).unwrap_or("").is_empty() {
-        return Err(());
-    }
-    for k in ["match", "match_re", "matchers", "object_matchers", "mute_time_intervals"] {
-        let present = match robj.get(k) {
-            None | Some(Value::Null) => false,
-            Some(Value::Array(a)) => !a.is_empty(),
-            Some(Value::Object(o)) => !o.is_empty(),
-            Some(_) => true,
-        };
-        if present {
-            return Err(());
-        }
-    }
-    if robj.get("continue") == Some(&Value::Bool(true)) {
-        return Err(());
-    }
-    let mut used = BTreeSet::new();
-    let route = normalise_route(route, &mut used)?;
+    let amc = match obj.get("alertmanager_config") {
+        None | Some(Value::Null) => return Err(bad("no routes provided")),
+        Some(Value::Object(o)) => o,
+        Some(_) => return Err(bad("json: cannot unmarshal into PostableApiAlertingConfig")),
+    };
+    let decoded = am_config::decode(amc)?;
+    let list: Vec<Value> = match amc.get("receivers") {
+        None | Some(Value::Null) => vec![],
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(bad("json: cannot unmarshal into []*PostableApiReceiver")),
+    };
     let mut receivers = vec![];
-    let list: Option<Vec<Value>> = match amc.get("receivers") {
-        None => None,
-        Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
-    };
     let (mut has_grafana, mut has_am) = (false, false);
-    for r in list.unwrap_or_default() {
-        let robj = r.as_object().ok_or(())?;
-        let name = robj.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        let mut configs = vec![];
-        let grafana_list: Option<Vec<Value>> = match robj.get("grafana_managed_receiver_configs") {
-            None => None,
-            Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+    for r in list {
+        // A null receiver is a nil *PostableApiReceiver, which validate dereferences.
+        let robj = match &r {
+            Value::Object(o) => o,
+            Value::Null => return Err(Invalid::Panic),
+            _ => return Err(bad("json: cannot unmarshal into PostableApiReceiver")),
         };
-        for c in grafana_list.unwrap_or_default() {
-            let c = c.as_object().ok_or(())?;
-            let s = |k: &str| -> Result<String, ()> {
-                match c.get(k) {
-                    None | Some(Value::Null) => Ok(String::new()),
-                    Some(Value::String(s)) => Ok(s.clone()),
-                    _ => Err(()),
-                }
+        let s = |v: Option<&Value>| -> Result<String, Invalid> {
+            match v {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(Value::String(s)) => Ok(s.clone()),
+                _ => Err(bad("json: cannot unmarshal into string")),
+            }
+        };
+        let name = s(robj.get("name"))?;
+        let mut configs = vec![];
+        let grafana_list: Vec<Value> = match robj.get("grafana_managed_receiver_configs") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(a)) => a.clone(),
+            Some(_) => return Err(bad("json: cannot unmarshal into []*PostableGrafanaReceiver")),
+        };
+        for c in grafana_list {
+            // A nil *PostableGrafanaReceiver: LoadSecureSettings reads its UID.
+            let c = match &c {
+                Value::Object(o) => o,
+                Value::Null => return Err(Invalid::Panic),
+                _ => return Err(bad("json: cannot unmarshal into PostableGrafanaReceiver")),
             };
-            let secure: Option<BTreeMap<String, String>> = match c.get("secureSettings") {
-                None => None,
-                Some(v) => serde_json::from_value(v.clone()).map_err(|_| ())?,
+            let secure: BTreeMap<String, Option<String>> = match c.get("secureSettings") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| Invalid::Decode(e.to_string()))?,
             };
             configs.push(PostedReceiverConfig {
-                uid: s("uid")?,
-                name: s("name")?,
-                r#type: s("type")?,
+                uid: s(c.get("uid"))?,
+                name: s(c.get("name"))?,
+                r#type: s(c.get("type"))?,
                 disable_resolve_message: match c.get("disableResolveMessage") {
                     None | Some(Value::Null) => false,
                     Some(Value::Bool(b)) => *b,
-                    _ => return Err(()),
+                    _ => return Err(bad("json: cannot unmarshal into bool")),
                 },
                 settings: c.get("settings").cloned().unwrap_or(Value::Null),
-                secure_settings: secure.unwrap_or_default(),
+                secure_settings: secure.into_iter().map(|(k, v)| (k, v.unwrap_or_default())).collect(),
             });
         }
-        let am_configs: Map<String, Value> = robj
-            .iter()
-            .filter(|(k, v)| {
-                k.ends_with("_configs")
-                    && *k != "grafana_managed_receiver_configs"
-                    && v.as_array().is_some_and(|a| !a.is_empty())
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        // PostableApiReceiver.UnmarshalJSON: no mixing inside one receiver.
-        if !configs.is_empty() && !am_configs.is_empty() {
-            return Err(());
+        let mut am_configs = Map::new();
+        for key in AM_RECEIVER_KEYS {
+            match robj.get(*key) {
+                None | Some(Value::Null) => {}
+                Some(Value::Array(a)) => {
+                    am_configs.insert((*key).to_string(), Value::Array(a.clone()));
+                }
+                Some(_) => return Err(bad("json: cannot unmarshal into []*config")),
+            }
         }
-        has_grafana |= !configs.is_empty();
-        has_am |= !am_configs.is_empty();
+        // PostableApiReceiver.UnmarshalJSON: no Alertmanager integrations (sns excepted) next
+        // to Grafana ones in one receiver.
+        let am_in_use =
+            am_configs.iter().any(|(k, v)| k != "sns_configs" && v.as_array().is_some_and(|a| !a.is_empty()));
+        if !configs.is_empty() && am_in_use {
+            return Err(bad("cannot have both Alertmanager and Grafana receivers together"));
+        }
+        // PostableApiReceiver.Type: Grafana with Grafana integrations, else Alertmanager when
+        // any integration list is set (even empty), else Empty.
+        if !configs.is_empty() {
+            has_grafana = true;
+        } else if !am_configs.is_empty() {
+            has_am = true;
+        }
         receivers.push(PostedReceiver { name, configs, am_configs });
     }
-    // PostableApiAlertingConfig.validate
+    // PostableApiAlertingConfig.validate and PostableUserConfig.validate.
     if has_grafana && has_am {
-        return Err(());
+        return Err(bad("cannot mix Alertmanager & Grafana receiver types"));
+    }
+    if decoded.root_continue {
+        return Err(bad("cannot have continue in root route"));
     }
     let names: BTreeSet<&str> = receivers.iter().map(|r| r.name.as_str()).collect();
-    if used.iter().any(|r| !names.contains(r.as_str())) {
-        return Err(());
+    if let Some(r) = decoded.route_receivers.iter().find(|r| !names.contains(r.as_str())) {
+        return Err(Invalid::Decode(format!("unexpected receiver ({r}) is undefined")));
     }
-    let mut config = Map::new();
-    for k in ["global", "route", "inhibit_rules", "mute_time_intervals", "templates"] {
-        match k {
-            "route" => {
-                config.insert("route".into(), route.clone());
-            }
-            "templates" => {
-                config.insert("templates".into(), amc.get("templates").cloned().unwrap_or(Value::Null));
-            }
-            _ => {
-                if let Some(v) = amc.get(k).filter(|v| !v.is_null()) {
-                    config.insert(k.into(), v.clone());
-                }
-            }
-        }
-    }
-    Ok((template_files, Value::Object(config), receivers))
-}
-
-/// The notifier factories of 8.5 (notifier/channels/factory.go) with the checks of the
-/// common ones; the reason is wrapped as `receiverInitError`.
-fn validate_receiver(c: &PostedReceiverConfig) -> Result<(), String> {
-    const TYPES: &[&str] = &[
-        "prometheus-alertmanager",
-        "dingding",
-        "discord",
-        "email",
-        "googlechat",
-        "kafka",
-        "line",
-        "opsgenie",
-        "pagerduty",
-        "pushover",
-        "sensugo",
-        "slack",
-        "teams",
-        "telegram",
-        "threema",
-        "victorops",
-        "webhook",
-        "wecom",
-    ];
-    if c.settings.is_null() {
-        return Err("no settings supplied".into());
-    }
-    let t = c.r#type.to_lowercase();
-    if !TYPES.contains(&t.as_str()) {
-        return Err(format!("notifier {} is not supported", c.r#type));
-    }
-    let get = |k: &str| -> String {
-        c.secure_settings
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .or_else(|| c.settings.get(k).and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default()
-    };
-    let reason = match t.as_str() {
-        "email" if get("addresses").is_empty() => Some("could not find addresses in settings".to_string()),
-        "webhook" if get("url").is_empty() => Some("could not find url property in settings".to_string()),
-        "pagerduty" if get("integrationKey").is_empty() => {
-            Some("could not find integration key property in settings".to_string())
-        }
-        "slack" => {
-            let url = get("url");
-            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
-            if chat_api && get("recipient").trim().is_empty() {
-                Some("recipient must be specified when using the Slack chat API".to_string())
-            } else if chat_api && get("token").is_empty() {
-                Some("token must be specified when using the Slack chat API".to_string())
-            } else {
-                None
-            }
-        }
-        _ => None,
-    };
-    match reason {
-        None => Ok(()),
-        Some(r) => {
-            let name = if c.name.is_empty() { String::new() } else { format!("{} ", go_quote(&c.name)) };
-            Err(format!("failed to validate receiver {name}of type {}: {r}", go_quote(&c.r#type)))
-        }
-    }
-}
-
-fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+    Ok((template_files, Value::Object(decoded.config), receivers))
 }
 
 /// All stored Grafana receiver configs by uid.
@@ -439,8 +287,16 @@ async fn post_am_config(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
+    // web.Bind ignores io.EOF: an empty body leaves a zero PostableUserConfig, whose nil
+    // Route applyConfig dereferences (the recovery middleware answers).
+    if body.iter().all(u8::is_ascii_whitespace) && crate::http::bind::<Value>(&headers, &body).is_ok() {
+        return Err(panic_response());
+    }
     let raw: Value = bind(&headers, &body)?;
-    let (template_files, mut config, mut receivers) = decode_am_config(&raw).map_err(|()| bad_request_data())?;
+    let (template_files, mut config, mut receivers) = decode_am_config(&raw).map_err(|e| match e {
+        Invalid::Decode(_) => bad_request_data(),
+        Invalid::Panic => panic_response(),
+    })?;
     let mut db = app.db();
     let current = db.am_configs.get(&id.org_id).map(stored_receivers).unwrap_or_default();
     // crypto.go LoadSecureSettings
@@ -467,10 +323,18 @@ async fn post_am_config(
             }
         }
     }
+    let rejected = |e: String| err_trace(400, &format!("failed to save and apply Alertmanager configuration: {e}"));
+    // alertmanager.go applyConfig: PersistTemplates and templateFromPaths (template.FromGlobs)
+    // run before the receivers are built; their errors come back unwrapped inside
+    // AlertmanagerConfigRejectedError (alertmanager_config.go), answered 400 by
+    // RoutePostAlertingConfig.
+    if let Ok(files) = serde_json::from_value::<BTreeMap<String, String>>(template_files.clone()) {
+        crate::go_template::check_template_files(id.org_id, &files).map_err(rejected)?;
+    }
     // alertmanager.go applyConfig -> buildIntegrationsMap
     for r in &receivers {
         for c in &r.configs {
-            validate_receiver(c).map_err(|e| {
+            validate_receiver(&c.name, &c.r#type, &c.settings, &c.secure_settings).map_err(|e| {
                 err_trace(
                     400,
                     &format!(
@@ -533,35 +397,63 @@ fn format_short(secs: i64) -> String {
     out
 }
 
-/// Go's `time.ParseDuration` for the common forms (integers with h, m, s, ms units).
+/// Go's `time.ParseDuration` (`[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us, µs, μs, ms,
+/// s, m, h), in whole seconds truncated toward zero as `formatShort` shows them.
 fn parse_go_duration(s: &str) -> Option<i64> {
-    if s == "0" {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
         return Some(0);
     }
-    let mut rest = s;
-    let mut total_ms: i64 = 0;
     if rest.is_empty() {
         return None;
     }
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let int: u128 = if int_len == 0 { 0 } else { rest[..int_len].parse().ok()? };
+        rest = &rest[int_len..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            frac = &r[..n];
+            rest = &r[n..];
+            if int_len == 0 && n == 0 {
+                return None;
+            }
+        } else if int_len == 0 {
             return None;
         }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
-        let mult = match &rest[..unit_len] {
-            "h" => 3_600_000,
-            "m" => 60_000,
-            "s" => 1000,
-            "ms" => 1,
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return None,
         };
-        total_ms = total_ms.checked_add(n.checked_mul(mult)?)?;
         rest = &rest[unit_len..];
+        let mut v = int.checked_mul(unit)?;
+        if !frac.is_empty() {
+            let scale = 10u128.checked_pow(frac.len() as u32).unwrap_or(u128::MAX);
+            let f: u128 = frac.parse().ok()?;
+            v += (f as f64 * (unit as f64 / scale as f64)) as u128;
+        }
+        total = total.checked_add(v)?;
+        if total > 1 << 63 {
+            return None;
+        }
     }
-    Some(total_ms / 1000)
+    if !neg && total > (1 << 63) - 1 {
+        return None;
+    }
+    let secs = (total / 1_000_000_000) as i64;
+    Some(if neg { -secs } else { secs })
 }
 
 fn channel_dto(c: &Channel) -> Value {
@@ -610,62 +502,13 @@ struct ChannelCmd {
     secure_settings: Option<BTreeMap<String, Option<String>>>,
 }
 
-/// The legacy notifiers registered in 8.5 (pkg/services/alerting/notifiers) and their
-/// `ValidationError`s; the prefix is written by `ValidationError.Error()` in rule.go.
-fn validate_legacy(t: &str, settings: &Value, secure: &BTreeMap<String, String>) -> Result<(), (u16, String)> {
-    const TYPES: &[&str] = &[
-        "dingding",
-        "discord",
-        "email",
-        "googlechat",
-        "hipchat",
-        "kafka",
-        "LINE",
-        "opsgenie",
-        "pagerduty",
-        "prometheus-alertmanager",
-        "pushover",
-        "sensu",
-        "sensugo",
-        "slack",
-        "teams",
-        "telegram",
-        "threema",
-        "victorops",
-        "webhook",
-    ];
-    if !TYPES.contains(&t) {
-        return Err((500, String::new()));
-    }
-    let get = |k: &str| -> String {
-        secure
-            .get(k)
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .or_else(|| settings.get(k).and_then(Value::as_str).map(str::to_string))
-            .unwrap_or_default()
-    };
-    let reason = match t {
-        "email" if get("addresses").is_empty() => Some("Could not find addresses in settings"),
-        "webhook" if get("url").is_empty() => Some("Could not find url property in settings"),
-        "pagerduty" if get("integrationKey").is_empty() => Some("Could not find integration key property in settings"),
-        "slack" => {
-            // notifiers/slack.go: an empty url means the chat API endpoint.
-            let url = get("url");
-            let chat_api = url.is_empty() || url == "https://slack.com/api/chat.postMessage";
-            if chat_api && get("recipient").trim().is_empty() {
-                Some("recipient must be specified when using the Slack chat API")
-            } else if chat_api && get("token").is_empty() {
-                Some("token must be specified when using the Slack chat API")
-            } else {
-                None
-            }
-        }
-        _ => None,
-    };
-    match reason {
-        Some(r) => Err((400, format!("alert validation error: {r}"))),
-        None => Ok(()),
+/// pkg/api/alerting.go: a `ValidationError` is 400 with its text, other errors are 500 with
+/// the handler's message.
+fn channel_error(e: ChannelError, failed: &str) -> axum::response::Response {
+    match e {
+        ChannelError::Validation(reason) => err_trace(400, &format!("alert validation error: {reason}")),
+        ChannelError::Other => err_trace(500, failed),
+        ChannelError::Panic => panic_response(),
     }
 }
 
@@ -763,18 +606,13 @@ async fn create_channel(
     if is_short_uid_too_long(&uid) {
         return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
     }
-    // Without settings the notifier factory reads a nil *simplejson.Json and panics; the
-    // recovery middleware answers (unknown types fail before reading settings).
-    if cmd.settings.as_ref().is_none_or(Value::is_null)
-        && validate_legacy(&t, &json!({}), &BTreeMap::new()) != Err((500, String::new()))
-    {
-        return Err(panic_response());
-    }
-    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
+    // service.go createNotifier → alerting.InitNotifier: the type's factory and its checks
+    // (without settings most factories dereference nil and the recovery middleware answers).
     let secure = secure_map(cmd.secure_settings);
-    validate_legacy(&t, &settings, &secure).map_err(|(s, m)| {
-        if s == 500 { err_trace(500, "Failed to create alert notification") } else { err_trace(400, &m) }
-    })?;
+    let settings = cmd.settings.clone().filter(|v| !v.is_null());
+    validate_channel(&t, settings.as_ref(), &secure)
+        .map_err(|e| channel_error(e, "Failed to create alert notification"))?;
+    let settings = settings.unwrap_or_else(|| json!({}));
     let mut db = app.db();
     let clash =
         db.channels.values().any(|c| c.org_id == id.org_id && (c.name == name || (!uid.is_empty() && c.uid == uid)));
@@ -866,27 +704,28 @@ async fn update_channel_by_id(
     }
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
-    let Some(existing) = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned() else {
-        // fillWithSecureSettingsData dereferences the missing channel when secure settings
-        // are sent; the recovery middleware answers the panic.
-        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(panic_response());
-        }
-        return Err(failed());
-    };
+    let existing = db.channels.get(&cid).filter(|c| c.org_id == id.org_id).cloned();
+    // fillWithSecureSettingsData (pkg/api/alerting.go) dereferences the missing channel when
+    // secure settings are sent; the recovery middleware answers the panic.
+    if existing.is_none() && cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(panic_response());
+    }
+    // service.go UpdateAlertNotification: the uid length, then createNotifier, which looks the
+    // channel up ("unable to find the alert notification", a 500).
     let uid = cmd.uid.clone().unwrap_or_default();
     if is_short_uid_too_long(&uid) {
         return Err(err_trace(400, "alert validation error: Invalid UID: Must be 40 characters or less"));
     }
+    let Some(existing) = existing else { return Err(failed()) };
     let mut secure = secure_map(cmd.secure_settings.clone());
     if !secure.is_empty() {
         for (k, v) in &existing.secure_settings {
             secure.entry(k.clone()).or_insert_with(|| v.clone());
         }
     }
-    let settings = cmd.settings.clone().unwrap_or_else(|| json!({}));
     let merged = if secure.is_empty() { existing.secure_settings.clone() } else { secure.clone() };
-    validate_legacy(&t, &settings, &merged).map_err(|(s, m)| if s == 500 { failed() } else { err_trace(400, &m) })?;
+    validate_channel(&t, cmd.settings.as_ref(), &merged)
+        .map_err(|e| channel_error(e, "Failed to update alert notification"))?;
     if db
         .channels
         .values()
@@ -918,16 +757,19 @@ async fn update_channel_by_uid(
     }
     let failed = || err_trace(500, "Failed to update alert notification");
     let mut db = app.db();
-    let Some(existing) = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned() else {
-        if cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
-            return Err(panic_response());
-        }
-        return Err(err_plain(404, "alert notification not found"));
-    };
+    let existing = db.channels.values().find(|c| c.org_id == id.org_id && c.uid == uid).cloned();
+    // fillWithSecureSettingsDataByUID dereferences a missing channel when secure settings are
+    // sent.
+    if existing.is_none() && cmd.secure_settings.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(panic_response());
+    }
+    // service.go UpdateAlertNotificationWithUid: a ValidationError for either uid, which
+    // UpdateAlertNotificationByUID answers as any other error; then the store's 404.
     let new_uid = cmd.uid.clone().unwrap_or_default();
-    if is_short_uid_too_long(&new_uid) {
+    if is_short_uid_too_long(&uid) || is_short_uid_too_long(&new_uid) {
         return Err(failed());
     }
+    let Some(existing) = existing else { return Err(err_plain(404, "alert notification not found")) };
     if db.channels.values().any(|c| {
         c.org_id == id.org_id && c.id != existing.id && (c.name == name || (!new_uid.is_empty() && c.uid == new_uid))
     }) {

@@ -6,8 +6,8 @@ use crate::http::{Field, R, bind_go, err_plain, err_trace, json, mw_err, parse_q
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
 use crate::{
-    alerting, dashboards, datasources, folders, frontend_settings, library_elements, orgs, preferences, ruler, teams,
-    users,
+    alerting, dashboards, datasources, folders, frontend_settings, library_elements, orgs, preferences, prometheus_api,
+    ruler, teams, users,
 };
 use axum::Router;
 use axum::extract::{Extension, Path, Request, State};
@@ -32,6 +32,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/auth/keys/{id}", delete(delete_key))
         .merge(folders::routes())
         .merge(ruler::routes())
+        .merge(prometheus_api::routes())
         .merge(datasources::routes())
         .merge(alerting::routes())
         .merge(crate::silences::routes())

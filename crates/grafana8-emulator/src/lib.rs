@@ -2,8 +2,9 @@
 //!
 //! It answers as Grafana v8.5.4 does — routes, status codes, error bodies, validation,
 //! defaults and normalisation — for the parts of the API that `mac` uses: auth (basic users,
-//! API keys, orgs), folders, the unified-alerting ruler API, data sources, legacy notification
-//! channels, the Alertmanager configuration document and silences, annotations, folder and
+//! API keys, orgs), folders, the unified-alerting ruler API and its Prometheus-compatible rule
+//! list, data sources, legacy notification channels, the Alertmanager configuration document
+//! (with message templates and mute time intervals) and silences, annotations, folder and
 //! dashboard permissions, dashboards (save, restore, versions, tags), search, library
 //! elements, accounts (users, orgs, org users, teams and their members, preferences) and the
 //! frontend settings. Every behaviour names, in a comment, the grafana/grafana file (at tag
@@ -27,6 +28,7 @@
 //! ```
 
 mod alerting;
+mod am_config;
 mod annotations;
 mod api;
 mod auth;
@@ -35,13 +37,16 @@ mod datasources;
 mod faults;
 mod folders;
 mod frontend_settings;
+mod go_template;
 mod gojson;
 mod gotime;
 mod http;
 mod library_elements;
+mod notifier_settings;
 mod orgs;
 mod permissions;
 mod preferences;
+mod prometheus_api;
 mod ruler;
 mod seed;
 mod server;
@@ -49,6 +54,7 @@ mod silences;
 mod slug;
 mod state;
 mod teams;
+mod time_intervals;
 mod users;
 mod util;
 

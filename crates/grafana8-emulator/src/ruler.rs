@@ -241,14 +241,7 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
             return Ok(json(200, &json!({})));
         }
         let dashboard_uid = query_str(&q, "dashboard_uid");
-        let panel_raw = query_str(&q, "panel_id").trim();
-        let panel_id: i64 = if panel_raw.is_empty() {
-            0
-        } else {
-            panel_raw.parse().map_err(|_| {
-                err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {panel_raw:?}: invalid syntax"))
-            })?
-        };
+        let panel_id = crate::prometheus_api::panel_id_from_query(&q)?;
         if dashboard_uid.is_empty() && panel_id != 0 {
             return Err(err_trace(400, "panel_id must be set with dashboard_uid"));
         }
@@ -356,12 +349,13 @@ fn raw_str(v: Option<&RawValue>) -> DecodeResult<String> {
     }
 }
 
-/// `model.Duration` is decoded as text: strings only, `null` leaves zero.
+/// `model.Duration.UnmarshalJSON` (prometheus/common v0.32.1): strings only. It implements
+/// `json.Unmarshaler`, so a `null` reaches it too and is the empty string, which does not
+/// parse ("empty duration string").
 fn raw_prom_duration(v: Option<&RawValue>) -> DecodeResult<u64> {
     match v {
         None => Ok(0),
         Some(r) => match serde_json::from_str::<Value>(r.get()).map_err(|_| ())? {
-            Value::Null => Ok(0),
             Value::String(s) => parse_prom_duration(&s).map(|d| d.as_millis() as u64).map_err(|_| ()),
             _ => Err(()),
         },
@@ -405,6 +399,17 @@ fn raw_seconds(v: Option<&Value>) -> DecodeResult<i64> {
 }
 
 fn decode_query(raw: &RawValue) -> DecodeResult<AlertQuery> {
+    // A null element of `[]AlertQuery` is the zero query.
+    if raw.get().trim() == "null" {
+        return Ok(AlertQuery {
+            ref_id: String::new(),
+            query_type: String::new(),
+            from: 0,
+            to: 0,
+            datasource_uid: String::new(),
+            model: String::new(),
+        });
+    }
     let m: HashMap<String, Box<RawValue>> = serde_json::from_str(raw.get()).map_err(|_| ())?;
     let get = |k: &str| m.get(k).map(|b| b.as_ref());
     let (from, to) = match get("relativeTimeRange") {
@@ -547,9 +552,16 @@ fn validate_rule_node(
         let mut refs: Vec<&str> = vec![];
         for q in &g.data {
             let is_expr = q.datasource_uid == "__expr__" || q.datasource_uid == "-100";
-            if !is_expr && db.datasource_by_uid(id.org_id, &q.datasource_uid).is_none() {
+            // datasources/service/cache_service.go GetDatasourceByUID: an empty uid is refused
+            // before the look-up (ErrDataSourceNotFound otherwise).
+            let not_found = if q.datasource_uid.is_empty() {
+                Some("can not get data source by uid, uid is empty")
+            } else {
+                db.datasource_by_uid(id.org_id, &q.datasource_uid).is_none().then_some("data source not found")
+            };
+            if let Some(reason) = not_found.filter(|_| !is_expr) {
                 return Err(format!(
-                    "failed to validate condition of alert rule {}: invalid query {}: data source not found: {}",
+                    "failed to validate condition of alert rule {}: invalid query {}: {reason}: {}",
                     g.title, q.ref_id, q.datasource_uid
                 ));
             }
@@ -653,11 +665,62 @@ fn go_unmarshal_map_error(model: &str) -> Option<String> {
     Some(format!("json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"))
 }
 
+/// How `AlertQuery.PreSave` fails.
+enum PresaveError {
+    /// An error, answered 500 after "invalid alert query <refId>: ".
+    Msg(String),
+    /// A `null` model unmarshals into a nil map that setMaxDatapoints then writes to.
+    Panic,
+}
+
+impl From<String> for PresaveError {
+    fn from(s: String) -> Self {
+        PresaveError::Msg(s)
+    }
+}
+
+/// `AlertRule.PreSave` for every query, as a response.
+fn presave_all(r: &mut AlertRule, wrap: impl Fn(String) -> String) -> Result<(), Response> {
+    for q in &mut r.data {
+        match presave(q) {
+            Ok(()) => {}
+            Err(PresaveError::Msg(e)) => {
+                return Err(err_trace(500, &wrap(format!("invalid alert query {}: {e}", q.ref_id))));
+            }
+            Err(PresaveError::Panic) => return Err(crate::alerting::panic_response()),
+        }
+    }
+    Ok(())
+}
+
+/// Go's `%v` of a decoded JSON value (`interface{}`): `<nil>`, `map[k:v]` with sorted keys,
+/// `[a b]`, floats in `%g`-like shortest form.
+fn go_fmt_v(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            if f.fract() == 0.0 && f.abs() < 1e21 { format!("{}", f as i128) } else { format!("{f}") }
+        }
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_fmt_v).collect::<Vec<_>>().join(" ")),
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            format!("map[{}]", keys.iter().map(|k| format!("{k}:{}", go_fmt_v(&o[*k]))).collect::<Vec<_>>().join(" "))
+        }
+    }
+}
+
 /// models.AlertQuery.PreSave: `queryType` from the model, `intervalMs`/`maxDataPoints`
 /// defaults, the model re-marshalled with sorted keys, and the relative-time-range check.
-fn presave(q: &mut AlertQuery) -> Result<(), String> {
+fn presave(q: &mut AlertQuery) -> Result<(), PresaveError> {
+    if q.model.trim() == "null" {
+        return Err(PresaveError::Panic);
+    }
     if let Some(e) = go_unmarshal_map_error(&q.model) {
-        return Err(format!("failed to set query type to query model: failed to unmarshal query model: {e}"));
+        return Err(format!("failed to set query type to query model: failed to unmarshal query model: {e}").into());
     }
     let mut props = match serde_json::from_str::<Value>(&q.model) {
         Ok(Value::Object(m)) => m,
@@ -668,8 +731,10 @@ fn presave(q: &mut AlertQuery) -> Result<(), String> {
             Value::String(s) => q.query_type = s.clone(),
             other => {
                 return Err(format!(
-                    "failed to set query type to query model: failed to get queryType from query model: {other}"
-                ));
+                    "failed to set query type to query model: failed to get queryType from query model: {}",
+                    go_fmt_v(other)
+                )
+                .into());
             }
         }
     }
@@ -686,7 +751,8 @@ fn presave(q: &mut AlertQuery) -> Result<(), String> {
             "invalid relative time range: {{From:{} To:{}}}",
             format_go_duration(q.from),
             format_go_duration(q.to)
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -828,9 +894,7 @@ async fn post_group(
         }
         r.version = 1;
         store_validate(&r).map_err(|e| err_trace(400, &wrap("add", e)))?;
-        for q in &mut r.data {
-            presave(q).map_err(|e| err_trace(500, &wrap("add", format!("invalid alert query {}: {e}", q.ref_id))))?;
-        }
+        presave_all(&mut r, |e| wrap("add", e))?;
         r.updated = now.clone();
         inserts.push(r);
     }
@@ -851,10 +915,7 @@ async fn post_group(
         r.id = e.id;
         r.version = e.version + 1;
         store_validate(&r).map_err(|err| err_trace(400, &wrap("update", err)))?;
-        for q in &mut r.data {
-            presave(q)
-                .map_err(|err| err_trace(500, &wrap("update", format!("invalid alert query {}: {err}", q.ref_id))))?;
-        }
+        presave_all(&mut r, |e| wrap("update", e))?;
         r.updated = now.clone();
         if db.rules.title_taken(r.org_id, &r.namespace_uid, &r.title, r.id) {
             return Err(err_trace(500, &wrap("update", CONFLICT.into())));

@@ -510,6 +510,14 @@ impl RuleStore {
         }
     }
 
+    /// Every rule of an org, `id ASC` (store `ListAlertRules` without filters).
+    pub(crate) fn org_rules(&self, org_id: i64) -> Vec<&StoredRule> {
+        let Some(by_ns) = self.groups.get(&org_id) else { return vec![] };
+        let mut ids: Vec<i64> = by_ns.values().flat_map(|g| g.values().flatten().copied()).collect();
+        ids.sort_unstable();
+        ids.iter().filter_map(|id| self.by_id.get(id)).collect()
+    }
+
     /// Whether an org's namespace holds any rule.
     pub(crate) fn namespace_has_rules(&self, org_id: i64, namespace_uid: &str) -> bool {
         self.groups.get(&org_id).is_some_and(|n| n.contains_key(namespace_uid))

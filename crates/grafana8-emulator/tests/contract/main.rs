@@ -5,6 +5,8 @@
 //! server instead; tests then use unique names so they can share it.
 
 mod alerting;
+mod am_config;
+mod am_templates;
 mod annotations;
 mod auth;
 mod binding;
@@ -17,9 +19,12 @@ mod folders;
 mod frontend_settings;
 mod go_maps;
 mod library_elements;
+mod notifiers;
 mod orgs;
 mod preferences;
+mod prometheus;
 mod ruler;
+mod ruler_validation;
 mod session;
 mod silences;
 mod slugs;
