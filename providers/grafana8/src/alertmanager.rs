@@ -446,11 +446,26 @@ fn route_of(fields: &Fields, receiver: &str) -> Value {
     Value::Object(route)
 }
 
+/// Object matchers in the order Grafana 8.5.4 stores them: it sorts them when it decodes the
+/// document (pkg/services/ngalert/api/tooling/definitions/alertmanager.go:1252,
+/// `sort.Sort(labels.Matchers(*m))`: by name, then value, then match type), so the order they
+/// were written in is no change.
+fn sorted_matchers(matchers: Option<&Value>) -> Value {
+    let Some(Value::Array(rows)) = matchers else { return json!([]) };
+    let type_rank = |op: Option<&str>| ["=", "!=", "=~", "!~"].iter().position(|known| Some(*known) == op);
+    let mut rows = rows.clone();
+    rows.sort_by_key(|row| {
+        let part = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_owned);
+        (part(0), part(2), type_rank(row.get(1).and_then(Value::as_str)))
+    });
+    Value::Array(rows)
+}
+
 /// The comparable form of a route (definition-made or from the document).
 fn comparable_route(route: &Value) -> Value {
     let mut out = Map::new();
     out.insert("receiver".to_owned(), route.get("receiver").cloned().unwrap_or_default());
-    out.insert("matchers".to_owned(), route.get("object_matchers").cloned().unwrap_or_else(|| json!([])));
+    out.insert("matchers".to_owned(), sorted_matchers(route.get("object_matchers")));
     out.insert("group_by".to_owned(), route.get("group_by").cloned().unwrap_or_else(|| json!([])));
     for key in ["group_wait", "group_interval", "repeat_interval"] {
         out.insert(key.to_owned(), route.get(key).map(canonical).unwrap_or(Value::Null));

@@ -616,6 +616,34 @@ fn two_teams_share_one_alertmanager_document_without_undoing_each_other() {
 }
 
 #[test]
+fn a_policy_whose_matchers_grafana_sorts_plans_no_change_after_apply() {
+    // Grafana 8.5.4 sorts a route's object matchers when it decodes them
+    // (pkg/services/ngalert/api/tooling/definitions/alertmanager.go:1252,
+    // `sort.Sort(labels.Matchers(*m))`), so the document answers them in another order than
+    // written: that is no change.
+    let definitions = team("payments").replace(
+        r#"matchers = [["team", "=", "payments"]]"#,
+        r#"matchers = [["team", "=", "payments"], ["severity", "=~", "page|critical"]]"#,
+    );
+    let grafana = Grafana::start(&definitions);
+    let mac = || {
+        let mut command = grafana.mac();
+        command.env("HOOK_PASSWORD", "hook-secret-51ad");
+        command
+    };
+    let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = grafana.api(reqwest::Method::GET, "/api/alertmanager/grafana/config/api/v1/alerts", None);
+    assert_eq!(
+        document["alertmanager_config"]["route"]["routes"][0]["object_matchers"],
+        json!([["severity", "=~", "page|critical"], ["team", "=", "payments"]]),
+        "Grafana answers them sorted"
+    );
+    let (code, stdout, stderr) = run(mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
 fn channels_contact_points_and_policies_made_by_hand_import_to_an_empty_plan() {
     let grafana = Grafana::start("");
     grafana.api(
