@@ -8,8 +8,12 @@
 //!   otherwise an error that lists the exact commands to run;
 //! - two virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
 //!   `$HOME/.cache/mac/clients`), one per client the emulator's `clients` tests run:
-//!   `python3 -m venv DIR`, then `DIR/bin/pip install -r REQUIREMENTS`. A venv records a hash
-//!   of its requirements file and is made anew when the file changed or the venv is broken.
+//!   `python3 -m venv DIR.tmp-PID`, `DIR.tmp-PID/bin/pip install -r REQUIREMENTS`, then a rename
+//!   to `DIR`, so nobody sees half a venv. A venv records a hash of its requirement lines (not
+//!   its comments) and is made anew when they changed or the venv is broken; every run checks,
+//!   as the clients tests do, that each pinned package is installed at its pinned version, and
+//!   repairs a venv that drifted with `pip install -r`. Setup replaces only a directory that is
+//!   a venv or empty: anything else under `$MAC_CLIENT_VENVS` stops it.
 //!
 //! Every step checks first: a second run installs, updates and recreates nothing, and says so.
 
@@ -71,6 +75,13 @@ pub(crate) fn ensure(root: &Path) -> Result<(), String> {
     }
     debian_packages(&packages)?;
     let venvs = venvs_dir()?;
+    // Before installing anything: a directory setup would have to replace but will not.
+    for (name, _) in CLIENTS {
+        let dir = venvs.join(name);
+        if dir.symlink_metadata().is_ok() {
+            replaceable(&dir)?;
+        }
+    }
     for (name, requirements) in CLIENTS {
         venv(&python, &venvs.join(name), root, Path::new(requirements))?;
     }
@@ -221,35 +232,199 @@ pub(crate) fn venvs_dir() -> Result<PathBuf, String> {
 }
 
 /// Makes `dir` a virtualenv with `requirements` (relative to `root`) installed, unless it
-/// already is one.
+/// already is one with every pinned package at its pinned version (what the clients tests
+/// check). A drifted venv is repaired with `pip install -r`; one that cannot be is made anew.
+/// A new venv is built beside `dir` and renamed into place, so a test never sees half of one;
+/// an existing `dir` is replaced only when it is a venv or empty.
 fn venv(python: &Path, dir: &Path, root: &Path, shown: &Path) -> Result<(), String> {
     let requirements = root.join(shown);
-    let text = std::fs::read(&requirements).map_err(|err| format!("cannot read {}: {err}", requirements.display()))?;
-    let stamp = format!("requirements fnv1a64 {:016x}\n", fnv1a64(&text));
-    let reason = match std::fs::read_to_string(dir.join(STAMP)) {
-        _ if !dir.exists() => "created",
-        Err(_) => "incomplete (no record of a finished install): recreated",
-        Ok(recorded) if recorded != stamp => "requirements changed: recreated",
-        Ok(_) if !venv_works(dir) => "broken (its python does not run): recreated",
-        Ok(_) => {
-            println!("setup: venv {}: up to date with {}", dir.display(), shown.display());
-            return Ok(());
+    let text = std::fs::read_to_string(&requirements)
+        .map_err(|err| format!("cannot read {}: {err}", requirements.display()))?;
+    let lines = requirement_lines(&text);
+    let pins = pins(&lines);
+    if pins.is_empty() {
+        return Err(format!("{} pins no package (`name==version` lines)", requirements.display()));
+    }
+    let stamp = format!("requirements fnv1a64 {:016x}\n", fnv1a64(lines.join("\n").as_bytes()));
+    let reason = if dir.symlink_metadata().is_err() {
+        "created"
+    } else {
+        replaceable(dir)?;
+        match std::fs::read_to_string(dir.join(STAMP)) {
+            Err(_) => "incomplete (no record of a finished install): recreated",
+            Ok(recorded) if recorded != stamp => "requirements changed: recreated",
+            Ok(_) if !venv_works(dir) => "broken (its python does not run): recreated",
+            Ok(_) if pins_installed(dir, &pins) => {
+                println!("setup: venv {}: up to date with {}", dir.display(), shown.display());
+                return Ok(());
+            }
+            Ok(_) => {
+                let started = Instant::now();
+                println!("setup: venv {}: a pinned package is missing or at another version: repairing", dir.display());
+                if pip_install(dir, &requirements).is_ok() && pins_installed(dir, &pins) {
+                    println!("setup: venv {}: repaired with pip install -r ({:.1} s)", dir.display(), seconds(started));
+                    return Ok(());
+                }
+                "pins still unmet after pip install -r: recreated"
+            }
         }
     };
     let started = Instant::now();
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(|err| format!("cannot remove {}: {err}", dir.display()))?;
+    let name = dir.file_name().ok_or_else(|| format!("{} names no directory", dir.display()))?;
+    let building = dir.with_file_name(format!("{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    if building.symlink_metadata().is_ok() {
+        // Left by a run of an earlier process with this id, killed before its rename.
+        replaceable(&building)?;
+        std::fs::remove_dir_all(&building).map_err(|err| format!("cannot remove {}: {err}", building.display()))?;
     }
-    run_command(Command::new(python).arg("-m").arg("venv").arg(dir))?;
-    let pip = dir.join("bin/pip");
-    let mut install = Command::new(&pip);
-    install.args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(&requirements);
-    run_command(&mut install)?;
-    // Last: a venv without its stamp is one whose install did not finish.
-    std::fs::write(dir.join(STAMP), stamp)
-        .map_err(|err| format!("cannot write {}: {err}", dir.join(STAMP).display()))?;
+    let built = build_venv(python, &building, dir, &requirements, &pins, &stamp);
+    if let Err(err) = built {
+        let _ = std::fs::remove_dir_all(&building);
+        return Err(err);
+    }
+    move_into_place(&building, dir)?;
     println!("setup: venv {}: {reason}, {} installed ({:.1} s)", dir.display(), shown.display(), seconds(started));
     Ok(())
+}
+
+/// Makes the venv in `building`, installs `requirements`, points its scripts at `dir` (where
+/// it is about to be renamed: a venv's scripts name their interpreter by absolute path),
+/// checks the pins and writes the stamp.
+fn build_venv(
+    python: &Path,
+    building: &Path,
+    dir: &Path,
+    requirements: &Path,
+    pins: &[(String, String)],
+    stamp: &str,
+) -> Result<(), String> {
+    // The prompt `activate` shows is the directory's name unless told.
+    let prompt = dir.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    run_command(Command::new(python).args(["-m", "venv", "--prompt", &prompt]).arg(building))?;
+    pip_install(building, requirements)?;
+    if !pins_installed(building, pins) {
+        return Err(format!(
+            "after pip install -r {}, a pinned package is missing or at another version in {}",
+            requirements.display(),
+            building.display()
+        ));
+    }
+    repoint(building, dir)?;
+    // Last: a venv without its stamp is one whose install did not finish.
+    std::fs::write(building.join(STAMP), stamp)
+        .map_err(|err| format!("cannot write {}: {err}", building.join(STAMP).display()))
+}
+
+/// `DIR/bin/pip install -r REQUIREMENTS`.
+fn pip_install(dir: &Path, requirements: &Path) -> Result<(), String> {
+    let mut install = Command::new(dir.join("bin/pip"));
+    install.args(["install", "--quiet", "--disable-pip-version-check", "-r"]).arg(requirements);
+    run_command(&mut install)
+}
+
+/// Rewrites `from` to `to` in the venv's `bin/` scripts (shebangs, activate) and `pyvenv.cfg`.
+fn repoint(from: &Path, to: &Path) -> Result<(), String> {
+    let (old, new) = (from.to_string_lossy().into_owned(), to.to_string_lossy().into_owned());
+    let bin = from.join("bin");
+    let entries = std::fs::read_dir(&bin).map_err(|err| format!("cannot list {}: {err}", bin.display()))?;
+    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|entry| entry.path()).collect();
+    files.push(from.join("pyvenv.cfg"));
+    for file in files {
+        // Symlinks (bin/python) point at the base Python; binaries are left alone.
+        let regular = file.symlink_metadata().is_ok_and(|meta| meta.file_type().is_file());
+        let Some(text) = regular.then(|| std::fs::read_to_string(&file).ok()).flatten() else { continue };
+        if text.contains(&old) {
+            std::fs::write(&file, text.replace(&old, &new))
+                .map_err(|err| format!("cannot rewrite {}: {err}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Renames the finished venv `building` to `dir`, moving a venv already there aside first and
+/// removing it after.
+fn move_into_place(building: &Path, dir: &Path) -> Result<(), String> {
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|err| format!("cannot rename {} to {}: {err}", from.display(), to.display()))
+    };
+    if dir.symlink_metadata().is_err() {
+        return rename(building, dir);
+    }
+    replaceable(dir)?;
+    let old = building.with_extension(format!("old-{}", std::process::id()));
+    rename(dir, &old)?;
+    rename(building, dir)?;
+    std::fs::remove_dir_all(&old).map_err(|err| format!("cannot remove {}: {err}", old.display()))
+}
+
+/// Ok when `dir` may be removed: a directory that is a virtualenv (has `pyvenv.cfg`) or is
+/// empty. Anything else (a mistaken `MAC_CLIENT_VENVS`) stops setup, naming it.
+fn replaceable(dir: &Path) -> Result<(), String> {
+    let is_dir = dir.symlink_metadata().is_ok_and(|meta| meta.is_dir());
+    let venv = is_dir && dir.join("pyvenv.cfg").is_file();
+    let empty = is_dir && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
+    if venv || empty {
+        return Ok(());
+    }
+    Err(format!(
+        "{} exists and is not a virtualenv (no pyvenv.cfg) nor an empty directory: setup will not remove it. \
+         Move it away, or point {VENVS_VARIABLE} at a directory for the client virtualenvs",
+        dir.display()
+    ))
+}
+
+/// The requirement lines of a requirements file: trimmed, without comments and blank lines
+/// (pip's comments: `#` at the start of a line or after whitespace).
+fn requirement_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|line| {
+            let comment = line
+                .char_indices()
+                .find(|(at, c)| *c == '#' && (*at == 0 || line[..*at].ends_with(char::is_whitespace)))
+                .map_or(line.len(), |(at, _)| at);
+            line[..comment].trim().to_owned()
+        })
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+/// The `name==version` pins among requirement lines, read as the clients tests read them.
+fn pins(lines: &[String]) -> Vec<(String, String)> {
+    lines
+        .iter()
+        .filter_map(|line| line.split_once("=="))
+        .map(|(package, version)| (package.trim().to_owned(), version.trim().to_owned()))
+        .collect()
+}
+
+/// Whether the venv's python has every pinned package at its pinned version: the probe of
+/// the clients tests (`crates/grafana8-emulator/tests/clients/support.rs`).
+fn pins_installed(dir: &Path, pins: &[(String, String)]) -> bool {
+    succeeds(Command::new(dir.join("bin/python")).args(["-c", &pin_probe(pins)]))
+}
+
+/// A Python program that exits non-zero when a pinned package is missing or at another version.
+fn pin_probe(pins: &[(String, String)]) -> String {
+    let list: Vec<String> =
+        pins.iter().map(|(package, version)| format!("({}, {})", py_string(package), py_string(version))).collect();
+    format!("import importlib.metadata as m, sys; sys.exit(any(m.version(p) != v for p, v in [{}]))", list.join(", "))
+}
+
+/// `text` as a Python string literal.
+fn py_string(text: &str) -> String {
+    let mut quoted = String::from("'");
+    for c in text.chars() {
+        match c {
+            '\\' | '\'' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if c.is_ascii_graphic() || c == ' ' => quoted.push(c),
+            c => quoted.push_str(&format!("\\U{:08x}", u32::from(c))),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 /// Whether the venv's interpreter and pip still run (a removed or upgraded base Python breaks
@@ -272,7 +447,7 @@ fn seconds(started: Instant) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::fnv1a64;
+    use super::{fnv1a64, pin_probe, pins, replaceable, requirement_lines};
 
     #[test]
     fn the_requirements_digest_is_fnv1a() {
@@ -280,5 +455,43 @@ mod tests {
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn the_stamp_reads_requirement_lines_only() {
+        let text = "# a comment\nfoo==1.0  # why 1.0\n\n  Bar==2.1\ngit+https://x/y.git#egg=baz\n";
+        let lines = requirement_lines(text);
+        assert_eq!(lines, ["foo==1.0", "Bar==2.1", "git+https://x/y.git#egg=baz"]);
+        let edited = "# another comment\n\nfoo==1.0\nBar==2.1   \ngit+https://x/y.git#egg=baz # new\n";
+        assert_eq!(requirement_lines(edited), lines);
+        assert_eq!(pins(&lines), [("foo".to_owned(), "1.0".to_owned()), ("Bar".to_owned(), "2.1".to_owned())]);
+    }
+
+    #[test]
+    fn the_pin_probe_is_the_clients_tests_probe() {
+        let pins = [("retry".to_owned(), "0.9.2".to_owned()), ("it's".to_owned(), "1".to_owned())];
+        assert_eq!(
+            pin_probe(&pins),
+            "import importlib.metadata as m, sys; sys.exit(any(m.version(p) != v for p, v in \
+             [('retry', '0.9.2'), ('it\\'s', '1')]))"
+        );
+    }
+
+    #[test]
+    fn only_a_venv_or_an_empty_directory_is_replaced() {
+        let dir = std::env::temp_dir().join(format!("xtask-setup-replaceable-{}", std::process::id()));
+        let (empty, venv, other) = (dir.join("empty"), dir.join("venv"), dir.join("other"));
+        for made in [&empty, &venv, &other] {
+            std::fs::create_dir_all(made).expect("a temporary directory");
+        }
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /usr/bin\n").expect("a pyvenv.cfg");
+        std::fs::write(other.join("Cargo.toml"), "").expect("a file");
+        let results =
+            [replaceable(&empty), replaceable(&venv), replaceable(&other), replaceable(&other.join("Cargo.toml"))];
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(results[0].is_ok() && results[1].is_ok());
+        let message = results[2].clone().expect_err("a directory of other files is kept");
+        assert!(message.contains(&other.display().to_string()) && message.contains("will not remove"), "{message}");
+        assert!(results[3].is_err());
     }
 }
