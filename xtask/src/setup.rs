@@ -3,9 +3,13 @@
 //!
 //! - rustfmt and clippy, through rustup;
 //! - Debian's `prometheus` (with promtool), `prometheus-alertmanager`, `python3-django` and
-//!   `python3-django-prometheus` (and `python3-venv` when `python3` is Debian's and lacks it),
-//!   through apt-get: directly as root, through `sudo -n` where that works without a password,
-//!   otherwise an error that lists the exact commands to run;
+//!   `python3-django-prometheus` (and `python3` and `python3-venv` when there is no `python3`,
+//!   `python3-venv` when `python3` is Debian's and lacks it), through apt-get (waiting up to 5
+//!   minutes for dpkg's lock): directly as root, through `sudo -n` where that works without a
+//!   password, otherwise an error that lists the exact commands to run. Off Debian (no
+//!   `dpkg-query`), setup checks the programs as the tests find them (prometheus, promtool,
+//!   alertmanager, Django for python3) and stops only when one is missing, with the commands
+//!   that install it;
 //! - two virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
 //!   `$HOME/.cache/mac/clients`), one per client the emulator's `clients` tests run:
 //!   `python3 -m venv DIR.tmp-PID`, `DIR.tmp-PID/bin/pip install -r REQUIREMENTS`, then a rename
@@ -30,6 +34,19 @@ const PACKAGES: [(&str, &str); 4] = [
     ("python3-django", "the django bundle's demo app"),
     ("python3-django-prometheus", "the django bundle's demo app"),
 ];
+
+/// Off Debian, what the tests run, found as they find it: the name `MAC_TEST_SKIP_MISSING`
+/// takes, the programs tried in order, and the arguments that must succeed
+/// (`crates/mac-cli/tests/it/{prometheus,rule_tests,alerting_e2e,django}.rs`).
+const PROGRAMS: [(&str, &[&str], &[&str]); 4] = [
+    ("prometheus", &["/usr/bin/prometheus", "prometheus"], &["--version"]),
+    ("promtool", &["promtool"], &["--version"]),
+    ("alertmanager", &["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]),
+    ("django", &["/usr/bin/python3", "python3"], &["-c", "import django, django_prometheus, prometheus_client"]),
+];
+
+/// apt-get's option to wait up to 5 minutes for dpkg's lock.
+const APT_LOCK_TIMEOUT: &str = "DPkg::Lock::Timeout=300";
 
 /// Where the client virtualenvs go unless `MAC_CLIENT_VENVS` says otherwise: `$HOME/` + this.
 const DEFAULT_VENVS: &str = ".cache/mac/clients";
@@ -60,20 +77,38 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 /// Installs what is missing; prints one line per step saying what it did.
 pub(crate) fn ensure(root: &Path) -> Result<(), String> {
     rust_components()?;
-    let python = python()?;
+    let debian = succeeds(Command::new("dpkg-query").arg("--version"));
     let mut packages: Vec<&str> = PACKAGES.iter().map(|(name, _)| *name).collect();
-    if !succeeds(Command::new(&python).args(["-c", "import ensurepip, venv"])) {
-        if !is_debians(&python) {
-            return Err(format!(
-                "{} cannot make virtualenvs (no ensurepip): install its venv support, or put a Python >= 3.10 \
-                 with venv first on PATH",
-                python.display()
-            ));
+    let found = match python()? {
+        Some(python) => Some(python),
+        // A fresh Debian may lack python3 itself: apt-get brings it.
+        None if debian => {
+            packages.extend(["python3", "python3-venv"]);
+            None
+        }
+        None => return Err("no python3 on PATH: install Python >= 3.10 with venv, then rerun".to_owned()),
+    };
+    if let Some(python) = &found
+        && !can_make_venvs(python)
+    {
+        if !debian || !is_debians(python) {
+            return Err(no_venv(python));
         }
         // Debian ships ensurepip apart from its python3.
         packages.push("python3-venv");
     }
-    debian_packages(&packages)?;
+    if debian {
+        debian_packages(&packages)?;
+    } else {
+        programs()?;
+    }
+    let python = match found {
+        Some(python) => python,
+        None => python()?.ok_or("apt-get installed python3, yet there is no python3 on PATH")?,
+    };
+    if !can_make_venvs(&python) {
+        return Err(no_venv(&python));
+    }
     let venvs = venvs_dir()?;
     // Before installing anything: a directory setup would have to replace but will not.
     for (name, _) in CLIENTS {
@@ -106,23 +141,40 @@ fn rust_components() -> Result<(), String> {
     Ok(())
 }
 
-/// `python3` from PATH, if it is recent enough.
-fn python() -> Result<PathBuf, String> {
+/// `python3` from PATH if it is recent enough, `None` when there is none.
+fn python() -> Result<Option<PathBuf>, String> {
     let python = PathBuf::from("python3");
-    let output = Command::new(&python)
+    let output = match Command::new(&python)
         .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
         .stderr(Stdio::null())
         .output()
-        .map_err(|err| format!("no python3 on PATH ({err}): install Python >= 3.10 with venv"))?;
+    {
+        Ok(output) => output,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(format!("cannot run python3 ({err}): install Python >= 3.10 with venv")),
+    };
     let version = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let parsed = version.split_once('.').and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)));
     match parsed {
-        Some(found) if found >= MIN_PYTHON => Ok(python),
+        Some(found) if found >= MIN_PYTHON => Ok(Some(python)),
         _ => Err(format!(
             "python3 on PATH is `{version}`; the client virtualenvs need Python >= {}.{}: put one first on PATH",
             MIN_PYTHON.0, MIN_PYTHON.1
         )),
     }
+}
+
+/// Whether `python` has venv and ensurepip.
+fn can_make_venvs(python: &Path) -> bool {
+    succeeds(Command::new(python).args(["-c", "import ensurepip, venv"]))
+}
+
+fn no_venv(python: &Path) -> String {
+    format!(
+        "{} cannot make virtualenvs (no ensurepip): install its venv support, or put a Python >= 3.10 with venv \
+         first on PATH",
+        python.display()
+    )
 }
 
 /// Whether `python` (found on PATH) is Debian's `/usr/bin/python3…`.
@@ -132,13 +184,6 @@ fn is_debians(python: &Path) -> bool {
 }
 
 fn debian_packages(packages: &[&str]) -> Result<(), String> {
-    if !succeeds(Command::new("dpkg-query").arg("--version")) {
-        return Err(format!(
-            "this is not a Debian or Ubuntu machine (no dpkg-query): install by hand what these Debian packages \
-             provide, then rerun:\n{}",
-            PACKAGES.iter().map(|(name, why)| format!("  {name}: {why}")).collect::<Vec<_>>().join("\n")
-        ));
-    }
     let missing: Vec<&str> = packages.iter().copied().filter(|package| !installed(package)).collect();
     if missing.is_empty() {
         println!("setup: Debian packages {}: already installed", packages.join(", "));
@@ -151,7 +196,7 @@ fn debian_packages(packages: &[&str]) -> Result<(), String> {
     } else {
         return Err(format!(
             "the tests need the Debian packages {}, and installing them needs root: run\n  sudo apt-get update\n  \
-             sudo apt-get install -y --no-install-recommends {}\nthen rerun",
+             sudo apt-get install -y --no-install-recommends -o {APT_LOCK_TIMEOUT} {}\nthen rerun",
             missing.join(", "),
             missing.join(" ")
         ));
@@ -185,7 +230,8 @@ fn apt_get(sudo: bool, args: &[&str]) -> Command {
         command.env("DEBIAN_FRONTEND", "noninteractive");
         command
     };
-    command.args(args);
+    // Wait for a lock held by another apt (unattended-upgrades at boot) instead of failing.
+    command.args(["-o", APT_LOCK_TIMEOUT]).args(args);
     command
 }
 
@@ -207,6 +253,59 @@ fn run_captured(command: &mut Command) -> Result<(), String> {
         describe(command),
         output.status,
         lines[lines.len().saturating_sub(40)..].join("\n")
+    ))
+}
+
+/// Off Debian: the programs the tests run, looked for as the tests look for them (each name
+/// is the one `MAC_TEST_SKIP_MISSING` takes); when one is missing, an error with the commands
+/// that install it.
+fn programs() -> Result<(), String> {
+    let missing: Vec<&str> = PROGRAMS
+        .iter()
+        .filter(|(_, candidates, args)| !candidates.iter().any(|program| succeeds(Command::new(program).args(*args))))
+        .map(|(name, ..)| *name)
+        .collect();
+    if missing.is_empty() {
+        println!(
+            "setup: not Debian (no dpkg-query); prometheus, promtool, alertmanager and Django for python3: present"
+        );
+        return Ok(());
+    }
+    let mut commands: Vec<String> = Vec::new();
+    let brew = succeeds(Command::new("brew").arg("--version"));
+    let (os, arch) = (std::env::consts::OS.replace("macos", "darwin"), std::env::consts::ARCH);
+    let arch = match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    for (project, version, binaries) in
+        [("prometheus", "2.42.0", &["prometheus", "promtool"][..]), ("alertmanager", "0.25.0", &["alertmanager"][..])]
+    {
+        if !binaries.iter().any(|name| missing.contains(name)) {
+            continue;
+        }
+        if brew {
+            commands.push(format!("brew install {project}"));
+        } else {
+            let release = format!("{project}-{version}.{os}-{arch}");
+            commands.push(format!(
+                "curl -fsSL https://github.com/prometheus/{project}/releases/download/v{version}/{release}.tar.gz | tar -xz"
+            ));
+            let paths: Vec<String> = binaries.iter().map(|binary| format!("{release}/{binary}")).collect();
+            commands.push(format!("sudo install {} /usr/local/bin/", paths.join(" ")));
+        }
+    }
+    if missing.contains(&"django") {
+        // The tests use /usr/bin/python3 when it has Django, else python3 from PATH.
+        commands.push("python3 -m pip install django django-prometheus prometheus-client".to_owned());
+    }
+    Err(format!(
+        "this is not a Debian or Ubuntu machine (no dpkg-query), and the tests need what is missing here: {}. \
+         Install it, for instance with\n  {}\nthen rerun (or skip those tests: MAC_TEST_SKIP_MISSING={})",
+        missing.join(", "),
+        commands.join("\n  "),
+        missing.join(",")
     ))
 }
 
