@@ -18,10 +18,29 @@ const SKIP_LOG_VARIABLE: &str = "MAC_TEST_SKIP_LOG";
 /// The variable a developer sets to skip tests whose programs are missing.
 const SKIP_VARIABLE: &str = "MAC_TEST_SKIP_MISSING";
 
+/// The test command of the tests phase (plus `--no-fail-fast`); reliability builds with it
+/// (`--no-run`) so that it reuses the binaries the tests just ran.
+pub(crate) const TEST_COMMAND: [&str; 3] = ["test", "--workspace", "--all-features"];
+
+/// CI (`CI` set, as every CI service does) never skips a test: a skip variable leaking in
+/// from its environment is an error, not a quieter run.
+fn refuse_skips_in_ci(ci: Option<&std::ffi::OsStr>, skip: Option<&std::ffi::OsStr>) -> Result<(), String> {
+    match (ci.filter(|ci| !ci.is_empty()), skip) {
+        (Some(ci), Some(skip)) => Err(format!(
+            "CI={} and {SKIP_VARIABLE}={} are both set: CI must run every test, never skip one. \
+             Unset {SKIP_VARIABLE} in the CI environment",
+            ci.to_string_lossy(),
+            skip.to_string_lossy()
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(extra) = args.first() {
         return Err(format!("`ci` takes no arguments, got `{extra}`"));
     }
+    refuse_skips_in_ci(std::env::var_os("CI").as_deref(), std::env::var_os(SKIP_VARIABLE).as_deref())?;
     let root = project_root();
     // Absolute: each test binary runs in its own package's directory.
     let target = root.join(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from));
@@ -43,18 +62,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("{}", skipped_tests(&skip_log));
     // The suite's closing line, last: each test binary prints its own, and the last of those
     // (doc tests of a crate without any) would otherwise read as "no tests ran".
-    if let Some((passed, failed)) = counts {
-        println!("ci: {passed} passed, {failed} failed");
+    if let Some(tally) = counts {
+        println!("ci: {tally}");
     }
     result
 }
 
-fn run_phases(
-    root: &Path,
-    skip_log: &Path,
-    phases: &mut Phases,
-    counts: &mut Option<(usize, usize)>,
-) -> Result<(), String> {
+fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Option<Tally>) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     phases.run("setup", || crate::setup::ensure(root))?;
     phases
@@ -72,17 +86,21 @@ fn run_phases(
     })?;
     phases.run("tests", || {
         let mut test = Command::new(&cargo);
-        test.current_dir(root).args(["test", "--workspace", "--all-features"]).env(SKIP_LOG_VARIABLE, skip_log);
-        let (result, passed, failed) = run_counting_tests(&mut test);
-        *counts = Some((passed, failed));
-        println!("ci: {passed} passed, {failed} failed");
+        // --no-fail-fast: a failing test binary does not hide the results of the others.
+        test.current_dir(root).args(TEST_COMMAND).arg("--no-fail-fast").env(SKIP_LOG_VARIABLE, skip_log);
+        let (result, tally) = run_counting_tests(&mut test);
+        println!("ci: {tally}");
+        *counts = Some(tally);
         result?;
-        if passed == 0 { Err("no test ran".to_owned()) } else { Ok(()) }
+        if tally.passed == 0 { Err("no test ran".to_owned()) } else { Ok(()) }
     })?;
     // Issue 8's convergence proofs at CI size: a fixed seed, so a red run replays exactly
-    // (`cargo xtask reliability --trials 6 --kills 4 --seed 11 --debug`).
+    // (`cargo xtask reliability --trials 6 --kills 4 --seed 11 --debug`), on the binaries the
+    // tests phase built.
     phases.run("reliability", || {
-        crate::reliability::run(&["--trials", "6", "--kills", "4", "--seed", "11", "--debug"].map(str::to_owned))
+        crate::reliability::run_after_tests(
+            &["--trials", "6", "--kills", "4", "--seed", "11", "--debug"].map(str::to_owned),
+        )
     })
 }
 
@@ -130,29 +148,75 @@ fn skipped_tests(skip_log: &Path) -> String {
     report
 }
 
-/// Runs `cargo test`, echoing its output, and sums the `test result:` lines.
-fn run_counting_tests(command: &mut Command) -> (Result<(), String>, usize, usize) {
+/// What `cargo test` reported: the sums of its `test result:` lines, and the test binaries it
+/// started (`Running …`, `Doc-tests …`) that printed none (crashed, or killed).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    started: usize,
+    summarised: usize,
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(out, "{} passed, {} failed", self.passed, self.failed)?;
+        let unsummarised = self.started.saturating_sub(self.summarised);
+        if unsummarised > 0 {
+            write!(out, ", {unsummarised} test binary(ies) ended without a result (see above)")?;
+        }
+        Ok(())
+    }
+}
+
+impl Tally {
+    /// Counts one line of cargo test's stdout or stderr.
+    fn line(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("Running ") || trimmed.starts_with("Doc-tests ") {
+            self.started += 1;
+        } else if let Some(counts) = line.strip_prefix("test result: ") {
+            self.summarised += 1;
+            self.passed += count(counts, "passed");
+            self.failed += count(counts, "failed");
+        }
+    }
+}
+
+/// Runs `cargo test`, echoing its output, and tallies it.
+fn run_counting_tests(command: &mut Command) -> (Result<(), String>, Tally) {
     eprintln!("$ {}", describe(command));
-    let mut child = match command.stdout(Stdio::piped()).spawn() {
+    let mut child = match command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn() {
         Ok(child) => child,
-        Err(err) => return (Err(format!("could not start `{}`: {err}", describe(command))), 0, 0),
+        Err(err) => return (Err(format!("could not start `{}`: {err}", describe(command))), Tally::default()),
     };
-    let (mut passed, mut failed) = (0, 0);
+    // cargo says which binary it runs on stderr, the binaries report on stdout.
+    let stderr = child.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            let mut tally = Tally::default();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("{line}");
+                tally.line(&line);
+            }
+            tally
+        })
+    });
+    let mut tally = Tally::default();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             println!("{line}");
-            if let Some(counts) = line.strip_prefix("test result: ") {
-                passed += count(counts, "passed");
-                failed += count(counts, "failed");
-            }
+            tally.line(&line);
         }
+    }
+    if let Some(started) = stderr.and_then(|thread| thread.join().ok()) {
+        tally.started += started.started;
     }
     let result = match child.wait() {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(format!("`{}` failed with {status}", describe(command))),
         Err(err) => Err(format!("`{}` did not finish: {err}", describe(command))),
     };
-    (result, passed, failed)
+    (result, tally)
 }
 
 /// The number before `word` in `ok. 21 passed; 0 failed; …`.
@@ -168,7 +232,7 @@ fn count(counts: &str, word: &str) -> usize {
 mod tests {
     use std::time::Duration;
 
-    use super::{Phases, count, skipped_tests};
+    use super::{Phases, Tally, count, refuse_skips_in_ci, skipped_tests};
 
     #[test]
     fn counts_come_from_cargo_test_summaries() {
@@ -202,5 +266,31 @@ mod tests {
             report,
             "2 test(s) skipped (MAC_TEST_SKIP_MISSING):\n  skipped a: prometheus is missing\n  skipped b: promtool is missing"
         );
+    }
+
+    #[test]
+    fn ci_refuses_to_skip() {
+        let some = |text: &'static str| Some(std::ffi::OsStr::new(text));
+        let message = refuse_skips_in_ci(some("true"), some("1")).expect_err("CI with skips is refused");
+        assert!(message.contains("CI=true and MAC_TEST_SKIP_MISSING=1 are both set"), "{message}");
+        assert!(refuse_skips_in_ci(some("true"), None).is_ok());
+        assert!(refuse_skips_in_ci(None, some("1")).is_ok());
+        assert!(refuse_skips_in_ci(some(""), some("1")).is_ok());
+    }
+
+    #[test]
+    fn a_test_binary_without_a_result_is_counted() {
+        let mut tally = Tally::default();
+        for line in [
+            "     Running unittests src/lib.rs (target/debug/deps/a-1)",
+            "test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.01s",
+            "     Running tests/it/main.rs (target/debug/deps/it-2)",
+            "error: test failed, to rerun pass `-p mac-cli --test it`",
+            "   Doc-tests a",
+            "test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.1s",
+        ] {
+            tally.line(line);
+        }
+        assert_eq!(tally.to_string(), "4 passed, 1 failed, 1 test binary(ies) ended without a result (see above)");
     }
 }

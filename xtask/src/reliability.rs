@@ -10,8 +10,11 @@
 //!
 //! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates.
 //!
-//! `cargo xtask ci` runs a small seeded set with `--debug` (the binaries its tests just
-//! built), so every change is checked for convergence; the long runs use release builds.
+//! `cargo xtask ci` runs a small seeded set with `--debug` on the binaries its tests just
+//! built (it builds with the tests phase's own `cargo test --workspace --all-features
+//! --no-run`, so nothing is rebuilt: the extra `test-provider` feature only adds mac's fake
+//! `testfs` provider, which the trials do not use), so every change is checked for
+//! convergence; the long runs use release builds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,6 +54,16 @@ struct Figures {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    run_built(args, false)
+}
+
+/// `run` from `cargo xtask ci`, after its tests phase: with `--debug`, the binaries are the
+/// ones that phase built.
+pub(crate) fn run_after_tests(args: &[String]) -> Result<(), String> {
+    run_built(args, true)
+}
+
+fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
     let mut trials = 200;
     let mut kills = 100;
     let mut seed = 1;
@@ -73,7 +86,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut build = Command::new(&cargo);
-    build.current_dir(&root).args(["build", "--quiet", "--package", "mac-cli", "--package", "grafana8-emulator"]);
+    build.current_dir(&root);
+    if after_tests && profile == "debug" {
+        // The tests phase's build, checked up to date: its `mac` and `grafana8-emulator`.
+        build.args(crate::ci::TEST_COMMAND).args(["--no-run", "--quiet"]);
+    } else {
+        build.args(["build", "--quiet", "--package", "mac-cli", "--package", "grafana8-emulator"]);
+    }
     if profile == "release" {
         build.arg("--release");
     }
