@@ -452,14 +452,19 @@ fn move_into_place(building: &Path, dir: &Path) -> Result<(), String> {
     replaceable(dir)?;
     let old = building.with_extension(format!("old-{}", std::process::id()));
     rename(dir, &old)?;
-    rename(building, dir)?;
+    if let Err(err) = rename(building, dir) {
+        // Put the previous venv back rather than leave none.
+        let _ = std::fs::rename(&old, dir);
+        return Err(err);
+    }
     std::fs::remove_dir_all(&old).map_err(|err| format!("cannot remove {}: {err}", old.display()))
 }
 
 /// Ok when `dir` may be removed: a directory that is a virtualenv (has `pyvenv.cfg`) or is
 /// empty. Anything else (a mistaken `MAC_CLIENT_VENVS`) stops setup, naming it.
 fn replaceable(dir: &Path) -> Result<(), String> {
-    let is_dir = dir.symlink_metadata().is_ok_and(|meta| meta.is_dir());
+    // A symlink to a venv counts as one (replacing it replaces the link, not its target).
+    let is_dir = std::fs::metadata(dir).is_ok_and(|meta| meta.is_dir());
     let venv = is_dir && dir.join("pyvenv.cfg").is_file();
     let empty = is_dir && std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none());
     if venv || empty {
