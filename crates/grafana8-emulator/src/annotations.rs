@@ -14,7 +14,7 @@ use crate::http::{
 };
 use crate::server::App;
 use crate::state::{Db, Role};
-use crate::util::avatar_url;
+use crate::util::{avatar_url, sql_like};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
@@ -527,20 +527,6 @@ async fn mass_delete(
     Ok(json(200, "Annotations deleted"))
 }
 
-/// SQLite's `LIKE` (ASCII letters without regard to case; `%` any run, `_` one character).
-fn sql_like(text: &str, pattern: &str) -> bool {
-    fn go(t: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(&t[i..], rest)),
-            Some(('_', rest)) => !t.is_empty() && go(&t[1..], rest),
-            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(&t[1..], rest),
-        }
-    }
-    let (t, p): (Vec<char>, Vec<char>) = (text.chars().collect(), pattern.chars().collect());
-    go(&t, &p)
-}
-
 /// `GetAnnotationTags` -> sqlstore `FindTags`: the org's tag rows whose key or value is
 /// `LIKE %tag%`, counted per (key, value) and ordered by them, limit 100 by default.
 async fn tags(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, uri: Uri) -> R {
@@ -555,7 +541,7 @@ async fn tags(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, u
     let mut counts: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
     for a in db.annotations.values().filter(|a| a.org_id == id.org_id) {
         for (k, v) in &a.pairs {
-            if sql_like(k, &pattern) || sql_like(v, &pattern) {
+            if sql_like(&pattern, k) || sql_like(&pattern, v) {
                 *counts.entry((k.as_str(), v.as_str())).or_insert(0) += 1;
             }
         }
@@ -578,13 +564,5 @@ mod tests {
             ["env: prod ", "env:prod", "a:b:c", "  ", ":x", "solo", "solo"].iter().map(|s| s.to_string()).collect();
         let pairs = parse_tag_pairs(&tags);
         assert_eq!(join_tag_pairs(&pairs), ["env:prod", "a:b", "solo"]);
-    }
-
-    #[test]
-    fn like_is_sqlite_like() {
-        assert!(sql_like("Environment", "%ENV%"));
-        assert!(sql_like("a_b", "%_%"));
-        assert!(!sql_like("prod", "%dev%"));
-        assert!(sql_like("", "%%"));
     }
 }

@@ -353,6 +353,10 @@ mod tests {
         assert!(sql_like("%adm%", "xADMINx"));
         assert!(sql_like("a_c", "abc") && !sql_like("a_c", "ac"));
         assert!(sql_like("Main%", "main org.") && !sql_like("Main%", "The Main"));
+        assert!(sql_like("%ENV%", "Environment"));
+        assert!(sql_like("%_%", "a_b"));
+        assert!(!sql_like("%dev%", "prod"));
+        assert!(sql_like("%%", ""));
     }
 
     #[test]
