@@ -183,7 +183,7 @@ fn can_save(db: &Db, id: &Identity, a: &Annotation) -> bool {
 /// `annotationId is invalid`).
 fn annotation_id(uri: &Uri) -> Result<i64, Response> {
     let raw = uri.path().rsplit('/').next().unwrap_or("");
-    raw.parse::<i64>().map_err(|_| err_trace(400, "annotationId is invalid"))
+    crate::http::parse_param(raw, "annotationId")
 }
 
 /// api/annotations.go `findAnnotationByID`: the org's annotation, else 404

@@ -5,7 +5,7 @@
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::http::{
-    R, bind_fields, err_plain, err_trace, json, json_map, parse_id, parse_query, query_bool, query_i64, status_msg,
+    R, bind_fields, err_plain, err_trace, json, json_map, parse_param, parse_query, query_bool, query_i64, status_msg,
 };
 use crate::permissions;
 use crate::server::App;
@@ -110,7 +110,7 @@ async fn get_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Identi
 /// pkg/api/folder.go `GetFolderByID`; `FolderServiceImpl.GetFolderByID` answers id 0 with a
 /// synthetic General folder.
 async fn get_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    let folder_id = parse_id(&raw)?;
+    let folder_id = parse_param(&raw, "id")?;
     let db = app.db();
     if folder_id == 0 {
         let can_edit = has_permission(&db, &id, 0, PERM_EDIT);

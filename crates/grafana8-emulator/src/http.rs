@@ -285,9 +285,11 @@ fn pct_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Grafana's `:id` parameter parsing (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`).
-pub(crate) fn parse_id(s: &str) -> Result<i64, Response> {
-    s.parse::<i64>().map_err(|_| err_trace(400, "id is invalid"))
+/// A path id parsed as Grafana's handlers parse one
+/// (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`); the message names the parameter
+/// (`response.Error(400, "<param> is invalid", err)`).
+pub(crate) fn parse_param(raw: &str, param: &str) -> Result<i64, Response> {
+    raw.parse::<i64>().map_err(|_| err_trace(400, &format!("{param} is invalid")))
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! guards here are the legacy role checks of pkg/api/api.go.
 
 use crate::auth::Identity;
-use crate::http::{Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_query, query_i64, query_str};
+use crate::http::{
+    Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str,
+};
 use crate::server::App;
 use crate::state::{Address, Db, Role};
 use crate::util::{age_string, avatar_url, format_unix, now_unix, sql_like};
@@ -42,12 +44,6 @@ const ALLOW_ORG_CREATE: bool = false;
 /// `response.Success(msg)` (pkg/api/response/response.go).
 pub(crate) fn success(msg: &str) -> Response {
     json(200, &json!({ "message": msg }))
-}
-
-/// A path id parsed as `strconv.ParseInt`; the message names the parameter
-/// (`response.Error(400, "<param> is invalid", err)`).
-pub(crate) fn parse_param(raw: &str, what: &str) -> Result<i64, Response> {
-    raw.parse::<i64>().map_err(|_| err_trace(400, &format!("{what} is invalid")))
 }
 
 /// `models.RoleType` as bound by `web.Bind`: its `UnmarshalJSON` (pkg/models/org_user.go) turns

@@ -10,8 +10,10 @@
 //! occur with the defaults. RBAC is off, so the `authorize` evaluators are not consulted.
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_query, query_i64, query_str};
-use crate::orgs::{parse_param, success};
+use crate::http::{
+    R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str,
+};
+use crate::orgs::success;
 use crate::server::App;
 use crate::state::{Db, Role, Team, User};
 use crate::util::{avatar_url, avatar_url_with_default, sql_like};
