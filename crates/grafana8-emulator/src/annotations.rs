@@ -8,9 +8,10 @@
 //! dashboard permission the handlers' legacy checks ask for.
 
 use crate::auth::{Identity, PERM_EDIT, has_permission};
+use crate::dashboards::access_denied;
 use crate::gojson::{decode_each, object, opt_i64, opt_string, opt_strings};
 use crate::http::{
-    R, bad_request_data, bind, go_escape, json_map, parse_query, query_all, query_i64, query_str, raw_json,
+    R, bad_request_data, bind, err_trace, go_json, json_map, parse_query, query_all, query_i64, query_str, success,
 };
 use crate::server::App;
 use crate::state::{Db, Role};
@@ -138,22 +139,6 @@ fn item_dto(db: &Db, a: &Annotation, with_avatar: bool) -> Value {
         "time": a.epoch, "timeEnd": a.epoch_end, "text": a.text, "tags": a.tags, "login": login, "email": email,
         "avatarUrl": avatar, "data": a.data.as_ref().map(sorted_keys).unwrap_or_else(|| json!({})),
     })
-}
-
-/// `response.Error(status, msg, err)` with a non-nil error (the error itself is only logged
-/// in production).
-fn err_trace(status: u16, msg: &str) -> Response {
-    crate::http::err_trace(status, msg)
-}
-
-/// `response.JSON`, with encoding/json's HTML escaping.
-fn go_json(status: u16, v: &Value) -> Response {
-    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
-}
-
-/// api/dashboard.go `dashboardGuardianResponse(nil)`.
-fn access_denied() -> Response {
-    crate::http::err_plain(403, "Access denied to this dashboard")
 }
 
 /// api/annotations.go `canEditDashboard`: the legacy guardian's `CanEdit`. Org admins pass;
@@ -453,7 +438,7 @@ async fn update(
     let mut db = app.db();
     let (cmd, a) = prepare(&db, &id, &uri, &headers, &body)?;
     apply_update(&mut db, a.id, cmd.time, cmd.time_end, cmd.text, cmd.tags);
-    Ok(json(200, "Annotation updated"))
+    Ok(success("Annotation updated"))
 }
 
 /// `PatchAnnotation`: the stored values, overridden by the given tags, a non-empty text and
@@ -472,12 +457,7 @@ async fn patch(
     let time = if cmd.time > 0 { cmd.time } else { a.epoch };
     let time_end = if cmd.time_end > 0 { cmd.time_end } else { a.epoch_end };
     apply_update(&mut db, a.id, time, time_end, text, tags);
-    Ok(json(200, "Annotation patched"))
-}
-
-/// `response.Success(msg)`.
-fn json(status: u16, msg: &str) -> Response {
-    crate::http::json(status, &json!({"message": msg}))
+    Ok(success("Annotation patched"))
 }
 
 /// `DeleteAnnotationByID`: the id, the annotation, `canSaveAnnotation`, then the row and its
@@ -490,7 +470,7 @@ async fn delete(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
         return Err(access_denied());
     }
     db.annotations.remove(&annotation_id);
-    Ok(json(200, "Annotation deleted"))
+    Ok(success("Annotation deleted"))
 }
 
 /// `MassDeleteAnnotations` (behind `reqOrgAdmin`) with RBAC off: a dashboard id needs a panel
@@ -524,7 +504,7 @@ async fn mass_delete(
     } else {
         db.annotations.retain(|_, a| !(a.org_id == org && a.dashboard_id == dashboard_id && a.panel_id == panel_id));
     }
-    Ok(json(200, "Annotations deleted"))
+    Ok(success("Annotations deleted"))
 }
 
 /// `GetAnnotationTags` -> sqlstore `FindTags`: the org's tag rows whose key or value is

@@ -50,8 +50,8 @@ fn dash_err(code: u16, status: Option<&str>, reason: &str) -> Response {
     }
 }
 
-/// `dashboardGuardianResponse(nil)`.
-fn access_denied() -> Response {
+/// pkg/api/dashboard.go `dashboardGuardianResponse(nil)`.
+pub(crate) fn access_denied() -> Response {
     err_plain(403, "Access denied to this dashboard")
 }
 

@@ -28,6 +28,12 @@ pub(crate) fn raw_json(status: u16, bytes: Vec<u8>, content_type: &'static str) 
     resp
 }
 
+/// `response.JSON(status, v)` as encoding/json writes it, with its HTML escaping (see
+/// [`go_escape`]).
+pub(crate) fn go_json(status: u16, v: &Value) -> Response {
+    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
+}
+
 /// `response.JSON(status, util.DynMap{…})`: encoding/json writes a Go map with its keys sorted,
 /// whatever order the source lists them in (structs keep their field order, so only the
 /// top level is sorted).
@@ -36,6 +42,11 @@ pub(crate) fn json_map(status: u16, mut body: Value) -> Response {
         map.sort_keys();
     }
     json(status, &body)
+}
+
+/// `response.Success(msg)` (pkg/api/response/response.go).
+pub(crate) fn success(msg: &str) -> Response {
+    json(200, &json!({ "message": msg }))
 }
 
 /// `response.Error(status, msg, nil)`: `{"message": msg}` without a trace id.

@@ -7,7 +7,7 @@
 
 use crate::auth::Identity;
 use crate::http::{
-    Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str,
+    Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str, success,
 };
 use crate::server::App;
 use crate::state::{Address, Db, Role};
@@ -40,11 +40,6 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 
 /// `[users] allow_org_create` in conf/defaults.ini at v8.5.4.
 const ALLOW_ORG_CREATE: bool = false;
-
-/// `response.Success(msg)` (pkg/api/response/response.go).
-pub(crate) fn success(msg: &str) -> Response {
-    json(200, &json!({ "message": msg }))
-}
 
 /// `models.RoleType` as bound by `web.Bind`: its `UnmarshalJSON` (pkg/models/org_user.go) turns
 /// `""` and `null` into `Viewer` and fails on any other unknown text, which binding reports

@@ -17,7 +17,7 @@
 use crate::auth::Identity;
 use crate::gojson::{decode_each, object, opt_bool, opt_string};
 use crate::gotime::GoTime;
-use crate::http::{R, TRACE_ID, bad_request_data, bind, go_escape, json_map, parse_query, query_all, raw_json};
+use crate::http::{R, TRACE_ID, bad_request_data, bind, go_json, json_map, parse_query, query_all};
 use crate::server::App;
 use axum::Router;
 use axum::body::Bytes;
@@ -673,13 +673,7 @@ fn sort_silences(list: &mut [(SilenceState, &Silence)]) {
 /// `ErrResp(status, err, "")` (api/util.go): `response.Error(status, err.Error(), err)`,
 /// marshalled by encoding/json with its HTML escaping.
 fn err_resp(status: u16, msg: &str) -> Response {
-    let body = serde_json::to_string(&json!({"message": msg, "traceID": TRACE_ID})).unwrap_or_default();
-    raw_json(status, go_escape(&body).into_bytes(), "application/json")
-}
-
-/// `response.JSON(200, v)`, with encoding/json's HTML escaping.
-fn go_json(status: u16, v: &Value) -> Response {
-    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
+    go_json(status, &json!({"message": msg, "traceID": TRACE_ID}))
 }
 
 /// `RouteGetSilences` -> notifier `ListSilences`: the filters are parsed first

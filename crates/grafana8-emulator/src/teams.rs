@@ -12,8 +12,8 @@
 use crate::auth::Identity;
 use crate::http::{
     R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str,
+    success,
 };
-use crate::orgs::success;
 use crate::server::App;
 use crate::state::{Db, Role, Team, User};
 use crate::util::{avatar_url, avatar_url_with_default, sql_like};

@@ -5,8 +5,8 @@
 use crate::auth::Identity;
 use crate::http::{
     R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_all, query_i64,
+    success,
 };
-use crate::orgs::success;
 use crate::server::App;
 use crate::state::{Db, Org, Role, User};
 use crate::util::{age_string, avatar_url, format_unix, now_rfc3339, now_unix, sql_like};
