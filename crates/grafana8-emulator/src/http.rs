@@ -260,6 +260,45 @@ pub(crate) fn query_bool(q: &[(String, String)], key: &str) -> bool {
     matches!(query_str(q, key), "1" | "t" | "T" | "TRUE" | "true" | "True")
 }
 
+/// `perpage` as the account searches read it: missing, invalid or not positive is 1000.
+pub(crate) fn query_per_page(q: &[(String, String)]) -> i64 {
+    match query_i64(q, "perpage") {
+        n if n <= 0 => 1000,
+        n => n,
+    }
+}
+
+/// The page the paged account searches answer (pkg/api/org_users.go
+/// `SearchOrgUsersWithPaging`, pkg/api/team.go `SearchTeams`,
+/// pkg/services/searchusers/searchusers.go `SearchUsersWithPaging`): `perpage` as
+/// [`query_per_page`] reads it and `page` at least 1, for `LIMIT perpage OFFSET (page - 1) *
+/// perpage`.
+pub(crate) struct Paging {
+    pub(crate) page: i64,
+    pub(crate) per_page: i64,
+}
+
+impl Paging {
+    pub(crate) fn from_query(q: &[(String, String)]) -> Paging {
+        Paging { page: query_i64(q, "page").max(1), per_page: query_per_page(q) }
+    }
+
+    /// The rows of the page.
+    pub(crate) fn rows<T>(&self, all: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+        all.into_iter().skip((self.page - 1).saturating_mul(self.per_page) as usize).take(self.per_page as usize)
+    }
+
+    /// The answer: `totalCount`, the page's rows under `key`, `page` and `perPage`.
+    pub(crate) fn answer(&self, total: usize, key: &str, rows: Vec<Value>) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert("totalCount".into(), json!(total));
+        out.insert(key.into(), Value::Array(rows));
+        out.insert("page".into(), json!(self.page));
+        out.insert("perPage".into(), json!(self.per_page));
+        Value::Object(out)
+    }
+}
+
 /// Parses a raw query string into ordered pairs.
 pub(crate) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     let Some(raw) = raw else { return Vec::new() };

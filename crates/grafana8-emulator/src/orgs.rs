@@ -7,7 +7,8 @@
 
 use crate::auth::Identity;
 use crate::http::{
-    Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64, query_str, success,
+    Field, Paging, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64,
+    query_per_page, query_str, success,
 };
 use crate::server::App;
 use crate::state::{Address, Db, Role};
@@ -143,10 +144,7 @@ async fn create_org(
 async fn search_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
     let q = parse_query(req.uri().query());
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
+    let per_page = query_per_page(&q);
     let page = query_i64(&q, "page");
     let (query, name) = (query_str(&q, "query"), query_str(&q, "name"));
     let pattern = format!("{query}%");
@@ -364,20 +362,12 @@ async fn current_org_users_lookup(State(app): State<Arc<App>>, Extension(id): Ex
 async fn search_current_org_users(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_org_admin()?;
     let q = parse_query(req.uri().query());
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let page = query_i64(&q, "page").max(1);
+    let paging = Paging::from_query(&q);
     let all = org_user_rows(&app.db(), id.org_id, query_str(&q, "query"), 0);
     let total = all.len();
-    let rows: Vec<Value> = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
-        // SearchOrgUsers does not select created/updated; the DTO has no such keys anyway.
-        .collect();
-    Ok(json(200, &json!({"totalCount": total, "OrgUsers": rows, "page": page, "perPage": per_page})))
+    // SearchOrgUsers does not select created/updated; the DTO has no such keys anyway.
+    let rows: Vec<Value> = paging.rows(all).collect();
+    Ok(json(200, &paging.answer(total, "OrgUsers", rows)))
 }
 
 /// pkg/api/org_users.go `GetOrgUsers` (server admins): no query, no limit; an unknown org

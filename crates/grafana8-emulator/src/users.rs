@@ -4,8 +4,7 @@
 
 use crate::auth::Identity;
 use crate::http::{
-    R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_all, query_i64,
-    success,
+    Paging, R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_all, success,
 };
 use crate::server::App;
 use crate::state::{Db, Org, Role, User};
@@ -317,13 +316,9 @@ async fn update_user_active_org(
 /// `SearchUsers`: `query` is a `LIKE '%q%'` on email, name or login, `activeLast30Days=true`
 /// keeps users seen in the last 30 days; rows sort by login, then email; `perpage` defaults to
 /// 1000 and `page` to 1.
-fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
+fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, Paging) {
     let q = parse_query(raw_query);
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let page = query_i64(&q, "page").max(1);
+    let paging = Paging::from_query(&q);
     let query = crate::http::query_str(&q, "query");
     let pattern = format!("%{query}%");
     let now = now_unix();
@@ -342,10 +337,8 @@ fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
         .collect();
     users.sort_by(|a, b| (&a.login, &a.email).cmp(&(&b.login, &b.email)));
     let total = users.len();
-    let hits: Vec<Value> = users
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
+    let hits: Vec<Value> = paging
+        .rows(users)
         .map(|u| {
             json!({"id": u.id, "name": u.name, "login": u.login, "email": u.email,
                    "avatarUrl": avatar_url(&u.email), "isAdmin": u.is_grafana_admin, "isDisabled": false,
@@ -353,7 +346,7 @@ fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
                    "authLabels": []})
         })
         .collect();
-    (total, hits, page, per_page)
+    (total, hits, paging)
 }
 
 /// Go's `strconv.ParseBool`.
@@ -368,15 +361,15 @@ fn go_parse_bool(s: &str) -> Option<bool> {
 /// pkg/services/searchusers/searchusers.go `SearchUsers` (server admins): the page's hits.
 async fn search_users(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
-    let (_, hits, _, _) = search(&app.db(), req.uri().query());
+    let (_, hits, _) = search(&app.db(), req.uri().query());
     Ok(json(200, &Value::Array(hits)))
 }
 
 /// pkg/services/searchusers/searchusers.go `SearchUsersWithPaging` (server admins).
 async fn search_users_with_paging(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
-    let (total, hits, page, per_page) = search(&app.db(), req.uri().query());
-    Ok(json(200, &json!({"totalCount": total, "users": hits, "page": page, "perPage": per_page})))
+    let (total, hits, paging) = search(&app.db(), req.uri().query());
+    Ok(json(200, &paging.answer(total, "users", hits)))
 }
 
 #[derive(Deserialize, Default)]
