@@ -21,15 +21,15 @@ use std::sync::Arc;
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/api/user", get(get_signed_in_user).put(update_signed_in_user))
+        .route("/api/user", get(get_user).put(update_user))
         .route("/api/user/password", put(change_password))
         .route("/api/user/using/{org_id}", post(user_set_using_org))
-        .route("/api/user/orgs", get(signed_in_user_orgs))
-        .route("/api/user/teams", get(signed_in_user_teams))
+        .route("/api/user/orgs", get(user_orgs))
+        .route("/api/user/teams", get(user_teams))
         .route("/api/users", get(search_users))
         .route("/api/users/search", get(search_users_with_paging))
         .route("/api/users/lookup", get(user_by_login_or_email_handler))
-        .route("/api/users/{id}", get(get_user_by_id).put(update_user))
+        .route("/api/users/{id}", get(get_user).put(update_user))
         .route("/api/users/{id}/orgs", get(user_orgs))
         .route("/api/users/{id}/teams", get(user_teams))
         .route("/api/users/{id}/using/{org_id}", post(update_user_active_org))
@@ -92,16 +92,14 @@ fn user_profile_response(db: &Db, user_id: i64) -> R {
     Ok(json(200, &user_profile(u, json!([]), &avatar_url(&u.email))))
 }
 
-/// pkg/api/user.go `GetSignedInUser`.
-async fn get_signed_in_user(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    user_profile_response(&app.db(), id.user_id)
-}
-
-/// pkg/api/user.go `GetUserByID` (server admins).
-async fn get_user_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    user_profile_response(&app.db(), user_id)
+/// pkg/api/user.go `GetSignedInUser` and `GetUserByID` (server admins).
+async fn get_user(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    user_profile_response(&app.db(), user.id()?)
 }
 
 /// pkg/api/user.go `GetUserByLoginOrEmail` (server admins): the DTO is built by hand, so
@@ -168,29 +166,18 @@ fn handle_update_user(db: &mut Db, user_id: i64, mut cmd: UpdateUserCommand) -> 
     Ok(success("User updated"))
 }
 
-/// pkg/api/user.go `UpdateSignedInUser` (auth proxy is off by default).
-async fn update_signed_in_user(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    let cmd = bind_update(&headers, &body)?;
-    handle_update_user(&mut app.db(), id.user_id, cmd)
-}
-
-/// pkg/api/user.go `UpdateUser` (server admins): the body is bound before the id is parsed.
+/// pkg/api/user.go `UpdateSignedInUser` (auth proxy is off by default) and `UpdateUser`
+/// (server admins): the body is bound before the id is parsed.
 async fn update_user(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
+    path_user: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let user = id.user_of(path_user.map(|p| p.0))?;
     let cmd = bind_update(&headers, &body)?;
-    let user_id = parse_param(&raw, "id")?;
-    handle_update_user(&mut app.db(), user_id, cmd)
+    handle_update_user(&mut app.db(), user.id()?, cmd)
 }
 
 #[derive(Deserialize, Default)]
@@ -239,16 +226,14 @@ fn user_org_list(db: &Db, user_id: i64) -> Vec<Value> {
     rows.into_iter().map(|(o, r)| json!({"orgId": o.id, "name": o.name, "role": r.as_str()})).collect()
 }
 
-/// pkg/api/user.go `GetSignedInUserOrgList`.
-async fn signed_in_user_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    Ok(json(200, &Value::Array(user_org_list(&app.db(), id.user_id))))
-}
-
-/// pkg/api/user.go `GetUserOrgList` (server admins).
-async fn user_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    Ok(json(200, &Value::Array(user_org_list(&app.db(), user_id))))
+/// pkg/api/user.go `GetSignedInUserOrgList` and `GetUserOrgList` (server admins).
+async fn user_orgs(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    Ok(json(200, &Value::Array(user_org_list(&app.db(), user.id()?))))
 }
 
 /// pkg/api/user.go `getUserTeamList` over pkg/services/sqlstore/team.go `GetTeamsByUser`: the
@@ -263,16 +248,15 @@ fn user_team_list(db: &Db, org_id: i64, user_id: i64) -> Value {
     Value::Array(list)
 }
 
-/// pkg/api/user.go `GetSignedInUserTeamList`.
-async fn signed_in_user_teams(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    Ok(json(200, &user_team_list(&app.db(), id.org_id, id.user_id)))
-}
-
-/// pkg/api/user.go `GetUserTeams` (server admins): teams of the caller's current org.
-async fn user_teams(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    Ok(json(200, &user_team_list(&app.db(), id.org_id, user_id)))
+/// pkg/api/user.go `GetSignedInUserTeamList` and `GetUserTeams` (server admins): teams of the
+/// caller's current org.
+async fn user_teams(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    Ok(json(200, &user_team_list(&app.db(), id.org_id, user.id()?)))
 }
 
 /// pkg/api/user.go `validateUsingOrg` then pkg/services/sqlstore/user.go `SetUsingOrg`.
