@@ -9,9 +9,9 @@
 
 use crate::auth::{Identity, PERM_EDIT, has_permission};
 use crate::dashboards::access_denied;
-use crate::gojson::{decode_each, object, opt_i64, opt_string, opt_strings};
 use crate::http::{
-    R, bad_request_data, bind, err_trace, go_json, json_map, parse_query, query_all, query_i64, query_str, success,
+    Field, R, bad_request_data, bind_go, err_trace, go_json, go_strings, json_map, parse_query, query_all, query_i64,
+    query_str, success,
 };
 use crate::server::App;
 use crate::state::{Db, Role};
@@ -22,7 +22,8 @@ use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -232,29 +233,34 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, u
 }
 
 /// `dtos.PostAnnotationsCmd`.
+#[derive(Default, Deserialize)]
 struct PostCmd {
+    #[serde(default, rename = "dashboardId")]
     dashboard_id: i64,
+    #[serde(default, rename = "panelId")]
     panel_id: i64,
+    #[serde(default)]
     time: i64,
+    #[serde(default, rename = "timeEnd")]
     time_end: i64,
+    #[serde(default)]
     text: String,
+    #[serde(default, deserialize_with = "go_strings")]
     tags: Option<Vec<String>>,
+    /// `*simplejson.Json`: any JSON value; `null` leaves the pointer nil.
+    #[serde(default)]
     data: Option<Value>,
 }
 
-fn decode_post(body: &Value) -> Result<PostCmd, ()> {
-    let o: Map<String, Value> = object(body)?;
-    Ok(PostCmd {
-        dashboard_id: decode_each(&o, "dashboardId", opt_i64)?.unwrap_or(0),
-        panel_id: decode_each(&o, "panelId", opt_i64)?.unwrap_or(0),
-        time: decode_each(&o, "time", opt_i64)?.unwrap_or(0),
-        time_end: decode_each(&o, "timeEnd", opt_i64)?.unwrap_or(0),
-        text: decode_each(&o, "text", opt_string)?.unwrap_or_default(),
-        tags: decode_each(&o, "tags", opt_strings)?,
-        // `*simplejson.Json`: any JSON value; `null` leaves the pointer nil.
-        data: decode_each(&o, "data", |v| Ok((!v.is_null()).then(|| v.clone())))?,
-    })
-}
+const POST_FIELDS: &[(&str, Field)] = &[
+    ("dashboardId", Field::Plain),
+    ("panelId", Field::Plain),
+    ("time", Field::Plain),
+    ("timeEnd", Field::Plain),
+    ("text", Field::Plain),
+    ("tags", Field::Nullable),
+    ("data", Field::Nullable),
+];
 
 /// sqlstore/annotation.go `Save`: tags normalised to their pairs, `created` = `updated` =
 /// now, a missing start is now, then `validateTimeRange`.
@@ -278,8 +284,7 @@ fn save(db: &mut Db, mut a: Annotation) -> i64 {
 /// permission on it, an org annotation the Editor role: 403 `Access denied to this
 /// dashboard`), then a non-empty text (400 `Failed to save annotation`).
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let raw: Value = bind(&headers, &body)?;
-    let cmd = decode_post(&raw).map_err(|()| bad_request_data())?;
+    let cmd: PostCmd = bind_go(&headers, &body, POST_FIELDS)?;
     let mut db = app.db();
     let allowed = if cmd.dashboard_id != 0 { can_edit_dashboard(&db, &id, cmd.dashboard_id) } else { is_editor(&id) };
     if !allowed {
@@ -318,17 +323,20 @@ async fn create_graphite(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let raw: Value = bind(&headers, &body)?;
-    let decoded = (|| -> Result<_, ()> {
-        let o = object(&raw)?;
-        let when = decode_each(&o, "when", opt_i64)?.unwrap_or(0);
-        let what = decode_each(&o, "what", opt_string)?.unwrap_or_default();
-        let data = decode_each(&o, "data", opt_string)?.unwrap_or_default();
-        // `Tags interface{}`: the last value given, `null` included.
-        let tags = o.iter().filter(|(k, _)| k.eq_ignore_ascii_case("tags")).map(|(_, v)| v.clone()).next_back();
-        Ok((when, what, data, tags))
-    })();
-    let (when, what, data, tags) = decoded.map_err(|()| bad_request_data())?;
+    #[derive(Deserialize)]
+    struct GraphiteCmd {
+        #[serde(default)]
+        when: i64,
+        #[serde(default)]
+        what: String,
+        #[serde(default)]
+        data: String,
+        /// `Tags interface{}`: the last value given, `null` included.
+        #[serde(default)]
+        tags: Option<Value>,
+    }
+    let fields = [("when", Field::Plain), ("what", Field::Plain), ("data", Field::Plain), ("tags", Field::Nullable)];
+    let GraphiteCmd { when, what, data, tags } = bind_go(&headers, &body, &fields)?;
     let failed = || err_trace(400, "Failed to save Graphite annotation");
     if what.is_empty() {
         return Err(failed());
@@ -369,24 +377,30 @@ async fn create_graphite(
     Ok(json_map(200, json!({"message": "Graphite annotation added", "id": new_id})))
 }
 
-/// `dtos.UpdateAnnotationsCmd` / `PatchAnnotationsCmd` (the same fields; `id` is ignored).
+/// `dtos.UpdateAnnotationsCmd` / `PatchAnnotationsCmd` (the same fields; `id` is decoded, so
+/// a wrong type fails the binding, but ignored).
+#[derive(Default, Deserialize)]
 struct UpdateCmd {
+    #[serde(default)]
+    #[allow(dead_code)]
+    id: i64,
+    #[serde(default)]
     time: i64,
+    #[serde(default, rename = "timeEnd")]
     time_end: i64,
+    #[serde(default)]
     text: String,
+    #[serde(default, deserialize_with = "go_strings")]
     tags: Option<Vec<String>>,
 }
 
-fn decode_update(body: &Value) -> Result<UpdateCmd, ()> {
-    let o = object(body)?;
-    decode_each(&o, "id", opt_i64)?;
-    Ok(UpdateCmd {
-        time: decode_each(&o, "time", opt_i64)?.unwrap_or(0),
-        time_end: decode_each(&o, "timeEnd", opt_i64)?.unwrap_or(0),
-        text: decode_each(&o, "text", opt_string)?.unwrap_or_default(),
-        tags: decode_each(&o, "tags", opt_strings)?,
-    })
-}
+const UPDATE_FIELDS: &[(&str, Field)] = &[
+    ("id", Field::Plain),
+    ("time", Field::Plain),
+    ("timeEnd", Field::Plain),
+    ("text", Field::Plain),
+    ("tags", Field::Nullable),
+];
 
 /// sqlstore/annotation.go `Update`: the text always, the start and end when non-zero, then
 /// `validateTimeRange`; given tags replace the `annotation_tag` rows, and the `tags` column
@@ -417,8 +431,7 @@ fn prepare(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(UpdateCmd, Annotation), Response> {
-    let raw: Value = bind(headers, body)?;
-    let cmd = decode_update(&raw).map_err(|()| bad_request_data())?;
+    let cmd: UpdateCmd = bind_go(headers, body, UPDATE_FIELDS)?;
     let annotation_id = annotation_id(uri)?;
     let a = find_by_id(db, id, annotation_id)?;
     if !can_save(db, id, a) {
@@ -484,16 +497,17 @@ async fn mass_delete(
     body: Bytes,
 ) -> R {
     id.require_org_admin()?;
-    let raw: Value = bind(&headers, &body)?;
-    let decoded = (|| -> Result<_, ()> {
-        let o = object(&raw)?;
-        Ok((
-            decode_each(&o, "dashboardId", opt_i64)?.unwrap_or(0),
-            decode_each(&o, "panelId", opt_i64)?.unwrap_or(0),
-            decode_each(&o, "annotationId", opt_i64)?.unwrap_or(0),
-        ))
-    })();
-    let (dashboard_id, panel_id, annotation_id) = decoded.map_err(|()| bad_request_data())?;
+    #[derive(Deserialize)]
+    struct MassDeleteCmd {
+        #[serde(default, rename = "dashboardId")]
+        dashboard_id: i64,
+        #[serde(default, rename = "panelId")]
+        panel_id: i64,
+        #[serde(default, rename = "annotationId")]
+        annotation_id: i64,
+    }
+    let fields = [("dashboardId", Field::Plain), ("panelId", Field::Plain), ("annotationId", Field::Plain)];
+    let MassDeleteCmd { dashboard_id, panel_id, annotation_id } = bind_go(&headers, &body, &fields)?;
     if (dashboard_id != 0 && panel_id == 0) || (panel_id != 0 && dashboard_id == 0) {
         return Err(bad_request_data());
     }

@@ -7,7 +7,8 @@ pub(crate) use gojson::Field;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::{Value, json};
 
 /// The trace id Grafana 8.5 adds to error bodies built from a Go error when tracing is off.
@@ -100,6 +101,13 @@ pub(crate) fn bind_go<T: DeserializeOwned>(
     check_json_content_type(headers)?;
     let v = gojson::decode_struct(body, fields).map_err(|()| bad_request_data())?;
     serde_json::from_value(v).map_err(|_| bad_request_data())
+}
+
+/// A `[]string` field bound as [`Field::Nullable`], decoded as Go decodes one: `null` is a nil
+/// slice, and a `null` element an empty string (for use with `#[serde(deserialize_with)]`).
+pub(crate) fn go_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let items: Option<Vec<Option<String>>> = Option::deserialize(d)?;
+    Ok(items.map(|items| items.into_iter().map(Option::unwrap_or_default).collect()))
 }
 
 /// `web.Bind` into a flat struct of strings, numbers and bools with these JSON field names.

@@ -35,7 +35,6 @@ mod datasources;
 mod faults;
 mod folders;
 mod frontend_settings;
-mod gojson;
 mod gotime;
 mod http;
 mod library_elements;
