@@ -359,5 +359,6 @@ mod tests {
         // The expectation is Go's fmt.Sprintf("%q", ...) of the same text.
         let s = "a\u{7}\u{1b}\u{a0}\u{200b}\u{85}é\u{fffd}😀\"\\\u{7f}";
         assert_eq!(go_quote(s), r#""a\a\x1b\u00a0\u200b\u0085é�😀\"\\\x7f""#);
+        assert_eq!(go_quote("a\u{0}b\u{7f}é\u{200b}\t\"\\"), "\"a\\x00b\\x7fé\\u200b\\t\\\"\\\\\"");
     }
 }

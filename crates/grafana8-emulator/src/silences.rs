@@ -16,7 +16,7 @@
 
 use crate::auth::Identity;
 use crate::gotime::GoTime;
-use crate::http::{Field, R, TRACE_ID, bad_request_data, bind_go, go_json, json_map, parse_query, query_all};
+use crate::http::{Field, R, TRACE_ID, bad_request_data, bind_go, go_json, go_quote, json_map, parse_query, query_all};
 use crate::server::App;
 use axum::Router;
 use axum::body::Bytes;
@@ -396,36 +396,6 @@ fn go_repeat_error(ast: &regex_syntax::ast::Ast) -> Option<(&'static str, (usize
         Ast::Concat(c) => c.asts.iter().find_map(go_repeat_error),
         _ => None,
     }
-}
-
-/// Go's `strconv.Quote` (the `%q` verb).
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{feff}') => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -820,11 +790,6 @@ mod tests {
             assert_eq!(go_regexp(pattern).err().as_deref(), Some(want), "{pattern}");
         }
         assert!(go_regexp("a|b.*?").is_ok());
-    }
-
-    #[test]
-    fn go_quote_is_strconv_quote() {
-        assert_eq!(go_quote("a\u{0}b\u{7f}é\u{200b}\t\"\\"), "\"a\\x00b\\x7fé\\u200b\\t\\\"\\\\\"");
     }
 
     #[test]
