@@ -550,17 +550,8 @@ async fn update_permissions(
     let dash_id = parse_param(&raw, "dashboardId")?;
     let mut db = app.db();
     let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
-    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
-        return Err(access_denied());
-    }
-    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &d), &items)?;
-    permissions::write(
-        &mut db,
-        id.org_id,
-        d.id,
-        &items,
-        "user id and team id cannot both be empty for a dashboard permission",
-    )?;
+    let missing = "user id and team id cannot both be empty for a dashboard permission";
+    permissions::update(&mut db, &id, &d, &items, access_denied, missing)?;
     Ok(json(200, &json!({"message": "Dashboard permissions updated"})))
 }
 

@@ -406,16 +406,7 @@ async fn update_permissions(
     let items = permissions::bind_items(&headers, &body)?;
     let mut db = app.db();
     let f = viewable_folder_by_uid(&db, &id, &uid)?.clone();
-    if !has_permission(&db, &id, f.id, PERM_ADMIN) {
-        return Err(access_denied());
-    }
-    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &f), &items)?;
-    permissions::write(
-        &mut db,
-        id.org_id,
-        f.id,
-        &items,
-        "user id and team id cannot both be empty for a folder permission",
-    )?;
+    let missing = "user id and team id cannot both be empty for a folder permission";
+    permissions::update(&mut db, &id, &f, &items, access_denied, missing)?;
     Ok(json_map(200, json!({"message": "Folder permissions updated", "id": f.id, "title": f.title})))
 }
