@@ -8,20 +8,22 @@
 //! dashboard permission the handlers' legacy checks ask for.
 
 use crate::auth::{Identity, PERM_EDIT, has_permission};
-use crate::gojson::{decode_each, object, opt_i64, opt_string, opt_strings};
+use crate::dashboards::access_denied;
 use crate::http::{
-    R, bad_request_data, bind, go_escape, json_map, parse_query, query_all, query_i64, query_str, raw_json,
+    Field, R, bad_request_data, bind_go, err_trace, go_json, go_strings, json_map, parse_query, query_all, query_i64,
+    query_str, success,
 };
 use crate::server::App;
 use crate::state::{Db, Role};
-use crate::util::avatar_url;
+use crate::util::{avatar_url, sql_like};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
-use serde_json::{Map, Value, json};
+use serde::Deserialize;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -140,22 +142,6 @@ fn item_dto(db: &Db, a: &Annotation, with_avatar: bool) -> Value {
     })
 }
 
-/// `response.Error(status, msg, err)` with a non-nil error (the error itself is only logged
-/// in production).
-fn err_trace(status: u16, msg: &str) -> Response {
-    crate::http::err_trace(status, msg)
-}
-
-/// `response.JSON`, with encoding/json's HTML escaping.
-fn go_json(status: u16, v: &Value) -> Response {
-    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
-}
-
-/// api/dashboard.go `dashboardGuardianResponse(nil)`.
-fn access_denied() -> Response {
-    crate::http::err_plain(403, "Access denied to this dashboard")
-}
-
 /// api/annotations.go `canEditDashboard`: the legacy guardian's `CanEdit`. Org admins pass;
 /// for anyone else a dashboard id that is not a dashboard of the org has no ACL
 /// (sqlstore/dashboard_acl.go `GetDashboardAclInfoList` joins on `d.org_id = ? AND d.id = ?`).
@@ -183,7 +169,7 @@ fn can_save(db: &Db, id: &Identity, a: &Annotation) -> bool {
 /// `annotationId is invalid`).
 fn annotation_id(uri: &Uri) -> Result<i64, Response> {
     let raw = uri.path().rsplit('/').next().unwrap_or("");
-    raw.parse::<i64>().map_err(|_| err_trace(400, "annotationId is invalid"))
+    crate::http::parse_param(raw, "annotationId")
 }
 
 /// api/annotations.go `findAnnotationByID`: the org's annotation, else 404
@@ -247,29 +233,34 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, u
 }
 
 /// `dtos.PostAnnotationsCmd`.
+#[derive(Default, Deserialize)]
 struct PostCmd {
+    #[serde(default, rename = "dashboardId")]
     dashboard_id: i64,
+    #[serde(default, rename = "panelId")]
     panel_id: i64,
+    #[serde(default)]
     time: i64,
+    #[serde(default, rename = "timeEnd")]
     time_end: i64,
+    #[serde(default)]
     text: String,
+    #[serde(default, deserialize_with = "go_strings")]
     tags: Option<Vec<String>>,
+    /// `*simplejson.Json`: any JSON value; `null` leaves the pointer nil.
+    #[serde(default)]
     data: Option<Value>,
 }
 
-fn decode_post(body: &Value) -> Result<PostCmd, ()> {
-    let o: Map<String, Value> = object(body)?;
-    Ok(PostCmd {
-        dashboard_id: decode_each(&o, "dashboardId", opt_i64)?.unwrap_or(0),
-        panel_id: decode_each(&o, "panelId", opt_i64)?.unwrap_or(0),
-        time: decode_each(&o, "time", opt_i64)?.unwrap_or(0),
-        time_end: decode_each(&o, "timeEnd", opt_i64)?.unwrap_or(0),
-        text: decode_each(&o, "text", opt_string)?.unwrap_or_default(),
-        tags: decode_each(&o, "tags", opt_strings)?,
-        // `*simplejson.Json`: any JSON value; `null` leaves the pointer nil.
-        data: decode_each(&o, "data", |v| Ok((!v.is_null()).then(|| v.clone())))?,
-    })
-}
+const POST_FIELDS: &[(&str, Field)] = &[
+    ("dashboardId", Field::Plain),
+    ("panelId", Field::Plain),
+    ("time", Field::Plain),
+    ("timeEnd", Field::Plain),
+    ("text", Field::Plain),
+    ("tags", Field::Nullable),
+    ("data", Field::Nullable),
+];
 
 /// sqlstore/annotation.go `Save`: tags normalised to their pairs, `created` = `updated` =
 /// now, a missing start is now, then `validateTimeRange`.
@@ -293,8 +284,7 @@ fn save(db: &mut Db, mut a: Annotation) -> i64 {
 /// permission on it, an org annotation the Editor role: 403 `Access denied to this
 /// dashboard`), then a non-empty text (400 `Failed to save annotation`).
 async fn create(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, headers: HeaderMap, body: Bytes) -> R {
-    let raw: Value = bind(&headers, &body)?;
-    let cmd = decode_post(&raw).map_err(|()| bad_request_data())?;
+    let cmd: PostCmd = bind_go(&headers, &body, POST_FIELDS)?;
     let mut db = app.db();
     let allowed = if cmd.dashboard_id != 0 { can_edit_dashboard(&db, &id, cmd.dashboard_id) } else { is_editor(&id) };
     if !allowed {
@@ -333,17 +323,20 @@ async fn create_graphite(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let raw: Value = bind(&headers, &body)?;
-    let decoded = (|| -> Result<_, ()> {
-        let o = object(&raw)?;
-        let when = decode_each(&o, "when", opt_i64)?.unwrap_or(0);
-        let what = decode_each(&o, "what", opt_string)?.unwrap_or_default();
-        let data = decode_each(&o, "data", opt_string)?.unwrap_or_default();
-        // `Tags interface{}`: the last value given, `null` included.
-        let tags = o.iter().filter(|(k, _)| k.eq_ignore_ascii_case("tags")).map(|(_, v)| v.clone()).next_back();
-        Ok((when, what, data, tags))
-    })();
-    let (when, what, data, tags) = decoded.map_err(|()| bad_request_data())?;
+    #[derive(Deserialize)]
+    struct GraphiteCmd {
+        #[serde(default)]
+        when: i64,
+        #[serde(default)]
+        what: String,
+        #[serde(default)]
+        data: String,
+        /// `Tags interface{}`: the last value given, `null` included.
+        #[serde(default)]
+        tags: Option<Value>,
+    }
+    let fields = [("when", Field::Plain), ("what", Field::Plain), ("data", Field::Plain), ("tags", Field::Nullable)];
+    let GraphiteCmd { when, what, data, tags } = bind_go(&headers, &body, &fields)?;
     let failed = || err_trace(400, "Failed to save Graphite annotation");
     if what.is_empty() {
         return Err(failed());
@@ -384,24 +377,30 @@ async fn create_graphite(
     Ok(json_map(200, json!({"message": "Graphite annotation added", "id": new_id})))
 }
 
-/// `dtos.UpdateAnnotationsCmd` / `PatchAnnotationsCmd` (the same fields; `id` is ignored).
+/// `dtos.UpdateAnnotationsCmd` / `PatchAnnotationsCmd` (the same fields; `id` is decoded, so
+/// a wrong type fails the binding, but ignored).
+#[derive(Default, Deserialize)]
 struct UpdateCmd {
+    #[serde(default)]
+    #[allow(dead_code)]
+    id: i64,
+    #[serde(default)]
     time: i64,
+    #[serde(default, rename = "timeEnd")]
     time_end: i64,
+    #[serde(default)]
     text: String,
+    #[serde(default, deserialize_with = "go_strings")]
     tags: Option<Vec<String>>,
 }
 
-fn decode_update(body: &Value) -> Result<UpdateCmd, ()> {
-    let o = object(body)?;
-    decode_each(&o, "id", opt_i64)?;
-    Ok(UpdateCmd {
-        time: decode_each(&o, "time", opt_i64)?.unwrap_or(0),
-        time_end: decode_each(&o, "timeEnd", opt_i64)?.unwrap_or(0),
-        text: decode_each(&o, "text", opt_string)?.unwrap_or_default(),
-        tags: decode_each(&o, "tags", opt_strings)?,
-    })
-}
+const UPDATE_FIELDS: &[(&str, Field)] = &[
+    ("id", Field::Plain),
+    ("time", Field::Plain),
+    ("timeEnd", Field::Plain),
+    ("text", Field::Plain),
+    ("tags", Field::Nullable),
+];
 
 /// sqlstore/annotation.go `Update`: the text always, the start and end when non-zero, then
 /// `validateTimeRange`; given tags replace the `annotation_tag` rows, and the `tags` column
@@ -432,8 +431,7 @@ fn prepare(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(UpdateCmd, Annotation), Response> {
-    let raw: Value = bind(headers, body)?;
-    let cmd = decode_update(&raw).map_err(|()| bad_request_data())?;
+    let cmd: UpdateCmd = bind_go(headers, body, UPDATE_FIELDS)?;
     let annotation_id = annotation_id(uri)?;
     let a = find_by_id(db, id, annotation_id)?;
     if !can_save(db, id, a) {
@@ -453,7 +451,7 @@ async fn update(
     let mut db = app.db();
     let (cmd, a) = prepare(&db, &id, &uri, &headers, &body)?;
     apply_update(&mut db, a.id, cmd.time, cmd.time_end, cmd.text, cmd.tags);
-    Ok(json(200, "Annotation updated"))
+    Ok(success("Annotation updated"))
 }
 
 /// `PatchAnnotation`: the stored values, overridden by the given tags, a non-empty text and
@@ -472,12 +470,7 @@ async fn patch(
     let time = if cmd.time > 0 { cmd.time } else { a.epoch };
     let time_end = if cmd.time_end > 0 { cmd.time_end } else { a.epoch_end };
     apply_update(&mut db, a.id, time, time_end, text, tags);
-    Ok(json(200, "Annotation patched"))
-}
-
-/// `response.Success(msg)`.
-fn json(status: u16, msg: &str) -> Response {
-    crate::http::json(status, &json!({"message": msg}))
+    Ok(success("Annotation patched"))
 }
 
 /// `DeleteAnnotationByID`: the id, the annotation, `canSaveAnnotation`, then the row and its
@@ -490,7 +483,7 @@ async fn delete(State(app): State<Arc<App>>, Extension(id): Extension<Identity>,
         return Err(access_denied());
     }
     db.annotations.remove(&annotation_id);
-    Ok(json(200, "Annotation deleted"))
+    Ok(success("Annotation deleted"))
 }
 
 /// `MassDeleteAnnotations` (behind `reqOrgAdmin`) with RBAC off: a dashboard id needs a panel
@@ -504,16 +497,17 @@ async fn mass_delete(
     body: Bytes,
 ) -> R {
     id.require_org_admin()?;
-    let raw: Value = bind(&headers, &body)?;
-    let decoded = (|| -> Result<_, ()> {
-        let o = object(&raw)?;
-        Ok((
-            decode_each(&o, "dashboardId", opt_i64)?.unwrap_or(0),
-            decode_each(&o, "panelId", opt_i64)?.unwrap_or(0),
-            decode_each(&o, "annotationId", opt_i64)?.unwrap_or(0),
-        ))
-    })();
-    let (dashboard_id, panel_id, annotation_id) = decoded.map_err(|()| bad_request_data())?;
+    #[derive(Deserialize)]
+    struct MassDeleteCmd {
+        #[serde(default, rename = "dashboardId")]
+        dashboard_id: i64,
+        #[serde(default, rename = "panelId")]
+        panel_id: i64,
+        #[serde(default, rename = "annotationId")]
+        annotation_id: i64,
+    }
+    let fields = [("dashboardId", Field::Plain), ("panelId", Field::Plain), ("annotationId", Field::Plain)];
+    let MassDeleteCmd { dashboard_id, panel_id, annotation_id } = bind_go(&headers, &body, &fields)?;
     if (dashboard_id != 0 && panel_id == 0) || (panel_id != 0 && dashboard_id == 0) {
         return Err(bad_request_data());
     }
@@ -524,21 +518,7 @@ async fn mass_delete(
     } else {
         db.annotations.retain(|_, a| !(a.org_id == org && a.dashboard_id == dashboard_id && a.panel_id == panel_id));
     }
-    Ok(json(200, "Annotations deleted"))
-}
-
-/// SQLite's `LIKE` (ASCII letters without regard to case; `%` any run, `_` one character).
-fn sql_like(text: &str, pattern: &str) -> bool {
-    fn go(t: &[char], p: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(&t[i..], rest)),
-            Some(('_', rest)) => !t.is_empty() && go(&t[1..], rest),
-            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(&t[1..], rest),
-        }
-    }
-    let (t, p): (Vec<char>, Vec<char>) = (text.chars().collect(), pattern.chars().collect());
-    go(&t, &p)
+    Ok(success("Annotations deleted"))
 }
 
 /// `GetAnnotationTags` -> sqlstore `FindTags`: the org's tag rows whose key or value is
@@ -555,7 +535,7 @@ async fn tags(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, u
     let mut counts: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
     for a in db.annotations.values().filter(|a| a.org_id == id.org_id) {
         for (k, v) in &a.pairs {
-            if sql_like(k, &pattern) || sql_like(v, &pattern) {
+            if sql_like(&pattern, k) || sql_like(&pattern, v) {
                 *counts.entry((k.as_str(), v.as_str())).or_insert(0) += 1;
             }
         }
@@ -578,13 +558,5 @@ mod tests {
             ["env: prod ", "env:prod", "a:b:c", "  ", ":x", "solo", "solo"].iter().map(|s| s.to_string()).collect();
         let pairs = parse_tag_pairs(&tags);
         assert_eq!(join_tag_pairs(&pairs), ["env:prod", "a:b", "solo"]);
-    }
-
-    #[test]
-    fn like_is_sqlite_like() {
-        assert!(sql_like("Environment", "%ENV%"));
-        assert!(sql_like("a_b", "%_%"));
-        assert!(!sql_like("prod", "%dev%"));
-        assert!(sql_like("", "%%"));
     }
 }

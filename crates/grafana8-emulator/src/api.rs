@@ -224,7 +224,7 @@ fn go_unix_rfc3339(e: i64) -> String {
 /// pkg/api/apikey.go `DeleteAPIKey`.
 async fn delete_key(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(key): Path<String>) -> R {
     id.require_org_admin()?;
-    let key_id = crate::http::parse_id(&key)?;
+    let key_id = crate::http::parse_param(&key, "id")?;
     let mut db = app.db();
     match db.api_keys.get(&key_id) {
         Some(k) if k.org_id == id.org_id => {

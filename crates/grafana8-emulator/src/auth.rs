@@ -2,7 +2,7 @@
 //! (pkg/middleware/auth.go) and the legacy dashboard guardian
 //! (pkg/services/guardian/guardian.go).
 
-use crate::http::{Field, mw_err, permission_denied};
+use crate::http::{Field, mw_err, parse_param, permission_denied};
 use crate::state::{Db, Role};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -42,6 +42,65 @@ impl Identity {
     /// `reqGrafanaAdmin`.
     pub(crate) fn require_grafana_admin(&self) -> Result<(), Response> {
         if self.is_grafana_admin { Ok(()) } else { Err(permission_denied()) }
+    }
+
+    /// The org a route of a `/api/org/…` ~ `/api/orgs/:orgId/…` pair acts on, once the route's
+    /// guard has passed: `own_guard` for the caller's current org, `reqGrafanaAdmin` for the
+    /// path's `orgId`.
+    pub(crate) fn org_of(
+        &self,
+        path_org: Option<String>,
+        own_guard: fn(&Identity) -> Result<(), Response>,
+    ) -> Result<Subject, Response> {
+        self.subject(path_org, "orgId", self.org_id, own_guard)
+    }
+
+    /// The user a route of a `/api/user/…` ~ `/api/users/:id/…` pair acts on, once the route's
+    /// guard has passed: none for the signed-in user, `reqGrafanaAdmin` for the path's `id`.
+    pub(crate) fn user_of(&self, path_user: Option<String>) -> Result<Subject, Response> {
+        self.subject(path_user, "id", self.user_id, |_| Ok(()))
+    }
+
+    fn subject(
+        &self,
+        path_id: Option<String>,
+        param: &'static str,
+        own: i64,
+        own_guard: fn(&Identity) -> Result<(), Response>,
+    ) -> Result<Subject, Response> {
+        match path_id {
+            Some(raw) => {
+                self.require_grafana_admin()?;
+                Ok(Subject::Path { raw, param })
+            }
+            None => {
+                own_guard(self)?;
+                Ok(Subject::Own(own))
+            }
+        }
+    }
+}
+
+/// What a route of one of pkg/api/api.go's pairs acts on: the caller's own org or user
+/// (`/api/org/…`, `/api/user/…`), or the one whose id the path names (`/api/orgs/:orgId/…`,
+/// `/api/users/:id/…`, for server admins). A path id is parsed only when the handler asks for
+/// it, as 8.5.4's handlers bind the body first.
+pub(crate) enum Subject {
+    Own(i64),
+    Path { raw: String, param: &'static str },
+}
+
+impl Subject {
+    /// The id: the caller's own, or the path's (`<param> is invalid` when it does not parse).
+    pub(crate) fn id(&self) -> Result<i64, Response> {
+        match self {
+            Subject::Own(id) => Ok(*id),
+            Subject::Path { raw, param } => parse_param(raw, param),
+        }
+    }
+
+    pub(crate) fn is_own(&self) -> bool {
+        matches!(self, Subject::Own(_))
     }
 }
 

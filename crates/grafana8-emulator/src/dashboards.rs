@@ -6,7 +6,8 @@
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::folders::folder_url;
 use crate::http::{
-    R, bind_fields, err_plain, err_trace, json, json_map, parse_query, query_all, query_i64, query_str, status_msg,
+    R, bind_fields, err_plain, err_trace, json, json_map, parse_param, parse_query, query_all, query_i64, query_str,
+    status_msg,
 };
 use crate::permissions;
 use crate::server::App;
@@ -49,8 +50,8 @@ fn dash_err(code: u16, status: Option<&str>, reason: &str) -> Response {
     }
 }
 
-/// `dashboardGuardianResponse(nil)`.
-fn access_denied() -> Response {
+/// pkg/api/dashboard.go `dashboardGuardianResponse(nil)`.
+pub(crate) fn access_denied() -> Response {
     err_plain(403, "Access denied to this dashboard")
 }
 
@@ -525,7 +526,7 @@ async fn get_permissions(
     Extension(id): Extension<Identity>,
     Path(raw): Path<String>,
 ) -> R {
-    let dash_id = parse_dashboard_id(&raw)?;
+    let dash_id = parse_param(&raw, "dashboardId")?;
     let db = app.db();
     let d = dashboard_by_id(&db, id.org_id, dash_id)?;
     if !has_permission(&db, &id, d.id, PERM_ADMIN) {
@@ -546,25 +547,12 @@ async fn update_permissions(
     body: Bytes,
 ) -> R {
     let items = permissions::bind_items(&headers, &body)?;
-    let dash_id = parse_dashboard_id(&raw)?;
+    let dash_id = parse_param(&raw, "dashboardId")?;
     let mut db = app.db();
     let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
-    if !has_permission(&db, &id, d.id, PERM_ADMIN) {
-        return Err(access_denied());
-    }
-    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &d), &items)?;
-    permissions::write(
-        &mut db,
-        id.org_id,
-        d.id,
-        &items,
-        "user id and team id cannot both be empty for a dashboard permission",
-    )?;
+    let missing = "user id and team id cannot both be empty for a dashboard permission";
+    permissions::update(&mut db, &id, &d, &items, access_denied, missing)?;
     Ok(json(200, &json!({"message": "Dashboard permissions updated"})))
-}
-
-fn parse_dashboard_id(raw: &str) -> Result<i64, Response> {
-    raw.parse().map_err(|_| err_trace(400, "dashboardId is invalid"))
 }
 
 /// pkg/api/dashboard.go `GetDashboardVersions`: CanSave, newest first, messages filled in.
@@ -574,7 +562,7 @@ async fn versions(
     Path(raw): Path<String>,
     req: Request,
 ) -> R {
-    let dash_id = parse_dashboard_id(&raw)?;
+    let dash_id = parse_param(&raw, "dashboardId")?;
     let q = parse_query(req.uri().query());
     let db = app.db();
     if !has_permission(&db, &id, dash_id, PERM_EDIT) {
@@ -660,7 +648,7 @@ async fn restore(
     let Some(ver) = cmd.version.filter(|v| *v != 0) else {
         return Err(crate::http::bad_request_data());
     };
-    let dash_id = parse_dashboard_id(&raw)?;
+    let dash_id = parse_param(&raw, "dashboardId")?;
     let mut db = app.db();
     let d = dashboard_by_id(&db, id.org_id, dash_id)?.clone();
     if !has_permission(&db, &id, d.id, PERM_EDIT) {
@@ -718,7 +706,7 @@ async fn version(
     Extension(id): Extension<Identity>,
     Path((raw, ver)): Path<(String, String)>,
 ) -> R {
-    let dash_id = parse_dashboard_id(&raw)?;
+    let dash_id = parse_param(&raw, "dashboardId")?;
     let db = app.db();
     if !has_permission(&db, &id, dash_id, PERM_EDIT) {
         return Err(access_denied());

@@ -4,7 +4,7 @@
 //! at v8.5.4. There is no `PUT /api/datasources/uid/:uid` in 8.5 (it arrives in 9.0).
 
 use crate::auth::Identity;
-use crate::http::{Field, R, bad_request_data, bind_go, err_plain, err_trace, go_quote, json, json_map, parse_id};
+use crate::http::{Field, R, bad_request_data, bind_go, err_plain, err_trace, go_quote, json, json_map, parse_param};
 use crate::server::App;
 use crate::state::{DataSource, Db};
 use crate::util::generate_short_uid;
@@ -293,7 +293,7 @@ async fn list(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -
 /// (sqlstore/datasource.go `getDataSource`, `ErrDataSourceIdentifierNotSet`).
 async fn get_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
     id.require_org_admin()?;
-    let ds_id = parse_id(&raw)?;
+    let ds_id = parse_param(&raw, "id")?;
     if ds_id == 0 {
         return Err(err_plain(400, "Datasource id is missing"));
     }
@@ -488,7 +488,7 @@ async fn update(
     id.require_org_admin()?;
     let cmd: Cmd = bind_go(&headers, &body, UPDATE_FIELDS)?;
     let (name, ds_type, access) = required(&cmd)?;
-    let ds_id = parse_id(&raw)?;
+    let ds_id = parse_param(&raw, "id")?;
     let url = cmd.url.clone().unwrap_or_default();
     validate_url(&ds_type, &url)?;
     // getRawDataSourceById: id 0 is ErrDataSourceIdentifierNotSet, which is not "not found".
@@ -548,7 +548,7 @@ async fn update(
 
 async fn delete_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
     id.require_org_admin()?;
-    let ds_id = parse_id(&raw)?;
+    let ds_id = parse_param(&raw, "id")?;
     if ds_id <= 0 {
         return Err(err_plain(400, "Missing valid datasource id"));
     }

@@ -5,7 +5,7 @@
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::http::{
-    R, bind_fields, err_plain, err_trace, json, json_map, parse_id, parse_query, query_bool, query_i64, status_msg,
+    R, bind_fields, err_plain, err_trace, json, json_map, parse_param, parse_query, query_bool, query_i64, status_msg,
 };
 use crate::permissions;
 use crate::server::App;
@@ -110,7 +110,7 @@ async fn get_by_uid(State(app): State<Arc<App>>, Extension(id): Extension<Identi
 /// pkg/api/folder.go `GetFolderByID`; `FolderServiceImpl.GetFolderByID` answers id 0 with a
 /// synthetic General folder.
 async fn get_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    let folder_id = parse_id(&raw)?;
+    let folder_id = parse_param(&raw, "id")?;
     let db = app.db();
     if folder_id == 0 {
         let can_edit = has_permission(&db, &id, 0, PERM_EDIT);
@@ -406,16 +406,7 @@ async fn update_permissions(
     let items = permissions::bind_items(&headers, &body)?;
     let mut db = app.db();
     let f = viewable_folder_by_uid(&db, &id, &uid)?.clone();
-    if !has_permission(&db, &id, f.id, PERM_ADMIN) {
-        return Err(access_denied());
-    }
-    permissions::check_before_update(&permissions::acl_rows(&db, id.org_id, &f), &items)?;
-    permissions::write(
-        &mut db,
-        id.org_id,
-        f.id,
-        &items,
-        "user id and team id cannot both be empty for a folder permission",
-    )?;
+    let missing = "user id and team id cannot both be empty for a folder permission";
+    permissions::update(&mut db, &id, &f, &items, access_denied, missing)?;
     Ok(json_map(200, json!({"message": "Folder permissions updated", "id": f.id, "title": f.title})))
 }

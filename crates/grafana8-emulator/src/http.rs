@@ -7,7 +7,8 @@ pub(crate) use gojson::Field;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer};
 use serde_json::{Value, json};
 
 /// The trace id Grafana 8.5 adds to error bodies built from a Go error when tracing is off.
@@ -28,6 +29,12 @@ pub(crate) fn raw_json(status: u16, bytes: Vec<u8>, content_type: &'static str) 
     resp
 }
 
+/// `response.JSON(status, v)` as encoding/json writes it, with its HTML escaping (see
+/// [`go_escape`]).
+pub(crate) fn go_json(status: u16, v: &Value) -> Response {
+    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
+}
+
 /// `response.JSON(status, util.DynMap{…})`: encoding/json writes a Go map with its keys sorted,
 /// whatever order the source lists them in (structs keep their field order, so only the
 /// top level is sorted).
@@ -36,6 +43,11 @@ pub(crate) fn json_map(status: u16, mut body: Value) -> Response {
         map.sort_keys();
     }
     json(status, &body)
+}
+
+/// `response.Success(msg)` (pkg/api/response/response.go).
+pub(crate) fn success(msg: &str) -> Response {
+    json(200, &json!({ "message": msg }))
 }
 
 /// `response.Error(status, msg, nil)`: `{"message": msg}` without a trace id.
@@ -89,6 +101,13 @@ pub(crate) fn bind_go<T: DeserializeOwned>(
     check_json_content_type(headers)?;
     let v = gojson::decode_struct(body, fields).map_err(|()| bad_request_data())?;
     serde_json::from_value(v).map_err(|_| bad_request_data())
+}
+
+/// A `[]string` field bound as [`Field::Nullable`], decoded as Go decodes one: `null` is a nil
+/// slice, and a `null` element an empty string (for use with `#[serde(deserialize_with)]`).
+pub(crate) fn go_strings<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let items: Option<Vec<Option<String>>> = Option::deserialize(d)?;
+    Ok(items.map(|items| items.into_iter().map(Option::unwrap_or_default).collect()))
 }
 
 /// `web.Bind` into a flat struct of strings, numbers and bools with these JSON field names.
@@ -249,6 +268,45 @@ pub(crate) fn query_bool(q: &[(String, String)], key: &str) -> bool {
     matches!(query_str(q, key), "1" | "t" | "T" | "TRUE" | "true" | "True")
 }
 
+/// `perpage` as the account searches read it: missing, invalid or not positive is 1000.
+pub(crate) fn query_per_page(q: &[(String, String)]) -> i64 {
+    match query_i64(q, "perpage") {
+        n if n <= 0 => 1000,
+        n => n,
+    }
+}
+
+/// The page the paged account searches answer (pkg/api/org_users.go
+/// `SearchOrgUsersWithPaging`, pkg/api/team.go `SearchTeams`,
+/// pkg/services/searchusers/searchusers.go `SearchUsersWithPaging`): `perpage` as
+/// [`query_per_page`] reads it and `page` at least 1, for `LIMIT perpage OFFSET (page - 1) *
+/// perpage`.
+pub(crate) struct Paging {
+    pub(crate) page: i64,
+    pub(crate) per_page: i64,
+}
+
+impl Paging {
+    pub(crate) fn from_query(q: &[(String, String)]) -> Paging {
+        Paging { page: query_i64(q, "page").max(1), per_page: query_per_page(q) }
+    }
+
+    /// The rows of the page.
+    pub(crate) fn rows<T>(&self, all: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+        all.into_iter().skip((self.page - 1).saturating_mul(self.per_page) as usize).take(self.per_page as usize)
+    }
+
+    /// The answer: `totalCount`, the page's rows under `key`, `page` and `perPage`.
+    pub(crate) fn answer(&self, total: usize, key: &str, rows: Vec<Value>) -> Value {
+        let mut out = serde_json::Map::new();
+        out.insert("totalCount".into(), json!(total));
+        out.insert(key.into(), Value::Array(rows));
+        out.insert("page".into(), json!(self.page));
+        out.insert("perPage".into(), json!(self.per_page));
+        Value::Object(out)
+    }
+}
+
 /// Parses a raw query string into ordered pairs.
 pub(crate) fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     let Some(raw) = raw else { return Vec::new() };
@@ -285,9 +343,11 @@ fn pct_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Grafana's `:id` parameter parsing (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`).
-pub(crate) fn parse_id(s: &str) -> Result<i64, Response> {
-    s.parse::<i64>().map_err(|_| err_trace(400, "id is invalid"))
+/// A path id parsed as Grafana's handlers parse one
+/// (`strconv.ParseInt(web.Params(c.Req)[":id"], 10, 64)`); the message names the parameter
+/// (`response.Error(400, "<param> is invalid", err)`).
+pub(crate) fn parse_param(raw: &str, param: &str) -> Result<i64, Response> {
+    raw.parse::<i64>().map_err(|_| err_trace(400, &format!("{param} is invalid")))
 }
 
 #[cfg(test)]
@@ -299,5 +359,6 @@ mod tests {
         // The expectation is Go's fmt.Sprintf("%q", ...) of the same text.
         let s = "a\u{7}\u{1b}\u{a0}\u{200b}\u{85}é\u{fffd}😀\"\\\u{7f}";
         assert_eq!(go_quote(s), r#""a\a\x1b\u00a0\u200b\u0085é�😀\"\\\x7f""#);
+        assert_eq!(go_quote("a\u{0}b\u{7f}é\u{200b}\t\"\\"), "\"a\\x00b\\x7fé\\u200b\\t\\\"\\\\\"");
     }
 }

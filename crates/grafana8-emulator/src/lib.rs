@@ -38,7 +38,6 @@ mod faults;
 mod folders;
 mod frontend_settings;
 mod go_template;
-mod gojson;
 mod gotime;
 mod http;
 mod library_elements;

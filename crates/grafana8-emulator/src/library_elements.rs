@@ -7,7 +7,7 @@ use crate::http::{Field, R, bind_go, err_trace, json, parse_query, query_i64, qu
 use crate::permissions::sql_can;
 use crate::server::App;
 use crate::state::{Dash, Db, LibraryConnection, LibraryElement, Role};
-use crate::util::{avatar_url, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
+use crate::util::{avatar_url, generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339, sql_like};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Request, State};
@@ -312,21 +312,6 @@ async fn get_by_name(State(app): State<Arc<App>>, Extension(id): Extension<Ident
     Ok(json(200, &json!({ "result": found })))
 }
 
-/// SQLite's `LIKE` with `%` and `_` wildcards, case-insensitive for ASCII letters only.
-fn sqlite_like(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.split_first() {
-            None => t.is_empty(),
-            Some(('%', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
-            Some(('_', rest)) => !t.is_empty() && go(rest, &t[1..]),
-            Some((c, rest)) => t.first().is_some_and(|x| x.eq_ignore_ascii_case(c)) && go(rest, &t[1..]),
-        }
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
-}
-
 /// api.go `getAllHandler` → database.go `getAllLibraryElements` with writers.go's filters.
 async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     let q = parse_query(req.uri().query());
@@ -361,8 +346,8 @@ async fn get_all(State(app): State<Arc<App>>, Extension(id): Extension<Identity>
         e.org_id == id.org_id
             && (kind != 1 && kind != 2 || e.kind == kind)
             && (search.trim().is_empty()
-                || sqlite_like(&format!("%{search}%"), &e.name)
-                || sqlite_like(&format!("%{search}%"), &e.description))
+                || sql_like(&format!("%{search}%"), &e.name)
+                || sql_like(&format!("%{search}%"), &e.description))
             && (exclude.trim().is_empty() || e.uid != exclude)
             && (type_filter.is_empty() || type_filter.contains(&e.el_type.as_str()))
     };

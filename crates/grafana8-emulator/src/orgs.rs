@@ -6,7 +6,10 @@
 //! guards here are the legacy role checks of pkg/api/api.go.
 
 use crate::auth::Identity;
-use crate::http::{Field, R, bind_fields, bind_go, err_plain, err_trace, json, parse_query, query_i64, query_str};
+use crate::http::{
+    Field, Paging, R, bind_fields, bind_go, err_plain, err_trace, json, parse_param, parse_query, query_i64,
+    query_per_page, query_str, success,
+};
 use crate::server::App;
 use crate::state::{Address, Db, Role};
 use crate::util::{age_string, avatar_url, format_unix, now_unix, sql_like};
@@ -22,15 +25,15 @@ use std::sync::Arc;
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/api/org", get(get_current_org).put(update_current_org))
-        .route("/api/org/address", put(update_current_org_address))
-        .route("/api/org/users", get(current_org_users).post(add_current_org_user))
+        .route("/api/org", get(get_org).put(update_org))
+        .route("/api/org/address", put(update_org_address))
+        .route("/api/org/users", get(current_org_users).post(add_org_user))
         .route("/api/org/users/search", get(search_current_org_users))
         .route("/api/org/users/lookup", get(current_org_users_lookup))
-        .route("/api/org/users/{user_id}", patch(update_current_org_user).delete(remove_current_org_user))
+        .route("/api/org/users/{user_id}", patch(update_org_user).delete(remove_org_user))
         .route("/api/orgs", get(search_orgs).post(create_org))
         .route("/api/orgs/name/{name}", get(get_org_by_name))
-        .route("/api/orgs/{org_id}", get(get_org_by_id).put(update_org).delete(delete_org))
+        .route("/api/orgs/{org_id}", get(get_org).put(update_org).delete(delete_org))
         .route("/api/orgs/{org_id}/address", put(update_org_address))
         .route("/api/orgs/{org_id}/users", get(org_users).post(add_org_user))
         .route("/api/orgs/{org_id}/users/{user_id}", patch(update_org_user).delete(remove_org_user))
@@ -38,17 +41,6 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 
 /// `[users] allow_org_create` in conf/defaults.ini at v8.5.4.
 const ALLOW_ORG_CREATE: bool = false;
-
-/// `response.Success(msg)` (pkg/api/response/response.go).
-pub(crate) fn success(msg: &str) -> Response {
-    json(200, &json!({ "message": msg }))
-}
-
-/// A path id parsed as `strconv.ParseInt`; the message names the parameter
-/// (`response.Error(400, "<param> is invalid", err)`).
-pub(crate) fn parse_param(raw: &str, what: &str) -> Result<i64, Response> {
-    raw.parse::<i64>().map_err(|_| err_trace(400, &format!("{what} is invalid")))
-}
 
 /// `models.RoleType` as bound by `web.Bind`: its `UnmarshalJSON` (pkg/models/org_user.go) turns
 /// `""` and `null` into `Viewer` and fails on any other unknown text, which binding reports
@@ -84,16 +76,10 @@ fn get_org_helper(db: &Db, org_id: i64) -> R {
     }
 }
 
-/// pkg/api/org.go `GetCurrentOrg` (signed in).
-async fn get_current_org(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    get_org_helper(&app.db(), id.org_id)
-}
-
-/// pkg/api/org.go `GetOrgByID` (server admins).
-async fn get_org_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let org_id = parse_param(&raw, "orgId")?;
-    get_org_helper(&app.db(), org_id)
+/// pkg/api/org.go `GetCurrentOrg` (signed in) and `GetOrgByID` (server admins).
+async fn get_org(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, path_org: Option<Path<String>>) -> R {
+    let org = id.org_of(path_org.map(|p| p.0), |_| Ok(()))?;
+    get_org_helper(&app.db(), org.id()?)
 }
 
 /// pkg/api/org.go `GetOrgByName` (server admins); the name is matched exactly.
@@ -152,10 +138,7 @@ async fn create_org(
 async fn search_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
     let q = parse_query(req.uri().query());
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
+    let per_page = query_per_page(&q);
     let page = query_i64(&q, "page");
     let (query, name) = (query_str(&q, "query"), query_str(&q, "name"));
     let pattern = format!("{query}%");
@@ -186,30 +169,18 @@ fn update_org_helper(db: &mut Db, org_id: i64, name: String) -> R {
     Ok(success("Organization updated"))
 }
 
-/// pkg/api/org.go `UpdateCurrentOrg` (org admins).
-async fn update_current_org(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    id.require_org_admin()?;
-    let name = bind_name(&headers, &body)?;
-    update_org_helper(&mut app.db(), id.org_id, name)
-}
-
-/// pkg/api/org.go `UpdateOrg` (server admins): the body is bound before the id is parsed.
+/// pkg/api/org.go `UpdateCurrentOrg` (org admins) and `UpdateOrg` (server admins): the body
+/// is bound before the id is parsed.
 async fn update_org(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
+    path_org: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let org = id.org_of(path_org.map(|p| p.0), Identity::require_org_admin)?;
     let name = bind_name(&headers, &body)?;
-    let org_id = parse_param(&raw, "orgId")?;
-    update_org_helper(&mut app.db(), org_id, name)
+    update_org_helper(&mut app.db(), org.id()?, name)
 }
 
 #[derive(Deserialize, Default)]
@@ -254,31 +225,18 @@ fn update_address(db: &mut Db, org_id: i64, f: AddressForm) -> R {
     Ok(success("Address updated"))
 }
 
-/// pkg/api/org.go `UpdateCurrentOrgAddress` (org admins).
-async fn update_current_org_address(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    id.require_org_admin()?;
-    let form = bind_address(&headers, &body)?;
-    update_address(&mut app.db(), id.org_id, form)
-}
-
-/// pkg/api/org.go `UpdateOrgAddress` (server admins): the form is bound before the id is
-/// parsed.
+/// pkg/api/org.go `UpdateCurrentOrgAddress` (org admins) and `UpdateOrgAddress` (server
+/// admins): the form is bound before the id is parsed.
 async fn update_org_address(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
+    path_org: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let org = id.org_of(path_org.map(|p| p.0), Identity::require_org_admin)?;
     let form = bind_address(&headers, &body)?;
-    let org_id = parse_param(&raw, "orgId")?;
-    update_address(&mut app.db(), org_id, form)
+    update_address(&mut app.db(), org.id()?, form)
 }
 
 /// pkg/api/org.go `DeleteOrgByID` (server admins) over pkg/services/sqlstore/org.go
@@ -373,20 +331,12 @@ async fn current_org_users_lookup(State(app): State<Arc<App>>, Extension(id): Ex
 async fn search_current_org_users(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_org_admin()?;
     let q = parse_query(req.uri().query());
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let page = query_i64(&q, "page").max(1);
+    let paging = Paging::from_query(&q);
     let all = org_user_rows(&app.db(), id.org_id, query_str(&q, "query"), 0);
     let total = all.len();
-    let rows: Vec<Value> = all
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
-        // SearchOrgUsers does not select created/updated; the DTO has no such keys anyway.
-        .collect();
-    Ok(json(200, &json!({"totalCount": total, "OrgUsers": rows, "page": page, "perPage": per_page})))
+    // SearchOrgUsers does not select created/updated; the DTO has no such keys anyway.
+    let rows: Vec<Value> = paging.rows(all).collect();
+    Ok(json(200, &paging.answer(total, "OrgUsers", rows)))
 }
 
 /// pkg/api/org_users.go `GetOrgUsers` (server admins): no query, no limit; an unknown org
@@ -442,31 +392,17 @@ fn add_org_user_helper(db: &mut Db, org_id: i64, login: &str, role: Role) -> R {
 }
 
 /// pkg/api/org_users.go `AddOrgUserToCurrentOrg` (org admins; the user quota is unlimited by
-/// default).
-async fn add_current_org_user(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    id.require_org_admin()?;
-    let (login, role) = bind_add(&headers, &body)?;
-    add_org_user_helper(&mut app.db(), id.org_id, &login, role)
-}
-
-/// pkg/api/org_users.go `AddOrgUser` (server admins): the body is bound before the org id is
-/// parsed.
+/// default) and `AddOrgUser` (server admins): the body is bound before the org id is parsed.
 async fn add_org_user(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
+    path_org: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let org = id.org_of(path_org.map(|p| p.0), Identity::require_org_admin)?;
     let (login, role) = bind_add(&headers, &body)?;
-    let org_id = parse_param(&raw, "orgId")?;
-    add_org_user_helper(&mut app.db(), org_id, &login, role)
+    add_org_user_helper(&mut app.db(), org.id()?, &login, role)
 }
 
 #[derive(Deserialize, Default)]
@@ -499,32 +435,26 @@ fn update_org_user_helper(db: &mut Db, org_id: i64, user_id: i64, role: Role) ->
     Ok(success("Organization user updated"))
 }
 
-/// pkg/api/org_users.go `UpdateOrgUserForCurrentOrg` (org admins).
-async fn update_current_org_user(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    id.require_org_admin()?;
-    let role = bind_role(&headers, &body)?;
-    let user_id = parse_param(&raw, "userId")?;
-    update_org_user_helper(&mut app.db(), id.org_id, user_id, role)
+/// The ids of `/api/org/users/:userId` and `/api/orgs/:orgId/users/:userId`.
+#[derive(Deserialize)]
+struct OrgUserPath {
+    org_id: Option<String>,
+    user_id: String,
 }
 
-/// pkg/api/org_users.go `UpdateOrgUser` (server admins).
+/// pkg/api/org_users.go `UpdateOrgUserForCurrentOrg` (org admins) and `UpdateOrgUser` (server
+/// admins): the body, then the org id, then the user id.
 async fn update_org_user(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path((raw_org, raw_user)): Path<(String, String)>,
+    Path(path): Path<OrgUserPath>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let org = id.org_of(path.org_id, Identity::require_org_admin)?;
     let role = bind_role(&headers, &body)?;
-    let org_id = parse_param(&raw_org, "orgId")?;
-    let user_id = parse_param(&raw_user, "userId")?;
+    let org_id = org.id()?;
+    let user_id = parse_param(&path.user_id, "userId")?;
     update_org_user_helper(&mut app.db(), org_id, user_id, role)
 }
 
@@ -566,26 +496,14 @@ fn remove_org_user_helper(db: &mut Db, org_id: i64, user_id: i64, delete_orphan:
     Ok(success("User removed from organization"))
 }
 
-/// pkg/api/org_users.go `RemoveOrgUserForCurrentOrg` (org admins).
-async fn remove_current_org_user(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
-) -> R {
-    id.require_org_admin()?;
-    let user_id = parse_param(&raw, "userId")?;
-    remove_org_user_helper(&mut app.db(), id.org_id, user_id, true)
-}
-
-/// pkg/api/org_users.go `RemoveOrgUser` (server admins): the user id is parsed before the org
-/// id.
+/// pkg/api/org_users.go `RemoveOrgUserForCurrentOrg` (org admins; an orphaned user is
+/// deleted) and `RemoveOrgUser` (server admins): the user id is parsed before the org id.
 async fn remove_org_user(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path((raw_org, raw_user)): Path<(String, String)>,
+    Path(path): Path<OrgUserPath>,
 ) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw_user, "userId")?;
-    let org_id = parse_param(&raw_org, "orgId")?;
-    remove_org_user_helper(&mut app.db(), org_id, user_id, false)
+    let org = id.org_of(path.org_id, Identity::require_org_admin)?;
+    let user_id = parse_param(&path.user_id, "userId")?;
+    remove_org_user_helper(&mut app.db(), org.id()?, user_id, org.is_own())
 }

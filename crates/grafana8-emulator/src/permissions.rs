@@ -5,7 +5,7 @@
 //! pkg/services/guardian/guardian.go `CheckPermissionBeforeUpdate`) and the write
 //! (pkg/services/dashboards/database/database.go `UpdateDashboardACL`) at v8.5.4.
 
-use crate::auth::Identity;
+use crate::auth::{Identity, PERM_ADMIN, has_permission};
 use crate::http::{Field, bind_go, err_trace};
 use crate::state::{Acl, Dash, Db, Role};
 use crate::util::{avatar_url, avatar_url_with_default, now_rfc3339};
@@ -317,7 +317,7 @@ pub(crate) fn bind_items(headers: &HeaderMap, body: &[u8]) -> Result<Vec<AclItem
 /// none equal to the implicit Admin-role entry, and none that overrides an inherited row
 /// without raising it. The final `checkAcl` repeats the handlers' `CanAdmin`, so it cannot fail
 /// here.
-pub(crate) fn check_before_update(existing: &[AclRow], items: &[AclItem]) -> Result<(), Response> {
+fn check_before_update(existing: &[AclRow], items: &[AclItem]) -> Result<(), Response> {
     let admin = Entry { user_id: 0, team_id: 0, role: Some("Admin"), permission: 4 };
     let mut acl: Vec<Entry<'_>> = Vec::with_capacity(items.len());
     for item in items {
@@ -340,10 +340,28 @@ pub(crate) fn check_before_update(existing: &[AclRow], items: &[AclItem]) -> Res
     Ok(())
 }
 
+/// What both permission updates do once they have the dashboard or folder: the guardian's
+/// `CanAdmin` (`denied` when it fails), its `CheckPermissionBeforeUpdate`, then [`write`]
+/// (`missing` for an item with no subject).
+pub(crate) fn update(
+    db: &mut Db,
+    id: &Identity,
+    dash: &Dash,
+    items: &[AclItem],
+    denied: fn() -> Response,
+    missing: &str,
+) -> Result<(), Response> {
+    if !has_permission(db, id, dash.id, PERM_ADMIN) {
+        return Err(denied());
+    }
+    check_before_update(&acl_rows(db, id.org_id, dash), items)?;
+    write(db, id.org_id, dash.id, items, missing)
+}
+
 /// `UpdateDashboardACL`: in one transaction, deletes the rows of the dashboard, inserts the
 /// items — each needs a user, a team or a valid role, else `missing` and nothing changes — and
 /// sets `has_acl`.
-pub(crate) fn write(db: &mut Db, org_id: i64, dash_id: i64, items: &[AclItem], missing: &str) -> Result<(), Response> {
+fn write(db: &mut Db, org_id: i64, dash_id: i64, items: &[AclItem], missing: &str) -> Result<(), Response> {
     let mut rows = Vec::with_capacity(items.len());
     for item in items {
         let role = item.role.as_deref().and_then(Role::parse);

@@ -7,8 +7,7 @@
 //! preferences are the org's.
 
 use crate::auth::Identity;
-use crate::http::{R, bind_fields, err_plain, json};
-use crate::orgs::success;
+use crate::http::{R, bind_fields, err_plain, json, success};
 use crate::server::App;
 use crate::state::{Db, NavLink, Prefs};
 use axum::Router;

@@ -15,9 +15,8 @@
 //! passed.
 
 use crate::auth::Identity;
-use crate::gojson::{decode_each, object, opt_bool, opt_string};
 use crate::gotime::GoTime;
-use crate::http::{R, TRACE_ID, bad_request_data, bind, go_escape, json_map, parse_query, query_all, raw_json};
+use crate::http::{Field, R, TRACE_ID, bad_request_data, bind_go, go_json, go_quote, json_map, parse_query, query_all};
 use crate::server::App;
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +25,8 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use rand::Rng;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
@@ -397,100 +398,67 @@ fn go_repeat_error(ast: &regex_syntax::ast::Ast) -> Option<(&'static str, (usize
     }
 }
 
-/// Go's `strconv.Quote` (the `%q` verb).
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{feff}') => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decoding a PostableSilence
 
 /// A decoded `PostableSilence`: `None` where the JSON had no value (or `null`).
-#[derive(Default)]
+/// `PostableSilence.UnmarshalJSON` (api/v2/models/postable_silence.go) reads the id, then the
+/// embedded `Silence`, both through `swag.ReadJSON` (encoding/json), into these fields; any
+/// failure is a binding failure.
+#[derive(Default, Deserialize)]
 struct Postable {
+    #[serde(default)]
     id: String,
+    #[serde(default)]
     comment: Option<String>,
+    #[serde(default, rename = "createdBy")]
     created_by: Option<String>,
+    #[serde(default, rename = "endsAt", deserialize_with = "opt_time")]
     ends_at: Option<GoTime>,
+    #[serde(default, rename = "startsAt", deserialize_with = "opt_time")]
     starts_at: Option<GoTime>,
     /// `None`: absent or null; an element `None`: a `null` matcher.
+    #[serde(default)]
     matchers: Option<Vec<Option<PostableMatcher>>>,
 }
 
-#[derive(Default)]
+/// `PostableSilence`'s fields: `id` is a string, the rest pointers, and `Matchers` a slice of
+/// `*Matcher`, whose fields are pointers too.
+const POSTABLE_FIELDS: &[(&str, Field)] = &[
+    ("id", Field::Plain),
+    ("comment", Field::Nullable),
+    ("createdBy", Field::Nullable),
+    ("endsAt", Field::Nullable),
+    ("startsAt", Field::Nullable),
+    ("matchers", Field::StructPointers(MATCHER_FIELDS)),
+];
+
+const MATCHER_FIELDS: &[(&str, Field)] = &[
+    ("isEqual", Field::Nullable),
+    ("isRegex", Field::Nullable),
+    ("name", Field::Nullable),
+    ("value", Field::Nullable),
+];
+
+#[derive(Default, Deserialize)]
 struct PostableMatcher {
+    #[serde(default, rename = "isEqual")]
     is_equal: Option<bool>,
+    #[serde(default, rename = "isRegex")]
     is_regex: Option<bool>,
+    #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
     value: Option<String>,
 }
 
 /// strfmt `DateTime.UnmarshalJSON` behind a pointer: `null` leaves it nil; a string that no
 /// layout parses is a decoding error.
-fn opt_time(v: &Value) -> Result<Option<GoTime>, ()> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => GoTime::parse_strfmt(s).map(Some).ok_or(()),
-        _ => Err(()),
+fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<GoTime>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(s) => GoTime::parse_strfmt(&s).map(Some).ok_or_else(|| D::Error::custom("not a strfmt date-time")),
     }
-}
-
-/// `PostableSilence.UnmarshalJSON` (api/v2/models/postable_silence.go): the id, then the
-/// embedded `Silence`, both through `swag.ReadJSON` (encoding/json). Any failure is a
-/// binding failure.
-fn decode_postable(body: &Value) -> Result<Postable, ()> {
-    let obj = &object(body)?;
-    let matchers = decode_each(obj, "matchers", |v| match v {
-        Value::Null => Ok(None),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Value::Null => Ok(None),
-                Value::Object(m) => Ok(Some(PostableMatcher {
-                    is_equal: decode_each(m, "isEqual", opt_bool)?,
-                    is_regex: decode_each(m, "isRegex", opt_bool)?,
-                    name: decode_each(m, "name", opt_string)?,
-                    value: decode_each(m, "value", opt_string)?,
-                })),
-                _ => Err(()),
-            })
-            .collect::<Result<Vec<_>, ()>>()
-            .map(Some),
-        _ => Err(()),
-    })?;
-    Ok(Postable {
-        id: decode_each(obj, "id", opt_string)?.unwrap_or_default(),
-        comment: decode_each(obj, "comment", opt_string)?,
-        created_by: decode_each(obj, "createdBy", opt_string)?,
-        ends_at: decode_each(obj, "endsAt", opt_time)?,
-        starts_at: decode_each(obj, "startsAt", opt_time)?,
-        matchers,
-    })
 }
 
 /// go-openapi/errors v0.20.0: a `CompositeError` writes `validation failure list:` and then
@@ -673,13 +641,7 @@ fn sort_silences(list: &mut [(SilenceState, &Silence)]) {
 /// `ErrResp(status, err, "")` (api/util.go): `response.Error(status, err.Error(), err)`,
 /// marshalled by encoding/json with its HTML escaping.
 fn err_resp(status: u16, msg: &str) -> Response {
-    let body = serde_json::to_string(&json!({"message": msg, "traceID": TRACE_ID})).unwrap_or_default();
-    raw_json(status, go_escape(&body).into_bytes(), "application/json")
-}
-
-/// `response.JSON(200, v)`, with encoding/json's HTML escaping.
-fn go_json(status: u16, v: &Value) -> Response {
-    raw_json(status, go_escape(&serde_json::to_string(v).unwrap_or_default()).into_bytes(), "application/json")
+    go_json(status, &json!({"message": msg, "traceID": TRACE_ID}))
 }
 
 /// `RouteGetSilences` -> notifier `ListSilences`: the filters are parsed first
@@ -735,8 +697,7 @@ async fn create_silence(
     body: Bytes,
 ) -> R {
     id.require_editor()?;
-    let raw: Value = bind(&headers, &body)?;
-    let p = decode_postable(&raw).map_err(|()| bad_request_data())?;
+    let p: Postable = bind_go(&headers, &body, POSTABLE_FIELDS)?;
     validate_postable(&p).map_err(|e| err_resp(400, &format!("silence failed validation: {e}")))?;
     // api/v2/compat.go `PostableSilenceToProto` dereferences every matcher, so a `null` one,
     // which validation skipped, panics; the recovery middleware answers.
@@ -829,11 +790,6 @@ mod tests {
             assert_eq!(go_regexp(pattern).err().as_deref(), Some(want), "{pattern}");
         }
         assert!(go_regexp("a|b.*?").is_ok());
-    }
-
-    #[test]
-    fn go_quote_is_strconv_quote() {
-        assert_eq!(go_quote("a\u{0}b\u{7f}é\u{200b}\t\"\\"), "\"a\\x00b\\x7fé\\u200b\\t\\\"\\\\\"");
     }
 
     #[test]

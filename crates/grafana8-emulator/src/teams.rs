@@ -10,8 +10,9 @@
 //! occur with the defaults. RBAC is off, so the `authorize` evaluators are not consulted.
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_query, query_i64, query_str};
-use crate::orgs::{parse_param, success};
+use crate::http::{
+    Paging, R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_str, success,
+};
 use crate::server::App;
 use crate::state::{Db, Role, Team, User};
 use crate::util::{avatar_url, avatar_url_with_default, sql_like};
@@ -109,11 +110,7 @@ async fn search_teams(State(app): State<Arc<App>>, Extension(id): Extension<Iden
     let q = parse_query(req.uri().query());
     let (query, name) = (query_str(&q, "query"), query_str(&q, "name"));
     let pattern = format!("%{query}%");
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let page = query_i64(&q, "page").max(1);
+    let paging = Paging::from_query(&q);
     let filter = user_filter(&id);
     let db = app.db();
     let mut teams: Vec<&Team> = db
@@ -126,13 +123,9 @@ async fn search_teams(State(app): State<Arc<App>>, Extension(id): Extension<Iden
         .collect();
     teams.sort_by(|a, b| a.name.cmp(&b.name));
     let total = teams.len();
-    let list: Vec<Value> = teams
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
-        .map(|t| team_dto(t, if filter == 0 { 0 } else { team_permission(t, filter) }))
-        .collect();
-    Ok(json(200, &json!({"totalCount": total, "teams": list, "page": page, "perPage": per_page})))
+    let list: Vec<Value> =
+        paging.rows(teams).map(|t| team_dto(t, if filter == 0 { 0 } else { team_permission(t, filter) })).collect();
+    Ok(json(200, &paging.answer(total, "teams", list)))
 }
 
 /// pkg/api/team.go `GetTeamByID` (signed in): the same user filter as the search; the query

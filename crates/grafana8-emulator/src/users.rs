@@ -3,8 +3,9 @@
 //! (`auto_assign_org = true`, `auto_assign_org_id = 1`, `auto_assign_org_role = Viewer`).
 
 use crate::auth::Identity;
-use crate::http::{R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_query, query_all, query_i64};
-use crate::orgs::{parse_param, success};
+use crate::http::{
+    Paging, R, bad_request_data, bind_fields, err_plain, err_trace, json, parse_param, parse_query, query_all, success,
+};
 use crate::server::App;
 use crate::state::{Db, Org, Role, User};
 use crate::util::{age_string, avatar_url, format_unix, now_rfc3339, now_unix, sql_like};
@@ -20,15 +21,15 @@ use std::sync::Arc;
 
 pub(crate) fn routes() -> Router<Arc<App>> {
     Router::new()
-        .route("/api/user", get(get_signed_in_user).put(update_signed_in_user))
+        .route("/api/user", get(get_user).put(update_user))
         .route("/api/user/password", put(change_password))
         .route("/api/user/using/{org_id}", post(user_set_using_org))
-        .route("/api/user/orgs", get(signed_in_user_orgs))
-        .route("/api/user/teams", get(signed_in_user_teams))
+        .route("/api/user/orgs", get(user_orgs))
+        .route("/api/user/teams", get(user_teams))
         .route("/api/users", get(search_users))
         .route("/api/users/search", get(search_users_with_paging))
         .route("/api/users/lookup", get(user_by_login_or_email_handler))
-        .route("/api/users/{id}", get(get_user_by_id).put(update_user))
+        .route("/api/users/{id}", get(get_user).put(update_user))
         .route("/api/users/{id}/orgs", get(user_orgs))
         .route("/api/users/{id}/teams", get(user_teams))
         .route("/api/users/{id}/using/{org_id}", post(update_user_active_org))
@@ -91,16 +92,14 @@ fn user_profile_response(db: &Db, user_id: i64) -> R {
     Ok(json(200, &user_profile(u, json!([]), &avatar_url(&u.email))))
 }
 
-/// pkg/api/user.go `GetSignedInUser`.
-async fn get_signed_in_user(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    user_profile_response(&app.db(), id.user_id)
-}
-
-/// pkg/api/user.go `GetUserByID` (server admins).
-async fn get_user_by_id(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    user_profile_response(&app.db(), user_id)
+/// pkg/api/user.go `GetSignedInUser` and `GetUserByID` (server admins).
+async fn get_user(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    user_profile_response(&app.db(), user.id()?)
 }
 
 /// pkg/api/user.go `GetUserByLoginOrEmail` (server admins): the DTO is built by hand, so
@@ -167,29 +166,18 @@ fn handle_update_user(db: &mut Db, user_id: i64, mut cmd: UpdateUserCommand) -> 
     Ok(success("User updated"))
 }
 
-/// pkg/api/user.go `UpdateSignedInUser` (auth proxy is off by default).
-async fn update_signed_in_user(
-    State(app): State<Arc<App>>,
-    Extension(id): Extension<Identity>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> R {
-    let cmd = bind_update(&headers, &body)?;
-    handle_update_user(&mut app.db(), id.user_id, cmd)
-}
-
-/// pkg/api/user.go `UpdateUser` (server admins): the body is bound before the id is parsed.
+/// pkg/api/user.go `UpdateSignedInUser` (auth proxy is off by default) and `UpdateUser`
+/// (server admins): the body is bound before the id is parsed.
 async fn update_user(
     State(app): State<Arc<App>>,
     Extension(id): Extension<Identity>,
-    Path(raw): Path<String>,
+    path_user: Option<Path<String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> R {
-    id.require_grafana_admin()?;
+    let user = id.user_of(path_user.map(|p| p.0))?;
     let cmd = bind_update(&headers, &body)?;
-    let user_id = parse_param(&raw, "id")?;
-    handle_update_user(&mut app.db(), user_id, cmd)
+    handle_update_user(&mut app.db(), user.id()?, cmd)
 }
 
 #[derive(Deserialize, Default)]
@@ -238,16 +226,14 @@ fn user_org_list(db: &Db, user_id: i64) -> Vec<Value> {
     rows.into_iter().map(|(o, r)| json!({"orgId": o.id, "name": o.name, "role": r.as_str()})).collect()
 }
 
-/// pkg/api/user.go `GetSignedInUserOrgList`.
-async fn signed_in_user_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    Ok(json(200, &Value::Array(user_org_list(&app.db(), id.user_id))))
-}
-
-/// pkg/api/user.go `GetUserOrgList` (server admins).
-async fn user_orgs(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    Ok(json(200, &Value::Array(user_org_list(&app.db(), user_id))))
+/// pkg/api/user.go `GetSignedInUserOrgList` and `GetUserOrgList` (server admins).
+async fn user_orgs(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    Ok(json(200, &Value::Array(user_org_list(&app.db(), user.id()?))))
 }
 
 /// pkg/api/user.go `getUserTeamList` over pkg/services/sqlstore/team.go `GetTeamsByUser`: the
@@ -262,16 +248,15 @@ fn user_team_list(db: &Db, org_id: i64, user_id: i64) -> Value {
     Value::Array(list)
 }
 
-/// pkg/api/user.go `GetSignedInUserTeamList`.
-async fn signed_in_user_teams(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
-    Ok(json(200, &user_team_list(&app.db(), id.org_id, id.user_id)))
-}
-
-/// pkg/api/user.go `GetUserTeams` (server admins): teams of the caller's current org.
-async fn user_teams(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, Path(raw): Path<String>) -> R {
-    id.require_grafana_admin()?;
-    let user_id = parse_param(&raw, "id")?;
-    Ok(json(200, &user_team_list(&app.db(), id.org_id, user_id)))
+/// pkg/api/user.go `GetSignedInUserTeamList` and `GetUserTeams` (server admins): teams of the
+/// caller's current org.
+async fn user_teams(
+    State(app): State<Arc<App>>,
+    Extension(id): Extension<Identity>,
+    path_user: Option<Path<String>>,
+) -> R {
+    let user = id.user_of(path_user.map(|p| p.0))?;
+    Ok(json(200, &user_team_list(&app.db(), id.org_id, user.id()?)))
 }
 
 /// pkg/api/user.go `validateUsingOrg` then pkg/services/sqlstore/user.go `SetUsingOrg`.
@@ -315,13 +300,9 @@ async fn update_user_active_org(
 /// `SearchUsers`: `query` is a `LIKE '%q%'` on email, name or login, `activeLast30Days=true`
 /// keeps users seen in the last 30 days; rows sort by login, then email; `perpage` defaults to
 /// 1000 and `page` to 1.
-fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
+fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, Paging) {
     let q = parse_query(raw_query);
-    let mut per_page = query_i64(&q, "perpage");
-    if per_page <= 0 {
-        per_page = 1000;
-    }
-    let page = query_i64(&q, "page").max(1);
+    let paging = Paging::from_query(&q);
     let query = crate::http::query_str(&q, "query");
     let pattern = format!("%{query}%");
     let now = now_unix();
@@ -340,10 +321,8 @@ fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
         .collect();
     users.sort_by(|a, b| (&a.login, &a.email).cmp(&(&b.login, &b.email)));
     let total = users.len();
-    let hits: Vec<Value> = users
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page) as usize)
-        .take(per_page as usize)
+    let hits: Vec<Value> = paging
+        .rows(users)
         .map(|u| {
             json!({"id": u.id, "name": u.name, "login": u.login, "email": u.email,
                    "avatarUrl": avatar_url(&u.email), "isAdmin": u.is_grafana_admin, "isDisabled": false,
@@ -351,7 +330,7 @@ fn search(db: &Db, raw_query: Option<&str>) -> (usize, Vec<Value>, i64, i64) {
                    "authLabels": []})
         })
         .collect();
-    (total, hits, page, per_page)
+    (total, hits, paging)
 }
 
 /// Go's `strconv.ParseBool`.
@@ -366,15 +345,15 @@ fn go_parse_bool(s: &str) -> Option<bool> {
 /// pkg/services/searchusers/searchusers.go `SearchUsers` (server admins): the page's hits.
 async fn search_users(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
-    let (_, hits, _, _) = search(&app.db(), req.uri().query());
+    let (_, hits, _) = search(&app.db(), req.uri().query());
     Ok(json(200, &Value::Array(hits)))
 }
 
 /// pkg/services/searchusers/searchusers.go `SearchUsersWithPaging` (server admins).
 async fn search_users_with_paging(State(app): State<Arc<App>>, Extension(id): Extension<Identity>, req: Request) -> R {
     id.require_grafana_admin()?;
-    let (total, hits, page, per_page) = search(&app.db(), req.uri().query());
-    Ok(json(200, &json!({"totalCount": total, "users": hits, "page": page, "perPage": per_page})))
+    let (total, hits, paging) = search(&app.db(), req.uri().query());
+    Ok(json(200, &paging.answer(total, "users", hits)))
 }
 
 #[derive(Deserialize, Default)]

@@ -244,13 +244,18 @@ pub(crate) fn ten_years_ago(secs: i64) -> i64 {
     let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     let (y, m, d) = (y - 10, m, d);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let (m, d) = if m == 2 && d == 29 && !leap { (3, 1) } else { (m, d) };
+    let (m, d) = if m == 2 && d == 29 && !is_leap(y) { (3, 1) } else { (m, d) };
     days_from_civil(y, m, d) * 86_400 + tod
 }
 
-// Howard Hinnant's civil-date algorithms (proleptic Gregorian, days since 1970-01-01).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+/// Whether a year of the proleptic Gregorian calendar has a 29 February.
+pub(crate) fn is_leap(y: i64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (year, month 1-12, day), by Howard
+/// Hinnant's civil-date algorithm.
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -259,7 +264,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// The proleptic Gregorian date (year, month 1-12, day) of a count of days since 1970-01-01,
+/// by Howard Hinnant's civil-date algorithm.
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -353,6 +360,10 @@ mod tests {
         assert!(sql_like("%adm%", "xADMINx"));
         assert!(sql_like("a_c", "abc") && !sql_like("a_c", "ac"));
         assert!(sql_like("Main%", "main org.") && !sql_like("Main%", "The Main"));
+        assert!(sql_like("%ENV%", "Environment"));
+        assert!(sql_like("%_%", "a_b"));
+        assert!(!sql_like("%dev%", "prod"));
+        assert!(sql_like("%%", ""));
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub(crate) enum Field {
     Nullable,
     /// A slice of structs with these fields; a `null` element is a zero struct.
     Structs(&'static [(&'static str, Field)]),
+    /// A slice of pointers to structs with these fields; a `null` element is a nil pointer,
+    /// handed to the Rust type as `null`.
+    StructPointers(&'static [(&'static str, Field)]),
 }
 
 /// A JSON value with its objects' keys in document order, repeats included.
@@ -229,6 +232,9 @@ fn fold_eq(name: &str, key: &str) -> bool {
 }
 
 /// Decodes an object into the struct `fields` describe, as `Map` with the Rust field names.
+/// A field given more than once keeps the last value it takes, and only that value reaches
+/// the Rust type's checks, where Go, decoding each in turn, also refuses an earlier one of the
+/// wrong type.
 fn shape(pairs: Vec<(String, GoJson)>, fields: &[(&str, Field)]) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, v) in pairs {
@@ -236,12 +242,12 @@ fn shape(pairs: Vec<(String, GoJson)>, fields: &[(&str, Field)]) -> Map<String, 
         let Some((name, kind)) = found else { continue };
         let value = match (kind, v) {
             (Field::Plain, GoJson::Null) => continue,
-            (Field::Structs(inner), GoJson::Array(items)) => Value::Array(
+            (Field::Structs(inner) | Field::StructPointers(inner), GoJson::Array(items)) => Value::Array(
                 items
                     .into_iter()
                     .map(|item| match item {
                         GoJson::Object(p) => Value::Object(shape(p, inner)),
-                        GoJson::Null => Value::Object(Map::new()),
+                        GoJson::Null if matches!(kind, Field::Structs(_)) => Value::Object(Map::new()),
                         other => other.into_value(),
                     })
                     .collect(),
@@ -411,6 +417,17 @@ mod tests {
         assert_eq!(dec(br#"{"title":"\ud800x"}"#), Ok(json!({"title": "\u{FFFD}x"})));
         assert_eq!(dec(br#"{"title":"\ud800\ud800\udc00"}"#), Ok(json!({"title": "\u{FFFD}\u{10000}"})));
         assert_eq!(dec(br#"{"title":"\\ud800"}"#), Ok(json!({"title": "\\ud800"})));
+    }
+
+    #[test]
+    fn null_elements_of_struct_slices() {
+        const INNER: &[(&str, Field)] = &[("name", Field::Plain)];
+        let structs: &[(&str, Field)] = &[("items", Field::Structs(INNER))];
+        let pointers: &[(&str, Field)] = &[("items", Field::StructPointers(INNER))];
+        let body = br#"{"items":[null,{"NAME":"a"}]}"#;
+        assert_eq!(decode_struct(body, structs), Ok(json!({"items": [{}, {"name": "a"}]})));
+        assert_eq!(decode_struct(body, pointers), Ok(json!({"items": [null, {"name": "a"}]})));
+        assert_eq!(decode_struct(br#"{"items":null}"#, pointers), Ok(json!({"items": null})));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Auth: pkg/services/contexthandler/contexthandler.go, pkg/middleware/auth.go,
 //! pkg/api/apikey.go, pkg/api/http_server.go (`/api/health`), pkg/api/index.go (not found).
 
-use crate::support::{Cred, Target, msg, msg_trace, unique};
+use crate::support::{Cred, Target, msg, msg_trace, seed_user, two_orgs, unique};
 use base64::Engine;
 use serde_json::json;
 
@@ -88,22 +88,12 @@ fn non_canonical_b64(s: &str) -> String {
 
 #[tokio::test]
 async fn users_log_in_by_login_or_email_and_are_locked_out_after_five_failures() {
-    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedUser};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+    use grafana8_emulator::{Role, Seed, SeedUser};
+    let user = |login: &str, email: &str| SeedUser { email: Some(email.into()), ..seed_user(login, Role::Admin) };
+    let seed = Seed { users: vec![user("ann", "ann@example.com"), user("bo", "bo-mail")], ..Seed::default() };
+    let Some(t) = Target::seeded(seed).await else {
         return; // Users are seeded; locking a real user out would outlast the test.
-    }
-    let user = |login: &str, email: Option<&str>| SeedUser {
-        login: login.into(),
-        password: "pw".into(),
-        email: email.map(str::to_string),
-        name: None,
-        role: Role::Admin,
-        org: 1,
-        other_orgs: Default::default(),
     };
-    let seed =
-        Seed { users: vec![user("ann", Some("ann@example.com")), user("bo", Some("bo-mail"))], ..Seed::default() };
-    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
     let basic = |u: &str, p: &str| Cred::Basic(u.into(), p.into());
     // pkg/services/sqlstore/user.go:298-312: by login, then by email when the name has an `@`.
     assert_eq!(t.send("GET", "/api/org", &basic("ann@example.com", "pw"), None).await.0, 200);
@@ -370,22 +360,12 @@ async fn request_bodies_need_json_content_type() {
 
 #[tokio::test]
 async fn seeded_users_authenticate_with_their_role() {
-    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedUser};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+    use grafana8_emulator::{Role, Seed};
+    let seed = Seed { users: vec![seed_user("ed", Role::Editor), seed_user("vi", Role::Viewer)], ..Seed::default() };
+    let Some(t) = Target::seeded(seed).await else {
         // Seeding is an emulator feature; against a real server this test has nothing to seed.
         return;
-    }
-    let user = |login: &str, role| SeedUser {
-        login: login.into(),
-        password: "pw".into(),
-        email: None,
-        name: None,
-        role,
-        org: 1,
-        other_orgs: Default::default(),
     };
-    let seed = Seed { users: vec![user("ed", Role::Editor), user("vi", Role::Viewer)], ..Seed::default() };
-    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
     let ed = Cred::Basic("ed".into(), "pw".into());
     let vi = Cred::Basic("vi@localhost".into(), "pw".into());
     let (s, b) = t.send("POST", "/api/folders", &ed, Some(json!({"title": "E"}))).await;
@@ -398,21 +378,9 @@ async fn seeded_users_authenticate_with_their_role() {
 
 #[tokio::test]
 async fn orgs_separate_state_and_roles() {
-    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedOrg, SeedUser};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+    let Some(t) = Target::seeded(two_orgs()).await else {
         return; // Orgs and memberships are seeded.
-    }
-    let multi = SeedUser {
-        login: "multi".into(),
-        password: "pw".into(),
-        email: None,
-        name: None,
-        role: Role::Viewer,
-        org: 1,
-        other_orgs: [("2".to_string(), Role::Admin)].into_iter().collect(),
     };
-    let seed = Seed { orgs: vec![SeedOrg { name: "Other".into() }], users: vec![multi], ..Seed::default() };
-    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
     let m = Cred::Basic("multi".into(), "pw".into());
     let org2 = [("X-Grafana-Org-Id", "2")];
     let (s, b) = t.send("GET", "/api/datasources", &m, None).await;

@@ -345,10 +345,7 @@ async fn delete_by_id_uid_and_name() {
 
 #[tokio::test]
 async fn provisioned_data_sources_are_read_only() {
-    use grafana8_emulator::{EmulatorConfig, Seed, SeedDataSource};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
-        return; // Provisioning is configured on the server, not through the API.
-    }
+    use grafana8_emulator::{Seed, SeedDataSource};
     let ds = SeedDataSource {
         name: "Provisioned".into(),
         ds_type: "prometheus".into(),
@@ -361,11 +358,9 @@ async fn provisioned_data_sources_are_read_only() {
         org: 1,
         read_only: true,
     };
-    let t = Target::with_config(EmulatorConfig {
-        seed: Seed { datasources: vec![ds], ..Seed::default() },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let Some(t) = Target::seeded(Seed { datasources: vec![ds], ..Seed::default() }).await else {
+        return; // Provisioning is configured on the server, not through the API.
+    };
     let (s, d) = t.send("GET", "/api/datasources/uid/prov", &t.admin(), None).await;
     assert_eq!((s, d["readOnly"].clone(), d["secureJsonFields"].clone()), (200, json!(true), json!({"token": true})));
     // pkg/api/datasources.go:301-302 return response.Error(403, "Cannot update read-only data source", nil)

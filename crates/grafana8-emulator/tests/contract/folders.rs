@@ -7,7 +7,7 @@
 //! nil. apierrors/folder.go:15 passes every `DashboardErr` on (`msg_trace`), :23 and :36 pass
 //! nil (`msg`), :27 passes the error (`msg_trace`), :31 and :40 are `{"status", "message"}`.
 
-use crate::support::{Target, msg, msg_trace, redact, unique};
+use crate::support::{Target, msg, msg_trace, redact, seed_user, unique};
 use serde_json::{Value, json};
 
 // pkg/api/apierrors/folder.go:40 and pkg/models/folders.go:12
@@ -465,22 +465,13 @@ async fn permission_items_decode_as_go_does() {
 
 #[tokio::test]
 async fn user_and_team_rows_and_folder_admins() {
-    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedTeam, SeedUser};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
-        return; // Users and teams are seeded; the real server would need its admin API.
-    }
-    let user = |login: &str| SeedUser {
-        login: login.into(),
-        password: "pw".into(),
-        email: Some(format!("{login}@example.com")),
-        name: None,
-        role: Role::Viewer,
-        org: 1,
-        other_orgs: Default::default(),
-    };
+    use grafana8_emulator::{Role, Seed, SeedTeam, SeedUser};
+    let user = |login: &str| SeedUser { email: Some(format!("{login}@example.com")), ..seed_user(login, Role::Viewer) };
     let team = SeedTeam { name: "SRE Team".into(), email: String::new(), org: 1, members: vec!["bob".into()] };
     let seed = Seed { users: vec![user("alice"), user("bob")], teams: vec![team], ..Seed::default() };
-    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
+    let Some(t) = Target::seeded(seed).await else {
+        return; // Users and teams are seeded; the real server would need its admin API.
+    };
     let (uid, _, _) = t.folder().await;
     let (_, users) = t.send("GET", "/api/org/users/lookup?query=alice", &t.admin(), None).await;
     let alice_id = users[0]["userId"].as_i64().expect("alice");

@@ -4,7 +4,7 @@
 //! pkg/api/api.go:324). community.grafana's modules switch to their `org_id` first and stop
 //! when that fails; its dashboard module reads the version from the frontend settings.
 
-use crate::support::{Cred, Target, msg, msg_trace};
+use crate::support::{Cred, Target, msg, msg_trace, two_orgs};
 use serde_json::json;
 
 #[tokio::test]
@@ -30,21 +30,9 @@ async fn switching_the_active_org() {
 
 #[tokio::test]
 async fn the_active_org_is_used_without_an_org_header() {
-    use grafana8_emulator::{EmulatorConfig, Role, Seed, SeedOrg, SeedUser};
-    if std::env::var("MAC_GRAFANA_URL").is_ok() {
+    let Some(t) = Target::seeded(two_orgs()).await else {
         return; // Orgs and memberships are seeded.
-    }
-    let multi = SeedUser {
-        login: "multi".into(),
-        password: "pw".into(),
-        email: None,
-        name: None,
-        role: Role::Viewer,
-        org: 1,
-        other_orgs: [("2".to_string(), Role::Admin)].into_iter().collect(),
     };
-    let seed = Seed { orgs: vec![SeedOrg { name: "Other".into() }], users: vec![multi], ..Seed::default() };
-    let t = Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await;
     let m = Cred::Basic("multi".into(), "pw".into());
     assert_eq!(t.send("GET", "/api/org", &m, None).await.1["id"], json!(1));
     // pkg/api/user.go:230: `SetUsingOrg` stores the org as the user's current one, which the

@@ -1,7 +1,7 @@
 //! The harness: a target server (in-process emulator or `MAC_GRAFANA_URL`), a small client and
 //! body normalisation.
 
-use grafana8_emulator::{Emulator, EmulatorConfig};
+use grafana8_emulator::{Emulator, EmulatorConfig, Role, Seed, SeedOrg, SeedUser};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,6 +44,15 @@ impl Target {
         }
         let emu = Emulator::start(config).await.expect("emulator starts");
         Target { base: emu.base_url(), admin_password: emu.admin_password().to_string(), http, emu: Some(emu) }
+    }
+
+    /// An in-process emulator started with `seed`; `None` when the tests run against
+    /// `MAC_GRAFANA_URL`, where nothing can be seeded.
+    pub async fn seeded(seed: Seed) -> Option<Target> {
+        if std::env::var("MAC_GRAFANA_URL").is_ok() {
+            return None;
+        }
+        Some(Target::with_config(EmulatorConfig { seed, ..EmulatorConfig::default() }).await)
     }
 
     pub fn admin(&self) -> Cred {
@@ -136,6 +145,30 @@ impl Target {
         assert_eq!(s, 200, "{b}");
         b["datasource"]["uid"].as_str().expect("uid").to_string()
     }
+}
+
+/// A seeded user with the password `pw` and no email or name, a member of org 1 with `role`
+/// and of no other org.
+pub fn seed_user(login: &str, role: Role) -> SeedUser {
+    SeedUser {
+        login: login.into(),
+        password: "pw".into(),
+        email: None,
+        name: None,
+        role,
+        org: 1,
+        other_orgs: Default::default(),
+    }
+}
+
+/// A second org, `Other` (id 2), and the user `multi` (password `pw`), a Viewer of org 1 and
+/// an Admin of org 2.
+pub fn two_orgs() -> Seed {
+    let multi = SeedUser {
+        other_orgs: [("2".to_string(), Role::Admin)].into_iter().collect(),
+        ..seed_user("multi", Role::Viewer)
+    };
+    Seed { orgs: vec![SeedOrg { name: "Other".into() }], users: vec![multi], ..Seed::default() }
 }
 
 /// A user made through `POST /api/admin/users`.
