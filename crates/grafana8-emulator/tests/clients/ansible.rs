@@ -3,8 +3,9 @@
 //!
 //! # The playbook convention
 //!
-//! Every `ansible/*.yml` that follows it is run by [`playbooks_converge_and_clean_up`], whoever
-//! wrote it: a single play with `hosts: localhost`, `connection: local` and
+//! Every `ansible/*.yml` follows it and is run by [`playbooks_converge_and_clean_up`], whoever
+//! wrote it, unless it is named in [`OUTSIDE_THE_CONVENTION`]; any other file there (a playbook
+//! that drifts from the convention, a `.yaml` name) fails that test. The convention: a single play with `hosts: localhost`, `connection: local` and
 //! `gather_facts: false`, taking its variables by `-e`: `grafana_url`, `grafana_user` and
 //! `grafana_password` (a server admin) and `state` (`present` or `absent`), which it uses as
 //! `{{ state }}`. The test gives each playbook a fresh emulator and runs it with `state=present`
@@ -56,7 +57,18 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The playbooks this target's own work wrote; each must be found and follow the convention.
-const OURS: &[&str] = &["folders", "dashboards", "datasources", "notification_channels", "silences"];
+const OURS: &[&str] = &["accounts", "folders", "dashboards", "datasources", "notification_channels", "silences"];
+
+/// What `ansible/` may hold besides the convention's playbooks; anything else there fails
+/// [`playbooks_converge_and_clean_up`], so that a playbook that drifts from the convention
+/// (`gather_facts: no`, a `.yaml` name, …) cannot silently go unrun.
+const OUTSIDE_THE_CONVENTION: &[&str] = &[
+    "unsupported_in_8_5.yml",   // modules_grafana_8_5_cannot_serve_fail_as_against_it
+    "annotations_callback.yml", // the_annotations_callback_posts_its_events
+    "ansible.cfg",
+    "requirements.txt",
+    "files", // the dashboards' JSON, for dashboards.yml
+];
 
 /// Grafana's own Alertmanager's silences.
 const SILENCES: &str = "/api/alertmanager/grafana/api/v2/silences";
@@ -221,19 +233,53 @@ fn follows_convention(text: &str) -> bool {
         && ["{{state}}", "{{state|"].iter().any(|use_| text.replace(' ', "").contains(use_))
 }
 
-/// The playbooks under the convention in `ansible/`, by name.
-fn playbooks() -> Vec<(String, PathBuf)> {
-    let dir = clients_dir().join("ansible");
-    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(&dir)
-        .expect("the playbook folder")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
-        .filter(|p| follows_convention(&std::fs::read_to_string(p).unwrap_or_default()))
-        .map(|p| (p.file_stem().unwrap_or_default().to_string_lossy().into_owned(), p))
-        .collect();
+/// The playbooks under the convention in `dir` (`ansible/`), by name; an error naming every
+/// other entry not in [`OUTSIDE_THE_CONVENTION`].
+fn playbooks_in(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut found = Vec::new();
+    let mut strays = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let file = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if OUTSIDE_THE_CONVENTION.contains(&file.as_str()) {
+            continue;
+        }
+        match file.strip_suffix(".yml") {
+            Some(name) if follows_convention(&std::fs::read_to_string(&path).unwrap_or_default()) => {
+                found.push((name.to_string(), path));
+            }
+            Some(_) => strays.push(format!("{file} (breaks the convention)")),
+            None => strays.push(format!("{file} (not a .yml playbook, nor in OUTSIDE_THE_CONVENTION)")),
+        }
+    }
+    if !strays.is_empty() {
+        strays.sort();
+        return Err(format!(
+            "{}: each file must follow the playbook convention (see the module docs) or be in \
+             OUTSIDE_THE_CONVENTION: {}",
+            dir.display(),
+            strays.join(", ")
+        ));
+    }
     found.sort();
-    found
+    Ok(found)
+}
+
+#[test]
+fn a_playbook_that_drifts_from_the_convention_fails() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let good = "- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n    - debug: {msg: \"{{ state }}\"}\n";
+    let write = |file: &str, text: &str| std::fs::write(dir.path().join(file), text).expect("written");
+    write("good.yml", good);
+    write("ansible.cfg", "[defaults]\n");
+    assert_eq!(playbooks_in(dir.path()).map(|found| found.len()), Ok(1));
+    write("facts.yml", &good.replace("gather_facts: false", "gather_facts: no"));
+    write("quoted.yml", &good.replace("hosts: localhost", "hosts: \"localhost\""));
+    write("long.yaml", good);
+    let err = playbooks_in(dir.path()).expect_err("the strays are refused");
+    for stray in ["facts.yml (breaks", "quoted.yml (breaks", "long.yaml (not a .yml"] {
+        assert!(err.contains(stray), "{stray}: {err}");
+    }
 }
 
 /// The counts of a PLAY RECAP line (`ok=3 changed=0 …`).
@@ -409,7 +455,7 @@ fn playbooks_converge_and_clean_up() {
     let Some(venv) = venv("playbooks_converge_and_clean_up", "ansible") else {
         return;
     };
-    let playbooks = playbooks();
+    let playbooks = playbooks_in(&clients_dir().join("ansible")).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = playbooks.iter().map(|(name, _)| name.as_str()).collect();
     for ours in OURS {
         assert!(names.contains(ours), "{ours}.yml is missing from ansible/ or breaks the convention; found {names:?}");
