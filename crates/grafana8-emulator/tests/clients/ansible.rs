@@ -282,13 +282,16 @@ fn a_playbook_that_drifts_from_the_convention_fails() {
     }
 }
 
-/// The counts of a PLAY RECAP line (`ok=3 changed=0 …`).
+/// The counts of a PLAY RECAP line (`ok=3 changed=0 …`), and whether `ansible-playbook`
+/// exited 0.
 #[derive(Debug)]
 struct Recap {
     changed: u64,
     failed: u64,
     unreachable: u64,
     ignored: u64,
+    rescued: u64,
+    exit_ok: bool,
 }
 
 fn recap(stdout: &str) -> Option<Recap> {
@@ -303,6 +306,8 @@ fn recap(stdout: &str) -> Option<Recap> {
         failed: count("failed")?,
         unreachable: count("unreachable")?,
         ignored: count("ignored")?,
+        rescued: count("rescued")?,
+        exit_ok: false,
     })
 }
 
@@ -330,6 +335,8 @@ fn ansible_playbook(
     cmd.env("ANSIBLE_CONFIG", clients_dir().join("ansible/ansible.cfg"))
         .env("ANSIBLE_HOME", home.path())
         .env("ANSIBLE_LOCAL_TEMP", home.path().join("tmp"))
+        // The "remote" side of the local connection (else ~/.ansible/tmp).
+        .env("ANSIBLE_REMOTE_TMP", home.path().join("remote-tmp"))
         .env("ANSIBLE_COLLECTIONS_PATH", home.path().join("collections"))
         .env("ANSIBLE_NOCOLOR", "1")
         .env("ANSIBLE_PYTHON_INTERPRETER", venv.join("bin/python"))
@@ -341,7 +348,8 @@ fn ansible_playbook(
         .arg(playbook);
     let out = run(cmd, Duration::from_secs(120));
     let shown = format!("{} with state={state:?}\n{}", playbook.display(), out.both());
-    let Some(recap) = recap(&out.stdout) else { return Err(format!("no PLAY RECAP from {shown}")) };
+    let Some(mut recap) = recap(&out.stdout) else { return Err(format!("no PLAY RECAP from {shown}")) };
+    recap.exit_ok = out.success;
     Ok((shown, recap))
 }
 
@@ -394,7 +402,9 @@ fn converge(venv: &Path, name: &str, playbook: &Path) -> Result<(), String> {
 
     for (state, run) in [("present", 1), ("present", 2), ("absent", 1), ("absent", 2)] {
         let (shown, recap) = ansible_playbook(venv, playbook, &server, Some(state), &[])?;
-        if recap.failed > 0 || recap.unreachable > 0 {
+        // A task that failed under `ignore_errors` (ignored) or into a `rescue` (rescued) is a
+        // failure too: the convention's playbooks expect none.
+        if recap.failed > 0 || recap.unreachable > 0 || recap.ignored > 0 || recap.rescued > 0 || !recap.exit_ok {
             return Err(format!("{name}: run {run} with state={state} failed: {recap:?}\n{shown}"));
         }
         if run == 2 && recap.changed != 0 {
@@ -486,7 +496,11 @@ fn modules_grafana_8_5_cannot_serve_fail_as_against_it() {
     assert!(!follows_convention(&std::fs::read_to_string(&playbook).expect("the playbook")));
     let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &[]).unwrap_or_else(|e| panic!("{e}"));
     // The three module calls fail (ignored); the assertion of their messages passes.
-    assert_eq!((recap.failed, recap.ignored, recap.changed), (0, 3, 0), "{shown}");
+    assert_eq!(
+        (recap.failed, recap.ignored, recap.rescued, recap.changed, recap.exit_ok),
+        (0, 3, 0, 0, true),
+        "{shown}"
+    );
     // The route the contact point module needs is unknown to 8.5.4 (pkg/api/index.go
     // NotFoundHandler: `c.JsonApiErr(404, "Not found", nil)`).
     assert_eq!(server.get("/api/v1/provisioning/contact-points"), (404, json!({"message": "Not found"})));
@@ -513,7 +527,11 @@ fn the_annotations_callback_posts_its_events() {
         ("GRAFANA_PASSWORD", server.emu().admin_password().to_string()),
     ];
     let (shown, recap) = ansible_playbook(&venv, &playbook, &server, None, &env).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((recap.failed, recap.changed), (0, 0), "{shown}");
+    assert_eq!(
+        (recap.failed, recap.ignored, recap.rescued, recap.changed, recap.exit_ok),
+        (0, 0, 0, 0, true),
+        "{shown}"
+    );
     assert!(!shown.contains("Could not submit message to Grafana"), "{shown}");
     assert_eq!(server.writes(), vec!["POST /api/annotations: 2".to_string()], "{shown}");
     // The start: an org annotation by the admin at the playbook's start time (seconds, in ms).
