@@ -11,6 +11,7 @@
 //! with 400 `bad request data`; a few inputs make the decoding code dereference nil or index
 //! an empty string, which the recovery middleware answers with a 500.
 
+use crate::http::go_quote;
 use crate::time_intervals;
 use crate::util::{format_prom_duration, parse_prom_duration};
 use serde_json::{Map, Value, json};
@@ -229,10 +230,6 @@ fn split_host_port(hp: &str) -> Result<&str, String> {
         return Err(err("unexpected ']' in address"));
     }
     Ok(&hp[i + 1..])
-}
-
-fn go_quote(s: &str) -> String {
-    crate::prometheus_api::go_quote(s)
 }
 
 /// A JSON string for a Go `string`: null leaves "".

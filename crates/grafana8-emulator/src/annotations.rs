@@ -155,9 +155,10 @@ fn can_edit_dashboard(db: &Db, id: &Identity, dashboard_id: i64) -> bool {
     has_permission(db, id, dashboard_id, PERM_EDIT)
 }
 
-/// `c.SignedInUser.HasRole(models.ROLE_EDITOR)`: Editor or Admin.
+/// `c.SignedInUser.HasRole(models.ROLE_EDITOR)` (pkg/api/annotations.go:354, :460): Editor,
+/// Admin, or a server admin whatever the org role.
 fn is_editor(id: &Identity) -> bool {
-    matches!(id.role, Some(Role::Editor | Role::Admin))
+    id.has_role(Role::Editor)
 }
 
 /// api/annotations.go `canSaveAnnotation` with RBAC off.

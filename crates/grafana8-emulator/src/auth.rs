@@ -23,6 +23,14 @@ pub(crate) struct Identity {
 }
 
 impl Identity {
+    /// `SignedInUser.HasRole` (pkg/models/user.go:219-225): a server admin has every role;
+    /// otherwise the org role must include `role` (Admin includes Editor includes Viewer).
+    /// Unlike the route guards (`reqEditorRole`, pkg/middleware/auth.go), which read the org
+    /// role alone.
+    pub(crate) fn has_role(&self, role: Role) -> bool {
+        self.is_grafana_admin || self.role.is_some_and(|own| own >= role)
+    }
+
     /// `reqEditorRole` (`RoleAuth(Editor, Admin)`).
     pub(crate) fn require_editor(&self) -> Result<(), Response> {
         match self.role {

@@ -11,6 +11,7 @@
 //! of the right delimiter. The vectors in tests/fixtures/go_template_vectors.json pin the
 //! messages.
 
+use crate::http::go_quote;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The functions every template can call: Go 1.17's `text/template` builtins
@@ -254,15 +255,11 @@ fn has_right_trim_marker(s: &str) -> bool {
 fn go_unicode(c: Option<char>) -> String {
     match c {
         None => "U+FFFFFFFFFFFFFFFF".into(),
-        Some(c) if !c.is_control() && crate::prometheus_api::is_go_printable(c) => {
+        Some(c) if !c.is_control() && crate::http::go_is_print(c) => {
             format!("U+{:04X} '{c}'", c as u32)
         }
         Some(c) => format!("U+{:04X}", c as u32),
     }
-}
-
-fn go_quote(s: &str) -> String {
-    crate::prometheus_api::go_quote(s)
 }
 
 impl<'s> Lexer<'s> {

@@ -175,7 +175,7 @@ pub(crate) fn go_quote(s: &str) -> String {
 /// strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. Without
 /// Unicode category tables this treats control, space and the common format (Cf) and
 /// private-use characters as unprintable; unassigned code points count as printable.
-fn go_is_print(c: char) -> bool {
+pub(crate) fn go_is_print(c: char) -> bool {
     if c == ' ' {
         return true;
     }

@@ -96,16 +96,13 @@ fn require_supported_kind(kind: i64) -> Result<(), LeError> {
     if kind == 1 || kind == 2 { Ok(()) } else { Err(LeError::Other) }
 }
 
-/// guard.go `requirePermissionsOnFolder`: in General, Editors and Admins may write and Viewers
-/// may not; elsewhere the folder must exist and be viewable (`GetFolderByID`) and the caller
+/// guard.go `requirePermissionsOnFolder`: in General, `HasRole(Editor)` (Editors, Admins and
+/// server admins, pkg/models/user.go:219) may write and Viewers may not; a caller with no role
+/// falls through to the General folder's guardian, which grants it nothing; elsewhere the folder must exist and be viewable (`GetFolderByID`) and the caller
 /// must be able to edit it (`CanEdit`).
 fn require_permissions_on_folder(db: &Db, id: &Identity, folder_id: i64) -> Result<(), LeError> {
     if folder_id == 0 {
-        return match id.role {
-            Some(Role::Editor | Role::Admin) => Ok(()),
-            Some(Role::Viewer) => Err(LeError::FolderAccessDenied),
-            None => Ok(()),
-        };
+        return if id.has_role(Role::Editor) { Ok(()) } else { Err(LeError::FolderAccessDenied) };
     }
     let f = db
         .dashboards

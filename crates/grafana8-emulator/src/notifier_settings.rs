@@ -9,6 +9,7 @@
 //! (even ""), anything else gives the default. Secrets go through `GetDecryptedValue`: a key
 //! present among the secure settings wins, even when its value is empty.
 
+use crate::http::go_quote;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -66,10 +67,6 @@ impl std::fmt::Display for ReceiverError {
             }
         }
     }
-}
-
-fn go_quote(s: &str) -> String {
-    crate::prometheus_api::go_quote(s)
 }
 
 /// The checks of `buildReceiverIntegration` for one Grafana-managed receiver.

@@ -138,50 +138,8 @@ pub(crate) fn panel_id_from_query(q: &[(String, String)]) -> Result<i64, axum::r
             std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
             _ => "invalid syntax",
         };
-        err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {}: {reason}", go_quote(raw)))
+        err_trace(400, &format!("invalid panel_id: strconv.ParseInt: parsing {}: {reason}", crate::http::go_quote(raw)))
     })
-}
-
-/// Go's `strconv.Quote`: printable runes stay, `"` and `\` are escaped, control characters
-/// use the short escapes or `\x`/`\u`/`\U`.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if is_go_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of `strconv.IsPrint` for the characters that matter here: C1 controls,
-/// the Unicode separators and format characters, and non-characters are not printable.
-pub(crate) fn is_go_printable(c: char) -> bool {
-    let u = c as u32;
-    !((0x80..0xa0).contains(&u)
-        || u == 0xad
-        || (0x2000..=0x200f).contains(&u) && u != 0x2000
-        || (0x2028..=0x202f).contains(&u)
-        || (0x2060..=0x206f).contains(&u)
-        || u == 0xfeff
-        || (0xfff9..=0xfffb).contains(&u)
-        || (0xe000..=0xf8ff).contains(&u)
-        || u == 0xfffe
-        || u == 0xffff)
 }
 
 /// `ruleToQuery`: the models' `expr` strings joined by ` | `; a model without `expr` is
@@ -318,6 +276,9 @@ mod tests {
 
     #[test]
     fn go_quote_matches_strconv_quote() {
+        use crate::http::go_quote;
+        // strconv.IsPrint: the Unicode spaces other than U+0020 are not printable.
+        assert_eq!(go_quote("1\u{a0}2\u{2000}"), "\"1\\u00a02\\u2000\"");
         assert_eq!(go_quote("x"), "\"x\"");
         assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
         assert_eq!(go_quote("\u{1}\t\u{7f}"), "\"\\x01\\t\\x7f\"");

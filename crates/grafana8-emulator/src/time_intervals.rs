@@ -196,7 +196,7 @@ fn atoi(s: &str) -> Result<i64, String> {
             std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => "value out of range",
             _ => "invalid syntax",
         };
-        format!("strconv.Atoi: parsing {}: {reason}", crate::prometheus_api::go_quote(s))
+        format!("strconv.Atoi: parsing {}: {reason}", crate::http::go_quote(s))
     })
 }
 

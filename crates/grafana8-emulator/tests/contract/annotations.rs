@@ -312,3 +312,30 @@ async fn annotation_tags_and_mass_delete() {
     assert_eq!((s, b), (200, msg("Annotations deleted")));
     assert_eq!(list(&t, &format!("tags={tag}")).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_server_admin_who_is_a_viewer_in_the_org_may_write_org_annotations() {
+    let t = Target::new().await;
+    // A new user joins org 1 as Viewer; made a server admin it keeps that org role.
+    let u = t.user().await;
+    let (s, b) = t
+        .send(
+            "PUT",
+            &format!("/api/admin/users/{}/permissions", u.id),
+            &t.admin(),
+            Some(json!({"isGrafanaAdmin": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    // annotations.go:460 `canCreateAnnotation` for an org annotation (dashboardId 0) is
+    // `c.SignedInUser.HasRole(models.ROLE_EDITOR)`, and pkg/models/user.go:219-222 `HasRole`
+    // answers true for any server admin.
+    let tag = unique("admin-viewer");
+    let (s, b) = t.send("POST", ANNOTATIONS, &u.cred(), Some(json!({"text": "deploy", "tags": [tag]}))).await;
+    assert_eq!((s, &b["message"]), (200, &json!("Annotation added")), "{b}");
+    // A plain Viewer is refused: annotations.go:67 `dashboardGuardianResponse(err)` with a nil
+    // err (pkg/api/dashboard.go:45-49): 403 "Access denied to this dashboard", no traceID.
+    let viewer = t.user().await;
+    let (s, b) = t.send("POST", ANNOTATIONS, &viewer.cred(), Some(json!({"text": "deploy", "tags": [tag]}))).await;
+    assert_eq!((s, b), (403, msg("Access denied to this dashboard")));
+}

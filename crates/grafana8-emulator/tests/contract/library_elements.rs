@@ -129,6 +129,14 @@ async fn create_validation() {
     let viewer = t.key("Viewer").await;
     let (s, b) = t.send("POST", PATH, &viewer, Some(json!({"name": unique("v"), "kind": 1, "model": {}}))).await;
     assert_eq!((s, b), (403, msg_trace("access denied to folder")));
+    // guard.go:28 `user.HasRole(models.ROLE_EDITOR)`, which pkg/models/user.go:219-222 grants to
+    // a server admin whatever its org role: a server admin who is a Viewer in org 1 may.
+    let u = t.user().await;
+    let admin_rights = json!({"isGrafanaAdmin": true});
+    let (s, _) = t.send("PUT", &format!("/api/admin/users/{}/permissions", u.id), &t.admin(), Some(admin_rights)).await;
+    assert_eq!(s, 200);
+    let (s, b) = t.send("POST", PATH, &u.cred(), Some(json!({"name": unique("sa"), "kind": 1, "model": {}}))).await;
+    assert_eq!(s, 200, "{b}");
     // guard.go:46: in a folder, CanEdit is needed.
     let (folder_uid, _, folder_id) = t.folder().await;
     let items = json!({"items": [{"role": "Editor", "permission": 1}]});
