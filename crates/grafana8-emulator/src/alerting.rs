@@ -400,60 +400,8 @@ fn format_short(secs: i64) -> String {
 /// Go's `time.ParseDuration` (`[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+`, units ns, us, µs, μs, ms,
 /// s, m, h), in whole seconds truncated toward zero as `formatShort` shows them.
 fn parse_go_duration(s: &str) -> Option<i64> {
-    let (neg, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let int: u128 = if int_len == 0 { 0 } else { rest[..int_len].parse().ok()? };
-        rest = &rest[int_len..];
-        let mut frac = "";
-        if let Some(r) = rest.strip_prefix('.') {
-            let n = r.bytes().take_while(u8::is_ascii_digit).count();
-            frac = &r[..n];
-            rest = &r[n..];
-            if int_len == 0 && n == 0 {
-                return None;
-            }
-        } else if int_len == 0 {
-            return None;
-        }
-        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit: u128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        let mut v = int.checked_mul(unit)?;
-        if !frac.is_empty() {
-            let scale = 10u128.checked_pow(frac.len() as u32).unwrap_or(u128::MAX);
-            let f: u128 = frac.parse().ok()?;
-            v += (f as f64 * (unit as f64 / scale as f64)) as u128;
-        }
-        total = total.checked_add(v)?;
-        if total > 1 << 63 {
-            return None;
-        }
-    }
-    if !neg && total > (1 << 63) - 1 {
-        return None;
-    }
-    let secs = (total / 1_000_000_000) as i64;
-    Some(if neg { -secs } else { secs })
+    // Whole seconds, truncated toward zero.
+    crate::util::go_parse_duration_nanos(s).map(|nanos| (nanos / 1_000_000_000) as i64)
 }
 
 fn channel_dto(c: &Channel) -> Value {

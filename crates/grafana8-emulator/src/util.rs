@@ -147,7 +147,8 @@ pub(crate) fn format_prom_duration(d: Duration) -> String {
 
 /// Go's `time.ParseDuration` in nanoseconds: `[-+]?([0-9]*(\.[0-9]*)?[a-z]+)+` with the units
 /// ns, us, µs, μs, ms, s, m and h, or "0"; `None` where Go returns an error (including
-/// overflow of an int64).
+/// overflow of an int64). A fraction is added as Go does, through a float64
+/// (`float64(f) * (float64(unit) / scale)`).
 pub(crate) fn go_parse_duration_nanos(s: &str) -> Option<i128> {
     let (neg, mut rest) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -160,25 +161,24 @@ pub(crate) fn go_parse_duration_nanos(s: &str) -> Option<i128> {
     if rest.is_empty() {
         return None;
     }
-    let mut total: i128 = 0;
+    let mut total: u128 = 0;
     while !rest.is_empty() {
         let int_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, after) = rest.split_at(int_len);
-        let (frac_part, after) = match after.strip_prefix('.') {
-            Some(a) => {
-                let n = a.bytes().take_while(u8::is_ascii_digit).count();
-                (Some(&a[..n]), &a[n..])
+        let int: u128 = if int_len == 0 { 0 } else { rest[..int_len].parse().ok()? };
+        rest = &rest[int_len..];
+        let mut frac = "";
+        if let Some(r) = rest.strip_prefix('.') {
+            let n = r.bytes().take_while(u8::is_ascii_digit).count();
+            frac = &r[..n];
+            rest = &r[n..];
+            if int_len == 0 && n == 0 {
+                return None;
             }
-            None => (None, after),
-        };
-        if int_part.is_empty() && frac_part.is_none_or(str::is_empty) {
+        } else if int_len == 0 {
             return None;
         }
-        let unit_len = after.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(after.len());
-        if unit_len == 0 {
-            return None;
-        }
-        let unit: i128 = match &after[..unit_len] {
+        let unit_len = rest.find(|c: char| c == '.' || c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit: u128 = match &rest[..unit_len] {
             "ns" => 1,
             "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
@@ -187,20 +187,22 @@ pub(crate) fn go_parse_duration_nanos(s: &str) -> Option<i128> {
             "h" => 3_600_000_000_000,
             _ => return None,
         };
-        let int: i128 = if int_part.is_empty() { 0 } else { int_part.parse().ok()? };
+        rest = &rest[unit_len..];
         let mut v = int.checked_mul(unit)?;
-        if let Some(f) = frac_part.filter(|f| !f.is_empty()) {
-            // Go keeps at most the digits that fit and truncates.
-            let digits = &f[..f.len().min(18)];
-            let scale = 10i128.pow(digits.len() as u32);
-            v += digits.parse::<i128>().ok()? * unit / scale;
+        if !frac.is_empty() {
+            let scale = 10u128.checked_pow(frac.len() as u32).unwrap_or(u128::MAX);
+            let f: u128 = frac.parse().ok()?;
+            v += (f as f64 * (unit as f64 / scale as f64)) as u128;
         }
-        total += v;
-        if total > i64::MAX as i128 {
+        total = total.checked_add(v)?;
+        if total > 1 << 63 {
             return None;
         }
-        rest = &after[unit_len..];
     }
+    if !neg && total > (1 << 63) - 1 {
+        return None;
+    }
+    let total = total as i128;
     Some(if neg { -total } else { total })
 }
 
