@@ -30,6 +30,59 @@ pub const SKIP_LOG_VARIABLE: &str = "MAC_TEST_SKIP_LOG";
 /// What every "missing" message ends with.
 const SETUP_HINT: &str = "`cargo xtask setup` installs everything the tests need";
 
+/// A program some tests need: where to look, how to tell it runs, and how to install it.
+#[derive(Clone, Copy, Debug)]
+pub struct Program {
+    /// The name in messages and in [`SKIP_VARIABLE`]'s list.
+    pub name: &'static str,
+    /// Paths or names to try, in order.
+    pub candidates: &'static [&'static str],
+    /// Arguments with which a working program exits with success.
+    pub probe: &'static [&'static str],
+    /// The command that installs it.
+    pub install: &'static str,
+}
+
+/// Debian's Prometheus.
+pub const PROMETHEUS: Program = Program {
+    name: "prometheus",
+    candidates: &["/usr/bin/prometheus", "prometheus"],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends prometheus",
+};
+
+/// promtool, looked up on PATH as `mac test` and the prometheus provider run it.
+pub const PROMTOOL: Program = Program {
+    name: "promtool",
+    candidates: &["promtool"],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends prometheus",
+};
+
+/// Debian's Alertmanager (`prometheus-alertmanager`), or an `alertmanager` on PATH.
+pub const ALERTMANAGER: Program = Program {
+    name: "alertmanager",
+    candidates: &["/usr/bin/prometheus-alertmanager", "alertmanager"],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends prometheus-alertmanager",
+};
+
+/// A Python with Django and django-prometheus. Debian's python3 has Debian's Django packages;
+/// a python3 earlier on PATH (pyenv, a virtualenv) may not, so it is tried first.
+pub const DJANGO_PYTHON: Program = Program {
+    name: "django",
+    candidates: &["/usr/bin/python3", "python3"],
+    probe: &["-c", "import django, django_prometheus, prometheus_client"],
+    install: "apt-get install -y --no-install-recommends python3-django python3-django-prometheus",
+};
+
+/// The running test's `program`: its path, a failure naming how to install it, or `None` after
+/// a visible skip (see [`require`]).
+pub fn program(program: &Program) -> Option<PathBuf> {
+    let found = find_program(program.candidates, program.probe);
+    require(&current_test(), program.name, found, program.install)
+}
+
 /// The first of `candidates` that runs `args` successfully.
 pub fn find_program(candidates: &[&str], args: &[&str]) -> Option<PathBuf> {
     candidates.iter().map(PathBuf::from).find(|program| runs(program, args))

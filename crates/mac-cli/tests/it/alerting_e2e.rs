@@ -44,18 +44,10 @@ impl Tools {
     /// The three programs: a failure without them, or `None` after a visible skip when the
     /// developer asked for one.
     fn find() -> Option<Tools> {
-        let alertmanager =
-            mac_test_tools::find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
-        let install = "apt-get install -y --no-install-recommends prometheus-alertmanager";
         Some(Tools {
             python: django_python()?,
             prometheus: crate::prometheus::binary()?,
-            alertmanager: mac_test_tools::require(
-                &mac_test_tools::current_test(),
-                "alertmanager",
-                alertmanager,
-                install,
-            )?,
+            alertmanager: mac_test_tools::program(&mac_test_tools::ALERTMANAGER)?,
         })
     }
 }

@@ -418,14 +418,7 @@ pub(crate) fn spawn_app(python: &Path, dir: &Path, port: u16) -> Process {
 /// A Python with Django and django-prometheus: a failure without one, or `None` after a
 /// visible skip when the developer asked for one.
 pub(crate) fn django_python() -> Option<PathBuf> {
-    // Debian's python3 has Debian's Django packages; a python3 earlier on PATH (pyenv, a
-    // virtualenv) may not.
-    let found = mac_test_tools::find_program(
-        &["/usr/bin/python3", "python3"],
-        &["-c", "import django, django_prometheus, prometheus_client"],
-    );
-    let install = "apt-get install -y --no-install-recommends python3-django python3-django-prometheus";
-    mac_test_tools::require(&mac_test_tools::current_test(), "django", found, install)
+    mac_test_tools::program(&mac_test_tools::DJANGO_PYTHON)
 }
 
 /// The programs the test runs: a failure without them, or `None` after a visible skip when

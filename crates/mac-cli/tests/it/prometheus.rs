@@ -29,9 +29,7 @@ pub(crate) struct Prometheus {
 /// Debian's prometheus: a failure without it, or `None` after a visible skip when the
 /// developer asked for one.
 pub(crate) fn binary() -> Option<PathBuf> {
-    let found = mac_test_tools::find_program(&["/usr/bin/prometheus", "prometheus"], &["--version"]);
-    let install = "apt-get install -y --no-install-recommends prometheus";
-    mac_test_tools::require(&mac_test_tools::current_test(), "prometheus", found, install)
+    mac_test_tools::program(&mac_test_tools::PROMETHEUS)
 }
 
 impl Prometheus {

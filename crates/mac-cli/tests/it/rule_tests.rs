@@ -19,9 +19,7 @@ fn example() -> PathBuf {
 /// Whether promtool is on PATH (where `mac test` looks for it): a failure without it, or
 /// `false` after a visible skip when the developer asked for one.
 pub(crate) fn have_promtool() -> bool {
-    let found = mac_test_tools::find_program(&["promtool"], &["--version"]);
-    let install = "apt-get install -y --no-install-recommends prometheus";
-    mac_test_tools::require(&mac_test_tools::current_test(), "promtool", found, install).is_some()
+    mac_test_tools::program(&mac_test_tools::PROMTOOL).is_some()
 }
 
 fn mac_in(dir: &Path) -> assert_cmd::Command {

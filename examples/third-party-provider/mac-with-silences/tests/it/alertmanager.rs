@@ -15,8 +15,6 @@ use serde_json::Value;
 
 use crate::run;
 
-const INSTALL: &str = "apt-get install -y --no-install-recommends prometheus-alertmanager";
-
 /// How long Alertmanager may take to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
@@ -282,8 +280,7 @@ impl Alertmanager {
     /// A running Alertmanager: a failure without the program, or `None` after a visible skip
     /// when the developer asked for one.
     fn start() -> Option<Alertmanager> {
-        let found = mac_test_tools::find_program(&["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]);
-        let binary = mac_test_tools::require(&mac_test_tools::current_test(), "alertmanager", found, INSTALL)?;
+        let binary = mac_test_tools::program(&mac_test_tools::ALERTMANAGER)?;
         let dir = tempfile::tempdir().expect("tempdir");
         // The smallest configuration Alertmanager accepts: one route to one receiver.
         std::fs::write(
