@@ -35,15 +35,10 @@ const PACKAGES: [(&str, &str); 4] = [
     ("python3-django-prometheus", "the django bundle's demo app"),
 ];
 
-/// Off Debian, what the tests run, found as they find it: the name `MAC_TEST_SKIP_MISSING`
-/// takes, the programs tried in order, and the arguments that must succeed
-/// (`crates/mac-cli/tests/it/{prometheus,rule_tests,alerting_e2e,django}.rs`).
-const PROGRAMS: [(&str, &[&str], &[&str]); 4] = [
-    ("prometheus", &["/usr/bin/prometheus", "prometheus"], &["--version"]),
-    ("promtool", &["promtool"], &["--version"]),
-    ("alertmanager", &["/usr/bin/prometheus-alertmanager", "alertmanager"], &["--version"]),
-    ("django", &["/usr/bin/python3", "python3"], &["-c", "import django, django_prometheus, prometheus_client"]),
-];
+/// Off Debian, what the tests run, found exactly as they find it (the table is the tests' own,
+/// in `mac-test-tools`; each name is the one `MAC_TEST_SKIP_MISSING` takes).
+const PROGRAMS: [mac_test_tools::Program; 4] =
+    [mac_test_tools::PROMETHEUS, mac_test_tools::PROMTOOL, mac_test_tools::ALERTMANAGER, mac_test_tools::DJANGO_PYTHON];
 
 /// apt-get's option to wait up to 5 minutes for dpkg's lock.
 const APT_LOCK_TIMEOUT: &str = "DPkg::Lock::Timeout=300";
@@ -262,8 +257,8 @@ fn run_captured(command: &mut Command) -> Result<(), String> {
 fn programs() -> Result<(), String> {
     let missing: Vec<&str> = PROGRAMS
         .iter()
-        .filter(|(_, candidates, args)| !candidates.iter().any(|program| succeeds(Command::new(program).args(*args))))
-        .map(|(name, ..)| *name)
+        .filter(|program| mac_test_tools::find_program(program.candidates, program.probe).is_none())
+        .map(|program| program.name)
         .collect();
     if missing.is_empty() {
         println!(
