@@ -161,6 +161,28 @@ pub enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Print the configured store's state as a state file (or write it to a new FILE), e.g.
+    /// to move state out of a shared backend or keep a backup.
+    Pull {
+        /// Write to this new file instead of standard output.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Replace the configured store's state by a state file's, lineage and serial kept (e.g.
+    /// to move `.mac/state.json` into PostgreSQL). Refused over another lineage or a newer serial.
+    Push {
+        /// A state file written by mac (`.mac/state.json`, or by `mac state pull -o`).
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Break the state lock of a run that is gone or hung (a shared backend releases the lock
+    /// of a run that died by itself; this is for the rare rest). Says what it breaks.
+    Unlock {
+        /// Do not ask for the holder's pid.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn parse_target(text: &str) -> Result<LocalRef, String> {

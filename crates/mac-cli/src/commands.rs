@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use mac_core::state::{StateLock, StateStore};
 use mac_core::{
     ApplyOptions, Definition, FileStateStore, ObjectId, Plan, PlanOptions, ProjectConfig, Providers, Registry, State,
+    StateError,
 };
 
 use crate::args::{ApplyArgs, Cli, Command, ImportArgs, LockArgs, PlanArgs, PlanSelection, StateCommand, TestArgs};
@@ -49,9 +50,10 @@ fn providers() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A loaded project: configuration, providers, definitions.
+/// A loaded project: configuration, state store, providers, definitions.
 struct Project {
     config: ProjectConfig,
+    store: Box<dyn StateStore>,
     providers: Providers,
     definitions: Vec<Definition>,
 }
@@ -59,9 +61,12 @@ struct Project {
 impl Project {
     fn load(cli: &Cli) -> anyhow::Result<Project> {
         let config = ProjectConfig::load(&cli.directory, cli.environment.as_deref())?;
+        // Opened (offline) before anything else, so that a bad `[state]` is reported by
+        // `mac validate` too, and before any request to a server.
+        let store = config.open_state_store()?;
         let providers = config.build_providers(&registry()?)?;
         let definitions = config.load_definitions(&providers)?;
-        Ok(Project { config, providers, definitions })
+        Ok(Project { config, store, providers, definitions })
     }
 
     /// Where a field of a defined object was written.
@@ -78,7 +83,7 @@ impl Project {
         let mut bindings = BTreeMap::new();
         bindings
             .insert("environment".to_owned(), self.config.environment.clone().unwrap_or_else(|| "(none)".to_owned()));
-        bindings.insert("state".to_owned(), self.config.state_path.display().to_string());
+        bindings.insert("state".to_owned(), state_binding(&self.config, self.store.as_ref()));
         for provider in &self.config.providers {
             let settings = provider.settings.as_object().cloned().unwrap_or_default();
             bindings.insert(format!("provider {}", provider.instance), mac_core::state::definition_hash(&settings));
@@ -86,8 +91,8 @@ impl Project {
         bindings
     }
 
-    fn store(&self) -> FileStateStore {
-        FileStateStore::new(self.config.state_file())
+    fn store(&self) -> &dyn StateStore {
+        self.store.as_ref()
     }
 
     /// Observes the remote systems that definitions or state involve, and plans.
@@ -115,6 +120,16 @@ impl Project {
         let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
         plan.bindings = self.bindings();
         Ok(plan)
+    }
+}
+
+/// What a saved plan is bound to: the state file as written in mac.toml (the same in every
+/// working copy), or what a shared store names.
+fn state_binding(config: &ProjectConfig, store: &dyn StateStore) -> String {
+    if config.state_backend == mac_core::backend::FILE_BACKEND {
+        config.state_path.display().to_string()
+    } else {
+        store.binding()
     }
 }
 
@@ -226,7 +241,7 @@ fn take_lock(store: &dyn StateStore, lock: &LockArgs) -> anyhow::Result<Box<dyn 
 async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let store = project.store();
-    let _lock = take_lock(&store, &args.lock)?;
+    let _lock = take_lock(store, &args.lock)?;
     let mut state = store.load()?;
     // Fix the salt before planning, so that plan and apply digest secrets alike.
     state.secret_salt();
@@ -285,7 +300,7 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         secrets_root: project.config.root.clone(),
     };
     let progress = progress::Progress::new(plan.actions.len());
-    let result = mac_core::apply(&plan, &project.providers, &store, state, &options, &progress).await;
+    let result = mac_core::apply(&plan, &project.providers, store, state, &options, &progress).await;
     progress.finish();
     let report = match result {
         Ok((_, report)) => report,
@@ -333,7 +348,7 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         None => project.config.definition_paths.first().cloned().unwrap_or_else(|| "definitions".into()),
     };
     let store = project.store();
-    let _lock = take_lock(&store, &args.lock)?;
+    let _lock = take_lock(store, &args.lock)?;
     let mut state = store.load()?;
     let instances = [args.instance.clone()].into_iter().collect();
     let kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
@@ -385,8 +400,7 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     for object in &imported {
         state.upsert(object.state_entry(&project.providers));
     }
-    state.bump();
-    store.save(&state)?;
+    state.save_to(store)?;
     for (path, _) in &written {
         writeln!(out, "wrote {}", path.strip_prefix(&cli.directory).unwrap_or(path).display())?;
     }
@@ -425,7 +439,8 @@ fn confirm() -> anyhow::Result<bool> {
 fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
     // State commands work without loading definitions, so that a broken project can be repaired.
     let config = ProjectConfig::load(&cli.directory, cli.environment.as_deref())?;
-    let store = FileStateStore::new(config.state_file());
+    let store = config.open_state_store()?;
+    let store = store.as_ref();
     let mut out = anstream::stdout();
     match command {
         StateCommand::List => {
@@ -452,17 +467,130 @@ fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
             }
         }
         StateCommand::Rm { id, lock } => {
-            let _lock = take_lock(&store, lock)?;
+            let _lock = take_lock(store, lock)?;
             let mut state = store.load()?;
             let found = find_entry(&state, id)?;
             state.remove(&found);
             state.remove_pending(&found);
-            state.bump();
-            store.save(&state)?;
+            state.save_to(store)?;
             writeln!(out, "Removed {found} from state; the remote object was not touched and is no longer managed.")?;
+        }
+        StateCommand::Pull { out: path } => {
+            let state = store.load()?;
+            match path {
+                Some(path) => {
+                    if path.exists() {
+                        bail!("{} exists already; pull into a new file", path.display());
+                    }
+                    FileStateStore::new(path).save(&state)?;
+                    writeln!(
+                        out,
+                        "Wrote the state of {} (lineage {}, serial {}, {} object(s)) to {}.",
+                        store.describe(),
+                        lineage_text(&state),
+                        state.serial,
+                        state.resources().len(),
+                        path.display()
+                    )?;
+                }
+                None => writeln!(out, "{}", serde_json::to_string_pretty(&state)?)?,
+            }
+        }
+        StateCommand::Push { file, lock } => {
+            let mut pushed = FileStateStore::new(file).load()?;
+            if pushed.lineage.is_empty() {
+                bail!("{} holds no state (nothing was ever written to it); there is nothing to push", file.display());
+            }
+            let _lock = take_lock(store, lock)?;
+            let current = store.load()?;
+            if !current.lineage.is_empty() && current.lineage != pushed.lineage {
+                bail!(
+                    "{} holds another state (lineage {}) than {} (lineage {}): another project's or environment's; \
+                     refusing to replace it",
+                    store.describe(),
+                    current.lineage,
+                    file.display(),
+                    pushed.lineage
+                );
+            }
+            if current.serial == pushed.serial && current == pushed {
+                writeln!(
+                    out,
+                    "{} holds this state already (serial {}); nothing to do.",
+                    store.describe(),
+                    current.serial
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !current.lineage.is_empty() && current.serial >= pushed.serial {
+                bail!(
+                    "{} is at serial {}, {} at serial {}: pushing would move the state backwards and lose what was \
+                     applied since; pull it instead (mac state pull -o FILE)",
+                    store.describe(),
+                    current.serial,
+                    file.display(),
+                    pushed.serial
+                );
+            }
+            pushed.replace_stored(store, current.serial)?;
+            writeln!(
+                out,
+                "Pushed {} (lineage {}, serial {}, {} object(s)) to {}.",
+                file.display(),
+                pushed.lineage,
+                pushed.serial,
+                pushed.resources().len(),
+                store.describe()
+            )?;
+        }
+        StateCommand::Unlock { force } => {
+            let Some(holder) = store.lock_holder()? else {
+                writeln!(out, "{} is not locked; nothing to do.", store.describe())?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            writeln!(
+                out,
+                "{} is locked by {holder}.\n\
+                 Breaking the lock lets another run start while that one may still be writing: its saves of \
+                 state fail from then on, so what it changes on the servers afterwards is not recorded (the next \
+                 plan shows it, to adopt or undo). Do it only when that run is gone or hung.",
+                store.describe()
+            )?;
+            if !force && !confirm_unlock(holder.pid)? {
+                writeln!(out, "Unlock cancelled; the lock is still held.")?;
+                return Ok(ExitCode::FAILURE);
+            }
+            match store.force_unlock() {
+                Ok(Some(broken)) => writeln!(out, "Broke the lock of {broken}.")?,
+                Ok(None) => writeln!(out, "The lock was released meanwhile; nothing was broken.")?,
+                Err(StateError::Unsupported { .. }) => bail!(
+                    "a file lock is held by a running process and released by the operating system when it exits: \
+                     stop pid {} on {} instead",
+                    holder.pid,
+                    holder.owner
+                ),
+                Err(error) => return Err(error.into()),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn lineage_text(state: &State) -> &str {
+    if state.lineage.is_empty() { "(none yet)" } else { &state.lineage }
+}
+
+/// Asks for the holder's pid on the terminal; refuses when there is none.
+fn confirm_unlock(pid: u32) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to break the lock without confirmation: standard input is not a terminal; pass --force");
+    }
+    let mut out = anstream::stdout();
+    write!(out, "\nType the holder's pid ({pid}) to break its lock: ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == pid.to_string())
 }
 
 /// Finds a state entry by `kind.id` or `instance/kind.id`.

@@ -110,6 +110,12 @@ pub enum ApplyError {
          serial {state_serial} (lineage {state_lineage:?}): something was applied since. Make a new plan"
     )]
     StalePlan { plan_lineage: String, plan_serial: u64, state_lineage: String, state_serial: u64 },
+    #[error(
+        "the plan was made from another state (lineage {plan_lineage:?}) than the one this run uses \
+         (lineage {state_lineage:?}): it is another project's or environment's plan, or the state was replaced. \
+         Make a new plan here"
+    )]
+    ForeignPlan { plan_lineage: String, state_lineage: String },
     #[error("the plan has format {found}; this mac applies format {supported}")]
     UnsupportedPlan { found: u32, supported: u32 },
     #[error(
@@ -148,8 +154,7 @@ pub async fn apply(
     if state.pending() != plan.pending.as_slice() {
         // Record the creates about to start before starting them (see `PendingCreate`).
         state.set_pending(plan.pending.clone());
-        state.bump();
-        store.save(&state).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
+        state.save_to(store).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
     }
     let mut scheduler = Scheduler::new(plan, providers);
     let secrets = SecretContext { salt: state.secret_salt().to_owned(), root: options.secrets_root.clone() };
@@ -196,10 +201,9 @@ pub async fn apply(
             }
         }
         if late_keys && save_error.is_none() {
-            state.bump();
             unsaved = false;
             last_save = std::time::Instant::now();
-            if let Err(error) = store.save(&state) {
+            if let Err(error) = state.save_to(store) {
                 save_error = Some(error);
                 // Nothing of this batch starts: its creates could not be recorded.
                 for (index, ..) in batch.drain(..) {
@@ -219,10 +223,9 @@ pub async fn apply(
             tokio::select! {
                 joined = in_flight.join_next_with_id() => joined,
                 () = tokio::time::sleep_until(deadline) => {
-                    state.bump();
                     unsaved = false;
                     last_save = std::time::Instant::now();
-                    if let Err(error) = store.save(&state) {
+                    if let Err(error) = state.save_to(store) {
                         save_error = Some(error);
                     }
                     continue;
@@ -288,10 +291,9 @@ pub async fn apply(
         // after a grace period may follow.
         let interrupted = options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
         if unsaved && save_error.is_none() && (interrupted || moved || last_save.elapsed() >= SAVE_INTERVAL) {
-            state.bump();
             unsaved = false;
             last_save = std::time::Instant::now();
-            if let Err(error) = store.save(&state) {
+            if let Err(error) = state.save_to(store) {
                 save_error = Some(error);
             }
         }
@@ -314,8 +316,7 @@ pub async fn apply(
     if unstarted || unsaved || save_error.is_some() {
         // Also after a failed save: one more attempt keeps what finished since (the first
         // failure may have been passing, such as a full disk that was cleaned).
-        state.bump();
-        match store.save(&state) {
+        match state.save_to(store) {
             Ok(()) => save_error = None,
             Err(error) => {
                 save_error.get_or_insert(error);
@@ -454,6 +455,14 @@ impl<'p> Scheduler<'p> {
 fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &ApplyOptions) -> Result<(), ApplyError> {
     if plan.format != crate::plan::PLAN_FORMAT {
         return Err(ApplyError::UnsupportedPlan { found: plan.format, supported: crate::plan::PLAN_FORMAT });
+    }
+    // A plan made before the first write has no lineage yet; any other difference in
+    // lineage is another state altogether.
+    if !plan.state_lineage.is_empty() && plan.state_lineage != state.lineage {
+        return Err(ApplyError::ForeignPlan {
+            plan_lineage: plan.state_lineage.clone(),
+            state_lineage: state.lineage.clone(),
+        });
     }
     if plan.state_lineage != state.lineage || plan.state_serial != state.serial {
         return Err(ApplyError::StalePlan {

@@ -14,6 +14,7 @@
 //! reading a project ([`ProjectConfig`]) and the file state store ([`FileStateStore`]).
 
 pub mod apply;
+pub mod backend;
 pub mod diff;
 pub mod duration;
 pub mod graph;
@@ -32,6 +33,7 @@ pub mod state;
 pub mod template;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
+pub use backend::{StateBackendRegistration, StateSettings};
 pub use diff::FieldChange;
 pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
@@ -45,7 +47,7 @@ pub use provider::{
 };
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};
-pub use state::{FileStateStore, State, StateError, StateStore};
+pub use state::{FileStateStore, LockInfo, State, StateChanges, StateError, StateParts, StateStore};
 
 // Re-exported so that provider crates register with the same `inventory` as the engine.
 pub use async_trait::async_trait;

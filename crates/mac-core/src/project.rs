@@ -10,11 +10,13 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::backend::StateSettings;
 use crate::graph::topological_order;
 use crate::object::{Definition, LocalRef, ObjectId};
 use crate::provider::{ProviderSettings, Providers, Registry, SettingsError};
 use crate::refs::find_refs;
 use crate::source::{Document, Location, SourceError, push_pointer};
+use crate::state::{FileStateStore, StateStore};
 
 /// The name of the project file at the project root.
 pub const CONFIG_FILE: &str = "mac.toml";
@@ -58,9 +60,18 @@ impl From<SourceError> for ProjectError {
 #[derive(Debug)]
 pub struct ProjectConfig {
     pub root: PathBuf,
+    /// `project = "…"`: the project's name, the same on every runner and laptop (a shared
+    /// state backend keys state by it and the environment).
+    pub project: Option<String>,
     pub environment: Option<String>,
-    /// Where state lives (relative paths are taken from the root).
+    /// `[state] backend`: `file` (the default) or a registered backend's name.
+    pub state_backend: String,
+    /// Where the file backend keeps state (relative paths are taken from the root).
     pub state_path: PathBuf,
+    /// The `[state]` keys other than `backend` and `path`, the environment's merged over them.
+    state_settings: Map<String, Value>,
+    /// Pointers of the `[state]` tables merged into `state_settings`, the last applied first.
+    state_pointers: Vec<String>,
     pub definition_paths: Vec<PathBuf>,
     /// Directories of templates (`templates`, default `templates/`; may be outside the project).
     pub template_paths: Vec<PathBuf>,
@@ -107,6 +118,7 @@ impl ProviderConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConfigFile {
+    project: Option<String>,
     definitions: Option<Vec<String>>,
     templates: Option<Vec<String>>,
     #[serde(default)]
@@ -127,10 +139,13 @@ struct SafetySection {
     max_delete_share: Option<f64>,
 }
 
+/// `[state]`: unknown keys are the backend's to judge (it parses them with its own type).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 struct StateSection {
+    backend: Option<String>,
     path: Option<String>,
+    #[serde(flatten)]
+    settings: Map<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -216,13 +231,30 @@ impl ProjectConfig {
         }
 
         // An environment never shares the default state: the same object ids map to other
-        // remote objects there, so sharing would plan one server from the other's state.
+        // remote objects there, so sharing would plan one server from the other's state. (A
+        // shared backend keys state by project and environment for the same reason.)
         let state_path = match selected {
             Some((name, overrides)) => {
                 overrides.state.path.clone().unwrap_or_else(|| format!(".mac/state.{name}.json"))
             }
-            None => file.state.path.unwrap_or_else(|| ".mac/state.json".to_owned()),
+            None => file.state.path.clone().unwrap_or_else(|| ".mac/state.json".to_owned()),
         };
+        let mut state_backend = file.state.backend.clone();
+        let mut state_settings = file.state.settings.clone();
+        let mut state_pointers = vec!["/state".to_owned()];
+        if let Some((name, overrides)) = selected {
+            if overrides.state.backend.is_some() {
+                state_backend = overrides.state.backend.clone();
+            }
+            state_settings.extend(overrides.state.settings.clone());
+            state_pointers.insert(0, push_pointer(&push_pointer("/environments", name), "state"));
+        }
+        let state_backend = state_backend.unwrap_or_else(|| crate::backend::FILE_BACKEND.to_owned());
+        if let Some(project) = &file.project
+            && let Err(message) = check_project_name(project)
+        {
+            problems.push(document.error("/project", message));
+        }
         let max_delete_share = file.safety.max_delete_share.unwrap_or(0.5);
         if !(0.0..=1.0).contains(&max_delete_share) {
             return Err(document
@@ -243,8 +275,12 @@ impl ProjectConfig {
         }
         Ok(ProjectConfig {
             root: root.to_path_buf(),
+            project: file.project,
             environment: environment.map(str::to_owned),
+            state_backend,
             state_path: PathBuf::from(state_path),
+            state_settings,
+            state_pointers,
             definition_paths,
             template_paths,
             max_delete_share,
@@ -258,6 +294,76 @@ impl ProjectConfig {
     /// The state file, resolved against the root.
     pub fn state_file(&self) -> PathBuf {
         self.root.join(&self.state_path)
+    }
+
+    /// Where a `[state]` key was written: in the environment's table if it set it.
+    fn state_location(&self, key_pointer: &str) -> Location {
+        let exact = self
+            .state_pointers
+            .iter()
+            .map(|base| format!("{base}{key_pointer}"))
+            .find(|pointer| self.document.root().pointer(pointer).is_some());
+        match exact {
+            Some(pointer) => self.document.location(&pointer),
+            None => self.document.location(self.state_pointers.last().map_or("", String::as_str)),
+        }
+    }
+
+    /// Opens the configured state store (offline: a shared backend connects on first use).
+    pub fn open_state_store(&self) -> Result<Box<dyn StateStore>, ProjectError> {
+        if self.state_backend == crate::backend::FILE_BACKEND {
+            if let Some(key) = self.state_settings.keys().next() {
+                return Err(ProjectError::from(SourceError {
+                    location: self.state_location(&push_pointer("", key)),
+                    message: format!(
+                        "`[state] {key}` is not a setting of the file backend (it takes `path`); \
+                         set `backend` to use another store"
+                    ),
+                }));
+            }
+            return Ok(Box::new(FileStateStore::new(self.state_file())));
+        }
+        let backends = crate::backend::registered_backends();
+        let Some(registration) = backends.iter().find(|backend| backend.name == self.state_backend) else {
+            let mut known = vec![crate::backend::FILE_BACKEND];
+            known.extend(backends.iter().map(|backend| backend.name));
+            return Err(ProjectError::from(SourceError {
+                location: self.state_location("/backend"),
+                message: format!(
+                    "unknown state backend `{}` (compiled into this mac: {})",
+                    self.state_backend,
+                    known.join(", ")
+                ),
+            }));
+        };
+        if self.state_pointers.iter().any(|base| self.document.root().pointer(&format!("{base}/path")).is_some()) {
+            return Err(ProjectError::from(SourceError {
+                location: self.state_location("/path"),
+                message: format!(
+                    "`[state] path` is the file backend's; backend `{}` does not use it",
+                    registration.name
+                ),
+            }));
+        }
+        let locations = self
+            .state_settings
+            .keys()
+            .chain(["backend".to_owned()].iter())
+            .map(|key| (key.clone(), self.state_location(&push_pointer("", key)).to_string()))
+            .collect();
+        let settings = StateSettings {
+            project: self.project.clone(),
+            environment: self.environment.clone(),
+            values: Value::Object(self.state_settings.clone()),
+            locations,
+            project_root: self.root.clone(),
+        };
+        (registration.open)(&settings).map_err(|SettingsError { pointer, message }| {
+            ProjectError::from(SourceError {
+                location: self.state_location(&pointer),
+                message: format!("state backend `{}`: {message}", registration.name),
+            })
+        })
     }
 
     /// Instantiates every configured provider instance from the registry. Offline: no
@@ -647,4 +753,15 @@ fn check_cycles(definitions: &[Definition], providers: &Providers) -> Result<(),
             })
         }
     }
+}
+
+/// A project name is a key shared by every runner: letters, digits, `.`, `_` and `-`.
+fn check_project_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err("`project` is a name of 1 to 100 characters".to_owned());
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(format!("`project` may hold letters, digits, `.`, `_` and `-`, not {bad:?}"));
+    }
+    Ok(())
 }

@@ -2,9 +2,14 @@
 //!
 //! The [`StateStore`] trait keeps the engine independent of where state is kept;
 //! [`FileStateStore`] is the embedded default (a JSON file written atomically, guarded by an
-//! OS file lock). A shared backend for teams can implement the same trait.
+//! OS file lock). Shared backends for teams (PostgreSQL, in `mac-state-postgres`) implement
+//! the same trait and register through [`crate::backend::StateBackendRegistration`].
+//!
+//! A [`State`] keeps a journal of what changed since it was loaded or last saved
+//! ([`State::changes`]), so that a store keeping a row per object writes only those rows, and
+//! the serial it was loaded at, so that a store can refuse a write over a state that moved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -21,7 +26,7 @@ use crate::object::{Fields, LocalRef, ObjectId};
 pub const STATE_FORMAT: u32 = 1;
 
 /// Everything `mac` remembers between runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     pub format: u32,
     /// A random id given when the state is first written; a saved plan is only valid for
@@ -39,6 +44,57 @@ pub struct State {
     /// The salt of secret digests, made when the first secret is digested.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     secret_salt: String,
+    /// What changed since load or the last save; never stored.
+    #[serde(skip)]
+    journal: Journal,
+}
+
+/// Two states are equal when what they store is: the journal is bookkeeping of one process.
+impl PartialEq for State {
+    fn eq(&self, other: &State) -> bool {
+        self.format == other.format
+            && self.lineage == other.lineage
+            && self.serial == other.serial
+            && self.resources == other.resources
+            && self.pending == other.pending
+            && self.secret_salt == other.secret_salt
+    }
+}
+
+/// The changes since a state was loaded or last saved.
+#[derive(Debug, Clone, Default)]
+struct Journal {
+    /// The serial the stored state has (as far as this process knows): the one loaded, or the
+    /// one last saved.
+    base_serial: u64,
+    /// Entries added, replaced or removed.
+    entries: BTreeSet<ObjectId>,
+    /// Every entry is to be written anew (a state pushed over another).
+    replace_all: bool,
+}
+
+/// What [`StateStore::save`] must write: the entries changed since `base_serial`, and the
+/// state's header (lineage, serial, pending creates, secret salt), which every save writes.
+#[derive(Debug)]
+pub struct StateChanges<'a> {
+    /// The serial the store must still hold for the write to be allowed (0: none stored yet).
+    pub base_serial: u64,
+    /// Replace every stored entry by `upserted` (a push), rather than merging.
+    pub replace_all: bool,
+    /// Entries to insert or replace.
+    pub upserted: Vec<&'a StateEntry>,
+    /// Entries to delete.
+    pub removed: Vec<&'a ObjectId>,
+}
+
+/// The stored parts of a state, for stores that keep them apart (rows of a database).
+#[derive(Debug, Clone, Default)]
+pub struct StateParts {
+    pub lineage: String,
+    pub serial: u64,
+    pub resources: Vec<StateEntry>,
+    pub pending: Vec<PendingCreate>,
+    pub secret_salt: String,
 }
 
 /// An object whose create was started but not yet recorded.
@@ -88,7 +144,71 @@ impl State {
             resources: Vec::new(),
             pending: Vec::new(),
             secret_salt: String::new(),
+            journal: Journal::default(),
         }
+    }
+
+    /// A state as a store read it: nothing changed yet, stored at `parts.serial`.
+    pub fn from_parts(parts: StateParts) -> State {
+        let StateParts { lineage, serial, mut resources, mut pending, secret_salt } = parts;
+        resources.sort_by(|a, b| a.id.cmp(&b.id));
+        pending.sort();
+        pending.dedup();
+        State {
+            format: STATE_FORMAT,
+            lineage,
+            serial,
+            resources,
+            pending,
+            secret_salt,
+            journal: Journal { base_serial: serial, ..Journal::default() },
+        }
+    }
+
+    /// The salt of secret digests as stored (empty when none was made yet).
+    pub fn stored_secret_salt(&self) -> &str {
+        &self.secret_salt
+    }
+
+    /// What a save must write (see [`StateStore::save`]).
+    pub fn changes(&self) -> StateChanges<'_> {
+        if self.journal.replace_all {
+            return StateChanges {
+                base_serial: self.journal.base_serial,
+                replace_all: true,
+                upserted: self.resources.iter().collect(),
+                removed: Vec::new(),
+            };
+        }
+        let mut upserted = Vec::new();
+        let mut removed = Vec::new();
+        for id in &self.journal.entries {
+            match self.get(id) {
+                Some(entry) => upserted.push(entry),
+                None => removed.push(id),
+            }
+        }
+        StateChanges { base_serial: self.journal.base_serial, replace_all: false, upserted, removed }
+    }
+
+    /// Marks one more write and saves it through `store`: sets the lineage on the first write,
+    /// increments the serial, writes the changes. After a failed save the changes are kept
+    /// for the next attempt (whose serial is one higher again: serials only move forward).
+    pub fn save_to(&mut self, store: &dyn StateStore) -> Result<(), StateError> {
+        self.bump();
+        store.save(self)?;
+        self.journal = Journal { base_serial: self.serial, ..Journal::default() };
+        Ok(())
+    }
+
+    /// Writes this state, as it is (lineage and serial kept), over the state `store` holds at
+    /// `stored_serial`: every entry replaced. Checking that this is allowed (same lineage, a
+    /// serial not behind) is the caller's.
+    pub fn replace_stored(&mut self, store: &dyn StateStore, stored_serial: u64) -> Result<(), StateError> {
+        self.journal = Journal { base_serial: stored_serial, entries: BTreeSet::new(), replace_all: true };
+        store.save(self)?;
+        self.journal = Journal { base_serial: self.serial, ..Journal::default() };
+        Ok(())
     }
 
     pub fn resources(&self) -> &[StateEntry] {
@@ -101,6 +221,7 @@ impl State {
 
     /// Adds or replaces the entry for its id, keeping entries sorted (stable files, fast lookups).
     pub fn upsert(&mut self, entry: StateEntry) {
+        self.journal.entries.insert(entry.id.clone());
         match self.resources.binary_search_by(|existing| existing.id.cmp(&entry.id)) {
             Ok(index) => self.resources[index] = entry,
             Err(index) => self.resources.insert(index, entry),
@@ -109,6 +230,7 @@ impl State {
 
     pub fn remove(&mut self, id: &ObjectId) -> Option<StateEntry> {
         let index = self.resources.binary_search_by(|entry| entry.id.cmp(id)).ok()?;
+        self.journal.entries.insert(id.clone());
         Some(self.resources.remove(index))
     }
 
@@ -139,8 +261,9 @@ impl State {
         self.pending.retain(|pending| &pending.id != id);
     }
 
-    /// Marks one more write: sets the lineage on the first, increments the serial.
-    pub fn bump(&mut self) {
+    /// Marks one more write: sets the lineage on the first, increments the serial. Stores
+    /// are written through [`State::save_to`], which bumps.
+    fn bump(&mut self) {
         if self.lineage.is_empty() {
             self.lineage = uuid::Uuid::new_v4().to_string();
         }
@@ -190,8 +313,8 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(
-        "state {path} is locked by {} (pid {}, since {}); waited {}s — retry later or raise --lock-timeout",
-        holder.owner, holder.pid, holder.since, waited.as_secs()
+        "state {} is locked by {holder}; waited {}s — retry later or raise --lock-timeout",
+        path.display(), waited.as_secs()
     )]
     Locked { path: PathBuf, holder: LockInfo, waited: Duration },
     #[error("cannot lock state {path}")]
@@ -200,6 +323,22 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    /// A shared store holds a newer serial than the one this run loaded: another writer wrote
+    /// it in between. Nothing was written.
+    #[error(
+        "state {store} moved on while this run held it: it is at serial {found}, this run loaded serial {expected}; \
+         nothing was overwritten — run again to plan from the current state"
+    )]
+    Moved { store: String, expected: u64, found: u64 },
+    /// A store other than the file store failed; `message` says what and names the setting.
+    #[error("{message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("{store} does not support {operation}")]
+    Unsupported { store: String, operation: &'static str },
 }
 
 /// Who holds (or held) the state lock.
@@ -210,6 +349,9 @@ pub struct LockInfo {
     pub pid: u32,
     /// RFC 3339, UTC.
     pub since: String,
+    /// The command line that took the lock (`mac apply reviewed.plan`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 impl LockInfo {
@@ -223,17 +365,28 @@ impl LockInfo {
             .filter(|text| !text.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown-host".to_owned());
+        // The program's file name and its arguments: mac takes no secrets on its command line.
+        let mut words = std::env::args();
+        let program = words
+            .next()
+            .map(|path| Path::new(&path).file_name().map_or(path.clone(), |name| name.to_string_lossy().into_owned()));
+        let command = program.map(|program| std::iter::once(program).chain(words).collect::<Vec<_>>().join(" "));
         LockInfo {
             owner: format!("{user}@{host}"),
             pid: std::process::id(),
             since: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            command,
         }
     }
 }
 
 impl fmt::Display for LockInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (pid {}, since {})", self.owner, self.pid, self.since)
+        write!(f, "{} (pid {}", self.owner, self.pid)?;
+        if let Some(command) = &self.command {
+            write!(f, ", `{command}`")?;
+        }
+        write!(f, ", since {})", self.since)
     }
 }
 
@@ -252,11 +405,30 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     /// The current state; an empty state when none was written yet.
     fn load(&self) -> Result<State, StateError>;
 
-    /// Replaces the stored state in one atomic step.
+    /// What a saved plan is bound to: the same state, however a runner reaches it (a file
+    /// path relative to the project; a database's project and environment, not its host).
+    fn binding(&self) -> String {
+        self.describe()
+    }
+
+    /// Writes `state` in one atomic step. A store may write only [`State::changes`] (and
+    /// must then refuse with [`StateError::Moved`] when it no longer holds
+    /// `changes.base_serial`), or the whole state. Called through [`State::save_to`].
     fn save(&self, state: &State) -> Result<(), StateError>;
 
     /// Takes the exclusive lock, waiting up to `timeout` for another holder.
     fn lock(&self, timeout: Duration) -> Result<Box<dyn StateLock>, StateError>;
+
+    /// Who holds the lock now, if anyone (for `mac state unlock`).
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        Ok(None)
+    }
+
+    /// Breaks a lock whose holder cannot release it (a hung run): the holder loses the lock
+    /// and its later saves fail. Returns who held it.
+    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+        Err(StateError::Unsupported { store: self.describe(), operation: "breaking a lock" })
+    }
 }
 
 /// State in a JSON file (`.mac/state.json` by default), next to a `.lock` file.
@@ -313,6 +485,7 @@ impl StateStore for FileStateStore {
         let mut state: State = serde_json::from_str(&text).map_err(corrupt)?;
         // Files edited by hand may be unsorted; lookups rely on order.
         state.resources.sort_by(|a, b| a.id.cmp(&b.id));
+        state.journal.base_serial = state.serial;
         Ok(state)
     }
 
@@ -364,6 +537,7 @@ impl StateStore for FileStateStore {
                             owner: "another process".to_owned(),
                             pid: 0,
                             since: "an unknown time".to_owned(),
+                            command: None,
                         });
                         return Err(StateError::Locked { path: self.path.clone(), holder, waited: started.elapsed() });
                     }
@@ -381,6 +555,28 @@ impl StateStore for FileStateStore {
         file.write_all(info.as_bytes()).map_err(lock_error)?;
         file.sync_all().map_err(lock_error)?;
         Ok(Box::new(FileLock { file, previous }))
+    }
+
+    fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+        let path = self.lock_path();
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(StateError::Lock { path, source }),
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                Ok(None)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(Some(read_lock_info(&mut file).unwrap_or(LockInfo {
+                owner: "another process".to_owned(),
+                pid: 0,
+                since: "an unknown time".to_owned(),
+                command: None,
+            }))),
+            Err(std::fs::TryLockError::Error(source)) => Err(StateError::Lock { path, source }),
+        }
     }
 }
 
@@ -445,8 +641,7 @@ mod tests {
         assert_eq!((state.serial, state.lineage.as_str()), (0, ""));
         state.upsert(entry("b"));
         state.upsert(entry("a"));
-        state.bump();
-        store.save(&state).expect("save");
+        state.save_to(&store).expect("save");
         let loaded = store.load().expect("load");
         assert_eq!(loaded, state);
         assert_eq!(loaded.resources()[0].id.local_id, "a");
@@ -490,7 +685,12 @@ mod tests {
     fn a_lock_left_by_a_dead_process_is_taken_and_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = FileStateStore::new(dir.path().join("state.json"));
-        let stale = LockInfo { owner: "ci@runner".into(), pid: 4242, since: "2026-01-01T00:00:00Z".into() };
+        let stale = LockInfo {
+            owner: "ci@runner".into(),
+            pid: 4242,
+            since: "2026-01-01T00:00:00Z".into(),
+            command: Some("mac apply".into()),
+        };
         std::fs::write(dir.path().join("state.json.lock"), serde_json::to_string(&stale).expect("json"))
             .expect("write");
         let lock = store.lock(Duration::ZERO).expect("not held by anyone");

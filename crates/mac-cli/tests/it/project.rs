@@ -53,7 +53,7 @@ fn bad_configuration_names_file_line_and_field() {
 
     project.write("mac.toml", "defintions = [\"x\"]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));
-    assert_snapshot!(stderr, @"error: mac.toml:1:1: unknown field `defintions`, expected one of `definitions`, `templates`, `state`, `safety`, `providers`, `values`, `environments`");
+    assert_snapshot!(stderr, @"error: mac.toml:1:1: unknown field `defintions`, expected one of `project`, `definitions`, `templates`, `state`, `safety`, `providers`, `values`, `environments`");
 
     let (code, _, stderr) = run(Project::empty().mac().arg("validate"));
     assert_eq!(code, 1);

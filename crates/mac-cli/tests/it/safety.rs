@@ -108,7 +108,7 @@ fn two_applies_at_once_never_interleave() {
     }
     let (code, _, stderr) = run(project.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 1);
-    assert!(stderr.contains(&format!("(pid {}, since", first.id())), "names the holder: {stderr}");
+    assert!(stderr.contains(&format!("(pid {}, `mac apply", first.id())), "names the holder: {stderr}");
 
     let status = first.wait_with_output().expect("first apply ends").status;
     assert!(status.success());

@@ -3,6 +3,7 @@
 
 mod engine;
 mod loading;
+mod state_config;
 
 use std::path::Path;
 use std::time::Duration;
