@@ -2,14 +2,14 @@
 //! suite needs and is missing, and nothing else.
 //!
 //! - rustfmt and clippy, through rustup;
-//! - Debian's `prometheus` (with promtool), `prometheus-alertmanager`, `python3-django` and
-//!   `python3-django-prometheus` (and `python3` and `python3-venv` when there is no `python3`,
-//!   `python3-venv` when `python3` is Debian's and lacks it), through apt-get (waiting up to 5
-//!   minutes for dpkg's lock): directly as root, through `sudo -n` where that works without a
-//!   password, otherwise an error that lists the exact commands to run. Off Debian (no
-//!   `dpkg-query`), setup checks the programs as the tests find them (prometheus, promtool,
-//!   alertmanager, Django for python3) and stops only when one is missing, with the commands
-//!   that install it;
+//! - Debian's `prometheus` (with promtool), `prometheus-alertmanager`, `python3-django`,
+//!   `python3-django-prometheus`, `postgresql` and `openssl` (and `python3` and `python3-venv`
+//!   when there is no `python3`, `python3-venv` when `python3` is Debian's and lacks it),
+//!   through apt-get (waiting up to 5 minutes for dpkg's lock): directly as root, through
+//!   `sudo -n` where that works without a password, otherwise an error that lists the exact
+//!   commands to run. Off Debian (no `dpkg-query`), setup checks the programs as the tests
+//!   find them (prometheus, promtool, alertmanager, Django for python3, PostgreSQL's initdb,
+//!   openssl) and stops only when one is missing, with the commands that install it;
 //! - two virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
 //!   `$HOME/.cache/mac/clients`), one per client the emulator's `clients` tests run:
 //!   `python3 -m venv DIR.tmp-PID`, `DIR.tmp-PID/bin/pip install -r REQUIREMENTS`, then a rename
@@ -28,17 +28,25 @@ use std::time::Instant;
 use crate::{describe, run_command, succeeds};
 
 /// The Debian packages the tests run, with what needs each.
-const PACKAGES: [(&str, &str); 4] = [
+const PACKAGES: [(&str, &str); 6] = [
     ("prometheus", "Prometheus and promtool: the prometheus provider's, `mac test`'s and the django tests"),
     ("prometheus-alertmanager", "Alertmanager: the end-to-end alerting test and the silences example"),
     ("python3-django", "the django bundle's demo app"),
     ("python3-django-prometheus", "the django bundle's demo app"),
+    ("postgresql", "PostgreSQL: the PostgreSQL state backend's tests"),
+    ("openssl", "openssl: the test CA of the PostgreSQL state backend's TLS tests"),
 ];
 
 /// Off Debian, what the tests run, found exactly as they find it (the table is the tests' own,
 /// in `mac-test-tools`; each name is the one `MAC_TEST_SKIP_MISSING` takes).
-const PROGRAMS: [mac_test_tools::Program; 4] =
-    [mac_test_tools::PROMETHEUS, mac_test_tools::PROMTOOL, mac_test_tools::ALERTMANAGER, mac_test_tools::DJANGO_PYTHON];
+const PROGRAMS: [mac_test_tools::Program; 6] = [
+    mac_test_tools::PROMETHEUS,
+    mac_test_tools::PROMTOOL,
+    mac_test_tools::ALERTMANAGER,
+    mac_test_tools::DJANGO_PYTHON,
+    mac_test_tools::INITDB,
+    mac_test_tools::OPENSSL,
+];
 
 /// apt-get's option to wait up to 5 minutes for dpkg's lock.
 const APT_LOCK_TIMEOUT: &str = "DPkg::Lock::Timeout=300";
@@ -262,7 +270,8 @@ fn programs() -> Result<(), String> {
         .collect();
     if missing.is_empty() {
         println!(
-            "setup: not Debian (no dpkg-query); prometheus, promtool, alertmanager and Django for python3: present"
+            "setup: not Debian (no dpkg-query); prometheus, promtool, alertmanager, Django for python3, PostgreSQL \
+             and openssl: present"
         );
         return Ok(());
     }
@@ -294,6 +303,21 @@ fn programs() -> Result<(), String> {
     if missing.contains(&"django") {
         // The tests use /usr/bin/python3 when it has Django, else python3 from PATH.
         commands.push("python3 -m pip install django django-prometheus prometheus-client".to_owned());
+    }
+    for (name, with_brew, without_brew) in [
+        // The tests need the server's programs (initdb, pg_ctl), not only psql; Homebrew may
+        // leave a versioned PostgreSQL off PATH (keg-only), and the tests look on PATH.
+        (
+            "postgresql",
+            "brew install postgresql@17 && export PATH=\"$(brew --prefix postgresql@17)/bin:$PATH\"",
+            "your system's PostgreSQL server package (postgresql-server with dnf, postgresql with pacman, apk or \
+             zypper), with initdb and pg_ctl on PATH",
+        ),
+        ("openssl", "brew install openssl", "your system's openssl package"),
+    ] {
+        if missing.contains(&name) {
+            commands.push(if brew { with_brew.to_owned() } else { format!("install {without_brew}") });
+        }
     }
     Err(format!(
         "this is not a Debian or Ubuntu machine (no dpkg-query), and the tests need what is missing here: {}. \

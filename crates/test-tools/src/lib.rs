@@ -1,5 +1,6 @@
 //! The external programs mac's tests run (Prometheus, promtool, Alertmanager, Django, the
-//! client virtualenvs), found or reported.
+//! client virtualenvs, PostgreSQL, openssl), found or reported; and a throwaway PostgreSQL
+//! server, [`PostgresServer`], for the tests of the PostgreSQL state backend.
 //!
 //! A test that needs a program either runs or fails: a missing program is a panic that says
 //! how to install it (`cargo xtask setup` installs everything). A developer may ask for the
@@ -15,6 +16,12 @@
 //!     return; // Only when the developer set MAC_TEST_SKIP_MISSING; the skip was printed and logged.
 //! };
 //! ```
+
+#[cfg(unix)]
+mod postgres;
+
+#[cfg(unix)]
+pub use postgres::{POSTGRES_ADMIN, PostgresOptions, PostgresServer, TlsFiles, make_test_ca};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,6 +81,56 @@ pub const DJANGO_PYTHON: Program = Program {
     candidates: &["/usr/bin/python3", "python3"],
     probe: &["-c", "import django, django_prometheus, prometheus_client"],
     install: "apt-get install -y --no-install-recommends python3-django python3-django-prometheus",
+};
+
+/// PostgreSQL's `initdb`: Debian's versioned directories (newest first, as several may be
+/// installed side by side and only one is on PATH through its wrapper scripts), then PATH.
+/// [`PostgresServer`] takes `pg_ctl`, `postgres` and `psql` from the same directory, so a
+/// server and its client are one version.
+pub const INITDB: Program = Program {
+    name: "postgresql",
+    candidates: &[
+        "/usr/lib/postgresql/17/bin/initdb",
+        "/usr/lib/postgresql/16/bin/initdb",
+        "/usr/lib/postgresql/15/bin/initdb",
+        "/usr/lib/postgresql/14/bin/initdb",
+        "/usr/lib/postgresql/13/bin/initdb",
+        "initdb",
+    ],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends postgresql",
+};
+
+/// PostgreSQL's `pg_ctl`, for when it is not beside the [`INITDB`] found (named `postgresql`
+/// too: one name in [`SKIP_VARIABLE`] skips every PostgreSQL test).
+pub const PG_CTL: Program = Program {
+    name: "postgresql",
+    candidates: &[
+        "/usr/lib/postgresql/17/bin/pg_ctl",
+        "/usr/lib/postgresql/16/bin/pg_ctl",
+        "/usr/lib/postgresql/15/bin/pg_ctl",
+        "/usr/lib/postgresql/14/bin/pg_ctl",
+        "/usr/lib/postgresql/13/bin/pg_ctl",
+        "pg_ctl",
+    ],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends postgresql",
+};
+
+/// PostgreSQL's `psql`, for when it is not beside the [`INITDB`] found.
+pub const PSQL: Program = Program {
+    name: "postgresql",
+    candidates: &["psql"],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends postgresql",
+};
+
+/// The `openssl` command, which makes the test CA of [`make_test_ca`].
+pub const OPENSSL: Program = Program {
+    name: "openssl",
+    candidates: &["/usr/bin/openssl", "openssl"],
+    probe: &["version"],
+    install: "apt-get install -y openssl",
 };
 
 /// The running test's `program`: its path, a failure naming how to install it, or `None` after
