@@ -12,6 +12,8 @@ mod project;
 mod prometheus;
 mod rule_tests;
 mod safety;
+mod state_commands;
+mod team_state;
 mod templates;
 
 use std::path::{Path, PathBuf};
