@@ -12,6 +12,10 @@ fn providers_lists_what_was_compiled_in() {
     grafana8     Grafana 8.5: folders and unified alerting rule groups
     prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
     testfs       test-only: folders and groups kept in a local JSON file, with fault injection
+
+    State backends ([state] backend = …):
+    file         a JSON file in the project (the default)
+    postgres     state in PostgreSQL, shared by a team's runners (advisory lock per state)
     ");
 }
 
