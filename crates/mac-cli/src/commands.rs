@@ -309,8 +309,21 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     progress.finish();
     let report = match result {
         Ok((_, report)) => report,
-        Err(mac_core::ApplyError::State { source, report }) => {
+        Err(mac_core::ApplyError::State { source, report, unrecorded }) => {
             write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
+            if !unrecorded.is_empty() {
+                let mut err = anstream::stderr();
+                writeln!(
+                    err,
+                    "These {} change(s) were made on the servers but could not be recorded in state; the next \
+                     run finds them (a create by its name, recorded as pending before it started) and adopts or \
+                     completes them without duplicates:",
+                    unrecorded.len()
+                )?;
+                for id in &unrecorded {
+                    writeln!(err, "  {id}")?;
+                }
+            }
             return Err(anyhow::Error::new(source).context("could not save state after a remote write"));
         }
         Err(err) => return Err(err.into()),

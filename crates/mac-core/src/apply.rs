@@ -132,6 +132,10 @@ pub enum ApplyError {
         source: StateError,
         /// What had been done until then.
         report: ApplyReport,
+        /// Objects written (or deleted) on the servers whose change state could not record.
+        /// The next run finds them: a create was recorded as pending before it started and is
+        /// adopted by its natural key, an update or delete shows as done.
+        unrecorded: Vec<ObjectId>,
     },
 }
 
@@ -154,7 +158,11 @@ pub async fn apply(
     if state.pending() != plan.pending.as_slice() {
         // Record the creates about to start before starting them (see `PendingCreate`).
         state.set_pending(plan.pending.clone());
-        state.save_to(store).map_err(|source| ApplyError::State { source, report: ApplyReport::default() })?;
+        state.save_to(store).map_err(|source| ApplyError::State {
+            source,
+            report: ApplyReport::default(),
+            unrecorded: Vec::new(),
+        })?;
     }
     let mut scheduler = Scheduler::new(plan, providers);
     let secrets = SecretContext { salt: state.secret_salt().to_owned(), root: options.secrets_root.clone() };
@@ -332,7 +340,18 @@ pub async fn apply(
             .collect(),
     };
     match save_error {
-        Some(source) => Err(ApplyError::State { source, report }),
+        Some(source) => {
+            // The journal holds exactly what was done but never saved.
+            let changes = state.changes();
+            let mut unrecorded: Vec<ObjectId> = changes
+                .upserted
+                .iter()
+                .map(|entry| entry.id.clone())
+                .chain(changes.removed.iter().map(|id| (*id).clone()))
+                .collect();
+            unrecorded.sort();
+            Err(ApplyError::State { source, report, unrecorded })
+        }
         None => Ok((state, report)),
     }
 }
