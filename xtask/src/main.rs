@@ -24,7 +24,7 @@ tasks:
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
                       Alertmanager, Django, PostgreSQL and openssl (apt-get, as root or through sudo -n),
-                      the client virtualenvs
+                      the client virtualenvs, actionlint (built with go into ~/.cache/mac/tools/bin)
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)

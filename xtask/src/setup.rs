@@ -17,7 +17,12 @@
 //!   its comments) and is made anew when they changed or the venv is broken; every run checks,
 //!   as the clients tests do, that each pinned package is installed at its pinned version, and
 //!   repairs a venv that drifted with `pip install -r`. Setup replaces only a directory that is
-//!   a venv or empty: anything else under `$MAC_CLIENT_VENVS` stops it.
+//!   a venv or empty: anything else under `$MAC_CLIENT_VENVS` stops it;
+//! - actionlint (the CI examples' test checks `examples/ci/github-actions.yml` with it), built
+//!   from its Go module with `GOBIN=DIR go install github.com/rhysd/actionlint/cmd/actionlint@v…`
+//!   into `$HOME/.cache/mac/tools/bin` (built in a directory beside it, then renamed into place).
+//!   Go is `go` on PATH or `/usr/local/go/bin/go`; without Go, an `actionlint` already on PATH is
+//!   used as it is, and otherwise setup stops naming how to install Go.
 //!
 //! Every step checks first: a second run installs, updates and recreates nothing, and says so.
 
@@ -123,7 +128,7 @@ pub(crate) fn ensure(root: &Path) -> Result<(), String> {
     for (name, requirements) in CLIENTS {
         venv(&python, &venvs.join(name), root, Path::new(requirements))?;
     }
-    Ok(())
+    actionlint()
 }
 
 fn rust_components() -> Result<(), String> {
@@ -336,6 +341,85 @@ fn installed(package: &str) -> bool {
 fn is_root() -> bool {
     let output = Command::new("id").arg("-u").output();
     output.is_ok_and(|output| output.status.success() && String::from_utf8_lossy(&output.stdout).trim() == "0")
+}
+
+/// The Go package actionlint's command is built from.
+const ACTIONLINT_PACKAGE: &str = "github.com/rhysd/actionlint/cmd/actionlint";
+
+/// Where the official Go distribution puts `go` when it is not on PATH.
+const GO_FALLBACK: &str = "/usr/local/go/bin/go";
+
+/// Makes `$HOME/.cache/mac/tools/bin/actionlint` the pinned actionlint, building it with Go
+/// unless it already is; another version there is replaced.
+fn actionlint() -> Result<(), String> {
+    let version = mac_test_tools::ACTIONLINT_VERSION;
+    let bin = mac_test_tools::expand_home(mac_test_tools::TOOLS_BIN)
+        .ok_or("HOME is not set: setup builds actionlint into $HOME/.cache/mac/tools/bin")?;
+    let target = bin.join("actionlint");
+    let present = actionlint_version(&target);
+    if present.as_deref() == Some(version) {
+        println!("setup: actionlint {version}: present at {}", target.display());
+        return Ok(());
+    }
+    let Some(go) = mac_test_tools::find_program(&["go", GO_FALLBACK], &["version"]) else {
+        if let Some(path) = mac_test_tools::find_program(&["actionlint"], &["-version"]) {
+            let found = actionlint_version(&path).unwrap_or_default();
+            println!(
+                "setup: actionlint: no Go to build {version} with; the tests use {} ({found}) from PATH",
+                path.display()
+            );
+            return Ok(());
+        }
+        return Err(format!(
+            "the CI examples' test needs actionlint {version}, which setup builds with Go, and there is no `go` on \
+             PATH nor at {GO_FALLBACK}: install Go 1.21 or later (it fetches the newer Go toolchain actionlint \
+             needs by itself), then rerun; or put an actionlint on PATH"
+        ));
+    };
+    let started = Instant::now();
+    std::fs::create_dir_all(&bin).map_err(|err| format!("cannot create {}: {err}", bin.display()))?;
+    // Built into a directory of its own, then renamed: a test never runs half a binary.
+    let building = bin.join(format!(".actionlint.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&building);
+    let mut install = Command::new(&go);
+    install
+        .args(["install", &format!("{ACTIONLINT_PACKAGE}@v{version}")])
+        .env("GOBIN", &building)
+        // `go install PACKAGE@VERSION` ignores the module around its directory; go.work too.
+        .env("GOWORK", "off")
+        .current_dir(&bin);
+    let built = run_captured(&mut install).and_then(|()| {
+        let binary = building.join("actionlint");
+        match actionlint_version(&binary) {
+            Some(found) if found == version => std::fs::rename(&binary, &target)
+                .map_err(|err| format!("cannot rename {} to {}: {err}", binary.display(), target.display())),
+            found => Err(format!(
+                "`{}` built {}, whose -version says {found:?}, not {version}",
+                describe(&install),
+                binary.display()
+            )),
+        }
+    });
+    let _ = std::fs::remove_dir_all(&building);
+    built?;
+    let before = present.map_or_else(String::new, |old| format!(", replacing {old}"));
+    println!(
+        "setup: actionlint {version}: built with {} into {}{before} ({:.1} s)",
+        go.display(),
+        target.display(),
+        seconds(started)
+    );
+    Ok(())
+}
+
+/// The version `program -version` prints on its first line (`v1.7.12` when built from the
+/// module, `1.7.12` in release binaries), without the `v`, when it runs.
+fn actionlint_version(program: &Path) -> Option<String> {
+    let output = Command::new(program).arg("-version").stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let first = text.lines().next()?.trim();
+    let first = first.strip_prefix('v').unwrap_or(first);
+    (output.status.success() && !first.is_empty()).then(|| first.to_owned())
 }
 
 /// `$MAC_CLIENT_VENVS`, or `$HOME/.cache/mac/clients`.
@@ -570,7 +654,30 @@ fn seconds(started: Instant) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{fnv1a64, pin_probe, pins, replaceable, requirement_lines};
+    use super::{actionlint_version, fnv1a64, pin_probe, pins, replaceable, requirement_lines};
+
+    #[test]
+    fn actionlint_versions_are_the_first_line_of_its_version_output() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("xtask-actionlint-version-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let fake = dir.join("actionlint");
+        let script =
+            "#!/bin/sh\n[ \"$1\" = -version ] || exit 3\necho 1.7.12\necho installed by building from source\n";
+        std::fs::write(&fake, script).expect("a fake actionlint");
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("executable");
+        let found = actionlint_version(&fake);
+        std::fs::write(&fake, "#!/bin/sh\necho v1.7.12\necho installed by building from source\n").expect("a v");
+        let built = actionlint_version(&fake);
+        std::fs::write(&fake, "#!/bin/sh\necho 1.7.12\nexit 1\n").expect("a failing actionlint");
+        let failing = actionlint_version(&fake);
+        let missing = actionlint_version(&dir.join("absent"));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(found.as_deref(), Some("1.7.12"));
+        assert_eq!(built.as_deref(), Some("1.7.12"));
+        assert_eq!(failing, None);
+        assert_eq!(missing, None);
+    }
 
     #[test]
     fn the_requirements_digest_is_fnv1a() {

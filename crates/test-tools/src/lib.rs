@@ -1,6 +1,6 @@
-//! The external programs mac's tests run (Prometheus, promtool, Alertmanager, Django, the
-//! client virtualenvs, PostgreSQL, openssl), found or reported; and a throwaway PostgreSQL
-//! server, [`PostgresServer`], for the tests of the PostgreSQL state backend.
+//! The external programs mac's tests run (Prometheus, promtool, Alertmanager, Django,
+//! actionlint, the client virtualenvs, PostgreSQL, openssl), found or reported; and a throwaway
+//! PostgreSQL server, [`PostgresServer`], for the tests of the PostgreSQL state backend.
 //!
 //! A test that needs a program either runs or fails: a missing program is a panic that says
 //! how to install it (`cargo xtask setup` installs everything). A developer may ask for the
@@ -42,7 +42,7 @@ const SETUP_HINT: &str = "`cargo xtask setup` installs everything the tests need
 pub struct Program {
     /// The name in messages and in [`SKIP_VARIABLE`]'s list.
     pub name: &'static str,
-    /// Paths or names to try, in order.
+    /// Paths or names to try, in order; a leading `~/` stands for `$HOME/` (see [`expand_home`]).
     pub candidates: &'static [&'static str],
     /// Arguments with which a working program exits with success.
     pub probe: &'static [&'static str],
@@ -133,6 +133,21 @@ pub const OPENSSL: Program = Program {
     install: "apt-get install -y openssl",
 };
 
+/// Where `cargo xtask setup` puts the tools it builds (actionlint), `~/` being `$HOME/`.
+pub const TOOLS_BIN: &str = "~/.cache/mac/tools/bin";
+
+/// The actionlint release `cargo xtask setup` builds.
+pub const ACTIONLINT_VERSION: &str = "1.7.12";
+
+/// actionlint (the GitHub Actions workflow checker) for the CI examples' test: the one `cargo
+/// xtask setup` builds into [`TOOLS_BIN`], else one on PATH.
+pub const ACTIONLINT: Program = Program {
+    name: "actionlint",
+    candidates: &["~/.cache/mac/tools/bin/actionlint", "actionlint"],
+    probe: &["-version"],
+    install: "cargo xtask setup",
+};
+
 /// The running test's `program`: its path, a failure naming how to install it, or `None` after
 /// a visible skip (see [`require`]).
 pub fn program(program: &Program) -> Option<PathBuf> {
@@ -140,9 +155,23 @@ pub fn program(program: &Program) -> Option<PathBuf> {
     require(&current_test(), program.name, found, program.install)
 }
 
-/// The first of `candidates` that runs `args` successfully.
+/// The first of `candidates` that runs `args` successfully; a candidate beginning with `~/`
+/// is looked for under `$HOME` (and skipped when HOME is unset).
 pub fn find_program(candidates: &[&str], args: &[&str]) -> Option<PathBuf> {
-    candidates.iter().map(PathBuf::from).find(|program| runs(program, args))
+    candidates.iter().filter_map(|candidate| expand_home(candidate)).find(|program| runs(program, args))
+}
+
+/// `candidate` as a path: a leading `~/` replaced by `$HOME/`; `None` for such a candidate when
+/// HOME is unset or empty. Anything else is taken as it is.
+pub fn expand_home(candidate: &str) -> Option<PathBuf> {
+    with_home(candidate, std::env::var_os("HOME").as_deref().map(Path::new))
+}
+
+fn with_home(candidate: &str, home: Option<&Path>) -> Option<PathBuf> {
+    match candidate.strip_prefix("~/") {
+        Some(rest) => home.filter(|home| !home.as_os_str().is_empty()).map(|home| home.join(rest)),
+        None => Some(PathBuf::from(candidate)),
+    }
 }
 
 /// Whether `program args…` starts and exits with success.
@@ -229,7 +258,7 @@ fn append_line(log: &Path, line: &str) {
 mod tests {
     use std::path::PathBuf;
 
-    use super::{Decision, append_line, decide, skip_allowed};
+    use super::{ACTIONLINT, Decision, append_line, decide, skip_allowed, with_home};
 
     #[test]
     fn only_an_explicit_value_allows_a_skip() {
@@ -273,6 +302,25 @@ mod tests {
         let written = std::fs::read_to_string(&log).expect("the log was written");
         let _ = std::fs::remove_file(&log);
         assert_eq!(written, "skipped a\nskipped b\n");
+    }
+
+    #[test]
+    fn a_tilde_candidate_is_under_home() {
+        let home = PathBuf::from("/home/dev");
+        assert_eq!(
+            with_home(ACTIONLINT.candidates[0], Some(&home)),
+            Some(PathBuf::from("/home/dev/.cache/mac/tools/bin/actionlint"))
+        );
+        assert_eq!(with_home("~/bin/x", None), None);
+        assert_eq!(with_home("~/bin/x", Some(&PathBuf::new())), None);
+        assert_eq!(with_home("actionlint", None), Some(PathBuf::from("actionlint")));
+        assert_eq!(with_home("/usr/bin/~/x", Some(&home)), Some(PathBuf::from("/usr/bin/~/x")));
+        assert_eq!(with_home("~user/x", Some(&home)), Some(PathBuf::from("~user/x")));
+    }
+
+    #[test]
+    fn the_actionlint_candidates_are_the_setup_build_then_path() {
+        assert_eq!(ACTIONLINT.candidates, [format!("{}/actionlint", super::TOOLS_BIN).as_str(), "actionlint"]);
     }
 
     #[test]
