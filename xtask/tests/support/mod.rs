@@ -22,9 +22,15 @@ pub const GITHUB_WORKFLOW: &str = "github-actions.yml";
 /// The GitLab CI/CD configuration, in `examples/ci`.
 pub const GITLAB_CI: &str = "gitlab-ci.yml";
 
-/// `examples/ci` of this repository.
+/// `examples/ci` of this repository, found from the crate whose tests include this module
+/// (xtask's, and mac-cli's, which runs the examples' mac lines against real servers).
 pub fn examples_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/ci")
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .ancestors()
+        .map(|dir| dir.join("examples/ci"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| panic!("no examples/ci above {}", crate_dir.display()))
 }
 
 /// The text of `examples/ci/NAME`.

@@ -11,6 +11,11 @@ use serde_json::Value;
 
 use crate::{Project, run};
 
+// The reader of examples/ci that xtask's own tests use (what the pipelines run, in order).
+#[allow(dead_code)] // mac-cli uses the readers, not every helper of the module
+#[path = "../../../../xtask/tests/support/mod.rs"]
+mod ci_examples;
+
 /// The database password of every test here: it must never appear in anything mac writes.
 const CANARY: &str = "canary-Pg-5ecret-7f3a";
 
@@ -383,4 +388,86 @@ fn walk(root: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// A promtool unit test for `mac test`, the step before the plan in both pipelines.
+const SMOKE_TEST: &str = "tests:\n  - interval: 1m\n    input_series:\n      - series: 'up{job=\"app\"}'\n        values: '1 1 1'\n    promql_expr_test:\n      - expr: up\n        eval_time: 2m\n        exp_samples:\n          - labels: 'up{job=\"app\"}'\n            value: 1\n";
+
+impl Team {
+    /// Runs `lines` (whole shell lines from a pipeline) with `sh -c` in runner `index`'s working
+    /// copy, as the CI job would: `mac` on PATH, the secrets as environment variables.
+    fn run_pipeline_lines(&self, index: usize, lines: &[String]) {
+        let mac = assert_cmd::cargo::cargo_bin("mac");
+        let bin = mac.parent().expect("the binary's directory");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+        for line in lines {
+            let output = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(line)
+                .current_dir(self.runners[index].root())
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .env("GRAFANA_TOKEN", &self.key)
+                .env("MAC_STATE_URL", &self.state_url)
+                .env_remove("MAC_GRAFANA8_URL")
+                .env_remove("MAC_GRAFANA8_TOKEN")
+                .output()
+                .expect("sh runs");
+            assert!(
+                output.status.success(),
+                "`{line}` failed in runner {index}: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_github_workflow_plans_on_the_pull_request_and_applies_that_plan_after_the_merge() {
+    let workflow = ci_examples::read_example(ci_examples::GITHUB_WORKFLOW);
+    let plan_job = ci_examples::github_mac_commands(&workflow, "plan").expect("the plan job's mac lines");
+    let apply_job = ci_examples::github_mac_commands(&workflow, "apply").expect("the apply job's mac lines");
+    assert!(plan_job.iter().any(|line| line.starts_with("mac plan -o reviewed.plan")), "{plan_job:?}");
+    assert!(apply_job.iter().any(|line| line.starts_with("mac apply reviewed.plan")), "{apply_job:?}");
+    let Some(team) = Team::start(&folders(2, "")) else { return };
+    for runner in &team.runners {
+        runner.write("tests/smoke.test.yml", SMOKE_TEST);
+    }
+    // The pull request's run, in one working copy.
+    team.run_pipeline_lines(0, &plan_job);
+    let posted = std::fs::read_to_string(team.runners[0].root().join("plan.txt")).expect("the plan text to post");
+    assert!(posted.contains("2 to create"), "{posted}");
+    assert!(team.folder_titles().is_empty(), "a plan writes nothing");
+    // The merge's run, in another: it receives only the artifact.
+    std::fs::copy(team.runners[0].root().join("reviewed.plan"), team.runners[1].root().join("reviewed.plan"))
+        .expect("the artifact");
+    team.run_pipeline_lines(1, &apply_job);
+    assert_eq!(team.folder_titles(), ["Folder 0", "Folder 1"]);
+    // The next pull request sees the state the merge left.
+    team.run_pipeline_lines(0, &plan_job);
+    let posted = std::fs::read_to_string(team.runners[0].root().join("plan.txt")).expect("plan text");
+    assert!(posted.contains("No changes"), "{posted}");
+    // The old artifact, applied again, is refused: the state moved.
+    let (code, _, stderr) = run(team.mac(1).args(["apply", "reviewed.plan", "--auto-approve"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("Make a new plan"), "{stderr}");
+}
+
+#[test]
+fn the_gitlab_pipeline_plans_then_applies_its_plan_on_the_default_branch() {
+    let ci = ci_examples::read_example(ci_examples::GITLAB_CI);
+    let plan_job = ci_examples::gitlab_mac_commands(&ci, "plan").expect("the plan job's mac lines");
+    let apply_job = ci_examples::gitlab_mac_commands(&ci, "apply").expect("the apply job's mac lines");
+    let Some(team) = Team::start(&folders(2, "")) else { return };
+    for runner in &team.runners {
+        runner.write("tests/smoke.test.yml", SMOKE_TEST);
+    }
+    team.run_pipeline_lines(0, &plan_job);
+    std::fs::copy(team.runners[0].root().join("reviewed.plan"), team.runners[1].root().join("reviewed.plan"))
+        .expect("the artifact");
+    team.run_pipeline_lines(1, &apply_job);
+    assert_eq!(team.folder_titles(), ["Folder 0", "Folder 1"]);
+    let (code, stdout, _) = run(team.mac(0).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
 }
