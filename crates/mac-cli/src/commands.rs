@@ -269,6 +269,8 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            // Refused before any request when the state moved on since the plan.
+            mac_core::apply::check_saved_plan(&plan, &state)?;
             // A saved plan is applied without a fresh read: check the servers answer and
             // accept the credentials before the first write.
             let instances = plan.actions.iter().map(|action| action.id.provider.clone()).collect();

@@ -471,7 +471,10 @@ impl<'p> Scheduler<'p> {
     }
 }
 
-fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &ApplyOptions) -> Result<(), ApplyError> {
+/// Whether a saved plan may be applied to `state`: its format, and the state (lineage and
+/// serial) it was made from. A caller checks this before contacting any server; [`apply`]
+/// checks it again.
+pub fn check_saved_plan(plan: &Plan, state: &State) -> Result<(), ApplyError> {
     if plan.format != crate::plan::PLAN_FORMAT {
         return Err(ApplyError::UnsupportedPlan { found: plan.format, supported: crate::plan::PLAN_FORMAT });
     }
@@ -491,6 +494,11 @@ fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &Apply
             state_serial: state.serial,
         });
     }
+    Ok(())
+}
+
+fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &ApplyOptions) -> Result<(), ApplyError> {
+    check_saved_plan(plan, state)?;
     for action in &plan.actions {
         if providers.handler(&action.id.provider, &action.id.kind).is_none() {
             return Err(ApplyError::UnknownObject(action.id.clone()));
