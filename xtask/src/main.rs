@@ -11,6 +11,7 @@ mod fuzz;
 mod grafana;
 mod reliability;
 mod setup;
+mod state;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,7 @@ tasks:
                       Alertmanager, Django, PostgreSQL and openssl (apt-get, as root or through sudo -n),
                       the client virtualenvs
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
+                      [--state file|postgres]: the state in mac's file or a throwaway PostgreSQL
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
 ";
