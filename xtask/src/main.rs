@@ -20,6 +20,7 @@ usage: cargo xtask <task>
 
 tasks:
   bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
+                      [--state file|postgres|both]: the state in mac's file, a throwaway PostgreSQL, or each in turn
   ci                  setup, fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run;
                       prints each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana

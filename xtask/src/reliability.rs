@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::emulator::{Emulator, http, set_faults};
-use crate::state::{PostgresState, StateBackend, postgres_config, set_state_url};
+use crate::state::{Durability, PostgresState, StateBackend, postgres_config, set_state_url};
 use crate::{project_root, run_command};
 
 const FOLDERS: usize = 4;
@@ -131,7 +131,7 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
     // leaves nothing behind.
     let postgres = match backend {
         StateBackend::File => None,
-        StateBackend::Postgres => Some(PostgresState::start()?),
+        StateBackend::Postgres => Some(PostgresState::start(Durability::Throwaway)?),
     };
     let scratch = std::env::temp_dir().join(format!("mac-reliability-{}", std::process::id()));
     std::fs::create_dir_all(scratch.join("definitions")).map_err(|err| err.to_string())?;
