@@ -229,12 +229,12 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     json.push_str("}\n");
 
-    let state_note = match &postgres_version {
-        Some(version) => format!(
-            "; state in the file and/or a PostgreSQL {version} on this machine (loopback TCP, fsync on), \
-             state load = `mac state list` after the plan (median of {STATE_LOAD_TIMINGS} per run)"
+    let state_note = match (&postgres_version, options.states.as_slice()) {
+        (Some(version), [_, _]) => format!(
+            "; each run with the state in mac's file, then in PostgreSQL {version} (this machine, loopback TCP, fsync on)"
         ),
-        None => String::new(),
+        (Some(version), _) => format!("; the state in PostgreSQL {version} (this machine, loopback TCP, fsync on)"),
+        (None, _) => String::new(),
     };
     println!(
         "\n`mac` release build, Grafana 8.5 emulator at {} ms latency per request, parallelism {}; {}{state_note}\n",
@@ -243,6 +243,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         machine()
     );
     print!("{table}");
+    if with_state_columns {
+        println!(
+            "\nstate load: the wall time of `mac state list` right after the no-change plan (median of \
+             {STATE_LOAD_TIMINGS} per run), a whole process that loads the whole state and prints a line per \
+             object.\nsaves, rows and bytes written, save time: the store's own report of each save \
+             (MAC_STATE_STATS; the file store makes none), summed over the step; share of wall: save time / \
+             wall. Saves run on the apply's scheduling loop: while one runs, writes in flight go on but no \
+             new one starts."
+        );
+    }
     let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir).map_err(|err| err.to_string())?;
     let names: Vec<&str> = options.scales.iter().map(|scale| scale.name).collect();
@@ -311,10 +321,16 @@ impl<'a> StepSummary<'a> {
     }
 
     /// The median over the runs of a figure of each run's saves.
-    fn median_of_saves(&self, figure: impl Fn(&[Save]) -> f64) -> f64 {
-        let mut values: Vec<f64> = self.saves_by_run.iter().map(|saves| figure(saves)).collect();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(0.0)
+    fn median_of_saves<T: Copy + Default + PartialOrd>(&self, figure: impl Fn(&[Save]) -> T) -> T {
+        let mut values: Vec<T> = self.saves_by_run.iter().map(|saves| figure(saves)).collect();
+        values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        values.get(values.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// The median over the runs of the time the saves took, in milliseconds.
+    fn median_save_ms(&self) -> f64 {
+        // Not `Sum`: it starts from -0.0, which prints as "-0".
+        self.median_of_saves(|saves| saves.iter().fold(0.0, |total, save| total + save.ms))
     }
 
     /// Today's row: the state in the file.
@@ -343,10 +359,10 @@ impl<'a> StepSummary<'a> {
         let saves = if backend == StateBackend::File && !reported {
             "– | – | – | – | –".to_owned()
         } else {
-            let count = self.median_of_saves(|saves| saves.len() as f64);
-            let rows = self.median_of_saves(|saves| saves.iter().map(|save| save.rows as f64).sum());
-            let bytes = self.median_of_saves(|saves| saves.iter().map(|save| save.bytes as f64).sum());
-            let ms = self.median_of_saves(|saves| saves.iter().map(|save| save.ms).sum());
+            let count = self.median_of_saves(<[Save]>::len);
+            let rows = self.median_of_saves(|saves| saves.iter().map(|save| save.rows).sum::<u64>());
+            let bytes = self.median_of_saves(|saves| saves.iter().map(|save| save.bytes).sum::<u64>());
+            let ms = self.median_save_ms();
             let share = ms / 1000.0 / self.median.as_secs_f64() * 100.0;
             format!("{count} | {rows} | {} | {:.2} s | {share:.1}%", human_bytes(bytes), ms / 1000.0)
         };
@@ -397,17 +413,17 @@ impl<'a> StepSummary<'a> {
                 .collect::<Vec<_>>()
                 .join(","),
             seconds(&self.state_loads),
-            self.median_of_saves(|saves| saves.iter().map(|save| save.ms).sum()),
+            self.median_save_ms(),
         )
     }
 }
 
 /// `1234567` as `1.2 MB`: the bytes a save wrote, at a glance.
-fn human_bytes(bytes: f64) -> String {
+fn human_bytes(bytes: u64) -> String {
     match bytes {
-        bytes if bytes >= 1e6 => format!("{:.1} MB", bytes / 1e6),
-        bytes if bytes >= 1e3 => format!("{:.0} kB", bytes / 1e3),
-        bytes => format!("{bytes:.0} B"),
+        1_000_000.. => format!("{:.1} MB", bytes as f64 / 1e6),
+        1_000.. => format!("{:.0} kB", bytes as f64 / 1e3),
+        bytes => format!("{bytes} B"),
     }
 }
 
