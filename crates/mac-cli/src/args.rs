@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// List the providers compiled into this mac.
+    /// List the providers and state backends compiled into this mac.
     Providers,
     /// Check the project offline: configuration, definitions, references.
     Validate,

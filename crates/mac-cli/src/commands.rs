@@ -47,6 +47,11 @@ fn providers() -> anyhow::Result<ExitCode> {
     for registration in registry.iter() {
         writeln!(out, "{:<12} {}", registration.name, registration.description)?;
     }
+    writeln!(out, "\nState backends ([state] backend = \"NAME\"):")?;
+    writeln!(out, "{:<12} a JSON file in the project (the default)", mac_core::backend::FILE_BACKEND)?;
+    for backend in mac_core::backend::registered_backends() {
+        writeln!(out, "{:<12} {}", backend.name, backend.description)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

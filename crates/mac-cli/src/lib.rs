@@ -16,11 +16,13 @@ use std::process::ExitCode;
 use clap::Parser;
 
 // The linker drops a crate nothing references, and its `inventory::submit!` with it: name
-// every provider crate that a feature enables.
+// every provider and state backend crate that a feature enables.
 #[cfg(feature = "grafana8")]
 extern crate mac_provider_grafana8 as _;
 #[cfg(feature = "prometheus")]
 extern crate mac_provider_prometheus as _;
+#[cfg(feature = "postgres")]
+extern crate mac_state_postgres as _;
 #[cfg(feature = "test-provider")]
 extern crate mac_test_provider as _;
 
@@ -78,5 +80,11 @@ mod tests {
                 "provider {name}: feature enabled = {enabled}, registered: {names:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_enabled_state_backend_feature_is_registered() {
+        let names: Vec<&str> = mac_core::backend::registered_backends().iter().map(|backend| backend.name).collect();
+        assert_eq!(names.contains(&"postgres"), cfg!(feature = "postgres"), "registered: {names:?}");
     }
 }

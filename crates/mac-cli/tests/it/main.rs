@@ -8,6 +8,8 @@ mod grafana8;
 mod grafana8_dashboards;
 mod hostile;
 mod plan;
+#[cfg(feature = "postgres")]
+mod postgres_state;
 mod project;
 mod prometheus;
 mod rule_tests;

@@ -8,11 +8,15 @@ use crate::{Project, TWO_FOLDERS, run};
 fn providers_lists_what_was_compiled_in() {
     let (code, stdout, _) = run(Project::empty().mac().arg("providers"));
     assert_eq!(code, 0);
-    assert_snapshot!(stdout, @r"
+    assert_snapshot!(stdout, @r#"
     grafana8     Grafana 8.5: folders and unified alerting rule groups
     prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
     testfs       test-only: folders and groups kept in a local JSON file, with fault injection
-    ");
+
+    State backends ([state] backend = "NAME"):
+    file         a JSON file in the project (the default)
+    postgres     state in PostgreSQL, shared by a team's runners (advisory lock per state)
+    "#);
 }
 
 #[test]
