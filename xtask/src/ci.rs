@@ -103,12 +103,13 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
             &["--trials", "6", "--kills", "4", "--seed", "11", "--debug"].map(str::to_owned),
         )
     })?;
-    // The same with the state in a throwaway PostgreSQL, shorter (a server to start, a
-    // database per trial): kills must leave no stale lock and lose no state row
-    // (`cargo xtask reliability --trials 2 --kills 4 --seed 11 --debug --state postgres`).
+    // The same with the state in a throwaway PostgreSQL: fewer fault trials and more kills,
+    // since the kills are what its advisory lock and its rows are about; about 15 s on the
+    // debug build (`cargo xtask reliability --trials 3 --kills 8 --seed 11 --debug --state
+    // postgres`).
     phases.run("reliability-postgres", || {
         crate::reliability::run_after_tests(
-            &["--trials", "2", "--kills", "4", "--seed", "11", "--debug", "--state", "postgres"].map(str::to_owned),
+            &["--trials", "3", "--kills", "8", "--seed", "11", "--debug", "--state", "postgres"].map(str::to_owned),
         )
     })
 }
