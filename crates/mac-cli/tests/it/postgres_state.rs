@@ -29,9 +29,19 @@ fn state_in_postgres_survives_a_killed_apply_and_takes_a_pushed_state_file() {
         .env("DB_URL", &url)
         .env("MAC_TESTFS_CRASH_AFTER", "2"));
     assert_ne!(code, 0, "the run was killed after its second write");
-    let (code, stdout, stderr) = run(project.mac().args(["apply", "--auto-approve"]).env("DB_URL", &url));
+    let stats = project.root().join("save-figures.jsonl");
+    let (code, stdout, stderr) =
+        run(project.mac().args(["apply", "--auto-approve"]).env("DB_URL", &url).env("MAC_STATE_STATS", &stats));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stderr.contains("ended without releasing its lock"), "the killed run is reported: {stderr}");
+    let figures = std::fs::read_to_string(&stats).expect("one line of figures per save");
+    let written: u64 = figures
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).expect("a JSON line")["rows"].as_u64().expect("rows")
+        })
+        .sum();
+    assert!(written >= 3, "the two objects the killed run missed, and the state's row: {figures}");
     assert_eq!((project.remote_count("folder"), project.remote_count("group")), (2, 2), "no duplicates");
     let (code, stdout, _) = run(project.mac().args(["plan", "--detailed-exitcode"]).env("DB_URL", &url));
     assert_eq!(code, 0, "converged: {stdout}");
