@@ -1,6 +1,6 @@
-//! `cargo xtask bench [--scale S|M|L]… [--latency-ms N] [--runs N] [--parallelism P] [--peer]`:
-//! requests, wall time and peak memory of the release `mac` against the Grafana 8.5 emulator
-//! (a separate process with injected latency), for issue 9.
+//! `cargo xtask bench [--scale S|M|L]… [--latency-ms N] [--runs N] [--parallelism P] [--peer]
+//! [--state file|postgres|both]`: requests, wall time and peak memory of the release `mac`
+//! against the Grafana 8.5 emulator (a separate process with injected latency), for issue 9.
 //!
 //! For each scale — S: 10 folders × 10 groups × 10 rules, M: 100 × 10 × 10 (10k rules),
 //! L: 1000 × 10 × 10 (100k rules) — and each run, a fresh emulator gets: apply from empty, a
@@ -13,6 +13,20 @@
 //! The limit each time is compared with: with latency L and parallelism P, a plan needs a
 //! constant number of round trips (a folder list and one ruler GET: 2 × L) and an apply of W
 //! writes needs about (2 + ceil(W / P)) × L. At 0 ms latency there is no such limit.
+//!
+//! `--state` says where the project's state is kept: `file` (the default, mac's state file),
+//! `postgres` (a PostgreSQL server started for the bench, with its durability defaults —
+//! fsync on — and a fresh database for each run), or `both`, each run of each scale made
+//! once with each store, one after the other on the same machine at the same latency. With
+//! PostgreSQL the table gains, per step and store:
+//! * state load: the wall time of `mac state list` run right after the no-change plan, the
+//!   median of 3: a whole process (start-up, mac.toml, connecting, loading the whole state,
+//!   printing a line per object). mac's plan has no timer of its own around its load; this
+//!   is the part of a plan's time that depends on the store, measured on its own.
+//! * for each step, the store's saves as it reports them (`MAC_STATE_STATS`: one
+//!   `{"rows":N,"bytes":B,"ms":T}` line per save): how many, the rows and bytes of JSON
+//!   written, the time the saves took in all and its share of the step's wall time. The file
+//!   store reports nothing there ("–").
 //!
 //! `--peer` also runs the Python original (`../shared/peers/python-original`) and `mac` on
 //! the workload the original can express — 7 folders × 100 alerts, one rule per group —
@@ -28,6 +42,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::emulator::{Emulator, http, set_faults};
+use crate::state::{
+    Durability, PostgresState, STATE_STATS_VARIABLE, Save, StateBackend, json_number, postgres_config, read_saves,
+    set_state_url,
+};
 use crate::{project_root, run_command};
 
 #[derive(Clone, Copy)]
@@ -46,12 +64,19 @@ const SCALES: [Scale; 3] = [
 
 const STEPS: [&str; 4] = ["apply (create)", "plan (no change)", "apply (10% thresholds)", "apply (prune all)"];
 
+/// The step after which the state load is timed: the no-change plan, the state at its fullest.
+const PLAN_STEP: usize = 1;
+
+/// How many times `mac state list` is timed after each run's plan.
+const STATE_LOAD_TIMINGS: usize = 3;
+
 struct Options {
     scales: Vec<Scale>,
     latency_ms: u64,
     runs: usize,
     parallelism: usize,
     peer: bool,
+    states: Vec<StateBackend>,
 }
 
 /// One step of one run.
@@ -60,6 +85,8 @@ struct Measure {
     peak_rss_kib: u64,
     requests: Vec<(String, u64)>,
     exit_code: Option<i32>,
+    /// The store's saves during the step, as it reported them (none from the file store).
+    saves: Vec<Save>,
 }
 
 impl Measure {
@@ -70,6 +97,21 @@ impl Measure {
     fn writes(&self) -> u64 {
         self.requests.iter().filter(|(route, _)| !route.starts_with("GET ")).map(|(_, count)| count).sum()
     }
+}
+
+/// One run of one scale with one store: its four steps, and the state load timed after its
+/// plan.
+struct RunMeasures {
+    steps: Vec<Measure>,
+    state_loads: Vec<Duration>,
+}
+
+/// Where a project's state is kept while `mac` runs on it.
+struct ProjectState {
+    /// With PostgreSQL, the URL of the project's database.
+    url: Option<String>,
+    /// The file the store reports its saves in (`MAC_STATE_STATS`), emptied before each step.
+    stats: PathBuf,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -89,6 +131,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let binary = |name: &str| target.join("release").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let mac = binary("mac");
     let emulator_binary = binary("grafana8-emulator");
+    let postgres = match options.states.contains(&StateBackend::Postgres) {
+        true => Some(PostgresState::start(Durability::Durable)?),
+        false => None,
+    };
+    let postgres_version = postgres.as_ref().map(PostgresState::version).transpose()?;
     let scratch = std::env::temp_dir().join(format!("mac-bench-{}", std::process::id()));
     let _cleanup = RemoveOnDrop(scratch.clone());
     std::fs::create_dir_all(&scratch).map_err(|err| err.to_string())?;
@@ -98,71 +145,80 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     )
     .map_err(|err| err.to_string())?;
 
+    // Today's table when the state is in the file only; with PostgreSQL a row per step and
+    // store, with the state's own columns.
+    let with_state_columns = options.states != [StateBackend::File];
     let mut table = String::new();
     let mut json = String::from("{\"machine\":");
     json.push_str(&json_string(&machine()));
-    let _ = write!(json, ",\"latency_ms\":{},\"parallelism\":{},\"scales\":[", options.latency_ms, options.parallelism);
-    let _ = writeln!(
-        table,
-        "| scale | step | wall (median of {}) | limit | ratio | requests | by route | peak RSS |",
-        options.runs
-    );
-    let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---|---:|");
-    for (index, scale) in options.scales.iter().enumerate() {
-        eprintln!(
-            "bench: scale {} ({} folders × {} groups × {} rules), {} ms latency, {} runs",
-            scale.name, scale.folders, scale.groups, scale.rules, options.latency_ms, options.runs
+    let _ = write!(json, ",\"latency_ms\":{},\"parallelism\":{}", options.latency_ms, options.parallelism);
+    if let Some(version) = &postgres_version {
+        let _ = write!(json, ",\"postgres\":{}", json_string(version));
+    }
+    json.push_str(",\"scales\":[");
+    if with_state_columns {
+        let _ = writeln!(
+            table,
+            "| scale | step | state | wall (median of {}) | limit | ratio | requests | peak RSS | state load | saves | rows written | bytes written | save time | share of wall |",
+            options.runs
         );
-        let mut runs: Vec<Vec<Measure>> = Vec::new();
+        let _ = writeln!(table, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    } else {
+        let _ = writeln!(
+            table,
+            "| scale | step | wall (median of {}) | limit | ratio | requests | by route | peak RSS |",
+            options.runs
+        );
+        let _ = writeln!(table, "|---|---|---:|---:|---:|---:|---|---:|");
+    }
+    let mut first_scale = true;
+    for scale in &options.scales {
+        eprintln!(
+            "bench: scale {} ({} folders × {} groups × {} rules), {} ms latency, {} runs, state: {}",
+            scale.name,
+            scale.folders,
+            scale.groups,
+            scale.rules,
+            options.latency_ms,
+            options.runs,
+            options.states.iter().map(|backend| backend.name()).collect::<Vec<_>>().join(" and ")
+        );
+        // Runs by store; a run is made with each store in turn, so that a machine busier for
+        // a while slows both alike.
+        let mut runs: Vec<Vec<RunMeasures>> = options.states.iter().map(|_| Vec::new()).collect();
         for run in 0..options.runs {
-            runs.push(run_scale(&mac, &emulator_binary, &scratch, *scale, &options, run)?);
+            for (backend, backend_runs) in options.states.iter().zip(&mut runs) {
+                let postgres = postgres.as_ref().filter(|_| *backend == StateBackend::Postgres);
+                backend_runs.push(run_scale(&mac, &emulator_binary, &scratch, *scale, &options, run, postgres)?);
+            }
         }
-        if index > 0 {
-            json.push(',');
-        }
-        let _ = write!(json, "{{\"scale\":\"{}\",\"rules\":{},\"steps\":[", scale.name, rule_count(*scale));
-        for (step_index, step) in STEPS.iter().enumerate() {
-            let measures: Vec<&Measure> = runs.iter().map(|run| &run[step_index]).collect();
-            let mut walls: Vec<Duration> = measures.iter().map(|measure| measure.wall).collect();
-            walls.sort();
-            let median = walls[walls.len() / 2];
-            let peak = measures.iter().map(|measure| measure.peak_rss_kib).max().unwrap_or(0);
-            let last = measures[measures.len() - 1];
-            let writes = expected_writes(*scale, step_index);
-            let limit = limit(step_index, writes, &options);
-            let ratio = limit.map(|limit| median.as_secs_f64() / limit.as_secs_f64());
-            let routes =
-                last.requests.iter().map(|(route, count)| format!("{route} ×{count}")).collect::<Vec<_>>().join(", ");
-            let _ = writeln!(
-                table,
-                "| {} | {step} | {:.2} s | {} | {} | {} | {routes} | {} MB |",
-                scale.name,
-                median.as_secs_f64(),
-                limit.map_or_else(|| "–".to_owned(), |limit| format!("{:.2} s", limit.as_secs_f64())),
-                ratio.map_or_else(|| "–".to_owned(), |ratio| format!("{ratio:.2}×")),
-                last.total_requests(),
-                peak / 1024,
-            );
-            if step_index > 0 {
+        for (backend, backend_runs) in options.states.iter().zip(&runs) {
+            if !first_scale {
                 json.push(',');
             }
+            first_scale = false;
             let _ = write!(
                 json,
-                "{{\"step\":{},\"wall_s\":[{}],\"median_s\":{:.4},\"limit_s\":{},\"expected_writes\":{writes},\"writes\":{},\"requests\":{},\"peak_rss_kib\":{peak},\"by_route\":{{{}}}}}",
-                json_string(step),
-                walls.iter().map(|wall| format!("{:.4}", wall.as_secs_f64())).collect::<Vec<_>>().join(","),
-                median.as_secs_f64(),
-                limit.map_or_else(|| "null".to_owned(), |limit| format!("{:.4}", limit.as_secs_f64())),
-                last.writes(),
-                last.total_requests(),
-                last.requests
-                    .iter()
-                    .map(|(route, count)| format!("{}:{count}", json_string(route)))
-                    .collect::<Vec<_>>()
-                    .join(","),
+                "{{\"scale\":\"{}\",\"rules\":{},\"state\":\"{}\",\"steps\":[",
+                scale.name,
+                rule_count(*scale),
+                backend.name()
             );
+            for step_index in 0..STEPS.len() {
+                if step_index > 0 {
+                    json.push(',');
+                }
+                json.push_str(&StepSummary::new(*scale, step_index, backend_runs, &options).json());
+            }
+            json.push_str("]}");
         }
-        json.push_str("]}");
+        for step_index in 0..STEPS.len() {
+            for (backend, backend_runs) in options.states.iter().zip(&runs) {
+                let summary = StepSummary::new(*scale, step_index, backend_runs, &options);
+                let row = if with_state_columns { summary.row_with_state(*backend) } else { summary.row() };
+                let _ = writeln!(table, "{row}");
+            }
+        }
     }
     json.push(']');
 
@@ -173,24 +229,213 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     json.push_str("}\n");
 
+    let state_note = match (&postgres_version, options.states.as_slice()) {
+        (Some(version), [_, _]) => format!(
+            "; each run with the state in mac's file, then in PostgreSQL {version} (this machine, loopback TCP, fsync on)"
+        ),
+        (Some(version), _) => format!("; the state in PostgreSQL {version} (this machine, loopback TCP, fsync on)"),
+        (None, _) => String::new(),
+    };
     println!(
-        "\n`mac` release build, Grafana 8.5 emulator at {} ms latency per request, parallelism {}; {}\n",
+        "\n`mac` release build, Grafana 8.5 emulator at {} ms latency per request, parallelism {}; {}{state_note}\n",
         options.latency_ms,
         options.parallelism,
         machine()
     );
     print!("{table}");
+    if with_state_columns {
+        println!(
+            "\nstate load: the wall time of `mac state list` right after the no-change plan (median of \
+             {STATE_LOAD_TIMINGS} per run), a whole process that loads the whole state and prints a line per \
+             object.\nsaves, rows and bytes written, save time: the store's own report of each save \
+             (MAC_STATE_STATS; the file store makes none), summed over the step; share of wall: save time / \
+             wall. Saves run on the apply's scheduling loop: while one runs, writes in flight go on but no \
+             new one starts."
+        );
+    }
     let out_dir = target.join("bench");
     std::fs::create_dir_all(&out_dir).map_err(|err| err.to_string())?;
     let names: Vec<&str> = options.scales.iter().map(|scale| scale.name).collect();
-    let out = out_dir.join(format!("bench-{}-{}ms.json", names.join(""), options.latency_ms));
+    let state_suffix = match options.states.as_slice() {
+        [StateBackend::File] => "",
+        [StateBackend::Postgres] => "-postgres",
+        _ => "-both",
+    };
+    let out = out_dir.join(format!("bench-{}-{}ms{state_suffix}.json", names.join(""), options.latency_ms));
     std::fs::write(&out, json).map_err(|err| format!("cannot write {}: {err}", out.display()))?;
     println!("\nJSON: {}", out.display());
     Ok(())
 }
 
+/// One step of one scale with one store, over its runs.
+struct StepSummary<'a> {
+    scale: Scale,
+    step_index: usize,
+    walls: Vec<Duration>,
+    median: Duration,
+    peak_rss_kib: u64,
+    last: &'a Measure,
+    expected_writes: u64,
+    limit: Option<Duration>,
+    /// `mac state list` timings after the plan, of every run (the plan step only).
+    state_loads: Vec<Duration>,
+    /// The saves of every run, by run.
+    saves_by_run: Vec<&'a [Save]>,
+}
+
+impl<'a> StepSummary<'a> {
+    fn new(scale: Scale, step_index: usize, runs: &'a [RunMeasures], options: &Options) -> StepSummary<'a> {
+        let measures: Vec<&Measure> = runs.iter().map(|run| &run.steps[step_index]).collect();
+        let mut walls: Vec<Duration> = measures.iter().map(|measure| measure.wall).collect();
+        walls.sort();
+        let expected_writes = expected_writes(scale, step_index);
+        let mut state_loads: Vec<Duration> = match step_index {
+            PLAN_STEP => runs.iter().flat_map(|run| run.state_loads.iter().copied()).collect(),
+            _ => Vec::new(),
+        };
+        state_loads.sort();
+        StepSummary {
+            scale,
+            step_index,
+            median: walls[walls.len() / 2],
+            walls,
+            peak_rss_kib: measures.iter().map(|measure| measure.peak_rss_kib).max().unwrap_or(0),
+            last: measures[measures.len() - 1],
+            expected_writes,
+            limit: limit(step_index, expected_writes, options),
+            state_loads,
+            saves_by_run: measures.iter().map(|measure| measure.saves.as_slice()).collect(),
+        }
+    }
+
+    fn ratio(&self) -> Option<f64> {
+        self.limit.map(|limit| self.median.as_secs_f64() / limit.as_secs_f64())
+    }
+
+    fn limit_text(&self) -> String {
+        self.limit.map_or_else(|| "–".to_owned(), |limit| format!("{:.2} s", limit.as_secs_f64()))
+    }
+
+    fn ratio_text(&self) -> String {
+        self.ratio().map_or_else(|| "–".to_owned(), |ratio| format!("{ratio:.2}×"))
+    }
+
+    /// The median over the runs of a figure of each run's saves.
+    fn median_of_saves<T: Copy + Default + PartialOrd>(&self, figure: impl Fn(&[Save]) -> T) -> T {
+        let mut values: Vec<T> = self.saves_by_run.iter().map(|saves| figure(saves)).collect();
+        values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        values.get(values.len() / 2).copied().unwrap_or_default()
+    }
+
+    /// The median over the runs of the time the saves took, in milliseconds.
+    fn median_save_ms(&self) -> f64 {
+        // Not `Sum`: it starts from -0.0, which prints as "-0".
+        self.median_of_saves(|saves| saves.iter().fold(0.0, |total, save| total + save.ms))
+    }
+
+    /// Today's row: the state in the file.
+    fn row(&self) -> String {
+        let routes =
+            self.last.requests.iter().map(|(route, count)| format!("{route} ×{count}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "| {} | {} | {:.2} s | {} | {} | {} | {routes} | {} MB |",
+            self.scale.name,
+            STEPS[self.step_index],
+            self.median.as_secs_f64(),
+            self.limit_text(),
+            self.ratio_text(),
+            self.last.total_requests(),
+            self.peak_rss_kib / 1024,
+        )
+    }
+
+    /// The row of one store, beside the other's: the state's columns instead of the routes.
+    fn row_with_state(&self, backend: StateBackend) -> String {
+        let state_load = match self.state_loads.get(self.state_loads.len() / 2) {
+            Some(median) => format!("{:.3} s", median.as_secs_f64()),
+            None => "–".to_owned(),
+        };
+        let reported = self.saves_by_run.iter().any(|saves| !saves.is_empty());
+        let saves = if backend == StateBackend::File && !reported {
+            "– | – | – | – | –".to_owned()
+        } else {
+            let count = self.median_of_saves(<[Save]>::len);
+            let rows = self.median_of_saves(|saves| saves.iter().map(|save| save.rows).sum::<u64>());
+            let bytes = self.median_of_saves(|saves| saves.iter().map(|save| save.bytes).sum::<u64>());
+            let ms = self.median_save_ms();
+            let share = ms / 1000.0 / self.median.as_secs_f64() * 100.0;
+            format!("{count} | {rows} | {} | {:.2} s | {share:.1}%", human_bytes(bytes), ms / 1000.0)
+        };
+        format!(
+            "| {} | {} | {} | {:.2} s | {} | {} | {} | {} MB | {state_load} | {saves} |",
+            self.scale.name,
+            STEPS[self.step_index],
+            backend.name(),
+            self.median.as_secs_f64(),
+            self.limit_text(),
+            self.ratio_text(),
+            self.last.total_requests(),
+            self.peak_rss_kib / 1024,
+        )
+    }
+
+    fn json(&self) -> String {
+        let seconds = |durations: &[Duration]| {
+            durations.iter().map(|duration| format!("{:.4}", duration.as_secs_f64())).collect::<Vec<_>>().join(",")
+        };
+        let saves = self
+            .saves_by_run
+            .iter()
+            .map(|saves| {
+                let each = saves
+                    .iter()
+                    .map(|save| format!("{{\"rows\":{},\"bytes\":{},\"ms\":{}}}", save.rows, save.bytes, save.ms))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                format!("[{each}]")
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            "{{\"step\":{},\"wall_s\":[{}],\"median_s\":{:.4},\"limit_s\":{},\"expected_writes\":{},\"writes\":{},\"requests\":{},\"peak_rss_kib\":{},\"by_route\":{{{}}},\"state_load_s\":[{}],\"saves_by_run\":[{saves}],\"save_ms_median\":{:.1}}}",
+            json_string(STEPS[self.step_index]),
+            seconds(&self.walls),
+            self.median.as_secs_f64(),
+            self.limit.map_or_else(|| "null".to_owned(), |limit| format!("{:.4}", limit.as_secs_f64())),
+            self.expected_writes,
+            self.last.writes(),
+            self.last.total_requests(),
+            self.peak_rss_kib,
+            self.last
+                .requests
+                .iter()
+                .map(|(route, count)| format!("{}:{count}", json_string(route)))
+                .collect::<Vec<_>>()
+                .join(","),
+            seconds(&self.state_loads),
+            self.median_save_ms(),
+        )
+    }
+}
+
+/// `1234567` as `1.2 MB`: the bytes a save wrote, at a glance.
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        1_000_000.. => format!("{:.1} MB", bytes as f64 / 1e6),
+        1_000.. => format!("{:.0} kB", bytes as f64 / 1e3),
+        bytes => format!("{bytes} B"),
+    }
+}
+
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut options = Options { scales: Vec::new(), latency_ms: 20, runs: 3, parallelism: 8, peer: false };
+    let mut options = Options {
+        scales: Vec::new(),
+        latency_ms: 20,
+        runs: 3,
+        parallelism: 8,
+        peer: false,
+        states: vec![StateBackend::File],
+    };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "--peer" {
@@ -217,9 +462,11 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--latency-ms" => options.latency_ms = number()?,
             "--runs" => options.runs = number()?.max(1) as usize,
             "--parallelism" => options.parallelism = number()?.clamp(1, 256) as usize,
+            "--state" => options.states = StateBackend::parse_list(value, true)?,
             other => {
                 return Err(format!(
-                    "unknown option `{other}` (--scale S|M|L, --latency-ms N, --runs N, --parallelism P, --peer)"
+                    "unknown option `{other}` (--scale S|M|L, --latency-ms N, --runs N, --parallelism P, --peer, \
+                     --state file|postgres|both)"
                 ));
             }
         }
@@ -230,7 +477,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// The four steps on a fresh emulator.
+/// The four steps on a fresh emulator, the state in a fresh store: the state file of a new
+/// project directory, or a new database of the PostgreSQL server.
 fn run_scale(
     mac: &Path,
     emulator_binary: &Path,
@@ -238,35 +486,71 @@ fn run_scale(
     scale: Scale,
     options: &Options,
     run: usize,
-) -> Result<Vec<Measure>, String> {
-    let project = scratch.join(format!("{}-{run}", scale.name));
+    postgres: Option<&PostgresState>,
+) -> Result<RunMeasures, String> {
+    let backend = if postgres.is_some() { StateBackend::Postgres } else { StateBackend::File };
+    let name = format!("{}-{run}-{}", scale.name, backend.name());
+    let project = scratch.join(&name);
     let _cleanup = RemoveOnDrop(project.clone());
+    let database = format!("bench_{}", name.to_lowercase().replace('-', "_"));
+    let state = ProjectState {
+        url: postgres.map(|postgres| postgres.create_database(&database)).transpose()?,
+        stats: scratch.join(format!("{name}-saves.jsonl")),
+    };
     let emulator = Emulator::start(emulator_binary, &scratch.join("seed.toml"))?;
     set_latency(&emulator, options.latency_ms)?;
-    write_project(&project, &emulator)?;
+    let state_config = if postgres.is_some() { postgres_config(&format!("bench-{name}")) } else { String::new() };
+    write_project(&project, &emulator, &state_config)?;
     let parallelism = options.parallelism.to_string();
     let apply = ["apply", "--auto-approve", "--parallelism", &parallelism];
     let mut measures = Vec::new();
 
     write_definitions(&project, scale, |_| "0.5")?;
-    measures.push(measured(mac, &project, &emulator, &apply, &[0])?);
-    measures.push(measured(mac, &project, &emulator, &["plan", "--detailed-exitcode"], &[0])?);
+    measures.push(measured(mac, &project, &state, &emulator, &apply, &[0])?);
+    measures.push(measured(mac, &project, &state, &emulator, &["plan", "--detailed-exitcode"], &[0])?);
+    let state_loads = time_state_loads(mac, &project, &state)?;
     write_definitions(&project, scale, |rule| if rule % 10 == 0 { "0.75" } else { "0.5" })?;
-    measures.push(measured(mac, &project, &emulator, &apply, &[0])?);
+    measures.push(measured(mac, &project, &state, &emulator, &apply, &[0])?);
     remove_definitions(&project)?;
     let prune = [&apply[..], &["--allow-delete-all", "--allow-mass-delete"]].concat();
-    measures.push(measured(mac, &project, &emulator, &prune, &[0])?);
-    let after = measured(mac, &project, &emulator, &["plan", "--detailed-exitcode"], &[0])?;
+    measures.push(measured(mac, &project, &state, &emulator, &prune, &[0])?);
+    let after = measured(mac, &project, &state, &emulator, &["plan", "--detailed-exitcode"], &[0])?;
     if after.exit_code != Some(0) {
         return Err("the plan after the prune was not empty".to_owned());
     }
     eprintln!(
-        "bench: {} run {}: {}",
+        "bench: {} run {} ({} state): {}; state load {}",
         scale.name,
         run + 1,
-        measures.iter().map(|measure| format!("{:.2} s", measure.wall.as_secs_f64())).collect::<Vec<_>>().join(", ")
+        backend.name(),
+        measures.iter().map(|measure| format!("{:.2} s", measure.wall.as_secs_f64())).collect::<Vec<_>>().join(", "),
+        state_loads.iter().map(|load| format!("{:.3} s", load.as_secs_f64())).collect::<Vec<_>>().join(", "),
     );
-    Ok(measures)
+    if let Some(postgres) = postgres {
+        postgres.drop_database(&database)?;
+    }
+    Ok(RunMeasures { steps: measures, state_loads })
+}
+
+/// `mac state list` timed [`STATE_LOAD_TIMINGS`] times: a whole process that loads the
+/// whole state and prints it (to nowhere), and does nothing else.
+fn time_state_loads(mac: &Path, project: &Path, state: &ProjectState) -> Result<Vec<Duration>, String> {
+    let mut timings = Vec::new();
+    for _ in 0..STATE_LOAD_TIMINGS {
+        let mut list = mac_command(mac, project, state);
+        list.args(["state", "list"]).stdout(Stdio::null()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let output = list.output().map_err(|err| format!("cannot run mac: {err}"))?;
+        timings.push(started.elapsed());
+        if !output.status.success() {
+            return Err(format!(
+                "`mac state list` exited with {}:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+    }
+    Ok(timings)
 }
 
 fn rule_count(scale: Scale) -> usize {
@@ -296,12 +580,14 @@ fn set_latency(emulator: &Emulator, latency_ms: u64) -> Result<(), String> {
     set_faults(emulator.port, &format!(r#"{{"seed":1,"latency":{{"kind":"fixed","ms":{latency_ms}}},"rules":[]}}"#))
 }
 
-fn write_project(project: &Path, emulator: &Emulator) -> Result<(), String> {
+/// mac.toml: `state_config` (the `project` and `[state]` of a store other than the file, or
+/// nothing), then the emulator's provider.
+fn write_project(project: &Path, emulator: &Emulator, state_config: &str) -> Result<(), String> {
     std::fs::create_dir_all(project.join("definitions")).map_err(|err| err.to_string())?;
     std::fs::write(
         project.join("mac.toml"),
         format!(
-            "[providers.grafana8]\nurl = \"{}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n",
+            "{state_config}[providers.grafana8]\nurl = \"{}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n",
             emulator.url()
         ),
     )
@@ -339,21 +625,30 @@ fn remove_definitions(project: &Path) -> Result<(), String> {
     std::fs::create_dir_all(project.join("definitions")).map_err(|err| err.to_string())
 }
 
-/// Runs `mac` once with the emulator's counter reset, and measures it.
+/// `mac` in `project`, with the state where `state` says and its saves reported there.
+fn mac_command(mac: &Path, project: &Path, state: &ProjectState) -> Command {
+    let mut command = Command::new(mac);
+    command.current_dir(project).env("GRAFANA_PASSWORD", "admin").env("NO_COLOR", "1");
+    command.env(STATE_STATS_VARIABLE, &state.stats);
+    set_state_url(&mut command, state.url.as_deref());
+    command
+}
+
+/// Runs `mac` once with the emulator's counter reset and the store's report emptied, and
+/// measures it.
 fn measured(
     mac: &Path,
     project: &Path,
+    state: &ProjectState,
     emulator: &Emulator,
     args: &[&str],
     expected_codes: &[i32],
 ) -> Result<Measure, String> {
     http(emulator.port, "DELETE", "/__emulator/requests", None)?;
+    let _ = std::fs::remove_file(&state.stats);
     let started = Instant::now();
-    let mut child = Command::new(mac)
-        .current_dir(project)
+    let mut child = mac_command(mac, project, state)
         .args(args)
-        .env("GRAFANA_PASSWORD", "admin")
-        .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -388,6 +683,7 @@ fn measured(
         peak_rss_kib: peak.load(Ordering::Relaxed),
         requests: request_counts(emulator)?,
         exit_code: status.code(),
+        saves: read_saves(&state.stats)?,
     })
 }
 
@@ -476,20 +772,23 @@ fn run_peer(mac: &Path, emulator_binary: &Path, scratch: &Path, options: &Option
     set_latency(&emulator, options.latency_ms)?;
     let project = scratch.join("peer-mac");
     let _cleanup = RemoveOnDrop(project.clone());
-    write_project(&project, &emulator)?;
+    // The original keeps a state file: so does mac here, whatever `--state` says.
+    let state = ProjectState { url: None, stats: scratch.join("peer-mac-saves.jsonl") };
+    write_project(&project, &emulator, "")?;
     let layout = Scale { name: "peer", folders: FOLDERS, groups: ALERTS, rules: 1 };
     let parallelism = options.parallelism.to_string();
     let apply = ["apply", "--auto-approve", "--parallelism", &parallelism];
     let mut ours = Vec::new();
     write_definitions(&project, layout, |_| "0.5")?;
-    ours.push(measured(mac, &project, &emulator, &apply, &[0])?);
-    ours.push(measured(mac, &project, &emulator, &["plan", "--detailed-exitcode"], &[0])?);
+    ours.push(measured(mac, &project, &state, &emulator, &apply, &[0])?);
+    ours.push(measured(mac, &project, &state, &emulator, &["plan", "--detailed-exitcode"], &[0])?);
     write_definitions(&project, layout, |_| "0.75")?;
-    ours.push(measured(mac, &project, &emulator, &apply, &[0])?);
+    ours.push(measured(mac, &project, &state, &emulator, &apply, &[0])?);
     remove_definitions(&project)?;
     ours.push(measured(
         mac,
         &project,
+        &state,
         &emulator,
         &[&apply[..], &["--allow-delete-all", "--allow-mass-delete"]].concat(),
         &[0],
@@ -521,12 +820,6 @@ fn run_peer(mac: &Path, emulator_binary: &Path, scratch: &Path, options: &Option
     }
     json.push(']');
     Ok((table, json))
-}
-
-fn json_number(line: &str, field: &str) -> Option<f64> {
-    let start = line.find(&format!("\"{field}\":"))? + field.len() + 3;
-    let rest = &line[start..];
-    rest[..rest.find([',', '}'])?].trim().parse().ok()
 }
 
 fn json_string(text: &str) -> String {

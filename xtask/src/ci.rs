@@ -1,7 +1,8 @@
 //! `cargo xtask ci`: the one command CI and developers run before a change lands.
 //!
 //! Phases, each timed (`phase NAME: S s` after it, a table at the end): setup (`cargo xtask
-//! setup`: what the tests need is installed, not skipped), fmt, clippy, tests, reliability.
+//! setup`: what the tests need is installed, not skipped), fmt, clippy, tests, reliability
+//! (the state in a file), reliability-postgres (the state in a throwaway PostgreSQL).
 //! Tests record each skip a developer asked for with `MAC_TEST_SKIP_MISSING` in a file under
 //! target/, listed at the end ("no test skipped" otherwise).
 
@@ -101,6 +102,15 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
         crate::reliability::run_after_tests(
             &["--trials", "6", "--kills", "4", "--seed", "11", "--debug"].map(str::to_owned),
         )
+    })?;
+    // The same with the state in a throwaway PostgreSQL: fewer fault trials and more kills,
+    // since the kills are what its advisory lock and its rows are about; about 15 s on the
+    // debug build (`cargo xtask reliability --trials 3 --kills 8 --seed 11 --debug --state
+    // postgres`).
+    phases.run("reliability-postgres", || {
+        crate::reliability::run_after_tests(
+            &["--trials", "3", "--kills", "8", "--seed", "11", "--debug", "--state", "postgres"].map(str::to_owned),
+        )
     })
 }
 
@@ -122,13 +132,15 @@ impl Phases {
     }
 
     fn table(&self) -> String {
-        let mut table = String::from("phase          seconds\n");
+        // As wide as the longest name, and never narrower than the header's first column.
+        let width = self.done.iter().map(|(name, _, _)| name.len()).max().unwrap_or(0).max(12);
+        let mut table = format!("{:<width$} {:>9}\n", "phase", "seconds");
         for (name, elapsed, ok) in &self.done {
             let outcome = if *ok { "" } else { "  FAILED" };
-            table.push_str(&format!("{name:<12} {:>9.1}{outcome}\n", elapsed.as_secs_f64()));
+            table.push_str(&format!("{name:<width$} {:>9.1}{outcome}\n", elapsed.as_secs_f64()));
         }
         let total: Duration = self.done.iter().map(|(_, elapsed, _)| *elapsed).sum();
-        table.push_str(&format!("{:<12} {:>9.1}", "total", total.as_secs_f64()));
+        table.push_str(&format!("{:<width$} {:>9.1}", "total", total.as_secs_f64()));
         table
     }
 }
@@ -249,6 +261,20 @@ mod tests {
         assert_eq!(
             phases.table(),
             "phase          seconds\nsetup              1.3\nfmt                0.5  FAILED\ntotal              1.8"
+        );
+    }
+
+    #[test]
+    fn a_long_phase_name_widens_the_table() {
+        let phases = Phases {
+            done: vec![
+                ("tests", Duration::from_millis(2_000), true),
+                ("reliability-postgres", Duration::from_secs(30), true),
+            ],
+        };
+        assert_eq!(
+            phases.table(),
+            "phase                  seconds\ntests                      2.0\nreliability-postgres      30.0\ntotal                     32.0"
         );
     }
 

@@ -11,6 +11,7 @@ mod fuzz;
 mod grafana;
 mod reliability;
 mod setup;
+mod state;
 
 use std::process::ExitCode;
 
@@ -19,13 +20,16 @@ usage: cargo xtask <task>
 
 tasks:
   bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
-  ci                  setup, fmt check, clippy (-D warnings), the whole test suite, a seeded reliability run;
-                      prints each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
+                      [--state file|postgres|both]: the state in mac's file, a throwaway PostgreSQL, or each in turn
+  ci                  setup, fmt check, clippy (-D warnings), the whole test suite, seeded reliability runs
+                      (the state in a file, then in PostgreSQL); prints each phase's time and the tests skipped
+                      (MAC_TEST_SKIP_MISSING)
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
                       Alertmanager, Django, PostgreSQL and openssl (apt-get, as root or through sudo -n),
                       the client virtualenvs, actionlint (built with go into ~/.cache/mac/tools/bin)
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
+                      [--state file|postgres]: the state in mac's file or a throwaway PostgreSQL
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
   grafana             why a real Grafana 8.5.4 cannot be built here (issue 3)
 ";

@@ -1,5 +1,5 @@
-//! `cargo xtask reliability [--trials N] [--kills N] [--seed S]`: the convergence proofs of
-//! issue 8, at scale, against the Grafana 8.5 emulator.
+//! `cargo xtask reliability [--trials N] [--kills N] [--seed S] [--state file|postgres]`: the
+//! convergence proofs of issue 8, at scale, against the Grafana 8.5 emulator.
 //!
 //! * Fault trials: the emulator fails 20% of requests at random (500, 502, 429 with
 //!   Retry-After, dropped connections) with random latency; `mac apply` is rerun until it
@@ -7,20 +7,32 @@
 //!   twice, and a re-plan must be empty.
 //! * Kill trials: `mac apply` is killed with SIGKILL at a random moment; the state must still
 //!   be readable and a rerun must converge to the same exact remote state.
+//! * After each kill, the next `mac apply --lock-timeout 0s` must get the state lock at once:
+//!   the lock dies with the killed process (the lock file's OS lock, or PostgreSQL's advisory
+//!   lock with the killed process's session). A refusal is a stale lock, and fails the run.
+//! * After each trial converges, the state must hold exactly its managed objects, and none
+//!   after the trial's cleanup: as `mac state list` lists them and, with PostgreSQL, as rows
+//!   of `mac.objects`.
 //!
-//! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates.
+//! `--state postgres` keeps the state in a throwaway PostgreSQL server started for the run
+//! (mac-test-tools' `PostgresServer`), each trial in a database and project of its own;
+//! `--state file`, the default, in the project's state file.
+//!
+//! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates, stale
+//! locks, failed state checks.
 //!
 //! `cargo xtask ci` runs a small seeded set with `--debug` on the binaries its tests just
 //! built (it builds with the tests phase's own `cargo test --workspace --all-features
 //! --no-run`, so nothing is rebuilt: the extra `test-provider` feature only adds mac's fake
-//! `testfs` provider, which the trials do not use), so every change is checked for
-//! convergence; the long runs use release builds.
+//! `testfs` provider, which the trials do not use), once with each state backend, so every
+//! change is checked for convergence; the long runs use release builds.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::emulator::{Emulator, http, set_faults};
+use crate::state::{Durability, PostgresState, StateBackend, postgres_config, set_state_url};
 use crate::{project_root, run_command};
 
 const FOLDERS: usize = 4;
@@ -51,6 +63,12 @@ struct Figures {
     reruns: usize,
     lost: usize,
     duplicates: usize,
+    /// Kills after which the next apply was refused the lock.
+    stale_locks: usize,
+    /// Applies after a kill that noted the killed run's lock record (the lock itself free).
+    lock_records_left: usize,
+    /// Checks of the state's entries (after converging, after the cleanup) that failed.
+    state_mismatches: usize,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -68,6 +86,7 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
     let mut kills = 100;
     let mut seed = 1;
     let mut profile = "release";
+    let mut backend = StateBackend::File;
     let mut args = args.iter();
     while let Some(flag) = args.next() {
         if flag == "--debug" {
@@ -75,12 +94,20 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
             continue;
         }
         let value = args.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
+        if flag == "--state" {
+            backend = StateBackend::parse_list(value, false)?[0];
+            continue;
+        }
         let number: u64 = value.parse().map_err(|_| format!("`{flag} {value}`: not a number"))?;
         match flag.as_str() {
             "--trials" => trials = number as usize,
             "--kills" => kills = number as usize,
             "--seed" => seed = number.max(1),
-            other => return Err(format!("unknown option `{other}` (--trials N, --kills N, --seed S, --debug)")),
+            other => {
+                return Err(format!(
+                    "unknown option `{other}` (--trials N, --kills N, --seed S, --state file|postgres, --debug)"
+                ));
+            }
         }
     }
     let root = project_root();
@@ -100,24 +127,45 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let binary = |name: &str| target.join(profile).join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
 
+    // Started before the scratch directory exists, so that a server that cannot start
+    // leaves nothing behind.
+    let postgres = match backend {
+        StateBackend::File => None,
+        StateBackend::Postgres => Some(PostgresState::start(Durability::Throwaway)?),
+    };
     let scratch = std::env::temp_dir().join(format!("mac-reliability-{}", std::process::id()));
     std::fs::create_dir_all(scratch.join("definitions")).map_err(|err| err.to_string())?;
     std::fs::write(scratch.join("seed.toml"), "[[datasources]]\nname = \"Prometheus\"\ntype = \"prometheus\"\nurl = \"http://127.0.0.1:9090\"\nuid = \"prom\"\n")
         .map_err(|err| err.to_string())?;
     let emulator = Emulator::start(&binary("grafana8-emulator"), &scratch.join("seed.toml"))?;
     let port = emulator.port;
-    std::fs::write(
-        scratch.join("mac.toml"),
-        format!("[providers.grafana8]\nurl = \"http://127.0.0.1:{port}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n"),
-    )
-    .map_err(|err| err.to_string())?;
-    let mac = binary("mac");
+    let harness = TrialHarness {
+        mac: binary("mac"),
+        scratch: scratch.clone(),
+        provider_config: format!(
+            "[providers.grafana8]\nurl = \"http://127.0.0.1:{port}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n"
+        ),
+        postgres: postgres.as_ref(),
+    };
+    let result = run_trials(&harness, port, trials, kills, seed, backend);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn run_trials(
+    harness: &TrialHarness<'_>,
+    port: u16,
+    trials: usize,
+    kills: usize,
+    seed: u64,
+    backend: StateBackend,
+) -> Result<(), String> {
     let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
 
     let mut faults = Figures::default();
     for trial in 0..trials {
         let prefix = format!("t{trial}");
-        write_definitions(&scratch, &prefix)?;
+        let trial = harness.start_trial(&prefix)?;
         set_faults(
             port,
             &format!(
@@ -128,7 +176,7 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
         faults.trials += 1;
         let mut converged = false;
         for _ in 0..30 {
-            let output = mac_run(&mac, &scratch, &["apply", "--auto-approve", "--log-level", "debug"])?;
+            let output = trial.run(&["apply", "--auto-approve", "--log-level", "debug"])?;
             faults.faults_seen += count_faults(&output.1);
             faults.reruns += 1;
             if output.0 == Some(0) {
@@ -137,26 +185,26 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
             }
         }
         set_faults(port, r#"{"seed":0,"rules":[]}"#)?;
-        let clean = mac_run(&mac, &scratch, &["plan", "--detailed-exitcode"])?.0 == Some(0);
+        let clean = trial.run(&["plan", "--detailed-exitcode"])?.0 == Some(0);
         let (lost, duplicates) = check_remote(port, &prefix)?;
         faults.lost += lost;
         faults.duplicates += duplicates;
-        if converged && clean && lost == 0 && duplicates == 0 {
+        let state_exact = trial.state_holds(MANAGED_OBJECTS)?;
+        faults.state_mismatches += usize::from(!state_exact);
+        if converged && clean && lost == 0 && duplicates == 0 && state_exact {
             faults.converged += 1;
         }
-        cleanup(&mac, &scratch)?;
+        faults.state_mismatches += usize::from(!trial.finish()?);
     }
 
     let mut kill = Figures::default();
     for trial in 0..kills {
         let prefix = format!("k{trial}");
-        write_definitions(&scratch, &prefix)?;
+        let trial = harness.start_trial(&prefix)?;
         set_faults(port, r#"{"seed":1,"latency":{"kind":"uniform","min_ms":2,"max_ms":15},"rules":[]}"#)?;
         kill.trials += 1;
-        let mut child = Command::new(&mac)
-            .current_dir(&scratch)
-            .args(["apply", "--auto-approve"])
-            .env("GRAFANA_PASSWORD", "admin")
+        let mut child = trial
+            .command(&["apply", "--auto-approve"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -164,26 +212,39 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(20 + random.below(400)));
         let _ = child.kill();
         let _ = child.wait();
-        let readable = mac_run(&mac, &scratch, &["state", "list"])?.0 == Some(0);
-        let mut converged = false;
-        for _ in 0..5 {
-            kill.reruns += 1;
-            if mac_run(&mac, &scratch, &["apply", "--auto-approve"])?.0 == Some(0) {
-                converged = true;
+        let readable = trial.run(&["state", "list"])?.0 == Some(0);
+        // The lock dies with the killed process (the lock file's OS lock; PostgreSQL's
+        // advisory lock with its session): the next apply must get it without waiting.
+        let (code, output) = trial.run(&["apply", "--auto-approve", "--lock-timeout", "0s"])?;
+        kill.reruns += 1;
+        let stale_lock = output.contains(LOCK_REFUSED);
+        kill.stale_locks += usize::from(stale_lock);
+        kill.lock_records_left += usize::from(output.contains(LOCK_RECORD_LEFT));
+        let mut converged = code == Some(0);
+        for _ in 1..5 {
+            if converged {
                 break;
             }
+            kill.reruns += 1;
+            converged = trial.run(&["apply", "--auto-approve"])?.0 == Some(0);
         }
-        let clean = mac_run(&mac, &scratch, &["plan", "--detailed-exitcode"])?.0 == Some(0);
+        let clean = trial.run(&["plan", "--detailed-exitcode"])?.0 == Some(0);
         let (lost, duplicates) = check_remote(port, &prefix)?;
         kill.lost += lost;
         kill.duplicates += duplicates;
-        if readable && converged && clean && lost == 0 && duplicates == 0 {
+        let state_exact = trial.state_holds(MANAGED_OBJECTS)?;
+        kill.state_mismatches += usize::from(!state_exact);
+        if readable && !stale_lock && converged && clean && lost == 0 && duplicates == 0 && state_exact {
             kill.converged += 1;
         }
-        cleanup(&mac, &scratch)?;
+        kill.state_mismatches += usize::from(!trial.finish()?);
     }
-    let _ = std::fs::remove_dir_all(&scratch);
 
+    let where_state = match backend {
+        StateBackend::File => "the state file",
+        StateBackend::Postgres => "a throwaway PostgreSQL, a database per trial",
+    };
+    println!("state: {where_state}");
     println!(
         "fault trials: {} trials, {} faults seen by mac, {} runs, {} converged, {} objects lost, {} duplicates",
         faults.trials, faults.faults_seen, faults.reruns, faults.converged, faults.lost, faults.duplicates
@@ -192,10 +253,121 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
         "kill trials: {} trials (SIGKILL at a random moment), {} reruns, {} converged, {} objects lost, {} duplicates",
         kill.trials, kill.reruns, kill.converged, kill.lost, kill.duplicates
     );
+    println!(
+        "stale locks: {} of {} kills (the next `mac apply --lock-timeout 0s` must get the lock at once); \
+         {} killed runs had taken the lock and left its record, which the next apply noted",
+        kill.stale_locks, kill.trials, kill.lock_records_left
+    );
+    println!(
+        "state checks: {} failed (after converging, {} managed objects; after the cleanup, none: {})",
+        faults.state_mismatches + kill.state_mismatches,
+        MANAGED_OBJECTS,
+        match backend {
+            StateBackend::File => "entries of `mac state list`",
+            StateBackend::Postgres => "entries of `mac state list` and rows of mac.objects",
+        }
+    );
+    if kill.stale_locks > 0 {
+        return Err(format!("{} stale lock(s): a killed apply's lock outlived it", kill.stale_locks));
+    }
+    if faults.state_mismatches + kill.state_mismatches > 0 {
+        return Err("the state lost or kept objects: see the state checks above".to_owned());
+    }
     if faults.converged == faults.trials && kill.converged == kill.trials {
         Ok(())
     } else {
         Err("some trials did not converge: see the figures above".to_owned())
+    }
+}
+
+/// How many objects a trial's definitions manage: its folders and their alert groups (the
+/// rules are part of their group's object).
+const MANAGED_OBJECTS: usize = FOLDERS + FOLDERS * GROUPS;
+
+/// What `mac apply` says when another process holds the state lock (`StateError::Locked`).
+const LOCK_REFUSED: &str = "is locked by";
+
+/// The note of a run that found the lock record of a run that died holding the lock.
+const LOCK_RECORD_LEFT: &str = "ended without releasing its lock";
+
+/// What every trial shares: the `mac` binary, the scratch project it runs in, the emulator's
+/// provider settings and, with `--state postgres`, the server holding the state.
+struct TrialHarness<'a> {
+    mac: PathBuf,
+    scratch: PathBuf,
+    provider_config: String,
+    postgres: Option<&'a PostgresState>,
+}
+
+impl TrialHarness<'_> {
+    /// Writes the trial's definitions and mac.toml; with PostgreSQL, the trial's project
+    /// (`trial-PREFIX`) gets a fresh database, so that no trial sees another's state.
+    fn start_trial(&self, prefix: &str) -> Result<Trial<'_>, String> {
+        write_definitions(&self.scratch, prefix)?;
+        let (config, database, state_url) = match self.postgres {
+            None => (self.provider_config.clone(), None, None),
+            Some(postgres) => {
+                let database = format!("trial_{prefix}");
+                let url = postgres.create_database(&database)?;
+                let config = format!("{}{}", postgres_config(&format!("trial-{prefix}")), self.provider_config);
+                (config, Some(database), Some(url))
+            }
+        };
+        std::fs::write(self.scratch.join("mac.toml"), config).map_err(|err| err.to_string())?;
+        Ok(Trial { harness: self, database, state_url })
+    }
+}
+
+/// One trial's project.
+struct Trial<'a> {
+    harness: &'a TrialHarness<'a>,
+    /// With PostgreSQL: the trial's database and the URL mac connects to it with.
+    database: Option<String>,
+    state_url: Option<String>,
+}
+
+impl Trial<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.harness.mac);
+        command.current_dir(&self.harness.scratch).args(args).env("GRAFANA_PASSWORD", "admin").env("NO_COLOR", "1");
+        set_state_url(&mut command, self.state_url.as_deref());
+        command
+    }
+
+    /// Runs mac to its end: its exit code and its output, stdout then stderr.
+    fn run(&self, args: &[&str]) -> Result<(Option<i32>, String), String> {
+        let output =
+            self.command(args).stdin(Stdio::null()).output().map_err(|err| format!("cannot run mac: {err}"))?;
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        Ok((output.status.code(), text))
+    }
+
+    /// Whether the state holds exactly `expected` objects: as `mac state list` lists them
+    /// (pending creates included) and, with PostgreSQL, as rows of `mac.objects`.
+    fn state_holds(&self, expected: usize) -> Result<bool, String> {
+        let (code, listing) = self.run(&["state", "list"])?;
+        let listed = listing.lines().filter(|line| line.contains('\t')).count();
+        let rows = match (self.harness.postgres, &self.database) {
+            (Some(postgres), Some(database)) => postgres.object_rows(database)?,
+            _ => listed,
+        };
+        Ok(code == Some(0) && listed == expected && rows == expected)
+    }
+
+    /// Removes what the trial made, with faults off, so the emulator stays small; then its
+    /// database. Whether the state was empty after the cleanup.
+    fn finish(self) -> Result<bool, String> {
+        std::fs::write(self.harness.scratch.join("definitions/main.toml"), "").map_err(|err| err.to_string())?;
+        let (code, output) = self.run(&["apply", "--auto-approve", "--allow-delete-all"])?;
+        if code != Some(0) {
+            return Err(format!("cleanup failed: {output}"));
+        }
+        let empty = self.state_holds(0)?;
+        if let (Some(postgres), Some(database)) = (self.harness.postgres, &self.database) {
+            postgres.drop_database(database)?;
+        }
+        Ok(empty)
     }
 }
 
@@ -220,30 +392,6 @@ fn write_definitions(scratch: &Path, prefix: &str) -> Result<(), String> {
         }
     }
     std::fs::write(scratch.join("definitions/main.toml"), text).map_err(|err| err.to_string())
-}
-
-/// Removes what a trial made, with faults off, so the emulator stays small.
-fn cleanup(mac: &Path, scratch: &Path) -> Result<(), String> {
-    std::fs::write(scratch.join("definitions/main.toml"), "").map_err(|err| err.to_string())?;
-    let (code, output) = mac_run(mac, scratch, &["apply", "--auto-approve", "--allow-delete-all"])?;
-    if code != Some(0) {
-        return Err(format!("cleanup failed: {output}"));
-    }
-    Ok(())
-}
-
-fn mac_run(mac: &Path, scratch: &Path, args: &[&str]) -> Result<(Option<i32>, String), String> {
-    let output = Command::new(mac)
-        .current_dir(scratch)
-        .args(args)
-        .env("GRAFANA_PASSWORD", "admin")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| format!("cannot run mac: {err}"))?;
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    Ok((output.status.code(), text))
 }
 
 /// Requests that mac saw fail (its debug log: `attempt N: <error>` lines).
