@@ -226,6 +226,8 @@ fn the_database_stopped_mid_apply_loses_nothing_written() {
     assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("could not save state after a remote write"), "{stderr}");
     assert!(stderr.contains("PostgreSQL"), "says which store failed: {stderr}");
+    assert!(stderr.contains("could not be recorded in state"), "names what state missed: {stderr}");
+    assert!(stderr.contains("grafana8/folder.f"), "{stderr}");
     assert_no_canary("the error", &stderr);
     let written = team.folder_titles().len();
     assert!((1..8).contains(&written), "stopped part-way: {written} folder(s)");
