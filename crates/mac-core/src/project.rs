@@ -103,15 +103,20 @@ pub struct ProviderConfig {
 impl ProviderConfig {
     /// The location of a settings field, in the environment override if it set it.
     pub fn location(&self, settings_pointer: &str) -> Location {
-        let exact = self
-            .pointers
-            .iter()
-            .map(|base| format!("{base}{settings_pointer}"))
-            .find(|pointer| self.document.root().pointer(pointer).is_some());
-        match exact {
-            Some(pointer) => self.document.location(&pointer),
-            None => self.document.location(self.pointers.last().map_or("", String::as_str)),
-        }
+        merged_location(&self.document, &self.pointers, settings_pointer)
+    }
+}
+
+/// Where a field of a table merged from several (`bases`, the last applied first) was written:
+/// in the first table that sets it, else at the base table.
+fn merged_location(document: &Document, bases: &[String], field_pointer: &str) -> Location {
+    let exact = bases
+        .iter()
+        .map(|base| format!("{base}{field_pointer}"))
+        .find(|pointer| document.root().pointer(pointer).is_some());
+    match exact {
+        Some(pointer) => document.location(&pointer),
+        None => document.location(bases.last().map_or("", String::as_str)),
     }
 }
 
@@ -298,15 +303,7 @@ impl ProjectConfig {
 
     /// Where a `[state]` key was written: in the environment's table if it set it.
     fn state_location(&self, key_pointer: &str) -> Location {
-        let exact = self
-            .state_pointers
-            .iter()
-            .map(|base| format!("{base}{key_pointer}"))
-            .find(|pointer| self.document.root().pointer(pointer).is_some());
-        match exact {
-            Some(pointer) => self.document.location(&pointer),
-            None => self.document.location(self.state_pointers.last().map_or("", String::as_str)),
-        }
+        merged_location(&self.document, &self.state_pointers, key_pointer)
     }
 
     /// Opens the configured state store (offline: a shared backend connects on first use).
