@@ -580,7 +580,7 @@ fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
                 writeln!(out, "Unlock cancelled; the lock is still held.")?;
                 return Ok(ExitCode::FAILURE);
             }
-            match store.force_unlock() {
+            match store.force_unlock(&holder) {
                 Ok(Some(broken)) => writeln!(out, "Broke the lock of {broken}.")?,
                 Ok(None) => writeln!(out, "The lock was released meanwhile; nothing was broken.")?,
                 Err(StateError::Unsupported { .. }) => bail!(

@@ -425,8 +425,11 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     }
 
     /// Breaks a lock whose holder cannot release it (a hung run): the holder loses the lock
-    /// and its later saves fail. Returns who held it.
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+    /// and its later saves fail. Only the lock of `expected` (the holder the user was shown
+    /// and confirmed) is broken: one that changed hands meanwhile is refused. Returns who
+    /// held it; `None` when the lock was free.
+    fn force_unlock(&self, expected: &LockInfo) -> Result<Option<LockInfo>, StateError> {
+        let _ = expected;
         Err(StateError::Unsupported { store: self.describe(), operation: "breaking a lock" })
     }
 }

@@ -17,6 +17,10 @@ use crate::settings::{StoreConfig, UrlSource};
 /// How long the kernel waits on an idle connection before probing the server: a server that
 /// vanished without closing the connection is noticed in minutes, not hours.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// Between unanswered keepalive probes.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered probes before the connection counts as dead.
+const KEEPALIVE_RETRIES: u32 = 6;
 
 /// Where and how to connect: the parsed URL (holding the password, never printed) and what
 /// messages may show of it.
@@ -53,6 +57,14 @@ impl Target {
         if config.get_hosts().is_empty() {
             return Err(url_error("it names no host".to_owned()));
         }
+        // `postgres://mac:p@ss@db/…` parses as password `p` and host `ss@db`: the rest of the
+        // password would be shown as the host in every message. Refused, without echoing it.
+        if config.get_hosts().iter().any(|host| matches!(host, Host::Tcp(name) if name.contains('@'))) {
+            return Err(url_error(
+                "its host part contains `@`: a password holding `@`, `:` or `/` must be percent-encoded (`@` as %40)"
+                    .to_owned(),
+            ));
+        }
         if config.get_user().is_none() {
             return Err(url_error("it names no user (postgres://USER:PASSWORD@HOST/DATABASE)".to_owned()));
         }
@@ -75,6 +87,14 @@ impl Target {
         }
         if config.get_keepalives_idle() > KEEPALIVE_IDLE {
             config.keepalives_idle(KEEPALIVE_IDLE);
+        }
+        // A server that vanished without a word (a partition, a failover) is noticed in about
+        // a minute and a half, not after the kernel's quarter of an hour of retransmissions.
+        if config.get_keepalives_interval().is_none_or(|interval| interval > KEEPALIVE_INTERVAL) {
+            config.keepalives_interval(KEEPALIVE_INTERVAL);
+        }
+        if config.get_keepalives_retries().is_none_or(|retries| retries > KEEPALIVE_RETRIES) {
+            config.keepalives_retries(KEEPALIVE_RETRIES);
         }
         Ok(Target { display: display_url(&config), setting, ca_cert: store.ca_cert.clone(), config })
     }

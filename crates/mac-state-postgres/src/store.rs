@@ -121,8 +121,9 @@ impl StateStore for PostgresStateStore {
         self.worker()?.call(|reply| Request::LockHolder { reply })
     }
 
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
-        self.worker()?.call(|reply| Request::ForceUnlock { reply })
+    fn force_unlock(&self, expected: &LockInfo) -> Result<Option<LockInfo>, StateError> {
+        let expected = expected.clone();
+        self.worker()?.call(|reply| Request::ForceUnlock { expected, reply })
     }
 }
 

@@ -36,7 +36,7 @@ pub(crate) enum Request {
     Lock { timeout: Duration, holder: LockInfo, reply: Reply<Option<LockInfo>> },
     Unlock { reply: Reply<()> },
     LockHolder { reply: Reply<Option<LockInfo>> },
-    ForceUnlock { reply: Reply<Option<LockInfo>> },
+    ForceUnlock { expected: LockInfo, reply: Reply<Option<LockInfo>> },
 }
 
 /// The store's end of the channel.
@@ -144,7 +144,7 @@ impl Worker {
                 drop(reply.send(Ok(())));
             }
             Request::LockHolder { reply } => drop(reply.send(self.lock_holder().await)),
-            Request::ForceUnlock { reply } => drop(reply.send(self.force_unlock().await)),
+            Request::ForceUnlock { expected, reply } => drop(reply.send(self.force_unlock(&expected).await)),
         }
     }
 
@@ -378,7 +378,7 @@ impl Worker {
 
     /// Ends the session holding the lock (`pg_terminate_backend`): its lock goes with it, and
     /// its later saves fail. Then removes its holder record.
-    async fn force_unlock(&mut self) -> Result<Option<LockInfo>, StateError> {
+    async fn force_unlock(&mut self, expected: &LockInfo) -> Result<Option<LockInfo>, StateError> {
         let session = self.session().await?;
         let own_pid = session.backend_pid;
         let holder = match session.current_holder().await {
@@ -386,6 +386,17 @@ impl Worker {
             Err(error) => return Err(self.failed("read the state's lock holder", error).into()),
         };
         let Some(holder) = holder else { return Ok(None) };
+        if holder.info != *expected {
+            // The run the user confirmed ended and another took the lock: never end that one.
+            return Err(StateError::Backend {
+                message: format!(
+                    "the state's lock changed hands after it was shown: it is now held by {}; nothing was broken \
+                     (run `mac state unlock` again to see who holds it)",
+                    holder.info
+                ),
+                source: None,
+            });
+        }
         if holder.backend_pid == own_pid {
             // This store's own lock: release it rather than end its own session.
             self.unlock().await;

@@ -110,6 +110,16 @@ fn connection_failures_say_where_and_why_without_the_password() {
         "the PostgreSQL state URL from MAC_STATE_URL is not usable: invalid connection string: invalid value for \
          option `sslmode`"
     );
+    // A password holding an unencoded `@`: the URL parser would take its tail for the host,
+    // and every message would show it. Refused without showing any of it.
+    let url = format!("postgres://{RUNNER}:canary@Pg-tail-7e1@127.0.0.1:{port}/macstate");
+    let text = attempt(url);
+    assert_eq!(
+        text,
+        "the PostgreSQL state URL from MAC_STATE_URL is not usable: its host part contains `@`: a password holding \
+         `@`, `:` or `/` must be percent-encoded (`@` as %40)"
+    );
+    assert!(!text.contains("Pg-tail-7e1"), "{text}");
     // A CA certificate file without a certificate.
     std::fs::write(db.root.path().join("ca.pem"), "").expect("a file");
     let store = db.store_with("payments", None, json!({"ca_cert": "ca.pem"}), &db.url());

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mac_core::{StateError, StateStore};
+use mac_core::{LockInfo, StateError, StateStore};
 use mac_test_tools::PostgresServer;
 
 use crate::{TestDatabase, assert_no_canary, chain, entry, prepared};
@@ -116,7 +116,14 @@ fn a_forced_unlock_ends_the_holders_session_and_its_next_save_fails() {
     let held = hung.lock(Duration::ZERO).expect("locked");
     let holder = breaker.lock_holder().expect("a holder").expect("held");
 
-    let broken = breaker.force_unlock().expect("broken").expect("there was a holder");
+    // A holder other than the one shown (the confirmed run ended, another took the lock) is
+    // never broken.
+    let someone_else = LockInfo { pid: holder.pid + 1, ..holder.clone() };
+    let refused = breaker.force_unlock(&someone_else).expect_err("the lock changed hands");
+    assert!(refused.to_string().contains("changed hands after it was shown"), "{refused}");
+    assert_eq!(breaker.lock_holder().expect("still held").as_ref(), Some(&holder), "nothing was broken");
+
+    let broken = breaker.force_unlock(&holder).expect("broken").expect("there was a holder");
     assert_eq!(broken, holder);
     assert_eq!(breaker.lock_holder().expect("free"), None);
     let taken = breaker.lock(Duration::from_secs(1)).expect("free after the break");
@@ -139,7 +146,7 @@ fn a_forced_unlock_ends_the_holders_session_and_its_next_save_fails() {
     drop(held);
     drop(taken);
     assert!(hung.load().expect("a load reconnects once the lock is dropped").resources().is_empty());
-    assert_eq!(breaker.force_unlock().expect("nothing to break"), None);
+    assert_eq!(breaker.force_unlock(&holder).expect("nothing to break"), None);
 }
 
 #[test]
