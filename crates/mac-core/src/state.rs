@@ -129,6 +129,22 @@ pub struct StateEntry {
     pub protect: bool,
 }
 
+impl StateEntry {
+    /// An entry that records only where the object lives: no applied hash, dependencies, part
+    /// ids, secret digests or protection yet (what a backend's or a test's state starts from).
+    pub fn new(id: ObjectId, remote_id: impl Into<String>) -> StateEntry {
+        StateEntry {
+            id,
+            remote_id: remote_id.into(),
+            applied_hash: String::new(),
+            depends_on: Vec::new(),
+            part_ids: BTreeMap::new(),
+            secret_digests: BTreeMap::new(),
+            protect: false,
+        }
+    }
+}
+
 impl Default for State {
     fn default() -> Self {
         State::empty()
@@ -616,15 +632,7 @@ mod tests {
     use serde_json::json;
 
     fn entry(local_id: &str) -> StateEntry {
-        StateEntry {
-            id: ObjectId::new("p", "k", local_id),
-            remote_id: format!("r-{local_id}"),
-            applied_hash: String::new(),
-            depends_on: Vec::new(),
-            part_ids: BTreeMap::new(),
-            secret_digests: BTreeMap::new(),
-            protect: false,
-        }
+        StateEntry::new(ObjectId::new("p", "k", local_id), format!("r-{local_id}"))
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! `mac` with `[state] backend = "postgres"`: a killed apply converges on the next run, a state
 //! file is pushed in, the lock and connection errors read well, the password never shows.
 
-use mac_test_tools::PostgresServer;
-
+use crate::team_state::state_database;
 use crate::{Project, TWO_FOLDERS, run};
 
 const RUNNER: &str = "mac_runner";
@@ -13,10 +12,7 @@ const POSTGRES_TOML: &str = "project = \"payments\"\n\n[state]\nbackend = \"post
 
 #[test]
 fn state_in_postgres_survives_a_killed_apply_and_takes_a_pushed_state_file() {
-    let Some(server) = PostgresServer::start() else { return };
-    server.create_role(RUNNER, CANARY).expect("a role");
-    server.create_database_owned_by("macstate", RUNNER).expect("a database");
-    let url = server.url(RUNNER, CANARY, "macstate");
+    let Some((server, url)) = state_database(RUNNER, CANARY) else { return };
     let project = Project::new(TWO_FOLDERS);
     project.write("mac.toml", POSTGRES_TOML);
 

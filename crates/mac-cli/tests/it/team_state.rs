@@ -30,6 +30,16 @@ pub(crate) struct Team {
     runtime: tokio::runtime::Runtime,
 }
 
+/// A throwaway PostgreSQL with a database `macstate` owned by `role` (not a superuser, as a
+/// team would set it up), and the URL mac logs in with. `None` only after a visible skip.
+pub(crate) fn state_database(role: &str, password: &str) -> Option<(PostgresServer, String)> {
+    let server = PostgresServer::start()?;
+    server.create_role(role, password).expect("a role");
+    server.create_database_owned_by("macstate", role).expect("a database");
+    let url = server.url(role, password, "macstate");
+    Some((server, url))
+}
+
 pub(crate) fn folders(count: usize, suffix: &str) -> String {
     (0..count).map(|i| format!("[[grafana8.folder]]\nid = \"f{i}\"\ntitle = \"Folder {i}{suffix}\"\n\n")).collect()
 }
@@ -41,10 +51,7 @@ impl Team {
     }
 
     fn start_with_project(project: &str, definitions: &str) -> Option<Team> {
-        let postgres = PostgresServer::start()?;
-        postgres.create_role("mac", CANARY).expect("role");
-        postgres.create_database_owned_by("macstate", "mac").expect("database");
-        let state_url = postgres.url("mac", CANARY, "macstate");
+        let (postgres, state_url) = state_database("mac", CANARY)?;
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let (emulator, key) = runtime.block_on(async {

@@ -125,15 +125,7 @@ fn the_file_backend_stays_the_default() {
 }
 
 fn entry(local_id: &str) -> StateEntry {
-    StateEntry {
-        id: ObjectId::new("p", "k", local_id),
-        remote_id: format!("r-{local_id}"),
-        applied_hash: String::new(),
-        depends_on: Vec::new(),
-        part_ids: Default::default(),
-        secret_digests: Default::default(),
-        protect: false,
-    }
+    StateEntry::new(ObjectId::new("p", "k", local_id), format!("r-{local_id}"))
 }
 
 #[test]

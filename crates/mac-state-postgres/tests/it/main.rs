@@ -128,13 +128,8 @@ pub fn overrides(url: &str) -> Overrides {
 
 pub fn entry(local_id: &str) -> StateEntry {
     StateEntry {
-        id: ObjectId::new("grafana", "folder", local_id),
-        remote_id: format!("remote-{local_id}"),
         applied_hash: format!("sha256:{local_id}"),
-        depends_on: Vec::new(),
-        part_ids: BTreeMap::new(),
-        secret_digests: BTreeMap::new(),
-        protect: false,
+        ..StateEntry::new(ObjectId::new("grafana", "folder", local_id), format!("remote-{local_id}"))
     }
 }
 
