@@ -3,14 +3,23 @@
 //! `inventory::submit!` of a [`StateBackendRegistration`], as providers do, and are chosen by
 //! `[state] backend = "NAME"` in `mac.toml`.
 //!
-//! ```ignore
-//! inventory::submit! {
+//! ```
+//! use mac_core::{SettingsError, StateSettings, StateStore};
+//!
+//! fn open_store(settings: &StateSettings) -> Result<Box<dyn StateStore>, SettingsError> {
+//!     // Parse `settings` into the backend's own type; connect later, on first use.
+//!     Err(SettingsError::at("", format!("not built in this example ({:?})", settings.project)))
+//! }
+//!
+//! mac_core::inventory::submit! {
 //!     mac_core::StateBackendRegistration {
-//!         name: "postgres",
-//!         description: "state in PostgreSQL, shared by a team's runners",
+//!         name: "example",
+//!         description: "state kept somewhere shared",
 //!         open: open_store,
 //!     }
 //! }
+//!
+//! assert!(mac_core::backend::registered_backends().iter().any(|backend| backend.name == "example"));
 //! ```
 
 use std::collections::BTreeMap;
