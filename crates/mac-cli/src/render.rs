@@ -26,6 +26,7 @@ fn paint(style: Style, text: impl std::fmt::Display) -> String {
 pub fn plan(plan: &Plan) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
+        warnings(&mut out, plan);
         let _ = writeln!(out, "No changes. {} object(s) match their definitions.", plan.unchanged);
         return out;
     }
@@ -33,8 +34,15 @@ pub fn plan(plan: &Plan) -> String {
         action_block(&mut out, action);
     }
     let _ = writeln!(out);
+    warnings(&mut out, plan);
     let _ = writeln!(out, "{}", paint(BOLD, summary_line(plan)));
     out
+}
+
+fn warnings(out: &mut String, plan: &Plan) {
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "{} {}: {}", paint(YELLOW.bold(), "warning:"), warning.id, warning.message);
+    }
 }
 
 fn action_block(out: &mut String, action: &Action) {
@@ -139,6 +147,7 @@ pub struct JsonPlan<'a> {
     pub has_changes: bool,
     pub summary: JsonSummary,
     pub actions: Vec<JsonAction<'a>>,
+    pub warnings: &'a [mac_core::plan::PlanWarning],
 }
 
 #[derive(Serialize)]
@@ -192,6 +201,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
                 changes: &action.changes,
             })
             .collect(),
+        warnings: &plan.warnings,
     }
 }
 

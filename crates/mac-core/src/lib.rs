@@ -39,7 +39,7 @@ pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,
 };
-pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, plan};
+pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,

@@ -149,11 +149,30 @@ pub struct Plan {
     /// refuses it when these differ. Never secret values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bindings: BTreeMap<String, String>,
+    /// What a reviewer must know that is not a change (an object others use is deleted, an
+    /// object another project claims, …), in a stable order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// A note attached to a plan for its reviewer: the object it concerns and what to know.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanWarning {
+    pub id: ObjectId,
+    pub message: String,
 }
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
+    }
+
+    /// Adds a warning, keeping them sorted and without duplicates.
+    pub fn warn(&mut self, id: &ObjectId, message: impl Into<String>) {
+        let warning = PlanWarning { id: id.clone(), message: message.into() };
+        if let Err(at) = self.warnings.binary_search(&warning) {
+            self.warnings.insert(at, warning);
+        }
     }
 
     pub fn count(&self, operation: Operation) -> usize {
@@ -420,6 +439,7 @@ pub fn plan(
         known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
         pending,
         bindings: BTreeMap::new(),
+        warnings: Vec::new(),
     })
 }
 

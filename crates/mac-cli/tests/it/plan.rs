@@ -105,7 +105,8 @@ fn json_output_has_a_stable_schema() {
             }
           ]
         }
-      ]
+      ],
+      "warnings": []
     }
     "#);
 }
