@@ -161,6 +161,16 @@ pub enum StateCommand {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Rename a state entry (a local id renamed in code) without touching the remote object,
+    /// as a `[[moved]]` block does at the next apply.
+    Mv {
+        /// `kind.id`, or `instance/kind.id`: the id state has now.
+        from: String,
+        /// `kind.id` (same instance and kind), or `instance/kind.id`: the id the code uses.
+        to: String,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
     /// Print the configured store's state as a state file (or write it to a new FILE), e.g.
     /// to move state out of a shared backend or keep a backup.
     Pull {

@@ -61,6 +61,8 @@ struct Project {
     store: Box<dyn StateStore>,
     providers: Providers,
     definitions: Vec<Definition>,
+    /// The project's `[[moved]]` blocks.
+    moves: Vec<mac_core::moved::Move>,
 }
 
 impl Project {
@@ -70,8 +72,8 @@ impl Project {
         // `mac validate` too, and before any request to a server.
         let store = config.open_state_store()?;
         let providers = config.build_providers(&registry()?)?;
-        let definitions = config.load_definitions(&providers)?;
-        Ok(Project { config, store, providers, definitions })
+        let loaded = config.load_definitions_and_moves(&providers)?;
+        Ok(Project { config, store, providers, definitions: loaded.definitions, moves: loaded.moves })
     }
 
     /// Where a field of a defined object was written.
@@ -121,6 +123,7 @@ impl Project {
             max_delete_share: Some(self.config.max_delete_share),
             targets: selection.targets.clone(),
             secrets,
+            moves: self.moves.clone(),
         };
         let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
         plan.bindings = self.bindings();
@@ -495,6 +498,21 @@ fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
             state.save_to(store)?;
             writeln!(out, "Removed {found} from state; the remote object was not touched and is no longer managed.")?;
         }
+        StateCommand::Mv { from, to, lock } => {
+            let _lock = take_lock(store, lock)?;
+            let mut state = store.load()?;
+            let found = find_entry(&state, from)?;
+            if state.get(&found).is_none() {
+                bail!("`{found}` is a create that was interrupted, not a managed object; nothing to move");
+            }
+            let target = move_target(&found, to)?;
+            if state.get(&target).is_some() {
+                bail!("state already has `{target}`; remove it first (mac state rm) if it is stale");
+            }
+            state.rename(&found, &target);
+            state.save_to(store)?;
+            writeln!(out, "Moved {found} to {target} in state; the remote object was not touched.")?;
+        }
         StateCommand::Pull { out: path } => {
             let state = store.load()?;
             match path {
@@ -611,6 +629,26 @@ fn confirm_unlock(pid: u32) -> anyhow::Result<bool> {
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim() == pid.to_string())
+}
+
+/// Where `mac state mv` moves `from`: `kind.id` in its instance, or `instance/kind.id`; a
+/// move keeps the instance and kind.
+fn move_target(from: &ObjectId, text: &str) -> anyhow::Result<ObjectId> {
+    let (instance, short) = match text.split_once('/') {
+        Some((instance, short)) => (instance, short),
+        None => (from.provider.as_str(), text),
+    };
+    let Some(reference) = mac_core::LocalRef::parse(short) else {
+        bail!("`{text}` is not of the form KIND.ID or INSTANCE/KIND.ID");
+    };
+    let target = ObjectId::new(instance, &reference.kind, &reference.local_id);
+    if target.provider != from.provider || target.kind != from.kind {
+        bail!("a move keeps the provider instance and kind: `{from}` cannot become `{target}`");
+    }
+    if &target == from {
+        bail!("`{from}` and `{target}` are the same object");
+    }
+    Ok(target)
 }
 
 /// Finds a state entry by `kind.id` or `instance/kind.id`.

@@ -59,6 +59,12 @@ fn action_block(out: &mut String, action: &Action) {
         Operation::Update => ("~", YELLOW, String::new()),
         Operation::Delete => ("-", RED, String::new()),
         Operation::Forget => ("-", DIM, " (already gone remotely; dropped from state)".to_owned()),
+        Operation::Move => ("~", CYAN, " (renamed in code; state only, nothing is written remotely)".to_owned()),
+    };
+    let (shown, note) = match &action.moved_from {
+        Some(from) if action.operation == Operation::Move => (format!("{from} -> {}", action.id), note),
+        Some(from) => (action.id.to_string(), format!("{note} (moved from {from})")),
+        None => (action.id.to_string(), note),
     };
     let verb = operation_name(action.operation);
     let _ = writeln!(
@@ -66,7 +72,7 @@ fn action_block(out: &mut String, action: &Action) {
         "{} {} {}{}",
         paint(style, symbol),
         paint(style.bold(), verb),
-        paint(BOLD, &action.id),
+        paint(BOLD, shown),
         paint(DIM, note)
     );
     for change in &action.changes {
@@ -121,6 +127,7 @@ pub fn operation_name(operation: Operation) -> &'static str {
         Operation::Update => "update",
         Operation::Delete => "delete",
         Operation::Forget => "forget",
+        Operation::Move => "move",
     }
 }
 
@@ -135,6 +142,9 @@ fn summary_line(plan: &Plan) -> String {
     }
     if plan.count(Operation::Forget) > 0 {
         parts.push(format!("{} to forget", plan.count(Operation::Forget)));
+    }
+    if plan.count(Operation::Move) > 0 {
+        parts.push(format!("{} to move", plan.count(Operation::Move)));
     }
     parts.push(format!("{} unchanged", plan.unchanged));
     format!("Plan: {}.", parts.join(", "))
@@ -158,6 +168,9 @@ pub struct JsonSummary {
     pub update: usize,
     pub delete: usize,
     pub forget: usize,
+    /// Renamed in code by `[[moved]]`, nothing else changed (state only).
+    #[serde(rename = "move")]
+    pub moves: usize,
     pub unchanged: usize,
 }
 
@@ -171,6 +184,9 @@ pub struct JsonAction<'a> {
     pub drift: bool,
     /// An adopt of an object an interrupted earlier apply created: needs no `--adopt`.
     pub resumed: bool,
+    /// The id state had for the object before a `[[moved]]` block renamed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
     pub changes: &'a [mac_core::FieldChange],
 }
 
@@ -185,6 +201,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
             update: plan.count(Operation::Update),
             delete: plan.count(Operation::Delete),
             forget: plan.count(Operation::Forget),
+            moves: plan.count(Operation::Move),
             unchanged: plan.unchanged,
         },
         actions: plan
@@ -198,6 +215,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
                 operation: action.operation,
                 drift: action.drift,
                 resumed: action.resumed,
+                moved_from: action.moved_from.as_ref().map(ToString::to_string),
                 changes: &action.changes,
             })
             .collect(),
@@ -231,6 +249,8 @@ pub fn apply_report(report: &ApplyReport, locate: Locate<'_>) -> String {
     let created = report.done(&[Operation::Create, Operation::Recreate]);
     let updated = report.done(&[Operation::Update, Operation::Adopt]);
     let deleted = report.done(&[Operation::Delete, Operation::Forget]);
+    let moved = report.done(&[Operation::Move]);
+    let moved = if moved > 0 { format!(", {moved} moved") } else { String::new() };
     let failed = report.failed().count();
     let skipped = report.skipped().count();
     let headline = if report.succeeded() {
@@ -240,7 +260,7 @@ pub fn apply_report(report: &ApplyReport, locate: Locate<'_>) -> String {
     };
     let _ = writeln!(
         out,
-        "{headline} {created} created, {updated} updated, {deleted} deleted, {failed} failed, {skipped} skipped."
+        "{headline} {created} created, {updated} updated, {deleted} deleted{moved}, {failed} failed, {skipped} skipped."
     );
     out
 }

@@ -584,6 +584,8 @@ async fn execute(
             handler.delete(current).await.map(|()| (None, BTreeMap::new()))
         }
         Operation::Forget => Ok((None, BTreeMap::new())),
+        // Renamed in code only: nothing to write remotely, state takes the new id.
+        Operation::Move => Ok((action.remote.clone(), BTreeMap::new())),
     }
 }
 
@@ -597,7 +599,12 @@ fn missing(what: &str) -> HandlerError {
 /// Records a successful action in state.
 fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>, digests: BTreeMap<String, String>) {
     state.remove_pending(&action.id);
+    if let Some(from) = &action.moved_from {
+        // Renamed first, so that what the entry kept (secret digests, part ids) carries over.
+        state.rename(from, &action.id);
+    }
     match (action.operation, written) {
+        (Operation::Move, _) => {}
         (Operation::Delete | Operation::Forget, _) => {
             state.remove(&action.id);
         }

@@ -19,6 +19,7 @@ pub mod diff;
 pub mod duration;
 pub mod graph;
 pub mod import;
+pub mod moved;
 pub mod object;
 mod parallel;
 pub mod plan;

@@ -38,6 +38,8 @@ pub struct PlanOptions {
     /// Digests of the current secret values ([`crate::secrets::digest_definitions`]), compared
     /// with those recorded at the last apply. The planner never sees a secret itself.
     pub secrets: crate::secrets::SecretDigests,
+    /// The project's `[[moved]]` blocks: state entries renamed before comparing.
+    pub moves: Vec<crate::moved::Move>,
 }
 
 /// What the remote systems hold, per provider instance and kind.
@@ -74,6 +76,10 @@ pub enum Operation {
     Delete,
     /// In state, gone from code and gone remotely: only drop it from state.
     Forget,
+    /// Renamed in code (`[[moved]]`) and otherwise unchanged: only state is renamed, nothing
+    /// is written remotely. A moved object with changes is an update (or recreate) with
+    /// [`Action::moved_from`] instead.
+    Move,
 }
 
 impl Operation {
@@ -119,6 +125,10 @@ pub struct Action {
     /// The definition says `protect = true` (recorded in state with the object).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// The id state has for this object, renamed by a `[[moved]]` block; state takes the new
+    /// id when the action is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ObjectId>,
 }
 
 /// A remote object the actions refer to but do not change.
@@ -218,6 +228,8 @@ pub enum PlanError {
     UnknownTarget(LocalRef),
     #[error("actions depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
     Cycle(Vec<ObjectId>),
+    #[error(transparent)]
+    MoveClash(#[from] crate::moved::MoveClash),
 }
 
 /// Plans the reconciliation of `definitions` against `state` and `observed`.
@@ -230,6 +242,9 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let defined: BTreeMap<&ObjectId, &Definition> =
         definitions.iter().map(|definition| (&definition.id, definition)).collect();
+    // Renamed ids first: everything below sees state as the moves leave it.
+    let (moved_state, moved_from) = crate::moved::apply_moves(state, &options.moves)?;
+    let state = if moved_from.is_empty() { state } else { &moved_state };
     check_state_is_plannable(state, providers)?;
 
     // Index what each kind has remotely, by remote id and by adoption key.
@@ -385,6 +400,7 @@ pub fn plan(
                 adoption_key: None,
                 resumed: false,
                 protect: false,
+                moved_from: None,
             }),
         };
         Ok(action)
@@ -410,6 +426,17 @@ pub fn plan(
         }
     }
 
+    for (to, from) in moved_from {
+        match actions.get_mut(&to) {
+            Some(action) => action.moved_from = Some(from),
+            None => {
+                let Some(Resource::Synced(synced)) = resources.get(&to) else { continue };
+                // Counted above as unchanged: it is moved now.
+                unchanged -= 1;
+                actions.insert(to.clone(), move_action(to, from, &synced.remote));
+            }
+        }
+    }
     refuse_protected_and_mass_deletes(&actions, state, options)?;
     link_actions(&mut actions, state);
     if !options.targets.is_empty() {
@@ -441,6 +468,25 @@ pub fn plan(
         bindings: BTreeMap::new(),
         warnings: Vec::new(),
     })
+}
+
+/// A rename of state only: the object stays as it is remotely.
+fn move_action(to: ObjectId, from: ObjectId, remote: &RemoteObject) -> Action {
+    Action {
+        id: to,
+        operation: Operation::Move,
+        changes: Vec::new(),
+        drift: false,
+        desired: None,
+        remote: Some(remote.clone()),
+        depends_on: Vec::new(),
+        references: Vec::new(),
+        applied_hash: None,
+        adoption_key: None,
+        resumed: false,
+        protect: false,
+        moved_from: Some(from),
+    }
 }
 
 fn refuse_protected_and_mass_deletes(
@@ -609,6 +655,7 @@ fn write_action(
         adoption_key,
         resumed: false,
         protect: local.protect,
+        moved_from: None,
     }))
 }
 

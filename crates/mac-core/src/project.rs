@@ -401,8 +401,14 @@ impl ProjectConfig {
         if problems.is_empty() { Ok(providers) } else { Err(ProjectError::Invalid(problems)) }
     }
 
-    /// Reads and checks every definition file.
+    /// Reads and checks every definition file. `[[moved]]` blocks are checked and left out:
+    /// use [`ProjectConfig::load_definitions_and_moves`] to plan with them.
     pub fn load_definitions(&self, providers: &Providers) -> Result<Vec<Definition>, ProjectError> {
+        self.load_definitions_and_moves(providers).map(|loaded| loaded.definitions)
+    }
+
+    /// Reads and checks every definition file, with its `[[moved]]` blocks.
+    pub fn load_definitions_and_moves(&self, providers: &Providers) -> Result<LoadedDefinitions, ProjectError> {
         let files = self.definition_files()?;
         let read = |path: &PathBuf| -> Result<Arc<Document>, SourceError> {
             let shown = display_path(&self.root, path);
@@ -423,7 +429,7 @@ impl ProjectConfig {
         }
         let library = crate::template::load_library(&self.template_paths, &self.root).map_err(ProjectError::Invalid)?;
         let sources = crate::template::expand(&documents, &library, &self.values).map_err(ProjectError::Invalid)?;
-        definitions_from_sources(
+        definitions_and_moves_from_sources(
             &sources,
             providers,
             self.providers.iter().map(|config| config.instance.as_str()),
@@ -507,9 +513,28 @@ pub fn definitions_from_sources<'a>(
     configured_instances: impl IntoIterator<Item = &'a str>,
     project_root: &Path,
 ) -> Result<Vec<Definition>, ProjectError> {
+    definitions_and_moves_from_sources(sources, providers, configured_instances, project_root)
+        .map(|loaded| loaded.definitions)
+}
+
+/// A project's checked definitions and `[[moved]]` blocks.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedDefinitions {
+    pub definitions: Vec<Definition>,
+    pub moves: Vec<crate::moved::Move>,
+}
+
+/// Like [`definitions_from_sources`], keeping the `[[moved]]` blocks.
+pub fn definitions_and_moves_from_sources<'a>(
+    sources: &[crate::template::Source],
+    providers: &Providers,
+    configured_instances: impl IntoIterator<Item = &'a str>,
+    project_root: &Path,
+) -> Result<LoadedDefinitions, ProjectError> {
     let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
     let mut problems = Vec::new();
     let mut definitions: Vec<Definition> = Vec::new();
+    let mut moves = Vec::new();
     // Each id and the index of its definition: the location text is made only for a duplicate.
     let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
 
@@ -518,6 +543,10 @@ pub fn definitions_from_sources<'a>(
         let problems_before = problems.len();
         let Some(root) = source.root().as_object() else { continue };
         for (provider_name, kinds) in root {
+            if provider_name == crate::moved::MOVED_KEY {
+                moves.extend(crate::moved::parse_moves(document, kinds, providers, &configured, &mut problems));
+                continue;
+            }
             let provider_pointer = push_pointer("", provider_name);
             if !configured.iter().any(|instance| instance.split('.').next() == Some(provider_name.as_str())) {
                 problems.push(document.error(
@@ -592,12 +621,17 @@ pub fn definitions_from_sources<'a>(
     for definition in &definitions {
         check_fields(definition, providers, &seen, &mut problems);
     }
+    crate::moved::check_moves(&moves, &seen.keys().collect(), &mut problems);
     if problems.is_empty()
         && let Err(problem) = check_cycles(&definitions, providers)
     {
         problems.push(problem);
     }
-    if problems.is_empty() { Ok(definitions) } else { Err(ProjectError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(LoadedDefinitions { definitions, moves })
+    } else {
+        Err(ProjectError::Invalid(problems))
+    }
 }
 
 /// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON

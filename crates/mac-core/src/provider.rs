@@ -51,7 +51,10 @@ pub struct Registry {
 pub enum RegistryError {
     #[error("two providers are registered under the name `{0}`; provider names must be unique")]
     Duplicate(String),
-    #[error("provider name `{0}` is invalid: use lowercase letters, digits, `_` and `-`")]
+    #[error(
+        "provider name `{0}` is invalid: use lowercase letters, digits, `_` and `-` (and not `use` or `moved`, \
+         which definition files use)"
+    )]
     InvalidName(String),
 }
 
@@ -72,7 +75,9 @@ impl Registry {
                     .name
                     .chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-            if !valid {
+            // Top-level keys of definition files that are not providers.
+            let reserved = matches!(registration.name, "use" | "moved");
+            if !valid || reserved {
                 return Err(RegistryError::InvalidName(registration.name.to_owned()));
             }
             if providers.insert(registration.name, registration).is_some() {

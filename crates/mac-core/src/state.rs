@@ -250,6 +250,38 @@ impl State {
         Some(self.resources.remove(index))
     }
 
+    /// Moves the entry of `from` to `to` (a `[[moved]]` block, `mac state mv`), with the
+    /// references other entries of its provider instance record to it. False when state has
+    /// no `from` or has a `to` already (nothing is changed then).
+    pub fn rename(&mut self, from: &ObjectId, to: &ObjectId) -> bool {
+        if self.get(to).is_some() {
+            return false;
+        }
+        let Some(mut entry) = self.remove(from) else { return false };
+        entry.id = to.clone();
+        self.upsert(entry);
+        let (old, new) = (crate::moved::local_ref(from), crate::moved::local_ref(to));
+        let referring: Vec<ObjectId> = self
+            .resources
+            .iter()
+            .filter(|entry| entry.id.provider == from.provider && entry.depends_on.contains(&old))
+            .map(|entry| entry.id.clone())
+            .collect();
+        for id in referring {
+            if let Some(mut entry) = self.get(&id).cloned() {
+                for reference in &mut entry.depends_on {
+                    if *reference == old {
+                        *reference = new.clone();
+                    }
+                }
+                entry.depends_on.sort();
+                entry.depends_on.dedup();
+                self.upsert(entry);
+            }
+        }
+        true
+    }
+
     /// The salt for secret digests, made (randomly) on first use and kept with the state.
     pub fn secret_salt(&mut self) -> &str {
         if self.secret_salt.is_empty() {

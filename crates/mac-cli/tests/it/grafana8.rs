@@ -80,7 +80,7 @@ impl Grafana {
     }
 }
 
-const PAYMENTS: &str = r#"
+pub(crate) const PAYMENTS: &str = r#"
 [[grafana8.folder]]
 id = "payments"
 title = "Payments"

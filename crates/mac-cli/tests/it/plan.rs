@@ -86,6 +86,7 @@ fn json_output_has_a_stable_schema() {
         "update": 1,
         "delete": 0,
         "forget": 0,
+        "move": 0,
         "unchanged": 3
       },
       "actions": [
