@@ -192,8 +192,13 @@ fn final_destination<'m>(id: &'m ObjectId, sources: &BTreeMap<&ObjectId, &'m Mov
 
 /// State as it is once the moves that apply to it are made: each entry under a moved-from id
 /// renamed to where its chain ends (references to it from other entries too). Returns the
-/// renamed state and, for each moved object, the id state had for it.
+/// renamed state and, for each moved object, the id state had for it (when nothing moves,
+/// an empty map and an empty state the caller does not use).
 pub(crate) fn apply_moves(state: &State, moves: &[Move]) -> Result<(State, BTreeMap<ObjectId, ObjectId>), MoveClash> {
+    // Most plans move nothing, and copying a large state is not free.
+    if !moves.iter().any(|moved| state.get(&moved.from).is_some()) {
+        return Ok((State::empty(), BTreeMap::new()));
+    }
     let sources: BTreeMap<&ObjectId, &Move> = moves.iter().map(|moved| (&moved.from, moved)).collect();
     let mut renamed = state.clone();
     let mut moved_from = BTreeMap::new();
