@@ -290,3 +290,41 @@ fn inline_leaf_tables(table: &mut toml_edit::Table) {
         }
     }
 }
+
+/// Why a saved plan is refused: each object it writes or deletes that moved since it was
+/// made, and how (the fields as a plan compares them: the plan's value, then the server's).
+pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
+    let mut out = format!(
+        "{plan_file} is out of date: {} object(s) it writes or deletes changed on the server since the plan was made. \
+         Nothing was written; re-plan to review it.",
+        moved.len()
+    );
+    for object in moved {
+        let planned = operation_name(object.operation);
+        match &object.how {
+            mac_core::Movement::Changed(changes) => {
+                let _ = write!(out, "\n  {} (planned: {planned}) was changed:", object.id);
+                for change in changes {
+                    let _ = write!(
+                        out,
+                        "\n      {}: {} -> {}",
+                        change.path,
+                        value(change.old.as_ref()),
+                        value(change.new.as_ref())
+                    );
+                }
+            }
+            mac_core::Movement::Deleted => {
+                let _ = write!(out, "\n  {} (planned: {planned}) was deleted", object.id);
+            }
+            mac_core::Movement::Created { remote_id } => {
+                let _ = write!(
+                    out,
+                    "\n  {} (planned: {planned}): an object with its name or uid was created meanwhile ({remote_id})",
+                    object.id
+                );
+            }
+        }
+    }
+    out
+}

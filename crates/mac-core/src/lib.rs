@@ -24,6 +24,7 @@ mod parallel;
 pub mod plan;
 pub mod project;
 pub mod provider;
+pub mod recheck;
 pub mod refresh;
 pub mod refs;
 pub mod secret;
@@ -39,11 +40,12 @@ pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,
 };
+pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,
-    ProviderRegistration, ProviderSettings, Providers, Registry, Resolved, Resolver, SettingsError, parse_fields,
+    ProviderRegistration, ProviderSettings, Providers, Reread, Registry, Resolved, Resolver, SettingsError, parse_fields,
 };
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};
