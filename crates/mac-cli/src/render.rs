@@ -292,7 +292,7 @@ fn inline_leaf_tables(table: &mut toml_edit::Table) {
 }
 
 /// Why a saved plan is refused: each object it writes or deletes that moved since it was
-/// made, and how (the fields as a plan compares them: the plan's value, then the server's).
+/// made, and how (the fields as a plan compares them: as planned, then as the server has them).
 pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
     let mut out = format!(
         "{plan_file} is out of date: {} object(s) it writes or deletes changed on the server since the plan was made. \
@@ -303,7 +303,7 @@ pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
         let planned = operation_name(object.operation);
         match &object.how {
             mac_core::Movement::Changed(changes) => {
-                let _ = write!(out, "\n  {} (planned: {planned}) was changed:", object.id);
+                let _ = write!(out, "\n  {} (planned: {planned}) changed (as planned -> now):", object.id);
                 for change in changes {
                     let _ = write!(
                         out,
@@ -320,7 +320,8 @@ pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
             mac_core::Movement::Created { remote_id } => {
                 let _ = write!(
                     out,
-                    "\n  {} (planned: {planned}): an object with its name or uid was created meanwhile ({remote_id})",
+                    "\n  {} (planned: {planned}) was made outside mac meanwhile (remote id {remote_id}): \
+                     creating it would clash with or duplicate that",
                     object.id
                 );
             }
