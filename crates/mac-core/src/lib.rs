@@ -40,13 +40,14 @@ pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,
 };
-pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,
-    ProviderRegistration, ProviderSettings, Providers, Reread, Registry, Resolved, Resolver, SettingsError, parse_fields,
+    ProviderRegistration, ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError,
+    parse_fields,
 };
+pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};
 pub use state::{FileStateStore, LockInfo, State, StateChanges, StateError, StateParts, StateStore};

@@ -126,7 +126,10 @@ fn a_saved_plan_refuses_to_revert_a_rule_edited_by_hand_since_the_plan() {
     // A new plan shows both, to review; once applied, the code's version holds.
     let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "p.plan"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains(r#"rules[id="R2"].data[ref_id="B"].model.expression: "$A > 0.9" -> "$A > 0.5""#), "{stdout}");
+    assert!(
+        stdout.contains(r#"rules[id="R2"].data[ref_id="B"].model.expression: "$A > 0.9" -> "$A > 0.5""#),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!((expression(&grafana, "R1"), expression(&grafana, "R2")), (json!("$A > 10"), json!("$A > 0.5")));
@@ -142,7 +145,10 @@ fn a_fresh_apply_shows_the_hand_edit_in_its_plan() {
     edit_r2_threshold_by_hand(&grafana, "0.9");
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains(r#"rules[id="R2"].data[ref_id="B"].model.expression: "$A > 0.9" -> "$A > 0.5""#), "{stdout}");
+    assert!(
+        stdout.contains(r#"rules[id="R2"].data[ref_id="B"].model.expression: "$A > 0.9" -> "$A > 0.5""#),
+        "{stdout}"
+    );
     assert_eq!(expression(&grafana, "R2"), "$A > 0.5");
 }
 
