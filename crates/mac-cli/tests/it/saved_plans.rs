@@ -358,3 +358,43 @@ integrations = [{ type = "email", settings = { addresses = "ops@example.com" } }
           integrations[0].settings.addresses: "oncall@example.com" -> "by-hand@example.com"
     "#);
 }
+
+/// A folder's permission list is read one folder at a time in 8.5: the check makes one GET
+/// of the list the plan writes, and lists no folders.
+#[test]
+fn a_folder_permission_list_edited_since_the_plan_is_refused_with_one_read() {
+    let definitions = r#"
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.folder_permission]]
+id = "payments"
+folder = "payments"
+permissions = [{ role = "Viewer", permission = "View" }]
+"#;
+    let grafana = Grafana::start(definitions);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    grafana.project.define(&definitions.replace("permission = \"View\"", "permission = \"Edit\""));
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "p.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("~ update grafana8/folder_permission.payments"), "{stdout}");
+
+    let items = json!({ "items": [{ "role": "Viewer", "permission": 1 }, { "role": "Editor", "permission": 2 }] });
+    grafana.api(Method::POST, "/api/folders/mac-payments/permissions", Some(items));
+    let mut outcome = (0, String::new(), String::new());
+    let requests = requests_during(&grafana, || {
+        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
+    });
+    let (code, stdout, stderr) = outcome;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_snapshot!(stderr, @r#"
+    error: p.plan is out of date: 1 object(s) it writes or deletes changed on the server since the plan was made. Nothing was written; re-plan to review it.
+      grafana8/folder_permission.payments (planned: update) changed (as planned -> now):
+          permissions[who="role:Editor"]: (absent) -> {"who":"role:Editor","permission":"Edit"}
+    "#);
+    assert_eq!(count(&requests, "GET", "/api/folders/{uid}/permissions"), 1, "{requests:?}");
+    assert_eq!(count(&requests, "GET", "/api/folders"), 0, "no list of all folders: {requests:?}");
+    assert_eq!(count(&requests, "POST", "/api/folders/{uid}/permissions"), 0, "nothing written: {requests:?}");
+}
