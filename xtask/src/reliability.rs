@@ -13,13 +13,18 @@
 //! * After each trial converges, the state must hold exactly its managed objects, and none
 //!   after the trial's cleanup: as `mac state list` lists them and, with PostgreSQL, as rows
 //!   of `mac.objects`.
+//! * Saved-plan trials (issue 16), one after each fault trial converges: a rule group's code
+//!   changes and `mac plan -o` saves the plan; then a person edits by hand either that group
+//!   (a rule changed, or the group deleted: every other trial) or only another group. `mac
+//!   apply FILE` must refuse every time an object it writes moved, never overwrite or undo a
+//!   hand edit, and apply when only untouched objects were edited.
 //!
 //! `--state postgres` keeps the state in a throwaway PostgreSQL server started for the run
 //! (mac-test-tools' `PostgresServer`), each trial in a database and project of its own;
 //! `--state file`, the default, in the project's state file.
 //!
 //! Prints the figures: trials, faults mac saw, converged, objects lost, duplicates, stale
-//! locks, failed state checks.
+//! locks, failed state checks, saved plans refused and applied, hand edits overwritten.
 //!
 //! `cargo xtask ci` runs a small seeded set with `--debug` on the binaries its tests just
 //! built (it builds with the tests phase's own `cargo test --workspace --all-features
@@ -69,6 +74,20 @@ struct Figures {
     lock_records_left: usize,
     /// Checks of the state's entries (after converging, after the cleanup) that failed.
     state_mismatches: usize,
+}
+
+/// Saved plans applied after a hand edit made since `mac plan -o`.
+#[derive(Default)]
+struct SavedPlanFigures {
+    trials: usize,
+    /// Trials whose edit hit the group the plan writes: each apply must refuse.
+    written_edited: usize,
+    refused: usize,
+    /// Trials whose edit hit only a group the plan does not write: each apply must succeed.
+    untouched_edited: usize,
+    applied: usize,
+    /// Hand edits that were gone after the saved plan's apply (must be none).
+    overwritten: usize,
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -163,6 +182,7 @@ fn run_trials(
     let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
 
     let mut faults = Figures::default();
+    let mut saved = SavedPlanFigures::default();
     for trial in 0..trials {
         let prefix = format!("t{trial}");
         let trial = harness.start_trial(&prefix)?;
@@ -193,6 +213,7 @@ fn run_trials(
         faults.state_mismatches += usize::from(!state_exact);
         if converged && clean && lost == 0 && duplicates == 0 && state_exact {
             faults.converged += 1;
+            saved_plan_trial(&trial, port, &prefix, saved.trials % 2 == 0, &mut random, &mut saved)?;
         }
         faults.state_mismatches += usize::from(!trial.finish()?);
     }
@@ -267,6 +288,15 @@ fn run_trials(
             StateBackend::Postgres => "entries of `mac state list` and rows of mac.objects",
         }
     );
+    println!(
+        "saved-plan trials: {} (a hand edit between `mac plan -o` and `mac apply FILE`): {} of {} plans whose group \
+         was edited or deleted by hand refused, {} of {} plans with only other groups edited applied, {} hand edits \
+         overwritten",
+        saved.trials, saved.refused, saved.written_edited, saved.applied, saved.untouched_edited, saved.overwritten
+    );
+    if saved.refused != saved.written_edited || saved.applied != saved.untouched_edited || saved.overwritten > 0 {
+        return Err("a saved plan overwrote or missed a hand edit, or refused an untouched one: see above".to_owned());
+    }
     if kill.stale_locks > 0 {
         return Err(format!("{} stale lock(s): a killed apply's lock outlived it", kill.stale_locks));
     }
@@ -371,16 +401,129 @@ impl Trial<'_> {
     }
 }
 
+/// A saved-plan trial on a converged trial (faults off): the code of one group changes (its
+/// interval), the plan is saved, and a hand edit lands before `mac apply FILE` — on that group
+/// when `edit_written`, else only on another. Then the code goes back and a fresh apply
+/// restores everything, so the trial's cleanup starts from its definitions.
+fn saved_plan_trial(
+    trial: &Trial<'_>,
+    port: u16,
+    prefix: &str,
+    edit_written: bool,
+    random: &mut Random,
+    figures: &mut SavedPlanFigures,
+) -> Result<(), String> {
+    let scratch = &trial.harness.scratch;
+    let written = (random.below(FOLDERS as u64) as usize, random.below(GROUPS as u64) as usize);
+    write_definitions_changing(scratch, prefix, Some(written))?;
+    let (code, output) = trial.run(&["plan", "-o", "saved.plan"])?;
+    if code != Some(0) {
+        return Err(format!("saved-plan trial {prefix}: mac plan -o failed: {output}"));
+    }
+    figures.trials += 1;
+    let edited = if edit_written {
+        written
+    } else {
+        let groups = FOLDERS * GROUPS;
+        let other = (written.0 * GROUPS + written.1 + 1 + random.below(groups as u64 - 1) as usize) % groups;
+        (other / GROUPS, other % GROUPS)
+    };
+    let delete = edit_written && random.below(2) == 0;
+    if delete {
+        ruler(port, "DELETE", &group_path(prefix, edited), None)?;
+    } else {
+        let group = body(&ruler(port, "GET", &group_path(prefix, edited), None)?).to_owned();
+        let changed = [EDIT_FROM, EDIT_FROM_ESCAPED]
+            .iter()
+            .find(|from| group.contains(**from))
+            .map(|from| group.replacen(from, EDIT_TO, 1))
+            .ok_or_else(|| format!("saved-plan trial {prefix}: no rule `{EDIT_FROM}` to edit in {group}"))?;
+        ruler(port, "POST", &folder_path(prefix, edited.0), Some(&changed))?;
+    }
+
+    let (code, output) = trial.run(&["apply", "saved.plan", "--auto-approve"])?;
+    let now = ruler(port, "GET", &group_path(prefix, edited), None)?;
+    let edit_kept = if delete {
+        // A missing group reads as one without rules (202, `RouteGetRulesGroupConfig`).
+        !body(&now).contains("grafana_alert")
+    } else {
+        [EDIT_TO, EDIT_TO_ESCAPED].iter().any(|to| now.contains(to))
+    };
+    if !edit_kept {
+        figures.overwritten += 1;
+        eprintln!("saved-plan trial {prefix}: the hand edit is gone after the apply: {now}");
+    }
+    if edit_written {
+        figures.written_edited += 1;
+        let named = output.contains(&format!("alert_group.{prefix}-f{}-g{}", edited.0, edited.1));
+        if code != Some(0) && named && output.contains("re-plan to review it") {
+            figures.refused += 1;
+        } else {
+            eprintln!("saved-plan trial {prefix}: the apply did not refuse the hand edit: {output}");
+        }
+    } else {
+        figures.untouched_edited += 1;
+        if code == Some(0) {
+            figures.applied += 1;
+        } else {
+            eprintln!("saved-plan trial {prefix}: the apply refused though only another group was edited: {output}");
+        }
+    }
+
+    write_definitions(scratch, prefix)?;
+    let (code, output) = trial.run(&["apply", "--auto-approve"])?;
+    if code != Some(0) {
+        return Err(format!("saved-plan trial {prefix}: restoring the definitions failed: {output}"));
+    }
+    Ok(())
+}
+
+/// The rule a hand edit changes (each group's first rule), as written and as Go escapes it.
+const EDIT_FROM: &str = "up > 0";
+const EDIT_FROM_ESCAPED: &str = "up \\u003e 0";
+const EDIT_TO: &str = "up > 42";
+const EDIT_TO_ESCAPED: &str = "up \\u003e 42";
+
+/// The ruler path of a trial folder (the ruler API addresses folders by title).
+fn folder_path(prefix: &str, folder: usize) -> String {
+    format!("/api/ruler/grafana/api/v1/rules/{prefix}%20folder%20{folder}")
+}
+
+fn group_path(prefix: &str, (folder, group): (usize, usize)) -> String {
+    format!("{}/group%20{group}", folder_path(prefix, folder))
+}
+
+/// A ruler request; an answer other than 2xx is an error.
+fn ruler(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<String, String> {
+    let response = http(port, method, path, body)?;
+    if response.starts_with("HTTP/1.1 2") {
+        Ok(response)
+    } else {
+        Err(format!("{method} {path}: {}", response.lines().next().unwrap_or_default()))
+    }
+}
+
+/// The body of an HTTP response.
+fn body(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
 /// FOLDERS folders of GROUPS groups of RULES rules, ids prefixed by the trial.
 fn write_definitions(scratch: &Path, prefix: &str) -> Result<(), String> {
+    write_definitions_changing(scratch, prefix, None)
+}
+
+/// The trial's definitions, with the interval of group `changed` (folder, group) changed.
+fn write_definitions_changing(scratch: &Path, prefix: &str, changed: Option<(usize, usize)>) -> Result<(), String> {
     let mut text = String::new();
     for folder in 0..FOLDERS {
         text.push_str(&format!(
             "[[grafana8.folder]]\nid = \"{prefix}-f{folder}\"\ntitle = \"{prefix} folder {folder}\"\n\n"
         ));
         for group in 0..GROUPS {
+            let interval = if changed == Some((folder, group)) { "2m" } else { "1m" };
             text.push_str(&format!(
-                "[[grafana8.alert_group]]\nid = \"{prefix}-f{folder}-g{group}\"\nfolder = \"{prefix}-f{folder}\"\nname = \"group {group}\"\ninterval = \"1m\"\n\n"
+                "[[grafana8.alert_group]]\nid = \"{prefix}-f{folder}-g{group}\"\nfolder = \"{prefix}-f{folder}\"\nname = \"group {group}\"\ninterval = \"{interval}\"\n\n"
             ));
             for rule in 0..RULES {
                 text.push_str(&format!(

@@ -278,6 +278,15 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             // accept the credentials before the first write.
             let instances = plan.actions.iter().map(|action| action.id.provider.clone()).collect();
             mac_core::refresh::check(&project.providers, &instances).await?;
+            // Before any write: what the plan writes or deletes must be as the plan saw it,
+            // or the write would also undo, unseen, what someone changed since.
+            match mac_core::recheck(&plan, &project.providers).await {
+                Ok(()) => {}
+                Err(mac_core::RecheckError::Moved(moved)) => {
+                    bail!("{}", render::moved_since_plan(&path.display().to_string(), &moved))
+                }
+                Err(error) => return Err(error.into()),
+            }
             plan
         }
         None => project.plan(&state, &args.selection).await?,

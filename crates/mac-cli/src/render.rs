@@ -310,3 +310,42 @@ fn inline_leaf_tables(table: &mut toml_edit::Table) {
         }
     }
 }
+
+/// Why a saved plan is refused: each object it writes or deletes that moved since it was
+/// made, and how (the fields as a plan compares them: as planned, then as the server has them).
+pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
+    let mut out = format!(
+        "{plan_file} is out of date: {} object(s) it writes or deletes changed on the server since the plan was made. \
+         Nothing was written; re-plan to review it.",
+        moved.len()
+    );
+    for object in moved {
+        let planned = operation_name(object.operation);
+        match &object.how {
+            mac_core::Movement::Changed(changes) => {
+                let _ = write!(out, "\n  {} (planned: {planned}) changed (as planned -> now):", object.id);
+                for change in changes {
+                    let _ = write!(
+                        out,
+                        "\n      {}: {} -> {}",
+                        change.path,
+                        value(change.old.as_ref()),
+                        value(change.new.as_ref())
+                    );
+                }
+            }
+            mac_core::Movement::Deleted => {
+                let _ = write!(out, "\n  {} (planned: {planned}) was deleted", object.id);
+            }
+            mac_core::Movement::Created { remote_id } => {
+                let _ = write!(
+                    out,
+                    "\n  {} (planned: {planned}) was made outside mac meanwhile (remote id {remote_id}): \
+                     creating it would clash with or duplicate that",
+                    object.id
+                );
+            }
+        }
+    }
+    out
+}

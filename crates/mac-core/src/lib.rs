@@ -25,6 +25,7 @@ mod parallel;
 pub mod plan;
 pub mod project;
 pub mod provider;
+pub mod recheck;
 pub mod refresh;
 pub mod refs;
 pub mod secret;
@@ -44,8 +45,10 @@ pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWa
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,
-    ProviderRegistration, ProviderSettings, Providers, Registry, Resolved, Resolver, SettingsError, parse_fields,
+    ProviderRegistration, ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError,
+    parse_fields,
 };
+pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};
 pub use state::{FileStateStore, LockInfo, State, StateChanges, StateError, StateParts, StateStore};

@@ -15,11 +15,13 @@ use crate::object::{
 };
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
+use crate::recheck::Fingerprint;
 use crate::refs::{ResolveError, substitute};
 use crate::state::{PendingCreate, State, definition_hash};
 
-/// The saved-plan format this version reads and writes.
-pub const PLAN_FORMAT: u32 = 1;
+/// The saved-plan format this version reads and writes (2: actions carry the fingerprint of
+/// what they were planned against; a plan without them would apply unchecked).
+pub const PLAN_FORMAT: u32 = 2;
 
 /// Choices that change what is planned.
 #[derive(Debug, Clone, Default)]
@@ -129,6 +131,11 @@ pub struct Action {
     /// id when the action is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<ObjectId>,
+    /// What the remote object was when planned (update, adopt, delete), or that none had the
+    /// natural key (create, recreate): applying a saved plan re-reads it and refuses if it
+    /// moved ([`crate::recheck`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
 }
 
 /// A remote object the actions refer to but do not change.
@@ -356,9 +363,11 @@ pub fn plan(
         let action = match resource {
             Resource::Local(LocalResource { local }) => {
                 write_action(local, handler, &resolver, Operation::Create, None, None, secrets_of(id, None))?
+                    .map(|action| key_was_free(action, &by_adoption_key))
             }
             Resource::Mapped(MappedResource { local, .. }) => {
                 write_action(local, handler, &resolver, Operation::Recreate, None, None, secrets_of(id, None))?
+                    .map(|action| key_was_free(action, &by_adoption_key))
             }
             Resource::Adoptable(SyncedResource { local, remote }) => {
                 let action = write_action(
@@ -401,6 +410,7 @@ pub fn plan(
                 resumed: false,
                 protect: false,
                 moved_from: None,
+                fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler, remote)),
             }),
         };
         Ok(action)
@@ -486,6 +496,8 @@ fn move_action(to: ObjectId, from: ObjectId, remote: &RemoteObject) -> Action {
         resumed: false,
         protect: false,
         moved_from: Some(from),
+        // Nothing is written remotely: there is nothing a hand edit could be undone by.
+        fingerprint: None,
     }
 }
 
@@ -656,7 +668,21 @@ fn write_action(
         resumed: false,
         protect: local.protect,
         moved_from: None,
+        fingerprint: remote.map(|remote| Fingerprint::of(handler, remote)),
     }))
+}
+
+/// A create records that no remote object had its natural key, so that applying the saved
+/// plan refuses if one appears. A key some other state entry holds (the object a rename
+/// deletes, say) is not free, and not checked.
+fn key_was_free(mut action: Action, by_adoption_key: &BTreeMap<(String, String, String), &RemoteObject>) -> Action {
+    if let Some(key) = &action.adoption_key {
+        let slot = (action.id.provider.clone(), action.id.kind.clone(), key.clone());
+        if !by_adoption_key.contains_key(&slot) {
+            action.fingerprint = Some(Fingerprint::Absent);
+        }
+    }
+    action
 }
 
 /// Resolves references at plan time from the classification.

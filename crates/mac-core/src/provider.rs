@@ -336,6 +336,18 @@ pub trait Handler: Send + Sync {
         Ok(self.list().await?.into_iter().find(|remote| remote.remote_id == remote_id))
     }
 
+    /// How `mac apply FILE` re-reads the objects of this kind a saved plan writes or deletes.
+    fn reread(&self) -> Reread {
+        Reread::List
+    }
+
+    /// The remote object with this natural key ([`Handler::adoption_key`]), `None` when there is
+    /// none: how a saved plan's apply checks that nobody made a create's object meanwhile. By
+    /// default found in [`Handler::list`]; override it for kinds with [`Reread::EachObject`].
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.list().await?.into_iter().find(|remote| remote.adoption_key.as_deref() == Some(key)))
+    }
+
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError>;
 
     async fn update(
@@ -346,6 +358,18 @@ pub trait Handler: Send + Sync {
     ) -> Result<RemoteObject, HandlerError>;
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+}
+
+/// How the objects of a kind are re-read to check that a saved plan is still current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reread {
+    /// One bulk [`Handler::list`] for all of them: right when the whole list costs a request
+    /// or two, whatever the number of objects.
+    List,
+    /// One [`Handler::read`] per object the plan writes (and one
+    /// [`Handler::read_by_adoption_key`] per create): for kinds the API returns only one by one,
+    /// whose list costs a request per object on the server.
+    EachObject,
 }
 
 /// What went wrong talking to a remote system.

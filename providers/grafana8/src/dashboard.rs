@@ -507,6 +507,16 @@ impl Handler for DashboardHandler {
         Ok(self.get(remote_id).await?.as_ref().map(from_answer))
     }
 
+    /// A dashboard's JSON is read one GET per dashboard: a saved plan re-reads only its own.
+    fn reread(&self) -> mac_core::Reread {
+        mac_core::Reread::EachObject
+    }
+
+    /// The natural key is the uid.
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        self.read(key).await
+    }
+
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         match self.post(desired, refs, None).await {
             Ok(written) => Ok(written),

@@ -246,6 +246,21 @@ impl Handler for DatasourceHandler {
         Ok(self.read_uid(remote_id).await?.as_ref().map(datasource_object))
     }
 
+    /// The list lacks secret keys, so listing reads each data source: a saved plan re-reads
+    /// only its own.
+    fn reread(&self) -> mac_core::Reread {
+        mac_core::Reread::EachObject
+    }
+
+    /// The natural key is the name: `GET /api/datasources/name/:name` (pkg/api/api.go).
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        match self.client.get(&["api", "datasources", "name", key], &[]).await {
+            Ok(answer) => Ok(Some(datasource_object(&answer.body))),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
+            Err(err) => Err(DatasourceHandler::forbidden(err)),
+        }
+    }
+
     async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
         let body = DatasourceHandler::body(desired, None);
         match self.client.send(Method::POST, self.client.url(&["api", "datasources"], &[]), Some(&body)).await {

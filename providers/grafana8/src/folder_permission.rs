@@ -623,17 +623,27 @@ impl Handler for FolderPermissionHandler {
         Ok(objects)
     }
 
+    /// One GET: the ACL of a folder that does not exist is a 404 (GetFolderPermissionList,
+    /// pkg/api/folder_permission.go), and every row carries the folder's title.
     async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        let folder = match self.client.get(&["api", "folders", remote_id], &[]).await {
-            Ok(answer) => answer.body,
-            Err(err) if err.kind == HandlerErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err),
-        };
         match self.client.get(&["api", "folders", remote_id, "permissions"], &[]).await {
-            Ok(answer) => Ok(Some(acl_object(&folder, &answer.body))),
+            Ok(answer) => {
+                let title = answer.body.pointer("/0/title").cloned().unwrap_or_default();
+                Ok(Some(acl_object(&json!({ "uid": remote_id, "title": title }), &answer.body)))
+            }
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// One ACL GET per folder is all 8.5 offers: a saved plan re-reads only its own.
+    fn reread(&self) -> mac_core::Reread {
+        mac_core::Reread::EachObject
+    }
+
+    /// The natural key is the folder's uid, which is also the remote id.
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        self.read(key).await
     }
 
     async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {

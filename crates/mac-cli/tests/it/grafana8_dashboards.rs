@@ -427,7 +427,9 @@ fn dashboards_create_replan_edit_drift_prune() {
     grafana.project.define(DASHBOARDS);
     run(grafana.mac().args(["apply", "--auto-approve"]));
 
-    // A change made after the plan is refused, not overwritten (optimistic locking).
+    // A change made after the plan is refused, not overwritten: found by the saved plan's
+    // check before any write (and, should it land between that check and the write, by
+    // Grafana's version check).
     grafana.project.write("dashboards/payments.json", &EXPORTED.replace("Payments overview", "Payments"));
     let (_, stdout, _) = run(grafana.mac().args(["plan", "-o", "reviewed.plan"]));
     assert!(stdout.contains(r#"dashboard.title: "Payments overview" -> "Payments""#), "{stdout}");
@@ -438,9 +440,10 @@ fn dashboards_create_replan_edit_drift_prune() {
         "/api/dashboards/db",
         Some(json!({ "dashboard": meanwhile, "folderUid": "mac-payments" })),
     );
-    let (code, stdout, _) = run(grafana.mac().args(["apply", "reviewed.plan", "--auto-approve"]));
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "reviewed.plan", "--auto-approve"]));
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("the dashboard was saved since the plan read it; plan again"), "{stdout}");
+    assert!(stderr.contains(r#"dashboard.tags[1]: (absent) -> "edited""#), "{stderr}");
+    assert!(stderr.contains("re-plan to review it"), "{stderr}");
     assert_eq!(dashboard(&grafana, "payments-overview")["dashboard"]["tags"], json!(["payments", "edited"]));
 
     // Prune: the inline dashboard leaves code and Grafana.

@@ -15,6 +15,7 @@ mod project;
 mod prometheus;
 mod rule_tests;
 mod safety;
+mod saved_plans;
 mod state_commands;
 mod team_state;
 mod templates;

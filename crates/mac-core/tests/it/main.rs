@@ -3,6 +3,7 @@
 
 mod engine;
 mod loading;
+mod recheck;
 mod state_config;
 
 use std::path::Path;
