@@ -95,13 +95,14 @@ fn value_field_suffix(reference: &KeyReference) -> String {
     reference.value_field.as_ref().map(|field| format!(", field = \"{field}\"")).unwrap_or_default()
 }
 
-/// What to add to a handler's error about the field at `pointer` when that field is a
+/// What to add to a handler's error (`message`) about the field at `pointer` when that field is a
 /// natural-key reference no definition matched: the keys this project defines for that kind,
 /// the closest of them, and how to refer to a definition. Empty for any other field.
 pub fn unresolved_hint<'d>(
     definition: &Definition,
     handler: &dyn Handler,
     pointer: &str,
+    message: &str,
     definitions: impl Iterator<Item = &'d Definition>,
 ) -> String {
     let Some(reference) =
@@ -115,6 +116,8 @@ pub fn unresolved_hint<'d>(
         .collect();
     defined.sort_unstable_by(|a, b| a.1.cmp(b.1));
     let closest = crate::suggest::did_you_mean(&reference.key, defined.iter().map(|(_, key)| *key));
+    // The handler may have suggested the same name from what the server has.
+    let already_suggested = closest.is_some_and(|key| message.contains(&format!("did you mean `{key}`")));
     let example_id = closest
         .and_then(|key| defined.iter().find(|(_, defined_key)| *defined_key == key))
         .map_or("ID", |(local_id, _)| *local_id);
@@ -124,12 +127,12 @@ pub fn unresolved_hint<'d>(
         defined.iter().map(|(_, key)| *key).collect::<Vec<_>>().join(", ")
     };
     format!(
-        "; nor does a `{kind}` of this project have {field} `{key}` (defined here: {listed}){hint}. \
+        ", and no `{kind}` of this project has {field} `{key}`{hint} (defined here: {listed}). \
          To use a `{kind}` defined here, write {{ ref = \"{kind}.{example_id}\"{suffix} }}",
         kind = reference.kind,
         field = reference.key_field,
         key = reference.key,
-        hint = closest.map(|key| format!("; did you mean `{key}`?")).unwrap_or_default(),
+        hint = closest.filter(|_| !already_suggested).map(|key| format!("; did you mean `{key}`?")).unwrap_or_default(),
         suffix = value_field_suffix(&reference),
     )
 }

@@ -588,7 +588,8 @@ fn write_action(
     let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
     let desired =
         handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver).map_err(|mut error| {
-            let hint = crate::keyrefs::unresolved_hint(local, handler, &error.pointer, resolver.definitions());
+            let hint =
+                crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
             error.message.push_str(&hint);
             local.field_error(&error)
         })?;

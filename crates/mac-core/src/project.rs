@@ -698,7 +698,7 @@ fn definition(
         return Err(document.error(
             &push_pointer(&push_pointer("", provider_name), kind),
             format!(
-                "provider `{provider_name}` has no kind `{kind}` (its kinds: {kinds}){}",
+                "provider `{provider_name}` has no kind `{kind}`{} (its kinds: {kinds})",
                 crate::suggest::hint(kind, known.iter().copied())
             ),
         ));

@@ -3,11 +3,13 @@
 
 /// The candidate closest to `word` by edit distance (insertions, deletions, substitutions and
 /// swaps of neighbours, ignoring case), if one is close enough to be a plausible typo: at most
-/// a third of the word's length, and at least one edit. Ties go to the first candidate in
-/// order, so the suggestion is deterministic.
+/// a third of the word's length, and at least one edit for words of three letters or more.
+/// Ties go to the first candidate in order, so the suggestion is deterministic.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word_lower = word.to_lowercase();
-    let limit = (word.chars().count() / 3).max(1);
+    // A one- or two-letter name is one edit from every other: only its case can be wrong.
+    let length = word.chars().count();
+    let limit = if length < 3 { 0 } else { (length / 3).max(1) };
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
         if candidate == word {
@@ -70,5 +72,7 @@ mod tests {
         assert_eq!(did_you_mean("promm", ["prom", "prometheus"]), Some("prom"));
         assert_eq!(hint("slak", ["slack", "email"]), "; did you mean `slack`?");
         assert_eq!(hint("zzz", ["slack"]), "");
+        assert_eq!(did_you_mean("C", ["A", "B"]), None);
+        assert_eq!(did_you_mean("a", ["A", "B"]), Some("A"));
     }
 }

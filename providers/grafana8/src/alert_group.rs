@@ -462,9 +462,9 @@ fn datasource_uid(
                     let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
                     names.sort_unstable();
                     format!(
-                        "Grafana has no data source named `{name}` (it has: {}){}",
+                        "Grafana has no data source named `{name}`{} (it has: {})",
+                        mac_core::suggest::hint(name, names.iter().copied()),
                         if names.is_empty() { "none".to_owned() } else { names.join(", ") },
-                        mac_core::suggest::hint(name, names.iter().copied())
                     )
                 }),
                 Some(Err(reason)) => Err(format!("cannot resolve data source `{name}`: {reason}")),
@@ -953,7 +953,7 @@ fn check_expression_inputs(index: usize, data: &[Value], ref_ids: &[&str], error
                 errors.push(FieldError::at(
                     at("/type"),
                     format!(
-                        "`{kind}` is not an expression type of Grafana 8.5{} (its types: {})",
+                        "`{kind}` is not an expression type of Grafana 8.5{} (the types: {})",
                         mac_core::suggest::hint(kind, EXPRESSION_TYPES),
                         EXPRESSION_TYPES.join(", ")
                     ),
@@ -1004,9 +1004,10 @@ fn check_expression_inputs(index: usize, data: &[Value], ref_ids: &[&str], error
                 errors.push(FieldError::at(
                     pointer,
                     format!(
-                        "`{name}` is not the ref_id of any query or expression of this rule ({}){}; Grafana would fail every evaluation (unable to find dependent node)",
+                        "`{name}` is not the ref_id of any query or expression of this rule{} (its ref_ids: {}); \
+                         Grafana would fail every evaluation of it (unable to find dependent node)",
+                        mac_core::suggest::hint(&name, ref_ids.iter().copied()),
                         ref_ids.join(", "),
-                        mac_core::suggest::hint(&name, ref_ids.iter().copied())
                     ),
                 ));
             } else if kind == "classic_conditions" && expressions.contains(&name.as_str()) {

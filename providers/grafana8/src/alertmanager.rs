@@ -186,7 +186,7 @@ impl Handler for ContactPointHandler {
                             errors.push(FieldError::at(
                                 format!("{at}/type"),
                                 format!(
-                                    "Grafana 8.5 has no integration type `{kind}`{} (its types: {})",
+                                    "Grafana 8.5 has no integration type `{kind}`{} (the types: {})",
                                     mac_core::suggest::hint(kind, INTEGRATION_TYPES),
                                     INTEGRATION_TYPES.join(", ")
                                 ),
