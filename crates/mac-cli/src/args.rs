@@ -126,7 +126,8 @@ pub struct ImportArgs {
     /// The provider instance to import from, e.g. grafana8.
     pub instance: String,
 
-    /// Only objects in this folder (by title); repeatable.
+    /// Only objects in this folder (by title), and the imported objects they use (data
+    /// sources); repeatable.
     #[arg(long = "folder", value_name = "TITLE")]
     pub folders: Vec<String>,
 

@@ -141,7 +141,8 @@ fn state_binding(config: &ProjectConfig, store: &dyn StateStore) -> String {
     }
 }
 
-/// Prints every definition as planned: templates expanded, files embedded.
+/// Prints every definition as planned: templates expanded, names of defined objects as
+/// references, files as the `{ file = … }` references they were written as.
 fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let mut document = serde_json::Map::new();
@@ -152,7 +153,12 @@ fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
         if definition.id.provider != provider {
             table.insert("provider".to_owned(), definition.id.provider.clone().into());
         }
-        table.extend(definition.fields.clone());
+        // Files stay references: their JSON is read again, identically, when the output is
+        // planned, and may hold `null`, which TOML cannot.
+        match project.providers.handler(&definition.id.provider, &definition.id.kind) {
+            Some(handler) => table.extend(mac_core::project::fields_as_written(&definition.fields, handler.as_ref())),
+            None => table.extend(definition.fields.clone()),
+        }
         let kinds = document.entry(provider).or_insert_with(|| serde_json::json!({}));
         if let Some(kinds) = kinds.as_object_mut()
             && let serde_json::Value::Array(tables) =
@@ -386,12 +392,11 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
     let observed = mac_core::refresh::observe(&project.providers, &kinds).await?;
     let defined: BTreeSet<ObjectId> = project.definitions.iter().map(|definition| definition.id.clone()).collect();
-    let imported: Vec<_> = mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined)
-        .into_iter()
-        .filter(|object| {
-            args.folders.is_empty() || object.scope.as_ref().is_some_and(|scope| args.folders.contains(scope))
-        })
-        .collect();
+    let imported = mac_core::import::select_scopes(
+        mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined),
+        &args.folders,
+        &project.providers,
+    );
     let mut out = anstream::stdout();
     if imported.is_empty() {
         writeln!(out, "Nothing to import: every object of `{}` is managed already (or none matched).", args.instance)?;

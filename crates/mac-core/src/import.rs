@@ -19,13 +19,23 @@ pub struct Imported {
 }
 
 impl Imported {
-    /// The state entry that makes it managed.
-    pub fn state_entry(&self, providers: &Providers) -> StateEntry {
-        let references = providers
+    /// What it refers to: its handler's references and generic `{ ref = … }`s.
+    fn references(&self, providers: &Providers) -> BTreeSet<LocalRef> {
+        let mut references: BTreeSet<LocalRef> = providers
             .handler(&self.id.provider, &self.id.kind)
             .map(|handler| handler.references(&self.fields))
-            .unwrap_or_default();
-        let depends_on: BTreeSet<LocalRef> = references.into_iter().map(|(_, reference)| reference).collect();
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, reference)| reference)
+            .collect();
+        references
+            .extend(crate::refs::find_refs(&self.fields).unwrap_or_default().into_iter().map(|found| found.target));
+        references
+    }
+
+    /// The state entry that makes it managed.
+    pub fn state_entry(&self, providers: &Providers) -> StateEntry {
+        let depends_on = self.references(providers);
         StateEntry {
             id: self.id.clone(),
             remote_id: self.remote.remote_id.clone(),
@@ -86,4 +96,29 @@ pub fn import(
         }
     }
     imported
+}
+
+/// The imported objects in one of `scopes` (every one when `scopes` is empty), with the
+/// imported objects they refer to (a rule group's data source), so that what is written
+/// refers only to what is defined.
+pub fn select_scopes(imported: Vec<Imported>, scopes: &[String], providers: &Providers) -> Vec<Imported> {
+    if scopes.is_empty() {
+        return imported;
+    }
+    let mut keep: BTreeSet<ObjectId> = imported
+        .iter()
+        .filter(|object| object.scope.as_ref().is_some_and(|scope| scopes.contains(scope)))
+        .map(|object| object.id.clone())
+        .collect();
+    let mut pending: Vec<ObjectId> = keep.iter().cloned().collect();
+    while let Some(id) = pending.pop() {
+        let Some(object) = imported.iter().find(|object| object.id == id) else { continue };
+        for reference in object.references(providers) {
+            let target = id.sibling(&reference);
+            if imported.iter().any(|other| other.id == target) && keep.insert(target.clone()) {
+                pending.push(target);
+            }
+        }
+    }
+    imported.into_iter().filter(|object| keep.contains(&object.id)).collect()
 }

@@ -19,6 +19,7 @@ pub mod diff;
 pub mod duration;
 pub mod graph;
 pub mod import;
+pub mod keyrefs;
 pub mod moved;
 pub mod object;
 mod parallel;
@@ -32,6 +33,7 @@ pub mod secret;
 pub mod secrets;
 pub mod source;
 pub mod state;
+pub mod suggest;
 pub mod template;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
@@ -44,9 +46,9 @@ pub use object::{
 pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
-    DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KindSpec, Provider,
-    ProviderRegistration, ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError,
-    parse_fields,
+    DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference,
+    KindSpec, Provider, ProviderRegistration, ProviderSettings, Providers, Registry, Reread, Resolved, Resolver,
+    SettingsError, parse_fields,
 };
 pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};

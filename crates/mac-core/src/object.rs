@@ -152,6 +152,17 @@ impl Definition {
         }
     }
 
+    /// A handler's [`crate::FieldError`] about this definition, at its field, naming where
+    /// the field it duplicates (if any) was written.
+    pub fn field_error(&self, error: &crate::FieldError) -> SourceError {
+        match &error.duplicate_of {
+            Some(first) => {
+                self.error(&error.pointer, format!("{}; first used at {}", error.message, self.field_location(first)))
+            }
+            None => self.error(&error.pointer, error.message.clone()),
+        }
+    }
+
     /// An error about a field of this definition (naming the template use, if any).
     pub fn error(&self, field_pointer: &str, message: impl Into<String>) -> SourceError {
         let mut message = message.into();

@@ -267,6 +267,19 @@ pub fn plan(
             }
         }
     }
+    // Unmanaged remote objects by the other key the remote keeps unique (a folder's title), for
+    // the kinds that have one: a create with that key would be refused.
+    let mut by_unique_key: BTreeMap<(&str, &str, String), &RemoteObject> = BTreeMap::new();
+    for instance in providers.instances() {
+        for kind in providers.kinds(instance) {
+            let Some(handler) = providers.handler(instance, kind) else { continue };
+            for remote in observed.get(instance, kind) {
+                if let Some(key) = handler.remote_unique_key(remote) {
+                    by_unique_key.entry((instance, kind, key)).or_insert(remote);
+                }
+            }
+        }
+    }
     let claimed: BTreeSet<(&str, &str, &str)> = state
         .resources()
         .iter()
@@ -325,7 +338,29 @@ pub fn plan(
                     }
                     Resource::Adoptable(SyncedResource { local: definition, remote })
                 }
-                None => Resource::Local(LocalResource { local: definition }),
+                None => {
+                    let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
+                    let clash = handler.unique_key(&desired).and_then(|key| {
+                        let remote = by_unique_key.get(&(id.provider.as_str(), id.kind.as_str(), key))?;
+                        let unclaimed =
+                            !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
+                        unclaimed.then_some(*remote)
+                    });
+                    match clash {
+                        None => Resource::Local(LocalResource { local: definition }),
+                        Some(remote) => {
+                            handler
+                                .unique_key_clash(&desired, remote)
+                                .map_err(|error| PlanError::Definition(definition.field_error(&error)))?;
+                            let key = remote.adoption_key.clone().unwrap_or_else(|| remote.remote_id.clone());
+                            let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+                            if let Some(first) = adopted_by.insert(slot, id.clone()) {
+                                return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                            }
+                            Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
+                        }
+                    }
+                }
             },
         };
         resources.insert(id.clone(), resource);
@@ -609,9 +644,13 @@ fn write_action(
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
     let secret_fields = handler.secret_fields();
     let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
-    let desired = handler
-        .desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver)
-        .map_err(|error| local.error(&error.pointer, error.message))?;
+    let desired =
+        handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver).map_err(|mut error| {
+            let hint =
+                crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
+            error.message.push_str(&hint);
+            local.field_error(&error)
+        })?;
     // A create diffs against an empty object, so that it lists every desired field.
     let observed =
         remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
@@ -690,7 +729,16 @@ struct PlanResolver<'r, 'd> {
     resources: &'r BTreeMap<ObjectId, Resource<'d>>,
 }
 
-impl PlanResolver<'_, '_> {
+impl<'d> PlanResolver<'_, 'd> {
+    /// Every definition being planned (for error messages).
+    fn definitions(&self) -> impl Iterator<Item = &'d Definition> + '_ {
+        self.resources.values().filter_map(|resource| match resource {
+            Resource::Local(LocalResource { local }) | Resource::Mapped(MappedResource { local, .. }) => Some(*local),
+            Resource::Synced(synced) | Resource::Adoptable(synced) => Some(synced.local),
+            Resource::Obsolete(_) => None,
+        })
+    }
+
     fn resolve_id(&self, id: &ObjectId) -> Option<Resolved<'_>> {
         match self.resources.get(id)? {
             Resource::Synced(synced) | Resource::Adoptable(synced) => Some(Resolved::Known(&synced.remote)),

@@ -549,10 +549,15 @@ pub fn definitions_and_moves_from_sources<'a>(
             }
             let provider_pointer = push_pointer("", provider_name);
             if !configured.iter().any(|instance| instance.split('.').next() == Some(provider_name.as_str())) {
-                problems.push(document.error(
-                    &provider_pointer,
-                    format!("`{provider_name}` is not a provider configured in {CONFIG_FILE}; add a [providers.{provider_name}] table"),
-                ));
+                let message = match crate::suggest::did_you_mean(provider_name, configured.iter().copied()) {
+                    Some(close) => format!(
+                        "`{provider_name}` is not a provider configured in {CONFIG_FILE}; did you mean `{close}`?"
+                    ),
+                    None => format!(
+                        "`{provider_name}` is not a provider configured in {CONFIG_FILE}; add a [providers.{provider_name}] table"
+                    ),
+                };
+                problems.push(document.error(&provider_pointer, message));
                 continue;
             }
             let Some(kinds) = kinds.as_object() else {
@@ -618,6 +623,9 @@ pub fn definitions_and_moves_from_sources<'a>(
             }
         }
     }
+    // Names of objects the project defines become references to them, before references are
+    // checked and dependencies ordered.
+    problems.extend(crate::keyrefs::link(&mut definitions, providers));
     for definition in &definitions {
         check_fields(definition, providers, &seen, &mut problems);
     }
@@ -665,6 +673,23 @@ fn embed_files(
     Ok(())
 }
 
+/// A definition's fields with each file the loader embedded (see [`embed_files`]) back to the
+/// `{ file = "…" }` it was written as: what `mac render` prints, since a file's JSON may hold
+/// what TOML cannot (`null`), and loading the reference again reads the same content.
+pub fn fields_as_written(fields: &Map<String, Value>, handler: &dyn crate::Handler) -> Map<String, Value> {
+    let mut written = fields.clone();
+    for pattern in handler.file_fields() {
+        let Some(key) = pattern.strip_prefix('/').filter(|key| !key.contains('/')) else { continue };
+        if let Some(Value::Object(table)) = written.get_mut(key)
+            && table.contains_key("file")
+            && table.contains_key("content")
+        {
+            table.remove("content");
+        }
+    }
+    written
+}
+
 /// Takes `id` and `provider` out of an object table and checks its kind.
 fn definition(
     document: &Document,
@@ -702,10 +727,14 @@ fn definition(
         Some(_) => return Err(document.error(&push_pointer(pointer, "provider"), "`provider` must be a string")),
     };
     if providers.handler(&instance, kind).is_none() {
-        let kinds = providers.kinds(&instance).join(", ");
+        let known = providers.kinds(&instance);
+        let kinds = known.join(", ");
         return Err(document.error(
             &push_pointer(&push_pointer("", provider_name), kind),
-            format!("provider `{provider_name}` has no kind `{kind}` (its kinds: {kinds})"),
+            format!(
+                "provider `{provider_name}` has no kind `{kind}`{} (its kinds: {kinds})",
+                crate::suggest::hint(kind, known.iter().copied())
+            ),
         ));
     }
     let protect = match fields.remove("protect") {
@@ -729,7 +758,7 @@ fn check_fields(
 ) {
     let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return };
     if let Err(errors) = handler.validate(&definition.fields) {
-        problems.extend(errors.into_iter().map(|error| definition.error(&error.pointer, error.message)));
+        problems.extend(errors.iter().map(|error| definition.field_error(error)));
         return;
     }
     if let Err(error) = crate::secrets::secret_refs(&definition.fields, &handler.secret_fields()) {
@@ -740,9 +769,18 @@ fn check_fields(
         Ok(references) => {
             for (pointer, reference) in references {
                 if !defined.contains_key(&definition.id.sibling(&reference)) {
+                    let siblings: Vec<String> = defined
+                        .keys()
+                        .filter(|id| id.provider == definition.id.provider)
+                        .map(ObjectId::short)
+                        .collect();
                     problems.push(definition.error(
                         &pointer,
-                        format!("`{reference}` is not defined for provider instance `{}`", definition.id.provider),
+                        format!(
+                            "`{reference}` is not defined for provider instance `{}`{}",
+                            definition.id.provider,
+                            crate::suggest::hint(&reference.to_string(), siblings.iter().map(String::as_str))
+                        ),
                     ));
                 }
             }

@@ -142,11 +142,21 @@ impl SettingsError {
 pub struct FieldError {
     pub pointer: String,
     pub message: String,
+    /// The field this one duplicates (a rule title used twice, say), as a pointer relative to
+    /// the same object: the engine names where it was written, so that the message need not
+    /// say "rule 0".
+    pub duplicate_of: Option<String>,
 }
 
 impl FieldError {
     pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { pointer: pointer.into(), message: message.into() }
+        FieldError { pointer: pointer.into(), message: message.into(), duplicate_of: None }
+    }
+
+    /// Names the field that `pointer` duplicates (see [`FieldError::duplicate_of`]).
+    pub fn duplicating(mut self, first: impl Into<String>) -> FieldError {
+        self.duplicate_of = Some(first.into());
+        self
     }
 }
 
@@ -154,12 +164,12 @@ impl FieldError {
 /// pointer — the usual first step of [`Handler::validate`].
 pub fn parse_fields<T: DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
     let value = Value::Object(fields.clone());
-    from_value_with_path(&value).map_err(|(pointer, message)| FieldError { pointer, message })
+    from_value_with_path(&value).map_err(|(pointer, message)| FieldError::at(pointer, message))
 }
 
 /// Deserialises any JSON value with the failing field's pointer.
 pub(crate) fn parse_fields_value<T: DeserializeOwned>(value: &Value) -> Result<T, FieldError> {
-    from_value_with_path(value).map_err(|(pointer, message)| FieldError { pointer, message })
+    from_value_with_path(value).map_err(|(pointer, message)| FieldError::at(pointer, message))
 }
 
 fn from_value_with_path<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
@@ -212,6 +222,27 @@ pub enum Resolved<'a> {
 pub trait Resolver: Sync {
     /// `None` when `reference` names no object managed in this provider instance.
     fn resolve(&self, reference: &LocalRef) -> Option<Resolved<'_>>;
+}
+
+/// A field that names another object of the same provider instance by a natural key instead
+/// of `{ ref = … }`: `datasource = { name = "Prometheus" }` names the data source whose `name`
+/// is `Prometheus`. When a definition of `kind` in the project has that key, the loader
+/// replaces the field with a generic reference to it (`{ ref = "kind.id", field = … }`), so
+/// that the object is created first, the plan shows it as known after apply, and apply writes
+/// its remote value. Otherwise the field stays as written, for the handler to resolve against
+/// the server (see [`crate::keyrefs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyReference {
+    /// The field holding the name; replaced whole when it resolves to a definition.
+    pub pointer: String,
+    /// The kind of object it names.
+    pub kind: String,
+    /// The top-level field of that kind's definitions that holds the key (`name`).
+    pub key_field: String,
+    /// The key written (`Prometheus`).
+    pub key: String,
+    /// The referenced object's remote field the field stands for (`uid`); `None`: its remote id.
+    pub value_field: Option<String>,
 }
 
 /// The placeholder shown in a plan for a value that only an earlier write of the same
@@ -270,6 +301,37 @@ pub trait Handler: Send + Sync {
     /// `{ ref = … }` fields are found by the engine and need not be listed.
     fn references(&self, _fields: &Fields) -> Vec<(String, LocalRef)> {
         Vec::new()
+    }
+
+    /// Fields that name another object of the same instance by a natural key rather than by
+    /// `{ ref = … }` (see [`KeyReference`]). A field listed here must also accept the generic
+    /// reference the loader puts in its place when the key names a definition of the project.
+    fn key_references(&self, _fields: &Fields) -> Vec<KeyReference> {
+        Vec::new()
+    }
+
+    /// A key besides [`Handler::adoption_key`] that the remote keeps unique among objects of
+    /// this kind (Grafana: a folder's title, compared by its URL slug). The planner compares it
+    /// between a definition it would create and the remote objects no state entry claims, and
+    /// asks [`Handler::unique_key_clash`] what a clash means. `None` when the kind has no such
+    /// key or it cannot be computed offline.
+    fn unique_key(&self, _desired: &DesiredObject) -> Option<String> {
+        None
+    }
+
+    /// [`Handler::unique_key`] of a remote object.
+    fn remote_unique_key(&self, _remote: &RemoteObject) -> Option<String> {
+        None
+    }
+
+    /// Creating `desired` would clash with the unmanaged `remote` on [`Handler::unique_key`].
+    /// `Ok(())` offers to adopt `remote` instead (planned as an adopt, applied with `--adopt`);
+    /// an error refuses the plan at the field it names, with the fix.
+    fn unique_key_clash(&self, _desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError> {
+        Err(FieldError::at(
+            "",
+            format!("the remote object `{}` already has this object's unique key", remote.remote_id),
+        ))
     }
 
     /// Pointer patterns of the fields that hold secrets (`*` matches one segment), e.g.

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LocalRef, RemoteObject, Resolved,
-    Resolver, async_trait,
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KeyReference, LocalRef, RemoteObject,
+    Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -462,8 +462,9 @@ fn datasource_uid(
                     let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
                     names.sort_unstable();
                     format!(
-                        "Grafana has no data source named `{name}` (it has: {})",
-                        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                        "Grafana has no data source named `{name}`{} (it has: {})",
+                        mac_core::suggest::hint(name, names.iter().copied()),
+                        if names.is_empty() { "none".to_owned() } else { names.join(", ") },
                     )
                 }),
                 Some(Err(reason)) => Err(format!("cannot resolve data source `{name}`: {reason}")),
@@ -537,6 +538,26 @@ impl Handler for AlertGroupHandler {
         folder_references(fields)
     }
 
+    /// `datasource = { name = "…" }` names a data source; one defined in the project is
+    /// referred to by its uid (the loader turns the name into a reference).
+    fn key_references(&self, fields: &Fields) -> Vec<KeyReference> {
+        let mut found = Vec::new();
+        for (index, rule) in fields.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (position, query) in rule.get("data").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                if let Some(name) = query.pointer("/datasource/name").and_then(Value::as_str) {
+                    found.push(KeyReference {
+                        pointer: format!("/rules/{index}/data/{position}/datasource"),
+                        kind: "datasource".to_owned(),
+                        key_field: "name".to_owned(),
+                        key: name.to_owned(),
+                        value_field: Some("uid".to_owned()),
+                    });
+                }
+            }
+        }
+        found
+    }
+
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
         let folder_uid = match folder_of(&desired.fields)? {
             FolderRef::Uid(uid) => uid,
@@ -608,11 +629,14 @@ impl Handler for AlertGroupHandler {
                 let uid = query.get("datasourceUid").and_then(Value::as_str).unwrap_or_default();
                 let mut item = Map::new();
                 item.insert("ref_id".to_owned(), query.get("refId").cloned().unwrap_or_default());
+                // A data source imported or managed too is referred to as such; one that is
+                // not (provisioned by Grafana's files, say) by its name, else its uid.
                 item.insert(
                     "datasource".to_owned(),
-                    match names.get(uid) {
-                        Some(name) => json!({ "name": name }),
-                        None => json!(uid),
+                    match (refs.local_id("datasource", uid), names.get(uid)) {
+                        (Some(local_id), _) => json!({ "ref": format!("datasource.{local_id}"), "field": "uid" }),
+                        (None, Some(name)) => json!({ "name": name }),
+                        (None, None) => json!(uid),
                     },
                 );
                 let expression = EXPRESSION_UIDS.contains(&uid);
@@ -755,8 +779,8 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
             &[]
         }
     };
-    let mut titles = BTreeMap::new();
-    let mut keys = BTreeMap::new();
+    let mut titles: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
     for (index, rule) in rules.iter().enumerate() {
         let at = |field: &str| format!("/rules/{index}{field}");
         let Some(rule) = rule.as_object() else {
@@ -771,19 +795,31 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 ""
             }
         };
-        if let Some(first) = titles.insert(title.to_owned(), index) {
-            errors.push(FieldError::at(
-                at("/title"),
-                format!(
-                    "rule title `{title}` is also used by rule {first}; Grafana requires unique titles in a folder"
-                ),
-            ));
+        if let Some(first) = titles.get(title) {
+            errors.push(
+                FieldError::at(
+                    at("/title"),
+                    format!(
+                        "rule title `{title}` is used twice in this group; Grafana requires unique titles in a folder"
+                    ),
+                )
+                .duplicating(format!("/rules/{first}/title")),
+            );
+        } else {
+            titles.insert(title.to_owned(), index);
         }
         let key = rule.get("id").and_then(Value::as_str).unwrap_or(title).to_owned();
-        if let Some(first) = keys.insert(key.clone(), index)
+        if let Some(first) = keys.get(&key).copied()
             && rule.get("id").is_some()
         {
-            errors.push(FieldError::at(at("/id"), format!("rule id `{key}` is also used by rule {first}")));
+            let first_field =
+                if rules.get(first).and_then(|first: &Value| first.get("id")).is_some() { "id" } else { "title" };
+            errors.push(
+                FieldError::at(at("/id"), format!("rule id `{key}` is used twice in this group"))
+                    .duplicating(format!("/rules/{first}/{first_field}")),
+            );
+        } else {
+            keys.entry(key).or_insert(index);
         }
         for (field, allowed) in
             [("no_data_state", NO_DATA_STATES.as_slice()), ("exec_err_state", EXEC_ERR_STATES.as_slice())]
@@ -870,6 +906,7 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 errors.push(FieldError::at(at("/model"), "`model` must be a table"));
             }
         }
+        check_expression_inputs(index, data, &ref_ids, &mut errors);
         match rule.get("condition").and_then(Value::as_str) {
             Some(condition) if ref_ids.contains(&condition) => {}
             Some(condition) => errors.push(FieldError::at(
@@ -883,6 +920,143 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// The expression types of Grafana 8.5.4 (pkg/expr/commands.go:296-310 `ParseCommandType`).
+const EXPRESSION_TYPES: [&str; 4] = ["math", "reduce", "resample", "classic_conditions"];
+
+/// Checks the inputs of each server-side expression of a rule as Grafana 8.5.4 builds its
+/// evaluation graph (pkg/expr/graph.go:171-212 `buildGraphEdges`): every ref_id an expression
+/// needs must be a query or expression of the rule ("unable to find dependent node"), not
+/// itself, and a classic condition takes only data source queries. Grafana accepts such a
+/// rule when it is saved and fails every evaluation of it, so mac refuses it before.
+fn check_expression_inputs(index: usize, data: &[Value], ref_ids: &[&str], errors: &mut Vec<FieldError>) {
+    let is_expression = |query: &Value| {
+        query.get("datasource").and_then(Value::as_str).is_some_and(|uid| EXPRESSION_UIDS.contains(&uid))
+    };
+    let expressions: Vec<&str> = data
+        .iter()
+        .filter(|query| is_expression(query))
+        .filter_map(|query| query.get("ref_id").and_then(Value::as_str))
+        .collect();
+    for (position, query) in data.iter().enumerate() {
+        if !is_expression(query) {
+            continue;
+        }
+        let at = |field: &str| format!("/rules/{index}/data/{position}/model{field}");
+        let own = query.get("ref_id").and_then(Value::as_str).unwrap_or_default();
+        let Some(model) = query.get("model").and_then(Value::as_object) else { continue };
+        let kind = match model.get("type").and_then(Value::as_str) {
+            Some(kind) if EXPRESSION_TYPES.contains(&kind) => kind,
+            // nodes.go:99-103: "invalid expression command type".
+            Some(kind) => {
+                errors.push(FieldError::at(
+                    at("/type"),
+                    format!(
+                        "`{kind}` is not an expression type of Grafana 8.5{} (the types: {})",
+                        mac_core::suggest::hint(kind, EXPRESSION_TYPES),
+                        EXPRESSION_TYPES.join(", ")
+                    ),
+                ));
+                continue;
+            }
+            None => {
+                errors.push(FieldError::at(
+                    at("/type"),
+                    format!("an expression needs `type` in its model (one of {})", EXPRESSION_TYPES.join(", ")),
+                ));
+                continue;
+            }
+        };
+        // Each input: where it is written and the ref_id it names.
+        let inputs: Vec<(String, String)> = match kind {
+            // commands.go:41-63: the variables of the math expression, `$A` or `${A}`.
+            "math" => match model.get("expression").and_then(Value::as_str) {
+                Some(expression) => {
+                    math_variables(expression).into_iter().map(|name| (at("/expression"), name)).collect()
+                }
+                None => Vec::new(),
+            },
+            // commands.go:95-104 and 199-209: `expression` names the input, `$` optional.
+            "reduce" | "resample" => match model.get("expression").and_then(Value::as_str) {
+                Some(expression) => vec![(at("/expression"), expression.trim_start_matches('$').to_owned())],
+                None => Vec::new(),
+            },
+            // classic/classic.go:179-205: each condition's `query.params[0]`.
+            _ => model
+                .get("conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter_map(|(condition, value)| {
+                    let name = value.pointer("/query/params/0")?.as_str()?;
+                    Some((at(&format!("/conditions/{condition}/query/params/0")), name.to_owned()))
+                })
+                .collect(),
+        };
+        for (pointer, name) in inputs {
+            if name == own {
+                // graph.go:191-193.
+                errors.push(FieldError::at(pointer, format!("expression `{own}` cannot take itself as input")));
+            } else if !ref_ids.contains(&name.as_str()) {
+                // graph.go:185-189.
+                errors.push(FieldError::at(
+                    pointer,
+                    format!(
+                        "`{name}` is not the ref_id of any query or expression of this rule{} (its ref_ids: {}); \
+                         Grafana would fail every evaluation of it (unable to find dependent node)",
+                        mac_core::suggest::hint(&name, ref_ids.iter().copied()),
+                        ref_ids.join(", "),
+                    ),
+                ));
+            } else if kind == "classic_conditions" && expressions.contains(&name.as_str()) {
+                // graph.go:195-199.
+                errors.push(FieldError::at(
+                    pointer,
+                    format!("a classic condition takes only data source queries, and `{name}` is an expression"),
+                ));
+            }
+        }
+    }
+}
+
+/// The variables a math expression reads (pkg/expr/mathexp/parse/lex.go:289-324 `lexVar`,
+/// parse.go:300-305 `Var`): `$` then letters, digits and `_`, or `${…}`; none inside strings.
+fn math_variables(expression: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut chars = expression.chars().peekable();
+    let is_varchar = |c: char| c == '_' || c.is_alphanumeric();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for inner in chars.by_ref() {
+                    if inner == '"' {
+                        break;
+                    }
+                }
+            }
+            '$' if chars.peek() == Some(&'{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|inner| *inner != '}').collect();
+                if !name.is_empty() {
+                    names.push(name);
+                }
+            }
+            '$' => {
+                let mut name = String::new();
+                while let Some(next) = chars.peek().copied().filter(|next| is_varchar(*next)) {
+                    name.push(next);
+                    chars.next();
+                }
+                if !name.is_empty() {
+                    names.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    names
 }
 
 #[cfg(test)]

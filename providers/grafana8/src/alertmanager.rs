@@ -130,6 +130,30 @@ fn integrations(fields: &Fields) -> &[Value] {
     fields.get("integrations").and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
+/// The integration types of Grafana 8.5.4's unified alerting: the keys of `receiverFactories`
+/// (pkg/services/ngalert/notifier/channels/factory.go:36-55). Any other type makes Grafana
+/// refuse the whole Alertmanager configuration ("notifier … is not supported").
+const INTEGRATION_TYPES: [&str; 18] = [
+    "prometheus-alertmanager",
+    "dingding",
+    "discord",
+    "email",
+    "googlechat",
+    "kafka",
+    "line",
+    "opsgenie",
+    "pagerduty",
+    "pushover",
+    "sensugo",
+    "slack",
+    "teams",
+    "telegram",
+    "threema",
+    "victorops",
+    "webhook",
+    "wecom",
+];
+
 #[async_trait]
 impl Handler for ContactPointHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
@@ -152,11 +176,23 @@ impl Handler for ContactPointHandler {
                         &["type", "settings", "secure_settings", "disable_resolve_message"],
                         &mut errors,
                     );
-                    if item.get("type").and_then(Value::as_str).is_none_or(str::is_empty) {
-                        errors.push(FieldError::at(
+                    match item.get("type").and_then(Value::as_str).filter(|kind| !kind.is_empty()) {
+                        None => errors.push(FieldError::at(
                             format!("{at}/type"),
                             "`type` is required, e.g. \"slack\", \"email\", \"webhook\"",
-                        ));
+                        )),
+                        // channels/factory.go `Factory` looks the type up lower-cased.
+                        Some(kind) if !INTEGRATION_TYPES.contains(&kind.to_lowercase().as_str()) => {
+                            errors.push(FieldError::at(
+                                format!("{at}/type"),
+                                format!(
+                                    "Grafana 8.5 has no integration type `{kind}`{} (the types: {})",
+                                    mac_core::suggest::hint(kind, INTEGRATION_TYPES),
+                                    INTEGRATION_TYPES.join(", ")
+                                ),
+                            ))
+                        }
+                        Some(_) => {}
                     }
                     for table in ["settings", "secure_settings"] {
                         if item.get(table).is_some_and(|value| !value.is_object()) {

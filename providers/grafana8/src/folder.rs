@@ -49,6 +49,40 @@ pub fn valid_uid(uid: &str) -> bool {
     !uid.is_empty() && uid.len() <= 40 && uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// The key by which Grafana 8.5.4 refuses a second folder: its title's URL slug. A folder is
+/// saved only if no folder (and no dashboard of General) has the same slug
+/// (pkg/services/dashboards/database/database.go:357-389 `getExistingDashboardByTitleAndFolder`,
+/// `WHERE org_id=? AND slug=? AND (is_folder=? OR folder_id=?)`), the slug being
+/// pkg/models/dashboards.go:315-328 `SlugifyTitle`: gosimple/slug's `Make` of the lower-cased
+/// title. That is computed here for ASCII titles only (others need slug's transliteration
+/// table): `None` for a title with other characters, whose clash Grafana reports at apply.
+pub fn title_slug(title: &str) -> Option<String> {
+    if !title.is_ascii() {
+        return None;
+    }
+    let lower = title.to_ascii_lowercase();
+    let mut substituted = String::with_capacity(lower.len());
+    // slug's English and default substitutions (languages_substitution.go).
+    for c in lower.trim().chars() {
+        match c {
+            '&' => substituted.push_str("and"),
+            '@' => substituted.push_str("at"),
+            '"' | '\'' => {}
+            c => substituted.push(c),
+        }
+    }
+    let mut slug = String::with_capacity(substituted.len());
+    for c in substituted.chars() {
+        let c = if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' };
+        if !(c == '-' && slug.ends_with('-')) {
+            slug.push(c);
+        }
+    }
+    let slug = slug.trim_matches(|c| c == '-' || c == '_');
+    // An empty slug becomes the title's base64 in Grafana: equal only for equal titles.
+    Some(if slug.is_empty() { format!("title:{title}") } else { slug.to_owned() })
+}
+
 impl FolderHandler {
     pub fn new(client: Arc<Client>) -> FolderHandler {
         FolderHandler { client }
@@ -77,6 +111,20 @@ impl FolderHandler {
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// The folder whose title has the same slug as `title`, if one does and it can be told
+    /// offline (see [`title_slug`]), else one with the same title whatever its case.
+    async fn same_slug(&self, title: &str) -> Option<(String, String)> {
+        let wanted = title_slug(title);
+        self.list().await.ok()?.into_iter().find_map(|folder| {
+            let other = folder.fields.get("title")?.as_str()?.to_owned();
+            let same = match (&wanted, title_slug(&other)) {
+                (Some(wanted), Some(other)) => *wanted == other,
+                _ => other.to_lowercase() == title.to_lowercase(),
+            };
+            same.then_some((folder.remote_id, other))
+        })
     }
 
     /// Refuses to delete a folder that holds anything mac does not manage: Grafana would
@@ -156,13 +204,54 @@ impl Handler for FolderHandler {
         Some(FolderHandler::uid(desired))
     }
 
+    fn unique_key(&self, desired: &DesiredObject) -> Option<String> {
+        title_slug(desired.fields.get("title")?.as_str()?.trim())
+    }
+
+    fn remote_unique_key(&self, remote: &RemoteObject) -> Option<String> {
+        title_slug(remote.fields.get("title")?.as_str()?)
+    }
+
+    /// A folder whose title Grafana would take for this one's is adopted when the definition
+    /// leaves the uid open; a definition that pins another uid cannot have it.
+    fn unique_key_clash(&self, desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError> {
+        let title = remote.fields.get("title").and_then(Value::as_str).unwrap_or_default();
+        let uid = &remote.remote_id;
+        match desired.fields.get("uid").and_then(Value::as_str) {
+            None => Ok(()),
+            Some(pinned) => Err(FieldError::at(
+                "/title",
+                format!(
+                    "a folder titled `{title}` already exists with uid `{uid}`, and Grafana refuses a second folder whose title \
+                     has the same URL slug: set uid = \"{uid}\" (instead of \"{pinned}\") to take it over with --adopt, \
+                     or choose another title"
+                ),
+            )),
+        }
+    }
+
+    /// The uid is compared only when the definition names one: a folder adopted by its title
+    /// keeps the uid Grafana gave it.
     fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
         let title = desired.fields.get("title").and_then(Value::as_str).map(str::trim);
-        Ok(json!({ "title": title, "uid": FolderHandler::uid(desired) }))
+        match desired.fields.get("uid") {
+            Some(uid) => Ok(json!({ "title": title, "uid": uid })),
+            None => Ok(json!({ "title": title })),
+        }
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
         json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
+    }
+
+    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
+        let mut observed = self.observed(remote);
+        if desired.get("uid").is_none()
+            && let Value::Object(map) = &mut observed
+        {
+            map.remove("uid");
+        }
+        observed
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
@@ -211,17 +300,30 @@ impl Handler for FolderHandler {
             // 412 on create means the uid exists (API.md §2.5 step 5): after a lost answer
             // that is our own folder; anything else is a clash to report, not to overwrite.
             Err(err) if err.kind == HandlerErrorKind::Conflict => {
-                if let Some(existing) = self.get(&uid).await?
+                let existing = self.get(&uid).await?;
+                if let Some(existing) = &existing
                     && existing.get("title").and_then(Value::as_str) == Some(title.as_str())
                 {
-                    return Ok(folder_object(&existing));
+                    return Ok(folder_object(existing));
                 }
+                let fix = match existing {
+                    // The uid is taken by another folder.
+                    Some(existing) => format!(
+                        "the uid `{uid}` belongs to folder `{}`: choose another uid",
+                        existing.get("title").and_then(Value::as_str).unwrap_or_default()
+                    ),
+                    // The title clashes (by slug; made since the plan, or not comparable offline).
+                    None => match self.same_slug(&title).await {
+                        Some((other_uid, other_title)) => format!(
+                            "a folder titled `{other_title}` already exists with uid `{other_uid}` (Grafana compares titles by their URL slug): \
+                             set uid = \"{other_uid}\" to take it over with --adopt, or choose another title"
+                        ),
+                        None => "choose another title or uid".to_owned(),
+                    },
+                };
                 Err(HandlerError::new(
                     HandlerErrorKind::Conflict,
-                    format!(
-                        "cannot create folder `{title}` (uid {uid}): {}. If it is the folder you mean, add it to state with `mac apply --adopt`",
-                        err.message
-                    ),
+                    format!("cannot create folder `{title}` (uid {uid}): {}; {fix}", err.message),
                 )
                 .at("/title"))
             }
@@ -270,6 +372,19 @@ impl Handler for FolderHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn title_slugs_follow_gosimple_slug_for_ascii() {
+        // Expected values from gosimple/slug v1.9.0, as in the emulator's fixture.
+        assert_eq!(title_slug("Payments").as_deref(), Some("payments"));
+        assert_eq!(title_slug("  Payments & Billing!  ").as_deref(), Some("payments-and-billing"));
+        assert_eq!(title_slug("Ops @ Night").as_deref(), Some("ops-at-night"));
+        assert_eq!(title_slug("Team's \"A\"").as_deref(), Some("teams-a"));
+        assert_eq!(title_slug("__x__").as_deref(), Some("x"));
+        assert_eq!(title_slug("a_b--c").as_deref(), Some("a_b-c"));
+        assert_eq!(title_slug("!!!").as_deref(), Some("title:!!!"));
+        assert_eq!(title_slug("Café"), None);
+    }
 
     #[test]
     fn derived_uids_are_stable_valid_and_distinct() {

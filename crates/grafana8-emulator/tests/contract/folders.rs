@@ -178,6 +178,27 @@ async fn title_clashes_go_by_slug() {
     assert_eq!((s, b), (409, msg("a folder or dashboard in the general folder with the same name already exists")));
 }
 
+/// What mac's plan relies on to see a folder clash before Grafana does: the clash is decided by
+/// the slug alone, the lower-cased title through gosimple/slug, substitutions and punctuation
+/// included (database.go:360-361 `Where("org_id=? AND slug=? AND (is_folder=? OR folder_id=?)")`,
+/// the slug from dashboards.go:310-328 `UpdateSlug`/`SlugifyTitle`), never by uid or title text.
+#[tokio::test]
+async fn a_folder_clashes_with_any_folder_of_the_same_slug_and_only_those() {
+    let t = Target::new().await;
+    let base = unique("Ops & Billing");
+    let (s, b) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"title": base}))).await;
+    assert_eq!(s, 200, "{b}");
+    // `&` becomes "and", punctuation a dash, case is ignored: the same slug, another uid.
+    let same_slug = format!("  {}!  ", base.to_uppercase().replace(" & ", " AND "));
+    let uid = unique("u").replace('.', "");
+    // database.go:384 ErrDashboardWithSameNameInFolderExists → folder_service.go:268 → apierrors/folder.go:36
+    let (s, b) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"uid": uid, "title": same_slug}))).await;
+    assert_eq!((s, b), (409, msg("a folder or dashboard in the general folder with the same name already exists")));
+    // A title whose slug differs is no clash, however alike it reads.
+    let (s, b) = t.send("POST", "/api/folders", &t.admin(), Some(json!({"title": format!("{base} 2")}))).await;
+    assert_eq!(s, 200, "{b}");
+}
+
 #[tokio::test]
 async fn get_by_uid_and_by_id() {
     let t = Target::new().await;

@@ -229,12 +229,12 @@ fn errors_are_plain_and_located() {
     let grafana = Grafana::start(&PAYMENTS.replace("{ name = \"Prometheus\" }", "{ name = \"Prometheus-typo\" }"));
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: definitions/main.toml:21:1: Grafana has no data source named `Prometheus-typo` (it has: Prometheus)");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:21:1: Grafana has no data source named `Prometheus-typo`; did you mean `Prometheus`? (it has: Prometheus), and no `datasource` of this project has name `Prometheus-typo` (defined here: none). To use a `datasource` defined here, write { ref = "datasource.ID", field = "uid" }"#);
 
     grafana.project.define(&PAYMENTS.replace("folder = \"payments\"", "folder = \"paymnts\""));
     let (code, _, stderr) = run(grafana.mac().arg("validate"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: definitions/main.toml:8:1: `folder.paymnts` is not defined for provider instance `grafana8`");
+    assert_snapshot!(stderr, @"error: definitions/main.toml:8:1: `folder.paymnts` is not defined for provider instance `grafana8`; did you mean `folder.payments`?");
 
     grafana.project.define(&PAYMENTS.replace("condition = \"B\"\nfor = \"5m\"", "condition = \"C\"\nfor = \"5m\""));
     let (code, _, stderr) = run(grafana.mac().arg("validate"));
@@ -317,9 +317,10 @@ fn import_of_a_hand_made_grafana_round_trips_to_an_empty_plan() {
 
     let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8", "--folder", "Ops Team"]));
     assert_eq!(code, 0, "{stderr}");
-    assert_snapshot!(stdout, @r"
+    assert_snapshot!(stdout, @"
+    wrote definitions/datasources.toml
     wrote definitions/ops-team.toml
-    Imported 2 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
+    Imported 3 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
     ");
     let file = std::fs::read_to_string(grafana.project.root().join("definitions/ops-team.toml")).expect("written");
     assert_snapshot!(file, @r#"
@@ -346,7 +347,7 @@ fn import_of_a_hand_made_grafana_round_trips_to_an_empty_plan() {
 
     [[grafana8.alert_group.rules.data]]
     ref_id = "A"
-    datasource = { name = "Prometheus" }
+    datasource = { ref = "datasource.prometheus", field = "uid" }
     relative_time_range = { from = "1h", to = "0s" }
     model = { expr = "node_filesystem_avail_bytes < 1e9", refId = "A" }
 
@@ -357,7 +358,7 @@ fn import_of_a_hand_made_grafana_round_trips_to_an_empty_plan() {
     "#);
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
-    assert_snapshot!(stdout, @"No changes. 2 object(s) match their definitions.");
+    assert_snapshot!(stdout, @"No changes. 3 object(s) match their definitions.");
 
     // The imported definitions are ordinary ones: an edit is planned as usual.
     std::fs::write(

@@ -91,7 +91,6 @@ fn folder_permissions_create_replan_edit_drift_prune() {
     assert_snapshot!(stdout, @r#"
     + create grafana8/folder.payments
         title = "Payments"
-        uid = "mac-payments"
     + create grafana8/folder_permission.payments
         folder_uid = "(known after apply)"
         permissions = [

@@ -5,6 +5,7 @@ mod alerting_e2e;
 mod apply;
 mod django;
 mod grafana8;
+mod grafana8_checks;
 mod grafana8_dashboards;
 mod hostile;
 mod moved;

@@ -1,0 +1,347 @@
+//! What Grafana 8.5 would refuse, seen before it does (issue 16, items 4, 5 and 8): data
+//! source names that the project itself provides, folder titles that exist already, and the
+//! offline checks of expressions, integration types, misspelt references and kinds,
+//! duplicated rule titles, and `mac render` of dashboards holding JSON `null`.
+
+use grafana8_emulator::{Emulator, EmulatorConfig, Role};
+use insta::assert_snapshot;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::grafana8::Grafana;
+use crate::{Project, run};
+
+/// An emulator with nothing in it but the admin and an API key: no data source.
+fn empty_grafana(definitions: &str) -> Grafana {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let (emulator, key) = runtime.block_on(async {
+        let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator starts");
+        let key = emulator.create_api_key("mac-tests", Role::Admin).await.expect("api key");
+        (emulator, key)
+    });
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        &format!("[providers.grafana8]\nurl = \"{}\"\ntoken = {{ env = \"GRAFANA_TOKEN\" }}\n", emulator.base_url()),
+    );
+    project.define(definitions);
+    Grafana { emulator, key, datasource_uid: String::new(), project, runtime }
+}
+
+/// The README's alert example, with the data source it names defined beside it.
+const README_EXAMPLE: &str = r#"
+[[grafana8.datasource]]
+id = "prometheus"
+name = "Prometheus"
+type = "prometheus"
+url = "http://prometheus:9090"
+
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.alert_group]]
+id = "payments-http"
+folder = "payments"
+name = "HTTP"
+interval = "1m"
+
+[[grafana8.alert_group.rules]]
+title = "High 5xx ratio"
+condition = "B"
+for = "5m"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Prometheus" }
+model = { expr = "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0.05" }
+"#;
+
+#[test]
+fn a_data_source_named_by_the_project_is_created_first_and_referred_to_by_uid() {
+    let grafana = empty_grafana(README_EXAMPLE);
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    + create grafana8/datasource.prometheus
+        name = "Prometheus"
+        type = "prometheus"
+        access = "proxy"
+        url = "http://prometheus:9090"
+        database = ""
+        user = ""
+        basic_auth_user = ""
+        basic_auth = false
+        with_credentials = false
+        is_default = false
+        json_data = {}
+        secure_json_fields = []
+    + create grafana8/folder.payments
+        title = "Payments"
+    + create grafana8/alert_group.payments-http
+        folder_uid = "(known after apply)"
+        name = "HTTP"
+        interval = "1m"
+        rules = [
+          {
+            "id": "High 5xx ratio",
+            "title": "High 5xx ratio",
+            "condition": "B",
+            "for": "5m",
+            "no_data_state": "NoData",
+            "exec_err_state": "Alerting",
+            "labels": {},
+            "annotations": {},
+            "data": [
+              {
+                "ref_id": "A",
+                "datasource_uid": "(known after apply)",
+                "query_type": "",
+                "relative_time_range": {
+                  "from": 600,
+                  "to": 0
+                },
+                "model": {
+                  "expr": "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))",
+                  "intervalMs": 1000,
+                  "maxDataPoints": 43200
+                }
+              },
+              {
+                "ref_id": "B",
+                "datasource_uid": "__expr__",
+                "query_type": "",
+                "relative_time_range": {
+                  "from": 0,
+                  "to": 0
+                },
+                "model": {
+                  "expression": "$A > 0.05",
+                  "type": "math",
+                  "intervalMs": 1000,
+                  "maxDataPoints": 43200
+                }
+              }
+            ]
+          }
+        ]
+
+    Plan: 3 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let rules = grafana.api(Method::GET, "/api/ruler/grafana/api/v1/rules", None);
+    let datasource = grafana.api(Method::GET, "/api/datasources/name/Prometheus", None);
+    assert_eq!(rules["Payments"][0]["rules"][0]["grafana_alert"]["data"][0]["datasourceUid"], datasource["uid"]);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_snapshot!(stdout, @"No changes. 3 object(s) match their definitions.");
+}
+
+#[test]
+fn an_unknown_data_source_name_lists_the_known_ones_and_suggests_a_reference() {
+    let grafana = empty_grafana(
+        &README_EXAMPLE.replace("datasource = { name = \"Prometheus\" }", "datasource = { name = \"Promethus\" }"),
+    );
+    let loki = json!({ "name": "Loki", "type": "loki", "access": "proxy", "url": "http://loki:3100" });
+    grafana.api(Method::POST, "/api/datasources", Some(loki));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1, "{stdout}");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:25:1: Grafana has no data source named `Promethus` (it has: Loki), and no `datasource` of this project has name `Promethus`; did you mean `Prometheus`? (defined here: Prometheus). To use a `datasource` defined here, write { ref = "datasource.prometheus", field = "uid" }"#);
+}
+
+#[test]
+fn a_folder_title_that_exists_is_offered_for_adoption() {
+    let grafana = empty_grafana("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n");
+    // Made by hand, with a uid Grafana chose and a title with the same URL slug.
+    grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "hand-made", "title": "payments" })));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    ~ adopt grafana8/folder.payments (exists remotely but is not managed; applied only with --adopt)
+        title: "payments" -> "Payments"
+
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt, 0 unchanged.
+    "#);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let folder = grafana.api(Method::GET, "/api/folders/hand-made", None);
+    assert_eq!(folder["title"], "Payments");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_snapshot!(stdout, @"No changes. 1 object(s) match their definitions.");
+}
+
+#[test]
+fn a_folder_title_that_exists_under_another_pinned_uid_is_refused_at_plan_time() {
+    let grafana =
+        empty_grafana("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\nuid = \"payments-uid\"\n");
+    grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "hand-made", "title": "Payments" })));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1, "{stdout}");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:3:1: a folder titled `Payments` already exists with uid `hand-made`, and Grafana refuses a second folder whose title has the same URL slug: set uid = "hand-made" (instead of "payments-uid") to take it over with --adopt, or choose another title"#);
+}
+
+#[test]
+fn offline_checks_catch_what_grafana_would_refuse_or_fail_to_evaluate() {
+    let project = Project::empty();
+    project
+        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:1\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    project.define(
+        r##"
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.datasource]]
+id = "prom"
+name = "Prometheus"
+type = "prometheus"
+
+[[grafana8.alert_group]]
+id = "payments-latency"
+folder = "paymnets"
+
+[[grafana8.alert_group.rules]]
+title = "Slow"
+condition = "A"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { ref = "datasource.promm", field = "uid" }
+model = { expr = "up" }
+
+[[grafana8.alert_group]]
+id = "payments-http"
+folder = "payments"
+
+[[grafana8.alert_group.rules]]
+title = "Errors"
+condition = "B"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Prometheus" }
+model = { expr = "up" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 1 && ${C} < 2" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "D"
+datasource = "__expr__"
+model = { type = "reduce", reducer = "last", expression = "$Q" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "E"
+datasource = "__expr__"
+model = { type = "classic_conditions", conditions = [{ query = { params = ["B"] }, reducer = { type = "last" }, evaluator = { type = "gt", params = [1] } }] }
+
+[[grafana8.alert_group.rules]]
+title = "Errors"
+condition = "A"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = "__expr__"
+model = { type = "resampel", expression = "$B" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "reduce", reducer = "last", expression = "$B" }
+
+[[grafana8.contact_point]]
+id = "ops"
+
+[[grafana8.contact_point.integrations]]
+type = "slak"
+settings = { recipient = "#ops" }
+
+[[grafana8.alert_gruop]]
+id = "typo"
+"##,
+    );
+    let (code, _, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"
+    error: definitions/main.toml:73:12: provider `grafana8` has no kind `alert_gruop`; did you mean `alert_group`? (its kinds: contact_point, datasource, folder, alert_group, dashboard, folder_permission, notification_channel, notification_policy)
+    definitions/main.toml:13:1: `folder.paymnets` is not defined for provider instance `grafana8`; did you mean `folder.payments`?
+    definitions/main.toml:21:1: `datasource.promm` is not defined for provider instance `grafana8`; did you mean `datasource.prom`?
+    definitions/main.toml:40:26: `C` is not the ref_id of any query or expression of this rule (its ref_ids: A, B, D, E); Grafana would fail every evaluation of it (unable to find dependent node)
+    definitions/main.toml:45:46: `Q` is not the ref_id of any query or expression of this rule (its ref_ids: A, B, D, E); Grafana would fail every evaluation of it (unable to find dependent node)
+    definitions/main.toml:50:76: a classic condition takes only data source queries, and `B` is an expression
+    definitions/main.toml:53:1: rule title `Errors` is used twice in this group; Grafana requires unique titles in a folder; first used at definitions/main.toml:29:1
+    definitions/main.toml:59:11: `resampel` is not an expression type of Grafana 8.5; did you mean `resample`? (the types: math, reduce, resample, classic_conditions)
+    definitions/main.toml:64:46: expression `B` cannot take itself as input
+    definitions/main.toml:70:1: Grafana 8.5 has no integration type `slak`; did you mean `slack`? (the types: prometheus-alertmanager, dingding, discord, email, googlechat, kafka, line, opsgenie, pagerduty, pushover, sensugo, slack, teams, telegram, threema, victorops, webhook, wecom)
+    ");
+}
+
+/// A dashboard as Grafana exports it: `null` in several places.
+const EXPORTED_WITH_NULLS: &str = r#"{
+  "annotations": { "list": [] },
+  "gnetId": null,
+  "id": null,
+  "panels": [
+    { "id": 1, "type": "stat", "title": "Error ratio", "gridPos": { "h": 8, "w": 12, "x": 0, "y": 0 },
+      "fieldConfig": { "defaults": { "thresholds": { "mode": "absolute", "steps": [
+        { "color": "green", "value": null }, { "color": "red", "value": 80 } ] } }, "overrides": [] } }
+  ],
+  "schemaVersion": 36,
+  "title": "Payments overview",
+  "uid": "payments-overview",
+  "version": 3
+}
+"#;
+
+const DASHBOARD: &str = r#"
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.dashboard]]
+id = "payments-overview"
+folder = "payments"
+json = { file = "dashboards/payments.json" }
+"#;
+
+#[test]
+fn a_rendered_project_with_json_null_plans_exactly_as_the_original() {
+    let grafana = empty_grafana(DASHBOARD);
+    grafana.project.write("dashboards/payments.json", EXPORTED_WITH_NULLS);
+    let (code, rendered, stderr) = run(grafana.mac().arg("render"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(rendered, @r#"
+    # Rendered by `mac render`: the definitions as planned, templates expanded.
+
+    [[grafana8.dashboard]]
+    id = "payments-overview"
+    folder = "payments"
+    json = { file = "dashboards/payments.json" }
+
+    [[grafana8.folder]]
+    id = "payments"
+    title = "Payments"
+    "#);
+    let (_, original_plan, _) = run(grafana.mac().arg("plan"));
+
+    // The rendered definitions in place of the original ones plan the same, byte for byte.
+    grafana.project.define(&rendered);
+    let (code, rendered_plan, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(rendered_plan, original_plan);
+    let (code, _, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stderr}");
+    grafana.project.define(DASHBOARD);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}

@@ -1,0 +1,138 @@
+//! Natural-key references (see [`KeyReference`]): a field that names an object by its key
+//! (`datasource = { name = "Prometheus" }`) refers to the definition of the project that has
+//! that key, exactly as if it were written `{ ref = "datasource.prometheus", field = "uid" }`.
+//!
+//! The loader rewrites such fields into generic references before anything else looks at
+//! them, so everything generic references get follows: a dependency edge (the named object is
+//! created first), `(known after apply)` in a plan while it does not exist, its remote value
+//! at apply, and no change once applied. A key no definition has is left as written, for the
+//! handler to resolve against the server.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::object::{Definition, ObjectId};
+use crate::provider::{Handler, KeyReference, Providers};
+use crate::source::SourceError;
+
+/// Replaces every natural-key reference that names a definition of the same provider
+/// instance by a generic reference to it. A key that two definitions share is an error (the
+/// remote would refuse the second anyway).
+pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<SourceError> {
+    let mut problems = Vec::new();
+    // (instance, kind, key field, key) → the definitions with that key; built for the kinds
+    // and key fields something refers to, only when something does.
+    let mut wanted: Vec<(usize, KeyReference)> = Vec::new();
+    for (index, definition) in definitions.iter().enumerate() {
+        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
+        wanted.extend(handler.key_references(&definition.fields).into_iter().map(|reference| (index, reference)));
+    }
+    if wanted.is_empty() {
+        return problems;
+    }
+    let mut by_key: BTreeMap<(&str, &str, &str, &str), Vec<&ObjectId>> = BTreeMap::new();
+    for definition in definitions.iter() {
+        for (_, reference) in wanted.iter().filter(|(_, reference)| reference.kind == definition.id.kind) {
+            if let Some(Value::String(key)) = definition.fields.get(&reference.key_field) {
+                let slot = by_key
+                    .entry((&definition.id.provider, &definition.id.kind, &reference.key_field, key))
+                    .or_default();
+                if !slot.contains(&&definition.id) {
+                    slot.push(&definition.id);
+                }
+            }
+        }
+    }
+    let mut rewrites: Vec<(usize, String, Value)> = Vec::new();
+    for (index, reference) in &wanted {
+        let definition = &definitions[*index];
+        let slot = (
+            definition.id.provider.as_str(),
+            reference.kind.as_str(),
+            reference.key_field.as_str(),
+            reference.key.as_str(),
+        );
+        match by_key.get(&slot).map(Vec::as_slice) {
+            None | Some([]) => {}
+            Some([target]) => {
+                let mut generic = json!({ "ref": target.short() });
+                if let Some(field) = &reference.value_field {
+                    generic["field"] = json!(field);
+                }
+                rewrites.push((*index, reference.pointer.clone(), generic));
+            }
+            Some(several) => {
+                let names: Vec<String> = several.iter().map(|id| format!("`{}`", id.short())).collect();
+                problems.push(definition.error(
+                    &reference.pointer,
+                    format!(
+                        "`{}` `{}` is defined more than once ({}): refer to one with {{ ref = \"{}\"{} }}",
+                        reference.kind,
+                        reference.key,
+                        names.join(", "),
+                        several[0].short(),
+                        value_field_suffix(reference)
+                    ),
+                ));
+            }
+        }
+    }
+    for (index, pointer, generic) in rewrites {
+        let fields = &mut definitions[index].fields;
+        let mut value = Value::Object(std::mem::take(fields));
+        if let Some(slot) = value.pointer_mut(&pointer) {
+            *slot = generic;
+        }
+        if let Value::Object(map) = value {
+            *fields = map;
+        }
+    }
+    problems
+}
+
+fn value_field_suffix(reference: &KeyReference) -> String {
+    reference.value_field.as_ref().map(|field| format!(", field = \"{field}\"")).unwrap_or_default()
+}
+
+/// What to add to a handler's error (`message`) about the field at `pointer` when that field is a
+/// natural-key reference no definition matched: the keys this project defines for that kind,
+/// the closest of them, and how to refer to a definition. Empty for any other field.
+pub fn unresolved_hint<'d>(
+    definition: &Definition,
+    handler: &dyn Handler,
+    pointer: &str,
+    message: &str,
+    definitions: impl Iterator<Item = &'d Definition>,
+) -> String {
+    let Some(reference) =
+        handler.key_references(&definition.fields).into_iter().find(|reference| reference.pointer == pointer)
+    else {
+        return String::new();
+    };
+    let mut defined: Vec<(&str, &str)> = definitions
+        .filter(|other| other.id.provider == definition.id.provider && other.id.kind == reference.kind)
+        .filter_map(|other| Some((other.id.local_id.as_str(), other.fields.get(&reference.key_field)?.as_str()?)))
+        .collect();
+    defined.sort_unstable_by(|a, b| a.1.cmp(b.1));
+    let closest = crate::suggest::did_you_mean(&reference.key, defined.iter().map(|(_, key)| *key));
+    // The handler may have suggested the same name from what the server has.
+    let already_suggested = closest.is_some_and(|key| message.contains(&format!("did you mean `{key}`")));
+    let example_id = closest
+        .and_then(|key| defined.iter().find(|(_, defined_key)| *defined_key == key))
+        .map_or("ID", |(local_id, _)| *local_id);
+    let listed = if defined.is_empty() {
+        "none".to_owned()
+    } else {
+        defined.iter().map(|(_, key)| *key).collect::<Vec<_>>().join(", ")
+    };
+    format!(
+        ", and no `{kind}` of this project has {field} `{key}`{hint} (defined here: {listed}). \
+         To use a `{kind}` defined here, write {{ ref = \"{kind}.{example_id}\"{suffix} }}",
+        kind = reference.kind,
+        field = reference.key_field,
+        key = reference.key,
+        hint = closest.filter(|_| !already_suggested).map(|key| format!("; did you mean `{key}`?")).unwrap_or_default(),
+        suffix = value_field_suffix(&reference),
+    )
+}
