@@ -20,6 +20,7 @@ pub mod duration;
 pub mod graph;
 pub mod import;
 pub mod object;
+pub mod ownership;
 mod parallel;
 pub mod plan;
 pub mod project;
