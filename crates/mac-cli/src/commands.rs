@@ -469,20 +469,24 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
 /// which object, which field, which variable to set before the next plan.
 fn import_secret_warning(imported: &[mac_core::import::Imported], providers: &Providers) -> String {
     use std::fmt::Write as _;
-    let mut lines = String::new();
-    let mut count = 0;
-    for object in imported {
-        for (field, variable) in object.secret_placeholders(providers) {
-            count += 1;
-            let _ = writeln!(
-                lines,
-                "  {variable:<40} {}/{}.{} {field}",
-                object.id.provider, object.id.kind, object.id.local_id
-            );
-        }
-    }
-    if count == 0 {
+    let placeholders: Vec<(String, String)> = imported
+        .iter()
+        .flat_map(|object| {
+            let id = &object.id;
+            object
+                .secret_placeholders(providers)
+                .into_iter()
+                .map(move |(field, variable)| (variable, format!("{id} {field}")))
+        })
+        .collect();
+    if placeholders.is_empty() {
         return String::new();
+    }
+    let count = placeholders.len();
+    let width = placeholders.iter().map(|(variable, _)| variable.len()).max().unwrap_or_default();
+    let mut lines = String::new();
+    for (variable, field) in &placeholders {
+        let _ = writeln!(lines, "  {variable:<width$}  {field}");
     }
     format!(
         "warning: {count} secret(s) could not be read from the server (it never returns them) and were written as \

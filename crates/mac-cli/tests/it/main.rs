@@ -7,6 +7,7 @@ mod django;
 mod grafana8;
 mod grafana8_dashboards;
 mod hostile;
+mod ownership;
 mod plan;
 #[cfg(feature = "postgres")]
 mod postgres_state;
