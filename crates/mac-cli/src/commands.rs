@@ -124,6 +124,7 @@ impl Project {
             targets: selection.targets.clone(),
             secrets,
             moves: self.moves.clone(),
+            project: self.config.project.clone(),
         };
         let mut plan = mac_core::plan(&self.definitions, state, &observed, &self.providers, &options)?;
         plan.bindings = self.bindings();
@@ -392,12 +393,19 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
     let observed = mac_core::refresh::observe(&project.providers, &kinds).await?;
     let defined: BTreeSet<ObjectId> = project.definitions.iter().map(|definition| definition.id.clone()).collect();
-    let imported = mac_core::import::select_scopes(
-        mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined),
-        &args.folders,
-        &project.providers,
-    );
+    let options =
+        mac_core::import::ImportOptions { project: project.config.project.clone(), directory: directory.clone() };
+    let found = mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined, &options);
+    let imported = mac_core::import::select_scopes(found.objects, &args.folders, &project.providers);
     let mut out = anstream::stdout();
+    // Said whatever else happens: these are another project's, and stay so.
+    for skipped in &found.owned_elsewhere {
+        writeln!(
+            out,
+            "skipped {}/{} `{}`: marked as managed by project `{}`",
+            skipped.instance, skipped.kind, skipped.remote_id, skipped.owner
+        )?;
+    }
     if imported.is_empty() {
         writeln!(out, "Nothing to import: every object of `{}` is managed already (or none matched).", args.instance)?;
         return Ok(ExitCode::SUCCESS);
@@ -421,6 +429,13 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     }
     let root = cli.directory.join(&directory);
     let mut written = Vec::new();
+    for file in imported.iter().flat_map(|object| &object.files) {
+        let path = cli.directory.join(&file.path);
+        if path.exists() {
+            bail!("{} exists already; import into an empty directory with --out DIR", path.display());
+        }
+        written.push((path, format!("{}\n", serde_json::to_string_pretty(&file.content)?)));
+    }
     for (file, kinds) in &files {
         let path = root.join(format!("{file}.toml"));
         if path.exists() {
@@ -432,6 +447,9 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     for (path, text) in &written {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     }
     for object in &imported {
@@ -455,7 +473,38 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
             directory.display()
         )?;
     }
+    write!(out, "{}", import_secret_warning(&imported, &project.providers))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The secrets an import wrote as `{ env = … }` placeholders, since no server returns them:
+/// which object, which field, which variable to set before the next plan.
+fn import_secret_warning(imported: &[mac_core::import::Imported], providers: &Providers) -> String {
+    use std::fmt::Write as _;
+    let placeholders: Vec<(String, String)> = imported
+        .iter()
+        .flat_map(|object| {
+            let id = &object.id;
+            object
+                .secret_placeholders(providers)
+                .into_iter()
+                .map(move |(field, variable)| (variable, format!("{id} {field}")))
+        })
+        .collect();
+    if placeholders.is_empty() {
+        return String::new();
+    }
+    let count = placeholders.len();
+    let width = placeholders.iter().map(|(variable, _)| variable.len()).max().unwrap_or_default();
+    let mut lines = String::new();
+    for (variable, field) in &placeholders {
+        let _ = writeln!(lines, "  {variable:<width$}  {field}");
+    }
+    format!(
+        "warning: {count} secret(s) could not be read from the server (it never returns them) and were written as \
+         {{ env = \"…\" }} placeholders. Set these variables to the values the server has before the next plan; its \
+         first apply writes them once (shown as `(sensitive)`), so that mac knows them from then on:\n{lines}"
+    )
 }
 
 /// Asks on the terminal; refuses when there is none rather than guessing.

@@ -22,6 +22,7 @@ pub mod import;
 pub mod keyrefs;
 pub mod moved;
 pub mod object;
+pub mod ownership;
 mod parallel;
 pub mod plan;
 pub mod project;

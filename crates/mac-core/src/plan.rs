@@ -42,6 +42,10 @@ pub struct PlanOptions {
     pub secrets: crate::secrets::SecretDigests,
     /// The project's `[[moved]]` blocks: state entries renamed before comparing.
     pub moves: Vec<crate::moved::Move>,
+    /// This project's name (`project = "…"` in mac.toml): remote objects that a handler
+    /// reports marked by another project ([`Handler::owner`]) are not adopted, and managed
+    /// ones are warned about.
+    pub project: Option<String>,
 }
 
 /// What the remote systems hold, per provider instance and kind.
@@ -217,6 +221,13 @@ pub enum PlanError {
         #[source]
         source: ResolveError,
     },
+    #[error(
+        "`{id}` would adopt the remote object `{key}`, but it is marked as managed by project `{owner}`{}: \
+         two projects must not manage one object. Remove this definition, or, if `{owner}` no longer \
+         manages it, remove the marker in Grafana first",
+        ours.as_ref().map_or_else(|| " (this project has no `project` name in mac.toml)".to_owned(), |ours| format!(", not `{ours}`"))
+    )]
+    OwnedByAnotherProject { id: ObjectId, key: String, owner: String, ours: Option<String> },
     #[error("`{first}` and `{second}` would both adopt the remote object `{key}`")]
     AdoptionClash { key: String, first: ObjectId, second: ObjectId },
     #[error("{0}")]
@@ -329,6 +340,17 @@ pub fn plan(
             },
             None => match adoptable(&resources) {
                 Some((key, remote)) => {
+                    if let Some(owner) =
+                        crate::ownership::foreign_owner(handler.as_ref(), &remote, options.project.as_deref())
+                        && !state.is_pending(id, &key)
+                    {
+                        return Err(PlanError::OwnedByAnotherProject {
+                            id: id.clone(),
+                            key,
+                            owner,
+                            ours: options.project.clone(),
+                        });
+                    }
                     let slot = (id.provider.clone(), id.kind.clone(), key.clone());
                     if let Some(first) = adopted_by.insert(slot, id.clone()) {
                         return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
@@ -502,7 +524,7 @@ pub fn plan(
     pending.sort();
     pending.dedup();
     let ordered = order_actions(actions, providers)?;
-    Ok(Plan {
+    let mut plan = Plan {
         format: PLAN_FORMAT,
         state_lineage: state.lineage.clone(),
         state_serial: state.serial,
@@ -512,7 +534,9 @@ pub fn plan(
         pending,
         bindings: BTreeMap::new(),
         warnings: Vec::new(),
-    })
+    };
+    crate::ownership::warn_claimed_by_others(&mut plan, &resources, providers, options.project.as_deref());
+    Ok(plan)
 }
 
 /// A rename of state only: the object stays as it is remotely.

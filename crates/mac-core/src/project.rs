@@ -385,6 +385,7 @@ impl ProjectConfig {
                 instance: config.instance.clone(),
                 values: config.settings.clone(),
                 project_root: self.root.clone(),
+                project: self.project.clone(),
             };
             match (registration.build)(&settings) {
                 Ok(provider) => {

@@ -111,6 +111,10 @@ pub struct ProviderSettings {
     pub values: Value,
     /// The project root, against which relative paths (secret files, CA certificates) resolve.
     pub project_root: PathBuf,
+    /// The project's name (`project = "…"` in mac.toml), for providers that mark the objects
+    /// they write with their owner (see [`Handler::owner`]). `None` when mac.toml names no
+    /// project: nothing is marked then.
+    pub project: Option<String>,
 }
 
 impl ProviderSettings {
@@ -377,6 +381,15 @@ pub trait Handler: Send + Sync {
     /// `*`, e.g. `/rules`) are matched between desired and observed, so that reordering is
     /// no change and a changed item shows as itself. `None` matches by position.
     fn list_key(&self, _path: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// The project that the remote object is marked as managed by (the owner marker this
+    /// handler writes, read back), or `None` for an unmarked object or a kind that cannot
+    /// carry a marker. `mac import` and adoption leave objects marked by another project
+    /// alone, and a plan warns about a managed object that another project claims. The
+    /// marker itself is never part of [`Handler::observed`]: it is no change to review.
+    fn owner(&self, _remote: &RemoteObject) -> Option<String> {
         None
     }
 

@@ -102,6 +102,7 @@ pub fn providers(url: &str, password: Value) -> Result<Providers, Error> {
         instance: "grafana8".to_owned(),
         values: json!({ "url": url, "basic": { "user": "admin", "password": password } }),
         project_root: PathBuf::from("."),
+        project: None,
     };
     let provider = (registration.build)(&settings).map_err(|err| format!("grafana8 settings: {err}"))?;
     let mut providers = Providers::new();

@@ -35,11 +35,13 @@ pub struct AlertGroupHandler {
     /// Data source name → uid, read once per plan with the rule list (needs an org admin;
     /// `Err` says why names cannot be resolved).
     datasources: Mutex<Option<Result<HashMap<String, String>, String>>>,
+    /// The project whose owner marker every written rule carries (`crate::owner`).
+    project: Option<String>,
 }
 
 impl AlertGroupHandler {
     pub fn new(client: Arc<Client>) -> AlertGroupHandler {
-        AlertGroupHandler { client, datasources: Mutex::new(None) }
+        AlertGroupHandler { client, datasources: Mutex::new(None), project: None }
     }
 
     async fn load_datasources(&self) -> Result<HashMap<String, String>, String> {
@@ -151,7 +153,7 @@ impl AlertGroupHandler {
                 .filter(|(index, _)| !resets.contains(index))
                 .map(|(_, (rule, uid))| postable_rule(rule, uid.as_deref()))
                 .collect();
-            let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": kept });
+            let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": self.marked(kept) });
             self.post(&namespace, &body, &rules).await?;
         }
         let postable: Vec<Value> = rules
@@ -162,7 +164,7 @@ impl AlertGroupHandler {
                 postable_rule(rule, if resets.contains(&index) { None } else { uid.as_deref() })
             })
             .collect();
-        let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": postable });
+        let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": self.marked(postable) });
         self.post(&namespace, &body, &rules).await?;
 
         // A group that moved folder or was renamed leaves rules it no longer has behind in
@@ -187,6 +189,20 @@ impl AlertGroupHandler {
         let mut written = group_object(&folder_uid, &folder_title, &answer);
         written.part_ids = rule_keys_to_uids(&rules, &answer);
         Ok(written)
+    }
+
+    /// Postable rules with this project's owner marker.
+    fn marked(&self, mut rules: Vec<Value>) -> Vec<Value> {
+        for rule in &mut rules {
+            crate::owner::mark_rule(rule, self.project.as_deref());
+        }
+        rules
+    }
+
+    /// Marks every rule written from now on as managed by `project`.
+    pub fn with_project(mut self, project: Option<String>) -> AlertGroupHandler {
+        self.project = project;
+        self
     }
 
     async fn post(&self, namespace: &[&str], body: &Value, rules: &[Value]) -> Result<(), HandlerError> {
@@ -531,7 +547,9 @@ fn observed_comparable(remote: &RemoteObject) -> Value {
 #[async_trait]
 impl Handler for AlertGroupHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        validate_group(fields)
+        let mut errors = validate_group(fields).err().unwrap_or_default();
+        errors.extend(crate::owner::reserved_rule_annotation(fields));
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
@@ -574,7 +592,11 @@ impl Handler for AlertGroupHandler {
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        observed_comparable(remote)
+        crate::owner::hide_rule_markers(observed_comparable(remote))
+    }
+
+    fn owner(&self, remote: &RemoteObject) -> Option<String> {
+        crate::owner::group_owner(remote)
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -586,6 +608,7 @@ impl Handler for AlertGroupHandler {
     }
 
     fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+        let remote = &crate::owner::without_rule_markers(remote);
         let folder_uid = remote.fields.get("folder_uid")?.as_str()?;
         let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
         let name = remote.fields.get("name")?.as_str()?;

@@ -287,16 +287,36 @@ impl Handler for ContactPointHandler {
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
         let observed = self.observed(remote);
-        let items: Vec<Value> = observed
-            .get("integrations")?
-            .as_array()?
+        let integrations = observed.get("integrations")?.as_array()?;
+        let type_of = |item: &Value| item.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let items: Vec<Value> = integrations
             .iter()
-            .map(|item| {
+            .enumerate()
+            .map(|(index, item)| {
                 let mut out = Map::new();
                 out.insert("type".to_owned(), item.get("type").cloned().unwrap_or_default());
                 out.insert("settings".to_owned(), item.get("settings").cloned().unwrap_or_default());
                 if item.get("disable_resolve_message") == Some(&json!(true)) {
                     out.insert("disable_resolve_message".to_owned(), json!(true));
+                }
+                // Grafana never returns secure values: a placeholder per stored key. The
+                // integration's type names the variable, and its position when the type repeats.
+                let kind = type_of(item);
+                let repeated = integrations.iter().filter(|other| type_of(other) == kind).count() > 1;
+                let position = (index + 1).to_string();
+                let mut parts = vec!["contact_point", remote.remote_id.as_str(), kind.as_str()];
+                if repeated {
+                    parts.push(&position);
+                }
+                let stored: Map<String, Value> = item
+                    .get("secure_fields")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|key| Some((key.as_str()?.to_owned(), json!(true))))
+                    .collect();
+                if let Some(secrets) = crate::secret_placeholders(Some(&Value::Object(stored)), &parts) {
+                    out.insert("secure_settings".to_owned(), secrets);
                 }
                 Value::Object(out)
             })

@@ -43,11 +43,19 @@ pub struct DashboardHandler {
     /// JSON files read so far this run (path → parsed object or the reason it is unusable),
     /// so that validation, plan and apply of one run see the same content.
     files: Mutex<HashMap<String, Result<Value, String>>>,
+    /// The project whose owner marker every written dashboard carries (`crate::owner`).
+    project: Option<String>,
 }
 
 impl DashboardHandler {
     pub fn new(client: Arc<Client>, project_root: PathBuf) -> DashboardHandler {
-        DashboardHandler { client, project_root, files: Mutex::new(HashMap::new()) }
+        DashboardHandler { client, project_root, files: Mutex::new(HashMap::new()), project: None }
+    }
+
+    /// Marks every dashboard written from now on as managed by `project`.
+    pub fn with_project(mut self, project: Option<String>) -> DashboardHandler {
+        self.project = project;
+        self
     }
 
     /// The dashboard model a definition gives, before normalisation, or an error at its field.
@@ -137,6 +145,7 @@ impl DashboardHandler {
         existing: Option<(i64, i64)>,
     ) -> Result<RemoteObject, HandlerError> {
         let mut model = self.to_write(desired).map_err(field_error)?;
+        crate::owner::mark_dashboard(&mut model, self.project.as_deref());
         let folder_uid = self.target_folder(desired, refs).await?;
         if let Some((id, version)) = existing {
             // The id keeps the dashboard's identity even when its uid changes in code.
@@ -261,6 +270,12 @@ fn from_answer(answer: &Value) -> RemoteObject {
     object
 }
 
+/// The model without an owner marker, which is never compared (`crate::owner`).
+fn unmarked(mut model: Map<String, Value>) -> Map<String, Value> {
+    crate::owner::hide_dashboard_marker(&mut model);
+    model
+}
+
 /// The model in the comparable form: no server keys, no nulls, no empty lists or tables.
 fn normalise(model: &Map<String, Value>) -> Value {
     let mut model = model.clone();
@@ -294,16 +309,6 @@ fn is_empty(value: &Value) -> bool {
 
 fn folder_value(folder_uid: &str) -> Value {
     if folder_uid.is_empty() { Value::Null } else { json!(folder_uid) }
-}
-
-/// A value as TOML can hold it: `None` when it holds a `null` inside a list.
-fn writable_as_toml(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Array(items) => items.iter().all(writable_as_toml),
-        Value::Object(map) => map.values().all(writable_as_toml),
-        _ => true,
-    }
 }
 
 fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Vec<FieldError>> {
@@ -408,13 +413,18 @@ impl Handler for DashboardHandler {
                 _ => json!(KNOWN_AFTER_APPLY),
             },
         };
-        Ok(json!({ "folder_uid": folder_uid, "dashboard": normalise(&model) }))
+        Ok(json!({ "folder_uid": folder_uid, "dashboard": normalise(&unmarked(model)) }))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
         let model = remote.fields.get("dashboard").and_then(Value::as_object).cloned().unwrap_or_default();
+        let model = unmarked(model);
         let folder_uid = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
         json!({ "folder_uid": folder_value(folder_uid), "dashboard": normalise(&model) })
+    }
+
+    fn owner(&self, remote: &RemoteObject) -> Option<String> {
+        crate::owner::dashboard_owner(remote)
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -426,16 +436,18 @@ impl Handler for DashboardHandler {
         }
     }
 
-    /// Written inline (`[grafana8.dashboard.json]` tables): the import hook gives fields, not
-    /// files. The uid Grafana has stays in the JSON. Dashboards whose JSON has a `null`
-    /// inside a list, which TOML cannot hold, are not imported.
+    /// `json` is the model as Grafana stores it, less the keys it sets (`id`, `version`) and
+    /// the owner marker; `json` being a file field, the engine writes it to a JSON file
+    /// beside the definitions and the definition refers to it (`json = { file = … }`), as a
+    /// dashboard exported from Grafana would be. The uid Grafana has stays in the JSON.
     fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
         let model = remote.fields.get("dashboard")?.as_object()?;
         let title = model.get("title")?.as_str()?.to_owned();
-        let json = normalise(model);
-        if !writable_as_toml(&json) {
-            return None;
+        let mut json = unmarked(model.clone());
+        for key in SERVER_KEYS {
+            json.remove(key);
         }
+        let json = Value::Object(json);
         let folder_uid = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
         let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or("General");
         let mut fields = Fields::new();

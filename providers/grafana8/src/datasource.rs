@@ -212,6 +212,10 @@ impl Handler for DatasourceHandler {
             }
         }
         fields.insert("uid".to_owned(), json!(remote.remote_id));
+        // Grafana never returns secure values: a placeholder per stored key, for the user to set.
+        if let Some(secrets) = crate::secret_placeholders(source.get("secureJsonFields"), &["datasource", &name]) {
+            fields.insert("secure_json_data".to_owned(), secrets);
+        }
         let slug = crate::slug(&name);
         Some(mac_core::ImportedFields {
             local_id: slug,

@@ -15,6 +15,7 @@ mod folder;
 mod folder_permission;
 mod folder_ref;
 mod notification_channel;
+mod owner;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {
@@ -28,6 +29,53 @@ pub(crate) fn slug(title: &str) -> String {
     }
     let slug = slug.trim_matches('-').to_owned();
     if slug.is_empty() { "untitled".to_owned() } else { slug }
+}
+
+/// The environment variable an import names for a secret it cannot read (Grafana never
+/// returns secure values): `GRAFANA_DATASOURCE_METRICS_BASIC_AUTH_PASSWORD` for the
+/// `basicAuthPassword` of data source `Metrics`.
+pub(crate) fn secret_variable(parts: &[&str]) -> String {
+    let mut name = String::from("GRAFANA");
+    for part in parts {
+        let mut word = String::new();
+        let mut previous_lower = false;
+        for c in part.chars() {
+            if c.is_ascii_alphanumeric() {
+                if c.is_ascii_uppercase() && previous_lower {
+                    word.push('_');
+                }
+                previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+                word.push(c.to_ascii_uppercase());
+            } else {
+                previous_lower = false;
+                if !word.is_empty() && !word.ends_with('_') {
+                    word.push('_');
+                }
+            }
+        }
+        let word = word.trim_matches('_');
+        if !word.is_empty() {
+            name.push('_');
+            name.push_str(word);
+        }
+    }
+    name
+}
+
+/// `{ KEY = { env = "VAR" } }` for each secure key Grafana reports as set.
+pub(crate) fn secret_placeholders(stored: Option<&serde_json::Value>, parts: &[&str]) -> Option<serde_json::Value> {
+    let keys = checks::stored_secret_keys(stored);
+    let table: serde_json::Map<String, serde_json::Value> = keys
+        .as_array()?
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .map(|key| {
+            let mut named = parts.to_vec();
+            named.push(key);
+            (key.to_owned(), serde_json::json!({ "env": secret_variable(&named) }))
+        })
+        .collect();
+    (!table.is_empty()).then_some(serde_json::Value::Object(table))
 }
 
 use std::path::PathBuf;
@@ -176,7 +224,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         insecure_skip_verify: parsed.insecure_skip_verify,
     })
     .map_err(|message| SettingsError::at("", message))?;
-    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone())))
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone(), settings.project.clone())))
 }
 
 /// One Grafana server.
@@ -194,7 +242,8 @@ pub struct Grafana8 {
 }
 
 impl Grafana8 {
-    fn new(client: Arc<client::Client>, project_root: PathBuf) -> Grafana8 {
+    /// `project` names the owner marker written on rules and dashboards (`owner`).
+    fn new(client: Arc<client::Client>, project_root: PathBuf, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
             folders: Arc::new(folder::FolderHandler::new(client.clone())),
@@ -202,8 +251,8 @@ impl Grafana8 {
             notification_channels: Arc::new(notification_channel::NotificationChannelHandler::new(client.clone())),
             contact_points: Arc::new(alertmanager::ContactPointHandler::new(alertmanager.clone())),
             notification_policies: Arc::new(alertmanager::NotificationPolicyHandler::new(alertmanager)),
-            alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone())),
-            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone(), project_root)),
+            alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone())),
+            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project)),
             folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
             client,
         }

@@ -188,6 +188,10 @@ impl Handler for NotificationChannelHandler {
             }
         }
         fields.insert("uid".to_owned(), json!(remote.remote_id));
+        // Grafana never returns secure values: a placeholder per stored key, for the user to set.
+        if let Some(secrets) = crate::secret_placeholders(source.get("secureFields"), &["channel", &name]) {
+            fields.insert("secure_settings".to_owned(), secrets);
+        }
         Some(mac_core::ImportedFields {
             local_id: crate::slug(&name),
             fields,

@@ -214,6 +214,7 @@ mod tests {
             instance: "prometheus.test".to_owned(),
             values,
             project_root: PathBuf::from("/nonexistent-project"),
+            project: None,
         })
     }
 

@@ -21,6 +21,7 @@ mod go_maps;
 mod library_elements;
 mod notifiers;
 mod orgs;
+mod owner_markers;
 mod preferences;
 mod prometheus;
 mod ruler;

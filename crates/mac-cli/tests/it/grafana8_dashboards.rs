@@ -483,21 +483,38 @@ fn dashboards_import_round_trips_to_an_empty_plan() {
 
     let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8", "--folder", "Ops"]));
     assert_eq!(code, 0, "{stderr}");
-    assert_snapshot!(stdout, @r"
+    assert_snapshot!(stdout, @"
+    wrote definitions/dashboards/payments-overview.json
     wrote definitions/ops.toml
     Imported 2 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
     ");
+    // The dashboard is Grafana's JSON in a file of its own, referred to by the definition.
     let file = std::fs::read_to_string(grafana.project.root().join("definitions/ops.toml")).expect("written");
-    assert!(file.contains("[[grafana8.dashboard]]\nid = \"payments-overview\"\nfolder = \"ops\""), "{file}");
-    assert!(file.contains("uid = \"ops-overview\""), "{file}");
-    assert!(!file.contains("iteration") && !file.contains("version = 7"), "{file}");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[grafana8.folder]]
+    id = "ops"
+    title = "Ops"
+    uid = "ops-uid"
+
+    [[grafana8.dashboard]]
+    id = "payments-overview"
+    folder = "ops"
+    json = { file = "definitions/dashboards/payments-overview.json" }
+    "#);
+    let json_path = grafana.project.root().join("definitions/dashboards/payments-overview.json");
+    let json = std::fs::read_to_string(&json_path).expect("the dashboard's JSON file");
+    let written: Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!(written["uid"], "ops-overview", "{json}");
+    assert!(written.get("id").is_none() && written.get("version").is_none(), "{json}");
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
     assert_snapshot!(stdout, @"No changes. 2 object(s) match their definitions.");
 
-    // The imported definition is an ordinary one: an edit is planned at its path.
-    std::fs::write(grafana.project.root().join("definitions/ops.toml"), file.replace("value = 80", "value = 95"))
-        .expect("edit");
+    // The imported definition is an ordinary one: an edit of its JSON is planned.
+    assert!(json.contains("\"value\": 80"), "{json}");
+    std::fs::write(&json_path, json.replace("\"value\": 80", "\"value\": 95")).expect("edit");
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert!(
         stdout.contains("dashboard.panels[id=3].fieldConfig.defaults.thresholds.steps[1].value: 80 -> 95"),

@@ -9,6 +9,7 @@ mod grafana8_checks;
 mod grafana8_dashboards;
 mod hostile;
 mod moved;
+mod ownership;
 mod plan;
 #[cfg(feature = "postgres")]
 mod postgres_state;
