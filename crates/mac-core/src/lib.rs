@@ -19,6 +19,7 @@ pub mod diff;
 pub mod duration;
 pub mod graph;
 pub mod import;
+pub mod links;
 pub mod object;
 mod parallel;
 pub mod plan;
@@ -35,6 +36,7 @@ pub mod template;
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
 pub use diff::FieldChange;
+pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,

@@ -181,6 +181,10 @@ impl Handler for FolderHandler {
         })
     }
 
+    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
+        crate::links::folder(remote)
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let mut folders = Vec::new();
         for page in 1.. {

@@ -14,6 +14,7 @@ use mac_core::duration;
 mod folder;
 mod folder_permission;
 mod folder_ref;
+mod links;
 mod notification_channel;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
