@@ -86,7 +86,8 @@ fn json_output_has_a_stable_schema() {
         "update": 1,
         "delete": 0,
         "forget": 0,
-        "unchanged": 3
+        "unchanged": 3,
+        "blocked": 0
       },
       "actions": [
         {
@@ -106,7 +107,8 @@ fn json_output_has_a_stable_schema() {
           ]
         }
       ],
-      "warnings": []
+      "warnings": [],
+      "blocked": []
     }
     "#);
 }
