@@ -111,7 +111,14 @@ impl Project {
                 .chain(state.resources().iter().map(|entry| &entry.id))
                 .chain(state.pending().iter().map(|pending| &pending.id)),
         );
-        let observed = mac_core::refresh::observe(&self.providers, &kinds).await?;
+        // What lives in or uses an object the plan may delete, read only when one may be.
+        let linked = mac_core::links::kinds_for_deletes(
+            &self.providers,
+            self.definitions.iter().map(|definition| &definition.id),
+            state.resources().iter().map(|entry| &entry.id),
+            &kinds,
+        );
+        let observed = mac_core::refresh::observe_with_links(&self.providers, &kinds, &linked).await?;
         // Secrets are read and digested here, so that the planner compares digests only.
         let salt = state.clone().secret_salt().to_owned();
         let secrets =

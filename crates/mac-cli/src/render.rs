@@ -26,13 +26,19 @@ fn paint(style: Style, text: impl std::fmt::Display) -> String {
 pub fn plan(plan: &Plan) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
+        blocked(&mut out, plan);
+        if !plan.blocked.is_empty() {
+            let _ = writeln!(out);
+        }
         warnings(&mut out, plan);
-        let _ = writeln!(out, "No changes. {} object(s) match their definitions.", plan.unchanged);
+        let _ =
+            writeln!(out, "No changes.{} {} object(s) match their definitions.", blocked_note(plan), plan.unchanged);
         return out;
     }
     for action in &plan.actions {
         action_block(&mut out, action);
     }
+    blocked(&mut out, plan);
     let _ = writeln!(out);
     warnings(&mut out, plan);
     let _ = writeln!(out, "{}", paint(BOLD, summary_line(plan)));
@@ -42,6 +48,29 @@ pub fn plan(plan: &Plan) -> String {
 fn warnings(out: &mut String, plan: &Plan) {
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {}: {}", paint(YELLOW.bold(), "warning:"), warning.id, warning.message);
+    }
+}
+
+/// Deletes the plan shows but will not do: one line each, with why (see `mac_core::links`).
+fn blocked(out: &mut String, plan: &Plan) {
+    for blocked in &plan.blocked {
+        let _ = writeln!(
+            out,
+            "{} {} {} — blocked: {}",
+            paint(RED, "!"),
+            paint(RED.bold(), "delete"),
+            paint(BOLD, &blocked.id),
+            blocked.reason
+        );
+    }
+}
+
+/// ` 1 delete blocked.` when there are blocked deletes, else nothing.
+fn blocked_note(plan: &Plan) -> String {
+    match plan.blocked.len() {
+        0 => String::new(),
+        1 => " 1 delete blocked.".to_owned(),
+        count => format!(" {count} deletes blocked."),
     }
 }
 
@@ -137,6 +166,11 @@ fn summary_line(plan: &Plan) -> String {
         format!("{} to update", plan.count(Operation::Update)),
         format!("{} to delete", plan.count(Operation::Delete)),
     ];
+    match plan.blocked.len() {
+        0 => {}
+        1 => parts.push("1 delete blocked".to_owned()),
+        count => parts.push(format!("{count} deletes blocked")),
+    }
     if plan.count(Operation::Adopt) > 0 {
         parts.push(format!("{} to adopt", plan.count(Operation::Adopt)));
     }
@@ -158,6 +192,21 @@ pub struct JsonPlan<'a> {
     pub summary: JsonSummary,
     pub actions: Vec<JsonAction<'a>>,
     pub warnings: &'a [mac_core::plan::PlanWarning],
+    /// Deletes shown but not done (see `mac_core::links`).
+    pub blocked: Vec<JsonBlocked<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct JsonBlocked<'a> {
+    pub id: String,
+    pub provider: &'a str,
+    pub kind: &'a str,
+    pub local_id: &'a str,
+    pub reason: &'a str,
+    /// What lives in the object and stays.
+    pub holds: &'a [mac_core::LinkedObject],
+    /// Kept objects that live in or use it.
+    pub needed_by: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -172,6 +221,8 @@ pub struct JsonSummary {
     #[serde(rename = "move")]
     pub moves: usize,
     pub unchanged: usize,
+    /// Deletes shown but not done: not counted in `delete`.
+    pub blocked: usize,
 }
 
 #[derive(Serialize)]
@@ -203,6 +254,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
             forget: plan.count(Operation::Forget),
             moves: plan.count(Operation::Move),
             unchanged: plan.unchanged,
+            blocked: plan.blocked.len(),
         },
         actions: plan
             .actions
@@ -220,6 +272,19 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
             })
             .collect(),
         warnings: &plan.warnings,
+        blocked: plan
+            .blocked
+            .iter()
+            .map(|blocked| JsonBlocked {
+                id: blocked.id.to_string(),
+                provider: &blocked.id.provider,
+                kind: &blocked.id.kind,
+                local_id: &blocked.id.local_id,
+                reason: &blocked.reason,
+                holds: &blocked.holds,
+                needed_by: blocked.needed_by.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
     }
 }
 
@@ -246,6 +311,9 @@ pub fn apply_report(report: &ApplyReport, locate: Locate<'_>) -> String {
     for action in report.skipped() {
         let _ = writeln!(out, "{} {}", paint(YELLOW, "skipped:"), describe(action));
     }
+    for kept in &report.kept {
+        let _ = writeln!(out, "{} {} — {}", paint(YELLOW, "kept:"), kept.id, kept.reason);
+    }
     let created = report.done(&[Operation::Create, Operation::Recreate]);
     let updated = report.done(&[Operation::Update, Operation::Adopt]);
     let deleted = report.done(&[Operation::Delete, Operation::Forget]);
@@ -258,9 +326,10 @@ pub fn apply_report(report: &ApplyReport, locate: Locate<'_>) -> String {
     } else {
         paint(RED.bold(), "Apply incomplete:")
     };
+    let kept = if report.kept.is_empty() { String::new() } else { format!(", {} kept", report.kept.len()) };
     let _ = writeln!(
         out,
-        "{headline} {created} created, {updated} updated, {deleted} deleted{moved}, {failed} failed, {skipped} skipped."
+        "{headline} {created} created, {updated} updated, {deleted} deleted{moved}, {failed} failed, {skipped} skipped{kept}."
     );
     out
 }

@@ -79,6 +79,10 @@ pub struct ActionReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplyReport {
     pub actions: Vec<ActionReport>,
+    /// The plan's blocked deletes: shown, never attempted, the objects kept in state. They do
+    /// not make an apply fail: it did what the plan showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<crate::links::BlockedDelete>,
 }
 
 impl ApplyReport {
@@ -338,6 +342,7 @@ pub async fn apply(
             .zip(outcomes)
             .map(|(action, outcome)| ActionReport { id: action.id.clone(), operation: action.operation, outcome })
             .collect(),
+        kept: plan.blocked.clone(),
     };
     match save_error {
         Some(source) => {

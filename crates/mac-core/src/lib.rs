@@ -20,6 +20,7 @@ pub mod duration;
 pub mod graph;
 pub mod import;
 pub mod keyrefs;
+pub mod links;
 pub mod moved;
 pub mod object;
 pub mod ownership;
@@ -40,6 +41,7 @@ pub mod template;
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
 pub use diff::FieldChange;
+pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,

@@ -52,6 +52,9 @@ pub struct PlanOptions {
 #[derive(Debug, Default, Clone)]
 pub struct Observed {
     objects: BTreeMap<(String, String), Vec<RemoteObject>>,
+    /// Kinds not in use, read only for what lives in or uses a deleted object (see
+    /// [`crate::links`]): possibly partial objects, never classified or compared.
+    linked: BTreeMap<(String, String), Vec<RemoteObject>>,
 }
 
 impl Observed {
@@ -65,6 +68,18 @@ impl Observed {
 
     pub fn get(&self, instance: &str, kind: &str) -> &[RemoteObject] {
         self.objects.get(&(instance.to_owned(), kind.to_owned())).map_or(&[], Vec::as_slice)
+    }
+
+    /// Records a kind read through [`crate::Handler::list_for_links`] only.
+    pub fn insert_linked(&mut self, instance: &str, kind: &str, objects: Vec<RemoteObject>) {
+        self.linked.insert((instance.to_owned(), kind.to_owned()), objects);
+    }
+
+    /// A kind's objects as far as [`crate::Handler::links`] needs them: the full list when
+    /// the kind was read in full, else what was read for links.
+    pub fn linked(&self, instance: &str, kind: &str) -> &[RemoteObject] {
+        let key = (instance.to_owned(), kind.to_owned());
+        self.objects.get(&key).or_else(|| self.linked.get(&key)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -174,6 +189,11 @@ pub struct Plan {
     /// object another project claims, …), in a stable order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<PlanWarning>,
+    /// Deletes shown but not done, because something that stays lives in the object (see
+    /// [`crate::links`]). They are not actions: apply never attempts them, and the objects
+    /// stay in state, so every plan shows them again until the cause is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<crate::links::BlockedDelete>,
 }
 
 /// A note attached to a plan for its reviewer: the object it concerns and what to know.
@@ -512,6 +532,7 @@ pub fn plan(
             actions.values().any(|action| action.references.iter().any(|reference| action.id.sibling(reference) == *id))
         });
     }
+    let (blocked, link_warnings) = crate::links::check_deletes(&mut actions, state, observed, providers);
     // Pending creates stay recorded until their object is: those this plan handles (or that
     // targets left out) and the creates it will start.
     let mut pending: Vec<PendingCreate> =
@@ -533,7 +554,8 @@ pub fn plan(
         known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
         pending,
         bindings: BTreeMap::new(),
-        warnings: Vec::new(),
+        warnings: link_warnings,
+        blocked,
     };
     crate::ownership::warn_claimed_by_others(&mut plan, &resources, providers, options.project.as_deref());
     Ok(plan)

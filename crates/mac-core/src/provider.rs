@@ -2,7 +2,7 @@
 //! in it. Providers register themselves with `inventory::submit!` of a
 //! [`ProviderRegistration`]; a third party needs nothing but this crate to publish one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::links::{Links, Relation};
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 
 /// How a provider makes itself known. Submit one from the provider crate:
@@ -399,6 +400,24 @@ pub trait Handler: Send + Sync {
     /// change. `None` for objects this kind does not import.
     fn import(&self, _remote: &RemoteObject, _refs: &dyn ImportRefs) -> Option<ImportedFields> {
         None
+    }
+
+    /// The kinds this kind's objects live in or use, as [`Handler::links`] reports them; the
+    /// default: none (objects of this kind never block or warn about a delete).
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        Vec::new()
+    }
+
+    /// For one observed object: its title, and the objects of its instance it lives in and uses.
+    fn links(&self, _remote: &RemoteObject) -> Links {
+        Links::default()
+    }
+
+    /// Every remote object of this kind with what [`Handler::links`] needs for `relations`
+    /// (possibly less than [`Handler::list`] reads), in as few requests as the API allows.
+    /// Called only for a kind not otherwise read, when a plan may delete what it relates to.
+    async fn list_for_links(&self, _relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {
+        self.list().await
     }
 
     /// Every remote object of this kind, in as few requests as the API allows.

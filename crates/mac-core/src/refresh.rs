@@ -1,10 +1,11 @@
 //! Observing the remote systems: one bulk `list` per kind of every provider instance in
 //! use, after each instance's connectivity check, all concurrently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
+use crate::links::Relation;
 use crate::plan::Observed;
 use crate::provider::{HandlerError, Providers};
 
@@ -48,21 +49,45 @@ pub fn kinds_in_use<'a>(ids: impl IntoIterator<Item = &'a crate::ObjectId>) -> B
 /// same time would make one failed login per kind, and Grafana locks an account after five
 /// in five minutes.
 pub async fn observe(providers: &Providers, kinds: &BTreeSet<(String, String)>) -> Result<Observed, ObserveError> {
-    let instances: BTreeSet<String> =
-        kinds.iter().map(|(instance, _)| instance.clone()).filter(|instance| providers.contains(instance)).collect();
+    observe_with_links(providers, kinds, &BTreeMap::new()).await
+}
+
+/// [`observe`], and also the kinds a plan reads only for what lives in or uses an object it
+/// may delete ([`crate::links::kinds_for_deletes`]), through [`crate::Handler::list_for_links`],
+/// all concurrently.
+pub async fn observe_with_links(
+    providers: &Providers,
+    kinds: &BTreeSet<(String, String)>,
+    linked: &BTreeMap<(String, String), BTreeSet<Relation>>,
+) -> Result<Observed, ObserveError> {
+    let instances: BTreeSet<String> = kinds
+        .iter()
+        .chain(linked.keys())
+        .map(|(instance, _)| instance.clone())
+        .filter(|instance| providers.contains(instance))
+        .collect();
     let lists = kinds.iter().filter_map(|(instance, kind)| {
         let handler = providers.handler(instance, kind)?.clone();
-        Some(async move { (instance, kind.as_str(), handler.list().await) })
+        Some(async move { (instance, kind.as_str(), false, handler.list().await) })
+    });
+    let linked_lists = linked.iter().filter_map(|((instance, kind), relations)| {
+        let handler = providers.handler(instance, kind)?.clone();
+        Some(async move { (instance, kind.as_str(), true, handler.list_for_links(relations).await) })
     });
     check(providers, &instances).await?;
+    let (lists, linked_lists) = futures::future::join(join_all(lists), join_all(linked_lists)).await;
     let mut observed = Observed::new();
-    for (instance, kind, objects) in join_all(lists).await {
+    for (instance, kind, for_links, objects) in lists.into_iter().chain(linked_lists) {
         let objects = objects.map_err(|source| ObserveError {
             instance: instance.clone(),
             kind: Some(kind.to_owned()),
             source,
         })?;
-        observed.insert(instance, kind, objects);
+        if for_links {
+            observed.insert_linked(instance, kind, objects);
+        } else {
+            observed.insert(instance, kind, objects);
+        }
     }
     Ok(observed)
 }

@@ -6,7 +6,9 @@
 //! Kinds: `folder` (`title`, optional `uid`) and `group` (`folder` = a folder's local id,
 //! `interval`, `rules = [{ title, expr, for }]`), where a group depends on its folder and a
 //! folder that still holds groups cannot be deleted — the shape of Grafana's folders and
-//! rule groups, small enough to read in one sitting.
+//! rule groups, small enough to read in one sitting. A group lives in its folder; a group
+//! made outside mac (`Remote::put`) may also record the uids of folders it uses
+//! (`uses = ["uid"]`), the shape of a rule querying a data source (see `mac_core::links`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -15,9 +17,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KindSpec, LocalRef, Provider,
-    ProviderRegistration, ProviderSettings, RemoteObject, Resolved, Resolver, SecretRef, SettingsError, async_trait,
-    provider::KNOWN_AFTER_APPLY,
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KindSpec, LinkTarget, Links, LocalRef,
+    Provider, ProviderRegistration, ProviderSettings, Relation, RemoteObject, Resolved, Resolver, SecretRef,
+    SettingsError, async_trait, provider::KNOWN_AFTER_APPLY,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -356,6 +358,10 @@ impl Handler for FolderHandler {
         json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
     }
 
+    fn links(&self, remote: &RemoteObject) -> Links {
+        Links { title: remote.fields.get("title").and_then(Value::as_str).map(str::to_owned), ..Links::default() }
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         Ok(list(&self.remote, "folder"))
     }
@@ -529,6 +535,27 @@ impl Handler for GroupHandler {
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
         (path == "/rules").then_some("title")
+    }
+
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        vec![(Relation::LivesIn, "folder"), (Relation::Uses, "folder")]
+    }
+
+    fn links(&self, remote: &RemoteObject) -> Links {
+        let uids = |value: Option<&Value>| -> Vec<String> {
+            let strings = value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
+            strings.map(str::to_owned).collect()
+        };
+        let folder = remote.fields.get("folder_uid").and_then(Value::as_str).map(str::to_owned);
+        Links {
+            title: remote.fields.get("name").and_then(Value::as_str).map(str::to_owned),
+            uid: None,
+            lives_in: folder.into_iter().map(|uid| LinkTarget::by_remote_id("folder", uid)).collect(),
+            uses: uids(remote.fields.get("uses"))
+                .into_iter()
+                .map(|uid| LinkTarget::by_remote_id("folder", uid))
+                .collect(),
+        }
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

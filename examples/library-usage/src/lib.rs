@@ -116,7 +116,14 @@ pub async fn plan(providers: &Providers, definitions: &[Definition], state_file:
     let kinds = mac_core::refresh::kinds_in_use(
         definitions.iter().map(|definition| &definition.id).chain(state.resources().iter().map(|entry| &entry.id)),
     );
-    let observed = mac_core::refresh::observe(providers, &kinds).await?;
+    // And, when a delete is possible, what may live in or use the deleted objects.
+    let linked = mac_core::links::kinds_for_deletes(
+        providers,
+        definitions.iter().map(|definition| &definition.id),
+        state.resources().iter().map(|entry| &entry.id),
+        &kinds,
+    );
+    let observed = mac_core::refresh::observe_with_links(providers, &kinds, &linked).await?;
     Ok(mac_core::plan(definitions, &state, &observed, providers, &PlanOptions::default())?)
 }
 

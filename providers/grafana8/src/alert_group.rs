@@ -704,6 +704,14 @@ impl Handler for AlertGroupHandler {
         })
     }
 
+    fn relations(&self) -> Vec<(mac_core::Relation, &'static str)> {
+        vec![(mac_core::Relation::LivesIn, "folder"), (mac_core::Relation::Uses, "datasource")]
+    }
+
+    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
+        crate::links::alert_group(remote)
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         // One request for every rule of every folder (API.md §3.5), and one for data source
         // names: the cost of a plan does not grow with the number of rules.

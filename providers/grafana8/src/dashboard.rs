@@ -475,6 +475,27 @@ impl Handler for DashboardHandler {
         })
     }
 
+    fn relations(&self) -> Vec<(mac_core::Relation, &'static str)> {
+        vec![(mac_core::Relation::LivesIn, "folder"), (mac_core::Relation::Uses, "datasource")]
+    }
+
+    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
+        crate::links::dashboard(remote)
+    }
+
+    /// Folder membership needs only the search pages; what a dashboard uses needs its JSON,
+    /// one GET per dashboard, as [`Handler::list`] reads it.
+    async fn list_for_links(
+        &self,
+        relations: &std::collections::BTreeSet<mac_core::Relation>,
+    ) -> Result<Vec<RemoteObject>, HandlerError> {
+        if relations.contains(&mac_core::Relation::Uses) {
+            self.list().await
+        } else {
+            crate::links::dashboards_by_search(&self.client, PAGE_SIZE).await
+        }
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let mut uids = Vec::new();
         for page in 1.. {

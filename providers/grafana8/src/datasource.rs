@@ -226,6 +226,10 @@ impl Handler for DatasourceHandler {
         })
     }
 
+    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
+        crate::links::datasource(remote)
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let answer = self.client.get(&["api", "datasources"], &[]).await.map_err(DatasourceHandler::forbidden)?;
         let uids: Vec<String> = answer

@@ -129,6 +129,8 @@ impl FolderHandler {
 
     /// Refuses to delete a folder that holds anything mac does not manage: Grafana would
     /// delete its dashboards, and its alert rules with `forceDeleteRules`, without a word.
+    /// The plan already blocks such a delete (`crate::links`); this catches what appeared in
+    /// the folder since the plan was made (a saved plan applied later).
     async fn refuse_if_not_empty(&self, current: &RemoteObject) -> Result<(), HandlerError> {
         let title = current.fields.get("title").and_then(Value::as_str).unwrap_or_default();
         let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", title], &[]).await;
@@ -268,6 +270,10 @@ impl Handler for FolderHandler {
             scope: Some(title),
             part_ids: Default::default(),
         })
+    }
+
+    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
+        crate::links::folder(remote)
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

@@ -14,6 +14,7 @@ use mac_core::duration;
 mod folder;
 mod folder_permission;
 mod folder_ref;
+mod links;
 mod notification_channel;
 mod owner;
 

@@ -546,3 +546,22 @@ async fn overwrite_with_a_clashing_title_saves_onto_the_other_folder() {
     let (_, a) = t.send("GET", &format!("/api/folders/{a_uid}"), &t.admin(), None).await;
     assert_eq!((a["title"].clone(), a["version"].clone()), (json!(a_title), json!(1)));
 }
+
+#[tokio::test]
+async fn deleting_a_folder_deletes_its_dashboards_without_a_word() {
+    let t = Target::new().await;
+    let (uid, title, id) = t.folder().await;
+    let dashboard = json!({"dashboard": {"title": unique("held")}, "folderUid": uid});
+    let (s, b) = t.send("POST", "/api/dashboards/db", &t.admin(), Some(dashboard)).await;
+    assert_eq!(s, 200, "{b}");
+    let dashboard_uid = b["uid"].as_str().expect("uid").to_owned();
+    // pkg/api/folder.go:92-110: no check of what the folder holds besides library elements in
+    // use; database.go:717-718 `DELETE FROM dashboard WHERE folder_id = ?` takes its dashboards.
+    let (s, b) = t.send("DELETE", &format!("/api/folders/{uid}"), &t.admin(), None).await;
+    assert_eq!((s, b), (200, json!({"title": title, "message": format!("Folder {title} deleted"), "id": id})));
+    // pkg/api/dashboard.go:243 (getDashboardHelper): the held dashboard went with it.
+    assert_eq!(
+        t.send("GET", &format!("/api/dashboards/uid/{dashboard_uid}"), &t.admin(), None).await,
+        (404, msg_trace("Dashboard not found"))
+    );
+}

@@ -212,13 +212,26 @@ fn a_folder_holding_rules_mac_does_not_manage_is_never_deleted() {
                        "model": { "type": "math", "expression": "1 > 0" } }],
         }}],
     });
-    grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Shared", Some(rule));
     grafana.project.define("");
-    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    // Seen at plan time: the delete is shown as blocked, and apply does not attempt it.
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--allow-delete-all", "-o", "clean.plan"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("- delete grafana8/folder.shared\n"), "{stdout}");
+    // Made after the plan was saved: the folder handler still refuses at apply time, as
+    // Grafana would delete the folder's dashboards and (with forceDeleteRules) its rules.
+    grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Shared", Some(rule));
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "clean.plan", "--auto-approve"]));
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains("refusing to delete folder `Shared`: it still holds what mac does not manage")
             && stdout.contains("alert group `hand-made` (Made in the UI)"),
+        "{stdout}"
+    );
+    assert!(grafana.rules().get("Shared").is_some(), "the hand-made rule survives");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(r#"! delete grafana8/folder.shared — blocked: holds alert group "Shared/hand-made" that mac does not manage"#),
         "{stdout}"
     );
     assert!(grafana.rules().get("Shared").is_some(), "the hand-made rule survives");

@@ -3,6 +3,7 @@
 
 mod alerting_e2e;
 mod apply;
+mod blocked_deletes;
 mod django;
 mod grafana8;
 mod grafana8_checks;

@@ -87,7 +87,8 @@ fn json_output_has_a_stable_schema() {
         "delete": 0,
         "forget": 0,
         "move": 0,
-        "unchanged": 3
+        "unchanged": 3,
+        "blocked": 0
       },
       "actions": [
         {
@@ -107,7 +108,8 @@ fn json_output_has_a_stable_schema() {
           ]
         }
       ],
-      "warnings": []
+      "warnings": [],
+      "blocked": []
     }
     "#);
 }

@@ -1,0 +1,270 @@
+//! Deletes the plan already knows cannot or must not happen (issue 16, item 2): a folder that
+//! holds what mac does not manage is shown as blocked and never attempted; a data source
+//! that unmanaged rules or dashboards use is deleted with a warning naming them. The
+//! `mac` binary against the Grafana 8.5 emulator.
+
+use insta::assert_snapshot;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::grafana8::Grafana;
+use crate::run;
+
+/// A folder with a group and a dashboard, an empty folder, and a folder that stays.
+const FOLDERS: &str = r#"
+[[grafana8.folder]]
+id = "payments"
+title = "Payments"
+
+[[grafana8.folder]]
+id = "archive"
+title = "Archive"
+
+[[grafana8.folder]]
+id = "keep"
+title = "Keep"
+
+[[grafana8.alert_group]]
+id = "payments-http"
+folder = "payments"
+name = "HTTP"
+interval = "1m"
+
+[[grafana8.alert_group.rules]]
+title = "Always"
+condition = "A"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = "__expr__"
+model = { type = "math", expression = "1 > 0" }
+
+[[grafana8.dashboard]]
+id = "payments-board"
+folder = "payments"
+json = { title = "Payments board", panels = [{ id = 1, type = "text", title = "Notes" }] }
+"#;
+
+/// A rule group made by hand (in the UI) in the folder titled `folder`, querying `datasource_uid`.
+fn hand_made_group(grafana: &Grafana, folder: &str, name: &str, datasource_uid: &str) {
+    let group = json!({
+        "name": name,
+        "interval": "1m",
+        "rules": [{ "grafana_alert": {
+            "title": format!("{name} rule"), "condition": "B",
+            "data": [
+                { "refId": "A", "datasourceUid": datasource_uid, "relativeTimeRange": { "from": 600, "to": 0 },
+                  "model": { "expr": "up == 0" } },
+                { "refId": "B", "datasourceUid": "__expr__", "relativeTimeRange": { "from": 0, "to": 0 },
+                  "model": { "type": "math", "expression": "$A > 0" } },
+            ],
+        }}],
+    });
+    grafana.api(Method::POST, &format!("/api/ruler/grafana/api/v1/rules/{folder}"), Some(group));
+}
+
+/// A dashboard saved by hand (in the UI) in the folder `folder_uid` (`""`: General).
+fn hand_made_dashboard(grafana: &Grafana, uid: &str, title: &str, folder_uid: &str, panels: Value) {
+    let answer = grafana.api(
+        Method::POST,
+        "/api/dashboards/db",
+        Some(json!({ "dashboard": { "uid": uid, "title": title, "panels": panels }, "folderUid": folder_uid })),
+    );
+    assert_eq!(answer["status"], "success", "{answer}");
+}
+
+#[test]
+fn a_folder_holding_what_mac_does_not_manage_is_planned_as_blocked_and_kept() {
+    let grafana = Grafana::start(FOLDERS);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    hand_made_group(&grafana, "Payments", "Hand-made", "__expr__");
+    hand_made_dashboard(&grafana, "abc", "Overview", "mac-payments", json!([]));
+
+    // Everything but `keep` leaves the code.
+    grafana.project.define("[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n");
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "--allow-mass-delete"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r#"
+    - delete grafana8/dashboard.payments-board
+    - delete grafana8/alert_group.payments-http
+    - delete grafana8/folder.archive
+    ! delete grafana8/folder.payments — blocked: holds alert group "Payments/Hand-made" and dashboard "Overview" (uid abc) that mac does not manage; move or delete them, or manage them
+
+    Plan: 0 to create, 0 to update, 3 to delete, 1 delete blocked, 1 unchanged.
+    "#);
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-mass-delete"]));
+    assert_eq!(code, 0, "a plan executed as shown succeeds: {stdout}{stderr}");
+    let report = stdout.split_once("Plan: ").map(|(_, rest)| rest).unwrap_or_default();
+    assert_snapshot!(report, @r#"
+    0 to create, 0 to update, 3 to delete, 1 delete blocked, 1 unchanged.
+    kept: grafana8/folder.payments — holds alert group "Payments/Hand-made" and dashboard "Overview" (uid abc) that mac does not manage; move or delete them, or manage them
+    Apply complete: 0 created, 0 updated, 3 deleted, 0 failed, 0 skipped, 1 kept.
+    "#);
+    // The folder and what it holds are untouched; the others are gone.
+    assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["title"], "Payments");
+    assert_eq!(grafana.api(Method::GET, "/api/dashboards/uid/abc", None)["dashboard"]["title"], "Overview");
+    assert_eq!(grafana.api(Method::GET, "/api/folders/mac-archive", None)["message"], "folder not found");
+    assert_eq!(
+        grafana.api(Method::GET, "/api/dashboards/uid/mac-payments-board", None)["message"],
+        "Dashboard not found"
+    );
+    let rules = grafana.api(Method::GET, "/api/ruler/grafana/api/v1/rules", None);
+    let names: Vec<&str> =
+        rules["Payments"].as_array().into_iter().flatten().filter_map(|group| group["name"].as_str()).collect();
+    assert_eq!(names, ["Hand-made"]);
+
+    // It stays in state: the next plan shows it blocked again, and nothing to apply.
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_snapshot!(stdout, @r#"
+    ! delete grafana8/folder.payments — blocked: holds alert group "Payments/Hand-made" and dashboard "Overview" (uid abc) that mac does not manage; move or delete them, or manage them
+
+    No changes. 1 delete blocked. 1 object(s) match their definitions.
+    "#);
+    let (_, json_out, _) = run(grafana.mac().args(["plan", "--json"]));
+    let plan: Value = serde_json::from_str(&json_out).expect("JSON");
+    assert_eq!(plan["summary"]["blocked"], 1);
+    assert_eq!(plan["blocked"][0]["id"], "grafana8/folder.payments");
+    assert_eq!(
+        plan["blocked"][0]["holds"],
+        json!([
+            { "kind": "alert_group", "remote_id": "mac-payments/Hand-made", "title": "Payments/Hand-made" },
+            { "kind": "dashboard", "remote_id": "abc", "title": "Overview", "uid": "abc" },
+        ])
+    );
+
+    // Once the hand-made objects are gone, the folder is deleted.
+    grafana.api(Method::DELETE, "/api/dashboards/uid/abc", None);
+    grafana.api(Method::DELETE, "/api/ruler/grafana/api/v1/rules/Payments/Hand-made", None);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains("- delete grafana8/folder.payments\n"), "{stdout}");
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["message"], "folder not found");
+}
+
+#[test]
+fn a_folder_whose_managed_contents_move_away_is_not_blocked() {
+    let grafana = Grafana::start(FOLDERS);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    // The group and the dashboard move to `keep`; `payments` and `archive` leave the code.
+    let moved = FOLDERS
+        .replace("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n", "")
+        .replace("[[grafana8.folder]]\nid = \"archive\"\ntitle = \"Archive\"\n", "")
+        .replace("folder = \"payments\"", "folder = \"keep\"");
+    grafana.project.define(&moved);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(!stdout.contains("blocked"), "{stdout}");
+    assert!(stdout.contains("- delete grafana8/folder.payments\n"), "{stdout}");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["message"], "folder not found");
+}
+
+#[test]
+fn deleting_a_data_source_that_unmanaged_rules_and_dashboards_use_warns_naming_them() {
+    let definitions = "[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n\n\
+                       [[grafana8.datasource]]\nid = \"metrics\"\nname = \"Metrics\"\ntype = \"prometheus\"\n\
+                       url = \"http://127.0.0.1:9090\"\nuid = \"metrics-uid\"\n";
+    let grafana = Grafana::start(definitions);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "team", "title": "Team" })));
+    hand_made_group(&grafana, "Team", "Latency", "metrics-uid");
+    // One dashboard names the data source (as dashboards saved before Grafana 8.3 do), one
+    // refers to it by uid in a query, one uses another data source.
+    hand_made_dashboard(
+        &grafana,
+        "by-name",
+        "Old board",
+        "",
+        json!([{ "id": 1, "type": "graph", "datasource": "Metrics" }]),
+    );
+    hand_made_dashboard(
+        &grafana,
+        "by-uid",
+        "New board",
+        "team",
+        json!([{ "id": 1, "type": "timeseries", "targets": [{ "refId": "A", "datasource": { "type": "prometheus", "uid": "metrics-uid" } }] }]),
+    );
+    hand_made_dashboard(
+        &grafana,
+        "other",
+        "Other board",
+        "",
+        json!([{ "id": 1, "type": "graph", "datasource": "Prometheus" }]),
+    );
+
+    grafana.project.define("[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n");
+    let before = grafana.requests();
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // What a dashboard uses is in its JSON: Grafana 8.5 has no bulk read of it, so a plan that
+    // may delete a data source reads every dashboard (3 here), and the rules in one request.
+    let reads = reads_since(&grafana, &before);
+    assert_eq!(reads.get("GET /api/dashboards/uid/{uid}"), Some(&3), "{reads:?}");
+    assert_eq!(reads.get("GET /api/ruler/grafana/api/v1/rules"), Some(&1), "{reads:?}");
+    assert_snapshot!(stdout, @r#"
+    - delete grafana8/datasource.metrics
+
+    warning: grafana8/datasource.metrics: deleting it leaves alert group "Team/Latency", dashboard "Old board" (uid by-name) and dashboard "New board" (uid by-uid), which mac does not manage, using it: their queries will fail
+    Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.
+    "#);
+    // A warning, not a block: the delete is applied.
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(grafana.api(Method::GET, "/api/datasources/uid/metrics-uid", None)["message"], "Data source not found");
+}
+
+/// The requests made since `before`, as `METHOD route`.
+fn reads_since(
+    grafana: &Grafana,
+    before: &std::collections::BTreeMap<(String, String), u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    grafana
+        .requests()
+        .into_iter()
+        .map(|((method, route), count)| {
+            (format!("{method} {route}"), count - before.get(&(method, route)).unwrap_or(&0))
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect()
+}
+
+#[test]
+fn folder_contents_are_read_only_when_a_folder_may_be_deleted_and_in_constant_requests() {
+    let two_folders = "[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n\n\
+                       [[grafana8.folder]]\nid = \"archive\"\ntitle = \"Archive\"\n";
+    let grafana = Grafana::start(two_folders);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    for index in 0..5 {
+        hand_made_dashboard(&grafana, &format!("d{index}"), &format!("Board {index}"), "", json!([]));
+    }
+    hand_made_dashboard(&grafana, "in-archive", "Archived board", "mac-archive", json!([]));
+
+    // Nothing to delete: neither dashboards nor rules are read.
+    let before = grafana.requests();
+    run(grafana.mac().arg("plan"));
+    let reads = reads_since(&grafana, &before);
+    assert_eq!(
+        reads.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["GET /api/folders", "GET /api/health", "GET /api/org"],
+        "{reads:?}"
+    );
+
+    // A folder leaves the code: one search page and one ruler read, not one GET per dashboard.
+    grafana.project.define("[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n");
+    let before = grafana.requests();
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    let reads = reads_since(&grafana, &before);
+    assert_eq!(reads.get("GET /api/search"), Some(&1), "{reads:?}");
+    assert_eq!(reads.get("GET /api/ruler/grafana/api/v1/rules"), Some(&1), "{reads:?}");
+    assert_eq!(reads.get("GET /api/dashboards/uid/{uid}"), None, "{reads:?}");
+    assert_snapshot!(stdout, @r#"
+    ! delete grafana8/folder.archive — blocked: holds dashboard "Archived board" (uid in-archive) that mac does not manage; move or delete it, or manage it
+
+    No changes. 1 delete blocked. 1 object(s) match their definitions.
+    "#);
+}

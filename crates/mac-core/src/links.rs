@@ -1,0 +1,351 @@
+//! What lives in and what uses the objects a plan deletes.
+//!
+//! A handler says, for one observed remote object, which remote objects of its provider
+//! instance it lives in (a rule group in a folder) and which it uses (a rule group's queries
+//! use data sources) — see [`crate::Handler::links`]. With that the planner, still pure:
+//!
+//! - **blocks** a delete when something that stays lives in the object: an object mac does
+//!   not manage, or a managed one this plan neither deletes nor writes. A blocked delete is
+//!   not an action: the executor never sees it, the object stays in state, and every plan
+//!   shows it again until what it holds is moved, deleted or managed
+//!   ([`crate::Plan::blocked`]). Deletes that a kept object needs (it lives in or uses
+//!   them) are blocked in turn.
+//! - **warns** when a delete removes an object that objects mac does not touch in this plan
+//!   use: the delete goes ahead, and the reviewer reads who will break.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::object::ObjectId;
+use crate::plan::{Action, Observed, Operation, PlanWarning};
+use crate::provider::Providers;
+use crate::state::State;
+
+/// How an object is tied to an object of another kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// It lives in the other object and is lost, or stops its delete, when that is deleted
+    /// (a dashboard or a rule group in a folder).
+    LivesIn,
+    /// It uses the other object and breaks when that is deleted (a query's data source).
+    Uses,
+}
+
+/// Another remote object of the same provider instance, as an object names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LinkTarget {
+    pub kind: String,
+    pub key: LinkKey,
+}
+
+/// How a link names its target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkKey {
+    /// By the target's [`crate::RemoteObject::remote_id`] (a uid).
+    RemoteId(String),
+    /// By the target's [`Links::title`] (a data source's name, as older dashboards store it).
+    Title(String),
+}
+
+impl LinkTarget {
+    pub fn by_remote_id(kind: &str, remote_id: impl Into<String>) -> LinkTarget {
+        LinkTarget { kind: kind.to_owned(), key: LinkKey::RemoteId(remote_id.into()) }
+    }
+
+    pub fn by_title(kind: &str, title: impl Into<String>) -> LinkTarget {
+        LinkTarget { kind: kind.to_owned(), key: LinkKey::Title(title.into()) }
+    }
+}
+
+/// What a handler tells about one observed object (see [`crate::Handler::links`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// How a person names it (a title, `Folder/Group`), and the name other objects may use
+    /// for it ([`LinkKey::Title`]).
+    pub title: Option<String>,
+    /// An id worth showing next to the title to find the object (a dashboard's uid).
+    pub uid: Option<String>,
+    pub lives_in: Vec<LinkTarget>,
+    pub uses: Vec<LinkTarget>,
+}
+
+/// A remote object that lives in or uses an object a plan deletes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LinkedObject {
+    pub kind: String,
+    pub remote_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// The managed object it is, when mac manages it (it stays, untouched by this plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_as: Option<ObjectId>,
+}
+
+impl LinkedObject {
+    /// `alert group "Payments/HTTP"`, `dashboard "Overview" (uid abc)`.
+    pub fn describe(&self) -> String {
+        let kind = self.kind.replace('_', " ");
+        let mut text = match &self.title {
+            Some(title) => format!("{kind} \"{title}\""),
+            None => format!("{kind} {}", self.remote_id),
+        };
+        if let Some(uid) = &self.uid {
+            text.push_str(&format!(" (uid {uid})"));
+        }
+        text
+    }
+}
+
+/// A delete the plan shows but will not do, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedDelete {
+    pub id: ObjectId,
+    pub remote_id: String,
+    /// What lives in it and stays (Grafana would delete it along, or refuse).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<LinkedObject>,
+    /// Managed objects kept by this plan (their deletes blocked) that live in or use it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needed_by: Vec<ObjectId>,
+    /// The explanation shown to the reviewer, and in the apply report.
+    pub reason: String,
+}
+
+/// At most this many objects are named in one message; the rest are counted.
+const NAMED: usize = 10;
+
+/// `a`, `a and b`, `a, b and c` (`… and N more` beyond [`NAMED`]).
+fn enumerate(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(NAMED).map(String::as_str).collect();
+    let rest = items.len().saturating_sub(NAMED);
+    match (shown.as_slice(), rest) {
+        ([], _) => String::new(),
+        ([one], 0) => (*one).to_owned(),
+        (many, 0) => format!("{} and {}", many[..many.len() - 1].join(", "), many[many.len() - 1]),
+        (many, rest) => format!("{} and {rest} more", many.join(", ")),
+    }
+}
+
+fn holds_reason(holds: &[LinkedObject]) -> String {
+    let unmanaged: Vec<String> =
+        holds.iter().filter(|held| held.managed_as.is_none()).map(LinkedObject::describe).collect();
+    let managed: Vec<String> = holds
+        .iter()
+        .filter_map(|held| held.managed_as.as_ref().map(|id| format!("{} ({id})", held.describe())))
+        .collect();
+    let mut parts = Vec::new();
+    if !unmanaged.is_empty() {
+        let them = if unmanaged.len() == 1 { "it, or manage it" } else { "them, or manage them" };
+        parts.push(format!("holds {} that mac does not manage; move or delete {them}", enumerate(&unmanaged)));
+    }
+    if !managed.is_empty() {
+        parts.push(format!(
+            "holds {}, which this plan leaves there; move it elsewhere or delete it in code",
+            enumerate(&managed)
+        ));
+    }
+    parts.join("; it also ")
+}
+
+/// The plan's deletes, checked against what lives in and uses them: blocked deletes are
+/// taken out of `actions`, and warnings are returned for the deletes that remain.
+pub(crate) fn check_deletes(
+    actions: &mut BTreeMap<ObjectId, Action>,
+    state: &State,
+    observed: &Observed,
+    providers: &Providers,
+) -> (Vec<BlockedDelete>, Vec<PlanWarning>) {
+    // Deleted objects, by (instance, kind, remote id), and their titles for links by name.
+    let mut deleted: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
+    let mut deleted_titles: BTreeMap<(String, String, String), Vec<ObjectId>> = BTreeMap::new();
+    for action in actions.values().filter(|action| action.operation == Operation::Delete) {
+        let (Some(remote), Some(handler)) = (&action.remote, providers.handler(&action.id.provider, &action.id.kind))
+        else {
+            continue;
+        };
+        let id = &action.id;
+        deleted.insert((id.provider.clone(), id.kind.clone(), remote.remote_id.clone()), id.clone());
+        if let Some(title) = handler.links(remote).title {
+            deleted_titles.entry((id.provider.clone(), id.kind.clone(), title)).or_default().push(id.clone());
+        }
+    }
+    if deleted.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let deleted_kinds: BTreeSet<(&str, &str)> =
+        deleted.keys().map(|(instance, kind, _)| (instance.as_str(), kind.as_str())).collect();
+    // Which managed object each remote object is: by state, or by this plan's adoptions.
+    let mut managed: BTreeMap<(&str, &str, &str), &ObjectId> = state
+        .resources()
+        .iter()
+        .map(|entry| ((entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()), &entry.id))
+        .collect();
+    for action in actions.values().filter(|action| action.operation == Operation::Adopt) {
+        if let Some(remote) = &action.remote {
+            managed.insert((&action.id.provider, &action.id.kind, &remote.remote_id), &action.id);
+        }
+    }
+
+    let mut holders: BTreeMap<ObjectId, BTreeSet<LinkedObject>> = BTreeMap::new();
+    let mut users: BTreeMap<ObjectId, BTreeSet<LinkedObject>> = BTreeMap::new();
+    for instance in providers.instances() {
+        for kind in providers.kinds(instance) {
+            let Some(handler) = providers.handler(instance, kind) else { continue };
+            let relevant = handler.relations().iter().any(|(_, target)| deleted_kinds.contains(&(instance, target)));
+            if !relevant {
+                continue;
+            }
+            for remote in observed.linked(instance, kind) {
+                let links = handler.links(remote);
+                let managed_as = managed.get(&(instance, kind, remote.remote_id.as_str())).copied();
+                // Deleted or written by this plan: it will not stay where it is.
+                if managed_as.and_then(|id| actions.get(id)).is_some() {
+                    continue;
+                }
+                let linked = LinkedObject {
+                    kind: kind.to_owned(),
+                    remote_id: remote.remote_id.clone(),
+                    title: links.title.clone(),
+                    uid: links.uid.clone(),
+                    managed_as: managed_as.cloned(),
+                };
+                let targets = |targets: &[LinkTarget]| -> BTreeSet<ObjectId> {
+                    targets
+                        .iter()
+                        .flat_map(|target| match &target.key {
+                            LinkKey::RemoteId(remote_id) => deleted
+                                .get(&(instance.to_owned(), target.kind.clone(), remote_id.clone()))
+                                .cloned()
+                                .into_iter()
+                                .collect::<Vec<_>>(),
+                            LinkKey::Title(title) => deleted_titles
+                                .get(&(instance.to_owned(), target.kind.clone(), title.clone()))
+                                .cloned()
+                                .unwrap_or_default(),
+                        })
+                        .collect()
+                };
+                for target in targets(&links.lives_in) {
+                    holders.entry(target).or_default().insert(linked.clone());
+                }
+                for target in targets(&links.uses) {
+                    users.entry(target).or_default().insert(linked.clone());
+                }
+            }
+        }
+    }
+
+    let mut blocked: BTreeMap<ObjectId, BlockedDelete> = holders
+        .into_iter()
+        .map(|(id, holds)| {
+            let holds: Vec<LinkedObject> = holds.into_iter().collect();
+            let remote_id = actions[&id].remote.as_ref().map(|remote| remote.remote_id.clone()).unwrap_or_default();
+            let reason = holds_reason(&holds);
+            (id.clone(), BlockedDelete { id, remote_id, holds, needed_by: Vec::new(), reason })
+        })
+        .collect();
+    // A delete that waits for a kept object (it lived in or used it) is kept too.
+    loop {
+        let mut newly: Vec<BlockedDelete> = Vec::new();
+        for action in actions.values() {
+            if !action.operation.removes() || blocked.contains_key(&action.id) {
+                continue;
+            }
+            let needed_by: Vec<ObjectId> =
+                action.depends_on.iter().filter(|dependency| blocked.contains_key(*dependency)).cloned().collect();
+            if needed_by.is_empty() || action.operation != Operation::Delete {
+                continue;
+            }
+            let names: Vec<String> = needed_by.iter().map(ToString::to_string).collect();
+            let reason = format!("{} stays and needs it", enumerate(&names));
+            let remote_id = action.remote.as_ref().map(|remote| remote.remote_id.clone()).unwrap_or_default();
+            newly.push(BlockedDelete { id: action.id.clone(), remote_id, holds: Vec::new(), needed_by, reason });
+        }
+        if newly.is_empty() {
+            break;
+        }
+        for delete in newly {
+            blocked.insert(delete.id.clone(), delete);
+        }
+    }
+    for id in blocked.keys() {
+        actions.remove(id);
+    }
+    for action in actions.values_mut() {
+        action.depends_on.retain(|dependency| !blocked.contains_key(dependency));
+    }
+
+    let warnings = users
+        .into_iter()
+        .filter(|(id, _)| !blocked.contains_key(id))
+        .map(|(id, users)| {
+            let unmanaged: Vec<String> =
+                users.iter().filter(|user| user.managed_as.is_none()).map(LinkedObject::describe).collect();
+            let managed: Vec<String> = users
+                .iter()
+                .filter_map(|user| user.managed_as.as_ref().map(|managed| format!("{} ({managed})", user.describe())))
+                .collect();
+            let mut who = Vec::new();
+            if !unmanaged.is_empty() {
+                who.push(format!("{}, which mac does not manage", enumerate(&unmanaged)));
+            }
+            if !managed.is_empty() {
+                who.push(format!("{}, which this plan does not change", enumerate(&managed)));
+            }
+            let message = format!("deleting it leaves {}, using it: their queries will fail", who.join(", and "));
+            PlanWarning { id, message }
+        })
+        .collect();
+    (blocked.into_values().collect(), warnings)
+}
+
+/// The kinds a plan must read besides those in use, because it may delete an object (one in
+/// state that is no longer defined) that their objects live in or use: each with the
+/// relations needed. A kind read in full anyway ([`crate::refresh::kinds_in_use`]) is not
+/// listed, and no kind is when no delete is possible.
+pub fn kinds_for_deletes<'a>(
+    providers: &Providers,
+    defined: impl IntoIterator<Item = &'a ObjectId>,
+    remembered: impl IntoIterator<Item = &'a ObjectId>,
+    in_use: &BTreeSet<(String, String)>,
+) -> BTreeMap<(String, String), BTreeSet<Relation>> {
+    let defined: BTreeSet<&ObjectId> = defined.into_iter().collect();
+    let deletable: BTreeSet<(&str, &str)> = remembered
+        .into_iter()
+        .filter(|id| !defined.contains(id))
+        .map(|id| (id.provider.as_str(), id.kind.as_str()))
+        .collect();
+    let mut kinds: BTreeMap<(String, String), BTreeSet<Relation>> = BTreeMap::new();
+    for (instance, deleted_kind) in deletable {
+        for kind in providers.kinds(instance) {
+            if in_use.contains(&(instance.to_owned(), kind.to_owned())) {
+                continue;
+            }
+            let Some(handler) = providers.handler(instance, kind) else { continue };
+            for (relation, target) in handler.relations() {
+                if target == deleted_kind {
+                    kinds.entry((instance.to_owned(), kind.to_owned())).or_default().insert(relation);
+                }
+            }
+        }
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_read_as_prose_and_stay_short() {
+        let items = |count: usize| (1..=count).map(|index| format!("d{index}")).collect::<Vec<_>>();
+        assert_eq!(enumerate(&items(1)), "d1");
+        assert_eq!(enumerate(&items(2)), "d1 and d2");
+        assert_eq!(enumerate(&items(3)), "d1, d2 and d3");
+        assert_eq!(enumerate(&items(12)), "d1, d2, d3, d4, d5, d6, d7, d8, d9, d10 and 2 more");
+    }
+}
