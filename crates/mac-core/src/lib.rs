@@ -34,7 +34,7 @@ pub mod template;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
-pub use diff::FieldChange;
+pub use diff::{FieldChange, ItemChange, ItemChangeKind};
 pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,
     RemoteObject, Resource, SyncedResource,
