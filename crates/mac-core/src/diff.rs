@@ -6,7 +6,7 @@
 //! as that item's field, which positional diffs (RFC 6902 crates such as `json-patch`) cannot do.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One changed field: its readable path (`rules[title="High CPU"].for`), the observed
 /// value and the desired value; `None` where the field is absent on that side.
@@ -202,6 +202,43 @@ fn item_keys(items: &[Value], key: &str) -> Option<Vec<String>> {
     Some(keys)
 }
 
+/// Removes the field that `pattern` (a pointer whose `*` matches every item of a list)
+/// names, wherever `is_default` holds for its value and the table holding it. Handlers use
+/// it in [`crate::Handler::desired`] and [`crate::Handler::observed`] to leave out, on both
+/// sides, the values a server fills in when a write leaves them out: a plan then never shows
+/// them, and a definition that writes the default explicitly still compares equal.
+pub fn remove_defaults(value: &mut Value, pattern: &str, is_default: &dyn Fn(&Value, &Map<String, Value>) -> bool) {
+    let segments: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    remove_at(value, &segments, is_default);
+}
+
+fn remove_at(value: &mut Value, segments: &[&str], is_default: &dyn Fn(&Value, &Map<String, Value>) -> bool) {
+    match (segments, value) {
+        ([], _) => {}
+        (["*", rest @ ..], Value::Array(items)) => {
+            for item in items {
+                remove_at(item, rest, is_default);
+            }
+        }
+        ([last], Value::Object(table)) => {
+            if table.get(*last).is_some_and(|field| is_default(field, table)) {
+                table.shift_remove(*last);
+            }
+        }
+        ([segment, rest @ ..], Value::Object(table)) => {
+            if let Some(field) = table.get_mut(*segment) {
+                remove_at(field, rest, is_default);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`remove_defaults`] of the fields at `pattern` equal to `default` (numbers by value).
+pub fn remove_default(value: &mut Value, pattern: &str, default: &Value) {
+    remove_defaults(value, pattern, &|field, _| same_scalar(field, default));
+}
+
 fn same_scalar(old: &Value, new: &Value) -> bool {
     match (old, new) {
         // `1` and `1.0` are the same number to a server; only the TOML spelling differs.
@@ -285,6 +322,29 @@ mod tests {
         assert_eq!(difference.changes.len(), 5, "{:#?}", difference.changes);
         assert_eq!(item_label("id", &json!("a \"b\"")).as_deref(), Some("[id=\"a \\\"b\\\"\"]"));
         assert_eq!(item_label("id", &json!({})), None);
+    }
+
+    #[test]
+    fn defaults_are_removed_where_the_pattern_matches() {
+        let mut value = json!({
+            "interval": "1m",
+            "rules": [
+                { "for": "0s", "data": [{ "model": { "intervalMs": 1000.0, "x": 1 } }, { "model": { "intervalMs": 5 } }] },
+                { "for": "5m", "labels": {} },
+            ],
+        });
+        remove_default(&mut value, "/interval", &json!("1m"));
+        remove_default(&mut value, "/rules/*/for", &json!("0s"));
+        remove_default(&mut value, "/rules/*/labels", &json!({}));
+        remove_default(&mut value, "/rules/*/data/*/model/intervalMs", &json!(1000));
+        remove_defaults(&mut value, "/missing/*/field", &|_, _| true);
+        assert_eq!(
+            value,
+            json!({ "rules": [
+                { "data": [{ "model": { "x": 1 } }, { "model": { "intervalMs": 5 } }] },
+                { "for": "5m" },
+            ]})
+        );
     }
 
     #[test]

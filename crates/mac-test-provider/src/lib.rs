@@ -356,6 +356,10 @@ impl Handler for FolderHandler {
         json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        format!("folder {}, uid {:?}", remote.fields.get("title").unwrap_or(&Value::Null), remote.remote_id)
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         Ok(list(&self.remote, "folder"))
     }
