@@ -119,9 +119,9 @@ fn update_lines(out: &mut String, change: &FieldChange) {
         (None, None) => return,
     };
     match whole {
-        // An item (a rule, a panel) or a table: its fields below it, the key the path names
-        // already left out.
-        Value::Object(table) if !table.is_empty() => {
+        // A list item (a rule, a panel): its fields below it, the key the path names already
+        // left out.
+        Value::Object(table) if !table.is_empty() && path.ends_with(']') => {
             let _ = writeln!(out, "    {} {}", paint(style, sign), paint(style, path));
             let named_by_path = |key: &str, value: &Value| {
                 mac_core::diff::item_label(key, value).is_some_and(|label| path.ends_with(&label))
@@ -132,7 +132,13 @@ fn update_lines(out: &mut String, change: &FieldChange) {
         }
         other => {
             let lead = path.len() + 5;
-            let _ = writeln!(out, "    {} {} = {}", paint(style, sign), paint(style, path), toml_like::value(other, 4, lead));
+            let _ = writeln!(
+                out,
+                "    {} {} = {}",
+                paint(style, sign),
+                paint(style, path),
+                toml_like::value(other, 4, lead)
+            );
         }
     }
 }

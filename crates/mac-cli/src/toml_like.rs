@@ -83,11 +83,7 @@ pub fn key(name: &str) -> String {
 /// escaping quotes or backslashes (a PromQL selector, a regex), else a basic string.
 pub fn string(text: &str) -> String {
     let literal_fits = !text.contains('\'') && !text.chars().any(char::is_control);
-    if literal_fits && (text.contains('"') || text.contains('\\')) {
-        format!("'{text}'")
-    } else {
-        basic_string(text)
-    }
+    if literal_fits && (text.contains('"') || text.contains('\\')) { format!("'{text}'") } else { basic_string(text) }
 }
 
 fn basic_string(text: &str) -> String {

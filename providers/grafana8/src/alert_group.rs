@@ -499,10 +499,8 @@ fn without_defaults(mut group: Value) -> Value {
     // The range mac writes when a query gives none (Grafana's rule editor's default of 10m;
     // expressions are not queried over a range).
     remove_defaults(&mut group, "/rules/*/data/*/relative_time_range", &|range, query| {
-        let expression = query
-            .get("datasource_uid")
-            .and_then(Value::as_str)
-            .is_some_and(|uid| EXPRESSION_UIDS.contains(&uid));
+        let expression =
+            query.get("datasource_uid").and_then(Value::as_str).is_some_and(|uid| EXPRESSION_UIDS.contains(&uid));
         let from = if expression { 0 } else { 600 };
         range.get("from").and_then(Value::as_i64) == Some(from) && range.get("to").and_then(Value::as_i64) == Some(0)
     });

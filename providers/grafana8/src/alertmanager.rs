@@ -262,8 +262,7 @@ impl Handler for ContactPointHandler {
     }
 
     fn describe(&self, remote: &RemoteObject) -> String {
-        let count =
-            remote.fields.get("grafana_managed_receiver_configs").and_then(Value::as_array).map_or(0, Vec::len);
+        let count = remote.fields.get("grafana_managed_receiver_configs").and_then(Value::as_array).map_or(0, Vec::len);
         format!("contact point {:?}, {count} integration{}", remote.remote_id, if count == 1 { "" } else { "s" })
     }
 
@@ -597,7 +596,7 @@ impl Handler for NotificationPolicyHandler {
 
     fn describe(&self, remote: &RemoteObject) -> String {
         let receiver = remote.fields.get("receiver").and_then(Value::as_str).unwrap_or_default();
-        format!("policy routing {} to {receiver:?}", remote.remote_id)
+        format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id)
     }
 
     fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
