@@ -220,11 +220,10 @@ fn remove_at(value: &mut Value, segments: &[&str], is_default: &dyn Fn(&Value, &
                 remove_at(item, rest, is_default);
             }
         }
-        ([last], Value::Object(table)) => {
-            if table.get(*last).is_some_and(|field| is_default(field, table)) {
-                table.shift_remove(*last);
-            }
+        ([last], Value::Object(table)) if table.get(*last).is_some_and(|field| is_default(field, table)) => {
+            table.shift_remove(*last);
         }
+        ([_], _) => {}
         ([segment, rest @ ..], Value::Object(table)) => {
             if let Some(field) = table.get_mut(*segment) {
                 remove_at(field, rest, is_default);
