@@ -535,6 +535,12 @@ impl Handler for GroupHandler {
         (path == "/rules").then_some("title")
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
+        let folder = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
+        format!("group of {rules} rule(s) in folder {folder:?}")
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         Ok(list(&self.remote, "group"))
     }

@@ -133,7 +133,7 @@ fn drift_and_deletes_are_marked() {
     assert_snapshot!(stdout, @r#"
     ~ update testfs/folder.a (drift: changed outside mac, restoring the code's version)
         ~ title: "Renamed by hand" -> "Team A"
-    - delete testfs/group.b-alerts (g2)
+    - delete testfs/group.b-alerts (group of 1 rule(s) in folder "mac-b")
     - delete testfs/folder.b (folder "Team B", uid "mac-b")
 
     Plan: 0 to create, 1 to update, 2 to delete, 1 unchanged.
