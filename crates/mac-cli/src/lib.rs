@@ -9,6 +9,7 @@ mod commands;
 mod progress;
 mod render;
 mod rule_tests;
+mod toml_like;
 mod twins;
 
 use std::process::ExitCode;

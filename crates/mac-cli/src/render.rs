@@ -1,6 +1,7 @@
 //! Human and JSON output. Human output shows only what changes, coloured when the terminal
 //! allows it (anstream strips styles for pipes and honours NO_COLOR).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::Context as _;
@@ -8,8 +9,11 @@ use anyhow::Context as _;
 use anstyle::{AnsiColor, Style};
 use mac_core::apply::{ActionReport, ApplyReport, Outcome};
 use mac_core::plan::{Action, Operation, Plan};
+use mac_core::{FieldChange, ItemChange, ItemChangeKind};
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::toml_like;
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -45,9 +49,13 @@ pub fn plan(plan: &Plan) -> String {
     out
 }
 
+/// One line a warning, then a blank line before the summary.
 fn warnings(out: &mut String, plan: &Plan) {
     for warning in &plan.warnings {
         let _ = writeln!(out, "{} {}: {}", paint(YELLOW.bold(), "warning:"), warning.id, warning.message);
+    }
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out);
     }
 }
 
@@ -90,61 +98,95 @@ fn action_block(out: &mut String, action: &Action) {
         Operation::Forget => ("-", DIM, " (already gone remotely; dropped from state)".to_owned()),
         Operation::Move => ("~", CYAN, " (renamed in code; state only, nothing is written remotely)".to_owned()),
     };
-    let (shown, note) = match &action.moved_from {
+    let (subject, note) = match &action.moved_from {
         Some(from) if action.operation == Operation::Move => (format!("{from} -> {}", action.id), note),
         Some(from) => (action.id.to_string(), format!("{note} (moved from {from})")),
         None => (action.id.to_string(), note),
     };
     let verb = operation_name(action.operation);
+    let description = match &action.description {
+        Some(description) => format!(" ({description})"),
+        None => String::new(),
+    };
     let _ = writeln!(
         out,
-        "{} {} {}{}",
+        "{} {} {}{}{}",
         paint(style, symbol),
         paint(style.bold(), verb),
-        paint(BOLD, shown),
+        paint(BOLD, subject),
+        paint(DIM, description),
         paint(DIM, note)
     );
     for change in &action.changes {
         match action.operation {
-            Operation::Create | Operation::Recreate => match change.new.as_ref() {
-                // Nested values (a group's rules) read best indented, one field a line.
-                Some(nested @ (Value::Array(_) | Value::Object(_))) if value(Some(nested)).len() > 60 => {
-                    let pretty = serde_json::to_string_pretty(nested).unwrap_or_default();
-                    let _ = writeln!(out, "    {} = {}", change.path, pretty.replace('\n', "\n    "));
-                }
-                new => {
-                    let _ = writeln!(out, "    {} = {}", change.path, value(new));
-                }
-            },
-            _ if is_long(change.old.as_ref()) || is_long(change.new.as_ref()) => {
-                // Long values (queries, descriptions) side by side would wrap unreadably:
-                // one line each, aligned, so the eye finds the difference.
-                let _ = writeln!(out, "    {}:", change.path);
-                let _ = writeln!(out, "      {} {}", paint(RED, "-"), paint(RED, value(change.old.as_ref())));
-                let _ = writeln!(out, "      {} {}", paint(GREEN, "+"), paint(GREEN, value(change.new.as_ref())));
+            Operation::Create | Operation::Recreate => {
+                let lead = change.path.len() + 3;
+                let _ = writeln!(out, "    {} = {}", change.path, shown(change.new.as_ref(), 4, lead));
             }
-            _ => {
-                let _ = writeln!(
-                    out,
-                    "    {}: {} {} {}",
-                    change.path,
-                    paint(RED, value(change.old.as_ref())),
-                    paint(DIM, "->"),
-                    paint(GREEN, value(change.new.as_ref()))
-                );
-            }
+            _ => update_lines(out, change),
         }
     }
 }
 
-fn is_long(value: Option<&Value>) -> bool {
-    value.is_some_and(|value| value.to_string().len() > 40)
+/// One change of an update: `+ path` / `- path` for what appears or goes (an item of a keyed
+/// list with its fields below it, TOML-like), `~ path: old -> new` for a changed value.
+fn update_lines(out: &mut String, change: &FieldChange) {
+    let (sign, style, path, whole) = match (&change.old, &change.new) {
+        (None, Some(added)) => ("+", GREEN, &change.path, added),
+        (Some(removed), None) => ("-", RED, &change.path, removed),
+        (Some(old), Some(new)) => {
+            let (old, new) = (shown(Some(old), 8, 2), shown(Some(new), 8, 2));
+            if old.len() > 40 || new.len() > 40 || old.contains('\n') || new.contains('\n') {
+                // Long values (queries, descriptions) side by side would wrap unreadably:
+                // one line each, aligned, so the eye finds the difference.
+                let _ = writeln!(out, "    {} {}:", paint(YELLOW, "~"), change.path);
+                let _ = writeln!(out, "      {} {}", paint(RED, "-"), paint(RED, old));
+                let _ = writeln!(out, "      {} {}", paint(GREEN, "+"), paint(GREEN, new));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "    {} {}: {} {} {}",
+                    paint(YELLOW, "~"),
+                    change.path,
+                    paint(RED, old),
+                    paint(DIM, "->"),
+                    paint(GREEN, new)
+                );
+            }
+            return;
+        }
+        (None, None) => return,
+    };
+    match whole {
+        // A list item (a rule, a panel): its fields below it, the key the path names already
+        // left out.
+        Value::Object(table) if !table.is_empty() && path.ends_with(']') => {
+            let _ = writeln!(out, "    {} {}", paint(style, sign), paint(style, path));
+            let named_by_path = |key: &str, value: &Value| {
+                mac_core::diff::item_label(key, value).is_some_and(|label| path.ends_with(&label))
+            };
+            for line in toml_like::fields(table, 8, &named_by_path) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        other => {
+            let lead = path.len() + 5;
+            let _ = writeln!(
+                out,
+                "    {} {} = {}",
+                paint(style, sign),
+                paint(style, path),
+                toml_like::value(other, 4, lead)
+            );
+        }
+    }
 }
 
-fn value(value: Option<&Value>) -> String {
+/// A value as a plan shows it, TOML-like (see [`toml_like`]), `(absent)` where there is none.
+fn shown(value: Option<&Value>, indent: usize, lead: usize) -> String {
     match value {
         None => "(absent)".to_owned(),
-        Some(value) => value.to_string(),
+        Some(value) => toml_like::value(value, indent, lead),
     }
 }
 
@@ -163,7 +205,7 @@ pub fn operation_name(operation: Operation) -> &'static str {
 fn summary_line(plan: &Plan) -> String {
     let mut parts = vec![
         format!("{} to create", plan.count(Operation::Create) + plan.count(Operation::Recreate)),
-        format!("{} to update", plan.count(Operation::Update)),
+        format!("{} to update{}", plan.count(Operation::Update), item_note(plan, Operation::Update)),
         format!("{} to delete", plan.count(Operation::Delete)),
     ];
     match plan.blocked.len() {
@@ -172,7 +214,7 @@ fn summary_line(plan: &Plan) -> String {
         count => parts.push(format!("{count} deletes blocked")),
     }
     if plan.count(Operation::Adopt) > 0 {
-        parts.push(format!("{} to adopt", plan.count(Operation::Adopt)));
+        parts.push(format!("{} to adopt{}", plan.count(Operation::Adopt), item_note(plan, Operation::Adopt)));
     }
     if plan.count(Operation::Forget) > 0 {
         parts.push(format!("{} to forget", plan.count(Operation::Forget)));
@@ -184,12 +226,57 @@ fn summary_line(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
+/// How many items of each keyed list the actions of `operation` add, remove and change, by
+/// the list's path (`rules`, `dashboard.panels`), in path order.
+fn item_counts(plan: &Plan, operation: Operation) -> BTreeMap<&str, JsonItemCounts> {
+    let mut counts: BTreeMap<&str, JsonItemCounts> = BTreeMap::new();
+    for action in plan.actions.iter().filter(|action| action.operation == operation) {
+        for item in &action.items {
+            let count = counts.entry(item.list.as_str()).or_default();
+            match item.change {
+                ItemChangeKind::Added => count.added += 1,
+                ItemChangeKind::Removed => count.removed += 1,
+                ItemChangeKind::Changed => count.changed += 1,
+            }
+        }
+    }
+    counts
+}
+
+/// ` (1 rule added, 2 rules changed, 1 panel removed)` for the updates' items; empty without.
+fn item_note(plan: &Plan, operation: Operation) -> String {
+    let mut parts = Vec::new();
+    for (list, count) in item_counts(plan, operation) {
+        // The list's own name (`panels` of `dashboard.panels`) names its items.
+        let plural = list.rsplit('.').next().unwrap_or(list);
+        let plural = plural.split('[').next().unwrap_or(plural);
+        for (number, verb) in [(count.added, "added"), (count.removed, "removed"), (count.changed, "changed")] {
+            if number > 0 {
+                let noun = if number == 1 { singular(plural) } else { plural.to_owned() };
+                parts.push(format!("{number} {noun} {verb}"));
+            }
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" ({})", parts.join(", ")) }
+}
+
+/// `rules` → `rule`, `policies` → `policy`; a name that is no plural stays as it is.
+fn singular(plural: &str) -> String {
+    if let Some(stem) = plural.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = plural.strip_suffix('s').filter(|stem| !stem.ends_with('s')) {
+        stem.to_owned()
+    } else {
+        plural.to_owned()
+    }
+}
+
 /// The stable JSON schema of `mac plan --json` (docs/json-output.md).
 #[derive(Serialize)]
 pub struct JsonPlan<'a> {
     pub format_version: u32,
     pub has_changes: bool,
-    pub summary: JsonSummary,
+    pub summary: JsonSummary<'a>,
     pub actions: Vec<JsonAction<'a>>,
     pub warnings: &'a [mac_core::plan::PlanWarning],
     /// Deletes shown but not done (see `mac_core::links`).
@@ -210,7 +297,7 @@ pub struct JsonBlocked<'a> {
 }
 
 #[derive(Serialize)]
-pub struct JsonSummary {
+pub struct JsonSummary<'a> {
     pub create: usize,
     pub recreate: usize,
     pub adopt: usize,
@@ -223,6 +310,15 @@ pub struct JsonSummary {
     pub unchanged: usize,
     /// Deletes shown but not done: not counted in `delete`.
     pub blocked: usize,
+    /// Items of keyed lists (rules, panels, …) the updates add, remove and change, by list.
+    pub update_items: BTreeMap<&'a str, JsonItemCounts>,
+}
+
+#[derive(Serialize, Default)]
+pub struct JsonItemCounts {
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
 }
 
 #[derive(Serialize)]
@@ -239,6 +335,10 @@ pub struct JsonAction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
     pub changes: &'a [mac_core::FieldChange],
+    /// The items of keyed lists this update or adopt adds, removes or changes.
+    pub items: &'a [ItemChange],
+    /// What a delete removes, in a few words (`folder "Payments", uid "mac-payments"`).
+    pub description: Option<&'a str>,
 }
 
 pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
@@ -255,6 +355,7 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
             moves: plan.count(Operation::Move),
             unchanged: plan.unchanged,
             blocked: plan.blocked.len(),
+            update_items: item_counts(plan, Operation::Update),
         },
         actions: plan
             .actions
@@ -269,6 +370,8 @@ pub fn plan_json(plan: &Plan) -> JsonPlan<'_> {
                 resumed: action.resumed,
                 moved_from: action.moved_from.as_ref().map(ToString::to_string),
                 changes: &action.changes,
+                items: &action.items,
+                description: action.description.as_deref(),
             })
             .collect(),
         warnings: &plan.warnings,
@@ -398,8 +501,8 @@ pub fn moved_since_plan(plan_file: &str, moved: &[mac_core::Moved]) -> String {
                         out,
                         "\n      {}: {} -> {}",
                         change.path,
-                        value(change.old.as_ref()),
-                        value(change.new.as_ref())
+                        shown(change.old.as_ref(), 8, 0),
+                        shown(change.new.as_ref(), 8, 0)
                     );
                 }
             }

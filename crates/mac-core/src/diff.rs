@@ -6,7 +6,7 @@
 //! as that item's field, which positional diffs (RFC 6902 crates such as `json-patch`) cannot do.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// One changed field: its readable path (`rules[title="High CPU"].for`), the observed
 /// value and the desired value; `None` where the field is absent on that side.
@@ -17,12 +17,68 @@ pub struct FieldChange {
     pub new: Option<Value>,
 }
 
+/// How one item of a keyed list differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemChangeKind {
+    Added,
+    Removed,
+    /// Present on both sides, with at least one field changed.
+    Changed,
+}
+
+/// A change to one item of a keyed list (a rule of a group, a panel of a dashboard): what a
+/// reviewer counts. Only the outermost keyed list of a path counts: a query changed inside a
+/// rule is that rule changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemChange {
+    /// The readable path of the list (`rules`, `dashboard.panels`).
+    pub list: String,
+    /// The field its items are matched by (`id`).
+    pub key: String,
+    /// This item's value of that field.
+    pub value: Value,
+    pub change: ItemChangeKind,
+}
+
+/// The field changes and the keyed-list items they fall in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Difference {
+    pub changes: Vec<FieldChange>,
+    /// One entry per changed item, in the order of `changes`.
+    pub items: Vec<ItemChange>,
+}
+
 /// The changes that turn `old` into `new`. `list_key` receives a list's path pattern
 /// (pointer with `*` for indices, e.g. `/rules/*/data`) and names the key to match its items by.
 pub fn diff(old: &Value, new: &Value, list_key: &dyn Fn(&str) -> Option<&'static str>) -> Vec<FieldChange> {
-    let mut changes = Vec::new();
-    Differ { list_key, changes: &mut changes }.compare(Some(old), Some(new), &mut Path::default());
-    changes
+    diff_items(old, new, list_key).changes
+}
+
+/// [`diff`], and which items of keyed lists the changes add, remove or change.
+pub fn diff_items(old: &Value, new: &Value, list_key: &dyn Fn(&str) -> Option<&'static str>) -> Difference {
+    let mut difference = Difference::default();
+    Differ { list_key, changes: &mut difference.changes, items: Some(&mut difference.items) }.compare(
+        Some(old),
+        Some(new),
+        &mut Path::default(),
+    );
+    difference
+}
+
+/// How a keyed list item shows in a path: `[id="High CPU"]`, `[id=3]`. `None` for a key value
+/// that cannot match items (a table, a list, null).
+pub fn item_label(key: &str, value: &Value) -> Option<String> {
+    Some(format!("[{key}={}]", key_text(value)?))
+}
+
+fn key_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(format!("{text:?}")),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -51,6 +107,8 @@ impl Path {
 struct Differ<'a> {
     list_key: &'a dyn Fn(&str) -> Option<&'static str>,
     changes: &'a mut Vec<FieldChange>,
+    /// Where item changes are recorded; `None` inside an item already being recorded.
+    items: Option<&'a mut Vec<ItemChange>>,
 }
 
 impl Differ<'_> {
@@ -87,13 +145,11 @@ impl Differ<'_> {
             Some((key, old_keys, new_keys)) => {
                 for (new_item, item_key) in new.iter().zip(&new_keys) {
                     let old_item = old_keys.iter().position(|candidate| candidate == item_key).map(|index| &old[index]);
-                    let readable = format!("[{key}={item_key}]");
-                    path.with(&readable, "/*", |path| self.compare(old_item, Some(new_item), path));
+                    self.compare_item(key, item_key, old_item, Some(new_item), path);
                 }
                 for (old_item, item_key) in old.iter().zip(&old_keys) {
                     if !new_keys.contains(item_key) {
-                        let readable = format!("[{key}={item_key}]");
-                        path.with(&readable, "/*", |path| self.compare(Some(old_item), None, path));
+                        self.compare_item(key, item_key, Some(old_item), None, path);
                     }
                 }
             }
@@ -107,22 +163,79 @@ impl Differ<'_> {
     }
 }
 
+impl Differ<'_> {
+    /// Compares one item of a keyed list, recording it as an item change when it is the
+    /// outermost keyed item of the path and anything in it changed.
+    fn compare_item(&mut self, key: &str, item_key: &str, old: Option<&Value>, new: Option<&Value>, path: &mut Path) {
+        let readable = format!("[{key}={item_key}]");
+        let list = path.readable.clone();
+        let before = self.changes.len();
+        let mut items = self.items.take();
+        path.with(&readable, "/*", |path| {
+            Differ { list_key: self.list_key, changes: self.changes, items: None }.compare(old, new, path)
+        });
+        if let Some(items) = items.as_deref_mut()
+            && self.changes.len() > before
+        {
+            let change = match (old, new) {
+                (None, _) => ItemChangeKind::Added,
+                (_, None) => ItemChangeKind::Removed,
+                _ => ItemChangeKind::Changed,
+            };
+            let value = new.or(old).and_then(|item| item.get(key)).cloned().unwrap_or_default();
+            items.push(ItemChange { list, key: key.to_owned(), value, change });
+        }
+        self.items = items;
+    }
+}
+
 /// The rendered key of every item, if every item has a distinct scalar key.
 fn item_keys(items: &[Value], key: &str) -> Option<Vec<String>> {
     let mut keys = Vec::with_capacity(items.len());
     for item in items {
-        let rendered = match item.get(key)? {
-            Value::String(text) => format!("{text:?}"),
-            Value::Number(number) => number.to_string(),
-            Value::Bool(flag) => flag.to_string(),
-            _ => return None,
-        };
+        let rendered = key_text(item.get(key)?)?;
         if keys.contains(&rendered) {
             return None;
         }
         keys.push(rendered);
     }
     Some(keys)
+}
+
+/// Removes the field that `pattern` (a pointer whose `*` matches every item of a list)
+/// names, wherever `is_default` holds for its value and the table holding it. Handlers use
+/// it in [`crate::Handler::desired`] and [`crate::Handler::observed`] to leave out, on both
+/// sides, the values a server fills in when a write leaves them out: a plan then never shows
+/// them, and a definition that writes the default explicitly still compares equal.
+pub fn remove_defaults(value: &mut Value, pattern: &str, is_default: &dyn Fn(&Value, &Map<String, Value>) -> bool) {
+    let segments: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    remove_at(value, &segments, is_default);
+}
+
+fn remove_at(value: &mut Value, segments: &[&str], is_default: &dyn Fn(&Value, &Map<String, Value>) -> bool) {
+    match (segments, value) {
+        ([], _) => {}
+        (["*", rest @ ..], Value::Array(items)) => {
+            for item in items {
+                remove_at(item, rest, is_default);
+            }
+        }
+        ([last], Value::Object(table)) if table.get(*last).is_some_and(|field| is_default(field, table)) => {
+            table.shift_remove(*last);
+        }
+        ([_], _) => {}
+        ([segment, rest @ ..], Value::Object(table)) => {
+            if let Some(field) = table.get_mut(*segment) {
+                remove_at(field, rest, is_default);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`remove_defaults`] of the fields at `pattern` equal to `default` (numbers by value).
+pub fn remove_default(value: &mut Value, pattern: &str, default: &Value) {
+    remove_defaults(value, pattern, &|field, _| same_scalar(field, default));
 }
 
 fn same_scalar(old: &Value, new: &Value) -> bool {
@@ -175,6 +288,62 @@ mod tests {
         let changes = diff(&old, &new, &by_title);
         assert_eq!(paths(&changes), ["rules[title=\"new\"]", "rules[title=\"gone\"]", "x", "y"]);
         assert_eq!(changes[1].new, None);
+    }
+
+    #[test]
+    fn item_changes_count_the_outermost_keyed_items_once() {
+        let by_id = |pattern: &str| match pattern {
+            "/rules" => Some("id"),
+            "/rules/*/data" => Some("ref_id"),
+            _ => None,
+        };
+        let old = json!({"rules": [
+            {"id": "r1", "for": "5m", "data": [{"ref_id": "A", "x": 1}]},
+            {"id": "r2"},
+            {"id": "same"},
+        ]});
+        let new = json!({"rules": [
+            {"id": "r1", "for": "10m", "data": [{"ref_id": "A", "x": 2}, {"ref_id": "B"}]},
+            {"id": "same"},
+            {"id": "r3"},
+        ]});
+        let difference = diff_items(&old, &new, &by_id);
+        let items: Vec<(&str, &Value, ItemChangeKind)> =
+            difference.items.iter().map(|item| (item.list.as_str(), &item.value, item.change)).collect();
+        assert_eq!(
+            items,
+            [
+                ("rules", &json!("r1"), ItemChangeKind::Changed),
+                ("rules", &json!("r3"), ItemChangeKind::Added),
+                ("rules", &json!("r2"), ItemChangeKind::Removed),
+            ]
+        );
+        assert_eq!(difference.changes.len(), 5, "{:#?}", difference.changes);
+        assert_eq!(item_label("id", &json!("a \"b\"")).as_deref(), Some("[id=\"a \\\"b\\\"\"]"));
+        assert_eq!(item_label("id", &json!({})), None);
+    }
+
+    #[test]
+    fn defaults_are_removed_where_the_pattern_matches() {
+        let mut value = json!({
+            "interval": "1m",
+            "rules": [
+                { "for": "0s", "data": [{ "model": { "intervalMs": 1000.0, "x": 1 } }, { "model": { "intervalMs": 5 } }] },
+                { "for": "5m", "labels": {} },
+            ],
+        });
+        remove_default(&mut value, "/interval", &json!("1m"));
+        remove_default(&mut value, "/rules/*/for", &json!("0s"));
+        remove_default(&mut value, "/rules/*/labels", &json!({}));
+        remove_default(&mut value, "/rules/*/data/*/model/intervalMs", &json!(1000));
+        remove_defaults(&mut value, "/missing/*/field", &|_, _| true);
+        assert_eq!(
+            value,
+            json!({ "rules": [
+                { "data": [{ "model": { "x": 1 } }, { "model": { "intervalMs": 5 } }] },
+                { "for": "5m" },
+            ]})
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub mod template;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
-pub use diff::FieldChange;
+pub use diff::{FieldChange, ItemChange, ItemChangeKind};
 pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{
     Definition, Fields, LocalRef, LocalResource, MappedResource, MonitoringObject, ObjectId, ObsoleteResource,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diff::{FieldChange, diff};
+use crate::diff::{FieldChange, ItemChange, diff_items};
 use crate::graph::topological_order;
 use crate::object::{
     Definition, LocalRef, LocalResource, MappedResource, ObjectId, ObsoleteResource, RemoteObject, Resource,
@@ -155,6 +155,13 @@ pub struct Action {
     /// moved ([`crate::recheck`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<Fingerprint>,
+    /// The items of keyed lists (rules, panels, …) an update or adopt adds, removes or
+    /// changes, for the reviewer's summary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemChange>,
+    /// What a delete removes, in a few words ([`Handler::describe`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A remote object the actions refer to but do not change.
@@ -488,6 +495,8 @@ pub fn plan(
                 protect: false,
                 moved_from: None,
                 fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler, remote)),
+                items: Vec::new(),
+                description: remote.as_ref().map(|remote| handler.describe(remote)),
             }),
         };
         Ok(action)
@@ -579,6 +588,8 @@ fn move_action(to: ObjectId, from: ObjectId, remote: &RemoteObject) -> Action {
         moved_from: Some(from),
         // Nothing is written remotely: there is nothing a hand edit could be undone by.
         fingerprint: None,
+        items: Vec::new(),
+        description: None,
     }
 }
 
@@ -700,7 +711,10 @@ fn write_action(
     // A create diffs against an empty object, so that it lists every desired field.
     let observed =
         remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
-    let mut changes = diff(&observed, &desired, &|path| handler.list_key(path));
+    let difference = diff_items(&observed, &desired, &|path| handler.list_key(path));
+    let mut changes = difference.changes;
+    // Every item of a create is new: counted only where they are a part of an update.
+    let items = if matches!(operation, Operation::Update | Operation::Adopt) { difference.items } else { Vec::new() };
     // Hashed only for a change: most objects of a large plan are unchanged, and hashing is
     // not free.
     let applied_hash = (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields));
@@ -754,6 +768,8 @@ fn write_action(
         protect: local.protect,
         moved_from: None,
         fingerprint: remote.map(|remote| Fingerprint::of(handler, remote)),
+        items,
+        description: None,
     }))
 }
 

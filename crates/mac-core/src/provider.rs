@@ -394,6 +394,12 @@ pub trait Handler: Send + Sync {
         None
     }
 
+    /// A remote object in a few words, for the plan line that deletes it
+    /// (`folder "Payments", uid "mac-payments"`). The default is its remote id.
+    fn describe(&self, remote: &RemoteObject) -> String {
+        remote.remote_id.clone()
+    }
+
     /// A remote object not managed yet, as a definition to write to a file (`mac import`).
     /// Defaults and server-added fields are left out so that the file reads as a person
     /// would write it; planning the result against the same remote object must show no

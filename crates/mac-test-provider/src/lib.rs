@@ -362,6 +362,10 @@ impl Handler for FolderHandler {
         Links { title: remote.fields.get("title").and_then(Value::as_str).map(str::to_owned), ..Links::default() }
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        format!("folder {}, uid {:?}", remote.fields.get("title").unwrap_or(&Value::Null), remote.remote_id)
+    }
+
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         Ok(list(&self.remote, "folder"))
     }
@@ -556,6 +560,12 @@ impl Handler for GroupHandler {
                 .map(|uid| LinkTarget::by_remote_id("folder", uid))
                 .collect(),
         }
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
+        let folder = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
+        format!("group of {rules} rule(s) in folder {folder:?}")
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

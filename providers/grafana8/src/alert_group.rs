@@ -491,6 +491,39 @@ fn datasource_uid(
     }
 }
 
+/// A comparable group (desired or observed) without the values Grafana 8.5.4 fills in when a
+/// write leaves them out, so that a plan never shows them: a new or removed rule reads as
+/// it was written.
+fn without_defaults(mut group: Value) -> Value {
+    use mac_core::diff::{remove_default, remove_defaults};
+    // A group without interval is evaluated every DefaultRuleEvaluationInterval, 60s
+    // (pkg/services/ngalert/api/api_ruler_validation.go:154-158,
+    // pkg/setting/setting_unified_alerting.go:56).
+    remove_default(&mut group, "/interval", &json!(duration::format(DEFAULT_INTERVAL_MS)));
+    // `for` is a Go duration, 0 when absent (api_ruler_validation.go:114).
+    remove_default(&mut group, "/rules/*/for", &json!("0s"));
+    // NoData and Alerting when not given (api_ruler_validation.go:52-78).
+    remove_default(&mut group, "/rules/*/no_data_state", &json!(DEFAULT_NO_DATA_STATE));
+    remove_default(&mut group, "/rules/*/exec_err_state", &json!(DEFAULT_EXEC_ERR_STATE));
+    for field in ["labels", "annotations"] {
+        remove_default(&mut group, &format!("/rules/*/{field}"), &json!({}));
+    }
+    remove_default(&mut group, "/rules/*/data/*/query_type", &json!(""));
+    // Added to every query model when missing or 0 (pkg/services/ngalert/models/alert_query.go:13-14,
+    // setIntervalMS and setMaxDatapoints, called by PreSave).
+    remove_default(&mut group, "/rules/*/data/*/model/intervalMs", &json!(1000));
+    remove_default(&mut group, "/rules/*/data/*/model/maxDataPoints", &json!(43200));
+    // The range mac writes when a query gives none (Grafana's rule editor's default of 10m;
+    // expressions are not queried over a range).
+    remove_defaults(&mut group, "/rules/*/data/*/relative_time_range", &|range, query| {
+        let expression =
+            query.get("datasource_uid").and_then(Value::as_str).is_some_and(|uid| EXPRESSION_UIDS.contains(&uid));
+        let from = if expression { 0 } else { 600 };
+        range.get("from").and_then(Value::as_i64) == Some(from) && range.get("to").and_then(Value::as_i64) == Some(0)
+    });
+    group
+}
+
 /// An observed group in the comparable form.
 fn observed_comparable(remote: &RemoteObject) -> Value {
     let uid_to_key: HashMap<&str, &str> =
@@ -588,15 +621,26 @@ impl Handler for AlertGroupHandler {
     }
 
     fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        comparable(desired, refs, self.cached_datasources().as_ref())
+        comparable(desired, refs, self.cached_datasources().as_ref()).map(without_defaults)
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        crate::owner::hide_rule_markers(observed_comparable(remote))
+        without_defaults(crate::owner::hide_rule_markers(observed_comparable(remote)))
     }
 
     fn owner(&self, remote: &RemoteObject) -> Option<String> {
         crate::owner::group_owner(remote)
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
+        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
+        format!(
+            "rule group {:?} in folder {:?}, {rules} rule{}",
+            field("name"),
+            field("folder_title"),
+            if rules == 1 { "" } else { "s" }
+        )
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {

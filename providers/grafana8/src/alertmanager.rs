@@ -154,6 +154,17 @@ const INTEGRATION_TYPES: [&str; 18] = [
     "wecom",
 ];
 
+/// A comparable contact point without what an integration gets when the definition leaves
+/// it out, so that a plan never shows it: no settings, resolve messages sent
+/// (`disableResolveMessage`, a Go bool: false when absent), no secret keys.
+fn integrations_without_defaults(mut contact_point: Value) -> Value {
+    use mac_core::diff::remove_default;
+    remove_default(&mut contact_point, "/integrations/*/settings", &json!({}));
+    remove_default(&mut contact_point, "/integrations/*/disable_resolve_message", &json!(false));
+    remove_default(&mut contact_point, "/integrations/*/secure_fields", &json!([]));
+    contact_point
+}
+
 #[async_trait]
 impl Handler for ContactPointHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
@@ -230,7 +241,7 @@ impl Handler for ContactPointHandler {
                 })
             })
             .collect();
-        Ok(json!({ "name": receiver_name(desired), "integrations": items }))
+        Ok(integrations_without_defaults(json!({ "name": receiver_name(desired), "integrations": items })))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
@@ -254,7 +265,7 @@ impl Handler for ContactPointHandler {
                 })
             })
             .collect();
-        json!({ "name": remote.remote_id, "integrations": items })
+        integrations_without_defaults(json!({ "name": remote.remote_id, "integrations": items }))
     }
 
     /// Secret keys are compared only for those the definition sets: others stay stored.
@@ -282,7 +293,13 @@ impl Handler for ContactPointHandler {
                 keys.retain(|key| key.as_str().is_some_and(|key| keep.iter().any(|wanted| wanted == key)));
             }
         }
-        observed
+        // Narrowed to no keys is the default too.
+        integrations_without_defaults(observed)
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let count = remote.fields.get("grafana_managed_receiver_configs").and_then(Value::as_array).map_or(0, Vec::len);
+        format!("contact point {:?}, {count} integration{}", remote.remote_id, if count == 1 { "" } else { "s" })
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
@@ -295,7 +312,7 @@ impl Handler for ContactPointHandler {
             .map(|(index, item)| {
                 let mut out = Map::new();
                 out.insert("type".to_owned(), item.get("type").cloned().unwrap_or_default());
-                out.insert("settings".to_owned(), item.get("settings").cloned().unwrap_or_default());
+                out.insert("settings".to_owned(), item.get("settings").cloned().unwrap_or_else(|| json!({})));
                 if item.get("disable_resolve_message") == Some(&json!(true)) {
                     out.insert("disable_resolve_message".to_owned(), json!(true));
                 }
@@ -530,6 +547,16 @@ fn comparable_route(route: &Value) -> Value {
     Value::Object(out)
 }
 
+/// A comparable route without what a route has when the definition leaves it out, so that a
+/// plan never shows it: no grouping labels, `continue` false (Go zero values of the
+/// Alertmanager `config.Route` that Grafana 8.5.4's routes embed).
+fn route_without_defaults(mut route: Value) -> Value {
+    use mac_core::diff::remove_default;
+    remove_default(&mut route, "/group_by", &json!([]));
+    remove_default(&mut route, "/continue", &json!(false));
+    route
+}
+
 fn policy_object(route: &Value) -> RemoteObject {
     let key = matcher_key(route.get("object_matchers"));
     RemoteObject {
@@ -616,11 +643,16 @@ impl Handler for NotificationPolicyHandler {
     fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
         let receiver = policy_receiver(&desired.fields, refs)
             .ok_or_else(|| FieldError::at("/contact_point", "the contact point is not defined"))?;
-        Ok(comparable_route(&route_of(&desired.fields, &receiver)))
+        Ok(route_without_defaults(comparable_route(&route_of(&desired.fields, &receiver))))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        comparable_route(&remote.fields)
+        route_without_defaults(comparable_route(&remote.fields))
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let receiver = remote.fields.get("receiver").and_then(Value::as_str).unwrap_or_default();
+        format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id)
     }
 
     fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {

@@ -427,6 +427,15 @@ impl Handler for DashboardHandler {
         crate::owner::dashboard_owner(remote)
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let title = remote.fields.pointer("/dashboard/title").and_then(Value::as_str).unwrap_or_default();
+        let folder = match remote.fields.get("folder_title").and_then(Value::as_str) {
+            Some(folder) if !folder.is_empty() => format!(" in folder {folder:?}"),
+            _ => " in General".to_owned(),
+        };
+        format!("dashboard {title:?}{folder}, uid {:?}", remote.remote_id)
+    }
+
     fn list_key(&self, path: &str) -> Option<&'static str> {
         match path {
             "/dashboard/panels" | "/dashboard/panels/*/panels" => Some("id"),

@@ -138,6 +138,34 @@ fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
     out
 }
 
+/// An observed data source in the comparable form, defaults still in.
+fn observed_comparable(remote: &RemoteObject) -> Value {
+    let source = remote.fields.as_object().cloned().unwrap_or_default();
+    let mut out = comparable(&source, true);
+    out.insert("uid".to_owned(), json!(remote.remote_id));
+    out.insert("secure_json_fields".to_owned(), checks::stored_secret_keys(source.get("secureJsonFields")));
+    Value::Object(out)
+}
+
+/// A comparable data source without the values a write gets when the definition leaves
+/// them out, so that a plan never shows them. The strings and flags are the Go zero values
+/// of pkg/models/datasource.go:74-90 (AddDataSourceCommand, v8.5.4), `access` the `proxy`
+/// mac writes (as Grafana's provisioning does: pkg/services/provisioning/datasources/
+/// config_reader.go:137-139), `json_data` the `{}` mac writes, no secret keys stored.
+fn without_defaults(mut source: Value) -> Value {
+    use mac_core::diff::remove_default;
+    remove_default(&mut source, "/access", &json!("proxy"));
+    for (field, _) in STRING_FIELDS.iter().filter(|(field, _)| !matches!(*field, "name" | "type" | "access")) {
+        remove_default(&mut source, &format!("/{field}"), &json!(""));
+    }
+    for (field, _) in BOOL_FIELDS {
+        remove_default(&mut source, &format!("/{field}"), &json!(false));
+    }
+    remove_default(&mut source, "/json_data", &json!({}));
+    remove_default(&mut source, "/secure_json_fields", &json!([]));
+    source
+}
+
 #[async_trait]
 impl Handler for DatasourceHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
@@ -178,19 +206,22 @@ impl Handler for DatasourceHandler {
             "secure_json_fields".to_owned(),
             checks::defined_secret_keys(desired.fields.get("secure_json_data")),
         );
-        Ok(Value::Object(out))
+        Ok(without_defaults(Value::Object(out)))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        let source = remote.fields.as_object().cloned().unwrap_or_default();
-        let mut out = comparable(&source, true);
-        out.insert("uid".to_owned(), json!(remote.remote_id));
-        out.insert("secure_json_fields".to_owned(), checks::stored_secret_keys(source.get("secureJsonFields")));
-        Value::Object(out)
+        without_defaults(observed_comparable(remote))
     }
 
     fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
-        checks::observed_against(self.observed(remote), desired, "secure_json_fields")
+        // Narrowed to the secret keys the definition sets before the defaults go: none left
+        // is the default.
+        without_defaults(checks::observed_against(observed_comparable(remote), desired, "secure_json_fields"))
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
+        format!("{} data source {:?}, uid {:?}", field("type"), field("name"), remote.remote_id)
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {

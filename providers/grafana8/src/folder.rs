@@ -256,6 +256,11 @@ impl Handler for FolderHandler {
         observed
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let title = remote.fields.get("title").and_then(Value::as_str).unwrap_or_default();
+        format!("folder {title:?}, uid {:?}", remote.remote_id)
+    }
+
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
         let title = remote.fields.get("title")?.as_str()?.to_owned();
         let slug = crate::slug(&title);

@@ -539,6 +539,15 @@ impl Handler for FolderPermissionHandler {
         comparable_list(json!(remote.remote_id), &observed_entries(remote))
     }
 
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
+        let count = remote.fields.get("items").and_then(Value::as_array).map_or(0, Vec::len);
+        format!(
+            "the permissions of folder {title:?}, {count} entr{}; Grafana's defaults are restored",
+            if count == 1 { "y" } else { "ies" }
+        )
+    }
+
     fn list_key(&self, path: &str) -> Option<&'static str> {
         (path == "/permissions").then_some("who")
     }

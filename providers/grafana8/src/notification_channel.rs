@@ -118,6 +118,28 @@ fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
     out
 }
 
+/// An observed channel in the comparable form, defaults still in.
+fn observed_comparable(remote: &RemoteObject) -> Value {
+    let source = remote.fields.as_object().cloned().unwrap_or_default();
+    let mut out = comparable(&source, true);
+    out.insert("uid".to_owned(), json!(remote.remote_id));
+    out.insert("secure_fields".to_owned(), checks::stored_secret_keys(source.get("secureFields")));
+    Value::Object(out)
+}
+
+/// A comparable channel without what a write gets when the definition leaves it out, so that
+/// a plan never shows it: the Go zero values of the flags (pkg/models/alert_notifications.go:44-53,
+/// CreateAlertNotificationCommand, v8.5.4), the empty `settings` mac writes, no secret keys.
+fn without_defaults(mut channel: Value) -> Value {
+    use mac_core::diff::remove_default;
+    for (field, _) in BOOL_FIELDS {
+        remove_default(&mut channel, &format!("/{field}"), &json!(false));
+    }
+    remove_default(&mut channel, "/settings", &json!({}));
+    remove_default(&mut channel, "/secure_fields", &json!([]));
+    channel
+}
+
 #[async_trait]
 impl Handler for NotificationChannelHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
@@ -162,19 +184,20 @@ impl Handler for NotificationChannelHandler {
             out.insert("uid".to_owned(), uid.clone());
         }
         out.insert("secure_fields".to_owned(), checks::defined_secret_keys(desired.fields.get("secure_settings")));
-        Ok(Value::Object(out))
+        Ok(without_defaults(Value::Object(out)))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        let source = remote.fields.as_object().cloned().unwrap_or_default();
-        let mut out = comparable(&source, true);
-        out.insert("uid".to_owned(), json!(remote.remote_id));
-        out.insert("secure_fields".to_owned(), checks::stored_secret_keys(source.get("secureFields")));
-        Value::Object(out)
+        without_defaults(observed_comparable(remote))
     }
 
     fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
-        checks::observed_against(self.observed(remote), desired, "secure_fields")
+        without_defaults(checks::observed_against(observed_comparable(remote), desired, "secure_fields"))
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
+        format!("{} notification channel {:?}, uid {:?}", field("type"), field("name"), remote.remote_id)
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {

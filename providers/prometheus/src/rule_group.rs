@@ -150,6 +150,24 @@ pub(crate) fn normalise(namespace: &str, name: &str, group: &Map<String, Value>)
     Value::Object(normal)
 }
 
+/// An observed group in the normal form, defaults still in.
+fn observed_normal(remote: &RemoteObject) -> Value {
+    let fields = remote.fields.as_object().cloned().unwrap_or_default();
+    let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    normalise(&namespace, &name, &fields)
+}
+
+/// A normal group without what Prometheus assumes when a rule leaves it out (`for: 0s`, no
+/// labels or annotations: rulefmt.RuleNode's zero values), so that a plan never shows it.
+fn without_defaults(mut group: Value) -> Value {
+    use mac_core::diff::remove_default;
+    remove_default(&mut group, "/rules/*/for", &json!("0s"));
+    remove_default(&mut group, "/rules/*/labels", &json!({}));
+    remove_default(&mut group, "/rules/*/annotations", &json!({}));
+    group
+}
+
 fn canonical_duration(value: &Value) -> Value {
     match value {
         Value::String(text) => json!(duration::canonical(text).unwrap_or_else(|| text.clone())),
@@ -223,14 +241,22 @@ impl Handler for RuleGroupHandler {
     }
 
     fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        Ok(normalise(&namespace_of(&desired.fields), &group_name(desired), &desired.fields))
+        Ok(without_defaults(normalise(&namespace_of(&desired.fields), &group_name(desired), &desired.fields)))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
-        let fields = remote.fields.as_object().cloned().unwrap_or_default();
-        let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let name = fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        normalise(&namespace, &name, &fields)
+        without_defaults(observed_normal(remote))
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
+        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
+        format!(
+            "rule group {:?} in namespace {:?}, {rules} rule{}",
+            field("name"),
+            field("namespace"),
+            if rules == 1 { "" } else { "s" }
+        )
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -241,7 +267,7 @@ impl Handler for RuleGroupHandler {
     }
 
     fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let normal = self.observed(remote);
+        let normal = observed_normal(remote);
         let namespace = normal.get("namespace")?.as_str()?.to_owned();
         let name = normal.get("name")?.as_str()?.to_owned();
         // What a person would write: the file's form, plus the namespace.

@@ -86,9 +86,9 @@ fn a_folder_holding_what_mac_does_not_manage_is_planned_as_blocked_and_kept() {
     let (code, stdout, stderr) = run(grafana.mac().args(["plan", "--allow-mass-delete"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_snapshot!(stdout, @r#"
-    - delete grafana8/dashboard.payments-board
-    - delete grafana8/alert_group.payments-http
-    - delete grafana8/folder.archive
+    - delete grafana8/dashboard.payments-board (dashboard "Payments board" in folder "Payments", uid "mac-payments-board")
+    - delete grafana8/alert_group.payments-http (rule group "HTTP" in folder "Payments", 1 rule)
+    - delete grafana8/folder.archive (folder "Archive", uid "mac-archive")
     ! delete grafana8/folder.payments — blocked: holds alert group "Payments/Hand-made" and dashboard "Overview" (uid abc) that mac does not manage; move or delete them, or manage them
 
     Plan: 0 to create, 0 to update, 3 to delete, 1 delete blocked, 1 unchanged.
@@ -139,7 +139,10 @@ fn a_folder_holding_what_mac_does_not_manage_is_planned_as_blocked_and_kept() {
     grafana.api(Method::DELETE, "/api/dashboards/uid/abc", None);
     grafana.api(Method::DELETE, "/api/ruler/grafana/api/v1/rules/Payments/Hand-made", None);
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
-    assert!(stdout.contains("- delete grafana8/folder.payments\n"), "{stdout}");
+    assert!(
+        stdout.contains("- delete grafana8/folder.payments (folder \"Payments\", uid \"mac-payments\")\n"),
+        "{stdout}"
+    );
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0);
     assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["message"], "folder not found");
@@ -157,7 +160,10 @@ fn a_folder_whose_managed_contents_move_away_is_not_blocked() {
     grafana.project.define(&moved);
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert!(!stdout.contains("blocked"), "{stdout}");
-    assert!(stdout.contains("- delete grafana8/folder.payments\n"), "{stdout}");
+    assert!(
+        stdout.contains("- delete grafana8/folder.payments (folder \"Payments\", uid \"mac-payments\")\n"),
+        "{stdout}"
+    );
     let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["message"], "folder not found");
@@ -207,9 +213,10 @@ fn deleting_a_data_source_that_unmanaged_rules_and_dashboards_use_warns_naming_t
     assert_eq!(reads.get("GET /api/dashboards/uid/{uid}"), Some(&3), "{reads:?}");
     assert_eq!(reads.get("GET /api/ruler/grafana/api/v1/rules"), Some(&1), "{reads:?}");
     assert_snapshot!(stdout, @r#"
-    - delete grafana8/datasource.metrics
+    - delete grafana8/datasource.metrics (prometheus data source "Metrics", uid "metrics-uid")
 
     warning: grafana8/datasource.metrics: deleting it leaves alert group "Team/Latency", dashboard "Old board" (uid by-name) and dashboard "New board" (uid by-uid), which mac does not manage, using it: their queries will fail
+
     Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.
     "#);
     // A warning, not a block: the delete is applied.

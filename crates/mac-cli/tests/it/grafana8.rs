@@ -149,9 +149,9 @@ fn create_edit_rename_drift_and_prune_against_the_emulator() {
     assert_eq!(code, 2);
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/alert_group.payments-http
-        rules[id="High 5xx ratio"].data[ref_id="B"].model.expression: "$A > 0.05" -> "$A > 0.02"
+        ~ rules[id="High 5xx ratio"].data[ref_id="B"].model.expression: "$A > 0.05" -> "$A > 0.02"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 1 unchanged.
     "#);
     let uid_before = grafana.rules()["Payments"][0]["rules"][0]["grafana_alert"]["uid"].clone();
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
@@ -167,7 +167,7 @@ fn create_edit_rename_drift_and_prune_against_the_emulator() {
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/folder.payments
-        title: "Payments" -> "Payments team"
+        ~ title: "Payments" -> "Payments team"
 
     Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
     "#);
@@ -216,7 +216,7 @@ fn a_folder_holding_rules_mac_does_not_manage_is_never_deleted() {
     // Seen at plan time: the delete is shown as blocked, and apply does not attempt it.
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--allow-delete-all", "-o", "clean.plan"]));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("- delete grafana8/folder.shared\n"), "{stdout}");
+    assert!(stdout.contains("- delete grafana8/folder.shared (folder \"Shared\", uid \"mac-shared\")\n"), "{stdout}");
     // Made after the plan was saved: the folder handler still refuses at apply time, as
     // Grafana would delete the folder's dashboards and (with forceDeleteRules) its rules.
     grafana.api(reqwest::Method::POST, "/api/ruler/grafana/api/v1/rules/Shared", Some(rule));
@@ -432,7 +432,7 @@ fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
     };
     let (_, stdout, _) = run(mac().arg("plan"));
     assert!(
-        stdout.contains("datasource_uid\": \"(known after apply)\""),
+        stdout.contains(r#"datasource_uid = "(known after apply)""#),
         "the reference is resolved at apply: {stdout}"
     );
     assert!(stdout.contains("secure_json_data.basicAuthPassword = \"(sensitive)\""), "{stdout}");
@@ -451,8 +451,8 @@ fn a_datasource_with_a_secret_and_a_rule_referring_to_it() {
     let (_, stdout, _) = run(mac().arg("plan").env("METRICS_PASSWORD", "rotated-password"));
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/datasource.metrics
-        url: "http://127.0.0.1:9090" -> "http://127.0.0.1:9091"
-        secure_json_data.basicAuthPassword: "(sensitive)" -> "(sensitive, changed)"
+        ~ url: "http://127.0.0.1:9090" -> "http://127.0.0.1:9091"
+        ~ secure_json_data.basicAuthPassword: "(sensitive)" -> "(sensitive, changed)"
 
     Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
     "#);
@@ -528,7 +528,7 @@ fn a_notification_channel_with_a_secret_url() {
     let (_, stdout, _) = run(mac().arg("plan"));
     assert_snapshot!(stdout, @r##"
     ~ update grafana8/notification_channel.ops-slack
-        settings.recipient: "#ops" -> "#ops-alerts"
+        ~ settings.recipient: "#ops" -> "#ops-alerts"
 
     Plan: 0 to create, 1 to update, 0 to delete, 0 unchanged.
     "##);
@@ -606,7 +606,7 @@ fn two_teams_share_one_alertmanager_document_without_undoing_each_other() {
     let (_, stdout, _) = run(mac(payments).arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/notification_policy.payments
-        repeat_interval: "4h" -> "1h"
+        ~ repeat_interval: "4h" -> "1h"
 
     Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
     "#);

@@ -71,64 +71,33 @@ fn a_data_source_named_by_the_project_is_created_first_and_referred_to_by_uid() 
     + create grafana8/datasource.prometheus
         name = "Prometheus"
         type = "prometheus"
-        access = "proxy"
         url = "http://prometheus:9090"
-        database = ""
-        user = ""
-        basic_auth_user = ""
-        basic_auth = false
-        with_credentials = false
-        is_default = false
-        json_data = {}
-        secure_json_fields = []
     + create grafana8/folder.payments
         title = "Payments"
     + create grafana8/alert_group.payments-http
         folder_uid = "(known after apply)"
         name = "HTTP"
-        interval = "1m"
         rules = [
           {
-            "id": "High 5xx ratio",
-            "title": "High 5xx ratio",
-            "condition": "B",
-            "for": "5m",
-            "no_data_state": "NoData",
-            "exec_err_state": "Alerting",
-            "labels": {},
-            "annotations": {},
-            "data": [
+            id = "High 5xx ratio"
+            title = "High 5xx ratio"
+            condition = "B"
+            for = "5m"
+            data = [
               {
-                "ref_id": "A",
-                "datasource_uid": "(known after apply)",
-                "query_type": "",
-                "relative_time_range": {
-                  "from": 600,
-                  "to": 0
-                },
-                "model": {
-                  "expr": "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))",
-                  "intervalMs": 1000,
-                  "maxDataPoints": 43200
+                ref_id = "A"
+                datasource_uid = "(known after apply)"
+                model = {
+                  expr = 'sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))'
                 }
               },
               {
-                "ref_id": "B",
-                "datasource_uid": "__expr__",
-                "query_type": "",
-                "relative_time_range": {
-                  "from": 0,
-                  "to": 0
-                },
-                "model": {
-                  "expression": "$A > 0.05",
-                  "type": "math",
-                  "intervalMs": 1000,
-                  "maxDataPoints": 43200
-                }
-              }
+                ref_id = "B"
+                datasource_uid = "__expr__"
+                model = { expression = "$A > 0.05", type = "math" }
+              },
             ]
-          }
+          },
         ]
 
     Plan: 3 to create, 0 to update, 0 to delete, 0 unchanged.
@@ -165,7 +134,7 @@ fn a_folder_title_that_exists_is_offered_for_adoption() {
     assert_eq!(code, 0, "{stderr}");
     assert_snapshot!(stdout, @r#"
     ~ adopt grafana8/folder.payments (exists remotely but is not managed; applied only with --adopt)
-        title: "payments" -> "Payments"
+        ~ title: "payments" -> "Payments"
 
     Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt, 0 unchanged.
     "#);

@@ -94,18 +94,9 @@ fn folder_permissions_create_replan_edit_drift_prune() {
     + create grafana8/folder_permission.payments
         folder_uid = "(known after apply)"
         permissions = [
-          {
-            "who": "role:Viewer",
-            "permission": "View"
-          },
-          {
-            "who": "user:alice",
-            "permission": "Edit"
-          },
-          {
-            "who": "team:SRE",
-            "permission": "Admin"
-          }
+          { who = "role:Viewer", permission = "View" },
+          { who = "user:alice", permission = "Edit" },
+          { who = "team:SRE", permission = "Admin" },
         ]
 
     Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged.
@@ -134,9 +125,9 @@ fn folder_permissions_create_replan_edit_drift_prune() {
     assert_eq!(code, 2);
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/folder_permission.payments
-        permissions[who="team:SRE"].permission: "Admin" -> "Edit"
+        ~ permissions[who="team:SRE"].permission: "Admin" -> "Edit"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    Plan: 0 to create, 1 to update (1 permission changed), 0 to delete, 1 unchanged.
     "#);
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0);
@@ -157,17 +148,17 @@ fn folder_permissions_create_replan_edit_drift_prune() {
     );
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 2);
-    assert!(stdout.contains("(drift: changed outside mac"), "{stdout}");
-    let changes: Vec<&str> = stdout.lines().filter(|line| line.starts_with("    permissions")).collect();
-    assert_eq!(
-        changes,
-        [
-            r#"    permissions[who="user:alice"]: (absent) -> {"who":"user:alice","permission":"Edit"}"#,
-            r#"    permissions[who="team:SRE"]: (absent) -> {"who":"team:SRE","permission":"Edit"}"#,
-            r#"    permissions[who="user:bob"]: {"who":"user:bob","permission":"Admin"} -> (absent)"#,
-        ],
-        "{stdout}"
-    );
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/folder_permission.payments (drift: changed outside mac, restoring the code's version)
+        + permissions[who="user:alice"]
+            permission = "Edit"
+        + permissions[who="team:SRE"]
+            permission = "Edit"
+        - permissions[who="user:bob"]
+            permission = "Admin"
+
+    Plan: 0 to create, 1 to update (2 permissions added, 1 permission removed), 0 to delete, 1 unchanged.
+    "#);
     run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(
         acl(&grafana, "mac-payments"),
@@ -256,11 +247,10 @@ fn folder_permissions_of_an_existing_folder_are_adopted_and_imported() {
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ adopt grafana8/folder_permission.plain (exists remotely but is not managed; applied only with --adopt)
-        permissions[who="role:Editor"]:
-          - {"who":"role:Editor","permission":"Edit"}
-          + (absent)
+        - permissions[who="role:Editor"]
+            permission = "Edit"
 
-    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt, 3 unchanged.
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 permission removed), 3 unchanged.
     "#);
     let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
     assert_eq!(code, 0, "{stdout}");
@@ -374,12 +364,12 @@ fn dashboards_create_replan_edit_drift_prune() {
     assert_eq!(code, 2);
     // The file's content is part of the definition: an edit of the file is a change in code,
     // not drift.
-    assert_snapshot!(stdout, @r#"
+    assert_snapshot!(stdout, @"
     ~ update grafana8/dashboard.payments-overview
-        dashboard.panels[id=3].fieldConfig.defaults.thresholds.steps[1].value: 80 -> 90
+        ~ dashboard.panels[id=3].fieldConfig.defaults.thresholds.steps[1].value: 80 -> 90
 
-    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
-    "#);
+    Plan: 0 to create, 1 to update (1 panel changed), 0 to delete, 2 unchanged.
+    ");
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0);
     let stored = dashboard(&grafana, "payments-overview");

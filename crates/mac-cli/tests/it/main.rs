@@ -16,6 +16,7 @@ mod plan;
 mod postgres_state;
 mod project;
 mod prometheus;
+mod readable_plans;
 mod rule_tests;
 mod safety;
 mod saved_plans;

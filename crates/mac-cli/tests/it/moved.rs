@@ -84,9 +84,9 @@ fn a_moved_group_that_also_changed_is_one_update_under_its_new_id() {
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/alert_group.payments-errors (moved from grafana8/alert_group.payments-http)
-        rules[id="High 5xx ratio"].data[ref_id="B"].model.expression: "$A > 0.05" -> "$A > 0.02"
+        ~ rules[id="High 5xx ratio"].data[ref_id="B"].model.expression: "$A > 0.05" -> "$A > 0.02"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 1 unchanged.
     "#);
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");

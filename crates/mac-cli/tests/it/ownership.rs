@@ -187,10 +187,11 @@ fn a_plan_warns_when_two_projects_claim_one_object() {
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/dashboard.payments-overview (drift: changed outside mac, restoring the code's version)
-        dashboard.panels[id=1].title: "Search notes" -> "Notes"
+        ~ dashboard.panels[id=1].title: "Search notes" -> "Notes"
 
     warning: grafana8/dashboard.payments-overview: marked on the server as managed by project `search` (this project is `payments`): two projects claim this object, and each apply of one undoes the other's changes. Keep it in one project: remove its definition from the other and drop it from that project's state with `mac state rm`
-    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+
+    Plan: 0 to create, 1 to update (1 panel changed), 0 to delete, 2 unchanged.
     "#);
     let (_, stdout, _) = run(grafana.mac().args(["plan", "--json"]));
     let plan: Value = serde_json::from_str(&stdout).expect("JSON plan");
@@ -332,11 +333,11 @@ fn import_writes_dashboards_as_json_files_and_secrets_as_placeholders() {
     assert_eq!(code, 0, "{stderr}");
     assert_snapshot!(stdout, @r#"
     ~ update grafana8/contact_point.db-team
-        integrations.0.secure_settings.password: (absent) -> "(sensitive)"
+        + integrations.0.secure_settings.password = "(sensitive)"
     ~ update grafana8/datasource.metrics
-        secure_json_data.basicAuthPassword: (absent) -> "(sensitive)"
+        + secure_json_data.basicAuthPassword = "(sensitive)"
     ~ update grafana8/notification_channel.ops-slack
-        secure_settings.url: (absent) -> "(sensitive)"
+        + secure_settings.url = "(sensitive)"
 
     Plan: 0 to create, 3 to update, 0 to delete, 3 unchanged.
     "#);

@@ -20,21 +20,13 @@ fn a_plan_from_empty_shows_every_create() {
         folder_uid = "(known after apply)"
         interval = "60s"
         rules = [
-          {
-            "title": "High error rate",
-            "expr": "errors > 1",
-            "for": "300s"
-          },
-          {
-            "title": "Slow",
-            "expr": "latency > 2",
-            "for": "600s"
-          }
+          { title = "High error rate", expr = "errors > 1", for = "300s" },
+          { title = "Slow", expr = "latency > 2", for = "600s" },
         ]
     + create testfs/group.b-alerts
         folder_uid = "(known after apply)"
         interval = "30s"
-        rules = [{"title":"Down","expr":"up == 0","for":"0s"}]
+        rules = [{ title = "Down", expr = "up == 0", for = "0s" }]
 
     Plan: 4 to create, 0 to update, 0 to delete, 0 unchanged.
     "#);
@@ -59,11 +51,11 @@ fn an_edit_shows_only_the_changed_field() {
     assert_eq!(code, 2);
     assert_snapshot!(stdout, @r#"
     ~ update testfs/folder.b
-        title: "Team B" -> "Team Bee"
+        ~ title: "Team B" -> "Team Bee"
     ~ update testfs/group.a-alerts
-        rules[title="High error rate"].expr: "errors > 1" -> "errors > 5"
+        ~ rules[title="High error rate"].expr: "errors > 1" -> "errors > 5"
 
-    Plan: 0 to create, 2 to update, 0 to delete, 2 unchanged.
+    Plan: 0 to create, 2 to update (1 rule changed), 0 to delete, 2 unchanged.
     "#);
 }
 
@@ -88,7 +80,14 @@ fn json_output_has_a_stable_schema() {
         "forget": 0,
         "move": 0,
         "unchanged": 3,
-        "blocked": 0
+        "blocked": 0,
+        "update_items": {
+          "rules": {
+            "added": 0,
+            "removed": 0,
+            "changed": 1
+          }
+        }
       },
       "actions": [
         {
@@ -105,7 +104,16 @@ fn json_output_has_a_stable_schema() {
               "old": "errors > 1",
               "new": "errors > 5"
             }
-          ]
+          ],
+          "items": [
+            {
+              "list": "rules",
+              "key": "title",
+              "value": "High error rate",
+              "change": "changed"
+            }
+          ],
+          "description": null
         }
       ],
       "warnings": [],
@@ -127,9 +135,9 @@ fn drift_and_deletes_are_marked() {
     let (_, stdout, _) = run(project.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update testfs/folder.a (drift: changed outside mac, restoring the code's version)
-        title: "Renamed by hand" -> "Team A"
-    - delete testfs/group.b-alerts
-    - delete testfs/folder.b
+        ~ title: "Renamed by hand" -> "Team A"
+    - delete testfs/group.b-alerts (group of 1 rule(s) in folder "mac-b")
+    - delete testfs/folder.b (folder "Team B", uid "mac-b")
 
     Plan: 0 to create, 1 to update, 2 to delete, 1 unchanged.
     "#);

@@ -188,9 +188,9 @@ fn apply_reload_edit_drift_and_prune_on_a_real_prometheus() {
     assert_eq!(code, 2, "{stdout}");
     assert_snapshot!(stdout, @r#"
     ~ update prometheus/rule_group.payments-http
-        rules[id="HighErrorRatio"].expr: "job:http_errors:ratio5m > 0.05" -> "job:http_errors:ratio5m > 0.02"
+        ~ rules[id="HighErrorRatio"].expr: "job:http_errors:ratio5m > 0.05" -> "job:http_errors:ratio5m > 0.02"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 2 unchanged.
     "#);
     let (code, stdout, stderr) = run(prometheus.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -203,9 +203,9 @@ fn apply_reload_edit_drift_and_prune_on_a_real_prometheus() {
     let (_, stdout, _) = run(prometheus.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ update prometheus/rule_group.infra-up (drift: changed outside mac, restoring the code's version)
-        rules[id="TargetDown"].expr: "up < 1" -> "up == 0"
+        ~ rules[id="TargetDown"].expr: "up < 1" -> "up == 0"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 2 unchanged.
     "#);
     run(prometheus.mac().args(["apply", "--auto-approve"]));
     assert_eq!(prometheus.loaded("infra.yml")[0].1[0].1, "up == 0");
@@ -223,8 +223,8 @@ fn apply_reload_edit_drift_and_prune_on_a_real_prometheus() {
     let (code, stdout, stderr) = run(prometheus.mac().args(["plan", "--detailed-exitcode", "--allow-mass-delete"]));
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert_snapshot!(stdout, @r#"
-    - delete prometheus/rule_group.infra-up
-    - delete prometheus/rule_group.payments-latency
+    - delete prometheus/rule_group.infra-up (rule group "up" in namespace "infra", 1 rule)
+    - delete prometheus/rule_group.payments-latency (rule group "latency" in namespace "payments", 1 rule)
 
     Plan: 0 to create, 0 to update, 2 to delete, 1 unchanged.
     "#);
@@ -335,14 +335,14 @@ fn hand_written_rule_files_import_to_an_empty_plan_and_adopt() {
     let (_, stdout, _) = run(prometheus.mac().arg("plan"));
     assert_snapshot!(stdout, @r#"
     ~ adopt prometheus/rule_group.node (exists remotely but is not managed; applied only with --adopt)
-        interval: "1m" -> (absent)
-        rules[id="NodeDown"].labels.severity: "page" -> (absent)
-        rules[id="NodeDown"].annotations.summary: "{{ $labels.instance }} is down" -> (absent)
-        rules[id="instance:cpu:rate5m"]:
-          - {"id":"instance:cpu:rate5m","record":"instance:cpu:rate5m","expr":"sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))","labels":{}}
-          + (absent)
+        - interval = "1m"
+        - rules[id="NodeDown"].labels = { severity = "page" }
+        - rules[id="NodeDown"].annotations = { summary = "{{ $labels.instance }} is down" }
+        - rules[id="instance:cpu:rate5m"]
+            record = "instance:cpu:rate5m"
+            expr = 'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))'
 
-    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt, 0 unchanged.
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 rule removed, 1 rule changed), 0 unchanged.
     "#);
     let (code, stdout, stderr) = run(prometheus.mac().args(["apply", "--auto-approve", "--adopt"]));
     assert_eq!(code, 0, "{stdout}{stderr}");

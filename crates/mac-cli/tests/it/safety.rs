@@ -161,7 +161,7 @@ fn a_secret_in_a_definition_is_written_shown_as_sensitive_and_its_change_detecte
     assert_eq!(code, 2);
     assert_snapshot!(stdout.lines().take(2).collect::<Vec<_>>().join("\n"), @r#"
     ~ update testfs/folder.a
-        secret: "(sensitive)" -> "(sensitive, changed)"
+        ~ secret: "(sensitive)" -> "(sensitive, changed)"
     "#);
     let (code, _, stderr) =
         run(project.mac().args(["apply", "rotate.plan", "--auto-approve"]).env("MAC_TEST_FOLDER_SECRET", "rotated"));

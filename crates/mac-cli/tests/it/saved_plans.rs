@@ -392,7 +392,7 @@ permissions = [{ role = "Viewer", permission = "View" }]
     assert_snapshot!(stderr, @r#"
     error: p.plan is out of date: 1 object(s) it writes or deletes changed on the server since the plan was made. Nothing was written; re-plan to review it.
       grafana8/folder_permission.payments (planned: update) changed (as planned -> now):
-          permissions[who="role:Editor"]: (absent) -> {"who":"role:Editor","permission":"Edit"}
+          permissions[who="role:Editor"]: (absent) -> { who = "role:Editor", permission = "Edit" }
     "#);
     assert_eq!(count(&requests, "GET", "/api/folders/{uid}/permissions"), 1, "{requests:?}");
     assert_eq!(count(&requests, "GET", "/api/folders"), 0, "no list of all folders: {requests:?}");

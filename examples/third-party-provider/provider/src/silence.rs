@@ -394,6 +394,26 @@ impl Handler for SilenceHandler {
         comparable
     }
 
+    /// On a delete line: the matchers and who made it, rather than Alertmanager's uuid.
+    fn describe(&self, remote: &RemoteObject) -> String {
+        let Some(observed) = Observed::from_remote(&remote.fields) else { return remote.remote_id.clone() };
+        let matchers: Vec<String> = observed
+            .silence
+            .matchers
+            .iter()
+            .map(|matcher| {
+                let operator = match (matcher.is_equal, matcher.is_regex) {
+                    (true, false) => "=",
+                    (false, false) => "!=",
+                    (true, true) => "=~",
+                    (false, true) => "!~",
+                };
+                format!("{}{operator}{:?}", matcher.name, matcher.value)
+            })
+            .collect();
+        format!("silence {{{}}} by {}", matchers.join(", "), observed.silence.created_by)
+    }
+
     fn list_key(&self, path: &str) -> Option<&'static str> {
         // Matchers are diffed by label name; two matchers on one label fall back to positions.
         (path == "/matchers").then_some("name")

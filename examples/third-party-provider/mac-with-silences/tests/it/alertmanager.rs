@@ -52,15 +52,8 @@ fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertma
     assert_snapshot!(stdout, @r#"
     + create alertmanager_silences/silence.db-upgrade
         matchers = [
-          {
-            "name": "env",
-            "value": "prod|staging",
-            "is_regex": true
-          },
-          {
-            "name": "service",
-            "value": "payments-db"
-          }
+          { name = "env", value = "prod|staging", is_regex = true },
+          { name = "service", value = "payments-db" },
         ]
         starts_at = "2020-01-01T00:00:00Z"
         ends_at = "2099-01-01T00:00:00Z"
@@ -68,15 +61,8 @@ fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertma
         created_by = "dba-team"
     + create alertmanager_silences/silence.network
         matchers = [
-          {
-            "name": "severity",
-            "value": "info",
-            "is_equal": false
-          },
-          {
-            "name": "site",
-            "value": "fra1"
-          }
+          { name = "severity", value = "info", is_equal = false },
+          { name = "site", value = "fra1" },
         ]
         starts_at = "2098-06-01T22:00:00Z"
         ends_at = "2098-06-02T02:00:00Z"
@@ -114,7 +100,7 @@ fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertma
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert_snapshot!(stdout, @r#"
     ~ update alertmanager_silences/silence.db-upgrade
-        ends_at: "2099-01-01T00:00:00Z" -> "2099-01-02T00:00:00Z"
+        ~ ends_at: "2099-01-01T00:00:00Z" -> "2099-01-02T00:00:00Z"
 
     Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
     "#);
@@ -136,9 +122,9 @@ fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertma
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert_snapshot!(stdout, @r#"
     ~ update alertmanager_silences/silence.db-upgrade
-        matchers[name="env"].value: "prod|staging" -> "prod|staging|canary"
+        ~ matchers[name="env"].value: "prod|staging" -> "prod|staging|canary"
 
-    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    Plan: 0 to create, 1 to update (1 matcher changed), 0 to delete, 1 unchanged.
     "#);
     let (code, stdout, stderr) = run(project.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -168,7 +154,7 @@ fn silences_are_created_updated_replaced_recreated_and_expired_on_a_real_alertma
     let (code, stdout, stderr) = run(project.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert_snapshot!(stdout, @r#"
-    - delete alertmanager_silences/silence.db-upgrade
+    - delete alertmanager_silences/silence.db-upgrade (silence {env=~"prod|staging|canary", service="payments-db"} by dba-team)
 
     Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.
     "#);
