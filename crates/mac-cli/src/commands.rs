@@ -294,13 +294,7 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             mac_core::refresh::check(&project.providers, &instances).await?;
             // Before any write: what the plan writes or deletes must be as the plan saw it,
             // or the write would also undo, unseen, what someone changed since.
-            match mac_core::recheck(&plan, &project.providers).await {
-                Ok(()) => {}
-                Err(mac_core::RecheckError::Moved(moved)) => {
-                    bail!("{}", render::moved_since_plan(&path.display().to_string(), &moved))
-                }
-                Err(error) => return Err(error.into()),
-            }
+            recheck_saved_plan(&plan, &project.providers, path).await?;
             plan
         }
         None => project.plan(&state, &args.selection).await?,
@@ -310,9 +304,15 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.auto_approve && !confirm()? {
-        writeln!(out, "Apply cancelled; nothing was changed.")?;
-        return Ok(ExitCode::FAILURE);
+    if !args.auto_approve {
+        if !confirm()? {
+            writeln!(out, "Apply cancelled; nothing was changed.")?;
+            return Ok(ExitCode::FAILURE);
+        }
+        // A person may take long to answer: check again what the saved plan was made against.
+        if let Some(path) = &args.plan_file {
+            recheck_saved_plan(&plan, &project.providers, path).await?;
+        }
     }
 
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -358,6 +358,18 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
     Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Refuses a saved plan when an object it writes or deletes changed on a server since it was
+/// made (see `mac_core::recheck`).
+async fn recheck_saved_plan(plan: &Plan, providers: &Providers, path: &Path) -> anyhow::Result<()> {
+    match mac_core::recheck(plan, providers).await {
+        Ok(()) => Ok(()),
+        Err(mac_core::RecheckError::Moved(moved)) => {
+            bail!("{}", render::moved_since_plan(&path.display().to_string(), &moved))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn wait_for_stop_signal() {

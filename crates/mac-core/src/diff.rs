@@ -13,7 +13,10 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
+    /// Absent (not `null`) in JSON where the field does not exist on that side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new: Option<Value>,
 }
 

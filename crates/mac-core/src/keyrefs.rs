@@ -8,7 +8,7 @@
 //! at apply, and no change once applied. A key no definition has is left as written, for the
 //! handler to resolve against the server.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -31,16 +31,20 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
     if wanted.is_empty() {
         return problems;
     }
+    // The key fields referred to, per kind: a few, however many references there are (one
+    // per rule query in a large project), so that indexing stays linear in the definitions.
+    let mut key_fields: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (_, reference) in &wanted {
+        key_fields.entry(reference.kind.as_str()).or_default().insert(reference.key_field.as_str());
+    }
     let mut by_key: BTreeMap<(&str, &str, &str, &str), Vec<&ObjectId>> = BTreeMap::new();
     for definition in definitions.iter() {
-        for (_, reference) in wanted.iter().filter(|(_, reference)| reference.kind == definition.id.kind) {
-            if let Some(Value::String(key)) = definition.fields.get(&reference.key_field) {
-                let slot = by_key
-                    .entry((&definition.id.provider, &definition.id.kind, &reference.key_field, key))
-                    .or_default();
-                if !slot.contains(&&definition.id) {
-                    slot.push(&definition.id);
-                }
+        for key_field in key_fields.get(definition.id.kind.as_str()).into_iter().flatten() {
+            if let Some(Value::String(key)) = definition.fields.get(*key_field) {
+                by_key
+                    .entry((&definition.id.provider, &definition.id.kind, key_field, key))
+                    .or_default()
+                    .push(&definition.id);
             }
         }
     }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::object::ObjectId;
+use crate::object::{LocalRef, ObjectId};
 use crate::plan::{Action, Observed, Operation, PlanWarning};
 use crate::provider::Providers;
 use crate::state::State;
@@ -202,10 +202,22 @@ pub(crate) fn check_deletes(
             for remote in observed.linked(instance, kind) {
                 let links = handler.links(remote);
                 let managed_as = managed.get(&(instance, kind, remote.remote_id.as_str())).copied();
-                // Deleted or written by this plan: it will not stay where it is.
-                if managed_as.and_then(|id| actions.get(id)).is_some() {
+                let own_action = managed_as.and_then(|id| actions.get(id));
+                // Deleted by this plan: it goes first (its delete is ordered before, and kept
+                // with what it needs should it be blocked itself).
+                if own_action.is_some_and(|action| action.operation.removes()) {
                     continue;
                 }
+                // Rewritten by this plan: it leaves a deleted object only if state recorded it
+                // referring to that object by id, since its definition no longer can. One that
+                // names it otherwise (by a remote uid), or is only moved or adopted, stays.
+                let leaves = |target: &ObjectId| {
+                    own_action.is_some_and(|action| matches!(action.operation, Operation::Update | Operation::Recreate))
+                        && managed_as.and_then(|id| state.get(id)).is_some_and(|entry| {
+                            target.provider == entry.id.provider
+                                && entry.depends_on.contains(&LocalRef::new(&target.kind, &target.local_id))
+                        })
+                };
                 let linked = LinkedObject {
                     kind: kind.to_owned(),
                     remote_id: remote.remote_id.clone(),
@@ -229,10 +241,10 @@ pub(crate) fn check_deletes(
                         })
                         .collect()
                 };
-                for target in targets(&links.lives_in) {
+                for target in targets(&links.lives_in).into_iter().filter(|target| !leaves(target)) {
                     holders.entry(target).or_default().insert(linked.clone());
                 }
-                for target in targets(&links.uses) {
+                for target in targets(&links.uses).into_iter().filter(|target| !leaves(target)) {
                     users.entry(target).or_default().insert(linked.clone());
                 }
             }
@@ -248,6 +260,19 @@ pub(crate) fn check_deletes(
             (id.clone(), BlockedDelete { id, remote_id, holds, needed_by: Vec::new(), reason })
         })
         .collect();
+    // A delete of what a managed object that stays still uses is kept: its definition names
+    // it in a way that resolves on the server (by name, say), so deleting it would break that
+    // object and the project's next plan.
+    for (id, users) in &users {
+        let needed_by: Vec<ObjectId> = users.iter().filter_map(|user| user.managed_as.clone()).collect();
+        if needed_by.is_empty() || blocked.contains_key(id) {
+            continue;
+        }
+        let names: Vec<String> = needed_by.iter().map(ToString::to_string).collect();
+        let reason = format!("{} stays and uses it", enumerate(&names));
+        let remote_id = actions[id].remote.as_ref().map(|remote| remote.remote_id.clone()).unwrap_or_default();
+        blocked.insert(id.clone(), BlockedDelete { id: id.clone(), remote_id, holds: Vec::new(), needed_by, reason });
+    }
     // A delete that waits for a kept object (it lived in or used it) is kept too.
     loop {
         let mut newly: Vec<BlockedDelete> = Vec::new();
@@ -283,20 +308,12 @@ pub(crate) fn check_deletes(
         .into_iter()
         .filter(|(id, _)| !blocked.contains_key(id))
         .map(|(id, users)| {
-            let unmanaged: Vec<String> =
-                users.iter().filter(|user| user.managed_as.is_none()).map(LinkedObject::describe).collect();
-            let managed: Vec<String> = users
-                .iter()
-                .filter_map(|user| user.managed_as.as_ref().map(|managed| format!("{} ({managed})", user.describe())))
-                .collect();
-            let mut who = Vec::new();
-            if !unmanaged.is_empty() {
-                who.push(format!("{}, which mac does not manage", enumerate(&unmanaged)));
-            }
-            if !managed.is_empty() {
-                who.push(format!("{}, which this plan does not change", enumerate(&managed)));
-            }
-            let message = format!("deleting it leaves {}, using it: their queries will fail", who.join(", and "));
+            // Managed users that stay block the delete (above): these are all unmanaged.
+            let unmanaged: Vec<String> = users.iter().map(LinkedObject::describe).collect();
+            let message = format!(
+                "deleting it leaves {}, which mac does not manage, using it: they will break",
+                enumerate(&unmanaged)
+            );
             PlanWarning { id, message }
         })
         .collect();

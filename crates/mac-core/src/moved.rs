@@ -75,7 +75,7 @@ pub(crate) fn parse_moves(
             Some(_) => {
                 problems.push(document.error(
                     &push_pointer(&pointer, "provider"),
-                    "`provider` must name a configured provider instance, e.g. \"grafana8.eu\"",
+                    "`provider` must name a provider instance configured in mac.toml",
                 ));
                 continue;
             }
@@ -85,7 +85,7 @@ pub(crate) fn parse_moves(
             let Some(text) = table.get(key).and_then(Value::as_str) else {
                 problems.push(document.error(
                     if table.contains_key(key) { &field } else { &pointer },
-                    format!("[[moved]] needs `{key}` = \"PROVIDER.KIND.ID\", e.g. \"grafana8.alert_group.payments\""),
+                    format!("[[moved]] needs `{key}` = \"PROVIDER.KIND.ID\" (a configured provider, one of its kinds, a local id)"),
                 ));
                 return None;
             };
@@ -123,7 +123,9 @@ fn parse_end(
 ) -> Result<ObjectId, String> {
     let mut parts = text.splitn(3, '.');
     let (Some(provider), Some(kind), Some(local_id)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("`{text}` is not of the form PROVIDER.KIND.ID, e.g. \"grafana8.alert_group.payments\""));
+        return Err(format!(
+            "`{text}` is not of the form PROVIDER.KIND.ID (a configured provider, one of its kinds, a local id)"
+        ));
     };
     let instance = match instance {
         Some(instance) if instance.split('.').next() == Some(provider) => instance.to_owned(),

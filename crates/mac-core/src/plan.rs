@@ -249,14 +249,14 @@ pub enum PlanError {
         source: ResolveError,
     },
     #[error(
-        "`{id}` would adopt the remote object `{key}`, but it is marked as managed by project `{owner}`{}: \
+        "{location}: `{id}` would adopt the remote object `{key}`, but it is marked as managed by project `{owner}`{}: \
          two projects must not manage one object. Remove this definition, or, if `{owner}` no longer \
-         manages it, remove the marker in Grafana first",
+         manages it, remove the marker on the server first",
         ours.as_ref().map_or_else(|| " (this project has no `project` name in mac.toml)".to_owned(), |ours| format!(", not `{ours}`"))
     )]
-    OwnedByAnotherProject { id: ObjectId, key: String, owner: String, ours: Option<String> },
-    #[error("`{first}` and `{second}` would both adopt the remote object `{key}`")]
-    AdoptionClash { key: String, first: ObjectId, second: ObjectId },
+    OwnedByAnotherProject { id: ObjectId, key: String, owner: String, ours: Option<String>, location: crate::Location },
+    #[error("{location}: `{first}` and `{second}` would both adopt the remote object `{key}`")]
+    AdoptionClash { key: String, first: ObjectId, second: ObjectId, location: crate::Location },
     #[error("{0}")]
     Definition(#[from] crate::source::SourceError),
     #[error(
@@ -328,6 +328,7 @@ pub fn plan(
     let mut resources: BTreeMap<ObjectId, Resource<'_>> = BTreeMap::new();
     let mut adopted_by: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
     let mut resumed: BTreeSet<ObjectId> = BTreeSet::new();
+    let mut created_by_unique_key: BTreeMap<(String, String, String), &Definition> = BTreeMap::new();
     // Classify dependencies first, so that an adoption key may use what they resolve to (a
     // rule group's key contains its folder's uid).
     for definition in dependency_order(definitions, providers) {
@@ -376,11 +377,17 @@ pub fn plan(
                             key,
                             owner,
                             ours: options.project.clone(),
+                            location: definition.location(),
                         });
                     }
                     let slot = (id.provider.clone(), id.kind.clone(), key.clone());
                     if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                        return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                        return Err(PlanError::AdoptionClash {
+                            key,
+                            first,
+                            second: id.clone(),
+                            location: definition.location(),
+                        });
                     }
                     if state.is_pending(id, &key) {
                         resumed.insert(id.clone());
@@ -389,12 +396,53 @@ pub fn plan(
                 }
                 None => {
                     let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
-                    let clash = handler.unique_key(&desired).and_then(|key| {
+                    let unique_key = handler.unique_key(&desired);
+                    if let Some(key) = &unique_key {
+                        // Two creates with one unique key: the remote would refuse the second.
+                        let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+                        if let Some(first) = created_by_unique_key.insert(slot, definition) {
+                            return Err(PlanError::Definition(definition.error(
+                                "",
+                                format!(
+                                    "`{id}` and `{}` (defined at {}) would both be created with the unique key \
+                                     `{key}`, which the remote allows once",
+                                    first.id,
+                                    first.describe_location()
+                                ),
+                            )));
+                        }
+                    }
+                    let clash = unique_key.clone().and_then(|key| {
                         let remote = by_unique_key.get(&(id.provider.as_str(), id.kind.as_str(), key))?;
-                        let unclaimed =
-                            !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
-                        unclaimed.then_some(*remote)
+                        let claimant = state.resources().iter().find(|entry| {
+                            entry.id.provider == id.provider
+                                && entry.id.kind == id.kind
+                                && entry.remote_id == remote.remote_id
+                        });
+                        Some((*remote, claimant))
                     });
+                    // The unique key of an object this project manages under another id: a
+                    // create would be refused by the remote. Most often a renamed id.
+                    if let (Some((remote, Some(claimant))), Some(key)) = (&clash, &unique_key) {
+                        return Err(PlanError::Definition(definition.error(
+                            "",
+                            format!(
+                                "`{id}` would be created with the unique key `{key}` of `{}` (remote `{}`), which \
+                                 this project manages: if `{id}` is `{}` under a new id, say so with [[moved]] \
+                                 from = \"{}.{}.{}\" to = \"{}.{}.{}\"; otherwise change what makes the key",
+                                claimant.id,
+                                remote.remote_id,
+                                claimant.id,
+                                id.provider.split('.').next().unwrap_or(&id.provider),
+                                claimant.id.kind,
+                                claimant.id.local_id,
+                                id.provider.split('.').next().unwrap_or(&id.provider),
+                                id.kind,
+                                id.local_id,
+                            ),
+                        )));
+                    }
+                    let clash = clash.map(|(remote, _)| remote);
                     match clash {
                         None => Resource::Local(LocalResource { local: definition }),
                         Some(remote) => {
@@ -404,7 +452,12 @@ pub fn plan(
                             let key = remote.adoption_key.clone().unwrap_or_else(|| remote.remote_id.clone());
                             let slot = (id.provider.clone(), id.kind.clone(), key.clone());
                             if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                                return Err(PlanError::AdoptionClash { key, first, second: id.clone() });
+                                return Err(PlanError::AdoptionClash {
+                                    key,
+                                    first,
+                                    second: id.clone(),
+                                    location: definition.location(),
+                                });
                             }
                             Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
                         }

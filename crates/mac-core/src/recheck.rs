@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -83,6 +84,10 @@ pub enum RecheckError {
     UnknownObject(ObjectId),
 }
 
+/// At most this many objects of kinds read one by one are re-read at once: a plan writing
+/// thousands of dashboards must not open thousands of connections to one server.
+pub const CONCURRENT_READS: usize = 8;
+
 /// The objects `plan` writes or deletes, re-read: `Ok` when none moved since the plan, else
 /// every one that did, in plan order. Reads run concurrently: one [`Handler::list`] per kind
 /// read in bulk, one [`Handler::read`] (or [`Handler::read_by_adoption_key`] for a create) per
@@ -117,7 +122,8 @@ pub async fn recheck(plan: &Plan, providers: &Providers) -> Result<(), RecheckEr
             Ok::<_, RecheckError>((&action.id, now.map_err(|source| read_error(instance, kind, source))?))
         }
     });
-    let (lists, singles) = futures::join!(join_all(lists), join_all(singles));
+    let singles = stream::iter(singles).buffer_unordered(CONCURRENT_READS).collect::<Vec<_>>();
+    let (lists, singles) = futures::join!(join_all(lists), singles);
     let mut listed: BTreeMap<(&str, &str), Vec<RemoteObject>> = BTreeMap::new();
     for list in lists {
         let (kind, objects) = list?;

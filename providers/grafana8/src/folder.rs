@@ -157,6 +157,21 @@ impl FolderHandler {
                 let name = dashboard.get("title").and_then(Value::as_str).unwrap_or_default();
                 held.push(format!("dashboard `{name}`"));
             }
+            // Grafana 8.5.4 deletes a folder's library panels with it, or refuses (403) when
+            // one is in use (pkg/api/folder.go:92-96, libraryelements/database.go:686-730).
+            let elements = self
+                .client
+                .get(&["api", "library-elements"], &[("folderFilter", id.to_string()), ("perPage", "100".to_owned())])
+                .await?;
+            for element in elements.body.pointer("/result/elements").and_then(Value::as_array).into_iter().flatten() {
+                let name = element.get("name").and_then(Value::as_str).unwrap_or_default();
+                held.push(format!("library panel `{name}`"));
+            }
+            let total = elements.body.pointer("/result/totalCount").and_then(Value::as_u64).unwrap_or(0);
+            let listed = elements.body.pointer("/result/elements").and_then(Value::as_array).map_or(0, Vec::len);
+            if total > listed as u64 {
+                held.push(format!("{} more library panels", total - listed as u64));
+            }
         }
         if held.is_empty() {
             return Ok(());
@@ -165,7 +180,7 @@ impl FolderHandler {
             HandlerErrorKind::Conflict,
             format!(
                 "refusing to delete folder `{title}`: it still holds what mac does not manage, which Grafana would delete with it: {}. \
-                 Move or delete those first (mac never deletes rules behind your back)",
+                 Move or delete those first (mac never deletes what it does not manage behind your back)",
                 held.join("; ")
             ),
         ))

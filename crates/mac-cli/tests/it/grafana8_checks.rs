@@ -314,3 +314,24 @@ fn a_rendered_project_with_json_null_plans_exactly_as_the_original() {
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
 }
+
+#[test]
+fn a_folder_title_this_project_manages_under_another_id_is_refused_at_plan_time() {
+    let grafana = Grafana::start("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n");
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The id renamed without [[moved]]: a create Grafana would refuse (same slug), then a delete.
+    grafana.project.define("[[grafana8.folder]]\nid = \"payments-team\"\ntitle = \"Payments\"\n");
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr.trim(), @r#"error: definitions/main.toml:1:1: `grafana8/folder.payments-team` would be created with the unique key `payments` of `grafana8/folder.payments` (remote `mac-payments`), which this project manages: if `grafana8/folder.payments-team` is `grafana8/folder.payments` under a new id, say so with [[moved]] from = "grafana8.folder.payments" to = "grafana8.folder.payments-team"; otherwise change what makes the key"#);
+    // Two definitions whose titles give one slug.
+    grafana.project.define(
+        "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n\n\
+         [[grafana8.folder]]\nid = \"billing\"\ntitle = \"Same Name\"\n\n\
+         [[grafana8.folder]]\nid = \"billing2\"\ntitle = \"same name!\"\n",
+    );
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:9:1: `grafana8/folder.billing2` and `grafana8/folder.billing` (defined at definitions/main.toml:5:1) would both be created with the unique key `same-name`, which the remote allows once");
+}

@@ -143,7 +143,7 @@ model = { type = "math", expression = "1 > 0" }
     );
     let (code, stdout, stderr) = run(mac(&grafana, &search).args(["plan"]));
     assert_eq!(code, 1, "{stdout}");
-    assert_snapshot!(stderr, @"error: `grafana8/alert_group.http` would adopt the remote object `mac-payments/HTTP`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker in Grafana first");
+    assert_snapshot!(stderr, @"error: definitions/main.toml:2:1: `grafana8/alert_group.http` would adopt the remote object `mac-payments/HTTP`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker on the server first");
 
     // Or the same dashboard (same uid).
     search.define(
@@ -157,7 +157,7 @@ json = { title = "Payments overview", panels = [] }
     );
     let (code, stdout, stderr) = run(mac(&grafana, &search).args(["plan"]));
     assert_eq!(code, 1, "{stdout}");
-    assert_snapshot!(stderr, @"error: `grafana8/dashboard.overview` would adopt the remote object `mac-payments-overview`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker in Grafana first");
+    assert_snapshot!(stderr, @"error: definitions/main.toml:2:1: `grafana8/dashboard.overview` would adopt the remote object `mac-payments-overview`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker on the server first");
     let (code, _, stderr) = run(mac(&grafana, &search).args(["apply", "--auto-approve", "--adopt"]));
     assert_eq!(code, 1, "{stderr}");
     let dashboard = grafana.api(Method::GET, "/api/dashboards/uid/mac-payments-overview", None);

@@ -95,7 +95,7 @@ async fn a_delete_of_an_object_others_use_goes_ahead_with_a_warning_naming_them(
         warnings,
         [(
             "testfs/folder.a".to_owned(),
-            "deleting it leaves group \"reader\", which mac does not manage, using it: their queries will fail"
+            "deleting it leaves group \"reader\", which mac does not manage, using it: they will break"
         )]
     );
 }
