@@ -17,13 +17,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::diff::{FieldChange, diff};
 use crate::object::{ObjectId, RemoteObject};
 use crate::plan::{Action, Operation, Plan};
 use crate::provider::{Handler, HandlerError, Providers, Reread};
+use crate::state::value_hash;
 
 /// What an action that writes or deletes was planned against, so that applying a saved plan
 /// can refuse when that moved.
@@ -40,7 +39,7 @@ pub enum Fingerprint {
 impl Fingerprint {
     /// The fingerprint of a remote object as `handler` normalises it.
     pub fn of(handler: &dyn Handler, remote: &RemoteObject) -> Fingerprint {
-        Fingerprint::Observed(hash(&handler.observed(remote)))
+        Fingerprint::Observed(value_hash(&handler.observed(remote)))
     }
 }
 
@@ -183,7 +182,7 @@ fn movement(handler: &dyn Handler, action: &Action, now: Option<RemoteObject>) -
             // fresh object the same ones the plan's had, so like is compared with like.
             found.part_ids = planned.part_ids.clone();
             let observed_now = handler.observed(&found);
-            if hash(&observed_now) == *planned_hash {
+            if value_hash(&observed_now) == *planned_hash {
                 return None;
             }
             // The hash is exact; the comparison, as a plan's: a difference a plan never
@@ -194,23 +193,6 @@ fn movement(handler: &dyn Handler, action: &Action, now: Option<RemoteObject>) -
     }
 }
 
-/// `sha256:…` of a value in a canonical form (object keys sorted at every level).
-fn hash(value: &Value) -> String {
-    let digest = Sha256::digest(canonical(value).to_string().as_bytes());
-    format!("sha256:{}", digest.iter().map(|byte| format!("{byte:02x}")).collect::<String>())
-}
-
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let sorted: BTreeMap<&String, Value> = map.iter().map(|(key, value)| (key, canonical(value))).collect();
-            Value::Object(sorted.into_iter().map(|(key, value)| (key.clone(), value)).collect())
-        }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,7 +200,10 @@ mod tests {
 
     #[test]
     fn the_hash_does_not_depend_on_key_order() {
-        assert_eq!(hash(&json!({"a": 1, "b": {"c": 2, "d": 3}})), hash(&json!({"b": {"d": 3, "c": 2}, "a": 1})));
-        assert_ne!(hash(&json!({"a": 1})), hash(&json!({"a": 2})));
+        assert_eq!(
+            value_hash(&json!({"a": 1, "b": {"c": 2, "d": 3}})),
+            value_hash(&json!({"b": {"d": 3, "c": 2}, "a": 1}))
+        );
+        assert_ne!(value_hash(&json!({"a": 1})), value_hash(&json!({"a": 2})));
     }
 }

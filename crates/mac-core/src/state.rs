@@ -322,8 +322,12 @@ impl State {
 /// The hash recorded for an applied definition: SHA-256 of its canonical JSON (keys sorted),
 /// so that reordering keys in a file does not count as a change.
 pub fn definition_hash(fields: &Fields) -> String {
-    let canonical = canonical(&Value::Object(fields.clone()));
-    let digest = Sha256::digest(canonical.to_string().as_bytes());
+    value_hash(&Value::Object(fields.clone()))
+}
+
+/// `sha256:…` of a value in its canonical form (object keys sorted at every level).
+pub(crate) fn value_hash(value: &Value) -> String {
+    let digest = Sha256::digest(canonical(value).to_string().as_bytes());
     format!("sha256:{}", hex(&digest))
 }
 
