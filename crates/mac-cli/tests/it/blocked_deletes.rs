@@ -7,7 +7,7 @@ use insta::assert_snapshot;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::grafana8::Grafana;
+use crate::grafana8::{Grafana, threshold_rule};
 use crate::run;
 
 /// A folder with a group and a dashboard, an empty folder, and a folder that stays.
@@ -63,23 +63,13 @@ fn hand_made_group(grafana: &Grafana, folder: &str, name: &str, datasource_uid: 
     grafana.api(Method::POST, &format!("/api/ruler/grafana/api/v1/rules/{folder}"), Some(group));
 }
 
-/// A dashboard saved by hand (in the UI) in the folder `folder_uid` (`""`: General).
-fn hand_made_dashboard(grafana: &Grafana, uid: &str, title: &str, folder_uid: &str, panels: Value) {
-    let answer = grafana.api(
-        Method::POST,
-        "/api/dashboards/db",
-        Some(json!({ "dashboard": { "uid": uid, "title": title, "panels": panels }, "folderUid": folder_uid })),
-    );
-    assert_eq!(answer["status"], "success", "{answer}");
-}
-
 #[test]
 fn a_folder_holding_what_mac_does_not_manage_is_planned_as_blocked_and_kept() {
     let grafana = Grafana::start(FOLDERS);
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     hand_made_group(&grafana, "Payments", "Hand-made", "__expr__");
-    hand_made_dashboard(&grafana, "abc", "Overview", "mac-payments", json!([]));
+    grafana.hand_made_dashboard("abc", "Overview", "mac-payments", json!([]));
 
     // Everything but `keep` leaves the code.
     grafana.project.define("[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n");
@@ -181,22 +171,18 @@ fn deleting_a_data_source_that_unmanaged_rules_and_dashboards_use_warns_naming_t
     hand_made_group(&grafana, "Team", "Latency", "metrics-uid");
     // One dashboard names the data source (as dashboards saved before Grafana 8.3 do), one
     // refers to it by uid in a query, one uses another data source.
-    hand_made_dashboard(
-        &grafana,
+    grafana.hand_made_dashboard(
         "by-name",
         "Old board",
         "",
         json!([{ "id": 1, "type": "graph", "datasource": "Metrics" }]),
     );
-    hand_made_dashboard(
-        &grafana,
-        "by-uid",
+    grafana.hand_made_dashboard("by-uid",
         "New board",
         "team",
         json!([{ "id": 1, "type": "timeseries", "targets": [{ "refId": "A", "datasource": { "type": "prometheus", "uid": "metrics-uid" } }] }]),
     );
-    hand_made_dashboard(
-        &grafana,
+    grafana.hand_made_dashboard(
         "other",
         "Other board",
         "",
@@ -231,12 +217,9 @@ fn reads_since(
     before: &std::collections::BTreeMap<(String, String), u64>,
 ) -> std::collections::BTreeMap<String, u64> {
     grafana
-        .requests()
+        .requests_since(before)
         .into_iter()
-        .map(|((method, route), count)| {
-            (format!("{method} {route}"), count - before.get(&(method, route)).unwrap_or(&0))
-        })
-        .filter(|(_, count)| *count > 0)
+        .map(|((method, route), count)| (format!("{method} {route}"), count))
         .collect()
 }
 
@@ -247,9 +230,9 @@ fn folder_contents_are_read_only_when_a_folder_may_be_deleted_and_in_constant_re
     let grafana = Grafana::start(two_folders);
     run(grafana.mac().args(["apply", "--auto-approve"]));
     for index in 0..5 {
-        hand_made_dashboard(&grafana, &format!("d{index}"), &format!("Board {index}"), "", json!([]));
+        grafana.hand_made_dashboard(&format!("d{index}"), &format!("Board {index}"), "", json!([]));
     }
-    hand_made_dashboard(&grafana, "in-archive", "Archived board", "mac-archive", json!([]));
+    grafana.hand_made_dashboard("in-archive", "Archived board", "mac-archive", json!([]));
 
     // Nothing to delete: neither dashboards nor rules are read.
     let before = grafana.requests();
@@ -316,26 +299,13 @@ title = "Keep"
 id = "latency"
 folder = "keep"
 name = "Latency"
-
-[[grafana8.alert_group.rules]]
-title = "Slow"
-condition = "B"
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = { name = "Metrics" }
-model = { expr = "up == 0" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = { type = "math", expression = "$A > 0" }
 "#;
+    let group = format!("{group}{}", threshold_rule("Slow", "", "Metrics", "up == 0", "0"));
     let grafana = Grafana::start(&format!("{with_datasource}{group}"));
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     // The data source leaves the code; the group still names it, now resolved on the server.
-    grafana.project.define(group);
+    grafana.project.define(&group);
     let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_snapshot!(stdout, @"

@@ -31,13 +31,25 @@ impl Grafana {
 
     /// An emulator started from `config` (a seed of users and teams, say).
     pub(crate) fn start_with(definitions: &str, role: Role, config: EmulatorConfig) -> Grafana {
+        Grafana::launch(definitions, role, config, true)
+    }
+
+    /// An emulator with nothing in it but the admin and an API key: no data source.
+    pub(crate) fn start_empty(definitions: &str) -> Grafana {
+        Grafana::launch(definitions, Role::Admin, EmulatorConfig::default(), false)
+    }
+
+    fn launch(definitions: &str, role: Role, config: EmulatorConfig, with_prometheus: bool) -> Grafana {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let (emulator, key, datasource_uid) = runtime.block_on(async {
             let emulator = Emulator::start(config).await.expect("emulator starts");
             let key = emulator.create_api_key("mac-tests", role).await.expect("api key");
-            let uid =
-                emulator.create_prometheus_datasource("Prometheus", "http://127.0.0.1:9090").await.expect("datasource");
+            let uid = if with_prometheus {
+                emulator.create_prometheus_datasource("Prometheus", "http://127.0.0.1:9090").await.expect("datasource")
+            } else {
+                String::new()
+            };
             (emulator, key, uid)
         });
         let project = Project::empty();
@@ -53,7 +65,12 @@ impl Grafana {
     }
 
     pub(crate) fn mac(&self) -> assert_cmd::Command {
-        let mut command = self.project.mac();
+        self.mac_in(&self.project)
+    }
+
+    /// `mac` in another project (one sharing this Grafana), with this Grafana's API key.
+    pub(crate) fn mac_in(&self, project: &Project) -> assert_cmd::Command {
+        let mut command = project.mac();
         command.env("GRAFANA_TOKEN", &self.key).env_remove("MAC_GRAFANA8_URL").env_remove("MAC_GRAFANA8_TOKEN");
         command
     }
@@ -78,6 +95,79 @@ impl Grafana {
     pub(crate) fn requests(&self) -> BTreeMap<(String, String), u64> {
         self.emulator.request_counts()
     }
+
+    /// The requests `command` made, by (method, route): only those it made.
+    pub(crate) fn requests_during(&self, command: impl FnOnce()) -> BTreeMap<(String, String), u64> {
+        let before = self.requests();
+        command();
+        self.requests_since(&before)
+    }
+
+    /// The requests made since the counts `before` were taken, by (method, route): only those.
+    pub(crate) fn requests_since(&self, before: &BTreeMap<(String, String), u64>) -> BTreeMap<(String, String), u64> {
+        self.requests()
+            .into_iter()
+            .filter_map(|(route, count)| {
+                let made = count - before.get(&route).unwrap_or(&0);
+                (made > 0).then_some((route, made))
+            })
+            .collect()
+    }
+
+    /// A dashboard saved by hand (in the UI) in the folder `folder_uid` (`""`: General).
+    pub(crate) fn hand_made_dashboard(&self, uid: &str, title: &str, folder_uid: &str, panels: Value) {
+        let answer = self.api(
+            reqwest::Method::POST,
+            "/api/dashboards/db",
+            Some(json!({ "dashboard": { "uid": uid, "title": title, "panels": panels }, "folderUid": folder_uid })),
+        );
+        assert_eq!(answer["status"], "success", "{answer}");
+    }
+}
+
+// Fixtures: definitions that tests share, whole or in parts.
+
+/// The `payments` folder, titled "Payments".
+pub(crate) const PAYMENTS_FOLDER: &str = "\n[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n";
+
+/// The share of requests that fail, a Prometheus query.
+pub(crate) const ERRORS: &str =
+    r#"sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))"#;
+
+/// The p95 request latency, a Prometheus query.
+pub(crate) const LATENCY: &str =
+    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))";
+
+/// The `payments` folder and its rule group `HTTP` (id `payments-http`, every minute) of `rules`.
+pub(crate) fn payments_http(rules: &[String]) -> String {
+    format!(
+        "{PAYMENTS_FOLDER}\n[[grafana8.alert_group]]\nid = \"payments-http\"\nfolder = \"payments\"\nname = \"HTTP\"\n\
+         interval = \"1m\"\n{}",
+        rules.concat()
+    )
+}
+
+/// A rule titled `title` whose condition B holds when the query `expr` (A, to the data source
+/// named `datasource`) is over `threshold`. `settings`: lines of the rule after its condition,
+/// `for = "5m"\n` say, or "".
+pub(crate) fn threshold_rule(title: &str, settings: &str, datasource: &str, expr: &str, threshold: &str) -> String {
+    format!(
+        r#"
+[[grafana8.alert_group.rules]]
+title = "{title}"
+condition = "B"
+{settings}
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = {{ name = "{datasource}" }}
+model = {{ expr = '{expr}' }}
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = {{ type = "math", expression = "$A > {threshold}" }}
+"#
+    )
 }
 
 pub(crate) const PAYMENTS: &str = r#"
@@ -140,7 +230,7 @@ fn create_edit_rename_drift_and_prune_against_the_emulator() {
     let before = grafana.requests();
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
-    let reads: u64 = grafana.requests().iter().map(|(route, count)| count - before.get(route).unwrap_or(&0)).sum();
+    let reads: u64 = grafana.requests_since(&before).values().sum();
     assert_eq!(reads, 5, "health, org, folders, rules, data sources");
 
     // A threshold edit shows as exactly that field.

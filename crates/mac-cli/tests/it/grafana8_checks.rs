@@ -3,68 +3,25 @@
 //! offline checks of expressions, integration types, misspelt references and kinds,
 //! duplicated rule titles, and `mac render` of dashboards holding JSON `null`.
 
-use grafana8_emulator::{Emulator, EmulatorConfig, Role};
 use insta::assert_snapshot;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::grafana8::Grafana;
+use crate::grafana8::{ERRORS, Grafana, PAYMENTS_FOLDER, payments_http, threshold_rule};
+use crate::grafana8_dashboards::PAYMENTS_OVERVIEW;
 use crate::{Project, run};
 
-/// An emulator with nothing in it but the admin and an API key: no data source.
-fn empty_grafana(definitions: &str) -> Grafana {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let (emulator, key) = runtime.block_on(async {
-        let emulator = Emulator::start(EmulatorConfig::default()).await.expect("emulator starts");
-        let key = emulator.create_api_key("mac-tests", Role::Admin).await.expect("api key");
-        (emulator, key)
-    });
-    let project = Project::empty();
-    project.write(
-        "mac.toml",
-        &format!("[providers.grafana8]\nurl = \"{}\"\ntoken = {{ env = \"GRAFANA_TOKEN\" }}\n", emulator.base_url()),
-    );
-    project.define(definitions);
-    Grafana { emulator, key, datasource_uid: String::new(), project, runtime }
-}
-
 /// The README's alert example, with the data source it names defined beside it.
-const README_EXAMPLE: &str = r#"
-[[grafana8.datasource]]
-id = "prometheus"
-name = "Prometheus"
-type = "prometheus"
-url = "http://prometheus:9090"
-
-[[grafana8.folder]]
-id = "payments"
-title = "Payments"
-
-[[grafana8.alert_group]]
-id = "payments-http"
-folder = "payments"
-name = "HTTP"
-interval = "1m"
-
-[[grafana8.alert_group.rules]]
-title = "High 5xx ratio"
-condition = "B"
-for = "5m"
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = { name = "Prometheus" }
-model = { expr = "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = { type = "math", expression = "$A > 0.05" }
-"#;
+fn readme_example() -> String {
+    let datasource = "\n[[grafana8.datasource]]\nid = \"prometheus\"\nname = \"Prometheus\"\ntype = \"prometheus\"\n\
+                      url = \"http://prometheus:9090\"\n";
+    let rule = threshold_rule("High 5xx ratio", "for = \"5m\"\n", "Prometheus", ERRORS, "0.05");
+    format!("{datasource}{}", payments_http(&[rule]))
+}
 
 #[test]
 fn a_data_source_named_by_the_project_is_created_first_and_referred_to_by_uid() {
-    let grafana = empty_grafana(README_EXAMPLE);
+    let grafana = Grafana::start_empty(&readme_example());
     let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 0, "{stderr}");
     assert_snapshot!(stdout, @r#"
@@ -115,8 +72,8 @@ fn a_data_source_named_by_the_project_is_created_first_and_referred_to_by_uid() 
 
 #[test]
 fn an_unknown_data_source_name_lists_the_known_ones_and_suggests_a_reference() {
-    let grafana = empty_grafana(
-        &README_EXAMPLE.replace("datasource = { name = \"Prometheus\" }", "datasource = { name = \"Promethus\" }"),
+    let grafana = Grafana::start_empty(
+        &readme_example().replace("datasource = { name = \"Prometheus\" }", "datasource = { name = \"Promethus\" }"),
     );
     let loki = json!({ "name": "Loki", "type": "loki", "access": "proxy", "url": "http://loki:3100" });
     grafana.api(Method::POST, "/api/datasources", Some(loki));
@@ -127,7 +84,7 @@ fn an_unknown_data_source_name_lists_the_known_ones_and_suggests_a_reference() {
 
 #[test]
 fn a_folder_title_that_exists_is_offered_for_adoption() {
-    let grafana = empty_grafana("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n");
+    let grafana = Grafana::start_empty(PAYMENTS_FOLDER);
     // Made by hand, with a uid Grafana chose and a title with the same URL slug.
     grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "hand-made", "title": "payments" })));
     let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
@@ -150,7 +107,7 @@ fn a_folder_title_that_exists_is_offered_for_adoption() {
 #[test]
 fn a_folder_title_that_exists_under_another_pinned_uid_is_refused_at_plan_time() {
     let grafana =
-        empty_grafana("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\nuid = \"payments-uid\"\n");
+        Grafana::start_empty("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\nuid = \"payments-uid\"\n");
     grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "hand-made", "title": "Payments" })));
     let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1, "{stdout}");
@@ -272,20 +229,9 @@ const EXPORTED_WITH_NULLS: &str = r#"{
 }
 "#;
 
-const DASHBOARD: &str = r#"
-[[grafana8.folder]]
-id = "payments"
-title = "Payments"
-
-[[grafana8.dashboard]]
-id = "payments-overview"
-folder = "payments"
-json = { file = "dashboards/payments.json" }
-"#;
-
 #[test]
 fn a_rendered_project_with_json_null_plans_exactly_as_the_original() {
-    let grafana = empty_grafana(DASHBOARD);
+    let grafana = Grafana::start_empty(PAYMENTS_OVERVIEW);
     grafana.project.write("dashboards/payments.json", EXPORTED_WITH_NULLS);
     let (code, rendered, stderr) = run(grafana.mac().arg("render"));
     assert_eq!(code, 0, "{stderr}");
@@ -310,14 +256,14 @@ fn a_rendered_project_with_json_null_plans_exactly_as_the_original() {
     assert_eq!(rendered_plan, original_plan);
     let (code, _, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stderr}");
-    grafana.project.define(DASHBOARD);
+    grafana.project.define(PAYMENTS_OVERVIEW);
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
 }
 
 #[test]
 fn a_folder_title_this_project_manages_under_another_id_is_refused_at_plan_time() {
-    let grafana = Grafana::start("[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n");
+    let grafana = Grafana::start(PAYMENTS_FOLDER);
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     // The id renamed without [[moved]]: a create Grafana would refuse (same slug), then a delete.

@@ -35,9 +35,7 @@ fn seeded(definitions: &str) -> Grafana {
 
 /// The reads a command made, by route.
 fn reads_during(grafana: &Grafana, command: impl FnOnce()) -> u64 {
-    let before = grafana.requests();
-    command();
-    grafana.requests().iter().map(|(route, count)| count - before.get(route).unwrap_or(&0)).sum()
+    grafana.requests_during(command).values().sum()
 }
 
 /// A folder's ACL as (who, permission name), as Grafana lists it.
@@ -315,7 +313,8 @@ const EXPORTED: &str = r#"{
 }
 "#;
 
-const DASHBOARDS: &str = r#"
+/// The `payments` folder and, in it, the dashboard of `dashboards/payments.json`.
+pub(crate) const PAYMENTS_OVERVIEW: &str = r#"
 [[grafana8.folder]]
 id = "payments"
 title = "Payments"
@@ -324,11 +323,18 @@ title = "Payments"
 id = "payments-overview"
 folder = "payments"
 json = { file = "dashboards/payments.json" }
+"#;
 
+/// [`PAYMENTS_OVERVIEW`] and an inline dashboard in the General folder.
+fn dashboards() -> String {
+    format!(
+        r#"{PAYMENTS_OVERVIEW}
 [[grafana8.dashboard]]
 id = "on-call"
-json = { title = "On call", panels = [{ id = 1, type = "text", title = "Runbook", options = { content = "Page the SRE" } }] }
-"#;
+json = {{ title = "On call", panels = [{{ id = 1, type = "text", title = "Runbook", options = {{ content = "Page the SRE" }} }}] }}
+"#
+    )
+}
 
 fn dashboard(grafana: &Grafana, uid: &str) -> Value {
     grafana.api(Method::GET, &format!("/api/dashboards/uid/{uid}"), None)
@@ -336,7 +342,7 @@ fn dashboard(grafana: &Grafana, uid: &str) -> Value {
 
 #[test]
 fn dashboards_create_replan_edit_drift_prune() {
-    let grafana = seeded(DASHBOARDS);
+    let grafana = seeded(&dashboards());
     grafana.project.write("dashboards/payments.json", EXPORTED);
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -400,7 +406,7 @@ fn dashboards_create_replan_edit_drift_prune() {
     );
 
     // A uid changed in code renames the dashboard's uid in place (it is updated by id).
-    grafana.project.define(&DASHBOARDS.replace("id = \"on-call\"\n", "id = \"on-call\"\nuid = \"on-call\"\n"));
+    grafana.project.define(&dashboards().replace("id = \"on-call\"\n", "id = \"on-call\"\nuid = \"on-call\"\n"));
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert!(stdout.contains(r#"dashboard.uid: "mac-on-call" -> "on-call""#), "{stdout}");
     let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
@@ -413,7 +419,7 @@ fn dashboards_create_replan_edit_drift_prune() {
     assert_eq!(dashboard(&grafana, "mac-on-call")["message"], "Dashboard not found");
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
-    grafana.project.define(DASHBOARDS);
+    grafana.project.define(&dashboards());
     run(grafana.mac().args(["apply", "--auto-approve"]));
 
     // A change made after the plan is refused, not overwritten: found by the saved plan's
@@ -437,8 +443,7 @@ fn dashboards_create_replan_edit_drift_prune() {
 
     // Prune: the inline dashboard leaves code and Grafana.
     grafana.project.write("dashboards/payments.json", EXPORTED);
-    let without_on_call = DASHBOARDS.split("[[grafana8.dashboard]]\nid = \"on-call\"").next().expect("the first part");
-    grafana.project.define(without_on_call);
+    grafana.project.define(PAYMENTS_OVERVIEW);
     let (_, stdout, _) = run(grafana.mac().arg("plan"));
     assert!(stdout.contains("- delete grafana8/dashboard.on-call"), "{stdout}");
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
@@ -514,7 +519,7 @@ fn dashboards_import_round_trips_to_an_empty_plan() {
 
 #[test]
 fn dashboard_errors_are_located() {
-    let grafana = seeded(DASHBOARDS);
+    let grafana = seeded(&dashboards());
     let (code, _, stderr) = run(grafana.mac().arg("validate"));
     assert_eq!(code, 1);
     assert!(
@@ -528,7 +533,7 @@ fn dashboard_errors_are_located() {
     assert_snapshot!(stderr, @"error: dashboards/payments.json:3:14: invalid JSON: expected value");
 
     grafana.project.write("dashboards/payments.json", r#"{ "panels": [] }"#);
-    grafana.project.define(&DASHBOARDS.replace("title = \"On call\", ", ""));
+    grafana.project.define(&dashboards().replace("title = \"On call\", ", ""));
     let (code, _, stderr) = run(grafana.mac().arg("validate"));
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @r"

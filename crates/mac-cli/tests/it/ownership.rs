@@ -7,42 +7,20 @@ use insta::assert_snapshot;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::grafana8::Grafana;
+use crate::grafana8::{Grafana, PAYMENTS};
 use crate::{Project, run};
 
-const PAYMENTS: &str = r#"
-[[grafana8.folder]]
-id = "payments"
-title = "Payments"
-
-[[grafana8.alert_group]]
-id = "payments-http"
-folder = "payments"
-name = "HTTP"
-interval = "1m"
-
-[[grafana8.alert_group.rules]]
-title = "High 5xx ratio"
-condition = "B"
-for = "5m"
-labels = { severity = "page" }
-annotations = { summary = "More than 5% of requests fail" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = { name = "Prometheus" }
-model = { expr = "sum(rate(http_requests_total{status=~\"5..\"}[5m])) / sum(rate(http_requests_total[5m]))" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = { type = "math", expression = "$A > 0.05" }
-
+/// The shared payments folder and alert group, with a dashboard in the folder.
+fn payments() -> String {
+    format!(
+        r#"{PAYMENTS}
 [[grafana8.dashboard]]
 id = "payments-overview"
 folder = "payments"
-json = { title = "Payments overview", tags = ["payments"], panels = [{ id = 1, type = "text", title = "Notes" }] }
-"#;
+json = {{ title = "Payments overview", tags = ["payments"], panels = [{{ id = 1, type = "text", title = "Notes" }}] }}
+"#
+    )
+}
 
 /// Names the project of `project`'s mac.toml (its first line).
 fn name_project(project: &Project, name: &str) {
@@ -59,15 +37,9 @@ fn second_project(grafana: &Grafana, name: &str) -> Project {
     project
 }
 
-fn mac(grafana: &Grafana, project: &Project) -> assert_cmd::Command {
-    let mut command = project.mac();
-    command.env("GRAFANA_TOKEN", &grafana.key).env_remove("MAC_GRAFANA8_URL").env_remove("MAC_GRAFANA8_TOKEN");
-    command
-}
-
 #[test]
 fn rules_and_dashboards_carry_their_project_and_another_project_imports_around_them() {
-    let grafana = Grafana::start(PAYMENTS);
+    let grafana = Grafana::start(&payments());
     name_project(&grafana.project, "payments");
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -89,16 +61,10 @@ fn rules_and_dashboards_carry_their_project_and_another_project_imports_around_t
     assert_snapshot!(stdout, @"No changes. 3 object(s) match their definitions.");
 
     // Someone adds a dashboard by hand in the same folder: nobody's yet.
-    grafana.api(
-        Method::POST,
-        "/api/dashboards/db",
-        Some(
-            json!({ "dashboard": { "uid": "by-hand", "title": "By hand", "panels": [] }, "folderUid": "mac-payments" }),
-        ),
-    );
+    grafana.hand_made_dashboard("by-hand", "By hand", "mac-payments", json!([]));
 
     let search = second_project(&grafana, "search");
-    let (code, stdout, stderr) = run(mac(&grafana, &search).args(["import", "grafana8"]));
+    let (code, stdout, stderr) = run(grafana.mac_in(&search).args(["import", "grafana8"]));
     assert_eq!(code, 0, "{stderr}");
     assert_snapshot!(stdout, @"
     skipped grafana8/alert_group `mac-payments/HTTP`: marked as managed by project `payments`
@@ -111,13 +77,13 @@ fn rules_and_dashboards_carry_their_project_and_another_project_imports_around_t
     ");
     let imported = std::fs::read_to_string(search.root().join("definitions/payments.toml")).expect("written");
     assert!(!imported.contains("alert_group") && !imported.contains("payments-overview"), "{imported}");
-    let (code, stdout, _) = run(mac(&grafana, &search).args(["plan", "--detailed-exitcode"]));
+    let (code, stdout, _) = run(grafana.mac_in(&search).args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
 }
 
 #[test]
 fn adopting_an_object_another_project_marked_is_refused() {
-    let grafana = Grafana::start(PAYMENTS);
+    let grafana = Grafana::start(&payments());
     name_project(&grafana.project, "payments");
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
@@ -141,7 +107,7 @@ datasource = "__expr__"
 model = { type = "math", expression = "1 > 0" }
 "#,
     );
-    let (code, stdout, stderr) = run(mac(&grafana, &search).args(["plan"]));
+    let (code, stdout, stderr) = run(grafana.mac_in(&search).args(["plan"]));
     assert_eq!(code, 1, "{stdout}");
     assert_snapshot!(stderr, @"error: definitions/main.toml:2:1: `grafana8/alert_group.http` would adopt the remote object `mac-payments/HTTP`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker on the server first");
 
@@ -155,10 +121,10 @@ folder = { uid = "mac-payments" }
 json = { title = "Payments overview", panels = [] }
 "#,
     );
-    let (code, stdout, stderr) = run(mac(&grafana, &search).args(["plan"]));
+    let (code, stdout, stderr) = run(grafana.mac_in(&search).args(["plan"]));
     assert_eq!(code, 1, "{stdout}");
     assert_snapshot!(stderr, @"error: definitions/main.toml:2:1: `grafana8/dashboard.overview` would adopt the remote object `mac-payments-overview`, but it is marked as managed by project `payments`, not `search`: two projects must not manage one object. Remove this definition, or, if `payments` no longer manages it, remove the marker on the server first");
-    let (code, _, stderr) = run(mac(&grafana, &search).args(["apply", "--auto-approve", "--adopt"]));
+    let (code, _, stderr) = run(grafana.mac_in(&search).args(["apply", "--auto-approve", "--adopt"]));
     assert_eq!(code, 1, "{stderr}");
     let dashboard = grafana.api(Method::GET, "/api/dashboards/uid/mac-payments-overview", None);
     assert_eq!(dashboard["dashboard"]["panels"].as_array().map(Vec::len), Some(1), "left as payments wrote it");
@@ -167,17 +133,17 @@ json = { title = "Payments overview", panels = [] }
 #[test]
 fn a_plan_warns_when_two_projects_claim_one_object() {
     // Payments applies before it has a name: its dashboard carries no marker yet.
-    let grafana = Grafana::start(PAYMENTS);
+    let grafana = Grafana::start(&payments());
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     // So search can import it, and marks it with its next write.
     let search = second_project(&grafana, "search");
-    let (code, _, stderr) = run(mac(&grafana, &search).args(["import", "grafana8"]));
+    let (code, _, stderr) = run(grafana.mac_in(&search).args(["import", "grafana8"]));
     assert_eq!(code, 0, "{stderr}");
     let path = search.root().join("definitions/dashboards/payments-overview.json");
     let json = std::fs::read_to_string(&path).expect("imported");
     std::fs::write(&path, json.replace("\"Notes\"", "\"Search notes\"")).expect("edit");
-    let (code, stdout, stderr) = run(mac(&grafana, &search).args(["apply", "--auto-approve"]));
+    let (code, stdout, stderr) = run(grafana.mac_in(&search).args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let dashboard = grafana.api(Method::GET, "/api/dashboards/uid/mac-payments-overview", None);
     assert_eq!(dashboard["dashboard"]["tags"], json!(["payments", "mac-project:search"]));
@@ -197,7 +163,7 @@ fn a_plan_warns_when_two_projects_claim_one_object() {
     let plan: Value = serde_json::from_str(&stdout).expect("JSON plan");
     assert_eq!(plan["warnings"][0]["id"]["local_id"], "payments-overview", "{stdout}");
     // Search, whose marker is on it, sees no claim of another project.
-    let (code, stdout, _) = run(mac(&grafana, &search).args(["plan", "--detailed-exitcode"]));
+    let (code, stdout, _) = run(grafana.mac_in(&search).args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
     assert!(!stdout.contains("warning"), "{stdout}");
 }

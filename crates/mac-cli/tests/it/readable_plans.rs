@@ -4,47 +4,26 @@
 use insta::{assert_json_snapshot, assert_snapshot};
 use serde_json::Value;
 
-use crate::grafana8::Grafana;
+use crate::grafana8::{ERRORS, Grafana, LATENCY, PAYMENTS_FOLDER, threshold_rule};
 use crate::run;
 
-const FOLDER: &str = r#"
-[[grafana8.folder]]
-id = "payments"
-title = "Payments"
-"#;
-
-/// A rule of the `HTTP` group, querying the emulator's Prometheus data source by name.
+/// A rule of the `HTTP` group, paging, querying the emulator's Prometheus data source by name.
 fn rule(title: &str, for_: &str, expr: &str, threshold: &str) -> String {
-    format!(
-        r#"
-[[grafana8.alert_group.rules]]
-title = "{title}"
-condition = "B"
-for = "{for_}"
-labels = {{ severity = "page" }}
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = {{ name = "Prometheus" }}
-model = {{ expr = '{expr}' }}
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = {{ type = "math", expression = "$A > {threshold}" }}
-"#
+    threshold_rule(
+        title,
+        &format!("for = \"{for_}\"\nlabels = {{ severity = \"page\" }}\n"),
+        "Prometheus",
+        expr,
+        threshold,
     )
 }
 
 fn group(rules: &[String]) -> String {
     format!(
-        "{FOLDER}\n[[grafana8.alert_group]]\nid = \"payments-http\"\nfolder = \"payments\"\nname = \"HTTP\"\n{}",
+        "{PAYMENTS_FOLDER}\n[[grafana8.alert_group]]\nid = \"payments-http\"\nfolder = \"payments\"\nname = \"HTTP\"\n{}",
         rules.concat()
     )
 }
-
-const ERRORS: &str = r#"sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m]))"#;
-const LATENCY: &str = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))";
 
 #[test]
 fn rules_added_removed_and_changed_show_as_rules() {

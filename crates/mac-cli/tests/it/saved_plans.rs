@@ -8,49 +8,16 @@ use insta::assert_snapshot;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::grafana8::Grafana;
+use crate::grafana8::{Grafana, LATENCY, payments_http, threshold_rule};
 use crate::run;
 
 /// A group of two rules, R1 and R2, each with its threshold in a math expression.
-const GROUP: &str = r#"
-[[grafana8.folder]]
-id = "payments"
-title = "Payments"
-
-[[grafana8.alert_group]]
-id = "payments-http"
-folder = "payments"
-name = "HTTP"
-interval = "1m"
-
-[[grafana8.alert_group.rules]]
-title = "R1"
-condition = "B"
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = { name = "Prometheus" }
-model = { expr = "sum(rate(http_requests_total{status=~\"5..\"}[5m]))" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = { type = "math", expression = "$A > 5" }
-
-[[grafana8.alert_group.rules]]
-title = "R2"
-condition = "B"
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "A"
-datasource = { name = "Prometheus" }
-model = { expr = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))" }
-
-[[grafana8.alert_group.rules.data]]
-ref_id = "B"
-datasource = "__expr__"
-model = { type = "math", expression = "$A > 0.5" }
-"#;
+fn group() -> String {
+    payments_http(&[
+        threshold_rule("R1", "", "Prometheus", r#"sum(rate(http_requests_total{status=~"5.."}[5m]))"#, "5"),
+        threshold_rule("R2", "", "Prometheus", LATENCY, "0.5"),
+    ])
+}
 
 const RULER: &str = "/api/ruler/grafana/api/v1/rules";
 
@@ -79,20 +46,6 @@ fn expression(grafana: &Grafana, title: &str) -> Value {
         .expect("the rule")
 }
 
-/// Requests made by one command, by (method, route), only those it made.
-fn requests_during(grafana: &Grafana, command: impl FnOnce()) -> BTreeMap<(String, String), u64> {
-    let before = grafana.requests();
-    command();
-    grafana
-        .requests()
-        .into_iter()
-        .filter_map(|(route, count)| {
-            let made = count - before.get(&route).unwrap_or(&0);
-            (made > 0).then_some((route, made))
-        })
-        .collect()
-}
-
 fn count(requests: &BTreeMap<(String, String), u64>, method: &str, route: &str) -> u64 {
     requests.get(&(method.to_owned(), route.to_owned())).copied().unwrap_or(0)
 }
@@ -101,11 +54,11 @@ fn count(requests: &BTreeMap<(String, String), u64>, method: &str, route: &str) 
 /// apply; the apply must not put R2 back.
 #[test]
 fn a_saved_plan_refuses_to_revert_a_rule_edited_by_hand_since_the_plan() {
-    let grafana = Grafana::start(GROUP);
+    let grafana = Grafana::start(&group());
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
 
-    grafana.project.define(&GROUP.replace("$A > 5\"", "$A > 10\""));
+    grafana.project.define(&group().replace("$A > 5\"", "$A > 10\""));
     let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "p.plan"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains(r#"rules[id="R1"].data[ref_id="B"].model.expression: "$A > 5" -> "$A > 10""#), "{stdout}");
@@ -139,7 +92,7 @@ fn a_saved_plan_refuses_to_revert_a_rule_edited_by_hand_since_the_plan() {
 /// which the person approving it sees.
 #[test]
 fn a_fresh_apply_shows_the_hand_edit_in_its_plan() {
-    let grafana = Grafana::start(GROUP);
+    let grafana = Grafana::start(&group());
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     edit_r2_threshold_by_hand(&grafana, "0.9");
@@ -204,7 +157,7 @@ fn dashboards_and_data_sources_edited_since_the_plan_are_refused_with_one_read_e
     assert_eq!(edited["message"], "Datasource updated", "{edited}");
 
     let mut outcome = (0, String::new(), String::new());
-    let requests = requests_during(&grafana, || {
+    let requests = grafana.requests_during(|| {
         outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
     });
     let (code, stdout, stderr) = outcome;
@@ -239,7 +192,7 @@ fn a_saved_plan_applies_when_only_objects_it_does_not_write_were_edited() {
 
     edit_dashboard_by_hand(&grafana, "mac-details", "Edited in the UI");
     let mut outcome = (0, String::new(), String::new());
-    let requests = requests_during(&grafana, || {
+    let requests = grafana.requests_during(|| {
         outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
     });
     let (code, stdout, stderr) = outcome;
@@ -288,7 +241,7 @@ fn objects_deleted_or_created_by_hand_since_the_plan_are_refused() {
     assert_eq!(created["message"], "Datasource added", "{created}");
 
     let mut outcome = (0, String::new(), String::new());
-    let requests = requests_during(&grafana, || {
+    let requests = grafana.requests_during(|| {
         outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
     });
     let (code, stdout, stderr) = outcome;
@@ -384,7 +337,7 @@ permissions = [{ role = "Viewer", permission = "View" }]
     let items = json!({ "items": [{ "role": "Viewer", "permission": 1 }, { "role": "Editor", "permission": 2 }] });
     grafana.api(Method::POST, "/api/folders/mac-payments/permissions", Some(items));
     let mut outcome = (0, String::new(), String::new());
-    let requests = requests_during(&grafana, || {
+    let requests = grafana.requests_during(|| {
         outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
     });
     let (code, stdout, stderr) = outcome;
