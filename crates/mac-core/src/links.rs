@@ -108,7 +108,8 @@ pub struct BlockedDelete {
     /// What lives in it and stays (Grafana would delete it along, or refuse).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub holds: Vec<LinkedObject>,
-    /// Managed objects kept by this plan (their deletes blocked) that live in or use it.
+    /// Managed objects that stay and live in or use it: not deleted by this plan, or whose
+    /// deletes are blocked too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needed_by: Vec<ObjectId>,
     /// The explanation shown to the reviewer, and in the apply report.
@@ -162,6 +163,8 @@ pub(crate) fn check_deletes(
     // Deleted objects, by (instance, kind, remote id), and their titles for links by name.
     let mut deleted: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
     let mut deleted_titles: BTreeMap<(String, String, String), Vec<ObjectId>> = BTreeMap::new();
+    // What a definition may name a deleted object by: its remote id and its title.
+    let mut names_of: BTreeMap<ObjectId, Vec<String>> = BTreeMap::new();
     for action in actions.values().filter(|action| action.operation == Operation::Delete) {
         let (Some(remote), Some(handler)) = (&action.remote, providers.handler(&action.id.provider, &action.id.kind))
         else {
@@ -169,6 +172,9 @@ pub(crate) fn check_deletes(
         };
         let id = &action.id;
         deleted.insert((id.provider.clone(), id.kind.clone(), remote.remote_id.clone()), id.clone());
+        let names = names_of.entry(id.clone()).or_default();
+        names.push(remote.remote_id.clone());
+        names.extend(handler.links(remote).title);
         if let Some(title) = handler.links(remote).title {
             deleted_titles.entry((id.provider.clone(), id.kind.clone(), title)).or_default().push(id.clone());
         }
@@ -209,14 +215,25 @@ pub(crate) fn check_deletes(
                     continue;
                 }
                 // Rewritten by this plan: it leaves a deleted object only if state recorded it
-                // referring to that object by id, since its definition no longer can. One that
-                // names it otherwise (by a remote uid), or is only moved or adopted, stays.
+                // referring to that object by id (its definition can no longer) and what it
+                // writes names the object in no other way (by its remote uid, or by a name the
+                // server resolves). One that is only moved or adopted stays.
                 let leaves = |target: &ObjectId| {
-                    own_action.is_some_and(|action| matches!(action.operation, Operation::Update | Operation::Recreate))
-                        && managed_as.and_then(|id| state.get(id)).is_some_and(|entry| {
-                            target.provider == entry.id.provider
-                                && entry.depends_on.contains(&LocalRef::new(&target.kind, &target.local_id))
-                        })
+                    let Some(action) =
+                        own_action.filter(|action| matches!(action.operation, Operation::Update | Operation::Recreate))
+                    else {
+                        return false;
+                    };
+                    let recorded = managed_as.and_then(|id| state.get(id)).is_some_and(|entry| {
+                        target.provider == entry.id.provider
+                            && entry.depends_on.contains(&LocalRef::new(&target.kind, &target.local_id))
+                    });
+                    let names = names_of.get(target).map(Vec::as_slice).unwrap_or_default();
+                    let named = action
+                        .desired
+                        .as_ref()
+                        .is_some_and(|desired| desired.fields.values().any(|value| mentions(value, names)));
+                    recorded && !named
                 };
                 let linked = LinkedObject {
                     kind: kind.to_owned(),
@@ -318,6 +335,16 @@ pub(crate) fn check_deletes(
         })
         .collect();
     (blocked.into_values().collect(), warnings)
+}
+
+/// Whether any string in `value` is one of `names`.
+fn mentions(value: &serde_json::Value, names: &[String]) -> bool {
+    match value {
+        serde_json::Value::String(text) => names.iter().any(|name| name == text),
+        serde_json::Value::Array(items) => items.iter().any(|item| mentions(item, names)),
+        serde_json::Value::Object(map) => map.values().any(|item| mentions(item, names)),
+        _ => false,
+    }
 }
 
 /// The kinds a plan must read besides those in use, because it may delete an object (one in

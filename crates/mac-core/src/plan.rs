@@ -423,6 +423,23 @@ pub fn plan(
                     });
                     // The unique key of an object this project manages under another id: a
                     // create would be refused by the remote. Most often a renamed id.
+                    if let (Some((_, Some(claimant))), Some(key)) = (&clash, &unique_key)
+                        && let Some(other) = defined.get(&claimant.id)
+                    {
+                        // Still defined: two objects of this project want the key (or the other
+                        // gives it up in this same plan, which cannot be ordered safely).
+                        return Err(PlanError::Definition(definition.error(
+                            "",
+                            format!(
+                                "`{id}` would be created with the unique key `{key}` that `{}` (defined at {}) \
+                                 has on the server: the remote allows it once. If `{}` changes it in this plan, \
+                                 apply that change first, then this object",
+                                claimant.id,
+                                other.describe_location(),
+                                claimant.id,
+                            ),
+                        )));
+                    }
                     if let (Some((remote, Some(claimant))), Some(key)) = (&clash, &unique_key) {
                         return Err(PlanError::Definition(definition.error(
                             "",

@@ -345,3 +345,45 @@ fn a_folder_holding_a_library_panel_is_never_deleted_with_it() {
         "Shared panel"
     );
 }
+
+#[test]
+fn a_data_source_an_updated_definition_still_names_is_not_deleted() {
+    let with_datasource = "[[grafana8.datasource]]\nid = \"metrics\"\nname = \"Metrics\"\ntype = \"prometheus\"\n\
+                           url = \"http://127.0.0.1:9090\"\nuid = \"metrics-uid\"\n";
+    let group = r#"
+[[grafana8.folder]]
+id = "keep"
+title = "Keep"
+
+[[grafana8.alert_group]]
+id = "latency"
+folder = "keep"
+name = "Latency"
+
+[[grafana8.alert_group.rules]]
+title = "Slow"
+condition = "B"
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "A"
+datasource = { name = "Metrics" }
+model = { expr = "up == 0" }
+
+[[grafana8.alert_group.rules.data]]
+ref_id = "B"
+datasource = "__expr__"
+model = { type = "math", expression = "$A > 0" }
+"#;
+    let grafana = Grafana::start(&format!("{with_datasource}{group}"));
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The data source leaves the code and the group changes in the same plan, still naming it.
+    grafana.project.define(&group.replace("$A > 0", "$A > 1"));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("! delete grafana8/datasource.metrics — blocked: grafana8/alert_group.latency stays and uses it"),
+        "{stdout}"
+    );
+}

@@ -281,3 +281,17 @@ fn a_folder_title_this_project_manages_under_another_id_is_refused_at_plan_time(
     assert_eq!(code, 1);
     assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:9:1: `grafana8/folder.billing2` and `grafana8/folder.billing` (defined at definitions/main.toml:5:1) would both be created with the unique key `same-name`, which the remote allows once");
 }
+
+#[test]
+fn a_folder_title_another_defined_folder_has_is_refused_without_suggesting_a_move() {
+    let grafana = Grafana::start("[[grafana8.folder]]\nid = \"ops\"\ntitle = \"Ops\"\n");
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    grafana.project.define(
+        "[[grafana8.folder]]\nid = \"ops\"\ntitle = \"Ops\"\n\n[[grafana8.folder]]\nid = \"ops2\"\ntitle = \"ops\"\n",
+    );
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert!(!stderr.contains("[[moved]]"), "{stderr}");
+    assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:5:1: `grafana8/folder.ops2` would be created with the unique key `ops` that `grafana8/folder.ops` (defined at definitions/main.toml:1:1) has on the server: the remote allows it once. If `grafana8/folder.ops` changes it in this plan, apply that change first, then this object");
+}
