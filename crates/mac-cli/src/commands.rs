@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -294,7 +294,7 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             mac_core::refresh::check(&project.providers, &instances).await?;
             // Before any write: what the plan writes or deletes must be as the plan saw it,
             // or the write would also undo, unseen, what someone changed since.
-            recheck_saved_plan(&plan, &project.providers, path).await?;
+            recheck_plan(&plan, &project.providers, path).await?;
             plan
         }
         None => project.plan(&state, &args.selection).await?,
@@ -309,10 +309,10 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "Apply cancelled; nothing was changed.")?;
             return Ok(ExitCode::FAILURE);
         }
-        // A person may take long to answer: check again what the saved plan was made against.
-        if let Some(path) = &args.plan_file {
-            recheck_saved_plan(&plan, &project.providers, path).await?;
-        }
+        // A person may take long to answer: check again that what the plan writes or deletes
+        // is still as the plan saw it (a fresh plan too: it was read before the question).
+        let shown = args.plan_file.clone().unwrap_or_else(|| PathBuf::from("the plan shown"));
+        recheck_plan(&plan, &project.providers, &shown).await?;
     }
 
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -360,9 +360,9 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// Refuses a saved plan when an object it writes or deletes changed on a server since it was
-/// made (see `mac_core::recheck`).
-async fn recheck_saved_plan(plan: &Plan, providers: &Providers, path: &Path) -> anyhow::Result<()> {
+/// Refuses a plan (saved, or shown and confirmed) when an object it writes or deletes changed
+/// on a server since it was made (see `mac_core::recheck`); `path` names it in the message.
+async fn recheck_plan(plan: &Plan, providers: &Providers, path: &Path) -> anyhow::Result<()> {
     match mac_core::recheck(plan, providers).await {
         Ok(()) => Ok(()),
         Err(mac_core::RecheckError::Moved(moved)) => {
