@@ -118,7 +118,10 @@ impl Project {
             state.resources().iter().map(|entry| &entry.id),
             &kinds,
         );
-        let observed = mac_core::refresh::observe_with_links(&self.providers, &kinds, &linked).await?;
+        let mut observed = mac_core::refresh::observe_with_links(&self.providers, &kinds, &linked).await?;
+        let deletable =
+            mac_core::links::deletable_remote_ids(self.definitions.iter().map(|definition| &definition.id), state);
+        mac_core::refresh::observe_contents(&self.providers, &deletable, &mut observed).await?;
         // Secrets are read and digested here, so that the planner compares digests only.
         let salt = state.clone().secret_salt().to_owned();
         let secrets =

@@ -268,6 +268,14 @@ pub(crate) fn check_deletes(
         }
     }
 
+    // What lives in a deleted object that no kind models (library panels in a folder).
+    for action in actions.values().filter(|action| action.operation == Operation::Delete) {
+        let Some(remote) = &action.remote else { continue };
+        let held = observed.contents(&action.id.provider, &action.id.kind, &remote.remote_id);
+        if !held.is_empty() {
+            holders.entry(action.id.clone()).or_default().extend(held.iter().cloned());
+        }
+    }
     let mut blocked: BTreeMap<ObjectId, BlockedDelete> = holders
         .into_iter()
         .map(|(id, holds)| {
@@ -345,6 +353,23 @@ fn mentions(value: &serde_json::Value, names: &[String]) -> bool {
         serde_json::Value::Object(map) => map.values().any(|item| mentions(item, names)),
         _ => false,
     }
+}
+
+/// The objects in state that are no longer defined, which a plan may therefore delete: their
+/// remote ids by (instance, kind), for [`crate::refresh::observe_contents`].
+pub fn deletable_remote_ids<'a>(
+    defined: impl IntoIterator<Item = &'a ObjectId>,
+    state: &State,
+) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let defined: BTreeSet<&ObjectId> = defined.into_iter().collect();
+    let mut deletable: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for entry in state.resources().iter().filter(|entry| !defined.contains(&entry.id)) {
+        deletable
+            .entry((entry.id.provider.clone(), entry.id.kind.clone()))
+            .or_default()
+            .insert(entry.remote_id.clone());
+    }
+    deletable
 }
 
 /// The kinds a plan must read besides those in use, because it may delete an object (one in

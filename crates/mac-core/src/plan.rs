@@ -55,6 +55,9 @@ pub struct Observed {
     /// Kinds not in use, read only for what lives in or uses a deleted object (see
     /// [`crate::links`]): possibly partial objects, never classified or compared.
     linked: BTreeMap<(String, String), Vec<RemoteObject>>,
+    /// For objects a plan may delete: what lives in them that no kind models (see
+    /// [`crate::Handler::unmodelled_contents`]), by (instance, kind, remote id).
+    contents: BTreeMap<(String, String, String), Vec<crate::links::LinkedObject>>,
 }
 
 impl Observed {
@@ -73,6 +76,22 @@ impl Observed {
     /// Records a kind read through [`crate::Handler::list_for_links`] only.
     pub fn insert_linked(&mut self, instance: &str, kind: &str, objects: Vec<RemoteObject>) {
         self.linked.insert((instance.to_owned(), kind.to_owned()), objects);
+    }
+
+    /// Records what lives in a remote object that no kind models.
+    pub fn insert_contents(
+        &mut self,
+        instance: &str,
+        kind: &str,
+        remote_id: &str,
+        contents: Vec<crate::links::LinkedObject>,
+    ) {
+        self.contents.insert((instance.to_owned(), kind.to_owned(), remote_id.to_owned()), contents);
+    }
+
+    /// What lives in a remote object that no kind models, as far as it was read.
+    pub fn contents(&self, instance: &str, kind: &str, remote_id: &str) -> &[crate::links::LinkedObject] {
+        self.contents.get(&(instance.to_owned(), kind.to_owned(), remote_id.to_owned())).map_or(&[], Vec::as_slice)
     }
 
     /// A kind's objects as far as [`crate::Handler::links`] needs them: the full list when

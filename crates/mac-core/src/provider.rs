@@ -419,6 +419,16 @@ pub trait Handler: Send + Sync {
         Links::default()
     }
 
+    /// For remote objects a plan may delete (by remote id): what lives in each that no kind of
+    /// this provider models (library panels in a folder), so that the plan blocks the delete
+    /// instead of the remote losing them. Called only when such a delete is possible.
+    async fn unmodelled_contents(
+        &self,
+        _remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError> {
+        Ok(BTreeMap::new())
+    }
+
     /// Every remote object of this kind with what [`Handler::links`] needs for `relations`
     /// (possibly less than [`Handler::list`] reads), in as few requests as the API allows.
     /// Called only for a kind not otherwise read, when a plan may delete what it relates to.

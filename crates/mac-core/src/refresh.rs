@@ -52,6 +52,28 @@ pub async fn observe(providers: &Providers, kinds: &BTreeSet<(String, String)>) 
     observe_with_links(providers, kinds, &BTreeMap::new()).await
 }
 
+/// Reads what lives in the objects a plan may delete that no kind models
+/// ([`crate::Handler::unmodelled_contents`]): `deletable` names them by (instance, kind) and
+/// remote id. One call per kind, concurrently; nothing when nothing may be deleted.
+pub async fn observe_contents(
+    providers: &Providers,
+    deletable: &BTreeMap<(String, String), BTreeSet<String>>,
+    observed: &mut Observed,
+) -> Result<(), ObserveError> {
+    let reads = deletable.iter().filter_map(|((instance, kind), remote_ids)| {
+        let handler = providers.handler(instance, kind)?.clone();
+        Some(async move { (instance, kind, handler.unmodelled_contents(remote_ids).await) })
+    });
+    for (instance, kind, contents) in join_all(reads).await {
+        let contents =
+            contents.map_err(|source| ObserveError { instance: instance.clone(), kind: Some(kind.clone()), source })?;
+        for (remote_id, held) in contents {
+            observed.insert_contents(instance, kind, &remote_id, held);
+        }
+    }
+    Ok(())
+}
+
 /// [`observe`], and also the kinds a plan reads only for what lives in or uses an object it
 /// may delete ([`crate::links::kinds_for_deletes`]), through [`crate::Handler::list_for_links`],
 /// all concurrently.

@@ -1,9 +1,11 @@
 //! `folder`: a Grafana folder (`/api/folders`, API.md §2).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, RemoteObject, Resolver, async_trait,
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LinkedObject, RemoteObject, Resolver,
+    async_trait,
 };
 use reqwest::Method;
 use serde::Deserialize;
@@ -294,6 +296,50 @@ impl Handler for FolderHandler {
 
     fn links(&self, remote: &RemoteObject) -> mac_core::Links {
         crate::links::folder(remote)
+    }
+
+    /// Library panels and variables: Grafana 8.5.4 deletes a folder's library elements with it,
+    /// or refuses (403) when one is used by a dashboard (pkg/api/folder.go:92-96,
+    /// libraryelements/database.go:686-730). Read in pages of the whole org's elements, each
+    /// naming its folder (`meta.folderUid`, libraryelements/models.go), in one request for most.
+    async fn unmodelled_contents(
+        &self,
+        remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
+        const PER_PAGE: u64 = 1000;
+        let mut held: BTreeMap<String, Vec<LinkedObject>> = BTreeMap::new();
+        for page in 1.. {
+            let answer = self
+                .client
+                .get(&["api", "library-elements"], &[("perPage", PER_PAGE.to_string()), ("page", page.to_string())])
+                .await?;
+            let elements = answer.body.pointer("/result/elements").and_then(Value::as_array);
+            for element in elements.into_iter().flatten() {
+                let Some(folder) = element.pointer("/meta/folderUid").and_then(Value::as_str) else { continue };
+                if !remote_ids.contains(folder) {
+                    continue;
+                }
+                let uid = element.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+                // kind 1 is a panel, 2 a variable (libraryelements/models.go).
+                let kind = if element.get("kind").and_then(Value::as_i64) == Some(2) {
+                    "library_variable"
+                } else {
+                    "library_panel"
+                };
+                held.entry(folder.to_owned()).or_default().push(LinkedObject {
+                    kind: kind.to_owned(),
+                    remote_id: uid.clone(),
+                    title: element.get("name").and_then(Value::as_str).map(str::to_owned),
+                    uid: Some(uid),
+                    managed_as: None,
+                });
+            }
+            let total = answer.body.pointer("/result/totalCount").and_then(Value::as_u64).unwrap_or(0);
+            if elements.is_none_or(Vec::is_empty) || page * PER_PAGE >= total {
+                break;
+            }
+        }
+        Ok(held)
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

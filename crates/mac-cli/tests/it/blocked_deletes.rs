@@ -320,23 +320,46 @@ fn a_data_source_a_kept_definition_still_names_is_not_deleted() {
 }
 
 #[test]
-fn a_folder_holding_a_library_panel_is_never_deleted_with_it() {
+fn a_folder_holding_a_library_panel_is_planned_as_blocked_and_never_deleted_with_it() {
     let grafana = Grafana::start(
         "[[grafana8.folder]]\nid = \"lib\"\ntitle = \"Lib\"\n\n[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n",
     );
     let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let folder_id = grafana.api(Method::GET, "/api/folders/mac-lib", None)["id"].clone();
-    let element = grafana.api(
-        Method::POST,
-        "/api/library-elements",
-        Some(json!({ "folderId": folder_id, "name": "Shared panel", "kind": 1, "model": { "type": "text" } })),
-    );
-    let uid = element["result"]["uid"].as_str().expect("library panel made").to_owned();
+    let make_panel = || {
+        let element = grafana.api(
+            Method::POST,
+            "/api/library-elements",
+            Some(json!({ "folderId": folder_id, "name": "Shared panel", "kind": 1, "model": { "type": "text" } })),
+        );
+        element["result"]["uid"].as_str().expect("library panel made").to_owned()
+    };
+    let uid = make_panel();
     grafana.project.define("[[grafana8.folder]]\nid = \"keep\"\ntitle = \"Keep\"\n");
-    // Not modelled at plan time (mac has no library panel kind yet): the delete is refused at
-    // apply, before Grafana would take the panel along.
-    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    // Grafana 8.5 would delete the panel with the folder: the plan shows the delete blocked,
+    // and the apply does exactly that plan.
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.replace(&uid, "UID"),
+        "! delete grafana8/folder.lib — blocked: holds library panel \"Shared panel\" (uid UID) that mac does not \
+         manage; move or delete it, or manage it\n\nNo changes. 1 delete blocked. 1 object(s) match their definitions.\n"
+    );
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        grafana.api(Method::GET, &format!("/api/library-elements/{uid}"), None)["result"]["name"],
+        "Shared panel"
+    );
+
+    // Made after a saved plan: the folder handler still refuses just before the delete.
+    grafana.api(Method::DELETE, &format!("/api/library-elements/{uid}"), None);
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "clean.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("- delete grafana8/folder.lib"), "{stdout}");
+    let uid = make_panel();
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "clean.plan", "--auto-approve"]));
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("library panel `Shared panel`"), "{stdout}");
     assert_eq!(
