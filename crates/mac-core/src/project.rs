@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::backend::StateSettings;
 use crate::graph::topological_order;
-use crate::object::{Definition, LocalRef, ObjectId};
+use crate::object::{Definition, Fields, LocalRef, ObjectId};
 use crate::provider::{ProviderSettings, Providers, Registry, SettingsError};
 use crate::refs::find_refs;
 use crate::source::{Document, Location, SourceError, push_pointer};
@@ -630,6 +630,9 @@ pub fn definitions_and_moves_from_sources<'a>(
     for definition in &definitions {
         check_fields(definition, providers, &seen, &mut problems);
     }
+    if problems.is_empty() {
+        check_together(&definitions, providers, &mut problems);
+    }
     crate::moved::check_moves(&moves, &seen.keys().collect(), &mut problems);
     if problems.is_empty()
         && let Err(problem) = check_cycles(&definitions, providers)
@@ -748,6 +751,24 @@ fn definition(
 
 fn valid_local_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
+}
+
+/// Runs each kind's [`crate::Handler::validate_together`] over its definitions, per instance.
+fn check_together(definitions: &[Definition], providers: &Providers, problems: &mut Vec<SourceError>) {
+    let mut by_kind: BTreeMap<(&str, &str), Vec<&Definition>> = BTreeMap::new();
+    for definition in definitions {
+        by_kind.entry((&definition.id.provider, &definition.id.kind)).or_default().push(definition);
+    }
+    for ((instance, kind), of_kind) in by_kind {
+        let Some(handler) = providers.handler(instance, kind) else { continue };
+        let pairs: Vec<(&ObjectId, &Fields)> =
+            of_kind.iter().map(|definition| (&definition.id, &definition.fields)).collect();
+        for (index, error) in handler.validate_together(&pairs) {
+            if let Some(definition) = of_kind.get(index) {
+                problems.push(definition.field_error(&error));
+            }
+        }
+    }
 }
 
 /// Runs the handler's validation and checks that references point at defined objects.

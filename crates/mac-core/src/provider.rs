@@ -301,6 +301,14 @@ pub trait Handler: Send + Sync {
         Ok(())
     }
 
+    /// Checks the definitions of this kind in one provider instance together, for what only a
+    /// set of them can get wrong (a title the remote keeps unique across objects): each
+    /// problem with the index of its definition in `definitions`. Runs offline, once every
+    /// definition passed [`Handler::validate`].
+    fn validate_together(&self, _definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+        Vec::new()
+    }
+
     /// The objects of the same provider instance that this object needs to exist first,
     /// each with the pointer of the field that refers to it (for error messages). Generic
     /// `{ ref = … }` fields are found by the engine and need not be listed.

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KeyReference, LocalRef, RemoteObject,
-    Resolved, Resolver, async_trait,
+    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KeyReference, LocalRef, ObjectId,
+    RemoteObject, Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -585,6 +585,10 @@ impl Handler for AlertGroupHandler {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
+    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+        rule_titles_unique_per_folder(definitions)
+    }
+
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
         folder_references(fields)
     }
@@ -817,6 +821,44 @@ impl Handler for AlertGroupHandler {
 }
 
 /// Checks a group as Grafana 8.5 would (api/api_ruler_validation.go), before any request.
+/// Grafana 8.5.4 keeps rule titles unique in a folder across its groups (a unique index on
+/// org, namespace uid and title: pkg/services/sqlstore/migrations/ualert/tables.go:208) and
+/// answers a clash with a 500 at apply; `validate_group` checks titles within one group.
+fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+    let mut first_use: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut errors = Vec::new();
+    for (index, (_, fields)) in definitions.iter().enumerate() {
+        let folder = match folder_of(fields) {
+            Some(FolderRef::Local(local_id)) => format!("local {local_id}"),
+            Some(FolderRef::Uid(uid)) => format!("uid {uid}"),
+            None => continue,
+        };
+        let rules = fields.get("rules").and_then(Value::as_array);
+        for (rule_index, rule) in rules.into_iter().flatten().enumerate() {
+            let Some(title) = rule.get("title").and_then(Value::as_str) else { continue };
+            match first_use.get(&(folder.clone(), title.to_owned())) {
+                Some(other) if *other != index => errors.push((
+                    index,
+                    FieldError::at(
+                        format!("/rules/{rule_index}/title"),
+                        format!(
+                            "rule title `{title}` is also used by `{}` in the same folder: Grafana requires unique \
+                             rule titles in a folder, across its groups",
+                            definitions[*other].0
+                        ),
+                    ),
+                )),
+                // Within one group, `validate_group` reports it at both places.
+                Some(_) => {}
+                None => {
+                    first_use.insert((folder.clone(), title.to_owned()), index);
+                }
+            }
+        }
+    }
+    errors
+}
+
 fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
     const GROUP_KEYS: [&str; 4] = ["folder", "name", "interval", "rules"];
     const RULE_KEYS: [&str; 9] =

@@ -295,3 +295,26 @@ fn a_folder_title_another_defined_folder_has_is_refused_without_suggesting_a_mov
     assert!(!stderr.contains("[[moved]]"), "{stderr}");
     assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:5:1: `grafana8/folder.ops2` would be created with the unique key `ops` that `grafana8/folder.ops` (defined at definitions/main.toml:1:1) has on the server: the remote allows it once. If `grafana8/folder.ops` changes it in this plan, apply that change first, then this object");
 }
+
+#[test]
+fn a_rule_title_two_groups_of_one_folder_use_is_refused_offline() {
+    let project = Project::empty();
+    project
+        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    let group = |id: &str| {
+        format!(
+            "[[grafana8.alert_group]]\nid = \"{id}\"\nfolder = \"payments\"\n\n\
+             [[grafana8.alert_group.rules]]\ntitle = \"Always\"\ncondition = \"A\"\n\n\
+             [[grafana8.alert_group.rules.data]]\nref_id = \"A\"\ndatasource = \"__expr__\"\n\
+             model = {{ type = \"math\", expression = \"1 > 0\" }}\n\n"
+        )
+    };
+    project.define(&format!(
+        "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n\n{}{}",
+        group("first"),
+        group("second")
+    ));
+    let (code, stdout, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1, "{stdout}");
+    assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:23:1: rule title `Always` is also used by `grafana8/alert_group.first` in the same folder: Grafana requires unique rule titles in a folder, across its groups");
+}
