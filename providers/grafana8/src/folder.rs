@@ -308,6 +308,7 @@ impl Handler for FolderHandler {
     ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
         const PER_PAGE: u64 = 1000;
         let mut held: BTreeMap<String, Vec<LinkedObject>> = BTreeMap::new();
+        let mut received: u64 = 0;
         for page in 1.. {
             let answer = self
                 .client
@@ -334,8 +335,10 @@ impl Handler for FolderHandler {
                     managed_as: None,
                 });
             }
+            // Counted as received, not as asked for: a server may cap the page size.
+            received += elements.map_or(0, |elements| elements.len() as u64);
             let total = answer.body.pointer("/result/totalCount").and_then(Value::as_u64).unwrap_or(0);
-            if elements.is_none_or(Vec::is_empty) || page * PER_PAGE >= total {
+            if elements.is_none_or(Vec::is_empty) || received >= total {
                 break;
             }
         }
