@@ -229,6 +229,31 @@ pub struct PlanWarning {
     pub message: String,
 }
 
+impl Action {
+    /// An action that writes no definition (a delete, forget or move): no desired object,
+    /// changes, references or hashes; callers set what else applies.
+    fn without_write(id: ObjectId, operation: Operation, remote: Option<RemoteObject>) -> Action {
+        Action {
+            id,
+            operation,
+            changes: Vec::new(),
+            drift: false,
+            desired: None,
+            remote,
+            depends_on: Vec::new(),
+            references: Vec::new(),
+            applied_hash: None,
+            adoption_key: None,
+            resumed: false,
+            protect: false,
+            moved_from: None,
+            fingerprint: None,
+            items: Vec::new(),
+            description: None,
+        }
+    }
+}
+
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
@@ -570,22 +595,13 @@ pub fn plan(
                 )?
             }
             Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
-                id: id.clone(),
-                operation: if remote.is_some() { Operation::Delete } else { Operation::Forget },
-                changes: Vec::new(),
-                drift: false,
-                desired: None,
-                remote: remote.clone(),
-                depends_on: Vec::new(),
-                references: Vec::new(),
-                applied_hash: None,
-                adoption_key: None,
-                resumed: false,
-                protect: false,
-                moved_from: None,
                 fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler, remote)),
-                items: Vec::new(),
                 description: remote.as_ref().map(|remote| handler.describe(remote)),
+                ..Action::without_write(
+                    id.clone(),
+                    if remote.is_some() { Operation::Delete } else { Operation::Forget },
+                    remote.clone(),
+                )
             }),
         };
         Ok(action)
@@ -660,26 +676,9 @@ pub fn plan(
 }
 
 /// A rename of state only: the object stays as it is remotely.
+/// Nothing is written remotely, so there is no fingerprint: no hand edit can be undone by it.
 fn move_action(to: ObjectId, from: ObjectId, remote: &RemoteObject) -> Action {
-    Action {
-        id: to,
-        operation: Operation::Move,
-        changes: Vec::new(),
-        drift: false,
-        desired: None,
-        remote: Some(remote.clone()),
-        depends_on: Vec::new(),
-        references: Vec::new(),
-        applied_hash: None,
-        adoption_key: None,
-        resumed: false,
-        protect: false,
-        moved_from: Some(from),
-        // Nothing is written remotely: there is nothing a hand edit could be undone by.
-        fingerprint: None,
-        items: Vec::new(),
-        description: None,
-    }
+    Action { moved_from: Some(from), ..Action::without_write(to, Operation::Move, Some(remote.clone())) }
 }
 
 fn refuse_protected_and_mass_deletes(
