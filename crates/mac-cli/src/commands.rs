@@ -113,17 +113,12 @@ impl Project {
         );
         // What lives in or uses an object the plan may delete, read only when one may be.
         // Objects a `[[moved]]` block renames are not deleted: they count as defined here.
-        let kept = || {
-            self.definitions.iter().map(|definition| &definition.id).chain(self.moves.iter().map(|moved| &moved.from))
-        };
-        let linked = mac_core::links::kinds_for_deletes(
-            &self.providers,
-            kept(),
-            state.resources().iter().map(|entry| &entry.id),
-            &kinds,
+        let deletable = mac_core::links::deletable_remote_ids(
+            self.definitions.iter().map(|definition| &definition.id).chain(self.moves.iter().map(|moved| &moved.from)),
+            state,
         );
+        let linked = mac_core::links::kinds_for_deletes(&self.providers, &deletable, &kinds);
         let mut observed = mac_core::refresh::observe_with_links(&self.providers, &kinds, &linked).await?;
-        let deletable = mac_core::links::deletable_remote_ids(kept(), state);
         mac_core::refresh::observe_contents(&self.providers, &deletable, &mut observed).await?;
         // Secrets are read and digested here, so that the planner compares digests only.
         let salt = state.clone().secret_salt().to_owned();

@@ -372,31 +372,24 @@ pub fn deletable_remote_ids<'a>(
     deletable
 }
 
-/// The kinds a plan must read besides those in use, because it may delete an object (one in
-/// state that is no longer defined) that their objects live in or use: each with the
+/// The kinds a plan must read besides those in use, because it may delete an object of
+/// `deletable` ([`deletable_remote_ids`]) that their objects live in or use: each with the
 /// relations needed. A kind read in full anyway ([`crate::refresh::kinds_in_use`]) is not
 /// listed, and no kind is when no delete is possible.
-pub fn kinds_for_deletes<'a>(
+pub fn kinds_for_deletes(
     providers: &Providers,
-    defined: impl IntoIterator<Item = &'a ObjectId>,
-    remembered: impl IntoIterator<Item = &'a ObjectId>,
+    deletable: &BTreeMap<(String, String), BTreeSet<String>>,
     in_use: &BTreeSet<(String, String)>,
 ) -> BTreeMap<(String, String), BTreeSet<Relation>> {
-    let defined: BTreeSet<&ObjectId> = defined.into_iter().collect();
-    let deletable: BTreeSet<(&str, &str)> = remembered
-        .into_iter()
-        .filter(|id| !defined.contains(id))
-        .map(|id| (id.provider.as_str(), id.kind.as_str()))
-        .collect();
     let mut kinds: BTreeMap<(String, String), BTreeSet<Relation>> = BTreeMap::new();
-    for (instance, deleted_kind) in deletable {
+    for (instance, deleted_kind) in deletable.keys() {
         for kind in providers.kinds(instance) {
             if in_use.contains(&(instance.to_owned(), kind.to_owned())) {
                 continue;
             }
             let Some(handler) = providers.handler(instance, kind) else { continue };
             for (relation, target) in handler.relations() {
-                if target == deleted_kind {
+                if target == deleted_kind.as_str() {
                     kinds.entry((instance.to_owned(), kind.to_owned())).or_default().insert(relation);
                 }
             }

@@ -117,12 +117,8 @@ pub async fn plan(providers: &Providers, definitions: &[Definition], state_file:
         definitions.iter().map(|definition| &definition.id).chain(state.resources().iter().map(|entry| &entry.id)),
     );
     // And, when a delete is possible, what may live in or use the deleted objects.
-    let linked = mac_core::links::kinds_for_deletes(
-        providers,
-        definitions.iter().map(|definition| &definition.id),
-        state.resources().iter().map(|entry| &entry.id),
-        &kinds,
-    );
+    let deletable = mac_core::links::deletable_remote_ids(definitions.iter().map(|definition| &definition.id), &state);
+    let linked = mac_core::links::kinds_for_deletes(providers, &deletable, &kinds);
     let observed = mac_core::refresh::observe_with_links(providers, &kinds, &linked).await?;
     Ok(mac_core::plan(definitions, &state, &observed, providers, &PlanOptions::default())?)
 }

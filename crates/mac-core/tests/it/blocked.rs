@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use mac_core::links::kinds_for_deletes;
-use mac_core::{ApplyOptions, LinkedObject, ObjectId, Relation};
+use mac_core::links::{deletable_remote_ids, kinds_for_deletes};
+use mac_core::state::StateEntry;
+use mac_core::{ApplyOptions, LinkedObject, ObjectId, Relation, State};
 use serde_json::json;
 
 use crate::{Harness, TWO_FOLDERS, summary};
@@ -132,13 +133,22 @@ async fn a_delete_that_a_kept_object_needs_is_kept_too() {
 #[test]
 fn the_kinds_to_read_for_deletes_are_those_relating_to_a_deletable_kind_and_not_read_anyway() {
     let harness = Harness::new();
-    let folder = ObjectId::new("testfs", "folder", "a");
-    let group = ObjectId::new("testfs", "group", "a-alerts");
+    let mut state = State::empty();
+    state.upsert(StateEntry::new(ObjectId::new("testfs", "folder", "a"), "mac-a"));
+    let folder_only = deletable_remote_ids([], &state);
+    state.upsert(StateEntry::new(ObjectId::new("testfs", "group", "a-alerts"), "group-a"));
+    let folder_and_group = deletable_remote_ids([], &state);
+    let group_only = deletable_remote_ids([&ObjectId::new("testfs", "folder", "a")], &state);
     let folders_only: BTreeSet<(String, String)> = [("testfs".to_owned(), "folder".to_owned())].into();
     // Nothing to delete: nothing more to read.
-    assert!(kinds_for_deletes(&harness.providers, [&folder], [&folder], &folders_only).is_empty());
+    let nothing = deletable_remote_ids(
+        [&ObjectId::new("testfs", "folder", "a"), &ObjectId::new("testfs", "group", "a-alerts")],
+        &state,
+    );
+    assert!(nothing.is_empty());
+    assert!(kinds_for_deletes(&harness.providers, &nothing, &folders_only).is_empty());
     // A folder may be deleted: its groups are read, for both relations.
-    let kinds = kinds_for_deletes(&harness.providers, [], [&folder], &folders_only);
+    let kinds = kinds_for_deletes(&harness.providers, &folder_only, &folders_only);
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
         [(("testfs".to_owned(), "group".to_owned()), BTreeSet::from([Relation::LivesIn, Relation::Uses]))]
@@ -146,7 +156,7 @@ fn the_kinds_to_read_for_deletes_are_those_relating_to_a_deletable_kind_and_not_
     // Groups are read in full anyway.
     let both: BTreeSet<(String, String)> =
         [("testfs".to_owned(), "folder".to_owned()), ("testfs".to_owned(), "group".to_owned())].into();
-    assert!(kinds_for_deletes(&harness.providers, [], [&folder, &group], &both).is_empty());
+    assert!(kinds_for_deletes(&harness.providers, &folder_and_group, &both).is_empty());
     // A group may be deleted: nothing lives in or uses groups.
-    assert!(kinds_for_deletes(&harness.providers, [], [&group], &folders_only).is_empty());
+    assert!(kinds_for_deletes(&harness.providers, &group_only, &folders_only).is_empty());
 }
