@@ -81,6 +81,8 @@ pub fn key(name: &str) -> String {
 
 /// A string as TOML writes it on one line: a literal string (`'…'`) when that spares
 /// escaping quotes or backslashes (a PromQL selector, a regex), else a basic string.
+/// Written here rather than taken from toml_edit's encoder, which turns a string holding both
+/// quote kinds into a multi-line `"""…"""` string: a plan line must stay one line.
 pub fn string(text: &str) -> String {
     let literal_fits = !text.contains('\'') && !text.chars().any(char::is_control);
     if literal_fits && (text.contains('"') || text.contains('\\')) { format!("'{text}'") } else { basic_string(text) }
