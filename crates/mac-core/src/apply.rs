@@ -572,7 +572,7 @@ async fn execute(
     match action.operation {
         Operation::Create | Operation::Recreate => {
             let (desired, digests) = desired()?;
-            handler.create(&desired, &resolver).await.map(|written| (Some(written), digests))
+            handler.write(None, &desired, &resolver).await.map(|written| (Some(written), digests))
         }
         Operation::Update | Operation::Adopt => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
@@ -582,7 +582,7 @@ async fn execute(
                 return Ok((Some(current.clone()), BTreeMap::new()));
             }
             let (desired, digests) = desired()?;
-            handler.update(current, &desired, &resolver).await.map(|written| (Some(written), digests))
+            handler.write(Some(current), &desired, &resolver).await.map(|written| (Some(written), digests))
         }
         Operation::Delete => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::provider::{KindSpec, ProvidersError};
 
 /// Orders nodes so that every node comes after all it depends on. `depends_on[n]` lists the
 /// nodes `n` needs first. Returns the cycle (first node repeated at the end) if there is one.
@@ -67,26 +66,6 @@ fn find_cycle<N: Ord + Clone>(stuck: &BTreeSet<N>, depends_on: &BTreeMap<N, BTre
     }
 }
 
-/// The kinds of a provider in dependency order.
-pub(crate) fn kind_order(instance: &str, specs: &[KindSpec]) -> Result<Vec<String>, ProvidersError> {
-    let nodes: BTreeSet<String> = specs.iter().map(|spec| spec.name.clone()).collect();
-    let mut depends_on = BTreeMap::new();
-    for spec in specs {
-        for dependency in &spec.depends_on {
-            if !nodes.contains(dependency) {
-                return Err(ProvidersError::UnknownKindDependency {
-                    instance: instance.to_owned(),
-                    kind: spec.name.clone(),
-                    dependency: dependency.clone(),
-                });
-            }
-        }
-        depends_on.insert(spec.name.clone(), spec.depends_on.iter().cloned().collect::<BTreeSet<_>>());
-    }
-    topological_order(&nodes, &depends_on)
-        .map_err(|cycle| ProvidersError::KindCycle { instance: instance.to_owned(), cycle })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,14 +95,5 @@ mod tests {
         let cycle = topological_order(&nodes, &depends_on).expect_err("cycle");
         // Each node is a dependency of the next: a before c (c depends on a), c before b, b before a.
         assert_eq!(cycle, ["a", "c", "b", "a"], "d only depends on the cycle and is not in it");
-    }
-
-    #[test]
-    fn kind_cycles_and_unknown_kinds_are_errors() {
-        let specs = vec![KindSpec::new("a", &["b"]), KindSpec::new("b", &["a"])];
-        let err = kind_order("p", &specs).expect_err("cycle");
-        assert_eq!(err.to_string(), "provider instance `p`: its kinds depend on each other in a cycle: a -> b -> a");
-        let specs = vec![KindSpec::new("a", &["zzz"])];
-        assert!(matches!(kind_order("p", &specs), Err(ProvidersError::UnknownKindDependency { .. })));
     }
 }

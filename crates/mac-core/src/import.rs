@@ -182,7 +182,7 @@ pub fn import(
                 });
                 continue;
             }
-            let Some(fields) = handler.import(remote, &known) else { continue };
+            let Some(fields) = handler.import(remote, &known, observed.context(instance, kind)) else { continue };
             let mut local_id = fields.local_id.clone();
             let mut counter = 2;
             while used.contains(&ObjectId::new(instance, kind, &local_id)) {

@@ -9,13 +9,6 @@ use serde_json::{Map, Value};
 
 use crate::source::{Document, Location, SourceError};
 
-/// Anything `mac` manages: one object of one kind, named by a `local_id` unique within its
-/// provider instance and kind.
-pub trait MonitoringObject {
-    fn kind(&self) -> &str;
-    fn local_id(&self) -> &str;
-}
-
 /// The identity of a managed object: which provider instance, which kind, which local id.
 ///
 /// Displayed as `instance/kind.local_id`, e.g. `grafana8/folder.payments`.
@@ -45,15 +38,6 @@ impl ObjectId {
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}.{}", self.provider, self.kind, self.local_id)
-    }
-}
-
-impl MonitoringObject for ObjectId {
-    fn kind(&self) -> &str {
-        &self.kind
-    }
-    fn local_id(&self) -> &str {
-        &self.local_id
     }
 }
 
@@ -97,6 +81,11 @@ pub struct Definition {
     pub protect: bool,
 }
 
+/// A typed definition that does not serialise to a table of fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TypedError(String);
+
 /// Where a definition came from, so that problems with any of its fields can be located.
 #[derive(Debug, Clone)]
 enum Origin {
@@ -138,6 +127,17 @@ impl Definition {
         Definition { id, fields, origin: Origin::Code(location), via: Vec::new(), protect: false }
     }
 
+    /// A definition built in code from a provider's typed definition (a kind's
+    /// [`crate::Kind::Desired`]), so that a misspelt field is a compile error; `location` is
+    /// what errors about it will name. Fails only for a value that is not a table.
+    pub fn from_typed<T: Serialize>(id: ObjectId, typed: &T, location: Location) -> Result<Definition, TypedError> {
+        match serde_json::to_value(typed) {
+            Ok(Value::Object(fields)) => Ok(Definition::new(id, fields, location)),
+            Ok(_) => Err(TypedError(format!("{id}: a definition must serialise to a table"))),
+            Err(err) => Err(TypedError(format!("{id}: {err}"))),
+        }
+    }
+
     /// Where the object's table starts.
     pub fn location(&self) -> Location {
         self.field_location("")
@@ -173,15 +173,6 @@ impl Definition {
     }
 }
 
-impl MonitoringObject for Definition {
-    fn kind(&self) -> &str {
-        &self.id.kind
-    }
-    fn local_id(&self) -> &str {
-        &self.id.local_id
-    }
-}
-
 /// An object as the remote system has it: its id there and its fields as the remote
 /// returned them (a handler normalises them before any comparison).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -201,43 +192,21 @@ pub struct RemoteObject {
     pub part_ids: BTreeMap<String, String>,
 }
 
-/// Defined only locally: nothing in state, nothing remote. Planned as a create.
-#[derive(Debug, Clone)]
-pub struct LocalResource<T> {
-    pub local: T,
-}
-
-/// Defined locally and recorded in state with a remote id, but the remote object is gone
-/// (deleted by hand). Planned as a recreate.
-#[derive(Debug, Clone)]
-pub struct MappedResource<T> {
-    pub local: T,
-    pub remote_id: String,
-}
-
-/// Defined locally, recorded in state and present remotely. Planned as an update or no-op.
-#[derive(Debug, Clone)]
-pub struct SyncedResource<T> {
-    pub local: T,
-    pub remote: RemoteObject,
-}
-
-/// Recorded in state but no longer defined locally. Planned as a delete when the remote
-/// object still exists, otherwise simply forgotten.
-#[derive(Debug, Clone)]
-pub struct ObsoleteResource {
-    pub id: ObjectId,
-    pub remote_id: String,
-    pub remote: Option<RemoteObject>,
-}
-
-/// The state of one object, as the planner classifies it.
+/// The state of one object, as the planner classifies it from (definitions, state, observed);
+/// each state plans as one operation.
 #[derive(Debug, Clone)]
 pub enum Resource<'a> {
-    Local(LocalResource<&'a Definition>),
-    /// Not in state, but an object with the same natural key exists remotely.
-    Adoptable(SyncedResource<&'a Definition>),
-    Mapped(MappedResource<&'a Definition>),
-    Synced(SyncedResource<&'a Definition>),
-    Obsolete(ObsoleteResource),
+    /// Defined only locally: nothing in state, nothing remote. Planned as a create.
+    Local(&'a Definition),
+    /// Not in state, but an object with the same natural (or unique) key exists remotely.
+    /// Planned as an adopt.
+    Adoptable { local: &'a Definition, remote: RemoteObject },
+    /// Defined and recorded in state with a remote id, but the remote object is gone
+    /// (deleted by hand). Planned as a recreate.
+    Mapped { local: &'a Definition, remote_id: String },
+    /// Defined, recorded in state and present remotely. Planned as an update or no-op.
+    Synced { local: &'a Definition, remote: RemoteObject },
+    /// Recorded in state but no longer defined. Planned as a delete when the remote object
+    /// still exists, otherwise forgotten.
+    Obsolete { id: ObjectId, remote_id: String, remote: Option<RemoteObject> },
 }

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::object::{ObjectId, ObsoleteResource, RemoteObject, Resource, SyncedResource};
+use crate::object::{ObjectId, RemoteObject, Resource};
 use crate::plan::Plan;
 use crate::provider::{Handler, Providers};
 
@@ -42,8 +42,8 @@ pub(crate) fn warn_claimed_by_others(
 ) {
     for (id, resource) in resources {
         let remote = match resource {
-            Resource::Synced(SyncedResource { remote, .. }) => remote,
-            Resource::Obsolete(ObsoleteResource { remote: Some(remote), .. }) => remote,
+            Resource::Synced { remote, .. } => remote,
+            Resource::Obsolete { remote: Some(remote), .. } => remote,
             _ => continue,
         };
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };

@@ -10,8 +10,7 @@ use serde_json::Value;
 use crate::diff::{FieldChange, ItemChange, diff_items};
 use crate::graph::topological_order;
 use crate::object::{
-    Definition, LocalRef, LocalResource, MappedResource, ObjectId, ObsoleteResource, RemoteObject, Resource,
-    SyncedResource,
+    Definition, LocalRef, ObjectId, RemoteObject, Resource,
 };
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
@@ -48,8 +47,11 @@ pub struct PlanOptions {
     pub project: Option<String>,
 }
 
-/// What the remote systems hold, per provider instance and kind.
-#[derive(Debug, Default, Clone)]
+/// What the remote systems hold, per provider instance and kind: with the definitions and
+/// state, every input of [`plan()`]. It serialises, so that a plan can be replayed from a
+/// recording without the network.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ObservedRecord", into = "ObservedRecord")]
 pub struct Observed {
     objects: BTreeMap<(String, String), Vec<RemoteObject>>,
     /// Kinds not in use, read only for what lives in or uses a deleted object (see
@@ -58,6 +60,61 @@ pub struct Observed {
     /// For objects a plan may delete: what lives in them that no kind models (see
     /// [`crate::Handler::unmodelled_contents`]), by (instance, kind, remote id).
     contents: BTreeMap<(String, String, String), Vec<crate::links::LinkedObject>>,
+    /// What each kind in use read besides its objects (see [`crate::Handler::observe`]),
+    /// by (instance, kind): planner inputs like the objects themselves.
+    contexts: BTreeMap<(String, String), Value>,
+}
+
+/// [`Observed`] as it is recorded (`serde` cannot key JSON maps by tuples).
+#[derive(Serialize, Deserialize)]
+struct ObservedRecord {
+    objects: Vec<(String, String, Vec<RemoteObject>)>,
+    #[serde(default)]
+    linked: Vec<(String, String, Vec<RemoteObject>)>,
+    #[serde(default)]
+    contents: Vec<(String, String, String, Vec<crate::links::LinkedObject>)>,
+    #[serde(default)]
+    contexts: Vec<(String, String, Value)>,
+}
+
+impl From<Observed> for ObservedRecord {
+    fn from(observed: Observed) -> ObservedRecord {
+        let pairs = |map: BTreeMap<(String, String), Vec<RemoteObject>>| {
+            map.into_iter().map(|((instance, kind), objects)| (instance, kind, objects)).collect()
+        };
+        ObservedRecord {
+            objects: pairs(observed.objects),
+            linked: pairs(observed.linked),
+            contents: observed
+                .contents
+                .into_iter()
+                .map(|((instance, kind, remote_id), held)| (instance, kind, remote_id, held))
+                .collect(),
+            contexts: observed
+                .contexts
+                .into_iter()
+                .map(|((instance, kind), context)| (instance, kind, context))
+                .collect(),
+        }
+    }
+}
+
+impl From<ObservedRecord> for Observed {
+    fn from(record: ObservedRecord) -> Observed {
+        let pairs = |list: Vec<(String, String, Vec<RemoteObject>)>| {
+            list.into_iter().map(|(instance, kind, objects)| ((instance, kind), objects)).collect()
+        };
+        Observed {
+            objects: pairs(record.objects),
+            linked: pairs(record.linked),
+            contents: record
+                .contents
+                .into_iter()
+                .map(|(instance, kind, remote_id, held)| ((instance, kind, remote_id), held))
+                .collect(),
+            contexts: record.contexts.into_iter().map(|(instance, kind, context)| ((instance, kind), context)).collect(),
+        }
+    }
 }
 
 impl Observed {
@@ -67,6 +124,17 @@ impl Observed {
 
     pub fn insert(&mut self, instance: &str, kind: &str, objects: Vec<RemoteObject>) {
         self.objects.insert((instance.to_owned(), kind.to_owned()), objects);
+    }
+
+    /// Records what a kind read besides its objects.
+    pub fn insert_context(&mut self, instance: &str, kind: &str, context: Value) {
+        self.contexts.insert((instance.to_owned(), kind.to_owned()), context);
+    }
+
+    /// What a kind read besides its objects; `null` when it reads nothing (or was not read).
+    pub fn context(&self, instance: &str, kind: &str) -> &Value {
+        static NOTHING: Value = Value::Null;
+        self.contexts.get(&(instance.to_owned(), kind.to_owned())).unwrap_or(&NOTHING)
     }
 
     pub fn get(&self, instance: &str, kind: &str) -> &[RemoteObject] {
@@ -400,15 +468,15 @@ pub fn plan(
         let resource = match observed {
             Some((entry, Some(mut remote))) => {
                 remote.part_ids = entry.part_ids.clone();
-                Resource::Synced(SyncedResource { local: definition, remote })
+                Resource::Synced { local: definition, remote }
             }
             // Recorded, gone remotely — unless an interrupted recreate already made it again.
             Some((entry, None)) => match adoptable(&resources) {
                 Some((key, remote)) if state.is_pending(id, &key) => {
                     resumed.insert(id.clone());
-                    Resource::Adoptable(SyncedResource { local: definition, remote })
+                    Resource::Adoptable { local: definition, remote }
                 }
-                _ => Resource::Mapped(MappedResource { local: definition, remote_id: entry.remote_id.clone() }),
+                _ => Resource::Mapped { local: definition, remote_id: entry.remote_id.clone() },
             },
             None => match adoptable(&resources) {
                 Some((key, remote)) => {
@@ -436,7 +504,7 @@ pub fn plan(
                     if state.is_pending(id, &key) {
                         resumed.insert(id.clone());
                     }
-                    Resource::Adoptable(SyncedResource { local: definition, remote })
+                    Resource::Adoptable { local: definition, remote }
                 }
                 None => {
                     let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
@@ -505,7 +573,7 @@ pub fn plan(
                     }
                     let clash = clash.map(|(remote, _)| remote);
                     match clash {
-                        None => Resource::Local(LocalResource { local: definition }),
+                        None => Resource::Local(definition),
                         Some(remote) => {
                             handler
                                 .unique_key_clash(&desired, remote)
@@ -520,7 +588,7 @@ pub fn plan(
                                     location: definition.location(),
                                 });
                             }
-                            Resource::Adoptable(SyncedResource { local: definition, remote: remote.clone() })
+                            Resource::Adoptable { local: definition, remote: remote.clone() }
                         }
                     }
                 }
@@ -535,11 +603,11 @@ pub fn plan(
         let remote = by_remote_id.get(&(entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()));
         resources.insert(
             entry.id.clone(),
-            Resource::Obsolete(ObsoleteResource {
+            Resource::Obsolete {
                 id: entry.id.clone(),
                 remote_id: entry.remote_id.clone(),
                 remote: remote.map(|remote| (*remote).clone()),
-            }),
+            },
         );
     }
     // A pending create whose definition is gone is not deleted: a pending record alone is
@@ -557,17 +625,17 @@ pub fn plan(
     let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
     let compute = |id: &ObjectId, resource: &Resource<'_>| -> Result<Option<Action>, PlanError> {
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(None) };
-        let handler = handler.as_ref();
+        let handler = Kinded { handler: handler.as_ref(), context: observed.context(&id.provider, &id.kind) };
         let action = match resource {
-            Resource::Local(LocalResource { local }) => {
+            Resource::Local(local) => {
                 write_action(local, handler, &resolver, Operation::Create, None, None, secrets_of(id, None))?
                     .map(|action| key_was_free(action, &by_adoption_key))
             }
-            Resource::Mapped(MappedResource { local, .. }) => {
+            Resource::Mapped { local, .. } => {
                 write_action(local, handler, &resolver, Operation::Recreate, None, None, secrets_of(id, None))?
                     .map(|action| key_was_free(action, &by_adoption_key))
             }
-            Resource::Adoptable(SyncedResource { local, remote }) => {
+            Resource::Adoptable { local, remote } => {
                 let action = write_action(
                     local,
                     handler,
@@ -582,7 +650,7 @@ pub fn plan(
                     action
                 })
             }
-            Resource::Synced(SyncedResource { local, remote }) => {
+            Resource::Synced { local, remote } => {
                 let entry = state.get(id);
                 write_action(
                     local,
@@ -594,9 +662,9 @@ pub fn plan(
                     secrets_of(id, entry.map(|entry| &entry.secret_digests)),
                 )?
             }
-            Resource::Obsolete(ObsoleteResource { id, remote, .. }) => Some(Action {
-                fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler, remote)),
-                description: remote.as_ref().map(|remote| handler.describe(remote)),
+            Resource::Obsolete { id, remote, .. } => Some(Action {
+                fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler.handler, remote)),
+                description: remote.as_ref().map(|remote| handler.handler.describe(remote)),
                 ..Action::without_write(
                     id.clone(),
                     if remote.is_some() { Operation::Delete } else { Operation::Forget },
@@ -613,7 +681,7 @@ pub fn plan(
             .zip(crate::parallel::in_order(&resources_in_order, 256, |(id, resource)| compute(id, resource)))
     {
         let action = action?;
-        if action.is_none() && matches!(resource, Resource::Synced(_)) {
+        if action.is_none() && matches!(resource, Resource::Synced { .. }) {
             unchanged += 1;
         }
         if let Some(action) = action {
@@ -631,10 +699,10 @@ pub fn plan(
         match actions.get_mut(&to) {
             Some(action) => action.moved_from = Some(from),
             None => {
-                let Some(Resource::Synced(synced)) = resources.get(&to) else { continue };
+                let Some(Resource::Synced { remote, .. }) = resources.get(&to) else { continue };
                 // Counted above as unchanged: it is moved now.
                 unchanged -= 1;
-                actions.insert(to.clone(), move_action(to, from, &synced.remote));
+                actions.insert(to.clone(), move_action(to, from, remote));
             }
         }
     }
@@ -755,7 +823,7 @@ fn refuse_delete_all(
     for (instance, count) in managed {
         let defines_any = definitions.iter().any(|definition| definition.id.provider == instance);
         let deletes_any = resources.values().any(|resource| {
-            matches!(resource, Resource::Obsolete(ObsoleteResource { id, remote: Some(_), .. }) if id.provider == instance)
+            matches!(resource, Resource::Obsolete { id, remote: Some(_), .. } if id.provider == instance)
         });
         if !defines_any && deletes_any {
             return Err(PlanError::WouldDeleteAll { instance: instance.to_owned(), count });
@@ -774,9 +842,16 @@ struct SecretsNow<'a> {
     recorded_protect: Option<bool>,
 }
 
+/// A handler with its kind's recorded context (see [`Handler::observe`]).
+#[derive(Clone, Copy)]
+struct Kinded<'a> {
+    handler: &'a dyn Handler,
+    context: &'a Value,
+}
+
 fn write_action(
     local: &Definition,
-    handler: &dyn Handler,
+    kinded: Kinded<'_>,
     resolver: &PlanResolver<'_, '_>,
     operation: Operation,
     remote: Option<&RemoteObject>,
@@ -784,21 +859,23 @@ fn write_action(
     secrets: SecretsNow<'_>,
 ) -> Result<Option<Action>, PlanError> {
     let id = &local.id;
+    let handler = kinded.handler;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
     let fields = substitute(&local.fields, &instance_resolver)
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
     let secret_fields = handler.secret_fields();
     let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
-    let desired =
-        handler.desired(&DesiredObject { id: id.clone(), fields }, &instance_resolver).map_err(|mut error| {
+    let compared = handler
+        .compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, kinded.context)
+        .map_err(|mut error| {
             let hint =
                 crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
             error.message.push_str(&hint);
             local.field_error(&error)
         })?;
+    let desired = compared.desired;
     // A create diffs against an empty object, so that it lists every desired field.
-    let observed =
-        remote.map_or_else(|| Value::Object(serde_json::Map::new()), |remote| handler.observed_for(remote, &desired));
+    let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
     let difference = diff_items(&observed, &desired, &|path| handler.list_key(path));
     let mut changes = difference.changes;
     // Every item of a create is new: counted only where they are a part of an update.
@@ -883,17 +960,17 @@ impl<'d> PlanResolver<'_, 'd> {
     /// Every definition being planned (for error messages).
     fn definitions(&self) -> impl Iterator<Item = &'d Definition> + '_ {
         self.resources.values().filter_map(|resource| match resource {
-            Resource::Local(LocalResource { local }) | Resource::Mapped(MappedResource { local, .. }) => Some(*local),
-            Resource::Synced(synced) | Resource::Adoptable(synced) => Some(synced.local),
-            Resource::Obsolete(_) => None,
+            Resource::Local(local) | Resource::Mapped { local, .. } => Some(*local),
+            Resource::Synced { local, .. } | Resource::Adoptable { local, .. } => Some(*local),
+            Resource::Obsolete { .. } => None,
         })
     }
 
     fn resolve_id(&self, id: &ObjectId) -> Option<Resolved<'_>> {
         match self.resources.get(id)? {
-            Resource::Synced(synced) | Resource::Adoptable(synced) => Some(Resolved::Known(&synced.remote)),
-            Resource::Local(_) | Resource::Mapped(_) => Some(Resolved::Pending),
-            Resource::Obsolete(_) => None,
+            Resource::Synced { remote, .. } | Resource::Adoptable { remote, .. } => Some(Resolved::Known(remote)),
+            Resource::Local(_) | Resource::Mapped { .. } => Some(Resolved::Pending),
+            Resource::Obsolete { .. } => None,
         }
     }
 }

@@ -289,193 +289,129 @@ pub trait Provider: Send + Sync {
     }
 }
 
-/// One kind of object: reading, writing and comparing it.
-///
-/// The synchronous methods must be pure: the planner calls them and stays deterministic. It
-/// calls them for many objects at once on plain threads (one per core), outside any async
-/// runtime and tracing span: they must not need either.
+/// One kind of object, as the engine holds it: object-safe, on JSON values. A provider
+/// implements [`crate::Kind`] (typed) and hands out `Arc::new(Typed(kind))`; the pointers
+/// below are JSON pointers relative to the object. The synchronous methods must be pure:
+/// the planner calls them for many objects at once on plain threads, outside any async
+/// runtime and tracing span, and stays deterministic.
 #[async_trait]
 pub trait Handler: Send + Sync {
-    /// Checks desired fields offline. Each problem names its field.
-    fn validate(&self, _fields: &Fields) -> Result<(), Vec<FieldError>> {
-        Ok(())
-    }
+    /// Checks a definition's fields offline; each problem names its field.
+    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>>;
 
-    /// Checks the definitions of this kind in one provider instance together, for what only a
-    /// set of them can get wrong (a title the remote keeps unique across objects): each
-    /// problem with the index of its definition in `definitions`. Runs offline, once every
-    /// definition passed [`Handler::validate`].
-    fn validate_together(&self, _definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
-        Vec::new()
-    }
+    /// Checks an instance's definitions of this kind together (a title unique across them),
+    /// once each passed `validate`: each problem with its definition's index.
+    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)>;
 
-    /// The objects of the same provider instance that this object needs to exist first,
-    /// each with the pointer of the field that refers to it (for error messages). Generic
-    /// `{ ref = … }` fields are found by the engine and need not be listed.
-    fn references(&self, _fields: &Fields) -> Vec<(String, LocalRef)> {
-        Vec::new()
-    }
+    /// The objects this one needs first, named other than by a generic `{ ref = … }`, each
+    /// with the pointer of the field that names it.
+    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)>;
 
-    /// Fields that name another object of the same instance by a natural key rather than by
-    /// `{ ref = … }` (see [`KeyReference`]). A field listed here must also accept the generic
-    /// reference the loader puts in its place when the key names a definition of the project.
-    fn key_references(&self, _fields: &Fields) -> Vec<KeyReference> {
-        Vec::new()
-    }
+    /// Fields naming another object by a natural key (see [`KeyReference`]); such a field must
+    /// also accept the generic reference the loader puts in its place.
+    fn key_references(&self, fields: &Fields) -> Vec<KeyReference>;
 
-    /// A key besides [`Handler::adoption_key`] that the remote keeps unique among objects of
-    /// this kind (Grafana: a folder's title, compared by its URL slug). The planner compares it
-    /// between a definition it would create and the remote objects no state entry claims, and
-    /// asks [`Handler::unique_key_clash`] what a clash means. `None` when the kind has no such
-    /// key or it cannot be computed offline.
-    fn unique_key(&self, _desired: &DesiredObject) -> Option<String> {
-        None
-    }
+    /// Another key the remote keeps unique (a folder's title slug), compared between would-be
+    /// creates and unclaimed remote objects; `None` when there is none.
+    fn unique_key(&self, desired: &DesiredObject) -> Option<String>;
 
     /// [`Handler::unique_key`] of a remote object.
-    fn remote_unique_key(&self, _remote: &RemoteObject) -> Option<String> {
-        None
-    }
+    fn remote_unique_key(&self, remote: &RemoteObject) -> Option<String>;
 
-    /// Creating `desired` would clash with the unmanaged `remote` on [`Handler::unique_key`].
-    /// `Ok(())` offers to adopt `remote` instead (planned as an adopt, applied with `--adopt`);
-    /// an error refuses the plan at the field it names, with the fix.
-    fn unique_key_clash(&self, _desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError> {
-        Err(FieldError::at(
-            "",
-            format!("the remote object `{}` already has this object's unique key", remote.remote_id),
-        ))
-    }
+    /// A clash on the unique key with the unmanaged `remote`: `Ok` offers to adopt it, an
+    /// error refuses the plan at the field it names.
+    fn unique_key_clash(&self, desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError>;
 
-    /// Pointer patterns of the fields that hold secrets (`*` matches one segment), e.g.
-    /// `/secure_json_data/*`. Values there must be `{ env = … }` or `{ file = … }`
-    /// references; the engine keeps them out of comparisons, plans and state, detects changed
-    /// values through salted digests, and reveals them only to `create` and `update`.
-    fn secret_fields(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
+    /// Pointer patterns (`*` one segment) of secret fields: kept out of plans and state,
+    /// compared by salted digest, revealed only to [`Handler::write`].
+    fn secret_fields(&self) -> Vec<&'static str>;
 
-    /// Pointer patterns of fields that may name a JSON file, `{ file = "dashboards/x.json" }`
-    /// (relative to the project). The loader reads and parses the file and gives the handler
-    /// `{ file = "…", content = <the JSON> }`, so that the content counts as the definition's:
-    /// an edit of the file is a change in code, and a saved plan carries what was reviewed.
-    fn file_fields(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
+    /// Pointer patterns of fields that may name a JSON file, which the loader reads into
+    /// `{ file = "…", content = <the JSON> }` so that its content is part of the definition.
+    fn file_fields(&self) -> Vec<&'static str>;
 
-    /// The observed state normalised against what is desired, for handlers that manage only
-    /// part of a remote object (secret keys a definition names, say). The default ignores
-    /// `desired`.
-    fn observed_for(&self, remote: &RemoteObject, _desired: &Value) -> Value {
-        self.observed(remote)
-    }
+    /// The natural key a definition not in state would have remotely (a uid derived from the
+    /// local id): a remote object with it is offered for adoption.
+    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String>;
 
-    /// The natural key under which a desired object would exist remotely even though it is
-    /// not in state (a uid derived from the local id, a unique name). An observed object with
-    /// the same key is offered for adoption instead of a create that would clash or duplicate.
-    fn adoption_key(&self, _desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        None
-    }
+    /// The desired object and the remote one (if any) in one comparable form, given the
+    /// kind's context (see [`Handler::observe`]); unknown references show as
+    /// [`KNOWN_AFTER_APPLY`], and an error names the definition's field.
+    fn compare(
+        &self,
+        desired: &DesiredObject,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &Value,
+    ) -> Result<Compared, FieldError>;
 
-    /// The desired state in the comparable form that [`Handler::observed`] also produces.
-    /// References not yet known show as [`KNOWN_AFTER_APPLY`]. An error (a name that does not
-    /// resolve on the server, say) is reported at the field it names.
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError>;
-
-    /// A remote object's state, normalised so that server-set defaults and formatting never
-    /// show as a difference from [`Handler::desired`].
+    /// A remote object alone in comparable form (a saved plan's fingerprint).
     fn observed(&self, remote: &RemoteObject) -> Value;
 
-    /// The field by which items of the list at `path` (a pointer with indices replaced by
-    /// `*`, e.g. `/rules`) are matched between desired and observed, so that reordering is
-    /// no change and a changed item shows as itself. `None` matches by position.
-    fn list_key(&self, _path: &str) -> Option<&'static str> {
-        None
-    }
+    /// The field items of the list at `path` (`/rules`, indices as `*`) are matched by;
+    /// `None`: by position.
+    fn list_key(&self, path: &str) -> Option<&'static str>;
 
-    /// The project that the remote object is marked as managed by (the owner marker this
-    /// handler writes, read back), or `None` for an unmarked object or a kind that cannot
-    /// carry a marker. `mac import` and adoption leave objects marked by another project
-    /// alone, and a plan warns about a managed object that another project claims. The
-    /// marker itself is never part of [`Handler::observed`]: it is no change to review.
-    fn owner(&self, _remote: &RemoteObject) -> Option<String> {
-        None
-    }
+    /// The project a remote object's owner marker names; never part of the comparable form.
+    fn owner(&self, remote: &RemoteObject) -> Option<String>;
 
-    /// A remote object in a few words, for the plan line that deletes it
-    /// (`folder "Payments", uid "mac-payments"`). The default is its remote id.
-    fn describe(&self, remote: &RemoteObject) -> String {
-        remote.remote_id.clone()
-    }
+    /// A remote object in a few words, for the plan line that deletes it.
+    fn describe(&self, remote: &RemoteObject) -> String;
 
-    /// A remote object not managed yet, as a definition to write to a file (`mac import`).
-    /// Defaults and server-added fields are left out so that the file reads as a person
-    /// would write it; planning the result against the same remote object must show no
-    /// change. `None` for objects this kind does not import.
-    fn import(&self, _remote: &RemoteObject, _refs: &dyn ImportRefs) -> Option<ImportedFields> {
-        None
-    }
+    /// A remote object as a definition to write (`mac import`) that plans as no change;
+    /// `None` for objects this kind does not import.
+    fn import(&self, remote: &RemoteObject, refs: &dyn ImportRefs, context: &Value) -> Option<ImportedFields>;
 
-    /// The kinds this kind's objects live in or use, as [`Handler::links`] reports them; the
-    /// default: none (objects of this kind never block or warn about a delete).
-    fn relations(&self) -> Vec<(Relation, &'static str)> {
-        Vec::new()
-    }
+    /// The kinds this kind's objects live in or use, as [`Handler::links`] reports them.
+    fn relations(&self) -> Vec<(Relation, &'static str)>;
 
-    /// For one observed object: its title, and the objects of its instance it lives in and uses.
-    fn links(&self, _remote: &RemoteObject) -> Links {
-        Links::default()
-    }
+    /// An observed object's title, and the objects of its instance it lives in and uses.
+    fn links(&self, remote: &RemoteObject) -> Links;
 
-    /// For remote objects a plan may delete (by remote id): what lives in each that no kind of
-    /// this provider models (library panels in a folder), so that the plan blocks the delete
-    /// instead of the remote losing them. Called only when such a delete is possible.
+    /// For remote objects a plan may delete: what lives in each that no kind models.
     async fn unmodelled_contents(
         &self,
-        _remote_ids: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError> {
-        Ok(BTreeMap::new())
-    }
+        remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError>;
 
-    /// Every remote object of this kind with what [`Handler::links`] needs for `relations`
-    /// (possibly less than [`Handler::list`] reads), in as few requests as the API allows.
-    /// Called only for a kind not otherwise read, when a plan may delete what it relates to.
-    async fn list_for_links(&self, _relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {
-        self.list().await
-    }
+    /// Every remote object with what [`Handler::links`] needs, for a kind not otherwise read.
+    async fn list_for_links(&self, relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError>;
 
     /// Every remote object of this kind, in as few requests as the API allows.
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError>;
 
-    /// One remote object, `None` when it does not exist. By default found in [`Handler::list`]:
-    /// right for kinds whose whole list is one request; override it where one object is
-    /// cheaper to fetch alone.
-    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|remote| remote.remote_id == remote_id))
-    }
+    /// Every remote object, and the kind's context: what planning reads besides them (a
+    /// directory of names → ids), recorded in [`crate::Observed`] and given back to
+    /// [`Handler::compare`] and [`Handler::import`] (`null` when the kind needs none).
+    async fn observe(&self) -> Result<(Vec<RemoteObject>, Value), HandlerError>;
 
-    /// How `mac apply FILE` re-reads the objects of this kind a saved plan writes or deletes.
-    fn reread(&self) -> Reread {
-        Reread::List
-    }
+    /// One remote object, `None` when it does not exist (a saved plan's re-read).
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError>;
 
-    /// The remote object with this natural key ([`Handler::adoption_key`]), `None` when there is
-    /// none: how a saved plan's apply checks that nobody made a create's object meanwhile. By
-    /// default found in [`Handler::list`]; override it for kinds with [`Reread::EachObject`].
-    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.list().await?.into_iter().find(|remote| remote.adoption_key.as_deref() == Some(key)))
-    }
+    /// How `mac apply FILE` re-reads this kind's objects.
+    fn reread(&self) -> Reread;
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError>;
+    /// The remote object with this natural key, `None` when there is none.
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError>;
 
-    async fn update(
+    /// Creates the object (`current` is `None`) or updates `current`; returns it as stored.
+    async fn write(
         &self,
-        current: &RemoteObject,
+        current: Option<&RemoteObject>,
         desired: &DesiredObject,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError>;
 
+    /// Deletes the object.
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+}
+
+/// A desired object and its remote counterpart in the same comparable form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compared {
+    pub desired: Value,
+    /// `None` when there is no remote object (a create).
+    pub observed: Option<Value>,
 }
 
 /// How the objects of a kind are re-read to check that a saved plan is still current.
@@ -574,7 +510,7 @@ impl Providers {
     pub fn insert(&mut self, instance: impl Into<String>, provider: Box<dyn Provider>) -> Result<(), ProvidersError> {
         let instance = instance.into();
         let specs = provider.kinds();
-        let order = crate::graph::kind_order(&instance, &specs)?;
+        let order = kind_order(&instance, &specs)?;
         let declared = specs.clone();
         let mut kinds = BTreeMap::new();
         for (rank, name) in order.into_iter().enumerate() {
@@ -635,6 +571,26 @@ impl Providers {
     }
 }
 
+/// The kinds of a provider in dependency order.
+pub(crate) fn kind_order(instance: &str, specs: &[KindSpec]) -> Result<Vec<String>, ProvidersError> {
+    let nodes: BTreeSet<String> = specs.iter().map(|spec| spec.name.clone()).collect();
+    let mut depends_on = BTreeMap::new();
+    for spec in specs {
+        for dependency in &spec.depends_on {
+            if !nodes.contains(dependency) {
+                return Err(ProvidersError::UnknownKindDependency {
+                    instance: instance.to_owned(),
+                    kind: spec.name.clone(),
+                    dependency: dependency.clone(),
+                });
+            }
+        }
+        depends_on.insert(spec.name.clone(), spec.depends_on.iter().cloned().collect::<BTreeSet<_>>());
+    }
+    crate::graph::topological_order(&nodes, &depends_on)
+        .map_err(|cycle| ProvidersError::KindCycle { instance: instance.to_owned(), cycle })
+}
+
 impl Default for Providers {
     fn default() -> Self {
         Providers::new()
@@ -663,5 +619,14 @@ mod tests {
         );
         assert_eq!(Registry::new([&BAD_NAME]).expect_err("invalid"), RegistryError::InvalidName("Bad.Name".into()));
         assert_eq!(Registry::new([&FIRST]).expect("one").names(), ["same"]);
+    }
+
+    #[test]
+    fn kind_cycles_and_unknown_kinds_are_errors() {
+        let specs = vec![KindSpec::new("a", &["b"]), KindSpec::new("b", &["a"])];
+        let err = kind_order("p", &specs).expect_err("cycle");
+        assert_eq!(err.to_string(), "provider instance `p`: its kinds depend on each other in a cycle: a -> b -> a");
+        let specs = vec![KindSpec::new("a", &["zzz"])];
+        assert!(matches!(kind_order("p", &specs), Err(ProvidersError::UnknownKindDependency { .. })));
     }
 }

@@ -88,19 +88,24 @@ pub async fn observe_with_links(
         .map(|(instance, _)| instance.clone())
         .filter(|instance| providers.contains(instance))
         .collect();
+    // A kind's context (the names its definitions may use) is read with its list: both are
+    // what the planner compares against.
     let lists = kinds.iter().filter_map(|(instance, kind)| {
         let handler = providers.handler(instance, kind)?.clone();
-        Some(async move { (instance, kind.as_str(), false, handler.list().await) })
+        Some(async move { (instance, kind.as_str(), false, handler.observe().await) })
     });
     let linked_lists = linked.iter().filter_map(|((instance, kind), relations)| {
         let handler = providers.handler(instance, kind)?.clone();
-        Some(async move { (instance, kind.as_str(), true, handler.list_for_links(relations).await) })
+        Some(async move {
+            let objects = handler.list_for_links(relations).await;
+            (instance, kind.as_str(), true, objects.map(|objects| (objects, serde_json::Value::Null)))
+        })
     });
     check(providers, &instances).await?;
     let (lists, linked_lists) = futures::future::join(join_all(lists), join_all(linked_lists)).await;
     let mut observed = Observed::new();
     for (instance, kind, for_links, objects) in lists.into_iter().chain(linked_lists) {
-        let objects = objects.map_err(|source| ObserveError {
+        let (objects, context) = objects.map_err(|source| ObserveError {
             instance: instance.clone(),
             kind: Some(kind.to_owned()),
             source,
@@ -109,6 +114,9 @@ pub async fn observe_with_links(
             observed.insert_linked(instance, kind, objects);
         } else {
             observed.insert(instance, kind, objects);
+            if !context.is_null() {
+                observed.insert_context(instance, kind, context);
+            }
         }
     }
     Ok(observed)

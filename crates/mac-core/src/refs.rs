@@ -77,6 +77,15 @@ pub enum ResolveError {
     MissingField { pointer: String, target: LocalRef, field: String },
 }
 
+impl ResolveError {
+    /// The field holding the reference.
+    pub fn pointer(&self) -> &str {
+        match self {
+            ResolveError::Undefined { pointer, .. } | ResolveError::MissingField { pointer, .. } => pointer,
+        }
+    }
+}
+
 /// Replaces every reference in `fields` with its value.
 pub fn substitute(fields: &Fields, refs: &dyn Resolver) -> Result<Fields, ResolveError> {
     let Ok(found) = find_refs(fields) else {

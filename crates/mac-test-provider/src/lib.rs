@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KindSpec, LinkTarget, Links, LocalRef,
-    Provider, ProviderRegistration, ProviderSettings, Relation, RemoteObject, Resolved, Resolver, SecretRef,
-    SettingsError, async_trait, provider::KNOWN_AFTER_APPLY,
+    FieldError, Handler, HandlerError, HandlerErrorKind, KNOWN_AFTER_APPLY, Kind, KindSpec, LinkTarget, Links,
+    LocalRef, ObjectId, Provider, ProviderRegistration, ProviderSettings, Relation, RemoteObject, Resolved, Resolver,
+    SecretRef, SettingsError, Typed, async_trait,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 mac_core::inventory::submit! {
@@ -261,8 +261,8 @@ impl Provider for TestProvider {
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
         match kind {
-            "folder" => Some(Arc::new(FolderHandler { remote: self.remote.clone() })),
-            "group" => Some(Arc::new(GroupHandler { remote: self.remote.clone() })),
+            "folder" => Some(Arc::new(Typed(FolderKind { remote: self.remote.clone() }))),
+            "group" => Some(Arc::new(Typed(GroupKind { remote: self.remote.clone() }))),
             _ => None,
         }
     }
@@ -273,38 +273,50 @@ pub fn folder_uid(local_id: &str) -> String {
     format!("mac-{local_id}")
 }
 
+/// A folder definition.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Deserialised only to validate.
 struct FolderFields {
-    /// A string, or a generic reference (`{ ref = "group.x", field = "interval" }`).
-    title: Value,
+    /// A string, possibly given by a generic reference (`{ ref = "group.x", field = "interval" }`).
+    title: String,
     uid: Option<String>,
-    /// A secret (`{ env = … }` or `{ file = … }`); the remote only records that it has one.
+    /// A secret (`{ env = … }` or `{ file = … }` in the definition, the revealed string when
+    /// written); the remote only records that it has one.
     secret: Option<Value>,
 }
 
-struct FolderHandler {
+/// What the remote keeps of a folder: the title, and whether a secret was given — never its value.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredFolder {
+    title: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    has_secret: Option<bool>,
+}
+
+/// A folder, compared.
+#[derive(Debug, Serialize)]
+struct ComparableFolder {
+    title: Value,
+    uid: String,
+}
+
+#[derive(Debug)]
+struct FolderKind {
     remote: Remote,
 }
 
-impl FolderHandler {
-    /// What the remote keeps: the title, and whether a secret was given — never its value.
-    /// A revealed secret must be a string here; anything else means it was not revealed.
-    fn stored(desired: &DesiredObject) -> Value {
-        let mut fields = json!({ "title": desired.fields.get("title") });
-        if let Some(secret) = desired.fields.get("secret") {
-            fields["has_secret"] = json!(secret.is_string());
-        }
-        fields
+impl FolderKind {
+    fn uid(id: &ObjectId, desired: &FolderFields) -> String {
+        desired.uid.clone().unwrap_or_else(|| folder_uid(&id.local_id))
     }
 
-    fn uid(desired: &DesiredObject) -> String {
-        desired
-            .fields
-            .get("uid")
-            .and_then(Value::as_str)
-            .map_or_else(|| folder_uid(&desired.id.local_id), str::to_owned)
+    /// A revealed secret is a string here; anything else means it was not revealed.
+    fn stored(desired: &FolderFields) -> Value {
+        let stored = StoredFolder {
+            title: json!(desired.title),
+            has_secret: desired.secret.as_ref().map(Value::is_string),
+        };
+        serde_json::to_value(stored).unwrap_or_default()
     }
 }
 
@@ -331,14 +343,16 @@ fn list(remote: &Remote, kind: &str) -> Vec<RemoteObject> {
 }
 
 #[async_trait]
-impl Handler for FolderHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        let parsed: FolderFields = mac_core::parse_fields(fields).map_err(|err| vec![err])?;
-        match &parsed.title {
-            Value::String(title) if title.trim().is_empty() => Err(vec![FieldError::at("/title", "must not be empty")]),
-            Value::String(_) | Value::Object(_) => Ok(()),
-            _ => Err(vec![FieldError::at("/title", "must be a string")]),
-        }?;
+impl Kind for FolderKind {
+    type Desired = FolderFields;
+    type Remote = StoredFolder;
+    type Comparable = ComparableFolder;
+    type Context = ();
+
+    fn validate(&self, desired: &FolderFields) -> Result<(), Vec<FieldError>> {
+        if desired.title.trim().is_empty() {
+            return Err(vec![FieldError::at("/title", "must not be empty")]);
+        }
         Ok(())
     }
 
@@ -346,24 +360,30 @@ impl Handler for FolderHandler {
         vec!["/secret"]
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(FolderHandler::uid(desired))
+    fn adoption_key(&self, id: &ObjectId, desired: &FolderFields, _refs: &dyn Resolver) -> Option<String> {
+        Some(FolderKind::uid(id, desired))
     }
 
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        Ok(json!({ "title": desired.fields.get("title"), "uid": FolderHandler::uid(desired) }))
+    fn desired(
+        &self,
+        id: &ObjectId,
+        desired: &FolderFields,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableFolder, FieldError> {
+        Ok(ComparableFolder { title: json!(desired.title), uid: FolderKind::uid(id, desired) })
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
+    fn observed(&self, remote: &mac_core::Remote<'_, StoredFolder>) -> ComparableFolder {
+        ComparableFolder { title: remote.fields.title.clone(), uid: remote.remote_id().to_owned() }
     }
 
-    fn links(&self, remote: &RemoteObject) -> Links {
-        Links { title: remote.fields.get("title").and_then(Value::as_str).map(str::to_owned), ..Links::default() }
+    fn links(&self, remote: &mac_core::Remote<'_, StoredFolder>) -> Links {
+        Links { title: remote.fields.title.as_str().map(str::to_owned), ..Links::default() }
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        format!("folder {}, uid {:?}", remote.fields.get("title").unwrap_or(&Value::Null), remote.remote_id)
+    fn describe(&self, remote: &mac_core::Remote<'_, StoredFolder>) -> String {
+        format!("folder {}, uid {:?}", remote.fields.title, remote.remote_id())
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
@@ -374,37 +394,40 @@ impl Handler for FolderHandler {
         Ok(self.remote.objects("folder").get(remote_id).map(|fields| remote_object(remote_id, fields)))
     }
 
-    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let uid = FolderHandler::uid(desired);
-        let fields = FolderHandler::stored(desired);
-        self.remote
-            .write(format!("create {}", desired.id.short()), |remote| {
-                if remote.objects("folder").contains_key(&uid) {
-                    return Err(HandlerError::new(
-                        HandlerErrorKind::Conflict,
-                        format!("a folder with uid {uid} exists"),
-                    ));
-                }
-                remote.put("folder", &uid, fields.clone());
-                Ok(remote_object(&uid, &fields))
-            })
-            .await
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &FolderFields,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let fields = FolderHandler::stored(desired);
-        let uid = current.remote_id.clone();
-        self.remote
-            .write(format!("update {}", desired.id.short()), |remote| {
-                remote.put("folder", &uid, fields.clone());
-                Ok(remote_object(&uid, &fields))
-            })
-            .await
+        let fields = FolderKind::stored(desired);
+        match current {
+            None => {
+                let uid = FolderKind::uid(id, desired);
+                self.remote
+                    .write(format!("create {}", id.short()), |remote| {
+                        if remote.objects("folder").contains_key(&uid) {
+                            return Err(HandlerError::new(
+                                HandlerErrorKind::Conflict,
+                                format!("a folder with uid {uid} exists"),
+                            ));
+                        }
+                        remote.put("folder", &uid, fields.clone());
+                        Ok(remote_object(&uid, &fields))
+                    })
+                    .await
+            }
+            Some(current) => {
+                let uid = current.remote_id.clone();
+                self.remote
+                    .write(format!("update {}", id.short()), |remote| {
+                        remote.put("folder", &uid, fields.clone());
+                        Ok(remote_object(&uid, &fields))
+                    })
+                    .await
+            }
+        }
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
@@ -426,27 +449,67 @@ impl Handler for FolderHandler {
     }
 }
 
+/// A group definition.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Deserialised only to validate.
 struct GroupFields {
+    /// The folder's local id.
     folder: String,
     interval: String,
     #[serde(default)]
     rules: Vec<RuleFields>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A rule, as defined and as the remote stores it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // Deserialised only to validate.
 struct RuleFields {
     title: String,
     expr: String,
-    #[serde(rename = "for", default)]
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     for_: Option<String>,
 }
 
-struct GroupHandler {
+/// What the remote keeps of a group.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredGroup {
+    name: String,
+    folder_uid: Value,
+    interval: String,
+    #[serde(default)]
+    rules: Vec<StoredRule>,
+    /// Folders a group made outside mac uses (see the crate's documentation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    uses: Vec<String>,
+}
+
+/// A rule as stored: lenient, since groups made outside mac may carry more.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredRule {
+    title: Value,
+    expr: Value,
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    for_: Option<String>,
+}
+
+/// A group, compared.
+#[derive(Debug, Serialize)]
+struct ComparableGroup {
+    folder_uid: Value,
+    interval: String,
+    rules: Vec<ComparableRule>,
+}
+
+#[derive(Debug, Serialize)]
+struct ComparableRule {
+    title: Value,
+    expr: Value,
+    #[serde(rename = "for")]
+    for_: String,
+}
+
+#[derive(Debug)]
+struct GroupKind {
     remote: Remote,
 }
 
@@ -463,78 +526,97 @@ fn seconds(text: &str) -> Option<u64> {
     Some(number * factor)
 }
 
-fn normalise_duration(value: Option<&Value>) -> Value {
-    match value.and_then(Value::as_str) {
-        Some(text) => seconds(text).map_or_else(|| json!(text), |seconds| json!(format!("{seconds}s"))),
-        None => json!("0s"),
+fn normalise_duration(text: Option<&str>) -> String {
+    match text {
+        Some(text) => seconds(text).map_or_else(|| text.to_owned(), |seconds| format!("{seconds}s")),
+        None => "0s".to_owned(),
     }
 }
 
-impl GroupHandler {
-    fn folder_uid(desired: &DesiredObject, refs: &dyn Resolver) -> Value {
-        let folder = desired.fields.get("folder").and_then(Value::as_str).unwrap_or_default();
-        match refs.resolve(&LocalRef::new("folder", folder)) {
+impl GroupKind {
+    fn folder_uid(desired: &GroupFields, refs: &dyn Resolver) -> Value {
+        match refs.resolve(&LocalRef::new("folder", &desired.folder)) {
             Some(Resolved::Known(remote)) => json!(remote.remote_id),
             _ => json!(KNOWN_AFTER_APPLY),
         }
     }
 
-    fn comparable(folder_uid: Value, fields: &Value) -> Value {
-        let rules: Vec<Value> = fields
-            .get("rules")
-            .and_then(Value::as_array)
-            .map(|rules| {
-                rules
-                    .iter()
-                    .map(|rule| json!({ "title": rule.get("title"), "expr": rule.get("expr"), "for": normalise_duration(rule.get("for")) }))
-                    .collect()
-            })
-            .unwrap_or_default();
-        json!({ "folder_uid": folder_uid, "interval": normalise_duration(fields.get("interval")), "rules": rules })
-    }
-
-    fn stored(desired: &DesiredObject, refs: &dyn Resolver) -> Value {
+    fn stored(id: &ObjectId, desired: &GroupFields, refs: &dyn Resolver) -> Value {
         json!({
-            "name": desired.id.local_id,
-            "folder_uid": GroupHandler::folder_uid(desired, refs),
-            "interval": desired.fields.get("interval"),
-            "rules": desired.fields.get("rules").cloned().unwrap_or_else(|| json!([])),
+            "name": id.local_id,
+            "folder_uid": GroupKind::folder_uid(desired, refs),
+            "interval": desired.interval,
+            "rules": desired.rules,
         })
     }
 }
 
 #[async_trait]
-impl Handler for GroupHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        let parsed: GroupFields = mac_core::parse_fields(fields).map_err(|err| vec![err])?;
-        if seconds(&parsed.interval).is_none() {
+impl Kind for GroupKind {
+    type Desired = GroupFields;
+    type Remote = StoredGroup;
+    type Comparable = ComparableGroup;
+    type Context = ();
+
+    fn validate(&self, desired: &GroupFields) -> Result<(), Vec<FieldError>> {
+        if seconds(&desired.interval).is_none() {
             return Err(vec![FieldError::at(
                 "/interval",
-                format!("invalid duration `{}` (use e.g. 30s, 1m, 2h)", parsed.interval),
+                format!("invalid duration `{}` (use e.g. 30s, 1m, 2h)", desired.interval),
             )]);
         }
         Ok(())
     }
 
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        match fields.get("folder").and_then(Value::as_str) {
-            Some(folder) => vec![("/folder".to_owned(), LocalRef::new("folder", folder))],
-            None => Vec::new(),
-        }
+    fn references(&self, desired: &GroupFields) -> Vec<(String, LocalRef)> {
+        vec![("/folder".to_owned(), LocalRef::new("folder", &desired.folder))]
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
-        let folder = GroupHandler::folder_uid(desired, refs);
+    fn adoption_key(&self, id: &ObjectId, desired: &GroupFields, refs: &dyn Resolver) -> Option<String> {
+        let folder = GroupKind::folder_uid(desired, refs);
         let folder = folder.as_str().filter(|uid| *uid != KNOWN_AFTER_APPLY)?;
-        Some(format!("{folder}/{}", desired.id.local_id))
+        Some(format!("{folder}/{}", id.local_id))
     }
 
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        Ok(GroupHandler::comparable(GroupHandler::folder_uid(desired, refs), &Value::Object(desired.fields.clone())))
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &GroupFields,
+        refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableGroup, FieldError> {
+        let rules = desired
+            .rules
+            .iter()
+            .map(|rule| ComparableRule {
+                title: json!(rule.title),
+                expr: json!(rule.expr),
+                for_: normalise_duration(rule.for_.as_deref()),
+            })
+            .collect();
+        Ok(ComparableGroup {
+            folder_uid: GroupKind::folder_uid(desired, refs),
+            interval: normalise_duration(Some(&desired.interval)),
+            rules,
+        })
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        GroupHandler::comparable(remote.fields.get("folder_uid").cloned().unwrap_or(Value::Null), &remote.fields)
+    fn observed(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> ComparableGroup {
+        let group = &remote.fields;
+        let rules = group
+            .rules
+            .iter()
+            .map(|rule| ComparableRule {
+                title: rule.title.clone(),
+                expr: rule.expr.clone(),
+                for_: normalise_duration(rule.for_.as_deref()),
+            })
+            .collect();
+        ComparableGroup {
+            folder_uid: group.folder_uid.clone(),
+            interval: normalise_duration(Some(&group.interval)),
+            rules,
+        }
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -545,27 +627,19 @@ impl Handler for GroupHandler {
         vec![(Relation::LivesIn, "folder"), (Relation::Uses, "folder")]
     }
 
-    fn links(&self, remote: &RemoteObject) -> Links {
-        let uids = |value: Option<&Value>| -> Vec<String> {
-            let strings = value.and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str);
-            strings.map(str::to_owned).collect()
-        };
-        let folder = remote.fields.get("folder_uid").and_then(Value::as_str).map(str::to_owned);
+    fn links(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> Links {
+        let group = &remote.fields;
         Links {
-            title: remote.fields.get("name").and_then(Value::as_str).map(str::to_owned),
+            title: Some(group.name.clone()),
             uid: None,
-            lives_in: folder.into_iter().map(|uid| LinkTarget::by_remote_id("folder", uid)).collect(),
-            uses: uids(remote.fields.get("uses"))
-                .into_iter()
-                .map(|uid| LinkTarget::by_remote_id("folder", uid))
-                .collect(),
+            lives_in: group.folder_uid.as_str().map(|uid| LinkTarget::by_remote_id("folder", uid)).into_iter().collect(),
+            uses: group.uses.iter().map(|uid| LinkTarget::by_remote_id("folder", uid)).collect(),
         }
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
-        let folder = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
-        format!("group of {rules} rule(s) in folder {folder:?}")
+    fn describe(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> String {
+        let folder = remote.fields.folder_uid.as_str().unwrap_or_default();
+        format!("group of {} rule(s) in folder {folder:?}", remote.fields.rules.len())
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
@@ -576,40 +650,43 @@ impl Handler for GroupHandler {
         Ok(self.remote.objects("group").get(remote_id).map(|fields| remote_object(remote_id, fields)))
     }
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let fields = GroupHandler::stored(desired, refs);
-        self.remote
-            .write(format!("create {}", desired.id.short()), |remote| {
-                // The remote assigns ids, and like many APIs it does not stop a second group
-                // with the same name: only mac's bookkeeping prevents duplicates.
-                let id = format!("g{}", remote.next_id());
-                let folder = fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
-                if !remote.objects("folder").contains_key(folder) {
-                    return Err(HandlerError::new(
-                        HandlerErrorKind::Invalid,
-                        format!("folder {folder} does not exist"),
-                    ));
-                }
-                remote.put("group", &id, fields.clone());
-                Ok(remote_object(&id, &fields))
-            })
-            .await
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &GroupFields,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let fields = GroupHandler::stored(desired, refs);
-        let id = current.remote_id.clone();
-        self.remote
-            .write(format!("update {}", desired.id.short()), |remote| {
-                remote.put("group", &id, fields.clone());
-                Ok(remote_object(&id, &fields))
-            })
-            .await
+        let fields = GroupKind::stored(id, desired, refs);
+        match current {
+            None => {
+                self.remote
+                    .write(format!("create {}", id.short()), |remote| {
+                        // The remote assigns ids, and like many APIs it does not stop a second
+                        // group with the same name: only mac's bookkeeping prevents duplicates.
+                        let group_id = format!("g{}", remote.next_id());
+                        let folder = fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
+                        if !remote.objects("folder").contains_key(folder) {
+                            return Err(HandlerError::new(
+                                HandlerErrorKind::Invalid,
+                                format!("folder {folder} does not exist"),
+                            ));
+                        }
+                        remote.put("group", &group_id, fields.clone());
+                        Ok(remote_object(&group_id, &fields))
+                    })
+                    .await
+            }
+            Some(current) => {
+                let group_id = current.remote_id.clone();
+                self.remote
+                    .write(format!("update {}", id.short()), |remote| {
+                        remote.put("group", &group_id, fields.clone());
+                        Ok(remote_object(&group_id, &fields))
+                    })
+                    .await
+            }
+        }
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {

@@ -1,0 +1,451 @@
+//! Typed kinds: a [`Kind`] declares the typed forms of its objects — what a definition says
+//! ([`Kind::Desired`]), what the remote returns ([`Kind::Remote`]), the normalised form both
+//! are compared in ([`Kind::Comparable`]) and what planning reads besides its own objects
+//! ([`Kind::Context`]) — and works on those types only. [`Typed`] bridges a kind to the
+//! object-safe [`Handler`] the engine and the `inventory` registry hold.
+//!
+//! The engine keeps definitions, remote objects and contexts as JSON values (they are saved
+//! in plans and state, and recorded for replay); [`Typed`] parses each into the kind's type
+//! at the boundary, with the failing field's pointer, and serialises the comparable forms.
+//! Plan paths are the comparable form's serde field names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize as _, Serialize};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::links::{LinkedObject, Links, Relation};
+use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
+use crate::provider::{
+    Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
+    KeyReference, Reread, Resolved, Resolver, parse_fields_value,
+};
+
+/// A remote object with its fields parsed into the kind's [`Kind::Remote`].
+#[derive(Debug)]
+pub struct Remote<'a, R> {
+    /// The object as listed: remote id, natural key, part ids.
+    pub object: &'a RemoteObject,
+    /// Its fields, typed.
+    pub fields: R,
+}
+
+impl<R> Remote<'_, R> {
+    /// The object's id on the remote.
+    pub fn remote_id(&self) -> &str {
+        &self.object.remote_id
+    }
+}
+
+/// One kind of object, typed. Only `desired`, `observed`, `list`, `write` and `delete` are
+/// required; every other method has the default of a kind that does not need it.
+#[async_trait]
+pub trait Kind: Send + Sync + 'static {
+    /// A definition's fields (use `#[serde(deny_unknown_fields)]`: a misspelt field is an error
+    /// at its line). Generic references (`{ ref = … }`) arrive replaced by the value they
+    /// resolve to, or by [`crate::KNOWN_AFTER_APPLY`] while unknown.
+    type Desired: DeserializeOwned + Send + Sync;
+    /// A remote object's fields, as [`Kind::list`] records them.
+    type Remote: DeserializeOwned + Send + Sync;
+    /// The normalised form desired and observed objects are compared in.
+    type Comparable: Serialize + Send;
+    /// What planning reads besides the kind's own objects (a directory of names), read by
+    /// [`Kind::read_context`] with the list and given to the planner as an argument; `()` for none.
+    type Context: DeserializeOwned + Serialize + Default + Send + Sync;
+
+    /// Checks a definition offline; each problem names its field.
+    fn validate(&self, _desired: &Self::Desired) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+
+    /// Checks an instance's definitions together (see [`Handler::validate_together`]).
+    fn validate_together(&self, _definitions: &[(&ObjectId, &Self::Desired)]) -> Vec<(usize, FieldError)> {
+        Vec::new()
+    }
+
+    /// Objects this one needs first, named other than by `{ ref = … }` (see [`Handler::references`]).
+    fn references(&self, _desired: &Self::Desired) -> Vec<(String, LocalRef)> {
+        Vec::new()
+    }
+
+    /// Fields naming another object by a natural key (see [`Handler::key_references`]).
+    fn key_references(&self, _desired: &Self::Desired) -> Vec<KeyReference> {
+        Vec::new()
+    }
+
+    /// The remote's other unique key of a definition (see [`Handler::unique_key`]).
+    fn unique_key(&self, _id: &ObjectId, _desired: &Self::Desired) -> Option<String> {
+        None
+    }
+
+    /// [`Kind::unique_key`] of a remote object.
+    fn remote_unique_key(&self, _remote: &Remote<'_, Self::Remote>) -> Option<String> {
+        None
+    }
+
+    /// What a clash on the unique key means (see [`Handler::unique_key_clash`]).
+    fn unique_key_clash(
+        &self,
+        _id: &ObjectId,
+        _desired: &Self::Desired,
+        remote: &Remote<'_, Self::Remote>,
+    ) -> Result<(), FieldError> {
+        Err(FieldError::at(
+            "",
+            format!("the remote object `{}` already has this object's unique key", remote.remote_id()),
+        ))
+    }
+
+    /// Pointer patterns of secret fields (see [`Handler::secret_fields`]).
+    fn secret_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Pointer patterns of fields that may name a JSON file (see [`Handler::file_fields`]).
+    fn file_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The natural key a definition would have remotely (see [`Handler::adoption_key`]).
+    fn adoption_key(&self, _id: &ObjectId, _desired: &Self::Desired, _refs: &dyn Resolver) -> Option<String> {
+        None
+    }
+
+    /// The desired state in comparable form; an error names its field.
+    fn desired(
+        &self,
+        id: &ObjectId,
+        desired: &Self::Desired,
+        refs: &dyn Resolver,
+        context: &Self::Context,
+    ) -> Result<Self::Comparable, FieldError>;
+
+    /// A remote object in comparable form, server defaults and formatting normalised away.
+    fn observed(&self, remote: &Remote<'_, Self::Remote>) -> Self::Comparable;
+
+    /// A remote object normalised against a desired one, for kinds that manage part of an
+    /// object (the secret keys a definition names); the default ignores `desired`.
+    fn observed_for(&self, remote: &Remote<'_, Self::Remote>, _desired: &Self::Comparable) -> Self::Comparable {
+        self.observed(remote)
+    }
+
+    /// The key list items at `path` are matched by (see [`Handler::list_key`]).
+    fn list_key(&self, _path: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// The project a remote object's owner marker names (see [`Handler::owner`]).
+    fn owner(&self, _remote: &Remote<'_, Self::Remote>) -> Option<String> {
+        None
+    }
+
+    /// A remote object in a few words, for its delete line.
+    fn describe(&self, remote: &Remote<'_, Self::Remote>) -> String {
+        remote.remote_id().to_owned()
+    }
+
+    /// A remote object as a definition to write (see [`Handler::import`]).
+    fn import(
+        &self,
+        _remote: &Remote<'_, Self::Remote>,
+        _refs: &dyn ImportRefs,
+        _context: &Self::Context,
+    ) -> Option<ImportedFields> {
+        None
+    }
+
+    /// The kinds this kind's objects live in or use (see [`Handler::relations`]).
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        Vec::new()
+    }
+
+    /// An observed object's title and what it lives in and uses (see [`Handler::links`]).
+    fn links(&self, _remote: &Remote<'_, Self::Remote>) -> Links {
+        Links::default()
+    }
+
+    /// What lives in deletable objects that no kind models (see [`Handler::unmodelled_contents`]).
+    async fn unmodelled_contents(
+        &self,
+        _remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
+        Ok(BTreeMap::new())
+    }
+
+    /// Every remote object as far as links need it (see [`Handler::list_for_links`]).
+    async fn list_for_links(&self, _relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {
+        self.list().await
+    }
+
+    /// Every remote object of this kind, in as few requests as the API allows.
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError>;
+
+    /// What planning needs besides the list (see [`Kind::Context`]), read with it.
+    async fn read_context(&self) -> Result<Self::Context, HandlerError> {
+        Ok(Self::Context::default())
+    }
+
+    /// The list and the context, as a plan reads them: by default both concurrently; override
+    /// it when the list itself learns part of the context (which objects were unreadable).
+    async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Self::Context), HandlerError> {
+        let (objects, context) = futures::future::join(self.list(), self.read_context()).await;
+        Ok((objects?, context?))
+    }
+
+    /// One remote object (see [`Handler::read`]); by default found in [`Kind::list`].
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.list().await?.into_iter().find(|remote| remote.remote_id == remote_id))
+    }
+
+    /// How a saved plan's objects of this kind are re-read (see [`Handler::reread`]).
+    fn reread(&self) -> Reread {
+        Reread::List
+    }
+
+    /// The remote object with this natural key (see [`Handler::read_by_adoption_key`]).
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        Ok(self.list().await?.into_iter().find(|remote| remote.adoption_key.as_deref() == Some(key)))
+    }
+
+    /// Creates (`current` is `None`) or updates the object; returns it as now stored.
+    async fn write(
+        &self,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &Self::Desired,
+        refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError>;
+
+    /// Deletes the object.
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+}
+
+/// The adapter that makes a [`Kind`] a [`Handler`]: `Arc::new(Typed(MyKind { … }))`.
+pub struct Typed<K>(pub K);
+
+impl<K: fmt::Debug> fmt::Debug for Typed<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Generic references replaced by [`crate::KNOWN_AFTER_APPLY`], for the checks that run
+/// before anything resolves.
+struct NothingResolves;
+
+impl Resolver for NothingResolves {
+    fn resolve(&self, _reference: &LocalRef) -> Option<Resolved<'_>> {
+        Some(Resolved::Pending)
+    }
+}
+
+impl<K: Kind> Typed<K> {
+    /// A definition's fields as the kind's type, references resolved through `refs`.
+    fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
+        let has_refs = crate::refs::find_refs(fields).map_or(true, |found| !found.is_empty());
+        if !has_refs {
+            return parse_fields_value(&Value::Object(fields.clone()));
+        }
+        let substituted = crate::refs::substitute(fields, refs)
+            .map_err(|err| FieldError::at(err.pointer().to_owned(), err.to_string()))?;
+        parse_fields_value(&Value::Object(substituted))
+    }
+
+    /// A definition's fields as the kind's type, before anything resolves (offline checks).
+    fn parse_offline(&self, fields: &Fields) -> Result<K::Desired, FieldError> {
+        self.parse_desired(fields, &NothingResolves)
+    }
+
+    /// A remote object's fields as the kind's type; `None` when they do not parse (an answer
+    /// of a shape the kind does not know: the caller falls back to what needs no fields).
+    fn parse_remote<'a>(&self, remote: &'a RemoteObject) -> Result<Remote<'a, K::Remote>, String> {
+        K::Remote::deserialize(&remote.fields)
+            .map(|fields| Remote { object: remote, fields })
+            .map_err(|err| err.to_string())
+    }
+
+    fn context(&self, context: &Value) -> Result<K::Context, FieldError> {
+        if context.is_null() {
+            return Ok(K::Context::default());
+        }
+        parse_fields_value(context)
+            .map_err(|err| FieldError::at("", format!("the recorded context of this kind is unreadable: {err}")))
+    }
+}
+
+/// What a remote object that does not parse compares as: a value no definition has, so that
+/// the plan shows it and a write replaces it.
+fn unreadable(message: String) -> Value {
+    serde_json::json!({ "unreadable": message })
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    // A `Serialize` of plain data (no maps with non-string keys) cannot fail.
+    serde_json::to_value(value).unwrap_or_else(|err| unreadable(err.to_string()))
+}
+
+#[async_trait]
+impl<K: Kind> Handler for Typed<K> {
+    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+        let desired = self.parse_offline(fields).map_err(|err| vec![err])?;
+        self.0.validate(&desired)
+    }
+
+    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+        // Every definition passed `validate`, so each parses; one that does not is skipped.
+        let parsed: Vec<(usize, &ObjectId, K::Desired)> = definitions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (id, fields))| Some((index, *id, self.parse_offline(fields).ok()?)))
+            .collect();
+        let typed: Vec<(&ObjectId, &K::Desired)> = parsed.iter().map(|(_, id, desired)| (*id, desired)).collect();
+        self.0
+            .validate_together(&typed)
+            .into_iter()
+            .map(|(position, error)| (parsed[position].0, error))
+            .collect()
+    }
+
+    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
+        self.parse_offline(fields).map(|desired| self.0.references(&desired)).unwrap_or_default()
+    }
+
+    fn key_references(&self, fields: &Fields) -> Vec<KeyReference> {
+        self.parse_offline(fields).map(|desired| self.0.key_references(&desired)).unwrap_or_default()
+    }
+
+    fn unique_key(&self, desired: &DesiredObject) -> Option<String> {
+        let typed = self.parse_offline(&desired.fields).ok()?;
+        self.0.unique_key(&desired.id, &typed)
+    }
+
+    fn remote_unique_key(&self, remote: &RemoteObject) -> Option<String> {
+        self.0.remote_unique_key(&self.parse_remote(remote).ok()?)
+    }
+
+    fn unique_key_clash(&self, desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError> {
+        let typed = self.parse_offline(&desired.fields)?;
+        let remote = self.parse_remote(remote).map_err(|message| FieldError::at("", message))?;
+        self.0.unique_key_clash(&desired.id, &typed, &remote)
+    }
+
+    fn secret_fields(&self) -> Vec<&'static str> {
+        self.0.secret_fields()
+    }
+
+    fn file_fields(&self) -> Vec<&'static str> {
+        self.0.file_fields()
+    }
+
+    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
+        let typed = self.parse_desired(&desired.fields, refs).ok()?;
+        self.0.adoption_key(&desired.id, &typed, refs)
+    }
+
+    fn compare(
+        &self,
+        desired: &DesiredObject,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &Value,
+    ) -> Result<Compared, FieldError> {
+        let typed = self.parse_desired(&desired.fields, refs)?;
+        let context = self.context(context)?;
+        let comparable = self.0.desired(&desired.id, &typed, refs, &context)?;
+        let observed = match remote.map(|remote| self.parse_remote(remote)) {
+            None => None,
+            Some(Ok(remote)) => Some(to_value(&self.0.observed_for(&remote, &comparable))),
+            Some(Err(message)) => Some(unreadable(message)),
+        };
+        Ok(Compared { desired: to_value(&comparable), observed })
+    }
+
+    fn observed(&self, remote: &RemoteObject) -> Value {
+        match self.parse_remote(remote) {
+            Ok(remote) => to_value(&self.0.observed(&remote)),
+            Err(message) => unreadable(message),
+        }
+    }
+
+    fn list_key(&self, path: &str) -> Option<&'static str> {
+        self.0.list_key(path)
+    }
+
+    fn owner(&self, remote: &RemoteObject) -> Option<String> {
+        self.0.owner(&self.parse_remote(remote).ok()?)
+    }
+
+    fn describe(&self, remote: &RemoteObject) -> String {
+        match self.parse_remote(remote) {
+            Ok(typed) => self.0.describe(&typed),
+            Err(_) => remote.remote_id.clone(),
+        }
+    }
+
+    fn import(&self, remote: &RemoteObject, refs: &dyn ImportRefs, context: &Value) -> Option<ImportedFields> {
+        let context = self.context(context).ok()?;
+        self.0.import(&self.parse_remote(remote).ok()?, refs, &context)
+    }
+
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        self.0.relations()
+    }
+
+    fn links(&self, remote: &RemoteObject) -> Links {
+        self.parse_remote(remote).map(|remote| self.0.links(&remote)).unwrap_or_default()
+    }
+
+    async fn unmodelled_contents(
+        &self,
+        remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
+        self.0.unmodelled_contents(remote_ids).await
+    }
+
+    async fn list_for_links(&self, relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {
+        self.0.list_for_links(relations).await
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        self.0.list().await
+    }
+
+    async fn observe(&self) -> Result<(Vec<RemoteObject>, Value), HandlerError> {
+        let (objects, context) = self.0.list_with_context().await?;
+        let context = serde_json::to_value(&context).map_err(|err| {
+            HandlerError::new(HandlerErrorKind::Other, format!("cannot record this kind's context: {err}"))
+        })?;
+        Ok((objects, context))
+    }
+
+    async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        self.0.read(remote_id).await
+    }
+
+    fn reread(&self) -> Reread {
+        self.0.reread()
+    }
+
+    async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError> {
+        self.0.read_by_adoption_key(key).await
+    }
+
+    async fn write(
+        &self,
+        current: Option<&RemoteObject>,
+        desired: &DesiredObject,
+        refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError> {
+        let typed = self.parse_desired(&desired.fields, refs).map_err(|err| {
+            HandlerError::new(HandlerErrorKind::Invalid, err.message.clone()).at(err.pointer.clone())
+        })?;
+        self.0.write(current, &desired.id, &typed, refs).await
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        self.0.delete(current).await
+    }
+}
