@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-
 /// Orders nodes so that every node comes after all it depends on. `depends_on[n]` lists the
 /// nodes `n` needs first. Returns the cycle (first node repeated at the end) if there is one.
 pub fn topological_order<N: Ord + Clone>(

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use async_trait::async_trait;
-use serde::{Deserialize as _, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
 use crate::links::{LinkedObject, Links, Relation};
@@ -43,7 +43,7 @@ impl<R> Remote<'_, R> {
 /// One kind of object, typed. Only `desired`, `observed`, `list`, `write` and `delete` are
 /// required; every other method has the default of a kind that does not need it.
 #[async_trait]
-pub trait Kind: Send + Sync + 'static {
+pub trait Kind: Send + Sync + fmt::Debug + 'static {
     /// A definition's fields (use `#[serde(deny_unknown_fields)]`: a misspelt field is an error
     /// at its line). Generic references (`{ ref = … }`) arrive replaced by the value they
     /// resolve to, or by [`crate::KNOWN_AFTER_APPLY`] while unknown.
@@ -226,7 +226,7 @@ pub trait Kind: Send + Sync + 'static {
 /// The adapter that makes a [`Kind`] a [`Handler`]: `Arc::new(Typed(MyKind { … }))`.
 pub struct Typed<K>(pub K);
 
-impl<K: fmt::Debug> fmt::Debug for Typed<K> {
+impl<K: Kind> fmt::Debug for Typed<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
@@ -302,11 +302,7 @@ impl<K: Kind> Handler for Typed<K> {
             .filter_map(|(index, (id, fields))| Some((index, *id, self.parse_offline(fields).ok()?)))
             .collect();
         let typed: Vec<(&ObjectId, &K::Desired)> = parsed.iter().map(|(_, id, desired)| (*id, desired)).collect();
-        self.0
-            .validate_together(&typed)
-            .into_iter()
-            .map(|(position, error)| (parsed[position].0, error))
-            .collect()
+        self.0.validate_together(&typed).into_iter().map(|(position, error)| (parsed[position].0, error)).collect()
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
@@ -439,9 +435,9 @@ impl<K: Kind> Handler for Typed<K> {
         desired: &DesiredObject,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let typed = self.parse_desired(&desired.fields, refs).map_err(|err| {
-            HandlerError::new(HandlerErrorKind::Invalid, err.message.clone()).at(err.pointer.clone())
-        })?;
+        let typed = self
+            .parse_desired(&desired.fields, refs)
+            .map_err(|err| HandlerError::new(HandlerErrorKind::Invalid, err.message.clone()).at(err.pointer.clone()))?;
         self.0.write(current, &desired.id, &typed, refs).await
     }
 

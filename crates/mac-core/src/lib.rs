@@ -21,6 +21,8 @@ pub mod graph;
 pub mod import;
 pub mod keyrefs;
 pub mod kind;
+#[doc(hidden)]
+pub mod legacy;
 pub mod links;
 pub mod moved;
 pub mod object;
@@ -42,15 +44,15 @@ pub mod template;
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
 pub use diff::{FieldChange, ItemChange, ItemChangeKind};
-pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use kind::{Kind, Remote, Typed};
+pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{Definition, Fields, LocalRef, ObjectId, RemoteObject, Resource};
 pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
-    Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference,
-    KNOWN_AFTER_APPLY, KindSpec, Provider, ProviderRegistration, ProviderSettings, Providers, Registry, Reread, Resolved,
-    Resolver, SettingsError, parse_fields,
+    Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
+    KNOWN_AFTER_APPLY, KeyReference, KindSpec, Provider, ProviderRegistration, ProviderSettings, Providers, Registry,
+    Reread, Resolved, Resolver, SettingsError, parse_fields,
 };
 pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};

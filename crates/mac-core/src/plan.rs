@@ -9,9 +9,7 @@ use serde_json::Value;
 
 use crate::diff::{FieldChange, ItemChange, diff_items};
 use crate::graph::topological_order;
-use crate::object::{
-    Definition, LocalRef, ObjectId, RemoteObject, Resource,
-};
+use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
 use crate::recheck::Fingerprint;
@@ -112,7 +110,11 @@ impl From<ObservedRecord> for Observed {
                 .into_iter()
                 .map(|(instance, kind, remote_id, held)| ((instance, kind, remote_id), held))
                 .collect(),
-            contexts: record.contexts.into_iter().map(|(instance, kind, context)| ((instance, kind), context)).collect(),
+            contexts: record
+                .contexts
+                .into_iter()
+                .map(|(instance, kind, context)| ((instance, kind), context))
+                .collect(),
         }
     }
 }
@@ -822,9 +824,9 @@ fn refuse_delete_all(
     }
     for (instance, count) in managed {
         let defines_any = definitions.iter().any(|definition| definition.id.provider == instance);
-        let deletes_any = resources.values().any(|resource| {
-            matches!(resource, Resource::Obsolete { id, remote: Some(_), .. } if id.provider == instance)
-        });
+        let deletes_any = resources.values().any(
+            |resource| matches!(resource, Resource::Obsolete { id, remote: Some(_), .. } if id.provider == instance),
+        );
         if !defines_any && deletes_any {
             return Err(PlanError::WouldDeleteAll { instance: instance.to_owned(), count });
         }

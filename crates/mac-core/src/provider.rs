@@ -295,7 +295,7 @@ pub trait Provider: Send + Sync {
 /// the planner calls them for many objects at once on plain threads, outside any async
 /// runtime and tracing span, and stays deterministic.
 #[async_trait]
-pub trait Handler: Send + Sync {
+pub trait Handler: Send + Sync + fmt::Debug {
     /// Checks a definition's fields offline; each problem names its field.
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>>;
 

@@ -312,10 +312,8 @@ impl FolderKind {
 
     /// A revealed secret is a string here; anything else means it was not revealed.
     fn stored(desired: &FolderFields) -> Value {
-        let stored = StoredFolder {
-            title: json!(desired.title),
-            has_secret: desired.secret.as_ref().map(Value::is_string),
-        };
+        let stored =
+            StoredFolder { title: json!(desired.title), has_secret: desired.secret.as_ref().map(Value::is_string) };
         serde_json::to_value(stored).unwrap_or_default()
     }
 }
@@ -632,7 +630,12 @@ impl Kind for GroupKind {
         Links {
             title: Some(group.name.clone()),
             uid: None,
-            lives_in: group.folder_uid.as_str().map(|uid| LinkTarget::by_remote_id("folder", uid)).into_iter().collect(),
+            lives_in: group
+                .folder_uid
+                .as_str()
+                .map(|uid| LinkTarget::by_remote_id("folder", uid))
+                .into_iter()
+                .collect(),
             uses: group.uses.iter().map(|uid| LinkTarget::by_remote_id("folder", uid)).collect(),
         }
     }

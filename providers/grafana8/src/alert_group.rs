@@ -2,6 +2,8 @@
 //! API.md §3). The group is the unit of writing: one POST of the whole group. Rules keep
 //! their identity through the uids Grafana gives them, which mac remembers in state.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -578,7 +580,7 @@ fn observed_comparable(remote: &RemoteObject) -> Value {
 }
 
 #[async_trait]
-impl Handler for AlertGroupHandler {
+impl mac_core::legacy::LegacyHandler for AlertGroupHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = validate_group(fields).err().unwrap_or_default();
         errors.extend(crate::owner::reserved_rule_annotation(fields));

@@ -6,6 +6,8 @@
 //! other teams' receivers, routes, templates and stored secrets are kept. Writes of the
 //! document are serialised within a run (one lock for both kinds).
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::sync::Arc;
 
 use mac_core::{
@@ -166,7 +168,7 @@ fn integrations_without_defaults(mut contact_point: Value) -> Value {
 }
 
 #[async_trait]
-impl Handler for ContactPointHandler {
+impl mac_core::legacy::LegacyHandler for ContactPointHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         checks::unknown_keys(fields, "", &["name", "integrations"], &mut errors);
@@ -580,7 +582,7 @@ fn policy_receiver(fields: &Fields, refs: &dyn Resolver) -> Option<String> {
 }
 
 #[async_trait]
-impl Handler for NotificationPolicyHandler {
+impl mac_core::legacy::LegacyHandler for NotificationPolicyHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         checks::unknown_keys(fields, "", &ROUTE_KEYS, &mut errors);

@@ -12,6 +12,8 @@
 //! version read at plan time, so a dashboard saved by someone since the plan is refused
 //! (412) rather than overwritten.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -385,7 +387,7 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
 }
 
 #[async_trait]
-impl Handler for DashboardHandler {
+impl mac_core::legacy::LegacyHandler for DashboardHandler {
     fn file_fields(&self) -> Vec<&'static str> {
         vec!["/json"]
     }

@@ -1,6 +1,8 @@
 //! `datasource`: a Grafana data source (`/api/datasources`, API.md §4). Needs an org Admin
 //! credential, as Grafana 8 requires for data source reads and writes.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -167,7 +169,7 @@ fn without_defaults(mut source: Value) -> Value {
 }
 
 #[async_trait]
-impl Handler for DatasourceHandler {
+impl mac_core::legacy::LegacyHandler for DatasourceHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         checks::unknown_keys(fields, "", &KNOWN_FIELDS, &mut errors);

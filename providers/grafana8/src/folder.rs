@@ -1,5 +1,7 @@
 //! `folder`: a Grafana folder (`/api/folders`, API.md §2).
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -200,7 +202,7 @@ fn folder_object(body: &Value) -> RemoteObject {
 }
 
 #[async_trait]
-impl Handler for FolderHandler {
+impl mac_core::legacy::LegacyHandler for FolderHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let parsed: FolderFields = mac_core::parse_fields(fields).map_err(|err| vec![err])?;
         let mut errors = Vec::new();

@@ -10,6 +10,8 @@
 //! may Edit, role Viewer may View) rather than leaving an empty ACL, which would lock out
 //! everyone but org admins.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -458,7 +460,7 @@ fn validate_fields(fields: &Fields) -> Result<(), Vec<FieldError>> {
 }
 
 #[async_trait]
-impl Handler for FolderPermissionHandler {
+impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         validate_fields(fields)
     }

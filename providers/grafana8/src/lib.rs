@@ -232,14 +232,14 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
 #[derive(Debug)]
 pub struct Grafana8 {
     client: Arc<client::Client>,
-    folders: Arc<folder::FolderHandler>,
-    datasources: Arc<datasource::DatasourceHandler>,
-    notification_channels: Arc<notification_channel::NotificationChannelHandler>,
-    contact_points: Arc<alertmanager::ContactPointHandler>,
-    notification_policies: Arc<alertmanager::NotificationPolicyHandler>,
-    alert_groups: Arc<alert_group::AlertGroupHandler>,
-    dashboards: Arc<dashboard::DashboardHandler>,
-    folder_permissions: Arc<folder_permission::FolderPermissionHandler>,
+    folders: Arc<dyn Handler>,
+    datasources: Arc<dyn Handler>,
+    notification_channels: Arc<dyn Handler>,
+    contact_points: Arc<dyn Handler>,
+    notification_policies: Arc<dyn Handler>,
+    alert_groups: Arc<dyn Handler>,
+    dashboards: Arc<dyn Handler>,
+    folder_permissions: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -247,14 +247,26 @@ impl Grafana8 {
     fn new(client: Arc<client::Client>, project_root: PathBuf, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
-            folders: Arc::new(folder::FolderHandler::new(client.clone())),
-            datasources: Arc::new(datasource::DatasourceHandler::new(client.clone())),
-            notification_channels: Arc::new(notification_channel::NotificationChannelHandler::new(client.clone())),
-            contact_points: Arc::new(alertmanager::ContactPointHandler::new(alertmanager.clone())),
-            notification_policies: Arc::new(alertmanager::NotificationPolicyHandler::new(alertmanager)),
-            alert_groups: Arc::new(alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone())),
-            dashboards: Arc::new(dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project)),
-            folder_permissions: Arc::new(folder_permission::FolderPermissionHandler::new(client.clone())),
+            folders: Arc::new(mac_core::legacy::Legacy(folder::FolderHandler::new(client.clone()))),
+            datasources: Arc::new(mac_core::legacy::Legacy(datasource::DatasourceHandler::new(client.clone()))),
+            notification_channels: Arc::new(mac_core::legacy::Legacy(
+                notification_channel::NotificationChannelHandler::new(client.clone()),
+            )),
+            contact_points: Arc::new(mac_core::legacy::Legacy(alertmanager::ContactPointHandler::new(
+                alertmanager.clone(),
+            ))),
+            notification_policies: Arc::new(mac_core::legacy::Legacy(alertmanager::NotificationPolicyHandler::new(
+                alertmanager,
+            ))),
+            alert_groups: Arc::new(mac_core::legacy::Legacy(
+                alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
+            )),
+            dashboards: Arc::new(mac_core::legacy::Legacy(
+                dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project),
+            )),
+            folder_permissions: Arc::new(mac_core::legacy::Legacy(folder_permission::FolderPermissionHandler::new(
+                client.clone(),
+            ))),
             client,
         }
     }

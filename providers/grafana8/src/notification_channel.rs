@@ -1,6 +1,8 @@
 //! `notification_channel`: a legacy alerting notification channel (`/api/alert-notifications`,
 //! API.md §5.1).
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::sync::Arc;
 
 use mac_core::{
@@ -141,7 +143,7 @@ fn without_defaults(mut channel: Value) -> Value {
 }
 
 #[async_trait]
-impl Handler for NotificationChannelHandler {
+impl mac_core::legacy::LegacyHandler for NotificationChannelHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         checks::unknown_keys(fields, "", &KNOWN_FIELDS, &mut errors);

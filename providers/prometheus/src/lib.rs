@@ -155,7 +155,7 @@ fn is_executable(path: &Path) -> bool {
 pub struct Prometheus {
     files: Arc<files::RuleFiles>,
     server: Option<Arc<server::Server>>,
-    rule_groups: Arc<rule_group::RuleGroupHandler>,
+    rule_groups: Arc<dyn Handler>,
 }
 
 impl Prometheus {
@@ -163,7 +163,10 @@ impl Prometheus {
         let files = Arc::new(files);
         let server = server.map(Arc::new);
         Prometheus {
-            rule_groups: Arc::new(rule_group::RuleGroupHandler::new(files.clone(), server.clone())),
+            rule_groups: Arc::new(mac_core::legacy::Legacy(rule_group::RuleGroupHandler::new(
+                files.clone(),
+                server.clone(),
+            ))),
             files,
             server,
         }

@@ -6,6 +6,8 @@
 //! `#3` for a name repeated in the group, as Prometheus allows), so a changed threshold shows
 //! as `rules[id="HighErrorRate"].expr`.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -231,7 +233,7 @@ pub(crate) fn to_yaml(normal: &Value) -> Result<serde_norway::Value, serde_norwa
 }
 
 #[async_trait]
-impl Handler for RuleGroupHandler {
+impl mac_core::legacy::LegacyHandler for RuleGroupHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         validate_group(fields)
     }

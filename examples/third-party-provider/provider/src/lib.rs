@@ -139,12 +139,15 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
 #[derive(Debug)]
 pub struct Alertmanager {
     client: Arc<client::Client>,
-    silences: Arc<silence::SilenceHandler>,
+    silences: Arc<dyn Handler>,
 }
 
 impl Alertmanager {
     fn new(client: Arc<client::Client>, now: Timestamp) -> Alertmanager {
-        Alertmanager { silences: Arc::new(silence::SilenceHandler::new(client.clone(), now)), client }
+        Alertmanager {
+            silences: Arc::new(mac_core::legacy::Legacy(silence::SilenceHandler::new(client.clone(), now))),
+            client,
+        }
     }
 }
 

@@ -14,6 +14,8 @@
 //!   the time of the write.
 //! - `DELETE /api/v2/silence/{id}` expires a silence; it is the only way to end one.
 
+#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
+use mac_core::legacy::LegacyHandler as _;
 use mac_core::{
     DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
     RemoteObject, Resolver, async_trait,
@@ -302,7 +304,7 @@ fn valid_label_name(name: &str) -> bool {
 }
 
 #[async_trait]
-impl Handler for SilenceHandler {
+impl mac_core::legacy::LegacyHandler for SilenceHandler {
     fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
         let silence = Silence::from_fields(fields).map_err(|err| vec![err])?;
         let mut problems = Vec::new();
