@@ -476,6 +476,12 @@ pub trait Handler: Send + Sync {
     ) -> Result<RemoteObject, HandlerError>;
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+
+    /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
+    /// `mac test` checks ([`crate::rules`]). The default: `None`.
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        None
+    }
 }
 
 /// How the objects of a kind are re-read to check that a saved plan is still current.
