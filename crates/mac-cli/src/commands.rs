@@ -186,7 +186,7 @@ fn test(cli: &Cli, args: &TestArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let config =
         rule_tests::Config { root: &project.config.root, paths: &args.paths, promtool: args.promtool.as_deref() };
-    rule_tests::run(&config, &project.definitions)
+    rule_tests::run(&config, &project.definitions, &project.providers)
 }
 
 fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,6 @@ mod progress;
 mod render;
 mod rule_tests;
 mod toml_like;
-mod twins;
 
 use std::process::ExitCode;
 

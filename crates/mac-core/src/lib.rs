@@ -34,6 +34,7 @@ pub mod provider;
 pub mod recheck;
 pub mod refresh;
 pub mod refs;
+pub mod rules;
 pub mod secret;
 pub mod secrets;
 pub mod source;

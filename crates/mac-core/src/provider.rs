@@ -404,6 +404,12 @@ pub trait Handler: Send + Sync + fmt::Debug {
 
     /// Deletes the object.
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+
+    /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
+    /// `mac test` checks ([`crate::rules`]). The default: `None`.
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        None
+    }
 }
 
 /// A desired object and its remote counterpart in the same comparable form.

@@ -820,6 +820,10 @@ impl mac_core::legacy::LegacyHandler for AlertGroupHandler {
             Err(err) => Err(err),
         }
     }
+
+    fn rule_view(&self) -> Option<&dyn mac_core::rules::RuleView> {
+        Some(&crate::rule_view::AlertGroupRules)
+    }
 }
 
 /// Checks a group as Grafana 8.5 would (api/api_ruler_validation.go), before any request.

@@ -17,6 +17,7 @@ mod folder_ref;
 mod links;
 mod notification_channel;
 mod owner;
+mod rule_view;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {

@@ -11,8 +11,8 @@
 use mac_core::duration;
 mod files;
 mod rule_group;
+mod rule_view;
 mod server;
-pub mod unit_test;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -324,6 +324,10 @@ impl mac_core::legacy::LegacyHandler for RuleGroupHandler {
         edit.remove(&namespace, &name)?;
         edit.commit(self.server.as_deref()).await.map_err(|err| locate(err, &name, &namespace))
     }
+
+    fn rule_view(&self) -> Option<&dyn mac_core::rules::RuleView> {
+        Some(&crate::rule_view::RuleGroupRules)
+    }
 }
 
 /// A readable local id or file name: `Payments Team` → `payments-team`.

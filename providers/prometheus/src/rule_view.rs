@@ -1,0 +1,159 @@
+//! `rule_group` rules in PromQL terms ([`mac_core::rules`]), for `mac test`: their alerting
+//! rules, the reference side of a comparison with Grafana twins, and the rule files an apply
+//! would write, which promtool unit-tests.
+//!
+//! Plain functions over definitions' fields (no provider instance, no I/O), so that the rules
+//! under test are byte for byte those `mac apply` writes.
+
+use std::collections::BTreeMap;
+
+use mac_core::Fields;
+use mac_core::rules::{AlertRule, Evaluator, RuleFilesError, RuleView};
+use serde_json::Value;
+use serde_norway::{Mapping, Value as Yaml};
+
+use crate::files::{HEADER, RuleFiles};
+use crate::rule_group::{normalise, to_yaml};
+
+/// The [`RuleView`] of `rule_group` definitions.
+#[derive(Debug)]
+pub(crate) struct RuleGroupRules;
+
+impl RuleView for RuleGroupRules {
+    fn evaluator(&self) -> Evaluator {
+        Evaluator::Prometheus
+    }
+
+    fn alert_rules(&self, local_id: &str, fields: &Fields) -> Vec<AlertRule> {
+        rules(fields)
+            .filter_map(|rule| {
+                let alert = rule.get("alert").and_then(Value::as_str)?;
+                Some(AlertRule {
+                    name: format!("{local_id}/{alert}"),
+                    runbook_url: rule
+                        .get("annotations")
+                        .and_then(|annotations| annotations.get("runbook_url"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    expr: rule
+                        .get("expr")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                        .ok_or_else(|| "no expr".to_owned()),
+                    for_ms: rule
+                        .get("for")
+                        .and_then(Value::as_str)
+                        .map_or(Some(0), |text| mac_core::duration::parse(text.trim())),
+                    labels: rule
+                        .get("labels")
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                        .map(|(key, value)| {
+                            (key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+                        })
+                        .collect(),
+                    fires_on_no_data: false,
+                })
+            })
+            .collect()
+    }
+
+    fn rule_count(&self, fields: &Fields) -> usize {
+        rules(fields).count()
+    }
+
+    fn rule_files(&self, definitions: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
+        rule_files(definitions)
+    }
+}
+
+fn rules(fields: &Fields) -> impl Iterator<Item = &Value> {
+    fields.get("rules").and_then(Value::as_array).into_iter().flatten()
+}
+
+/// The rule files these groups (local id, fields) make when applied to an empty rules
+/// directory: file name (`<namespace>.yml`) → its text, each file's groups in the order given.
+fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
+    let mut files: BTreeMap<String, Vec<Yaml>> = BTreeMap::new();
+    for (local_id, fields) in groups {
+        let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default();
+        let name = fields.get("name").and_then(Value::as_str).unwrap_or(local_id);
+        let written = to_yaml(&normalise(namespace, name, fields)).map_err(|source| RuleFilesError {
+            message: format!("cannot write rule group `{namespace}/{name}` as YAML"),
+            source: Some(Box::new(source)),
+        })?;
+        files.entry(RuleFiles::file_name(namespace)).or_default().push(written);
+    }
+    files
+        .into_iter()
+        .map(|(file, groups)| {
+            let mut document = Mapping::new();
+            document.insert(Yaml::String("groups".to_owned()), Yaml::Sequence(groups));
+            let text = serde_norway::to_string(&Yaml::Mapping(document)).map_err(|source| RuleFilesError {
+                message: format!("cannot write {file} as YAML"),
+                source: Some(Box::new(source)),
+            })?;
+            Ok((file, format!("{HEADER}{text}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: &Value) -> &Fields {
+        value.as_object().expect("an object")
+    }
+
+    #[test]
+    fn rule_files_are_what_an_apply_writes() {
+        let slo = json!({
+            "namespace": "payments", "name": "slo", "interval": "60s",
+            "rules": [{ "alert": "Down", "expr": " up == 0 ", "for": "120s", "labels": { "severity": "page" } }]
+        });
+        let other = json!({ "namespace": "payments", "rules": [{ "record": "a:b", "expr": "sum(a)" }] });
+        let files =
+            RuleGroupRules.rule_files(&[("slo", fields(&slo)), ("recorded", fields(&other))]).expect("rule files");
+        assert_eq!(files.keys().collect::<Vec<_>>(), ["payments.yml"]);
+        let expected = format!(
+            "{HEADER}groups:\n- name: slo\n  interval: 1m\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 2m\n    labels:\n      severity: page\n- name: recorded\n  rules:\n  - record: a:b\n    expr: sum(a)\n"
+        );
+        assert_eq!(files["payments.yml"], expected);
+    }
+
+    #[test]
+    fn alerting_rules_are_viewed_and_recording_rules_only_counted() {
+        let group = json!({ "rules": [
+            { "alert": "Down", "expr": "up == 0", "for": "2m", "labels": { "severity": "page" },
+              "annotations": { "runbook_url": "https://r/#down" } },
+            { "record": "a:b", "expr": "sum(a)" },
+            { "alert": "Quiet" },
+        ]});
+        let rules = RuleGroupRules.alert_rules("slo", fields(&group));
+        assert_eq!(
+            rules,
+            [
+                AlertRule {
+                    name: "slo/Down".to_owned(),
+                    runbook_url: Some("https://r/#down".to_owned()),
+                    expr: Ok("up == 0".to_owned()),
+                    for_ms: Some(120_000),
+                    labels: BTreeMap::from([("severity".to_owned(), "page".to_owned())]),
+                    fires_on_no_data: false,
+                },
+                AlertRule {
+                    name: "slo/Quiet".to_owned(),
+                    runbook_url: None,
+                    expr: Err("no expr".to_owned()),
+                    for_ms: Some(0),
+                    labels: BTreeMap::new(),
+                    fires_on_no_data: false,
+                },
+            ]
+        );
+        assert_eq!(RuleGroupRules.rule_count(fields(&group)), 3);
+    }
+}
