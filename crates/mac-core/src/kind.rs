@@ -221,6 +221,12 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the object.
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+
+    /// The PromQL view of the alerting rules this kind's definitions hold, for `mac test`
+    /// (see [`Handler::rule_view`]); `None` for kinds without alerting rules.
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        None
+    }
 }
 
 /// The adapter that makes a [`Kind`] a [`Handler`]: `Arc::new(Typed(MyKind { … }))`.
@@ -443,5 +449,9 @@ impl<K: Kind> Handler for Typed<K> {
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
         self.0.delete(current).await
+    }
+
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        self.0.rule_view()
     }
 }

@@ -200,6 +200,10 @@ pub trait LegacyHandler: Send + Sync + std::fmt::Debug {
     ) -> Result<RemoteObject, HandlerError>;
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        None
+    }
 }
 
 /// Adapts a [`LegacyHandler`] to [`Handler`].
@@ -307,5 +311,8 @@ impl<H: LegacyHandler> Handler for Legacy<H> {
     }
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
         self.0.delete(current).await
+    }
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
+        self.0.rule_view()
     }
 }

@@ -406,10 +406,8 @@ pub trait Handler: Send + Sync + fmt::Debug {
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
 
     /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
-    /// `mac test` checks ([`crate::rules`]). The default: `None`.
-    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
-        None
-    }
+    /// `mac test` checks ([`crate::rules`]); `None` for other kinds.
+    fn rule_view(&self) -> Option<&dyn crate::rules::RuleView>;
 }
 
 /// A desired object and its remote counterpart in the same comparable form.
