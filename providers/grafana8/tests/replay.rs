@@ -32,7 +32,7 @@ interval = "1m"
 rules = [
   { title = "High error ratio", condition = "B", for = "5m", labels = { severity = "page" }, data = [
     { ref_id = "A", datasource = { name = "Prometheus" }, model = { expr = "rate(errors_total[5m])" } },
-    { ref_id = "B", datasource = "__expr__", model = { type = "threshold", expression = "A", conditions = [{ evaluator = { type = "gt", params = [0.05] } }] } },
+    { ref_id = "B", datasource = "__expr__", model = { type = "math", expression = "$A > 0.05" } },
   ] },
 ]
 "#;
