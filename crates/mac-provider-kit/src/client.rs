@@ -233,7 +233,8 @@ impl Request<'_> {
         match &self.body {
             None => {}
             Some(Ok(bytes)) => {
-                request = request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes.clone());
+                request =
+                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes.clone());
             }
             Some(Err(message)) => {
                 return Err(final_error(HandlerError::new(
@@ -326,13 +327,8 @@ impl Response {
     /// This answer as an error: its kind from the status ([`error_kind`]), its message
     /// `GET /api/x: Grafana answered 404: <the server's message>`.
     pub fn error(&self) -> HandlerError {
-        let message = format!(
-            "{}: {} answered {}: {}",
-            self.described,
-            self.server,
-            self.status.as_u16(),
-            self.server_message()
-        );
+        let message =
+            format!("{}: {} answered {}: {}", self.described, self.server, self.status.as_u16(), self.server_message());
         let error = HandlerError::new(error_kind(self.status), message);
         match self.gave_up_after {
             Some(attempts) => gave_up(error, attempts),

@@ -167,7 +167,8 @@ impl HttpSettings {
             );
             builder = builder.danger_accept_invalid_certs(true);
         }
-        let http = builder.build().map_err(|err| SettingsError::at("", format!("cannot set up the HTTP client: {err}")))?;
+        let http =
+            builder.build().map_err(|err| SettingsError::at("", format!("cannot set up the HTTP client: {err}")))?;
         Ok(HttpClient::new(http, base, self.server, self.credentials, provider.project_root.clone(), self.retry))
     }
 }
@@ -223,7 +224,10 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked_and_end_in_a_slash() {
-        assert_eq!(parse_base_url("http://localhost:3000/grafana").expect("valid").as_str(), "http://localhost:3000/grafana/");
+        assert_eq!(
+            parse_base_url("http://localhost:3000/grafana").expect("valid").as_str(),
+            "http://localhost:3000/grafana/"
+        );
         for bad in ["not a url", "ftp://host", "https://user:pw@host"] {
             let error = parse_base_url(bad).expect_err(bad);
             assert_eq!(error.pointer, "/url", "{bad}");

@@ -21,7 +21,10 @@ pub fn error_kind(status: StatusCode) -> HandlerErrorKind {
 pub fn is_transient(status: StatusCode) -> bool {
     matches!(
         status,
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
     )
 }
 
@@ -78,7 +81,8 @@ mod tests {
         ] {
             assert_eq!(error_kind(StatusCode::from_u16(status).expect("a status")), kind, "{status}");
         }
-        let transient: Vec<u16> = (400..600).filter(|&code| is_transient(StatusCode::from_u16(code).expect("a status"))).collect();
+        let transient: Vec<u16> =
+            (400..600).filter(|&code| is_transient(StatusCode::from_u16(code).expect("a status"))).collect();
         assert_eq!(transient, [429, 502, 503, 504]);
     }
 

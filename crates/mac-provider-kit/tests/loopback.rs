@@ -41,7 +41,11 @@ async fn busy(State(seen): State<Arc<Seen>>) -> impl IntoResponse {
 async fn dated(State(seen): State<Arc<Seen>>) -> impl IntoResponse {
     // A date in the past: retry at once.
     if seen.dated.fetch_add(1, Ordering::SeqCst) == 0 {
-        return (StatusCode::BAD_GATEWAY, [("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], "<html>bad gateway</html>");
+        return (
+            StatusCode::BAD_GATEWAY,
+            [("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")],
+            "<html>bad gateway</html>",
+        );
     }
     (StatusCode::OK, [("retry-after", "0")], "{}")
 }
