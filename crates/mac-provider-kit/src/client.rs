@@ -121,13 +121,24 @@ impl HttpClient {
 
 /// A request being prepared: [`Request::json`] for a body, [`Request::repeat`] for its retry
 /// rule, then [`Request::send`] or [`Request::send_any`].
-#[derive(Debug)]
 pub struct Request<'a> {
     client: &'a HttpClient,
     method: Method,
     url: Url,
     body: Option<Result<Vec<u8>, String>>,
     repeat: Repeat,
+}
+
+/// Without the body, which may carry a revealed secret.
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.url.path())
+            .field("body_bytes", &self.body.as_ref().map(|body| body.as_ref().map_or(0, Vec::len)))
+            .field("repeat", &self.repeat)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why one attempt failed, and whether another may follow.
@@ -275,7 +286,6 @@ fn gave_up(error: HandlerError, attempts: u32) -> HandlerError {
 }
 
 /// An HTTP answer: its status and body.
-#[derive(Debug)]
 pub struct Response {
     status: StatusCode,
     body: bytes::Bytes,
@@ -284,6 +294,17 @@ pub struct Response {
     server: String,
     /// Set when a transient status was retried until the policy ran out.
     gave_up_after: Option<u32>,
+}
+
+/// Without the body, which may carry a secret.
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("request", &self.described)
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Response {

@@ -160,8 +160,13 @@ async fn the_secret_is_sent_but_never_shown() {
     // The server saw the right token (else it would answer 401) …
     assert_eq!(error.kind, HandlerErrorKind::Unauthorized);
     assert_eq!(error.message, "GET /private: Test answered 403: permission denied");
-    // … and nothing shows it.
-    for shown in [format!("{client:?}"), format!("{error:?}"), error.to_string()] {
+    // … and nothing shows it, nor a body (which may carry a revealed secret).
+    let request =
+        client.request(Method::POST, client.url(&["private"], &[])).json(&serde_json::json!({ "password": SECRET }));
+    let shown_request = format!("{request:?}");
+    let response = client.request(Method::GET, client.url(&["private"], &[])).send_any().await.expect("an answer");
+    assert!(!format!("{response:?}").contains("permission denied"), "{response:?}");
+    for shown in [format!("{client:?}"), format!("{error:?}"), error.to_string(), shown_request] {
         assert!(!shown.contains(SECRET), "{shown}");
     }
 
