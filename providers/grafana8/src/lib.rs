@@ -10,7 +10,6 @@ mod checks;
 mod client;
 mod dashboard;
 mod datasource;
-use mac_core::duration;
 mod folder;
 mod folder_permission;
 mod folder_ref;
@@ -82,15 +81,14 @@ pub(crate) fn secret_placeholders(stored: Option<&serde_json::Value>, parts: &[&
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use mac_core::{
     Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
     SettingsError, async_trait,
 };
+use mac_provider_kit::reqwest::header::HeaderValue;
+use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
-
-pub use client::Credentials;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -110,7 +108,7 @@ pub const TOKEN_ENV: &str = "MAC_GRAFANA8_TOKEN";
 struct Settings {
     url: Option<String>,
     token: Option<SecretRef>,
-    basic: Option<BasicSettings>,
+    basic: Option<BasicAuth>,
     org_id: Option<i64>,
     /// Per request, e.g. `30s`.
     timeout: Option<String>,
@@ -128,13 +126,6 @@ struct Settings {
     insecure_skip_verify: bool,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BasicSettings {
-    user: String,
-    password: SecretRef,
-}
-
 fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
     let parsed: Settings = settings.parse()?;
     let default_instance = settings.instance == "grafana8";
@@ -145,87 +136,36 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
             format!("missing `url` (the Grafana base URL, e.g. \"http://localhost:3000\"; or set {URL_ENV})"),
         )
     })?;
-    let mut base =
-        reqwest::Url::parse(&url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
-    }
-    if !base.username().is_empty() || base.password().is_some() {
-        return Err(SettingsError::at("/url", "put credentials in `token` or `basic`, not in the URL"));
-    }
-    let host = base.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
-    if base.scheme() == "http" && !loopback && !parsed.allow_insecure_http {
-        return Err(SettingsError::at(
-            "/url",
-            format!(
-                "`{url}` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true"
-            ),
-        ));
-    }
-    // Grafana may be served under a sub-path: keep it, and join API paths below it.
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
+    // The URL is checked first, as before the credentials are looked at.
+    mac_provider_kit::parse_base_url(&url)?;
     let env_token = default_instance && std::env::var_os(TOKEN_ENV).is_some_and(|token| !token.is_empty());
-    let credentials = match (env_token, parsed.token, parsed.basic) {
-        (true, _, _) => Credentials::Token(SecretRef::Env { env: TOKEN_ENV.to_owned() }),
-        (false, Some(token), None) => Credentials::Token(token),
-        (false, None, Some(basic)) => Credentials::Basic { user: basic.user, password: basic.password },
-        (false, Some(_), Some(_)) => {
-            return Err(SettingsError::at("/basic", "set either `token` or `basic`, not both"));
-        }
-        (false, None, None) => {
-            return Err(SettingsError::at(
-                "",
-                format!(
-                    "no credentials: set token = {{ env = \"GRAFANA_TOKEN\" }}, basic = {{ user = \"…\", password = {{ env = \"…\" }} }}, or {TOKEN_ENV}"
-                ),
-            ));
-        }
-    };
-    let timeout = match parsed.timeout {
-        None => Duration::from_secs(30),
-        Some(text) => match duration::parse(&text) {
-            Some(milliseconds) if milliseconds > 0 => Duration::from_millis(milliseconds),
-            _ => {
+    let credentials = if env_token {
+        Credentials::Bearer(SecretRef::Env { env: TOKEN_ENV.to_owned() })
+    } else {
+        match Credentials::from_settings(parsed.token, parsed.basic)? {
+            Credentials::None => {
                 return Err(SettingsError::at(
-                    "/timeout",
-                    format!("`{text}` is not a positive duration such as \"30s\""),
+                    "",
+                    format!(
+                        "no credentials: set token = {{ env = \"GRAFANA_TOKEN\" }}, basic = {{ user = \"…\", password = {{ env = \"…\" }} }}, or {TOKEN_ENV}"
+                    ),
                 ));
             }
-        },
-    };
-    let ca_cert = match parsed.ca_cert {
-        None => None,
-        Some(path) => {
-            let full = settings.project_root.join(&path);
-            let pem = std::fs::read(&full)
-                .map_err(|err| SettingsError::at("/ca_cert", format!("cannot read {}: {err}", path.display())))?;
-            Some(reqwest::Certificate::from_pem(&pem).map_err(|err| {
-                SettingsError::at("/ca_cert", format!("{} is not a PEM certificate: {err}", path.display()))
-            })?)
+            credentials => credentials,
         }
     };
-    if parsed.insecure_skip_verify {
-        tracing::warn!(
-            target: "mac::security",
-            "provider `{}`: insecure_skip_verify = true — TLS certificates are NOT checked; anyone on the network path can impersonate {url} and read the credentials",
-            settings.instance
-        );
+    // Grafana may be served under a sub-path: the kit keeps it, and joins API paths below it.
+    let mut http = HttpSettings::new("Grafana", url);
+    http.credentials = credentials;
+    http.timeout = parsed.timeout;
+    http.ca_cert = parsed.ca_cert;
+    http.insecure_skip_verify = parsed.insecure_skip_verify;
+    http.allow_insecure_http = parsed.allow_insecure_http;
+    http.retry = RetryPolicy::with_attempts(parsed.retries.unwrap_or(5));
+    if let Some(org_id) = parsed.org_id {
+        http.headers.insert("X-Grafana-Org-Id", HeaderValue::from(org_id));
     }
-    let client = client::Client::new(client::ClientConfig {
-        base,
-        credentials,
-        project_root: settings.project_root.clone(),
-        org_id: parsed.org_id,
-        timeout,
-        ca_cert,
-        retry: client::RetryPolicy { attempts: parsed.retries.unwrap_or(5).max(1), ..client::RetryPolicy::default() },
-        insecure_skip_verify: parsed.insecure_skip_verify,
-    })
-    .map_err(|message| SettingsError::at("", message))?;
+    let client = client::Client::new(http.build(settings)?);
     Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone(), settings.project.clone())))
 }
 

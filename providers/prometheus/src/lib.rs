@@ -8,7 +8,6 @@
 //! that the reload succeeded and that the file's groups are loaded as written. A rejected
 //! reload restores the previous files and reloads again.
 
-use mac_core::duration;
 mod files;
 mod rule_group;
 mod rule_view;
@@ -19,9 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mac_core::{
-    Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SettingsError,
-    async_trait,
+    Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
+    SettingsError, async_trait,
 };
+use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
 
 mac_core::inventory::submit! {
@@ -50,6 +50,18 @@ struct Settings {
     /// Per HTTP request and per promtool run, and the longest wait for a reload to show in
     /// the API, e.g. `30s`.
     timeout: Option<String>,
+    /// For a Prometheus behind a proxy (or `--web.config.file`) that wants a bearer token.
+    token: Option<SecretRef>,
+    /// Or basic authentication.
+    basic: Option<BasicAuth>,
+    /// A PEM file with the CA that signed Prometheus' certificate (relative to the project).
+    ca_cert: Option<PathBuf>,
+    /// Send credentials over plain http:// to a host other than this machine.
+    #[serde(default)]
+    allow_insecure_http: bool,
+    /// Accept any TLS certificate. Only for a test server; prefer `ca_cert`.
+    #[serde(default)]
+    insecure_skip_verify: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,21 +79,13 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     let rules_dir = settings.project_root.join(&parsed.rules_dir);
     let default_instance = settings.instance == "prometheus";
     let env_url = default_instance.then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
-    let url = match env_url.or(parsed.url) {
-        None => None,
-        Some(url) => Some(parse_url(&url)?),
-    };
-    let timeout = match parsed.timeout {
+    let url = env_url.or(parsed.url);
+    if let Some(url) = &url {
+        mac_provider_kit::parse_base_url(url)?;
+    }
+    let timeout = match &parsed.timeout {
         None => Duration::from_secs(30),
-        Some(text) => match duration::parse(&text) {
-            Some(milliseconds) if milliseconds > 0 => Duration::from_millis(milliseconds),
-            _ => {
-                return Err(SettingsError::at(
-                    "/timeout",
-                    format!("`{text}` is not a positive duration such as \"30s\""),
-                ));
-            }
-        },
+        Some(text) => mac_provider_kit::parse_timeout(text)?,
     };
     let promtool = match parsed.promtool {
         Some(PromtoolSetting::Enabled(false)) => None,
@@ -110,26 +114,22 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         }
     };
     let server = match url {
-        Some(base) => Some(server::Server::new(base, timeout).map_err(|message| SettingsError::at("/url", message))?),
+        Some(url) => {
+            // Prometheus may be served under a prefix (--web.route-prefix): the kit keeps it.
+            let mut http = HttpSettings::new("Prometheus", url);
+            http.credentials = Credentials::from_settings(parsed.token, parsed.basic)?;
+            http.timeout = parsed.timeout;
+            http.ca_cert = parsed.ca_cert;
+            http.allow_insecure_http = parsed.allow_insecure_http;
+            http.insecure_skip_verify = parsed.insecure_skip_verify;
+            // One attempt, as before the kit: a reload is verified, and a failed one restored.
+            http.retry = RetryPolicy::none();
+            Some(server::Server::new(http.build(settings)?))
+        }
         None => None,
     };
     let files = files::RuleFiles::new(rules_dir, promtool, timeout);
     Ok(Box::new(Prometheus::new(files, server)))
-}
-
-/// An http(s) base URL, with a trailing slash so that API paths join below it.
-fn parse_url(url: &str) -> Result<reqwest::Url, SettingsError> {
-    let mut base =
-        reqwest::Url::parse(url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
-    }
-    // Prometheus may be served under a prefix (--web.route-prefix): keep it.
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
-    Ok(base)
 }
 
 /// The first executable named `program` in PATH.

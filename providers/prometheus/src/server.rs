@@ -3,69 +3,51 @@
 //! and the groups loaded from each file (`/api/v1/rules`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use mac_core::{HandlerError, HandlerErrorKind};
-use reqwest::{Method, Url};
+use mac_provider_kit::reqwest::Method;
+use mac_provider_kit::{HttpClient, Response};
 use serde_json::Value;
 
 /// The rules of a loaded group, in order, as (type, name): `("alerting", "HighErrors")`.
 pub type LoadedRules = Vec<(String, String)>;
 
+/// One Prometheus server, through `mac-provider-kit`'s client (credentials, TLS, request
+/// logging, transport errors).
 #[derive(Debug)]
 pub struct Server {
-    http: reqwest::Client,
-    base: Url,
+    http: HttpClient,
 }
 
 impl Server {
-    pub fn new(base: Url, timeout: Duration) -> Result<Server, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("mac/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
-        Ok(Server { http, base })
+    pub fn new(http: HttpClient) -> Server {
+        Server { http }
     }
 
     pub fn base_url(&self) -> &str {
-        self.base.as_str()
+        self.http.base_url().as_str()
     }
 
-    /// Sends a request; `Ok((status, body))` for any HTTP answer.
-    async fn send(&self, method: Method, path: &str) -> Result<(u16, String), HandlerError> {
-        let url = self.base.join(path).map_err(|err| {
+    /// Sends a request to `path` below the base URL; `Ok` for any HTTP answer.
+    async fn send(&self, method: Method, path: &str) -> Result<Response, HandlerError> {
+        let url = self.http.base_url().join(path).map_err(|err| {
             HandlerError::new(HandlerErrorKind::Other, format!("cannot build the URL of {path}: {err}"))
         })?;
-        let started = std::time::Instant::now();
-        let result = self.http.request(method.clone(), url).send().await;
-        let response = result.map_err(|err| {
-            HandlerError::new(
-                HandlerErrorKind::Unavailable,
-                format!("{method} /{path} to Prometheus at {} failed", self.base),
-            )
-            .with_source(err)
-        })?;
-        let status = response.status().as_u16();
-        let body = response.text().await.map_err(|err| {
-            HandlerError::new(
-                HandlerErrorKind::Unavailable,
-                format!("{method} /{path} to Prometheus at {}: the answer was cut off", self.base),
-            )
-            .with_source(err)
-        })?;
-        tracing::debug!(target: "mac::http", "{method} /{path} -> {status} in {:?}", started.elapsed());
-        Ok((status, body))
+        self.http.request(method, url).send_any().await
     }
 
     /// The `data` of a successful API answer.
     async fn api(&self, path: &str) -> Result<Value, HandlerError> {
-        let (status, body) = self.send(Method::GET, path).await?;
-        let answer: Value = serde_json::from_str(&body).map_err(|err| {
+        let response = self.send(Method::GET, path).await?;
+        let status = response.status().as_u16();
+        let answer: Value = serde_json::from_slice(response.body()).map_err(|err| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
-                format!("GET /{path} to Prometheus at {}: HTTP {status}, not JSON: {}", self.base, excerpt(&body)),
+                format!(
+                    "GET /{path} to Prometheus at {}: HTTP {status}, not JSON: {}",
+                    self.base_url(),
+                    excerpt(&String::from_utf8_lossy(response.body()))
+                ),
             )
             .with_source(err)
         })?;
@@ -79,7 +61,7 @@ impl Server {
                 kind,
                 format!(
                     "GET /{path} to Prometheus at {}: HTTP {status}: {}",
-                    self.base,
+                    self.base_url(),
                     answer.get("error").and_then(Value::as_str).unwrap_or("no error message")
                 ),
             ));
@@ -95,7 +77,7 @@ impl Server {
                 HandlerErrorKind::Invalid,
                 format!(
                     "Prometheus at {} was started without --web.enable-lifecycle, so mac cannot reload it after writing rule files; add the flag, or remove `url` to leave reloading to you",
-                    self.base
+                    self.base_url()
                 ),
             ));
         }
@@ -105,12 +87,20 @@ impl Server {
     /// Asks Prometheus to reload its configuration and rule files. `Err` carries what
     /// Prometheus said when it refused.
     pub async fn reload(&self) -> Result<(), HandlerError> {
-        let (status, body) = self.send(Method::POST, "-/reload").await?;
+        let response = self.send(Method::POST, "-/reload").await?;
+        let status = response.status().as_u16();
         if status == 200 {
             return Ok(());
         }
-        let kind = if status == 403 { HandlerErrorKind::Unauthorized } else { HandlerErrorKind::Invalid };
-        Err(HandlerError::new(kind, format!("Prometheus refused the reload (HTTP {status}): {}", excerpt(&body))))
+        let kind =
+            if status == 401 || status == 403 { HandlerErrorKind::Unauthorized } else { HandlerErrorKind::Invalid };
+        Err(HandlerError::new(
+            kind,
+            format!(
+                "Prometheus refused the reload (HTTP {status}): {}",
+                excerpt(&String::from_utf8_lossy(response.body()))
+            ),
+        ))
     }
 
     /// Whether the last reload of the configuration (rule files included) succeeded.

@@ -1,8 +1,8 @@
 //! `alertmanager_silences`: Prometheus Alertmanager silences as code — maintenance windows
 //! kept in version control, planned and applied like any other `mac` object.
 //!
-//! A third-party provider: it depends on `mac-core` only, and a `mac` binary gains it by
-//! naming this crate (see `examples/third-party-provider/README.md`).
+//! A third-party provider: it depends on `mac-core` and the HTTP toolkit `mac-provider-kit`
+//! only, and a `mac` binary gains it by naming this crate (see `examples/third-party-provider/README.md`).
 //!
 //! ```toml
 //! [providers.alertmanager_silences]
@@ -27,7 +27,8 @@ use mac_core::{
     Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
     SettingsError, async_trait,
 };
-use reqwest::Method;
+use mac_provider_kit::reqwest::Method;
+use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -59,17 +60,10 @@ struct Settings {
     /// For an Alertmanager behind a proxy that wants a bearer token.
     token: Option<SecretRef>,
     /// Or basic authentication (Alertmanager's own `--web.config.file`, or a proxy).
-    basic: Option<BasicSettings>,
+    basic: Option<BasicAuth>,
     /// Send credentials over plain http:// to a host other than this machine.
     #[serde(default)]
     allow_insecure_http: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BasicSettings {
-    user: String,
-    password: SecretRef,
 }
 
 fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, SettingsError> {
@@ -82,56 +76,14 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
             format!("missing `url` (Alertmanager's base URL, e.g. \"http://127.0.0.1:9093\"; or set {URL_ENV})"),
         )
     })?;
-    let mut base =
-        reqwest::Url::parse(&url).map_err(|err| SettingsError::at("/url", format!("`{url}` is not a URL: {err}")))?;
-    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(SettingsError::at("/url", format!("`{url}` must be an http:// or https:// URL")));
-    }
-    if !base.username().is_empty() || base.password().is_some() {
-        return Err(SettingsError::at("/url", "put credentials in `token` or `basic`, not in the URL"));
-    }
-    let credentials = match (parsed.token, parsed.basic) {
-        (None, None) => client::Credentials::None,
-        (Some(token), None) => client::Credentials::Bearer(token),
-        (None, Some(basic)) => client::Credentials::Basic { user: basic.user, password: basic.password },
-        (Some(_), Some(_)) => return Err(SettingsError::at("/basic", "set either `token` or `basic`, not both")),
-    };
-    let host = base.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
-    let has_credentials = !matches!(credentials, client::Credentials::None);
-    if has_credentials && base.scheme() == "http" && !loopback && !parsed.allow_insecure_http {
-        return Err(SettingsError::at(
-            "/url",
-            format!(
-                "`{url}` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true"
-            ),
-        ));
-    }
-    // Alertmanager may be served under a prefix (`--web.route-prefix`): keep it.
-    if !base.path().ends_with('/') {
-        let path = format!("{}/", base.path());
-        base.set_path(&path);
-    }
-    let timeout = match parsed.timeout {
-        None => Duration::from_secs(30),
-        Some(text) => match humantime::parse_duration(&text) {
-            Ok(timeout) if !timeout.is_zero() => timeout,
-            _ => {
-                return Err(SettingsError::at(
-                    "/timeout",
-                    format!("`{text}` is not a positive duration such as \"30s\""),
-                ));
-            }
-        },
-    };
-    let client = client::Client::new(client::ClientConfig {
-        base,
-        credentials,
-        project_root: settings.project_root.clone(),
-        timeout,
-        attempts: parsed.retries.unwrap_or(3),
-    })
-    .map_err(|message| SettingsError::at("", message))?;
+    let mut http = HttpSettings::new("Alertmanager", url);
+    http.credentials = Credentials::from_settings(parsed.token, parsed.basic)?;
+    http.timeout = parsed.timeout;
+    http.allow_insecure_http = parsed.allow_insecure_http;
+    // Alertmanager may be served under a prefix (`--web.route-prefix`): the kit keeps it.
+    http.retry =
+        RetryPolicy { budget: Duration::from_secs(30), ..RetryPolicy::with_attempts(parsed.retries.unwrap_or(3)) };
+    let client = client::Client::new(http.build(settings)?);
     Ok(Box::new(Alertmanager::new(Arc::new(client), Timestamp::now())))
 }
 

@@ -20,7 +20,7 @@ use mac_core::{
     DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
     RemoteObject, Resolver, async_trait,
 };
-use reqwest::Method;
+use mac_provider_kit::reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
