@@ -17,12 +17,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
-use crate::links::{LinkedObject, Links, Relation};
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::provider::{
     Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
     KeyReference, Reread, Resolved, Resolver, parse_fields_value,
 };
+use crate::relation::{LinkedObject, Links, Relation};
 
 /// A remote object with its fields parsed into the kind's [`Kind::Remote`].
 #[derive(Debug)]

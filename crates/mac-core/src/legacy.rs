@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::links::{Links, Relation};
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::provider::{
     Compared, DesiredObject, FieldError, Handler, HandlerError, ImportRefs, ImportedFields, KeyReference, Reread,
     Resolver,
 };
+use crate::relation::{Links, Relation};
 
 /// One kind of object: reading, writing and comparing it.
 ///
@@ -157,7 +157,7 @@ pub trait LegacyHandler: Send + Sync + std::fmt::Debug {
     async fn unmodelled_contents(
         &self,
         _remote_ids: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError> {
+    ) -> Result<BTreeMap<String, Vec<crate::relation::LinkedObject>>, HandlerError> {
         Ok(BTreeMap::new())
     }
 
@@ -277,7 +277,7 @@ impl<H: LegacyHandler> Handler for Legacy<H> {
     async fn unmodelled_contents(
         &self,
         remote_ids: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError> {
+    ) -> Result<BTreeMap<String, Vec<crate::relation::LinkedObject>>, HandlerError> {
         self.0.unmodelled_contents(remote_ids).await
     }
     async fn list_for_links(&self, relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {

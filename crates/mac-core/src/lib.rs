@@ -29,11 +29,13 @@ pub mod object;
 pub mod ownership;
 mod parallel;
 pub mod plan;
+pub mod planner;
 pub mod project;
 pub mod provider;
 pub mod recheck;
 pub mod refresh;
 pub mod refs;
+pub mod relation;
 pub mod rules;
 pub mod secret;
 pub mod secrets;
@@ -48,7 +50,8 @@ pub use diff::{FieldChange, ItemChange, ItemChangeKind};
 pub use kind::{Kind, Remote, Typed};
 pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{Definition, Fields, LocalRef, ObjectId, RemoteObject, Resource};
-pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, plan};
+pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning};
+pub use planner::plan;
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::object::{LocalRef, ObjectId};
+use crate::object::ObjectId;
 use crate::provider::Providers;
 use crate::source::{Document, Location, SourceError, push_pointer};
 use crate::state::State;
@@ -216,11 +216,6 @@ pub(crate) fn apply_moves(state: &State, moves: &[Move]) -> Result<(State, BTree
         moved_from.insert(end.clone(), moved.from.clone());
     }
     Ok((renamed, moved_from))
-}
-
-/// The reference other objects of `id`'s instance use for it.
-pub(crate) fn local_ref(id: &ObjectId) -> LocalRef {
-    LocalRef::new(&id.kind, &id.local_id)
 }
 
 #[cfg(test)]

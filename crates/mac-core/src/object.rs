@@ -29,6 +29,11 @@ impl ObjectId {
         ObjectId::new(&self.provider, &reference.kind, &reference.local_id)
     }
 
+    /// The reference other objects of its instance use for it.
+    pub fn local_ref(&self) -> LocalRef {
+        LocalRef::new(&self.kind, &self.local_id)
+    }
+
     /// `kind.local_id`, the form users write in `--target` and references.
     pub fn short(&self) -> String {
         format!("{}.{}", self.kind, self.local_id)
@@ -68,6 +73,30 @@ impl fmt::Display for LocalRef {
 
 /// The desired fields of an object, as written (without `id` and `provider`).
 pub type Fields = Map<String, Value>;
+
+/// A problem with a field of a definition, as a JSON pointer relative to the object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+    /// The field this one duplicates (a rule title used twice, say), as a pointer relative to
+    /// the same object: the engine names where it was written, so that the message need not
+    /// say "rule 0".
+    pub duplicate_of: Option<String>,
+}
+
+impl FieldError {
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError { pointer: pointer.into(), message: message.into(), duplicate_of: None }
+    }
+
+    /// Names the field that `pointer` duplicates (see [`FieldError::duplicate_of`]).
+    pub fn duplicating(mut self, first: impl Into<String>) -> FieldError {
+        self.duplicate_of = Some(first.into());
+        self
+    }
+}
 
 /// An object as defined in code: its identity, its desired fields and where it was written.
 #[derive(Debug, Clone)]
@@ -152,9 +181,9 @@ impl Definition {
         }
     }
 
-    /// A handler's [`crate::FieldError`] about this definition, at its field, naming where
+    /// A handler's [`FieldError`] about this definition, at its field, naming where
     /// the field it duplicates (if any) was written.
-    pub fn field_error(&self, error: &crate::FieldError) -> SourceError {
+    pub fn field_error(&self, error: &FieldError) -> SourceError {
         match &error.duplicate_of {
             Some(first) => {
                 self.error(&error.pointer, format!("{}; first used at {}", error.message, self.field_location(first)))

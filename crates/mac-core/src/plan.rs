@@ -1,20 +1,36 @@
-//! The planner: a pure, synchronous, deterministic function of what is defined, what state
-//! remembers and what the remote systems have, to the actions that reconcile them. Its
-//! output is detailed enough that the executor makes no choices.
+//! What a plan is made of and from: its inputs besides definitions and state ([`Observed`],
+//! [`PlanOptions`]) and its output ([`Plan`], [`Action`]), detailed enough that the executor
+//! makes no choices. The planner that computes it is [`crate::planner`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::diff::{FieldChange, ItemChange, diff_items};
-use crate::graph::topological_order;
-use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
-use crate::project::dependencies;
-use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
-use crate::recheck::Fingerprint;
-use crate::refs::{ResolveError, substitute};
-use crate::state::{PendingCreate, State, definition_hash};
+use crate::diff::{FieldChange, ItemChange};
+use crate::object::{LocalRef, ObjectId, RemoteObject};
+use crate::provider::{DesiredObject, Handler};
+use crate::refs::ResolveError;
+use crate::state::{PendingCreate, value_hash};
+
+/// What an action that writes or deletes was planned against, so that applying a saved plan
+/// can refuse when that moved (see `recheck`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fingerprint {
+    /// No remote object had the action's natural key (a create or recreate).
+    Absent,
+    /// `sha256:…` of the remote object's normalised observed form (an update, adopt or
+    /// delete); its fields are in the action's `remote`.
+    Observed(String),
+}
+
+impl Fingerprint {
+    /// The fingerprint of a remote object as `handler` normalises it.
+    pub fn of(handler: &dyn Handler, remote: &RemoteObject) -> Fingerprint {
+        Fingerprint::Observed(value_hash(&handler.observed(remote)))
+    }
+}
 
 /// The saved-plan format this version reads and writes (2: actions carry the fingerprint of
 /// what they were planned against; a plan without them would apply unchecked).
@@ -46,7 +62,7 @@ pub struct PlanOptions {
 }
 
 /// What the remote systems hold, per provider instance and kind: with the definitions and
-/// state, every input of [`plan()`]. It serialises, so that a plan can be replayed from a
+/// state, every input of [`crate::planner::plan`]. It serialises, so that a plan can be replayed from a
 /// recording without the network.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ObservedRecord", into = "ObservedRecord")]
@@ -57,7 +73,7 @@ pub struct Observed {
     linked: BTreeMap<(String, String), Vec<RemoteObject>>,
     /// For objects a plan may delete: what lives in them that no kind models (see
     /// [`crate::Handler::unmodelled_contents`]), by (instance, kind, remote id).
-    contents: BTreeMap<(String, String, String), Vec<crate::links::LinkedObject>>,
+    contents: BTreeMap<(String, String, String), Vec<crate::relation::LinkedObject>>,
     /// What each kind in use read besides its objects (see [`crate::Handler::observe`]),
     /// by (instance, kind): planner inputs like the objects themselves.
     contexts: BTreeMap<(String, String), Value>,
@@ -70,7 +86,7 @@ struct ObservedRecord {
     #[serde(default)]
     linked: Vec<(String, String, Vec<RemoteObject>)>,
     #[serde(default)]
-    contents: Vec<(String, String, String, Vec<crate::links::LinkedObject>)>,
+    contents: Vec<(String, String, String, Vec<crate::relation::LinkedObject>)>,
     #[serde(default)]
     contexts: Vec<(String, String, Value)>,
 }
@@ -154,13 +170,13 @@ impl Observed {
         instance: &str,
         kind: &str,
         remote_id: &str,
-        contents: Vec<crate::links::LinkedObject>,
+        contents: Vec<crate::relation::LinkedObject>,
     ) {
         self.contents.insert((instance.to_owned(), kind.to_owned(), remote_id.to_owned()), contents);
     }
 
     /// What lives in a remote object that no kind models, as far as it was read.
-    pub fn contents(&self, instance: &str, kind: &str, remote_id: &str) -> &[crate::links::LinkedObject] {
+    pub fn contents(&self, instance: &str, kind: &str, remote_id: &str) -> &[crate::relation::LinkedObject] {
         self.contents.get(&(instance.to_owned(), kind.to_owned(), remote_id.to_owned())).map_or(&[], Vec::as_slice)
     }
 
@@ -289,7 +305,7 @@ pub struct Plan {
     /// [`crate::links`]). They are not actions: apply never attempts them, and the objects
     /// stay in state, so every plan shows them again until the cause is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub blocked: Vec<crate::links::BlockedDelete>,
+    pub blocked: Vec<crate::relation::BlockedDelete>,
 }
 
 /// A note attached to a plan for its reviewer: the object it concerns and what to know.
@@ -302,7 +318,7 @@ pub struct PlanWarning {
 impl Action {
     /// An action that writes no definition (a delete, forget or move): no desired object,
     /// changes, references or hashes; callers set what else applies.
-    fn without_write(id: ObjectId, operation: Operation, remote: Option<RemoteObject>) -> Action {
+    pub(crate) fn without_write(id: ObjectId, operation: Operation, remote: Option<RemoteObject>) -> Action {
         Action {
             id,
             operation,
@@ -389,685 +405,4 @@ pub enum PlanError {
     Cycle(Vec<ObjectId>),
     #[error(transparent)]
     MoveClash(#[from] crate::moved::MoveClash),
-}
-
-/// Plans the reconciliation of `definitions` against `state` and `observed`.
-pub fn plan(
-    definitions: &[Definition],
-    state: &State,
-    observed: &Observed,
-    providers: &Providers,
-    options: &PlanOptions,
-) -> Result<Plan, PlanError> {
-    let defined: BTreeMap<&ObjectId, &Definition> =
-        definitions.iter().map(|definition| (&definition.id, definition)).collect();
-    // Renamed ids first: everything below sees state as the moves leave it.
-    let (moved_state, moved_from) = crate::moved::apply_moves(state, &options.moves)?;
-    let state = if moved_from.is_empty() { state } else { &moved_state };
-    check_state_is_plannable(state, providers)?;
-
-    // Index what each kind has remotely, by remote id and by adoption key.
-    let mut by_remote_id: BTreeMap<(&str, &str, &str), &RemoteObject> = BTreeMap::new();
-    let mut by_adoption_key: BTreeMap<(String, String, String), &RemoteObject> = BTreeMap::new();
-    for instance in providers.instances() {
-        for kind in providers.kinds(instance) {
-            for remote in observed.get(instance, kind) {
-                by_remote_id.insert((instance, kind, remote.remote_id.as_str()), remote);
-                if let Some(key) = &remote.adoption_key {
-                    by_adoption_key.insert((instance.to_owned(), kind.to_owned(), key.clone()), remote);
-                }
-            }
-        }
-    }
-    // Unmanaged remote objects by the other key the remote keeps unique (a folder's title), for
-    // the kinds that have one: a create with that key would be refused.
-    let mut by_unique_key: BTreeMap<(&str, &str, String), &RemoteObject> = BTreeMap::new();
-    for instance in providers.instances() {
-        for kind in providers.kinds(instance) {
-            let Some(handler) = providers.handler(instance, kind) else { continue };
-            for remote in observed.get(instance, kind) {
-                if let Some(key) = handler.remote_unique_key(remote) {
-                    by_unique_key.entry((instance, kind, key)).or_insert(remote);
-                }
-            }
-        }
-    }
-    let claimed: BTreeSet<(&str, &str, &str)> = state
-        .resources()
-        .iter()
-        .map(|entry| (entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()))
-        .collect();
-
-    // Classify every defined and every remembered object.
-    let mut resources: BTreeMap<ObjectId, Resource<'_>> = BTreeMap::new();
-    let mut adopted_by: BTreeMap<(String, String, String), ObjectId> = BTreeMap::new();
-    let mut resumed: BTreeSet<ObjectId> = BTreeSet::new();
-    let mut created_by_unique_key: BTreeMap<(String, String, String), &Definition> = BTreeMap::new();
-    // Classify dependencies first, so that an adoption key may use what they resolve to (a
-    // rule group's key contains its folder's uid).
-    for definition in dependency_order(definitions, providers) {
-        let id = &definition.id;
-        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
-        // A remote object with this object's natural key that no state entry claims. Looked
-        // for only when state has no live remote object for the definition: most objects of
-        // a large project are synced, and the key costs a copy of the fields.
-        let adoptable = |resources: &BTreeMap<ObjectId, Resource<'_>>| {
-            let resolver = PlanResolver { resources };
-            let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
-            handler.adoption_key(&desired, &InstanceResolver { resolver: &resolver, instance: &id.provider }).and_then(
-                |key| {
-                    let remote = by_adoption_key.get(&(id.provider.clone(), id.kind.clone(), key.clone()))?;
-                    let unclaimed =
-                        !claimed.contains(&(id.provider.as_str(), id.kind.as_str(), remote.remote_id.as_str()));
-                    unclaimed.then(|| (key, (*remote).clone()))
-                },
-            )
-        };
-        let observed = state.get(id).map(|entry| {
-            let remote = by_remote_id.get(&(id.provider.as_str(), id.kind.as_str(), entry.remote_id.as_str()));
-            (entry, remote.map(|remote| (*remote).clone()))
-        });
-        let resource = match observed {
-            Some((entry, Some(mut remote))) => {
-                remote.part_ids = entry.part_ids.clone();
-                Resource::Synced { local: definition, remote }
-            }
-            // Recorded, gone remotely — unless an interrupted recreate already made it again.
-            Some((entry, None)) => match adoptable(&resources) {
-                Some((key, remote)) if state.is_pending(id, &key) => {
-                    resumed.insert(id.clone());
-                    Resource::Adoptable { local: definition, remote }
-                }
-                _ => Resource::Mapped { local: definition, remote_id: entry.remote_id.clone() },
-            },
-            None => match adoptable(&resources) {
-                Some((key, remote)) => {
-                    if let Some(owner) =
-                        crate::ownership::foreign_owner(handler.as_ref(), &remote, options.project.as_deref())
-                        && !state.is_pending(id, &key)
-                    {
-                        return Err(PlanError::OwnedByAnotherProject {
-                            id: id.clone(),
-                            key,
-                            owner,
-                            ours: options.project.clone(),
-                            location: definition.location(),
-                        });
-                    }
-                    let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                    if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                        return Err(PlanError::AdoptionClash {
-                            key,
-                            first,
-                            second: id.clone(),
-                            location: definition.location(),
-                        });
-                    }
-                    if state.is_pending(id, &key) {
-                        resumed.insert(id.clone());
-                    }
-                    Resource::Adoptable { local: definition, remote }
-                }
-                None => {
-                    let desired = DesiredObject { id: id.clone(), fields: definition.fields.clone() };
-                    let unique_key = handler.unique_key(&desired);
-                    if let Some(key) = &unique_key {
-                        // Two creates with one unique key: the remote would refuse the second.
-                        let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                        if let Some(first) = created_by_unique_key.insert(slot, definition) {
-                            return Err(PlanError::Definition(definition.error(
-                                "",
-                                format!(
-                                    "`{id}` and `{}` (defined at {}) would both be created with the unique key \
-                                     `{key}`, which the remote allows once",
-                                    first.id,
-                                    first.describe_location()
-                                ),
-                            )));
-                        }
-                    }
-                    let clash = unique_key.clone().and_then(|key| {
-                        let remote = by_unique_key.get(&(id.provider.as_str(), id.kind.as_str(), key))?;
-                        let claimant = state.resources().iter().find(|entry| {
-                            entry.id.provider == id.provider
-                                && entry.id.kind == id.kind
-                                && entry.remote_id == remote.remote_id
-                        });
-                        Some((*remote, claimant))
-                    });
-                    // The unique key of an object this project manages under another id: a
-                    // create would be refused by the remote. Most often a renamed id.
-                    if let (Some((_, Some(claimant))), Some(key)) = (&clash, &unique_key)
-                        && let Some(other) = defined.get(&claimant.id)
-                    {
-                        // Still defined: two objects of this project want the key (or the other
-                        // gives it up in this same plan, which cannot be ordered safely).
-                        return Err(PlanError::Definition(definition.error(
-                            "",
-                            format!(
-                                "`{id}` would be created with the unique key `{key}` that `{}` (defined at {}) \
-                                 has on the server: the remote allows it once. If `{}` changes it in this plan, \
-                                 apply that change first, then this object",
-                                claimant.id,
-                                other.describe_location(),
-                                claimant.id,
-                            ),
-                        )));
-                    }
-                    if let (Some((remote, Some(claimant))), Some(key)) = (&clash, &unique_key) {
-                        return Err(PlanError::Definition(definition.error(
-                            "",
-                            format!(
-                                "`{id}` would be created with the unique key `{key}` of `{}` (remote `{}`), which \
-                                 this project manages: if `{id}` is `{}` under a new id, say so with [[moved]] \
-                                 from = \"{}.{}.{}\" to = \"{}.{}.{}\"; otherwise change what makes the key",
-                                claimant.id,
-                                remote.remote_id,
-                                claimant.id,
-                                id.provider.split('.').next().unwrap_or(&id.provider),
-                                claimant.id.kind,
-                                claimant.id.local_id,
-                                id.provider.split('.').next().unwrap_or(&id.provider),
-                                id.kind,
-                                id.local_id,
-                            ),
-                        )));
-                    }
-                    let clash = clash.map(|(remote, _)| remote);
-                    match clash {
-                        None => Resource::Local(definition),
-                        Some(remote) => {
-                            handler
-                                .unique_key_clash(&desired, remote)
-                                .map_err(|error| PlanError::Definition(definition.field_error(&error)))?;
-                            let key = remote.adoption_key.clone().unwrap_or_else(|| remote.remote_id.clone());
-                            let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                            if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                                return Err(PlanError::AdoptionClash {
-                                    key,
-                                    first,
-                                    second: id.clone(),
-                                    location: definition.location(),
-                                });
-                            }
-                            Resource::Adoptable { local: definition, remote: remote.clone() }
-                        }
-                    }
-                }
-            },
-        };
-        resources.insert(id.clone(), resource);
-    }
-    for entry in state.resources() {
-        if defined.contains_key(&entry.id) {
-            continue;
-        }
-        let remote = by_remote_id.get(&(entry.id.provider.as_str(), entry.id.kind.as_str(), entry.remote_id.as_str()));
-        resources.insert(
-            entry.id.clone(),
-            Resource::Obsolete {
-                id: entry.id.clone(),
-                remote_id: entry.remote_id.clone(),
-                remote: remote.map(|remote| (*remote).clone()),
-            },
-        );
-    }
-    // A pending create whose definition is gone is not deleted: a pending record alone is
-    // not proof that mac made the object. It is dropped from state (see `pending` below).
-    refuse_delete_all(definitions, state, &resources, options)?;
-
-    let resolver = PlanResolver { resources: &resources };
-    let secrets_of = |id: &ObjectId, recorded| SecretsNow {
-        current: options.secrets.get(id),
-        recorded,
-        recorded_protect: state.get(id).map(|entry| entry.protect),
-    };
-    let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
-    let mut unchanged = 0;
-    let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
-    let compute = |id: &ObjectId, resource: &Resource<'_>| -> Result<Option<Action>, PlanError> {
-        let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(None) };
-        let handler = Kinded { handler: handler.as_ref(), context: observed.context(&id.provider, &id.kind) };
-        let action = match resource {
-            Resource::Local(local) => {
-                write_action(local, handler, &resolver, Operation::Create, None, None, secrets_of(id, None))?
-                    .map(|action| key_was_free(action, &by_adoption_key))
-            }
-            Resource::Mapped { local, .. } => {
-                write_action(local, handler, &resolver, Operation::Recreate, None, None, secrets_of(id, None))?
-                    .map(|action| key_was_free(action, &by_adoption_key))
-            }
-            Resource::Adoptable { local, remote } => {
-                let action = write_action(
-                    local,
-                    handler,
-                    &resolver,
-                    Operation::Adopt,
-                    Some(remote),
-                    None,
-                    secrets_of(id, None),
-                )?;
-                action.map(|mut action| {
-                    action.resumed = resumed.contains(id);
-                    action
-                })
-            }
-            Resource::Synced { local, remote } => {
-                let entry = state.get(id);
-                write_action(
-                    local,
-                    handler,
-                    &resolver,
-                    Operation::Update,
-                    Some(remote),
-                    entry.map(|entry| entry.applied_hash.as_str()),
-                    secrets_of(id, entry.map(|entry| &entry.secret_digests)),
-                )?
-            }
-            Resource::Obsolete { id, remote, .. } => Some(Action {
-                fingerprint: remote.as_ref().map(|remote| Fingerprint::of(handler.handler, remote)),
-                description: remote.as_ref().map(|remote| handler.handler.describe(remote)),
-                ..Action::without_write(
-                    id.clone(),
-                    if remote.is_some() { Operation::Delete } else { Operation::Forget },
-                    remote.clone(),
-                )
-            }),
-        };
-        Ok(action)
-    };
-    let resources_in_order: Vec<(&ObjectId, &Resource<'_>)> = resources.iter().collect();
-    for ((id, resource), action) in
-        resources_in_order
-            .iter()
-            .zip(crate::parallel::in_order(&resources_in_order, 256, |(id, resource)| compute(id, resource)))
-    {
-        let action = action?;
-        if action.is_none() && matches!(resource, Resource::Synced { .. }) {
-            unchanged += 1;
-        }
-        if let Some(action) = action {
-            for reference in &action.references {
-                let target = id.sibling(reference);
-                if let Some(Resolved::Known(remote)) = resolver.resolve_id(&target) {
-                    known_remote.insert(target, remote.clone());
-                }
-            }
-            actions.insert((*id).clone(), action);
-        }
-    }
-
-    for (to, from) in moved_from {
-        match actions.get_mut(&to) {
-            Some(action) => action.moved_from = Some(from),
-            None => {
-                let Some(Resource::Synced { remote, .. }) = resources.get(&to) else { continue };
-                // Counted above as unchanged: it is moved now.
-                unchanged -= 1;
-                actions.insert(to.clone(), move_action(to, from, remote));
-            }
-        }
-    }
-    refuse_protected_and_mass_deletes(&actions, state, options)?;
-    link_actions(&mut actions, state);
-    if !options.targets.is_empty() {
-        actions = select_targets(actions, &resources, &options.targets)?;
-        known_remote.retain(|id, _| {
-            actions.values().any(|action| action.references.iter().any(|reference| action.id.sibling(reference) == *id))
-        });
-    }
-    let (blocked, link_warnings) = crate::links::check_deletes(&mut actions, state, observed, providers);
-    // Pending creates stay recorded until their object is: those this plan handles (or that
-    // targets left out) and the creates it will start.
-    let mut pending: Vec<PendingCreate> =
-        state.pending().iter().filter(|pending| defined.contains_key(&pending.id)).cloned().collect();
-    pending.extend(actions.values().filter_map(|action| {
-        let creates = matches!(action.operation, Operation::Create | Operation::Recreate);
-        let key = action.adoption_key.clone().filter(|_| creates)?;
-        Some(PendingCreate { id: action.id.clone(), adoption_key: key })
-    }));
-    pending.sort();
-    pending.dedup();
-    let ordered = order_actions(actions, providers)?;
-    let mut plan = Plan {
-        format: PLAN_FORMAT,
-        state_lineage: state.lineage.clone(),
-        state_serial: state.serial,
-        actions: ordered,
-        unchanged,
-        known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
-        pending,
-        bindings: BTreeMap::new(),
-        warnings: link_warnings,
-        blocked,
-    };
-    crate::ownership::warn_claimed_by_others(&mut plan, &resources, providers, options.project.as_deref());
-    Ok(plan)
-}
-
-/// A rename of state only: the object stays as it is remotely.
-/// Nothing is written remotely, so there is no fingerprint: no hand edit can be undone by it.
-fn move_action(to: ObjectId, from: ObjectId, remote: &RemoteObject) -> Action {
-    Action { moved_from: Some(from), ..Action::without_write(to, Operation::Move, Some(remote.clone())) }
-}
-
-fn refuse_protected_and_mass_deletes(
-    actions: &BTreeMap<ObjectId, Action>,
-    state: &State,
-    options: &PlanOptions,
-) -> Result<(), PlanError> {
-    let deletes: Vec<&Action> = actions.values().filter(|action| action.operation == Operation::Delete).collect();
-    if let Some(protected) = deletes.iter().find(|action| state.get(&action.id).is_some_and(|entry| entry.protect)) {
-        return Err(PlanError::Protected { id: protected.id.clone() });
-    }
-    let managed = state.resources().len();
-    if let Some(share) = options.max_delete_share
-        && !options.allow_mass_delete
-        && !options.allow_delete_all
-        && deletes.len() > 1
-        && deletes.len() as f64 > share * managed as f64
-    {
-        return Err(PlanError::MassDelete { deletes: deletes.len(), managed, share });
-    }
-    Ok(())
-}
-
-/// Definitions with every object after those it refers to (ties: kind order, then id).
-fn dependency_order<'d>(definitions: &'d [Definition], providers: &Providers) -> Vec<&'d Definition> {
-    type Key = (usize, ObjectId);
-    let key = |id: &ObjectId| (providers.kind_rank(&id.provider, &id.kind).unwrap_or(0), id.clone());
-    let by_key: BTreeMap<Key, &Definition> =
-        definitions.iter().map(|definition| (key(&definition.id), definition)).collect();
-    let nodes: BTreeSet<Key> = by_key.keys().cloned().collect();
-    let depends_on: BTreeMap<Key, BTreeSet<Key>> = by_key
-        .iter()
-        .map(|(node, definition)| {
-            let references = providers
-                .handler(&definition.id.provider, &definition.id.kind)
-                .and_then(|handler| dependencies(definition, handler.as_ref()).ok())
-                .unwrap_or_default();
-            (node.clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
-        })
-        .collect();
-    // Loading rejected cycles; should one remain, fall back to kind order.
-    let order = topological_order(&nodes, &depends_on).unwrap_or_else(|_| nodes.iter().cloned().collect());
-    order.iter().filter_map(|node| by_key.get(node).copied()).collect()
-}
-
-fn check_state_is_plannable(state: &State, providers: &Providers) -> Result<(), PlanError> {
-    let mut unconfigured: BTreeMap<&str, usize> = BTreeMap::new();
-    for entry in state.resources() {
-        if !providers.contains(&entry.id.provider) {
-            *unconfigured.entry(&entry.id.provider).or_default() += 1;
-        } else if providers.handler(&entry.id.provider, &entry.id.kind).is_none() {
-            return Err(PlanError::UnknownKind { id: entry.id.clone() });
-        }
-    }
-    match unconfigured.into_iter().next() {
-        Some((instance, count)) => Err(PlanError::UnconfiguredInstance { instance: instance.to_owned(), count }),
-        None => Ok(()),
-    }
-}
-
-fn refuse_delete_all(
-    definitions: &[Definition],
-    state: &State,
-    resources: &BTreeMap<ObjectId, Resource<'_>>,
-    options: &PlanOptions,
-) -> Result<(), PlanError> {
-    if options.allow_delete_all {
-        return Ok(());
-    }
-    let mut managed: BTreeMap<&str, usize> = BTreeMap::new();
-    for entry in state.resources() {
-        *managed.entry(&entry.id.provider).or_default() += 1;
-    }
-    for (instance, count) in managed {
-        let defines_any = definitions.iter().any(|definition| definition.id.provider == instance);
-        let deletes_any = resources.values().any(
-            |resource| matches!(resource, Resource::Obsolete { id, remote: Some(_), .. } if id.provider == instance),
-        );
-        if !defines_any && deletes_any {
-            return Err(PlanError::WouldDeleteAll { instance: instance.to_owned(), count });
-        }
-    }
-    Ok(())
-}
-
-/// A create, recreate, adopt or update of `local`, with its field changes.
-/// Secret digests for one object: now, and as recorded when it was last written.
-#[derive(Clone, Copy)]
-struct SecretsNow<'a> {
-    current: Option<&'a BTreeMap<String, String>>,
-    recorded: Option<&'a BTreeMap<String, String>>,
-    /// Whether state records the object as protected (updates only).
-    recorded_protect: Option<bool>,
-}
-
-/// A handler with its kind's recorded context (see [`Handler::observe`]).
-#[derive(Clone, Copy)]
-struct Kinded<'a> {
-    handler: &'a dyn Handler,
-    context: &'a Value,
-}
-
-fn write_action(
-    local: &Definition,
-    kinded: Kinded<'_>,
-    resolver: &PlanResolver<'_, '_>,
-    operation: Operation,
-    remote: Option<&RemoteObject>,
-    recorded_hash: Option<&str>,
-    secrets: SecretsNow<'_>,
-) -> Result<Option<Action>, PlanError> {
-    let id = &local.id;
-    let handler = kinded.handler;
-    let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
-    let fields = substitute(&local.fields, &instance_resolver)
-        .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
-    let secret_fields = handler.secret_fields();
-    let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
-    let compared = handler
-        .compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, kinded.context)
-        .map_err(|mut error| {
-            let hint =
-                crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
-            error.message.push_str(&hint);
-            local.field_error(&error)
-        })?;
-    let desired = compared.desired;
-    // A create diffs against an empty object, so that it lists every desired field.
-    let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    let difference = diff_items(&observed, &desired, &|path| handler.list_key(path));
-    let mut changes = difference.changes;
-    // Every item of a create is new: counted only where they are a part of an update.
-    let items = if matches!(operation, Operation::Update | Operation::Adopt) { difference.items } else { Vec::new() };
-    // Hashed only for a change: most objects of a large plan are unchanged, and hashing is
-    // not free.
-    let applied_hash = (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields));
-    let drift = operation == Operation::Update
-        && !changes.is_empty()
-        && recorded_hash.is_some()
-        && recorded_hash == applied_hash.as_deref();
-    // `protect` lives in state: a change of it is a change, made without a remote write.
-    let recorded_protect = secrets.recorded_protect.unwrap_or(false);
-    if operation == Operation::Update && recorded_protect != local.protect {
-        changes.push(FieldChange {
-            path: "protect".to_owned(),
-            old: Some(Value::Bool(recorded_protect)),
-            new: Some(Value::Bool(local.protect)),
-        });
-    }
-    for (pointer, digest) in secrets.current.into_iter().flatten() {
-        let recorded = secrets.recorded.and_then(|recorded| recorded.get(pointer));
-        if recorded != Some(digest) {
-            let sensitive = |text: &str| Some(Value::String(text.to_owned()));
-            changes.push(FieldChange {
-                path: crate::secrets::readable(pointer),
-                old: recorded.and_then(|_| sensitive(crate::secrets::SENSITIVE)),
-                new: if recorded.is_some() {
-                    sensitive(crate::secrets::SENSITIVE_CHANGED)
-                } else {
-                    sensitive(crate::secrets::SENSITIVE)
-                },
-            });
-        }
-    }
-    if operation == Operation::Update && changes.is_empty() {
-        return Ok(None);
-    }
-    let references: BTreeSet<LocalRef> =
-        dependencies(local, handler).unwrap_or_default().into_iter().map(|(_, reference)| reference).collect();
-    let desired_object = DesiredObject { id: id.clone(), fields: local.fields.clone() };
-    let adoption_key = handler.adoption_key(&desired_object, &instance_resolver);
-    Ok(Some(Action {
-        id: id.clone(),
-        operation,
-        drift,
-        changes,
-        desired: Some(desired_object),
-        remote: remote.cloned(),
-        depends_on: Vec::new(),
-        references: references.into_iter().collect(),
-        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_hash(&local.fields))),
-        adoption_key,
-        resumed: false,
-        protect: local.protect,
-        moved_from: None,
-        fingerprint: remote.map(|remote| Fingerprint::of(handler, remote)),
-        items,
-        description: None,
-    }))
-}
-
-/// A create records that no remote object had its natural key, so that applying the saved
-/// plan refuses if one appears. A key some other state entry holds (the object a rename
-/// deletes, say) is not free, and not checked.
-fn key_was_free(mut action: Action, by_adoption_key: &BTreeMap<(String, String, String), &RemoteObject>) -> Action {
-    if let Some(key) = &action.adoption_key {
-        let slot = (action.id.provider.clone(), action.id.kind.clone(), key.clone());
-        if !by_adoption_key.contains_key(&slot) {
-            action.fingerprint = Some(Fingerprint::Absent);
-        }
-    }
-    action
-}
-
-/// Resolves references at plan time from the classification.
-struct PlanResolver<'r, 'd> {
-    resources: &'r BTreeMap<ObjectId, Resource<'d>>,
-}
-
-impl<'d> PlanResolver<'_, 'd> {
-    /// Every definition being planned (for error messages).
-    fn definitions(&self) -> impl Iterator<Item = &'d Definition> + '_ {
-        self.resources.values().filter_map(|resource| match resource {
-            Resource::Local(local) | Resource::Mapped { local, .. } => Some(*local),
-            Resource::Synced { local, .. } | Resource::Adoptable { local, .. } => Some(*local),
-            Resource::Obsolete { .. } => None,
-        })
-    }
-
-    fn resolve_id(&self, id: &ObjectId) -> Option<Resolved<'_>> {
-        match self.resources.get(id)? {
-            Resource::Synced { remote, .. } | Resource::Adoptable { remote, .. } => Some(Resolved::Known(remote)),
-            Resource::Local(_) | Resource::Mapped { .. } => Some(Resolved::Pending),
-            Resource::Obsolete { .. } => None,
-        }
-    }
-}
-
-struct InstanceResolver<'a, 'r, 'd> {
-    resolver: &'a PlanResolver<'r, 'd>,
-    instance: &'a str,
-}
-
-impl Resolver for InstanceResolver<'_, '_, '_> {
-    fn resolve(&self, reference: &LocalRef) -> Option<Resolved<'_>> {
-        self.resolver.resolve_id(&ObjectId::new(self.instance, &reference.kind, &reference.local_id))
-    }
-}
-
-/// Sets each action's `depends_on`: writes after the writes of what they refer to; deletes
-/// after whatever used the deleted object (by the references recorded in state) has been
-/// moved away or deleted.
-fn link_actions(actions: &mut BTreeMap<ObjectId, Action>, state: &State) {
-    let mut links: BTreeMap<ObjectId, BTreeSet<ObjectId>> = BTreeMap::new();
-    for (id, action) in actions.iter() {
-        if action.operation.removes() {
-            continue;
-        }
-        for reference in &action.references {
-            let target = id.sibling(reference);
-            if actions.get(&target).is_some_and(|target| !target.operation.removes()) {
-                links.entry(id.clone()).or_default().insert(target);
-            }
-        }
-    }
-    for entry in state.resources() {
-        for reference in &entry.depends_on {
-            let used = entry.id.sibling(reference);
-            if actions.get(&used).is_some_and(|action| action.operation.removes()) && actions.contains_key(&entry.id) {
-                links.entry(used).or_default().insert(entry.id.clone());
-            }
-        }
-    }
-    for (id, dependencies) in links {
-        if let Some(action) = actions.get_mut(&id) {
-            action.depends_on = dependencies.into_iter().collect();
-        }
-    }
-}
-
-/// Keeps the targeted actions and every action they depend on.
-fn select_targets(
-    mut actions: BTreeMap<ObjectId, Action>,
-    resources: &BTreeMap<ObjectId, Resource<'_>>,
-    targets: &[LocalRef],
-) -> Result<BTreeMap<ObjectId, Action>, PlanError> {
-    let mut wanted: Vec<ObjectId> = Vec::new();
-    for target in targets {
-        let matching: Vec<&ObjectId> =
-            resources.keys().filter(|id| id.kind == target.kind && id.local_id == target.local_id).collect();
-        if matching.is_empty() {
-            return Err(PlanError::UnknownTarget(target.clone()));
-        }
-        wanted.extend(matching.into_iter().cloned());
-    }
-    let mut keep = BTreeSet::new();
-    while let Some(id) = wanted.pop() {
-        if let Some(action) = actions.get(&id)
-            && keep.insert(id.clone())
-        {
-            wanted.extend(action.depends_on.iter().cloned());
-        }
-    }
-    actions.retain(|id, _| keep.contains(id));
-    Ok(actions)
-}
-
-/// Execution order: dependencies first; among independent actions writes before deletes,
-/// then by kind order (deletes in reverse), then by id — the same input always gives the
-/// same plan.
-fn order_actions(actions: BTreeMap<ObjectId, Action>, providers: &Providers) -> Result<Vec<Action>, PlanError> {
-    type SortKey = (bool, i64, ObjectId);
-    let sort_key = |action: &Action| -> SortKey {
-        let rank = providers.kind_rank(&action.id.provider, &action.id.kind).unwrap_or(0) as i64;
-        let removes = action.operation.removes();
-        (removes, if removes { -rank } else { rank }, action.id.clone())
-    };
-    let keys: BTreeMap<&ObjectId, SortKey> = actions.iter().map(|(id, action)| (id, sort_key(action))).collect();
-    let nodes: BTreeSet<SortKey> = keys.values().cloned().collect();
-    let depends_on: BTreeMap<SortKey, BTreeSet<SortKey>> = actions
-        .iter()
-        .map(|(id, action)| {
-            let dependencies =
-                action.depends_on.iter().filter_map(|dependency| keys.get(dependency).cloned()).collect();
-            (keys[id].clone(), dependencies)
-        })
-        .collect();
-    let order = topological_order(&nodes, &depends_on)
-        .map_err(|cycle| PlanError::Cycle(cycle.into_iter().map(|(_, _, id)| id).collect()))?;
-    let mut actions = actions;
-    Ok(order.into_iter().filter_map(|(_, _, id)| actions.remove(&id)).collect())
 }

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::links::{Links, Relation};
+pub use crate::object::FieldError;
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
+use crate::relation::{LinkedObject, Links, Relation};
 
 /// How a provider makes itself known. Submit one from the provider crate:
 ///
@@ -141,30 +142,6 @@ impl SettingsError {
     }
 }
 
-/// A problem with a field of a definition, as a JSON pointer relative to the object.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct FieldError {
-    pub pointer: String,
-    pub message: String,
-    /// The field this one duplicates (a rule title used twice, say), as a pointer relative to
-    /// the same object: the engine names where it was written, so that the message need not
-    /// say "rule 0".
-    pub duplicate_of: Option<String>,
-}
-
-impl FieldError {
-    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> FieldError {
-        FieldError { pointer: pointer.into(), message: message.into(), duplicate_of: None }
-    }
-
-    /// Names the field that `pointer` duplicates (see [`FieldError::duplicate_of`]).
-    pub fn duplicating(mut self, first: impl Into<String>) -> FieldError {
-        self.duplicate_of = Some(first.into());
-        self
-    }
-}
-
 /// Deserialises `fields` into a handler's typed view of them, with the failing field's
 /// pointer — the usual first step of [`Handler::validate`].
 pub fn parse_fields<T: DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
@@ -235,7 +212,7 @@ pub trait Resolver: Sync {
 /// replaces the field with a generic reference to it (`{ ref = "kind.id", field = … }`), so
 /// that the object is created first, the plan shows it as known after apply, and apply writes
 /// its remote value. Otherwise the field stays as written, for the handler to resolve against
-/// the server (see [`crate::keyrefs`]).
+/// the server (see the `keyrefs` module).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyReference {
     /// The field holding the name; replaced whole when it resolves to a definition.
@@ -372,7 +349,7 @@ pub trait Handler: Send + Sync + fmt::Debug {
     async fn unmodelled_contents(
         &self,
         remote_ids: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, Vec<crate::links::LinkedObject>>, HandlerError>;
+    ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError>;
 
     /// Every remote object with what [`Handler::links`] needs, for a kind not otherwise read.
     async fn list_for_links(&self, relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError>;
@@ -381,7 +358,7 @@ pub trait Handler: Send + Sync + fmt::Debug {
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError>;
 
     /// Every remote object, and the kind's context: what planning reads besides them (a
-    /// directory of names → ids), recorded in [`crate::Observed`] and given back to
+    /// directory of names → ids), recorded in `Observed` and given back to
     /// [`Handler::compare`] and [`Handler::import`] (`null` when the kind needs none).
     async fn observe(&self) -> Result<(Vec<RemoteObject>, Value), HandlerError>;
 
@@ -406,7 +383,7 @@ pub trait Handler: Send + Sync + fmt::Debug {
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
 
     /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
-    /// `mac test` checks ([`crate::rules`]); `None` for other kinds.
+    /// `mac test` checks (the `rules` module); `None` for other kinds.
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView>;
 }
 

@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
 
 use crate::diff::{FieldChange, diff};
 use crate::object::{ObjectId, RemoteObject};
@@ -24,24 +23,7 @@ use crate::plan::{Action, Operation, Plan};
 use crate::provider::{Handler, HandlerError, Providers, Reread};
 use crate::state::value_hash;
 
-/// What an action that writes or deletes was planned against, so that applying a saved plan
-/// can refuse when that moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fingerprint {
-    /// No remote object had the action's natural key (a create or recreate).
-    Absent,
-    /// `sha256:…` of the remote object's normalised observed form (an update, adopt or
-    /// delete); its fields are in the action's `remote`.
-    Observed(String),
-}
-
-impl Fingerprint {
-    /// The fingerprint of a remote object as `handler` normalises it.
-    pub fn of(handler: &dyn Handler, remote: &RemoteObject) -> Fingerprint {
-        Fingerprint::Observed(value_hash(&handler.observed(remote)))
-    }
-}
+pub use crate::plan::Fingerprint;
 
 /// One object a saved plan writes or deletes that moved since the plan was made.
 #[derive(Debug, Clone, PartialEq)]

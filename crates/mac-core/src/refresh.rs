@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
-use crate::links::Relation;
 use crate::plan::Observed;
 use crate::provider::{HandlerError, Providers};
+use crate::relation::Relation;
 
 #[derive(Debug, thiserror::Error)]
 #[error("provider `{instance}`{}: {source}", kind.as_ref().map(|kind| format!(", listing {kind}")).unwrap_or_default())]

@@ -260,7 +260,7 @@ impl State {
         let Some(mut entry) = self.remove(from) else { return false };
         entry.id = to.clone();
         self.upsert(entry);
-        let (old, new) = (crate::moved::local_ref(from), crate::moved::local_ref(to));
+        let (old, new) = (from.local_ref(), to.local_ref());
         let referring: Vec<ObjectId> = self
             .resources
             .iter()

@@ -44,7 +44,8 @@ fn write_project(root: &Path, url: &str, threshold: &str) {
     )
     .expect("mac.toml");
     std::fs::create_dir_all(root.join("definitions")).expect("definitions");
-    std::fs::write(root.join("definitions/payments.toml"), DEFINITIONS.replace("0.05", threshold)).expect("definitions");
+    std::fs::write(root.join("definitions/payments.toml"), DEFINITIONS.replace("0.05", threshold))
+        .expect("definitions");
 }
 
 fn load(root: &Path) -> (ProjectConfig, Providers, Vec<mac_core::Definition>) {
@@ -61,7 +62,12 @@ async fn observe(providers: &Providers, definitions: &[mac_core::Definition], st
     mac_core::refresh::observe(providers, &kinds).await.expect("observe")
 }
 
-fn plan_json(definitions: &[mac_core::Definition], state: &State, observed: &Observed, providers: &Providers) -> String {
+fn plan_json(
+    definitions: &[mac_core::Definition],
+    state: &State,
+    observed: &Observed,
+    providers: &Providers,
+) -> String {
     let plan = mac_core::plan(definitions, state, observed, providers, &PlanOptions::default()).expect("plan");
     serde_json::to_string_pretty(&plan).expect("plan serialises")
 }
@@ -82,16 +88,10 @@ async fn a_plan_from_recorded_inputs_is_the_live_plan_byte_for_byte() {
     let observed = observe(&providers, &definitions, &state).await;
     let plan = mac_core::plan(&definitions, &state, &observed, &providers, &PlanOptions::default()).expect("plan");
     let lock = store.lock(std::time::Duration::from_secs(5)).expect("lock");
-    let (_, report) = mac_core::apply(
-        &plan,
-        &providers,
-        &store,
-        state,
-        &mac_core::ApplyOptions::default(),
-        &mac_core::apply::Silent,
-    )
-    .await
-    .expect("apply");
+    let (_, report) =
+        mac_core::apply(&plan, &providers, &store, state, &mac_core::ApplyOptions::default(), &mac_core::apply::Silent)
+            .await
+            .expect("apply");
     assert!(report.succeeded(), "{report:?}");
     drop(lock);
 
