@@ -221,6 +221,7 @@ pub(crate) fn apply_moves(state: &State, moves: &[Move]) -> Result<(State, BTree
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::LocalRef;
     use crate::state::StateEntry;
 
     fn id(local_id: &str) -> ObjectId {
