@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize as _;
 use serde_json::{Map, Value};
 use serde_norway::{Mapping, Value as Yaml};
 
 use crate::files::{HEADER, RuleFiles};
-use crate::rule_group::{normalise, to_yaml};
+use crate::rule_group::{NormalGroup, RuleGroup, to_yaml};
 
 /// Why a rule file or a test file could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum UnitTestError {
         #[source]
         source: serde_norway::Error,
     },
+    #[error("rule group `{group}`: {message}")]
+    Definition { group: String, message: String },
     #[error("not valid YAML")]
     Yaml(#[source] serde_norway::Error),
     #[error("not a promtool test file: {0}")]
@@ -42,7 +45,9 @@ pub fn rule_files(groups: &[GroupDefinition<'_>]) -> Result<BTreeMap<String, Str
     for group in groups {
         let namespace = group.fields.get("namespace").and_then(Value::as_str).unwrap_or_default();
         let name = group.fields.get("name").and_then(Value::as_str).unwrap_or(group.local_id);
-        let written = to_yaml(&normalise(namespace, name, group.fields))
+        let definition = RuleGroup::deserialize(&Value::Object(group.fields.clone()))
+            .map_err(|err| UnitTestError::Definition { group: format!("{namespace}/{name}"), message: err.to_string() })?;
+        let written = to_yaml(&NormalGroup::of_definition(&definition, name))
             .map_err(|source| UnitTestError::Group { group: format!("{namespace}/{name}"), source })?;
         files.entry(RuleFiles::file_name(namespace)).or_default().push(written);
     }
