@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
-use mac_core::{FieldError, HandlerError, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver, async_trait};
+use mac_core::{
+    FieldError, HandlerError, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver, async_trait,
+};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -243,11 +245,7 @@ impl NormalGroup {
                     alert: rule.alert.map(str::to_owned),
                     record: if is_alert { None } else { rule.record.map(str::to_owned) },
                     expr: rule.expr.trim().to_owned(),
-                    for_: if is_alert {
-                        rule.for_.map(canonical_duration).filter(|for_| for_ != "0s")
-                    } else {
-                        None
-                    },
+                    for_: if is_alert { rule.for_.map(canonical_duration).filter(|for_| for_ != "0s") } else { None },
                     labels: strings(rule.labels),
                     annotations: if is_alert { strings(rule.annotations) } else { None },
                 }
@@ -753,7 +751,10 @@ mod tests {
             "name: http\ninterval: 1m0s\nrules:\n- record: job:requests:rate5m\n  expr: |\n    sum by (job) (rate(requests_total[5m]))\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.05\n  for: 5m0s\n  labels: {severity: page}\n  annotations: {summary: '{{ $labels.job }} fails'}\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.2\n  for: 0s\n  labels: {severity: critical}\n  annotations: {}\n",
         );
         assert_eq!(NormalGroup::of_file(&by_hand), NormalGroup::of_definition(&definition(&group()), "http"));
-        let scalars = from_file("infra", "name: odd\nrules:\n- alert: One\n  expr: 1\n  labels: {level: 5, page: true, empty: }\n");
+        let scalars = from_file(
+            "infra",
+            "name: odd\nrules:\n- alert: One\n  expr: 1\n  labels: {level: 5, page: true, empty: }\n",
+        );
         let normal = serde_json::to_value(NormalGroup::of_file(&scalars)).expect("json");
         assert_eq!(normal["rules"][0]["expr"], "1");
         assert_eq!(normal["rules"][0]["labels"], json!({ "level": "5", "page": "true", "empty": "" }));

@@ -45,8 +45,9 @@ pub fn rule_files(groups: &[GroupDefinition<'_>]) -> Result<BTreeMap<String, Str
     for group in groups {
         let namespace = group.fields.get("namespace").and_then(Value::as_str).unwrap_or_default();
         let name = group.fields.get("name").and_then(Value::as_str).unwrap_or(group.local_id);
-        let definition = RuleGroup::deserialize(&Value::Object(group.fields.clone()))
-            .map_err(|err| UnitTestError::Definition { group: format!("{namespace}/{name}"), message: err.to_string() })?;
+        let definition = RuleGroup::deserialize(&Value::Object(group.fields.clone())).map_err(|err| {
+            UnitTestError::Definition { group: format!("{namespace}/{name}"), message: err.to_string() }
+        })?;
         let written = to_yaml(&NormalGroup::of_definition(&definition, name))
             .map_err(|source| UnitTestError::Group { group: format!("{namespace}/{name}"), source })?;
         files.entry(RuleFiles::file_name(namespace)).or_default().push(written);

@@ -145,10 +145,7 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     fn new(client: Arc<client::Client>, now: Timestamp) -> Alertmanager {
-        Alertmanager {
-            silences: Arc::new(mac_core::Typed(silence::SilenceKind::new(client.clone(), now))),
-            client,
-        }
+        Alertmanager { silences: Arc::new(mac_core::Typed(silence::SilenceKind::new(client.clone(), now))), client }
     }
 }
 

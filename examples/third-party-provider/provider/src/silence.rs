@@ -277,8 +277,7 @@ fn is_expired(fields: &Value) -> bool {
 
 fn remote_object(fields: Value) -> Option<RemoteObject> {
     let remote_id = fields.get("id").and_then(Value::as_str)?.to_owned();
-    let adoption_key =
-        GettableSilence::deserialize(&fields).ok().map(|silence| silence.canonical().adoption_key());
+    let adoption_key = GettableSilence::deserialize(&fields).ok().map(|silence| silence.canonical().adoption_key());
     Some(RemoteObject { remote_id, adoption_key, fields, part_ids: Default::default() })
 }
 
