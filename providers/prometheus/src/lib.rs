@@ -13,6 +13,8 @@ mod rule_group;
 mod rule_view;
 mod server;
 
+pub use rule_group::{Rule, RuleGroup};
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,10 +165,7 @@ impl Prometheus {
         let files = Arc::new(files);
         let server = server.map(Arc::new);
         Prometheus {
-            rule_groups: Arc::new(mac_core::legacy::Legacy(rule_group::RuleGroupHandler::new(
-                files.clone(),
-                server.clone(),
-            ))),
+            rule_groups: Arc::new(mac_core::Typed(rule_group::RuleGroupKind::new(files.clone(), server.clone()))),
             files,
             server,
         }

@@ -6,27 +6,487 @@
 //! `#3` for a name repeated in the group, as Prometheus allows), so a changed threshold shows
 //! as `rules[id="HighErrorRate"].expr`.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use mac_core::{DesiredObject, FieldError, Fields, Handler, HandlerError, RemoteObject, Resolver, async_trait};
-use serde_json::{Map, Value, json};
+use indexmap::IndexMap;
+use mac_core::{
+    FieldError, HandlerError, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver, async_trait,
+};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 use crate::files::RuleFiles;
 use crate::server::Server;
 use mac_core::duration;
 
+/// A Prometheus rule group, as a `prometheus.rule_group` definition writes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleGroup {
+    /// The rule file the group lives in: `<rules_dir>/<namespace>.yml`.
+    #[serde(default, deserialize_with = "namespace_field")]
+    pub namespace: String,
+    /// The group's name in its file; the definition's local id when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "name_field")]
+    pub name: Option<String>,
+    /// How often the group is evaluated, e.g. `1m`; Prometheus' global interval when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "interval_field")]
+    pub interval: Option<String>,
+    /// The most alerts or series a rule may produce (0: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "limit_field")]
+    pub limit: Option<u64>,
+    /// The group's rules, evaluated in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
+}
+
+/// One alerting (`alert`) or recording (`record`) rule of a [`RuleGroup`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a rule table")]
+pub struct Rule {
+    /// The alert's name, for an alerting rule.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "alert_field")]
+    pub alert: Option<String>,
+    /// The metric the result is recorded as, for a recording rule.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "record_field")]
+    pub record: Option<String>,
+    /// The PromQL expression.
+    #[serde(default, deserialize_with = "expr_field")]
+    pub expr: String,
+    /// How long an alert's condition must hold before it fires (alerting rules only).
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none", deserialize_with = "for_field")]
+    pub for_: Option<String>,
+    /// Labels added to the alerts or series.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "labels_field")]
+    pub labels: Option<IndexMap<String, String>>,
+    /// An alert's annotations (alerting rules only).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "annotations_field")]
+    pub annotations: Option<IndexMap<String, String>>,
+}
+
+/// Field parsers that say what a field must be in this kind's words rather than serde's, as
+/// the rest of its validation does.
+macro_rules! field_with_message {
+    ($function:ident, $type:ty, $message:expr) => {
+        fn $function<'de, D: Deserializer<'de>>(deserializer: D) -> Result<$type, D::Error> {
+            <$type>::deserialize(deserializer).map_err(|_| D::Error::custom($message))
+        }
+    };
+}
+
+const NAMESPACE_MESSAGE: &str = "`namespace` names the rule file (<rules_dir>/<namespace>.yml): letters, digits, `_`, `-` and `.`, not starting with a dot";
+field_with_message!(namespace_field, String, NAMESPACE_MESSAGE);
+field_with_message!(name_field, Option<String>, "`name` must be a non-empty string");
+field_with_message!(interval_field, Option<String>, "`interval` must be a positive duration such as \"1m\"");
+field_with_message!(limit_field, Option<u64>, "`limit` must be a whole number (0: no limit)");
+field_with_message!(alert_field, Option<String>, "`alert` must be a non-empty string, the alert's name");
+field_with_message!(
+    record_field,
+    Option<String>,
+    "`record` must be a metric name such as \"job:http_requests:rate5m\""
+);
+field_with_message!(expr_field, String, "`expr` must be a non-empty PromQL expression");
+field_with_message!(for_field, Option<String>, "`for` must be a duration such as \"5m\"");
+field_with_message!(labels_field, Option<IndexMap<String, String>>, "`labels` must be a table of strings");
+field_with_message!(annotations_field, Option<IndexMap<String, String>>, "`annotations` must be a table of strings");
+
+/// A group as read from its rule file (plus the file's namespace): lenient where YAML reads
+/// a scalar as a number or a boolean that Prometheus reads as a string.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StoredGroup {
+    namespace: String,
+    name: String,
+    #[serde(default)]
+    interval: Option<YamlText>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    rules: Option<Vec<StoredRule>>,
+}
+
+/// A rule as read from a rule file.
+#[derive(Debug, Deserialize)]
+struct StoredRule {
+    #[serde(default)]
+    alert: Option<String>,
+    #[serde(default)]
+    record: Option<String>,
+    #[serde(default)]
+    expr: Option<YamlText>,
+    #[serde(rename = "for", default)]
+    for_: Option<YamlText>,
+    #[serde(default)]
+    labels: Option<IndexMap<String, YamlText>>,
+    #[serde(default)]
+    annotations: Option<IndexMap<String, YamlText>>,
+}
+
+/// A YAML scalar as the string Prometheus reads it as: `expr: 1` is the expression "1",
+/// `severity: 5` the label value "5", an empty value "".
+#[derive(Debug, Default)]
+struct YamlText(String);
+
+impl<'de> Deserialize<'de> for YamlText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<YamlText, D::Error> {
+        Ok(YamlText(match Value::deserialize(deserializer)? {
+            Value::String(text) => text,
+            Value::Null => String::new(),
+            other => other.to_string(),
+        }))
+    }
+}
+
+/// Where a remote group lives: enough to move or delete it.
+#[derive(Debug, Deserialize)]
+struct Place {
+    namespace: String,
+    name: String,
+}
+
+/// A group in the form both sides are compared in, which is also what is written: the
+/// namespace, the name, the interval and the limit when set, and each rule with its `id`
+/// (see the module's comment), a trimmed expression, a canonical `for` (alerts only) and
+/// labels and annotations (alerts only), without what Prometheus assumes when a rule leaves
+/// it out (`for: 0s`, no labels or annotations: rulefmt.RuleNode's zero values), so that a
+/// plan never shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct NormalGroup {
+    namespace: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    rules: Vec<NormalRule>,
+}
+
+/// A rule in [`NormalGroup`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct NormalRule {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<String>,
+    expr: String,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<IndexMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<IndexMap<String, String>>,
+}
+
+/// A rule's parts, borrowed from a definition or a file, before normalisation.
+struct RuleParts<'a> {
+    alert: Option<&'a str>,
+    record: Option<&'a str>,
+    expr: &'a str,
+    for_: Option<&'a str>,
+    labels: Option<IndexMap<&'a str, &'a str>>,
+    annotations: Option<IndexMap<&'a str, &'a str>>,
+}
+
+impl RuleParts<'_> {
+    fn of_definition(rule: &Rule) -> RuleParts<'_> {
+        fn strings(map: &Option<IndexMap<String, String>>) -> Option<IndexMap<&str, &str>> {
+            map.as_ref().map(|map| map.iter().map(|(key, value)| (key.as_str(), value.as_str())).collect())
+        }
+        RuleParts {
+            alert: rule.alert.as_deref(),
+            record: rule.record.as_deref(),
+            expr: &rule.expr,
+            for_: rule.for_.as_deref(),
+            labels: strings(&rule.labels),
+            annotations: strings(&rule.annotations),
+        }
+    }
+
+    fn of_file(rule: &StoredRule) -> RuleParts<'_> {
+        fn strings(map: &Option<IndexMap<String, YamlText>>) -> Option<IndexMap<&str, &str>> {
+            map.as_ref().map(|map| map.iter().map(|(key, value)| (key.as_str(), value.0.as_str())).collect())
+        }
+        RuleParts {
+            alert: rule.alert.as_deref(),
+            record: rule.record.as_deref(),
+            expr: rule.expr.as_ref().map_or("", |expr| expr.0.as_str()),
+            for_: rule.for_.as_ref().map(|for_| for_.0.as_str()),
+            labels: strings(&rule.labels),
+            annotations: strings(&rule.annotations),
+        }
+    }
+}
+
+impl NormalGroup {
+    fn new<'a>(
+        namespace: &str,
+        name: &str,
+        interval: Option<&str>,
+        limit: Option<i64>,
+        rules: impl IntoIterator<Item = RuleParts<'a>>,
+    ) -> NormalGroup {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let rules = rules
+            .into_iter()
+            .map(|rule| {
+                let rule_name = rule.alert.or(rule.record).unwrap_or_default();
+                let count = seen.entry(rule_name.to_owned()).or_insert(0);
+                *count += 1;
+                let id = if *count == 1 { rule_name.to_owned() } else { format!("{rule_name}#{count}") };
+                let is_alert = rule.alert.is_some();
+                let strings = |map: Option<IndexMap<&str, &str>>| {
+                    map.filter(|map| !map.is_empty())
+                        .map(|map| map.into_iter().map(|(key, value)| (key.to_owned(), value.to_owned())).collect())
+                };
+                NormalRule {
+                    id,
+                    alert: rule.alert.map(str::to_owned),
+                    record: if is_alert { None } else { rule.record.map(str::to_owned) },
+                    expr: rule.expr.trim().to_owned(),
+                    for_: if is_alert { rule.for_.map(canonical_duration).filter(|for_| for_ != "0s") } else { None },
+                    labels: strings(rule.labels),
+                    annotations: if is_alert { strings(rule.annotations) } else { None },
+                }
+            })
+            .collect();
+        NormalGroup {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            interval: interval.map(canonical_duration),
+            limit: limit.filter(|limit| *limit != 0),
+            rules,
+        }
+    }
+
+    /// A definition in normal form; `name` is the group's name (see [`RuleGroup::name`]).
+    pub(crate) fn of_definition(group: &RuleGroup, name: &str) -> NormalGroup {
+        let limit = group.limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
+        NormalGroup::new(
+            &group.namespace,
+            name,
+            group.interval.as_deref(),
+            limit,
+            group.rules.iter().map(RuleParts::of_definition),
+        )
+    }
+
+    /// A group read from a file in normal form.
+    fn of_file(group: &StoredGroup) -> NormalGroup {
+        NormalGroup::new(
+            &group.namespace,
+            &group.name,
+            group.interval.as_ref().map(|interval| interval.0.as_str()),
+            group.limit,
+            group.rules.iter().flatten().map(RuleParts::of_file),
+        )
+    }
+
+    /// The group as it goes into the rule file: Prometheus' keys, in the order its
+    /// documentation shows them, without the namespace and the rules' ids.
+    fn file_form(&self) -> FileGroup<'_> {
+        FileGroup {
+            name: &self.name,
+            interval: self.interval.as_deref(),
+            limit: self.limit,
+            rules: self
+                .rules
+                .iter()
+                .map(|rule| FileRule {
+                    alert: rule.alert.as_deref(),
+                    record: rule.record.as_deref(),
+                    expr: &rule.expr,
+                    for_: rule.for_.as_deref(),
+                    labels: rule.labels.as_ref(),
+                    annotations: rule.annotations.as_ref(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The group as a person writes its definition: the file's form, plus the namespace.
+    fn definition(&self) -> RuleGroup {
+        RuleGroup {
+            namespace: self.namespace.clone(),
+            name: Some(self.name.clone()),
+            interval: self.interval.clone(),
+            limit: self.limit.and_then(|limit| u64::try_from(limit).ok()),
+            rules: self
+                .rules
+                .iter()
+                .map(|rule| Rule {
+                    alert: rule.alert.clone(),
+                    record: rule.record.clone(),
+                    expr: rule.expr.clone(),
+                    for_: rule.for_.clone(),
+                    labels: rule.labels.clone(),
+                    annotations: rule.annotations.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A group in a rule file, as [`NormalGroup::file_form`] writes it.
+#[derive(Debug, Serialize)]
+struct FileGroup<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    rules: Vec<FileRule<'a>>,
+}
+
+/// A rule in a rule file.
+#[derive(Debug, Serialize)]
+struct FileRule<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<&'a str>,
+    expr: &'a str,
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a IndexMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    annotations: Option<&'a IndexMap<String, String>>,
+}
+
+fn canonical_duration(text: &str) -> String {
+    duration::canonical(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// The group as it goes into the rule file, from its normal form.
+pub(crate) fn to_yaml(normal: &NormalGroup) -> Result<serde_norway::Value, serde_norway::Error> {
+    serde_norway::to_value(normal.file_form())
+}
+
+/// The group's name: its `name`, else the definition's local id.
+fn group_name<'a>(id: &'a ObjectId, group: &'a RuleGroup) -> &'a str {
+    group.name.as_deref().unwrap_or(&id.local_id)
+}
+
+/// A group as read from a file (a JSON object), or as just written, recorded with its namespace.
+pub(crate) fn remote_object(namespace: &str, name: &str, mut fields: serde_json::Map<String, Value>) -> RemoteObject {
+    let remote_id = format!("{namespace}/{name}");
+    fields.insert("namespace".to_owned(), Value::String(namespace.to_owned()));
+    RemoteObject {
+        remote_id: remote_id.clone(),
+        adoption_key: Some(remote_id),
+        fields: Value::Object(fields),
+        part_ids: Default::default(),
+    }
+}
+
+/// The `rule_group` kind over one rules directory and, when configured, its Prometheus.
 #[derive(Debug)]
-pub struct RuleGroupHandler {
+pub(crate) struct RuleGroupKind {
     files: Arc<RuleFiles>,
     server: Option<Arc<Server>>,
 }
 
-impl RuleGroupHandler {
-    pub fn new(files: Arc<RuleFiles>, server: Option<Arc<Server>>) -> RuleGroupHandler {
-        RuleGroupHandler { files, server }
+impl RuleGroupKind {
+    pub(crate) fn new(files: Arc<RuleFiles>, server: Option<Arc<Server>>) -> RuleGroupKind {
+        RuleGroupKind { files, server }
+    }
+
+    async fn remove(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        let Place { namespace, name } = place(current);
+        let mut edit = self.files.edit().await;
+        edit.remove(&namespace, &name)?;
+        edit.commit(self.server.as_deref()).await.map_err(|err| locate(err, &name, &namespace))
+    }
+}
+
+/// Where a recorded group is.
+fn place(current: &RemoteObject) -> Place {
+    Place::deserialize(&current.fields).unwrap_or_else(|_| {
+        // A namespace is a file stem: it holds no `/`, so the remote id splits there.
+        let (namespace, name) = current.remote_id.split_once('/').unwrap_or_default();
+        Place { namespace: namespace.to_owned(), name: name.to_owned() }
+    })
+}
+
+#[async_trait]
+impl Kind for RuleGroupKind {
+    type Desired = RuleGroup;
+    type Remote = StoredGroup;
+    type Comparable = NormalGroup;
+    type Context = ();
+
+    fn validate(&self, group: &RuleGroup) -> Result<(), Vec<FieldError>> {
+        validate_group(group)
+    }
+
+    fn adoption_key(&self, id: &ObjectId, group: &RuleGroup, _refs: &dyn Resolver) -> Option<String> {
+        Some(format!("{}/{}", group.namespace, group_name(id, group)))
+    }
+
+    fn desired(
+        &self,
+        id: &ObjectId,
+        group: &RuleGroup,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<NormalGroup, FieldError> {
+        Ok(NormalGroup::of_definition(group, group_name(id, group)))
+    }
+
+    fn observed(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> NormalGroup {
+        NormalGroup::of_file(&remote.fields)
+    }
+
+    fn describe(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> String {
+        let group = &remote.fields;
+        let rules = group.rules.as_ref().map_or(0, Vec::len);
+        format!(
+            "rule group {:?} in namespace {:?}, {rules} rule{}",
+            group.name,
+            group.namespace,
+            if rules == 1 { "" } else { "s" }
+        )
+    }
+
+    fn list_key(&self, path: &str) -> Option<&'static str> {
+        match path {
+            "/rules" => Some("id"),
+            _ => None,
+        }
+    }
+
+    fn import(
+        &self,
+        remote: &mac_core::Remote<'_, StoredGroup>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let normal = NormalGroup::of_file(&remote.fields);
+        // What a person would write: the file's form, the namespace first as in the README.
+        let Value::Object(fields) = serde_json::to_value(normal.definition()).ok()? else { return None };
+        Some(ImportedFields {
+            local_id: slug(&format!("{}-{}", normal.namespace, normal.name)),
+            fields,
+            file: slug(&normal.namespace),
+            scope: Some(normal.namespace),
+            part_ids: BTreeMap::new(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        let mut groups = Vec::new();
+        for file in self.files.list()? {
+            for group in file.groups {
+                let Value::Object(fields) = group else { continue };
+                if let Some(name) = fields.get("name").and_then(Value::as_str) {
+                    let name = name.to_owned();
+                    groups.push(remote_object(&file.namespace, &name, fields));
+                }
+            }
+        }
+        Ok(groups)
     }
 
     /// Writes the group into its file, taking it out of the file it was in when it moved or
@@ -34,32 +494,41 @@ impl RuleGroupHandler {
     async fn write(
         &self,
         current: Option<&RemoteObject>,
-        desired: &DesiredObject,
+        id: &ObjectId,
+        group: &RuleGroup,
+        _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let namespace = namespace_of(&desired.fields);
-        let name = group_name(desired);
-        let wanted = normalise(&namespace, &name, &desired.fields);
-        let group = to_yaml(&wanted).map_err(|err| {
+        let namespace = group.namespace.as_str();
+        let name = group_name(id, group);
+        let wanted = NormalGroup::of_definition(group, name);
+        let cannot_write = |err: serde_norway::Error| {
             HandlerError::new(mac_core::HandlerErrorKind::Other, format!("cannot write group `{name}` as YAML"))
                 .with_source(err)
-        })?;
+        };
+        let written = to_yaml(&wanted).map_err(cannot_write)?;
         let mut edit = self.files.edit().await;
-        let previous = current.map(|current| {
-            (
-                current.fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                current.fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            )
-        });
-        let same_place =
-            previous.as_ref().is_some_and(|(old_namespace, old_name)| *old_namespace == namespace && *old_name == name);
-        if let Some((old_namespace, old_name)) = &previous
+        let previous = current.map(place);
+        let same_place = previous.as_ref().is_some_and(|old| old.namespace == namespace && old.name == name);
+        if let Some(old) = &previous
             && !same_place
         {
-            edit.remove(old_namespace, old_name)?;
+            edit.remove(&old.namespace, &old.name)?;
         }
-        edit.put(&namespace, &name, group, !same_place)?;
-        edit.commit(self.server.as_deref()).await.map_err(|err| locate(err, &name, &namespace))?;
-        Ok(remote_object(&namespace, &wanted))
+        edit.put(namespace, name, written, !same_place)?;
+        edit.commit(self.server.as_deref()).await.map_err(|err| locate(err, name, namespace))?;
+        let fields = match serde_json::to_value(wanted.file_form()) {
+            Ok(Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        Ok(remote_object(namespace, name, fields))
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        self.remove(current).await
+    }
+
+    fn rule_view(&self) -> Option<&dyn mac_core::rules::RuleView> {
+        Some(&crate::rule_view::RuleGroupRules)
     }
 }
 
@@ -76,257 +545,6 @@ fn locate(error: HandlerError, name: &str, namespace: &str) -> HandlerError {
     match rule {
         Some(number) if number > 0 => located.at(format!("/rules/{}", number - 1)),
         _ => located,
-    }
-}
-
-fn namespace_of(fields: &Fields) -> String {
-    fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned()
-}
-
-fn group_name(desired: &DesiredObject) -> String {
-    desired.fields.get("name").and_then(Value::as_str).map_or_else(|| desired.id.local_id.clone(), str::to_owned)
-}
-
-/// A group as read from a file.
-fn remote_object(namespace: &str, group: &Value) -> RemoteObject {
-    let name = group.get("name").and_then(Value::as_str).unwrap_or_default();
-    let remote_id = format!("{namespace}/{name}");
-    let mut fields = group.as_object().cloned().unwrap_or_default();
-    fields.insert("namespace".to_owned(), json!(namespace));
-    RemoteObject {
-        remote_id: remote_id.clone(),
-        adoption_key: Some(remote_id),
-        fields: Value::Object(fields),
-        part_ids: Default::default(),
-    }
-}
-
-/// A group in the form both sides are compared in, which is also what is written: the
-/// namespace, the name, the interval and the limit when set, and each rule with its `id`
-/// (see the module's comment), a trimmed expression, a canonical `for` (alerts only) and
-/// labels and annotations as strings.
-pub(crate) fn normalise(namespace: &str, name: &str, group: &Map<String, Value>) -> Value {
-    let mut normal = Map::new();
-    normal.insert("namespace".to_owned(), json!(namespace));
-    normal.insert("name".to_owned(), json!(name));
-    if let Some(interval) = group.get("interval").filter(|value| !value.is_null()) {
-        normal.insert("interval".to_owned(), canonical_duration(interval));
-    }
-    if let Some(limit) = group.get("limit").and_then(Value::as_i64).filter(|limit| *limit != 0) {
-        normal.insert("limit".to_owned(), json!(limit));
-    }
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut rules = Vec::new();
-    for rule in group.get("rules").and_then(Value::as_array).into_iter().flatten() {
-        let alert = rule.get("alert").and_then(Value::as_str);
-        let record = rule.get("record").and_then(Value::as_str);
-        let rule_name = alert.or(record).unwrap_or_default();
-        let count = seen.entry(rule_name.to_owned()).or_insert(0);
-        *count += 1;
-        let id = if *count == 1 { rule_name.to_owned() } else { format!("{rule_name}#{count}") };
-        let mut normal_rule = Map::new();
-        normal_rule.insert("id".to_owned(), json!(id));
-        match (alert, record) {
-            (Some(alert), _) => normal_rule.insert("alert".to_owned(), json!(alert)),
-            (None, Some(record)) => normal_rule.insert("record".to_owned(), json!(record)),
-            (None, None) => None,
-        };
-        let expr = match rule.get("expr") {
-            Some(Value::String(text)) => json!(text.trim()),
-            // YAML reads `expr: 1` as a number; Prometheus reads it as the expression "1".
-            Some(Value::Number(number)) => json!(number.to_string()),
-            _ => json!(""),
-        };
-        normal_rule.insert("expr".to_owned(), expr);
-        if alert.is_some() {
-            let for_ = rule.get("for").map_or_else(|| json!("0s"), canonical_duration);
-            normal_rule.insert("for".to_owned(), for_);
-        }
-        normal_rule.insert("labels".to_owned(), string_map(rule.get("labels")));
-        if alert.is_some() {
-            normal_rule.insert("annotations".to_owned(), string_map(rule.get("annotations")));
-        }
-        rules.push(Value::Object(normal_rule));
-    }
-    normal.insert("rules".to_owned(), Value::Array(rules));
-    Value::Object(normal)
-}
-
-/// An observed group in the normal form, defaults still in.
-fn observed_normal(remote: &RemoteObject) -> Value {
-    let fields = remote.fields.as_object().cloned().unwrap_or_default();
-    let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let name = fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    normalise(&namespace, &name, &fields)
-}
-
-/// A normal group without what Prometheus assumes when a rule leaves it out (`for: 0s`, no
-/// labels or annotations: rulefmt.RuleNode's zero values), so that a plan never shows it.
-fn without_defaults(mut group: Value) -> Value {
-    use mac_core::diff::remove_default;
-    remove_default(&mut group, "/rules/*/for", &json!("0s"));
-    remove_default(&mut group, "/rules/*/labels", &json!({}));
-    remove_default(&mut group, "/rules/*/annotations", &json!({}));
-    group
-}
-
-fn canonical_duration(value: &Value) -> Value {
-    match value {
-        Value::String(text) => json!(duration::canonical(text).unwrap_or_else(|| text.clone())),
-        other => other.clone(),
-    }
-}
-
-/// Labels and annotations are strings in Prometheus; YAML may have read `5` or `true`.
-fn string_map(value: Option<&Value>) -> Value {
-    let map: Map<String, Value> = value
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(key, value)| {
-            let text = match value {
-                Value::String(text) => text.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (key.clone(), json!(text))
-        })
-        .collect();
-    Value::Object(map)
-}
-
-/// The group as it goes into the rule file, from its normal form: Prometheus' keys, in the
-/// order its documentation shows them, without the namespace, the rules' ids, a zero `for`
-/// or empty tables.
-pub(crate) fn to_yaml(normal: &Value) -> Result<serde_norway::Value, serde_norway::Error> {
-    let mut group = Map::new();
-    for key in ["name", "interval", "limit"] {
-        if let Some(value) = normal.get(key) {
-            group.insert(key.to_owned(), value.clone());
-        }
-    }
-    let rules: Vec<Value> = normal
-        .get("rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|rule| {
-            let mut written = Map::new();
-            for key in ["alert", "record", "expr"] {
-                if let Some(value) = rule.get(key) {
-                    written.insert(key.to_owned(), value.clone());
-                }
-            }
-            if let Some(for_) = rule.get("for").filter(|for_| *for_ != "0s") {
-                written.insert("for".to_owned(), for_.clone());
-            }
-            for key in ["labels", "annotations"] {
-                if let Some(map) = rule.get(key).filter(|map| map.as_object().is_some_and(|map| !map.is_empty())) {
-                    written.insert(key.to_owned(), map.clone());
-                }
-            }
-            Value::Object(written)
-        })
-        .collect();
-    group.insert("rules".to_owned(), Value::Array(rules));
-    serde_norway::to_value(Value::Object(group))
-}
-
-#[async_trait]
-impl mac_core::legacy::LegacyHandler for RuleGroupHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        validate_group(fields)
-    }
-
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(format!("{}/{}", namespace_of(&desired.fields), group_name(desired)))
-    }
-
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        Ok(without_defaults(normalise(&namespace_of(&desired.fields), &group_name(desired), &desired.fields)))
-    }
-
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        without_defaults(observed_normal(remote))
-    }
-
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
-        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
-        format!(
-            "rule group {:?} in namespace {:?}, {rules} rule{}",
-            field("name"),
-            field("namespace"),
-            if rules == 1 { "" } else { "s" }
-        )
-    }
-
-    fn list_key(&self, path: &str) -> Option<&'static str> {
-        match path {
-            "/rules" => Some("id"),
-            _ => None,
-        }
-    }
-
-    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let normal = observed_normal(remote);
-        let namespace = normal.get("namespace")?.as_str()?.to_owned();
-        let name = normal.get("name")?.as_str()?.to_owned();
-        // What a person would write: the file's form, plus the namespace.
-        let written = to_yaml(&normal).ok()?;
-        let mut fields: Map<String, Value> = serde_json::to_value(written).ok()?.as_object()?.clone();
-        fields.insert("namespace".to_owned(), json!(namespace));
-        // The namespace first, as in the README's examples.
-        let mut ordered = Map::new();
-        for key in ["namespace", "name", "interval", "limit", "rules"] {
-            if let Some(value) = fields.remove(key) {
-                ordered.insert(key.to_owned(), value);
-            }
-        }
-        Some(mac_core::ImportedFields {
-            local_id: slug(&format!("{namespace}-{name}")),
-            fields: ordered,
-            file: slug(&namespace),
-            scope: Some(namespace),
-            part_ids: BTreeMap::new(),
-        })
-    }
-
-    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let mut groups = Vec::new();
-        for file in self.files.list()? {
-            for group in &file.groups {
-                if group.get("name").and_then(Value::as_str).is_some() {
-                    groups.push(remote_object(&file.namespace, group));
-                }
-            }
-        }
-        Ok(groups)
-    }
-
-    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        self.write(None, desired).await
-    }
-
-    async fn update(
-        &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
-        _refs: &dyn Resolver,
-    ) -> Result<RemoteObject, HandlerError> {
-        self.write(Some(current), desired).await
-    }
-
-    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let namespace = current.fields.get("namespace").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let name = current.fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let mut edit = self.files.edit().await;
-        edit.remove(&namespace, &name)?;
-        edit.commit(self.server.as_deref()).await.map_err(|err| locate(err, &name, &namespace))
-    }
-
-    fn rule_view(&self) -> Option<&dyn mac_core::rules::RuleView> {
-        Some(&crate::rule_view::RuleGroupRules)
     }
 }
 
@@ -365,59 +583,37 @@ fn valid_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Checks a group as Prometheus' rule file parser would (model/rulefmt), before any write.
+/// Checks a group as Prometheus' rule file parser would (model/rulefmt), before any write;
+/// unknown fields and values of the wrong type were refused when it was read.
 /// PromQL itself is checked by promtool (when available) and by Prometheus on apply.
-fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
-    const GROUP_KEYS: [&str; 5] = ["namespace", "name", "interval", "limit", "rules"];
-    const RULE_KEYS: [&str; 6] = ["alert", "record", "expr", "for", "labels", "annotations"];
+fn validate_group(group: &RuleGroup) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    unknown_keys(fields, "", &GROUP_KEYS, &mut errors);
-    match fields.get("namespace").and_then(Value::as_str) {
-        Some(namespace) if valid_namespace(namespace) => {}
-        _ => errors.push(FieldError::at(
-            "/namespace",
-            "`namespace` names the rule file (<rules_dir>/<namespace>.yml): letters, digits, `_`, `-` and `.`, not starting with a dot",
-        )),
+    if !valid_namespace(&group.namespace) {
+        errors.push(FieldError::at("/namespace", NAMESPACE_MESSAGE));
     }
-    match fields.get("name") {
-        None => {}
-        Some(Value::String(name)) if !name.trim().is_empty() => {}
-        Some(_) => errors.push(FieldError::at("/name", "`name` must be a non-empty string")),
+    if group.name.as_ref().is_some_and(|name| name.trim().is_empty()) {
+        errors.push(FieldError::at("/name", "`name` must be a non-empty string"));
     }
-    if let Some(interval) = fields.get("interval") {
-        match interval.as_str().and_then(duration::parse) {
+    if let Some(interval) = &group.interval {
+        match duration::parse(interval) {
             Some(milliseconds) if milliseconds > 0 => {}
             _ => errors.push(FieldError::at("/interval", "`interval` must be a positive duration such as \"1m\"")),
         }
     }
-    if let Some(limit) = fields.get("limit")
-        && limit.as_u64().is_none()
-    {
-        errors.push(FieldError::at("/limit", "`limit` must be a whole number (0: no limit)"));
+    if group.rules.is_empty() {
+        errors.push(FieldError::at("/rules", "a group needs at least one rule ([[…rule_group.rules]] tables)"));
     }
-    let rules = match fields.get("rules") {
-        Some(Value::Array(rules)) if !rules.is_empty() => rules.as_slice(),
-        _ => {
-            errors.push(FieldError::at("/rules", "a group needs at least one rule ([[…rule_group.rules]] tables)"));
-            &[]
-        }
-    };
-    for (index, rule) in rules.iter().enumerate() {
+    for (index, rule) in group.rules.iter().enumerate() {
         let at = |field: &str| format!("/rules/{index}{field}");
-        let Some(rule) = rule.as_object() else {
-            errors.push(FieldError::at(at(""), "a rule must be a table"));
-            continue;
-        };
-        unknown_keys(rule, &at(""), &RULE_KEYS, &mut errors);
-        let is_alert = match (rule.get("alert"), rule.get("record")) {
+        let is_alert = match (&rule.alert, &rule.record) {
             (Some(alert), None) => {
-                if alert.as_str().is_none_or(|alert| alert.trim().is_empty()) {
+                if alert.trim().is_empty() {
                     errors.push(FieldError::at(at("/alert"), "`alert` must be a non-empty string, the alert's name"));
                 }
                 true
             }
             (None, Some(record)) => {
-                if !record.as_str().is_some_and(valid_metric_name) {
+                if !valid_metric_name(record) {
                     errors.push(FieldError::at(
                         at("/record"),
                         "`record` must be a metric name such as \"job:http_requests:rate5m\"",
@@ -437,26 +633,21 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 true
             }
         };
-        if rule.get("expr").and_then(Value::as_str).is_none_or(|expr| expr.trim().is_empty()) {
+        if rule.expr.trim().is_empty() {
             errors.push(FieldError::at(at("/expr"), "`expr` must be a non-empty PromQL expression"));
         }
-        if let Some(for_) = rule.get("for") {
+        if let Some(for_) = &rule.for_ {
             if !is_alert {
                 errors.push(FieldError::at(at("/for"), "`for` is only for alerting rules"));
-            } else if for_.as_str().and_then(duration::parse).is_none() {
+            } else if duration::parse(for_).is_none() {
                 errors.push(FieldError::at(at("/for"), "`for` must be a duration such as \"5m\""));
             }
         }
-        if rule.contains_key("annotations") && !is_alert {
+        if rule.annotations.is_some() && !is_alert {
             errors.push(FieldError::at(at("/annotations"), "`annotations` are only for alerting rules"));
         }
-        for field in ["labels", "annotations"] {
-            let Some(value) = rule.get(field) else { continue };
-            let Some(map) = value.as_object().filter(|map| map.values().all(Value::is_string)) else {
-                errors.push(FieldError::at(at(&format!("/{field}")), format!("`{field}` must be a table of strings")));
-                continue;
-            };
-            for key in map.keys().filter(|key| !valid_label_name(key)) {
+        for (field, map) in [("labels", &rule.labels), ("annotations", &rule.annotations)] {
+            for key in map.iter().flat_map(IndexMap::keys).filter(|key| !valid_label_name(key)) {
                 errors.push(FieldError::at(
                     at(&format!("/{field}/{key}")),
                     format!(
@@ -470,18 +661,11 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
-fn unknown_keys(table: &Map<String, Value>, pointer: &str, known: &[&str], errors: &mut Vec<FieldError>) {
-    for key in table.keys().filter(|key| !known.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("{pointer}/{key}"),
-            format!("unknown field `{key}`, expected one of {}", known.join(", ")),
-        ));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mac_core::{Fields, Handler, Typed};
+    use serde_json::json;
 
     fn group() -> Value {
         json!({
@@ -506,33 +690,78 @@ mod tests {
         value.as_object().cloned().expect("object")
     }
 
+    fn definition(value: &Value) -> RuleGroup {
+        RuleGroup::deserialize(value).expect("a definition")
+    }
+
+    /// A group of a rule file's text, as `list` records it and the kind reads it.
+    fn from_file(namespace: &str, text: &str) -> StoredGroup {
+        let read: Value = serde_norway::from_str(text).expect("parse");
+        let name = read["name"].as_str().expect("a name").to_owned();
+        let remote = remote_object(namespace, &name, fields(&read));
+        assert_eq!(remote.remote_id, format!("{namespace}/{name}"));
+        StoredGroup::deserialize(&remote.fields).expect("a stored group")
+    }
+
+    fn handler() -> Typed<RuleGroupKind> {
+        Typed(RuleGroupKind::new(
+            Arc::new(RuleFiles::new("rules".into(), None, std::time::Duration::from_secs(1))),
+            None,
+        ))
+    }
+
     #[test]
     fn a_written_group_reads_back_without_a_difference() {
-        let desired = fields(&group());
-        let normal = normalise("payments", "http", &desired);
+        let normal = NormalGroup::of_definition(&definition(&group()), "http");
         let written = serde_norway::to_string(&to_yaml(&normal).expect("yaml")).expect("text");
         assert_eq!(
             written,
             "name: http\ninterval: 1m\nrules:\n- record: job:requests:rate5m\n  expr: sum by (job) (rate(requests_total[5m]))\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.05\n  for: 5m\n  labels:\n    severity: page\n  annotations:\n    summary: '{{ $labels.job }} fails'\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.2\n  labels:\n    severity: critical\n"
         );
-        let read: Value = serde_norway::from_str(&written).expect("parse");
-        let remote = remote_object("payments", &read);
-        assert_eq!(remote.remote_id, "payments/http");
-        let observed = normalise("payments", "http", remote.fields.as_object().expect("object"));
-        assert_eq!(observed, normal);
-        let ids: Vec<&str> =
-            normal["rules"].as_array().expect("rules").iter().filter_map(|rule| rule["id"].as_str()).collect();
+        assert_eq!(NormalGroup::of_file(&from_file("payments", &written)), normal);
+        let ids: Vec<&str> = normal.rules.iter().map(|rule| rule.id.as_str()).collect();
         assert_eq!(ids, ["job:requests:rate5m", "HighErrors", "HighErrors#2"]);
     }
 
     #[test]
+    fn the_comparable_form_leaves_out_what_prometheus_assumes() {
+        let normal = NormalGroup::of_definition(&definition(&group()), "http");
+        assert_eq!(
+            serde_json::to_value(&normal).expect("json"),
+            json!({
+                "namespace": "payments",
+                "name": "http",
+                "interval": "1m",
+                "rules": [
+                    { "id": "job:requests:rate5m", "record": "job:requests:rate5m", "expr": "sum by (job) (rate(requests_total[5m]))" },
+                    {
+                        "id": "HighErrors",
+                        "alert": "HighErrors",
+                        "expr": "job:errors:rate5m > 0.05",
+                        "for": "5m",
+                        "labels": { "severity": "page" },
+                        "annotations": { "summary": "{{ $labels.job }} fails" },
+                    },
+                    { "id": "HighErrors#2", "alert": "HighErrors", "expr": "job:errors:rate5m > 0.2", "labels": { "severity": "critical" } },
+                ],
+            })
+        );
+    }
+
+    #[test]
     fn hand_written_spellings_are_no_difference() {
-        let by_hand: Value = serde_norway::from_str(
+        let by_hand = from_file(
+            "payments",
             "name: http\ninterval: 1m0s\nrules:\n- record: job:requests:rate5m\n  expr: |\n    sum by (job) (rate(requests_total[5m]))\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.05\n  for: 5m0s\n  labels: {severity: page}\n  annotations: {summary: '{{ $labels.job }} fails'}\n- alert: HighErrors\n  expr: job:errors:rate5m > 0.2\n  for: 0s\n  labels: {severity: critical}\n  annotations: {}\n",
-        )
-        .expect("parse");
-        let observed = normalise("payments", "http", by_hand.as_object().expect("object"));
-        assert_eq!(observed, normalise("payments", "http", &fields(&group())));
+        );
+        assert_eq!(NormalGroup::of_file(&by_hand), NormalGroup::of_definition(&definition(&group()), "http"));
+        let scalars = from_file(
+            "infra",
+            "name: odd\nrules:\n- alert: One\n  expr: 1\n  labels: {level: 5, page: true, empty: }\n",
+        );
+        let normal = serde_json::to_value(NormalGroup::of_file(&scalars)).expect("json");
+        assert_eq!(normal["rules"][0]["expr"], "1");
+        assert_eq!(normal["rules"][0]["labels"], json!({ "level": "5", "page": "true", "empty": "" }));
     }
 
     #[test]
@@ -545,8 +774,7 @@ mod tests {
         bad["rules"][2]["expr"] = json!("  ");
         bad["rules"][2]["for"] = json!("5 minutes");
         bad["rules"][2]["labels"] = json!({ "bad-name": "x" });
-        bad["rules"][2]["colour"] = json!("red");
-        let errors = validate_group(&fields(&bad)).expect_err("invalid");
+        let errors = handler().validate(&fields(&bad)).expect_err("invalid");
         let pointers: Vec<&str> = errors.iter().map(|error| error.pointer.as_str()).collect();
         assert_eq!(
             pointers,
@@ -555,16 +783,49 @@ mod tests {
                 "/interval",
                 "/rules/0/for",
                 "/rules/1/record",
-                "/rules/2/colour",
                 "/rules/2/expr",
                 "/rules/2/for",
                 "/rules/2/labels/bad-name",
             ]
         );
-        assert!(validate_group(&fields(&group())).is_ok());
+        assert!(handler().validate(&fields(&group())).is_ok());
         let neither = json!({ "namespace": "n", "rules": [{ "expr": "up" }] });
-        let errors = validate_group(&fields(&neither)).expect_err("neither alert nor record");
+        let errors = handler().validate(&fields(&neither)).expect_err("neither alert nor record");
         assert_eq!(errors[0].pointer, "/rules/0");
+        let none = handler().validate(&fields(&json!({ "namespace": "n" }))).expect_err("no rules");
+        assert_eq!(none[0].pointer, "/rules");
+    }
+
+    #[test]
+    fn fields_of_the_wrong_shape_are_refused_where_they_are() {
+        let refused = |change: &dyn Fn(&mut Value)| {
+            let mut bad = group();
+            change(&mut bad);
+            let errors = handler().validate(&fields(&bad)).expect_err("refused");
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            (errors[0].pointer.clone(), errors[0].message.clone())
+        };
+        let (pointer, message) = refused(&|bad| bad["rules"][2]["colour"] = json!("red"));
+        assert_eq!(pointer, "/rules/2/colour");
+        assert!(message.starts_with("unknown field `colour`, expected one of `alert`"), "{message}");
+        assert_eq!(
+            refused(&|bad| bad["namespace"] = json!(5)),
+            ("/namespace".to_owned(), NAMESPACE_MESSAGE.to_owned())
+        );
+        assert_eq!(
+            refused(&|bad| bad["limit"] = json!(-1)),
+            ("/limit".to_owned(), "`limit` must be a whole number (0: no limit)".to_owned())
+        );
+        assert_eq!(
+            refused(&|bad| bad["rules"][1]["expr"] = json!(1)).1,
+            "`expr` must be a non-empty PromQL expression"
+        );
+        let (pointer, message) = refused(&|bad| bad["rules"][1]["annotations"] = json!({ "summary": 1 }));
+        assert!(pointer.starts_with("/rules/1/annotations"), "{pointer}");
+        assert_eq!(message, "`annotations` must be a table of strings");
+        let (pointer, message) = refused(&|bad| bad["rules"][0] = json!("up"));
+        assert_eq!(pointer, "/rules/0");
+        assert!(message.ends_with("expected a rule table"), "{message}");
     }
 
     #[test]
@@ -580,26 +841,25 @@ mod tests {
 
     #[test]
     fn import_writes_what_a_person_would() {
-        let handler = RuleGroupHandler::new(
-            Arc::new(RuleFiles::new("rules".into(), None, std::time::Duration::from_secs(1))),
-            None,
-        );
         let read: Value = serde_norway::from_str(
             "name: Node Health\nrules:\n- alert: Down\n  expr: up == 0\n  for: 120s\n  labels: {}\n",
         )
         .expect("parse");
         struct NoRefs;
-        impl mac_core::ImportRefs for NoRefs {
+        impl ImportRefs for NoRefs {
             fn local_id(&self, _: &str, _: &str) -> Option<&str> {
                 None
             }
         }
-        let imported = handler.import(&remote_object("infra", &read), &NoRefs).expect("imported");
+        let remote = remote_object("infra", "Node Health", fields(&read));
+        let imported = handler().import(&remote, &NoRefs, &Value::Null).expect("imported");
         assert_eq!(imported.local_id, "infra-node-health");
         assert_eq!(imported.file, "infra");
         assert_eq!(
-            Value::Object(imported.fields),
+            Value::Object(imported.fields.clone()),
             json!({ "namespace": "infra", "name": "Node Health", "rules": [{ "alert": "Down", "expr": "up == 0", "for": "2m" }] })
         );
+        // Typed: what import writes is a definition.
+        assert_eq!(definition(&Value::Object(imported.fields)).rules[0].for_.as_deref(), Some("2m"));
     }
 }

@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 
 use mac_core::Fields;
 use mac_core::rules::{AlertRule, Evaluator, RuleFilesError, RuleView};
+use serde::Deserialize as _;
 use serde_json::Value;
 use serde_norway::{Mapping, Value as Yaml};
 
 use crate::files::{HEADER, RuleFiles};
-use crate::rule_group::{normalise, to_yaml};
+use crate::rule_group::{NormalGroup, RuleGroup, to_yaml};
 
 /// The [`RuleView`] of `rule_group` definitions.
 #[derive(Debug)]
@@ -79,7 +80,11 @@ fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, Ru
     for (local_id, fields) in groups {
         let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default();
         let name = fields.get("name").and_then(Value::as_str).unwrap_or(local_id);
-        let written = to_yaml(&normalise(namespace, name, fields)).map_err(|source| RuleFilesError {
+        let definition = RuleGroup::deserialize(&Value::Object((*fields).clone())).map_err(|err| RuleFilesError {
+            message: format!("rule group `{namespace}/{name}`: {err}"),
+            source: None,
+        })?;
+        let written = to_yaml(&NormalGroup::of_definition(&definition, name)).map_err(|source| RuleFilesError {
             message: format!("cannot write rule group `{namespace}/{name}` as YAML"),
             source: Some(Box::new(source)),
         })?;

@@ -5,6 +5,7 @@ mod blocked;
 mod engine;
 mod loading;
 mod recheck;
+mod replay;
 mod state_config;
 
 use std::path::Path;

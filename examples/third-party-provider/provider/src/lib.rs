@@ -32,6 +32,7 @@ use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use silence::{Matcher, Silence};
 pub use timestamp::{Timestamp, TimestampError};
 
 /// The provider's name: `[providers.alertmanager_silences]`, `[[alertmanager_silences.silence]]`.
@@ -96,10 +97,7 @@ pub struct Alertmanager {
 
 impl Alertmanager {
     fn new(client: Arc<client::Client>, now: Timestamp) -> Alertmanager {
-        Alertmanager {
-            silences: Arc::new(mac_core::legacy::Legacy(silence::SilenceHandler::new(client.clone(), now))),
-            client,
-        }
+        Alertmanager { silences: Arc::new(mac_core::Typed(silence::SilenceKind::new(client.clone(), now))), client }
     }
 }
 

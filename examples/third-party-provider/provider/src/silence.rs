@@ -14,15 +14,13 @@
 //!   the time of the write.
 //! - `DELETE /api/v2/silence/{id}` expires a silence; it is the only way to end one.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
-    RemoteObject, Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, Remote, RemoteObject,
+    Resolver, async_trait,
 };
 use mac_provider_kit::reqwest::Method;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::client::Client;
@@ -35,48 +33,54 @@ pub const WHEN_APPLIED: &str = "(when applied)";
 /// `created_by` when a definition names nobody.
 pub const DEFAULT_CREATED_BY: &str = "mac";
 
-/// A definition as written.
-#[derive(Debug, Deserialize)]
+/// An Alertmanager silence, as an `alertmanager.silence` definition writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SilenceFields {
-    matchers: Vec<Matcher>,
-    /// Optional: without it, the silence starts when it is applied.
-    starts_at: Option<String>,
-    ends_at: String,
-    comment: String,
-    created_by: Option<String>,
+pub struct Silence {
+    /// The alerts it mutes: those whose labels match every matcher.
+    pub matchers: Vec<Matcher>,
+    /// An RFC 3339 instant; without it, the silence starts when it is applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// An RFC 3339 instant, after which the silence is over.
+    pub ends_at: String,
+    /// Why alerts are silenced.
+    pub comment: String,
+    /// Who silenced them; [`DEFAULT_CREATED_BY`] when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
-/// One label matcher. Field order is the canonical sort order.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+/// One label matcher. Field order is the canonical sort order; it serialises with the flags
+/// only where they are not the default (plain equality), so that a plan lists what was written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Matcher {
-    name: String,
-    value: String,
-    #[serde(default)]
-    is_regex: bool,
-    #[serde(default = "yes")]
-    is_equal: bool,
+pub struct Matcher {
+    /// The label's name.
+    pub name: String,
+    /// The value, or a regular expression when `is_regex`.
+    pub value: String,
+    /// The value is a regular expression (RE2 syntax).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub is_regex: bool,
+    /// Matches when the label equals (`true`, the default) or differs from the value.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub is_equal: bool,
 }
 
 fn yes() -> bool {
     true
 }
 
-impl Matcher {
-    /// Name and value, and the flags only where they are not the default (plain equality), so
-    /// that a plan lists what was written.
-    fn comparable(&self) -> Value {
-        let mut comparable = json!({ "name": self.name, "value": self.value });
-        if self.is_regex {
-            comparable["is_regex"] = json!(true);
-        }
-        if !self.is_equal {
-            comparable["is_equal"] = json!(false);
-        }
-        comparable
-    }
+fn is_true(flag: &bool) -> bool {
+    *flag
+}
 
+fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
+impl Matcher {
     /// PromQL's spelling: `service="api"`, `env=~"prod|staging"`, `team!="db"`.
     fn spelled(&self) -> String {
         let operator = match (self.is_equal, self.is_regex) {
@@ -91,7 +95,7 @@ impl Matcher {
 
 /// A silence in canonical form: matchers sorted, instants in UTC at millisecond precision.
 #[derive(Debug, Clone, PartialEq)]
-struct Silence {
+struct CanonicalSilence {
     matchers: Vec<Matcher>,
     starts_at: Option<Timestamp>,
     ends_at: Timestamp,
@@ -99,65 +103,68 @@ struct Silence {
     created_by: String,
 }
 
-impl Silence {
-    fn from_fields(fields: &Fields) -> Result<Silence, FieldError> {
-        let parsed: SilenceFields = mac_core::parse_fields(fields)?;
-        let starts_at = match &parsed.starts_at {
+/// A silence, compared: [`CanonicalSilence`] with its instants spelled out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparableSilence {
+    matchers: Vec<Matcher>,
+    /// The canonical start, or [`WHEN_APPLIED`].
+    starts_at: String,
+    ends_at: String,
+    comment: String,
+    created_by: String,
+}
+
+impl CanonicalSilence {
+    fn of_definition(silence: &Silence) -> Result<CanonicalSilence, FieldError> {
+        let starts_at = match &silence.starts_at {
             Some(text) => Some(Timestamp::parse(text).map_err(|err| FieldError::at("/starts_at", err.to_string()))?),
             None => None,
         };
-        let ends_at = Timestamp::parse(&parsed.ends_at).map_err(|err| FieldError::at("/ends_at", err.to_string()))?;
-        let mut matchers = parsed.matchers;
+        let ends_at = Timestamp::parse(&silence.ends_at).map_err(|err| FieldError::at("/ends_at", err.to_string()))?;
+        let mut matchers = silence.matchers.clone();
         matchers.sort();
-        Ok(Silence {
+        Ok(CanonicalSilence {
             matchers,
             starts_at,
             ends_at,
-            comment: parsed.comment,
-            created_by: parsed.created_by.unwrap_or_else(|| DEFAULT_CREATED_BY.to_owned()),
+            comment: silence.comment.clone(),
+            created_by: silence.created_by.clone().unwrap_or_else(|| DEFAULT_CREATED_BY.to_owned()),
         })
     }
 
-    fn comparable(&self) -> Value {
-        let matchers: Vec<Value> = self.matchers.iter().map(Matcher::comparable).collect();
-        json!({
-            "matchers": matchers,
-            "starts_at": self.starts_at.map_or_else(|| WHEN_APPLIED.to_owned(), Timestamp::canonical),
-            "ends_at": self.ends_at.canonical(),
-            "comment": self.comment,
-            "created_by": self.created_by,
-        })
+    fn comparable(&self) -> ComparableSilence {
+        ComparableSilence {
+            matchers: self.matchers.clone(),
+            starts_at: self.starts_at.map_or_else(|| WHEN_APPLIED.to_owned(), Timestamp::canonical),
+            ends_at: self.ends_at.canonical(),
+            comment: self.comment.clone(),
+            created_by: self.created_by.clone(),
+        }
     }
 
     /// The body of `POST /api/v2/silences`; `id` makes it an update.
-    fn postable(&self, id: Option<&str>, starts_at: Timestamp) -> Value {
-        let matchers: Vec<Value> = self
-            .matchers
-            .iter()
-            .map(|matcher| {
-                json!({
-                    "name": matcher.name,
-                    "value": matcher.value,
-                    "isRegex": matcher.is_regex,
-                    "isEqual": matcher.is_equal,
+    fn postable<'a>(&'a self, id: Option<&'a str>, starts_at: Timestamp) -> PostableSilence<'a> {
+        PostableSilence {
+            id,
+            matchers: self
+                .matchers
+                .iter()
+                .map(|matcher| PostableMatcher {
+                    name: &matcher.name,
+                    value: &matcher.value,
+                    is_regex: matcher.is_regex,
+                    is_equal: matcher.is_equal,
                 })
-            })
-            .collect();
-        let mut body = json!({
-            "matchers": matchers,
-            "startsAt": starts_at.canonical(),
-            "endsAt": self.ends_at.canonical(),
-            "createdBy": self.created_by,
-            "comment": self.comment,
-        });
-        if let Some(id) = id {
-            body["id"] = json!(id);
+                .collect(),
+            starts_at: starts_at.canonical(),
+            ends_at: self.ends_at.canonical(),
+            created_by: &self.created_by,
+            comment: &self.comment,
         }
-        body
     }
 
     /// The natural key under which an unmanaged silence counts as this one (see
-    /// [`Handler::adoption_key`]): the same matchers in any order, the same end and the same
+    /// [`Kind::adoption_key`]): the same matchers in any order, the same end and the same
     /// comment. Not the start, which Alertmanager moves to the time of the write.
     fn adoption_key(&self) -> String {
         let matchers: Vec<String> = self.matchers.iter().map(Matcher::spelled).collect();
@@ -165,16 +172,52 @@ impl Silence {
     }
 }
 
+/// The body of `POST /api/v2/silences`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableSilence<'a> {
+    matchers: Vec<PostableMatcher<'a>>,
+    starts_at: String,
+    ends_at: String,
+    created_by: &'a str,
+    comment: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableMatcher<'a> {
+    name: &'a str,
+    value: &'a str,
+    is_regex: bool,
+    is_equal: bool,
+}
+
+/// Alertmanager's answer to `POST /api/v2/silences`.
+#[derive(Debug, Deserialize)]
+struct PostAnswer {
+    #[serde(rename = "silenceID")]
+    silence_id: String,
+}
+
 /// A silence as `GET /api/v2/silences` returns it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct GettableSilence {
+pub struct GettableSilence {
     status: SilenceStatus,
     matchers: Vec<GettableMatcher>,
-    starts_at: String,
-    ends_at: String,
+    #[serde(deserialize_with = "timestamp")]
+    starts_at: Timestamp,
+    #[serde(deserialize_with = "timestamp")]
+    ends_at: Timestamp,
     created_by: String,
     comment: String,
+}
+
+fn timestamp<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    Timestamp::parse(&text).map_err(serde::de::Error::custom)
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,87 +236,88 @@ struct GettableMatcher {
     is_equal: bool,
 }
 
-/// A remote silence: its state (`active`, `pending`, `expired`) and canonical form.
-#[derive(Debug)]
-struct Observed {
-    state: String,
-    silence: Silence,
+/// Only the state of a silence, to leave out expired ones whatever else they hold.
+#[derive(Debug, Deserialize)]
+struct StateOnly {
+    status: SilenceStatus,
 }
 
-impl Observed {
-    fn from_remote(fields: &Value) -> Option<Observed> {
-        let gettable = GettableSilence::deserialize(fields).ok()?;
-        let mut matchers: Vec<Matcher> = gettable
+impl GettableSilence {
+    /// The silence in canonical form.
+    fn canonical(&self) -> CanonicalSilence {
+        let mut matchers: Vec<Matcher> = self
             .matchers
-            .into_iter()
+            .iter()
             .map(|matcher| Matcher {
-                name: matcher.name,
-                value: matcher.value,
+                name: matcher.name.clone(),
+                value: matcher.value.clone(),
                 is_regex: matcher.is_regex,
                 is_equal: matcher.is_equal,
             })
             .collect();
         matchers.sort();
-        Some(Observed {
-            state: gettable.status.state,
-            silence: Silence {
-                matchers,
-                starts_at: Some(Timestamp::parse(&gettable.starts_at).ok()?),
-                ends_at: Timestamp::parse(&gettable.ends_at).ok()?,
-                comment: gettable.comment,
-                created_by: gettable.created_by,
-            },
-        })
+        CanonicalSilence {
+            matchers,
+            starts_at: Some(self.starts_at),
+            ends_at: self.ends_at,
+            comment: self.comment.clone(),
+            created_by: self.created_by.clone(),
+        }
     }
 
+    /// `active`, as opposed to `pending` or `expired`.
     fn active(&self) -> bool {
-        self.state == "active"
+        self.status.state == "active"
     }
 }
 
 fn is_expired(fields: &Value) -> bool {
-    fields.pointer("/status/state").and_then(Value::as_str) == Some("expired")
+    StateOnly::deserialize(fields).is_ok_and(|silence| silence.status.state == "expired")
 }
 
 fn remote_object(fields: Value) -> Option<RemoteObject> {
     let remote_id = fields.get("id").and_then(Value::as_str)?.to_owned();
-    let adoption_key = Observed::from_remote(&fields).map(|observed| observed.silence.adoption_key());
+    let adoption_key = GettableSilence::deserialize(&fields).ok().map(|silence| silence.canonical().adoption_key());
     Some(RemoteObject { remote_id, adoption_key, fields, part_ids: Default::default() })
 }
 
+/// The `silence` kind over one Alertmanager.
 #[derive(Debug)]
-pub struct SilenceHandler {
+pub struct SilenceKind {
     client: Arc<Client>,
     /// When this run started. `validate` compares `ends_at` with it rather than with the clock,
     /// so that it stays a function of its inputs for the whole run (and testable).
     now: Timestamp,
 }
 
-impl SilenceHandler {
-    pub fn new(client: Arc<Client>, now: Timestamp) -> SilenceHandler {
-        SilenceHandler { client, now }
+impl SilenceKind {
+    pub fn new(client: Arc<Client>, now: Timestamp) -> SilenceKind {
+        SilenceKind { client, now }
     }
 
-    fn desired_silence(desired: &DesiredObject) -> Result<Silence, HandlerError> {
-        Silence::from_fields(&desired.fields)
+    fn canonical(silence: &Silence) -> Result<CanonicalSilence, HandlerError> {
+        CanonicalSilence::of_definition(silence)
             .map_err(|err| HandlerError::new(HandlerErrorKind::Invalid, err.message).at(err.pointer))
     }
 
     /// Posts a silence and reads back what Alertmanager made of it (its id may be new, its
     /// start moved to the time of the write).
-    async fn post(&self, body: &Value) -> Result<RemoteObject, HandlerError> {
-        let answer = self.client.send(Method::POST, self.client.url(&["api", "v2", "silences"]), Some(body)).await;
+    async fn post(&self, body: &PostableSilence<'_>) -> Result<RemoteObject, HandlerError> {
+        let body = serde_json::to_value(body).map_err(|err| {
+            HandlerError::new(HandlerErrorKind::Other, "cannot write the silence as JSON").with_source(err)
+        })?;
+        let answer = self.client.send(Method::POST, self.client.url(&["api", "v2", "silences"]), Some(&body)).await;
         let answer = answer.map_err(|err| match rejected_field(&err) {
             Some(pointer) if err.kind == HandlerErrorKind::Invalid => err.at(pointer),
             _ => err,
         })?;
-        let id = answer.get("silenceID").and_then(Value::as_str).ok_or_else(|| {
+        let id = PostAnswer::deserialize(&answer).map(|answer| answer.silence_id).map_err(|_| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!("POST /api/v2/silences: Alertmanager's answer names no silenceID: {answer}"),
             )
         })?;
-        self.read(id).await?.ok_or_else(|| {
+        self.read(&id).await?.ok_or_else(|| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!("silence {id} is not active right after it was written (ends_at in the past?)"),
@@ -304,17 +348,20 @@ fn valid_label_name(name: &str) -> bool {
 }
 
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for SilenceHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        let silence = Silence::from_fields(fields).map_err(|err| vec![err])?;
+impl Kind for SilenceKind {
+    type Desired = Silence;
+    type Remote = GettableSilence;
+    type Comparable = ComparableSilence;
+    type Context = ();
+
+    fn validate(&self, written: &Silence) -> Result<(), Vec<FieldError>> {
+        let silence = CanonicalSilence::of_definition(written).map_err(|err| vec![err])?;
         let mut problems = Vec::new();
         if silence.matchers.is_empty() {
             problems.push(FieldError::at("/matchers", "a silence needs at least one matcher"));
         }
         // Positions as written, not as sorted.
-        let written: Vec<Matcher> =
-            fields.get("matchers").and_then(|value| Vec::<Matcher>::deserialize(value).ok()).unwrap_or_default();
-        for (index, matcher) in written.iter().enumerate() {
+        for (index, matcher) in written.matchers.iter().enumerate() {
             if !valid_label_name(&matcher.name) {
                 problems.push(FieldError::at(
                     format!("/matchers/{index}/name"),
@@ -329,7 +376,7 @@ impl mac_core::legacy::LegacyHandler for SilenceHandler {
         // not match the empty string. Only plain matchers can be judged without a regex engine
         // (Go's RE2 syntax differs from Rust's); the server checks the rest.
         let matches_empty = |matcher: &Matcher| !matcher.is_regex && (matcher.value.is_empty() == matcher.is_equal);
-        if !written.is_empty() && written.iter().all(matches_empty) {
+        if !written.matchers.is_empty() && written.matchers.iter().all(matches_empty) {
             problems.push(FieldError::at(
                 "/matchers",
                 "every matcher matches the empty string, so the silence would mute every alert: name a label value",
@@ -358,62 +405,45 @@ impl mac_core::legacy::LegacyHandler for SilenceHandler {
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Silence::from_fields(&desired.fields).ok().map(|silence| silence.adoption_key())
+    fn adoption_key(&self, _id: &ObjectId, silence: &Silence, _refs: &dyn Resolver) -> Option<String> {
+        CanonicalSilence::of_definition(silence).ok().map(|silence| silence.adoption_key())
     }
 
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        Silence::from_fields(&desired.fields).map(|silence| silence.comparable())
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        silence: &Silence,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableSilence, FieldError> {
+        CanonicalSilence::of_definition(silence).map(|silence| silence.comparable())
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        match Observed::from_remote(&remote.fields) {
-            Some(observed) => observed.silence.comparable(),
-            // Not what the API documents: shown whole, so that the plan says what is there.
-            None => json!({ "unreadable": remote.fields }),
-        }
+    fn observed(&self, remote: &Remote<'_, GettableSilence>) -> ComparableSilence {
+        remote.fields.canonical().comparable()
     }
 
     /// A start that has passed cannot be changed any more: once a silence is active, any
     /// desired start at or before the one Alertmanager recorded means the same window (the
     /// server moved it to the time of the write), and so does "when applied".
-    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
+    fn observed_for(&self, remote: &Remote<'_, GettableSilence>, desired: &ComparableSilence) -> ComparableSilence {
         let mut comparable = self.observed(remote);
-        let Some(observed) = Observed::from_remote(&remote.fields) else { return comparable };
-        if !observed.active() {
+        if !remote.fields.active() {
             return comparable;
         }
-        let desired_start = desired.get("starts_at").and_then(Value::as_str);
-        let same_window = match desired_start {
-            Some(WHEN_APPLIED) => true,
-            Some(text) => Timestamp::parse(text)
-                .is_ok_and(|start| observed.silence.starts_at.is_some_and(|observed| start <= observed)),
-            None => false,
-        };
-        if same_window && let Some(start) = desired_start {
-            comparable["starts_at"] = json!(start);
+        let same_window = desired.starts_at == WHEN_APPLIED
+            || Timestamp::parse(&desired.starts_at).is_ok_and(|start| start <= remote.fields.starts_at);
+        if same_window {
+            comparable.starts_at = desired.starts_at.clone();
         }
         comparable
     }
 
     /// On a delete line: the matchers and who made it, rather than Alertmanager's uuid.
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let Some(observed) = Observed::from_remote(&remote.fields) else { return remote.remote_id.clone() };
-        let matchers: Vec<String> = observed
-            .silence
-            .matchers
-            .iter()
-            .map(|matcher| {
-                let operator = match (matcher.is_equal, matcher.is_regex) {
-                    (true, false) => "=",
-                    (false, false) => "!=",
-                    (true, true) => "=~",
-                    (false, true) => "!~",
-                };
-                format!("{}{operator}{:?}", matcher.name, matcher.value)
-            })
-            .collect();
-        format!("silence {{{}}} by {}", matchers.join(", "), observed.silence.created_by)
+    fn describe(&self, remote: &Remote<'_, GettableSilence>) -> String {
+        let silence = remote.fields.canonical();
+        let matchers: Vec<String> = silence.matchers.iter().map(Matcher::spelled).collect();
+        format!("silence {{{}}} by {}", matchers.join(", "), silence.created_by)
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -421,28 +451,29 @@ impl mac_core::legacy::LegacyHandler for SilenceHandler {
         (path == "/matchers").then_some("name")
     }
 
-    fn import(&self, remote: &RemoteObject, _refs: &dyn ImportRefs) -> Option<ImportedFields> {
-        let observed = Observed::from_remote(&remote.fields)?;
-        let silence = observed.silence;
-        let mut fields = Fields::new();
+    fn import(
+        &self,
+        remote: &Remote<'_, GettableSilence>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let silence = remote.fields.canonical();
         // Defaults are left out, as a person would write it.
-        let matchers: Vec<Value> = silence.matchers.iter().map(Matcher::comparable).collect();
-        fields.insert("matchers".to_owned(), Value::Array(matchers));
-        if let Some(starts_at) = silence.starts_at {
-            fields.insert("starts_at".to_owned(), json!(starts_at.canonical()));
-        }
-        fields.insert("ends_at".to_owned(), json!(silence.ends_at.canonical()));
-        fields.insert("comment".to_owned(), json!(silence.comment));
-        if silence.created_by != DEFAULT_CREATED_BY {
-            fields.insert("created_by".to_owned(), json!(silence.created_by));
-        }
+        let written = Silence {
+            matchers: silence.matchers.clone(),
+            starts_at: silence.starts_at.map(Timestamp::canonical),
+            ends_at: silence.ends_at.canonical(),
+            comment: silence.comment.clone(),
+            created_by: Some(silence.created_by.clone()).filter(|created_by| created_by != DEFAULT_CREATED_BY),
+        };
+        let Value::Object(fields) = serde_json::to_value(written).ok()? else { return None };
         let readable: String = silence
             .comment
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
             .collect();
         let readable = readable.split('-').filter(|part| !part.is_empty()).collect::<Vec<_>>().join("-");
-        let short_id: String = remote.remote_id.chars().take(8).collect();
+        let short_id: String = remote.remote_id().chars().take(8).collect();
         let local_id =
             if readable.is_empty() { format!("silence-{short_id}") } else { format!("{readable}-{short_id}") };
         Some(ImportedFields {
@@ -478,29 +509,25 @@ impl mac_core::legacy::LegacyHandler for SilenceHandler {
         }
     }
 
-    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let silence = SilenceHandler::desired_silence(desired)?;
-        let starts_at = silence.starts_at.unwrap_or_else(Timestamp::now);
-        self.post(&silence.postable(None, starts_at)).await
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        _id: &ObjectId,
+        desired: &Silence,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let silence = SilenceHandler::desired_silence(desired)?;
+        let silence = SilenceKind::canonical(desired)?;
+        let Some(current) = current else {
+            let starts_at = silence.starts_at.unwrap_or_else(Timestamp::now);
+            return self.post(&silence.postable(None, starts_at)).await;
+        };
         // Sending an active silence's recorded start back lets Alertmanager update it in place
         // (same id) when only the end, comment or author changed; any other start would make it
         // expire the silence and create another.
-        let observed = Observed::from_remote(&current.fields);
+        let observed = GettableSilence::deserialize(&current.fields).ok();
         let starts_at = match (&observed, silence.starts_at) {
-            (Some(observed), desired_start) if observed.active() => match (observed.silence.starts_at, desired_start) {
-                (Some(recorded), None) => recorded,
-                (Some(recorded), Some(wanted)) if wanted <= recorded => recorded,
-                (_, wanted) => wanted.unwrap_or_else(Timestamp::now),
-            },
+            (Some(observed), None) if observed.active() => observed.starts_at,
+            (Some(observed), Some(wanted)) if observed.active() && wanted <= observed.starts_at => observed.starts_at,
             (_, wanted) => wanted.unwrap_or_else(Timestamp::now),
         };
         self.post(&silence.postable(Some(&current.remote_id), starts_at)).await
@@ -520,16 +547,15 @@ impl mac_core::legacy::LegacyHandler for SilenceHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    fn fields(text: &str) -> Fields {
-        let table: toml::Table = toml::from_str(text).expect("TOML");
-        let Value::Object(fields) = serde_json::to_value(table).expect("JSON") else { panic!("a table is an object") };
-        fields
+    fn silence(text: &str) -> Silence {
+        toml::from_str(text).expect("a silence")
     }
 
     #[test]
     fn matchers_order_and_timestamp_spelling_do_not_matter() {
-        let written = fields(
+        let written = silence(
             r#"
             matchers = [{ name = "service", value = "db" }, { name = "env", value = "prod|staging", is_regex = true }]
             starts_at = "2099-01-01T02:00:00+02:00"
@@ -546,14 +572,27 @@ mod tests {
             "startsAt": "2099-01-01T00:00:00.000Z", "endsAt": "2099-01-01T06:00:00.000+02:00",
             "createdBy": "mac", "comment": "upgrade",
         });
-        let desired = Silence::from_fields(&written).expect("valid").comparable();
-        let observed = Observed::from_remote(&remote).expect("readable").silence.comparable();
+        let desired = CanonicalSilence::of_definition(&written).expect("valid").comparable();
+        let observed = GettableSilence::deserialize(&remote).expect("readable").canonical().comparable();
         assert_eq!(desired, observed);
+        assert_eq!(
+            serde_json::to_value(&desired).expect("json"),
+            json!({
+                "matchers": [
+                    { "name": "env", "value": "prod|staging", "is_regex": true },
+                    { "name": "service", "value": "db" },
+                ],
+                "starts_at": "2099-01-01T00:00:00Z",
+                "ends_at": "2099-01-01T04:00:00Z",
+                "comment": "upgrade",
+                "created_by": "mac",
+            })
+        );
     }
 
     #[test]
     fn adoption_keys_name_matchers_end_and_comment() {
-        let silence = Silence::from_fields(&fields(
+        let silence = CanonicalSilence::of_definition(&silence(
             r#"
             matchers = [{ name = "team", value = "db", is_equal = false }, { name = "env", value = "prod.*", is_regex = true }]
             ends_at = "2099-01-01T04:00:00Z"
@@ -562,5 +601,30 @@ mod tests {
         ))
         .expect("valid");
         assert_eq!(silence.adoption_key(), r#"{env=~"prod.*", team!="db"} until 2099-01-01T04:00:00Z: upgrade"#);
+    }
+
+    #[test]
+    fn the_post_body_is_alertmanagers_shape() {
+        let silence = CanonicalSilence::of_definition(&silence(
+            r#"
+            matchers = [{ name = "team", value = "db", is_equal = false }]
+            ends_at = "2099-01-01T04:00:00Z"
+            comment = "upgrade"
+            created_by = "ops"
+            "#,
+        ))
+        .expect("valid");
+        let start = Timestamp::parse("2098-12-31T00:00:00Z").expect("instant");
+        assert_eq!(
+            serde_json::to_value(silence.postable(Some("id-1"), start)).expect("json"),
+            json!({
+                "matchers": [{ "name": "team", "value": "db", "isRegex": false, "isEqual": false }],
+                "startsAt": "2098-12-31T00:00:00Z",
+                "endsAt": "2099-01-01T04:00:00Z",
+                "createdBy": "ops",
+                "comment": "upgrade",
+                "id": "id-1",
+            })
+        );
     }
 }
