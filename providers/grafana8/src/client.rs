@@ -112,6 +112,24 @@ impl Client {
     /// timed out or broke off. Every write mac makes is safe to repeat by construction
     /// (client-chosen uids, whole-document replaces, deletes that accept "already gone").
     pub async fn send(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, HandlerError> {
+        let described = format!("{method} {}", url.path());
+        let (status, bytes) = self.send_raw(method, url, body).await?;
+        let body = serde_json::from_slice(&bytes).map_err(|_| {
+            HandlerError::new(
+                HandlerErrorKind::Unavailable,
+                format!("{described}: Grafana answered {status} with a body that is not JSON ({})", preview(&bytes)),
+            )
+        })?;
+        Ok(Answer { body })
+    }
+
+    /// [`Client::send`] up to the answer's bytes: a successful answer's status and body.
+    async fn send_raw(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>), HandlerError> {
         let mut attempt = 1;
         let started = std::time::Instant::now();
         loop {
@@ -143,7 +161,12 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, Failure> {
+    async fn send_once(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Vec<u8>), Failure> {
         let read_only = method == Method::GET || method == Method::HEAD;
         let described = format!("{method} {}", url.path());
         let mut request = self.http.request(method, url);
@@ -180,19 +203,10 @@ impl Client {
             );
             if read_only { Failure::Retryable { error, wait: None } } else { Failure::Final(error) }
         })?;
-        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
-            let body = parsed.ok_or_else(|| {
-                Failure::Final(HandlerError::new(
-                    HandlerErrorKind::Unavailable,
-                    format!(
-                        "{described}: Grafana answered {status} with a body that is not JSON ({})",
-                        preview(&bytes)
-                    ),
-                ))
-            })?;
-            return Ok(Answer { body });
+            return Ok((status, bytes.to_vec()));
         }
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         let message = parsed
             .as_ref()
             .and_then(|body| body.get("message"))
@@ -219,6 +233,23 @@ impl Client {
 
     pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Answer, HandlerError> {
         self.send(Method::GET, self.url(segments, query), None).await
+    }
+
+    /// A GET whose answer is parsed straight into `T` (no intermediate `Value`), as
+    /// [`Client::send`] sends it; an answer of another shape is an error naming the request.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, HandlerError> {
+        let url = self.url(segments, query);
+        let (_, bytes) = self.send_raw(Method::GET, url.clone(), None).await?;
+        serde_json::from_slice(&bytes).map_err(|err| {
+            HandlerError::new(
+                HandlerErrorKind::Unavailable,
+                format!("GET {}: Grafana answered JSON of an unexpected shape: {err}", url.path()),
+            )
+        })
     }
 }
 

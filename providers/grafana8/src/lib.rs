@@ -89,7 +89,9 @@ use mac_core::{
 };
 use serde::Deserialize;
 
+pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, RelativeTimeRange, TimeOffset};
 pub use client::Credentials;
+pub use folder_ref::FolderRef;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -258,7 +260,7 @@ impl Grafana8 {
             notification_policies: Arc::new(mac_core::legacy::Legacy(alertmanager::NotificationPolicyHandler::new(
                 alertmanager,
             ))),
-            alert_groups: Arc::new(mac_core::legacy::Legacy(
+            alert_groups: Arc::new(mac_core::Typed(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
             dashboards: Arc::new(mac_core::legacy::Legacy(
