@@ -10,10 +10,8 @@ use mac_core::state::StateStore;
 use mac_core::{
     ApplyOptions, ApplyReport, Definition, FileStateStore, ObjectId, Plan, PlanOptions, Providers, Registry,
 };
-use serde_json::{Value, json};
-
-// Link the provider so that its `inventory::submit!` registration is kept.
-extern crate mac_provider_grafana8 as _;
+use mac_provider_grafana8::{AlertGroup, AlertQuery, DatasourceRef, FolderRef};
+use serde_json::{Map, Value, json};
 
 /// One alert rule: a PromQL query and a threshold on it.
 #[derive(Debug, Clone)]
@@ -27,18 +25,37 @@ pub struct AlertRule {
 
 impl AlertRule {
     /// The rule as a grafana8 `alert_group` rule: query A, threshold expression B.
-    fn to_value(&self, datasource: &str) -> Value {
-        json!({
-            "title": self.title,
-            "condition": "B",
-            "for": self.for_,
-            "labels": { "severity": self.severity },
-            "annotations": { "summary": format!("{}: {{{{ $values.A }}}}", self.title) },
-            "data": [
-                { "ref_id": "A", "datasource": datasource, "model": { "expr": self.expr, "instant": true } },
-                { "ref_id": "B", "datasource": "__expr__", "model": { "type": "math", "expression": format!("$A > {}", self.threshold) } },
+    fn to_grafana(&self, datasource: &str) -> mac_provider_grafana8::AlertRule {
+        let model = |entries: [(&str, Value); 2]| {
+            Some(entries.into_iter().map(|(key, value)| (key.to_owned(), value)).collect::<Map<String, Value>>())
+        };
+        mac_provider_grafana8::AlertRule {
+            title: self.title.clone(),
+            condition: "B".to_owned(),
+            for_: Some(self.for_.clone()),
+            labels: [("severity".to_owned(), self.severity.clone())].into(),
+            annotations: [("summary".to_owned(), format!("{}: {{{{ $values.A }}}}", self.title))].into(),
+            data: vec![
+                AlertQuery {
+                    ref_id: "A".to_owned(),
+                    datasource: DatasourceRef::Uid(datasource.to_owned()),
+                    relative_time_range: None,
+                    query_type: None,
+                    model: model([("expr", Value::from(self.expr.clone())), ("instant", Value::from(true))]),
+                },
+                AlertQuery {
+                    ref_id: "B".to_owned(),
+                    datasource: DatasourceRef::expression(),
+                    relative_time_range: None,
+                    query_type: None,
+                    model: model([
+                        ("type", Value::from("math")),
+                        ("expression", Value::from(format!("$A > {}", self.threshold))),
+                    ]),
+                },
             ],
-        })
+            ..mac_provider_grafana8::AlertRule::default()
+        }
     }
 }
 
@@ -68,26 +85,29 @@ pub fn slow_p95(service: &str, seconds: f64) -> AlertRule {
     }
 }
 
-fn definition(kind: &str, local_id: &str, fields: Value) -> Definition {
-    let fields = fields.as_object().cloned().unwrap_or_default();
-    Definition::new(ObjectId::new("grafana8", kind, local_id), fields, Location::file(file!()))
+fn id(kind: &str, local_id: &str) -> ObjectId {
+    ObjectId::new("grafana8", kind, local_id)
 }
 
 /// A team's folder and one rule group per service, from functions.
-pub fn team_definitions(team: &str, services: &[&str], datasource_uid: &str) -> Vec<Definition> {
-    let mut definitions = vec![definition("folder", team, json!({ "title": team }))];
+pub fn team_definitions(team: &str, services: &[&str], datasource_uid: &str) -> Result<Vec<Definition>, Error> {
+    // TODO(lead): typed grafana8::Folder
+    let folder = json!({ "title": team }).as_object().cloned().unwrap_or_default();
+    let mut definitions = vec![Definition::new(id("folder", team), folder, Location::file(file!()))];
     for service in services {
-        let rules: Vec<Value> = [http_error_ratio(service, 0.05), slow_p95(service, 0.5)]
-            .iter()
-            .map(|rule| rule.to_value(datasource_uid))
-            .collect();
-        definitions.push(definition(
-            "alert_group",
-            &format!("{service}-http"),
-            json!({ "folder": team, "name": format!("{service} HTTP"), "interval": "1m", "rules": rules }),
-        ));
+        let group = AlertGroup {
+            folder: FolderRef::Local(team.to_owned()),
+            name: Some(format!("{service} HTTP")),
+            interval: Some("1m".to_owned()),
+            rules: [http_error_ratio(service, 0.05), slow_p95(service, 0.5)]
+                .iter()
+                .map(|rule| rule.to_grafana(datasource_uid))
+                .collect(),
+        };
+        let group_id = id("alert_group", &format!("{service}-http"));
+        definitions.push(Definition::from_typed(group_id, &group, Location::file(file!()))?);
     }
-    definitions
+    Ok(definitions)
 }
 
 /// Errors of this example (a binary would report them with anyhow).

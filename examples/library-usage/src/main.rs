@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
 
 async fn run(url: &str, datasource: &str) -> Result<(), library_usage::Error> {
     let providers = library_usage::providers(url, serde_json::json!({ "env": "GRAFANA_PASSWORD" }))?;
-    let definitions = library_usage::team_definitions("payments", &["checkout", "refunds"], datasource);
+    let definitions = library_usage::team_definitions("payments", &["checkout", "refunds"], datasource)?;
     let state = std::path::Path::new(".mac/library-usage-state.json");
     let plan = library_usage::plan(&providers, &definitions, state).await?;
     for action in &plan.actions {

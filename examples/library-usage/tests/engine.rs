@@ -13,7 +13,8 @@ async fn functions_build_definitions_that_plan_apply_and_replan_empty() {
     let providers =
         library_usage::providers(&emulator.base_url(), serde_json::json!({ "file": password })).expect("providers");
     let state = dir.path().join("state.json");
-    let definitions = library_usage::team_definitions("payments", &["checkout", "refunds"], &datasource);
+    let definitions =
+        library_usage::team_definitions("payments", &["checkout", "refunds"], &datasource).expect("definitions");
 
     let plan = library_usage::plan(&providers, &definitions, &state).await.expect("plan");
     assert_eq!(plan.actions.len(), 3, "a folder and two groups");

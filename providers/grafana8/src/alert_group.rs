@@ -2,22 +2,20 @@
 //! API.md §3). The group is the unit of writing: one POST of the whole group. Rules keep
 //! their identity through the uids Grafana gives them, which mac remembers in state.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, KeyReference, LocalRef, ObjectId,
-    RemoteObject, Resolved, Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference, Kind, Links, LocalRef,
+    ObjectId, Relation, Remote, RemoteObject, Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
-use crate::checks;
 use crate::client::Client;
-use crate::folder_ref::{FolderRef, folder_of, folder_references};
+use crate::folder_ref::{FOLDER_FORMS, FolderRef, folder_reference};
 use mac_core::duration;
 
 /// The ruler API's path for Grafana-managed rules.
@@ -30,63 +28,769 @@ const DEFAULT_NO_DATA_STATE: &str = "NoData";
 const DEFAULT_EXEC_ERR_STATE: &str = "Alerting";
 const NO_DATA_STATES: [&str; 3] = ["Alerting", "NoData", "OK"];
 const EXEC_ERR_STATES: [&str; 3] = ["Alerting", "Error", "OK"];
+/// Added to every query model when missing or 0 (pkg/services/ngalert/models/alert_query.go:13-14,
+/// setIntervalMS and setMaxDatapoints, called by PreSave).
+const MODEL_DEFAULTS: [(&str, u64); 2] = [("intervalMs", 1000), ("maxDataPoints", 43200)];
+
+// ---------------------------------------------------------------------------------------------
+// The definition (public: library users build groups with these types).
+
+/// A unified alerting rule group of Grafana-managed rules (`[[grafana8.alert_group]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertGroup {
+    /// The folder the group lives in (the ruler API's namespace).
+    pub folder: FolderRef,
+    /// The group's name in its folder; the definition's id when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// How often the rules are evaluated, a multiple of 10s such as `"1m"` (Grafana's 1m when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    /// The group's rules, at least one.
+    #[serde(default)]
+    pub rules: Vec<AlertRule>,
+}
+
+/// One Grafana-managed alert rule of an [`AlertGroup`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    /// The rule's key in its group, kept across title changes; its title when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The rule's title, unique in its folder.
+    #[serde(default)]
+    pub title: String,
+    /// The `ref_id` of the query or expression whose result fires the alert.
+    #[serde(default)]
+    pub condition: String,
+    /// How long the condition must hold before the alert fires, such as `"5m"`.
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    /// The state when the queries return no data: `Alerting`, `NoData` (the default) or `OK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_state: Option<String>,
+    /// The state when evaluation fails: `Alerting` (the default), `Error` or `OK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_err_state: Option<String>,
+    /// The alert's labels.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "labels_table")]
+    pub labels: BTreeMap<String, String>,
+    /// The alert's annotations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "annotations_table")]
+    pub annotations: BTreeMap<String, String>,
+    /// The rule's queries and server-side expressions, at least one.
+    #[serde(default)]
+    pub data: Vec<AlertQuery>,
+}
+
+/// A query or server-side expression of an [`AlertRule`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    /// The name other expressions and the condition refer to it by, such as `"A"`.
+    #[serde(default)]
+    pub ref_id: String,
+    /// The data source it queries, or [`DatasourceRef::expression`].
+    #[serde(default = "DatasourceRef::missing")]
+    pub datasource: DatasourceRef,
+    /// The time range queried, relative to now (10m to now when absent; none for expressions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_time_range: Option<RelativeTimeRange>,
+    /// The query type (the model's `queryType` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_type: Option<String>,
+    /// The query or expression itself, as the data source or expression type takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "model_table")]
+    pub model: Option<Map<String, Value>>,
+}
+
+/// The data source of an [`AlertQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatasourceRef {
+    /// By uid (`datasource = "uid"`), or `"__expr__"` for a server-side expression.
+    Uid(String),
+    /// By name (`datasource = { name = "…" }`): one defined in the project, else Grafana's.
+    Name(String),
+    /// A data source defined in the project, by its local id
+    /// (`datasource = { ref = "datasource.ID", field = "uid" }`).
+    Defined(String),
+}
+
+impl DatasourceRef {
+    /// A server-side expression (math, reduce, resample, classic conditions).
+    pub fn expression() -> DatasourceRef {
+        DatasourceRef::Uid(EXPRESSION_UIDS[0].to_owned())
+    }
+
+    /// What an absent `datasource` parses as: a uid that `validate` refuses.
+    fn missing() -> DatasourceRef {
+        DatasourceRef::Uid(String::new())
+    }
+}
+
+const DATASOURCE_FORMS: &str =
+    "`datasource` must be a data source uid, \"__expr__\" for expressions, or { name = \"…\" }";
+
+impl Serialize for DatasourceRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            DatasourceRef::Uid(uid) => serializer.serialize_str(uid),
+            DatasourceRef::Name(name) => {
+                let mut table = serializer.serialize_map(Some(1))?;
+                table.serialize_entry("name", name)?;
+                table.end()
+            }
+            DatasourceRef::Defined(local_id) => {
+                let mut table = serializer.serialize_map(Some(2))?;
+                table.serialize_entry("ref", &format!("datasource.{local_id}"))?;
+                table.serialize_entry("field", "uid")?;
+                table.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DatasourceRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let invalid = || serde::de::Error::custom(DATASOURCE_FORMS);
+        match Value::deserialize(deserializer)? {
+            Value::String(uid) => Ok(DatasourceRef::Uid(uid)),
+            Value::Object(table) if table.len() == 1 => match table.get("name") {
+                Some(Value::String(name)) => Ok(DatasourceRef::Name(name.clone())),
+                _ => Err(invalid()),
+            },
+            // A generic reference is replaced by its value before a definition is parsed;
+            // this form is for definitions built in code.
+            Value::Object(table) if table.get("field").and_then(Value::as_str) == Some("uid") => {
+                match table.get("ref").and_then(Value::as_str).and_then(|to| to.strip_prefix("datasource.")) {
+                    Some(local_id) if table.len() == 2 => Ok(DatasourceRef::Defined(local_id.to_owned())),
+                    _ => Err(invalid()),
+                }
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// The time range of a query relative to now: `{ from = "10m", to = "0s" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct RelativeTimeRange {
+    /// How far back the range starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<TimeOffset>,
+    /// How far back the range ends (`"0s"`: now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<TimeOffset>,
+}
+
+/// A time before now: a duration such as `"10m"`, or a number of seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TimeOffset {
+    /// A number of seconds.
+    Seconds(i64),
+    /// A duration such as `"10m"`.
+    Duration(String),
+}
+
+impl TimeOffset {
+    /// The offset in whole seconds; `None` for a duration that does not parse.
+    fn seconds(&self) -> Option<i64> {
+        match self {
+            TimeOffset::Seconds(seconds) => Some(*seconds),
+            TimeOffset::Duration(text) => seconds_of(text),
+        }
+    }
+}
+
+impl TryFrom<Value> for RelativeTimeRange {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        const FORMS: &str = "`relative_time_range` must be { from = \"10m\", to = \"0s\" } (durations or seconds)";
+        let Value::Object(range) = value else { return Err(FORMS) };
+        if range.keys().any(|key| key != "from" && key != "to") {
+            return Err(FORMS);
+        }
+        let offset = |key: &str| -> Result<Option<TimeOffset>, &'static str> {
+            match range.get(key) {
+                None => Ok(None),
+                Some(Value::Number(number)) => number
+                    .as_i64()
+                    .or_else(|| number.as_f64().map(|seconds| seconds as i64))
+                    .map(|seconds| Some(TimeOffset::Seconds(seconds)))
+                    .ok_or(FORMS),
+                Some(Value::String(text)) if seconds_of(text).is_some() => Ok(Some(TimeOffset::Duration(text.clone()))),
+                Some(_) => Err(FORMS),
+            }
+        };
+        Ok(RelativeTimeRange { from: offset("from")?, to: offset("to")? })
+    }
+}
+
+fn string_table<'de, D: Deserializer<'de>>(deserializer: D, field: &str) -> Result<BTreeMap<String, String>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Object(table) => table
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => Ok((key, text)),
+                _ => Err(()),
+            })
+            .collect::<Result<_, ()>>()
+            .map_err(|()| serde::de::Error::custom(format!("`{field}` must be a table of strings"))),
+        _ => Err(serde::de::Error::custom(format!("`{field}` must be a table of strings"))),
+    }
+}
+
+fn labels_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    string_table(deserializer, "labels")
+}
+
+fn annotations_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {
+    string_table(deserializer, "annotations")
+}
+
+fn model_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Map<String, Value>>, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::Object(table) => Ok(Some(table)),
+        _ => Err(serde::de::Error::custom("`model` must be a table")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the ruler API returns and takes (API.md §3.2), and what `list` records.
+
+/// A rule group as the ruler API returns it, plus the folder it lives in: a remote object's
+/// fields. Fields mac does not read are kept as they came (`other`), so that state holds the
+/// group as Grafana returned it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredGroup {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<StoredRule>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+    /// Added by mac: the folder's uid (the first rule's `namespace_uid`)…
+    #[serde(default)]
+    pub folder_uid: String,
+    /// …and its title, the ruler API's namespace.
+    #[serde(default)]
+    pub folder_title: String,
+}
+
+/// A rule as the ruler API returns and takes it (`GettableExtendedRuleNode`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
+    #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
+    pub for_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grafana_alert: Option<StoredAlert>,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A rule's `grafana_alert`, in the order Grafana 8.5 writes its keys.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredAlert {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    #[serde(rename = "orgId", default, skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub condition: String,
+    #[serde(default)]
+    pub data: Vec<StoredQuery>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<String>,
+    #[serde(rename = "intervalSeconds", default, skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_group: Option<String>,
+    #[serde(default)]
+    pub no_data_state: String,
+    #[serde(default)]
+    pub exec_err_state: String,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A query of a stored rule (`AlertQuery`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StoredQuery {
+    #[serde(rename = "refId", default)]
+    pub ref_id: String,
+    #[serde(rename = "queryType", default)]
+    pub query_type: String,
+    #[serde(rename = "relativeTimeRange", default, skip_serializing_if = "Option::is_none")]
+    pub relative_time_range: Option<StoredRange>,
+    #[serde(rename = "datasourceUid", default)]
+    pub datasource_uid: String,
+    #[serde(default)]
+    pub model: Value,
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A query's range in seconds before now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredRange {
+    #[serde(default)]
+    pub from: i64,
+    #[serde(default)]
+    pub to: i64,
+}
+
+/// The body of a group's POST.
+#[derive(Debug, Serialize)]
+struct PostableGroup<'a> {
+    name: &'a str,
+    interval: &'a str,
+    rules: &'a [StoredRule],
+}
+
+/// The part of `GET /api/folders/:uid` a write reads.
+#[derive(Debug, Deserialize)]
+struct FolderTitle {
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// An entry of `GET /api/datasources`.
+#[derive(Debug, Deserialize)]
+struct DatasourceEntry {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    uid: Option<String>,
+}
+
+impl StoredGroup {
+    /// The annotations of each rule (none: empty), in order.
+    fn rule_annotations(&self) -> impl Iterator<Item = &BTreeMap<String, String>> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.rules.iter().map(|rule| rule.annotations.as_ref().unwrap_or(&NONE))
+    }
+
+    /// The stored rule with this uid.
+    fn rule_with_uid(&self, uid: &str) -> Option<&StoredRule> {
+        self.rules.iter().find(|rule| rule.alert().uid.as_deref() == Some(uid))
+    }
+
+    /// The group as a remote object: id `folder-uid/name`.
+    fn into_remote(self) -> RemoteObject {
+        let remote_id = format!("{}/{}", self.folder_uid, self.name);
+        RemoteObject {
+            remote_id: remote_id.clone(),
+            adoption_key: Some(remote_id),
+            // Plain data (string keys): serialising it cannot fail.
+            fields: serde_json::to_value(&self).unwrap_or_default(),
+            part_ids: Default::default(),
+        }
+    }
+}
+
+impl StoredRule {
+    /// Its `grafana_alert`; an empty one when it has none.
+    fn alert(&self) -> &StoredAlert {
+        static NONE: std::sync::LazyLock<StoredAlert> = std::sync::LazyLock::new(StoredAlert::default);
+        self.grafana_alert.as_ref().unwrap_or(&NONE)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The context: Grafana's data sources by name.
+
+/// Grafana's data sources, name → uid, read with the rule list so that `datasource = { name =
+/// … }` resolves at plan time and an import names data sources. Listing them needs an org
+/// admin: `Unreadable` says why names cannot be resolved.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasourceDirectory {
+    /// Not read (an offline check).
+    #[default]
+    NotRead,
+    /// Every data source, by name.
+    Read(BTreeMap<String, String>),
+    /// Why the data sources could not be read.
+    Unreadable(String),
+}
+
+impl DatasourceDirectory {
+    /// The uid a query's data source has.
+    fn uid_of(&self, datasource: &DatasourceRef) -> Result<String, String> {
+        match datasource {
+            DatasourceRef::Uid(uid) => Ok(uid.clone()),
+            DatasourceRef::Name(name) => match self {
+                DatasourceDirectory::Read(known) => known.get(name).cloned().ok_or_else(|| {
+                    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+                    format!(
+                        "Grafana has no data source named `{name}`{} (it has: {})",
+                        mac_core::suggest::hint(name, names.iter().copied()),
+                        if names.is_empty() { "none".to_owned() } else { names.join(", ") },
+                    )
+                }),
+                DatasourceDirectory::Unreadable(reason) => {
+                    Err(format!("cannot resolve data source `{name}`: {reason}"))
+                }
+                DatasourceDirectory::NotRead => {
+                    Err(format!("cannot resolve data source `{name}`: data sources were not read"))
+                }
+            },
+            // Replaced by the data source's uid before a definition is parsed.
+            DatasourceRef::Defined(_) => Err("`datasource` must be a data source uid or { name = \"…\" }".to_owned()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The normal form: every value Grafana fills in made explicit. What is written, and what both
+// comparable forms are made from.
+
+/// A group with its defaults filled in.
+#[derive(Debug)]
+struct FullGroup {
+    folder_uid: String,
+    name: String,
+    interval: String,
+    rules: Vec<FullRule>,
+}
+
+#[derive(Debug)]
+struct FullRule {
+    /// The rule's key (its `id`, else its title).
+    id: String,
+    title: String,
+    condition: String,
+    for_: String,
+    no_data_state: String,
+    exec_err_state: String,
+    labels: BTreeMap<String, String>,
+    annotations: BTreeMap<String, String>,
+    data: Vec<FullQuery>,
+}
+
+#[derive(Debug)]
+struct FullQuery {
+    ref_id: String,
+    datasource_uid: String,
+    query_type: String,
+    range: StoredRange,
+    model: Value,
+}
+
+/// A group in the form desired and observed groups are compared in: [`FullGroup`] without the
+/// values Grafana 8.5.4 fills in when a write leaves them out, so that a plan never shows
+/// them (a new or removed rule reads as it was written).
+#[derive(Debug, Serialize)]
+pub struct ComparableGroup {
+    folder_uid: String,
+    name: String,
+    /// A group without interval is evaluated every DefaultRuleEvaluationInterval, 60s
+    /// (pkg/services/ngalert/api/api_ruler_validation.go:154-158,
+    /// pkg/setting/setting_unified_alerting.go:56).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<String>,
+    rules: Vec<ComparableRule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComparableRule {
+    id: String,
+    title: String,
+    condition: String,
+    /// A Go duration, 0 when absent (api_ruler_validation.go:114).
+    #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
+    for_: Option<String>,
+    /// NoData and Alerting when not given (api_ruler_validation.go:52-78).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    no_data_state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exec_err_state: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    annotations: BTreeMap<String, String>,
+    data: Vec<ComparableQuery>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComparableQuery {
+    ref_id: String,
+    datasource_uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_type: Option<String>,
+    /// The range mac writes when a query gives none (Grafana's rule editor's default of 10m;
+    /// expressions are not queried over a range).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relative_time_range: Option<StoredRange>,
+    model: Value,
+}
+
+/// The range a query gets when its definition gives none.
+fn default_range(datasource_uid: &str) -> StoredRange {
+    if EXPRESSION_UIDS.contains(&datasource_uid) {
+        StoredRange { from: 0, to: 0 }
+    } else {
+        StoredRange { from: 600, to: 0 }
+    }
+}
+
+/// `Some(value)` unless it is the default.
+fn unless_default(value: String, default: &str) -> Option<String> {
+    (value != default).then_some(value)
+}
+
+impl FullGroup {
+    fn comparable(self) -> ComparableGroup {
+        ComparableGroup {
+            folder_uid: self.folder_uid,
+            name: self.name,
+            interval: unless_default(self.interval, &duration::format(DEFAULT_INTERVAL_MS)),
+            rules: self
+                .rules
+                .into_iter()
+                .map(|rule| ComparableRule {
+                    id: rule.id,
+                    title: rule.title,
+                    condition: rule.condition,
+                    for_: unless_default(rule.for_, "0s"),
+                    no_data_state: unless_default(rule.no_data_state, DEFAULT_NO_DATA_STATE),
+                    exec_err_state: unless_default(rule.exec_err_state, DEFAULT_EXEC_ERR_STATE),
+                    labels: rule.labels,
+                    annotations: rule.annotations,
+                    data: rule
+                        .data
+                        .into_iter()
+                        .map(|query| ComparableQuery {
+                            relative_time_range: (query.range != default_range(&query.datasource_uid))
+                                .then_some(query.range),
+                            ref_id: query.ref_id,
+                            datasource_uid: query.datasource_uid,
+                            query_type: unless_default(query.query_type, ""),
+                            model: without_model_defaults(query.model),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A query model without the keys Grafana adds when missing (numbers compared by value).
+fn without_model_defaults(mut model: Value) -> Value {
+    if let Value::Object(table) = &mut model {
+        for (key, default) in MODEL_DEFAULTS {
+            if table.get(key).and_then(Value::as_f64) == Some(default as f64) {
+                table.shift_remove(key);
+            }
+        }
+    }
+    model
+}
+
+/// A query model as Grafana stores it: `intervalMs` and `maxDataPoints` added when missing
+/// or 0 (models/alert_query.go `PreSave`).
+fn stored_model(model: Option<&Map<String, Value>>) -> Value {
+    let mut model = model.cloned().unwrap_or_default();
+    for (key, default) in MODEL_DEFAULTS {
+        let missing = model.get(key).and_then(Value::as_f64).is_none_or(|value| value == 0.0);
+        if missing {
+            model.insert(key.to_owned(), json!(default));
+        }
+    }
+    Value::Object(model)
+}
+
+/// A duration in canonical form; `0s` when absent.
+fn canonical_duration(value: Option<&str>) -> String {
+    match value {
+        Some(text) => duration::canonical(text).unwrap_or_else(|| text.to_owned()),
+        None => "0s".to_owned(),
+    }
+}
+
+/// Whole seconds of a duration string.
+fn seconds_of(text: &str) -> Option<i64> {
+    duration::parse(text).map(|milliseconds| (milliseconds / 1000) as i64)
+}
+
+/// The group a definition describes, in normal form. `datasources` resolves `{ name = … }`.
+fn full_group(
+    id: &ObjectId,
+    group: &AlertGroup,
+    refs: &dyn Resolver,
+    datasources: &DatasourceDirectory,
+) -> Result<FullGroup, FieldError> {
+    let folder_uid = match &group.folder {
+        FolderRef::Uid(uid) => uid.clone(),
+        FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
+            Some(Resolved::Known(folder)) => folder.remote_id.clone(),
+            _ => KNOWN_AFTER_APPLY.to_owned(),
+        },
+    };
+    let interval = match &group.interval {
+        Some(interval) => canonical_duration(Some(interval)),
+        None => duration::format(DEFAULT_INTERVAL_MS),
+    };
+    let mut rules = Vec::new();
+    for (index, rule) in group.rules.iter().enumerate() {
+        let mut data = Vec::new();
+        for (position, query) in rule.data.iter().enumerate() {
+            let datasource_uid = datasources
+                .uid_of(&query.datasource)
+                .map_err(|message| FieldError::at(format!("/rules/{index}/data/{position}/datasource"), message))?;
+            let default = default_range(&datasource_uid);
+            let range = query.relative_time_range.as_ref();
+            let offset = |offset: Option<&TimeOffset>| offset.and_then(TimeOffset::seconds);
+            let model = stored_model(query.model.as_ref());
+            let query_type = query
+                .query_type
+                .as_deref()
+                .filter(|text| !text.is_empty())
+                .or_else(|| model.get("queryType").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_owned();
+            data.push(FullQuery {
+                ref_id: query.ref_id.clone(),
+                range: StoredRange {
+                    from: offset(range.and_then(|range| range.from.as_ref())).unwrap_or(default.from),
+                    to: offset(range.and_then(|range| range.to.as_ref())).unwrap_or(default.to),
+                },
+                datasource_uid,
+                query_type,
+                model,
+            });
+        }
+        rules.push(FullRule {
+            id: rule.id.clone().unwrap_or_else(|| rule.title.clone()),
+            title: rule.title.clone(),
+            condition: rule.condition.clone(),
+            for_: canonical_duration(rule.for_.as_deref()),
+            no_data_state: rule.no_data_state.clone().unwrap_or_else(|| DEFAULT_NO_DATA_STATE.to_owned()),
+            exec_err_state: rule.exec_err_state.clone().unwrap_or_else(|| DEFAULT_EXEC_ERR_STATE.to_owned()),
+            labels: rule.labels.clone(),
+            annotations: rule.annotations.clone(),
+            data,
+        });
+    }
+    Ok(FullGroup { folder_uid, name: group_name(id, group), interval, rules })
+}
+
+/// An observed group in normal form, without owner markers; rules are keyed by the keys
+/// `part_ids` remembers for their uids, else by title.
+fn observed_group(group: &StoredGroup, part_ids: &BTreeMap<String, String>) -> FullGroup {
+    let uid_to_key: BTreeMap<&str, &str> = part_ids.iter().map(|(key, uid)| (uid.as_str(), key.as_str())).collect();
+    let rules = group
+        .rules
+        .iter()
+        .map(|rule| {
+            let alert = rule.alert();
+            let title = alert.title.clone().unwrap_or_default();
+            let uid = alert.uid.as_deref().unwrap_or_default();
+            let mut annotations = rule.annotations.clone().unwrap_or_default();
+            crate::owner::hide_rule_marker(&mut annotations);
+            FullRule {
+                id: uid_to_key.get(uid).map_or_else(|| title.clone(), |key| (*key).to_owned()),
+                condition: alert.condition.clone(),
+                for_: canonical_duration(rule.for_.as_deref()),
+                no_data_state: alert.no_data_state.clone(),
+                exec_err_state: alert.exec_err_state.clone(),
+                labels: rule.labels.clone().unwrap_or_default(),
+                annotations,
+                data: alert
+                    .data
+                    .iter()
+                    .map(|query| FullQuery {
+                        ref_id: query.ref_id.clone(),
+                        datasource_uid: query.datasource_uid.clone(),
+                        query_type: query.query_type.clone(),
+                        range: query.relative_time_range.unwrap_or_default(),
+                        model: query.model.clone(),
+                    })
+                    .collect(),
+                title,
+            }
+        })
+        .collect();
+    FullGroup {
+        folder_uid: group.folder_uid.clone(),
+        name: group.name.clone(),
+        interval: canonical_duration(group.interval.as_deref()),
+        rules,
+    }
+}
+
+fn group_name(id: &ObjectId, group: &AlertGroup) -> String {
+    group.name.clone().unwrap_or_else(|| id.local_id.clone())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kind.
 
 #[derive(Debug)]
 pub struct AlertGroupHandler {
     client: Arc<Client>,
-    /// Data source name → uid, read once per plan with the rule list (needs an org admin;
-    /// `Err` says why names cannot be resolved).
-    datasources: Mutex<Option<Result<HashMap<String, String>, String>>>,
     /// The project whose owner marker every written rule carries (`crate::owner`).
     project: Option<String>,
+    /// Grafana's data sources by name, read by the first write that names one and shared by
+    /// the writes of the same apply (one request, not one per group). Only `write` reads it:
+    /// planning gets its directory as the kind's context, never from here.
+    datasources_for_writing: tokio::sync::OnceCell<DatasourceDirectory>,
 }
 
 impl AlertGroupHandler {
     pub fn new(client: Arc<Client>) -> AlertGroupHandler {
-        AlertGroupHandler { client, datasources: Mutex::new(None), project: None }
+        AlertGroupHandler { client, project: None, datasources_for_writing: tokio::sync::OnceCell::new() }
     }
 
-    async fn load_datasources(&self) -> Result<HashMap<String, String>, String> {
-        match self.client.get(&["api", "datasources"], &[]).await {
-            Ok(answer) => Ok(answer
-                .body
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|source| {
-                    Some((source.get("name")?.as_str()?.to_owned(), source.get("uid")?.as_str()?.to_owned()))
-                })
-                .collect()),
-            Err(err) if err.kind == HandlerErrorKind::Unauthorized => Err(
+    /// Marks every rule written from now on as managed by `project`.
+    pub fn with_project(mut self, project: Option<String>) -> AlertGroupHandler {
+        self.project = project;
+        self
+    }
+
+    /// Grafana's data sources by name.
+    async fn read_datasources(&self) -> DatasourceDirectory {
+        match self.client.get_json::<Vec<DatasourceEntry>>(&["api", "datasources"], &[]).await {
+            Ok(entries) => DatasourceDirectory::Read(
+                entries.into_iter().filter_map(|entry| Some((entry.name?, entry.uid?))).collect(),
+            ),
+            Err(err) if err.kind == HandlerErrorKind::Unauthorized => DatasourceDirectory::Unreadable(
                 "these credentials may not list data sources (Grafana 8 requires an org Admin); give the data source's uid instead of its name".to_owned(),
             ),
-            Err(err) => Err(err.message),
+            Err(err) => DatasourceDirectory::Unreadable(err.message),
         }
-    }
-
-    fn cached_datasources(&self) -> Option<Result<HashMap<String, String>, String>> {
-        self.datasources.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
-
-    async fn datasources_for_writing(&self) -> Result<HashMap<String, String>, String> {
-        if let Some(cached) = self.cached_datasources() {
-            return cached;
-        }
-        let loaded = self.load_datasources().await;
-        *self.datasources.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(loaded.clone());
-        loaded
     }
 
     /// The folder a group goes to: its uid and (for writing) its current title, which is the
     /// ruler API's namespace.
-    async fn target_folder(
-        &self,
-        desired: &DesiredObject,
-        refs: &dyn Resolver,
-    ) -> Result<(String, String), HandlerError> {
-        match folder_of(&desired.fields) {
-            Some(FolderRef::Uid(uid)) => {
-                let answer = self.client.get(&["api", "folders", &uid], &[]).await.map_err(|err| {
+    async fn target_folder(&self, folder: &FolderRef, refs: &dyn Resolver) -> Result<(String, String), HandlerError> {
+        match folder {
+            FolderRef::Uid(uid) => {
+                let answer: FolderTitle = self.client.get_json(&["api", "folders", uid], &[]).await.map_err(|err| {
                     if err.kind == HandlerErrorKind::NotFound {
                         HandlerError::new(
                             HandlerErrorKind::Invalid,
@@ -97,11 +801,11 @@ impl AlertGroupHandler {
                         err
                     }
                 })?;
-                let title = answer.body.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
-                Ok((uid, title))
+                Ok((uid.clone(), answer.title.unwrap_or_default()))
             }
-            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
+            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
                 Some(Resolved::Known(folder)) => {
+                    // Another kind's remote object: its fields as the folder kind records them.
                     let title = folder.fields.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
                     Ok((folder.remote_id.clone(), title))
                 }
@@ -110,36 +814,380 @@ impl AlertGroupHandler {
                         .at("/folder"))
                 }
             },
-            None => Err(HandlerError::new(HandlerErrorKind::Invalid, "`folder` is missing").at("/folder")),
         }
+    }
+
+    /// Postable rules with this project's owner marker.
+    fn marked(&self, mut rules: Vec<StoredRule>) -> Vec<StoredRule> {
+        for rule in &mut rules {
+            crate::owner::mark_rule(rule.annotations.get_or_insert_default(), self.project.as_deref());
+        }
+        rules
+    }
+
+    async fn post(&self, namespace: &[&str], body: &PostableGroup<'_>, rules: &[FullRule]) -> Result<(), HandlerError> {
+        // Plain data (string keys): serialising it cannot fail.
+        let body = serde_json::to_value(body).unwrap_or_default();
+        self.client
+            .send(Method::POST, self.client.url(namespace, &[]), Some(&body))
+            .await
+            .map(|_| ())
+            .map_err(|err| locate_rule_error(err, rules))
+    }
+}
+
+/// `RULER` followed by `more`.
+fn ruler_path<'a>(more: &[&'a str]) -> Vec<&'a str> {
+    RULER.iter().copied().chain(more.iter().copied()).collect()
+}
+
+fn field_error(error: FieldError) -> HandlerError {
+    HandlerError::new(HandlerErrorKind::Invalid, error.message).at(error.pointer)
+}
+
+/// Points a Grafana validation error at the rule it names: `… at index [2]: …` or a title.
+fn locate_rule_error(error: HandlerError, rules: &[FullRule]) -> HandlerError {
+    if let Some(start) = error.message.find("at index [") {
+        let digits: String = error.message[start + 10..].chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(index) = digits.parse::<usize>() {
+            return error.at(format!("/rules/{index}"));
+        }
+    }
+    let by_title = rules.iter().position(|rule| error.message.contains(&format!("alert rule {}", rule.title)));
+    match by_title {
+        Some(index) => error.at(format!("/rules/{index}")),
+        None => error,
+    }
+}
+
+/// The uid each desired rule is written with: the one remembered for its key, else the
+/// stored rule with its title, else none (a new rule). No uid is used twice.
+fn assign_uids(current: &StoredGroup, part_ids: &BTreeMap<String, String>, rules: &[FullRule]) -> Vec<Option<String>> {
+    let stored: Vec<(&str, &str)> = current
+        .rules
+        .iter()
+        .filter_map(|rule| Some((rule.alert().uid.as_deref()?, rule.alert().title.as_deref()?)))
+        .collect();
+    let mut used = BTreeSet::new();
+    let mut uids = vec![None; rules.len()];
+    for (index, rule) in rules.iter().enumerate() {
+        if let Some(uid) = part_ids.get(&rule.id)
+            && stored.iter().any(|(stored_uid, _)| stored_uid == uid)
+            && used.insert(uid.clone())
+        {
+            uids[index] = Some(uid.clone());
+        }
+    }
+    for (index, rule) in rules.iter().enumerate() {
+        if uids[index].is_some() {
+            continue;
+        }
+        if let Some((uid, _)) =
+            stored.iter().find(|(uid, stored_title)| *stored_title == rule.title && !used.contains(*uid))
+        {
+            used.insert((*uid).to_owned());
+            uids[index] = Some((*uid).to_owned());
+        }
+    }
+    uids
+}
+
+/// After a write: each desired rule's key → the uid Grafana holds for its title (titles are
+/// unique per folder in Grafana).
+fn rule_keys_to_uids(rules: &[FullRule], group: &StoredGroup) -> BTreeMap<String, String> {
+    let stored: BTreeMap<&str, &str> = group
+        .rules
+        .iter()
+        .filter_map(|rule| Some((rule.alert().title.as_deref()?, rule.alert().uid.as_deref()?)))
+        .collect();
+    rules.iter().filter_map(|rule| Some((rule.id.clone(), (*stored.get(rule.title.as_str())?).to_owned()))).collect()
+}
+
+/// The rule as the ruler API takes it (API.md §3.2), from its normal form.
+fn postable_rule(rule: &FullRule, uid: Option<&str>) -> StoredRule {
+    StoredRule {
+        for_: Some(rule.for_.clone()),
+        labels: Some(rule.labels.clone()),
+        annotations: Some(rule.annotations.clone()),
+        grafana_alert: Some(StoredAlert {
+            uid: Some(uid.unwrap_or_default().to_owned()),
+            title: Some(rule.title.clone()),
+            condition: rule.condition.clone(),
+            no_data_state: rule.no_data_state.clone(),
+            exec_err_state: rule.exec_err_state.clone(),
+            data: rule
+                .data
+                .iter()
+                .map(|query| StoredQuery {
+                    ref_id: query.ref_id.clone(),
+                    query_type: query.query_type.clone(),
+                    relative_time_range: Some(query.range),
+                    datasource_uid: query.datasource_uid.clone(),
+                    model: query.model.clone(),
+                    other: Map::new(),
+                })
+                .collect(),
+            ..StoredAlert::default()
+        }),
+        ..StoredRule::default()
+    }
+}
+
+#[async_trait]
+impl Kind for AlertGroupHandler {
+    type Desired = AlertGroup;
+    type Remote = StoredGroup;
+    type Comparable = ComparableGroup;
+    type Context = DatasourceDirectory;
+
+    fn validate(&self, group: &AlertGroup) -> Result<(), Vec<FieldError>> {
+        let mut errors = validate_group(group).err().unwrap_or_default();
+        errors.extend(crate::owner::reserved_rule_annotation(group.rules.iter().map(|rule| &rule.annotations)));
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn validate_together(&self, definitions: &[(&ObjectId, &AlertGroup)]) -> Vec<(usize, FieldError)> {
+        rule_titles_unique_per_folder(definitions)
+    }
+
+    fn references(&self, group: &AlertGroup) -> Vec<(String, LocalRef)> {
+        folder_reference(&group.folder)
+    }
+
+    /// `datasource = { name = "…" }` names a data source; one defined in the project is
+    /// referred to by its uid (the loader turns the name into a reference).
+    fn key_references(&self, group: &AlertGroup) -> Vec<KeyReference> {
+        let mut found = Vec::new();
+        for (index, rule) in group.rules.iter().enumerate() {
+            for (position, query) in rule.data.iter().enumerate() {
+                if let DatasourceRef::Name(name) = &query.datasource {
+                    found.push(KeyReference {
+                        pointer: format!("/rules/{index}/data/{position}/datasource"),
+                        kind: "datasource".to_owned(),
+                        key_field: "name".to_owned(),
+                        key: name.clone(),
+                        value_field: Some("uid".to_owned()),
+                    });
+                }
+            }
+        }
+        found
+    }
+
+    fn adoption_key(&self, id: &ObjectId, group: &AlertGroup, refs: &dyn Resolver) -> Option<String> {
+        let folder_uid = match &group.folder {
+            FolderRef::Uid(uid) => uid.clone(),
+            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id))? {
+                Resolved::Known(folder) => folder.remote_id.clone(),
+                Resolved::Pending => return None,
+            },
+        };
+        Some(format!("{folder_uid}/{}", group_name(id, group)))
+    }
+
+    fn desired(
+        &self,
+        id: &ObjectId,
+        group: &AlertGroup,
+        refs: &dyn Resolver,
+        datasources: &DatasourceDirectory,
+    ) -> Result<ComparableGroup, FieldError> {
+        full_group(id, group, refs, datasources).map(FullGroup::comparable)
+    }
+
+    fn observed(&self, remote: &Remote<'_, StoredGroup>) -> ComparableGroup {
+        observed_group(&remote.fields, &remote.object.part_ids).comparable()
+    }
+
+    fn owner(&self, remote: &Remote<'_, StoredGroup>) -> Option<String> {
+        crate::owner::group_owner(remote.fields.rule_annotations())
+    }
+
+    fn describe(&self, remote: &Remote<'_, StoredGroup>) -> String {
+        let group = &remote.fields;
+        let rules = group.rules.len();
+        format!(
+            "rule group {:?} in folder {:?}, {rules} rule{}",
+            group.name,
+            group.folder_title,
+            if rules == 1 { "" } else { "s" }
+        )
+    }
+
+    fn list_key(&self, path: &str) -> Option<&'static str> {
+        match path {
+            "/rules" => Some("id"),
+            "/rules/*/data" => Some("ref_id"),
+            _ => None,
+        }
+    }
+
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredGroup>,
+        refs: &dyn ImportRefs,
+        datasources: &DatasourceDirectory,
+    ) -> Option<ImportedFields> {
+        let group = &remote.fields;
+        let folder_title = group.folder_title.as_str();
+        let (folder, file) = match refs.local_id("folder", &group.folder_uid) {
+            Some(local_id) => (FolderRef::Local(local_id.to_owned()), local_id.to_owned()),
+            None => (FolderRef::Uid(group.folder_uid.clone()), crate::slug(folder_title)),
+        };
+        let names: BTreeMap<&str, &str> = match datasources {
+            DatasourceDirectory::Read(by_name) => {
+                by_name.iter().map(|(name, uid)| (uid.as_str(), name.as_str())).collect()
+            }
+            _ => BTreeMap::new(),
+        };
+        let mut part_ids = BTreeMap::new();
+        let mut rules = Vec::new();
+        for rule in &group.rules {
+            let alert = rule.grafana_alert.as_ref()?;
+            let title = alert.title.clone()?;
+            if let Some(uid) = &alert.uid {
+                part_ids.insert(title.clone(), uid.clone());
+            }
+            let for_ = canonical_duration(rule.for_.as_deref());
+            let mut annotations = rule.annotations.clone().unwrap_or_default();
+            crate::owner::hide_rule_marker(&mut annotations);
+            let data = alert
+                .data
+                .iter()
+                .map(|query| {
+                    let uid = query.datasource_uid.as_str();
+                    // A data source imported or managed too is referred to as such; one that
+                    // is not (provisioned by Grafana's files, say) by its name, else its uid.
+                    let datasource = match (refs.local_id("datasource", uid), names.get(uid)) {
+                        (Some(local_id), _) => DatasourceRef::Defined(local_id.to_owned()),
+                        (None, Some(name)) => DatasourceRef::Name((*name).to_owned()),
+                        (None, None) => DatasourceRef::Uid(uid.to_owned()),
+                    };
+                    let range = query.relative_time_range.unwrap_or_default();
+                    let as_duration =
+                        |seconds: i64| TimeOffset::Duration(duration::format(seconds.max(0) as u64 * 1000));
+                    let mut model = query.model.as_object().cloned().unwrap_or_default();
+                    // Grafana adds these when missing; mac does the same when comparing.
+                    for (key, default) in MODEL_DEFAULTS {
+                        if model.get(key) == Some(&json!(default)) {
+                            model.shift_remove(key);
+                        }
+                    }
+                    let query_type = query.query_type.as_str();
+                    let model_type = model.get("queryType").and_then(Value::as_str);
+                    AlertQuery {
+                        ref_id: query.ref_id.clone(),
+                        relative_time_range: (range != default_range(uid)).then(|| RelativeTimeRange {
+                            from: Some(as_duration(range.from)),
+                            to: Some(as_duration(range.to)),
+                        }),
+                        query_type: (!query_type.is_empty() && model_type != Some(query_type))
+                            .then(|| query_type.to_owned()),
+                        datasource,
+                        model: Some(model),
+                    }
+                })
+                .collect();
+            rules.push(AlertRule {
+                id: None,
+                title,
+                condition: alert.condition.clone(),
+                for_: (for_ != "0s").then_some(for_),
+                no_data_state: unless_default(alert.no_data_state.clone(), DEFAULT_NO_DATA_STATE),
+                exec_err_state: unless_default(alert.exec_err_state.clone(), DEFAULT_EXEC_ERR_STATE),
+                labels: rule.labels.clone().unwrap_or_default(),
+                annotations,
+                data,
+            });
+        }
+        let imported = AlertGroup {
+            folder,
+            name: Some(group.name.clone()),
+            interval: Some(canonical_duration(group.interval.as_deref())),
+            rules,
+        };
+        let Ok(Value::Object(fields)) = serde_json::to_value(&imported) else { return None };
+        Some(ImportedFields {
+            local_id: format!("{}-{}", crate::slug(folder_title), crate::slug(&group.name)),
+            fields,
+            file,
+            scope: Some(folder_title.to_owned()),
+            part_ids,
+        })
+    }
+
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        vec![(Relation::LivesIn, "folder"), (Relation::Uses, "datasource")]
+    }
+
+    fn links(&self, remote: &Remote<'_, StoredGroup>) -> Links {
+        crate::links::alert_group(&remote.fields)
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        // One request for every rule of every folder (API.md §3.5), whatever the number of
+        // rules; the data sources are read with it (`read_context`).
+        let namespaces: BTreeMap<String, Vec<StoredGroup>> = self.client.get_json(&RULER, &[]).await?;
+        let mut groups = Vec::new();
+        for (folder_title, folder_groups) in namespaces {
+            for mut group in folder_groups {
+                group.folder_uid =
+                    group.rules.first().and_then(|rule| rule.alert().namespace_uid.clone()).unwrap_or_default();
+                group.folder_title = folder_title.clone();
+                groups.push(group.into_remote());
+            }
+        }
+        Ok(groups)
+    }
+
+    async fn read_context(&self) -> Result<DatasourceDirectory, HandlerError> {
+        Ok(self.read_datasources().await)
     }
 
     /// Writes the group with one POST, then reads it back for the uids Grafana gave new rules.
     async fn write(
         &self,
         current: Option<&RemoteObject>,
-        desired: &DesiredObject,
+        id: &ObjectId,
+        group: &AlertGroup,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let datasources = self.datasources_for_writing().await;
-        let wanted = comparable(desired, refs, Some(&datasources)).map_err(field_error)?;
-        let (folder_uid, folder_title) = self.target_folder(desired, refs).await?;
-        let name = group_name(desired);
-        let rules = wanted.get("rules").and_then(Value::as_array).cloned().unwrap_or_default();
-        let uids = current.map(|current| assign_uids(current, &rules)).unwrap_or_else(|| vec![None; rules.len()]);
+        // Names resolve against Grafana's data sources as this apply finds them: the plan's
+        // directory is not an argument of a write, so it is read once per apply — only when a
+        // query names one.
+        let names_a_datasource = group
+            .rules
+            .iter()
+            .flat_map(|rule| &rule.data)
+            .any(|query| matches!(query.datasource, DatasourceRef::Name(_)));
+        let datasources = if names_a_datasource {
+            self.datasources_for_writing.get_or_init(|| self.read_datasources()).await.clone()
+        } else {
+            DatasourceDirectory::default()
+        };
+        let wanted = full_group(id, group, refs, &datasources).map_err(field_error)?;
+        let (folder_uid, folder_title) = self.target_folder(&group.folder, refs).await?;
+        let name = wanted.name.as_str();
+        let rules = &wanted.rules;
+        let stored = current.map(|current| StoredGroup::deserialize(&current.fields).unwrap_or_default());
+        let uids = match (current, &stored) {
+            (Some(current), Some(stored)) => assign_uids(stored, &current.part_ids, rules),
+            _ => vec![None; rules.len()],
+        };
 
         // Grafana 8.5 keeps a rule's stored `for` when an update sends 0 (API.md §3.4): a rule
         // whose `for` goes back to 0 is written as a new rule, after a first POST without it.
-        let resets: BTreeSet<usize> = current
-            .map(|current| {
+        let resets: BTreeSet<usize> = stored
+            .as_ref()
+            .map(|stored| {
                 rules
                     .iter()
                     .zip(&uids)
                     .enumerate()
                     .filter(|(_, (rule, uid))| {
-                        rule.get("for").and_then(Value::as_str) == Some("0s")
-                            && uid.as_ref().and_then(|uid| stored_rule(current, uid)).is_some_and(|stored| {
-                                stored.get("for").and_then(Value::as_str).is_some_and(|stored_for| stored_for != "0s")
+                        rule.for_ == "0s"
+                            && uid.as_ref().and_then(|uid| stored.rule_with_uid(uid)).is_some_and(|stored| {
+                                stored.for_.as_deref().is_some_and(|stored_for| stored_for != "0s")
                             })
                     })
                     .map(|(index, _)| index)
@@ -148,17 +1196,17 @@ impl AlertGroupHandler {
             .unwrap_or_default();
         let namespace = ruler_path(&[&folder_title]);
         if !resets.is_empty() {
-            let kept: Vec<Value> = rules
+            let kept: Vec<StoredRule> = rules
                 .iter()
                 .zip(&uids)
                 .enumerate()
                 .filter(|(index, _)| !resets.contains(index))
                 .map(|(_, (rule, uid))| postable_rule(rule, uid.as_deref()))
                 .collect();
-            let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": self.marked(kept) });
-            self.post(&namespace, &body, &rules).await?;
+            let kept = self.marked(kept);
+            self.post(&namespace, &PostableGroup { name, interval: &wanted.interval, rules: &kept }, rules).await?;
         }
-        let postable: Vec<Value> = rules
+        let postable: Vec<StoredRule> = rules
             .iter()
             .zip(&uids)
             .enumerate()
@@ -166,8 +1214,8 @@ impl AlertGroupHandler {
                 postable_rule(rule, if resets.contains(&index) { None } else { uid.as_deref() })
             })
             .collect();
-        let body = json!({ "name": name, "interval": wanted.get("interval"), "rules": self.marked(postable) });
-        self.post(&namespace, &body, &rules).await?;
+        let postable = self.marked(postable);
+        self.post(&namespace, &PostableGroup { name, interval: &wanted.interval, rules: &postable }, rules).await?;
 
         // A group that moved folder or was renamed leaves rules it no longer has behind in
         // its old place: delete what is left there.
@@ -182,639 +1230,43 @@ impl AlertGroupHandler {
         let uids_all_known = resets.is_empty()
             && uids.iter().all(Option::is_some)
             && current.is_some_and(|current| current.remote_id == new_id);
-        let answer = if uids_all_known {
-            body
+        let mut written = if uids_all_known {
+            StoredGroup {
+                name: name.to_owned(),
+                interval: Some(wanted.interval.clone()),
+                rules: postable,
+                ..StoredGroup::default()
+            }
         } else {
             // New rules get their uids from Grafana (8.5 refuses client-chosen ones): read them.
-            self.client.get(&ruler_path(&[&folder_title, &name]), &[]).await?.body
+            self.client.get_json(&ruler_path(&[&folder_title, name]), &[]).await?
         };
-        let mut written = group_object(&folder_uid, &folder_title, &answer);
-        written.part_ids = rule_keys_to_uids(&rules, &answer);
+        written.folder_uid = folder_uid;
+        written.folder_title = folder_title;
+        let part_ids = rule_keys_to_uids(rules, &written);
+        let mut written = written.into_remote();
+        written.part_ids = part_ids;
         Ok(written)
     }
 
-    /// Postable rules with this project's owner marker.
-    fn marked(&self, mut rules: Vec<Value>) -> Vec<Value> {
-        for rule in &mut rules {
-            crate::owner::mark_rule(rule, self.project.as_deref());
-        }
-        rules
-    }
-
-    /// Marks every rule written from now on as managed by `project`.
-    pub fn with_project(mut self, project: Option<String>) -> AlertGroupHandler {
-        self.project = project;
-        self
-    }
-
-    async fn post(&self, namespace: &[&str], body: &Value, rules: &[Value]) -> Result<(), HandlerError> {
-        self.client
-            .send(Method::POST, self.client.url(namespace, &[]), Some(body))
-            .await
-            .map(|_| ())
-            .map_err(|err| locate_rule_error(err, rules))
-    }
-}
-
-/// `RULER` followed by `more`.
-fn ruler_path<'a>(more: &[&'a str]) -> Vec<&'a str> {
-    RULER.iter().copied().chain(more.iter().copied()).collect()
-}
-
-fn group_name(desired: &DesiredObject) -> String {
-    desired.fields.get("name").and_then(Value::as_str).map_or_else(|| desired.id.local_id.clone(), str::to_owned)
-}
-
-fn field_error(error: FieldError) -> HandlerError {
-    HandlerError::new(HandlerErrorKind::Invalid, error.message).at(error.pointer)
-}
-
-/// Points a Grafana validation error at the rule it names: `… at index [2]: …` or a title.
-fn locate_rule_error(error: HandlerError, rules: &[Value]) -> HandlerError {
-    if let Some(start) = error.message.find("at index [") {
-        let digits: String = error.message[start + 10..].chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(index) = digits.parse::<usize>() {
-            return error.at(format!("/rules/{index}"));
-        }
-    }
-    let by_title = rules.iter().position(|rule| {
-        rule.get("title")
-            .and_then(Value::as_str)
-            .is_some_and(|title| error.message.contains(&format!("alert rule {title}")))
-    });
-    match by_title {
-        Some(index) => error.at(format!("/rules/{index}")),
-        None => error,
-    }
-}
-
-/// The stored rule with this uid in an observed group.
-fn stored_rule<'a>(current: &'a RemoteObject, uid: &str) -> Option<&'a Value> {
-    current
-        .fields
-        .get("rules")
-        .and_then(Value::as_array)?
-        .iter()
-        .find(|rule| rule.pointer("/grafana_alert/uid").and_then(Value::as_str) == Some(uid))
-}
-
-/// The uid each desired rule is written with: the one remembered for its key, else the
-/// stored rule with its title, else none (a new rule). No uid is used twice.
-fn assign_uids(current: &RemoteObject, rules: &[Value]) -> Vec<Option<String>> {
-    let stored: Vec<(&str, &str)> = current
-        .fields
-        .get("rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|rule| {
-            Some((rule.pointer("/grafana_alert/uid")?.as_str()?, rule.pointer("/grafana_alert/title")?.as_str()?))
-        })
-        .collect();
-    let mut used = BTreeSet::new();
-    let mut uids = vec![None; rules.len()];
-    for (index, rule) in rules.iter().enumerate() {
-        let key = rule.get("id").and_then(Value::as_str).unwrap_or_default();
-        if let Some(uid) = current.part_ids.get(key)
-            && stored.iter().any(|(stored_uid, _)| stored_uid == uid)
-            && used.insert(uid.clone())
-        {
-            uids[index] = Some(uid.clone());
-        }
-    }
-    for (index, rule) in rules.iter().enumerate() {
-        if uids[index].is_some() {
-            continue;
-        }
-        let title = rule.get("title").and_then(Value::as_str).unwrap_or_default();
-        if let Some((uid, _)) = stored.iter().find(|(uid, stored_title)| *stored_title == title && !used.contains(*uid))
-        {
-            used.insert((*uid).to_owned());
-            uids[index] = Some((*uid).to_owned());
-        }
-    }
-    uids
-}
-
-/// After a write: each desired rule's key → the uid Grafana holds for its title (titles are
-/// unique per folder in Grafana).
-fn rule_keys_to_uids(rules: &[Value], group: &Value) -> BTreeMap<String, String> {
-    let stored: HashMap<&str, &str> = group
-        .get("rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|rule| {
-            Some((rule.pointer("/grafana_alert/title")?.as_str()?, rule.pointer("/grafana_alert/uid")?.as_str()?))
-        })
-        .collect();
-    rules
-        .iter()
-        .filter_map(|rule| {
-            let key = rule.get("id")?.as_str()?;
-            let uid = stored.get(rule.get("title")?.as_str()?)?;
-            Some((key.to_owned(), (*uid).to_owned()))
-        })
-        .collect()
-}
-
-/// A remote group: id `folder-uid/name`, the group as the ruler API returned it, plus where
-/// it lives.
-fn group_object(folder_uid: &str, folder_title: &str, group: &Value) -> RemoteObject {
-    let name = group.get("name").and_then(Value::as_str).unwrap_or_default();
-    let remote_id = format!("{folder_uid}/{name}");
-    let mut fields = group.as_object().cloned().unwrap_or_default();
-    fields.insert("folder_uid".to_owned(), json!(folder_uid));
-    fields.insert("folder_title".to_owned(), json!(folder_title));
-    RemoteObject {
-        remote_id: remote_id.clone(),
-        adoption_key: Some(remote_id),
-        fields: Value::Object(fields),
-        part_ids: Default::default(),
-    }
-}
-
-/// The rule as the ruler API takes it (API.md §3.2), from its comparable form.
-fn postable_rule(rule: &Value, uid: Option<&str>) -> Value {
-    let data: Vec<Value> = rule
-        .get("data")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|query| {
-            json!({
-                "refId": query.get("ref_id"),
-                "queryType": query.get("query_type"),
-                "relativeTimeRange": query.get("relative_time_range"),
-                "datasourceUid": query.get("datasource_uid"),
-                "model": query.get("model"),
-            })
-        })
-        .collect();
-    json!({
-        "for": rule.get("for"),
-        "labels": rule.get("labels"),
-        "annotations": rule.get("annotations"),
-        "grafana_alert": {
-            "uid": uid.unwrap_or_default(),
-            "title": rule.get("title"),
-            "condition": rule.get("condition"),
-            "no_data_state": rule.get("no_data_state"),
-            "exec_err_state": rule.get("exec_err_state"),
-            "data": data,
-        },
-    })
-}
-
-/// A duration in canonical form; `0s` when absent.
-fn canonical_duration(value: Option<&Value>) -> Value {
-    match value {
-        Some(Value::String(text)) => json!(duration::canonical(text).unwrap_or_else(|| text.clone())),
-        _ => json!("0s"),
-    }
-}
-
-/// Seconds, from a number of seconds or a duration string.
-fn seconds(value: Option<&Value>) -> Option<i64> {
-    match value? {
-        Value::Number(number) => number.as_i64().or_else(|| number.as_f64().map(|seconds| seconds as i64)),
-        Value::String(text) => duration::parse(text).map(|milliseconds| (milliseconds / 1000) as i64),
-        _ => None,
-    }
-}
-
-/// A query model as Grafana stores it: `intervalMs` and `maxDataPoints` added when missing
-/// or 0 (models/alert_query.go `PreSave`).
-fn stored_model(model: Option<&Value>) -> Value {
-    let mut model = model.and_then(Value::as_object).cloned().unwrap_or_default();
-    for (key, default) in [("intervalMs", 1000), ("maxDataPoints", 43200)] {
-        let missing = model.get(key).and_then(Value::as_f64).is_none_or(|value| value == 0.0);
-        if missing {
-            model.insert(key.to_owned(), json!(default));
-        }
-    }
-    Value::Object(model)
-}
-
-fn string_map(value: Option<&Value>) -> Value {
-    match value {
-        Some(Value::Object(map)) => Value::Object(map.clone()),
-        _ => Value::Object(Map::new()),
-    }
-}
-
-/// The desired group in the comparable form. `datasources` resolves `{ name = … }`; `None`
-/// uses what the last list read.
-fn comparable(
-    desired: &DesiredObject,
-    refs: &dyn Resolver,
-    datasources: Option<&Result<HashMap<String, String>, String>>,
-) -> Result<Value, FieldError> {
-    let fields = &desired.fields;
-    let folder_uid = match folder_of(fields) {
-        Some(FolderRef::Uid(uid)) => json!(uid),
-        Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
-            Some(Resolved::Known(folder)) => json!(folder.remote_id),
-            _ => json!(KNOWN_AFTER_APPLY),
-        },
-        None => return Err(FieldError::at("/folder", "`folder` is missing")),
-    };
-    let interval = match fields.get("interval") {
-        Some(value) => canonical_duration(Some(value)),
-        None => json!(duration::format(DEFAULT_INTERVAL_MS)),
-    };
-    let mut rules = Vec::new();
-    for (index, rule) in fields.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        let title = rule.get("title").and_then(Value::as_str).unwrap_or_default();
-        let mut data = Vec::new();
-        for (position, query) in rule.get("data").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            let pointer = format!("/rules/{index}/data/{position}/datasource");
-            let datasource_uid = datasource_uid(query.get("datasource"), datasources)
-                .map_err(|message| FieldError::at(&pointer, message))?;
-            let expression = EXPRESSION_UIDS.contains(&datasource_uid.as_str());
-            let range = query.get("relative_time_range");
-            let (default_from, default_to) = if expression { (0, 0) } else { (600, 0) };
-            let model = stored_model(query.get("model"));
-            let query_type = query
-                .get("query_type")
-                .and_then(Value::as_str)
-                .filter(|text| !text.is_empty())
-                .or_else(|| model.get("queryType").and_then(Value::as_str))
-                .unwrap_or_default();
-            data.push(json!({
-                "ref_id": query.get("ref_id"),
-                "datasource_uid": datasource_uid,
-                "query_type": query_type,
-                "relative_time_range": {
-                    "from": seconds(range.and_then(|range| range.get("from"))).unwrap_or(default_from),
-                    "to": seconds(range.and_then(|range| range.get("to"))).unwrap_or(default_to),
-                },
-                "model": model,
-            }));
-        }
-        rules.push(json!({
-            "id": rule.get("id").and_then(Value::as_str).unwrap_or(title),
-            "title": title,
-            "condition": rule.get("condition"),
-            "for": canonical_duration(rule.get("for")),
-            "no_data_state": rule.get("no_data_state").and_then(Value::as_str).unwrap_or(DEFAULT_NO_DATA_STATE),
-            "exec_err_state": rule.get("exec_err_state").and_then(Value::as_str).unwrap_or(DEFAULT_EXEC_ERR_STATE),
-            "labels": string_map(rule.get("labels")),
-            "annotations": string_map(rule.get("annotations")),
-            "data": data,
-        }));
-    }
-    Ok(json!({ "folder_uid": folder_uid, "name": group_name(desired), "interval": interval, "rules": rules }))
-}
-
-fn datasource_uid(
-    value: Option<&Value>,
-    datasources: Option<&Result<HashMap<String, String>, String>>,
-) -> Result<String, String> {
-    match value {
-        Some(Value::String(uid)) => Ok(uid.clone()),
-        Some(Value::Object(table)) => {
-            let name = table.get("name").and_then(Value::as_str).unwrap_or_default();
-            match datasources {
-                Some(Ok(known)) => known.get(name).cloned().ok_or_else(|| {
-                    let mut names: Vec<&str> = known.keys().map(String::as_str).collect();
-                    names.sort_unstable();
-                    format!(
-                        "Grafana has no data source named `{name}`{} (it has: {})",
-                        mac_core::suggest::hint(name, names.iter().copied()),
-                        if names.is_empty() { "none".to_owned() } else { names.join(", ") },
-                    )
-                }),
-                Some(Err(reason)) => Err(format!("cannot resolve data source `{name}`: {reason}")),
-                None => Err(format!("cannot resolve data source `{name}`: data sources were not read")),
-            }
-        }
-        _ => Err("`datasource` must be a data source uid or { name = \"…\" }".to_owned()),
-    }
-}
-
-/// A comparable group (desired or observed) without the values Grafana 8.5.4 fills in when a
-/// write leaves them out, so that a plan never shows them: a new or removed rule reads as
-/// it was written.
-fn without_defaults(mut group: Value) -> Value {
-    use mac_core::diff::{remove_default, remove_defaults};
-    // A group without interval is evaluated every DefaultRuleEvaluationInterval, 60s
-    // (pkg/services/ngalert/api/api_ruler_validation.go:154-158,
-    // pkg/setting/setting_unified_alerting.go:56).
-    remove_default(&mut group, "/interval", &json!(duration::format(DEFAULT_INTERVAL_MS)));
-    // `for` is a Go duration, 0 when absent (api_ruler_validation.go:114).
-    remove_default(&mut group, "/rules/*/for", &json!("0s"));
-    // NoData and Alerting when not given (api_ruler_validation.go:52-78).
-    remove_default(&mut group, "/rules/*/no_data_state", &json!(DEFAULT_NO_DATA_STATE));
-    remove_default(&mut group, "/rules/*/exec_err_state", &json!(DEFAULT_EXEC_ERR_STATE));
-    for field in ["labels", "annotations"] {
-        remove_default(&mut group, &format!("/rules/*/{field}"), &json!({}));
-    }
-    remove_default(&mut group, "/rules/*/data/*/query_type", &json!(""));
-    // Added to every query model when missing or 0 (pkg/services/ngalert/models/alert_query.go:13-14,
-    // setIntervalMS and setMaxDatapoints, called by PreSave).
-    remove_default(&mut group, "/rules/*/data/*/model/intervalMs", &json!(1000));
-    remove_default(&mut group, "/rules/*/data/*/model/maxDataPoints", &json!(43200));
-    // The range mac writes when a query gives none (Grafana's rule editor's default of 10m;
-    // expressions are not queried over a range).
-    remove_defaults(&mut group, "/rules/*/data/*/relative_time_range", &|range, query| {
-        let expression =
-            query.get("datasource_uid").and_then(Value::as_str).is_some_and(|uid| EXPRESSION_UIDS.contains(&uid));
-        let from = if expression { 0 } else { 600 };
-        range.get("from").and_then(Value::as_i64) == Some(from) && range.get("to").and_then(Value::as_i64) == Some(0)
-    });
-    group
-}
-
-/// An observed group in the comparable form.
-fn observed_comparable(remote: &RemoteObject) -> Value {
-    let uid_to_key: HashMap<&str, &str> =
-        remote.part_ids.iter().map(|(key, uid)| (uid.as_str(), key.as_str())).collect();
-    let rules: Vec<Value> = remote
-        .fields
-        .get("rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|rule| {
-            let alert = rule.get("grafana_alert").cloned().unwrap_or_default();
-            let title = alert.get("title").and_then(Value::as_str).unwrap_or_default();
-            let uid = alert.get("uid").and_then(Value::as_str).unwrap_or_default();
-            let data: Vec<Value> = alert
-                .get("data")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(|query| {
-                    json!({
-                        "ref_id": query.get("refId"),
-                        "datasource_uid": query.get("datasourceUid"),
-                        "query_type": query.get("queryType").and_then(Value::as_str).unwrap_or_default(),
-                        "relative_time_range": {
-                            "from": seconds(query.pointer("/relativeTimeRange/from")).unwrap_or(0),
-                            "to": seconds(query.pointer("/relativeTimeRange/to")).unwrap_or(0),
-                        },
-                        "model": query.get("model"),
-                    })
-                })
-                .collect();
-            json!({
-                "id": uid_to_key.get(uid).copied().unwrap_or(title),
-                "title": title,
-                "condition": alert.get("condition"),
-                "for": canonical_duration(rule.get("for")),
-                "no_data_state": alert.get("no_data_state"),
-                "exec_err_state": alert.get("exec_err_state"),
-                "labels": string_map(rule.get("labels")),
-                "annotations": string_map(rule.get("annotations")),
-                "data": data,
-            })
-        })
-        .collect();
-    json!({
-        "folder_uid": remote.fields.get("folder_uid"),
-        "name": remote.fields.get("name"),
-        "interval": canonical_duration(remote.fields.get("interval")),
-        "rules": rules,
-    })
-}
-
-#[async_trait]
-impl mac_core::legacy::LegacyHandler for AlertGroupHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        let mut errors = validate_group(fields).err().unwrap_or_default();
-        errors.extend(crate::owner::reserved_rule_annotation(fields));
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
-    }
-
-    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
-        rule_titles_unique_per_folder(definitions)
-    }
-
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        folder_references(fields)
-    }
-
-    /// `datasource = { name = "…" }` names a data source; one defined in the project is
-    /// referred to by its uid (the loader turns the name into a reference).
-    fn key_references(&self, fields: &Fields) -> Vec<KeyReference> {
-        let mut found = Vec::new();
-        for (index, rule) in fields.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            for (position, query) in rule.get("data").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                if let Some(name) = query.pointer("/datasource/name").and_then(Value::as_str) {
-                    found.push(KeyReference {
-                        pointer: format!("/rules/{index}/data/{position}/datasource"),
-                        kind: "datasource".to_owned(),
-                        key_field: "name".to_owned(),
-                        key: name.to_owned(),
-                        value_field: Some("uid".to_owned()),
-                    });
-                }
-            }
-        }
-        found
-    }
-
-    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
-        let folder_uid = match folder_of(&desired.fields)? {
-            FolderRef::Uid(uid) => uid,
-            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", &local_id))? {
-                Resolved::Known(folder) => folder.remote_id.clone(),
-                Resolved::Pending => return None,
-            },
-        };
-        Some(format!("{folder_uid}/{}", group_name(desired)))
-    }
-
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        comparable(desired, refs, self.cached_datasources().as_ref()).map(without_defaults)
-    }
-
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        without_defaults(crate::owner::hide_rule_markers(observed_comparable(remote)))
-    }
-
-    fn owner(&self, remote: &RemoteObject) -> Option<String> {
-        crate::owner::group_owner(remote)
-    }
-
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
-        let rules = remote.fields.get("rules").and_then(Value::as_array).map_or(0, Vec::len);
-        format!(
-            "rule group {:?} in folder {:?}, {rules} rule{}",
-            field("name"),
-            field("folder_title"),
-            if rules == 1 { "" } else { "s" }
-        )
-    }
-
-    fn list_key(&self, path: &str) -> Option<&'static str> {
-        match path {
-            "/rules" => Some("id"),
-            "/rules/*/data" => Some("ref_id"),
-            _ => None,
-        }
-    }
-
-    fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let remote = &crate::owner::without_rule_markers(remote);
-        let folder_uid = remote.fields.get("folder_uid")?.as_str()?;
-        let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
-        let name = remote.fields.get("name")?.as_str()?;
-        let (folder, file) = match refs.local_id("folder", folder_uid) {
-            Some(local_id) => (json!(local_id), local_id.to_owned()),
-            None => (json!({ "uid": folder_uid }), crate::slug(folder_title)),
-        };
-        let names: HashMap<String, String> = match self.cached_datasources() {
-            Some(Ok(by_name)) => by_name.into_iter().map(|(name, uid)| (uid, name)).collect(),
-            _ => HashMap::new(),
-        };
-        let mut part_ids = BTreeMap::new();
-        let mut rules = Vec::new();
-        for rule in remote.fields.get("rules").and_then(Value::as_array).into_iter().flatten() {
-            let alert = rule.get("grafana_alert")?;
-            let title = alert.get("title")?.as_str()?;
-            if let Some(uid) = alert.get("uid").and_then(Value::as_str) {
-                part_ids.insert(title.to_owned(), uid.to_owned());
-            }
-            let mut imported = Map::new();
-            imported.insert("title".to_owned(), json!(title));
-            imported.insert("condition".to_owned(), alert.get("condition").cloned().unwrap_or_default());
-            let for_ = canonical_duration(rule.get("for"));
-            if for_ != json!("0s") {
-                imported.insert("for".to_owned(), for_);
-            }
-            for (field, default) in
-                [("no_data_state", DEFAULT_NO_DATA_STATE), ("exec_err_state", DEFAULT_EXEC_ERR_STATE)]
-            {
-                if let Some(state) = alert.get(field).and_then(Value::as_str).filter(|state| *state != default) {
-                    imported.insert(field.to_owned(), json!(state));
-                }
-            }
-            for field in ["labels", "annotations"] {
-                if let Some(map) = rule.get(field).and_then(Value::as_object).filter(|map| !map.is_empty()) {
-                    imported.insert(field.to_owned(), Value::Object(map.clone()));
-                }
-            }
-            let mut data = Vec::new();
-            for query in alert.get("data").and_then(Value::as_array).into_iter().flatten() {
-                let uid = query.get("datasourceUid").and_then(Value::as_str).unwrap_or_default();
-                let mut item = Map::new();
-                item.insert("ref_id".to_owned(), query.get("refId").cloned().unwrap_or_default());
-                // A data source imported or managed too is referred to as such; one that is
-                // not (provisioned by Grafana's files, say) by its name, else its uid.
-                item.insert(
-                    "datasource".to_owned(),
-                    match (refs.local_id("datasource", uid), names.get(uid)) {
-                        (Some(local_id), _) => json!({ "ref": format!("datasource.{local_id}"), "field": "uid" }),
-                        (None, Some(name)) => json!({ "name": name }),
-                        (None, None) => json!(uid),
-                    },
-                );
-                let expression = EXPRESSION_UIDS.contains(&uid);
-                let from = seconds(query.pointer("/relativeTimeRange/from")).unwrap_or(0);
-                let to = seconds(query.pointer("/relativeTimeRange/to")).unwrap_or(0);
-                if (from, to) != if expression { (0, 0) } else { (600, 0) } {
-                    let as_duration = |seconds: i64| json!(duration::format(seconds.max(0) as u64 * 1000));
-                    item.insert(
-                        "relative_time_range".to_owned(),
-                        json!({ "from": as_duration(from), "to": as_duration(to) }),
-                    );
-                }
-                let mut model = query.get("model").and_then(Value::as_object).cloned().unwrap_or_default();
-                // Grafana adds these when missing; mac does the same when comparing.
-                if model.get("intervalMs") == Some(&json!(1000)) {
-                    model.remove("intervalMs");
-                }
-                if model.get("maxDataPoints") == Some(&json!(43200)) {
-                    model.remove("maxDataPoints");
-                }
-                let query_type = query.get("queryType").and_then(Value::as_str).unwrap_or_default();
-                if !query_type.is_empty() && model.get("queryType").and_then(Value::as_str) != Some(query_type) {
-                    item.insert("query_type".to_owned(), json!(query_type));
-                }
-                item.insert("model".to_owned(), Value::Object(model));
-                data.push(Value::Object(item));
-            }
-            imported.insert("data".to_owned(), Value::Array(data));
-            rules.push(Value::Object(imported));
-        }
-        let mut fields = Map::new();
-        fields.insert("folder".to_owned(), folder);
-        fields.insert("name".to_owned(), json!(name));
-        fields.insert("interval".to_owned(), canonical_duration(remote.fields.get("interval")));
-        fields.insert("rules".to_owned(), Value::Array(rules));
-        Some(mac_core::ImportedFields {
-            local_id: format!("{}-{}", crate::slug(folder_title), crate::slug(name)),
-            fields,
-            file,
-            scope: Some(folder_title.to_owned()),
-            part_ids,
-        })
-    }
-
-    fn relations(&self) -> Vec<(mac_core::Relation, &'static str)> {
-        vec![(mac_core::Relation::LivesIn, "folder"), (mac_core::Relation::Uses, "datasource")]
-    }
-
-    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
-        crate::links::alert_group(remote)
-    }
-
-    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        // One request for every rule of every folder (API.md §3.5), and one for data source
-        // names: the cost of a plan does not grow with the number of rules.
-        let (rules, datasources) = tokio::join!(self.client.get(&RULER, &[]), self.load_datasources());
-        *self.datasources.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(datasources);
-        let mut groups = Vec::new();
-        for (folder_title, folder_groups) in rules?.body.as_object().into_iter().flatten() {
-            for group in folder_groups.as_array().into_iter().flatten() {
-                let folder_uid = group
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .and_then(|rules| rules.first())
-                    .and_then(|rule| rule.pointer("/grafana_alert/namespace_uid"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                groups.push(group_object(folder_uid, folder_title, group));
-            }
-        }
-        Ok(groups)
-    }
-
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        self.write(None, desired, refs).await
-    }
-
-    async fn update(
-        &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
-        refs: &dyn Resolver,
-    ) -> Result<RemoteObject, HandlerError> {
-        self.write(Some(current), desired, refs).await
-    }
-
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let name = current.fields.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let folder_uid = current.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let mut title = current.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let group = StoredGroup::deserialize(&current.fields).unwrap_or_default();
+        let mut title = group.folder_title.clone();
         // The folder may have been renamed since the plan read it, and another folder may
         // now have its old title (even one made in this apply, for a group moving there):
         // the ruler API addresses folders by title and answers 202 when nothing matched, so
         // a stale title would delete another folder's group. Find the title by uid first.
-        match self.client.get(&["api", "folders", &folder_uid], &[]).await {
+        match self.client.get_json::<FolderTitle>(&["api", "folders", &group.folder_uid], &[]).await {
             Ok(folder) => {
-                if let Some(current_title) = folder.body.get("title").and_then(Value::as_str) {
-                    title = current_title.to_owned();
+                if let Some(current_title) = folder.title {
+                    title = current_title;
                 }
             }
             // The folder is gone, and its rules with it.
             Err(err) if err.kind == HandlerErrorKind::NotFound => return Ok(()),
             Err(err) => return Err(err),
         }
-        match self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, &name]), &[]), None).await {
+        match self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, &group.name]), &[]), None).await {
             Ok(_) => Ok(()),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
             Err(err) => Err(err),
@@ -826,23 +1278,20 @@ impl mac_core::legacy::LegacyHandler for AlertGroupHandler {
     }
 }
 
-/// Checks a group as Grafana 8.5 would (api/api_ruler_validation.go), before any request.
 /// Grafana 8.5.4 keeps rule titles unique in a folder across its groups (a unique index on
 /// org, namespace uid and title: pkg/services/sqlstore/migrations/ualert/tables.go:208) and
 /// answers a clash with a 500 at apply; `validate_group` checks titles within one group.
-fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &AlertGroup)]) -> Vec<(usize, FieldError)> {
     let mut first_use: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut errors = Vec::new();
-    for (index, (_, fields)) in definitions.iter().enumerate() {
-        let folder = match folder_of(fields) {
-            Some(FolderRef::Local(local_id)) => format!("local {local_id}"),
-            Some(FolderRef::Uid(uid)) => format!("uid {uid}"),
-            None => continue,
+    for (index, (_, group)) in definitions.iter().enumerate() {
+        let folder = match &group.folder {
+            FolderRef::Local(local_id) => format!("local {local_id}"),
+            FolderRef::Uid(uid) => format!("uid {uid}"),
         };
-        let rules = fields.get("rules").and_then(Value::as_array);
-        for (rule_index, rule) in rules.into_iter().flatten().enumerate() {
-            let Some(title) = rule.get("title").and_then(Value::as_str) else { continue };
-            match first_use.get(&(folder.clone(), title.to_owned())) {
+        for (rule_index, rule) in group.rules.iter().enumerate() {
+            let title = &rule.title;
+            match first_use.get(&(folder.clone(), title.clone())) {
                 Some(other) if *other != index => errors.push((
                     index,
                     FieldError::at(
@@ -857,7 +1306,7 @@ fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &Fields)]) -> Vec<(u
                 // Within one group, `validate_group` reports it at both places.
                 Some(_) => {}
                 None => {
-                    first_use.insert((folder.clone(), title.to_owned()), index);
+                    first_use.insert((folder.clone(), title.clone()), index);
                 }
             }
         }
@@ -865,29 +1314,23 @@ fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &Fields)]) -> Vec<(u
     errors
 }
 
-fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
-    const GROUP_KEYS: [&str; 4] = ["folder", "name", "interval", "rules"];
-    const RULE_KEYS: [&str; 9] =
-        ["id", "title", "condition", "data", "for", "no_data_state", "exec_err_state", "labels", "annotations"];
-    const QUERY_KEYS: [&str; 5] = ["ref_id", "datasource", "relative_time_range", "query_type", "model"];
+/// Checks a group as Grafana 8.5 would (api/api_ruler_validation.go), before any request.
+fn validate_group(group: &AlertGroup) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    checks::unknown_keys(fields, "", &GROUP_KEYS, &mut errors);
-    match fields.get("folder") {
-        Some(Value::String(local_id)) if !local_id.is_empty() => {}
-        Some(Value::Object(table))
-            if table.len() == 1 && table.get("uid").and_then(Value::as_str).is_some_and(crate::folder::valid_uid) => {}
-        _ => errors.push(FieldError::at(
-            "/folder",
-            "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not",
-        )),
+    let folder_valid = match &group.folder {
+        FolderRef::Local(local_id) => !local_id.is_empty(),
+        FolderRef::Uid(uid) => crate::folder::valid_uid(uid),
+    };
+    if !folder_valid {
+        errors.push(FieldError::at("/folder", FOLDER_FORMS));
     }
-    match fields.get("name") {
-        None => {}
-        Some(Value::String(name)) if !name.is_empty() && name.len() <= 190 => {}
-        Some(_) => errors.push(FieldError::at("/name", "`name` must be a string of 1 to 190 characters")),
+    if let Some(name) = &group.name
+        && (name.is_empty() || name.len() > 190)
+    {
+        errors.push(FieldError::at("/name", "`name` must be a string of 1 to 190 characters"));
     }
-    if let Some(interval) = fields.get("interval") {
-        match interval.as_str().and_then(duration::parse) {
+    if let Some(interval) = &group.interval {
+        match duration::parse(interval) {
             Some(milliseconds) if milliseconds > 0 && milliseconds.is_multiple_of(10_000) => {}
             _ => errors.push(FieldError::at(
                 "/interval",
@@ -895,28 +1338,18 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
             )),
         }
     }
-    let rules = match fields.get("rules") {
-        Some(Value::Array(rules)) if !rules.is_empty() => rules.as_slice(),
-        _ => {
-            errors.push(FieldError::at("/rules", "a group needs at least one rule ([[…alert_group.rules]] tables)"));
-            &[]
-        }
-    };
-    let mut titles: BTreeMap<String, usize> = BTreeMap::new();
-    let mut keys: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, rule) in rules.iter().enumerate() {
+    if group.rules.is_empty() {
+        errors.push(FieldError::at("/rules", "a group needs at least one rule ([[…alert_group.rules]] tables)"));
+    }
+    let mut titles: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut keys: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, rule) in group.rules.iter().enumerate() {
         let at = |field: &str| format!("/rules/{index}{field}");
-        let Some(rule) = rule.as_object() else {
-            errors.push(FieldError::at(at(""), "a rule must be a table"));
-            continue;
-        };
-        checks::unknown_keys(rule, &at(""), &RULE_KEYS, &mut errors);
-        let title = match rule.get("title").and_then(Value::as_str) {
-            Some(title) if !title.trim().is_empty() && title.len() <= 190 => title,
-            _ => {
-                errors.push(FieldError::at(at("/title"), "`title` must be a string of 1 to 190 characters"));
-                ""
-            }
+        let title = if !rule.title.trim().is_empty() && rule.title.len() <= 190 {
+            rule.title.as_str()
+        } else {
+            errors.push(FieldError::at(at("/title"), "`title` must be a string of 1 to 190 characters"));
+            ""
         };
         if let Some(first) = titles.get(title) {
             errors.push(
@@ -929,14 +1362,13 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 .duplicating(format!("/rules/{first}/title")),
             );
         } else {
-            titles.insert(title.to_owned(), index);
+            titles.insert(title, index);
         }
-        let key = rule.get("id").and_then(Value::as_str).unwrap_or(title).to_owned();
-        if let Some(first) = keys.get(&key).copied()
-            && rule.get("id").is_some()
+        let key = rule.id.as_deref().unwrap_or(title);
+        if let Some(first) = keys.get(key).copied()
+            && rule.id.is_some()
         {
-            let first_field =
-                if rules.get(first).and_then(|first: &Value| first.get("id")).is_some() { "id" } else { "title" };
+            let first_field = if group.rules[first].id.is_some() { "id" } else { "title" };
             errors.push(
                 FieldError::at(at("/id"), format!("rule id `{key}` is used twice in this group"))
                     .duplicating(format!("/rules/{first}/{first_field}")),
@@ -944,11 +1376,12 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
         } else {
             keys.entry(key).or_insert(index);
         }
-        for (field, allowed) in
-            [("no_data_state", NO_DATA_STATES.as_slice()), ("exec_err_state", EXEC_ERR_STATES.as_slice())]
-        {
-            if let Some(value) = rule.get(field)
-                && !value.as_str().is_some_and(|state| allowed.contains(&state))
+        for (field, value, allowed) in [
+            ("no_data_state", &rule.no_data_state, NO_DATA_STATES.as_slice()),
+            ("exec_err_state", &rule.exec_err_state, EXEC_ERR_STATES.as_slice()),
+        ] {
+            if let Some(value) = value
+                && !allowed.contains(&value.as_str())
             {
                 errors.push(FieldError::at(
                     at(&format!("/{field}")),
@@ -956,89 +1389,44 @@ fn validate_group(fields: &Fields) -> Result<(), Vec<FieldError>> {
                 ));
             }
         }
-        if let Some(value) = rule.get("for")
-            && value.as_str().and_then(duration::parse).is_none()
+        if let Some(for_) = &rule.for_
+            && duration::parse(for_).is_none()
         {
             errors.push(FieldError::at(at("/for"), "`for` must be a duration such as \"5m\""));
         }
-        for field in ["labels", "annotations"] {
-            if let Some(value) = rule.get(field)
-                && !value.as_object().is_some_and(|map| map.values().all(Value::is_string))
-            {
-                errors.push(FieldError::at(at(&format!("/{field}")), format!("`{field}` must be a table of strings")));
-            }
-        }
-        let annotations = rule.get("annotations").and_then(Value::as_object);
-        let has = |key: &str| annotations.is_some_and(|map| map.contains_key(key));
+        let has = |key: &str| rule.annotations.contains_key(key);
         if has("__dashboardUid__") != has("__panelId__") {
             errors.push(FieldError::at(at("/annotations"), "annotations __dashboardUid__ and __panelId__ go together"));
         }
-        let data = match rule.get("data") {
-            Some(Value::Array(data)) if !data.is_empty() => data.as_slice(),
-            _ => {
-                errors.push(FieldError::at(at("/data"), "a rule needs at least one query or expression in `data`"));
-                &[]
-            }
-        };
+        if rule.data.is_empty() {
+            errors.push(FieldError::at(at("/data"), "a rule needs at least one query or expression in `data`"));
+        }
         let mut ref_ids = Vec::new();
-        for (position, query) in data.iter().enumerate() {
+        for (position, query) in rule.data.iter().enumerate() {
             let at = |field: &str| format!("/rules/{index}/data/{position}{field}");
-            let Some(query) = query.as_object() else {
-                errors.push(FieldError::at(at(""), "a query must be a table"));
-                continue;
-            };
-            checks::unknown_keys(query, &at(""), &QUERY_KEYS, &mut errors);
-            match query.get("ref_id").and_then(Value::as_str) {
-                Some(ref_id) if !ref_id.is_empty() => {
-                    if ref_ids.contains(&ref_id) {
-                        errors.push(FieldError::at(
-                            at("/ref_id"),
-                            format!("ref_id `{ref_id}` is used twice in this rule"),
-                        ));
-                    }
-                    ref_ids.push(ref_id);
+            let ref_id = query.ref_id.as_str();
+            if ref_id.is_empty() {
+                errors.push(FieldError::at(at("/ref_id"), "`ref_id` must be a non-empty string such as \"A\""));
+            } else {
+                if ref_ids.contains(&ref_id) {
+                    errors.push(FieldError::at(at("/ref_id"), format!("ref_id `{ref_id}` is used twice in this rule")));
                 }
-                _ => errors.push(FieldError::at(at("/ref_id"), "`ref_id` must be a non-empty string such as \"A\"")),
+                ref_ids.push(ref_id);
             }
-            match query.get("datasource") {
-                Some(Value::String(uid)) if !uid.is_empty() => {}
-                Some(Value::Object(table))
-                    if table.len() == 1 && table.get("name").and_then(Value::as_str).is_some() => {}
-                // A generic reference, resolved by the engine.
-                Some(Value::Object(table)) if table.contains_key("ref") => {}
-                _ => errors.push(FieldError::at(
-                    at("/datasource"),
-                    "`datasource` must be a data source uid, \"__expr__\" for expressions, or { name = \"…\" }",
-                )),
-            }
-            if let Some(range) = query.get("relative_time_range") {
-                let valid = range.as_object().is_some_and(|range| {
-                    range.keys().all(|key| key == "from" || key == "to")
-                        && ["from", "to"]
-                            .iter()
-                            .all(|key| range.get(*key).is_none_or(|value| seconds(Some(value)).is_some()))
-                });
-                if !valid {
-                    errors.push(FieldError::at(
-                        at("/relative_time_range"),
-                        "`relative_time_range` must be { from = \"10m\", to = \"0s\" } (durations or seconds)",
-                    ));
-                }
-            }
-            if query.get("model").is_some_and(|model| !model.is_object()) {
-                errors.push(FieldError::at(at("/model"), "`model` must be a table"));
+            if query.datasource == DatasourceRef::missing() {
+                errors.push(FieldError::at(at("/datasource"), DATASOURCE_FORMS));
             }
         }
-        check_expression_inputs(index, data, &ref_ids, &mut errors);
-        match rule.get("condition").and_then(Value::as_str) {
-            Some(condition) if ref_ids.contains(&condition) => {}
-            Some(condition) => errors.push(FieldError::at(
-                at("/condition"),
-                format!("condition `{condition}` is not the ref_id of any query of this rule ({})", ref_ids.join(", ")),
-            )),
-            None => errors.push(FieldError::at(
+        check_expression_inputs(index, &rule.data, &ref_ids, &mut errors);
+        match rule.condition.as_str() {
+            "" => errors.push(FieldError::at(
                 at("/condition"),
                 "`condition` must name the ref_id whose result fires the alert",
+            )),
+            condition if ref_ids.contains(&condition) => {}
+            condition => errors.push(FieldError::at(
+                at("/condition"),
+                format!("condition `{condition}` is not the ref_id of any query of this rule ({})", ref_ids.join(", ")),
             )),
         }
     }
@@ -1053,22 +1441,21 @@ const EXPRESSION_TYPES: [&str; 4] = ["math", "reduce", "resample", "classic_cond
 /// needs must be a query or expression of the rule ("unable to find dependent node"), not
 /// itself, and a classic condition takes only data source queries. Grafana accepts such a
 /// rule when it is saved and fails every evaluation of it, so mac refuses it before.
-fn check_expression_inputs(index: usize, data: &[Value], ref_ids: &[&str], errors: &mut Vec<FieldError>) {
-    let is_expression = |query: &Value| {
-        query.get("datasource").and_then(Value::as_str).is_some_and(|uid| EXPRESSION_UIDS.contains(&uid))
-    };
+fn check_expression_inputs(index: usize, data: &[AlertQuery], ref_ids: &[&str], errors: &mut Vec<FieldError>) {
+    let is_expression = |query: &AlertQuery| matches!(&query.datasource, DatasourceRef::Uid(uid) if EXPRESSION_UIDS.contains(&uid.as_str()));
     let expressions: Vec<&str> = data
         .iter()
         .filter(|query| is_expression(query))
-        .filter_map(|query| query.get("ref_id").and_then(Value::as_str))
+        .map(|query| query.ref_id.as_str())
+        .filter(|ref_id| !ref_id.is_empty())
         .collect();
     for (position, query) in data.iter().enumerate() {
         if !is_expression(query) {
             continue;
         }
         let at = |field: &str| format!("/rules/{index}/data/{position}/model{field}");
-        let own = query.get("ref_id").and_then(Value::as_str).unwrap_or_default();
-        let Some(model) = query.get("model").and_then(Value::as_object) else { continue };
+        let own = query.ref_id.as_str();
+        let Some(model) = &query.model else { continue };
         let kind = match model.get("type").and_then(Value::as_str) {
             Some(kind) if EXPRESSION_TYPES.contains(&kind) => kind,
             // nodes.go:99-103: "invalid expression command type".
@@ -1193,11 +1580,8 @@ mod tests {
         }
     }
 
-    fn desired(value: Value) -> DesiredObject {
-        DesiredObject {
-            id: mac_core::ObjectId::new("grafana8", "alert_group", "g"),
-            fields: value.as_object().cloned().unwrap_or_default(),
-        }
+    fn id() -> ObjectId {
+        ObjectId::new("grafana8", "alert_group", "g")
     }
 
     fn group() -> Value {
@@ -1218,13 +1602,23 @@ mod tests {
         })
     }
 
+    fn parse(value: Value) -> AlertGroup {
+        serde_json::from_value(value).expect("a group")
+    }
+
+    fn comparable(group: &AlertGroup) -> Value {
+        let wanted = full_group(&id(), group, &NoRefs, &DatasourceDirectory::NotRead).expect("comparable");
+        serde_json::to_value(wanted.comparable()).expect("json")
+    }
+
     #[test]
     fn desired_matches_what_grafana_reads_back() {
-        let wanted = comparable(&desired(group()), &NoRefs, None).expect("comparable");
+        let wanted = comparable(&parse(group()));
         let stored = json!({
             "name": "HTTP",
             "interval": "1m",
             "folder_uid": "f1",
+            "folder_title": "Payments",
             "rules": [{
                 "expr": "",
                 "for": "5m",
@@ -1242,13 +1636,42 @@ mod tests {
                 },
             }],
         });
-        let remote = RemoteObject { remote_id: "f1/HTTP".into(), fields: stored, ..RemoteObject::default() };
-        let changes = mac_core::diff::diff(&observed_comparable(&remote), &wanted, &|path| match path {
+        let group: StoredGroup = serde_json::from_value(stored.clone()).expect("stored");
+        assert_eq!(serde_json::to_value(&group).expect("json"), stored, "the stored group round-trips whole");
+        let observed = serde_json::to_value(observed_group(&group, &BTreeMap::new()).comparable()).expect("json");
+        let changes = mac_core::diff::diff(&observed, &wanted, &|path| match path {
             "/rules" => Some("id"),
             "/rules/*/data" => Some("ref_id"),
             _ => None,
         });
         assert!(changes.is_empty(), "{changes:#?}");
+        assert_eq!(
+            wanted,
+            json!({ "folder_uid": "f1", "name": "HTTP", "rules": [{
+                "id": "High 5xx", "title": "High 5xx", "condition": "B", "for": "5m", "labels": { "severity": "page" },
+                "data": [
+                    { "ref_id": "A", "datasource_uid": "prom", "model": { "expr": "rate(x[5m])" } },
+                    { "ref_id": "B", "datasource_uid": "__expr__", "model": { "type": "math", "expression": "$A > 1" } },
+                ],
+            }] }),
+            "defaults are left out"
+        );
+    }
+
+    #[test]
+    fn names_resolve_against_the_directory_or_say_why_not() {
+        let mut named = group();
+        named["rules"][0]["data"][0]["datasource"] = json!({ "name": "Prometheus" });
+        let named = parse(named);
+        let directory = DatasourceDirectory::Read(BTreeMap::from([("Prometheus".to_owned(), "p1".to_owned())]));
+        let wanted = full_group(&id(), &named, &NoRefs, &directory).expect("resolves");
+        assert_eq!(wanted.rules[0].data[0].datasource_uid, "p1");
+        let unreadable = DatasourceDirectory::Unreadable("no".to_owned());
+        let error = full_group(&id(), &named, &NoRefs, &unreadable).expect_err("unresolved");
+        assert_eq!(error.pointer, "/rules/0/data/0/datasource");
+        assert_eq!(error.message, "cannot resolve data source `Prometheus`: no");
+        let recorded = serde_json::to_value(&directory).expect("json");
+        assert_eq!(recorded, json!({ "read": { "Prometheus": "p1" } }));
     }
 
     #[test]
@@ -1257,26 +1680,95 @@ mod tests {
         bad["interval"] = json!("15s");
         bad["rules"][0]["condition"] = json!("C");
         bad["rules"][0]["no_data_state"] = json!("Nope");
-        bad["rules"][0]["data"][0]["datasource"] = json!(5);
-        bad["rules"][0]["colour"] = json!("red");
-        let errors = validate_group(bad.as_object().expect("object")).expect_err("invalid");
+        bad["rules"][0]["data"][0]["datasource"] = json!("");
+        let errors = validate_group(&parse(bad)).expect_err("invalid");
         let pointers: Vec<&str> = errors.iter().map(|error| error.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            [
-                "/interval",
-                "/rules/0/colour",
-                "/rules/0/no_data_state",
-                "/rules/0/data/0/datasource",
-                "/rules/0/condition"
-            ]
+            ["/interval", "/rules/0/no_data_state", "/rules/0/data/0/datasource", "/rules/0/condition"]
         );
-        assert!(validate_group(group().as_object().expect("object")).is_ok());
+        assert!(validate_group(&parse(group())).is_ok());
+    }
+
+    #[test]
+    fn a_misspelt_or_mistyped_field_is_refused_where_it_is() {
+        let parse_error =
+            |value: Value| serde_path_to_error::deserialize::<_, AlertGroup>(value).expect_err("refused").to_string();
+        let mut bad = group();
+        bad["rules"][0]["colour"] = json!("red");
+        let error = parse_error(bad);
+        assert!(error.starts_with("rules[0].colour: unknown field `colour`, expected one of `id`, `title`"), "{error}");
+        let mut bad = group();
+        bad["rules"][0]["data"][0]["datasource"] = json!(5);
+        assert_eq!(
+            parse_error(bad),
+            "rules[0].data[0].datasource: `datasource` must be a data source uid, \"__expr__\" for expressions, or { name = \"…\" }"
+        );
+        let mut bad = group();
+        bad["rules"][0]["data"][0]["relative_time_range"] = json!({ "from": "soon" });
+        assert!(
+            parse_error(bad)
+                .ends_with("`relative_time_range` must be { from = \"10m\", to = \"0s\" } (durations or seconds)")
+        );
+        let mut bad = group();
+        bad["rules"][0]["labels"] = json!({ "severity": 1 });
+        assert!(parse_error(bad).ends_with("`labels` must be a table of strings"));
+    }
+
+    #[test]
+    fn a_typed_group_serialises_to_the_definition_it_parses_from() {
+        let typed = AlertGroup {
+            folder: FolderRef::Local("payments".to_owned()),
+            name: Some("HTTP".to_owned()),
+            interval: None,
+            rules: vec![AlertRule {
+                title: "Down".to_owned(),
+                condition: "B".to_owned(),
+                data: vec![
+                    AlertQuery {
+                        ref_id: "A".to_owned(),
+                        datasource: DatasourceRef::Defined("prometheus".to_owned()),
+                        relative_time_range: Some(RelativeTimeRange {
+                            from: Some(TimeOffset::Duration("5m".to_owned())),
+                            to: Some(TimeOffset::Seconds(0)),
+                        }),
+                        query_type: None,
+                        model: None,
+                    },
+                    AlertQuery {
+                        ref_id: "B".to_owned(),
+                        datasource: DatasourceRef::expression(),
+                        relative_time_range: None,
+                        query_type: None,
+                        model: None,
+                    },
+                ],
+                ..AlertRule::default()
+            }],
+        };
+        let value = serde_json::to_value(&typed).expect("json");
+        assert_eq!(
+            value["rules"][0]["data"][0]["datasource"],
+            json!({ "ref": "datasource.prometheus", "field": "uid" })
+        );
+        assert_eq!(value["folder"], json!("payments"));
+        assert_eq!(parse(value), typed);
     }
 
     #[test]
     fn grafana_errors_point_at_their_rule() {
-        let rules = vec![json!({ "title": "a" }), json!({ "title": "High 5xx" })];
+        let rule = |title: &str| FullRule {
+            id: title.to_owned(),
+            title: title.to_owned(),
+            condition: String::new(),
+            for_: String::new(),
+            no_data_state: String::new(),
+            exec_err_state: String::new(),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            data: Vec::new(),
+        };
+        let rules = vec![rule("a"), rule("High 5xx")];
         let error = HandlerError::new(HandlerErrorKind::Invalid, "invalid rule specification at index [1]: bad");
         assert_eq!(locate_rule_error(error, &rules).pointer.as_deref(), Some("/rules/1"));
         let error =
@@ -1286,20 +1778,20 @@ mod tests {
 
     #[test]
     fn uids_follow_keys_then_titles_and_are_never_reused() {
-        let current = RemoteObject {
-            remote_id: "f/g".into(),
-            fields: json!({ "rules": [
-                { "grafana_alert": { "uid": "u1", "title": "Old name" } },
-                { "grafana_alert": { "uid": "u2", "title": "Other" } },
-            ]}),
-            part_ids: BTreeMap::from([("errors".to_owned(), "u1".to_owned())]),
-            ..RemoteObject::default()
-        };
-        let rules = vec![
-            json!({ "id": "errors", "title": "New name" }),
-            json!({ "id": "Other", "title": "Other" }),
-            json!({ "id": "New", "title": "New" }),
+        let current: StoredGroup = serde_json::from_value(json!({ "rules": [
+            { "grafana_alert": { "uid": "u1", "title": "Old name" } },
+            { "grafana_alert": { "uid": "u2", "title": "Other" } },
+        ]}))
+        .expect("stored");
+        let part_ids = BTreeMap::from([("errors".to_owned(), "u1".to_owned())]);
+        let mut group = parse(group());
+        let rule = group.rules[0].clone();
+        group.rules = vec![
+            AlertRule { id: Some("errors".to_owned()), title: "New name".to_owned(), ..rule.clone() },
+            AlertRule { title: "Other".to_owned(), ..rule.clone() },
+            AlertRule { title: "New".to_owned(), ..rule },
         ];
-        assert_eq!(assign_uids(&current, &rules), [Some("u1".into()), Some("u2".into()), None]);
+        let rules = full_group(&id(), &group, &NoRefs, &DatasourceDirectory::NotRead).expect("full").rules;
+        assert_eq!(assign_uids(&current, &part_ids, &rules), [Some("u1".into()), Some("u2".into()), None]);
     }
 }

@@ -61,4 +61,23 @@ impl Client {
     pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Answer, HandlerError> {
         self.send(Method::GET, self.url(segments, query), None).await
     }
+
+    /// A GET whose answer is parsed straight into `T` (no intermediate `Value`), sent as
+    /// [`Client::send`] sends a read; an answer of another shape is an error naming the request.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        query: &[(&str, String)],
+    ) -> Result<T, HandlerError> {
+        let response = self.http.request(Method::GET, self.url(segments, query)).repeat(Repeat::Always).send().await?;
+        match serde_json::from_slice(response.body()) {
+            Ok(parsed) => Ok(parsed),
+            // Not JSON at all (a proxy's page): the kit's message quotes it.
+            Err(err) if err.is_syntax() || err.is_eof() => response.json(),
+            Err(err) => Err(HandlerError::new(
+                mac_core::HandlerErrorKind::Unavailable,
+                format!("{}: Grafana answered JSON of an unexpected shape: {err}", response.described()),
+            )),
+        }
+    }
 }

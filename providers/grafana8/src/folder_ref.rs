@@ -2,13 +2,47 @@
 //! permissions name their folder — one defined here (a dependency), or one that is not.
 
 use mac_core::{Fields, LocalRef};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+/// The folder a definition names: one defined in this project, or one by its uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FolderRef {
     /// A folder defined in this project, by its local id.
     Local(String),
     /// A folder mac does not manage, by its uid.
     Uid(String),
+}
+
+/// The message of a `folder` that is neither form.
+pub const FOLDER_FORMS: &str =
+    "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not";
+
+impl Serialize for FolderRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FolderRef::Local(local_id) => serializer.serialize_str(local_id),
+            FolderRef::Uid(uid) => {
+                use serde::ser::SerializeMap;
+                let mut table = serializer.serialize_map(Some(1))?;
+                table.serialize_entry("uid", uid)?;
+                table.end()
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FolderRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(local_id) => Ok(FolderRef::Local(local_id)),
+            Value::Object(table) if table.len() == 1 => match table.get("uid") {
+                Some(Value::String(uid)) => Ok(FolderRef::Uid(uid.clone())),
+                _ => Err(serde::de::Error::custom(FOLDER_FORMS)),
+            },
+            _ => Err(serde::de::Error::custom(FOLDER_FORMS)),
+        }
+    }
 }
 
 /// The folder a definition names; `None` when it names none (or not in either form).
@@ -22,8 +56,13 @@ pub fn folder_of(fields: &Fields) -> Option<FolderRef> {
 
 /// The dependency on a folder defined here, for `Handler::references`.
 pub fn folder_references(fields: &Fields) -> Vec<(String, LocalRef)> {
-    match folder_of(fields) {
-        Some(FolderRef::Local(local_id)) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
-        _ => Vec::new(),
+    folder_of(fields).map(|folder| folder_reference(&folder)).unwrap_or_default()
+}
+
+/// [`folder_references`] of a typed folder.
+pub fn folder_reference(folder: &FolderRef) -> Vec<(String, LocalRef)> {
+    match folder {
+        FolderRef::Local(local_id) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
+        FolderRef::Uid(_) => Vec::new(),
     }
 }

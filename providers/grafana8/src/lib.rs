@@ -90,6 +90,9 @@ use mac_provider_kit::reqwest::header::HeaderValue;
 use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
 
+pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, RelativeTimeRange, TimeOffset};
+pub use folder_ref::FolderRef;
+
 mac_core::inventory::submit! {
     ProviderRegistration {
         name: "grafana8",
@@ -199,7 +202,7 @@ impl Grafana8 {
             notification_policies: Arc::new(mac_core::legacy::Legacy(alertmanager::NotificationPolicyHandler::new(
                 alertmanager,
             ))),
-            alert_groups: Arc::new(mac_core::legacy::Legacy(
+            alert_groups: Arc::new(mac_core::Typed(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
             dashboards: Arc::new(mac_core::legacy::Legacy(

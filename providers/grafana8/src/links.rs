@@ -12,6 +12,7 @@
 use mac_core::{LinkTarget, Links, RemoteObject};
 use serde_json::Value;
 
+use crate::alert_group::StoredGroup;
 use crate::client::Client;
 
 /// Data source uids of the ruler API that are not data sources: server-side expressions.
@@ -28,26 +29,20 @@ pub fn datasource(remote: &RemoteObject) -> Links {
 }
 
 /// A rule group lives in its folder; its queries use data sources by uid.
-pub fn alert_group(remote: &RemoteObject) -> Links {
-    let name = text(&remote.fields, "/name").unwrap_or_default();
-    let folder_title = text(&remote.fields, "/folder_title").unwrap_or_default();
-    let uses = remote
-        .fields
-        .get("rules")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .flat_map(|rule| rule.pointer("/grafana_alert/data").and_then(Value::as_array).into_iter().flatten())
-        .filter_map(|query| query.get("datasourceUid").and_then(Value::as_str))
+pub fn alert_group(group: &StoredGroup) -> Links {
+    let uses = group
+        .rules
+        .iter()
+        .flat_map(|rule| rule.grafana_alert.iter().flat_map(|alert| &alert.data))
+        .map(|query| query.datasource_uid.as_str())
         .filter(|uid| !EXPRESSION_UIDS.contains(uid))
         .map(|uid| LinkTarget::by_remote_id("datasource", uid))
         .collect();
-    Links {
-        title: Some(format!("{folder_title}/{name}")),
-        uid: None,
-        lives_in: folder_link(&remote.fields),
-        uses: dedup(uses),
-    }
+    let lives_in = match group.folder_uid.as_str() {
+        "" => Vec::new(),
+        uid => vec![LinkTarget::by_remote_id("folder", uid)],
+    };
+    Links { title: Some(format!("{}/{}", group.folder_title, group.name)), uid: None, lives_in, uses: dedup(uses) }
 }
 
 /// A dashboard lives in its folder (none: General); its panels, their queries, template
@@ -192,7 +187,8 @@ mod tests {
             ] }),
             ..RemoteObject::default()
         };
-        let links = alert_group(&remote);
+        let group = serde_json::from_value(remote.fields).expect("a stored group");
+        let links = alert_group(&group);
         assert_eq!(links.title.as_deref(), Some("Payments/HTTP"));
         assert_eq!(links.lives_in, [LinkTarget::by_remote_id("folder", "f")]);
         assert_eq!(links.uses, [LinkTarget::by_remote_id("datasource", "p1")]);

@@ -17,6 +17,8 @@
 //! with its next real write rather than an update of its own. Objects of the other kinds
 //! carry none (README, "Ownership").
 
+use std::collections::BTreeMap;
+
 use mac_core::RemoteObject;
 use serde_json::{Map, Value, json};
 
@@ -25,28 +27,22 @@ pub const RULE_ANNOTATION: &str = "mac_project";
 /// The prefix of the tag that names a dashboard's project.
 pub const DASHBOARD_TAG_PREFIX: &str = "mac-project:";
 
-/// Sets the marker on a rule as the ruler API takes it (`annotations` beside `grafana_alert`).
-pub fn mark_rule(rule: &mut Value, project: Option<&str>) {
-    let Some(project) = project else { return };
-    let Value::Object(rule) = rule else { return };
-    let annotations = rule.entry("annotations").or_insert_with(|| json!({}));
-    if !annotations.is_object() {
-        *annotations = json!({});
-    }
-    if let Value::Object(annotations) = annotations {
-        annotations.insert(RULE_ANNOTATION.to_owned(), json!(project));
+/// Sets the marker in a rule's annotations as the ruler API takes them.
+pub fn mark_rule(annotations: &mut BTreeMap<String, String>, project: Option<&str>) {
+    if let Some(project) = project {
+        annotations.insert(RULE_ANNOTATION.to_owned(), project.to_owned());
     }
 }
 
 /// A definition may not set the marker itself: it is written from mac.toml's `project`.
-pub fn reserved_rule_annotation(fields: &mac_core::Fields) -> Vec<mac_core::FieldError> {
-    fields
-        .get("rules")
-        .and_then(Value::as_array)
+/// `rules` are the annotations of each rule, in order.
+pub fn reserved_rule_annotation<'a>(
+    rules: impl IntoIterator<Item = &'a BTreeMap<String, String>>,
+) -> Vec<mac_core::FieldError> {
+    rules
         .into_iter()
-        .flatten()
         .enumerate()
-        .filter(|(_, rule)| rule.pointer(&format!("/annotations/{RULE_ANNOTATION}")).is_some())
+        .filter(|(_, annotations)| annotations.contains_key(RULE_ANNOTATION))
         .map(|(index, _)| {
             mac_core::FieldError::at(
                 format!("/rules/{index}/annotations/{RULE_ANNOTATION}"),
@@ -58,39 +54,19 @@ pub fn reserved_rule_annotation(fields: &mac_core::Fields) -> Vec<mac_core::Fiel
         .collect()
 }
 
-/// Removes the marker from the rules of a group's comparable form (`/rules/*/annotations`).
-pub fn hide_rule_markers(mut group: Value) -> Value {
-    for rule in group.get_mut("rules").and_then(Value::as_array_mut).into_iter().flatten() {
-        if let Some(Value::Object(annotations)) = rule.get_mut("annotations") {
-            annotations.remove(RULE_ANNOTATION);
-        }
-    }
-    group
-}
-
-/// The group as listed, without the marker on its rules (what `mac import` writes).
-pub fn without_rule_markers(remote: &RemoteObject) -> RemoteObject {
-    let mut remote = remote.clone();
-    for rule in remote.fields.get_mut("rules").and_then(Value::as_array_mut).into_iter().flatten() {
-        if let Some(Value::Object(annotations)) = rule.get_mut("annotations") {
-            annotations.remove(RULE_ANNOTATION);
-        }
-    }
-    remote
+/// Removes the marker from a rule's annotations (both comparable forms, and imports).
+pub fn hide_rule_marker(annotations: &mut BTreeMap<String, String>) {
+    annotations.remove(RULE_ANNOTATION);
 }
 
 /// The project a listed group's rules are marked with (the first in order, should they
-/// disagree).
-pub fn group_owner(remote: &RemoteObject) -> Option<String> {
-    remote
-        .fields
-        .get("rules")
-        .and_then(Value::as_array)
+/// disagree); `rules` are the annotations of each rule.
+pub fn group_owner<'a>(rules: impl IntoIterator<Item = &'a BTreeMap<String, String>>) -> Option<String> {
+    rules
         .into_iter()
-        .flatten()
-        .filter_map(|rule| rule.pointer(&format!("/annotations/{RULE_ANNOTATION}"))?.as_str())
+        .filter_map(|annotations| annotations.get(RULE_ANNOTATION))
         .find(|owner| !owner.is_empty())
-        .map(str::to_owned)
+        .cloned()
 }
 
 fn is_marker_tag(tag: &Value) -> bool {
@@ -137,21 +113,15 @@ mod tests {
 
     #[test]
     fn a_marked_rule_and_dashboard_read_back_their_owner_and_hide_it() {
-        let mut rule = json!({ "annotations": { "summary": "s" }, "grafana_alert": {} });
-        mark_rule(&mut rule, Some("payments"));
-        let group = RemoteObject {
-            remote_id: "f/g".into(),
-            adoption_key: None,
-            fields: json!({ "rules": [rule] }),
-            part_ids: Default::default(),
-        };
-        assert_eq!(group_owner(&group).as_deref(), Some("payments"));
-        assert_eq!(
-            without_rule_markers(&group).fields,
-            json!({ "rules": [{ "annotations": { "summary": "s" }, "grafana_alert": {} }] })
-        );
-        let comparable = json!({ "rules": [{ "annotations": { "summary": "s", "mac_project": "payments" } }] });
-        assert_eq!(hide_rule_markers(comparable), json!({ "rules": [{ "annotations": { "summary": "s" } }] }));
+        let mut annotations = BTreeMap::from([("summary".to_owned(), "s".to_owned())]);
+        mark_rule(&mut annotations, Some("payments"));
+        let unmarked = BTreeMap::from([("summary".to_owned(), "t".to_owned())]);
+        assert_eq!(group_owner([&unmarked, &annotations]).as_deref(), Some("payments"));
+        assert_eq!(reserved_rule_annotation([&unmarked, &annotations])[0].pointer, "/rules/1/annotations/mac_project");
+        hide_rule_marker(&mut annotations);
+        assert_eq!(annotations, BTreeMap::from([("summary".to_owned(), "s".to_owned())]));
+        mark_rule(&mut annotations, None);
+        assert_eq!(group_owner([&annotations]), None, "no project, no marker");
 
         let mut model = json!({ "tags": ["team", "mac-project:old"] }).as_object().cloned().unwrap_or_default();
         mark_dashboard(&mut model, Some("payments"));
