@@ -2,8 +2,11 @@
 //! permissions name their folder — one defined here (a dependency), or one that is not.
 
 use mac_core::{Fields, LocalRef};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+/// The folder a definition names: one defined here, or one by its uid.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FolderRef {
     /// A folder defined in this project, by its local id.
     Local(String),
@@ -25,5 +28,46 @@ pub fn folder_references(fields: &Fields) -> Vec<(String, LocalRef)> {
     match folder_of(fields) {
         Some(FolderRef::Local(local_id)) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
         _ => Vec::new(),
+    }
+}
+
+/// What a `folder` field that is neither form is told.
+pub const FOLDER_EXPECTED: &str =
+    "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not";
+
+impl FolderRef {
+    /// The dependency on a folder defined here, for `Kind::references`.
+    pub fn references(&self) -> Vec<(String, LocalRef)> {
+        match self {
+            FolderRef::Local(local_id) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
+            FolderRef::Uid(_) => Vec::new(),
+        }
+    }
+}
+
+impl Serialize for FolderRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct ByUid<'a> {
+            uid: &'a str,
+        }
+        match self {
+            FolderRef::Local(local_id) => serializer.serialize_str(local_id),
+            FolderRef::Uid(uid) => ByUid { uid }.serialize(serializer),
+        }
+    }
+}
+
+/// A string is a local id; a table is `{ uid = "…" }` and nothing else.
+impl<'de> Deserialize<'de> for FolderRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(local_id) => Ok(FolderRef::Local(local_id)),
+            Value::Object(table) if table.len() == 1 => match table.get("uid") {
+                Some(Value::String(uid)) => Ok(FolderRef::Uid(uid.clone())),
+                _ => Err(serde::de::Error::custom(FOLDER_EXPECTED)),
+            },
+            _ => Err(serde::de::Error::custom(FOLDER_EXPECTED)),
+        }
     }
 }
