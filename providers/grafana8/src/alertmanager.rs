@@ -394,7 +394,12 @@ impl Kind for ContactPointKind {
         format!("contact point {:?}, {count} integration{}", remote.remote_id(), if count == 1 { "" } else { "s" })
     }
 
-    fn import(&self, remote: &Remote<'_, StoredReceiver>, _refs: &dyn ImportRefs, _context: &()) -> Option<ImportedFields> {
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredReceiver>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
         let observed = self.observed(remote);
         let type_of = |item: &ComparableIntegration| item.kind.clone().unwrap_or_default();
         let integrations = observed
@@ -684,7 +689,8 @@ fn route_of(desired: &NotificationPolicy, receiver: &str) -> Route {
 /// `sort.Sort(labels.Matchers(*m))`: by name, then value, then match type), so the order they
 /// were written in is no change.
 fn sorted_matchers(matchers: &[Vec<String>]) -> Vec<Vec<String>> {
-    let type_rank = |op: Option<&String>| MATCHER_OPERATORS.iter().position(|known| Some(*known) == op.map(String::as_str));
+    let type_rank =
+        |op: Option<&String>| MATCHER_OPERATORS.iter().position(|known| Some(*known) == op.map(String::as_str));
     let mut rows = matchers.to_vec();
     rows.sort_by_key(|row| (row.first().cloned(), row.get(2).cloned(), type_rank(row.get(1))));
     rows
@@ -705,7 +711,12 @@ fn comparable_route(route: &Route) -> ComparableRoute {
 
 fn policy_object(route: &Value) -> RemoteObject {
     let key = route_key(route);
-    RemoteObject { remote_id: key.clone(), adoption_key: Some(key), fields: route.clone(), part_ids: Default::default() }
+    RemoteObject {
+        remote_id: key.clone(),
+        adoption_key: Some(key),
+        fields: route.clone(),
+        part_ids: Default::default(),
+    }
 }
 
 /// The receiver name a policy sends to: a contact point defined here, or one by name.
@@ -831,12 +842,13 @@ impl Kind for NotificationPolicyKind {
         desired: &NotificationPolicy,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let receiver = policy_receiver(desired, refs).filter(|receiver| receiver != KNOWN_AFTER_APPLY).ok_or_else(
-            || HandlerError::new(HandlerErrorKind::Other, "the contact point has not been created").at("/contact_point"),
-        )?;
-        let route = serde_json::to_value(route_of(desired, &receiver)).map_err(|err| {
-            HandlerError::new(HandlerErrorKind::Other, format!("cannot encode the policy: {err}"))
-        })?;
+        let receiver =
+            policy_receiver(desired, refs).filter(|receiver| receiver != KNOWN_AFTER_APPLY).ok_or_else(|| {
+                HandlerError::new(HandlerErrorKind::Other, "the contact point has not been created")
+                    .at("/contact_point")
+            })?;
+        let route = serde_json::to_value(route_of(desired, &receiver))
+            .map_err(|err| HandlerError::new(HandlerErrorKind::Other, format!("cannot encode the policy: {err}")))?;
         let new_key = matcher_key(&desired.matchers);
         let old_key = current.map_or_else(|| new_key.clone(), |current| current.remote_id.clone());
         let document = self
@@ -881,5 +893,163 @@ impl Kind for NotificationPolicyKind {
             })
             .await
             .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mac_core::{Handler, Typed};
+
+    fn fields(value: Value) -> mac_core::Fields {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn alertmanager() -> Arc<Alertmanager> {
+        let client = Client::new(crate::client::ClientConfig {
+            base: reqwest::Url::parse("http://127.0.0.1:1/").expect("url"),
+            credentials: crate::client::Credentials::Token(SecretRef::Env { env: "UNUSED".into() }),
+            project_root: std::path::PathBuf::from("."),
+            org_id: None,
+            timeout: std::time::Duration::from_secs(1),
+            ca_cert: None,
+            retry: crate::client::RetryPolicy::default(),
+            insecure_skip_verify: false,
+        })
+        .expect("client");
+        Alertmanager::new(Arc::new(client))
+    }
+
+    struct NoRefs;
+    impl Resolver for NoRefs {
+        fn resolve(&self, _reference: &LocalRef) -> Option<Resolved<'_>> {
+            None
+        }
+    }
+
+    fn remote(remote_id: &str, fields: Value) -> RemoteObject {
+        RemoteObject { remote_id: remote_id.to_owned(), fields, ..RemoteObject::default() }
+    }
+
+    /// A secure setting parses as written (a reference), as compared (the engine removed it)
+    /// and as written to Grafana (revealed), and a revealed one never shows in a debug print.
+    #[test]
+    fn contact_points_compare_without_defaults_or_secrets_they_do_not_set() {
+        let kind = Typed(ContactPointKind::new(alertmanager()));
+        let written = json!({ "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" },
+            "secure_settings": { "url": { "env": "SLACK_URL" } } }] });
+        assert!(kind.validate(&fields(written.clone())).is_ok());
+        let revealed: ContactPoint = serde_json::from_value(json!({ "integrations": [{ "type": "slack",
+            "secure_settings": { "url": "https://hooks.example.com/secret" } }] }))
+        .expect("revealed");
+        assert!(!format!("{revealed:?}").contains("hooks.example.com"));
+        let error = kind
+            .validate(&fields(json!({ "integrations": [{ "type": "slack", "secure_settings": { "url": 3 } }] })))
+            .expect_err("not a reference");
+        assert_eq!(error[0].pointer, "/integrations/0/secure_settings/url");
+        assert!(error[0].message.contains("never written inline"), "{}", error[0].message);
+
+        let stripped = json!({ "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" },
+            "secure_settings": {} }] });
+        let stored = remote(
+            "ops",
+            json!({ "name": "ops", "grafana_managed_receiver_configs": [{ "uid": "u1", "name": "ops", "type": "slack",
+                "disableResolveMessage": false, "settings": { "recipient": "#ops" },
+                "secureFields": { "url": true, "token": true } }] }),
+        );
+        let desired =
+            mac_core::DesiredObject { id: ObjectId::new("grafana8", "contact_point", "ops"), fields: fields(stripped) };
+        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let expected =
+            json!({ "name": "ops", "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" } }] });
+        assert_eq!(compared.desired, expected);
+        assert_eq!(compared.observed, Some(expected));
+        assert_eq!(
+            kind.observed(&stored)["integrations"][0]["secure_fields"],
+            json!(["token", "url"]),
+            "alone, every stored key shows"
+        );
+    }
+
+    #[test]
+    fn policy_errors_keep_their_texts_and_matchers_compare_in_grafanas_order() {
+        let kind = Typed(NotificationPolicyKind::new(alertmanager()));
+        let errors = kind
+            .validate(&fields(json!({ "receiver": "r", "contact_point": "c", "matchers": [["team", "==", "x"]],
+                "group_interval": "0s" })))
+            .expect_err("invalid");
+        let found: Vec<(&str, &str)> =
+            errors.iter().map(|error| (error.pointer.as_str(), error.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "",
+                    "a policy needs exactly one of `contact_point` (a contact point defined here) or `receiver` (a receiver's name in Grafana)"
+                ),
+                ("/matchers", MATCHERS_EXPECTED),
+                ("/group_interval", "`group_interval` must be a duration such as \"5m\""),
+            ]
+        );
+        for (field, value, message) in [
+            ("matchers", json!([["team", "="]]), MATCHERS_EXPECTED),
+            ("group_by", json!("alertname"), "`group_by` must be a list of label names"),
+            ("continue", json!("yes"), "`continue` must be true or false"),
+        ] {
+            let mut policy = json!({ "receiver": "r", "matchers": [["team", "=", "x"]] });
+            policy[field] = value;
+            let errors = kind.validate(&fields(policy)).expect_err(field);
+            assert_eq!(
+                (errors[0].pointer.as_str(), errors[0].message.as_str()),
+                (format!("/{field}").as_str(), message)
+            );
+        }
+
+        let desired = mac_core::DesiredObject {
+            id: ObjectId::new("grafana8", "notification_policy", "p"),
+            fields: fields(json!({ "receiver": "r", "matchers": [["team", "=", "x"], ["env", "!=", "dev"]],
+                "group_wait": "30s", "continue": false })),
+        };
+        let stored = remote(
+            "env != dev, team = x",
+            json!({ "receiver": "r", "object_matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
+                "group_wait": "30s", "mute_time_intervals": ["nights"] }),
+        );
+        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let expected = json!({ "receiver": "r", "matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
+            "group_wait": "30s", "group_interval": null, "repeat_interval": null });
+        assert_eq!(compared.desired, expected);
+        assert_eq!(compared.observed, Some(expected));
+        assert_eq!(policy_object(&stored.fields).remote_id, "env != dev, team = x");
+    }
+
+    /// What a library user builds is the definition a file would hold.
+    #[test]
+    fn typed_definitions_serialise_as_definition_files_spell_them() {
+        let policy = NotificationPolicy {
+            contact_point: Some("payments".into()),
+            matchers: vec![["team".into(), "=".into(), "payments".into()]],
+            continue_matching: Some(true),
+            ..NotificationPolicy::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&policy).expect("policy"),
+            json!({ "contact_point": "payments", "matchers": [["team", "=", "payments"]], "continue": true })
+        );
+        let contact_point = ContactPoint {
+            name: None,
+            integrations: vec![Integration {
+                kind: "slack".into(),
+                secure_settings: Some(BTreeMap::from([(
+                    "url".to_owned(),
+                    SecureSetting::Reference(SecretRef::Env { env: "SLACK_URL".into() }),
+                )])),
+                ..Integration::default()
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&contact_point).expect("contact point"),
+            json!({ "integrations": [{ "type": "slack", "secure_settings": { "url": { "env": "SLACK_URL" } } }] })
+        );
     }
 }

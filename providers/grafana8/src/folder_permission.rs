@@ -212,7 +212,10 @@ pub(crate) struct FolderPermissionKind {
 /// An answer's body as `T`; one of another shape is an error naming the request.
 fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerError> {
     T::deserialize(&answer.body).map_err(|err| {
-        HandlerError::new(HandlerErrorKind::Unavailable, format!("{what}: Grafana answered in an unexpected shape: {err}"))
+        HandlerError::new(
+            HandlerErrorKind::Unavailable,
+            format!("{what}: Grafana answered in an unexpected shape: {err}"),
+        )
     })
 }
 
@@ -358,8 +361,7 @@ impl FolderPermissionKind {
                 [("role", role)] => json!({ "role": role.trim(), "permission": permission }),
                 [("user", name)] => {
                     let name = name.trim();
-                    let login =
-                        resolve_user(&people.users, name).map_err(|message| invalid(index, "user", message))?;
+                    let login = resolve_user(&people.users, name).map_err(|message| invalid(index, "user", message))?;
                     let id = people
                         .users
                         .as_ref()
@@ -369,8 +371,8 @@ impl FolderPermissionKind {
                     json!({ "userId": id, "permission": permission })
                 }
                 [("team", name)] => {
-                    let id = resolve_team(&people.teams, name.trim())
-                        .map_err(|message| invalid(index, "team", message))?;
+                    let id =
+                        resolve_team(&people.teams, name.trim()).map_err(|message| invalid(index, "team", message))?;
                     json!({ "teamId": id, "permission": permission })
                 }
                 _ => continue,
@@ -537,8 +539,7 @@ fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>
             )),
         }
         if entry.permission.is_empty() {
-            errors
-                .push(FieldError::at(at("/permission"), "`permission` is missing (\"View\", \"Edit\" or \"Admin\")"));
+            errors.push(FieldError::at(at("/permission"), "`permission` is missing (\"View\", \"Edit\" or \"Admin\")"));
         } else if permission_value(&entry.permission).is_none() {
             errors.push(FieldError::at(
                 at("/permission"),
@@ -667,11 +668,9 @@ impl Kind for FolderPermissionKind {
         let folder_title = remote.fields.folder_title.as_deref().unwrap_or_default();
         let (folder, file, local_id) = match refs.local_id("folder", remote.remote_id()) {
             Some(local_id) => (FolderRef::Local(local_id.to_owned()), local_id.to_owned(), local_id.to_owned()),
-            None => (
-                FolderRef::Uid(remote.remote_id().to_owned()),
-                crate::slug(folder_title),
-                crate::slug(folder_title),
-            ),
+            None => {
+                (FolderRef::Uid(remote.remote_id().to_owned()), crate::slug(folder_title), crate::slug(folder_title))
+            }
         };
         let mut permissions = Vec::new();
         for (grantee, permission) in entries {
@@ -906,7 +905,9 @@ mod tests {
         let error = kind().compare(&with_team, None, &NoRefs, &recorded).expect_err("unreadable");
         assert!(error.message.starts_with("these credentials may not read the permissions of folder secret"));
         let team = mac_core::DesiredObject {
-            fields: fields(json!({ "folder": { "uid": "f" }, "permissions": [{ "team": "SRE", "permission": "View" }] })),
+            fields: fields(
+                json!({ "folder": { "uid": "f" }, "permissions": [{ "team": "SRE", "permission": "View" }] }),
+            ),
             ..desired.clone()
         };
         let error = kind().compare(&team, None, &NoRefs, &recorded).expect_err("teams");

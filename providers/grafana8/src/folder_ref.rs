@@ -71,3 +71,21 @@ impl<'de> Deserialize<'de> for FolderRef {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_folder_is_a_local_id_or_a_uid_table() {
+        let local: FolderRef = serde_json::from_value(json!("payments")).expect("local");
+        assert_eq!(local, FolderRef::Local("payments".into()));
+        let uid: FolderRef = serde_json::from_value(json!({ "uid": "abc" })).expect("uid");
+        assert_eq!(serde_json::to_value(&uid).expect("serialised"), json!({ "uid": "abc" }));
+        for other in [json!({ "uid": "abc", "title": "x" }), json!({ "title": "x" }), json!(1)] {
+            let error = serde_json::from_value::<FolderRef>(other).expect_err("neither form");
+            assert_eq!(error.to_string(), FOLDER_EXPECTED);
+        }
+    }
+}
