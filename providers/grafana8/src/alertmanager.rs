@@ -4,20 +4,23 @@
 //! mac owns only the receivers and the child routes of the root route that code defines;
 //! every write re-reads the document, changes only those parts and posts it back whole, so
 //! other teams' receivers, routes, templates and stored secrets are kept. Writes of the
-//! document are serialised within a run (one lock for both kinds).
+//! document are serialised within a run (one lock for both kinds). The document itself stays
+//! a JSON value: most of it belongs to others, and is posted back exactly as read; the parts
+//! mac owns are read and written through the typed forms below.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 
+use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LocalRef, RemoteObject, Resolved,
-    Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LocalRef, ObjectId, Remote,
+    RemoteObject, Resolved, Resolver, SecretRef, async_trait,
 };
 use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::checks;
 use crate::client::Client;
 use mac_core::duration;
 
@@ -92,44 +95,179 @@ fn child_routes(document: &Value) -> impl Iterator<Item = &Value> {
     document.pointer("/alertmanager_config/route/routes").and_then(Value::as_array).into_iter().flatten()
 }
 
+/// The name of a receiver of the document.
+fn name_of(receiver: &Value) -> Option<&str> {
+    receiver.get("name").and_then(Value::as_str)
+}
+
 /// A canonical duration, or the text as given.
-fn canonical(value: &Value) -> Value {
-    match value.as_str().and_then(duration::canonical) {
-        Some(text) => json!(text),
-        None => value.clone(),
-    }
+fn canonical(text: &str) -> String {
+    duration::canonical(text).unwrap_or_else(|| text.to_owned())
+}
+
+/// A field that Grafana may send as `null` as well as leave out: both are the default.
+fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(deserializer: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 // ---------------------------------------------------------------------------------------
 // contact_point
 
-#[derive(Debug)]
-pub struct ContactPointHandler {
-    alertmanager: Arc<Alertmanager>,
+/// A `contact_point` definition: a receiver of unified alerting and its integrations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPoint {
+    /// The receiver's name in Grafana; the local id when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where its notifications go: at least one integration.
+    #[serde(default)]
+    pub integrations: Vec<Integration>,
 }
 
-impl ContactPointHandler {
-    pub fn new(alertmanager: Arc<Alertmanager>) -> ContactPointHandler {
-        ContactPointHandler { alertmanager }
+/// One integration of a contact point (an item of Grafana's `grafana_managed_receiver_configs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// `type` in a definition: one of Grafana 8.5's integration types (`slack`, `email`, …).
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Its settings, as Grafana takes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+    /// `true`: no message when an alert resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_resolve_message: Option<bool>,
+    /// Settings Grafana stores encrypted and never returns, each given as a secret reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_settings: Option<BTreeMap<String, SecureSetting>>,
+}
+
+/// The value of a secure setting: a secret reference as a definition gives it, or the secret
+/// itself, as a write receives it once the engine revealed it. (While planning, the engine
+/// removes secure settings from the definition: they are compared by digest.)
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum SecureSetting {
+    /// `{ env = "VARIABLE" }` or `{ file = "path" }`.
+    Reference(SecretRef),
+    /// The revealed secret.
+    Revealed(String),
+}
+
+impl<'de> Deserialize<'de> for SecureSetting {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(secret) => Ok(SecureSetting::Revealed(secret)),
+            // Anything else must be a reference, and is told how to write one.
+            other => SecretRef::deserialize(other).map(SecureSetting::Reference).map_err(serde::de::Error::custom),
+        }
     }
 }
 
-fn receiver_name(desired: &DesiredObject) -> String {
-    desired.fields.get("name").and_then(Value::as_str).map_or_else(|| desired.id.local_id.clone(), str::to_owned)
+/// Never shows a revealed secret.
+impl fmt::Debug for SecureSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecureSetting::Reference(reference) => reference.fmt(f),
+            SecureSetting::Revealed(_) => f.write_str("SecureSetting(revealed)"),
+        }
+    }
+}
+
+/// A receiver as the document holds it (`list` records it whole).
+#[derive(Debug, Deserialize)]
+pub(crate) struct StoredReceiver {
+    #[serde(default, deserialize_with = "null_as_default")]
+    grafana_managed_receiver_configs: Vec<StoredIntegration>,
+}
+
+/// An integration as Grafana returns it: `secureFields` names the secure settings it stores.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredIntegration {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    disable_resolve_message: bool,
+    #[serde(default, deserialize_with = "null_as_default")]
+    settings: Map<String, Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    secure_fields: BTreeMap<String, bool>,
+}
+
+/// An integration as a write posts it: the stored one's uid, so that Grafana keeps secrets
+/// not sent again.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostedIntegration<'a> {
+    uid: String,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    disable_resolve_message: bool,
+    settings: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_settings: Option<&'a BTreeMap<String, SecureSetting>>,
+}
+
+#[derive(Serialize)]
+struct PostedReceiver<'a> {
+    name: &'a str,
+    grafana_managed_receiver_configs: Vec<PostedIntegration<'a>>,
+}
+
+/// A contact point in the comparable form, without what an integration gets when the
+/// definition leaves it out, so that a plan never shows it: no settings, resolve messages
+/// sent (`disableResolveMessage`, a Go bool: false when absent), no secret keys.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableContactPoint {
+    name: String,
+    integrations: Vec<ComparableIntegration>,
+}
+
+#[derive(Debug, Serialize)]
+struct ComparableIntegration {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    settings: Map<String, Value>,
+    #[serde(skip_serializing_if = "is_false")]
+    disable_resolve_message: bool,
+    /// The secure settings' keys (never their values).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    secure_fields: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ContactPointKind {
+    alertmanager: Arc<Alertmanager>,
+}
+
+impl ContactPointKind {
+    pub(crate) fn new(alertmanager: Arc<Alertmanager>) -> ContactPointKind {
+        ContactPointKind { alertmanager }
+    }
+}
+
+fn receiver_name(id: &ObjectId, desired: &ContactPoint) -> String {
+    desired.name.clone().unwrap_or_else(|| id.local_id.clone())
 }
 
 fn receiver_object(receiver: &Value) -> RemoteObject {
-    let name = receiver.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let name = name_of(receiver).unwrap_or_default().to_owned();
     RemoteObject {
         remote_id: name.clone(),
         adoption_key: Some(name),
         fields: receiver.clone(),
         part_ids: Default::default(),
     }
-}
-
-fn integrations(fields: &Fields) -> &[Value] {
-    fields.get("integrations").and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
 /// The integration types of Grafana 8.5.4's unified alerting: the keys of `receiverFactories`
@@ -156,68 +294,40 @@ const INTEGRATION_TYPES: [&str; 18] = [
     "wecom",
 ];
 
-/// A comparable contact point without what an integration gets when the definition leaves
-/// it out, so that a plan never shows it: no settings, resolve messages sent
-/// (`disableResolveMessage`, a Go bool: false when absent), no secret keys.
-fn integrations_without_defaults(mut contact_point: Value) -> Value {
-    use mac_core::diff::remove_default;
-    remove_default(&mut contact_point, "/integrations/*/settings", &json!({}));
-    remove_default(&mut contact_point, "/integrations/*/disable_resolve_message", &json!(false));
-    remove_default(&mut contact_point, "/integrations/*/secure_fields", &json!([]));
-    contact_point
-}
-
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for ContactPointHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+impl Kind for ContactPointKind {
+    type Desired = ContactPoint;
+    type Remote = StoredReceiver;
+    type Comparable = ComparableContactPoint;
+    type Context = ();
+
+    fn validate(&self, desired: &ContactPoint) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        checks::unknown_keys(fields, "", &["name", "integrations"], &mut errors);
-        if fields.get("name").is_some_and(|name| name.as_str().is_none_or(str::is_empty)) {
+        if desired.name.as_ref().is_some_and(String::is_empty) {
             errors.push(FieldError::at("/name", "`name` must be a non-empty string"));
         }
-        match fields.get("integrations") {
-            Some(Value::Array(items)) if !items.is_empty() => {
-                for (index, item) in items.iter().enumerate() {
-                    let at = format!("/integrations/{index}");
-                    let Some(item) = item.as_object() else {
-                        errors.push(FieldError::at(&at, "an integration must be a table"));
-                        continue;
-                    };
-                    checks::unknown_keys(
-                        item,
-                        &at,
-                        &["type", "settings", "secure_settings", "disable_resolve_message"],
-                        &mut errors,
-                    );
-                    match item.get("type").and_then(Value::as_str).filter(|kind| !kind.is_empty()) {
-                        None => errors.push(FieldError::at(
-                            format!("{at}/type"),
-                            "`type` is required, e.g. \"slack\", \"email\", \"webhook\"",
-                        )),
-                        // channels/factory.go `Factory` looks the type up lower-cased.
-                        Some(kind) if !INTEGRATION_TYPES.contains(&kind.to_lowercase().as_str()) => {
-                            errors.push(FieldError::at(
-                                format!("{at}/type"),
-                                format!(
-                                    "Grafana 8.5 has no integration type `{kind}`{} (the types: {})",
-                                    mac_core::suggest::hint(kind, INTEGRATION_TYPES),
-                                    INTEGRATION_TYPES.join(", ")
-                                ),
-                            ))
-                        }
-                        Some(_) => {}
-                    }
-                    for table in ["settings", "secure_settings"] {
-                        if item.get(table).is_some_and(|value| !value.is_object()) {
-                            errors.push(FieldError::at(format!("{at}/{table}"), format!("`{table}` must be a table")));
-                        }
-                    }
-                }
-            }
-            _ => errors.push(FieldError::at(
+        if desired.integrations.is_empty() {
+            errors.push(FieldError::at(
                 "/integrations",
                 "a contact point needs at least one integration ([[…contact_point.integrations]])",
-            )),
+            ));
+        }
+        for (index, item) in desired.integrations.iter().enumerate() {
+            let at = format!("/integrations/{index}/type");
+            let kind = item.kind.as_str();
+            if kind.is_empty() {
+                errors.push(FieldError::at(at, "`type` is required, e.g. \"slack\", \"email\", \"webhook\""));
+            } else if !INTEGRATION_TYPES.contains(&kind.to_lowercase().as_str()) {
+                // channels/factory.go `Factory` looks the type up lower-cased.
+                errors.push(FieldError::at(
+                    at,
+                    format!(
+                        "Grafana 8.5 has no integration type `{kind}`{} (the types: {})",
+                        mac_core::suggest::hint(kind, INTEGRATION_TYPES),
+                        INTEGRATION_TYPES.join(", ")
+                    ),
+                ));
+            }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
@@ -226,126 +336,108 @@ impl mac_core::legacy::LegacyHandler for ContactPointHandler {
         vec!["/integrations/*/secure_settings/*"]
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(receiver_name(desired))
+    fn adoption_key(&self, id: &ObjectId, desired: &ContactPoint, _refs: &dyn Resolver) -> Option<String> {
+        Some(receiver_name(id, desired))
     }
 
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let items: Vec<Value> = integrations(&desired.fields)
+    fn desired(
+        &self,
+        id: &ObjectId,
+        desired: &ContactPoint,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableContactPoint, FieldError> {
+        let integrations = desired
+            .integrations
             .iter()
-            .map(|item| {
-                let keys: Vec<&String> = item.get("secure_settings").and_then(Value::as_object).map(|map| map.keys().collect()).unwrap_or_default();
-                json!({
-                    "type": item.get("type"),
-                    "settings": item.get("settings").cloned().unwrap_or_else(|| json!({})),
-                    "disable_resolve_message": item.get("disable_resolve_message").and_then(Value::as_bool).unwrap_or(false),
-                    "secure_fields": keys,
-                })
+            .map(|item| ComparableIntegration {
+                kind: Some(item.kind.clone()),
+                settings: item.settings.clone().unwrap_or_default(),
+                disable_resolve_message: item.disable_resolve_message.unwrap_or(false),
+                secure_fields: item.secure_settings.iter().flat_map(BTreeMap::keys).cloned().collect(),
             })
             .collect();
-        Ok(integrations_without_defaults(json!({ "name": receiver_name(desired), "integrations": items })))
+        Ok(ComparableContactPoint { name: receiver_name(id, desired), integrations })
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        let items: Vec<Value> = remote
+    fn observed(&self, remote: &Remote<'_, StoredReceiver>) -> ComparableContactPoint {
+        let integrations = remote
             .fields
-            .get("grafana_managed_receiver_configs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|item| {
-                let keys: Vec<&String> = item
-                    .get("secureFields")
-                    .and_then(Value::as_object)
-                    .map(|map| map.iter().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
-                    .unwrap_or_default();
-                json!({
-                    "type": item.get("type"),
-                    "settings": item.get("settings").cloned().unwrap_or_else(|| json!({})),
-                    "disable_resolve_message": item.get("disableResolveMessage").and_then(Value::as_bool).unwrap_or(false),
-                    "secure_fields": keys,
-                })
+            .grafana_managed_receiver_configs
+            .iter()
+            .map(|item| ComparableIntegration {
+                kind: item.kind.clone(),
+                settings: item.settings.clone(),
+                disable_resolve_message: item.disable_resolve_message,
+                secure_fields: item.secure_fields.iter().filter(|(_, set)| **set).map(|(key, _)| key.clone()).collect(),
             })
             .collect();
-        integrations_without_defaults(json!({ "name": remote.remote_id, "integrations": items }))
+        ComparableContactPoint { name: remote.remote_id().to_owned(), integrations }
     }
 
     /// Secret keys are compared only for those the definition sets: others stay stored.
-    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
+    fn observed_for(
+        &self,
+        remote: &Remote<'_, StoredReceiver>,
+        desired: &ComparableContactPoint,
+    ) -> ComparableContactPoint {
         let mut observed = self.observed(remote);
-        let wanted: Vec<Vec<String>> = desired
-            .get("integrations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|item| {
-                item.get("secure_fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|key| key.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .collect();
-        for (index, item) in
-            observed.get_mut("integrations").and_then(Value::as_array_mut).into_iter().flatten().enumerate()
-        {
-            let keep = wanted.get(index).cloned().unwrap_or_default();
-            if let Some(keys) = item.get_mut("secure_fields").and_then(Value::as_array_mut) {
-                keys.retain(|key| key.as_str().is_some_and(|key| keep.iter().any(|wanted| wanted == key)));
-            }
+        for (index, item) in observed.integrations.iter_mut().enumerate() {
+            let wanted = desired.integrations.get(index).map_or(&[][..], |wanted| wanted.secure_fields.as_slice());
+            item.secure_fields.retain(|key| wanted.contains(key));
         }
-        // Narrowed to no keys is the default too.
-        integrations_without_defaults(observed)
+        observed
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let count = remote.fields.get("grafana_managed_receiver_configs").and_then(Value::as_array).map_or(0, Vec::len);
-        format!("contact point {:?}, {count} integration{}", remote.remote_id, if count == 1 { "" } else { "s" })
+    fn describe(&self, remote: &Remote<'_, StoredReceiver>) -> String {
+        let count = remote.fields.grafana_managed_receiver_configs.len();
+        format!("contact point {:?}, {count} integration{}", remote.remote_id(), if count == 1 { "" } else { "s" })
     }
 
-    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredReceiver>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
         let observed = self.observed(remote);
-        let integrations = observed.get("integrations")?.as_array()?;
-        let type_of = |item: &Value| item.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let items: Vec<Value> = integrations
+        let type_of = |item: &ComparableIntegration| item.kind.clone().unwrap_or_default();
+        let integrations = observed
+            .integrations
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                let mut out = Map::new();
-                out.insert("type".to_owned(), item.get("type").cloned().unwrap_or_default());
-                out.insert("settings".to_owned(), item.get("settings").cloned().unwrap_or_else(|| json!({})));
-                if item.get("disable_resolve_message") == Some(&json!(true)) {
-                    out.insert("disable_resolve_message".to_owned(), json!(true));
-                }
                 // Grafana never returns secure values: a placeholder per stored key. The
                 // integration's type names the variable, and its position when the type repeats.
                 let kind = type_of(item);
-                let repeated = integrations.iter().filter(|other| type_of(other) == kind).count() > 1;
+                let repeated = observed.integrations.iter().filter(|other| type_of(other) == kind).count() > 1;
                 let position = (index + 1).to_string();
-                let mut parts = vec!["contact_point", remote.remote_id.as_str(), kind.as_str()];
+                let mut parts = vec!["contact_point", remote.remote_id(), kind.as_str()];
                 if repeated {
                     parts.push(&position);
                 }
-                let stored: Map<String, Value> = item
-                    .get("secure_fields")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|key| Some((key.as_str()?.to_owned(), json!(true))))
+                let placeholders: BTreeMap<String, SecureSetting> = item
+                    .secure_fields
+                    .iter()
+                    .map(|key| {
+                        let mut named = parts.clone();
+                        named.push(key);
+                        let env = crate::secret_variable(&named);
+                        (key.clone(), SecureSetting::Reference(SecretRef::Env { env }))
+                    })
                     .collect();
-                if let Some(secrets) = crate::secret_placeholders(Some(&Value::Object(stored)), &parts) {
-                    out.insert("secure_settings".to_owned(), secrets);
+                Integration {
+                    kind: kind.clone(),
+                    settings: Some(item.settings.clone()),
+                    disable_resolve_message: item.disable_resolve_message.then_some(true),
+                    secure_settings: (!placeholders.is_empty()).then_some(placeholders),
                 }
-                Value::Object(out)
             })
             .collect();
-        let mut fields = Map::new();
-        fields.insert("name".to_owned(), json!(remote.remote_id));
-        fields.insert("integrations".to_owned(), Value::Array(items));
-        Some(mac_core::ImportedFields {
-            local_id: crate::slug(&remote.remote_id),
-            fields,
+        let contact_point = ContactPoint { name: Some(remote.remote_id().to_owned()), integrations };
+        Some(ImportedFields {
+            local_id: crate::slug(remote.remote_id()),
+            fields: serde_json::to_value(contact_point).ok()?.as_object()?.clone(),
             file: "contact-points".to_owned(),
             scope: None,
             part_ids: Default::default(),
@@ -357,76 +449,47 @@ impl mac_core::legacy::LegacyHandler for ContactPointHandler {
         Ok(receivers(&document).map(receiver_object).collect())
     }
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        self.write(None, desired, refs).await
-    }
-
-    async fn update(
-        &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
-        refs: &dyn Resolver,
-    ) -> Result<RemoteObject, HandlerError> {
-        self.write(Some(current), desired, refs).await
-    }
-
-    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let name = current.remote_id.clone();
-        self.alertmanager
-            .modify(|config| {
-                if let Some(list) = config.get_mut("receivers").and_then(Value::as_array_mut) {
-                    list.retain(|receiver| receiver.get("name").and_then(Value::as_str) != Some(name.as_str()));
-                }
-                Ok(())
-            })
-            .await
-            .map(|_| ())
-    }
-}
-
-impl ContactPointHandler {
     async fn write(
         &self,
         current: Option<&RemoteObject>,
-        desired: &DesiredObject,
+        id: &ObjectId,
+        desired: &ContactPoint,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let name = receiver_name(desired);
+        let name = receiver_name(id, desired);
         let old_name = current.map_or_else(|| name.clone(), |current| current.remote_id.clone());
-        let wanted = integrations(&desired.fields).to_vec();
         let document = self
             .alertmanager
             .modify(|config| {
                 let list = config.entry("receivers").or_insert_with(|| json!([]));
                 let Some(list) = list.as_array_mut() else { return Ok(()) };
-                let existing = list.iter().position(|receiver| receiver.get("name").and_then(Value::as_str) == Some(old_name.as_str()));
-                let stored: Vec<Value> = existing
-                    .and_then(|index| list[index].get("grafana_managed_receiver_configs").and_then(Value::as_array).cloned())
+                let existing = list.iter().position(|receiver| name_of(receiver) == Some(old_name.as_str()));
+                let stored: Vec<StoredIntegration> = existing
+                    .and_then(|index| StoredReceiver::deserialize(&list[index]).ok())
+                    .map(|receiver| receiver.grafana_managed_receiver_configs)
                     .unwrap_or_default();
-                let configs: Vec<Value> = wanted
+                let configs = desired
+                    .integrations
                     .iter()
                     .enumerate()
-                    .map(|(index, item)| {
+                    .map(|(index, item)| PostedIntegration {
                         // The same integration keeps its uid, so Grafana keeps secrets not resent.
-                        let uid = stored
+                        uid: stored
                             .get(index)
-                            .filter(|stored| stored.get("type") == item.get("type"))
-                            .and_then(|stored| stored.get("uid").cloned())
-                            .unwrap_or_else(|| json!(""));
-                        let mut config = json!({
-                            "uid": uid,
-                            "name": name,
-                            "type": item.get("type"),
-                            "disableResolveMessage": item.get("disable_resolve_message").and_then(Value::as_bool).unwrap_or(false),
-                            "settings": item.get("settings").cloned().unwrap_or_else(|| json!({})),
-                        });
-                        if let Some(secure) = item.get("secure_settings") {
-                            config["secureSettings"] = secure.clone();
-                        }
-                        config
+                            .filter(|stored| stored.kind.as_deref() == Some(item.kind.as_str()))
+                            .and_then(|stored| stored.uid.clone())
+                            .unwrap_or_default(),
+                        name: &name,
+                        kind: &item.kind,
+                        disable_resolve_message: item.disable_resolve_message.unwrap_or(false),
+                        settings: item.settings.clone().unwrap_or_default(),
+                        secure_settings: item.secure_settings.as_ref(),
                     })
                     .collect();
-                let receiver = json!({ "name": name, "grafana_managed_receiver_configs": configs });
+                let receiver = PostedReceiver { name: &name, grafana_managed_receiver_configs: configs };
+                let receiver = serde_json::to_value(receiver).map_err(|err| {
+                    HandlerError::new(HandlerErrorKind::Other, format!("cannot encode contact point `{name}`: {err}"))
+                })?;
                 match existing {
                     Some(index) => list[index] = receiver,
                     None => list.push(receiver),
@@ -440,15 +503,27 @@ impl ContactPointHandler {
             })
             .await
             .map_err(|err| err.at("/integrations"))?;
-        receivers(&document)
-            .find(|receiver| receiver.get("name").and_then(Value::as_str) == Some(name.as_str()))
-            .map(receiver_object)
-            .ok_or_else(|| {
+        receivers(&document).find(|receiver| name_of(receiver) == Some(name.as_str())).map(receiver_object).ok_or_else(
+            || {
                 HandlerError::new(
                     HandlerErrorKind::Unavailable,
                     format!("contact point `{name}` is missing after the write"),
                 )
+            },
+        )
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        let name = current.remote_id.clone();
+        self.alertmanager
+            .modify(|config| {
+                if let Some(list) = config.get_mut("receivers").and_then(Value::as_array_mut) {
+                    list.retain(|receiver| name_of(receiver) != Some(name.as_str()));
+                }
+                Ok(())
             })
+            .await
+            .map(|_| ())
     }
 }
 
@@ -465,102 +540,177 @@ fn rename_receiver(route: &mut Value, old: &str, new: &str) {
 // ---------------------------------------------------------------------------------------
 // notification_policy
 
+/// A `notification_policy` definition: a child route of the root policy, known by its
+/// matchers. It sends to exactly one of `contact_point` or `receiver`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationPolicy {
+    /// The local id of a contact point defined here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_point: Option<String>,
+    /// A receiver's name in Grafana, for one not defined here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    /// The alerts it takes, `[label, operator, value]` (operators `=`, `!=`, `=~`, `!~`); they
+    /// identify the policy.
+    #[serde(default, deserialize_with = "matchers")]
+    pub matchers: Vec<Matcher>,
+    /// Labels alerts are grouped by.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "group_by")]
+    pub group_by: Option<Vec<String>>,
+    /// A duration such as `30s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_wait: Option<String>,
+    /// A duration such as `5m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_interval: Option<String>,
+    /// A duration such as `4h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_interval: Option<String>,
+    /// `continue` in a definition: `true` lets alerts it takes go on to the next policies.
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none", deserialize_with = "continue_flag")]
+    pub continue_matching: Option<bool>,
+}
+
+/// One matcher of a policy: `[label, operator, value]`.
+pub type Matcher = [String; 3];
+
+const MATCHER_OPERATORS: [&str; 4] = ["=", "!=", "=~", "!~"];
+const MATCHERS_EXPECTED: &str = "`matchers` must be a non-empty list such as [[\"team\", \"=\", \"payments\"]] (operators =, !=, =~, !~); they identify the policy";
+
+/// `matchers`, told its shape when it has another.
+fn matchers<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Matcher>, D::Error> {
+    Vec::<Matcher>::deserialize(Value::deserialize(deserializer)?)
+        .map_err(|_| serde::de::Error::custom(MATCHERS_EXPECTED))
+}
+
+fn group_by<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    Vec::<String>::deserialize(Value::deserialize(deserializer)?)
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom("`group_by` must be a list of label names"))
+}
+
+fn continue_flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+    bool::deserialize(Value::deserialize(deserializer)?)
+        .map(Some)
+        .map_err(|_| serde::de::Error::custom("`continue` must be true or false"))
+}
+
+/// A route of the document, as far as mac reads and writes it: `list` records the whole
+/// route; a write merges these keys into the route it replaces, keeping the others.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct Route {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    receiver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    object_matchers: Option<Vec<Vec<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group_by: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group_wait: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group_interval: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    repeat_interval: Option<String>,
+    #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none")]
+    continue_matching: Option<bool>,
+    /// Nested routes: mac writes none, and imports no policy that has some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    routes: Option<Vec<Value>>,
+}
+
+/// The keys of a route a policy's write replaces (the receiver is always written).
+const MANAGED_ROUTE_KEYS: [&str; 6] =
+    ["object_matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue"];
+
+/// Just a route's matchers, which identify it.
+#[derive(Deserialize)]
+struct RouteMatchers {
+    #[serde(default, deserialize_with = "null_as_default")]
+    object_matchers: Vec<Vec<String>>,
+}
+
+/// A policy in the comparable form, without what a route has when the definition leaves it
+/// out, so that a plan never shows it: no grouping labels, `continue` false (Go zero values
+/// of the Alertmanager `config.Route` that Grafana 8.5.4's routes embed).
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableRoute {
+    receiver: Option<String>,
+    matchers: Vec<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    group_by: Vec<String>,
+    group_wait: Option<String>,
+    group_interval: Option<String>,
+    repeat_interval: Option<String>,
+    #[serde(rename = "continue", skip_serializing_if = "is_false")]
+    continue_matching: bool,
+}
+
 #[derive(Debug)]
-pub struct NotificationPolicyHandler {
+pub(crate) struct NotificationPolicyKind {
     alertmanager: Arc<Alertmanager>,
 }
 
-impl NotificationPolicyHandler {
-    pub fn new(alertmanager: Arc<Alertmanager>) -> NotificationPolicyHandler {
-        NotificationPolicyHandler { alertmanager }
+impl NotificationPolicyKind {
+    pub(crate) fn new(alertmanager: Arc<Alertmanager>) -> NotificationPolicyKind {
+        NotificationPolicyKind { alertmanager }
     }
 }
 
-const ROUTE_KEYS: [&str; 8] = [
-    "contact_point",
-    "receiver",
-    "matchers",
-    "group_by",
-    "group_wait",
-    "group_interval",
-    "repeat_interval",
-    "continue",
-];
-
 /// A policy's identity in the document: its matchers, which no other child route of the
 /// root may share (Alertmanager would never reach the second).
-fn matcher_key(matchers: Option<&Value>) -> String {
-    let mut rows: Vec<String> = matchers
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|row| row.as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
-        .collect();
+fn matcher_key<Row: AsRef<[String]>>(matchers: &[Row]) -> String {
+    let mut rows: Vec<String> = matchers.iter().map(|row| row.as_ref().join(" ")).collect();
     rows.sort();
     rows.join(", ")
 }
 
+/// The key of a route of the document.
+fn route_key(route: &Value) -> String {
+    RouteMatchers::deserialize(route).map(|route| matcher_key(&route.object_matchers)).unwrap_or_default()
+}
+
 /// The route as the document holds it, from a definition (receiver already resolved).
-fn route_of(fields: &Fields, receiver: &str) -> Value {
-    let mut route = Map::new();
-    route.insert("receiver".to_owned(), json!(receiver));
-    if let Some(matchers) = fields.get("matchers") {
-        route.insert("object_matchers".to_owned(), matchers.clone());
+fn route_of(desired: &NotificationPolicy, receiver: &str) -> Route {
+    Route {
+        receiver: Some(receiver.to_owned()),
+        object_matchers: Some(desired.matchers.iter().map(|row| row.to_vec()).collect()),
+        group_by: desired.group_by.clone(),
+        group_wait: desired.group_wait.as_deref().map(canonical),
+        group_interval: desired.group_interval.as_deref().map(canonical),
+        repeat_interval: desired.repeat_interval.as_deref().map(canonical),
+        continue_matching: desired.continue_matching.filter(|continues| *continues),
+        routes: None,
     }
-    if let Some(group_by) = fields.get("group_by") {
-        route.insert("group_by".to_owned(), group_by.clone());
-    }
-    for key in ["group_wait", "group_interval", "repeat_interval"] {
-        if let Some(value) = fields.get(key) {
-            route.insert(key.to_owned(), canonical(value));
-        }
-    }
-    if fields.get("continue") == Some(&json!(true)) {
-        route.insert("continue".to_owned(), json!(true));
-    }
-    Value::Object(route)
 }
 
 /// Object matchers in the order Grafana 8.5.4 stores them: it sorts them when it decodes the
 /// document (pkg/services/ngalert/api/tooling/definitions/alertmanager.go:1252,
 /// `sort.Sort(labels.Matchers(*m))`: by name, then value, then match type), so the order they
 /// were written in is no change.
-fn sorted_matchers(matchers: Option<&Value>) -> Value {
-    let Some(Value::Array(rows)) = matchers else { return json!([]) };
-    let type_rank = |op: Option<&str>| ["=", "!=", "=~", "!~"].iter().position(|known| Some(*known) == op);
-    let mut rows = rows.clone();
-    rows.sort_by_key(|row| {
-        let part = |i: usize| row.get(i).and_then(Value::as_str).map(str::to_owned);
-        (part(0), part(2), type_rank(row.get(1).and_then(Value::as_str)))
-    });
-    Value::Array(rows)
+fn sorted_matchers(matchers: &[Vec<String>]) -> Vec<Vec<String>> {
+    let type_rank =
+        |op: Option<&String>| MATCHER_OPERATORS.iter().position(|known| Some(*known) == op.map(String::as_str));
+    let mut rows = matchers.to_vec();
+    rows.sort_by_key(|row| (row.first().cloned(), row.get(2).cloned(), type_rank(row.get(1))));
+    rows
 }
 
 /// The comparable form of a route (definition-made or from the document).
-fn comparable_route(route: &Value) -> Value {
-    let mut out = Map::new();
-    out.insert("receiver".to_owned(), route.get("receiver").cloned().unwrap_or_default());
-    out.insert("matchers".to_owned(), sorted_matchers(route.get("object_matchers")));
-    out.insert("group_by".to_owned(), route.get("group_by").cloned().unwrap_or_else(|| json!([])));
-    for key in ["group_wait", "group_interval", "repeat_interval"] {
-        out.insert(key.to_owned(), route.get(key).map(canonical).unwrap_or(Value::Null));
+fn comparable_route(route: &Route) -> ComparableRoute {
+    ComparableRoute {
+        receiver: route.receiver.clone(),
+        matchers: sorted_matchers(route.object_matchers.as_deref().unwrap_or_default()),
+        group_by: route.group_by.clone().unwrap_or_default(),
+        group_wait: route.group_wait.as_deref().map(canonical),
+        group_interval: route.group_interval.as_deref().map(canonical),
+        repeat_interval: route.repeat_interval.as_deref().map(canonical),
+        continue_matching: route.continue_matching.unwrap_or(false),
     }
-    out.insert("continue".to_owned(), json!(route.get("continue").and_then(Value::as_bool).unwrap_or(false)));
-    Value::Object(out)
-}
-
-/// A comparable route without what a route has when the definition leaves it out, so that a
-/// plan never shows it: no grouping labels, `continue` false (Go zero values of the
-/// Alertmanager `config.Route` that Grafana 8.5.4's routes embed).
-fn route_without_defaults(mut route: Value) -> Value {
-    use mac_core::diff::remove_default;
-    remove_default(&mut route, "/group_by", &json!([]));
-    remove_default(&mut route, "/continue", &json!(false));
-    route
 }
 
 fn policy_object(route: &Value) -> RemoteObject {
-    let key = matcher_key(route.get("object_matchers"));
+    let key = route_key(route);
     RemoteObject {
         remote_id: key.clone(),
         adoption_key: Some(key),
@@ -570,120 +720,110 @@ fn policy_object(route: &Value) -> RemoteObject {
 }
 
 /// The receiver name a policy sends to: a contact point defined here, or one by name.
-fn policy_receiver(fields: &Fields, refs: &dyn Resolver) -> Option<String> {
-    if let Some(name) = fields.get("receiver").and_then(Value::as_str) {
-        return Some(name.to_owned());
+fn policy_receiver(desired: &NotificationPolicy, refs: &dyn Resolver) -> Option<String> {
+    if let Some(name) = &desired.receiver {
+        return Some(name.clone());
     }
-    let local_id = fields.get("contact_point")?.as_str()?;
+    let local_id = desired.contact_point.as_deref()?;
     match refs.resolve(&LocalRef::new("contact_point", local_id))? {
         Resolved::Known(remote) => Some(remote.remote_id.clone()),
-        Resolved::Pending => Some(mac_core::provider::KNOWN_AFTER_APPLY.to_owned()),
+        Resolved::Pending => Some(KNOWN_AFTER_APPLY.to_owned()),
     }
 }
 
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for NotificationPolicyHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+impl Kind for NotificationPolicyKind {
+    type Desired = NotificationPolicy;
+    type Remote = Route;
+    type Comparable = ComparableRoute;
+    type Context = ();
+
+    fn validate(&self, desired: &NotificationPolicy) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        checks::unknown_keys(fields, "", &ROUTE_KEYS, &mut errors);
-        match (fields.get("contact_point"), fields.get("receiver")) {
-            (Some(Value::String(_)), None) | (None, Some(Value::String(_))) => {}
-            _ => errors.push(FieldError::at(
+        if desired.contact_point.is_some() == desired.receiver.is_some() {
+            errors.push(FieldError::at(
                 "",
                 "a policy needs exactly one of `contact_point` (a contact point defined here) or `receiver` (a receiver's name in Grafana)",
-            )),
-        }
-        let matchers_valid = fields.get("matchers").and_then(Value::as_array).is_some_and(|rows| {
-            !rows.is_empty()
-                && rows.iter().all(|row| {
-                    row.as_array().is_some_and(|row| {
-                        row.len() == 3
-                            && row.iter().all(Value::is_string)
-                            && matches!(row[1].as_str(), Some("=" | "!=" | "=~" | "!~"))
-                    })
-                })
-        });
-        if !matchers_valid {
-            errors.push(FieldError::at(
-                "/matchers",
-                "`matchers` must be a non-empty list such as [[\"team\", \"=\", \"payments\"]] (operators =, !=, =~, !~); they identify the policy",
             ));
         }
-        for key in ["group_wait", "group_interval", "repeat_interval"] {
-            if let Some(value) = fields.get(key)
-                && value
-                    .as_str()
-                    .and_then(duration::parse)
-                    .is_none_or(|milliseconds| key != "group_wait" && milliseconds == 0)
+        let matchers_valid = !desired.matchers.is_empty()
+            && desired.matchers.iter().all(|[_, operator, _]| MATCHER_OPERATORS.contains(&operator.as_str()));
+        if !matchers_valid {
+            errors.push(FieldError::at("/matchers", MATCHERS_EXPECTED));
+        }
+        let durations = [
+            ("group_wait", &desired.group_wait),
+            ("group_interval", &desired.group_interval),
+            ("repeat_interval", &desired.repeat_interval),
+        ];
+        for (key, value) in durations {
+            if let Some(value) = value
+                && duration::parse(value).is_none_or(|milliseconds| key != "group_wait" && milliseconds == 0)
             {
                 errors.push(FieldError::at(format!("/{key}"), format!("`{key}` must be a duration such as \"5m\"")));
             }
         }
-        if fields
-            .get("group_by")
-            .is_some_and(|value| !value.as_array().is_some_and(|labels| labels.iter().all(Value::is_string)))
-        {
-            errors.push(FieldError::at("/group_by", "`group_by` must be a list of label names"));
-        }
-        if fields.get("continue").is_some_and(|value| !value.is_boolean()) {
-            errors.push(FieldError::at("/continue", "`continue` must be true or false"));
-        }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        match fields.get("contact_point").and_then(Value::as_str) {
+    fn references(&self, desired: &NotificationPolicy) -> Vec<(String, LocalRef)> {
+        match &desired.contact_point {
             Some(local_id) => vec![("/contact_point".to_owned(), LocalRef::new("contact_point", local_id))],
             None => Vec::new(),
         }
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(matcher_key(desired.fields.get("matchers")))
+    fn adoption_key(&self, _id: &ObjectId, desired: &NotificationPolicy, _refs: &dyn Resolver) -> Option<String> {
+        Some(matcher_key(&desired.matchers))
     }
 
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let receiver = policy_receiver(&desired.fields, refs)
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &NotificationPolicy,
+        refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableRoute, FieldError> {
+        let receiver = policy_receiver(desired, refs)
             .ok_or_else(|| FieldError::at("/contact_point", "the contact point is not defined"))?;
-        Ok(route_without_defaults(comparable_route(&route_of(&desired.fields, &receiver))))
+        Ok(comparable_route(&route_of(desired, &receiver)))
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        route_without_defaults(comparable_route(&remote.fields))
+    fn observed(&self, remote: &Remote<'_, Route>) -> ComparableRoute {
+        comparable_route(&remote.fields)
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let receiver = remote.fields.get("receiver").and_then(Value::as_str).unwrap_or_default();
-        format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id)
+    fn describe(&self, remote: &Remote<'_, Route>) -> String {
+        let receiver = remote.fields.receiver.as_deref().unwrap_or_default();
+        format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id())
     }
 
-    fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let route = remote.fields.as_object()?;
-        let matchers = route.get("object_matchers")?;
-        if matchers.as_array().is_none_or(Vec::is_empty)
-            || route.get("routes").is_some_and(|routes| routes.as_array().is_some_and(|routes| !routes.is_empty()))
-        {
+    fn import(&self, remote: &Remote<'_, Route>, refs: &dyn ImportRefs, _context: &()) -> Option<ImportedFields> {
+        let route = &remote.fields;
+        let rows = route.object_matchers.as_ref()?;
+        if rows.is_empty() || route.routes.as_ref().is_some_and(|routes| !routes.is_empty()) {
             // Only flat child routes with matchers are imported; nested trees stay by hand.
             return None;
         }
-        let receiver = route.get("receiver")?.as_str()?;
-        let mut fields = Map::new();
-        match refs.local_id("contact_point", receiver) {
-            Some(local_id) => fields.insert("contact_point".to_owned(), json!(local_id)),
-            None => fields.insert("receiver".to_owned(), json!(receiver)),
+        let receiver = route.receiver.as_deref()?;
+        let matchers = rows.iter().map(|row| Matcher::try_from(row.clone()).ok()).collect::<Option<Vec<_>>>()?;
+        let (contact_point, receiver) = match refs.local_id("contact_point", receiver) {
+            Some(local_id) => (Some(local_id.to_owned()), None),
+            None => (None, Some(receiver.to_owned())),
         };
-        fields.insert("matchers".to_owned(), matchers.clone());
-        for key in ["group_by", "group_wait", "group_interval", "repeat_interval", "continue"] {
-            if let Some(value) = route.get(key) {
-                fields.insert(
-                    key.to_owned(),
-                    if key.ends_with("_wait") || key.ends_with("_interval") { canonical(value) } else { value.clone() },
-                );
-            }
-        }
-        Some(mac_core::ImportedFields {
-            local_id: crate::slug(&remote.remote_id),
-            fields,
+        let policy = NotificationPolicy {
+            contact_point,
+            receiver,
+            matchers,
+            group_by: route.group_by.clone(),
+            group_wait: route.group_wait.as_deref().map(canonical),
+            group_interval: route.group_interval.as_deref().map(canonical),
+            repeat_interval: route.repeat_interval.as_deref().map(canonical),
+            continue_matching: route.continue_matching,
+        };
+        Some(ImportedFields {
+            local_id: crate::slug(remote.remote_id()),
+            fields: serde_json::to_value(policy).ok()?.as_object()?.clone(),
             file: "notification-policies".to_owned(),
             scope: None,
             part_ids: Default::default(),
@@ -695,50 +835,21 @@ impl mac_core::legacy::LegacyHandler for NotificationPolicyHandler {
         Ok(child_routes(&document).map(policy_object).collect())
     }
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        self.write(None, desired, refs).await
-    }
-
-    async fn update(
-        &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
-        refs: &dyn Resolver,
-    ) -> Result<RemoteObject, HandlerError> {
-        self.write(Some(current), desired, refs).await
-    }
-
-    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let key = current.remote_id.clone();
-        self.alertmanager
-            .modify(|config| {
-                if let Some(routes) =
-                    config.get_mut("route").and_then(|route| route.get_mut("routes")).and_then(Value::as_array_mut)
-                {
-                    routes.retain(|route| matcher_key(route.get("object_matchers")) != key);
-                }
-                Ok(())
-            })
-            .await
-            .map(|_| ())
-    }
-}
-
-impl NotificationPolicyHandler {
     async fn write(
         &self,
         current: Option<&RemoteObject>,
-        desired: &DesiredObject,
+        _id: &ObjectId,
+        desired: &NotificationPolicy,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let receiver = policy_receiver(&desired.fields, refs)
-            .filter(|receiver| receiver != mac_core::provider::KNOWN_AFTER_APPLY)
-            .ok_or_else(|| {
+        let receiver =
+            policy_receiver(desired, refs).filter(|receiver| receiver != KNOWN_AFTER_APPLY).ok_or_else(|| {
                 HandlerError::new(HandlerErrorKind::Other, "the contact point has not been created")
                     .at("/contact_point")
             })?;
-        let route = route_of(&desired.fields, &receiver);
-        let new_key = matcher_key(route.get("object_matchers"));
+        let route = serde_json::to_value(route_of(desired, &receiver))
+            .map_err(|err| HandlerError::new(HandlerErrorKind::Other, format!("cannot encode the policy: {err}")))?;
+        let new_key = matcher_key(&desired.matchers);
         let old_key = current.map_or_else(|| new_key.clone(), |current| current.remote_id.clone());
         let document = self
             .alertmanager
@@ -747,19 +858,11 @@ impl NotificationPolicyHandler {
                 let Some(root) = root.as_object_mut() else { return Ok(()) };
                 let routes = root.entry("routes").or_insert_with(|| json!([]));
                 let Some(routes) = routes.as_array_mut() else { return Ok(()) };
-                let position = routes.iter().position(|route| matcher_key(route.get("object_matchers")) == old_key);
-                match position {
+                match routes.iter().position(|route| route_key(route) == old_key) {
                     Some(index) => {
                         // Keep what mac does not manage in the route (nested routes, mute timings).
                         let mut merged = routes[index].as_object().cloned().unwrap_or_default();
-                        for key in [
-                            "object_matchers",
-                            "group_by",
-                            "group_wait",
-                            "group_interval",
-                            "repeat_interval",
-                            "continue",
-                        ] {
+                        for key in MANAGED_ROUTE_KEYS {
                             merged.remove(key);
                         }
                         merged.extend(route.as_object().cloned().unwrap_or_default());
@@ -772,14 +875,171 @@ impl NotificationPolicyHandler {
             })
             .await
             .map_err(|err| err.at("/matchers"))?;
-        child_routes(&document)
-            .find(|route| matcher_key(route.get("object_matchers")) == new_key)
-            .map(policy_object)
-            .ok_or_else(|| {
-                HandlerError::new(
-                    HandlerErrorKind::Unavailable,
-                    format!("policy `{new_key}` is missing after the write"),
-                )
+        child_routes(&document).find(|route| route_key(route) == new_key).map(policy_object).ok_or_else(|| {
+            HandlerError::new(HandlerErrorKind::Unavailable, format!("policy `{new_key}` is missing after the write"))
+        })
+    }
+
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        let key = current.remote_id.clone();
+        self.alertmanager
+            .modify(|config| {
+                if let Some(routes) =
+                    config.get_mut("route").and_then(|route| route.get_mut("routes")).and_then(Value::as_array_mut)
+                {
+                    routes.retain(|route| route_key(route) != key);
+                }
+                Ok(())
             })
+            .await
+            .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mac_core::{Handler, Typed};
+
+    fn fields(value: Value) -> mac_core::Fields {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn alertmanager() -> Arc<Alertmanager> {
+        let client = crate::client::unreachable();
+        Alertmanager::new(Arc::new(client))
+    }
+
+    struct NoRefs;
+    impl Resolver for NoRefs {
+        fn resolve(&self, _reference: &LocalRef) -> Option<Resolved<'_>> {
+            None
+        }
+    }
+
+    fn remote(remote_id: &str, fields: Value) -> RemoteObject {
+        RemoteObject { remote_id: remote_id.to_owned(), fields, ..RemoteObject::default() }
+    }
+
+    /// A secure setting parses as written (a reference), as compared (the engine removed it)
+    /// and as written to Grafana (revealed), and a revealed one never shows in a debug print.
+    #[test]
+    fn contact_points_compare_without_defaults_or_secrets_they_do_not_set() {
+        let kind = Typed(ContactPointKind::new(alertmanager()));
+        let written = json!({ "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" },
+            "secure_settings": { "url": { "env": "SLACK_URL" } } }] });
+        assert!(kind.validate(&fields(written.clone())).is_ok());
+        let revealed: ContactPoint = serde_json::from_value(json!({ "integrations": [{ "type": "slack",
+            "secure_settings": { "url": "https://hooks.example.com/secret" } }] }))
+        .expect("revealed");
+        assert!(!format!("{revealed:?}").contains("hooks.example.com"));
+        let error = kind
+            .validate(&fields(json!({ "integrations": [{ "type": "slack", "secure_settings": { "url": 3 } }] })))
+            .expect_err("not a reference");
+        assert_eq!(error[0].pointer, "/integrations/0/secure_settings/url");
+        assert!(error[0].message.contains("never written inline"), "{}", error[0].message);
+
+        let stripped = json!({ "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" },
+            "secure_settings": {} }] });
+        let stored = remote(
+            "ops",
+            json!({ "name": "ops", "grafana_managed_receiver_configs": [{ "uid": "u1", "name": "ops", "type": "slack",
+                "disableResolveMessage": false, "settings": { "recipient": "#ops" },
+                "secureFields": { "url": true, "token": true } }] }),
+        );
+        let desired =
+            mac_core::DesiredObject { id: ObjectId::new("grafana8", "contact_point", "ops"), fields: fields(stripped) };
+        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let expected =
+            json!({ "name": "ops", "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" } }] });
+        assert_eq!(compared.desired, expected);
+        assert_eq!(compared.observed, Some(expected));
+        assert_eq!(
+            kind.observed(&stored)["integrations"][0]["secure_fields"],
+            json!(["token", "url"]),
+            "alone, every stored key shows"
+        );
+    }
+
+    #[test]
+    fn policy_errors_keep_their_texts_and_matchers_compare_in_grafanas_order() {
+        let kind = Typed(NotificationPolicyKind::new(alertmanager()));
+        let errors = kind
+            .validate(&fields(json!({ "receiver": "r", "contact_point": "c", "matchers": [["team", "==", "x"]],
+                "group_interval": "0s" })))
+            .expect_err("invalid");
+        let found: Vec<(&str, &str)> =
+            errors.iter().map(|error| (error.pointer.as_str(), error.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "",
+                    "a policy needs exactly one of `contact_point` (a contact point defined here) or `receiver` (a receiver's name in Grafana)"
+                ),
+                ("/matchers", MATCHERS_EXPECTED),
+                ("/group_interval", "`group_interval` must be a duration such as \"5m\""),
+            ]
+        );
+        for (field, value, message) in [
+            ("matchers", json!([["team", "="]]), MATCHERS_EXPECTED),
+            ("group_by", json!("alertname"), "`group_by` must be a list of label names"),
+            ("continue", json!("yes"), "`continue` must be true or false"),
+        ] {
+            let mut policy = json!({ "receiver": "r", "matchers": [["team", "=", "x"]] });
+            policy[field] = value;
+            let errors = kind.validate(&fields(policy)).expect_err(field);
+            assert_eq!(
+                (errors[0].pointer.as_str(), errors[0].message.as_str()),
+                (format!("/{field}").as_str(), message)
+            );
+        }
+
+        let desired = mac_core::DesiredObject {
+            id: ObjectId::new("grafana8", "notification_policy", "p"),
+            fields: fields(json!({ "receiver": "r", "matchers": [["team", "=", "x"], ["env", "!=", "dev"]],
+                "group_wait": "30s", "continue": false })),
+        };
+        let stored = remote(
+            "env != dev, team = x",
+            json!({ "receiver": "r", "object_matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
+                "group_wait": "30s", "mute_time_intervals": ["nights"] }),
+        );
+        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let expected = json!({ "receiver": "r", "matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
+            "group_wait": "30s", "group_interval": null, "repeat_interval": null });
+        assert_eq!(compared.desired, expected);
+        assert_eq!(compared.observed, Some(expected));
+        assert_eq!(policy_object(&stored.fields).remote_id, "env != dev, team = x");
+    }
+
+    /// What a library user builds is the definition a file would hold.
+    #[test]
+    fn typed_definitions_serialise_as_definition_files_spell_them() {
+        let policy = NotificationPolicy {
+            contact_point: Some("payments".into()),
+            matchers: vec![["team".into(), "=".into(), "payments".into()]],
+            continue_matching: Some(true),
+            ..NotificationPolicy::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&policy).expect("policy"),
+            json!({ "contact_point": "payments", "matchers": [["team", "=", "payments"]], "continue": true })
+        );
+        let contact_point = ContactPoint {
+            name: None,
+            integrations: vec![Integration {
+                kind: "slack".into(),
+                secure_settings: Some(BTreeMap::from([(
+                    "url".to_owned(),
+                    SecureSetting::Reference(SecretRef::Env { env: "SLACK_URL".into() }),
+                )])),
+                ..Integration::default()
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&contact_point).expect("contact point"),
+            json!({ "integrations": [{ "type": "slack", "secure_settings": { "url": { "env": "SLACK_URL" } } }] })
+        );
     }
 }

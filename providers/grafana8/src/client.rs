@@ -81,3 +81,16 @@ impl Client {
         }
     }
 }
+
+/// A client whose server never answers, for unit tests of the pure methods.
+#[cfg(test)]
+pub(crate) fn unreachable() -> Client {
+    let settings = mac_core::ProviderSettings {
+        instance: "grafana8".to_owned(),
+        values: serde_json::Value::Null,
+        project_root: std::path::PathBuf::from("."),
+        project: None,
+    };
+    let http = mac_provider_kit::HttpSettings::new("Grafana", "http://127.0.0.1:1/".to_owned());
+    Client::new(http.build(&settings).expect("a loopback client"))
+}

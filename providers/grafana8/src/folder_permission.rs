@@ -2,7 +2,8 @@
 //!
 //! Grafana 8.5's POST replaces a folder's ACL as a whole, so one object is one folder's
 //! complete list, and its remote id is the folder's uid. Users are named by login or email
-//! and teams by name; both are looked up once per plan, in bulk, when the list is read.
+//! and teams by name; both are looked up once per plan, in bulk, with the list, and given to
+//! the planner as this kind's context ([`Directory`]).
 //!
 //! A plan reads `1 + ⌈folders/1000⌉ + folders + 2` requests (one ACL GET per folder is
 //! unavoidable: 8.5 has no bulk ACL endpoint; the GETs run 8 at a time).
@@ -10,21 +11,21 @@
 //! may Edit, role Viewer may View) rather than leaving an empty ACL, which would lock out
 //! everyone but org admins.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LocalRef, RemoteObject, Resolved,
-    Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LocalRef, ObjectId, Remote,
+    RemoteObject, Reread, Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
-use crate::client::Client;
-use crate::folder_ref::{FolderRef, folder_of, folder_references};
+use crate::client::{Answer, Client};
+use crate::folder_ref::{FOLDER_EXPECTED, FolderRef};
 
 /// Folders listed per request (pkg/api/folder.go's default page size).
 const PAGE_SIZE: usize = 1000;
@@ -39,27 +40,145 @@ const PERMISSIONS: [(&str, i64); 3] = [("View", 1), ("Edit", 2), ("Admin", 4)];
 /// 2017-06-20 migration, pkg/services/sqlstore/migrations/dashboard_acl.go).
 const DEFAULT_ACL: [(&str, &str); 2] = [("Viewer", "View"), ("Editor", "Edit")];
 
-#[derive(Debug)]
-pub struct FolderPermissionHandler {
-    client: Arc<Client>,
-    /// The org's users and teams as the last list read them.
-    directory: Mutex<Option<Directory>>,
+/// A `folder_permission` definition: the whole permission list of one folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderPermission {
+    /// The folder: one defined here by local id, or `{ uid = "…" }` of one that is not.
+    pub folder: FolderRef,
+    /// Every entry of the list; `[]` leaves only org admins.
+    pub permissions: Vec<PermissionEntry>,
 }
 
-/// Login → user id, and email (lower-cased) → login.
-type Users = (HashMap<String, i64>, HashMap<String, String>);
+/// One entry of a permission list: exactly one of `role`, `user` (login or email) or `team`
+/// (name), and what it may do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionEntry {
+    /// `Viewer` or `Editor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// A user's login or email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// A team's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// `View`, `Edit` or `Admin`. Empty when left out, which validation reports.
+    #[serde(default)]
+    pub permission: String,
+}
 
-/// Users and teams of the org, for resolving names to ids. Each side is `Err` with the
-/// reason when these credentials could not read it.
-#[derive(Debug, Clone)]
-struct Directory {
+impl PermissionEntry {
+    /// The grantee fields the entry sets, by name, in the order `role`, `user`, `team`.
+    fn named(&self) -> Vec<(&'static str, &str)> {
+        [("role", &self.role), ("user", &self.user), ("team", &self.team)]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key, value.as_deref()?)))
+            .collect()
+    }
+}
+
+/// A folder's permission list as the remote object records it: the folder and the rows
+/// Grafana returned, inherited rows left out.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredAcl {
+    folder_uid: String,
+    folder_title: Option<String>,
+    #[serde(default)]
+    items: Vec<AclRow>,
+}
+
+/// One row of `GET /api/folders/:uid/permissions` (DashboardAclInfoDTO). Stored rows keep
+/// the six fields compared; `inherited` and `title` are read from Grafana's answer only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AclRow {
+    role: Option<String>,
+    user_id: Option<i64>,
+    user_login: Option<String>,
+    team_id: Option<i64>,
+    team: Option<String>,
+    permission: Option<i64>,
+    #[serde(default, skip_serializing)]
+    inherited: bool,
+    /// The folder's title, which every row carries.
+    #[serde(default, skip_serializing)]
+    title: Option<String>,
+}
+
+/// What planning this kind reads besides the lists (its context): the org's users and teams,
+/// for resolving names; the folders whose list these credentials may not read; every
+/// folder's uid. Each directory side is `Err` with the reason when it could not be read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Directory {
     users: Result<Users, String>,
-    /// Name → id.
-    teams: Result<HashMap<String, i64>, String>,
+    /// Team name → id.
+    teams: Result<BTreeMap<String, i64>, String>,
     /// Folders whose ACL these credentials may not read.
     unreadable: BTreeSet<String>,
-    /// Every folder's uid, when read by a list.
-    folders: Option<BTreeSet<String>>,
+    /// Every folder's uid.
+    folders: BTreeSet<String>,
+}
+
+/// The org's users: login → user id, and email (lower-cased) → login.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Users {
+    ids: BTreeMap<String, i64>,
+    logins_by_email: BTreeMap<String, String>,
+}
+
+/// Users and teams as a write reads them (see [`FolderPermissionKind::people_for_writing`]).
+#[derive(Debug)]
+struct People {
+    users: Result<Users, String>,
+    teams: Result<BTreeMap<String, i64>, String>,
+}
+
+/// A listed folder (`GET /api/folders`).
+#[derive(Debug, Deserialize)]
+struct FolderHit {
+    uid: String,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// A user of the org (`GET /api/org/users`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgUser {
+    login: Option<String>,
+    user_id: Option<i64>,
+    email: Option<String>,
+}
+
+/// A page of `GET /api/teams/search`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeamPage {
+    #[serde(default)]
+    teams: Vec<TeamHit>,
+    #[serde(default)]
+    total_count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct TeamHit {
+    name: Option<String>,
+    id: Option<i64>,
+}
+
+/// A permission list in the comparable form: entries sorted, each `who` and `permission`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableAcl {
+    folder_uid: String,
+    permissions: Vec<ComparableEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct ComparableEntry {
+    who: String,
+    permission: String,
 }
 
 /// One entry of a permission list in the comparable form: who, and what they may do.
@@ -80,48 +199,57 @@ impl Grantee {
     }
 }
 
-impl FolderPermissionHandler {
-    pub fn new(client: Arc<Client>) -> FolderPermissionHandler {
-        FolderPermissionHandler { client, directory: Mutex::new(None) }
-    }
+#[derive(Debug)]
+pub(crate) struct FolderPermissionKind {
+    client: Arc<Client>,
+    /// The org's users and teams, read by the first write of a run and kept for the others.
+    /// Only `write` reads it: a write gets no planner context, and the ids a POST needs are
+    /// read where they are used (two requests per apply, not per folder). The planner's
+    /// methods read the [`Directory`] the plan's list recorded instead.
+    people_for_writing: tokio::sync::OnceCell<People>,
+}
 
-    fn cached(&self) -> Option<Directory> {
-        self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
-    }
+/// An answer's body as `T`; one of another shape is an error naming the request.
+fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerError> {
+    T::deserialize(&answer.body).map_err(|err| {
+        HandlerError::new(
+            HandlerErrorKind::Unavailable,
+            format!("{what}: Grafana answered in an unexpected shape: {err}"),
+        )
+    })
+}
 
-    fn remember(&self, directory: Directory) {
-        *self.directory.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(directory);
+impl FolderPermissionKind {
+    pub(crate) fn new(client: Arc<Client>) -> FolderPermissionKind {
+        FolderPermissionKind { client, people_for_writing: tokio::sync::OnceCell::new() }
     }
 
     /// `GET /api/org/users` (org admins): every user of the org with login and email.
     async fn load_users(&self) -> Result<Users, String> {
-        match self.client.get(&["api", "org", "users"], &[]).await {
-            Ok(answer) => {
-                let mut by_login = HashMap::new();
-                let mut by_email = HashMap::new();
-                for user in answer.body.as_array().into_iter().flatten() {
-                    let (Some(login), Some(id)) =
-                        (user.get("login").and_then(Value::as_str), user.get("userId").and_then(Value::as_i64))
-                    else {
-                        continue;
-                    };
-                    by_login.insert(login.to_owned(), id);
-                    if let Some(email) = user.get("email").and_then(Value::as_str).filter(|email| !email.is_empty()) {
-                        by_email.insert(email.to_lowercase(), login.to_owned());
-                    }
-                }
-                Ok((by_login, by_email))
-            }
+        let answer = match self.client.get(&["api", "org", "users"], &[]).await {
+            Ok(answer) => answer,
             Err(err) if err.kind == HandlerErrorKind::Unauthorized => {
-                Err("these credentials may not list the org's users (Grafana 8 requires an org Admin)".to_owned())
+                return Err(
+                    "these credentials may not list the org's users (Grafana 8 requires an org Admin)".to_owned()
+                );
             }
-            Err(err) => Err(err.message),
+            Err(err) => return Err(err.message),
+        };
+        let listed: Vec<OrgUser> = parse(&answer, "GET /api/org/users").map_err(|err| err.message)?;
+        let mut users = Users::default();
+        for user in listed {
+            let (Some(login), Some(id)) = (user.login, user.user_id) else { continue };
+            if let Some(email) = user.email.filter(|email| !email.is_empty()) {
+                users.logins_by_email.insert(email.to_lowercase(), login.clone());
+            }
+            users.ids.insert(login, id);
         }
+        Ok(users)
     }
 
     /// `GET /api/teams/search`, paged. With RBAC off only org admins see every team.
-    async fn load_teams(&self) -> Result<HashMap<String, i64>, String> {
-        let mut teams = HashMap::new();
+    async fn load_teams(&self) -> Result<BTreeMap<String, i64>, String> {
+        let mut teams = BTreeMap::new();
         for page in 1.. {
             let query = [("perpage", PAGE_SIZE.to_string()), ("page", page.to_string())];
             let answer = self.client.get(&["api", "teams", "search"], &query).await.map_err(|err| {
@@ -131,16 +259,14 @@ impl FolderPermissionHandler {
                     err.message
                 }
             })?;
-            let items = answer.body.get("teams").and_then(Value::as_array).cloned().unwrap_or_default();
-            for team in &items {
-                if let (Some(name), Some(id)) =
-                    (team.get("name").and_then(Value::as_str), team.get("id").and_then(Value::as_i64))
-                {
-                    teams.insert(name.to_owned(), id);
+            let found: TeamPage = parse(&answer, "GET /api/teams/search").map_err(|err| err.message)?;
+            let received = found.teams.len();
+            for team in found.teams {
+                if let (Some(name), Some(id)) = (team.name, team.id) {
+                    teams.insert(name, id);
                 }
             }
-            let total = answer.body.get("totalCount").and_then(Value::as_u64).unwrap_or_default();
-            if items.len() < PAGE_SIZE || teams.len() as u64 >= total {
+            if received < PAGE_SIZE || teams.len() as u64 >= found.total_count {
                 break;
             }
         }
@@ -148,24 +274,23 @@ impl FolderPermissionHandler {
         Ok(teams)
     }
 
-    async fn directory_for_writing(&self) -> Directory {
-        if let Some(cached) = self.cached() {
-            return cached;
-        }
-        let (users, teams) = tokio::join!(self.load_users(), self.load_teams());
-        let directory = Directory { users, teams, unreadable: BTreeSet::new(), folders: None };
-        self.remember(directory.clone());
-        directory
+    async fn people_for_writing(&self) -> &People {
+        self.people_for_writing
+            .get_or_init(|| async {
+                let (users, teams) = tokio::join!(self.load_users(), self.load_teams());
+                People { users, teams }
+            })
+            .await
     }
 
-    async fn folders(&self) -> Result<Vec<Value>, HandlerError> {
+    async fn folders(&self) -> Result<Vec<FolderHit>, HandlerError> {
         let mut folders = Vec::new();
         for page in 1.. {
             let answer = self
                 .client
                 .get(&["api", "folders"], &[("limit", PAGE_SIZE.to_string()), ("page", page.to_string())])
                 .await?;
-            let items = answer.body.as_array().cloned().unwrap_or_default();
+            let items: Vec<FolderHit> = parse(&answer, "GET /api/folders")?;
             let full_page = items.len() >= PAGE_SIZE;
             folders.extend(items);
             if !full_page {
@@ -175,11 +300,49 @@ impl FolderPermissionHandler {
         Ok(folders)
     }
 
+    /// Every folder's readable ACL, sorted by folder uid, and the uids of folders whose ACL
+    /// these credentials may not read.
+    async fn read_acls(&self) -> Result<(Vec<RemoteObject>, BTreeSet<String>), HandlerError> {
+        let folders = self.folders().await?;
+        let mut objects = Vec::new();
+        let mut unreadable = BTreeSet::new();
+        let mut pending = folders.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < CONCURRENCY
+                && let Some(folder) = pending.next()
+            {
+                let client = self.client.clone();
+                running.spawn(async move {
+                    let acl = read_acl(&client, &folder).await;
+                    (folder, acl)
+                });
+            }
+            let Some(done) = running.join_next().await else { break };
+            let (folder, acl) = done.map_err(|err| {
+                HandlerError::new(HandlerErrorKind::Other, format!("reading a folder's permissions failed: {err}"))
+            })?;
+            match acl? {
+                Some(object) => objects.push(object),
+                None => {
+                    unreadable.insert(folder.uid);
+                }
+            }
+        }
+        objects.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+        Ok((objects, unreadable))
+    }
+
+    async fn post(&self, folder_uid: &str, items: Vec<Value>) -> Result<(), HandlerError> {
+        let url = self.client.url(&["api", "folders", folder_uid, "permissions"], &[]);
+        self.client.send(Method::POST, url, Some(&json!({ "items": items }))).await.map(|_| ())
+    }
+
     /// Writes the whole list with one POST (API.md §6.2) and returns what Grafana then has.
-    async fn write(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let folder_uid = match folder_of(&desired.fields) {
-            Some(FolderRef::Uid(uid)) => uid,
-            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
+    async fn write_list(&self, desired: &FolderPermission, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+        let folder_uid = match &desired.folder {
+            FolderRef::Uid(uid) => uid.clone(),
+            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
                 Some(Resolved::Known(folder)) => folder.remote_id.clone(),
                 _ => {
                     return Err(HandlerError::new(
@@ -189,28 +352,30 @@ impl FolderPermissionHandler {
                     .at("/folder"));
                 }
             },
-            None => return Err(HandlerError::new(HandlerErrorKind::Invalid, "`folder` is missing").at("/folder")),
         };
-        let directory = self.directory_for_writing().await;
-        let entries = entries(&desired.fields);
+        let people = self.people_for_writing().await;
         let mut items = Vec::new();
-        for (index, entry) in entries.iter().enumerate() {
-            let item = match &entry.grantee {
-                EntryGrantee::Role(role) => json!({ "role": role, "permission": entry.permission }),
-                EntryGrantee::User(name) => {
-                    let login = resolve_user(&directory, name).map_err(|message| invalid(index, "user", message))?;
-                    let id = directory
+        for (index, entry) in desired.permissions.iter().enumerate() {
+            let Some(permission) = permission_value(entry.permission.trim()) else { continue };
+            let item = match entry.named().as_slice() {
+                [("role", role)] => json!({ "role": role.trim(), "permission": permission }),
+                [("user", name)] => {
+                    let name = name.trim();
+                    let login = resolve_user(&people.users, name).map_err(|message| invalid(index, "user", message))?;
+                    let id = people
                         .users
                         .as_ref()
                         .ok()
-                        .and_then(|(by_login, _)| by_login.get(&login).copied())
+                        .and_then(|users| users.ids.get(&login).copied())
                         .ok_or_else(|| invalid(index, "user", format!("user `{name}` has no id")))?;
-                    json!({ "userId": id, "permission": entry.permission })
+                    json!({ "userId": id, "permission": permission })
                 }
-                EntryGrantee::Team(name) => {
-                    let id = resolve_team(&directory, name).map_err(|message| invalid(index, "team", message))?;
-                    json!({ "teamId": id, "permission": entry.permission })
+                [("team", name)] => {
+                    let id =
+                        resolve_team(&people.teams, name.trim()).map_err(|message| invalid(index, "team", message))?;
+                    json!({ "teamId": id, "permission": permission })
                 }
+                _ => continue,
             };
             items.push(item);
         }
@@ -222,11 +387,6 @@ impl FolderPermissionHandler {
             )
         })
     }
-
-    async fn post(&self, folder_uid: &str, items: Vec<Value>) -> Result<(), HandlerError> {
-        let url = self.client.url(&["api", "folders", folder_uid, "permissions"], &[]);
-        self.client.send(Method::POST, url, Some(&json!({ "items": items }))).await.map(|_| ())
-    }
 }
 
 fn invalid(index: usize, field: &str, message: String) -> HandlerError {
@@ -234,38 +394,29 @@ fn invalid(index: usize, field: &str, message: String) -> HandlerError {
 }
 
 /// Reads one folder's ACL: `Ok(None)` when these credentials may not (403).
-async fn read_acl(client: &Client, folder: &Value) -> Result<Option<RemoteObject>, HandlerError> {
-    let uid = folder.get("uid").and_then(Value::as_str).unwrap_or_default();
-    match client.get(&["api", "folders", uid, "permissions"], &[]).await {
-        Ok(answer) => Ok(Some(acl_object(folder, &answer.body))),
+async fn read_acl(client: &Client, folder: &FolderHit) -> Result<Option<RemoteObject>, HandlerError> {
+    match client.get(&["api", "folders", &folder.uid, "permissions"], &[]).await {
+        Ok(answer) => {
+            let rows: Vec<AclRow> = parse(&answer, "GET /api/folders/:uid/permissions")?;
+            Ok(Some(acl_object(&folder.uid, folder.title.clone(), rows)))
+        }
         Err(err) if err.kind == HandlerErrorKind::Unauthorized => Ok(None),
         Err(err) => Err(err),
     }
 }
 
 /// A remote permission list: id the folder uid; the rows as Grafana returned them.
-fn acl_object(folder: &Value, rows: &Value) -> RemoteObject {
-    let uid = folder.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let rows: Vec<Value> = rows
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| row.get("inherited").and_then(Value::as_bool) != Some(true))
-        .map(|row| {
-            json!({
-                "role": row.get("role"),
-                "userId": row.get("userId"),
-                "userLogin": row.get("userLogin"),
-                "teamId": row.get("teamId"),
-                "team": row.get("team"),
-                "permission": row.get("permission"),
-            })
-        })
-        .collect();
+fn acl_object(uid: &str, title: Option<String>, rows: Vec<AclRow>) -> RemoteObject {
+    let stored = StoredAcl {
+        folder_uid: uid.to_owned(),
+        folder_title: title,
+        items: rows.into_iter().filter(|row| !row.inherited).collect(),
+    };
     RemoteObject {
-        remote_id: uid.clone(),
-        adoption_key: Some(uid.clone()),
-        fields: json!({ "folder_uid": uid, "folder_title": folder.get("title"), "items": rows }),
+        remote_id: uid.to_owned(),
+        adoption_key: Some(uid.to_owned()),
+        // Plain data: serialising it cannot fail.
+        fields: serde_json::to_value(&stored).unwrap_or_default(),
         part_ids: BTreeMap::new(),
     }
 }
@@ -282,23 +433,21 @@ fn permission_value(name: &str) -> Option<i64> {
 }
 
 /// The observed rows as (grantee, permission name), sorted.
-fn observed_entries(remote: &RemoteObject) -> Vec<(Grantee, String)> {
-    let mut entries: Vec<(Grantee, String)> = remote
-        .fields
-        .get("items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+fn observed_entries(acl: &StoredAcl) -> Vec<(Grantee, String)> {
+    let mut entries: Vec<(Grantee, String)> = acl
+        .items
+        .iter()
         .filter_map(|row| {
-            let permission = permission_name(row.get("permission").and_then(Value::as_i64).unwrap_or_default());
-            let text = |key: &str| row.get(key).and_then(Value::as_str).filter(|text| !text.is_empty());
-            let id = |key: &str| row.get(key).and_then(Value::as_i64).unwrap_or_default();
-            let grantee = if id("userId") > 0 {
-                Grantee::User(text("userLogin").map_or_else(|| format!("#{}", id("userId")), str::to_owned))
-            } else if id("teamId") > 0 {
-                Grantee::Team(text("team").map_or_else(|| format!("#{}", id("teamId")), str::to_owned))
+            let permission = permission_name(row.permission.unwrap_or_default());
+            let named = |text: &Option<String>| text.as_deref().filter(|text| !text.is_empty()).map(str::to_owned);
+            let user_id = row.user_id.unwrap_or_default();
+            let team_id = row.team_id.unwrap_or_default();
+            let grantee = if user_id > 0 {
+                Grantee::User(named(&row.user_login).unwrap_or_else(|| format!("#{user_id}")))
+            } else if team_id > 0 {
+                Grantee::Team(named(&row.team).unwrap_or_else(|| format!("#{team_id}")))
             } else {
-                Grantee::Role(text("role")?.to_owned())
+                Grantee::Role(named(&row.role)?)
             };
             Some((grantee, permission))
         })
@@ -307,60 +456,32 @@ fn observed_entries(remote: &RemoteObject) -> Vec<(Grantee, String)> {
     entries
 }
 
-fn comparable_list(folder_uid: Value, entries: &[(Grantee, String)]) -> Value {
-    let permissions: Vec<Value> =
-        entries.iter().map(|(grantee, permission)| json!({ "who": grantee.who(), "permission": permission })).collect();
-    json!({ "folder_uid": folder_uid, "permissions": permissions })
-}
-
-enum EntryGrantee {
-    Role(String),
-    User(String),
-    Team(String),
-}
-
-struct Entry {
-    grantee: EntryGrantee,
-    permission: i64,
-}
-
-/// The entries of a validated definition.
-fn entries(fields: &Fields) -> Vec<Entry> {
-    fields
-        .get("permissions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| {
-            let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::to_owned);
-            let grantee = text("role")
-                .map(EntryGrantee::Role)
-                .or_else(|| text("user").map(EntryGrantee::User))
-                .or_else(|| text("team").map(EntryGrantee::Team))?;
-            let permission = permission_value(&text("permission")?)?;
-            Some(Entry { grantee, permission })
-        })
-        .collect()
+fn comparable_list(folder_uid: String, entries: &[(Grantee, String)]) -> ComparableAcl {
+    let permissions = entries
+        .iter()
+        .map(|(grantee, permission)| ComparableEntry { who: grantee.who(), permission: permission.clone() })
+        .collect();
+    ComparableAcl { folder_uid, permissions }
 }
 
 /// A user named by login or email → its login.
-fn resolve_user(directory: &Directory, name: &str) -> Result<String, String> {
-    let (by_login, by_email) =
-        directory.users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
-    if by_login.contains_key(name) {
+fn resolve_user(users: &Result<Users, String>, name: &str) -> Result<String, String> {
+    let users = users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
+    if users.ids.contains_key(name) {
         return Ok(name.to_owned());
     }
-    by_email
+    users
+        .logins_by_email
         .get(&name.to_lowercase())
         .cloned()
         .ok_or_else(|| format!("Grafana has no user `{name}` in this org (looked up by login and by email)"))
 }
 
-fn resolve_team(directory: &Directory, name: &str) -> Result<i64, String> {
-    let teams = directory.teams.as_ref().map_err(|reason| format!("cannot look up team `{name}`: {reason}"))?;
+fn resolve_team(teams: &Result<BTreeMap<String, i64>, String>, name: &str) -> Result<i64, String> {
+    let teams = teams.as_ref().map_err(|reason| format!("cannot look up team `{name}`: {reason}"))?;
     teams.get(name).copied().ok_or_else(|| {
-        let mut names: Vec<&str> = teams.keys().map(String::as_str).collect();
-        names.sort_unstable();
+        // A BTreeMap: the names come sorted.
+        let names: Vec<&str> = teams.keys().map(String::as_str).collect();
         format!(
             "Grafana has no team named `{name}` in this org (it has: {})",
             if names.is_empty() { "none visible to these credentials".to_owned() } else { names.join(", ") }
@@ -368,49 +489,20 @@ fn resolve_team(directory: &Directory, name: &str) -> Result<i64, String> {
     })
 }
 
-fn validate_fields(fields: &Fields) -> Result<(), Vec<FieldError>> {
-    const KEYS: [&str; 2] = ["folder", "permissions"];
-    const ENTRY_KEYS: [&str; 4] = ["role", "user", "team", "permission"];
+fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    for key in fields.keys().filter(|key| !KEYS.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("/{key}"),
-            format!("unknown field `{key}`, expected one of {}", KEYS.join(", ")),
-        ));
+    match &desired.folder {
+        FolderRef::Local(local_id) if !local_id.is_empty() => {}
+        FolderRef::Uid(uid) if crate::folder::valid_uid(uid) => {}
+        _ => errors.push(FieldError::at("/folder", FOLDER_EXPECTED)),
     }
-    match fields.get("folder") {
-        Some(Value::String(local_id)) if !local_id.is_empty() => {}
-        Some(Value::Object(table))
-            if table.len() == 1 && table.get("uid").and_then(Value::as_str).is_some_and(crate::folder::valid_uid) => {}
-        _ => errors.push(FieldError::at(
-            "/folder",
-            "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not",
-        )),
-    }
-    let Some(list) = fields.get("permissions").and_then(Value::as_array) else {
-        errors.push(FieldError::at(
-            "/permissions",
-            "`permissions` must be a list of { role | user | team = \"…\", permission = \"View\" | \"Edit\" | \"Admin\" } ([] leaves only org admins)",
-        ));
-        return Err(errors);
-    };
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, entry) in list.iter().enumerate() {
+    for (index, entry) in desired.permissions.iter().enumerate() {
         let at = |field: &str| format!("/permissions/{index}{field}");
-        let Some(entry) = entry.as_object() else {
-            errors.push(FieldError::at(at(""), "a permission entry must be a table"));
-            continue;
-        };
-        for key in entry.keys().filter(|key| !ENTRY_KEYS.contains(&key.as_str())) {
-            errors.push(FieldError::at(
-                at(&format!("/{key}")),
-                format!("unknown field `{key}`, expected one of {}", ENTRY_KEYS.join(", ")),
-            ));
-        }
-        let named: Vec<&str> = ["role", "user", "team"].into_iter().filter(|key| entry.contains_key(*key)).collect();
+        let named = entry.named();
         match named.as_slice() {
-            [key] => {
-                let value = entry.get(*key).and_then(Value::as_str).map(str::trim).unwrap_or_default();
+            [(key, value)] => {
+                let value = value.trim();
                 if value.is_empty() {
                     errors.push(FieldError::at(at(&format!("/{key}")), format!("`{key}` must be a non-empty string")));
                 } else if *key == "role" && !ROLES.contains(&value) {
@@ -439,63 +531,71 @@ fn validate_fields(fields: &Fields) -> Result<(), Vec<FieldError>> {
             }
             [] => errors.push(FieldError::at(at(""), "a permission entry needs one of `role`, `user` or `team`")),
             _ => errors.push(FieldError::at(
-                at(&format!("/{}", named[1])),
+                at(&format!("/{}", named[1].0)),
                 format!(
                     "a permission entry names exactly one of `role`, `user` or `team`, not {}",
-                    named.join(" and ")
+                    named.iter().map(|(key, _)| *key).collect::<Vec<_>>().join(" and ")
                 ),
             )),
         }
-        match entry.get("permission") {
-            Some(Value::String(name)) if permission_value(name).is_some() => {}
-            Some(other) => errors.push(FieldError::at(
+        if entry.permission.is_empty() {
+            errors.push(FieldError::at(at("/permission"), "`permission` is missing (\"View\", \"Edit\" or \"Admin\")"));
+        } else if permission_value(&entry.permission).is_none() {
+            errors.push(FieldError::at(
                 at("/permission"),
-                format!("`permission` must be \"View\", \"Edit\" or \"Admin\", not {other}"),
-            )),
-            None => errors
-                .push(FieldError::at(at("/permission"), "`permission` is missing (\"View\", \"Edit\" or \"Admin\")")),
+                format!("`permission` must be \"View\", \"Edit\" or \"Admin\", not {}", json!(entry.permission)),
+            ));
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
+/// The uid of the folder a definition names: `KNOWN_AFTER_APPLY` for one defined here that
+/// does not exist yet, `None` while that is not even planned.
+fn folder_uid(folder: &FolderRef, refs: &dyn Resolver) -> Option<String> {
+    match folder {
+        FolderRef::Uid(uid) => Some(uid.clone()),
+        FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id))? {
+            Resolved::Known(folder) => Some(folder.remote_id.clone()),
+            Resolved::Pending => Some(KNOWN_AFTER_APPLY.to_owned()),
+        },
+    }
+}
+
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        validate_fields(fields)
+impl Kind for FolderPermissionKind {
+    type Desired = FolderPermission;
+    type Remote = StoredAcl;
+    type Comparable = ComparableAcl;
+    /// `None`: not read (a plan that did not list this kind).
+    type Context = Option<Directory>;
+
+    fn validate(&self, desired: &FolderPermission) -> Result<(), Vec<FieldError>> {
+        validate_permission(desired)
     }
 
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        folder_references(fields)
+    fn references(&self, desired: &FolderPermission) -> Vec<(String, LocalRef)> {
+        desired.folder.references()
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
-        match folder_of(&desired.fields)? {
-            FolderRef::Uid(uid) => Some(uid),
-            FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", &local_id))? {
-                Resolved::Known(folder) => Some(folder.remote_id.clone()),
-                Resolved::Pending => None,
-            },
-        }
+    fn adoption_key(&self, _id: &ObjectId, desired: &FolderPermission, refs: &dyn Resolver) -> Option<String> {
+        folder_uid(&desired.folder, refs).filter(|uid| uid != KNOWN_AFTER_APPLY)
     }
 
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let folder_uid = match folder_of(&desired.fields) {
-            Some(FolderRef::Uid(uid)) => uid,
-            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
-                Some(Resolved::Known(folder)) => folder.remote_id.clone(),
-                _ => KNOWN_AFTER_APPLY.to_owned(),
-            },
-            None => return Err(FieldError::at("/folder", "`folder` is missing")),
-        };
-        let directory = self.cached();
-        if let (Some(FolderRef::Uid(uid)), Some(Some(folders))) =
-            (folder_of(&desired.fields), directory.as_ref().map(|directory| directory.folders.as_ref()))
-            && !folders.contains(&uid)
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &FolderPermission,
+        refs: &dyn Resolver,
+        directory: &Option<Directory>,
+    ) -> Result<ComparableAcl, FieldError> {
+        let folder_uid = folder_uid(&desired.folder, refs).unwrap_or_else(|| KNOWN_AFTER_APPLY.to_owned());
+        if let (FolderRef::Uid(uid), Some(directory)) = (&desired.folder, directory)
+            && !directory.folders.contains(uid)
         {
             return Err(FieldError::at("/folder", format!("there is no folder with uid `{uid}` in Grafana")));
         }
-        if let Some(directory) = &directory
+        if let Some(directory) = directory
             && directory.unreadable.contains(&folder_uid)
         {
             return Err(FieldError::at(
@@ -506,44 +606,38 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
             ));
         }
         let mut wanted = Vec::new();
-        for (index, entry) in
-            desired.fields.get("permissions").and_then(Value::as_array).into_iter().flatten().enumerate()
-        {
-            let text = |key: &str| entry.get(key).and_then(Value::as_str).map(str::trim);
-            let permission = text("permission").unwrap_or_default().to_owned();
-            let grantee = if let Some(role) = text("role") {
-                Grantee::Role(role.to_owned())
-            } else if let Some(user) = text("user") {
-                let directory = directory
-                    .as_ref()
-                    .ok_or_else(|| FieldError::at(format!("/permissions/{index}/user"), "users were not read"))?;
-                Grantee::User(
-                    resolve_user(directory, user)
-                        .map_err(|message| FieldError::at(format!("/permissions/{index}/user"), message))?,
-                )
-            } else if let Some(team) = text("team") {
-                let directory = directory
-                    .as_ref()
-                    .ok_or_else(|| FieldError::at(format!("/permissions/{index}/team"), "teams were not read"))?;
-                resolve_team(directory, team)
-                    .map_err(|message| FieldError::at(format!("/permissions/{index}/team"), message))?;
-                Grantee::Team(team.to_owned())
-            } else {
-                continue;
+        for (index, entry) in desired.permissions.iter().enumerate() {
+            let permission = entry.permission.trim().to_owned();
+            let grantee = match entry.named().first() {
+                Some(("role", role)) => Grantee::Role(role.trim().to_owned()),
+                Some(("user", user)) => {
+                    let at = format!("/permissions/{index}/user");
+                    let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "users were not read"))?;
+                    Grantee::User(
+                        resolve_user(&directory.users, user.trim()).map_err(|message| FieldError::at(&at, message))?,
+                    )
+                }
+                Some((_, team)) => {
+                    let at = format!("/permissions/{index}/team");
+                    let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "teams were not read"))?;
+                    resolve_team(&directory.teams, team.trim()).map_err(|message| FieldError::at(&at, message))?;
+                    Grantee::Team(team.trim().to_owned())
+                }
+                None => continue,
             };
             wanted.push((grantee, permission));
         }
         wanted.sort();
-        Ok(comparable_list(json!(folder_uid), &wanted))
+        Ok(comparable_list(folder_uid, &wanted))
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        comparable_list(json!(remote.remote_id), &observed_entries(remote))
+    fn observed(&self, remote: &Remote<'_, StoredAcl>) -> ComparableAcl {
+        comparable_list(remote.remote_id().to_owned(), &observed_entries(&remote.fields))
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
-        let count = remote.fields.get("items").and_then(Value::as_array).map_or(0, Vec::len);
+    fn describe(&self, remote: &Remote<'_, StoredAcl>) -> String {
+        let title = remote.fields.folder_title.as_deref().unwrap_or_default();
+        let count = remote.fields.items.len();
         format!(
             "the permissions of folder {title:?}, {count} entr{}; Grafana's defaults are restored",
             if count == 1 { "y" } else { "ies" }
@@ -556,8 +650,13 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
 
     /// Imports only folders whose list differs from Grafana's default, so that importing a
     /// Grafana does not produce one definition per untouched folder.
-    fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let entries = observed_entries(remote);
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredAcl>,
+        refs: &dyn ImportRefs,
+        _directory: &Option<Directory>,
+    ) -> Option<ImportedFields> {
+        let entries = observed_entries(&remote.fields);
         let mut defaults: Vec<(Grantee, String)> = DEFAULT_ACL
             .iter()
             .map(|(role, permission)| (Grantee::Role((*role).to_owned()), (*permission).to_owned()))
@@ -566,31 +665,31 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
         if entries == defaults {
             return None;
         }
-        let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or_default();
-        let (folder, file, local_id) = match refs.local_id("folder", &remote.remote_id) {
-            Some(local_id) => (json!(local_id), local_id.to_owned(), local_id.to_owned()),
-            None => (json!({ "uid": remote.remote_id }), crate::slug(folder_title), crate::slug(folder_title)),
+        let folder_title = remote.fields.folder_title.as_deref().unwrap_or_default();
+        let (folder, file, local_id) = match refs.local_id("folder", remote.remote_id()) {
+            Some(local_id) => (FolderRef::Local(local_id.to_owned()), local_id.to_owned(), local_id.to_owned()),
+            None => {
+                (FolderRef::Uid(remote.remote_id().to_owned()), crate::slug(folder_title), crate::slug(folder_title))
+            }
         };
         let mut permissions = Vec::new();
         for (grantee, permission) in entries {
-            let (key, name) = match grantee {
-                Grantee::Role(role) => ("role", role),
-                Grantee::User(login) => ("user", login),
-                Grantee::Team(name) => ("team", name),
-            };
             // A row whose user or team Grafana could not name cannot be written back.
+            let name = match &grantee {
+                Grantee::Role(name) | Grantee::User(name) | Grantee::Team(name) => name,
+            };
             if name.starts_with('#') || permission.starts_with('(') {
                 return None;
             }
-            let mut item = Map::new();
-            item.insert(key.to_owned(), json!(name));
-            item.insert("permission".to_owned(), json!(permission));
-            permissions.push(Value::Object(item));
+            let entry = match grantee {
+                Grantee::Role(role) => PermissionEntry { role: Some(role), ..PermissionEntry::default() },
+                Grantee::User(login) => PermissionEntry { user: Some(login), ..PermissionEntry::default() },
+                Grantee::Team(name) => PermissionEntry { team: Some(name), ..PermissionEntry::default() },
+            };
+            permissions.push(PermissionEntry { permission, ..entry });
         }
-        let mut fields = Fields::new();
-        fields.insert("folder".to_owned(), folder);
-        fields.insert("permissions".to_owned(), Value::Array(permissions));
-        Some(mac_core::ImportedFields {
+        let fields = serde_json::to_value(FolderPermission { folder, permissions }).ok()?.as_object()?.clone();
+        Some(ImportedFields {
             local_id: format!("{local_id}-permissions"),
             fields,
             file,
@@ -599,39 +698,19 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
         })
     }
 
+    /// Every folder's list (a saved plan's re-read of this kind reads each object instead).
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let (folders, users, teams) = tokio::join!(self.folders(), self.load_users(), self.load_teams());
-        let folders = folders?;
-        let mut objects = Vec::new();
-        let mut unreadable = BTreeSet::new();
-        let mut pending = folders.into_iter();
-        let mut running = tokio::task::JoinSet::new();
-        loop {
-            while running.len() < CONCURRENCY
-                && let Some(folder) = pending.next()
-            {
-                let client = self.client.clone();
-                running.spawn(async move {
-                    let acl = read_acl(&client, &folder).await;
-                    (folder, acl)
-                });
-            }
-            let Some(done) = running.join_next().await else { break };
-            let (folder, acl) = done.map_err(|err| {
-                HandlerError::new(HandlerErrorKind::Other, format!("reading a folder's permissions failed: {err}"))
-            })?;
-            match acl? {
-                Some(object) => objects.push(object),
-                None => {
-                    unreadable.insert(folder.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned());
-                }
-            }
-        }
-        objects.sort_by(|a, b| a.remote_id.cmp(&b.remote_id));
+        Ok(self.read_acls().await?.0)
+    }
+
+    /// The lists, and the directory: users and teams read alongside them, the folders the
+    /// list found unreadable, and every folder's uid.
+    async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Option<Directory>), HandlerError> {
+        let (acls, users, teams) = tokio::join!(self.read_acls(), self.load_users(), self.load_teams());
+        let (objects, unreadable) = acls?;
         let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
         folders.extend(unreadable.iter().cloned());
-        self.remember(Directory { users, teams, unreadable, folders: Some(folders) });
-        Ok(objects)
+        Ok((objects, Some(Directory { users, teams, unreadable, folders })))
     }
 
     /// One GET: the ACL of a folder that does not exist is a 404 (GetFolderPermissionList,
@@ -639,8 +718,9 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
     async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
         match self.client.get(&["api", "folders", remote_id, "permissions"], &[]).await {
             Ok(answer) => {
-                let title = answer.body.pointer("/0/title").cloned().unwrap_or_default();
-                Ok(Some(acl_object(&json!({ "uid": remote_id, "title": title }), &answer.body)))
+                let rows: Vec<AclRow> = parse(&answer, "GET /api/folders/:uid/permissions")?;
+                let title = rows.first().and_then(|row| row.title.clone());
+                Ok(Some(acl_object(remote_id, title, rows)))
             }
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
@@ -648,8 +728,8 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
     }
 
     /// One ACL GET per folder is all 8.5 offers: a saved plan re-reads only its own.
-    fn reread(&self) -> mac_core::Reread {
-        mac_core::Reread::EachObject
+    fn reread(&self) -> Reread {
+        Reread::EachObject
     }
 
     /// The natural key is the folder's uid, which is also the remote id.
@@ -657,20 +737,19 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
         self.read(key).await
     }
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        self.write(desired, refs).await
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        _id: &ObjectId,
+        desired: &FolderPermission,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let written = self.write(desired, refs).await?;
+        let written = self.write_list(desired, refs).await?;
         // Pointed at another folder: the folder it leaves gets Grafana's defaults back, as
         // after a delete.
-        if written.remote_id != current.remote_id {
+        if let Some(current) = current
+            && written.remote_id != current.remote_id
+        {
             self.delete(current).await?;
         }
         Ok(written)
@@ -693,9 +772,15 @@ impl mac_core::legacy::LegacyHandler for FolderPermissionHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mac_core::{Handler, Typed};
 
-    fn fields(value: Value) -> Fields {
+    fn fields(value: Value) -> mac_core::Fields {
         value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn kind() -> Typed<FolderPermissionKind> {
+        let client = crate::client::unreachable();
+        Typed(FolderPermissionKind::new(Arc::new(client)))
     }
 
     #[test]
@@ -708,9 +793,10 @@ mod tests {
                 { "team": "sre", "permission": "Read" },
                 { "permission": "View" },
                 { "team": "sre", "permission": "Edit" },
+                { "role": "Viewer" },
             ],
         }));
-        let errors = validate_fields(&bad).expect_err("invalid");
+        let errors = kind().validate(&bad).expect_err("invalid");
         let found: Vec<(&str, &str)> =
             errors.iter().map(|error| (error.pointer.as_str(), error.message.as_str())).collect();
         assert_eq!(
@@ -730,24 +816,35 @@ mod tests {
                     "/permissions/4/team",
                     "team `sre` is already given a permission by entry 2; Grafana allows one entry each"
                 ),
+                ("/permissions/5/permission", "`permission` is missing (\"View\", \"Edit\" or \"Admin\")"),
             ]
         );
         let good =
             fields(json!({ "folder": { "uid": "x" }, "permissions": [{ "role": "Viewer", "permission": "View" }] }));
-        assert!(validate_fields(&good).is_ok());
+        assert!(kind().validate(&good).is_ok());
+        for folder in [json!(""), json!({ "uid": "no spaces" }), json!({ "uid": "x", "title": "X" }), json!(3)] {
+            let errors = kind().validate(&fields(json!({ "folder": folder, "permissions": [] }))).expect_err("folder");
+            assert_eq!(
+                (errors[0].pointer.as_str(), errors[0].message.as_str()),
+                ("/folder", FOLDER_EXPECTED),
+                "{folder}"
+            );
+        }
     }
 
     #[test]
     fn observed_rows_compare_in_any_order() {
-        let remote = acl_object(
-            &json!({ "uid": "f", "title": "F" }),
-            &json!([
-                { "role": "Editor", "userId": 0, "teamId": 0, "permission": 2 },
-                { "userId": 7, "userLogin": "alice", "teamId": 0, "permission": 4 },
-                { "userId": 0, "teamId": 3, "team": "SRE", "permission": 1 },
-            ]),
-        );
-        let entries = observed_entries(&remote);
+        let rows: Vec<AclRow> = serde_json::from_value(json!([
+            { "role": "Editor", "userId": 0, "teamId": 0, "permission": 2 },
+            { "userId": 7, "userLogin": "alice", "teamId": 0, "permission": 4 },
+            { "userId": 0, "teamId": 3, "team": "SRE", "permission": 1 },
+            { "role": "Viewer", "permission": 1, "inherited": true },
+        ]))
+        .expect("rows");
+        let remote = acl_object("f", Some("F".to_owned()), rows);
+        assert_eq!(remote.fields["items"].as_array().map(Vec::len), Some(3), "inherited rows are not the folder's");
+        let stored: StoredAcl = serde_json::from_value(remote.fields.clone()).expect("stored");
+        let entries = observed_entries(&stored);
         assert_eq!(
             entries,
             [
@@ -756,5 +853,59 @@ mod tests {
                 (Grantee::Team("SRE".into()), "View".to_owned()),
             ]
         );
+    }
+
+    /// The planner reads users and teams from the recorded context only: the same recorded
+    /// context plans the same, and none (not read) is said so at the entry.
+    #[test]
+    fn names_resolve_against_the_recorded_directory() {
+        struct NoRefs;
+        impl Resolver for NoRefs {
+            fn resolve(&self, _reference: &LocalRef) -> Option<Resolved<'_>> {
+                None
+            }
+        }
+        let directory = Directory {
+            users: Ok(Users {
+                ids: BTreeMap::from([("alice".to_owned(), 7)]),
+                logins_by_email: BTreeMap::from([("alice@example.com".to_owned(), "alice".to_owned())]),
+            }),
+            teams: Err("these credentials may not list the org's teams".to_owned()),
+            unreadable: BTreeSet::from(["secret".to_owned()]),
+            folders: BTreeSet::from(["f".to_owned(), "secret".to_owned()]),
+        };
+        let recorded = serde_json::to_value(Some(&directory)).expect("context");
+        let desired = mac_core::DesiredObject {
+            id: ObjectId::new("grafana8", "folder_permission", "f"),
+            fields: fields(json!({ "folder": { "uid": "f" }, "permissions": [
+                { "user": "Alice@Example.com", "permission": "Admin" }, { "role": "Viewer", "permission": "View" },
+            ] })),
+        };
+        let compared = kind().compare(&desired, None, &NoRefs, &recorded).expect("compared");
+        assert_eq!(
+            compared.desired,
+            json!({ "folder_uid": "f", "permissions": [
+                { "who": "role:Viewer", "permission": "View" }, { "who": "user:alice", "permission": "Admin" },
+            ] })
+        );
+        let with_team = mac_core::DesiredObject {
+            fields: fields(json!({ "folder": { "uid": "secret" }, "permissions": [] })),
+            ..desired.clone()
+        };
+        let error = kind().compare(&with_team, None, &NoRefs, &recorded).expect_err("unreadable");
+        assert!(error.message.starts_with("these credentials may not read the permissions of folder secret"));
+        let team = mac_core::DesiredObject {
+            fields: fields(
+                json!({ "folder": { "uid": "f" }, "permissions": [{ "team": "SRE", "permission": "View" }] }),
+            ),
+            ..desired.clone()
+        };
+        let error = kind().compare(&team, None, &NoRefs, &recorded).expect_err("teams");
+        assert_eq!(
+            (error.pointer.as_str(), error.message.as_str()),
+            ("/permissions/0/team", "cannot look up team `SRE`: these credentials may not list the org's teams")
+        );
+        let error = kind().compare(&desired, None, &NoRefs, &Value::Null).expect_err("not read");
+        assert_eq!((error.pointer.as_str(), error.message.as_str()), ("/permissions/0/user", "users were not read"));
     }
 }

@@ -18,6 +18,16 @@ pub enum FolderRef {
 pub const FOLDER_FORMS: &str =
     "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not";
 
+/// What a `folder` field that is neither form is told (the same words as [`FOLDER_FORMS`]).
+pub const FOLDER_EXPECTED: &str = FOLDER_FORMS;
+
+impl FolderRef {
+    /// The dependency on a folder defined here, for `Kind::references`.
+    pub fn references(&self) -> Vec<(String, LocalRef)> {
+        folder_reference(self)
+    }
+}
+
 impl Serialize for FolderRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -64,5 +74,23 @@ pub fn folder_reference(folder: &FolderRef) -> Vec<(String, LocalRef)> {
     match folder {
         FolderRef::Local(local_id) => vec![("/folder".to_owned(), LocalRef::new("folder", local_id))],
         FolderRef::Uid(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_folder_is_a_local_id_or_a_uid_table() {
+        let local: FolderRef = serde_json::from_value(json!("payments")).expect("local");
+        assert_eq!(local, FolderRef::Local("payments".into()));
+        let uid: FolderRef = serde_json::from_value(json!({ "uid": "abc" })).expect("uid");
+        assert_eq!(serde_json::to_value(&uid).expect("serialised"), json!({ "uid": "abc" }));
+        for other in [json!({ "uid": "abc", "title": "x" }), json!({ "title": "x" }), json!(1)] {
+            let error = serde_json::from_value::<FolderRef>(other).expect_err("neither form");
+            assert_eq!(error.to_string(), FOLDER_EXPECTED);
+        }
     }
 }

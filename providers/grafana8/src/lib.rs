@@ -84,13 +84,15 @@ use std::sync::Arc;
 
 use mac_core::{
     Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
-    SettingsError, async_trait,
+    SettingsError, Typed, async_trait,
 };
 use mac_provider_kit::reqwest::header::HeaderValue;
 use mac_provider_kit::{BasicAuth, Credentials, HttpSettings, RetryPolicy};
 use serde::Deserialize;
 
 pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, RelativeTimeRange, TimeOffset};
+pub use alertmanager::{ContactPoint, Integration, Matcher, NotificationPolicy, SecureSetting};
+pub use folder_permission::{FolderPermission, PermissionEntry};
 pub use folder_ref::FolderRef;
 
 mac_core::inventory::submit! {
@@ -196,21 +198,15 @@ impl Grafana8 {
             notification_channels: Arc::new(mac_core::legacy::Legacy(
                 notification_channel::NotificationChannelHandler::new(client.clone()),
             )),
-            contact_points: Arc::new(mac_core::legacy::Legacy(alertmanager::ContactPointHandler::new(
-                alertmanager.clone(),
-            ))),
-            notification_policies: Arc::new(mac_core::legacy::Legacy(alertmanager::NotificationPolicyHandler::new(
-                alertmanager,
-            ))),
-            alert_groups: Arc::new(mac_core::Typed(
+            contact_points: Arc::new(Typed(alertmanager::ContactPointKind::new(alertmanager.clone()))),
+            notification_policies: Arc::new(Typed(alertmanager::NotificationPolicyKind::new(alertmanager))),
+            alert_groups: Arc::new(Typed(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
             dashboards: Arc::new(mac_core::legacy::Legacy(
                 dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project),
             )),
-            folder_permissions: Arc::new(mac_core::legacy::Legacy(folder_permission::FolderPermissionHandler::new(
-                client.clone(),
-            ))),
+            folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
             client,
         }
     }
