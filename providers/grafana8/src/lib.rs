@@ -85,11 +85,17 @@ use std::time::Duration;
 
 use mac_core::{
     Handler, HandlerError, HandlerErrorKind, KindSpec, Provider, ProviderRegistration, ProviderSettings, SecretRef,
-    SettingsError, async_trait,
+    SettingsError, Typed, async_trait,
 };
 use serde::Deserialize;
 
+pub use checks::SecretField;
 pub use client::Credentials;
+pub use dashboard::{Dashboard, DashboardJson};
+pub use datasource::Datasource;
+pub use folder::Folder;
+pub use folder_ref::FolderRef;
+pub use notification_channel::NotificationChannel;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -225,7 +231,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         insecure_skip_verify: parsed.insecure_skip_verify,
     })
     .map_err(|message| SettingsError::at("", message))?;
-    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone(), settings.project.clone())))
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project.clone())))
 }
 
 /// One Grafana server.
@@ -244,14 +250,12 @@ pub struct Grafana8 {
 
 impl Grafana8 {
     /// `project` names the owner marker written on rules and dashboards (`owner`).
-    fn new(client: Arc<client::Client>, project_root: PathBuf, project: Option<String>) -> Grafana8 {
+    fn new(client: Arc<client::Client>, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
-            folders: Arc::new(mac_core::legacy::Legacy(folder::FolderHandler::new(client.clone()))),
-            datasources: Arc::new(mac_core::legacy::Legacy(datasource::DatasourceHandler::new(client.clone()))),
-            notification_channels: Arc::new(mac_core::legacy::Legacy(
-                notification_channel::NotificationChannelHandler::new(client.clone()),
-            )),
+            folders: Arc::new(Typed(folder::FolderKind::new(client.clone()))),
+            datasources: Arc::new(Typed(datasource::DatasourceKind::new(client.clone()))),
+            notification_channels: Arc::new(Typed(notification_channel::NotificationChannelKind::new(client.clone()))),
             contact_points: Arc::new(mac_core::legacy::Legacy(alertmanager::ContactPointHandler::new(
                 alertmanager.clone(),
             ))),
@@ -261,9 +265,7 @@ impl Grafana8 {
             alert_groups: Arc::new(mac_core::legacy::Legacy(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
-            dashboards: Arc::new(mac_core::legacy::Legacy(
-                dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project),
-            )),
+            dashboards: Arc::new(Typed(dashboard::DashboardKind::new(client.clone()).with_project(project))),
             folder_permissions: Arc::new(mac_core::legacy::Legacy(folder_permission::FolderPermissionHandler::new(
                 client.clone(),
             ))),
