@@ -765,6 +765,42 @@ mod tests {
     }
 
     #[test]
+    fn a_definition_built_in_code_reads_its_file_as_the_loader_does() {
+        let root = std::env::temp_dir().join(format!("mac-dashboard-file-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("dashboards")).expect("a temp dir");
+        std::fs::write(root.join("dashboards/x.json"), r#"{"title":"X","uid":"x"}"#).expect("written");
+        let settings = mac_core::ProviderSettings {
+            instance: "grafana8.code".to_owned(),
+            values: json!({ "url": "http://127.0.0.1:1", "token": { "env": "MAC_TEST_UNSET_TOKEN" } }),
+            project_root: root.clone(),
+            project: None,
+        };
+        let mut providers = mac_core::Providers::new();
+        providers.insert("grafana8.code", crate::build_provider(&settings).expect("settings")).expect("inserted");
+        let handler = providers.handler("grafana8.code", "dashboard").expect("a dashboard handler").clone();
+        let built = |path: &str| {
+            let typed = Dashboard { json: Some(DashboardJson::file(path)), ..Dashboard::default() };
+            let id = ObjectId::new("grafana8.code", "dashboard", "x");
+            mac_core::Definition::from_typed(id, &typed, mac_core::Location::file("code.rs")).expect("a table")
+        };
+
+        let mut definition = built("dashboards/x.json");
+        let unread = handler.validate(&definition.fields).expect_err("nothing read the file yet");
+        assert_eq!(unread[0].pointer, "/json/file");
+        mac_core::project::read_file_fields(&mut definition, &providers, &root).expect("read");
+        assert_eq!(
+            definition.fields["json"],
+            json!({ "file": "dashboards/x.json", "content": { "title": "X", "uid": "x" } })
+        );
+        assert_eq!(handler.validate(&definition.fields), Ok(()));
+
+        let mut missing = built("dashboards/missing.json");
+        let error = mac_core::project::read_file_fields(&mut missing, &providers, &root).expect_err("no such file");
+        assert!(error.to_string().starts_with("code.rs:1:1: cannot read dashboards/missing.json"), "{error}");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
     fn a_typed_definition_reads_back_as_written() {
         let dashboard = Dashboard {
             folder: Some(FolderRef::Uid("ops".to_owned())),

@@ -528,3 +528,62 @@ impl DatasourceKind {
         Ok(datasource_object(answer.parse::<Written>("PUT /api/datasources/:id")?.datasource))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_parse_as_written_as_compared_and_as_revealed() {
+        let parse = |secrets: Value| {
+            serde_json::from_value::<Datasource>(
+                json!({ "name": "M", "type": "prometheus", "secure_json_data": secrets }),
+            )
+        };
+        let written = parse(json!({ "basicAuthPassword": { "env": "PASSWORD" } })).expect("a reference");
+        assert_eq!(written.secure_json_data.expect("secrets")["basicAuthPassword"], SecretField::env("PASSWORD"));
+        let stripped = parse(json!({})).expect("the engine strips secret values before comparing");
+        assert_eq!(stripped.secure_json_data, Some(BTreeMap::new()));
+        let revealed = parse(json!({ "basicAuthPassword": "hunter2" })).expect("a revealed value");
+        let revealed = revealed.secure_json_data.expect("secrets");
+        assert_eq!(revealed["basicAuthPassword"], SecretField::Revealed("hunter2".to_owned()));
+        assert!(!format!("{revealed:?}").contains("hunter2"), "never printed");
+        let error = parse(json!({ "basicAuthPassword": 5 })).expect_err("neither");
+        assert!(error.to_string().contains("never written inline"), "{error}");
+    }
+
+    #[test]
+    fn the_comparable_form_leaves_out_what_a_write_defaults() {
+        let kind = DatasourceKind::new(Arc::new(
+            Client::new(crate::client::ClientConfig {
+                base: reqwest::Url::parse("http://127.0.0.1:1/").expect("a URL"),
+                credentials: crate::Credentials::Token(mac_core::SecretRef::Env { env: "UNSET".to_owned() }),
+                project_root: std::path::PathBuf::from("."),
+                org_id: None,
+                timeout: std::time::Duration::from_secs(1),
+                ca_cert: None,
+                retry: crate::client::RetryPolicy::default(),
+                insecure_skip_verify: false,
+            })
+            .expect("a client"),
+        ));
+        let desired: Datasource = serde_json::from_value(json!({
+            "name": "M", "type": "prometheus", "url": "http://p:9090", "access": "proxy", "basic_auth": false,
+            "is_default": true, "json_data": { "httpMethod": "POST" },
+        }))
+        .expect("parses");
+        let id = ObjectId::new("grafana8", "datasource", "m");
+        struct NoRefs;
+        impl Resolver for NoRefs {
+            fn resolve(&self, _reference: &mac_core::LocalRef) -> Option<mac_core::Resolved<'_>> {
+                None
+            }
+        }
+        let compared = kind.desired(&id, &desired, &NoRefs, &()).expect("compares");
+        assert_eq!(
+            serde_json::to_value(compared).expect("serialises"),
+            json!({ "name": "M", "type": "prometheus", "url": "http://p:9090", "is_default": true, "json_data": { "httpMethod": "POST" } })
+        );
+    }
+}
