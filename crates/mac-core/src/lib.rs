@@ -21,8 +21,6 @@ pub mod graph;
 pub mod import;
 pub mod keyrefs;
 pub mod kind;
-#[doc(hidden)]
-pub mod legacy;
 pub mod links;
 pub mod moved;
 pub mod object;

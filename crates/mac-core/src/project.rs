@@ -657,19 +657,55 @@ fn embed_files(
     root: &Path,
 ) -> Result<(), SourceError> {
     let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(()) };
+    embed_file_fields(fields, handler.as_ref(), root).map_err(|error| match error {
+        FileFieldError::Unreadable { field_pointer, message } => {
+            document.error(&format!("{pointer}{field_pointer}"), message)
+        }
+        FileFieldError::Invalid(error) => error,
+    })
+}
+
+/// Reads the JSON files a definition built in code names at its handler's file fields
+/// (`{ file = "…" }`, relative to `root`) into `{ file, content }`, as the loader does for
+/// the definitions it reads: a library user calls it before planning such a definition.
+pub fn read_file_fields(definition: &mut Definition, providers: &Providers, root: &Path) -> Result<(), SourceError> {
+    let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return Ok(()) };
+    embed_file_fields(&mut definition.fields, handler.as_ref(), root).map_err(|error| match error {
+        FileFieldError::Unreadable { field_pointer, message } => definition.error(&field_pointer, message),
+        FileFieldError::Invalid(error) => error,
+    })
+}
+
+/// Why a file field could not be embedded.
+enum FileFieldError {
+    /// The file could not be read: at `{ file = … }` (a pointer relative to the definition).
+    Unreadable { field_pointer: String, message: String },
+    /// The file is not JSON: at the line and column in the file.
+    Invalid(SourceError),
+}
+
+/// The work of [`embed_files`] and [`read_file_fields`].
+fn embed_file_fields(
+    fields: &mut Map<String, Value>,
+    handler: &dyn crate::Handler,
+    root: &Path,
+) -> Result<(), FileFieldError> {
     for pattern in handler.file_fields() {
         // File fields are top-level (`/json`): keep the mechanism simple until a kind needs more.
         let Some(key) = pattern.strip_prefix('/').filter(|key| !key.contains('/')) else { continue };
         let Some(Value::Object(table)) = fields.get(key) else { continue };
         let Some(relative) = table.get("file").and_then(Value::as_str).filter(|_| table.len() == 1) else { continue };
-        let field_pointer = push_pointer(&push_pointer(pointer, key), "file");
         let path = root.join(relative);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|err| document.error(&field_pointer, format!("cannot read {relative}: {err}")))?;
-        let content: Value = serde_json::from_str(&text).map_err(|err| SourceError {
-            location: Location { path: PathBuf::from(relative), line: err.line(), column: err.column() },
-            // serde_json ends its message with the position, which the location already gives.
-            message: format!("invalid JSON: {}", err.to_string().split(" at line ").next().unwrap_or_default()),
+        let text = std::fs::read_to_string(&path).map_err(|err| FileFieldError::Unreadable {
+            field_pointer: push_pointer(&push_pointer("", key), "file"),
+            message: format!("cannot read {relative}: {err}"),
+        })?;
+        let content: Value = serde_json::from_str(&text).map_err(|err| {
+            FileFieldError::Invalid(SourceError {
+                location: Location { path: PathBuf::from(relative), line: err.line(), column: err.column() },
+                // serde_json ends its message with the position, which the location already gives.
+                message: format!("invalid JSON: {}", err.to_string().split(" at line ").next().unwrap_or_default()),
+            })
         })?;
         let relative = relative.to_owned();
         fields.insert(key.to_owned(), serde_json::json!({ "file": relative, "content": content }));

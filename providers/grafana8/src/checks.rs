@@ -1,89 +1,106 @@
 //! Checks and normalisations several kinds share: validation of plain fields, and the
 //! handling of "secure" keys that Grafana stores but never returns.
 
-use mac_core::FieldError;
+use std::fmt;
+
+use mac_core::{FieldError, SecretRef};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
-/// Reports every key of `table` (at `pointer`) not in `known`.
-pub fn unknown_keys(table: &Map<String, Value>, pointer: &str, known: &[&str], errors: &mut Vec<FieldError>) {
-    for key in table.keys().filter(|key| !known.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("{pointer}/{key}"),
-            format!("unknown field `{key}`, expected one of {}", known.join(", ")),
-        ));
-    }
-}
-
-/// Reports each of `required` that is missing or not a non-empty string.
-pub fn required_strings(fields: &Map<String, Value>, required: &[&str], errors: &mut Vec<FieldError>) {
-    for field in required {
-        if fields.get(*field).and_then(Value::as_str).is_none_or(|value| value.trim().is_empty()) {
+/// Reports each of `(field, value)` that is present but empty (or only blanks).
+pub fn non_empty(required: &[(&str, &str)], errors: &mut Vec<FieldError>) {
+    for (field, value) in required {
+        if value.trim().is_empty() {
             errors.push(FieldError::at(format!("/{field}"), format!("`{field}` is required (a non-empty string)")));
         }
     }
 }
 
-/// Reports each of `names` that is present but of the wrong type.
-pub fn typed(
-    fields: &Map<String, Value>,
-    strings: &[&str],
-    bools: &[&str],
-    tables: &[&str],
-    errors: &mut Vec<FieldError>,
-) {
-    for field in strings {
-        if fields.get(*field).is_some_and(|value| !value.is_string()) {
-            errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be a string")));
-        }
-    }
-    for field in bools {
-        if fields.get(*field).is_some_and(|value| !value.is_boolean()) {
-            errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be true or false")));
-        }
-    }
-    for field in tables {
-        if fields.get(*field).is_some_and(|value| !value.is_object()) {
-            errors.push(FieldError::at(format!("/{field}"), format!("`{field}` must be a table")));
-        }
-    }
-}
-
 /// Reports a `uid` that Grafana would refuse (pkg/util/shortid_generator.go).
-pub fn uid(fields: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    if let Some(uid) = fields.get("uid")
-        && !uid.as_str().is_some_and(crate::folder::valid_uid)
+pub fn valid_uid(uid: Option<&str>, errors: &mut Vec<FieldError>) {
+    if let Some(uid) = uid
+        && !crate::folder::valid_uid(uid)
     {
         errors.push(FieldError::at("/uid", "a uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
     }
 }
 
-/// The keys a definition's secure table sets (`secure_json_data`, `secure_settings`).
-pub fn defined_secret_keys(table: Option<&Value>) -> Value {
-    json!(table.and_then(Value::as_object).map(|map| map.keys().collect::<Vec<_>>()).unwrap_or_default())
+/// `{}`: what mac writes for a table the definition leaves out, and Grafana's default.
+pub fn empty_table() -> Value {
+    Value::Object(Map::new())
 }
 
-/// The keys Grafana reports as stored (`secureJsonFields`, `secureFields`: key → true).
-pub fn stored_secret_keys(table: Option<&Value>) -> Value {
-    let keys: Vec<&String> = table
-        .and_then(Value::as_object)
-        .map(|map| map.iter().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
-        .unwrap_or_default();
-    json!(keys)
+/// A secret field's value: a reference as a definition writes it, or the value the engine
+/// revealed for a write. Its `Debug` never shows a value.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum SecretField {
+    /// Where the secret comes from: `{ env = "VAR" }` or `{ file = "path" }`.
+    Reference(SecretRef),
+    /// The value itself, as a write receives it (a definition never holds one: the loader
+    /// refuses a secret written inline).
+    Revealed(String),
 }
 
-/// Narrows the observed secret keys at `key` to those the desired object sets, and drops the
-/// uid unless the definition names one: Grafana keeps stored secrets a write does not
-/// mention, and an adopted object keeps the uid Grafana gave it.
-pub fn observed_against(mut observed: Value, desired: &Value, key: &str) -> Value {
-    if let Value::Object(map) = &mut observed {
-        if desired.get("uid").is_none() {
-            map.remove("uid");
-        }
-        let wanted: Vec<&str> =
-            desired.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
-        if let Some(Value::Array(present)) = map.get_mut(key) {
-            present.retain(|stored| stored.as_str().is_some_and(|stored| wanted.contains(&stored)));
+impl SecretField {
+    /// A secret read from the environment variable `variable`.
+    pub fn env(variable: impl Into<String>) -> SecretField {
+        SecretField::Reference(SecretRef::Env { env: variable.into() })
+    }
+}
+
+impl fmt::Debug for SecretField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretField::Reference(reference) => reference.fmt(f),
+            SecretField::Revealed(_) => f.write_str("SecretField(revealed)"),
         }
     }
-    observed
+}
+
+impl<'de> Deserialize<'de> for SecretField {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SecretField, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(revealed) => Ok(SecretField::Revealed(revealed)),
+            other => SecretRef::deserialize(other).map(SecretField::Reference).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// `secureJsonFields` / `secureFields` (key → true when a value is stored) as the keys that
+/// are stored, in the answer's order; written back as the same table.
+pub mod stored_keys {
+    use super::*;
+
+    /// The stored keys of the table.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+        let table: Option<Map<String, Value>> = Option::deserialize(deserializer)?;
+        Ok(table.into_iter().flatten().filter(|(_, set)| set.as_bool() == Some(true)).map(|(key, _)| key).collect())
+    }
+
+    /// The table of the stored keys.
+    pub fn serialize<S: Serializer>(keys: &[String], serializer: S) -> Result<S::Ok, S::Error> {
+        let table: Map<String, Value> = keys.iter().map(|key| (key.clone(), Value::Bool(true))).collect();
+        table.serialize(serializer)
+    }
+}
+
+/// `{ KEY = { env = "VAR" } }` for each stored secret key (Grafana never returns values).
+pub fn secret_placeholders(keys: &[String], parts: &[&str]) -> Option<Value> {
+    let table: Map<String, Value> = keys
+        .iter()
+        .map(|key| {
+            let mut named = parts.to_vec();
+            named.push(key);
+            (key.clone(), json!({ "env": crate::secret_variable(&named) }))
+        })
+        .collect();
+    (!table.is_empty()).then_some(Value::Object(table))
+}
+
+/// The stored secret keys a comparison shows: those the definition sets (`wanted`), since
+/// Grafana keeps stored secrets a write does not mention; `None` (the default) when none.
+pub fn compared_secret_keys(stored: &[String], wanted: &[String]) -> Option<Vec<String>> {
+    let kept: Vec<String> = stored.iter().filter(|key| wanted.contains(key)).cloned().collect();
+    (!kept.is_empty()).then_some(kept)
 }

@@ -20,6 +20,18 @@ pub struct Answer {
     pub body: Value,
 }
 
+impl Answer {
+    /// The answer as `T`; one of another shape is an error naming what was read (`what`).
+    pub fn parse<T: serde::de::DeserializeOwned>(self, what: &str) -> Result<T, HandlerError> {
+        serde_json::from_value(self.body).map_err(|err| {
+            HandlerError::new(
+                mac_core::HandlerErrorKind::Other,
+                format!("Grafana's answer to {what} has an unexpected shape: {err}"),
+            )
+        })
+    }
+}
+
 impl Client {
     /// A client on `http`, built from the provider's settings (`X-Grafana-Org-Id` among its
     /// headers when `org_id` is set).

@@ -12,22 +12,20 @@
 //! version read at plan time, so a dashboard saved by someone since the plan is refused
 //! (412) rather than overwritten.
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LocalRef, RemoteObject, Resolved,
-    Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, Links, LocalRef, ObjectId, Relation,
+    Remote, RemoteObject, Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::client::Client;
-use crate::folder_ref::{FolderRef, folder_of};
+use crate::folder_ref::{FOLDER_FORMS, FolderRef};
 
 /// Hits per search request (Grafana's default limit; the maximum is 5000).
 const PAGE_SIZE: usize = 1000;
@@ -38,103 +36,170 @@ const SERVER_KEYS: [&str; 3] = ["id", "version", "iteration"];
 /// Keys of an export "for sharing externally" that are not part of the dashboard.
 const EXPORT_KEYS: [&str; 2] = ["__requires", "__elements"];
 
+/// The `dashboard` kind.
 #[derive(Debug)]
-pub struct DashboardHandler {
+pub(crate) struct DashboardKind {
     client: Arc<Client>,
-    project_root: PathBuf,
-    /// JSON files read so far this run (path → parsed object or the reason it is unusable),
-    /// so that validation, plan and apply of one run see the same content.
-    files: Mutex<HashMap<String, Result<Value, String>>>,
     /// The project whose owner marker every written dashboard carries (`crate::owner`).
     project: Option<String>,
 }
 
-impl DashboardHandler {
-    pub fn new(client: Arc<Client>, project_root: PathBuf) -> DashboardHandler {
-        DashboardHandler { client, project_root, files: Mutex::new(HashMap::new()), project: None }
+/// A dashboard definition (`[[grafana8.dashboard]]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dashboard {
+    /// The folder it lives in; General when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "dashboard_folder")]
+    pub folder: Option<FolderRef>,
+    /// The dashboard model, inline or in a JSON file (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<DashboardJson>,
+    /// The title, instead of the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The uid, instead of the model's; one derived from the local id when neither has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// A dashboard's `json`: the model as a table, or a JSON file exported from Grafana.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DashboardJson {
+    /// The dashboard model itself.
+    Model(Map<String, Value>),
+    /// `{ file = "dashboards/x.json" }`, relative to the project, with the file's JSON once read:
+    /// by the project loader, or `mac_core::project::read_file_fields` for a definition built in code.
+    File {
+        /// The path, relative to the project.
+        file: String,
+        /// The file's JSON.
+        content: Option<Value>,
+    },
+}
+
+impl DashboardJson {
+    /// A JSON file to be read (see [`DashboardJson::File`]).
+    pub fn file(path: impl Into<String>) -> DashboardJson {
+        DashboardJson::File { file: path.into(), content: None }
+    }
+
+    /// The path of a file reference.
+    fn path(&self) -> Option<&str> {
+        match self {
+            DashboardJson::File { file, .. } => Some(file),
+            DashboardJson::Model(_) => None,
+        }
+    }
+}
+
+impl Serialize for DashboardJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            DashboardJson::Model(model) => model.serialize(serializer),
+            DashboardJson::File { file, content: None } => json!({ "file": file }).serialize(serializer),
+            DashboardJson::File { file, content: Some(content) } => {
+                json!({ "file": file, "content": content }).serialize(serializer)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DashboardJson {
+    /// `{ file = "…" }` (with its `content` once read) is a file; any other table the model.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<DashboardJson, D::Error> {
+        let Value::Object(mut table) = Value::deserialize(deserializer)? else {
+            return Err(serde::de::Error::custom("`json` must be a table, or { file = \"dashboards/x.json\" }"));
+        };
+        let only_file = table.keys().all(|key| key == "file" || key == "content");
+        match table.get("file") {
+            Some(Value::String(file)) if only_file => {
+                let file = file.clone();
+                Ok(DashboardJson::File { file, content: table.remove("content") })
+            }
+            _ => Ok(DashboardJson::Model(table)),
+        }
+    }
+}
+
+/// `folder`, refused with a word about General.
+fn dashboard_folder<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<FolderRef>, D::Error> {
+    FolderRef::deserialize_or(deserializer, &format!("{FOLDER_FORMS} (leave it out for General)")).map(Some)
+}
+
+/// What a listed dashboard records: the stored model, its folder (`""`: General) and version.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredDashboard {
+    #[serde(default)]
+    dashboard: Map<String, Value>,
+    #[serde(default)]
+    folder_uid: String,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folder_title: Option<String>,
+}
+
+/// The answer of `GET /api/dashboards/uid/:uid`.
+#[derive(Debug, Deserialize)]
+struct DashboardAnswer {
+    #[serde(default)]
+    dashboard: Map<String, Value>,
+    #[serde(default)]
+    meta: DashboardMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DashboardMeta {
+    #[serde(default)]
+    folder_uid: Option<String>,
+    #[serde(default)]
+    folder_title: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// The answer of `POST /api/dashboards/db`.
+#[derive(Debug, Deserialize)]
+struct Saved {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// A hit of `/api/search`.
+#[derive(Debug, Deserialize)]
+struct SearchHit {
+    #[serde(default)]
+    uid: Option<String>,
+}
+
+/// A dashboard, compared: its folder (`null`: General) and its normalised model.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableDashboard {
+    folder_uid: Option<String>,
+    dashboard: Value,
+}
+
+impl DashboardKind {
+    pub fn new(client: Arc<Client>) -> DashboardKind {
+        DashboardKind { client, project: None }
     }
 
     /// Marks every dashboard written from now on as managed by `project`.
-    pub fn with_project(mut self, project: Option<String>) -> DashboardHandler {
+    pub fn with_project(mut self, project: Option<String>) -> DashboardKind {
         self.project = project;
         self
     }
 
-    /// The dashboard model a definition gives, before normalisation, or an error at its field.
-    fn model(&self, fields: &Fields) -> Result<Map<String, Value>, FieldError> {
-        let json = fields.get("json").ok_or_else(|| {
-            FieldError::at(
-                "",
-                "`json` is missing: the dashboard as a table (json = { title = \"…\", panels = […] }), or json = { file = \"dashboards/x.json\" }",
-            )
-        })?;
-        let Value::Object(table) = json else {
-            return Err(FieldError::at("/json", "`json` must be a table, or { file = \"dashboards/x.json\" }"));
-        };
-        match file_reference(table) {
-            // Read and parsed by the loader (see `file_fields`): the content is the definition's.
-            Some(path) if table.contains_key("content") => {
-                match dashboard_from_file(path, table.get("content").cloned().unwrap_or_default()) {
-                    Ok(Value::Object(model)) => Ok(model),
-                    Ok(_) => Err(FieldError::at("/json/file", format!("{path} does not hold a JSON object"))),
-                    Err(message) => Err(FieldError::at("/json/file", message)),
-                }
-            }
-            Some(path) => {
-                let mut files = self.files.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                let loaded =
-                    files.entry(path.to_owned()).or_insert_with(|| read_dashboard_file(&self.project_root, path));
-                match loaded {
-                    Ok(Value::Object(model)) => Ok(model.clone()),
-                    Ok(_) => Err(FieldError::at("/json/file", format!("{path} does not hold a JSON object"))),
-                    Err(message) => Err(FieldError::at("/json/file", message.clone())),
-                }
-            }
-            None => Ok(table.clone()),
-        }
-    }
-
-    /// The dashboard as it is to be written: the model with mac's uid and title, without the
-    /// server's keys.
-    fn to_write(&self, desired: &DesiredObject) -> Result<Map<String, Value>, FieldError> {
-        let mut model = self.model(&desired.fields)?;
-        for key in SERVER_KEYS.iter().chain(EXPORT_KEYS.iter()) {
-            model.remove(*key);
-        }
-        if model.get("__inputs").and_then(Value::as_array).is_some_and(Vec::is_empty) {
-            model.remove("__inputs");
-        }
-        model.insert("uid".to_owned(), json!(uid(&desired.id.local_id, &desired.fields, &model)));
-        if let Some(title) = desired.fields.get("title").and_then(Value::as_str) {
-            model.insert("title".to_owned(), json!(title));
-        }
-        if let Some(Value::String(title)) = model.get("title") {
-            let trimmed = title.trim().to_owned();
-            model.insert("title".to_owned(), json!(trimmed));
-        }
-        Ok(model)
-    }
-
-    async fn get(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+    async fn get(&self, uid: &str) -> Result<Option<DashboardAnswer>, HandlerError> {
         match self.client.get(&["api", "dashboards", "uid", uid], &[]).await {
-            Ok(answer) => Ok(Some(answer.body)),
+            Ok(answer) => Ok(Some(answer.parse("GET /api/dashboards/uid/:uid")?)),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
-        }
-    }
-
-    /// The folder uid to write into (`""` is General).
-    async fn target_folder(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<String, HandlerError> {
-        match folder_of(&desired.fields) {
-            None => Ok(String::new()),
-            Some(FolderRef::Uid(uid)) => Ok(uid),
-            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
-                Some(Resolved::Known(folder)) => Ok(folder.remote_id.clone()),
-                _ => {
-                    Err(HandlerError::new(HandlerErrorKind::Other, format!("folder `{local_id}` has not been created"))
-                        .at("/folder"))
-                }
-            },
         }
     }
 
@@ -142,40 +207,140 @@ impl DashboardHandler {
     /// update; without it the dashboard is new.
     async fn post(
         &self,
-        desired: &DesiredObject,
+        id: &ObjectId,
+        desired: &Dashboard,
         refs: &dyn Resolver,
         existing: Option<(i64, i64)>,
     ) -> Result<RemoteObject, HandlerError> {
-        let mut model = self.to_write(desired).map_err(field_error)?;
+        let mut model = to_write(id, desired).map_err(field_error)?;
         crate::owner::mark_dashboard(&mut model, self.project.as_deref());
-        let folder_uid = self.target_folder(desired, refs).await?;
+        let folder_uid = target_folder(desired, refs)?;
         if let Some((id, version)) = existing {
             // The id keeps the dashboard's identity even when its uid changes in code.
             model.insert("id".to_owned(), json!(id));
             model.insert("version".to_owned(), json!(version));
         }
-        let body = json!({
+        let mut body = json!({
             "dashboard": model,
             "folderUid": folder_uid,
             "overwrite": false,
             "message": "mac",
         });
-        let answer = self
+        let saved: Saved = self
             .client
             .send(Method::POST, self.client.url(&["api", "dashboards", "db"], &[]), Some(&body))
             .await
-            .map_err(|err| locate(err, desired))?;
-        let mut stored = model;
-        stored.insert("id".to_owned(), answer.body.get("id").cloned().unwrap_or_default());
-        stored.insert("uid".to_owned(), answer.body.get("uid").cloned().unwrap_or_default());
-        let version = answer.body.get("version").cloned().unwrap_or_default();
-        stored.insert("version".to_owned(), version.clone());
-        Ok(dashboard_object(&Value::Object(stored), &folder_uid, version))
+            .map_err(|err| locate(err, desired))?
+            .parse("POST /api/dashboards/db")?;
+        let Value::Object(mut stored) = body["dashboard"].take() else { unreachable!("the model is a table") };
+        stored.insert("id".to_owned(), json!(saved.id));
+        stored.insert("uid".to_owned(), json!(saved.uid));
+        stored.insert("version".to_owned(), json!(saved.version));
+        Ok(dashboard_object(StoredDashboard {
+            dashboard: stored,
+            folder_uid,
+            version: saved.version,
+            folder_title: None,
+        }))
+    }
+
+    async fn create(
+        &self,
+        id: &ObjectId,
+        desired: &Dashboard,
+        refs: &dyn Resolver,
+    ) -> Result<RemoteObject, HandlerError> {
+        match self.post(id, desired, refs, None).await {
+            Ok(written) => Ok(written),
+            // 412 version-mismatch on a create means the uid exists: after a lost answer that
+            // is our own dashboard (same title), which is then brought up to date.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => {
+                let wanted = to_write(id, desired).map_err(field_error)?;
+                let uid = wanted.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+                if let Some(existing) = self.get(&uid).await?
+                    && existing.dashboard.get("title") == wanted.get("title")
+                {
+                    let existing_id = existing.dashboard.get("id").and_then(Value::as_i64).unwrap_or_default();
+                    let version = existing.meta.version.unwrap_or_default();
+                    return self.post(id, desired, refs, Some((existing_id, version))).await;
+                }
+                Err(HandlerError::new(
+                    HandlerErrorKind::Conflict,
+                    format!(
+                        "cannot create dashboard (uid {uid}): {}. If it is the dashboard you mean, add it to state with `mac apply --adopt`",
+                        err.message
+                    ),
+                )
+                .at(err.pointer.unwrap_or_else(|| "/json".to_owned())))
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// The dashboard model a definition gives, before normalisation, or an error at its field.
+fn model(desired: &Dashboard) -> Result<Map<String, Value>, FieldError> {
+    match &desired.json {
+        None => Err(FieldError::at(
+            "",
+            "`json` is missing: the dashboard as a table (json = { title = \"…\", panels = […] }), or json = { file = \"dashboards/x.json\" }",
+        )),
+        Some(DashboardJson::Model(model)) => Ok(model.clone()),
+        // Read and parsed by the loader (see `file_fields`): the content is the definition's.
+        Some(DashboardJson::File { file, content: Some(content) }) => {
+            match dashboard_from_file(file, content.clone()) {
+                Ok(Value::Object(model)) => Ok(model),
+                Ok(_) => Err(FieldError::at("/json/file", format!("{file} does not hold a JSON object"))),
+                Err(message) => Err(FieldError::at("/json/file", message)),
+            }
+        }
+        // A definition built in code whose file nobody read: planning reads no files itself,
+        // so that the same inputs give the same plan.
+        Some(DashboardJson::File { file, content: None }) => Err(FieldError::at(
+            "/json/file",
+            format!(
+                "{file} has not been read: the project loader reads `json = {{ file = … }}`, and a definition built in code reads it first with mac_core::project::read_file_fields"
+            ),
+        )),
+    }
+}
+
+/// The dashboard as it is to be written: the model with mac's uid and title, without the
+/// server's keys.
+fn to_write(id: &ObjectId, desired: &Dashboard) -> Result<Map<String, Value>, FieldError> {
+    let mut model = model(desired)?;
+    for key in SERVER_KEYS.iter().chain(EXPORT_KEYS.iter()) {
+        model.remove(*key);
+    }
+    if model.get("__inputs").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+        model.remove("__inputs");
+    }
+    model.insert("uid".to_owned(), json!(uid(&id.local_id, desired, &model)));
+    if let Some(title) = &desired.title {
+        model.insert("title".to_owned(), json!(title));
+    }
+    if let Some(Value::String(title)) = model.get("title") {
+        let trimmed = title.trim().to_owned();
+        model.insert("title".to_owned(), json!(trimmed));
+    }
+    Ok(model)
+}
+
+/// The folder uid to write into (`""` is General).
+fn target_folder(desired: &Dashboard, refs: &dyn Resolver) -> Result<String, HandlerError> {
+    match &desired.folder {
+        None => Ok(String::new()),
+        Some(FolderRef::Uid(uid)) => Ok(uid.clone()),
+        Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", local_id)) {
+            Some(Resolved::Known(folder)) => Ok(folder.remote_id.clone()),
+            _ => Err(HandlerError::new(HandlerErrorKind::Other, format!("folder `{local_id}` has not been created"))
+                .at("/folder")),
+        },
     }
 }
 
 /// Where Grafana's refusal belongs in the definition.
-fn locate(error: HandlerError, desired: &DesiredObject) -> HandlerError {
+fn locate(error: HandlerError, desired: &Dashboard) -> HandlerError {
     let message = error.message.clone();
     let error = if error.kind == HandlerErrorKind::Conflict && message.contains("has been changed by someone else") {
         HandlerError::new(
@@ -186,7 +351,7 @@ fn locate(error: HandlerError, desired: &DesiredObject) -> HandlerError {
         error
     };
     if message.contains("title") || message.contains("name") {
-        let pointer = if desired.fields.contains_key("title") { "/title" } else { "/json" };
+        let pointer = if desired.title.is_some() { "/title" } else { "/json" };
         return error.at(pointer);
     }
     if message.contains("Folder") {
@@ -199,23 +364,8 @@ fn field_error(error: FieldError) -> HandlerError {
     HandlerError::new(HandlerErrorKind::Invalid, error.message).at(error.pointer)
 }
 
-/// `{ file = "…" }`: the path of a JSON file (with its parsed `content` once the loader read it).
-fn file_reference(table: &Map<String, Value>) -> Option<&str> {
-    if table.keys().any(|key| key != "file" && key != "content") {
-        return None;
-    }
-    table.get("file").and_then(Value::as_str)
-}
-
-/// Reads a dashboard exported from Grafana: the model itself ("Export → Save to file"), or
-/// the answer of `GET /api/dashboards/uid/…` (`{ "dashboard": …, "meta": … }`).
-fn read_dashboard_file(root: &Path, relative: &str) -> Result<Value, String> {
-    let text = std::fs::read_to_string(root.join(relative)).map_err(|err| format!("cannot read {relative}: {err}"))?;
-    let parsed: Value = serde_json::from_str(&text).map_err(|err| format!("{relative} is not valid JSON: {err}"))?;
-    dashboard_from_file(relative, parsed)
-}
-
-/// The dashboard model in a file's JSON: the model itself, or unwrapped from an API answer;
+/// The dashboard model in a file's JSON: the model itself ("Export → Save to file"), or
+/// unwrapped from the answer of `GET /api/dashboards/uid/…` (`{ "dashboard": …, "meta": … }`);
 /// an export for sharing externally is refused.
 fn dashboard_from_file(relative: &str, parsed: Value) -> Result<Value, String> {
     let model = match parsed {
@@ -240,36 +390,33 @@ fn dashboard_from_file(relative: &str, parsed: Value) -> Result<Value, String> {
 }
 
 /// The definition's `uid`, else the JSON's, else one derived from the local id.
-fn uid(local_id: &str, fields: &Fields, model: &Map<String, Value>) -> String {
-    fields
-        .get("uid")
-        .and_then(Value::as_str)
+fn uid(local_id: &str, desired: &Dashboard, model: &Map<String, Value>) -> String {
+    desired
+        .uid
+        .as_deref()
         .or_else(|| model.get("uid").and_then(Value::as_str).filter(|uid| !uid.is_empty()))
         .map_or_else(|| crate::folder::derived_uid(local_id), str::to_owned)
 }
 
-/// A remote dashboard: id its uid; the stored model, its folder and its version.
-fn dashboard_object(model: &Value, folder_uid: &str, version: Value) -> RemoteObject {
-    let uid = model.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+/// A remote dashboard: id its uid.
+fn dashboard_object(stored: StoredDashboard) -> RemoteObject {
+    let uid = stored.dashboard.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
     RemoteObject {
         remote_id: uid.clone(),
         adoption_key: Some(uid),
-        fields: json!({ "dashboard": model, "folder_uid": folder_uid, "version": version }),
+        fields: serde_json::to_value(stored).unwrap_or_default(),
         part_ids: BTreeMap::new(),
     }
 }
 
 /// The answer of `GET /api/dashboards/uid/:uid` as a remote object.
-fn from_answer(answer: &Value) -> RemoteObject {
-    let model = answer.get("dashboard").cloned().unwrap_or_default();
-    let folder_uid = answer.pointer("/meta/folderUid").and_then(Value::as_str).unwrap_or_default();
-    let mut object = dashboard_object(&model, folder_uid, answer.pointer("/meta/version").cloned().unwrap_or_default());
-    if let Some(title) = answer.pointer("/meta/folderTitle")
-        && let Value::Object(fields) = &mut object.fields
-    {
-        fields.insert("folder_title".to_owned(), title.clone());
-    }
-    object
+fn from_answer(answer: DashboardAnswer) -> RemoteObject {
+    dashboard_object(StoredDashboard {
+        dashboard: answer.dashboard,
+        folder_uid: answer.meta.folder_uid.unwrap_or_default(),
+        version: answer.meta.version,
+        folder_title: answer.meta.folder_title,
+    })
 }
 
 /// The model without an owner marker, which is never compared (`crate::owner`).
@@ -279,8 +426,7 @@ fn unmarked(mut model: Map<String, Value>) -> Map<String, Value> {
 }
 
 /// The model in the comparable form: no server keys, no nulls, no empty lists or tables.
-fn normalise(model: &Map<String, Value>) -> Value {
-    let mut model = model.clone();
+fn normalise(mut model: Map<String, Value>) -> Value {
     for key in SERVER_KEYS.iter().chain(EXPORT_KEYS.iter()) {
         model.remove(*key);
     }
@@ -309,54 +455,31 @@ fn is_empty(value: &Value) -> bool {
     }
 }
 
-fn folder_value(folder_uid: &str) -> Value {
-    if folder_uid.is_empty() { Value::Null } else { json!(folder_uid) }
-}
-
-fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Vec<FieldError>> {
-    const KEYS: [&str; 4] = ["folder", "json", "title", "uid"];
+fn validate_dashboard(desired: &Dashboard) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    for key in fields.keys().filter(|key| !KEYS.contains(&key.as_str())) {
-        errors.push(FieldError::at(
-            format!("/{key}"),
-            format!("unknown field `{key}`, expected one of {}", KEYS.join(", ")),
-        ));
-    }
-    match fields.get("folder") {
-        None => {}
-        Some(Value::String(local_id)) if !local_id.is_empty() => {}
-        Some(Value::Object(table))
-            if table.len() == 1 && table.get("uid").and_then(Value::as_str).is_some_and(crate::folder::valid_uid) => {}
-        _ => errors.push(FieldError::at(
-            "/folder",
-            "`folder` must be the id of a folder defined here, or { uid = \"…\" } of one that is not (leave it out for General)",
-        )),
-    }
-    if let Some(uid) = fields.get("uid")
-        && !uid.as_str().is_some_and(crate::folder::valid_uid)
+    if let Some(uid) = &desired.uid
+        && !crate::folder::valid_uid(uid)
     {
         errors.push(FieldError::at("/uid", "a dashboard uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
     }
-    if let Some(title) = fields.get("title")
-        && title.as_str().is_none_or(|title| title.trim().is_empty())
+    if let Some(title) = &desired.title
+        && title.trim().is_empty()
     {
         errors.push(FieldError::at("/title", "`title` must be a non-empty string"));
     }
-    if let Some(Value::Object(table)) = fields.get("json")
-        && table.contains_key("file")
-        && file_reference(table).is_none()
+    if let Some(DashboardJson::Model(model)) = &desired.json
+        && model.contains_key("file")
     {
         errors.push(FieldError::at("/json/file", "`json = { file = \"dashboards/x.json\" }` takes only a path"));
     }
-    match handler.model(fields) {
+    match model(desired) {
         Err(error) => errors.push(error),
         Ok(model) => {
-            let file = fields.get("json").and_then(Value::as_object).and_then(file_reference);
+            let file = desired.json.as_ref().and_then(DashboardJson::path);
             let at = if file.is_some() { "/json/file" } else { "/json" };
             let within = file.map(|path| format!(" in {path}")).unwrap_or_default();
-            let title = fields.get("title").or_else(|| model.get("title"));
-            if !fields.contains_key("title")
-                && title.and_then(Value::as_str).is_none_or(|title| title.trim().is_empty())
+            if desired.title.is_none()
+                && model.get("title").and_then(Value::as_str).is_none_or(|title| title.trim().is_empty())
             {
                 errors.push(FieldError::at(
                     at,
@@ -365,7 +488,7 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
                     ),
                 ));
             }
-            if !fields.contains_key("uid")
+            if desired.uid.is_none()
                 && let Some(uid) = model.get("uid").filter(|uid| !uid.is_null())
                 && !uid.as_str().is_some_and(|uid| uid.is_empty() || crate::folder::valid_uid(uid))
             {
@@ -387,55 +510,65 @@ fn validate_fields(handler: &DashboardHandler, fields: &Fields) -> Result<(), Ve
 }
 
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for DashboardHandler {
+impl Kind for DashboardKind {
+    type Desired = Dashboard;
+    type Remote = StoredDashboard;
+    type Comparable = ComparableDashboard;
+    type Context = ();
+
     fn file_fields(&self) -> Vec<&'static str> {
         vec!["/json"]
     }
 
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        validate_fields(self, fields)
+    fn validate(&self, desired: &Dashboard) -> Result<(), Vec<FieldError>> {
+        validate_dashboard(desired)
     }
 
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        crate::folder_ref::folder_references(fields)
+    fn references(&self, desired: &Dashboard) -> Vec<(String, LocalRef)> {
+        desired.folder.as_ref().map(FolderRef::references).unwrap_or_default()
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        let model = self.model(&desired.fields).ok()?;
-        Some(uid(&desired.id.local_id, &desired.fields, &model))
+    fn adoption_key(&self, id: &ObjectId, desired: &Dashboard, _refs: &dyn Resolver) -> Option<String> {
+        let model = model(desired).ok()?;
+        Some(uid(&id.local_id, desired, &model))
     }
 
-    fn desired(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let model = self.to_write(desired)?;
-        let folder_uid = match folder_of(&desired.fields) {
-            None => Value::Null,
-            Some(FolderRef::Uid(uid)) => json!(uid),
-            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", &local_id)) {
-                Some(Resolved::Known(folder)) => json!(folder.remote_id),
-                _ => json!(KNOWN_AFTER_APPLY),
+    fn desired(
+        &self,
+        id: &ObjectId,
+        desired: &Dashboard,
+        refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableDashboard, FieldError> {
+        let model = to_write(id, desired)?;
+        let folder_uid = match &desired.folder {
+            None => None,
+            Some(FolderRef::Uid(uid)) => Some(uid.clone()),
+            Some(FolderRef::Local(local_id)) => match refs.resolve(&LocalRef::new("folder", local_id)) {
+                Some(Resolved::Known(folder)) => Some(folder.remote_id.clone()),
+                _ => Some(KNOWN_AFTER_APPLY.to_owned()),
             },
         };
-        Ok(json!({ "folder_uid": folder_uid, "dashboard": normalise(&unmarked(model)) }))
+        Ok(ComparableDashboard { folder_uid, dashboard: normalise(unmarked(model)) })
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        let model = remote.fields.get("dashboard").and_then(Value::as_object).cloned().unwrap_or_default();
-        let model = unmarked(model);
-        let folder_uid = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
-        json!({ "folder_uid": folder_value(folder_uid), "dashboard": normalise(&model) })
+    fn observed(&self, remote: &Remote<'_, StoredDashboard>) -> ComparableDashboard {
+        let stored = &remote.fields;
+        let folder_uid = Some(stored.folder_uid.clone()).filter(|uid| !uid.is_empty());
+        ComparableDashboard { folder_uid, dashboard: normalise(unmarked(stored.dashboard.clone())) }
     }
 
-    fn owner(&self, remote: &RemoteObject) -> Option<String> {
-        crate::owner::dashboard_owner(remote)
+    fn owner(&self, remote: &Remote<'_, StoredDashboard>) -> Option<String> {
+        crate::owner::dashboard_owner(&remote.fields.dashboard)
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let title = remote.fields.pointer("/dashboard/title").and_then(Value::as_str).unwrap_or_default();
-        let folder = match remote.fields.get("folder_title").and_then(Value::as_str) {
+    fn describe(&self, remote: &Remote<'_, StoredDashboard>) -> String {
+        let title = remote.fields.dashboard.get("title").and_then(Value::as_str).unwrap_or_default();
+        let folder = match remote.fields.folder_title.as_deref() {
             Some(folder) if !folder.is_empty() => format!(" in folder {folder:?}"),
             _ => " in General".to_owned(),
         };
-        format!("dashboard {title:?}{folder}, uid {:?}", remote.remote_id)
+        format!("dashboard {title:?}{folder}, uid {:?}", remote.remote_id())
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
@@ -451,33 +584,30 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
     /// the owner marker; `json` being a file field, the engine writes it to a JSON file
     /// beside the definitions and the definition refers to it (`json = { file = … }`), as a
     /// dashboard exported from Grafana would be. The uid Grafana has stays in the JSON.
-    fn import(&self, remote: &RemoteObject, refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let model = remote.fields.get("dashboard")?.as_object()?;
-        let title = model.get("title")?.as_str()?.to_owned();
-        let mut json = unmarked(model.clone());
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredDashboard>,
+        refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let stored = &remote.fields;
+        let title = stored.dashboard.get("title")?.as_str()?.to_owned();
+        let mut json = unmarked(stored.dashboard.clone());
         for key in SERVER_KEYS {
             json.remove(key);
         }
-        let json = Value::Object(json);
-        let folder_uid = remote.fields.get("folder_uid").and_then(Value::as_str).unwrap_or_default();
-        let folder_title = remote.fields.get("folder_title").and_then(Value::as_str).unwrap_or("General");
-        let mut fields = Fields::new();
-        let file = if folder_uid.is_empty() {
-            "general".to_owned()
+        let folder_title = stored.folder_title.as_deref().unwrap_or("General");
+        let (folder, file) = if stored.folder_uid.is_empty() {
+            (None, "general".to_owned())
         } else {
-            match refs.local_id("folder", folder_uid) {
-                Some(local_id) => {
-                    fields.insert("folder".to_owned(), json!(local_id));
-                    local_id.to_owned()
-                }
-                None => {
-                    fields.insert("folder".to_owned(), json!({ "uid": folder_uid }));
-                    crate::slug(folder_title)
-                }
+            match refs.local_id("folder", &stored.folder_uid) {
+                Some(local_id) => (Some(FolderRef::Local(local_id.to_owned())), local_id.to_owned()),
+                None => (Some(FolderRef::Uid(stored.folder_uid.clone())), crate::slug(folder_title)),
             }
         };
-        fields.insert("json".to_owned(), json);
-        Some(mac_core::ImportedFields {
+        let definition = Dashboard { folder, json: Some(DashboardJson::Model(json)), title: None, uid: None };
+        let Ok(Value::Object(fields)) = serde_json::to_value(definition) else { return None };
+        Some(ImportedFields {
             local_id: crate::slug(&title),
             fields,
             file,
@@ -486,21 +616,18 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
         })
     }
 
-    fn relations(&self) -> Vec<(mac_core::Relation, &'static str)> {
-        vec![(mac_core::Relation::LivesIn, "folder"), (mac_core::Relation::Uses, "datasource")]
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        vec![(Relation::LivesIn, "folder"), (Relation::Uses, "datasource")]
     }
 
-    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
-        crate::links::dashboard(remote)
+    fn links(&self, remote: &Remote<'_, StoredDashboard>) -> Links {
+        crate::links::dashboard(remote.remote_id(), &remote.fields.dashboard, &remote.fields.folder_uid)
     }
 
     /// Folder membership needs only the search pages; what a dashboard uses needs its JSON,
-    /// one GET per dashboard, as [`Handler::list`] reads it.
-    async fn list_for_links(
-        &self,
-        relations: &std::collections::BTreeSet<mac_core::Relation>,
-    ) -> Result<Vec<RemoteObject>, HandlerError> {
-        if relations.contains(&mac_core::Relation::Uses) {
+    /// one GET per dashboard, as [`Kind::list`] reads it.
+    async fn list_for_links(&self, relations: &BTreeSet<Relation>) -> Result<Vec<RemoteObject>, HandlerError> {
+        if relations.contains(&Relation::Uses) {
             self.list().await
         } else {
             crate::links::dashboards_by_search(&self.client, PAGE_SIZE).await
@@ -511,10 +638,10 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
         let mut uids = Vec::new();
         for page in 1.. {
             let query = [("type", "dash-db".to_owned()), ("limit", PAGE_SIZE.to_string()), ("page", page.to_string())];
-            let answer = self.client.get(&["api", "search"], &query).await?;
-            let hits = answer.body.as_array().cloned().unwrap_or_default();
-            uids.extend(hits.iter().filter_map(|hit| hit.get("uid")?.as_str().map(str::to_owned)));
-            if hits.len() < PAGE_SIZE {
+            let hits: Vec<SearchHit> = self.client.get(&["api", "search"], &query).await?.parse("GET /api/search")?;
+            let full_page = hits.len() >= PAGE_SIZE;
+            uids.extend(hits.into_iter().filter_map(|hit| hit.uid));
+            if !full_page {
                 break;
             }
         }
@@ -530,7 +657,7 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
                 let client = self.client.clone();
                 running.spawn(async move {
                     match client.get(&["api", "dashboards", "uid", &uid], &[]).await {
-                        Ok(answer) => Ok(Some(from_answer(&answer.body))),
+                        Ok(answer) => Ok(Some(from_answer(answer.parse("GET /api/dashboards/uid/:uid")?))),
                         // Deleted between the search and the read.
                         Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
                         Err(err) => Err(err),
@@ -548,7 +675,7 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
     }
 
     async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.get(remote_id).await?.as_ref().map(from_answer))
+        Ok(self.get(remote_id).await?.map(from_answer))
     }
 
     /// A dashboard's JSON is read one GET per dashboard: a saved plan re-reads only its own.
@@ -561,43 +688,18 @@ impl mac_core::legacy::LegacyHandler for DashboardHandler {
         self.read(key).await
     }
 
-    async fn create(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        match self.post(desired, refs, None).await {
-            Ok(written) => Ok(written),
-            // 412 version-mismatch on a create means the uid exists: after a lost answer that
-            // is our own dashboard (same title), which is then brought up to date.
-            Err(err) if err.kind == HandlerErrorKind::Conflict => {
-                let wanted = self.to_write(desired).map_err(field_error)?;
-                let uid = wanted.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-                if let Some(existing) = self.get(&uid).await?
-                    && existing.pointer("/dashboard/title") == wanted.get("title")
-                {
-                    let id = existing.pointer("/dashboard/id").and_then(Value::as_i64).unwrap_or_default();
-                    let version = existing.pointer("/meta/version").and_then(Value::as_i64).unwrap_or_default();
-                    return self.post(desired, refs, Some((id, version))).await;
-                }
-                Err(HandlerError::new(
-                    HandlerErrorKind::Conflict,
-                    format!(
-                        "cannot create dashboard (uid {uid}): {}. If it is the dashboard you mean, add it to state with `mac apply --adopt`",
-                        err.message
-                    ),
-                )
-                .at(err.pointer.unwrap_or_else(|| "/json".to_owned())))
-            }
-            Err(err) => Err(err),
-        }
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &Dashboard,
         refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let id = current.fields.pointer("/dashboard/id").and_then(Value::as_i64).unwrap_or_default();
-        let version = current.fields.get("version").and_then(Value::as_i64).unwrap_or_default();
-        self.post(desired, refs, Some((id, version))).await
+        let Some(current) = current else { return self.create(id, desired, refs).await };
+        let stored = StoredDashboard::deserialize(&current.fields).ok();
+        let existing_id = stored.as_ref().and_then(|stored| stored.dashboard.get("id")?.as_i64()).unwrap_or_default();
+        let version = stored.and_then(|stored| stored.version).unwrap_or_default();
+        self.post(id, desired, refs, Some((existing_id, version))).await
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
@@ -630,21 +732,83 @@ mod tests {
             ] } } } }],
         });
         let object = |value: Value| value.as_object().cloned().unwrap_or_default();
-        let changes = mac_core::diff::diff(&normalise(&object(stored)), &normalise(&object(written)), &|_| None);
+        let changes = mac_core::diff::diff(&normalise(object(stored)), &normalise(object(written)), &|_| None);
         assert!(changes.is_empty(), "{changes:#?}");
     }
 
     #[test]
     fn a_file_exported_for_sharing_is_refused_with_its_placeholders() {
-        let dir = std::env::temp_dir().join(format!("mac-dashboard-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        std::fs::write(dir.join("shared.json"), r#"{"__inputs":[{"name":"DS_PROMETHEUS"}],"title":"x"}"#)
-            .expect("write");
-        std::fs::write(dir.join("api.json"), r#"{"dashboard":{"title":"x","uid":"a"},"meta":{"version":2}}"#)
-            .expect("write");
-        let error = read_dashboard_file(&dir, "shared.json").expect_err("refused");
+        let shared = json!({ "__inputs": [{ "name": "DS_PROMETHEUS" }], "title": "x" });
+        let error = dashboard_from_file("shared.json", shared).expect_err("refused");
         assert!(error.contains("${DS_PROMETHEUS}"), "{error}");
-        assert_eq!(read_dashboard_file(&dir, "api.json").expect("unwrapped"), json!({ "title": "x", "uid": "a" }));
-        let _ = std::fs::remove_dir_all(dir);
+        let api = json!({ "dashboard": { "title": "x", "uid": "a" }, "meta": { "version": 2 } });
+        assert_eq!(dashboard_from_file("api.json", api).expect("unwrapped"), json!({ "title": "x", "uid": "a" }));
+    }
+
+    #[test]
+    fn a_file_nobody_read_is_an_error_at_its_field_not_a_read() {
+        let unread: Dashboard =
+            serde_json::from_value(json!({ "json": { "file": "dashboards/x.json" } })).expect("a file reference");
+        assert_eq!(unread.json, Some(DashboardJson::file("dashboards/x.json")));
+        let errors = validate_dashboard(&unread).expect_err("refused");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].pointer, "/json/file");
+        assert!(errors[0].message.contains("mac_core::project::read_file_fields"), "{}", errors[0].message);
+
+        let read: Dashboard = serde_json::from_value(
+            json!({ "json": { "file": "dashboards/x.json", "content": { "title": "X", "panels": [] } } }),
+        )
+        .expect("a file read by the loader");
+        assert_eq!(validate_dashboard(&read), Ok(()));
+        let id = ObjectId::new("grafana8", "dashboard", "x");
+        assert_eq!(to_write(&id, &read).expect("a model").get("title"), Some(&json!("X")));
+    }
+
+    #[test]
+    fn a_definition_built_in_code_reads_its_file_as_the_loader_does() {
+        let root = std::env::temp_dir().join(format!("mac-dashboard-file-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("dashboards")).expect("a temp dir");
+        std::fs::write(root.join("dashboards/x.json"), r#"{"title":"X","uid":"x"}"#).expect("written");
+        let settings = mac_core::ProviderSettings {
+            instance: "grafana8.code".to_owned(),
+            values: json!({ "url": "http://127.0.0.1:1", "token": { "env": "MAC_TEST_UNSET_TOKEN" } }),
+            project_root: root.clone(),
+            project: None,
+        };
+        let mut providers = mac_core::Providers::new();
+        providers.insert("grafana8.code", crate::build_provider(&settings).expect("settings")).expect("inserted");
+        let handler = providers.handler("grafana8.code", "dashboard").expect("a dashboard handler").clone();
+        let built = |path: &str| {
+            let typed = Dashboard { json: Some(DashboardJson::file(path)), ..Dashboard::default() };
+            let id = ObjectId::new("grafana8.code", "dashboard", "x");
+            mac_core::Definition::from_typed(id, &typed, mac_core::Location::file("code.rs")).expect("a table")
+        };
+
+        let mut definition = built("dashboards/x.json");
+        let unread = handler.validate(&definition.fields).expect_err("nothing read the file yet");
+        assert_eq!(unread[0].pointer, "/json/file");
+        mac_core::project::read_file_fields(&mut definition, &providers, &root).expect("read");
+        assert_eq!(
+            definition.fields["json"],
+            json!({ "file": "dashboards/x.json", "content": { "title": "X", "uid": "x" } })
+        );
+        assert_eq!(handler.validate(&definition.fields), Ok(()));
+
+        let mut missing = built("dashboards/missing.json");
+        let error = mac_core::project::read_file_fields(&mut missing, &providers, &root).expect_err("no such file");
+        assert!(error.to_string().starts_with("code.rs:1:1: cannot read dashboards/missing.json"), "{error}");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_typed_definition_reads_back_as_written() {
+        let dashboard = Dashboard {
+            folder: Some(FolderRef::Uid("ops".to_owned())),
+            json: Some(DashboardJson::Model(json!({ "title": "T" }).as_object().cloned().unwrap_or_default())),
+            ..Dashboard::default()
+        };
+        let fields = serde_json::to_value(&dashboard).expect("serialises");
+        assert_eq!(fields, json!({ "folder": { "uid": "ops" }, "json": { "title": "T" } }));
+        assert_eq!(serde_json::from_value::<Dashboard>(fields).expect("parses"), dashboard);
     }
 }

@@ -1,32 +1,67 @@
 //! `folder`: a Grafana folder (`/api/folders`, API.md §2).
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, LinkedObject, RemoteObject, Resolver,
-    async_trait,
+    FieldError, Fields, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LinkedObject, Links,
+    ObjectId, Remote, RemoteObject, Resolver, async_trait,
 };
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use crate::client::Client;
 
 /// Folders listed per request; Grafana's default page size (pkg/api/folder.go).
 const PAGE_SIZE: usize = 1000;
 
+/// The `folder` kind.
 #[derive(Debug)]
-pub struct FolderHandler {
+pub(crate) struct FolderKind {
     client: Arc<Client>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A folder definition (`[[grafana8.folder]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FolderFields {
-    title: String,
+pub struct Folder {
+    /// The title; Grafana keeps titles unique per org by their URL slug.
+    pub title: String,
+    /// The uid; one derived from the local id when left out ([`derived_uid`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+/// A folder as Grafana answers it (`GET /api/folders`, `/api/folders/:uid`, the POST and PUT).
+#[derive(Debug, Deserialize)]
+struct FolderAnswer {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// What a listed folder records (`RemoteObject::fields`).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StoredFolder {
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// A folder, compared: the uid only when the definition names one.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableFolder {
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<String>,
 }
 
@@ -87,47 +122,119 @@ pub fn title_slug(title: &str) -> Option<String> {
     Some(if slug.is_empty() { format!("title:{title}") } else { slug.to_owned() })
 }
 
-impl FolderHandler {
-    pub fn new(client: Arc<Client>) -> FolderHandler {
-        FolderHandler { client }
+/// The ruler's rules of one folder (`GET /api/ruler/grafana/api/v1/rules/:folder`): its
+/// groups by folder title.
+type RulerFolders = BTreeMap<String, Vec<RulerGroup>>;
+
+#[derive(Debug, Deserialize)]
+struct RulerGroup {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    rules: Vec<RulerRule>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RulerRule {
+    #[serde(default)]
+    grafana_alert: Option<RulerAlert>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RulerAlert {
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// A dashboard hit of `/api/search`.
+#[derive(Debug, Deserialize)]
+struct SearchHit {
+    #[serde(default)]
+    title: Option<String>,
+}
+
+/// A page of `GET /api/library-elements` (libraryelements/models.go).
+#[derive(Debug, Default, Deserialize)]
+struct LibraryElements {
+    #[serde(default)]
+    result: LibraryElementsPage,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LibraryElementsPage {
+    #[serde(default)]
+    elements: Option<Vec<LibraryElement>>,
+    #[serde(default)]
+    total_count: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct LibraryElement {
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    name: Option<String>,
+    /// 1 is a panel, 2 a variable.
+    #[serde(default)]
+    kind: Option<i64>,
+    #[serde(default)]
+    meta: LibraryElementMeta,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LibraryElementMeta {
+    #[serde(default)]
+    folder_uid: Option<String>,
+}
+
+impl FolderKind {
+    pub fn new(client: Arc<Client>) -> FolderKind {
+        FolderKind { client }
     }
 
-    fn uid(desired: &DesiredObject) -> String {
-        desired
-            .fields
-            .get("uid")
-            .and_then(Value::as_str)
-            .map_or_else(|| derived_uid(&desired.id.local_id), str::to_owned)
+    fn uid(id: &ObjectId, desired: &Folder) -> String {
+        desired.uid.clone().unwrap_or_else(|| derived_uid(&id.local_id))
     }
 
-    fn title(desired: &DesiredObject) -> Result<String, HandlerError> {
-        desired
-            .fields
-            .get("title")
-            .and_then(Value::as_str)
-            .map(|title| title.trim().to_owned())
-            .ok_or_else(|| HandlerError::new(HandlerErrorKind::Invalid, "`title` must be a string").at("/title"))
-    }
-
-    async fn get(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+    async fn get(&self, uid: &str) -> Result<Option<FolderAnswer>, HandlerError> {
         match self.client.get(&["api", "folders", uid], &[]).await {
-            Ok(answer) => Ok(Some(answer.body)),
+            Ok(answer) => Ok(Some(answer.parse("GET /api/folders/:uid")?)),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
+    }
+
+    /// Every folder, in pages.
+    async fn folders(&self) -> Result<Vec<FolderAnswer>, HandlerError> {
+        let mut folders = Vec::new();
+        for page in 1.. {
+            let answer = self
+                .client
+                .get(&["api", "folders"], &[("limit", PAGE_SIZE.to_string()), ("page", page.to_string())])
+                .await?;
+            let items: Vec<FolderAnswer> = answer.parse("GET /api/folders")?;
+            let full_page = items.len() >= PAGE_SIZE;
+            folders.extend(items);
+            if !full_page {
+                break;
+            }
+        }
+        Ok(folders)
     }
 
     /// The folder whose title has the same slug as `title`, if one does and it can be told
     /// offline (see [`title_slug`]), else one with the same title whatever its case.
     async fn same_slug(&self, title: &str) -> Option<(String, String)> {
         let wanted = title_slug(title);
-        self.list().await.ok()?.into_iter().find_map(|folder| {
-            let other = folder.fields.get("title")?.as_str()?.to_owned();
+        self.folders().await.ok()?.into_iter().find_map(|folder| {
+            let other = folder.title?;
             let same = match (&wanted, title_slug(&other)) {
                 (Some(wanted), Some(other)) => *wanted == other,
                 _ => other.to_lowercase() == title.to_lowercase(),
             };
-            same.then_some((folder.remote_id, other))
+            same.then_some((folder.uid.unwrap_or_default(), other))
         })
     }
 
@@ -136,45 +243,39 @@ impl FolderHandler {
     /// The plan already blocks such a delete (`crate::links`); this catches what appeared in
     /// the folder since the plan was made (a saved plan applied later).
     async fn refuse_if_not_empty(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let title = current.fields.get("title").and_then(Value::as_str).unwrap_or_default();
-        let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", title], &[]).await;
+        let stored = StoredFolder::deserialize(&current.fields).ok();
+        let title = stored.as_ref().and_then(|stored| stored.title.clone()).unwrap_or_default();
+        let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", &title], &[]).await;
         let mut held = Vec::new();
-        if let Ok(answer) = rules {
-            for group in answer.body.get(title).and_then(Value::as_array).into_iter().flatten() {
-                let name = group.get("name").and_then(Value::as_str).unwrap_or_default();
-                let titles: Vec<&str> = group
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|rule| rule.pointer("/grafana_alert/title").and_then(Value::as_str))
-                    .collect();
-                held.push(format!("alert group `{name}` ({})", titles.join(", ")));
+        if let Some(mut folders) = rules.ok().and_then(|answer| answer.parse::<RulerFolders>("the ruler").ok()) {
+            for group in folders.remove(&title).unwrap_or_default() {
+                let titles: Vec<String> =
+                    group.rules.into_iter().filter_map(|rule| rule.grafana_alert?.title).collect();
+                held.push(format!("alert group `{}` ({})", group.name, titles.join(", ")));
             }
         }
-        if let Some(id) = current.fields.get("id").and_then(Value::as_i64) {
+        if let Some(id) = stored.and_then(|stored| stored.id) {
             let search = self
                 .client
                 .get(&["api", "search"], &[("folderIds", id.to_string()), ("type", "dash-db".to_owned())])
                 .await?;
-            for dashboard in search.body.as_array().into_iter().flatten() {
-                let name = dashboard.get("title").and_then(Value::as_str).unwrap_or_default();
-                held.push(format!("dashboard `{name}`"));
+            for dashboard in search.parse::<Vec<SearchHit>>("GET /api/search")? {
+                held.push(format!("dashboard `{}`", dashboard.title.unwrap_or_default()));
             }
             // Grafana 8.5.4 deletes a folder's library panels with it, or refuses (403) when
             // one is in use (pkg/api/folder.go:92-96, libraryelements/database.go:686-730).
-            let elements = self
+            let elements: LibraryElements = self
                 .client
                 .get(&["api", "library-elements"], &[("folderFilter", id.to_string()), ("perPage", "100".to_owned())])
-                .await?;
-            for element in elements.body.pointer("/result/elements").and_then(Value::as_array).into_iter().flatten() {
-                let name = element.get("name").and_then(Value::as_str).unwrap_or_default();
-                held.push(format!("library panel `{name}`"));
+                .await?
+                .parse("GET /api/library-elements")?;
+            let listed = elements.result.elements.unwrap_or_default();
+            for element in &listed {
+                held.push(format!("library panel `{}`", element.name.as_deref().unwrap_or_default()));
             }
-            let total = elements.body.pointer("/result/totalCount").and_then(Value::as_u64).unwrap_or(0);
-            let listed = elements.body.pointer("/result/elements").and_then(Value::as_array).map_or(0, Vec::len);
-            if total > listed as u64 {
-                held.push(format!("{} more library panels", total - listed as u64));
+            let total = elements.result.total_count;
+            if total > listed.len() as u64 {
+                held.push(format!("{} more library panels", total - listed.len() as u64));
             }
         }
         if held.is_empty() {
@@ -191,29 +292,34 @@ impl FolderHandler {
     }
 }
 
-fn folder_object(body: &Value) -> RemoteObject {
-    let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
+fn folder_object(answer: FolderAnswer) -> RemoteObject {
+    let uid = answer.uid.clone().unwrap_or_default();
+    let stored = StoredFolder { id: answer.id, uid: answer.uid, title: answer.title };
     RemoteObject {
         remote_id: uid.clone(),
         adoption_key: Some(uid),
-        fields: json!({ "id": body.get("id"), "uid": body.get("uid"), "title": body.get("title") }),
+        fields: serde_json::to_value(stored).unwrap_or_default(),
         part_ids: Default::default(),
     }
 }
 
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for FolderHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
-        let parsed: FolderFields = mac_core::parse_fields(fields).map_err(|err| vec![err])?;
+impl Kind for FolderKind {
+    type Desired = Folder;
+    type Remote = StoredFolder;
+    type Comparable = ComparableFolder;
+    type Context = ();
+
+    fn validate(&self, desired: &Folder) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        let title = parsed.title.trim();
+        let title = desired.title.trim();
         // pkg/services/dashboards/manager/folder_service.go: empty and "General" are refused.
         if title.is_empty() {
             errors.push(FieldError::at("/title", "folder title cannot be empty"));
         } else if title.eq_ignore_ascii_case("general") {
             errors.push(FieldError::at("/title", "`General` is Grafana's built-in folder; choose another title"));
         }
-        if let Some(uid) = &parsed.uid
+        if let Some(uid) = &desired.uid
             && !valid_uid(uid)
         {
             errors.push(FieldError::at("/uid", "a folder uid has 1 to 40 characters from a-z, A-Z, 0-9, `-` and `_`"));
@@ -221,24 +327,29 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        Some(FolderHandler::uid(desired))
+    fn adoption_key(&self, id: &ObjectId, desired: &Folder, _refs: &dyn Resolver) -> Option<String> {
+        Some(FolderKind::uid(id, desired))
     }
 
-    fn unique_key(&self, desired: &DesiredObject) -> Option<String> {
-        title_slug(desired.fields.get("title")?.as_str()?.trim())
+    fn unique_key(&self, _id: &ObjectId, desired: &Folder) -> Option<String> {
+        title_slug(desired.title.trim())
     }
 
-    fn remote_unique_key(&self, remote: &RemoteObject) -> Option<String> {
-        title_slug(remote.fields.get("title")?.as_str()?)
+    fn remote_unique_key(&self, remote: &Remote<'_, StoredFolder>) -> Option<String> {
+        title_slug(remote.fields.title.as_deref()?)
     }
 
     /// A folder whose title Grafana would take for this one's is adopted when the definition
     /// leaves the uid open; a definition that pins another uid cannot have it.
-    fn unique_key_clash(&self, desired: &DesiredObject, remote: &RemoteObject) -> Result<(), FieldError> {
-        let title = remote.fields.get("title").and_then(Value::as_str).unwrap_or_default();
-        let uid = &remote.remote_id;
-        match desired.fields.get("uid").and_then(Value::as_str) {
+    fn unique_key_clash(
+        &self,
+        _id: &ObjectId,
+        desired: &Folder,
+        remote: &Remote<'_, StoredFolder>,
+    ) -> Result<(), FieldError> {
+        let title = remote.fields.title.as_deref().unwrap_or_default();
+        let uid = remote.remote_id();
+        match &desired.uid {
             None => Ok(()),
             Some(pinned) => Err(FieldError::at(
                 "/title",
@@ -253,41 +364,43 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
 
     /// The uid is compared only when the definition names one: a folder adopted by its title
     /// keeps the uid Grafana gave it.
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let title = desired.fields.get("title").and_then(Value::as_str).map(str::trim);
-        match desired.fields.get("uid") {
-            Some(uid) => Ok(json!({ "title": title, "uid": uid })),
-            None => Ok(json!({ "title": title })),
-        }
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &Folder,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableFolder, FieldError> {
+        Ok(ComparableFolder { title: Some(desired.title.trim().to_owned()), uid: desired.uid.clone() })
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        json!({ "title": remote.fields.get("title"), "uid": remote.remote_id })
+    fn observed(&self, remote: &Remote<'_, StoredFolder>) -> ComparableFolder {
+        ComparableFolder { title: remote.fields.title.clone(), uid: Some(remote.remote_id().to_owned()) }
     }
 
-    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
-        let mut observed = self.observed(remote);
-        if desired.get("uid").is_none()
-            && let Value::Object(map) = &mut observed
-        {
-            map.remove("uid");
-        }
-        observed
+    fn observed_for(&self, remote: &Remote<'_, StoredFolder>, desired: &ComparableFolder) -> ComparableFolder {
+        let observed = self.observed(remote);
+        if desired.uid.is_none() { ComparableFolder { uid: None, ..observed } } else { observed }
     }
 
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let title = remote.fields.get("title").and_then(Value::as_str).unwrap_or_default();
-        format!("folder {title:?}, uid {:?}", remote.remote_id)
+    fn describe(&self, remote: &Remote<'_, StoredFolder>) -> String {
+        let title = remote.fields.title.as_deref().unwrap_or_default();
+        format!("folder {title:?}, uid {:?}", remote.remote_id())
     }
 
-    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let title = remote.fields.get("title")?.as_str()?.to_owned();
+    fn import(
+        &self,
+        remote: &Remote<'_, StoredFolder>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let title = remote.fields.title.clone()?;
         let slug = crate::slug(&title);
         let mut fields = Fields::new();
         fields.insert("title".to_owned(), json!(title));
         // The uid Grafana gave it stays: it is how the folder is known remotely.
-        fields.insert("uid".to_owned(), json!(remote.remote_id));
-        Some(mac_core::ImportedFields {
+        fields.insert("uid".to_owned(), json!(remote.remote_id()));
+        Some(ImportedFields {
             local_id: slug.clone(),
             fields,
             file: slug,
@@ -296,8 +409,8 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
         })
     }
 
-    fn links(&self, remote: &RemoteObject) -> mac_core::Links {
-        crate::links::folder(remote)
+    fn links(&self, remote: &Remote<'_, StoredFolder>) -> Links {
+        Links { title: remote.fields.title.clone(), ..Links::default() }
     }
 
     /// Library panels and variables: Grafana 8.5.4 deletes a folder's library elements with it,
@@ -312,35 +425,30 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
         let mut held: BTreeMap<String, Vec<LinkedObject>> = BTreeMap::new();
         let mut received: u64 = 0;
         for page in 1.. {
-            let answer = self
+            let answer: LibraryElements = self
                 .client
                 .get(&["api", "library-elements"], &[("perPage", PER_PAGE.to_string()), ("page", page.to_string())])
-                .await?;
-            let elements = answer.body.pointer("/result/elements").and_then(Value::as_array);
-            for element in elements.into_iter().flatten() {
-                let Some(folder) = element.pointer("/meta/folderUid").and_then(Value::as_str) else { continue };
-                if !remote_ids.contains(folder) {
+                .await?
+                .parse("GET /api/library-elements")?;
+            let total = answer.result.total_count;
+            let Some(elements) = answer.result.elements.filter(|elements| !elements.is_empty()) else { break };
+            // Counted as received, not as asked for: a server may cap the page size.
+            received += elements.len() as u64;
+            for element in elements {
+                let Some(folder) = element.meta.folder_uid.filter(|folder| remote_ids.contains(folder)) else {
                     continue;
-                }
-                let uid = element.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-                // kind 1 is a panel, 2 a variable (libraryelements/models.go).
-                let kind = if element.get("kind").and_then(Value::as_i64) == Some(2) {
-                    "library_variable"
-                } else {
-                    "library_panel"
                 };
-                held.entry(folder.to_owned()).or_default().push(LinkedObject {
+                // kind 1 is a panel, 2 a variable (libraryelements/models.go).
+                let kind = if element.kind == Some(2) { "library_variable" } else { "library_panel" };
+                held.entry(folder).or_default().push(LinkedObject {
                     kind: kind.to_owned(),
-                    remote_id: uid.clone(),
-                    title: element.get("name").and_then(Value::as_str).map(str::to_owned),
-                    uid: Some(uid),
+                    remote_id: element.uid.clone(),
+                    title: element.name,
+                    uid: Some(element.uid),
                     managed_as: None,
                 });
             }
-            // Counted as received, not as asked for: a server may cap the page size.
-            received += elements.map_or(0, |elements| elements.len() as u64);
-            let total = answer.body.pointer("/result/totalCount").and_then(Value::as_u64).unwrap_or(0);
-            if elements.is_none_or(Vec::is_empty) || received >= total {
+            if received >= total {
                 break;
             }
         }
@@ -348,87 +456,25 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let mut folders = Vec::new();
-        for page in 1.. {
-            let answer = self
-                .client
-                .get(&["api", "folders"], &[("limit", PAGE_SIZE.to_string()), ("page", page.to_string())])
-                .await?;
-            let items = answer.body.as_array().cloned().unwrap_or_default();
-            let full_page = items.len() >= PAGE_SIZE;
-            folders.extend(items.iter().map(folder_object));
-            if !full_page {
-                break;
-            }
-        }
-        Ok(folders)
+        Ok(self.folders().await?.into_iter().map(folder_object).collect())
     }
 
     async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.get(remote_id).await?.as_ref().map(folder_object))
+        Ok(self.get(remote_id).await?.map(folder_object))
     }
 
-    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let uid = FolderHandler::uid(desired);
-        let title = FolderHandler::title(desired)?;
-        let body = json!({ "uid": uid, "title": title });
-        match self.client.send(Method::POST, self.client.url(&["api", "folders"], &[]), Some(&body)).await {
-            Ok(answer) => Ok(folder_object(&answer.body)),
-            // 412 on create means the uid exists (API.md §2.5 step 5): after a lost answer
-            // that is our own folder; anything else is a clash to report, not to overwrite.
-            Err(err) if err.kind == HandlerErrorKind::Conflict => {
-                let existing = self.get(&uid).await?;
-                if let Some(existing) = &existing
-                    && existing.get("title").and_then(Value::as_str) == Some(title.as_str())
-                {
-                    return Ok(folder_object(existing));
-                }
-                let fix = match existing {
-                    // The uid is taken by another folder.
-                    Some(existing) => format!(
-                        "the uid `{uid}` belongs to folder `{}`: choose another uid",
-                        existing.get("title").and_then(Value::as_str).unwrap_or_default()
-                    ),
-                    // The title clashes (by slug; made since the plan, or not comparable offline).
-                    None => match self.same_slug(&title).await {
-                        Some((other_uid, other_title)) => format!(
-                            "a folder titled `{other_title}` already exists with uid `{other_uid}` (Grafana compares titles by their URL slug): \
-                             set uid = \"{other_uid}\" to take it over with --adopt, or choose another title"
-                        ),
-                        None => "choose another title or uid".to_owned(),
-                    },
-                };
-                Err(HandlerError::new(
-                    HandlerErrorKind::Conflict,
-                    format!("cannot create folder `{title}` (uid {uid}): {}; {fix}", err.message),
-                )
-                .at("/title"))
-            }
-            Err(err) => Err(err.at("/title")),
-        }
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &Folder,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        let title = FolderHandler::title(desired)?;
-        let existing = self.get(&current.remote_id).await?.ok_or_else(|| {
-            HandlerError::new(
-                HandlerErrorKind::NotFound,
-                format!("folder {} was deleted since the plan; plan again", current.remote_id),
-            )
-        })?;
-        // Optimistic locking (API.md §2.6): a change made since this read fails with 412.
-        let body = json!({ "title": title, "version": existing.get("version").cloned().unwrap_or(json!(0)) });
-        let answer = self
-            .client
-            .send(Method::PUT, self.client.url(&["api", "folders", &current.remote_id], &[]), Some(&body))
-            .await
-            .map_err(|err| err.at("/title"))?;
-        Ok(folder_object(&answer.body))
+        let title = desired.title.trim().to_owned();
+        match current {
+            None => self.create(FolderKind::uid(id, desired), title).await,
+            Some(current) => self.update(current, title).await,
+        }
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
@@ -446,6 +492,65 @@ impl mac_core::legacy::LegacyHandler for FolderHandler {
     }
 }
 
+impl FolderKind {
+    async fn create(&self, uid: String, title: String) -> Result<RemoteObject, HandlerError> {
+        let body = json!({ "uid": uid, "title": title });
+        match self.client.send(Method::POST, self.client.url(&["api", "folders"], &[]), Some(&body)).await {
+            Ok(answer) => Ok(folder_object(answer.parse("POST /api/folders")?)),
+            // 412 on create means the uid exists (API.md §2.5 step 5): after a lost answer
+            // that is our own folder; anything else is a clash to report, not to overwrite.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => {
+                let existing = self.get(&uid).await?;
+                if let Some(existing) = existing {
+                    if existing.title.as_deref() == Some(title.as_str()) {
+                        return Ok(folder_object(existing));
+                    }
+                    // The uid is taken by another folder.
+                    let fix = format!(
+                        "the uid `{uid}` belongs to folder `{}`: choose another uid",
+                        existing.title.as_deref().unwrap_or_default()
+                    );
+                    return Err(create_conflict(&title, &uid, &err, &fix));
+                }
+                // The title clashes (by slug; made since the plan, or not comparable offline).
+                let fix = match self.same_slug(&title).await {
+                    Some((other_uid, other_title)) => format!(
+                        "a folder titled `{other_title}` already exists with uid `{other_uid}` (Grafana compares titles by their URL slug): \
+                         set uid = \"{other_uid}\" to take it over with --adopt, or choose another title"
+                    ),
+                    None => "choose another title or uid".to_owned(),
+                };
+                Err(create_conflict(&title, &uid, &err, &fix))
+            }
+            Err(err) => Err(err.at("/title")),
+        }
+    }
+
+    async fn update(&self, current: &RemoteObject, title: String) -> Result<RemoteObject, HandlerError> {
+        let existing = self.get(&current.remote_id).await?.ok_or_else(|| {
+            HandlerError::new(
+                HandlerErrorKind::NotFound,
+                format!("folder {} was deleted since the plan; plan again", current.remote_id),
+            )
+        })?;
+        // Optimistic locking (API.md §2.6): a change made since this read fails with 412.
+        let body = json!({ "title": title, "version": existing.version.unwrap_or(0) });
+        let answer = self
+            .client
+            .send(Method::PUT, self.client.url(&["api", "folders", &current.remote_id], &[]), Some(&body))
+            .await
+            .map_err(|err| err.at("/title"))?;
+        Ok(folder_object(answer.parse("PUT /api/folders/:uid")?))
+    }
+}
+
+fn create_conflict(title: &str, uid: &str, err: &HandlerError, fix: &str) -> HandlerError {
+    HandlerError::new(
+        HandlerErrorKind::Conflict,
+        format!("cannot create folder `{title}` (uid {uid}): {}; {fix}", err.message),
+    )
+    .at("/title")
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! `folder = "local-id"` or `folder = { uid = "…" }`: how alert groups, dashboards and folder
 //! permissions name their folder — one defined here (a dependency), or one that is not.
 
-use mac_core::{Fields, LocalRef};
+use mac_core::LocalRef;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -25,6 +25,26 @@ impl FolderRef {
     /// The dependency on a folder defined here, for `Kind::references`.
     pub fn references(&self) -> Vec<(String, LocalRef)> {
         folder_reference(self)
+    }
+
+    /// A non-empty local id, or a table with only a valid `uid`; `None` for anything else.
+    pub fn from_value(value: &Value) -> Option<FolderRef> {
+        match value {
+            Value::String(local_id) if !local_id.is_empty() => Some(FolderRef::Local(local_id.clone())),
+            Value::Object(table) if table.len() == 1 => table
+                .get("uid")
+                .and_then(Value::as_str)
+                .filter(|uid| crate::folder::valid_uid(uid))
+                .map(|uid| FolderRef::Uid(uid.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// Deserialises a `folder` field strictly ([`FolderRef::from_value`]), refusing other
+    /// forms with `message`.
+    pub fn deserialize_or<'de, D: Deserializer<'de>>(deserializer: D, message: &str) -> Result<FolderRef, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        FolderRef::from_value(&value).ok_or_else(|| serde::de::Error::custom(message))
     }
 }
 
@@ -53,20 +73,6 @@ impl<'de> Deserialize<'de> for FolderRef {
             _ => Err(serde::de::Error::custom(FOLDER_FORMS)),
         }
     }
-}
-
-/// The folder a definition names; `None` when it names none (or not in either form).
-pub fn folder_of(fields: &Fields) -> Option<FolderRef> {
-    match fields.get("folder")? {
-        Value::String(local_id) => Some(FolderRef::Local(local_id.clone())),
-        Value::Object(table) => table.get("uid").and_then(Value::as_str).map(|uid| FolderRef::Uid(uid.to_owned())),
-        _ => None,
-    }
-}
-
-/// The dependency on a folder defined here, for `Handler::references`.
-pub fn folder_references(fields: &Fields) -> Vec<(String, LocalRef)> {
-    folder_of(fields).map(|folder| folder_reference(&folder)).unwrap_or_default()
 }
 
 /// [`folder_references`] of a typed folder.

@@ -63,22 +63,6 @@ pub(crate) fn secret_variable(parts: &[&str]) -> String {
     name
 }
 
-/// `{ KEY = { env = "VAR" } }` for each secure key Grafana reports as set.
-pub(crate) fn secret_placeholders(stored: Option<&serde_json::Value>, parts: &[&str]) -> Option<serde_json::Value> {
-    let keys = checks::stored_secret_keys(stored);
-    let table: serde_json::Map<String, serde_json::Value> = keys
-        .as_array()?
-        .iter()
-        .filter_map(serde_json::Value::as_str)
-        .map(|key| {
-            let mut named = parts.to_vec();
-            named.push(key);
-            (key.to_owned(), serde_json::json!({ "env": secret_variable(&named) }))
-        })
-        .collect();
-    (!table.is_empty()).then_some(serde_json::Value::Object(table))
-}
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -92,8 +76,13 @@ use serde::Deserialize;
 
 pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, RelativeTimeRange, TimeOffset};
 pub use alertmanager::{ContactPoint, Integration, Matcher, NotificationPolicy, SecureSetting};
+pub use checks::SecretField;
+pub use dashboard::{Dashboard, DashboardJson};
+pub use datasource::Datasource;
+pub use folder::Folder;
 pub use folder_permission::{FolderPermission, PermissionEntry};
 pub use folder_ref::FolderRef;
+pub use notification_channel::NotificationChannel;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -171,7 +160,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         http.headers.insert("X-Grafana-Org-Id", HeaderValue::from(org_id));
     }
     let client = client::Client::new(http.build(settings)?);
-    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project_root.clone(), settings.project.clone())))
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project.clone())))
 }
 
 /// One Grafana server.
@@ -190,22 +179,18 @@ pub struct Grafana8 {
 
 impl Grafana8 {
     /// `project` names the owner marker written on rules and dashboards (`owner`).
-    fn new(client: Arc<client::Client>, project_root: PathBuf, project: Option<String>) -> Grafana8 {
+    fn new(client: Arc<client::Client>, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
-            folders: Arc::new(mac_core::legacy::Legacy(folder::FolderHandler::new(client.clone()))),
-            datasources: Arc::new(mac_core::legacy::Legacy(datasource::DatasourceHandler::new(client.clone()))),
-            notification_channels: Arc::new(mac_core::legacy::Legacy(
-                notification_channel::NotificationChannelHandler::new(client.clone()),
-            )),
+            folders: Arc::new(Typed(folder::FolderKind::new(client.clone()))),
+            datasources: Arc::new(Typed(datasource::DatasourceKind::new(client.clone()))),
+            notification_channels: Arc::new(Typed(notification_channel::NotificationChannelKind::new(client.clone()))),
             contact_points: Arc::new(Typed(alertmanager::ContactPointKind::new(alertmanager.clone()))),
             notification_policies: Arc::new(Typed(alertmanager::NotificationPolicyKind::new(alertmanager))),
             alert_groups: Arc::new(Typed(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
-            dashboards: Arc::new(mac_core::legacy::Legacy(
-                dashboard::DashboardHandler::new(client.clone(), project_root).with_project(project),
-            )),
+            dashboards: Arc::new(Typed(dashboard::DashboardKind::new(client.clone()).with_project(project))),
             folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
             client,
         }

@@ -10,23 +10,13 @@
 //! (pkg/api/datasources.go:168-200 checks only that it is not read-only).
 
 use mac_core::{LinkTarget, Links, RemoteObject};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::alert_group::StoredGroup;
 use crate::client::Client;
 
 /// Data source uids of the ruler API that are not data sources: server-side expressions.
 const EXPRESSION_UIDS: [&str; 2] = ["__expr__", "-100"];
-
-/// A folder: its title.
-pub fn folder(remote: &RemoteObject) -> Links {
-    Links { title: text(&remote.fields, "/title"), ..Links::default() }
-}
-
-/// A data source: its name, which older dashboards use to refer to it.
-pub fn datasource(remote: &RemoteObject) -> Links {
-    Links { title: text(&remote.fields, "/name"), ..Links::default() }
-}
 
 /// A rule group lives in its folder; its queries use data sources by uid.
 pub fn alert_group(group: &StoredGroup) -> Links {
@@ -45,26 +35,21 @@ pub fn alert_group(group: &StoredGroup) -> Links {
     Links { title: Some(format!("{}/{}", group.folder_title, group.name)), uid: None, lives_in, uses: dedup(uses) }
 }
 
-/// A dashboard lives in its folder (none: General); its panels, their queries, template
-/// variables and annotations use data sources, by uid (`{ "type": …, "uid": … }`, Grafana
-/// 8.3 and later) or by name (a plain string, as dashboards saved before 8.3 keep it).
-pub fn dashboard(remote: &RemoteObject) -> Links {
+/// A dashboard (`uid`, its stored `model`, its folder's uid, `""` for General) lives in its
+/// folder; its panels, their queries, template variables and annotations use data sources, by
+/// uid (`{ "type": …, "uid": … }`, Grafana 8.3 and later) or by name (a plain string, as
+/// dashboards saved before 8.3 keep it).
+pub fn dashboard(uid: &str, model: &Map<String, Value>, folder_uid: &str) -> Links {
     let mut uses = Vec::new();
-    if let Some(model) = remote.fields.get("dashboard") {
-        datasource_references(model, &mut uses);
-    }
+    datasource_references_in(model, &mut uses);
     Links {
-        title: text(&remote.fields, "/dashboard/title"),
-        uid: Some(remote.remote_id.clone()),
-        lives_in: folder_link(&remote.fields),
+        title: model.get("title").and_then(Value::as_str).map(str::to_owned),
+        uid: Some(uid.to_owned()),
+        lives_in: (!folder_uid.is_empty())
+            .then(|| LinkTarget::by_remote_id("folder", folder_uid))
+            .into_iter()
+            .collect(),
         uses: dedup(uses),
-    }
-}
-
-fn folder_link(fields: &Value) -> Vec<LinkTarget> {
-    match fields.get("folder_uid").and_then(Value::as_str) {
-        Some(uid) if !uid.is_empty() => vec![LinkTarget::by_remote_id("folder", uid)],
-        _ => Vec::new(),
     }
 }
 
@@ -72,37 +57,36 @@ fn folder_link(fields: &Value) -> Vec<LinkTarget> {
 /// Grafana's built-in pseudo data sources (`-- Grafana --`, `-- Mixed --`) name no data source.
 fn datasource_references(value: &Value, found: &mut Vec<LinkTarget>) {
     match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                if key == "datasource" {
-                    match child {
-                        Value::String(name) if names_a_datasource(name) => {
-                            found.push(LinkTarget::by_title("datasource", name.as_str()));
-                        }
-                        Value::Object(reference) => {
-                            if let Some(uid) = reference.get("uid").and_then(Value::as_str)
-                                && names_a_datasource(uid)
-                            {
-                                found.push(LinkTarget::by_remote_id("datasource", uid));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                datasource_references(child, found);
-            }
-        }
+        Value::Object(map) => datasource_references_in(map, found),
         Value::Array(items) => items.iter().for_each(|item| datasource_references(item, found)),
         _ => {}
     }
 }
 
-fn names_a_datasource(text: &str) -> bool {
-    !text.is_empty() && !text.starts_with('$') && !text.starts_with("-- ") && text != "grafana"
+/// [`datasource_references`] of a table.
+fn datasource_references_in(map: &Map<String, Value>, found: &mut Vec<LinkTarget>) {
+    for (key, child) in map {
+        if key == "datasource" {
+            match child {
+                Value::String(name) if names_a_datasource(name) => {
+                    found.push(LinkTarget::by_title("datasource", name.as_str()));
+                }
+                Value::Object(reference) => {
+                    if let Some(uid) = reference.get("uid").and_then(Value::as_str)
+                        && names_a_datasource(uid)
+                    {
+                        found.push(LinkTarget::by_remote_id("datasource", uid));
+                    }
+                }
+                _ => {}
+            }
+        }
+        datasource_references(child, found);
+    }
 }
 
-fn text(fields: &Value, pointer: &str) -> Option<String> {
-    fields.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+fn names_a_datasource(text: &str) -> bool {
+    !text.is_empty() && !text.starts_with('$') && !text.starts_with("-- ") && text != "grafana"
 }
 
 fn dedup(mut targets: Vec<LinkTarget>) -> Vec<LinkTarget> {
@@ -151,20 +135,16 @@ mod tests {
 
     #[test]
     fn a_dashboard_uses_the_data_sources_its_panels_queries_and_variables_name() {
-        let remote = RemoteObject {
-            remote_id: "abc".into(),
-            fields: json!({ "folder_uid": "f", "dashboard": { "title": "Overview",
-                "panels": [
-                    { "datasource": "Old name", "targets": [{ "datasource": { "type": "prometheus", "uid": "p1" } }] },
-                    { "type": "row", "panels": [{ "datasource": { "uid": "p2" } }] },
-                    { "datasource": "-- Mixed --" }, { "datasource": "$ds" }, { "datasource": null },
-                ],
-                "templating": { "list": [{ "type": "query", "datasource": { "uid": "p1" } }] },
-                "annotations": { "list": [{ "datasource": "-- Grafana --" }] },
-            } }),
-            ..RemoteObject::default()
-        };
-        let links = dashboard(&remote);
+        let model = json!({ "title": "Overview",
+            "panels": [
+                { "datasource": "Old name", "targets": [{ "datasource": { "type": "prometheus", "uid": "p1" } }] },
+                { "type": "row", "panels": [{ "datasource": { "uid": "p2" } }] },
+                { "datasource": "-- Mixed --" }, { "datasource": "$ds" }, { "datasource": null },
+            ],
+            "templating": { "list": [{ "type": "query", "datasource": { "uid": "p1" } }] },
+            "annotations": { "list": [{ "datasource": "-- Grafana --" }] },
+        });
+        let links = dashboard("abc", model.as_object().expect("a table"), "f");
         assert_eq!(links.title.as_deref(), Some("Overview"));
         assert_eq!(links.lives_in, [LinkTarget::by_remote_id("folder", "f")]);
         assert_eq!(

@@ -1,86 +1,232 @@
 //! `notification_channel`: a legacy alerting notification channel (`/api/alert-notifications`,
 //! API.md §5.1).
 
-#[allow(unused_imports)] // TEMPORARY (issue 17): until this kind is typed.
-use mac_core::legacy::LegacyHandler as _;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use mac_core::duration;
 use mac_core::{
-    DesiredObject, FieldError, Fields, Handler, HandlerError, HandlerErrorKind, RemoteObject, Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, Remote, RemoteObject,
+    Resolver, async_trait,
 };
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use crate::checks;
+use crate::checks::{self, SecretField};
 use crate::client::Client;
-use mac_core::duration;
 
+/// The `notification_channel` kind.
 #[derive(Debug)]
-pub struct NotificationChannelHandler {
+pub(crate) struct NotificationChannelKind {
     client: Arc<Client>,
 }
 
-const KNOWN_FIELDS: [&str; 9] = [
-    "name",
-    "type",
-    "settings",
-    "secure_settings",
-    "is_default",
-    "send_reminder",
-    "frequency",
-    "disable_resolve_message",
-    "uid",
-];
-const BOOL_FIELDS: [(&str, &str); 3] = [
-    ("is_default", "isDefault"),
-    ("send_reminder", "sendReminder"),
-    ("disable_resolve_message", "disableResolveMessage"),
-];
+/// A legacy notification channel definition (`[[grafana8.notification_channel]]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationChannel {
+    /// The name, unique per org (how channels made by hand are adopted).
+    pub name: String,
+    /// The notifier type, e.g. `slack`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The notifier's settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Map<String, Value>>,
+    /// Whether every alert notifies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_default: Option<bool>,
+    /// Whether it is notified again while an alert fires (needs `frequency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_reminder: Option<bool>,
+    /// Whether it is told when an alert resolves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_resolve_message: Option<bool>,
+    /// How often reminders go out, e.g. `15m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency: Option<String>,
+    /// The uid; one derived from the local id when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// Secrets (`secureSettings`), each a reference: Grafana stores them and never returns them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secure_settings: Option<BTreeMap<String, SecretField>>,
+}
 
-impl NotificationChannelHandler {
-    pub fn new(client: Arc<Client>) -> NotificationChannelHandler {
-        NotificationChannelHandler { client }
+/// A channel as Grafana answers it, and as a listed one records it.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct GrafanaChannel {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    #[serde(default)]
+    uid: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(rename = "type", default)]
+    type_: Option<String>,
+    #[serde(default)]
+    is_default: Option<bool>,
+    #[serde(default)]
+    send_reminder: Option<bool>,
+    #[serde(default)]
+    disable_resolve_message: Option<bool>,
+    #[serde(default)]
+    frequency: Option<String>,
+    #[serde(default = "checks::empty_table")]
+    settings: Value,
+    #[serde(default, with = "checks::stored_keys")]
+    secure_fields: Vec<String>,
+}
+
+/// The write body (API.md §5.1).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    uid: String,
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_: &'a str,
+    is_default: bool,
+    send_reminder: bool,
+    disable_resolve_message: bool,
+    frequency: String,
+    /// Required on updates (API.md §5.1).
+    settings: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_settings: Option<&'a BTreeMap<String, SecretField>>,
+}
+
+/// A channel, compared, without what a write gets when the definition leaves it out, so that
+/// a plan never shows it: the Go zero values of the flags (pkg/models/alert_notifications.go:44-53,
+/// CreateAlertNotificationCommand, v8.5.4), the empty `settings` mac writes, no secret keys.
+/// Grafana only stores a frequency with reminders on, so only then is it compared.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableChannel {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    type_: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_default: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    send_reminder: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disable_resolve_message: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_fields: Option<Vec<String>>,
+}
+
+/// `true`, or `None` for Go's zero value.
+fn flag(value: Option<bool>) -> Option<bool> {
+    value.filter(|set| *set)
+}
+
+/// `settings` unless it is the `{}` mac writes.
+fn settings(value: Value) -> Option<Value> {
+    (value != checks::empty_table()).then_some(value)
+}
+
+impl ComparableChannel {
+    fn observed(remote: &Remote<'_, GrafanaChannel>) -> ComparableChannel {
+        let channel = &remote.fields;
+        let send_reminder = flag(channel.send_reminder);
+        ComparableChannel {
+            name: channel.name.clone(),
+            type_: channel.type_.clone(),
+            settings: settings(channel.settings.clone()),
+            is_default: flag(channel.is_default),
+            send_reminder,
+            disable_resolve_message: flag(channel.disable_resolve_message),
+            frequency: send_reminder.map(|_| channel.frequency.clone().unwrap_or_default()),
+            uid: Some(remote.remote_id().to_owned()),
+            secure_fields: (!channel.secure_fields.is_empty()).then(|| channel.secure_fields.clone()),
+        }
+    }
+}
+
+impl NotificationChannelKind {
+    pub fn new(client: Arc<Client>) -> NotificationChannelKind {
+        NotificationChannelKind { client }
     }
 
-    async fn read_uid(&self, uid: &str) -> Result<Option<Value>, HandlerError> {
+    async fn read_uid(&self, uid: &str) -> Result<Option<GrafanaChannel>, HandlerError> {
         match self.client.get(&["api", "alert-notifications", "uid", uid], &[]).await {
-            Ok(answer) => Ok(Some(answer.body)),
+            Ok(answer) => Ok(Some(answer.parse("GET /api/alert-notifications/uid/:uid")?)),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
         }
     }
 
-    fn body(desired: &DesiredObject) -> Value {
-        let fields = &desired.fields;
-        let mut body = Map::new();
-        body.insert("uid".to_owned(), json!(uid_of(desired)));
-        body.insert("name".to_owned(), fields.get("name").cloned().unwrap_or_default());
-        body.insert("type".to_owned(), fields.get("type").cloned().unwrap_or_default());
-        for (field, api) in BOOL_FIELDS {
-            body.insert(api.to_owned(), json!(fields.get(field).and_then(Value::as_bool).unwrap_or(false)));
+    fn body(desired: &NotificationChannel, id: Option<i64>, uid: String) -> Result<Value, HandlerError> {
+        let body = Body {
+            id,
+            uid,
+            name: &desired.name,
+            type_: &desired.type_,
+            is_default: desired.is_default.unwrap_or(false),
+            send_reminder: desired.send_reminder.unwrap_or(false),
+            disable_resolve_message: desired.disable_resolve_message.unwrap_or(false),
+            frequency: frequency(desired.frequency.as_deref()),
+            settings: desired.settings.clone().map_or_else(checks::empty_table, Value::Object),
+            secure_settings: desired.secure_settings.as_ref(),
+        };
+        serde_json::to_value(body).map_err(|err| HandlerError::new(HandlerErrorKind::Other, err.to_string()))
+    }
+
+    async fn create(&self, id: &ObjectId, desired: &NotificationChannel) -> Result<RemoteObject, HandlerError> {
+        let uid = uid_of(id, desired);
+        let body = NotificationChannelKind::body(desired, None, uid.clone())?;
+        match self.client.send(Method::POST, self.client.url(&["api", "alert-notifications"], &[]), Some(&body)).await {
+            Ok(answer) => Ok(channel_object(answer.parse("POST /api/alert-notifications")?)),
+            // A create retried after a lost answer finds its own channel by uid.
+            Err(err) if err.kind == HandlerErrorKind::Conflict => match self.read_uid(&uid).await? {
+                Some(existing) if existing.name.as_deref() == Some(desired.name.as_str()) => {
+                    Ok(channel_object(existing))
+                }
+                _ => Err(err.at("/name")),
+            },
+            Err(err) => Err(err.at("/settings")),
         }
-        body.insert("frequency".to_owned(), json!(frequency(fields.get("frequency"))));
-        // `settings` is required on updates (API.md §5.1).
-        body.insert("settings".to_owned(), fields.get("settings").cloned().unwrap_or_else(|| json!({})));
-        if let Some(secure) = fields.get("secure_settings") {
-            body.insert("secureSettings".to_owned(), secure.clone());
-        }
-        Value::Object(body)
+    }
+
+    async fn update(
+        &self,
+        current: &RemoteObject,
+        desired: &NotificationChannel,
+    ) -> Result<RemoteObject, HandlerError> {
+        // By id, not by uid: the uid route ignores secure settings (API.md §5.1). The id is
+        // taken from the body.
+        let id = GrafanaChannel::deserialize(&current.fields).ok().and_then(|channel| channel.id);
+        // An adopted channel keeps the uid Grafana gave it.
+        let uid = desired.uid.clone().unwrap_or_else(|| current.remote_id.clone());
+        let body = NotificationChannelKind::body(desired, Some(id.unwrap_or_default()), uid)?;
+        let path = id.unwrap_or_default().to_string();
+        let answer = self
+            .client
+            .send(Method::PUT, self.client.url(&["api", "alert-notifications", &path], &[]), Some(&body))
+            .await
+            .map_err(|err| err.at("/settings"))?;
+        Ok(channel_object(answer.parse("PUT /api/alert-notifications/:id")?))
     }
 }
 
-fn uid_of(desired: &DesiredObject) -> String {
-    desired
-        .fields
-        .get("uid")
-        .and_then(Value::as_str)
-        .map_or_else(|| crate::folder::derived_uid(&desired.id.local_id), str::to_owned)
+fn uid_of(id: &ObjectId, desired: &NotificationChannel) -> String {
+    desired.uid.clone().unwrap_or_else(|| crate::folder::derived_uid(&id.local_id))
 }
 
 /// Grafana's spelling of a reminder frequency: Go's `XhYmZs` with zero parts left out, `""`
 /// for none (pkg/api/dtos/alerting.go `formatShort`).
-fn frequency(value: Option<&Value>) -> String {
-    let Some(milliseconds) = value.and_then(Value::as_str).and_then(duration::parse) else { return String::new() };
+fn frequency(value: Option<&str>) -> String {
+    let Some(milliseconds) = value.and_then(duration::parse) else { return String::new() };
     let seconds = milliseconds / 1000;
     let (hours, minutes, seconds) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
     let mut text = String::new();
@@ -92,82 +238,45 @@ fn frequency(value: Option<&Value>) -> String {
     text
 }
 
-fn channel_object(body: &Value) -> RemoteObject {
-    let uid = body.get("uid").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
-    RemoteObject { remote_id: uid, adoption_key: Some(name), fields: body.clone(), part_ids: Default::default() }
-}
-
-/// The comparable form, from definition fields (`api` false) or Grafana's JSON.
-fn comparable(source: &Map<String, Value>, api: bool) -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("name".to_owned(), source.get("name").cloned().unwrap_or_default());
-    out.insert("type".to_owned(), source.get("type").cloned().unwrap_or_default());
-    out.insert("settings".to_owned(), source.get("settings").cloned().unwrap_or_else(|| json!({})));
-    for (field, api_name) in BOOL_FIELDS {
-        let key = if api { api_name } else { field };
-        out.insert(field.to_owned(), json!(source.get(key).and_then(Value::as_bool).unwrap_or(false)));
+fn channel_object(channel: GrafanaChannel) -> RemoteObject {
+    let remote_id = channel.uid.clone();
+    let adoption_key = channel.name.clone().unwrap_or_default();
+    RemoteObject {
+        remote_id,
+        adoption_key: Some(adoption_key),
+        fields: serde_json::to_value(channel).unwrap_or_default(),
+        part_ids: Default::default(),
     }
-    // Grafana only stores a frequency with reminders on, so only then is it compared.
-    if out.get("send_reminder") == Some(&json!(true)) {
-        let text = if api {
-            source.get("frequency").and_then(Value::as_str).unwrap_or_default().to_owned()
-        } else {
-            frequency(source.get("frequency"))
-        };
-        out.insert("frequency".to_owned(), json!(text));
-    }
-    out
-}
-
-/// An observed channel in the comparable form, defaults still in.
-fn observed_comparable(remote: &RemoteObject) -> Value {
-    let source = remote.fields.as_object().cloned().unwrap_or_default();
-    let mut out = comparable(&source, true);
-    out.insert("uid".to_owned(), json!(remote.remote_id));
-    out.insert("secure_fields".to_owned(), checks::stored_secret_keys(source.get("secureFields")));
-    Value::Object(out)
-}
-
-/// A comparable channel without what a write gets when the definition leaves it out, so that
-/// a plan never shows it: the Go zero values of the flags (pkg/models/alert_notifications.go:44-53,
-/// CreateAlertNotificationCommand, v8.5.4), the empty `settings` mac writes, no secret keys.
-fn without_defaults(mut channel: Value) -> Value {
-    use mac_core::diff::remove_default;
-    for (field, _) in BOOL_FIELDS {
-        remove_default(&mut channel, &format!("/{field}"), &json!(false));
-    }
-    remove_default(&mut channel, "/settings", &json!({}));
-    remove_default(&mut channel, "/secure_fields", &json!([]));
-    channel
 }
 
 #[async_trait]
-impl mac_core::legacy::LegacyHandler for NotificationChannelHandler {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+impl Kind for NotificationChannelKind {
+    type Desired = NotificationChannel;
+    type Remote = GrafanaChannel;
+    type Comparable = ComparableChannel;
+    type Context = ();
+
+    fn validate(&self, desired: &NotificationChannel) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        checks::unknown_keys(fields, "", &KNOWN_FIELDS, &mut errors);
-        checks::required_strings(fields, &["name", "type"], &mut errors);
-        let bools: Vec<&str> = BOOL_FIELDS.iter().map(|(field, _)| *field).collect();
-        checks::typed(fields, &[], &bools, &["settings", "secure_settings"], &mut errors);
-        match fields.get("frequency") {
+        checks::non_empty(&[("name", &desired.name), ("type", &desired.type_)], &mut errors);
+        match &desired.frequency {
             None => {
                 // Grafana answers 500 to reminders without a frequency (API.md §5.1).
-                if fields.get("send_reminder") == Some(&json!(true)) {
+                if desired.send_reminder == Some(true) {
                     errors.push(FieldError::at(
                         "/send_reminder",
                         "`send_reminder = true` needs a `frequency`, such as \"15m\"",
                     ));
                 }
             }
-            Some(value) => {
-                if value.as_str().and_then(duration::parse).is_none_or(|milliseconds| milliseconds == 0) {
+            Some(text) => {
+                if duration::parse(text).is_none_or(|milliseconds| milliseconds == 0) {
                     errors
                         .push(FieldError::at("/frequency", "`frequency` must be a positive duration such as \"15m\""));
                 }
             }
         }
-        checks::uid(fields, &mut errors);
+        checks::valid_uid(desired.uid.as_deref(), &mut errors);
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
@@ -176,48 +285,85 @@ impl mac_core::legacy::LegacyHandler for NotificationChannelHandler {
     }
 
     /// Channels made by hand are recognised by their name, unique per org.
-    fn adoption_key(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Option<String> {
-        desired.fields.get("name").and_then(Value::as_str).map(str::to_owned)
+    fn adoption_key(&self, _id: &ObjectId, desired: &NotificationChannel, _refs: &dyn Resolver) -> Option<String> {
+        Some(desired.name.clone())
     }
 
-    fn desired(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<Value, FieldError> {
-        let mut out = comparable(&desired.fields, false);
-        if let Some(uid) = desired.fields.get("uid") {
-            out.insert("uid".to_owned(), uid.clone());
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &NotificationChannel,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableChannel, FieldError> {
+        let send_reminder = flag(desired.send_reminder);
+        let secret_keys: Vec<String> =
+            desired.secure_settings.iter().flat_map(|secrets| secrets.keys().cloned()).collect();
+        Ok(ComparableChannel {
+            name: Some(desired.name.clone()),
+            type_: Some(desired.type_.clone()),
+            settings: settings(desired.settings.clone().map_or_else(checks::empty_table, Value::Object)),
+            is_default: flag(desired.is_default),
+            send_reminder,
+            disable_resolve_message: flag(desired.disable_resolve_message),
+            frequency: send_reminder.map(|_| frequency(desired.frequency.as_deref())),
+            uid: desired.uid.clone(),
+            secure_fields: (!secret_keys.is_empty()).then_some(secret_keys),
+        })
+    }
+
+    fn observed(&self, remote: &Remote<'_, GrafanaChannel>) -> ComparableChannel {
+        ComparableChannel::observed(remote)
+    }
+
+    /// The uid only when the definition names one (an adopted channel keeps Grafana's), and
+    /// of the stored secret keys those the definition sets: Grafana keeps stored secrets a
+    /// write does not mention.
+    fn observed_for(&self, remote: &Remote<'_, GrafanaChannel>, desired: &ComparableChannel) -> ComparableChannel {
+        let observed = ComparableChannel::observed(remote);
+        let wanted = desired.secure_fields.as_deref().unwrap_or_default();
+        ComparableChannel {
+            uid: if desired.uid.is_some() { observed.uid } else { None },
+            secure_fields: checks::compared_secret_keys(&remote.fields.secure_fields, wanted),
+            ..observed
         }
-        out.insert("secure_fields".to_owned(), checks::defined_secret_keys(desired.fields.get("secure_settings")));
-        Ok(without_defaults(Value::Object(out)))
     }
 
-    fn observed(&self, remote: &RemoteObject) -> Value {
-        without_defaults(observed_comparable(remote))
+    fn describe(&self, remote: &Remote<'_, GrafanaChannel>) -> String {
+        let channel = &remote.fields;
+        format!(
+            "{} notification channel {:?}, uid {:?}",
+            channel.type_.as_deref().unwrap_or_default(),
+            channel.name.as_deref().unwrap_or_default(),
+            remote.remote_id()
+        )
     }
 
-    fn observed_for(&self, remote: &RemoteObject, desired: &Value) -> Value {
-        without_defaults(checks::observed_against(observed_comparable(remote), desired, "secure_fields"))
-    }
-
-    fn describe(&self, remote: &RemoteObject) -> String {
-        let field = |key: &str| remote.fields.get(key).and_then(Value::as_str).unwrap_or_default();
-        format!("{} notification channel {:?}, uid {:?}", field("type"), field("name"), remote.remote_id)
-    }
-
-    fn import(&self, remote: &RemoteObject, _refs: &dyn mac_core::ImportRefs) -> Option<mac_core::ImportedFields> {
-        let source = remote.fields.as_object()?;
-        let name = source.get("name")?.as_str()?.to_owned();
-        let mut fields = Map::new();
-        for (key, value) in comparable(source, true) {
-            let default = value == json!(false) || (key == "settings" && value == json!({}));
-            if !default {
-                fields.insert(key, value);
-            }
-        }
-        fields.insert("uid".to_owned(), json!(remote.remote_id));
+    fn import(
+        &self,
+        remote: &Remote<'_, GrafanaChannel>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let name = remote.fields.name.clone()?;
+        let observed = ComparableChannel::observed(remote);
+        let definition = NotificationChannel {
+            name: name.clone(),
+            type_: observed.type_.unwrap_or_default(),
+            settings: observed.settings.and_then(|settings| settings.as_object().cloned()),
+            is_default: observed.is_default,
+            send_reminder: observed.send_reminder,
+            disable_resolve_message: observed.disable_resolve_message,
+            frequency: observed.frequency,
+            uid: Some(remote.remote_id().to_owned()),
+            secure_settings: None,
+        };
+        let Ok(Value::Object(mut fields)) = serde_json::to_value(definition) else { return None };
         // Grafana never returns secure values: a placeholder per stored key, for the user to set.
-        if let Some(secrets) = crate::secret_placeholders(source.get("secureFields"), &["channel", &name]) {
+        if let Some(secrets) = checks::secret_placeholders(&remote.fields.secure_fields, &["channel", &name]) {
             fields.insert("secure_settings".to_owned(), secrets);
         }
-        Some(mac_core::ImportedFields {
+        Some(ImportedFields {
             local_id: crate::slug(&name),
             fields,
             file: "notification-channels".to_owned(),
@@ -228,50 +374,25 @@ impl mac_core::legacy::LegacyHandler for NotificationChannelHandler {
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let answer = self.client.get(&["api", "alert-notifications"], &[]).await?;
-        Ok(answer.body.as_array().into_iter().flatten().map(channel_object).collect())
+        let channels: Vec<GrafanaChannel> = answer.parse("GET /api/alert-notifications")?;
+        Ok(channels.into_iter().map(channel_object).collect())
     }
 
     async fn read(&self, remote_id: &str) -> Result<Option<RemoteObject>, HandlerError> {
-        Ok(self.read_uid(remote_id).await?.as_ref().map(channel_object))
+        Ok(self.read_uid(remote_id).await?.map(channel_object))
     }
 
-    async fn create(&self, desired: &DesiredObject, _refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
-        let body = NotificationChannelHandler::body(desired);
-        match self.client.send(Method::POST, self.client.url(&["api", "alert-notifications"], &[]), Some(&body)).await {
-            Ok(answer) => Ok(channel_object(&answer.body)),
-            // A create retried after a lost answer finds its own channel by uid.
-            Err(err) if err.kind == HandlerErrorKind::Conflict => match self.read_uid(&uid_of(desired)).await? {
-                Some(existing) if existing.get("name") == body.get("name") => Ok(channel_object(&existing)),
-                _ => Err(err.at("/name")),
-            },
-            Err(err) => Err(err.at("/settings")),
-        }
-    }
-
-    async fn update(
+    async fn write(
         &self,
-        current: &RemoteObject,
-        desired: &DesiredObject,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &NotificationChannel,
         _refs: &dyn Resolver,
     ) -> Result<RemoteObject, HandlerError> {
-        // By id, not by uid: the uid route ignores secure settings (API.md §5.1). The id is
-        // taken from the body.
-        let id = current.fields.get("id").cloned().unwrap_or_default();
-        let mut body = NotificationChannelHandler::body(desired);
-        if let Value::Object(map) = &mut body {
-            map.insert("id".to_owned(), id.clone());
-            if desired.fields.get("uid").is_none() {
-                // An adopted channel keeps the uid Grafana gave it.
-                map.insert("uid".to_owned(), json!(current.remote_id));
-            }
+        match current {
+            None => self.create(id, desired).await,
+            Some(current) => self.update(current, desired).await,
         }
-        let path = id.as_i64().unwrap_or_default().to_string();
-        let answer = self
-            .client
-            .send(Method::PUT, self.client.url(&["api", "alert-notifications", &path], &[]), Some(&body))
-            .await
-            .map_err(|err| err.at("/settings"))?;
-        Ok(channel_object(&answer.body))
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
@@ -297,9 +418,9 @@ mod tests {
 
     #[test]
     fn frequencies_are_spelled_as_grafana_returns_them() {
-        assert_eq!(frequency(Some(&json!("15m"))), "15m");
-        assert_eq!(frequency(Some(&json!("90m"))), "1h30m");
-        assert_eq!(frequency(Some(&json!("1d"))), "24h");
+        assert_eq!(frequency(Some("15m")), "15m");
+        assert_eq!(frequency(Some("90m")), "1h30m");
+        assert_eq!(frequency(Some("1d")), "24h");
         assert_eq!(frequency(None), "");
     }
 }

@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 
-use mac_core::RemoteObject;
 use serde_json::{Map, Value, json};
 
 /// The annotation that names a rule's project.
@@ -93,11 +92,10 @@ pub fn mark_dashboard(model: &mut Map<String, Value>, project: Option<&str>) {
     }
 }
 
-/// The project a listed dashboard's tag names.
-pub fn dashboard_owner(remote: &RemoteObject) -> Option<String> {
-    remote
-        .fields
-        .pointer("/dashboard/tags")
+/// The project a stored dashboard model's tag names.
+pub fn dashboard_owner(model: &Map<String, Value>) -> Option<String> {
+    model
+        .get("tags")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -126,13 +124,7 @@ mod tests {
         let mut model = json!({ "tags": ["team", "mac-project:old"] }).as_object().cloned().unwrap_or_default();
         mark_dashboard(&mut model, Some("payments"));
         assert_eq!(Value::Object(model.clone()), json!({ "tags": ["team", "mac-project:payments"] }));
-        let dashboard = RemoteObject {
-            remote_id: "u".into(),
-            adoption_key: None,
-            fields: json!({ "dashboard": model }),
-            part_ids: Default::default(),
-        };
-        assert_eq!(dashboard_owner(&dashboard).as_deref(), Some("payments"));
+        assert_eq!(dashboard_owner(&model).as_deref(), Some("payments"));
         let mut unmarked = json!({}).as_object().cloned().unwrap_or_default();
         mark_dashboard(&mut unmarked, None);
         assert!(unmarked.is_empty(), "no project, no marker");
