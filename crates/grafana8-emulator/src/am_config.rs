@@ -18,6 +18,21 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+/// pkg/setting/setting_unified_alerting.go `alertmanagerDefaultConfiguration` (8.x: no
+/// `group_by`), stored as is, so the receiver uid is empty.
+pub(crate) fn default_am_config() -> Value {
+    json!({
+        "template_files": null,
+        "alertmanager_config": {
+            "route": {"receiver": "grafana-default-email"},
+            "templates": null,
+            "receivers": [{"name": "grafana-default-email", "grafana_managed_receiver_configs": [
+                {"uid": "", "name": "email receiver", "type": "email", "disableResolveMessage": false,
+                 "settings": {"addresses": "<example@email.com>"}, "secureSettings": {}}]}]
+        }
+    })
+}
+
 /// Why a document was refused.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Invalid {
