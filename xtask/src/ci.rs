@@ -121,8 +121,21 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
     phases.run("publish", || run_command(Command::new(&cargo).current_dir(root).args(PUBLISH_DRY_RUN_COMMAND)))
 }
 
-/// The publish phase's command.
-const PUBLISH_DRY_RUN_COMMAND: [&str; 4] = ["publish", "--workspace", "--dry-run", "--allow-dirty"];
+/// The publish phase's command. A packaged crate is built as its own root, outside the
+/// workspace's `[profile.dev]`; the two `--config` give it that profile again (line tables
+/// for our code, no debug info for dependencies), so it reuses the dependencies the tests
+/// phase built (measured on 2 busy cores with a built workspace: 2 minutes, against 8
+/// without them).
+const PUBLISH_DRY_RUN_COMMAND: [&str; 8] = [
+    "publish",
+    "--workspace",
+    "--dry-run",
+    "--allow-dirty",
+    "--config",
+    "profile.dev.debug=\"line-tables-only\"",
+    "--config",
+    "profile.dev.package.\"*\".debug=false",
+];
 
 /// The phases run so far, with their times and whether each succeeded.
 #[derive(Debug, Default)]

@@ -10,6 +10,9 @@
 //! All of these failures happen while `web.Bind` decodes the body, so Grafana answers them
 //! with 400 `bad request data`; a few inputs make the decoding code dereference nil or index
 //! an empty string, which the recovery middleware answers with a 500.
+//!
+//! The default document a new org starts with (and a DELETE restores) is here too, for the
+//! seed, the orgs API and the alerting API alike.
 
 use crate::http::go_quote;
 use crate::time_intervals;
