@@ -12,7 +12,7 @@
 //! an empty string, which the recovery middleware answers with a 500.
 //!
 //! The default document a new org starts with (and a DELETE restores) is here too, for the
-//! seed, the orgs API and the alerting API alike.
+//! seed, the users API (which may create an org) and the alerting API alike.
 
 use crate::http::go_quote;
 use crate::time_intervals;
