@@ -22,8 +22,8 @@ tasks:
   bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
                       [--state file|postgres|both]: the state in mac's file, a throwaway PostgreSQL, or each in turn
   ci                  setup, fmt check, clippy (-D warnings), the whole test suite, seeded reliability runs
-                      (the state in a file, then in PostgreSQL); prints each phase's time and the tests skipped
-                      (MAC_TEST_SKIP_MISSING)
+                      (the state in a file, then in PostgreSQL), `cargo publish --workspace --dry-run`; prints
+                      each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
                       Alertmanager, Django, PostgreSQL and openssl (apt-get, as root or through sudo -n),

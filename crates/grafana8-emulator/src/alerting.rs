@@ -41,21 +41,6 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 // ---------------------------------------------------------------------------------------------
 // Alertmanager configuration document
 
-/// pkg/setting/setting_unified_alerting.go `alertmanagerDefaultConfiguration` (8.x: no
-/// `group_by`), stored as is, so the receiver uid is empty.
-pub(crate) fn default_am_config() -> Value {
-    json!({
-        "template_files": null,
-        "alertmanager_config": {
-            "route": {"receiver": "grafana-default-email"},
-            "templates": null,
-            "receivers": [{"name": "grafana-default-email", "grafana_managed_receiver_configs": [
-                {"uid": "", "name": "email receiver", "type": "email", "disableResolveMessage": false,
-                 "settings": {"addresses": "<example@email.com>"}, "secureSettings": {}}]}]
-        }
-    })
-}
-
 struct PostedReceiverConfig {
     uid: String,
     name: String,
@@ -374,7 +359,7 @@ async fn post_am_config(
 /// `RouteDeleteAlertingConfig`: the default configuration is applied (Editor role).
 async fn delete_am_config(State(app): State<Arc<App>>, Extension(id): Extension<Identity>) -> R {
     id.require_editor()?;
-    app.db().am_configs.insert(id.org_id, default_am_config());
+    app.db().am_configs.insert(id.org_id, am_config::default_am_config());
     Ok(json(202, &json!({"message": "configuration deleted; the default is applied"})))
 }
 

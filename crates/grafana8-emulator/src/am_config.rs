@@ -10,6 +10,9 @@
 //! All of these failures happen while `web.Bind` decodes the body, so Grafana answers them
 //! with 400 `bad request data`; a few inputs make the decoding code dereference nil or index
 //! an empty string, which the recovery middleware answers with a 500.
+//!
+//! The default document a new org starts with (and a DELETE restores) is here too, for the
+//! seed, the users API (which may create an org) and the alerting API alike.
 
 use crate::http::go_quote;
 use crate::time_intervals;
@@ -17,6 +20,21 @@ use crate::util::{format_prom_duration, parse_prom_duration};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
+
+/// pkg/setting/setting_unified_alerting.go `alertmanagerDefaultConfiguration` (8.x: no
+/// `group_by`), stored as is, so the receiver uid is empty.
+pub(crate) fn default_am_config() -> Value {
+    json!({
+        "template_files": null,
+        "alertmanager_config": {
+            "route": {"receiver": "grafana-default-email"},
+            "templates": null,
+            "receivers": [{"name": "grafana-default-email", "grafana_managed_receiver_configs": [
+                {"uid": "", "name": "email receiver", "type": "email", "disableResolveMessage": false,
+                 "settings": {"addresses": "<example@email.com>"}, "secureSettings": {}}]}]
+        }
+    })
+}
 
 /// Why a document was refused.
 #[derive(Debug, PartialEq)]

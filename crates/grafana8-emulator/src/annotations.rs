@@ -14,7 +14,7 @@ use crate::http::{
     query_str, success,
 };
 use crate::server::App;
-use crate::state::{Db, Role};
+use crate::state::{Annotation, Db, Role};
 use crate::util::{avatar_url, sql_like};
 use axum::Router;
 use axum::body::Bytes;
@@ -37,34 +37,6 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/annotations/graphite", post(create_graphite).put(update).patch(patch).delete(delete))
         .route("/api/annotations/tags", get(tags).put(update).patch(patch).delete(delete))
         .route("/api/annotations/{annotationId}", axum::routing::put(update).patch(patch).delete(delete))
-}
-
-/// A row of `annotation` with its `annotation_tag` rows.
-#[derive(Clone, Debug)]
-pub(crate) struct Annotation {
-    id: i64,
-    org_id: i64,
-    user_id: i64,
-    dashboard_id: i64,
-    panel_id: i64,
-    epoch: i64,
-    epoch_end: i64,
-    created: i64,
-    updated: i64,
-    text: String,
-    /// The `tags` column as xorm writes a `[]string` (JSON; a nil slice is `null`).
-    tags: Option<Vec<String>>,
-    /// The annotation's `annotation_tag` rows, as (key, value) of `tag`.
-    pairs: Vec<(String, String)>,
-    /// The `data` column: `*simplejson.Json`, whose `ToDB` writes nil as the empty string.
-    data: Option<Value>,
-}
-
-impl Annotation {
-    /// The dashboard the annotation belongs to (0 for an org annotation).
-    pub(crate) fn dashboard_id(&self) -> i64 {
-        self.dashboard_id
-    }
 }
 
 /// `timeNow().UnixNano() / int64(time.Millisecond)`.

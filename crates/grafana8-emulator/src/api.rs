@@ -5,6 +5,7 @@ use crate::auth::{Identity, encode_key};
 use crate::http::{Field, R, bind_go, err_plain, err_trace, json, mw_err, parse_query, raw_json};
 use crate::server::{App, auth_mw, authenticate, fault_mw};
 use crate::state::{ApiKey, Role};
+use crate::version::{GRAFANA_COMMIT, GRAFANA_VERSION};
 use crate::{
     alerting, dashboards, datasources, folders, frontend_settings, library_elements, orgs, preferences, prometheus_api,
     ruler, teams, users,
@@ -17,14 +18,6 @@ use axum::routing::{delete, get};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-
-/// The commit of Grafana's v8.5.4 tag, as `/api/health` reports it.
-pub(crate) const GRAFANA_COMMIT: &str = "78ee958143";
-/// The emulated version.
-pub(crate) const GRAFANA_VERSION: &str = "8.5.4";
-/// `main.buildstamp` of a v8.5.4 build: pkg/build/cmd.go stamps the tag commit's time
-/// (`git show -s --format=%ct`).
-pub(crate) const GRAFANA_BUILDSTAMP: i64 = 1_653_918_903;
 
 pub(crate) fn router(app: Arc<App>) -> Router {
     let api = Router::new()

@@ -4,7 +4,6 @@
 //! pkg/services/search/service.go and pkg/models/search.go at v8.5.4.
 
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
-use crate::folders::folder_url;
 use crate::http::{
     R, bind_fields, err_plain, err_trace, json, json_map, parse_param, parse_query, query_all, query_i64, query_str,
     status_msg,
@@ -12,7 +11,7 @@ use crate::http::{
 use crate::permissions;
 use crate::server::App;
 use crate::slug::slugify;
-use crate::state::{Dash, DashVersion, Db};
+use crate::state::{Dash, DashVersion, Db, folder_url};
 use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;

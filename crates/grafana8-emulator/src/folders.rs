@@ -1,8 +1,9 @@
 //! Folders and folder permissions: pkg/api/folder.go, pkg/api/folder_permission.go,
-//! pkg/api/apierrors/folder.go, pkg/services/dashboards/manager/folder_service.go,
+//! pkg/services/dashboards/manager/folder_service.go,
 //! pkg/services/dashboards/manager/dashboard_service.go (`BuildSaveDashboardCommand`) and
 //! pkg/services/dashboards/database/database.go (uid, version and slug checks).
 
+use crate::apierrors::{access_denied, folder_not_found};
 use crate::auth::{Identity, PERM_ADMIN, PERM_EDIT, PERM_VIEW, has_permission};
 use crate::http::{
     R, bind_fields, err_plain, err_trace, json, json_map, parse_param, parse_query, query_bool, query_i64, status_msg,
@@ -10,7 +11,7 @@ use crate::http::{
 use crate::permissions;
 use crate::server::App;
 use crate::slug::slugify;
-use crate::state::{Dash, Db};
+use crate::state::{Dash, Db, folder_url};
 use crate::util::{generate_short_uid, is_short_uid_too_long, is_valid_short_uid, now_rfc3339};
 use axum::Router;
 use axum::body::Bytes;
@@ -28,20 +29,6 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/api/folders/id/{id}", get(get_by_id))
         .route("/api/folders/{uid}", get(get_by_uid).put(update).delete(delete_folder))
         .route("/api/folders/{uid}/permissions", get(get_permissions).post(update_permissions))
-}
-
-/// pkg/api/apierrors/folder.go: `ErrFolderNotFound` answers with a status body.
-pub(crate) fn folder_not_found() -> Response {
-    status_msg(404, "not-found", "folder not found")
-}
-
-/// pkg/api/apierrors/folder.go: `ErrFolderAccessDenied` is `Access denied` built from the error.
-pub(crate) fn access_denied() -> Response {
-    err_trace(403, "Access denied")
-}
-
-pub(crate) fn folder_url(uid: &str, slug: &str) -> String {
-    format!("/dashboards/f/{uid}/{slug}")
 }
 
 /// pkg/api/folder.go `toFolderDto`.

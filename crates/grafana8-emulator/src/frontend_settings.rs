@@ -294,9 +294,9 @@ async fn get_frontend_settings(State(app): State<Arc<App>>, Extension(id): Exten
     m.insert("azure", json!({"cloud": "AzureCloud", "managedIdentityEnabled": false}));
     m.insert(
         "buildInfo",
-        json!({"buildstamp": crate::api::GRAFANA_BUILDSTAMP, "commit": crate::api::GRAFANA_COMMIT,
+        json!({"buildstamp": crate::version::GRAFANA_BUILDSTAMP, "commit": crate::version::GRAFANA_COMMIT,
                "edition": "Open Source", "env": "production", "hasUpdate": false, "hideVersion": false,
-               "latestVersion": "", "version": crate::api::GRAFANA_VERSION}),
+               "latestVersion": "", "version": crate::version::GRAFANA_VERSION}),
     );
     m.insert("caching", json!({"enabled": true}));
     m.insert(

@@ -31,6 +31,7 @@ mod alerting;
 mod am_config;
 mod annotations;
 mod api;
+mod apierrors;
 mod auth;
 mod dashboards;
 mod datasources;
@@ -56,6 +57,7 @@ mod teams;
 mod time_intervals;
 mod users;
 mod util;
+mod version;
 
 pub use faults::{FaultConfig, FaultKind, FaultRule, Latency};
 pub use seed::{Seed, SeedDataSource, SeedOrg, SeedTeam, SeedUser};

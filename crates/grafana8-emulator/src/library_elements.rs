@@ -703,13 +703,13 @@ fn load_recursively(db: &Db, connected: &[&LibraryElement], parent: &mut Value) 
 /// elements are deleted.
 pub(crate) fn delete_in_folder(db: &mut Db, id: &Identity, folder_uid: &str) -> Result<(), Response> {
     let Some(folder) = db.folder_by_uid(id.org_id, folder_uid) else {
-        return Err(crate::folders::folder_not_found());
+        return Err(crate::apierrors::folder_not_found());
     };
     let folder_id = folder.id;
     match require_permissions_on_folder(db, id, folder_id) {
         Ok(()) => {}
-        Err(LeError::FolderNotFound) => return Err(crate::folders::folder_not_found()),
-        Err(LeError::FolderAccessDenied) => return Err(crate::folders::access_denied()),
+        Err(LeError::FolderNotFound) => return Err(crate::apierrors::folder_not_found()),
+        Err(LeError::FolderAccessDenied) => return Err(crate::apierrors::access_denied()),
         Err(_) => return Err(err_trace(500, "Folder API error")),
     }
     let in_folder: Vec<i64> = db

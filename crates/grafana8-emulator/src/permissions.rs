@@ -187,7 +187,7 @@ pub(crate) fn to_dtos(db: &Db, dash: &Dash, rows: &[AclRow], ids: IdField) -> Va
     let url = if dash.slug.is_empty() {
         String::new()
     } else if dash.is_folder {
-        crate::folders::folder_url(&dash.uid, &dash.slug)
+        crate::state::folder_url(&dash.uid, &dash.slug)
     } else {
         format!("/d/{}/{}", dash.uid, dash.slug)
     };

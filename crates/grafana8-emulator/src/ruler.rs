@@ -3,8 +3,8 @@
 //! api/tooling/definitions/cortex-ruler.go, models/alert_rule.go, models/alert_query.go and
 //! store/alert_rule.go, all at v8.5.4.
 
+use crate::apierrors::{access_denied, folder_not_found};
 use crate::auth::{Identity, PERM_EDIT, PERM_VIEW, has_permission};
-use crate::folders::{access_denied, folder_not_found};
 use crate::http::{R, bad_request_data, err_trace, go_escape, go_normalise, json, parse_query, query_str, raw_json};
 use crate::server::App;
 use crate::state::{AlertQuery, AlertRule, Dash, Db, RuleJson, StoredRule};

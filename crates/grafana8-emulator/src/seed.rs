@@ -129,7 +129,7 @@ impl Seed {
 pub(crate) fn add_org(db: &mut Db, name: &str) -> i64 {
     let id = db.next_id("org");
     db.orgs.insert(id, Org { id, name: name.to_string(), address: Default::default() });
-    db.am_configs.insert(id, crate::alerting::default_am_config());
+    db.am_configs.insert(id, crate::am_config::default_am_config());
     id
 }
 

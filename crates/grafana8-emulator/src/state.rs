@@ -141,6 +141,12 @@ pub(crate) struct Team {
     pub admins: BTreeSet<i64>,
 }
 
+/// pkg/models/dashboards.go `GetFolderUrl`: a folder's url, as the folder, dashboard and
+/// permission APIs answer it.
+pub(crate) fn folder_url(uid: &str, slug: &str) -> String {
+    format!("/dashboards/f/{uid}/{slug}")
+}
+
 /// A row of the `dashboard` table: folders are dashboards with `is_folder`.
 #[derive(Clone, Debug)]
 pub(crate) struct Dash {
@@ -318,6 +324,34 @@ pub(crate) struct Channel {
     pub updated: String,
 }
 
+/// A row of `annotation` with its `annotation_tag` rows.
+#[derive(Clone, Debug)]
+pub(crate) struct Annotation {
+    pub id: i64,
+    pub org_id: i64,
+    pub user_id: i64,
+    pub dashboard_id: i64,
+    pub panel_id: i64,
+    pub epoch: i64,
+    pub epoch_end: i64,
+    pub created: i64,
+    pub updated: i64,
+    pub text: String,
+    /// The `tags` column as xorm writes a `[]string` (JSON; a nil slice is `null`).
+    pub tags: Option<Vec<String>>,
+    /// The annotation's `annotation_tag` rows, as (key, value) of `tag`.
+    pub pairs: Vec<(String, String)>,
+    /// The `data` column: `*simplejson.Json`, whose `ToDB` writes nil as the empty string.
+    pub data: Option<Value>,
+}
+
+impl Annotation {
+    /// The dashboard the annotation belongs to (0 for an org annotation).
+    pub(crate) fn dashboard_id(&self) -> i64 {
+        self.dashboard_id
+    }
+}
+
 /// Every table of the emulated database.
 #[derive(Debug, Default)]
 pub(crate) struct Db {
@@ -343,9 +377,9 @@ pub(crate) struct Db {
     /// `login_attempt`: (user name as sent, unix time) of each failed basic-auth login.
     pub login_attempts: Vec<(String, i64)>,
     /// org id -> that org's Alertmanager silences.
-    pub silences: BTreeMap<i64, crate::silences::OrgSilences>,
+    pub silences: BTreeMap<i64, crate::silences::store::OrgSilences>,
     /// The `annotation` table (with its tag rows), by id.
-    pub annotations: BTreeMap<i64, crate::annotations::Annotation>,
+    pub annotations: BTreeMap<i64, Annotation>,
 }
 
 impl Db {

@@ -406,7 +406,7 @@ async fn admin_create_user(
     let org_id = if form.org_id != 0 { form.org_id } else { 1 };
     if let std::collections::btree_map::Entry::Vacant(e) = db.orgs.entry(org_id) {
         e.insert(Org { id: org_id, name: "Main Org.".into(), address: Default::default() });
-        db.am_configs.insert(org_id, crate::alerting::default_am_config());
+        db.am_configs.insert(org_id, crate::am_config::default_am_config());
     }
     let user_id = db.next_id("user");
     db.users.insert(user_id, User::new(user_id, &login, &email, &form.name, &form.password, org_id));
