@@ -20,10 +20,6 @@ const SKIP_LOG_VARIABLE: &str = "MAC_TEST_SKIP_LOG";
 /// The variable a developer sets to skip tests whose programs are missing.
 const SKIP_VARIABLE: &str = "MAC_TEST_SKIP_MISSING";
 
-/// The test command of the tests phase (plus `--no-fail-fast`); reliability builds with it
-/// (`--no-run`) so that it reuses the binaries the tests just ran.
-pub(crate) const TEST_COMMAND: [&str; 3] = ["test", "--workspace", "--all-features"];
-
 /// CI (`CI` set, as every CI service does) never skips a test: a skip variable leaking in
 /// from its environment is an error, not a quieter run.
 fn refuse_skips_in_ci(ci: Option<&std::ffi::OsStr>, skip: Option<&std::ffi::OsStr>) -> Result<(), String> {
@@ -89,7 +85,10 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
     phases.run("tests", || {
         let mut test = Command::new(&cargo);
         // --no-fail-fast: a failing test binary does not hide the results of the others.
-        test.current_dir(root).args(TEST_COMMAND).arg("--no-fail-fast").env(SKIP_LOG_VARIABLE, skip_log);
+        test.current_dir(root)
+            .args(crate::reliability::TEST_COMMAND)
+            .arg("--no-fail-fast")
+            .env(SKIP_LOG_VARIABLE, skip_log);
         let (result, tally) = run_counting_tests(&mut test);
         println!("ci: {tally}");
         *counts = Some(tally);

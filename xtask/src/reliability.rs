@@ -40,6 +40,10 @@ use crate::emulator::{Emulator, http, set_faults};
 use crate::state::{Durability, PostgresState, StateBackend, postgres_config, set_state_url};
 use crate::{project_root, run_command};
 
+/// The test command of the tests phase (plus `--no-fail-fast`); reliability builds with it
+/// (`--no-run`) so that it reuses the binaries the tests just ran.
+pub(crate) const TEST_COMMAND: [&str; 3] = ["test", "--workspace", "--all-features"];
+
 const FOLDERS: usize = 4;
 const GROUPS: usize = 3;
 const RULES: usize = 3;
@@ -135,7 +139,7 @@ fn run_built(args: &[String], after_tests: bool) -> Result<(), String> {
     build.current_dir(&root);
     if after_tests && profile == "debug" {
         // The tests phase's build, checked up to date: its `mac` and `grafana8-emulator`.
-        build.args(crate::ci::TEST_COMMAND).args(["--no-run", "--quiet"]);
+        build.args(TEST_COMMAND).args(["--no-run", "--quiet"]);
     } else {
         build.args(["build", "--quiet", "--package", "mac-cli", "--package", "grafana8-emulator"]);
     }

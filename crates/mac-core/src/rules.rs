@@ -60,7 +60,7 @@ pub struct RuleFilesError {
 
 /// The rules of one kind's definitions, in PromQL terms. A kind returns it from
 /// [`crate::Handler::rule_view`].
-pub trait RuleView: Send + Sync {
+pub trait RuleView: Send + Sync + std::fmt::Debug {
     /// Who evaluates this kind's rules.
     fn evaluator(&self) -> Evaluator;
 

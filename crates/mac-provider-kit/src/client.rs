@@ -12,8 +12,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::credentials::Credentials;
 use crate::retry::{RetryPolicy, retry_after};
-use crate::settings::Credentials;
 use crate::status::{error_kind, is_transient, preview, root_cause, server_message};
 
 /// The HTTP client of one server, made by [`crate::HttpSettings::build`].

@@ -41,13 +41,15 @@
 #![warn(missing_docs)]
 
 mod client;
+mod credentials;
 mod retry;
 mod settings;
 mod status;
 
 pub use client::{HttpClient, Repeat, Request, Response};
+pub use credentials::{BasicAuth, Credentials};
 pub use retry::{RetryPolicy, retry_after};
-pub use settings::{BasicAuth, Credentials, HttpSettings, USER_AGENT, parse_base_url, parse_timeout};
+pub use settings::{HttpSettings, USER_AGENT, parse_base_url, parse_timeout};
 pub use status::{error_kind, is_transient, preview, root_cause, server_message};
 
 /// The HTTP client library the kit is built on, so that a provider names the same `Method`,

@@ -1121,7 +1121,16 @@ impl Kind for AlertGroupHandler {
     }
 
     fn links(&self, remote: &Remote<'_, StoredGroup>) -> Links {
-        crate::links::alert_group(&remote.fields)
+        let group = &remote.fields;
+        crate::links::rule_group(
+            &group.folder_uid,
+            format!("{}/{}", group.folder_title, group.name),
+            group
+                .rules
+                .iter()
+                .flat_map(|rule| rule.grafana_alert.iter().flat_map(|alert| &alert.data))
+                .map(|query| query.datasource_uid.as_str()),
+        )
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

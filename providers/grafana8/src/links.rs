@@ -12,27 +12,23 @@
 use mac_core::{LinkTarget, Links, RemoteObject};
 use serde_json::{Map, Value};
 
-use crate::alert_group::StoredGroup;
 use crate::client::Client;
 
 /// Data source uids of the ruler API that are not data sources: server-side expressions.
 const EXPRESSION_UIDS: [&str; 2] = ["__expr__", "-100"];
 
-/// A rule group lives in its folder; its queries use data sources by uid.
-pub fn alert_group(group: &StoredGroup) -> Links {
-    let uses = group
-        .rules
-        .iter()
-        .flat_map(|rule| rule.grafana_alert.iter().flat_map(|alert| &alert.data))
-        .map(|query| query.datasource_uid.as_str())
+/// A rule group (`Folder/Group`) lives in its folder; its queries use data sources by uid.
+pub fn rule_group<'a>(folder_uid: &str, title: String, datasource_uids: impl IntoIterator<Item = &'a str>) -> Links {
+    let uses = datasource_uids
+        .into_iter()
         .filter(|uid| !EXPRESSION_UIDS.contains(uid))
         .map(|uid| LinkTarget::by_remote_id("datasource", uid))
         .collect();
-    let lives_in = match group.folder_uid.as_str() {
+    let lives_in = match folder_uid {
         "" => Vec::new(),
         uid => vec![LinkTarget::by_remote_id("folder", uid)],
     };
-    Links { title: Some(format!("{}/{}", group.folder_title, group.name)), uid: None, lives_in, uses: dedup(uses) }
+    Links { title: Some(title), uid: None, lives_in, uses: dedup(uses) }
 }
 
 /// A dashboard (`uid`, its stored `model`, its folder's uid, `""` for General) lives in its
@@ -159,16 +155,7 @@ mod tests {
 
     #[test]
     fn a_rule_group_uses_its_queries_data_sources_not_expressions() {
-        let remote = RemoteObject {
-            remote_id: "f/HTTP".into(),
-            fields: json!({ "name": "HTTP", "folder_uid": "f", "folder_title": "Payments", "rules": [
-                { "grafana_alert": { "data": [{ "datasourceUid": "p1" }, { "datasourceUid": "__expr__" }] } },
-                { "grafana_alert": { "data": [{ "datasourceUid": "p1" }, { "datasourceUid": "-100" }] } },
-            ] }),
-            ..RemoteObject::default()
-        };
-        let group = serde_json::from_value(remote.fields).expect("a stored group");
-        let links = alert_group(&group);
+        let links = rule_group("f", "Payments/HTTP".to_owned(), ["p1", "__expr__", "p1", "-100"]);
         assert_eq!(links.title.as_deref(), Some("Payments/HTTP"));
         assert_eq!(links.lives_in, [LinkTarget::by_remote_id("folder", "f")]);
         assert_eq!(links.uses, [LinkTarget::by_remote_id("datasource", "p1")]);

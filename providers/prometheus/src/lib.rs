@@ -165,7 +165,10 @@ impl Prometheus {
         let files = Arc::new(files);
         let server = server.map(Arc::new);
         Prometheus {
-            rule_groups: Arc::new(mac_core::Typed(rule_group::RuleGroupKind::new(files.clone(), server.clone()))),
+            rule_groups: Arc::new(mac_core::Typed(
+                rule_group::RuleGroupKind::new(files.clone(), server.clone())
+                    .with_rule_view(&rule_view::RuleGroupRules),
+            )),
             files,
             server,
         }
