@@ -10,7 +10,7 @@ use mac_core::state::StateStore;
 use mac_core::{
     ApplyOptions, ApplyReport, Definition, FileStateStore, ObjectId, Plan, PlanOptions, Providers, Registry,
 };
-use mac_provider_grafana8::{AlertGroup, AlertQuery, DatasourceRef, FolderRef};
+use mac_provider_grafana8::{AlertGroup, AlertQuery, DatasourceRef, Folder, FolderRef};
 use serde_json::{Map, Value, json};
 
 /// One alert rule: a PromQL query and a threshold on it.
@@ -91,9 +91,8 @@ fn id(kind: &str, local_id: &str) -> ObjectId {
 
 /// A team's folder and one rule group per service, from functions.
 pub fn team_definitions(team: &str, services: &[&str], datasource_uid: &str) -> Result<Vec<Definition>, Error> {
-    // TODO(lead): typed grafana8::Folder
-    let folder = json!({ "title": team }).as_object().cloned().unwrap_or_default();
-    let mut definitions = vec![Definition::new(id("folder", team), folder, Location::file(file!()))];
+    let folder = Folder { title: team.to_owned(), uid: None };
+    let mut definitions = vec![Definition::from_typed(id("folder", team), &folder, Location::file(file!()))?];
     for service in services {
         let group = AlertGroup {
             folder: FolderRef::Local(team.to_owned()),
