@@ -226,7 +226,9 @@ pub async fn apply(
         for (index, action, handler, references) in batch {
             observer.started(&action);
             let secrets = secrets.clone();
-            let task = in_flight.spawn(async move { execute(handler.as_ref(), &action, &references, &secrets).await });
+            let context = plan.context(&action.id.provider, &action.id.kind).clone();
+            let task = in_flight
+                .spawn(async move { execute(handler.as_ref(), &action, &references, &secrets, &context).await });
             running.insert(task.id(), index);
         }
         // Finished writes wait at most SAVE_INTERVAL for a save, even behind a slow write.
@@ -558,6 +560,7 @@ async fn execute(
     action: &Action,
     references: &BTreeMap<LocalRef, RemoteObject>,
     secrets: &SecretContext,
+    context: &serde_json::Value,
 ) -> Result<Written, HandlerError> {
     let resolver = KnownReferences(references);
     let desired = || -> Result<(DesiredObject, BTreeMap<String, String>), HandlerError> {
@@ -572,7 +575,7 @@ async fn execute(
     match action.operation {
         Operation::Create | Operation::Recreate => {
             let (desired, digests) = desired()?;
-            handler.write(None, &desired, &resolver).await.map(|written| (Some(written), digests))
+            handler.write(None, &desired, &resolver, context).await.map(|written| (Some(written), digests))
         }
         Operation::Update | Operation::Adopt => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
@@ -582,7 +585,7 @@ async fn execute(
                 return Ok((Some(current.clone()), BTreeMap::new()));
             }
             let (desired, digests) = desired()?;
-            handler.write(Some(current), &desired, &resolver).await.map(|written| (Some(written), digests))
+            handler.write(Some(current), &desired, &resolver, context).await.map(|written| (Some(written), digests))
         }
         Operation::Delete => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;

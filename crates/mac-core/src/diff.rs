@@ -207,7 +207,7 @@ fn item_keys(items: &[Value], key: &str) -> Option<Vec<String>> {
 
 /// Removes the field that `pattern` (a pointer whose `*` matches every item of a list)
 /// names, wherever `is_default` holds for its value and the table holding it. Handlers use
-/// it in [`crate::Handler::desired`] and [`crate::Handler::observed`] to leave out, on both
+/// it in a kind's `Kind::desired` and `Kind::observed` to leave out, on both
 /// sides, the values a server fills in when a write leaves them out: a plan then never shows
 /// them, and a definition that writes the default explicitly still compares equal.
 pub fn remove_defaults(value: &mut Value, pattern: &str, is_default: &dyn Fn(&Value, &Map<String, Value>) -> bool) {

@@ -210,13 +210,16 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
         Ok(self.list().await?.into_iter().find(|remote| remote.adoption_key.as_deref() == Some(key)))
     }
 
-    /// Creates (`current` is `None`) or updates the object; returns it as now stored.
+    /// Creates (`current` is `None`) or updates the object; returns it as now stored. `context`
+    /// is the one the plan was made with (a saved plan carries it), so that what is written is
+    /// what the plan showed.
     async fn write(
         &self,
         current: Option<&RemoteObject>,
         id: &ObjectId,
         desired: &Self::Desired,
         refs: &dyn Resolver,
+        context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError>;
 
     /// Deletes the object.
@@ -238,6 +241,12 @@ impl<K: Kind> fmt::Debug for Typed<K> {
     }
 }
 
+/// Whether a key or id holds the placeholder of a value not known yet (or not resolved
+/// offline): a key made of it is no key.
+fn is_placeholder(text: &str) -> bool {
+    text.contains(crate::provider::KNOWN_AFTER_APPLY)
+}
+
 /// Generic references replaced by [`crate::KNOWN_AFTER_APPLY`], for the checks that run
 /// before anything resolves.
 struct NothingResolves;
@@ -251,8 +260,8 @@ impl Resolver for NothingResolves {
 impl<K: Kind> Typed<K> {
     /// A definition's fields as the kind's type, references resolved through `refs`.
     fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
-        let has_refs = crate::refs::find_refs(fields).map_or(true, |found| !found.is_empty());
-        if !has_refs {
+        // A malformed `{ ref = … }` is reported as such, not as the type error it would cause.
+        if crate::refs::find_refs(fields)?.is_empty() {
             return parse_fields_value(&Value::Object(fields.clone()));
         }
         let substituted = crate::refs::substitute(fields, refs)
@@ -282,15 +291,20 @@ impl<K: Kind> Typed<K> {
     }
 }
 
+/// The owner reported for a remote object whose fields do not parse: never this project, so
+/// that it is neither adopted nor imported, and a plan warns about it.
+pub const UNREADABLE_OWNER: &str = "(unreadable: its fields are not what this kind reads)";
+
 /// What a remote object that does not parse compares as: a value no definition has, so that
-/// the plan shows it and a write replaces it.
-fn unreadable(message: String) -> Value {
-    serde_json::json!({ "unreadable": message })
+/// the plan shows it and a write replaces it, with its fields as read, so that a change to
+/// any of them changes a saved plan's fingerprint.
+fn unreadable(message: String, fields: &Value) -> Value {
+    serde_json::json!({ "unreadable": message, "fields": fields })
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
     // A `Serialize` of plain data (no maps with non-string keys) cannot fail.
-    serde_json::to_value(value).unwrap_or_else(|err| unreadable(err.to_string()))
+    serde_json::to_value(value).unwrap_or_else(|err| unreadable(err.to_string(), &Value::Null))
 }
 
 #[async_trait]
@@ -312,7 +326,11 @@ impl<K: Kind> Handler for Typed<K> {
     }
 
     fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
-        self.parse_offline(fields).map(|desired| self.0.references(&desired)).unwrap_or_default()
+        let mut references = self.parse_offline(fields).map(|desired| self.0.references(&desired)).unwrap_or_default();
+        // A field given by a generic reference reads as the placeholder here: the engine
+        // finds that reference itself.
+        references.retain(|(_, reference)| !is_placeholder(&reference.local_id));
+        references
     }
 
     fn key_references(&self, fields: &Fields) -> Vec<KeyReference> {
@@ -321,7 +339,22 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn unique_key(&self, desired: &DesiredObject) -> Option<String> {
         let typed = self.parse_offline(&desired.fields).ok()?;
-        self.0.unique_key(&desired.id, &typed)
+        let key = self.0.unique_key(&desired.id, &typed).filter(|key| !is_placeholder(key))?;
+        // A key that changes with what an unresolved reference stands for (a title given by
+        // a reference, slugged) is no key: compare it with another stand-in.
+        let references = crate::refs::find_refs(&desired.fields).ok()?;
+        if references.is_empty() {
+            return Some(key);
+        }
+        let mut other = Value::Object(desired.fields.clone());
+        for reference in &references {
+            if let Some(slot) = other.pointer_mut(&reference.pointer) {
+                *slot = Value::String("another value".to_owned());
+            }
+        }
+        let Value::Object(other) = other else { return None };
+        let other: K::Desired = parse_fields_value(&Value::Object(other)).ok()?;
+        (self.0.unique_key(&desired.id, &other).as_deref() == Some(key.as_str())).then_some(key)
     }
 
     fn remote_unique_key(&self, remote: &RemoteObject) -> Option<String> {
@@ -344,7 +377,8 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {
         let typed = self.parse_desired(&desired.fields, refs).ok()?;
-        self.0.adoption_key(&desired.id, &typed, refs)
+        // A key made of a value not known yet is no key.
+        self.0.adoption_key(&desired.id, &typed, refs).filter(|key| !is_placeholder(key))
     }
 
     fn compare(
@@ -360,15 +394,15 @@ impl<K: Kind> Handler for Typed<K> {
         let observed = match remote.map(|remote| self.parse_remote(remote)) {
             None => None,
             Some(Ok(remote)) => Some(to_value(&self.0.observed_for(&remote, &comparable))),
-            Some(Err(message)) => Some(unreadable(message)),
+            Some(Err(message)) => remote.map(|remote| unreadable(message, &remote.fields)),
         };
         Ok(Compared { desired: to_value(&comparable), observed })
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {
         match self.parse_remote(remote) {
-            Ok(remote) => to_value(&self.0.observed(&remote)),
-            Err(message) => unreadable(message),
+            Ok(typed) => to_value(&self.0.observed(&typed)),
+            Err(message) => unreadable(message, &remote.fields),
         }
     }
 
@@ -377,7 +411,11 @@ impl<K: Kind> Handler for Typed<K> {
     }
 
     fn owner(&self, remote: &RemoteObject) -> Option<String> {
-        self.0.owner(&self.parse_remote(remote).ok()?)
+        match self.parse_remote(remote) {
+            Ok(typed) => self.0.owner(&typed),
+            // Whose it is cannot be told: not this project's to adopt or import.
+            Err(_) => Some(UNREADABLE_OWNER.to_owned()),
+        }
     }
 
     fn describe(&self, remote: &RemoteObject) -> String {
@@ -440,11 +478,20 @@ impl<K: Kind> Handler for Typed<K> {
         current: Option<&RemoteObject>,
         desired: &DesiredObject,
         refs: &dyn Resolver,
+        context: &Value,
     ) -> Result<RemoteObject, HandlerError> {
-        let typed = self
-            .parse_desired(&desired.fields, refs)
-            .map_err(|err| HandlerError::new(HandlerErrorKind::Invalid, err.message.clone()).at(err.pointer.clone()))?;
-        self.0.write(current, &desired.id, &typed, refs).await
+        let secret_fields = self.0.secret_fields();
+        let typed = self.parse_desired(&desired.fields, refs).map_err(|err| {
+            // Secrets are revealed here: a message quoting the value must not leave.
+            let message = if secret_fields.iter().any(|pattern| crate::secrets::covers(pattern, &err.pointer)) {
+                "this secret's value does not have the form the field takes".to_owned()
+            } else {
+                err.message.clone()
+            };
+            HandlerError::new(HandlerErrorKind::Invalid, message).at(err.pointer.clone())
+        })?;
+        let context = self.context(context).map_err(|err| HandlerError::new(HandlerErrorKind::Other, err.message))?;
+        self.0.write(current, &desired.id, &typed, refs, &context).await
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
@@ -453,5 +500,143 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
         self.0.rule_view()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A kind whose definitions name a parent (by local id, or through a generic reference)
+    /// and a title, and whose remote objects must have a numeric `n`.
+    #[derive(Debug)]
+    struct Small;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SmallDesired {
+        parent: String,
+        title: String,
+        /// Read only to fail: a revealed secret string is not a number.
+        #[serde(default)]
+        #[allow(dead_code)]
+        secret: Option<u64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct SmallRemote {
+        n: u64,
+    }
+
+    #[async_trait]
+    impl Kind for Small {
+        type Desired = SmallDesired;
+        type Remote = SmallRemote;
+        type Comparable = Value;
+        type Context = ();
+
+        fn references(&self, desired: &SmallDesired) -> Vec<(String, LocalRef)> {
+            vec![("/parent".to_owned(), LocalRef::new("small", &desired.parent))]
+        }
+
+        fn unique_key(&self, _id: &ObjectId, desired: &SmallDesired) -> Option<String> {
+            Some(desired.title.to_lowercase().replace(['(', ')'], "").replace(' ', "-"))
+        }
+
+        fn secret_fields(&self) -> Vec<&'static str> {
+            vec!["/secret"]
+        }
+
+        fn desired(&self, _: &ObjectId, desired: &SmallDesired, _: &dyn Resolver, _: &()) -> Result<Value, FieldError> {
+            Ok(json!({ "title": desired.title }))
+        }
+
+        fn observed(&self, remote: &Remote<'_, SmallRemote>) -> Value {
+            json!({ "n": remote.fields.n })
+        }
+
+        fn owner(&self, _remote: &Remote<'_, SmallRemote>) -> Option<String> {
+            None
+        }
+
+        async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+            Ok(Vec::new())
+        }
+
+        async fn write(
+            &self,
+            _: Option<&RemoteObject>,
+            _: &ObjectId,
+            _: &SmallDesired,
+            _: &dyn Resolver,
+            _: &(),
+        ) -> Result<RemoteObject, HandlerError> {
+            Ok(RemoteObject::default())
+        }
+
+        async fn delete(&self, _: &RemoteObject) -> Result<(), HandlerError> {
+            Ok(())
+        }
+    }
+
+    fn fields(value: Value) -> Fields {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn remote(fields: Value) -> RemoteObject {
+        RemoteObject { remote_id: "r".to_owned(), fields, ..RemoteObject::default() }
+    }
+
+    #[test]
+    fn an_unreadable_remote_object_keeps_its_fields_in_what_is_compared_and_is_nobody_s_to_take() {
+        let handler = Typed(Small);
+        let one = handler.observed(&remote(json!({ "n": "x", "other": 1 })));
+        let two = handler.observed(&remote(json!({ "n": "x", "other": 2 })));
+        assert_ne!(one, two, "an edit elsewhere in an unreadable object still changes its fingerprint");
+        assert_eq!(one["fields"], json!({ "n": "x", "other": 1 }));
+        assert_eq!(handler.owner(&remote(json!({ "n": "x" }))).as_deref(), Some(UNREADABLE_OWNER));
+        assert_eq!(handler.owner(&remote(json!({ "n": 1 }))), None);
+    }
+
+    #[test]
+    fn offline_checks_drop_references_and_keys_made_of_an_unresolved_reference() {
+        let handler = Typed(Small);
+        let by_reference =
+            fields(json!({ "parent": { "ref": "small.a" }, "title": { "ref": "small.b", "field": "t" } }));
+        assert!(handler.validate(&by_reference).is_ok(), "a reference stands in for any string");
+        assert_eq!(handler.references(&by_reference), [], "the engine finds generic references itself");
+        let desired = DesiredObject { id: ObjectId::new("p", "small", "x"), fields: by_reference };
+        assert_eq!(handler.unique_key(&desired), None, "a title given by a reference has no key yet");
+
+        let written = fields(json!({ "parent": "a", "title": "Payments" }));
+        assert_eq!(handler.references(&written), [("/parent".to_owned(), LocalRef::new("small", "a"))]);
+        let desired = DesiredObject { id: ObjectId::new("p", "small", "x"), fields: written };
+        assert_eq!(handler.unique_key(&desired).as_deref(), Some("payments"));
+        let partly = fields(json!({ "parent": { "ref": "small.a" }, "title": "Payments" }));
+        let desired = DesiredObject { id: ObjectId::new("p", "small", "x"), fields: partly };
+        assert_eq!(handler.unique_key(&desired).as_deref(), Some("payments"), "a key not made of the reference stays");
+    }
+
+    #[test]
+    fn a_malformed_reference_is_reported_as_such() {
+        let errors = Typed(Small)
+            .validate(&fields(json!({ "parent": { "ref": "nodot" }, "title": "t" })))
+            .expect_err("a malformed reference");
+        assert_eq!(errors[0].pointer, "/parent/ref", "{errors:?}");
+        assert!(errors[0].message.contains("kind.id"), "{errors:?}");
+    }
+
+    #[tokio::test]
+    async fn a_write_never_quotes_a_revealed_secret() {
+        let desired = DesiredObject {
+            id: ObjectId::new("p", "small", "x"),
+            fields: fields(json!({ "parent": "a", "title": "t", "secret": "hunter2" })),
+        };
+        let error = Typed(Small).write(None, &desired, &NothingResolves, &Value::Null).await.expect_err("not a number");
+        assert_eq!(error.pointer.as_deref(), Some("/secret"));
+        assert!(!error.message.contains("hunter2"), "{}", error.message);
     }
 }

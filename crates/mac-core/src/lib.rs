@@ -3,12 +3,14 @@
 //! The pipeline, each step its own module:
 //! 1. [`project`] loads `mac.toml` and the definition files into [`Definition`]s, with
 //!    every problem located at `file:line:column`;
-//! 2. providers (plugins registered through [`ProviderRegistration`]) list what the remote
-//!    systems have, in bulk, into [`Observed`];
-//! 3. [`plan()`] — pure and deterministic — compares definitions, [`State`] and observations
-//!    and produces a [`Plan`] of field-level changes;
-//! 4. [`apply()`] executes a plan in dependency order with bounded concurrency, saving state
-//!    after every successful write.
+//! 2. providers (plugins registered through [`ProviderRegistration`], one typed [`Kind`] per
+//!    kind of object) list what the remote systems have, in bulk, with what each kind reads
+//!    besides (its context), into [`Observed`] ([`refresh`]);
+//! 3. [`plan()`] ([`planner`]) — pure and deterministic, every input an argument — compares
+//!    definitions, [`State`] and observations and produces a [`Plan`] of field-level changes;
+//! 4. [`apply()`] executes a plan in dependency order with bounded concurrency, recording
+//!    creates as pending before they start and saving finished writes within
+//!    [`apply::SAVE_INTERVAL`].
 //!
 //! This crate knows no provider by name and does no network I/O; its only file I/O is
 //! reading a project ([`ProjectConfig`]) and the file state store ([`FileStateStore`]).

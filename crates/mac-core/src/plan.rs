@@ -34,7 +34,8 @@ impl Fingerprint {
 
 /// The saved-plan format this version reads and writes (2: actions carry the fingerprint of
 /// what they were planned against; a plan without them would apply unchecked).
-pub const PLAN_FORMAT: u32 = 2;
+/// 3: plans carry the contexts their writes use.
+pub const PLAN_FORMAT: u32 = 3;
 
 /// Choices that change what is planned.
 #[derive(Debug, Clone, Default)]
@@ -289,6 +290,10 @@ pub struct Plan {
     pub unchanged: usize,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_remote: Vec<KnownRemote>,
+    /// The context (see [`crate::Handler::observe`]) of each kind this plan writes, as it was
+    /// planned with: a write resolves names with it, so that it writes what the plan showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<KindContext>,
     /// The creates to record as pending before any write (see [`PendingCreate`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingCreate>,
@@ -306,6 +311,25 @@ pub struct Plan {
     /// stay in state, so every plan shows them again until the cause is gone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<crate::relation::BlockedDelete>,
+}
+
+/// What one kind of one provider instance read besides its objects, as a plan carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindContext {
+    pub instance: String,
+    pub kind: String,
+    pub context: Value,
+}
+
+impl Plan {
+    /// The context the plan recorded for a kind; `null` when it needs none.
+    pub fn context(&self, instance: &str, kind: &str) -> &Value {
+        static NOTHING: Value = Value::Null;
+        self.contexts
+            .iter()
+            .find(|found| found.instance == instance && found.kind == kind)
+            .map_or(&NOTHING, |found| &found.context)
+    }
 }
 
 /// A note attached to a plan for its reviewer: the object it concerns and what to know.

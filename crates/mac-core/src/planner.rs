@@ -9,7 +9,9 @@ use serde_json::Value;
 use crate::diff::{FieldChange, diff_items};
 use crate::graph::topological_order;
 use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
-use crate::plan::{Action, Fingerprint, KnownRemote, Observed, Operation, PLAN_FORMAT, Plan, PlanError, PlanOptions};
+use crate::plan::{
+    Action, Fingerprint, KindContext, KnownRemote, Observed, Operation, PLAN_FORMAT, Plan, PlanError, PlanOptions,
+};
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
 use crate::refs::substitute;
@@ -353,6 +355,21 @@ pub fn plan(
     pending.sort();
     pending.dedup();
     let ordered = order_actions(actions, providers)?;
+    let written_kinds: BTreeSet<(&str, &str)> = ordered
+        .iter()
+        .filter(|action| action.desired.is_some())
+        .map(|action| (action.id.provider.as_str(), action.id.kind.as_str()))
+        .collect();
+    let contexts = written_kinds
+        .into_iter()
+        .map(|(instance, kind)| (instance, kind, observed.context(instance, kind)))
+        .filter(|(_, _, context)| !context.is_null())
+        .map(|(instance, kind, context)| KindContext {
+            instance: instance.to_owned(),
+            kind: kind.to_owned(),
+            context: context.clone(),
+        })
+        .collect();
     let mut plan = Plan {
         format: PLAN_FORMAT,
         state_lineage: state.lineage.clone(),
@@ -360,6 +377,7 @@ pub fn plan(
         actions: ordered,
         unchanged,
         known_remote: known_remote.into_iter().map(|(id, remote)| KnownRemote { id, remote }).collect(),
+        contexts,
         pending,
         bindings: BTreeMap::new(),
         warnings: link_warnings,

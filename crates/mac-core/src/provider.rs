@@ -371,12 +371,14 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// The remote object with this natural key, `None` when there is none.
     async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError>;
 
-    /// Creates the object (`current` is `None`) or updates `current`; returns it as stored.
+    /// Creates the object (`current` is `None`) or updates `current`, with the kind's context
+    /// as the plan recorded it; returns the object as stored.
     async fn write(
         &self,
         current: Option<&RemoteObject>,
         desired: &DesiredObject,
         refs: &dyn Resolver,
+        context: &Value,
     ) -> Result<RemoteObject, HandlerError>;
 
     /// Deletes the object.

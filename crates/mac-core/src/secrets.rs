@@ -33,6 +33,14 @@ fn matches(pattern: &str, pointer: &str) -> bool {
     pattern.len() == pointer.len() && pattern.iter().zip(&pointer).all(|(want, have)| *want == "*" || want == have)
 }
 
+/// Whether `pointer` is a secret field of `pattern` or inside one: where a message about the
+/// value could quote the secret.
+pub(crate) fn covers(pattern: &str, pointer: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let pointer: Vec<&str> = pointer.split('/').collect();
+    pointer.len() >= pattern.len() && pattern.iter().zip(&pointer).all(|(want, have)| *want == "*" || want == have)
+}
+
 /// Every value in `fields` at a secret path, with its pointer.
 fn secret_values<'a>(fields: &'a Fields, patterns: &[&str]) -> Vec<(String, &'a Value)> {
     fn walk<'a>(value: &'a Value, pointer: String, patterns: &[&str], found: &mut Vec<(String, &'a Value)>) {

@@ -398,6 +398,7 @@ impl Kind for FolderKind {
         id: &ObjectId,
         desired: &FolderFields,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let fields = FolderKind::stored(desired);
         match current {
@@ -659,6 +660,7 @@ impl Kind for GroupKind {
         id: &ObjectId,
         desired: &GroupFields,
         refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let fields = GroupKind::stored(id, desired, refs);
         match current {

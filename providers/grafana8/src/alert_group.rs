@@ -755,15 +755,11 @@ pub struct AlertGroupHandler {
     client: Arc<Client>,
     /// The project whose owner marker every written rule carries (`crate::owner`).
     project: Option<String>,
-    /// Grafana's data sources by name, read by the first write that names one and shared by
-    /// the writes of the same apply (one request, not one per group). Only `write` reads it:
-    /// planning gets its directory as the kind's context, never from here.
-    datasources_for_writing: tokio::sync::OnceCell<DatasourceDirectory>,
 }
 
 impl AlertGroupHandler {
     pub fn new(client: Arc<Client>) -> AlertGroupHandler {
-        AlertGroupHandler { client, project: None, datasources_for_writing: tokio::sync::OnceCell::new() }
+        AlertGroupHandler { client, project: None }
     }
 
     /// Marks every rule written from now on as managed by `project`.
@@ -1160,21 +1156,11 @@ impl Kind for AlertGroupHandler {
         id: &ObjectId,
         group: &AlertGroup,
         refs: &dyn Resolver,
+        context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
-        // Names resolve against Grafana's data sources as this apply finds them: the plan's
-        // directory is not an argument of a write, so it is read once per apply — only when a
-        // query names one.
-        let names_a_datasource = group
-            .rules
-            .iter()
-            .flat_map(|rule| &rule.data)
-            .any(|query| matches!(query.datasource, DatasourceRef::Name(_)));
-        let datasources = if names_a_datasource {
-            self.datasources_for_writing.get_or_init(|| self.read_datasources()).await.clone()
-        } else {
-            DatasourceDirectory::default()
-        };
-        let wanted = full_group(id, group, refs, &datasources).map_err(field_error)?;
+        // Names resolve with the directory the plan was made with (it carries it), so that the
+        // uids written are the ones the plan showed.
+        let wanted = full_group(id, group, refs, context).map_err(field_error)?;
         let (folder_uid, folder_title) = self.target_folder(&group.folder, refs).await?;
         let name = wanted.name.as_str();
         let rules = &wanted.rules;

@@ -455,6 +455,7 @@ impl Kind for ContactPointKind {
         id: &ObjectId,
         desired: &ContactPoint,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let name = receiver_name(id, desired);
         let old_name = current.map_or_else(|| name.clone(), |current| current.remote_id.clone());
@@ -841,6 +842,7 @@ impl Kind for NotificationPolicyKind {
         _id: &ObjectId,
         desired: &NotificationPolicy,
         refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let receiver =
             policy_receiver(desired, refs).filter(|receiver| receiver != KNOWN_AFTER_APPLY).ok_or_else(|| {

@@ -694,6 +694,7 @@ impl Kind for DashboardKind {
         id: &ObjectId,
         desired: &Dashboard,
         refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let Some(current) = current else { return self.create(id, desired, refs).await };
         let stored = StoredDashboard::deserialize(&current.fields).ok();

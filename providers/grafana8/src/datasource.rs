@@ -462,6 +462,7 @@ impl Kind for DatasourceKind {
         id: &ObjectId,
         desired: &Datasource,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         match current {
             None => self.create(id, desired).await,

@@ -469,6 +469,7 @@ impl Kind for FolderKind {
         id: &ObjectId,
         desired: &Folder,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let title = desired.title.trim().to_owned();
         match current {

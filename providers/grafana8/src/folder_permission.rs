@@ -128,7 +128,7 @@ struct Users {
     logins_by_email: BTreeMap<String, String>,
 }
 
-/// Users and teams as a write reads them (see [`FolderPermissionKind::people_for_writing`]).
+/// Users and teams as a write resolves names with them (from the plan's directory).
 #[derive(Debug)]
 struct People {
     users: Result<Users, String>,
@@ -202,11 +202,6 @@ impl Grantee {
 #[derive(Debug)]
 pub(crate) struct FolderPermissionKind {
     client: Arc<Client>,
-    /// The org's users and teams, read by the first write of a run and kept for the others.
-    /// Only `write` reads it: a write gets no planner context, and the ids a POST needs are
-    /// read where they are used (two requests per apply, not per folder). The planner's
-    /// methods read the [`Directory`] the plan's list recorded instead.
-    people_for_writing: tokio::sync::OnceCell<People>,
 }
 
 /// An answer's body as `T`; one of another shape is an error naming the request.
@@ -221,7 +216,7 @@ fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerE
 
 impl FolderPermissionKind {
     pub(crate) fn new(client: Arc<Client>) -> FolderPermissionKind {
-        FolderPermissionKind { client, people_for_writing: tokio::sync::OnceCell::new() }
+        FolderPermissionKind { client }
     }
 
     /// `GET /api/org/users` (org admins): every user of the org with login and email.
@@ -272,15 +267,6 @@ impl FolderPermissionKind {
         }
         // An API key that is not an org Admin sees only teams it is a member of: none.
         Ok(teams)
-    }
-
-    async fn people_for_writing(&self) -> &People {
-        self.people_for_writing
-            .get_or_init(|| async {
-                let (users, teams) = tokio::join!(self.load_users(), self.load_teams());
-                People { users, teams }
-            })
-            .await
     }
 
     async fn folders(&self) -> Result<Vec<FolderHit>, HandlerError> {
@@ -339,7 +325,12 @@ impl FolderPermissionKind {
     }
 
     /// Writes the whole list with one POST (API.md §6.2) and returns what Grafana then has.
-    async fn write_list(&self, desired: &FolderPermission, refs: &dyn Resolver) -> Result<RemoteObject, HandlerError> {
+    async fn write_list(
+        &self,
+        desired: &FolderPermission,
+        refs: &dyn Resolver,
+        directory: &Option<Directory>,
+    ) -> Result<RemoteObject, HandlerError> {
         let folder_uid = match &desired.folder {
             FolderRef::Uid(uid) => uid.clone(),
             FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
@@ -353,7 +344,15 @@ impl FolderPermissionKind {
                 }
             },
         };
-        let people = self.people_for_writing().await;
+        // Names resolve with the directory the plan was made with (it carries it): the ids
+        // written are those of the people the plan showed.
+        let people = match directory {
+            Some(directory) => People { users: directory.users.clone(), teams: directory.teams.clone() },
+            None => {
+                let reason = "the org's users and teams were not read with the plan".to_owned();
+                People { users: Err(reason.clone()), teams: Err(reason) }
+            }
+        };
         let mut items = Vec::new();
         for (index, entry) in desired.permissions.iter().enumerate() {
             let Some(permission) = permission_value(entry.permission.trim()) else { continue };
@@ -743,8 +742,9 @@ impl Kind for FolderPermissionKind {
         _id: &ObjectId,
         desired: &FolderPermission,
         refs: &dyn Resolver,
+        context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
-        let written = self.write_list(desired, refs).await?;
+        let written = self.write_list(desired, refs, context).await?;
         // Pointed at another folder: the folder it leaves gets Grafana's defaults back, as
         // after a delete.
         if let Some(current) = current

@@ -388,6 +388,7 @@ impl Kind for NotificationChannelKind {
         id: &ObjectId,
         desired: &NotificationChannel,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         match current {
             None => self.create(id, desired).await,

@@ -102,6 +102,12 @@ async fn a_plan_from_recorded_inputs_is_the_live_plan_byte_for_byte() {
     let observed = observe(&providers, &definitions, &state).await;
     let live = plan_json(&definitions, &state, &observed, &providers);
     assert!(live.contains("\"update\""), "the changed threshold is an update: {live}");
+    let saved: serde_json::Value = serde_json::from_str(&live).expect("plan JSON");
+    let alert_groups = saved["contexts"]
+        .as_array()
+        .and_then(|contexts| contexts.iter().find(|context| context["kind"] == "alert_group"))
+        .expect("the plan carries the context its group writes resolve names with");
+    assert!(alert_groups["context"].to_string().contains("Prometheus"), "{alert_groups}");
     let recorded_observed = serde_json::to_string(&observed).expect("observed serialises");
     let recorded_state = serde_json::to_string(&state).expect("state serialises");
     assert!(recorded_observed.contains("Prometheus"), "the data source directory is recorded: {recorded_observed}");

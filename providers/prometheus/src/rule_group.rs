@@ -506,6 +506,7 @@ impl Kind for RuleGroupKind {
         id: &ObjectId,
         group: &RuleGroup,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let namespace = group.namespace.as_str();
         let name = group_name(id, group);

@@ -515,6 +515,7 @@ impl Kind for SilenceKind {
         _id: &ObjectId,
         desired: &Silence,
         _refs: &dyn Resolver,
+        _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let silence = SilenceKind::canonical(desired)?;
         let Some(current) = current else {
