@@ -232,6 +232,44 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// Deserialises a list of tables — `[[grafana8.alert_group.rules]]` in TOML — for a kind's
+/// `Desired` field (`deserialize_with`), naming the tables in the error a single `[…]` table
+/// or a plain value gets, where serde would say "invalid type: map, expected a sequence".
+/// Errors inside an item keep their item's pointer.
+pub fn list_of_tables<'de, D, T>(deserializer: D, tables: &'static str) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct Tables<T> {
+        tables: &'static str,
+        item: std::marker::PhantomData<T>,
+    }
+    impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Tables<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "a list of {} tables ([[…]], two brackets each)", self.tables)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(items)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _map: A) -> Result<Vec<T>, A::Error> {
+            Err(serde::de::Error::custom(format!(
+                "write each of these as [[{}]] (two brackets): one [{}] table is not a list",
+                self.tables, self.tables
+            )))
+        }
+    }
+    deserializer.deserialize_any(Tables { tables, item: std::marker::PhantomData })
+}
+
 /// The adapter that makes a [`Kind`] a [`Handler`]: `Arc::new(Typed(MyKind { … }))`.
 pub struct Typed<K>(pub K);
 

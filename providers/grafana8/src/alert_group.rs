@@ -48,7 +48,7 @@ pub struct AlertGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     /// The group's rules, at least one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rule_tables")]
     pub rules: Vec<AlertRule>,
 }
 
@@ -81,7 +81,7 @@ pub struct AlertRule {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "annotations_table")]
     pub annotations: BTreeMap<String, String>,
     /// The rule's queries and server-side expressions, at least one.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "query_tables")]
     pub data: Vec<AlertQuery>,
 }
 
@@ -244,6 +244,14 @@ fn string_table<'de, D: Deserializer<'de>>(deserializer: D, field: &str) -> Resu
             .map_err(|()| serde::de::Error::custom(format!("`{field}` must be a table of strings"))),
         _ => Err(serde::de::Error::custom(format!("`{field}` must be a table of strings"))),
     }
+}
+
+fn rule_tables<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AlertRule>, D::Error> {
+    mac_core::kind::list_of_tables(deserializer, "grafana8.alert_group.rules")
+}
+
+fn query_tables<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<AlertQuery>, D::Error> {
+    mac_core::kind::list_of_tables(deserializer, "grafana8.alert_group.rules.data")
 }
 
 fn labels_table<'de, D: Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<String, String>, D::Error> {

@@ -38,7 +38,7 @@ pub struct RuleGroup {
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "limit_field")]
     pub limit: Option<u64>,
     /// The group's rules, evaluated in this order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "rule_tables")]
     pub rules: Vec<Rule>,
 }
 
@@ -353,6 +353,10 @@ struct FileRule<'a> {
     labels: Option<&'a IndexMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotations: Option<&'a IndexMap<String, String>>,
+}
+
+fn rule_tables<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Rule>, D::Error> {
+    mac_core::kind::list_of_tables(deserializer, "prometheus.rule_group.rules")
 }
 
 fn canonical_duration(text: &str) -> String {

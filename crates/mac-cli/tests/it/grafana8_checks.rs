@@ -318,3 +318,19 @@ fn a_rule_title_two_groups_of_one_folder_use_is_refused_offline() {
     assert_eq!(code, 1, "{stdout}");
     assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:23:1: rule title `Always` is also used by `grafana8/alert_group.first` in the same folder: Grafana requires unique rule titles in a folder, across its groups");
 }
+
+#[test]
+fn a_rule_written_as_one_table_instead_of_a_list_is_named_at_its_line() {
+    let project = Project::empty();
+    project
+        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    // `[grafana8.alert_group.rules]` (one bracket) makes one table where a list is wanted.
+    project.define(
+        "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n\n\
+         [[grafana8.alert_group]]\nid = \"api\"\nfolder = \"payments\"\n\n\
+         [grafana8.alert_group.rules]\ntitle = \"Always\"\ncondition = \"A\"\n",
+    );
+    let (code, stdout, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1, "{stdout}");
+    assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:9:23: write each of these as [[grafana8.alert_group.rules]] (two brackets): one [grafana8.alert_group.rules] table is not a list");
+}
