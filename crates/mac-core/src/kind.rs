@@ -315,7 +315,7 @@ impl<K: Kind> Typed<K> {
     /// A remote object's fields as the kind's type; `None` when they do not parse (an answer
     /// of a shape the kind does not know: the caller falls back to what needs no fields).
     fn parse_remote<'a>(&self, remote: &'a RemoteObject) -> Result<Remote<'a, K::Remote>, String> {
-        K::Remote::deserialize(&remote.fields)
+        K::Remote::deserialize(&*remote.fields)
             .map(|fields| Remote { object: remote, fields })
             .map_err(|err| err.to_string())
     }
@@ -625,7 +625,7 @@ mod tests {
     }
 
     fn remote(fields: Value) -> RemoteObject {
-        RemoteObject { remote_id: "r".to_owned(), fields, ..RemoteObject::default() }
+        RemoteObject { remote_id: "r".to_owned(), fields: fields.into(), ..RemoteObject::default() }
     }
 
     #[test]

@@ -212,7 +212,9 @@ pub struct RemoteObject {
     /// [`crate::Handler::adoption_key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption_key: Option<String>,
-    pub fields: Value,
+    /// Shared: the planner, the plan's actions and the references it resolves hold the same
+    /// fields as the observation they came from, not copies.
+    pub fields: Arc<Value>,
     /// Ids the remote assigned to parts of the object (a rule group's rule uids, by rule
     /// key), when the remote will not let the client choose them. Recorded in state, and
     /// given back to the handler with the observed object, so parts keep their identity

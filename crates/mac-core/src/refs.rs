@@ -151,7 +151,7 @@ mod tests {
     fn references_resolve_to_remote_fields_ids_or_placeholders() {
         let resolver = OneKnown(RemoteObject {
             remote_id: "r-1".into(),
-            fields: json!({"uid": "u-1"}),
+            fields: json!({"uid": "u-1"}).into(),
             ..RemoteObject::default()
         });
         let input = fields(json!({
@@ -169,7 +169,8 @@ mod tests {
         assert_eq!(err.pointer, "/a/ref");
         let err = find_refs(&fields(json!({"a": {"ref": "k.i", "extra": 1}}))).expect_err("extra key");
         assert_eq!(err.pointer, "/a/extra");
-        let resolver = OneKnown(RemoteObject { remote_id: "r".into(), fields: json!({}), ..RemoteObject::default() });
+        let resolver =
+            OneKnown(RemoteObject { remote_id: "r".into(), fields: json!({}).into(), ..RemoteObject::default() });
         let err = substitute(&fields(json!({"a": {"ref": "k.gone"}})), &resolver).expect_err("dangling");
         assert_eq!(err.to_string(), "/a: reference to `k.gone`, which is not defined");
         let err = substitute(&fields(json!({"a": {"ref": "k.known", "field": "nope"}})), &resolver).expect_err("field");

@@ -414,7 +414,7 @@ impl StoredGroup {
             remote_id: remote_id.clone(),
             adoption_key: Some(remote_id),
             // Plain data (string keys): serialising it cannot fail.
-            fields: serde_json::to_value(&self).unwrap_or_default(),
+            fields: std::sync::Arc::new(serde_json::to_value(&self).unwrap_or_default()),
             part_ids: Default::default(),
         }
     }
@@ -1172,7 +1172,7 @@ impl Kind for AlertGroupHandler {
         let (folder_uid, folder_title) = self.target_folder(&group.folder, refs).await?;
         let name = wanted.name.as_str();
         let rules = &wanted.rules;
-        let stored = current.map(|current| StoredGroup::deserialize(&current.fields).unwrap_or_default());
+        let stored = current.map(|current| StoredGroup::deserialize(&*current.fields).unwrap_or_default());
         let uids = match (current, &stored) {
             (Some(current), Some(stored)) => assign_uids(stored, &current.part_ids, rules),
             _ => vec![None; rules.len()],
@@ -1253,7 +1253,7 @@ impl Kind for AlertGroupHandler {
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let group = StoredGroup::deserialize(&current.fields).unwrap_or_default();
+        let group = StoredGroup::deserialize(&*current.fields).unwrap_or_default();
         let mut title = group.folder_title.clone();
         // The folder may have been renamed since the plan read it, and another folder may
         // now have its old title (even one made in this apply, for a group moving there):

@@ -265,7 +265,7 @@ fn receiver_object(receiver: &Value) -> RemoteObject {
     RemoteObject {
         remote_id: name.clone(),
         adoption_key: Some(name),
-        fields: receiver.clone(),
+        fields: std::sync::Arc::new(receiver.clone()),
         part_ids: Default::default(),
     }
 }
@@ -715,7 +715,7 @@ fn policy_object(route: &Value) -> RemoteObject {
     RemoteObject {
         remote_id: key.clone(),
         adoption_key: Some(key),
-        fields: route.clone(),
+        fields: std::sync::Arc::new(route.clone()),
         part_ids: Default::default(),
     }
 }
@@ -920,7 +920,7 @@ mod tests {
     }
 
     fn remote(remote_id: &str, fields: Value) -> RemoteObject {
-        RemoteObject { remote_id: remote_id.to_owned(), fields, ..RemoteObject::default() }
+        RemoteObject { remote_id: remote_id.to_owned(), fields: fields.into(), ..RemoteObject::default() }
     }
 
     /// A secure setting parses as written (a reference), as compared (the engine removed it)

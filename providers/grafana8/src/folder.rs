@@ -243,7 +243,7 @@ impl FolderKind {
     /// The plan already blocks such a delete (`crate::links`); this catches what appeared in
     /// the folder since the plan was made (a saved plan applied later).
     async fn refuse_if_not_empty(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let stored = StoredFolder::deserialize(&current.fields).ok();
+        let stored = StoredFolder::deserialize(&*current.fields).ok();
         let title = stored.as_ref().and_then(|stored| stored.title.clone()).unwrap_or_default();
         let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", &title], &[]).await;
         let mut held = Vec::new();
@@ -298,7 +298,7 @@ fn folder_object(answer: FolderAnswer) -> RemoteObject {
     RemoteObject {
         remote_id: uid.clone(),
         adoption_key: Some(uid),
-        fields: serde_json::to_value(stored).unwrap_or_default(),
+        fields: std::sync::Arc::new(serde_json::to_value(stored).unwrap_or_default()),
         part_ids: Default::default(),
     }
 }

@@ -415,7 +415,7 @@ fn acl_object(uid: &str, title: Option<String>, rows: Vec<AclRow>) -> RemoteObje
         remote_id: uid.to_owned(),
         adoption_key: Some(uid.to_owned()),
         // Plain data: serialising it cannot fail.
-        fields: serde_json::to_value(&stored).unwrap_or_default(),
+        fields: std::sync::Arc::new(serde_json::to_value(&stored).unwrap_or_default()),
         part_ids: BTreeMap::new(),
     }
 }
@@ -843,7 +843,7 @@ mod tests {
         .expect("rows");
         let remote = acl_object("f", Some("F".to_owned()), rows);
         assert_eq!(remote.fields["items"].as_array().map(Vec::len), Some(3), "inherited rows are not the folder's");
-        let stored: StoredAcl = serde_json::from_value(remote.fields.clone()).expect("stored");
+        let stored: StoredAcl = serde_json::from_value((*remote.fields).clone()).expect("stored");
         let entries = observed_entries(&stored);
         assert_eq!(
             entries,

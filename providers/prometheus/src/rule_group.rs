@@ -380,7 +380,7 @@ pub(crate) fn remote_object(namespace: &str, name: &str, mut fields: serde_json:
     RemoteObject {
         remote_id: remote_id.clone(),
         adoption_key: Some(remote_id),
-        fields: Value::Object(fields),
+        fields: std::sync::Arc::new(Value::Object(fields)),
         part_ids: Default::default(),
     }
 }
@@ -416,7 +416,7 @@ impl RuleGroupKind {
 
 /// Where a recorded group is.
 fn place(current: &RemoteObject) -> Place {
-    Place::deserialize(&current.fields).unwrap_or_else(|_| {
+    Place::deserialize(&*current.fields).unwrap_or_else(|_| {
         // A namespace is a file stem: it holds no `/`, so the remote id splits there.
         let (namespace, name) = current.remote_id.split_once('/').unwrap_or_default();
         Place { namespace: namespace.to_owned(), name: name.to_owned() }
@@ -714,7 +714,7 @@ mod tests {
         let name = read["name"].as_str().expect("a name").to_owned();
         let remote = remote_object(namespace, &name, fields(&read));
         assert_eq!(remote.remote_id, format!("{namespace}/{name}"));
-        StoredGroup::deserialize(&remote.fields).expect("a stored group")
+        StoredGroup::deserialize(&*remote.fields).expect("a stored group")
     }
 
     fn handler() -> Typed<RuleGroupKind> {
