@@ -300,11 +300,11 @@ impl<K: Kind> Typed<K> {
     fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
         // A malformed `{ ref = … }` is reported as such, not as the type error it would cause.
         if crate::refs::find_refs(fields)?.is_empty() {
-            return parse_fields_value(&Value::Object(fields.clone()));
+            return crate::provider::parse_fields(fields);
         }
         let substituted = crate::refs::substitute(fields, refs)
             .map_err(|err| FieldError::at(err.pointer().to_owned(), err.to_string()))?;
-        parse_fields_value(&Value::Object(substituted))
+        crate::provider::parse_fields(&substituted)
     }
 
     /// A definition's fields as the kind's type, before anything resolves (offline checks).

@@ -541,6 +541,8 @@ pub fn definitions_and_moves_from_sources<'a>(
 
     for source in sources {
         let document = &source.document;
+        // Definitions keep the file for their error locations, not its parsed values.
+        let located = document.for_locations();
         let problems_before = problems.len();
         let Some(root) = source.root().as_object() else { continue };
         for (provider_name, kinds) in root {
@@ -591,7 +593,7 @@ pub fn definitions_and_moves_from_sources<'a>(
                                 continue;
                             }
                             let mut definition =
-                                Definition::from_document(id.clone(), fields, document.clone(), pointer)
+                                Definition::from_document(id.clone(), fields, located.clone(), pointer)
                                     .with_via(source.via.clone());
                             definition.protect = protect;
                             if let Some(first) = seen.get(&id).map(|index| definitions[*index].describe_location()) {

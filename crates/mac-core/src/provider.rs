@@ -145,8 +145,8 @@ impl SettingsError {
 /// Deserialises `fields` into a handler's typed view of them, with the failing field's
 /// pointer — the usual first step of [`Handler::validate`].
 pub fn parse_fields<T: DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
-    let value = Value::Object(fields.clone());
-    from_value_with_path(&value).map_err(|(pointer, message)| FieldError::at(pointer, message))
+    // Straight from the map: no copy of the fields as a `Value` first.
+    from_deserializer_with_path(fields).map_err(|(pointer, message)| FieldError::at(pointer, message))
 }
 
 /// Deserialises any JSON value with the failing field's pointer.
@@ -155,7 +155,15 @@ pub(crate) fn parse_fields_value<T: DeserializeOwned>(value: &Value) -> Result<T
 }
 
 fn from_value_with_path<T: DeserializeOwned>(value: &Value) -> Result<T, (String, String)> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    from_deserializer_with_path(value)
+}
+
+fn from_deserializer_with_path<'de, D, T>(deserializer: D) -> Result<T, (String, String)>
+where
+    D: serde::Deserializer<'de, Error = serde_json::Error>,
+    T: DeserializeOwned,
+{
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let mut pointer = String::new();
         for segment in err.path().iter() {
             use serde_path_to_error::Segment;

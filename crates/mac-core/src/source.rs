@@ -91,6 +91,18 @@ impl Document {
         &self.path
     }
 
+    /// The same file for locating errors only, without its parsed values: what definitions
+    /// keep, so that the values they were copied from are freed once loading is done (at 10k
+    /// rules, a copy of every definition).
+    pub fn for_locations(&self) -> Arc<Document> {
+        Arc::new(Document {
+            path: self.path.clone(),
+            text: self.text.clone(),
+            root: Value::Null,
+            spans: OnceLock::new(),
+        })
+    }
+
     pub fn root(&self) -> &Value {
         &self.root
     }
