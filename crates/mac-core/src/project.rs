@@ -2,7 +2,7 @@
 //! it names. Every problem is reported with `file:line:column`; all problems found in one
 //! pass are reported together.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -539,10 +539,12 @@ pub fn definitions_and_moves_from_sources<'a>(
     // Each id and the index of its definition: the location text is made only for a duplicate.
     let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
 
+    // Definitions keep each file for their error locations, not its parsed values: one copy
+    // per file, shared by every use of a template.
+    let mut located_files: HashMap<*const crate::source::Document, Arc<crate::source::Document>> = HashMap::new();
     for source in sources {
         let document = &source.document;
-        // Definitions keep the file for their error locations, not its parsed values.
-        let located = document.for_locations();
+        let located = located_files.entry(Arc::as_ptr(document)).or_insert_with(|| document.for_locations()).clone();
         let problems_before = problems.len();
         let Some(root) = source.root().as_object() else { continue };
         for (provider_name, kinds) in root {
