@@ -232,6 +232,18 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     }
 }
 
+/// A definition's fields as a kind's `Desired` type, as the offline checks see them: generic
+/// references stand as [`crate::KNOWN_AFTER_APPLY`]. For code that reads loaded definitions
+/// outside the planner (`mac test`'s rule views).
+pub fn parse_definition<T: serde::de::DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
+    if crate::refs::find_refs(fields)?.is_empty() {
+        return crate::provider::parse_fields(fields);
+    }
+    let substituted = crate::refs::substitute(fields, &NothingResolves)
+        .map_err(|err| FieldError::at(err.pointer().to_owned(), err.to_string()))?;
+    crate::provider::parse_fields(&substituted)
+}
+
 /// Deserialises a list of tables — `[[grafana8.alert_group.rules]]` in TOML — for a kind's
 /// `Desired` field (`deserialize_with`), naming the tables in the error a single `[…]` table
 /// or a plain value gets, where serde would say "invalid type: map, expected a sequence".
@@ -298,6 +310,7 @@ impl Resolver for NothingResolves {
 impl<K: Kind> Typed<K> {
     /// A definition's fields as the kind's type, references resolved through `refs`.
     fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
+        // (`parse_definition` is this with nothing resolving.)
         // A malformed `{ ref = … }` is reported as such, not as the type error it would cause.
         if crate::refs::find_refs(fields)?.is_empty() {
             return crate::provider::parse_fields(fields);

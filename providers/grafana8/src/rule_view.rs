@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 
 use mac_core::Fields;
 use mac_core::rules::{AlertRule, Evaluator, RuleView, TranslatedSystem};
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::alert_group::{AlertGroup, AlertRule as GrafanaRule};
 
 /// The [`RuleView`] of `alert_group` definitions.
 #[derive(Debug)]
@@ -25,61 +27,47 @@ impl RuleView for AlertGroupRules {
     }
 
     fn alert_rules(&self, local_id: &str, fields: &Fields) -> Vec<AlertRule> {
-        rules(fields)
+        // `mac test` sees loaded definitions, which the kind validated: one that does not parse
+        // has no rules to show.
+        let Ok(group) = mac_core::kind::parse_definition::<AlertGroup>(fields) else { return Vec::new() };
+        group
+            .rules
+            .iter()
             .map(|rule| {
-                let title = rule.get("id").or_else(|| rule.get("title")).and_then(Value::as_str).unwrap_or("?");
+                let title = rule.id.as_deref().unwrap_or(&rule.title);
                 AlertRule {
-                    name: format!("{local_id}/{title}"),
-                    runbook_url: rule
-                        .get("annotations")
-                        .and_then(|annotations| annotations.get("runbook_url"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    name: format!("{local_id}/{}", if title.is_empty() { "?" } else { title }),
+                    runbook_url: rule.annotations.get("runbook_url").cloned(),
                     expr: condition_as_promql(rule),
-                    for_ms: rule.get("for").and_then(Value::as_str).map_or(Some(0), duration),
-                    labels: string_map(rule.get("labels")),
-                    fires_on_no_data: rule.get("no_data_state").and_then(Value::as_str) == Some("Alerting"),
+                    for_ms: rule.for_.as_deref().map_or(Some(0), duration),
+                    labels: rule.labels.clone(),
+                    fires_on_no_data: rule.no_data_state.as_deref() == Some("Alerting"),
                 }
             })
             .collect()
     }
 
     fn rule_count(&self, fields: &Fields) -> usize {
-        rules(fields).count()
+        mac_core::kind::parse_definition::<AlertGroup>(fields).map_or(0, |group| group.rules.len())
     }
-}
-
-fn rules(fields: &Fields) -> impl Iterator<Item = &Value> {
-    fields.get("rules").and_then(Value::as_array).into_iter().flatten()
 }
 
 fn duration(text: &str) -> Option<u64> {
     mac_core::duration::parse(text.trim())
 }
 
-fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
-    value
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(key, value)| (key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
-        .collect()
-}
-
 /// The rule's condition as one PromQL expression.
-fn condition_as_promql(rule: &Value) -> Result<String, String> {
-    let data: BTreeMap<&str, &Value> = rule
-        .get("data")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|query| Some((query.get("ref_id")?.as_str()?, query.get("model")?)))
-        .collect();
-    let condition = rule.get("condition").and_then(Value::as_str).ok_or("no condition")?;
-    expand(condition, &data, 0)
+fn condition_as_promql(rule: &GrafanaRule) -> Result<String, String> {
+    let data: BTreeMap<&str, &Map<String, Value>> =
+        rule.data.iter().filter_map(|query| Some((query.ref_id.as_str(), query.model.as_ref()?))).collect();
+    if rule.condition.is_empty() {
+        return Err("no condition".to_owned());
+    }
+    expand(&rule.condition, &data, 0)
 }
 
-fn expand(ref_id: &str, data: &BTreeMap<&str, &Value>, depth: usize) -> Result<String, String> {
+/// A query's or expression's model is Grafana's free-form JSON: read as such.
+fn expand(ref_id: &str, data: &BTreeMap<&str, &Map<String, Value>>, depth: usize) -> Result<String, String> {
     if depth > 16 {
         return Err(format!("expressions refer to each other in a cycle through {ref_id}"));
     }
@@ -130,7 +118,7 @@ fn expand(ref_id: &str, data: &BTreeMap<&str, &Value>, depth: usize) -> Result<S
         "reduce" => expand(expression.trim_start_matches('$'), data, depth + 1),
         "threshold" => {
             let input = expand(expression.trim_start_matches('$'), data, depth + 1)?;
-            let evaluator = &model["conditions"][0]["evaluator"];
+            let evaluator = &model.get("conditions").unwrap_or(&Value::Null)[0]["evaluator"];
             let threshold = evaluator["params"][0].as_f64().ok_or("a threshold without a number")?;
             let op = match evaluator["type"].as_str() {
                 Some("gt") => ">",
@@ -154,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_math_condition_is_its_queries_joined_as_promql() {
-        let group = json!({ "rules": [{
+        let group = json!({ "folder": "f", "rules": [{
             "id": "burn", "condition": "C", "for": "2m", "no_data_state": "Alerting",
             "labels": { "severity": "page" }, "annotations": { "runbook_url": "https://r/#burn" },
             "data": [
@@ -181,7 +169,7 @@ mod tests {
 
     #[test]
     fn reduce_and_threshold_expressions_are_their_input() {
-        let group = json!({ "rules": [{
+        let group = json!({ "folder": "f", "rules": [{
             "title": "Latency", "condition": "C",
             "data": [
                 { "ref_id": "A", "model": { "expr": "histogram_quantile(0.95, x)" } },
@@ -198,7 +186,7 @@ mod tests {
 
     #[test]
     fn conditions_that_cannot_be_promql_say_why() {
-        let group = json!({ "rules": [
+        let group = json!({ "folder": "f", "rules": [
             { "id": "a", "condition": "A", "data": [{ "ref_id": "A", "model": { "type": "classic_conditions" } }] },
             { "id": "b", "condition": "A", "data": [{ "ref_id": "A", "model": { "type": "math", "expression": "$A" } }] },
             { "id": "c", "data": [] },
@@ -214,5 +202,17 @@ mod tests {
                 Err("no query or expression Z".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn rules_of_a_group_whose_fields_are_references_are_still_shown() {
+        let group = json!({ "folder": { "ref": "folder.f", "field": "uid" }, "rules": [{
+            "title": "Down", "condition": "A", "for": { "ref": "folder.f", "field": "title" },
+            "data": [{ "ref_id": "A", "datasource": { "ref": "datasource.prom", "field": "uid" },
+                       "model": { "expr": "up == 0" } }],
+        }]});
+        let rules = view(&group);
+        assert_eq!(rules.len(), 1, "{rules:?}");
+        assert_eq!(rules[0].expr, Ok("(up == 0)".to_owned()));
     }
 }

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 use mac_core::Fields;
 use mac_core::rules::{AlertRule, Evaluator, RuleFilesError, RuleView};
-use serde::Deserialize as _;
-use serde_json::Value;
 use serde_norway::{Mapping, Value as Yaml};
 
 use crate::files::{HEADER, RuleFiles};
@@ -26,34 +24,24 @@ impl RuleView for RuleGroupRules {
     }
 
     fn alert_rules(&self, local_id: &str, fields: &Fields) -> Vec<AlertRule> {
-        rules(fields)
+        // `mac test` sees loaded definitions, which the kind validated: one that does not parse
+        // has no rules to show.
+        let Ok(group) = mac_core::kind::parse_definition::<RuleGroup>(fields) else { return Vec::new() };
+        group
+            .rules
+            .iter()
             .filter_map(|rule| {
-                let alert = rule.get("alert").and_then(Value::as_str)?;
+                let alert = rule.alert.as_deref()?;
                 Some(AlertRule {
                     name: format!("{local_id}/{alert}"),
                     runbook_url: rule
-                        .get("annotations")
+                        .annotations
+                        .as_ref()
                         .and_then(|annotations| annotations.get("runbook_url"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    expr: rule
-                        .get("expr")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .ok_or_else(|| "no expr".to_owned()),
-                    for_ms: rule
-                        .get("for")
-                        .and_then(Value::as_str)
-                        .map_or(Some(0), |text| mac_core::duration::parse(text.trim())),
-                    labels: rule
-                        .get("labels")
-                        .and_then(Value::as_object)
-                        .into_iter()
-                        .flatten()
-                        .map(|(key, value)| {
-                            (key.clone(), value.as_str().map_or_else(|| value.to_string(), str::to_owned))
-                        })
-                        .collect(),
+                        .cloned(),
+                    expr: if rule.expr.is_empty() { Err("no expr".to_owned()) } else { Ok(rule.expr.clone()) },
+                    for_ms: rule.for_.as_deref().map_or(Some(0), |text| mac_core::duration::parse(text.trim())),
+                    labels: rule.labels.iter().flatten().map(|(key, value)| (key.clone(), value.clone())).collect(),
                     fires_on_no_data: false,
                 })
             })
@@ -61,7 +49,7 @@ impl RuleView for RuleGroupRules {
     }
 
     fn rule_count(&self, fields: &Fields) -> usize {
-        rules(fields).count()
+        mac_core::kind::parse_definition::<RuleGroup>(fields).map_or(0, |group| group.rules.len())
     }
 
     fn rule_files(&self, definitions: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
@@ -69,21 +57,15 @@ impl RuleView for RuleGroupRules {
     }
 }
 
-fn rules(fields: &Fields) -> impl Iterator<Item = &Value> {
-    fields.get("rules").and_then(Value::as_array).into_iter().flatten()
-}
-
 /// The rule files these groups (local id, fields) make when applied to an empty rules
 /// directory: file name (`<namespace>.yml`) → its text, each file's groups in the order given.
 fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
     let mut files: BTreeMap<String, Vec<Yaml>> = BTreeMap::new();
     for (local_id, fields) in groups {
-        let namespace = fields.get("namespace").and_then(Value::as_str).unwrap_or_default();
-        let name = fields.get("name").and_then(Value::as_str).unwrap_or(local_id);
-        let definition = RuleGroup::deserialize(&Value::Object((*fields).clone())).map_err(|err| RuleFilesError {
-            message: format!("rule group `{namespace}/{name}`: {err}"),
-            source: None,
-        })?;
+        let definition = mac_core::kind::parse_definition::<RuleGroup>(fields)
+            .map_err(|err| RuleFilesError { message: format!("rule group `{local_id}`: {err}"), source: None })?;
+        let namespace = definition.namespace.as_str();
+        let name = definition.name.as_deref().unwrap_or(local_id);
         let written = to_yaml(&NormalGroup::of_definition(&definition, name)).map_err(|source| RuleFilesError {
             message: format!("cannot write rule group `{namespace}/{name}` as YAML"),
             source: Some(Box::new(source)),
@@ -107,6 +89,7 @@ fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, Ru
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
     use serde_json::json;
 
     fn fields(value: &Value) -> &Fields {
