@@ -118,7 +118,7 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
     // release. It reads the crates.io index. --allow-dirty: a developer runs it before
     // committing.
     phases.run("publish", || {
-        forget_unpacked_packages(root)?;
+        forget_unpacked_packages()?;
         run_command(Command::new(&cargo).current_dir(root).args(PUBLISH_DRY_RUN_COMMAND))
     })
 }
@@ -128,18 +128,13 @@ fn run_phases(root: &Path, skip_log: &Path, phases: &mut Phases, counts: &mut Op
 /// a directory that exists: with the version unchanged between commits, a dry run would build
 /// the dependents of a changed crate against its package from an earlier run (seen: a clean
 /// clone at the same path verified grafana8 against a week-old mac-core).
-fn forget_unpacked_packages(root: &Path) -> Result<(), String> {
+fn forget_unpacked_packages() -> Result<(), String> {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"));
     let Ok(registries) = std::fs::read_dir(cargo_home.join("registry").join("src")) else { return Ok(()) };
-    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|err| err.to_string())?;
-    let version = manifest
-        .lines()
-        .skip_while(|line| line.trim() != "[workspace.package]")
-        .find_map(|line| line.trim().strip_prefix("version = "))
-        .map(|quoted| quoted.trim_matches('"').to_owned())
-        .ok_or("no version in [workspace.package] of Cargo.toml")?;
+    // xtask carries the workspace's version, which every published package shares.
+    let version = env!("CARGO_PKG_VERSION");
     for registry in registries.flatten() {
         // Local registries only: crates.io's directory is named after its host.
         if !registry.file_name().to_string_lossy().starts_with('-') {

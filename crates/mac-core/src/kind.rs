@@ -236,10 +236,16 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
 /// references stand as [`crate::KNOWN_AFTER_APPLY`]. For code that reads loaded definitions
 /// outside the planner (`mac test`'s rule views).
 pub fn parse_definition<T: serde::de::DeserializeOwned>(fields: &Fields) -> Result<T, FieldError> {
+    parse_resolved(fields, &NothingResolves)
+}
+
+/// A definition's fields as `T`, generic references replaced through `refs` first; a
+/// malformed `{ ref = … }` is reported as such, not as the type error it would cause.
+fn parse_resolved<T: serde::de::DeserializeOwned>(fields: &Fields, refs: &dyn Resolver) -> Result<T, FieldError> {
     if crate::refs::find_refs(fields)?.is_empty() {
         return crate::provider::parse_fields(fields);
     }
-    let substituted = crate::refs::substitute(fields, &NothingResolves)
+    let substituted = crate::refs::substitute(fields, refs)
         .map_err(|err| FieldError::at(err.pointer().to_owned(), err.to_string()))?;
     crate::provider::parse_fields(&substituted)
 }
@@ -310,19 +316,12 @@ impl Resolver for NothingResolves {
 impl<K: Kind> Typed<K> {
     /// A definition's fields as the kind's type, references resolved through `refs`.
     fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
-        // (`parse_definition` is this with nothing resolving.)
-        // A malformed `{ ref = … }` is reported as such, not as the type error it would cause.
-        if crate::refs::find_refs(fields)?.is_empty() {
-            return crate::provider::parse_fields(fields);
-        }
-        let substituted = crate::refs::substitute(fields, refs)
-            .map_err(|err| FieldError::at(err.pointer().to_owned(), err.to_string()))?;
-        crate::provider::parse_fields(&substituted)
+        parse_resolved(fields, refs)
     }
 
     /// A definition's fields as the kind's type, before anything resolves (offline checks).
     fn parse_offline(&self, fields: &Fields) -> Result<K::Desired, FieldError> {
-        self.parse_desired(fields, &NothingResolves)
+        parse_definition(fields)
     }
 
     /// A remote object's fields as the kind's type; `None` when they do not parse (an answer

@@ -28,9 +28,7 @@ pub type SecretDigests = BTreeMap<ObjectId, BTreeMap<String, String>>;
 /// Whether `pointer` (e.g. `/secure_json_data/password`) matches `pattern`, where a `*`
 /// segment matches any one segment.
 fn matches(pattern: &str, pointer: &str) -> bool {
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let pointer: Vec<&str> = pointer.split('/').collect();
-    pattern.len() == pointer.len() && pattern.iter().zip(&pointer).all(|(want, have)| *want == "*" || want == have)
+    pattern.split('/').count() == pointer.split('/').count() && covers(pattern, pointer)
 }
 
 /// Whether `pointer` is a secret field of `pattern` or inside one: where a message about the

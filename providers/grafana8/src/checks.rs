@@ -98,6 +98,36 @@ pub fn secret_placeholders(keys: &[String], parts: &[&str]) -> Option<Value> {
     (!table.is_empty()).then_some(Value::Object(table))
 }
 
+/// An imported definition of a kind whose secrets Grafana keeps write-only (data sources,
+/// channels): its fields, with `{ env = … }` placeholders at `secret_field` for the stored
+/// keys (Grafana never returns the values; the user sets them), one file per kind.
+pub fn imported_with_secrets(
+    definition: impl serde::Serialize,
+    secret_field: &str,
+    stored_keys: &[String],
+    placeholder_parts: &[&str],
+    name: &str,
+    file: &str,
+) -> Option<mac_core::ImportedFields> {
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(definition) else { return None };
+    if let Some(secrets) = secret_placeholders(stored_keys, placeholder_parts) {
+        fields.insert(secret_field.to_owned(), secrets);
+    }
+    Some(mac_core::ImportedFields {
+        local_id: crate::slug(name),
+        fields,
+        file: file.to_owned(),
+        scope: None,
+        part_ids: Default::default(),
+    })
+}
+
+/// The secret keys a definition sets, as its comparable form lists them (`None`: none).
+pub fn desired_secret_keys<V>(secrets: Option<&std::collections::BTreeMap<String, V>>) -> Option<Vec<String>> {
+    let keys: Vec<String> = secrets.into_iter().flat_map(|secrets| secrets.keys().cloned()).collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
 /// The stored secret keys a comparison shows: those the definition sets (`wanted`), since
 /// Grafana keeps stored secrets a write does not mention; `None` (the default) when none.
 pub fn compared_secret_keys(stored: &[String], wanted: &[String]) -> Option<Vec<String>> {

@@ -326,8 +326,6 @@ impl Kind for DatasourceKind {
         _context: &(),
     ) -> Result<ComparableDatasource, FieldError> {
         // Secret values are compared by digest in the engine; here only which keys are set.
-        let secret_keys: Vec<String> =
-            desired.secure_json_data.iter().flat_map(|secrets| secrets.keys().cloned()).collect();
         Ok(ComparableDatasource {
             name: desired.name.clone(),
             type_: desired.type_.clone(),
@@ -341,7 +339,7 @@ impl Kind for DatasourceKind {
             is_default: flag(desired.is_default),
             json_data: json_data(desired.json_data.clone().map_or_else(checks::empty_table, Value::Object)),
             uid: desired.uid.clone(),
-            secure_json_fields: (!secret_keys.is_empty()).then_some(secret_keys),
+            secure_json_fields: checks::desired_secret_keys(desired.secure_json_data.as_ref()),
         })
     }
 
@@ -404,18 +402,14 @@ impl Kind for DatasourceKind {
             uid: Some(remote.remote_id().to_owned()),
             secure_json_data: None,
         };
-        let Ok(Value::Object(mut fields)) = serde_json::to_value(definition) else { return None };
-        // Grafana never returns secure values: a placeholder per stored key, for the user to set.
-        if let Some(secrets) = checks::secret_placeholders(&source.secure_json_fields, &["datasource", &name]) {
-            fields.insert("secure_json_data".to_owned(), secrets);
-        }
-        Some(ImportedFields {
-            local_id: crate::slug(&name),
-            fields,
-            file: "datasources".to_owned(),
-            scope: None,
-            part_ids: Default::default(),
-        })
+        checks::imported_with_secrets(
+            definition,
+            "secure_json_data",
+            &source.secure_json_fields,
+            &["datasource", &name],
+            &name,
+            "datasources",
+        )
     }
 
     fn links(&self, remote: &Remote<'_, GrafanaDatasource>) -> Links {

@@ -297,8 +297,6 @@ impl Kind for NotificationChannelKind {
         _context: &(),
     ) -> Result<ComparableChannel, FieldError> {
         let send_reminder = flag(desired.send_reminder);
-        let secret_keys: Vec<String> =
-            desired.secure_settings.iter().flat_map(|secrets| secrets.keys().cloned()).collect();
         Ok(ComparableChannel {
             name: Some(desired.name.clone()),
             type_: Some(desired.type_.clone()),
@@ -308,7 +306,7 @@ impl Kind for NotificationChannelKind {
             disable_resolve_message: flag(desired.disable_resolve_message),
             frequency: send_reminder.map(|_| frequency(desired.frequency.as_deref())),
             uid: desired.uid.clone(),
-            secure_fields: (!secret_keys.is_empty()).then_some(secret_keys),
+            secure_fields: checks::desired_secret_keys(desired.secure_settings.as_ref()),
         })
     }
 
@@ -358,18 +356,14 @@ impl Kind for NotificationChannelKind {
             uid: Some(remote.remote_id().to_owned()),
             secure_settings: None,
         };
-        let Ok(Value::Object(mut fields)) = serde_json::to_value(definition) else { return None };
-        // Grafana never returns secure values: a placeholder per stored key, for the user to set.
-        if let Some(secrets) = checks::secret_placeholders(&remote.fields.secure_fields, &["channel", &name]) {
-            fields.insert("secure_settings".to_owned(), secrets);
-        }
-        Some(ImportedFields {
-            local_id: crate::slug(&name),
-            fields,
-            file: "notification-channels".to_owned(),
-            scope: None,
-            part_ids: Default::default(),
-        })
+        checks::imported_with_secrets(
+            definition,
+            "secure_settings",
+            &remote.fields.secure_fields,
+            &["channel", &name],
+            &name,
+            "notification-channels",
+        )
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
