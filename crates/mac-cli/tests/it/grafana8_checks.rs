@@ -298,9 +298,7 @@ fn a_folder_title_another_defined_folder_has_is_refused_without_suggesting_a_mov
 
 #[test]
 fn a_rule_title_two_groups_of_one_folder_use_is_refused_offline() {
-    let project = Project::empty();
-    project
-        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    let project = offline_project();
     let group = |id: &str| {
         format!(
             "[[grafana8.alert_group]]\nid = \"{id}\"\nfolder = \"payments\"\n\n\
@@ -321,9 +319,7 @@ fn a_rule_title_two_groups_of_one_folder_use_is_refused_offline() {
 
 #[test]
 fn a_rule_written_as_one_table_instead_of_a_list_is_named_at_its_line() {
-    let project = Project::empty();
-    project
-        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    let project = offline_project();
     // `[grafana8.alert_group.rules]` (one bracket) makes one table where a list is wanted.
     project.define(
         "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n\n\
@@ -333,4 +329,12 @@ fn a_rule_written_as_one_table_instead_of_a_list_is_named_at_its_line() {
     let (code, stdout, stderr) = run(project.mac().arg("validate"));
     assert_eq!(code, 1, "{stdout}");
     assert_snapshot!(stderr.trim(), @"error: definitions/main.toml:9:23: write each of these as [[grafana8.alert_group.rules]] (two brackets): one [grafana8.alert_group.rules] table is not a list");
+}
+
+/// A project whose Grafana is never reached: for what `mac validate` checks offline.
+fn offline_project() -> Project {
+    let project = Project::empty();
+    project
+        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    project
 }

@@ -156,11 +156,7 @@ fn dashboards_and_data_sources_edited_since_the_plan_are_refused_with_one_read_e
     );
     assert_eq!(edited["message"], "Datasource updated", "{edited}");
 
-    let mut outcome = (0, String::new(), String::new());
-    let requests = grafana.requests_during(|| {
-        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
-    });
-    let (code, stdout, stderr) = outcome;
+    let ((code, stdout, stderr), requests) = apply_saved_plan_counting_requests(&grafana);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert_snapshot!(stderr, @r#"
     error: p.plan is out of date: 2 object(s) it writes or deletes changed on the server since the plan was made. Nothing was written; re-plan to review it.
@@ -191,11 +187,7 @@ fn a_saved_plan_applies_when_only_objects_it_does_not_write_were_edited() {
     assert_eq!(code, 0, "{stdout}{stderr}");
 
     edit_dashboard_by_hand(&grafana, "mac-details", "Edited in the UI");
-    let mut outcome = (0, String::new(), String::new());
-    let requests = grafana.requests_during(|| {
-        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
-    });
-    let (code, stdout, stderr) = outcome;
+    let ((code, stdout, stderr), requests) = apply_saved_plan_counting_requests(&grafana);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("Apply complete: 0 created, 1 updated"), "{stdout}");
     // The check: one GET of the dashboard it writes; the update's POST.
@@ -240,11 +232,7 @@ fn objects_deleted_or_created_by_hand_since_the_plan_are_refused() {
     );
     assert_eq!(created["message"], "Datasource added", "{created}");
 
-    let mut outcome = (0, String::new(), String::new());
-    let requests = grafana.requests_during(|| {
-        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
-    });
-    let (code, stdout, stderr) = outcome;
+    let ((code, stdout, stderr), requests) = apply_saved_plan_counting_requests(&grafana);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let stderr = stderr.replace(created["datasource"]["uid"].as_str().expect("a uid"), "UID");
     assert_snapshot!(stderr, @"
@@ -336,11 +324,7 @@ permissions = [{ role = "Viewer", permission = "View" }]
 
     let items = json!({ "items": [{ "role": "Viewer", "permission": 1 }, { "role": "Editor", "permission": 2 }] });
     grafana.api(Method::POST, "/api/folders/mac-payments/permissions", Some(items));
-    let mut outcome = (0, String::new(), String::new());
-    let requests = grafana.requests_during(|| {
-        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
-    });
-    let (code, stdout, stderr) = outcome;
+    let ((code, stdout, stderr), requests) = apply_saved_plan_counting_requests(&grafana);
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert_snapshot!(stderr, @r#"
     error: p.plan is out of date: 1 object(s) it writes or deletes changed on the server since the plan was made. Nothing was written; re-plan to review it.
@@ -350,4 +334,16 @@ permissions = [{ role = "Viewer", permission = "View" }]
     assert_eq!(count(&requests, "GET", "/api/folders/{uid}/permissions"), 1, "{requests:?}");
     assert_eq!(count(&requests, "GET", "/api/folders"), 0, "no list of all folders: {requests:?}");
     assert_eq!(count(&requests, "POST", "/api/folders/{uid}/permissions"), 0, "nothing written: {requests:?}");
+}
+
+/// Requests by (method, route), as the emulator counts them.
+type Requests = BTreeMap<(String, String), u64>;
+
+/// `mac apply p.plan --auto-approve`: its exit code and output, and the requests it made.
+fn apply_saved_plan_counting_requests(grafana: &Grafana) -> ((i32, String, String), Requests) {
+    let mut outcome = (0, String::new(), String::new());
+    let requests = grafana.requests_during(|| {
+        outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"]));
+    });
+    (outcome, requests)
 }
