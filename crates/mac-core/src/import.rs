@@ -169,6 +169,9 @@ pub fn import(
     let mut owned_elsewhere = Vec::new();
     for kind in providers.kinds(instance) {
         let Some(handler) = providers.handler(instance, kind) else { continue };
+        // A context that cannot be read imports nothing of its kind, as one that does not parse
+        // per object did.
+        let Ok(context) = handler.prepare_context(observed.context(instance, kind)) else { continue };
         for remote in observed.get(instance, kind) {
             if known.by_remote.contains_key(&(kind.to_owned(), remote.remote_id.clone())) {
                 continue;
@@ -182,7 +185,7 @@ pub fn import(
                 });
                 continue;
             }
-            let Some(fields) = handler.import(remote, &known, observed.context(instance, kind)) else { continue };
+            let Some(fields) = handler.import(remote, &known, &context) else { continue };
             let mut local_id = fields.local_id.clone();
             let mut counter = 2;
             while used.contains(&ObjectId::new(instance, kind, &local_id)) {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::provider::{
     Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
-    KeyReference, Reread, Resolved, Resolver, parse_fields_value,
+    KeyReference, PreparedContext, Reread, Resolved, Resolver, parse_fields_value,
 };
 use crate::relation::{LinkedObject, Links, Relation};
 
@@ -341,6 +341,15 @@ impl<K: Kind> Typed<K> {
     }
 }
 
+/// A context this kind's [`Handler::prepare_context`] made; another kind's is a caller's bug,
+/// reported rather than a panic.
+fn prepared<K: Kind>(context: &PreparedContext) -> Result<&K::Context, FieldError> {
+    context
+        .0
+        .downcast_ref::<K::Context>()
+        .ok_or_else(|| FieldError::at("", "the engine passed another kind's context to this kind"))
+}
+
 /// The owner reported for a remote object whose fields do not parse: never this project, so
 /// that it is neither adopted nor imported, and a plan warns about it.
 pub const UNREADABLE_OWNER: &str = "(unreadable: its fields are not what this kind reads)";
@@ -431,16 +440,20 @@ impl<K: Kind> Handler for Typed<K> {
         self.0.adoption_key(&desired.id, &typed, refs).filter(|key| !is_placeholder(key))
     }
 
+    fn prepare_context(&self, context: &Value) -> Result<PreparedContext, FieldError> {
+        Ok(PreparedContext(Box::new(self.context(context)?)))
+    }
+
     fn compare(
         &self,
         desired: &DesiredObject,
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
-        context: &Value,
+        context: &PreparedContext,
     ) -> Result<Compared, FieldError> {
         let typed = self.parse_desired(&desired.fields, refs)?;
-        let context = self.context(context)?;
-        let comparable = self.0.desired(&desired.id, &typed, refs, &context)?;
+        let context = prepared::<K>(context)?;
+        let comparable = self.0.desired(&desired.id, &typed, refs, context)?;
         let observed = match remote.map(|remote| self.parse_remote(remote)) {
             None => None,
             Some(Ok(remote)) => Some(to_value(&self.0.observed_for(&remote, &comparable))),
@@ -475,9 +488,13 @@ impl<K: Kind> Handler for Typed<K> {
         }
     }
 
-    fn import(&self, remote: &RemoteObject, refs: &dyn ImportRefs, context: &Value) -> Option<ImportedFields> {
-        let context = self.context(context).ok()?;
-        self.0.import(&self.parse_remote(remote).ok()?, refs, &context)
+    fn import(
+        &self,
+        remote: &RemoteObject,
+        refs: &dyn ImportRefs,
+        context: &PreparedContext,
+    ) -> Option<ImportedFields> {
+        self.0.import(&self.parse_remote(remote).ok()?, refs, prepared::<K>(context).ok()?)
     }
 
     fn relations(&self) -> Vec<(Relation, &'static str)> {

@@ -13,7 +13,7 @@ use crate::plan::{
     Action, Fingerprint, KindContext, KnownRemote, Observed, Operation, PLAN_FORMAT, Plan, PlanError, PlanOptions,
 };
 use crate::project::dependencies;
-use crate::provider::{DesiredObject, Handler, Providers, Resolved, Resolver};
+use crate::provider::{DesiredObject, FieldError, Handler, PreparedContext, Providers, Resolved, Resolver};
 use crate::refs::substitute;
 use crate::state::{PendingCreate, State, definition_hash};
 
@@ -251,9 +251,21 @@ pub fn plan(
     let mut actions: BTreeMap<ObjectId, Action> = BTreeMap::new();
     let mut unchanged = 0;
     let mut known_remote: BTreeMap<ObjectId, RemoteObject> = BTreeMap::new();
+    // Each kind's context is read into its own type once, not once per object.
+    let contexts: BTreeMap<(&str, &str), Result<PreparedContext, FieldError>> = definitions
+        .iter()
+        .map(|definition| (definition.id.provider.as_str(), definition.id.kind.as_str()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|(instance, kind)| {
+            let handler = providers.handler(instance, kind)?;
+            Some(((instance, kind), handler.prepare_context(observed.context(instance, kind))))
+        })
+        .collect();
     let compute = |id: &ObjectId, resource: &Resource<'_>| -> Result<Option<Action>, PlanError> {
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { return Ok(None) };
-        let handler = Kinded { handler: handler.as_ref(), context: observed.context(&id.provider, &id.kind) };
+        let context = contexts.get(&(id.provider.as_str(), id.kind.as_str()));
+        let handler = Kinded { handler: handler.as_ref(), context };
         let action = match resource {
             Resource::Local(local) => {
                 write_action(local, handler, &resolver, Operation::Create, None, None, secrets_of(id, None))?
@@ -486,11 +498,12 @@ struct SecretsNow<'a> {
     recorded_protect: Option<bool>,
 }
 
-/// A handler with its kind's recorded context (see [`Handler::observe`]).
+/// A handler with its kind's prepared context (see [`Handler::prepare_context`]); `None` for
+/// a kind without definitions, whose objects are only deleted.
 #[derive(Clone, Copy)]
 struct Kinded<'a> {
     handler: &'a dyn Handler,
-    context: &'a Value,
+    context: Option<&'a Result<PreparedContext, FieldError>>,
 }
 
 fn write_action(
@@ -509,14 +522,19 @@ fn write_action(
         .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
     let secret_fields = handler.secret_fields();
     let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
-    let compared = handler
-        .compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, kinded.context)
-        .map_err(|mut error| {
-            let hint =
-                crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
-            error.message.push_str(&hint);
-            local.field_error(&error)
-        })?;
+    let compared = match kinded.context {
+        Some(Ok(context)) => {
+            handler.compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, context)
+        }
+        Some(Err(error)) => Err(error.clone()),
+        None => Err(FieldError::at("", "this kind's context was not prepared")),
+    };
+    let compared = compared.map_err(|mut error| {
+        let hint =
+            crate::keyrefs::unresolved_hint(local, handler, &error.pointer, &error.message, resolver.definitions());
+        error.message.push_str(&hint);
+        local.field_error(&error)
+    })?;
     let desired = compared.desired;
     // A create diffs against an empty object, so that it lists every desired field.
     let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));

@@ -319,15 +319,20 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// local id): a remote object with it is offered for adoption.
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String>;
 
+    /// The kind's context (see [`Handler::observe`]) read once for a whole plan or import,
+    /// for [`Handler::compare`] and [`Handler::import`]; an error says why the recorded
+    /// context cannot be read.
+    fn prepare_context(&self, context: &Value) -> Result<PreparedContext, FieldError>;
+
     /// The desired object and the remote one (if any) in one comparable form, given the
-    /// kind's context (see [`Handler::observe`]); unknown references show as
-    /// [`KNOWN_AFTER_APPLY`], and an error names the definition's field.
+    /// kind's prepared context; unknown references show as [`KNOWN_AFTER_APPLY`], and an error
+    /// names the definition's field.
     fn compare(
         &self,
         desired: &DesiredObject,
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
-        context: &Value,
+        context: &PreparedContext,
     ) -> Result<Compared, FieldError>;
 
     /// A remote object alone in comparable form (a saved plan's fingerprint).
@@ -345,7 +350,8 @@ pub trait Handler: Send + Sync + fmt::Debug {
 
     /// A remote object as a definition to write (`mac import`) that plans as no change;
     /// `None` for objects this kind does not import.
-    fn import(&self, remote: &RemoteObject, refs: &dyn ImportRefs, context: &Value) -> Option<ImportedFields>;
+    fn import(&self, remote: &RemoteObject, refs: &dyn ImportRefs, context: &PreparedContext)
+    -> Option<ImportedFields>;
 
     /// The kinds this kind's objects live in or use, as [`Handler::links`] reports them.
     fn relations(&self) -> Vec<(Relation, &'static str)>;
@@ -395,6 +401,16 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
     /// `mac test` checks (the `rules` module); `None` for other kinds.
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView>;
+}
+
+/// A kind's context in the kind's own type, made by [`Handler::prepare_context`]: opaque to
+/// the engine, which only hands it back to the same handler.
+pub struct PreparedContext(pub Box<dyn std::any::Any + Send + Sync>);
+
+impl fmt::Debug for PreparedContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedContext")
+    }
 }
 
 /// A desired object and its remote counterpart in the same comparable form.

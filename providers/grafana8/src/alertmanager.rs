@@ -951,7 +951,9 @@ mod tests {
         );
         let desired =
             mac_core::DesiredObject { id: ObjectId::new("grafana8", "contact_point", "ops"), fields: fields(stripped) };
-        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let compared = kind
+            .compare(&desired, Some(&stored), &NoRefs, &kind.prepare_context(&Value::Null).expect("context"))
+            .expect("compared");
         let expected =
             json!({ "name": "ops", "integrations": [{ "type": "slack", "settings": { "recipient": "#ops" } }] });
         assert_eq!(compared.desired, expected);
@@ -1007,7 +1009,9 @@ mod tests {
             json!({ "receiver": "r", "object_matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
                 "group_wait": "30s", "mute_time_intervals": ["nights"] }),
         );
-        let compared = kind.compare(&desired, Some(&stored), &NoRefs, &Value::Null).expect("compared");
+        let compared = kind
+            .compare(&desired, Some(&stored), &NoRefs, &kind.prepare_context(&Value::Null).expect("context"))
+            .expect("compared");
         let expected = json!({ "receiver": "r", "matchers": [["env", "!=", "dev"], ["team", "=", "x"]],
             "group_wait": "30s", "group_interval": null, "repeat_interval": null });
         assert_eq!(compared.desired, expected);

@@ -881,7 +881,9 @@ mod tests {
                 { "user": "Alice@Example.com", "permission": "Admin" }, { "role": "Viewer", "permission": "View" },
             ] })),
         };
-        let compared = kind().compare(&desired, None, &NoRefs, &recorded).expect("compared");
+        let compared = kind()
+            .compare(&desired, None, &NoRefs, &kind().prepare_context(&recorded).expect("context"))
+            .expect("compared");
         assert_eq!(
             compared.desired,
             json!({ "folder_uid": "f", "permissions": [
@@ -892,7 +894,9 @@ mod tests {
             fields: fields(json!({ "folder": { "uid": "secret" }, "permissions": [] })),
             ..desired.clone()
         };
-        let error = kind().compare(&with_team, None, &NoRefs, &recorded).expect_err("unreadable");
+        let error = kind()
+            .compare(&with_team, None, &NoRefs, &kind().prepare_context(&recorded).expect("context"))
+            .expect_err("unreadable");
         assert!(error.message.starts_with("these credentials may not read the permissions of folder secret"));
         let team = mac_core::DesiredObject {
             fields: fields(
@@ -900,12 +904,16 @@ mod tests {
             ),
             ..desired.clone()
         };
-        let error = kind().compare(&team, None, &NoRefs, &recorded).expect_err("teams");
+        let error = kind()
+            .compare(&team, None, &NoRefs, &kind().prepare_context(&recorded).expect("context"))
+            .expect_err("teams");
         assert_eq!(
             (error.pointer.as_str(), error.message.as_str()),
             ("/permissions/0/team", "cannot look up team `SRE`: these credentials may not list the org's teams")
         );
-        let error = kind().compare(&desired, None, &NoRefs, &Value::Null).expect_err("not read");
+        let error = kind()
+            .compare(&desired, None, &NoRefs, &kind().prepare_context(&Value::Null).expect("context"))
+            .expect_err("not read");
         assert_eq!((error.pointer.as_str(), error.message.as_str()), ("/permissions/0/user", "users were not read"));
     }
 }

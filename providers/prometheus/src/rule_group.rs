@@ -866,7 +866,9 @@ mod tests {
             }
         }
         let remote = remote_object("infra", "Node Health", fields(&read));
-        let imported = handler().import(&remote, &NoRefs, &Value::Null).expect("imported");
+        let imported = handler()
+            .import(&remote, &NoRefs, &handler().prepare_context(&Value::Null).expect("context"))
+            .expect("imported");
         assert_eq!(imported.local_id, "infra-node-health");
         assert_eq!(imported.file, "infra");
         assert_eq!(
