@@ -10,9 +10,11 @@
 //! process read from `/proc/PID/status` (VmHWM, polled every 2 ms: a peak in the last 2 ms
 //! before exit could be missed).
 //!
-//! The limit each time is compared with: with latency L and parallelism P, a plan needs a
-//! constant number of round trips (a folder list and one ruler GET: 2 × L) and an apply of W
-//! writes needs about (2 + ceil(W / P)) × L. At 0 ms latency there is no such limit.
+//! The limit each time is compared with is the fewest round trips any client could take for
+//! the step (see [`NecessaryWork`]), times the latency: the plan's reads are independent of
+//! each other (one round trip, plus one per further page of the folder list), then an apply's
+//! N necessary requests at parallelism P, whose longest chain of requests that must follow one
+//! another is D, take at least max(D, ⌈N / P⌉) round trips. At 0 ms latency there is no limit.
 //!
 //! `--state` says where the project's state is kept: `file` (the default, mac's state file),
 //! `postgres` (a PostgreSQL server started for the bench, with its durability defaults —
@@ -302,7 +304,7 @@ impl<'a> StepSummary<'a> {
             peak_rss_kib: measures.iter().map(|measure| measure.peak_rss_kib).max().unwrap_or(0),
             last: measures[measures.len() - 1],
             expected_writes,
-            limit: limit(step_index, expected_writes, options),
+            limit: limit(scale, step_index, options),
             state_loads,
             saves_by_run: measures.iter().map(|measure| measure.saves.as_slice()).collect(),
         }
@@ -568,12 +570,62 @@ fn expected_writes(scale: Scale, step: usize) -> u64 {
     }
 }
 
-fn limit(step: usize, writes: u64, options: &Options) -> Option<Duration> {
+/// What an apply step cannot do with fewer requests against Grafana 8.5, after its plan's
+/// reads: the lower bound its limit is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NecessaryWork {
+    /// Requests no client can avoid.
+    requests: u64,
+    /// The longest chain of those requests in which each needs the answer of the one before.
+    depth: u64,
+}
+
+impl NecessaryWork {
+    /// The step's necessary work with `folders` folders of `groups` groups each.
+    ///
+    /// * Create: a POST per folder and per group, and per folder one read of its namespace
+    ///   after its groups are written — Grafana 8.5 gives new rules their uids (it refuses
+    ///   client-chosen ones) and one namespace GET answers all of a folder's groups. Chain:
+    ///   folder, then its groups, then the read-back.
+    /// * No-change plan: nothing after the plan's reads.
+    /// * Update of every group: a POST per group; its rules keep their uids, so nothing is
+    ///   read back. Chain: 1.
+    /// * Prune: per folder a lookup of its title by uid (the ruler API addresses folders by
+    ///   title and answers 202 when nothing matched, so a title gone stale since the plan would
+    ///   delete another folder's group) and its DELETE; a DELETE per group; and once for all
+    ///   the folders, the dashboards and the library panels Grafana would delete with them
+    ///   without asking (one search, one library-element list). Chain: the lookup, the group
+    ///   deletes, then the folder's (Grafana refuses to delete a folder holding rules).
+    fn of_step(step: usize, folders: u64, groups_per_folder: u64) -> NecessaryWork {
+        let groups = folders * groups_per_folder;
+        match step {
+            0 => NecessaryWork { requests: 2 * folders + groups, depth: 3 },
+            2 => NecessaryWork { requests: groups, depth: 1 },
+            3 => NecessaryWork { requests: 2 * folders + groups + 2, depth: 3 },
+            _ => NecessaryWork { requests: 0, depth: 0 },
+        }
+    }
+
+    /// The fewest round trips the step takes at `parallelism`, its plan included: the plan's
+    /// reads are independent (one round trip), except that each further page of the folder
+    /// list (1,000 folders a page; a full page means asking for the next) needs the page before.
+    fn round_trips(self, folders: u64, parallelism: u64) -> u64 {
+        let plan = folders / 1000 + 1;
+        plan + self.depth.max(self.requests.div_ceil(parallelism))
+    }
+}
+
+fn limit(scale: Scale, step: usize, options: &Options) -> Option<Duration> {
+    limit_of(step, scale.folders as u64, scale.groups as u64, options)
+}
+
+fn limit_of(step: usize, folders: u64, groups_per_folder: u64, options: &Options) -> Option<Duration> {
     if options.latency_ms == 0 {
         return None;
     }
-    let round_trips = 2 + writes.div_ceil(options.parallelism as u64);
-    Some(Duration::from_millis(options.latency_ms * if step == 1 { 2 } else { round_trips }))
+    let work = NecessaryWork::of_step(step, folders, groups_per_folder);
+    let round_trips = work.round_trips(folders, options.parallelism as u64);
+    Some(Duration::from_millis(options.latency_ms * round_trips))
 }
 
 fn set_latency(emulator: &Emulator, latency_ms: u64) -> Result<(), String> {
@@ -795,27 +847,36 @@ fn run_peer(mac: &Path, emulator_binary: &Path, scratch: &Path, options: &Option
     )?);
 
     let mut table = format!(
-        "Side by side with the Python original (monitoring-as-code 0.0.2), {FOLDERS} folders × {ALERTS} alerts, one rule per group, {} ms latency:\n\n\
-         | step | original: apply_s (in-process) | original: requests | mac: whole process | mac: requests | mac faster by |\n|---|---:|---:|---:|---:|---:|\n",
-        options.latency_ms
+        "Side by side with the Python original (monitoring-as-code 0.0.2), {FOLDERS} folders × {ALERTS} alerts, one rule per group, {} ms latency, mac at parallelism {}:\n\n\
+         | step | original: apply_s (in-process) | original: requests | mac: whole process | mac: requests | mac faster by | limit | best ratio the limit allows | share of the best |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        options.latency_ms, options.parallelism
     );
     let mut json = String::from("[");
     for (index, ((mode, apply_s, process_s, requests), measure)) in original.iter().zip(&ours).enumerate() {
         let ratio = apply_s / measure.wall.as_secs_f64();
+        // The best mac could be: the original's time over the fewest round trips the step can
+        // take at this parallelism (no target for the no-change plan, so no bound either).
+        let limit = if index == PLAN_STEP { None } else { limit_of(index, FOLDERS as u64, ALERTS as u64, options) };
+        let best = limit.map(|limit| apply_s / limit.as_secs_f64());
         let _ = writeln!(
             table,
-            "| {mode} | {apply_s:.2} s | {requests} | {:.2} s | {} | {ratio:.1}× |",
+            "| {mode} | {apply_s:.2} s | {requests} | {:.2} s | {} | {ratio:.1}× | {} | {} | {} |",
             measure.wall.as_secs_f64(),
-            measure.total_requests()
+            measure.total_requests(),
+            limit.map_or_else(|| "–".to_owned(), |limit| format!("{:.2} s", limit.as_secs_f64())),
+            best.map_or_else(|| "–".to_owned(), |best| format!("{best:.1}×")),
+            best.map_or_else(|| "–".to_owned(), |best| format!("{:.0}%", 100.0 * ratio / best)),
         );
         if index > 0 {
             json.push(',');
         }
         let _ = write!(
             json,
-            "{{\"step\":\"{mode}\",\"original_apply_s\":{apply_s:.4},\"original_process_s\":{process_s:.4},\"original_requests\":{requests},\"mac_s\":{:.4},\"mac_requests\":{},\"ratio\":{ratio:.2}}}",
+            "{{\"step\":\"{mode}\",\"original_apply_s\":{apply_s:.4},\"original_process_s\":{process_s:.4},\"original_requests\":{requests},\"mac_s\":{:.4},\"mac_requests\":{},\"ratio\":{ratio:.2},\"limit_s\":{},\"best_ratio\":{}}}",
             measure.wall.as_secs_f64(),
-            measure.total_requests()
+            measure.total_requests(),
+            limit.map_or_else(|| "null".to_owned(), |limit| format!("{:.4}", limit.as_secs_f64())),
+            best.map_or_else(|| "null".to_owned(), |best| format!("{best:.2}")),
         );
     }
     json.push(']');
@@ -860,5 +921,38 @@ struct RemoveOnDrop(PathBuf);
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(latency_ms: u64, parallelism: usize) -> Options {
+        Options { scales: Vec::new(), latency_ms, runs: 1, parallelism, peer: false, states: Vec::new() }
+    }
+
+    /// The limits the README's table quotes, worked out by hand from the formula's terms.
+    #[test]
+    fn limits_are_the_fewest_round_trips() {
+        let at_20 = options(20, 8);
+        let seconds = |scale: Scale, step: usize| limit(scale, step, &at_20).map(|limit| limit.as_secs_f64());
+        let [small, medium, large] = SCALES;
+        // M create: 1 plan round trip + ⌈(2 × 100 + 1,000) / 8⌉ = 150.
+        assert_eq!(seconds(medium, 0), Some(151.0 * 0.02));
+        assert_eq!(seconds(medium, 1), Some(0.02));
+        // M update: 1 + ⌈1,000 / 8⌉.
+        assert_eq!(seconds(medium, 2), Some(126.0 * 0.02));
+        // M prune: 1 + ⌈(200 + 1,000 + 2) / 8⌉ = 1 + 151.
+        assert_eq!(seconds(medium, 3), Some(152.0 * 0.02));
+        // S create: 1 + ⌈120 / 8⌉; L create: 2 (a second folder page) + ⌈12,000 / 8⌉.
+        assert_eq!(seconds(small, 0), Some(16.0 * 0.02));
+        assert_eq!(seconds(large, 0), Some(1502.0 * 0.02));
+        assert_eq!(seconds(large, 1), Some(2.0 * 0.02));
+        // With more slots than requests the chain of dependent requests is what remains.
+        let wide = options(20, 10_000);
+        assert_eq!(limit(small, 0, &wide).map(|limit| limit.as_millis()), Some((1 + 3) * 20));
+        assert_eq!(limit(small, 2, &wide).map(|limit| limit.as_millis()), Some((1 + 1) * 20));
+        assert_eq!(limit(medium, 0, &options(0, 8)), None);
     }
 }
