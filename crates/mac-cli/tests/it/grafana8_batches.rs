@@ -36,14 +36,17 @@ fn group_in(id: &str, folder: &str, rule: &str) -> String {
     format!("[[grafana8.alert_group]]\nid = \"{id}\"\nfolder = {folder}\nname = \"{id}\"\n{rule}\n")
 }
 
-/// `mac ARGS`: its exit code and output, and the requests it made by (method, route).
-fn run_counting(grafana: &Grafana, args: &[&str]) -> ((i32, String, String), BTreeMap<(String, String), u64>) {
+/// Requests by (method, route), as the emulator counts them.
+type Requests = BTreeMap<(String, String), u64>;
+
+/// `mac ARGS`: its exit code and output, and the requests it made.
+fn run_counting(grafana: &Grafana, args: &[&str]) -> ((i32, String, String), Requests) {
     let mut outcome = (0, String::new(), String::new());
     let requests = grafana.requests_during(|| outcome = run(grafana.mac().args(args)));
     (outcome, requests)
 }
 
-fn count(requests: &BTreeMap<(String, String), u64>, method: &str, route: &str) -> u64 {
+fn count(requests: &Requests, method: &str, route: &str) -> u64 {
     requests.get(&(method.to_owned(), route.to_owned())).copied().unwrap_or(0)
 }
 
