@@ -154,9 +154,11 @@ pub const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 /// Applies `plan` to the remote systems, updating `state` and saving it through `store`
 /// (see [`SAVE_INTERVAL`]). The caller holds the state lock.
 ///
-/// Actions of a [`Batch`] share requests: the batch is prepared once, before its first member
-/// starts (a task of its own, counted in `parallelism`; members that become ready meanwhile
-/// wait without taking a slot), and writes that leave their object to be read back
+/// Actions of a [`Batch`] share requests: the batch is prepared before its first member starts
+/// (a task of its own, counted in `parallelism`; members wait for it without taking a slot),
+/// once for all the members ready then — a member whose dependencies finish later gets a
+/// preparation of its own, never one older than what it waited for — and writes that leave
+/// their object to be read back
 /// ([`Written::ReadBack`]) complete — are recorded and release their dependants — only when
 /// the batch's read-back has run: once every member has written, failed or been skipped, or
 /// earlier when nothing else can run (an interrupt, a member waiting on another).
@@ -213,30 +215,35 @@ pub async fn apply(
         }
         let mut starting = Vec::new();
         let mut changes = Changes::default();
-        while !stopping && in_flight.len() + starting.len() < parallelism {
+        // Preparations to start this round: (batch, preparation), each taking a slot.
+        let mut preparing: Vec<(usize, usize)> = Vec::new();
+        while !stopping && in_flight.len() + starting.len() + preparing.len() < parallelism {
             let Some(index) = released.pop_front().or_else(|| scheduler.next_ready()) else { break };
             let prepared = match batches.of_action[index] {
                 None => Prepared::nothing(),
                 Some(batch) => {
                     let entry = &mut batches.entries[batch];
-                    match &entry.preparation {
-                        Preparation::Ready(prepared) => prepared.clone(),
-                        Preparation::Running => {
-                            entry.waiting.push(index);
-                            continue;
+                    let preparation = match batches.served_by[index] {
+                        Some(preparation) => preparation,
+                        None => {
+                            // Ready after the batch's last preparation started (or before any):
+                            // it gets one of its own, with whatever else of the batch is ready.
+                            let preparation = match preparing.iter().find(|(other, _)| *other == batch) {
+                                Some((_, preparation)) => *preparation,
+                                None => {
+                                    entry.preparations.push(Preparation::Running { waiting: Vec::new() });
+                                    preparing.push((batch, entry.preparations.len() - 1));
+                                    entry.preparations.len() - 1
+                                }
+                            };
+                            batches.served_by[index] = Some(preparation);
+                            preparation
                         }
-                        Preparation::NotStarted => {
-                            // Its own task, with the planned members as they are in the plan.
-                            let members: Vec<Action> =
-                                entry.members.iter().map(|member| plan.actions[*member].clone()).collect();
-                            let (handler, key) = (entry.handler.clone(), entry.batch.clone());
-                            let task = in_flight.spawn(async move {
-                                let members: Vec<BatchMember<'_>> = members.iter().filter_map(batch_member).collect();
-                                TaskResult::Prepared(handler.prepare_batch(&key, &members).await)
-                            });
-                            running.insert(task.id(), Task::Preparation(batch));
-                            entry.preparation = Preparation::Running;
-                            entry.waiting.push(index);
+                    };
+                    match &mut entry.preparations[preparation] {
+                        Preparation::Ready(prepared) => prepared.clone(),
+                        Preparation::Running { waiting } => {
+                            waiting.push(index);
                             continue;
                         }
                         Preparation::Failed(outcome) => {
@@ -254,6 +261,30 @@ pub async fn apply(
             };
             let references = references_of(&action, &resolved);
             starting.push((index, action, handler, references, prepared));
+        }
+        for (batch, preparation) in preparing {
+            // It serves the members taken for it and every other member ready now: a member
+            // whose dependencies finish later is prepared again, so that what a preparation
+            // found is never older than what its members waited for.
+            let entry = &batches.entries[batch];
+            let mut served: Vec<usize> = Vec::new();
+            for member in &entry.members {
+                match batches.served_by[*member] {
+                    Some(other) if other == preparation => served.push(*member),
+                    None if scheduler.is_ready(*member) => {
+                        batches.served_by[*member] = Some(preparation);
+                        served.push(*member);
+                    }
+                    _ => {}
+                }
+            }
+            let members: Vec<Action> = served.iter().map(|member| plan.actions[*member].clone()).collect();
+            let (handler, key) = (entry.handler.clone(), entry.batch.clone());
+            let task = in_flight.spawn(async move {
+                let members: Vec<BatchMember<'_>> = members.iter().filter_map(batch_member).collect();
+                TaskResult::Prepared(handler.prepare_batch(&key, &members).await)
+            });
+            running.insert(task.id(), Task::Preparation { batch, preparation });
         }
         // A create whose natural key depended on an object made earlier in this run (a group
         // in a folder just created) could not be recorded as pending at plan time: record it
@@ -372,22 +403,26 @@ pub async fn apply(
                     let outcome = conclude(&mut state, &mut resolved, action, written, &mut changes);
                     scheduler.complete(index, outcome, observer);
                 }
-                Some(Task::Preparation(batch)) => {
+                Some(Task::Preparation { batch, preparation }) => {
                     let result = result.and_then(|result| match result {
                         TaskResult::Prepared(result) => result,
                         _ => Err(mixed_up()),
                     });
-                    let entry = &mut batches.entries[batch];
+                    let slot = &mut batches.entries[batch].preparations[preparation];
+                    let waiting = match slot {
+                        Preparation::Running { waiting } => std::mem::take(waiting),
+                        _ => Vec::new(),
+                    };
                     match result {
                         Ok(prepared) => {
-                            entry.preparation = Preparation::Ready(prepared);
-                            released.extend(entry.waiting.drain(..));
+                            *slot = Preparation::Ready(prepared);
+                            released.extend(waiting);
                         }
                         Err(error) => {
                             let outcome =
                                 Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() };
-                            entry.preparation = Preparation::Failed(outcome.clone());
-                            for index in std::mem::take(&mut entry.waiting) {
+                            *slot = Preparation::Failed(outcome.clone());
+                            for index in waiting {
                                 not_started(&mut state, &plan.actions[index], &mut changes);
                                 scheduler.complete(index, outcome.clone(), observer);
                             }
@@ -496,7 +531,11 @@ type Digests = BTreeMap<String, String>;
 /// What a task of the executor is doing.
 enum Task {
     Action(usize),
-    Preparation(usize),
+    /// A batch's preparation (an index into its preparations).
+    Preparation {
+        batch: usize,
+        preparation: usize,
+    },
     /// The read-back of a batch, for these parked members.
     ReadBack {
         members: Vec<(usize, Digests)>,
@@ -524,6 +563,8 @@ struct Batches {
     entries: Vec<BatchEntry>,
     /// Each action's batch (an index into `entries`).
     of_action: Vec<Option<usize>>,
+    /// Each action's preparation (an index into its batch's), once one serves it.
+    served_by: Vec<Option<usize>>,
 }
 
 struct BatchEntry {
@@ -531,9 +572,8 @@ struct BatchEntry {
     handler: Arc<dyn Handler>,
     /// Every planned action in it, in plan order.
     members: Vec<usize>,
-    preparation: Preparation,
-    /// Members ready to start, waiting for the preparation.
-    waiting: Vec<usize>,
+    /// Its preparations so far; each serves the members ready when it started.
+    preparations: Vec<Preparation>,
     /// Writes made, waiting for the read-back.
     parked: Vec<(usize, Parked, Digests)>,
     /// In the queue of read-backs to start.
@@ -541,8 +581,10 @@ struct BatchEntry {
 }
 
 enum Preparation {
-    NotStarted,
-    Running,
+    /// With the members ready to start, waiting for it.
+    Running {
+        waiting: Vec<usize>,
+    },
     Ready(Prepared),
     /// Its members fail with this.
     Failed(Outcome),
@@ -575,8 +617,7 @@ impl Batches {
                     batch,
                     handler: handler.clone(),
                     members: Vec::new(),
-                    preparation: Preparation::NotStarted,
-                    waiting: Vec::new(),
+                    preparations: Vec::new(),
                     parked: Vec::new(),
                     read_back_queued: false,
                 });
@@ -585,7 +626,8 @@ impl Batches {
             entries[entry].members.push(position);
             of_action.push(Some(entry));
         }
-        Batches { entries, of_action }
+        let served_by = vec![None; of_action.len()];
+        Batches { entries, of_action, served_by }
     }
 }
 
@@ -685,6 +727,8 @@ struct Scheduler<'p> {
     parked: Vec<bool>,
     /// Batches whose last member wrote since [`Scheduler::take_written_batches`].
     written_batches: Vec<usize>,
+    /// Actions taken by `next_ready` (and not put back).
+    taken: Vec<bool>,
 }
 
 impl<'p> Scheduler<'p> {
@@ -726,7 +770,13 @@ impl<'p> Scheduler<'p> {
             unwritten: batches.entries.iter().map(|entry| entry.members.len()).collect(),
             parked: vec![false; count],
             written_batches: Vec::new(),
+            taken: vec![false; count],
         }
+    }
+
+    /// Whether an action not taken yet would be: its dependencies done, its kind's turn come.
+    fn is_ready(&self, index: usize) -> bool {
+        !self.taken[index] && self.outcomes[index].is_none() && self.waiting_on[index] == 0 && self.open(index)
     }
 
     /// An action has written and waits for its batch's read-back to complete.
@@ -755,12 +805,15 @@ impl<'p> Scheduler<'p> {
 
     /// Puts back an action taken by `next_ready` that was not started after all.
     fn requeue(&mut self, index: usize) {
+        self.taken[index] = false;
         self.candidates.push_front(index);
     }
 
     fn next_ready(&mut self) -> Option<usize> {
         let position = self.candidates.iter().position(|index| self.open(*index))?;
-        self.candidates.remove(position)
+        let index = self.candidates.remove(position)?;
+        self.taken[index] = true;
+        Some(index)
     }
 
     /// Records how an action ended; a failure skips everything that depends on it.

@@ -243,7 +243,7 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
         None
     }
 
-    /// Run once before the first member of `batch` starts (see [`Handler::prepare_batch`]).
+    /// Run before members of `batch` start, for those ready to (see [`Handler::prepare_batch`]).
     async fn prepare_batch(&self, _batch: &Batch, _members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError> {
         Ok(Prepared::nothing())
     }

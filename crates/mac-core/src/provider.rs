@@ -388,8 +388,10 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// The batch a write or delete belongs to (see [`Batch`]); `None`: it shares nothing.
     fn batch(&self, member: &BatchMember<'_>) -> Option<Batch>;
 
-    /// Run once before the first member of `batch` starts, with every member the plan has in
-    /// it; what it returns is handed to each member's write or delete. An error fails them all.
+    /// Run before members of `batch` start, once for all of them that are ready to (`members`);
+    /// what it returns is handed to each one's write or delete, and an error fails them. A
+    /// member that becomes ready later (what it depends on finished since) is prepared again,
+    /// so that what a preparation found is never older than what its members waited for.
     async fn prepare_batch(&self, batch: &Batch, members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError>;
 
     /// Creates the object (`current` is `None`) or updates `current`, with the kind's context
@@ -418,8 +420,8 @@ pub trait Handler: Send + Sync + fmt::Debug {
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView>;
 }
 
-/// Actions of one kind that share requests: a preparation run once before the first of them
-/// starts ([`Handler::prepare_batch`]: a folder's title looked up once for all of its groups'
+/// Actions of one kind that share requests: a preparation run before they start
+/// ([`Handler::prepare_batch`]: a folder's title looked up once for all of its groups'
 /// deletes), and a read-back run once after all of them have written ([`Handler::read_back`]:
 /// the uids Grafana gave new rules, read with one request per folder, not one per group). The
 /// executor finds every action's batch before it starts anything; a batch is named by its kind.

@@ -437,7 +437,8 @@ async fn a_batch_is_prepared_once_before_its_first_member_and_read_back_once_aft
 async fn a_parked_write_completes_only_with_its_read_back_and_only_then_releases_its_dependants() {
     let harness = Harness::new();
     // a2 comes after a1, in the same batch: a1 must be read back (early, as nothing else can
-    // run) before a2 starts; a2 is then read back on its own.
+    // run) before a2 starts; a2 is then read back on its own. The batch's preparation served
+    // a1 and a3, ready when it started: a2 gets one of its own, made after a1 completed.
     let toml = "[[batchy.box]]\nid = \"a\"\ntitle = \"A\"\n\n\
                 [[batchy.item]]\nid = \"a1\"\nbox = \"a\"\n\n\
                 [[batchy.item]]\nid = \"a2\"\nbox = \"a\"\nafter = \"a1\"\n\n\
@@ -446,10 +447,12 @@ async fn a_parked_write_completes_only_with_its_read_back_and_only_then_releases
     let report = harness.apply(&plan, &parallelism(4)).await;
     assert!(report.succeeded(), "{report:?}");
     let log = harness.take_log();
-    assert_eq!(count(&log, "prepare "), 1, "{log:#?}");
+    assert_eq!(count(&log, "prepare "), 2, "{log:#?}");
     let first = position(&log, "read back writes:a [a1 a3]");
-    assert!(first < position(&log, "write item a2 with writes:a"), "{log:#?}");
-    assert!(first < position(&log, "read back writes:a [a2]"), "{log:#?}");
+    assert!(position(&log, "prepare writes:a [a1 a3]") < position(&log, "write item a1 with writes:a"), "{log:#?}");
+    assert!(first < position(&log, "prepare writes:a [a2]"), "{log:#?}");
+    assert!(position(&log, "prepare writes:a [a2]") < position(&log, "write item a2 with writes:a"), "{log:#?}");
+    assert!(position(&log, "write item a2 with writes:a") < position(&log, "read back writes:a [a2]"), "{log:#?}");
     assert_eq!(harness.state().resources().len(), 4);
 }
 
