@@ -195,6 +195,8 @@ pub async fn apply(
     // Members of batches whose preparation is done, ready to start; batches to read back.
     let mut released: VecDeque<usize> = VecDeque::new();
     let mut read_backs: VecDeque<usize> = VecDeque::new();
+    // Actions whose natural key was looked for after the plan (see below).
+    let mut late_key_checked = vec![false; plan.actions.len()];
 
     loop {
         let stopping =
@@ -288,23 +290,36 @@ pub async fn apply(
         }
         // A create whose natural key depended on an object made earlier in this run (a group
         // in a folder just created) could not be recorded as pending at plan time: record it
-        // now, before its write, so that a lost answer is recognised on the next run.
-        let mut late_keys = false;
-        for (_, action, handler, references, _) in &starting {
-            if !matches!(action.operation, Operation::Create | Operation::Recreate) || action.adoption_key.is_some() {
-                continue;
-            }
-            let Some(desired) = &action.desired else { continue };
-            let resolver = KnownReferences(references);
-            let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
-            let desired = DesiredObject { id: desired.id.clone(), fields };
-            if let Some(key) = handler.adoption_key(&desired, &resolver) {
-                let mut pending = state.pending().to_vec();
-                pending.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
-                state.set_pending(pending);
-                late_keys = true;
+        // now, before its write, so that a lost answer is recognised on the next run. Every
+        // create whose key is known by now (all it depends on is done) is recorded with it, in
+        // the same save: one save when a folder's groups may start, not one per group started.
+        let mut late_keys = Vec::new();
+        if starting.iter().any(|(index, ..)| !late_key_checked[*index] && needs_late_key(&plan.actions[*index])) {
+            let ready: Vec<usize> = starting.iter().map(|(index, ..)| *index).chain(scheduler.candidates()).collect();
+            for index in ready {
+                if std::mem::replace(&mut late_key_checked[index], true) || !needs_late_key(&plan.actions[index]) {
+                    continue;
+                }
+                let action = &plan.actions[index];
+                let Some(handler) = providers.handler(&action.id.provider, &action.id.kind) else { continue };
+                let Some(desired) = &action.desired else { continue };
+                let references = references_of(action, &resolved);
+                let resolver = KnownReferences(&references);
+                let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
+                let desired = DesiredObject { id: desired.id.clone(), fields };
+                if let Some(key) = handler.adoption_key(&desired, &resolver) {
+                    late_keys.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
+                }
             }
         }
+        let late_keys = if late_keys.is_empty() {
+            false
+        } else {
+            let mut pending = state.pending().to_vec();
+            pending.extend(late_keys);
+            state.set_pending(pending);
+            true
+        };
         if late_keys && save_error.is_none() {
             unsaved = false;
             last_save = std::time::Instant::now();
@@ -645,6 +660,14 @@ fn batch_member(action: &Action) -> Option<BatchMember<'_>> {
     }
 }
 
+/// A create whose natural key was not known at plan time (it depends on an object this apply
+/// makes): recorded as pending just before it starts.
+fn needs_late_key(action: &Action) -> bool {
+    matches!(action.operation, Operation::Create | Operation::Recreate)
+        && action.adoption_key.is_none()
+        && action.desired.is_some()
+}
+
 /// An update or adoption with nothing to write remotely (an adoption as it is, or `protect`
 /// changed): only state records it.
 fn only_state_changes(action: &Action) -> bool {
@@ -801,6 +824,11 @@ impl<'p> Scheduler<'p> {
 
     fn open(&self, index: usize) -> bool {
         self.gates[index].iter().all(|gate| self.unfinished.get(gate).is_none_or(|count| *count == 0))
+    }
+
+    /// Actions whose dependencies are done and that have not been taken yet.
+    fn candidates(&self) -> impl Iterator<Item = usize> + '_ {
+        self.candidates.iter().copied()
     }
 
     /// Puts back an action taken by `next_ready` that was not started after all.

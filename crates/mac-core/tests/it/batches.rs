@@ -542,3 +542,58 @@ async fn a_write_whose_read_back_fails_stays_pending_and_is_adopted_by_the_next_
     assert_eq!(harness.fake.list("item").len(), 6, "no duplicate");
     assert!(!harness.plan(&two_boxes("")).await.has_changes());
 }
+
+/// A file store that remembers, for each save, the items then recorded as pending.
+#[derive(Debug)]
+struct CountingStore {
+    inner: FileStateStore,
+    pending_items: Mutex<Vec<usize>>,
+}
+
+impl StateStore for CountingStore {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn load(&self) -> Result<State, mac_core::StateError> {
+        self.inner.load()
+    }
+
+    fn save(&self, state: &State) -> Result<(), mac_core::StateError> {
+        let items = state.pending().iter().filter(|pending| pending.id.kind == "item").count();
+        self.pending_items.lock().expect("saves").push(items);
+        self.inner.save(state)
+    }
+
+    fn lock(&self, timeout: Duration) -> Result<Box<dyn mac_core::state::StateLock>, mac_core::StateError> {
+        self.inner.lock(timeout)
+    }
+}
+
+#[tokio::test]
+async fn creates_whose_keys_become_known_together_are_recorded_pending_in_one_save() {
+    let harness = Harness::new();
+    let mut toml = String::from("[[batchy.box]]\nid = \"a\"\ntitle = \"A\"\n\n");
+    for item in 1..=6 {
+        toml.push_str(&format!("[[batchy.item]]\nid = \"a{item}\"\nbox = \"a\"\n\n"));
+    }
+    let plan = harness.plan(&toml).await;
+    assert!(plan.pending.iter().all(|pending| pending.id.kind == "box"), "an item's key needs its box's id");
+    let store = CountingStore { inner: harness.store.clone(), pending_items: Mutex::default() };
+    let report = {
+        let _lock = store.lock(Duration::ZERO).expect("lock");
+        let options = parallelism(1);
+        let (_, report) =
+            mac_core::apply(&plan, &harness.providers, &store, harness.state(), &options, &mac_core::apply::Silent)
+                .await
+                .expect("apply");
+        report
+    };
+    assert!(report.succeeded(), "{report:?}");
+    // Once the box exists, the six items' keys are known: all are recorded before the first
+    // of them starts, in one save, not in one save per item started.
+    let saves = store.pending_items.lock().expect("saves").clone();
+    let first = saves.iter().position(|items| *items > 0).expect("items recorded as pending");
+    assert_eq!(saves[first], 6, "{saves:?}");
+    assert!(harness.state().pending().is_empty());
+}
