@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::object::{LocalRef, ObjectId, RemoteObject};
 use crate::plan::{Action, Operation, Plan};
-use crate::provider::{DesiredObject, Handler, HandlerError, HandlerErrorKind, Providers, Resolved, Resolver};
+use crate::provider::{
+    Batch, BatchMember, DesiredObject, Handler, HandlerError, HandlerErrorKind, Parked, Prepared, Providers, Resolved,
+    Resolver, Written,
+};
 use crate::refs::substitute;
 use crate::state::{State, StateEntry, StateError, StateStore};
 
@@ -150,6 +153,15 @@ pub const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 
 /// Applies `plan` to the remote systems, updating `state` and saving it through `store`
 /// (see [`SAVE_INTERVAL`]). The caller holds the state lock.
+///
+/// Actions of a [`Batch`] share requests: the batch is prepared before its first member starts
+/// (a task of its own, counted in `parallelism`; members wait for it without taking a slot),
+/// once for all the members ready then — a member whose dependencies finish later gets a
+/// preparation of its own, never one older than what it waited for — and writes that leave
+/// their object to be read back
+/// ([`Written::ReadBack`]) complete — are recorded and release their dependants — only when
+/// the batch's read-back has run: once every member has written, failed or been skipped, or
+/// earlier when nothing else can run (an interrupt, a member waiting on another).
 pub async fn apply(
     plan: &Plan,
     providers: &Providers,
@@ -168,68 +180,182 @@ pub async fn apply(
             unrecorded: Vec::new(),
         })?;
     }
-    let mut scheduler = Scheduler::new(plan, providers);
+    let mut batches = Batches::of(plan, providers);
+    let mut scheduler = Scheduler::new(plan, providers, &batches);
     let secrets = SecretContext { salt: state.secret_salt().to_owned(), root: options.secrets_root.clone() };
     let mut resolved: BTreeMap<ObjectId, RemoteObject> =
         plan.known_remote.iter().map(|known| (known.id.clone(), known.remote.clone())).collect();
-    let mut in_flight = tokio::task::JoinSet::new();
-    let mut running: BTreeMap<tokio::task::Id, usize> = BTreeMap::new();
+    let mut in_flight: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
+    let mut running: BTreeMap<tokio::task::Id, Task> = BTreeMap::new();
     let parallelism = options.parallelism.max(1);
     let mut save_error: Option<StateError> = None;
     // Finished writes recorded in `state` but not yet saved, and when state was last saved.
     let mut unsaved = false;
     let mut last_save = std::time::Instant::now();
+    // Members of batches whose preparation is done, ready to start; batches to read back.
+    let mut released: VecDeque<usize> = VecDeque::new();
+    let mut read_backs: VecDeque<usize> = VecDeque::new();
+    // Actions whose natural key was looked for after the plan (see below).
+    let mut late_key_checked = vec![false; plan.actions.len()];
 
     loop {
         let stopping =
             save_error.is_some() || options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
-        let mut batch = Vec::new();
-        while !stopping && in_flight.len() + batch.len() < parallelism {
-            let Some(index) = scheduler.next_ready() else { break };
+        // Read-backs first, even when stopping: their writes are made and must be recorded.
+        while in_flight.len() < parallelism {
+            let Some(batch) = read_backs.pop_front() else { break };
+            let entry = &mut batches.entries[batch];
+            entry.read_back_queued = false;
+            if entry.parked.is_empty() {
+                continue;
+            }
+            let (members, parked): (Vec<(usize, Digests)>, Vec<Parked>) =
+                entry.parked.drain(..).map(|(index, parked, digests)| ((index, digests), parked)).unzip();
+            let (handler, key) = (entry.handler.clone(), entry.batch.clone());
+            let task = in_flight.spawn(async move { TaskResult::ReadBack(handler.read_back(&key, parked).await) });
+            running.insert(task.id(), Task::ReadBack { members });
+        }
+        let mut starting = Vec::new();
+        let mut changes = Changes::default();
+        // Preparations to start this round: (batch, preparation), each taking a slot.
+        let mut preparing: Vec<(usize, usize)> = Vec::new();
+        while !stopping && in_flight.len() + starting.len() + preparing.len() < parallelism {
+            let Some(index) = released.pop_front().or_else(|| scheduler.next_ready()) else { break };
+            let prepared = match batches.of_action[index] {
+                None => Prepared::nothing(),
+                Some(batch) => {
+                    let entry = &mut batches.entries[batch];
+                    let preparation = match batches.served_by[index] {
+                        Some(preparation) => preparation,
+                        None => {
+                            // Ready after the batch's last preparation started (or before any):
+                            // it gets one of its own, with whatever else of the batch is ready.
+                            let preparation = match preparing.iter().find(|(other, _)| *other == batch) {
+                                Some((_, preparation)) => *preparation,
+                                None => {
+                                    entry.preparations.push(Preparation::Running { waiting: Vec::new() });
+                                    preparing.push((batch, entry.preparations.len() - 1));
+                                    entry.preparations.len() - 1
+                                }
+                            };
+                            batches.served_by[index] = Some(preparation);
+                            preparation
+                        }
+                    };
+                    match &mut entry.preparations[preparation] {
+                        Preparation::Ready(prepared) => prepared.clone(),
+                        Preparation::Running { waiting } => {
+                            waiting.push(index);
+                            continue;
+                        }
+                        Preparation::Failed(outcome) => {
+                            let outcome = outcome.clone();
+                            not_started(&mut state, &plan.actions[index], &mut changes);
+                            scheduler.complete(index, outcome, observer);
+                            continue;
+                        }
+                    }
+                }
+            };
             let action = plan.actions[index].clone();
             let Some(handler) = providers.handler(&action.id.provider, &action.id.kind).cloned() else {
                 return Err(ApplyError::UnknownObject(action.id.clone()));
             };
             let references = references_of(&action, &resolved);
-            batch.push((index, action, handler, references));
+            starting.push((index, action, handler, references, prepared));
+        }
+        for (batch, preparation) in preparing {
+            // It serves the members taken for it and every other member ready now: a member
+            // whose dependencies finish later is prepared again, so that what a preparation
+            // found is never older than what its members waited for.
+            let entry = &batches.entries[batch];
+            let mut served: Vec<usize> = Vec::new();
+            for member in &entry.members {
+                match batches.served_by[*member] {
+                    Some(other) if other == preparation => served.push(*member),
+                    None if scheduler.is_ready(*member) => {
+                        batches.served_by[*member] = Some(preparation);
+                        served.push(*member);
+                    }
+                    _ => {}
+                }
+            }
+            let members: Vec<Action> = served.iter().map(|member| plan.actions[*member].clone()).collect();
+            let (handler, key) = (entry.handler.clone(), entry.batch.clone());
+            let task = in_flight.spawn(async move {
+                let members: Vec<BatchMember<'_>> = members.iter().filter_map(batch_member).collect();
+                TaskResult::Prepared(handler.prepare_batch(&key, &members).await)
+            });
+            running.insert(task.id(), Task::Preparation { batch, preparation });
         }
         // A create whose natural key depended on an object made earlier in this run (a group
         // in a folder just created) could not be recorded as pending at plan time: record it
-        // now, before its write, so that a lost answer is recognised on the next run.
-        let mut late_keys = false;
-        for (_, action, handler, references) in &batch {
-            if !matches!(action.operation, Operation::Create | Operation::Recreate) || action.adoption_key.is_some() {
-                continue;
-            }
-            let Some(desired) = &action.desired else { continue };
-            let resolver = KnownReferences(references);
-            let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
-            let desired = DesiredObject { id: desired.id.clone(), fields };
-            if let Some(key) = handler.adoption_key(&desired, &resolver) {
-                let mut pending = state.pending().to_vec();
-                pending.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
-                state.set_pending(pending);
-                late_keys = true;
+        // now, before its write, so that a lost answer is recognised on the next run. Every
+        // create whose key is known by now (all it depends on is done) is recorded with it, in
+        // the same save: one save when a folder's groups may start, not one per group started.
+        let mut late_keys = Vec::new();
+        if starting.iter().any(|(index, ..)| !late_key_checked[*index] && needs_late_key(&plan.actions[*index])) {
+            let ready: Vec<usize> = starting.iter().map(|(index, ..)| *index).chain(scheduler.candidates()).collect();
+            for index in ready {
+                if std::mem::replace(&mut late_key_checked[index], true) || !needs_late_key(&plan.actions[index]) {
+                    continue;
+                }
+                let action = &plan.actions[index];
+                let Some(handler) = providers.handler(&action.id.provider, &action.id.kind) else { continue };
+                let Some(desired) = &action.desired else { continue };
+                let references = references_of(action, &resolved);
+                let resolver = KnownReferences(&references);
+                let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
+                let desired = DesiredObject { id: desired.id.clone(), fields };
+                if let Some(key) = handler.adoption_key(&desired, &resolver) {
+                    late_keys.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
+                }
             }
         }
+        let late_keys = if late_keys.is_empty() {
+            false
+        } else {
+            let mut pending = state.pending().to_vec();
+            pending.extend(late_keys);
+            state.set_pending(pending);
+            true
+        };
         if late_keys && save_error.is_none() {
             unsaved = false;
             last_save = std::time::Instant::now();
             if let Err(error) = state.save_to(store) {
                 save_error = Some(error);
-                // Nothing of this batch starts: its creates could not be recorded.
-                for (index, ..) in batch.drain(..) {
+                // Nothing of this round starts: its creates could not be recorded.
+                for (index, ..) in starting.drain(..) {
                     scheduler.requeue(index);
                 }
             }
         }
-        for (index, action, handler, references) in batch {
+        for (index, action, handler, references, prepared) in starting {
             observer.started(&action);
             let secrets = secrets.clone();
             let context = plan.context(&action.id.provider, &action.id.kind).clone();
-            let task = in_flight
-                .spawn(async move { execute(handler.as_ref(), &action, &references, &secrets, &context).await });
-            running.insert(task.id(), index);
+            let task = in_flight.spawn(async move {
+                TaskResult::Action(execute(handler.as_ref(), &action, &references, &secrets, &context, &prepared).await)
+            });
+            running.insert(task.id(), Task::Action(index));
+        }
+        unsaved |= changes.state;
+        if in_flight.is_empty() {
+            // Nothing runs and nothing more can start: read back what is parked, whether or
+            // not its batch's other members will ever write (interrupted, skipped, or waiting
+            // on a member of their own batch).
+            let parked: Vec<usize> = (0..batches.entries.len())
+                .filter(|batch| !batches.entries[*batch].parked.is_empty() && !batches.entries[*batch].read_back_queued)
+                .collect();
+            for batch in parked {
+                batches.entries[batch].read_back_queued = true;
+                read_backs.push_back(batch);
+            }
+            if read_backs.is_empty() {
+                break;
+            }
+            continue;
         }
         // Finished writes wait at most SAVE_INTERVAL for a save, even behind a slow write.
         let joined = if unsaved && save_error.is_none() {
@@ -248,17 +374,15 @@ pub async fn apply(
         } else {
             in_flight.join_next_with_id().await
         };
-        let Some(joined) = joined else { break };
-        // Take every write that has already finished, then save once for all of them.
+        let Some(joined) = joined else { continue };
+        // Take every task that has already finished, then save once for all of them.
         let mut finished = vec![joined];
         while let Some(joined) = in_flight.try_join_next_with_id() {
             finished.push(joined);
         }
-        let mut changed_state = false;
-        let mut moved = false;
         for joined in finished {
-            let (index, result) = match joined {
-                Ok((task, result)) => (running.remove(&task), result),
+            let (task, result) = match joined {
+                Ok((task, result)) => (running.remove(&task), Ok(result)),
                 Err(error) => {
                     // A panic in a handler is a bug in that provider; what it wrote is unknown.
                     let message = if error.is_panic() { "the provider panicked" } else { "the task was cancelled" };
@@ -267,44 +391,97 @@ pub async fn apply(
                     (running.remove(&error.id()), Err(failure))
                 }
             };
-            let Some(index) = index else { continue };
-            let action = &plan.actions[index];
-            let outcome = match result {
-                Ok((written, digests)) => {
-                    // An update that moved the object to a new remote id (a group into another
-                    // folder) has no pending record to find it by: save it at once.
-                    moved |= matches!((&action.remote, &written), (Some(before), Some(after)) if before.remote_id != after.remote_id);
-                    record(&mut state, action, written.as_ref(), digests);
-                    if let Some(remote) = written {
-                        resolved.insert(action.id.clone(), remote);
-                    }
-                    changed_state = true;
-                    Outcome::Done
+            match task {
+                None => {}
+                Some(Task::Action(index)) => {
+                    let action = &plan.actions[index];
+                    let result = result.and_then(|result| match result {
+                        TaskResult::Action(result) => result,
+                        _ => Err(mixed_up()),
+                    });
+                    let written = match result {
+                        Ok((Some(Written::ReadBack(parked)), digests)) => {
+                            if let Some(batch) = batches.of_action[index] {
+                                batches.entries[batch].parked.push((index, parked, digests));
+                                scheduler.park(index);
+                                continue;
+                            }
+                            Err(HandlerError::new(
+                                HandlerErrorKind::Other,
+                                "the provider left an object to read back outside a batch (a bug: please report it)",
+                            ))
+                        }
+                        Ok((Some(Written::Object(remote)), digests)) => Ok((Some(remote), digests)),
+                        Ok((None, digests)) => Ok((None, digests)),
+                        Err(error) => Err(error),
+                    };
+                    let outcome = conclude(&mut state, &mut resolved, action, written, &mut changes);
+                    scheduler.complete(index, outcome, observer);
                 }
-                Err(error) => {
-                    // The remote said no: the create did not happen, so it is not pending. On a
-                    // time-out or a lost answer the outcome is unknown and the record stays.
-                    let definitive = matches!(
-                        error.kind,
-                        HandlerErrorKind::Invalid
-                            | HandlerErrorKind::Conflict
-                            | HandlerErrorKind::Unauthorized
-                            | HandlerErrorKind::NotFound
-                    );
-                    if definitive && state.pending().iter().any(|pending| pending.id == action.id) {
-                        state.remove_pending(&action.id);
-                        changed_state = true;
+                Some(Task::Preparation { batch, preparation }) => {
+                    let result = result.and_then(|result| match result {
+                        TaskResult::Prepared(result) => result,
+                        _ => Err(mixed_up()),
+                    });
+                    let slot = &mut batches.entries[batch].preparations[preparation];
+                    let waiting = match slot {
+                        Preparation::Running { waiting } => std::mem::take(waiting),
+                        _ => Vec::new(),
+                    };
+                    match result {
+                        Ok(prepared) => {
+                            *slot = Preparation::Ready(prepared);
+                            released.extend(waiting);
+                        }
+                        Err(error) => {
+                            let outcome =
+                                Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() };
+                            *slot = Preparation::Failed(outcome.clone());
+                            for index in waiting {
+                                not_started(&mut state, &plan.actions[index], &mut changes);
+                                scheduler.complete(index, outcome.clone(), observer);
+                            }
+                        }
                     }
-                    Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() }
                 }
-            };
-            scheduler.complete(index, outcome, observer);
+                Some(Task::ReadBack { members }) => {
+                    let mut results = match result {
+                        Ok(TaskResult::ReadBack(results)) => results.into_iter().map(Some).collect(),
+                        Ok(_) => vec![Some(Err(mixed_up()))],
+                        Err(error) => vec![Some(Err(error))],
+                    };
+                    let shared = (results.len() != members.len()).then(|| match results.pop().flatten() {
+                        Some(Err(error)) => error,
+                        _ => HandlerError::new(
+                            HandlerErrorKind::Other,
+                            "the provider read back another number of objects than were written (a bug: please report it)",
+                        ),
+                    });
+                    for (position, (index, digests)) in members.into_iter().enumerate() {
+                        let result = match &shared {
+                            Some(error) => Err(HandlerError::new(error.kind, error.message.clone())),
+                            None => results[position].take().unwrap_or_else(|| Err(mixed_up())),
+                        };
+                        let written = result.map(|remote| (Some(remote), digests));
+                        let outcome = conclude(&mut state, &mut resolved, &plan.actions[index], written, &mut changes);
+                        scheduler.complete(index, outcome, observer);
+                    }
+                }
+            }
         }
-        unsaved |= changed_state;
+        // Batches whose members have all written: read back what they parked.
+        for batch in scheduler.take_written_batches() {
+            let entry = &mut batches.entries[batch];
+            if !entry.parked.is_empty() && !entry.read_back_queued {
+                entry.read_back_queued = true;
+                read_backs.push_back(batch);
+            }
+        }
+        unsaved |= changes.state;
         // Once interrupted, every finished write is saved at once: a second Ctrl-C or a kill
         // after a grace period may follow.
         let interrupted = options.interrupt.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst));
-        if unsaved && save_error.is_none() && (interrupted || moved || last_save.elapsed() >= SAVE_INTERVAL) {
+        if unsaved && save_error.is_none() && (interrupted || changes.moved || last_save.elapsed() >= SAVE_INTERVAL) {
             unsaved = false;
             last_save = std::time::Instant::now();
             if let Err(error) = state.save_to(store) {
@@ -363,6 +540,194 @@ pub async fn apply(
     }
 }
 
+/// The digests of the secrets a write carried, by field.
+type Digests = BTreeMap<String, String>;
+
+/// What a task of the executor is doing.
+enum Task {
+    Action(usize),
+    /// A batch's preparation (an index into its preparations).
+    Preparation {
+        batch: usize,
+        preparation: usize,
+    },
+    /// The read-back of a batch, for these parked members.
+    ReadBack {
+        members: Vec<(usize, Digests)>,
+    },
+}
+
+/// What a task returns.
+enum TaskResult {
+    Action(Result<(Option<Written>, Digests), HandlerError>),
+    Prepared(Result<Prepared, HandlerError>),
+    ReadBack(Vec<Result<RemoteObject, HandlerError>>),
+}
+
+/// What changed while concluding actions.
+#[derive(Default)]
+struct Changes {
+    /// State changed and should be saved.
+    state: bool,
+    /// An update moved an object to a new remote id: save at once (see [`conclude`]).
+    moved: bool,
+}
+
+/// The plan's batches (see [`Batch`]) and where each stands.
+struct Batches {
+    entries: Vec<BatchEntry>,
+    /// Each action's batch (an index into `entries`).
+    of_action: Vec<Option<usize>>,
+    /// Each action's preparation (an index into its batch's), once one serves it.
+    served_by: Vec<Option<usize>>,
+}
+
+struct BatchEntry {
+    batch: Batch,
+    handler: Arc<dyn Handler>,
+    /// Every planned action in it, in plan order.
+    members: Vec<usize>,
+    /// Its preparations so far; each serves the members ready when it started.
+    preparations: Vec<Preparation>,
+    /// Writes made, waiting for the read-back.
+    parked: Vec<(usize, Parked, Digests)>,
+    /// In the queue of read-backs to start.
+    read_back_queued: bool,
+}
+
+enum Preparation {
+    /// With the members ready to start, waiting for it.
+    Running {
+        waiting: Vec<usize>,
+    },
+    Ready(Prepared),
+    /// Its members fail with this.
+    Failed(Outcome),
+}
+
+impl Batches {
+    /// Every action's batch, as its handler says, found before anything starts so that a
+    /// read-back knows when all of its batch have written.
+    fn of(plan: &Plan, providers: &Providers) -> Batches {
+        let found = crate::parallel::in_order(&plan.actions, 256, |action| {
+            let handler = providers.handler(&action.id.provider, &action.id.kind)?;
+            handler.batch(&batch_member(action)?)
+        });
+        let mut index: BTreeMap<(&str, &str, Batch), usize> = BTreeMap::new();
+        let mut entries: Vec<BatchEntry> = Vec::new();
+        let mut of_action = Vec::with_capacity(plan.actions.len());
+        for (position, (action, batch)) in plan.actions.iter().zip(found).enumerate() {
+            let Some(batch) = batch else {
+                of_action.push(None);
+                continue;
+            };
+            // `check_plan` made sure every action has a handler.
+            let Some(handler) = providers.handler(&action.id.provider, &action.id.kind) else {
+                of_action.push(None);
+                continue;
+            };
+            let key = (action.id.provider.as_str(), action.id.kind.as_str(), batch.clone());
+            let entry = *index.entry(key).or_insert_with(|| {
+                entries.push(BatchEntry {
+                    batch,
+                    handler: handler.clone(),
+                    members: Vec::new(),
+                    preparations: Vec::new(),
+                    parked: Vec::new(),
+                    read_back_queued: false,
+                });
+                entries.len() - 1
+            });
+            entries[entry].members.push(position);
+            of_action.push(Some(entry));
+        }
+        let served_by = vec![None; of_action.len()];
+        Batches { entries, of_action, served_by }
+    }
+}
+
+/// An action as a member of a batch: the writes and deletes that reach the remote.
+fn batch_member(action: &Action) -> Option<BatchMember<'_>> {
+    match action.operation {
+        Operation::Create | Operation::Recreate => {
+            Some(BatchMember::Write { desired: action.desired.as_ref()?, current: None })
+        }
+        Operation::Update | Operation::Adopt if !only_state_changes(action) => {
+            Some(BatchMember::Write { desired: action.desired.as_ref()?, current: Some(action.remote.as_ref()?) })
+        }
+        Operation::Delete => Some(BatchMember::Delete { current: action.remote.as_ref()? }),
+        _ => None,
+    }
+}
+
+/// A create whose natural key was not known at plan time (it depends on an object this apply
+/// makes): recorded as pending just before it starts.
+fn needs_late_key(action: &Action) -> bool {
+    matches!(action.operation, Operation::Create | Operation::Recreate)
+        && action.adoption_key.is_none()
+        && action.desired.is_some()
+}
+
+/// An update or adoption with nothing to write remotely (an adoption as it is, or `protect`
+/// changed): only state records it.
+fn only_state_changes(action: &Action) -> bool {
+    action.changes.iter().all(|change| change.path == "protect")
+}
+
+/// Records how a started action ended: in state when it succeeded; its pending record dropped
+/// when the remote said no.
+fn conclude(
+    state: &mut State,
+    resolved: &mut BTreeMap<ObjectId, RemoteObject>,
+    action: &Action,
+    result: Result<(Option<RemoteObject>, Digests), HandlerError>,
+    changes: &mut Changes,
+) -> Outcome {
+    match result {
+        Ok((written, digests)) => {
+            // An update that moved the object to a new remote id (a group into another
+            // folder) has no pending record to find it by: save it at once.
+            changes.moved |= matches!((&action.remote, &written), (Some(before), Some(after)) if before.remote_id != after.remote_id);
+            record(state, action, written.as_ref(), digests);
+            if let Some(remote) = written {
+                resolved.insert(action.id.clone(), remote);
+            }
+            changes.state = true;
+            Outcome::Done
+        }
+        Err(error) => {
+            // The remote said no: the create did not happen, so it is not pending. On a
+            // time-out or a lost answer the outcome is unknown and the record stays.
+            let definitive = matches!(
+                error.kind,
+                HandlerErrorKind::Invalid
+                    | HandlerErrorKind::Conflict
+                    | HandlerErrorKind::Unauthorized
+                    | HandlerErrorKind::NotFound
+            );
+            if definitive && state.pending().iter().any(|pending| pending.id == action.id) {
+                state.remove_pending(&action.id);
+                changes.state = true;
+            }
+            Outcome::Failed { error: error_chain(&error), pointer: error.pointer.clone() }
+        }
+    }
+}
+
+/// An action that fails without having started (its batch's preparation failed): a create
+/// that never started is not pending.
+fn not_started(state: &mut State, action: &Action, changes: &mut Changes) {
+    if state.pending().iter().any(|pending| pending.id == action.id) {
+        state.remove_pending(&action.id);
+        changes.state = true;
+    }
+}
+
+/// A task answered with another kind of result than it was started for.
+fn mixed_up() -> HandlerError {
+    HandlerError::new(HandlerErrorKind::Other, "the executor mixed up its tasks (a bug: please report it)")
+}
+
 /// Which actions may start: those whose dependencies succeeded and whose kinds' turn has
 /// come. Kinds order actions even between objects that do not refer to each other: writes
 /// wait until every write of the kinds they depend on has finished, deletes until every
@@ -378,10 +743,19 @@ struct Scheduler<'p> {
     unfinished: BTreeMap<(String, String, bool), usize>,
     /// For each action, the groups that must be finished before it starts.
     gates: Vec<Vec<(String, String, bool)>>,
+    /// Each action's batch; per batch, its members that have not written yet (neither
+    /// parked, finished nor skipped); actions parked for a read-back.
+    batch_of: Vec<Option<usize>>,
+    unwritten: Vec<usize>,
+    parked: Vec<bool>,
+    /// Batches whose last member wrote since [`Scheduler::take_written_batches`].
+    written_batches: Vec<usize>,
+    /// Actions taken by `next_ready` (and not put back).
+    taken: Vec<bool>,
 }
 
 impl<'p> Scheduler<'p> {
-    fn new(plan: &'p Plan, providers: &Providers) -> Scheduler<'p> {
+    fn new(plan: &'p Plan, providers: &Providers, batches: &Batches) -> Scheduler<'p> {
         let count = plan.actions.len();
         let index_of: BTreeMap<&ObjectId, usize> =
             plan.actions.iter().enumerate().map(|(index, action)| (&action.id, index)).collect();
@@ -415,21 +789,59 @@ impl<'p> Scheduler<'p> {
             candidates,
             unfinished,
             gates,
+            batch_of: batches.of_action.clone(),
+            unwritten: batches.entries.iter().map(|entry| entry.members.len()).collect(),
+            parked: vec![false; count],
+            written_batches: Vec::new(),
+            taken: vec![false; count],
         }
+    }
+
+    /// Whether an action not taken yet would be: its dependencies done, its kind's turn come.
+    fn is_ready(&self, index: usize) -> bool {
+        !self.taken[index] && self.outcomes[index].is_none() && self.waiting_on[index] == 0 && self.open(index)
+    }
+
+    /// An action has written and waits for its batch's read-back to complete.
+    fn park(&mut self, index: usize) {
+        self.parked[index] = true;
+        self.written(index);
+    }
+
+    fn written(&mut self, index: usize) {
+        if let Some(batch) = self.batch_of[index] {
+            self.unwritten[batch] -= 1;
+            if self.unwritten[batch] == 0 {
+                self.written_batches.push(batch);
+            }
+        }
+    }
+
+    /// The batches all of whose members have written since last asked.
+    fn take_written_batches(&mut self) -> Vec<usize> {
+        std::mem::take(&mut self.written_batches)
     }
 
     fn open(&self, index: usize) -> bool {
         self.gates[index].iter().all(|gate| self.unfinished.get(gate).is_none_or(|count| *count == 0))
     }
 
+    /// Actions whose dependencies are done and that have not been taken yet.
+    fn candidates(&self) -> impl Iterator<Item = usize> + '_ {
+        self.candidates.iter().copied()
+    }
+
     /// Puts back an action taken by `next_ready` that was not started after all.
     fn requeue(&mut self, index: usize) {
+        self.taken[index] = false;
         self.candidates.push_front(index);
     }
 
     fn next_ready(&mut self) -> Option<usize> {
         let position = self.candidates.iter().position(|index| self.open(*index))?;
-        self.candidates.remove(position)
+        let index = self.candidates.remove(position)?;
+        self.taken[index] = true;
+        Some(index)
     }
 
     /// Records how an action ended; a failure skips everything that depends on it.
@@ -464,6 +876,9 @@ impl<'p> Scheduler<'p> {
         let action = &self.actions[index];
         observer.finished(action, &outcome);
         self.outcomes[index] = Some(outcome);
+        if !self.parked[index] {
+            self.written(index);
+        }
         let group = (action.id.provider.clone(), action.id.kind.clone(), action.operation.removes());
         if let Some(count) = self.unfinished.get_mut(&group) {
             *count = count.saturating_sub(1);
@@ -542,7 +957,6 @@ impl Resolver for KnownReferences<'_> {
     }
 }
 
-/// Runs one action against the remote; returns the object as written (none for removals).
 /// What a write needs to reveal secrets to the handler.
 #[derive(Debug, Clone)]
 struct SecretContext {
@@ -550,20 +964,18 @@ struct SecretContext {
     root: std::path::PathBuf,
 }
 
-/// A finished write: the object as written (none for removals) and the digests of the
-/// secrets it carried.
-type Written = (Option<RemoteObject>, BTreeMap<String, String>);
-
-/// Runs one action against the remote.
+/// Runs one action against the remote: the object as written (none for removals), or left
+/// for its batch's read-back, and the digests of the secrets it carried.
 async fn execute(
     handler: &dyn Handler,
     action: &Action,
     references: &BTreeMap<LocalRef, RemoteObject>,
     secrets: &SecretContext,
     context: &serde_json::Value,
-) -> Result<Written, HandlerError> {
+    prepared: &Prepared,
+) -> Result<(Option<Written>, Digests), HandlerError> {
     let resolver = KnownReferences(references);
-    let desired = || -> Result<(DesiredObject, BTreeMap<String, String>), HandlerError> {
+    let desired = || -> Result<(DesiredObject, Digests), HandlerError> {
         let desired = action.desired.as_ref().ok_or_else(|| missing("desired object"))?;
         let fields = substitute(&desired.fields, &resolver)
             .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
@@ -575,25 +987,26 @@ async fn execute(
     match action.operation {
         Operation::Create | Operation::Recreate => {
             let (desired, digests) = desired()?;
-            handler.write(None, &desired, &resolver, context).await.map(|written| (Some(written), digests))
+            handler.write(None, &desired, &resolver, context, prepared).await.map(|written| (Some(written), digests))
         }
         Operation::Update | Operation::Adopt => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            if action.changes.iter().all(|change| change.path == "protect") {
-                // Nothing to write remotely (an adoption as it is, or `protect` changed): only
-                // state records it.
-                return Ok((Some(current.clone()), BTreeMap::new()));
+            if only_state_changes(action) {
+                return Ok((Some(Written::Object(current.clone())), BTreeMap::new()));
             }
             let (desired, digests) = desired()?;
-            handler.write(Some(current), &desired, &resolver, context).await.map(|written| (Some(written), digests))
+            handler
+                .write(Some(current), &desired, &resolver, context, prepared)
+                .await
+                .map(|written| (Some(written), digests))
         }
         Operation::Delete => {
             let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            handler.delete(current).await.map(|()| (None, BTreeMap::new()))
+            handler.delete(current, prepared).await.map(|()| (None, BTreeMap::new()))
         }
         Operation::Forget => Ok((None, BTreeMap::new())),
         // Renamed in code only: nothing to write remotely, state takes the new id.
-        Operation::Move => Ok((action.remote.clone(), BTreeMap::new())),
+        Operation::Move => Ok((action.remote.clone().map(Written::Object), BTreeMap::new())),
     }
 }
 
@@ -605,7 +1018,7 @@ fn missing(what: &str) -> HandlerError {
 }
 
 /// Records a successful action in state.
-fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>, digests: BTreeMap<String, String>) {
+fn record(state: &mut State, action: &Action, written: Option<&RemoteObject>, digests: Digests) {
     state.remove_pending(&action.id);
     if let Some(from) = &action.moved_from {
         // Renamed first, so that what the entry kept (secret digests, part ids) carries over.

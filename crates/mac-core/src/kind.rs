@@ -19,8 +19,9 @@ use serde_json::Value;
 
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::provider::{
-    Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
-    KeyReference, PreparedContext, Reread, Resolved, Resolver, parse_fields_value,
+    Batch, BatchMember, Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs,
+    ImportedFields, KeyReference, Parked, Prepared, PreparedContext, Reread, Resolved, Resolver, Written,
+    parse_fields_value,
 };
 use crate::relation::{LinkedObject, Links, Relation};
 
@@ -224,6 +225,57 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the object.
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+
+    /// Whether this kind's writes or deletes come in batches ([`Kind::write_batch`],
+    /// [`Kind::delete_batch`]): set it when overriding either, as the engine asks only then
+    /// (a write's batch needs its definition parsed).
+    const BATCHED: bool = false;
+
+    /// The batch a create or update belongs to ([`crate::Batch::Writes`] of that name): what
+    /// its members share, a preparation or a read-back. A name made of a value not known yet
+    /// ([`crate::KNOWN_AFTER_APPLY`]) is no batch.
+    fn write_batch(&self, _id: &ObjectId, _desired: &Self::Desired) -> Option<String> {
+        None
+    }
+
+    /// The batch a delete belongs to ([`crate::Batch::Deletes`] of that name).
+    fn delete_batch(&self, _current: &Remote<'_, Self::Remote>) -> Option<String> {
+        None
+    }
+
+    /// Run before members of `batch` start, for those ready to (see [`Handler::prepare_batch`]).
+    async fn prepare_batch(&self, _batch: &Batch, _members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError> {
+        Ok(Prepared::nothing())
+    }
+
+    /// A write in a batch, with what its preparation found: by default [`Kind::write`]. A
+    /// kind may return [`Written::ReadBack`] to read the object with the batch's other writes
+    /// ([`Kind::read_back`]).
+    async fn write_in_batch(
+        &self,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        desired: &Self::Desired,
+        refs: &dyn Resolver,
+        context: &Self::Context,
+        _prepared: &Prepared,
+    ) -> Result<Written, HandlerError> {
+        self.write(current, id, desired, refs, context).await.map(Written::Object)
+    }
+
+    /// A delete in a batch, with what its preparation found: by default [`Kind::delete`].
+    async fn delete_in_batch(&self, current: &RemoteObject, _prepared: &Prepared) -> Result<(), HandlerError> {
+        self.delete(current).await
+    }
+
+    /// The objects of the batch's writes that returned [`Written::ReadBack`], in order (see
+    /// [`Handler::read_back`]).
+    async fn read_back(&self, batch: &Batch, parked: Vec<Parked>) -> Vec<Result<RemoteObject, HandlerError>> {
+        parked
+            .iter()
+            .map(|_| Err(HandlerError::new(HandlerErrorKind::Other, format!("{batch}: this kind reads nothing back"))))
+            .collect()
+    }
 
     /// The PromQL view of the alerting rules this kind's definitions hold, for `mac test`
     /// (see [`Handler::rule_view`]); `None` for kinds without alerting rules.
@@ -540,13 +592,36 @@ impl<K: Kind> Handler for Typed<K> {
         self.0.read_by_adoption_key(key).await
     }
 
+    fn batch(&self, member: &BatchMember<'_>) -> Option<Batch> {
+        if !K::BATCHED {
+            return None;
+        }
+        let batch = match member {
+            BatchMember::Write { desired, .. } => {
+                Batch::Writes(self.0.write_batch(&desired.id, &self.parse_offline(&desired.fields).ok()?)?)
+            }
+            BatchMember::Delete { current } => Batch::Deletes(self.0.delete_batch(&self.parse_remote(current).ok()?)?),
+        };
+        let (Batch::Writes(name) | Batch::Deletes(name)) = &batch;
+        (!is_placeholder(name)).then_some(batch)
+    }
+
+    async fn prepare_batch(&self, batch: &Batch, members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError> {
+        self.0.prepare_batch(batch, members).await
+    }
+
+    async fn read_back(&self, batch: &Batch, parked: Vec<Parked>) -> Vec<Result<RemoteObject, HandlerError>> {
+        self.0.read_back(batch, parked).await
+    }
+
     async fn write(
         &self,
         current: Option<&RemoteObject>,
         desired: &DesiredObject,
         refs: &dyn Resolver,
         context: &Value,
-    ) -> Result<RemoteObject, HandlerError> {
+        prepared: &Prepared,
+    ) -> Result<Written, HandlerError> {
         let secret_fields = self.0.secret_fields();
         let typed = self.parse_desired(&desired.fields, refs).map_err(|err| {
             // Secrets are revealed here: a message quoting the value must not leave.
@@ -558,11 +633,11 @@ impl<K: Kind> Handler for Typed<K> {
             HandlerError::new(HandlerErrorKind::Invalid, message).at(err.pointer.clone())
         })?;
         let context = self.context(context).map_err(|err| HandlerError::new(HandlerErrorKind::Other, err.message))?;
-        self.0.write(current, &desired.id, &typed, refs, &context).await
+        self.0.write_in_batch(current, &desired.id, &typed, refs, &context, prepared).await
     }
 
-    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        self.0.delete(current).await
+    async fn delete(&self, current: &RemoteObject, prepared: &Prepared) -> Result<(), HandlerError> {
+        self.0.delete_in_batch(current, prepared).await
     }
 
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView> {
@@ -702,7 +777,10 @@ mod tests {
             id: ObjectId::new("p", "small", "x"),
             fields: fields(json!({ "parent": "a", "title": "t", "secret": "hunter2" })),
         };
-        let error = Typed(Small).write(None, &desired, &NothingResolves, &Value::Null).await.expect_err("not a number");
+        let error = Typed(Small)
+            .write(None, &desired, &NothingResolves, &Value::Null, &Prepared::nothing())
+            .await
+            .expect_err("not a number");
         assert_eq!(error.pointer.as_deref(), Some("/secret"));
         assert!(!error.message.contains("hunter2"), "{}", error.message);
     }

@@ -54,9 +54,9 @@ pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWa
 pub use planner::plan;
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
-    Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields,
-    KNOWN_AFTER_APPLY, KeyReference, KindSpec, Provider, ProviderRegistration, ProviderSettings, Providers, Registry,
-    Reread, Resolved, Resolver, SettingsError, parse_fields,
+    Batch, BatchMember, Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs,
+    ImportedFields, KNOWN_AFTER_APPLY, KeyReference, KindSpec, Parked, Prepared, Provider, ProviderRegistration,
+    ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError, Written, parse_fields,
 };
 pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};

@@ -385,22 +385,138 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// The remote object with this natural key, `None` when there is none.
     async fn read_by_adoption_key(&self, key: &str) -> Result<Option<RemoteObject>, HandlerError>;
 
+    /// The batch a write or delete belongs to (see [`Batch`]); `None`: it shares nothing.
+    fn batch(&self, member: &BatchMember<'_>) -> Option<Batch>;
+
+    /// Run before members of `batch` start, once for all of them that are ready to (`members`);
+    /// what it returns is handed to each one's write or delete, and an error fails them. A
+    /// member that becomes ready later (what it depends on finished since) is prepared again,
+    /// so that what a preparation found is never older than what its members waited for.
+    async fn prepare_batch(&self, batch: &Batch, members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError>;
+
     /// Creates the object (`current` is `None`) or updates `current`, with the kind's context
-    /// as the plan recorded it; returns the object as stored.
+    /// as the plan recorded it and what its batch's preparation found ([`Prepared::nothing`]
+    /// outside a batch); returns the object as stored, or leaves reading it to
+    /// [`Handler::read_back`].
     async fn write(
         &self,
         current: Option<&RemoteObject>,
         desired: &DesiredObject,
         refs: &dyn Resolver,
         context: &Value,
-    ) -> Result<RemoteObject, HandlerError>;
+        prepared: &Prepared,
+    ) -> Result<Written, HandlerError>;
 
-    /// Deletes the object.
-    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError>;
+    /// Deletes the object, with what its batch's preparation found.
+    async fn delete(&self, current: &RemoteObject, prepared: &Prepared) -> Result<(), HandlerError>;
+
+    /// The objects of writes of `batch` that returned [`Written::ReadBack`], in the order of
+    /// `parked`, read once all of the batch's members have written (or earlier, when nothing
+    /// else can run).
+    async fn read_back(&self, batch: &Batch, parked: Vec<Parked>) -> Vec<Result<RemoteObject, HandlerError>>;
 
     /// For kinds whose definitions hold alerting rules: their view in PromQL terms, which
     /// `mac test` checks (the `rules` module); `None` for other kinds.
     fn rule_view(&self) -> Option<&dyn crate::rules::RuleView>;
+}
+
+/// Actions of one kind that share requests: a preparation run before they start
+/// ([`Handler::prepare_batch`]: a folder's title looked up once for all of its groups'
+/// deletes), and a read-back run once after all of them have written ([`Handler::read_back`]:
+/// the uids Grafana gave new rules, read with one request per folder, not one per group). The
+/// executor finds every action's batch before it starts anything; a batch is named by its kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Batch {
+    /// Creates and updates.
+    Writes(String),
+    /// Deletes.
+    Deletes(String),
+}
+
+impl fmt::Display for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Batch::Writes(name) => write!(f, "writes of {name}"),
+            Batch::Deletes(name) => write!(f, "deletes of {name}"),
+        }
+    }
+}
+
+/// An action that may belong to a batch, as the handler sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchMember<'a> {
+    /// A create (`current` is `None`) or update; the definition as planned, its references
+    /// not resolved yet.
+    Write {
+        desired: &'a DesiredObject,
+        current: Option<&'a RemoteObject>,
+    },
+    Delete {
+        current: &'a RemoteObject,
+    },
+}
+
+/// What a batch's preparation found, in the kind's own type: opaque to the engine, which hands
+/// it to each member's write or delete.
+#[derive(Clone)]
+pub struct Prepared(Arc<dyn std::any::Any + Send + Sync>);
+
+impl Prepared {
+    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Prepared {
+        Prepared(Arc::new(value))
+    }
+
+    /// What a write or delete outside a batch (or of a batch with nothing to prepare) gets.
+    pub fn nothing() -> Prepared {
+        Prepared::new(())
+    }
+
+    /// The value, if it is a `T`.
+    pub fn get<T: std::any::Any>(&self) -> Option<&T> {
+        self.0.downcast_ref()
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Prepared")
+    }
+}
+
+/// What a write left for its batch's read-back, in the kind's own type.
+pub struct Parked(Box<dyn std::any::Any + Send + Sync>);
+
+impl Parked {
+    pub fn new<T: std::any::Any + Send + Sync>(value: T) -> Parked {
+        Parked(Box::new(value))
+    }
+
+    /// The value, if it is a `T`; else the parked value back.
+    pub fn take<T: std::any::Any>(self) -> Result<T, Parked> {
+        self.0.downcast().map(|value| *value).map_err(Parked)
+    }
+}
+
+impl fmt::Debug for Parked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Parked")
+    }
+}
+
+/// What a write returns.
+#[derive(Debug)]
+pub enum Written {
+    /// The object as now stored.
+    Object(RemoteObject),
+    /// Written; the object as stored is read with the other members of its batch
+    /// ([`Handler::read_back`]), and the action completes only then.
+    ReadBack(Parked),
+}
+
+impl From<RemoteObject> for Written {
+    fn from(object: RemoteObject) -> Written {
+        Written::Object(object)
+    }
 }
 
 /// A kind's context in the kind's own type, made by [`Handler::prepare_context`]: opaque to

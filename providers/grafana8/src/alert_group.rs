@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference, Kind, Links, LocalRef,
-    ObjectId, Relation, Remote, RemoteObject, Resolved, Resolver, async_trait,
+    Batch, BatchMember, FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference, Kind,
+    Links, LocalRef, ObjectId, Parked, Prepared, Relation, Remote, RemoteObject, Resolved, Resolver, Written,
+    async_trait,
 };
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -384,6 +385,41 @@ struct PostableGroup<'a> {
 struct FolderTitle {
     #[serde(default)]
     title: Option<String>,
+}
+
+/// The folder a group is written to: its uid, and its title, the ruler API's namespace.
+#[derive(Debug, Clone)]
+struct TargetFolder {
+    uid: String,
+    title: String,
+}
+
+/// A folder whose groups are deleted, as it is now: its title (none if it has none), or gone.
+#[derive(Debug, Clone)]
+enum FolderNow {
+    Titled(Option<String>),
+    Gone,
+}
+
+/// A group written and left for its batch's read-back: where it is, and its rules' keys and
+/// titles, by which the uids Grafana gave them are remembered.
+#[derive(Debug)]
+struct GroupToRead {
+    folder: TargetFolder,
+    name: String,
+    rule_keys: Vec<(String, String)>,
+}
+
+/// A group as stored, with the uids of its rules by their keys ([`rule_keys_to_uids`]).
+fn group_object(group: StoredGroup, rule_keys: &[(String, String)]) -> RemoteObject {
+    let part_ids = rule_keys_to_uids(rule_keys, &group);
+    let mut object = group.into_remote();
+    object.part_ids = part_ids;
+    object
+}
+
+fn lost_read_back() -> HandlerError {
+    HandlerError::new(HandlerErrorKind::Other, "the group written was not read back (a bug: please report it)")
 }
 
 /// An entry of `GET /api/datasources`.
@@ -791,33 +827,42 @@ impl AlertGroupHandler {
 
     /// The folder a group goes to: its uid and (for writing) its current title, which is the
     /// ruler API's namespace.
-    async fn target_folder(&self, folder: &FolderRef, refs: &dyn Resolver) -> Result<(String, String), HandlerError> {
+    async fn target_folder(&self, folder: &FolderRef, refs: &dyn Resolver) -> Result<TargetFolder, HandlerError> {
         match folder {
-            FolderRef::Uid(uid) => {
-                let answer: FolderTitle = self.client.get_json(&["api", "folders", uid], &[]).await.map_err(|err| {
-                    if err.kind == HandlerErrorKind::NotFound {
-                        HandlerError::new(
-                            HandlerErrorKind::Invalid,
-                            format!("there is no folder with uid `{uid}` in Grafana"),
-                        )
-                        .at("/folder")
-                    } else {
-                        err
-                    }
-                })?;
-                Ok((uid.clone(), answer.title.unwrap_or_default()))
-            }
+            FolderRef::Uid(uid) => self.folder_by_uid(uid).await,
             FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
                 Some(Resolved::Known(folder)) => {
                     // Another kind's remote object: its fields as the folder kind records them.
                     let title = folder.fields.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
-                    Ok((folder.remote_id.clone(), title))
+                    Ok(TargetFolder { uid: folder.remote_id.clone(), title })
                 }
                 _ => {
                     Err(HandlerError::new(HandlerErrorKind::Other, format!("folder `{local_id}` has not been created"))
                         .at("/folder"))
                 }
             },
+        }
+    }
+
+    /// A folder mac does not manage, given by uid, with its current title.
+    async fn folder_by_uid(&self, uid: &str) -> Result<TargetFolder, HandlerError> {
+        let answer: FolderTitle = self.client.get_json(&["api", "folders", uid], &[]).await.map_err(|err| {
+            if err.kind == HandlerErrorKind::NotFound {
+                HandlerError::new(HandlerErrorKind::Invalid, format!("there is no folder with uid `{uid}` in Grafana"))
+                    .at("/folder")
+            } else {
+                err
+            }
+        })?;
+        Ok(TargetFolder { uid: uid.to_owned(), title: answer.title.unwrap_or_default() })
+    }
+
+    /// The folder with this uid as it is now, for deleting its groups.
+    async fn folder_now(&self, uid: &str) -> Result<FolderNow, HandlerError> {
+        match self.client.get_json::<FolderTitle>(&["api", "folders", uid], &[]).await {
+            Ok(folder) => Ok(FolderNow::Titled(folder.title)),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(FolderNow::Gone),
+            Err(err) => Err(err),
         }
     }
 
@@ -896,15 +941,15 @@ fn assign_uids(current: &StoredGroup, part_ids: &BTreeMap<String, String>, rules
     uids
 }
 
-/// After a write: each desired rule's key → the uid Grafana holds for its title (titles are
-/// unique per folder in Grafana).
-fn rule_keys_to_uids(rules: &[FullRule], group: &StoredGroup) -> BTreeMap<String, String> {
+/// After a write: each desired rule's key (with its title) → the uid Grafana holds for its
+/// title (titles are unique per folder in Grafana).
+fn rule_keys_to_uids(rule_keys: &[(String, String)], group: &StoredGroup) -> BTreeMap<String, String> {
     let stored: BTreeMap<&str, &str> = group
         .rules
         .iter()
         .filter_map(|rule| Some((rule.alert().title.as_deref()?, rule.alert().uid.as_deref()?)))
         .collect();
-    rules.iter().filter_map(|rule| Some((rule.id.clone(), (*stored.get(rule.title.as_str())?).to_owned()))).collect()
+    rule_keys.iter().filter_map(|(key, title)| Some((key.clone(), (*stored.get(title.as_str())?).to_owned()))).collect()
 }
 
 /// The rule as the ruler API takes it (API.md §3.2), from its normal form.
@@ -1166,10 +1211,72 @@ impl Kind for AlertGroupHandler {
         refs: &dyn Resolver,
         context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
+        match self.write_in_batch(current, id, group, refs, context, &Prepared::nothing()).await? {
+            Written::Object(written) => Ok(written),
+            Written::ReadBack(parked) => {
+                let batch = Batch::Writes(String::new());
+                self.read_back(&batch, vec![parked]).await.pop().unwrap_or_else(|| Err(lost_read_back()))
+            }
+        }
+    }
+
+    const BATCHED: bool = true;
+
+    /// A group's writes are batched by folder, as written in the definition: a folder given
+    /// by uid has its title (the ruler's namespace) read once for all of them, and the uids
+    /// Grafana gives new rules are read once per folder, with one namespace GET answering
+    /// every group of the folder.
+    fn write_batch(&self, _id: &ObjectId, group: &AlertGroup) -> Option<String> {
+        Some(match &group.folder {
+            FolderRef::Local(local_id) => format!("folder {local_id}"),
+            FolderRef::Uid(uid) => format!("folder uid {uid}"),
+        })
+    }
+
+    /// A group's deletes are batched by folder uid: the folder's current title, by which the
+    /// ruler API addresses it, is read once for all of them.
+    fn delete_batch(&self, current: &Remote<'_, StoredGroup>) -> Option<String> {
+        Some(current.fields.folder_uid.clone()).filter(|uid| !uid.is_empty())
+    }
+
+    async fn prepare_batch(&self, batch: &Batch, members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError> {
+        match batch {
+            Batch::Writes(_) => {
+                // Every member names the same folder: by uid, its title is read once here; a
+                // folder defined in the project is known from its own object at write time.
+                let folder = members.iter().find_map(|member| match member {
+                    BatchMember::Write { desired, .. } => {
+                        mac_core::parse_fields::<AlertGroup>(&desired.fields).ok().map(|group| group.folder)
+                    }
+                    BatchMember::Delete { .. } => None,
+                });
+                match folder {
+                    Some(FolderRef::Uid(uid)) => Ok(Prepared::new(self.folder_by_uid(&uid).await?)),
+                    _ => Ok(Prepared::nothing()),
+                }
+            }
+            Batch::Deletes(folder_uid) => Ok(Prepared::new(self.folder_now(folder_uid).await?)),
+        }
+    }
+
+    /// Writes the group with one POST; the uids Grafana gave new rules are read with the
+    /// folder's other groups ([`Kind::read_back`]).
+    async fn write_in_batch(
+        &self,
+        current: Option<&RemoteObject>,
+        id: &ObjectId,
+        group: &AlertGroup,
+        refs: &dyn Resolver,
+        context: &Self::Context,
+        prepared: &Prepared,
+    ) -> Result<Written, HandlerError> {
         // Names resolve with the directory the plan was made with (it carries it), so that the
         // uids written are the ones the plan showed.
         let wanted = full_group(id, group, refs, context).map_err(field_error)?;
-        let (folder_uid, folder_title) = self.target_folder(&group.folder, refs).await?;
+        let TargetFolder { uid: folder_uid, title: folder_title } = match prepared.get::<TargetFolder>() {
+            Some(folder) => folder.clone(),
+            None => self.target_folder(&group.folder, refs).await?,
+        };
         let name = wanted.name.as_str();
         let rules = &wanted.rules;
         let stored = current.map(|current| StoredGroup::deserialize(&*current.fields).unwrap_or_default());
@@ -1228,47 +1335,93 @@ impl Kind for AlertGroupHandler {
         {
             self.delete(current).await?;
         }
+        let rule_keys: Vec<(String, String)> = rules.iter().map(|rule| (rule.id.clone(), rule.title.clone())).collect();
         // Every rule already had its uid and the group stayed where it was: what Grafana stored
-        // is what was posted, so reading it back would only double the requests of an update.
+        // is what was posted, so reading it back would only add requests to an update.
         let uids_all_known = resets.is_empty()
             && uids.iter().all(Option::is_some)
             && current.is_some_and(|current| current.remote_id == new_id);
-        let mut written = if uids_all_known {
-            StoredGroup {
+        if !uids_all_known {
+            // New rules get their uids from Grafana (8.5 refuses client-chosen ones): read
+            // them with the folder's other groups.
+            return Ok(Written::ReadBack(Parked::new(GroupToRead {
+                folder: TargetFolder { uid: folder_uid, title: folder_title },
                 name: name.to_owned(),
-                interval: Some(wanted.interval.clone()),
-                rules: postable,
-                ..StoredGroup::default()
-            }
-        } else {
-            // New rules get their uids from Grafana (8.5 refuses client-chosen ones): read them.
-            self.client.get_json(&ruler_path(&[&folder_title, name]), &[]).await?
+                rule_keys,
+            })));
+        }
+        let written = StoredGroup {
+            name: name.to_owned(),
+            interval: Some(wanted.interval.clone()),
+            rules: postable,
+            folder_uid,
+            folder_title,
+            ..StoredGroup::default()
         };
-        written.folder_uid = folder_uid;
-        written.folder_title = folder_title;
-        let part_ids = rule_keys_to_uids(rules, &written);
-        let mut written = written.into_remote();
-        written.part_ids = part_ids;
-        Ok(written)
+        Ok(Written::Object(group_object(written, &rule_keys)))
+    }
+
+    /// The groups written, read with one namespace GET per folder (`GET
+    /// /api/ruler/grafana/api/v1/rules/:Namespace` answers every group of the folder).
+    async fn read_back(&self, _batch: &Batch, parked: Vec<Parked>) -> Vec<Result<RemoteObject, HandlerError>> {
+        let groups: Vec<Option<GroupToRead>> = parked.into_iter().map(|parked| parked.take().ok()).collect();
+        let titles: BTreeSet<&str> = groups.iter().flatten().map(|group| group.folder.title.as_str()).collect();
+        let mut namespaces: BTreeMap<&str, Result<Vec<StoredGroup>, HandlerError>> = BTreeMap::new();
+        for title in titles {
+            let answer = self.client.get_json::<BTreeMap<String, Vec<StoredGroup>>>(&ruler_path(&[title]), &[]).await;
+            namespaces.insert(title, answer.map(|mut folders| folders.remove(title).unwrap_or_default()));
+        }
+        groups
+            .iter()
+            .map(|group| {
+                let Some(group) = group else {
+                    return Err(HandlerError::new(
+                        HandlerErrorKind::Other,
+                        "the engine handed this kind another kind's write to read back (a bug: please report it)",
+                    ));
+                };
+                let found = match namespaces.get(group.folder.title.as_str()) {
+                    Some(Ok(folder_groups)) => folder_groups.iter().find(|stored| stored.name == group.name),
+                    Some(Err(error)) => return Err(HandlerError::new(error.kind, error.message.clone())),
+                    None => None,
+                };
+                let Some(found) = found else {
+                    return Err(HandlerError::new(
+                        HandlerErrorKind::Unavailable,
+                        format!(
+                            "group `{}` was written, but Grafana did not list it in folder `{}` when read back; plan again",
+                            group.name, group.folder.title
+                        ),
+                    ));
+                };
+                let mut written = found.clone();
+                written.folder_uid = group.folder.uid.clone();
+                written.folder_title = group.folder.title.clone();
+                Ok(group_object(written, &group.rule_keys))
+            })
+            .collect()
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        self.delete_in_batch(current, &Prepared::nothing()).await
+    }
+
+    async fn delete_in_batch(&self, current: &RemoteObject, prepared: &Prepared) -> Result<(), HandlerError> {
         let group = StoredGroup::deserialize(&*current.fields).unwrap_or_default();
-        let mut title = group.folder_title.clone();
         // The folder may have been renamed since the plan read it, and another folder may
         // now have its old title (even one made in this apply, for a group moving there):
         // the ruler API addresses folders by title and answers 202 when nothing matched, so
-        // a stale title would delete another folder's group. Find the title by uid first.
-        match self.client.get_json::<FolderTitle>(&["api", "folders", &group.folder_uid], &[]).await {
-            Ok(folder) => {
-                if let Some(current_title) = folder.title {
-                    title = current_title;
-                }
-            }
+        // a stale title would delete another folder's group. Its title is read by uid, once
+        // for all the groups of the folder deleted by this apply (`prepare_batch`).
+        let now = match prepared.get::<FolderNow>() {
+            Some(now) => now.clone(),
+            None => self.folder_now(&group.folder_uid).await?,
+        };
+        let title = match now {
+            FolderNow::Titled(title) => title.unwrap_or(group.folder_title),
             // The folder is gone, and its rules with it.
-            Err(err) if err.kind == HandlerErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(err),
-        }
+            FolderNow::Gone => return Ok(()),
+        };
         match self.client.send(Method::DELETE, self.client.url(&ruler_path(&[&title, &group.name]), &[]), None).await {
             Ok(_) => Ok(()),
             Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mac_core::{
-    FieldError, Fields, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LinkedObject, Links,
-    ObjectId, Remote, RemoteObject, Resolver, async_trait,
+    Batch, BatchMember, FieldError, Fields, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind,
+    LinkedObject, Links, ObjectId, Prepared, Remote, RemoteObject, Resolver, async_trait,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -151,6 +151,9 @@ struct RulerAlert {
 struct SearchHit {
     #[serde(default)]
     title: Option<String>,
+    /// The folder it is in (pkg/models/search.go:60 `Hit.FolderUID`).
+    #[serde(default, rename = "folderUid")]
+    folder_uid: Option<String>,
 }
 
 /// A page of `GET /api/library-elements` (libraryelements/models.go).
@@ -238,58 +241,152 @@ impl FolderKind {
         })
     }
 
-    /// Refuses to delete a folder that holds anything mac does not manage: Grafana would
-    /// delete its dashboards, and its alert rules with `forceDeleteRules`, without a word.
-    /// The plan already blocks such a delete (`crate::links`); this catches what appeared in
-    /// the folder since the plan was made (a saved plan applied later).
-    async fn refuse_if_not_empty(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        let stored = StoredFolder::deserialize(&*current.fields).ok();
-        let title = stored.as_ref().and_then(|stored| stored.title.clone()).unwrap_or_default();
-        let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", &title], &[]).await;
-        let mut held = Vec::new();
-        if let Some(mut folders) = rules.ok().and_then(|answer| answer.parse::<RulerFolders>("the ruler").ok()) {
-            for group in folders.remove(&title).unwrap_or_default() {
-                let titles: Vec<String> =
-                    group.rules.into_iter().filter_map(|rule| rule.grafana_alert?.title).collect();
-                held.push(format!("alert group `{}` ({})", group.name, titles.join(", ")));
-            }
-        }
-        if let Some(id) = stored.and_then(|stored| stored.id) {
-            let search = self
-                .client
-                .get(&["api", "search"], &[("folderIds", id.to_string()), ("type", "dash-db".to_owned())])
-                .await?;
-            for dashboard in search.parse::<Vec<SearchHit>>("GET /api/search")? {
-                held.push(format!("dashboard `{}`", dashboard.title.unwrap_or_default()));
+    /// What the folders `folders` hold besides their alert rules, by folder uid: their
+    /// dashboards and library panels, which Grafana would delete with them. One search and
+    /// one library-elements read for up to [`FOLDERS_PER_READ`] folders: Grafana 8.5.4's search
+    /// takes `folderIds` repeated (pkg/api/search.go:42-47, `c.QueryStrings("folderIds")`),
+    /// its library elements a comma-separated `folderFilter` (api.go:74,
+    /// writers.go:78-131 `parseFolderFilter` and `writeFolderFilterSQL`: `folder_id IN (…)`,
+    /// called from database.go:310 and :338).
+    async fn contents(&self, folders: &[StoredFolder]) -> Result<FolderContents, HandlerError> {
+        let ids: Vec<i64> = folders.iter().filter_map(|folder| folder.id).collect();
+        let mut held = FolderContents::default();
+        for chunk in ids.chunks(FOLDERS_PER_READ) {
+            let folder_ids = chunk.iter().map(|id| ("folderIds", id.to_string()));
+            for page in 1.. {
+                let query: Vec<(&str, String)> = folder_ids
+                    .clone()
+                    .chain([
+                        ("type", "dash-db".to_owned()),
+                        ("limit", SEARCH_LIMIT.to_string()),
+                        ("page", page.to_string()),
+                    ])
+                    .collect();
+                let hits: Vec<SearchHit> =
+                    self.client.get(&["api", "search"], &query).await?.parse("GET /api/search")?;
+                let full_page = hits.len() >= SEARCH_LIMIT;
+                for hit in hits {
+                    let title = hit.title.unwrap_or_default();
+                    held.add(hit.folder_uid.unwrap_or_default(), format!("dashboard `{title}`"));
+                }
+                if !full_page {
+                    break;
+                }
             }
             // Grafana 8.5.4 deletes a folder's library panels with it, or refuses (403) when
             // one is in use (pkg/api/folder.go:92-96, libraryelements/database.go:686-730).
-            let elements: LibraryElements = self
-                .client
-                .get(&["api", "library-elements"], &[("folderFilter", id.to_string()), ("perPage", "100".to_owned())])
-                .await?
-                .parse("GET /api/library-elements")?;
-            let listed = elements.result.elements.unwrap_or_default();
-            for element in &listed {
-                held.push(format!("library panel `{}`", element.name.as_deref().unwrap_or_default()));
-            }
-            let total = elements.result.total_count;
-            if total > listed.len() as u64 {
-                held.push(format!("{} more library panels", total - listed.len() as u64));
+            let folder_filter = chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let mut received: u64 = 0;
+            for page in 1.. {
+                let query = [
+                    ("folderFilter", folder_filter.clone()),
+                    ("perPage", LIBRARY_PAGE.to_string()),
+                    ("page", page.to_string()),
+                ];
+                let answer: LibraryElements =
+                    self.client.get(&["api", "library-elements"], &query).await?.parse("GET /api/library-elements")?;
+                let total = answer.result.total_count;
+                let Some(elements) = answer.result.elements.filter(|elements| !elements.is_empty()) else { break };
+                // Counted as received: the count may include elements the list leaves out.
+                received += elements.len() as u64;
+                for element in elements {
+                    let name = element.name.unwrap_or_default();
+                    held.add(element.meta.folder_uid.unwrap_or_default(), format!("library panel `{name}`"));
+                }
+                if received >= total {
+                    break;
+                }
             }
         }
-        if held.is_empty() {
-            return Ok(());
-        }
-        Err(HandlerError::new(
-            HandlerErrorKind::Conflict,
-            format!(
-                "refusing to delete folder `{title}`: it still holds what mac does not manage, which Grafana would delete with it: {}. \
-                 Move or delete those first (mac never deletes what it does not manage behind your back)",
-                held.join("; ")
-            ),
-        ))
+        Ok(held)
     }
+
+    /// What the ruler has in the folder titled `title`, in a few words per group.
+    async fn rule_groups(&self, title: &str) -> Vec<String> {
+        let rules = self.client.get(&["api", "ruler", "grafana", "api", "v1", "rules", title], &[]).await;
+        let Some(mut folders) = rules.ok().and_then(|answer| answer.parse::<RulerFolders>("the ruler").ok()) else {
+            return Vec::new();
+        };
+        folders
+            .remove(title)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|group| {
+                let titles: Vec<String> =
+                    group.rules.into_iter().filter_map(|rule| rule.grafana_alert?.title).collect();
+                format!("alert group `{}` ({})", group.name, titles.join(", "))
+            })
+            .collect()
+    }
+
+    /// Refuses to delete a folder that holds anything mac does not manage: Grafana would
+    /// delete its dashboards and library panels, and its alert rules with
+    /// `forceDeleteRules`, without a word. The plan already blocks such a delete
+    /// (`crate::links`); this catches what appeared in the folder since the plan was made (a
+    /// saved plan applied later). `contents` are what [`FolderKind::contents`] found in it;
+    /// its rules are left to Grafana's own refusal (below) and read only to name them.
+    async fn delete_checked(&self, current: &RemoteObject, contents: &[String]) -> Result<(), HandlerError> {
+        let stored = StoredFolder::deserialize(&*current.fields).ok();
+        let title = stored.and_then(|stored| stored.title).unwrap_or_default();
+        if !contents.is_empty() {
+            let mut held = self.rule_groups(&title).await;
+            held.extend(contents.iter().cloned());
+            return Err(not_empty(&title, &held));
+        }
+        // Never `forceDeleteRules`: Grafana 8.5.4 refuses a folder holding alert rules with 400
+        // "folder cannot be deleted: folder contains alert rules"
+        // (pkg/services/dashboards/database/database.go:766-773, pkg/models/folders.go:19,
+        // pkg/api/apierrors/folder.go:18-23), after deleting its library elements
+        // (pkg/api/folder.go:92-101), which `contents` found to be none.
+        match self
+            .client
+            .send(Method::DELETE, self.client.url(&["api", "folders", &current.remote_id], &[]), None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
+            Err(err) if err.kind == HandlerErrorKind::Invalid && err.message.contains(HOLDS_RULES) => {
+                let held = self.rule_groups(&title).await;
+                if held.is_empty() { Err(err) } else { Err(not_empty(&title, &held)) }
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Folders whose contents one search (and one library-elements read) asks for: a request line
+/// of a few kilobytes, which proxies in front of Grafana accept.
+const FOLDERS_PER_READ: usize = 200;
+/// The most hits a search returns (pkg/api/search.go:25-27 refuses more).
+const SEARCH_LIMIT: usize = 5000;
+/// Library elements read per page.
+const LIBRARY_PAGE: u64 = 1000;
+/// What Grafana 8.5.4 says when a folder to delete holds alert rules (pkg/models/folders.go:19).
+const HOLDS_RULES: &str = "folder contains alert rules";
+
+/// What the folders of a delete batch hold besides alert rules, by folder uid.
+#[derive(Debug, Default)]
+struct FolderContents(BTreeMap<String, Vec<String>>);
+
+impl FolderContents {
+    fn add(&mut self, folder_uid: String, what: String) {
+        self.0.entry(folder_uid).or_default().push(what);
+    }
+
+    fn of(&self, folder_uid: &str) -> &[String] {
+        self.0.get(folder_uid).map_or(&[], Vec::as_slice)
+    }
+}
+
+fn not_empty(title: &str, held: &[String]) -> HandlerError {
+    HandlerError::new(
+        HandlerErrorKind::Conflict,
+        format!(
+            "refusing to delete folder `{title}`: it still holds what mac does not manage, which Grafana would delete with it: {}. \
+             Move or delete those first (mac never deletes what it does not manage behind your back)",
+            held.join("; ")
+        ),
+    )
 }
 
 fn folder_object(answer: FolderAnswer) -> RemoteObject {
@@ -479,16 +576,37 @@ impl Kind for FolderKind {
     }
 
     async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
-        self.refuse_if_not_empty(current).await?;
-        // Never `forceDeleteRules`: if rules appeared since the check, Grafana refuses with 400.
-        match self
-            .client
-            .send(Method::DELETE, self.client.url(&["api", "folders", &current.remote_id], &[]), None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(()),
-            Err(err) => Err(err),
+        self.delete_in_batch(current, &Prepared::nothing()).await
+    }
+
+    const BATCHED: bool = true;
+
+    /// Every folder delete of an apply is in one batch: what the folders hold is read for all
+    /// of them at once (`prepare_batch`), not with three requests per folder.
+    fn delete_batch(&self, _current: &Remote<'_, StoredFolder>) -> Option<String> {
+        Some("folders".to_owned())
+    }
+
+    async fn prepare_batch(&self, batch: &Batch, members: &[BatchMember<'_>]) -> Result<Prepared, HandlerError> {
+        let Batch::Deletes(_) = batch else { return Ok(Prepared::nothing()) };
+        let folders: Vec<StoredFolder> = members
+            .iter()
+            .filter_map(|member| match member {
+                BatchMember::Delete { current } => StoredFolder::deserialize(&*current.fields).ok(),
+                BatchMember::Write { .. } => None,
+            })
+            .collect();
+        Ok(Prepared::new(self.contents(&folders).await?))
+    }
+
+    async fn delete_in_batch(&self, current: &RemoteObject, prepared: &Prepared) -> Result<(), HandlerError> {
+        match prepared.get::<FolderContents>() {
+            Some(contents) => self.delete_checked(current, contents.of(&current.remote_id)).await,
+            None => {
+                let folder = StoredFolder::deserialize(&*current.fields).ok();
+                let contents = self.contents(folder.as_slice()).await?;
+                self.delete_checked(current, contents.of(&current.remote_id)).await
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod apply;
 mod blocked_deletes;
 mod django;
 mod grafana8;
+mod grafana8_batches;
 mod grafana8_checks;
 mod grafana8_dashboards;
 mod hostile;

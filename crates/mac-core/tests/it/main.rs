@@ -1,6 +1,7 @@
 //! The engine's behaviours, driven through the `testfs` test provider in-process: one
 //! integration-test binary (see matklad's "Delete Cargo Integration Tests").
 
+mod batches;
 mod blocked;
 mod engine;
 mod loading;
