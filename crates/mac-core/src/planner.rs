@@ -2,6 +2,7 @@
 //! remembers and what the remote systems have ([`crate::plan::Observed`]), to the actions that
 //! reconcile them ([`crate::plan::Plan`]).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -46,18 +47,26 @@ pub fn plan(
         }
     }
     // Unmanaged remote objects by the other key the remote keeps unique (a folder's title), for
-    // the kinds that have one: a create with that key would be refused.
-    let mut by_unique_key: BTreeMap<(&str, &str, String), &RemoteObject> = BTreeMap::new();
-    for instance in providers.instances() {
-        for kind in providers.kinds(instance) {
-            let Some(handler) = providers.handler(instance, kind) else { continue };
-            for remote in observed.get(instance, kind) {
-                if let Some(key) = handler.remote_unique_key(remote) {
-                    by_unique_key.entry((instance, kind, key)).or_insert(remote);
+    // the kinds that have one: a create with that key would be refused. Read on the first
+    // would-be create with such a key: a plan that creates nothing (most plans of a large
+    // project) does not parse every remote object for it.
+    let by_unique_key: OnceCell<BTreeMap<(&str, &str, String), &RemoteObject>> = OnceCell::new();
+    let unique_keys = || {
+        by_unique_key.get_or_init(|| {
+            let mut by_unique_key = BTreeMap::new();
+            for instance in providers.instances() {
+                for kind in providers.kinds(instance) {
+                    let Some(handler) = providers.handler(instance, kind) else { continue };
+                    for remote in observed.get(instance, kind) {
+                        if let Some(key) = handler.remote_unique_key(remote) {
+                            by_unique_key.entry((instance, kind, key)).or_insert(remote);
+                        }
+                    }
                 }
             }
-        }
-    }
+            by_unique_key
+        })
+    };
     let claimed: BTreeSet<(&str, &str, &str)> = state
         .resources()
         .iter()
@@ -153,7 +162,7 @@ pub fn plan(
                         }
                     }
                     let clash = unique_key.clone().and_then(|key| {
-                        let remote = by_unique_key.get(&(id.provider.as_str(), id.kind.as_str(), key))?;
+                        let remote = unique_keys().get(&(id.provider.as_str(), id.kind.as_str(), key))?;
                         let claimant = state.resources().iter().find(|entry| {
                             entry.id.provider == id.provider
                                 && entry.id.kind == id.kind

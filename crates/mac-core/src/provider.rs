@@ -160,9 +160,14 @@ fn from_value_with_path<T: DeserializeOwned>(value: &Value) -> Result<T, (String
 
 fn from_deserializer_with_path<'de, D, T>(deserializer: D) -> Result<T, (String, String)>
 where
-    D: serde::Deserializer<'de, Error = serde_json::Error>,
+    D: serde::Deserializer<'de, Error = serde_json::Error> + Copy,
     T: DeserializeOwned,
 {
+    // Tracking the path costs a copy of every map key; most values parse, so the path is
+    // tracked only to report an error, by parsing again.
+    if let Ok(parsed) = T::deserialize(deserializer) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let mut pointer = String::new();
         for segment in err.path().iter() {
