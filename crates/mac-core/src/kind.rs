@@ -341,6 +341,43 @@ impl<K: Kind> Typed<K> {
     }
 }
 
+/// A remote object's comparable form, or what one that does not parse compares as.
+enum Observed<C> {
+    Typed(C),
+    Unreadable(Value),
+}
+
+impl<C: Serialize> Observed<C> {
+    fn into_value(self) -> Value {
+        match self {
+            Observed::Typed(comparable) => to_value(&comparable),
+            Observed::Unreadable(value) => value,
+        }
+    }
+}
+
+impl<K: Kind> Typed<K> {
+    /// The desired object and the remote one (if any) in the kind's comparable form.
+    fn comparable_forms(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<(K::Comparable, Option<Observed<K::Comparable>>), FieldError> {
+        let typed = self.parse_desired(fields, refs)?;
+        let context = prepared::<K>(context)?;
+        let comparable = self.0.desired(id, &typed, refs, context)?;
+        let observed = match remote.map(|remote| self.parse_remote(remote)) {
+            None => None,
+            Some(Ok(remote)) => Some(Observed::Typed(self.0.observed_for(&remote, &comparable))),
+            Some(Err(message)) => remote.map(|remote| Observed::Unreadable(unreadable(message, &remote.fields))),
+        };
+        Ok((comparable, observed))
+    }
+}
+
 /// A context this kind's [`Handler::prepare_context`] made; another kind's is a caller's bug,
 /// reported rather than a panic.
 fn prepared<K: Kind>(context: &PreparedContext) -> Result<&K::Context, FieldError> {
@@ -451,15 +488,27 @@ impl<K: Kind> Handler for Typed<K> {
         refs: &dyn Resolver,
         context: &PreparedContext,
     ) -> Result<Compared, FieldError> {
-        let typed = self.parse_desired(&desired.fields, refs)?;
-        let context = prepared::<K>(context)?;
-        let comparable = self.0.desired(&desired.id, &typed, refs, context)?;
-        let observed = match remote.map(|remote| self.parse_remote(remote)) {
-            None => None,
-            Some(Ok(remote)) => Some(to_value(&self.0.observed_for(&remote, &comparable))),
-            Some(Err(message)) => remote.map(|remote| unreadable(message, &remote.fields)),
-        };
-        Ok(Compared { desired: to_value(&comparable), observed })
+        let (desired, observed) = self.comparable_forms(&desired.id, &desired.fields, remote, refs, context)?;
+        Ok(Compared { desired: to_value(&desired), observed: observed.map(|observed| observed.into_value()) })
+    }
+
+    fn differences(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<Option<Compared>, FieldError> {
+        let (desired, observed) = self.comparable_forms(id, fields, remote, refs, context)?;
+        if let Some(Observed::Typed(observed)) = &observed
+            && let (Ok(desired), Ok(observed)) = (serde_json::to_vec(&desired), serde_json::to_vec(observed))
+            && desired == observed
+        {
+            // The same JSON text is the same value: nothing to diff.
+            return Ok(None);
+        }
+        Ok(Some(Compared { desired: to_value(&desired), observed: observed.map(|observed| observed.into_value()) }))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {

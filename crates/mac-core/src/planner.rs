@@ -2,12 +2,13 @@
 //! remembers and what the remote systems have ([`crate::plan::Observed`]), to the actions that
 //! reconcile them ([`crate::plan::Plan`]).
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::diff::{FieldChange, diff_items};
+use crate::diff::{Difference, FieldChange, diff_items};
 use crate::graph::topological_order;
 use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
 use crate::plan::{
@@ -527,14 +528,20 @@ fn write_action(
     let id = &local.id;
     let handler = kinded.handler;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
-    let fields = substitute(&local.fields, &instance_resolver)
-        .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
+    // Copied only to replace references or leave secrets out: most definitions have neither.
+    let has_references = crate::refs::find_refs(&local.fields).map_or(true, |found| !found.is_empty());
+    let fields = match has_references {
+        true => Cow::Owned(
+            substitute(&local.fields, &instance_resolver)
+                .map_err(|source| PlanError::Reference { id: id.clone(), source })?,
+        ),
+        false => Cow::Borrowed(&local.fields),
+    };
     let secret_fields = handler.secret_fields();
-    let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
+    let fields =
+        if secret_fields.is_empty() { fields } else { Cow::Owned(crate::secrets::strip(&fields, &secret_fields)) };
     let compared = match kinded.context {
-        Some(Ok(context)) => {
-            handler.compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, context)
-        }
+        Some(Ok(context)) => handler.differences(id, &fields, remote, &instance_resolver, context),
         Some(Err(error)) => Err(error.clone()),
         None => Err(FieldError::at("", "this kind's context was not prepared")),
     };
@@ -544,10 +551,12 @@ fn write_action(
         error.message.push_str(&hint);
         local.field_error(&error)
     })?;
-    let desired = compared.desired;
-    // A create diffs against an empty object, so that it lists every desired field.
-    let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    let difference = diff_items(&observed, &desired, &|path| handler.list_key(path));
+    // `None`: the remote object is as desired.
+    let difference = compared.map_or_else(Difference::default, |compared| {
+        // A create diffs against an empty object, so that it lists every desired field.
+        let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        diff_items(&observed, &compared.desired, &|path| handler.list_key(path))
+    });
     let mut changes = difference.changes;
     // Every item of a create is new: counted only where they are a part of an update.
     let items = if matches!(operation, Operation::Update | Operation::Adopt) { difference.items } else { Vec::new() };

@@ -340,6 +340,18 @@ pub trait Handler: Send + Sync + fmt::Debug {
         context: &PreparedContext,
     ) -> Result<Compared, FieldError>;
 
+    /// [`Handler::compare`] for the planner, given the fields with references already
+    /// replaced: `None` when the remote object has the desired comparable form already, found
+    /// without building either form as a JSON value (most objects of a large plan).
+    fn differences(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<Option<Compared>, FieldError>;
+
     /// A remote object alone in comparable form (a saved plan's fingerprint).
     fn observed(&self, remote: &RemoteObject) -> Value;
 
