@@ -412,11 +412,12 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
         // Every definition passed `validate`, so each parses; one that does not is skipped.
-        let parsed: Vec<(usize, &ObjectId, K::Desired)> = definitions
-            .iter()
-            .enumerate()
-            .filter_map(|(index, (id, fields))| Some((index, *id, self.parse_offline(fields).ok()?)))
-            .collect();
+        let parsed: Vec<(usize, &ObjectId, K::Desired)> =
+            crate::parallel::in_order(definitions, 64, |(_, fields)| self.parse_offline(fields).ok())
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, desired)| Some((index, definitions[index].0, desired?)))
+                .collect();
         let typed: Vec<(&ObjectId, &K::Desired)> = parsed.iter().map(|(_, id, desired)| (*id, desired)).collect();
         self.0.validate_together(&typed).into_iter().map(|(position, error)| (parsed[position].0, error)).collect()
     }

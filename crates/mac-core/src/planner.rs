@@ -443,15 +443,17 @@ fn dependency_order<'d>(definitions: &'d [Definition], providers: &Providers) ->
     let by_key: BTreeMap<Key, &Definition> =
         definitions.iter().map(|definition| (key(&definition.id), definition)).collect();
     let nodes: BTreeSet<Key> = by_key.keys().cloned().collect();
-    let depends_on: BTreeMap<Key, BTreeSet<Key>> = by_key
-        .iter()
-        .map(|(node, definition)| {
+    let in_key_order: Vec<(&Key, &&Definition)> = by_key.iter().collect();
+    // Each definition is parsed for its references: on every core.
+    let depends_on: BTreeMap<Key, BTreeSet<Key>> =
+        crate::parallel::in_order(&in_key_order, 64, |(node, definition)| {
             let references = providers
                 .handler(&definition.id.provider, &definition.id.kind)
                 .and_then(|handler| dependencies(definition, handler.as_ref()).ok())
                 .unwrap_or_default();
-            (node.clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
+            ((*node).clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
         })
+        .into_iter()
         .collect();
     // Loading rejected cycles; should one remain, fall back to kind order.
     let order = topological_order(&nodes, &depends_on).unwrap_or_else(|_| nodes.iter().cloned().collect());
