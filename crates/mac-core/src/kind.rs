@@ -347,6 +347,9 @@ enum Observed<C> {
     Unreadable(Value),
 }
 
+/// The desired comparable form, and the observed one when there is a remote object.
+type ComparableForms<C> = (C, Option<Observed<C>>);
+
 impl<C: Serialize> Observed<C> {
     fn into_value(self) -> Value {
         match self {
@@ -365,7 +368,7 @@ impl<K: Kind> Typed<K> {
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
         context: &PreparedContext,
-    ) -> Result<(K::Comparable, Option<Observed<K::Comparable>>), FieldError> {
+    ) -> Result<ComparableForms<K::Comparable>, FieldError> {
         let typed = self.parse_desired(fields, refs)?;
         let context = prepared::<K>(context)?;
         let comparable = self.0.desired(id, &typed, refs, context)?;
