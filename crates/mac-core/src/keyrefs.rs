@@ -24,9 +24,14 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
     // (instance, kind, key field, key) → the definitions with that key; built for the kinds
     // and key fields something refers to, only when something does.
     let mut wanted: Vec<(usize, KeyReference)> = Vec::new();
-    for (index, definition) in definitions.iter().enumerate() {
-        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
-        wanted.extend(handler.key_references(&definition.fields).into_iter().map(|reference| (index, reference)));
+    let found = crate::parallel::in_order(definitions, 64, |definition| {
+        providers
+            .handler(&definition.id.provider, &definition.id.kind)
+            .map(|handler| handler.key_references(&definition.fields))
+            .unwrap_or_default()
+    });
+    for (index, references) in found.into_iter().enumerate() {
+        wanted.extend(references.into_iter().map(|reference| (index, reference)));
     }
     if wanted.is_empty() {
         return problems;

@@ -393,6 +393,46 @@ impl<K: Kind> Typed<K> {
     }
 }
 
+/// A remote object's comparable form, or what one that does not parse compares as.
+enum Observed<C> {
+    Typed(C),
+    Unreadable(Value),
+}
+
+/// The desired comparable form, and the observed one when there is a remote object.
+type ComparableForms<C> = (C, Option<Observed<C>>);
+
+impl<C: Serialize> Observed<C> {
+    fn into_value(self) -> Value {
+        match self {
+            Observed::Typed(comparable) => to_value(&comparable),
+            Observed::Unreadable(value) => value,
+        }
+    }
+}
+
+impl<K: Kind> Typed<K> {
+    /// The desired object and the remote one (if any) in the kind's comparable form.
+    fn comparable_forms(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<ComparableForms<K::Comparable>, FieldError> {
+        let typed = self.parse_desired(fields, refs)?;
+        let context = prepared::<K>(context)?;
+        let comparable = self.0.desired(id, &typed, refs, context)?;
+        let observed = match remote.map(|remote| self.parse_remote(remote)) {
+            None => None,
+            Some(Ok(remote)) => Some(Observed::Typed(self.0.observed_for(&remote, &comparable))),
+            Some(Err(message)) => remote.map(|remote| Observed::Unreadable(unreadable(message, &remote.fields))),
+        };
+        Ok((comparable, observed))
+    }
+}
+
 /// A context this kind's [`Handler::prepare_context`] made; another kind's is a caller's bug,
 /// reported rather than a panic.
 fn prepared<K: Kind>(context: &PreparedContext) -> Result<&K::Context, FieldError> {
@@ -427,11 +467,12 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
         // Every definition passed `validate`, so each parses; one that does not is skipped.
-        let parsed: Vec<(usize, &ObjectId, K::Desired)> = definitions
-            .iter()
-            .enumerate()
-            .filter_map(|(index, (id, fields))| Some((index, *id, self.parse_offline(fields).ok()?)))
-            .collect();
+        let parsed: Vec<(usize, &ObjectId, K::Desired)> =
+            crate::parallel::in_order(definitions, 64, |(_, fields)| self.parse_offline(fields).ok())
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, desired)| Some((index, definitions[index].0, desired?)))
+                .collect();
         let typed: Vec<(&ObjectId, &K::Desired)> = parsed.iter().map(|(_, id, desired)| (*id, desired)).collect();
         self.0.validate_together(&typed).into_iter().map(|(position, error)| (parsed[position].0, error)).collect()
     }
@@ -503,15 +544,27 @@ impl<K: Kind> Handler for Typed<K> {
         refs: &dyn Resolver,
         context: &PreparedContext,
     ) -> Result<Compared, FieldError> {
-        let typed = self.parse_desired(&desired.fields, refs)?;
-        let context = prepared::<K>(context)?;
-        let comparable = self.0.desired(&desired.id, &typed, refs, context)?;
-        let observed = match remote.map(|remote| self.parse_remote(remote)) {
-            None => None,
-            Some(Ok(remote)) => Some(to_value(&self.0.observed_for(&remote, &comparable))),
-            Some(Err(message)) => remote.map(|remote| unreadable(message, &remote.fields)),
-        };
-        Ok(Compared { desired: to_value(&comparable), observed })
+        let (desired, observed) = self.comparable_forms(&desired.id, &desired.fields, remote, refs, context)?;
+        Ok(Compared { desired: to_value(&desired), observed: observed.map(|observed| observed.into_value()) })
+    }
+
+    fn differences(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<Option<Compared>, FieldError> {
+        let (desired, observed) = self.comparable_forms(id, fields, remote, refs, context)?;
+        if let Some(Observed::Typed(observed)) = &observed
+            && let (Ok(desired), Ok(observed)) = (serde_json::to_vec(&desired), serde_json::to_vec(observed))
+            && desired == observed
+        {
+            // The same JSON text is the same value: nothing to diff.
+            return Ok(None);
+        }
+        Ok(Some(Compared { desired: to_value(&desired), observed: observed.map(|observed| observed.into_value()) }))
     }
 
     fn observed(&self, remote: &RemoteObject) -> Value {

@@ -40,14 +40,20 @@ pub(crate) fn warn_claimed_by_others(
     providers: &Providers,
     ours: Option<&str>,
 ) {
-    for (id, resource) in resources {
-        let remote = match resource {
-            Resource::Synced { remote, .. } => remote,
-            Resource::Obsolete { remote: Some(remote), .. } => remote,
-            _ => continue,
-        };
-        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
-        if let Some(owner) = foreign_owner(handler.as_ref(), remote, ours) {
+    let remotes: Vec<(&ObjectId, &RemoteObject)> = resources
+        .iter()
+        .filter_map(|(id, resource)| match resource {
+            Resource::Synced { remote, .. } | Resource::Obsolete { remote: Some(remote), .. } => Some((id, remote)),
+            _ => None,
+        })
+        .collect();
+    // Reading an owner parses the remote object: on every core.
+    let owners = crate::parallel::in_order(&remotes, 64, |(id, remote)| {
+        let handler = providers.handler(&id.provider, &id.kind)?;
+        foreign_owner(handler.as_ref(), remote, ours)
+    });
+    for ((id, _), owner) in remotes.iter().zip(owners) {
+        if let Some(owner) = owner {
             plan.warn(id, claimed_message(&owner, ours));
         }
     }

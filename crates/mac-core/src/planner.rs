@@ -2,11 +2,13 @@
 //! remembers and what the remote systems have ([`crate::plan::Observed`]), to the actions that
 //! reconcile them ([`crate::plan::Plan`]).
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::diff::{FieldChange, diff_items};
+use crate::diff::{Difference, FieldChange, diff_items};
 use crate::graph::topological_order;
 use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
 use crate::plan::{
@@ -46,18 +48,26 @@ pub fn plan(
         }
     }
     // Unmanaged remote objects by the other key the remote keeps unique (a folder's title), for
-    // the kinds that have one: a create with that key would be refused.
-    let mut by_unique_key: BTreeMap<(&str, &str, String), &RemoteObject> = BTreeMap::new();
-    for instance in providers.instances() {
-        for kind in providers.kinds(instance) {
-            let Some(handler) = providers.handler(instance, kind) else { continue };
-            for remote in observed.get(instance, kind) {
-                if let Some(key) = handler.remote_unique_key(remote) {
-                    by_unique_key.entry((instance, kind, key)).or_insert(remote);
+    // the kinds that have one: a create with that key would be refused. Read on the first
+    // would-be create with such a key: a plan that creates nothing (most plans of a large
+    // project) does not parse every remote object for it.
+    let by_unique_key: OnceCell<BTreeMap<(&str, &str, String), &RemoteObject>> = OnceCell::new();
+    let unique_keys = || {
+        by_unique_key.get_or_init(|| {
+            let mut by_unique_key = BTreeMap::new();
+            for instance in providers.instances() {
+                for kind in providers.kinds(instance) {
+                    let Some(handler) = providers.handler(instance, kind) else { continue };
+                    for remote in observed.get(instance, kind) {
+                        if let Some(key) = handler.remote_unique_key(remote) {
+                            by_unique_key.entry((instance, kind, key)).or_insert(remote);
+                        }
+                    }
                 }
             }
-        }
-    }
+            by_unique_key
+        })
+    };
     let claimed: BTreeSet<(&str, &str, &str)> = state
         .resources()
         .iter()
@@ -153,7 +163,7 @@ pub fn plan(
                         }
                     }
                     let clash = unique_key.clone().and_then(|key| {
-                        let remote = by_unique_key.get(&(id.provider.as_str(), id.kind.as_str(), key))?;
+                        let remote = unique_keys().get(&(id.provider.as_str(), id.kind.as_str(), key))?;
                         let claimant = state.resources().iter().find(|entry| {
                             entry.id.provider == id.provider
                                 && entry.id.kind == id.kind
@@ -433,15 +443,17 @@ fn dependency_order<'d>(definitions: &'d [Definition], providers: &Providers) ->
     let by_key: BTreeMap<Key, &Definition> =
         definitions.iter().map(|definition| (key(&definition.id), definition)).collect();
     let nodes: BTreeSet<Key> = by_key.keys().cloned().collect();
-    let depends_on: BTreeMap<Key, BTreeSet<Key>> = by_key
-        .iter()
-        .map(|(node, definition)| {
+    let in_key_order: Vec<(&Key, &&Definition)> = by_key.iter().collect();
+    // Each definition is parsed for its references: on every core.
+    let depends_on: BTreeMap<Key, BTreeSet<Key>> =
+        crate::parallel::in_order(&in_key_order, 64, |(node, definition)| {
             let references = providers
                 .handler(&definition.id.provider, &definition.id.kind)
                 .and_then(|handler| dependencies(definition, handler.as_ref()).ok())
                 .unwrap_or_default();
-            (node.clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
+            ((*node).clone(), references.iter().map(|(_, reference)| key(&definition.id.sibling(reference))).collect())
         })
+        .into_iter()
         .collect();
     // Loading rejected cycles; should one remain, fall back to kind order.
     let order = topological_order(&nodes, &depends_on).unwrap_or_else(|_| nodes.iter().cloned().collect());
@@ -518,14 +530,20 @@ fn write_action(
     let id = &local.id;
     let handler = kinded.handler;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
-    let fields = substitute(&local.fields, &instance_resolver)
-        .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
+    // Copied only to replace references or leave secrets out: most definitions have neither.
+    let has_references = crate::refs::find_refs(&local.fields).map_or(true, |found| !found.is_empty());
+    let fields = match has_references {
+        true => Cow::Owned(
+            substitute(&local.fields, &instance_resolver)
+                .map_err(|source| PlanError::Reference { id: id.clone(), source })?,
+        ),
+        false => Cow::Borrowed(&local.fields),
+    };
     let secret_fields = handler.secret_fields();
-    let fields = if secret_fields.is_empty() { fields } else { crate::secrets::strip(&fields, &secret_fields) };
+    let fields =
+        if secret_fields.is_empty() { fields } else { Cow::Owned(crate::secrets::strip(&fields, &secret_fields)) };
     let compared = match kinded.context {
-        Some(Ok(context)) => {
-            handler.compare(&DesiredObject { id: id.clone(), fields }, remote, &instance_resolver, context)
-        }
+        Some(Ok(context)) => handler.differences(id, &fields, remote, &instance_resolver, context),
         Some(Err(error)) => Err(error.clone()),
         None => Err(FieldError::at("", "this kind's context was not prepared")),
     };
@@ -535,10 +553,12 @@ fn write_action(
         error.message.push_str(&hint);
         local.field_error(&error)
     })?;
-    let desired = compared.desired;
-    // A create diffs against an empty object, so that it lists every desired field.
-    let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    let difference = diff_items(&observed, &desired, &|path| handler.list_key(path));
+    // `None`: the remote object is as desired.
+    let difference = compared.map_or_else(Difference::default, |compared| {
+        // A create diffs against an empty object, so that it lists every desired field.
+        let observed = compared.observed.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        diff_items(&observed, &compared.desired, &|path| handler.list_key(path))
+    });
     let mut changes = difference.changes;
     // Every item of a create is new: counted only where they are a part of an update.
     let items = if matches!(operation, Operation::Update | Operation::Adopt) { difference.items } else { Vec::new() };

@@ -631,8 +631,13 @@ pub fn definitions_and_moves_from_sources<'a>(
     // Names of objects the project defines become references to them, before references are
     // checked and dependencies ordered.
     problems.extend(crate::keyrefs::link(&mut definitions, providers));
-    for definition in &definitions {
-        check_fields(definition, providers, &seen, &mut problems);
+    // Each definition is parsed into its kind's type here: on every core.
+    for found in crate::parallel::in_order(&definitions, 64, |definition| {
+        let mut found = Vec::new();
+        check_fields(definition, providers, &seen, &mut found);
+        found
+    }) {
+        problems.extend(found);
     }
     if problems.is_empty() {
         check_together(&definitions, providers, &mut problems);
@@ -864,9 +869,12 @@ pub fn dependencies(
 fn check_cycles(definitions: &[Definition], providers: &Providers) -> Result<(), SourceError> {
     let nodes: BTreeSet<ObjectId> = definitions.iter().map(|definition| definition.id.clone()).collect();
     let mut depends_on: BTreeMap<ObjectId, BTreeSet<ObjectId>> = BTreeMap::new();
-    for definition in definitions {
-        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
-        let references = dependencies(definition, handler.as_ref()).unwrap_or_default();
+    let all_references = crate::parallel::in_order(definitions, 64, |definition| {
+        let handler = providers.handler(&definition.id.provider, &definition.id.kind)?;
+        Some(dependencies(definition, handler.as_ref()).unwrap_or_default())
+    });
+    for (definition, references) in definitions.iter().zip(all_references) {
+        let Some(references) = references else { continue };
         depends_on.insert(
             definition.id.clone(),
             references.into_iter().map(|(_, reference)| definition.id.sibling(&reference)).collect(),

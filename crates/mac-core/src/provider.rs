@@ -160,9 +160,14 @@ fn from_value_with_path<T: DeserializeOwned>(value: &Value) -> Result<T, (String
 
 fn from_deserializer_with_path<'de, D, T>(deserializer: D) -> Result<T, (String, String)>
 where
-    D: serde::Deserializer<'de, Error = serde_json::Error>,
+    D: serde::Deserializer<'de, Error = serde_json::Error> + Copy,
     T: DeserializeOwned,
 {
+    // Tracking the path costs a copy of every map key; most values parse, so the path is
+    // tracked only to report an error, by parsing again.
+    if let Ok(parsed) = T::deserialize(deserializer) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let mut pointer = String::new();
         for segment in err.path().iter() {
@@ -334,6 +339,18 @@ pub trait Handler: Send + Sync + fmt::Debug {
         refs: &dyn Resolver,
         context: &PreparedContext,
     ) -> Result<Compared, FieldError>;
+
+    /// [`Handler::compare`] for the planner, given the fields with references already
+    /// replaced: `None` when the remote object has the desired comparable form already, found
+    /// without building either form as a JSON value (most objects of a large plan).
+    fn differences(
+        &self,
+        id: &ObjectId,
+        fields: &Fields,
+        remote: Option<&RemoteObject>,
+        refs: &dyn Resolver,
+        context: &PreparedContext,
+    ) -> Result<Option<Compared>, FieldError>;
 
     /// A remote object alone in comparable form (a saved plan's fingerprint).
     fn observed(&self, remote: &RemoteObject) -> Value;

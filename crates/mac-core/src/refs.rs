@@ -25,23 +25,44 @@ pub struct FieldRef {
 /// key besides is a reference; a malformed one is an error.
 pub fn find_refs(fields: &Fields) -> Result<Vec<FieldRef>, FieldError> {
     let mut found = Vec::new();
+    let mut path = Vec::new();
     for (key, value) in fields {
-        collect(value, &push_pointer("", key), &mut found)?;
+        path.push(Segment::Key(key));
+        collect(value, &mut path, &mut found)?;
+        path.pop();
     }
     Ok(found)
 }
 
-fn collect(value: &Value, pointer: &str, found: &mut Vec<FieldRef>) -> Result<(), FieldError> {
+/// One step of the path to a value, kept while walking: a pointer is written out only for a
+/// reference found, not for every value of every definition.
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Segment<'_>]) -> String {
+    path.iter().fold(String::new(), |pointer, segment| match segment {
+        Segment::Key(key) => push_pointer(&pointer, key),
+        Segment::Index(index) => push_pointer(&pointer, &index.to_string()),
+    })
+}
+
+fn collect<'a>(value: &'a Value, path: &mut Vec<Segment<'a>>, found: &mut Vec<FieldRef>) -> Result<(), FieldError> {
     match value {
-        Value::Object(map) if map.contains_key("ref") => found.push(parse_ref(map, pointer)?),
+        Value::Object(map) if map.contains_key("ref") => found.push(parse_ref(map, &pointer_of(path))?),
         Value::Object(map) => {
             for (key, child) in map {
-                collect(child, &push_pointer(pointer, key), found)?;
+                path.push(Segment::Key(key));
+                collect(child, path, found)?;
+                path.pop();
             }
         }
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
-                collect(item, &push_pointer(pointer, &index.to_string()), found)?;
+                path.push(Segment::Index(index));
+                collect(item, path, found)?;
+                path.pop();
             }
         }
         _ => {}
