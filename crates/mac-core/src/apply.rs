@@ -197,6 +197,8 @@ pub async fn apply(
     let mut read_backs: VecDeque<usize> = VecDeque::new();
     // Actions whose natural key was looked for after the plan (see below).
     let mut late_key_checked = vec![false; plan.actions.len()];
+    // Each kind's context, shared by its actions' tasks rather than copied for each.
+    let mut contexts: BTreeMap<(&str, &str), Arc<serde_json::Value>> = BTreeMap::new();
 
     loop {
         let stopping =
@@ -257,12 +259,12 @@ pub async fn apply(
                     }
                 }
             };
-            let action = plan.actions[index].clone();
+            let action = &plan.actions[index];
             let Some(handler) = providers.handler(&action.id.provider, &action.id.kind).cloned() else {
                 return Err(ApplyError::UnknownObject(action.id.clone()));
             };
-            let references = references_of(&action, &resolved);
-            starting.push((index, action, handler, references, prepared));
+            let references = references_of(action, &resolved);
+            starting.push((index, handler, references, prepared));
         }
         for (batch, preparation) in preparing {
             // It serves the members taken for it and every other member ready now: a member
@@ -331,12 +333,17 @@ pub async fn apply(
                 }
             }
         }
-        for (index, action, handler, references, prepared) in starting {
-            observer.started(&action);
+        for (index, handler, references, prepared) in starting {
+            let action = &plan.actions[index];
+            observer.started(action);
             let secrets = secrets.clone();
-            let context = plan.context(&action.id.provider, &action.id.kind).clone();
+            let context = contexts
+                .entry((action.id.provider.as_str(), action.id.kind.as_str()))
+                .or_insert_with(|| Arc::new(plan.context(&action.id.provider, &action.id.kind).clone()))
+                .clone();
+            let work = Work::of(action, &references);
             let task = in_flight.spawn(async move {
-                TaskResult::Action(execute(handler.as_ref(), &action, &references, &secrets, &context, &prepared).await)
+                TaskResult::Action(execute(handler.as_ref(), work, &references, &secrets, &context, &prepared).await)
             });
             running.insert(task.id(), Task::Action(index));
         }
@@ -966,47 +973,75 @@ struct SecretContext {
 
 /// Runs one action against the remote: the object as written (none for removals), or left
 /// for its batch's read-back, and the digests of the secrets it carried.
+/// What a started action's task takes from the plan: not the whole action, whose definition
+/// would be copied for nothing, but the definition as it is written (its references
+/// substituted: the one copy it needs) and the remote object (whose fields are shared).
+struct Work {
+    operation: Operation,
+    /// What to write: `None` when the action writes nothing or the plan lacks it.
+    desired: Option<Result<DesiredObject, HandlerError>>,
+    current: Option<RemoteObject>,
+    only_state_changes: bool,
+}
+
+impl Work {
+    fn of(action: &Action, references: &BTreeMap<LocalRef, RemoteObject>) -> Work {
+        let only_state_changes = only_state_changes(action);
+        let writes = match action.operation {
+            Operation::Create | Operation::Recreate => true,
+            Operation::Update | Operation::Adopt => !only_state_changes,
+            Operation::Delete | Operation::Forget | Operation::Move => false,
+        };
+        let desired = action.desired.as_ref().filter(|_| writes).map(|desired| {
+            substitute(&desired.fields, &KnownReferences(references))
+                .map(|fields| DesiredObject { id: desired.id.clone(), fields })
+                .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))
+        });
+        Work { operation: action.operation, desired, current: action.remote.clone(), only_state_changes }
+    }
+}
+
 async fn execute(
     handler: &dyn Handler,
-    action: &Action,
+    work: Work,
     references: &BTreeMap<LocalRef, RemoteObject>,
     secrets: &SecretContext,
     context: &serde_json::Value,
     prepared: &Prepared,
 ) -> Result<(Option<Written>, Digests), HandlerError> {
     let resolver = KnownReferences(references);
-    let desired = || -> Result<(DesiredObject, Digests), HandlerError> {
-        let desired = action.desired.as_ref().ok_or_else(|| missing("desired object"))?;
-        let fields = substitute(&desired.fields, &resolver)
-            .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
+    let Work { operation, desired, current, only_state_changes } = work;
+    let desired = move || -> Result<(DesiredObject, Digests), HandlerError> {
+        let desired = desired.ok_or_else(|| missing("desired object"))??;
         // Secret values exist only here, on their way to the remote.
-        let (fields, digests) = crate::secrets::reveal(&fields, &handler.secret_fields(), &secrets.salt, &secrets.root)
-            .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
-        Ok((DesiredObject { id: desired.id.clone(), fields }, digests))
+        let (fields, digests) =
+            crate::secrets::reveal(desired.fields, &handler.secret_fields(), &secrets.salt, &secrets.root)
+                .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
+        Ok((DesiredObject { id: desired.id, fields }, digests))
     };
-    match action.operation {
+    match operation {
         Operation::Create | Operation::Recreate => {
             let (desired, digests) = desired()?;
             handler.write(None, &desired, &resolver, context, prepared).await.map(|written| (Some(written), digests))
         }
         Operation::Update | Operation::Adopt => {
-            let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            if only_state_changes(action) {
-                return Ok((Some(Written::Object(current.clone())), BTreeMap::new()));
+            let current = current.ok_or_else(|| missing("remote object"))?;
+            if only_state_changes {
+                return Ok((Some(Written::Object(current)), BTreeMap::new()));
             }
             let (desired, digests) = desired()?;
             handler
-                .write(Some(current), &desired, &resolver, context, prepared)
+                .write(Some(&current), &desired, &resolver, context, prepared)
                 .await
                 .map(|written| (Some(written), digests))
         }
         Operation::Delete => {
-            let current = action.remote.as_ref().ok_or_else(|| missing("remote object"))?;
-            handler.delete(current, prepared).await.map(|()| (None, BTreeMap::new()))
+            let current = current.ok_or_else(|| missing("remote object"))?;
+            handler.delete(&current, prepared).await.map(|()| (None, BTreeMap::new()))
         }
         Operation::Forget => Ok((None, BTreeMap::new())),
         // Renamed in code only: nothing to write remotely, state takes the new id.
-        Operation::Move => Ok((action.remote.clone().map(Written::Object), BTreeMap::new())),
+        Operation::Move => Ok((current.map(Written::Object), BTreeMap::new())),
     }
 }
 

@@ -145,18 +145,19 @@ pub fn strip(fields: &Fields, patterns: &[&str]) -> Fields {
 }
 
 /// `fields` with every secret reference replaced by its value, for the handler's write, and
-/// the digests of those values.
+/// the digests of those values. Taken by value: fields without secrets, most of them, are
+/// handed back as they are, not copied.
 pub fn reveal(
-    fields: &Fields,
+    fields: Fields,
     patterns: &[&str],
     salt: &str,
     root: &Path,
 ) -> Result<(Fields, BTreeMap<String, String>), SecretError> {
-    let references = secret_refs(fields, patterns).unwrap_or_default();
+    let references = secret_refs(&fields, patterns).unwrap_or_default();
     if references.is_empty() {
-        return Ok((fields.clone(), BTreeMap::new()));
+        return Ok((fields, BTreeMap::new()));
     }
-    let mut value = Value::Object(fields.clone());
+    let mut value = Value::Object(fields);
     let mut digests = BTreeMap::new();
     for (pointer, reference) in references {
         let secret = reference.resolve(root)?;
@@ -167,7 +168,8 @@ pub fn reveal(
     }
     match value {
         Value::Object(map) => Ok((map, digests)),
-        _ => Ok((fields.clone(), digests)),
+        // Never: a secret's pointer names a field, not the whole object.
+        _ => Ok((Fields::new(), digests)),
     }
 }
 
@@ -222,13 +224,13 @@ mod tests {
             json!({ "name": "db", "secure_json_data": {} })
         );
         // No test sets this variable.
-        let err = reveal(&input, &["/secure_json_data/*"], "salt", Path::new(".")).expect_err("unset");
+        let err = reveal(input.clone(), &["/secure_json_data/*"], "salt", Path::new(".")).expect_err("unset");
         assert!(err.to_string().contains("MAC_TEST_SECRET_REVEAL"));
 
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("db-password"), "hunter2").expect("write the secret");
         let input = fields(json!({ "name": "db", "secure_json_data": { "password": { "file": "db-password" } } }));
-        let (revealed, digests) = reveal(&input, &["/secure_json_data/*"], "salt", dir.path()).expect("revealed");
+        let (revealed, digests) = reveal(input, &["/secure_json_data/*"], "salt", dir.path()).expect("revealed");
         assert_eq!(Value::Object(revealed), json!({ "name": "db", "secure_json_data": { "password": "hunter2" } }));
         assert_eq!(digests, BTreeMap::from([("/secure_json_data/password".to_owned(), digest("salt", "hunter2"))]));
     }

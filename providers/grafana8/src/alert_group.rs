@@ -875,12 +875,9 @@ impl AlertGroupHandler {
     }
 
     async fn post(&self, namespace: &[&str], body: &PostableGroup<'_>, rules: &[FullRule]) -> Result<(), HandlerError> {
-        // Plain data (string keys): serialising it cannot fail.
-        let body = serde_json::to_value(body).unwrap_or_default();
         self.client
-            .send(Method::POST, self.client.url(namespace, &[]), Some(&body))
+            .send_json(Method::POST, self.client.url(namespace, &[]), body)
             .await
-            .map(|_| ())
             .map_err(|err| locate_rule_error(err, rules))
     }
 }

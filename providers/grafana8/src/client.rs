@@ -70,6 +70,19 @@ impl Client {
         Ok(Answer { body: response.json()? })
     }
 
+    /// Sends a write with a typed body, serialised straight to bytes (no intermediate
+    /// `Value`), retried as [`Client::send`] retries a write; the answer must be JSON and is
+    /// not kept.
+    pub async fn send_json<B: serde::Serialize + ?Sized>(
+        &self,
+        method: Method,
+        url: Url,
+        body: &B,
+    ) -> Result<(), HandlerError> {
+        let response = self.http.request(method, url).repeat(Repeat::IfNotProcessed).json(body).send().await?;
+        response.json::<serde::de::IgnoredAny>().map(|_| ())
+    }
+
     pub async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Answer, HandlerError> {
         self.send(Method::GET, self.url(segments, query), None).await
     }
