@@ -469,7 +469,13 @@ pub async fn apply(
                             Some(error) => Err(HandlerError::new(error.kind, error.message.clone())),
                             None => results[position].take().unwrap_or_else(|| Err(mixed_up())),
                         };
-                        let written = result.map(|remote| (Some(remote), digests));
+                        // The write happened: whatever the read-back answered (a folder renamed
+                        // since, credentials that expired), a create stays pending, to be adopted
+                        // by the next run; "the remote said no" is for writes it refused.
+                        let written = result.map(|remote| (Some(remote), digests)).map_err(|mut error| {
+                            error.kind = HandlerErrorKind::Unavailable;
+                            error
+                        });
                         let outcome = conclude(&mut state, &mut resolved, &plan.actions[index], written, &mut changes);
                         scheduler.complete(index, outcome, observer);
                     }
@@ -738,7 +744,8 @@ fn mixed_up() -> HandlerError {
 /// Which actions may start: those whose dependencies succeeded and whose kinds' turn has
 /// come. Kinds order actions even between objects that do not refer to each other: writes
 /// wait until every write of the kinds they depend on has finished, deletes until every
-/// delete of the kinds depending on theirs has.
+/// delete of the kinds depending on theirs and every write of the kinds theirs depends on
+/// has.
 struct Scheduler<'p> {
     actions: &'p [Action],
     waiting_on: Vec<usize>,
@@ -780,12 +787,23 @@ impl<'p> Scheduler<'p> {
             let id = &action.id;
             let removal = action.operation.removes();
             *unfinished.entry((id.provider.clone(), id.kind.clone(), removal)).or_default() += 1;
-            let gating_kinds = if removal {
-                providers.dependent_kinds(&id.provider, &id.kind)
-            } else {
-                providers.kind_dependencies(&id.provider, &id.kind)
-            };
-            gates.push(gating_kinds.into_iter().map(|kind| (id.provider.clone(), kind, removal)).collect());
+            let dependencies = providers.kind_dependencies(&id.provider, &id.kind);
+            let mut gate: Vec<(String, String, bool)> =
+                dependencies.into_iter().map(|kind| (id.provider.clone(), kind, false)).collect();
+            if removal {
+                // A delete also waits for the writes of the kinds its kind depends on: a
+                // delete addresses its object through them (Grafana's ruler deletes a group
+                // by its folder's title), and a rename in the same apply would make the
+                // address it read go stale. Writes never wait for deletes, so this makes
+                // no cycle.
+                gate.extend(
+                    providers
+                        .dependent_kinds(&id.provider, &id.kind)
+                        .into_iter()
+                        .map(|kind| (id.provider.clone(), kind, true)),
+                );
+            }
+            gates.push(gate);
         }
         let candidates = (0..count).filter(|index| waiting_on[*index] == 0).collect();
         Scheduler {

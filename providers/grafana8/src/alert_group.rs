@@ -1338,6 +1338,17 @@ impl Kind for AlertGroupHandler {
         let uids_all_known = resets.is_empty()
             && uids.iter().all(Option::is_some)
             && current.is_some_and(|current| current.remote_id == new_id);
+        let moved = current.is_some_and(|current| current.remote_id != new_id);
+        if moved {
+            // A group moved or renamed has no pending record under its new id: read it back
+            // at once, so that it is recorded (and saved) a round trip after its write rather
+            // than after its folder's whole batch — a kill in between would make the next run
+            // re-create it instead of finding it.
+            let mut written: StoredGroup = self.client.get_json(&ruler_path(&[&folder_title, name]), &[]).await?;
+            written.folder_uid = folder_uid;
+            written.folder_title = folder_title;
+            return Ok(Written::Object(group_object(written, &rule_keys)));
+        }
         if !uids_all_known {
             // New rules get their uids from Grafana (8.5 refuses client-chosen ones): read
             // them with the folder's other groups.

@@ -278,7 +278,9 @@ impl Kind for ItemKind {
             .iter()
             .map(|item| {
                 if fail {
-                    return Err(HandlerError::new(HandlerErrorKind::Unavailable, "the read-back's answer was lost"));
+                    // An answer that would say "no" to a write (a folder renamed since: not
+                    // found): the write happened all the same.
+                    return Err(HandlerError::new(HandlerErrorKind::NotFound, "the read-back found no such box"));
                 }
                 let Batch::Writes(in_box) = batch else { unreachable!("only writes are parked") };
                 let remote_id = format!("{in_box}/{}", item.local_id);
@@ -596,4 +598,27 @@ async fn creates_whose_keys_become_known_together_are_recorded_pending_in_one_sa
     let first = saves.iter().position(|items| *items > 0).expect("items recorded as pending");
     assert_eq!(saves[first], 6, "{saves:?}");
     assert!(harness.state().pending().is_empty());
+}
+
+#[tokio::test]
+async fn deletes_wait_for_the_writes_of_the_kinds_theirs_depends_on() {
+    // A box renamed while its items are deleted: the items' deletes address them through their
+    // box (as Grafana's ruler deletes a group by its folder's title), so neither their
+    // preparation nor their deletes may start before the rename is done, at any parallelism.
+    let harness = Harness::new();
+    let plan = harness.plan(&two_boxes("")).await;
+    assert!(harness.apply(&plan, &parallelism(8)).await.succeeded());
+    harness.take_log();
+    let renamed = "[[batchy.box]]\nid = \"a\"\ntitle = \"A renamed\"\n\n[[batchy.box]]\nid = \"b\"\ntitle = \"B\"\n\n\
+                   [[batchy.item]]\nid = \"b1\"\nbox = \"b\"\n\n[[batchy.item]]\nid = \"b2\"\nbox = \"b\"\n\n\
+                   [[batchy.item]]\nid = \"b3\"\nbox = \"b\"\n";
+    let plan = harness.plan(renamed).await;
+    let report = harness.apply(&plan, &parallelism(8)).await;
+    assert!(report.succeeded(), "{report:?}");
+    let log = harness.take_log();
+    let rename = position(&log, "write box a");
+    assert!(rename < position(&log, "prepare deletes:a [a/a1 a/a2 a/a3]"), "{log:#?}");
+    for item in 1..=3 {
+        assert!(rename < position(&log, &format!("delete item a/a{item} with deletes:a")), "{log:#?}");
+    }
 }
