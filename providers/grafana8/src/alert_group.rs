@@ -1341,9 +1341,9 @@ impl Kind for AlertGroupHandler {
         let moved = current.is_some_and(|current| current.remote_id != new_id);
         if moved {
             // A group moved or renamed has no pending record under its new id: read it back
-            // at once, so that it is recorded (and saved) a round trip after its write rather
-            // than after its folder's whole batch — a kill in between would make the next run
-            // re-create it instead of finding it.
+            // at once (after its old place is cleared), so that it is recorded and saved a
+            // few round trips after its write rather than after its folder's whole batch — a
+            // kill in between would make the next run re-create it instead of finding it.
             let mut written: StoredGroup = self.client.get_json(&ruler_path(&[&folder_title, name]), &[]).await?;
             written.folder_uid = folder_uid;
             written.folder_title = folder_title;
