@@ -183,8 +183,7 @@ pub async fn apply(
     let mut batches = Batches::of(plan, providers);
     let mut scheduler = Scheduler::new(plan, providers, &batches);
     let secrets = SecretContext { salt: state.secret_salt().to_owned(), root: options.secrets_root.clone() };
-    let mut resolved: BTreeMap<ObjectId, RemoteObject> =
-        plan.known_remote.iter().map(|known| (known.id.clone(), known.remote.clone())).collect();
+    let mut resolved = ReferencedObjects::of(plan);
     let mut in_flight: tokio::task::JoinSet<TaskResult> = tokio::task::JoinSet::new();
     let mut running: BTreeMap<tokio::task::Id, Task> = BTreeMap::new();
     let parallelism = options.parallelism.max(1);
@@ -691,7 +690,7 @@ fn only_state_changes(action: &Action) -> bool {
 /// when the remote said no.
 fn conclude(
     state: &mut State,
-    resolved: &mut BTreeMap<ObjectId, RemoteObject>,
+    resolved: &mut ReferencedObjects,
     action: &Action,
     result: Result<(Option<RemoteObject>, Digests), HandlerError>,
     changes: &mut Changes,
@@ -703,7 +702,7 @@ fn conclude(
             changes.moved |= matches!((&action.remote, &written), (Some(before), Some(after)) if before.remote_id != after.remote_id);
             record(state, action, written.as_ref(), digests);
             if let Some(remote) = written {
-                resolved.insert(action.id.clone(), remote);
+                resolved.keep(&action.id, remote);
             }
             changes.state = true;
             Outcome::Done
@@ -963,13 +962,41 @@ fn check_plan(plan: &Plan, providers: &Providers, state: &State, options: &Apply
     Ok(())
 }
 
+/// The remote objects that actions' definitions refer to: those the plan knew, and those
+/// written since. Only objects some action refers to are kept: holding every written object
+/// (10,000 rule groups as JSON values at the bench's scale L) was the largest part of an
+/// apply's memory.
+struct ReferencedObjects {
+    referenced: std::collections::BTreeSet<ObjectId>,
+    objects: BTreeMap<ObjectId, RemoteObject>,
+}
+
+impl ReferencedObjects {
+    fn of(plan: &Plan) -> ReferencedObjects {
+        let referenced = plan
+            .actions
+            .iter()
+            .flat_map(|action| action.references.iter().map(|reference| action.id.sibling(reference)))
+            .collect();
+        let objects = plan.known_remote.iter().map(|known| (known.id.clone(), known.remote.clone())).collect();
+        ReferencedObjects { referenced, objects }
+    }
+
+    /// Keeps what `id` was written as, if an action refers to it.
+    fn keep(&mut self, id: &ObjectId, remote: RemoteObject) {
+        if self.referenced.contains(id) {
+            self.objects.insert(id.clone(), remote);
+        }
+    }
+}
+
 /// The remote objects an action's definition refers to, as far as they are known now.
-fn references_of(action: &Action, resolved: &BTreeMap<ObjectId, RemoteObject>) -> BTreeMap<LocalRef, RemoteObject> {
+fn references_of(action: &Action, resolved: &ReferencedObjects) -> BTreeMap<LocalRef, RemoteObject> {
     action
         .references
         .iter()
         .filter_map(|reference| {
-            resolved.get(&action.id.sibling(reference)).map(|remote| (reference.clone(), remote.clone()))
+            resolved.objects.get(&action.id.sibling(reference)).map(|remote| (reference.clone(), remote.clone()))
         })
         .collect()
 }
