@@ -130,15 +130,7 @@ pub fn plan(
                             location: definition.location(),
                         });
                     }
-                    let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                    if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                        return Err(PlanError::AdoptionClash {
-                            key,
-                            first,
-                            second: id.clone(),
-                            location: definition.location(),
-                        });
-                    }
+                    claim_adoption(&mut adopted_by, id, key.clone(), definition)?;
                     if state.is_pending(id, &key) {
                         resumed.insert(id.clone());
                     }
@@ -217,15 +209,7 @@ pub fn plan(
                                 .unique_key_clash(&desired, remote)
                                 .map_err(|error| PlanError::Definition(definition.field_error(&error)))?;
                             let key = remote.adoption_key.clone().unwrap_or_else(|| remote.remote_id.clone());
-                            let slot = (id.provider.clone(), id.kind.clone(), key.clone());
-                            if let Some(first) = adopted_by.insert(slot, id.clone()) {
-                                return Err(PlanError::AdoptionClash {
-                                    key,
-                                    first,
-                                    second: id.clone(),
-                                    location: definition.location(),
-                                });
-                            }
+                            claim_adoption(&mut adopted_by, id, key, definition)?;
                             Resource::Adoptable { local: definition, remote: remote.clone() }
                         }
                     }
@@ -665,6 +649,23 @@ struct InstanceResolver<'a, 'r, 'd> {
 impl Resolver for InstanceResolver<'_, '_, '_> {
     fn resolve(&self, reference: &LocalRef) -> Option<Resolved<'_>> {
         self.resolver.resolve_id(&ObjectId::new(self.instance, &reference.kind, &reference.local_id))
+    }
+}
+
+/// Records that `id` adopts the remote object with adoption key `key`; two definitions of one
+/// kind adopting the same remote object is an error at the second.
+fn claim_adoption(
+    adopted_by: &mut BTreeMap<(String, String, String), ObjectId>,
+    id: &ObjectId,
+    key: String,
+    definition: &Definition,
+) -> Result<(), PlanError> {
+    let slot = (id.provider.clone(), id.kind.clone(), key.clone());
+    match adopted_by.insert(slot, id.clone()) {
+        Some(first) => {
+            Err(PlanError::AdoptionClash { key, first, second: id.clone(), location: definition.location() })
+        }
+        None => Ok(()),
     }
 }
 

@@ -276,29 +276,33 @@ impl FolderKind {
             // Grafana 8.5.4 deletes a folder's library panels with it, or refuses (403) when
             // one is in use (pkg/api/folder.go:92-96, libraryelements/database.go:686-730).
             let folder_filter = chunk.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-            let mut received: u64 = 0;
-            for page in 1.. {
-                let query = [
-                    ("folderFilter", folder_filter.clone()),
-                    ("perPage", LIBRARY_PAGE.to_string()),
-                    ("page", page.to_string()),
-                ];
-                let answer: LibraryElements =
-                    self.client.get(&["api", "library-elements"], &query).await?.parse("GET /api/library-elements")?;
-                let total = answer.result.total_count;
-                let Some(elements) = answer.result.elements.filter(|elements| !elements.is_empty()) else { break };
-                // Counted as received: the count may include elements the list leaves out.
-                received += elements.len() as u64;
-                for element in elements {
-                    let name = element.name.unwrap_or_default();
-                    held.add(element.meta.folder_uid.unwrap_or_default(), format!("library panel `{name}`"));
-                }
-                if received >= total {
-                    break;
-                }
+            for element in self.library_elements(Some(folder_filter)).await? {
+                let name = element.name.unwrap_or_default();
+                held.add(element.meta.folder_uid.unwrap_or_default(), format!("library panel `{name}`"));
             }
         }
         Ok(held)
+    }
+
+    /// Every library element, or those of the folders whose ids `folder_filter` lists
+    /// (comma-separated), read page by page until the answer's total count is received.
+    async fn library_elements(&self, folder_filter: Option<String>) -> Result<Vec<LibraryElement>, HandlerError> {
+        let mut found = Vec::new();
+        for page in 1.. {
+            let mut query = vec![("perPage", LIBRARY_PAGE.to_string()), ("page", page.to_string())];
+            query.extend(folder_filter.clone().map(|filter| ("folderFilter", filter)));
+            let answer: LibraryElements =
+                self.client.get(&["api", "library-elements"], &query).await?.parse("GET /api/library-elements")?;
+            let total = answer.result.total_count;
+            let Some(elements) = answer.result.elements.filter(|elements| !elements.is_empty()) else { break };
+            found.extend(elements);
+            // Counted as received, not as asked for: a server may cap the page size, and the
+            // count may include elements the list leaves out (then an empty page ends it).
+            if found.len() as u64 >= total {
+                break;
+            }
+        }
+        Ok(found)
     }
 
     /// What the ruler has in the folder titled `title`, in a few words per group.
@@ -518,36 +522,20 @@ impl Kind for FolderKind {
         &self,
         remote_ids: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
-        const PER_PAGE: u64 = 1000;
         let mut held: BTreeMap<String, Vec<LinkedObject>> = BTreeMap::new();
-        let mut received: u64 = 0;
-        for page in 1.. {
-            let answer: LibraryElements = self
-                .client
-                .get(&["api", "library-elements"], &[("perPage", PER_PAGE.to_string()), ("page", page.to_string())])
-                .await?
-                .parse("GET /api/library-elements")?;
-            let total = answer.result.total_count;
-            let Some(elements) = answer.result.elements.filter(|elements| !elements.is_empty()) else { break };
-            // Counted as received, not as asked for: a server may cap the page size.
-            received += elements.len() as u64;
-            for element in elements {
-                let Some(folder) = element.meta.folder_uid.filter(|folder| remote_ids.contains(folder)) else {
-                    continue;
-                };
-                // kind 1 is a panel, 2 a variable (libraryelements/models.go).
-                let kind = if element.kind == Some(2) { "library_variable" } else { "library_panel" };
-                held.entry(folder).or_default().push(LinkedObject {
-                    kind: kind.to_owned(),
-                    remote_id: element.uid.clone(),
-                    title: element.name,
-                    uid: Some(element.uid),
-                    managed_as: None,
-                });
-            }
-            if received >= total {
-                break;
-            }
+        for element in self.library_elements(None).await? {
+            let Some(folder) = element.meta.folder_uid.filter(|folder| remote_ids.contains(folder)) else {
+                continue;
+            };
+            // kind 1 is a panel, 2 a variable (libraryelements/models.go).
+            let kind = if element.kind == Some(2) { "library_variable" } else { "library_panel" };
+            held.entry(folder).or_default().push(LinkedObject {
+                kind: kind.to_owned(),
+                remote_id: element.uid.clone(),
+                title: element.name,
+                uid: Some(element.uid),
+                managed_as: None,
+            });
         }
         Ok(held)
     }
