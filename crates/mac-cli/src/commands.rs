@@ -165,8 +165,10 @@ fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
         // Files stay references: their JSON is read again, identically, when the output is
         // planned, and may hold `null`, which TOML cannot.
         match project.providers.handler(&definition.id.provider, &definition.id.kind) {
-            Some(handler) => table.extend(mac_core::project::fields_as_written(&definition.fields, handler.as_ref())),
-            None => table.extend(definition.fields.clone()),
+            Some(handler) => {
+                table.extend(mac_core::project::fields_as_written(&definition.fields.to_map(), handler.as_ref()))
+            }
+            None => table.extend(definition.fields.to_map()),
         }
         let kinds = document.entry(provider).or_insert_with(|| serde_json::json!({}));
         if let Some(kinds) = kinds.as_object_mut()

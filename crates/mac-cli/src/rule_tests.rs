@@ -63,7 +63,8 @@ pub fn run(config: &Config<'_>, definitions: &[Definition], providers: &Provider
     if !files.is_empty() {
         let promtool = promtool::find(config.promtool)?;
         let mut unit_tests = UnitTests::new(promtool, &rule_files(&groups)?)?;
-        let rule_count: usize = groups.iter().map(|group| group.view.rule_count(&group.definition.fields)).sum();
+        let rule_count: usize =
+            groups.iter().map(|group| group.view.rule_count(&group.definition.fields.to_map())).sum();
         writeln!(
             out,
             "Rules under test: {} group(s), {rule_count} rule(s), rendered as mac apply writes them.",
@@ -129,8 +130,9 @@ pub fn run(config: &Config<'_>, definitions: &[Definition], providers: &Provider
 /// One report per system whose rules are translated into PromQL (by its name), comparing its
 /// rules with the alerting rules Prometheus evaluates.
 fn twin_reports(viewed: &[Viewed<'_>], groups: &[&Viewed<'_>]) -> Vec<twins::Report> {
-    let alert_rules =
-        |viewed: &Viewed<'_>| viewed.view.alert_rules(&viewed.definition.id.local_id, &viewed.definition.fields);
+    let alert_rules = |viewed: &Viewed<'_>| {
+        viewed.view.alert_rules(&viewed.definition.id.local_id, &viewed.definition.fields.to_map())
+    };
     let prometheus: Vec<AlertRule> = groups.iter().flat_map(|group| alert_rules(group)).collect();
     let mut translated: BTreeMap<&str, (TranslatedSystem, Vec<AlertRule>)> = BTreeMap::new();
     for viewed in viewed {
@@ -152,8 +154,9 @@ fn rule_files(groups: &[&Viewed<'_>]) -> anyhow::Result<BTreeMap<String, BTreeMa
     }
     let mut files: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for ((instance, kind), groups) in by_kind {
+        let fields: Vec<Fields> = groups.iter().map(|group| group.definition.fields.to_map()).collect();
         let definitions: Vec<(&str, &Fields)> =
-            groups.iter().map(|group| (group.definition.id.local_id.as_str(), &group.definition.fields)).collect();
+            groups.iter().zip(&fields).map(|(group, fields)| (group.definition.id.local_id.as_str(), fields)).collect();
         let rendered = groups[0]
             .view
             .rule_files(&definitions)

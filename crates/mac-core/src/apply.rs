@@ -17,7 +17,7 @@ use crate::provider::{
     Batch, BatchMember, DesiredObject, Handler, HandlerError, HandlerErrorKind, Parked, Prepared, Providers, Resolved,
     Resolver, Written,
 };
-use crate::refs::substitute;
+use crate::refs::substitute_in;
 use crate::state::{State, StateEntry, StateError, StateStore};
 
 /// How to apply.
@@ -306,7 +306,7 @@ pub async fn apply(
                 let Some(desired) = &action.desired else { continue };
                 let references = references_of(action, &resolved);
                 let resolver = KnownReferences(&references);
-                let Ok(fields) = substitute(&desired.fields, &resolver) else { continue };
+                let Ok(fields) = substitute_in(&desired.fields, &resolver) else { continue };
                 let desired = DesiredObject { id: desired.id.clone(), fields };
                 if let Some(key) = handler.adoption_key(&desired, &resolver) {
                     late_keys.push(crate::state::PendingCreate { id: action.id.clone(), adoption_key: key });
@@ -1038,7 +1038,7 @@ impl Work {
             Operation::Delete | Operation::Forget | Operation::Move => false,
         };
         let desired = action.desired.as_ref().filter(|_| writes).map(|desired| {
-            substitute(&desired.fields, &KnownReferences(references))
+            substitute_in(&desired.fields, &KnownReferences(references))
                 .map(|fields| DesiredObject { id: desired.id.clone(), fields })
                 .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))
         });
@@ -1060,7 +1060,7 @@ async fn execute(
         let desired = desired.ok_or_else(|| missing("desired object"))??;
         // Secret values exist only here, on their way to the remote.
         let (fields, digests) =
-            crate::secrets::reveal(desired.fields, &handler.secret_fields(), &secrets.salt, &secrets.root)
+            crate::secrets::reveal_in(desired.fields, &handler.secret_fields(), &secrets.salt, &secrets.root)
                 .map_err(|err| HandlerError::new(crate::HandlerErrorKind::Invalid, err.to_string()))?;
         Ok((DesiredObject { id: desired.id, fields }, digests))
     };

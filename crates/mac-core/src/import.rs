@@ -113,7 +113,7 @@ impl Imported {
     fn references(&self, providers: &Providers) -> BTreeSet<LocalRef> {
         let mut references: BTreeSet<LocalRef> = providers
             .handler(&self.id.provider, &self.id.kind)
-            .map(|handler| handler.references(&self.fields))
+            .map(|handler| handler.references(&crate::JsonText::from_map(&self.fields)))
             .unwrap_or_default()
             .into_iter()
             .map(|(_, reference)| reference)

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use crate::json_text::JsonText;
 use crate::object::{Definition, ObjectId};
 use crate::provider::{Handler, KeyReference, Providers};
 use crate::source::SourceError;
@@ -42,10 +43,12 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
     for (_, reference) in &wanted {
         key_fields.entry(reference.kind.as_str()).or_default().insert(reference.key_field.as_str());
     }
-    let mut by_key: BTreeMap<(&str, &str, &str, &str), Vec<&ObjectId>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(&str, &str, &str, String), Vec<&ObjectId>> = BTreeMap::new();
     for definition in definitions.iter() {
-        for key_field in key_fields.get(definition.id.kind.as_str()).into_iter().flatten() {
-            if let Some(Value::String(key)) = definition.fields.get(*key_field) {
+        let Some(wanted_fields) = key_fields.get(definition.id.kind.as_str()) else { continue };
+        let mut fields = definition.fields.to_map();
+        for key_field in wanted_fields {
+            if let Some(Value::String(key)) = fields.remove(*key_field) {
                 by_key
                     .entry((&definition.id.provider, &definition.id.kind, key_field, key))
                     .or_default()
@@ -60,7 +63,7 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
             definition.id.provider.as_str(),
             reference.kind.as_str(),
             reference.key_field.as_str(),
-            reference.key.as_str(),
+            reference.key.clone(),
         );
         match by_key.get(&slot).map(Vec::as_slice) {
             None | Some([]) => {}
@@ -89,13 +92,11 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
     }
     for (index, pointer, generic) in rewrites {
         let fields = &mut definitions[index].fields;
-        let mut value = Value::Object(std::mem::take(fields));
+        let mut value = fields.to_value();
         if let Some(slot) = value.pointer_mut(&pointer) {
             *slot = generic;
         }
-        if let Value::Object(map) = value {
-            *fields = map;
-        }
+        *fields = JsonText::from_value(&value);
     }
     problems
 }
@@ -119,21 +120,24 @@ pub fn unresolved_hint<'d>(
     else {
         return String::new();
     };
-    let mut defined: Vec<(&str, &str)> = definitions
+    let mut defined: Vec<(&str, String)> = definitions
         .filter(|other| other.id.provider == definition.id.provider && other.id.kind == reference.kind)
-        .filter_map(|other| Some((other.id.local_id.as_str(), other.fields.get(&reference.key_field)?.as_str()?)))
+        .filter_map(|other| match other.fields.to_map().remove(&reference.key_field) {
+            Some(Value::String(key)) => Some((other.id.local_id.as_str(), key)),
+            _ => None,
+        })
         .collect();
-    defined.sort_unstable_by(|a, b| a.1.cmp(b.1));
-    let closest = crate::suggest::did_you_mean(&reference.key, defined.iter().map(|(_, key)| *key));
+    defined.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    let closest = crate::suggest::did_you_mean(&reference.key, defined.iter().map(|(_, key)| key.as_str()));
     // The handler may have suggested the same name from what the server has.
     let already_suggested = closest.is_some_and(|key| message.contains(&format!("did you mean `{key}`")));
     let example_id = closest
-        .and_then(|key| defined.iter().find(|(_, defined_key)| *defined_key == key))
+        .and_then(|key| defined.iter().find(|(_, defined_key)| defined_key == key))
         .map_or("ID", |(local_id, _)| *local_id);
     let listed = if defined.is_empty() {
         "none".to_owned()
     } else {
-        defined.iter().map(|(_, key)| *key).collect::<Vec<_>>().join(", ")
+        defined.iter().map(|(_, key)| key.as_str()).collect::<Vec<_>>().join(", ")
     };
     format!(
         ", and no `{kind}` of this project has {field} `{key}`{hint} (defined here: {listed}). \

@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use async_trait::async_trait;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
+use crate::json_text::JsonText;
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::provider::{
     Batch, BatchMember, Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs,
@@ -291,6 +292,16 @@ pub fn parse_definition<T: serde::de::DeserializeOwned>(fields: &Fields) -> Resu
     parse_resolved(fields, &NothingResolves)
 }
 
+/// A definition's fields as `T` straight from their text, when they hold no generic reference
+/// and parse: most definitions. `None` sends the caller the long way, through a tree (to
+/// replace references, or to name the failing field).
+fn parse_plain<T: DeserializeOwned>(fields: &JsonText) -> Option<T> {
+    if fields.may_have_key("ref") {
+        return None;
+    }
+    fields.parse().ok()
+}
+
 /// A definition's fields as `T`, generic references replaced through `refs` first; a
 /// malformed `{ ref = … }` is reported as such, not as the type error it would cause.
 fn parse_resolved<T: serde::de::DeserializeOwned>(fields: &Fields, refs: &dyn Resolver) -> Result<T, FieldError> {
@@ -367,19 +378,27 @@ impl Resolver for NothingResolves {
 
 impl<K: Kind> Typed<K> {
     /// A definition's fields as the kind's type, references resolved through `refs`.
-    fn parse_desired(&self, fields: &Fields, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
-        parse_resolved(fields, refs)
+    fn parse_desired(&self, fields: &JsonText, refs: &dyn Resolver) -> Result<K::Desired, FieldError> {
+        match parse_plain(fields) {
+            Some(typed) => Ok(typed),
+            None => parse_resolved(&fields.to_map(), refs),
+        }
     }
 
     /// A definition's fields as the kind's type, before anything resolves (offline checks).
-    fn parse_offline(&self, fields: &Fields) -> Result<K::Desired, FieldError> {
-        parse_definition(fields)
+    fn parse_offline(&self, fields: &JsonText) -> Result<K::Desired, FieldError> {
+        match parse_plain(fields) {
+            Some(typed) => Ok(typed),
+            None => parse_definition(&fields.to_map()),
+        }
     }
 
     /// A remote object's fields as the kind's type; `None` when they do not parse (an answer
     /// of a shape the kind does not know: the caller falls back to what needs no fields).
     fn parse_remote<'a>(&self, remote: &'a RemoteObject) -> Result<Remote<'a, K::Remote>, String> {
-        K::Remote::deserialize(&*remote.fields)
+        remote
+            .fields
+            .parse::<K::Remote>()
             .map(|fields| Remote { object: remote, fields })
             .map_err(|err| err.to_string())
     }
@@ -416,7 +435,7 @@ impl<K: Kind> Typed<K> {
     fn comparable_forms(
         &self,
         id: &ObjectId,
-        fields: &Fields,
+        fields: &JsonText,
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
         context: &PreparedContext,
@@ -427,7 +446,9 @@ impl<K: Kind> Typed<K> {
         let observed = match remote.map(|remote| self.parse_remote(remote)) {
             None => None,
             Some(Ok(remote)) => Some(Observed::Typed(self.0.observed_for(&remote, &comparable))),
-            Some(Err(message)) => remote.map(|remote| Observed::Unreadable(unreadable(message, &remote.fields))),
+            Some(Err(message)) => {
+                remote.map(|remote| Observed::Unreadable(unreadable(message, &remote.fields.to_value())))
+            }
         };
         Ok((comparable, observed))
     }
@@ -460,12 +481,12 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 
 #[async_trait]
 impl<K: Kind> Handler for Typed<K> {
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>> {
+    fn validate(&self, fields: &JsonText) -> Result<(), Vec<FieldError>> {
         let desired = self.parse_offline(fields).map_err(|err| vec![err])?;
         self.0.validate(&desired)
     }
 
-    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)> {
+    fn validate_together(&self, definitions: &[(&ObjectId, &JsonText)]) -> Vec<(usize, FieldError)> {
         // Every definition passed `validate`, so each parses; one that does not is skipped.
         let parsed: Vec<(usize, &ObjectId, K::Desired)> =
             crate::parallel::in_order(definitions, 64, |(_, fields)| self.parse_offline(fields).ok())
@@ -477,7 +498,7 @@ impl<K: Kind> Handler for Typed<K> {
         self.0.validate_together(&typed).into_iter().map(|(position, error)| (parsed[position].0, error)).collect()
     }
 
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)> {
+    fn references(&self, fields: &JsonText) -> Vec<(String, LocalRef)> {
         let mut references = self.parse_offline(fields).map(|desired| self.0.references(&desired)).unwrap_or_default();
         // A field given by a generic reference reads as the placeholder here: the engine
         // finds that reference itself.
@@ -485,7 +506,7 @@ impl<K: Kind> Handler for Typed<K> {
         references
     }
 
-    fn key_references(&self, fields: &Fields) -> Vec<KeyReference> {
+    fn key_references(&self, fields: &JsonText) -> Vec<KeyReference> {
         self.parse_offline(fields).map(|desired| self.0.key_references(&desired)).unwrap_or_default()
     }
 
@@ -494,11 +515,11 @@ impl<K: Kind> Handler for Typed<K> {
         let key = self.0.unique_key(&desired.id, &typed).filter(|key| !is_placeholder(key))?;
         // A key that changes with what an unresolved reference stands for (a title given by
         // a reference, slugged) is no key: compare it with another stand-in.
-        let references = crate::refs::find_refs(&desired.fields).ok()?;
+        let references = crate::refs::find_refs_in(&desired.fields).ok()?;
         if references.is_empty() {
             return Some(key);
         }
-        let mut other = Value::Object(desired.fields.clone());
+        let mut other = desired.fields.to_value();
         for reference in &references {
             if let Some(slot) = other.pointer_mut(&reference.pointer) {
                 *slot = Value::String("another value".to_owned());
@@ -551,7 +572,7 @@ impl<K: Kind> Handler for Typed<K> {
     fn differences(
         &self,
         id: &ObjectId,
-        fields: &Fields,
+        fields: &JsonText,
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
         context: &PreparedContext,
@@ -570,7 +591,7 @@ impl<K: Kind> Handler for Typed<K> {
     fn observed(&self, remote: &RemoteObject) -> Value {
         match self.parse_remote(remote) {
             Ok(typed) => to_value(&self.0.observed(&typed)),
-            Err(message) => unreadable(message, &remote.fields),
+            Err(message) => unreadable(message, &remote.fields.to_value()),
         }
     }
 
@@ -777,8 +798,8 @@ mod tests {
         }
     }
 
-    fn fields(value: Value) -> Fields {
-        value.as_object().cloned().unwrap_or_default()
+    fn fields(value: Value) -> JsonText {
+        JsonText::from_value(&value)
     }
 
     fn remote(fields: Value) -> RemoteObject {

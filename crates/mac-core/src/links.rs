@@ -137,7 +137,7 @@ pub(crate) fn check_deletes(
                     let named = action
                         .desired
                         .as_ref()
-                        .is_some_and(|desired| desired.fields.values().any(|value| mentions(value, names)));
+                        .is_some_and(|desired| desired.fields.to_map().values().any(|value| mentions(value, names)));
                     recorded && !named
                 };
                 let linked = LinkedObject {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json_text::JsonText;
 use crate::source::{Document, Location, SourceError};
 
 /// The identity of a managed object: which provider instance, which kind, which local id.
@@ -102,7 +103,9 @@ impl FieldError {
 #[derive(Debug, Clone)]
 pub struct Definition {
     pub id: ObjectId,
-    pub fields: Fields,
+    /// As compact JSON text ([`JsonText`]): a plan holds every definition, and its actions
+    /// share these texts rather than copies.
+    pub fields: JsonText,
     origin: Origin,
     /// The `[[use]]` sites that produced it from a template, outermost first.
     via: Vec<Location>,
@@ -129,7 +132,13 @@ enum Origin {
 impl Definition {
     /// A definition read from `document` at the table `pointer`.
     pub fn from_document(id: ObjectId, fields: Fields, document: Arc<Document>, pointer: String) -> Definition {
-        Definition { id, fields, origin: Origin::Document { document, pointer }, via: Vec::new(), protect: false }
+        Definition {
+            id,
+            fields: JsonText::from_map(&fields),
+            origin: Origin::Document { document, pointer },
+            via: Vec::new(),
+            protect: false,
+        }
     }
 
     /// Records the template uses that produced this definition.
@@ -153,7 +162,13 @@ impl Definition {
 
     /// A definition built in code; `location` is what errors about it will name.
     pub fn new(id: ObjectId, fields: Fields, location: Location) -> Definition {
-        Definition { id, fields, origin: Origin::Code(location), via: Vec::new(), protect: false }
+        Definition {
+            id,
+            fields: JsonText::from_map(&fields),
+            origin: Origin::Code(location),
+            via: Vec::new(),
+            protect: false,
+        }
     }
 
     /// A definition built in code from a provider's typed definition (a kind's
@@ -212,9 +227,10 @@ pub struct RemoteObject {
     /// [`crate::Handler::adoption_key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption_key: Option<String>,
-    /// Shared: the planner, the plan's actions and the references it resolves hold the same
-    /// fields as the observation they came from, not copies.
-    pub fields: Arc<Value>,
+    /// As compact JSON text ([`JsonText`]), shared: the planner, the plan's actions and the
+    /// references it resolves hold the same fields as the observation they came from, not
+    /// copies, and a kind parses its typed form straight from the text.
+    pub fields: JsonText,
     /// Ids the remote assigned to parts of the object (a rule group's rule uids, by rule
     /// key), when the remote will not let the client choose them. Recorded in state, and
     /// given back to the handler with the observed object, so parts keep their identity

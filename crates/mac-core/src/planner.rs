@@ -2,7 +2,6 @@
 //! remembers and what the remote systems have ([`crate::plan::Observed`]), to the actions that
 //! reconcile them ([`crate::plan::Plan`]).
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,13 +9,14 @@ use serde_json::Value;
 
 use crate::diff::{Difference, FieldChange, diff_items};
 use crate::graph::topological_order;
+use crate::json_text::JsonText;
 use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
 use crate::plan::{
     Action, Fingerprint, KindContext, KnownRemote, Observed, Operation, PLAN_FORMAT, Plan, PlanError, PlanOptions,
 };
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, FieldError, Handler, PreparedContext, Providers, Resolved, Resolver};
-use crate::refs::substitute;
+use crate::refs::substitute_in;
 use crate::state::{PendingCreate, State, definition_hash};
 
 /// Plans the reconciliation of `definitions` against `state` and `observed`.
@@ -515,17 +515,14 @@ fn write_action(
     let handler = kinded.handler;
     let instance_resolver = InstanceResolver { resolver, instance: &id.provider };
     // Copied only to replace references or leave secrets out: most definitions have neither.
-    let has_references = crate::refs::find_refs(&local.fields).map_or(true, |found| !found.is_empty());
-    let fields = match has_references {
-        true => Cow::Owned(
-            substitute(&local.fields, &instance_resolver)
-                .map_err(|source| PlanError::Reference { id: id.clone(), source })?,
-        ),
-        false => Cow::Borrowed(&local.fields),
-    };
+    let fields = substitute_in(&local.fields, &instance_resolver)
+        .map_err(|source| PlanError::Reference { id: id.clone(), source })?;
     let secret_fields = handler.secret_fields();
-    let fields =
-        if secret_fields.is_empty() { fields } else { Cow::Owned(crate::secrets::strip(&fields, &secret_fields)) };
+    let fields = if secret_fields.is_empty() {
+        fields
+    } else {
+        JsonText::from_map(&crate::secrets::strip(&fields.to_map(), &secret_fields))
+    };
     let compared = match kinded.context {
         Some(Ok(context)) => handler.differences(id, &fields, remote, &instance_resolver, context),
         Some(Err(error)) => Err(error.clone()),
@@ -548,7 +545,8 @@ fn write_action(
     let items = if matches!(operation, Operation::Update | Operation::Adopt) { difference.items } else { Vec::new() };
     // Hashed only for a change: most objects of a large plan are unchanged, and hashing is
     // not free.
-    let applied_hash = (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields));
+    let applied_hash =
+        (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields.to_map()));
     let drift = operation == Operation::Update
         && !changes.is_empty()
         && recorded_hash.is_some()
@@ -593,7 +591,7 @@ fn write_action(
         remote: remote.cloned(),
         depends_on: Vec::new(),
         references: references.into_iter().collect(),
-        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_hash(&local.fields))),
+        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_hash(&local.fields.to_map()))),
         adoption_key,
         resumed: false,
         protect: local.protect,

@@ -12,9 +12,8 @@ use serde_json::{Map, Value};
 
 use crate::backend::StateSettings;
 use crate::graph::topological_order;
-use crate::object::{Definition, Fields, LocalRef, ObjectId};
+use crate::object::{Definition, LocalRef, ObjectId};
 use crate::provider::{ProviderSettings, Providers, Registry, SettingsError};
-use crate::refs::find_refs;
 use crate::source::{Document, Location, SourceError, push_pointer};
 use crate::state::{FileStateStore, StateStore};
 
@@ -679,10 +678,13 @@ fn embed_files(
 /// the definitions it reads: a library user calls it before planning such a definition.
 pub fn read_file_fields(definition: &mut Definition, providers: &Providers, root: &Path) -> Result<(), SourceError> {
     let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { return Ok(()) };
-    embed_file_fields(&mut definition.fields, handler.as_ref(), root).map_err(|error| match error {
+    let mut fields = definition.fields.to_map();
+    embed_file_fields(&mut fields, handler.as_ref(), root).map_err(|error| match error {
         FileFieldError::Unreadable { field_pointer, message } => definition.error(&field_pointer, message),
         FileFieldError::Invalid(error) => error,
-    })
+    })?;
+    definition.fields = crate::JsonText::from_map(&fields);
+    Ok(())
 }
 
 /// Why a file field could not be embedded.
@@ -806,7 +808,7 @@ fn check_together(definitions: &[Definition], providers: &Providers, problems: &
     }
     for ((instance, kind), of_kind) in by_kind {
         let Some(handler) = providers.handler(instance, kind) else { continue };
-        let pairs: Vec<(&ObjectId, &Fields)> =
+        let pairs: Vec<(&ObjectId, &crate::JsonText)> =
             of_kind.iter().map(|definition| (&definition.id, &definition.fields)).collect();
         for (index, error) in handler.validate_together(&pairs) {
             if let Some(definition) = of_kind.get(index) {
@@ -828,7 +830,7 @@ fn check_fields(
         problems.extend(errors.iter().map(|error| definition.field_error(error)));
         return;
     }
-    if let Err(error) = crate::secrets::secret_refs(&definition.fields, &handler.secret_fields()) {
+    if let Err(error) = crate::secrets::secret_refs_in(&definition.fields, &handler.secret_fields()) {
         problems.push(definition.error(&error.pointer, error.message));
         return;
     }
@@ -862,7 +864,8 @@ pub fn dependencies(
     handler: &dyn crate::Handler,
 ) -> Result<Vec<(String, LocalRef)>, crate::FieldError> {
     let mut references = handler.references(&definition.fields);
-    references.extend(find_refs(&definition.fields)?.into_iter().map(|found| (found.pointer, found.target)));
+    references
+        .extend(crate::refs::find_refs_in(&definition.fields)?.into_iter().map(|found| (found.pointer, found.target)));
     Ok(references)
 }
 

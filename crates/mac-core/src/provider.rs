@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json_text::JsonText;
 pub use crate::object::FieldError;
 use crate::object::{Fields, LocalRef, ObjectId, RemoteObject};
 use crate::relation::{LinkedObject, Links, Relation};
@@ -201,7 +202,8 @@ impl KindSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DesiredObject {
     pub id: ObjectId,
-    pub fields: Fields,
+    /// As compact JSON text, shared with the definition when nothing was replaced.
+    pub fields: JsonText,
 }
 
 /// What a reference points at, as far as is known.
@@ -287,19 +289,19 @@ pub trait Provider: Send + Sync {
 #[async_trait]
 pub trait Handler: Send + Sync + fmt::Debug {
     /// Checks a definition's fields offline; each problem names its field.
-    fn validate(&self, fields: &Fields) -> Result<(), Vec<FieldError>>;
+    fn validate(&self, fields: &JsonText) -> Result<(), Vec<FieldError>>;
 
     /// Checks an instance's definitions of this kind together (a title unique across them),
     /// once each passed `validate`: each problem with its definition's index.
-    fn validate_together(&self, definitions: &[(&ObjectId, &Fields)]) -> Vec<(usize, FieldError)>;
+    fn validate_together(&self, definitions: &[(&ObjectId, &JsonText)]) -> Vec<(usize, FieldError)>;
 
     /// The objects this one needs first, named other than by a generic `{ ref = … }`, each
     /// with the pointer of the field that names it.
-    fn references(&self, fields: &Fields) -> Vec<(String, LocalRef)>;
+    fn references(&self, fields: &JsonText) -> Vec<(String, LocalRef)>;
 
     /// Fields naming another object by a natural key (see [`KeyReference`]); such a field must
     /// also accept the generic reference the loader puts in its place.
-    fn key_references(&self, fields: &Fields) -> Vec<KeyReference>;
+    fn key_references(&self, fields: &JsonText) -> Vec<KeyReference>;
 
     /// Another key the remote keeps unique (a folder's title slug), compared between would-be
     /// creates and unclaimed remote objects; `None` when there is none.
@@ -346,7 +348,7 @@ pub trait Handler: Send + Sync + fmt::Debug {
     fn differences(
         &self,
         id: &ObjectId,
-        fields: &Fields,
+        fields: &JsonText,
         remote: Option<&RemoteObject>,
         refs: &dyn Resolver,
         context: &PreparedContext,

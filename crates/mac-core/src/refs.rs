@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::json_text::JsonText;
 use crate::object::{Fields, LocalRef};
 use crate::provider::{FieldError, KNOWN_AFTER_APPLY, Resolved, Resolver};
 use crate::source::push_pointer;
@@ -19,6 +20,15 @@ pub struct FieldRef {
     pub target: LocalRef,
     /// The referenced object's remote field; `None` means its remote id.
     pub field: Option<String>,
+}
+
+/// [`find_refs`] of fields kept as text: no tree is built for the text of fields that name
+/// no `ref` key, most of them.
+pub fn find_refs_in(fields: &JsonText) -> Result<Vec<FieldRef>, FieldError> {
+    if !fields.may_have_key("ref") {
+        return Ok(Vec::new());
+    }
+    find_refs(&fields.to_map())
 }
 
 /// Finds every generic reference in `fields`. A table with a `ref` key and at most a `field`
@@ -107,6 +117,14 @@ impl ResolveError {
     }
 }
 
+/// [`substitute`] of fields kept as text: fields without references are shared, not copied.
+pub fn substitute_in(fields: &JsonText, refs: &dyn Resolver) -> Result<JsonText, ResolveError> {
+    if find_refs_in(fields).map_or(true, |found| found.is_empty()) {
+        return Ok(fields.clone());
+    }
+    substitute(&fields.to_map(), refs).map(|substituted| JsonText::from_map(&substituted))
+}
+
 /// Replaces every reference in `fields` with its value.
 pub fn substitute(fields: &Fields, refs: &dyn Resolver) -> Result<Fields, ResolveError> {
     let Ok(found) = find_refs(fields) else {
@@ -125,8 +143,8 @@ pub fn substitute(fields: &Fields, refs: &dyn Resolver) -> Result<Fields, Resolv
             Some(Resolved::Pending) => Value::String(KNOWN_AFTER_APPLY.to_owned()),
             Some(Resolved::Known(remote)) => match &reference.field {
                 None => Value::String(remote.remote_id.clone()),
-                Some(field) => match remote.fields.get(field) {
-                    Some(found) => found.clone(),
+                Some(field) => match remote.fields.to_map().remove(field) {
+                    Some(found) => found,
                     None => {
                         return Err(ResolveError::MissingField {
                             pointer: reference.pointer,

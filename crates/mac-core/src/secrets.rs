@@ -12,6 +12,7 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::json_text::JsonText;
 use crate::object::{Definition, Fields, ObjectId};
 use crate::provider::{FieldError, Providers};
 use crate::secret::{SecretError, SecretRef};
@@ -70,6 +71,14 @@ fn secret_values<'a>(fields: &'a Fields, patterns: &[&str]) -> Vec<(String, &'a 
     found
 }
 
+/// [`secret_refs`] of fields kept as text: a kind without secret fields parses nothing.
+pub fn secret_refs_in(fields: &JsonText, patterns: &[&str]) -> Result<Vec<(String, SecretRef)>, FieldError> {
+    if patterns.is_empty() {
+        return Ok(Vec::new());
+    }
+    secret_refs(&fields.to_map(), patterns)
+}
+
 /// The secret references in `fields`; a secret written inline is an error at its field.
 pub fn secret_refs(fields: &Fields, patterns: &[&str]) -> Result<Vec<(String, SecretRef)>, FieldError> {
     secret_values(fields, patterns)
@@ -106,7 +115,7 @@ pub fn digest_definitions(
     for definition in definitions {
         let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
         let patterns = handler.secret_fields();
-        let references = match secret_refs(&definition.fields, &patterns) {
+        let references = match secret_refs_in(&definition.fields, &patterns) {
             Ok(references) => references,
             Err(error) => {
                 problems.push(definition.error(&error.pointer, error.message));
@@ -142,6 +151,21 @@ pub fn strip(fields: &Fields, patterns: &[&str]) -> Fields {
         Value::Object(map) => map,
         _ => fields.clone(),
     }
+}
+
+/// [`reveal`] of fields kept as text: those of a kind without secret fields are handed back
+/// as they are.
+pub fn reveal_in(
+    fields: JsonText,
+    patterns: &[&str],
+    salt: &str,
+    root: &Path,
+) -> Result<(JsonText, BTreeMap<String, String>), SecretError> {
+    if patterns.is_empty() {
+        return Ok((fields, BTreeMap::new()));
+    }
+    let (revealed, digests) = reveal(fields.to_map(), patterns, salt, root)?;
+    Ok((JsonText::from_map(&revealed), digests))
 }
 
 /// `fields` with every secret reference replaced by its value, for the handler's write, and

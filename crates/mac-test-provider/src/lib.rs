@@ -330,7 +330,7 @@ fn remote_object(remote_id: &str, fields: &Value) -> RemoteObject {
     RemoteObject {
         remote_id: remote_id.to_owned(),
         adoption_key: Some(adoption_key),
-        fields: std::sync::Arc::new(fields.clone()),
+        fields: mac_core::JsonText::from_value(fields),
         part_ids: Default::default(),
     }
 }

@@ -450,7 +450,7 @@ impl StoredGroup {
             remote_id: remote_id.clone(),
             adoption_key: Some(remote_id),
             // Plain data (string keys): serialising it cannot fail.
-            fields: std::sync::Arc::new(serde_json::to_value(&self).unwrap_or_default()),
+            fields: mac_core::JsonText::from_serialize(&self).unwrap_or_default(),
             part_ids: Default::default(),
         }
     }
@@ -833,7 +833,8 @@ impl AlertGroupHandler {
             FolderRef::Local(local_id) => match refs.resolve(&LocalRef::new("folder", local_id)) {
                 Some(Resolved::Known(folder)) => {
                     // Another kind's remote object: its fields as the folder kind records them.
-                    let title = folder.fields.get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let title =
+                        folder.fields.to_map().get("title").and_then(Value::as_str).unwrap_or_default().to_owned();
                     Ok(TargetFolder { uid: folder.remote_id.clone(), title })
                 }
                 _ => {
@@ -1243,7 +1244,7 @@ impl Kind for AlertGroupHandler {
                 // folder defined in the project is known from its own object at write time.
                 let folder = members.iter().find_map(|member| match member {
                     BatchMember::Write { desired, .. } => {
-                        mac_core::parse_fields::<AlertGroup>(&desired.fields).ok().map(|group| group.folder)
+                        desired.fields.parse::<AlertGroup>().ok().map(|group| group.folder)
                     }
                     BatchMember::Delete { .. } => None,
                 });
@@ -1276,7 +1277,7 @@ impl Kind for AlertGroupHandler {
         };
         let name = wanted.name.as_str();
         let rules = &wanted.rules;
-        let stored = current.map(|current| StoredGroup::deserialize(&*current.fields).unwrap_or_default());
+        let stored = current.map(|current| current.fields.parse::<StoredGroup>().unwrap_or_default());
         let uids = match (current, &stored) {
             (Some(current), Some(stored)) => assign_uids(stored, &current.part_ids, rules),
             _ => vec![None; rules.len()],
@@ -1415,7 +1416,7 @@ impl Kind for AlertGroupHandler {
     }
 
     async fn delete_in_batch(&self, current: &RemoteObject, prepared: &Prepared) -> Result<(), HandlerError> {
-        let group = StoredGroup::deserialize(&*current.fields).unwrap_or_default();
+        let group = current.fields.parse::<StoredGroup>().unwrap_or_default();
         // The folder may have been renamed since the plan read it, and another folder may
         // now have its old title (even one made in this apply, for a group moving there):
         // the ruler API addresses folders by title and answers 202 when nothing matched, so

@@ -265,7 +265,7 @@ fn receiver_object(receiver: &Value) -> RemoteObject {
     RemoteObject {
         remote_id: name.clone(),
         adoption_key: Some(name),
-        fields: std::sync::Arc::new(receiver.clone()),
+        fields: mac_core::JsonText::from_value(receiver),
         part_ids: Default::default(),
     }
 }
@@ -715,7 +715,7 @@ fn policy_object(route: &Value) -> RemoteObject {
     RemoteObject {
         remote_id: key.clone(),
         adoption_key: Some(key),
-        fields: std::sync::Arc::new(route.clone()),
+        fields: mac_core::JsonText::from_value(route),
         part_ids: Default::default(),
     }
 }
@@ -903,8 +903,8 @@ mod tests {
     use super::*;
     use mac_core::{Handler, Typed};
 
-    fn fields(value: Value) -> mac_core::Fields {
-        value.as_object().cloned().unwrap_or_default()
+    fn fields(value: Value) -> mac_core::JsonText {
+        mac_core::JsonText::from_value(&value)
     }
 
     fn alertmanager() -> Arc<Alertmanager> {
@@ -1016,7 +1016,7 @@ mod tests {
             "group_wait": "30s", "group_interval": null, "repeat_interval": null });
         assert_eq!(compared.desired, expected);
         assert_eq!(compared.observed, Some(expected));
-        assert_eq!(policy_object(&stored.fields).remote_id, "env != dev, team = x");
+        assert_eq!(policy_object(&stored.fields.to_value()).remote_id, "env != dev, team = x");
     }
 
     /// What a library user builds is the definition a file would hold.

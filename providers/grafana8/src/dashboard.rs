@@ -404,7 +404,7 @@ fn dashboard_object(stored: StoredDashboard) -> RemoteObject {
     RemoteObject {
         remote_id: uid.clone(),
         adoption_key: Some(uid),
-        fields: std::sync::Arc::new(serde_json::to_value(stored).unwrap_or_default()),
+        fields: mac_core::JsonText::from_serialize(&stored).unwrap_or_default(),
         part_ids: BTreeMap::new(),
     }
 }
@@ -697,7 +697,7 @@ impl Kind for DashboardKind {
         _context: &Self::Context,
     ) -> Result<RemoteObject, HandlerError> {
         let Some(current) = current else { return self.create(id, desired, refs).await };
-        let stored = StoredDashboard::deserialize(&*current.fields).ok();
+        let stored = current.fields.parse::<StoredDashboard>().ok();
         let existing_id = stored.as_ref().and_then(|stored| stored.dashboard.get("id")?.as_i64()).unwrap_or_default();
         let version = stored.and_then(|stored| stored.version).unwrap_or_default();
         self.post(id, desired, refs, Some((existing_id, version))).await
@@ -790,7 +790,7 @@ mod tests {
         assert_eq!(unread[0].pointer, "/json/file");
         mac_core::project::read_file_fields(&mut definition, &providers, &root).expect("read");
         assert_eq!(
-            definition.fields["json"],
+            definition.fields.to_value()["json"],
             json!({ "file": "dashboards/x.json", "content": { "title": "X", "uid": "x" } })
         );
         assert_eq!(handler.validate(&definition.fields), Ok(()));

@@ -282,7 +282,7 @@ fn datasource_object(source: GrafanaDatasource) -> RemoteObject {
     RemoteObject {
         remote_id,
         adoption_key: Some(adoption_key),
-        fields: std::sync::Arc::new(serde_json::to_value(source).unwrap_or_default()),
+        fields: mac_core::JsonText::from_serialize(&source).unwrap_or_default(),
         part_ids: Default::default(),
     }
 }

@@ -330,7 +330,7 @@ impl FolderKind {
     /// saved plan applied later). `contents` are what [`FolderKind::contents`] found in it;
     /// its rules are left to Grafana's own refusal (below) and read only to name them.
     async fn delete_checked(&self, current: &RemoteObject, contents: &[String]) -> Result<(), HandlerError> {
-        let stored = StoredFolder::deserialize(&*current.fields).ok();
+        let stored = current.fields.parse::<StoredFolder>().ok();
         let title = stored.and_then(|stored| stored.title).unwrap_or_default();
         if !contents.is_empty() {
             let mut held = self.rule_groups(&title).await;
@@ -399,7 +399,7 @@ fn folder_object(answer: FolderAnswer) -> RemoteObject {
     RemoteObject {
         remote_id: uid.clone(),
         adoption_key: Some(uid),
-        fields: std::sync::Arc::new(serde_json::to_value(stored).unwrap_or_default()),
+        fields: mac_core::JsonText::from_serialize(&stored).unwrap_or_default(),
         part_ids: Default::default(),
     }
 }
@@ -580,7 +580,7 @@ impl Kind for FolderKind {
         let folders: Vec<StoredFolder> = members
             .iter()
             .filter_map(|member| match member {
-                BatchMember::Delete { current } => StoredFolder::deserialize(&*current.fields).ok(),
+                BatchMember::Delete { current } => current.fields.parse::<StoredFolder>().ok(),
                 BatchMember::Write { .. } => None,
             })
             .collect();
@@ -591,7 +591,7 @@ impl Kind for FolderKind {
         match prepared.get::<FolderContents>() {
             Some(contents) => self.delete_checked(current, contents.of(&current.remote_id)).await,
             None => {
-                let folder = StoredFolder::deserialize(&*current.fields).ok();
+                let folder = current.fields.parse::<StoredFolder>().ok();
                 let contents = self.contents(folder.as_slice()).await?;
                 self.delete_checked(current, contents.of(&current.remote_id)).await
             }

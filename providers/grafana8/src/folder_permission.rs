@@ -415,7 +415,7 @@ fn acl_object(uid: &str, title: Option<String>, rows: Vec<AclRow>) -> RemoteObje
         remote_id: uid.to_owned(),
         adoption_key: Some(uid.to_owned()),
         // Plain data: serialising it cannot fail.
-        fields: std::sync::Arc::new(serde_json::to_value(&stored).unwrap_or_default()),
+        fields: mac_core::JsonText::from_serialize(&stored).unwrap_or_default(),
         part_ids: BTreeMap::new(),
     }
 }
@@ -774,8 +774,8 @@ mod tests {
     use super::*;
     use mac_core::{Handler, Typed};
 
-    fn fields(value: Value) -> mac_core::Fields {
-        value.as_object().cloned().unwrap_or_default()
+    fn fields(value: Value) -> mac_core::JsonText {
+        mac_core::JsonText::from_value(&value)
     }
 
     fn kind() -> Typed<FolderPermissionKind> {
@@ -842,8 +842,12 @@ mod tests {
         ]))
         .expect("rows");
         let remote = acl_object("f", Some("F".to_owned()), rows);
-        assert_eq!(remote.fields["items"].as_array().map(Vec::len), Some(3), "inherited rows are not the folder's");
-        let stored: StoredAcl = serde_json::from_value((*remote.fields).clone()).expect("stored");
+        assert_eq!(
+            remote.fields.to_value()["items"].as_array().map(Vec::len),
+            Some(3),
+            "inherited rows are not the folder's"
+        );
+        let stored: StoredAcl = remote.fields.parse().expect("stored");
         let entries = observed_entries(&stored);
         assert_eq!(
             entries,

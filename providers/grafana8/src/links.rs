@@ -108,7 +108,7 @@ pub async fn dashboards_by_search(
             dashboards.push(RemoteObject {
                 remote_id: uid.to_owned(),
                 adoption_key: Some(uid.to_owned()),
-                fields: std::sync::Arc::new(serde_json::json!({
+                fields: mac_core::JsonText::from_value(&serde_json::json!({
                     "dashboard": { "uid": uid, "title": hit.get("title") },
                     "folder_uid": hit.get("folderUid").and_then(Value::as_str).unwrap_or_default(),
                 })),

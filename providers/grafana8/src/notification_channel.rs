@@ -205,7 +205,7 @@ impl NotificationChannelKind {
     ) -> Result<RemoteObject, HandlerError> {
         // By id, not by uid: the uid route ignores secure settings (API.md §5.1). The id is
         // taken from the body.
-        let id = GrafanaChannel::deserialize(&*current.fields).ok().and_then(|channel| channel.id);
+        let id = current.fields.parse::<GrafanaChannel>().ok().and_then(|channel| channel.id);
         // An adopted channel keeps the uid Grafana gave it.
         let uid = desired.uid.clone().unwrap_or_else(|| current.remote_id.clone());
         let body = NotificationChannelKind::body(desired, Some(id.unwrap_or_default()), uid)?;
@@ -244,7 +244,7 @@ fn channel_object(channel: GrafanaChannel) -> RemoteObject {
     RemoteObject {
         remote_id,
         adoption_key: Some(adoption_key),
-        fields: std::sync::Arc::new(serde_json::to_value(channel).unwrap_or_default()),
+        fields: mac_core::JsonText::from_serialize(&channel).unwrap_or_default(),
         part_ids: Default::default(),
     }
 }

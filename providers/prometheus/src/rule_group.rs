@@ -380,7 +380,7 @@ pub(crate) fn remote_object(namespace: &str, name: &str, mut fields: serde_json:
     RemoteObject {
         remote_id: remote_id.clone(),
         adoption_key: Some(remote_id),
-        fields: std::sync::Arc::new(Value::Object(fields)),
+        fields: mac_core::JsonText::from_map(&fields),
         part_ids: Default::default(),
     }
 }
@@ -416,7 +416,7 @@ impl RuleGroupKind {
 
 /// Where a recorded group is.
 fn place(current: &RemoteObject) -> Place {
-    Place::deserialize(&*current.fields).unwrap_or_else(|_| {
+    current.fields.parse::<Place>().unwrap_or_else(|_| {
         // A namespace is a file stem: it holds no `/`, so the remote id splits there.
         let (namespace, name) = current.remote_id.split_once('/').unwrap_or_default();
         Place { namespace: namespace.to_owned(), name: name.to_owned() }
@@ -704,6 +704,10 @@ mod tests {
         value.as_object().cloned().expect("object")
     }
 
+    fn text(value: &Value) -> mac_core::JsonText {
+        mac_core::JsonText::from_value(value)
+    }
+
     fn definition(value: &Value) -> RuleGroup {
         RuleGroup::deserialize(value).expect("a definition")
     }
@@ -714,7 +718,7 @@ mod tests {
         let name = read["name"].as_str().expect("a name").to_owned();
         let remote = remote_object(namespace, &name, fields(&read));
         assert_eq!(remote.remote_id, format!("{namespace}/{name}"));
-        StoredGroup::deserialize(&*remote.fields).expect("a stored group")
+        remote.fields.parse::<StoredGroup>().expect("a stored group")
     }
 
     fn handler() -> Typed<RuleGroupKind> {
@@ -788,7 +792,7 @@ mod tests {
         bad["rules"][2]["expr"] = json!("  ");
         bad["rules"][2]["for"] = json!("5 minutes");
         bad["rules"][2]["labels"] = json!({ "bad-name": "x" });
-        let errors = handler().validate(&fields(&bad)).expect_err("invalid");
+        let errors = handler().validate(&text(&bad)).expect_err("invalid");
         let pointers: Vec<&str> = errors.iter().map(|error| error.pointer.as_str()).collect();
         assert_eq!(
             pointers,
@@ -802,11 +806,11 @@ mod tests {
                 "/rules/2/labels/bad-name",
             ]
         );
-        assert!(handler().validate(&fields(&group())).is_ok());
+        assert!(handler().validate(&text(&group())).is_ok());
         let neither = json!({ "namespace": "n", "rules": [{ "expr": "up" }] });
-        let errors = handler().validate(&fields(&neither)).expect_err("neither alert nor record");
+        let errors = handler().validate(&text(&neither)).expect_err("neither alert nor record");
         assert_eq!(errors[0].pointer, "/rules/0");
-        let none = handler().validate(&fields(&json!({ "namespace": "n" }))).expect_err("no rules");
+        let none = handler().validate(&text(&json!({ "namespace": "n" }))).expect_err("no rules");
         assert_eq!(none[0].pointer, "/rules");
     }
 
@@ -815,7 +819,7 @@ mod tests {
         let refused = |change: &dyn Fn(&mut Value)| {
             let mut bad = group();
             change(&mut bad);
-            let errors = handler().validate(&fields(&bad)).expect_err("refused");
+            let errors = handler().validate(&text(&bad)).expect_err("refused");
             assert_eq!(errors.len(), 1, "{errors:?}");
             (errors[0].pointer.clone(), errors[0].message.clone())
         };

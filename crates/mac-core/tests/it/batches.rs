@@ -61,7 +61,7 @@ fn object(remote_id: &str, fields: Value) -> RemoteObject {
     RemoteObject {
         remote_id: remote_id.to_owned(),
         adoption_key: Some(remote_id.to_owned()),
-        fields: Arc::new(fields),
+        fields: fields.into(),
         part_ids: BTreeMap::new(),
     }
 }
@@ -189,7 +189,7 @@ impl Kind for ItemKind {
     }
 
     fn observed(&self, remote: &Remote<'_, StoredItem>) -> Value {
-        json!({ "box": remote.fields.in_box, "size": remote.object.fields["size"] })
+        json!({ "box": remote.fields.in_box, "size": remote.object.fields.to_value()["size"] })
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

@@ -278,7 +278,12 @@ fn is_expired(fields: &Value) -> bool {
 fn remote_object(fields: Value) -> Option<RemoteObject> {
     let remote_id = fields.get("id").and_then(Value::as_str)?.to_owned();
     let adoption_key = GettableSilence::deserialize(&fields).ok().map(|silence| silence.canonical().adoption_key());
-    Some(RemoteObject { remote_id, adoption_key, fields: std::sync::Arc::new(fields), part_ids: Default::default() })
+    Some(RemoteObject {
+        remote_id,
+        adoption_key,
+        fields: mac_core::JsonText::from_value(&fields),
+        part_ids: Default::default(),
+    })
 }
 
 /// The `silence` kind over one Alertmanager.
@@ -525,7 +530,7 @@ impl Kind for SilenceKind {
         // Sending an active silence's recorded start back lets Alertmanager update it in place
         // (same id) when only the end, comment or author changed; any other start would make it
         // expire the silence and create another.
-        let observed = GettableSilence::deserialize(&*current.fields).ok();
+        let observed = current.fields.parse::<GettableSilence>().ok();
         let starts_at = match (&observed, silence.starts_at) {
             (Some(observed), None) if observed.active() => observed.starts_at,
             (Some(observed), Some(wanted)) if observed.active() && wanted <= observed.starts_at => observed.starts_at,
