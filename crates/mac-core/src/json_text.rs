@@ -168,11 +168,11 @@ mod tests {
         let text = JsonText::from_value(&value);
         assert_eq!(text.to_value(), value);
         assert_eq!(text.as_str(), r#"{"b":1,"a":[true,null,"x"],"c":{"z":1.5,"y":"\"ref\": no"}}"#);
-        assert_eq!(serde_json::to_string(&json!({ "fields": text })).unwrap(), format!(r#"{{"fields":{text}}}"#));
-        assert_eq!(serde_json::to_value(&text).unwrap(), value, "into a tree as well");
-        let back: JsonText = serde_json::from_str(&serde_json::to_string(&text).unwrap()).unwrap();
+        assert_eq!(serde_json::to_string(&json!({ "fields": text })).expect("json"), format!(r#"{{"fields":{text}}}"#));
+        assert_eq!(serde_json::to_value(&text).expect("json"), value, "into a tree as well");
+        let back: JsonText = serde_json::from_str(&serde_json::to_string(&text).expect("json")).expect("json");
         assert_eq!(back, text);
-        let from_tree: JsonText = serde_json::from_value(value.clone()).unwrap();
+        let from_tree: JsonText = serde_json::from_value(value.clone()).expect("json");
         assert_eq!(from_tree, text, "from any deserializer");
     }
 
@@ -195,7 +195,7 @@ mod tests {
             title: String,
         }
         let text = JsonText::from_value(&json!({ "title": "Payments" }));
-        assert_eq!(text.parse::<Folder>().unwrap(), Folder { title: "Payments".to_owned() });
+        assert_eq!(text.parse::<Folder>().expect("json"), Folder { title: "Payments".to_owned() });
         assert_eq!(text.to_map()["title"], "Payments");
         assert!(JsonText::null().to_map().is_empty());
         assert!(JsonText::parse_text("{".to_owned()).is_err());
