@@ -414,27 +414,39 @@ impl ProjectConfig {
             let shown = display_path(&self.root, path);
             Document::from_bytes(shown.clone(), crate::source::read_source(path, &shown)?)
         };
-        // Files are independent, and parsing them is most of a large project's load time.
-        let results = crate::parallel::in_order(&files, 2, read);
-        let mut documents = Vec::with_capacity(results.len());
-        let mut problems = Vec::new();
-        for result in results {
-            match result {
-                Ok(document) => documents.push(document),
-                Err(problem) => problems.push(problem),
+        let library = crate::template::load_library(&self.template_paths, &self.root);
+        let mut extraction = Extraction::new(self.providers.iter().map(|config| config.instance.as_str()), &self.root);
+        // Reported in this order, each only when there is none of the one before.
+        let mut unreadable = Vec::new();
+        let mut unexpandable = Vec::new();
+        // Files are independent, and parsing them is most of a large project's load time: two
+        // at a time, one per core, each file's parsed values dropped once its definitions are
+        // taken out.
+        for pair in files.chunks(2) {
+            let mut documents = Vec::with_capacity(pair.len());
+            for result in crate::parallel::in_order(pair, 2, read) {
+                match result {
+                    Ok(document) => documents.push(document),
+                    Err(problem) => unreadable.push(problem),
+                }
+            }
+            let Ok(library) = &library else { continue };
+            if !unreadable.is_empty() || !unexpandable.is_empty() {
+                continue;
+            }
+            match crate::template::expand(&documents, library, &self.values) {
+                Ok(sources) => sources.iter().for_each(|source| extraction.add(source, providers)),
+                Err(problems) => unexpandable.extend(problems),
             }
         }
-        if !problems.is_empty() {
-            return Err(ProjectError::Invalid(problems));
+        if !unreadable.is_empty() {
+            return Err(ProjectError::Invalid(unreadable));
         }
-        let library = crate::template::load_library(&self.template_paths, &self.root).map_err(ProjectError::Invalid)?;
-        let sources = crate::template::expand(&documents, &library, &self.values).map_err(ProjectError::Invalid)?;
-        definitions_and_moves_from_sources(
-            &sources,
-            providers,
-            self.providers.iter().map(|config| config.instance.as_str()),
-            &self.root,
-        )
+        library.map_err(ProjectError::Invalid)?;
+        if !unexpandable.is_empty() {
+            return Err(ProjectError::Invalid(unexpandable));
+        }
+        extraction.finish(providers)
     }
 
     /// The `*.toml` files named by `definitions`, directories searched recursively, sorted.
@@ -531,24 +543,54 @@ pub fn definitions_and_moves_from_sources<'a>(
     configured_instances: impl IntoIterator<Item = &'a str>,
     project_root: &Path,
 ) -> Result<LoadedDefinitions, ProjectError> {
-    let configured: BTreeSet<&str> = configured_instances.into_iter().collect();
-    let mut problems = Vec::new();
-    let mut definitions: Vec<Definition> = Vec::new();
-    let mut moves = Vec::new();
-    // Each id and the index of its definition: the location text is made only for a duplicate.
-    let mut seen: BTreeMap<ObjectId, usize> = BTreeMap::new();
-
-    // Definitions keep each file for their error locations, not its parsed values: one copy
-    // per file, shared by every use of a template.
-    let mut located_files: HashMap<*const crate::source::Document, Arc<crate::source::Document>> = HashMap::new();
+    let mut extraction = Extraction::new(configured_instances, project_root);
     for source in sources {
+        extraction.add(source, providers);
+    }
+    extraction.finish(providers)
+}
+
+/// Definitions taken out of sources one at a time, so that a loader can drop each file's
+/// parsed values once its definitions are out (at 10k rules the parsed files were a third
+/// of a plan's peak heap); [`Extraction::finish`] checks them together.
+struct Extraction<'a> {
+    configured: BTreeSet<&'a str>,
+    project_root: PathBuf,
+    problems: Vec<SourceError>,
+    definitions: Vec<Definition>,
+    moves: Vec<crate::moved::Move>,
+    /// Each id and the index of its definition: the location text is made only for a duplicate.
+    seen: BTreeMap<ObjectId, usize>,
+    /// Definitions keep each file for their error locations, not its parsed values: one copy
+    /// per file, shared by every use of a template. By serial, not address: a file's parsed
+    /// document is dropped after its definitions are out, and another may take its address.
+    located_files: HashMap<u64, Arc<crate::source::Document>>,
+}
+
+impl<'a> Extraction<'a> {
+    fn new(configured_instances: impl IntoIterator<Item = &'a str>, project_root: &Path) -> Extraction<'a> {
+        Extraction {
+            configured: configured_instances.into_iter().collect(),
+            project_root: project_root.to_path_buf(),
+            problems: Vec::new(),
+            definitions: Vec::new(),
+            moves: Vec::new(),
+            seen: BTreeMap::new(),
+            located_files: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, source: &crate::template::Source, providers: &Providers) {
+        let Extraction { configured, project_root, problems, definitions, moves, seen, located_files } = self;
+        let configured = &*configured;
+        let project_root: &Path = project_root;
         let document = &source.document;
-        let located = located_files.entry(Arc::as_ptr(document)).or_insert_with(|| document.for_locations()).clone();
+        let located = located_files.entry(document.serial()).or_insert_with(|| document.for_locations()).clone();
         let problems_before = problems.len();
-        let Some(root) = source.root().as_object() else { continue };
+        let Some(root) = source.root().as_object() else { return };
         for (provider_name, kinds) in root {
             if provider_name == crate::moved::MOVED_KEY {
-                moves.extend(crate::moved::parse_moves(document, kinds, providers, &configured, &mut problems));
+                moves.extend(crate::moved::parse_moves(document, kinds, providers, &configured, problems));
                 continue;
             }
             let provider_pointer = push_pointer("", provider_name);
@@ -627,30 +669,35 @@ pub fn definitions_and_moves_from_sources<'a>(
             }
         }
     }
-    // Names of objects the project defines become references to them, before references are
-    // checked and dependencies ordered.
-    problems.extend(crate::keyrefs::link(&mut definitions, providers));
-    // Each definition is parsed into its kind's type here: on every core.
-    for found in crate::parallel::in_order(&definitions, 64, |definition| {
-        let mut found = Vec::new();
-        check_fields(definition, providers, &seen, &mut found);
-        found
-    }) {
-        problems.extend(found);
-    }
-    if problems.is_empty() {
-        check_together(&definitions, providers, &mut problems);
-    }
-    crate::moved::check_moves(&moves, &seen.keys().collect(), &mut problems);
-    if problems.is_empty()
-        && let Err(problem) = check_cycles(&definitions, providers)
-    {
-        problems.push(problem);
-    }
-    if problems.is_empty() {
-        Ok(LoadedDefinitions { definitions, moves })
-    } else {
-        Err(ProjectError::Invalid(problems))
+
+    /// Checks the definitions taken out, together.
+    fn finish(self, providers: &Providers) -> Result<LoadedDefinitions, ProjectError> {
+        let Extraction { mut problems, mut definitions, moves, seen, .. } = self;
+        // Names of objects the project defines become references to them, before references are
+        // checked and dependencies ordered.
+        problems.extend(crate::keyrefs::link(&mut definitions, providers));
+        // Each definition is parsed into its kind's type here: on every core.
+        for found in crate::parallel::in_order(&definitions, 64, |definition| {
+            let mut found = Vec::new();
+            check_fields(definition, providers, &seen, &mut found);
+            found
+        }) {
+            problems.extend(found);
+        }
+        if problems.is_empty() {
+            check_together(&definitions, providers, &mut problems);
+        }
+        crate::moved::check_moves(&moves, &seen.keys().collect(), &mut problems);
+        if problems.is_empty()
+            && let Err(problem) = check_cycles(&definitions, providers)
+        {
+            problems.push(problem);
+        }
+        if problems.is_empty() {
+            Ok(LoadedDefinitions { definitions, moves })
+        } else {
+            Err(ProjectError::Invalid(problems))
+        }
     }
 }
 

@@ -43,9 +43,17 @@ pub struct SourceError {
     pub message: String,
 }
 
+fn next_serial() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A parsed TOML document with the spans of all its values.
 #[derive(Debug)]
 pub struct Document {
+    /// Unique in this process: what tells two parsed files apart, whatever their paths and
+    /// addresses (a dropped document's address is reused).
+    serial: u64,
     path: PathBuf,
     text: String,
     root: Value,
@@ -68,7 +76,7 @@ impl Document {
         })?;
         let root = table_to_json(parsed.get_ref());
         drop(parsed);
-        Ok(Arc::new(Document { path, text, root, spans: OnceLock::new() }))
+        Ok(Arc::new(Document { serial: next_serial(), path, text, root, spans: OnceLock::new() }))
     }
 
     /// Reads bytes that should be UTF-8 TOML; invalid UTF-8 is reported at its line.
@@ -91,11 +99,17 @@ impl Document {
         &self.path
     }
 
+    /// This document's number, unique in the process.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
     /// The same file for locating errors only, without its parsed values: what definitions
     /// keep, so that the values they were copied from are freed once loading is done (at 10k
     /// rules, a copy of every definition).
     pub fn for_locations(&self) -> Arc<Document> {
         Arc::new(Document {
+            serial: next_serial(),
             path: self.path.clone(),
             text: self.text.clone(),
             root: Value::Null,

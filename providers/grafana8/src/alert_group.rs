@@ -993,7 +993,10 @@ impl Kind for AlertGroupHandler {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
-    fn validate_together(&self, definitions: &[(&ObjectId, &AlertGroup)]) -> Vec<(usize, FieldError)> {
+    fn validate_together(
+        &self,
+        definitions: &mut dyn Iterator<Item = (&ObjectId, AlertGroup)>,
+    ) -> Vec<(usize, FieldError)> {
         rule_titles_unique_per_folder(definitions)
     }
 
@@ -1446,10 +1449,14 @@ impl Kind for AlertGroupHandler {
 /// Grafana 8.5.4 keeps rule titles unique in a folder across its groups (a unique index on
 /// org, namespace uid and title: pkg/services/sqlstore/migrations/ualert/tables.go:208) and
 /// answers a clash with a 500 at apply; `validate_group` checks titles within one group.
-fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &AlertGroup)]) -> Vec<(usize, FieldError)> {
+fn rule_titles_unique_per_folder<'a>(
+    definitions: &mut dyn Iterator<Item = (&'a ObjectId, AlertGroup)>,
+) -> Vec<(usize, FieldError)> {
     let mut first_use: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut ids: Vec<&ObjectId> = Vec::new();
     let mut errors = Vec::new();
-    for (index, (_, group)) in definitions.iter().enumerate() {
+    for (index, (id, group)) in definitions.enumerate() {
+        ids.push(id);
         let folder = match &group.folder {
             FolderRef::Local(local_id) => format!("local {local_id}"),
             FolderRef::Uid(uid) => format!("uid {uid}"),
@@ -1464,7 +1471,7 @@ fn rule_titles_unique_per_folder(definitions: &[(&ObjectId, &AlertGroup)]) -> Ve
                         format!(
                             "rule title `{title}` is also used by `{}` in the same folder: Grafana requires unique \
                              rule titles in a folder, across its groups",
-                            definitions[*other].0
+                            ids[*other]
                         ),
                     ),
                 )),
