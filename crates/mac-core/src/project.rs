@@ -590,7 +590,7 @@ impl<'a> Extraction<'a> {
         let Some(root) = source.root().as_object() else { return };
         for (provider_name, kinds) in root {
             if provider_name == crate::moved::MOVED_KEY {
-                moves.extend(crate::moved::parse_moves(document, kinds, providers, &configured, problems));
+                moves.extend(crate::moved::parse_moves(document, kinds, providers, configured, problems));
                 continue;
             }
             let provider_pointer = push_pointer("", provider_name);
@@ -627,7 +627,7 @@ impl<'a> Extraction<'a> {
                 for (index, object) in objects.iter().enumerate() {
                     let pointer = push_pointer(&kind_pointer, &index.to_string());
                     let Some(mut fields) = object.as_object().cloned() else { continue };
-                    match definition(document, &pointer, provider_name, kind, &mut fields, providers, &configured) {
+                    match definition(document, &pointer, provider_name, kind, &mut fields, providers, configured) {
                         Ok((id, protect)) => {
                             if let Err(problem) =
                                 embed_files(document, &pointer, &id, &mut fields, providers, project_root)
