@@ -90,11 +90,18 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
             }
         }
     }
+    // Each definition's text parsed once for all its rewrites (one per rule query, say).
+    let mut by_definition: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
     for (index, pointer, generic) in rewrites {
+        by_definition.entry(index).or_default().push((pointer, generic));
+    }
+    for (index, rewrites) in by_definition {
         let fields = &mut definitions[index].fields;
         let mut value = fields.to_value();
-        if let Some(slot) = value.pointer_mut(&pointer) {
-            *slot = generic;
+        for (pointer, generic) in rewrites {
+            if let Some(slot) = value.pointer_mut(&pointer) {
+                *slot = generic;
+            }
         }
         *fields = JsonText::from_value(&value);
     }

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use async_trait::async_trait;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize as _, Serialize};
 use serde_json::Value;
 
 use crate::json_text::JsonText;
@@ -402,11 +402,15 @@ impl<K: Kind> Typed<K> {
     /// A remote object's fields as the kind's type; `None` when they do not parse (an answer
     /// of a shape the kind does not know: the caller falls back to what needs no fields).
     fn parse_remote<'a>(&self, remote: &'a RemoteObject) -> Result<Remote<'a, K::Remote>, String> {
-        remote
-            .fields
-            .parse::<K::Remote>()
-            .map(|fields| Remote { object: remote, fields })
-            .map_err(|err| err.to_string())
+        match remote.fields.parse::<K::Remote>() {
+            Ok(fields) => Ok(Remote { object: remote, fields }),
+            // The message as from the tree, without the text's line and column: it is part of
+            // what an unreadable object compares as, and so of a saved plan's fingerprint.
+            Err(_) => Err(match K::Remote::deserialize(&remote.fields.to_value()) {
+                Ok(_) => "the fields do not parse".to_owned(),
+                Err(err) => err.to_string(),
+            }),
+        }
     }
 
     fn context(&self, context: &Value) -> Result<K::Context, FieldError> {

@@ -419,23 +419,25 @@ impl ProjectConfig {
         // Reported in this order, each only when there is none of the one before.
         let mut unreadable = Vec::new();
         let mut unexpandable = Vec::new();
-        // Files are independent, and parsing them is most of a large project's load time: two
-        // at a time, one per core, each file's parsed values dropped once its definitions are
-        // taken out.
-        for pair in files.chunks(2) {
-            let mut documents = Vec::with_capacity(pair.len());
-            for result in crate::parallel::in_order(pair, 2, read) {
+        // Files are independent, and parsing them is most of a large project's load time: as
+        // many at a time as there are cores, each file's parsed values dropped once its
+        // definitions are taken out.
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        for some in files.chunks(cores) {
+            let mut documents = Vec::with_capacity(some.len());
+            for result in crate::parallel::in_order(some, cores, read) {
                 match result {
                     Ok(document) => documents.push(document),
                     Err(problem) => unreadable.push(problem),
                 }
             }
             let Ok(library) = &library else { continue };
-            if !unreadable.is_empty() || !unexpandable.is_empty() {
-                continue;
-            }
+            // Every file is expanded, to report every file's template problems at once.
             match crate::template::expand(&documents, library, &self.values) {
-                Ok(sources) => sources.iter().for_each(|source| extraction.add(source, providers)),
+                Ok(sources) if unreadable.is_empty() && unexpandable.is_empty() => {
+                    sources.iter().for_each(|source| extraction.add(source, providers))
+                }
+                Ok(_) => {}
                 Err(problems) => unexpandable.extend(problems),
             }
         }

@@ -1449,8 +1449,8 @@ impl Kind for AlertGroupHandler {
 /// Grafana 8.5.4 keeps rule titles unique in a folder across its groups (a unique index on
 /// org, namespace uid and title: pkg/services/sqlstore/migrations/ualert/tables.go:208) and
 /// answers a clash with a 500 at apply; `validate_group` checks titles within one group.
-fn rule_titles_unique_per_folder<'a>(
-    definitions: &mut dyn Iterator<Item = (&'a ObjectId, AlertGroup)>,
+fn rule_titles_unique_per_folder(
+    definitions: &mut dyn Iterator<Item = (&ObjectId, AlertGroup)>,
 ) -> Vec<(usize, FieldError)> {
     let mut first_use: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut ids: Vec<&ObjectId> = Vec::new();
