@@ -212,7 +212,7 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&render::plan_json(&plan))?)?;
     } else {
-        write!(out, "{}", render::plan(&plan))?;
+        render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
     }
     if let Some(path) = &args.out {
         save_plan(path, &plan)?;
@@ -303,7 +303,7 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         None => project.plan(&state, &args.selection).await?,
     };
     let mut out = anstream::stdout();
-    write!(out, "{}", render::plan(&plan))?;
+    render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }

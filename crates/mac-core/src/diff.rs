@@ -6,18 +6,44 @@
 //! as that item's field, which positional diffs (RFC 6902 crates such as `json-patch`) cannot do.
 
 use serde::{Deserialize, Serialize};
+
+use crate::json_text::JsonText;
 use serde_json::{Map, Value};
 
 /// One changed field: its readable path (`rules[title="High CPU"].for`), the observed
-/// value and the desired value; `None` where the field is absent on that side.
+/// value and the desired value; `None` where the field is absent on that side. The values
+/// are kept as JSON text (a plan of 10k rules created holds 150k of them) and written out
+/// as JSON values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     /// Absent (not `null`) in JSON where the field does not exist on that side.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "as_tree")]
+    pub old: Option<JsonText>,
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "as_tree")]
+    pub new: Option<JsonText>,
+}
+
+impl FieldChange {
+    /// A change from `old` to `new`.
+    pub fn of(path: impl Into<String>, old: Option<&Value>, new: Option<&Value>) -> FieldChange {
+        FieldChange { path: path.into(), old: old.map(JsonText::from_value), new: new.map(JsonText::from_value) }
+    }
+
+    /// The observed value, as a tree.
+    pub fn old_value(&self) -> Option<Value> {
+        self.old.as_ref().map(JsonText::to_value)
+    }
+
+    /// The desired value, as a tree.
+    pub fn new_value(&self) -> Option<Value> {
+        self.new.as_ref().map(JsonText::to_value)
+    }
+}
+
+/// Written as the value's tree, so that pretty-printed plans indent it as before.
+fn as_tree<S: serde::Serializer>(value: &Option<JsonText>, serializer: S) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(JsonText::to_value).serialize(serializer)
 }
 
 /// How one item of a keyed list differs.
@@ -130,11 +156,11 @@ impl Differ<'_> {
             }
             (Some(Value::Array(old)), Some(Value::Array(new))) => self.compare_lists(old, new, path),
             (Some(old), Some(new)) if same_scalar(old, new) => {}
-            (old, new) => self.changes.push(FieldChange {
-                path: if path.readable.is_empty() { "(object)".to_owned() } else { path.readable.clone() },
-                old: old.cloned(),
-                new: new.cloned(),
-            }),
+            (old, new) => self.changes.push(FieldChange::of(
+                if path.readable.is_empty() { "(object)".to_owned() } else { path.readable.clone() },
+                old,
+                new,
+            )),
         }
     }
 
@@ -274,14 +300,7 @@ mod tests {
         let old = json!({"rules": [{"title": "a", "for": "5m"}, {"title": "b", "for": "1m"}]});
         let new = json!({"rules": [{"title": "b", "for": "1m"}, {"title": "a", "for": "10m"}]});
         let changes = diff(&old, &new, &by_title);
-        assert_eq!(
-            changes,
-            vec![FieldChange {
-                path: "rules[title=\"a\"].for".into(),
-                old: Some(json!("5m")),
-                new: Some(json!("10m")),
-            }]
-        );
+        assert_eq!(changes, vec![FieldChange::of("rules[title=\"a\"].for", Some(&json!("5m")), Some(&json!("10m")))]);
     }
 
     #[test]

@@ -556,14 +556,14 @@ fn write_action(
     if operation == Operation::Update && recorded_protect != local.protect {
         changes.push(FieldChange {
             path: "protect".to_owned(),
-            old: Some(Value::Bool(recorded_protect)),
-            new: Some(Value::Bool(local.protect)),
+            old: Some(JsonText::from_value(&Value::Bool(recorded_protect))),
+            new: Some(JsonText::from_value(&Value::Bool(local.protect))),
         });
     }
     for (pointer, digest) in secrets.current.into_iter().flatten() {
         let recorded = secrets.recorded.and_then(|recorded| recorded.get(pointer));
         if recorded != Some(digest) {
-            let sensitive = |text: &str| Some(Value::String(text.to_owned()));
+            let sensitive = |text: &str| Some(JsonText::from_value(&Value::String(text.to_owned())));
             changes.push(FieldChange {
                 path: crate::secrets::readable(pointer),
                 old: recorded.and_then(|_| sensitive(crate::secrets::SENSITIVE)),

@@ -410,6 +410,69 @@ struct GroupToRead {
     rule_keys: Vec<(String, String)>,
 }
 
+/// The ruler's whole answer (folder title → its groups) as remote objects, in folder title
+/// order. Each group becomes its remote object as soon as it is parsed: the answer is never
+/// held in its typed form, which took 34 MB at 10k rules for 7.5 MB of JSON.
+struct RulerGroups(Vec<RemoteObject>);
+
+impl<'de> Deserialize<'de> for RulerGroups {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<RulerGroups, D::Error> {
+        use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+        struct Namespaces;
+        impl<'de> Visitor<'de> for Namespaces {
+            type Value = Vec<(String, RemoteObject)>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of folder titles to lists of rule groups")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut groups = Vec::new();
+                while let Some(folder_title) = map.next_key::<String>()? {
+                    map.next_value_seed(Groups { folder_title, into: &mut groups })?;
+                }
+                Ok(groups)
+            }
+        }
+
+        /// One folder's groups, each converted as it is read.
+        struct Groups<'a> {
+            folder_title: String,
+            into: &'a mut Vec<(String, RemoteObject)>,
+        }
+        impl<'de> DeserializeSeed<'de> for Groups<'_> {
+            type Value = ();
+
+            fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+                deserializer.deserialize_seq(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Groups<'_> {
+            type Value = ();
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of rule groups")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                while let Some(mut group) = seq.next_element::<StoredGroup>()? {
+                    group.folder_uid =
+                        group.rules.first().and_then(|rule| rule.alert().namespace_uid.clone()).unwrap_or_default();
+                    group.folder_title = self.folder_title.clone();
+                    self.into.push((self.folder_title.clone(), group.into_remote()));
+                }
+                Ok(())
+            }
+        }
+
+        let mut groups = deserializer.deserialize_map(Namespaces)?;
+        // Folder title order, each folder's groups as Grafana listed them.
+        groups.sort_by(|(one, _), (other, _)| one.cmp(other));
+        Ok(RulerGroups(groups.into_iter().map(|(_, group)| group).collect()))
+    }
+}
+
 /// A group as stored, with the uids of its rules by their keys ([`rule_keys_to_uids`]).
 fn group_object(group: StoredGroup, rule_keys: &[(String, String)]) -> RemoteObject {
     let part_ids = rule_keys_to_uids(rule_keys, &group);
@@ -1186,16 +1249,7 @@ impl Kind for AlertGroupHandler {
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         // One request for every rule of every folder (API.md §3.5), whatever the number of
         // rules; the data sources are read with it (`read_context`).
-        let namespaces: BTreeMap<String, Vec<StoredGroup>> = self.client.get_json(&RULER, &[]).await?;
-        let mut groups = Vec::new();
-        for (folder_title, folder_groups) in namespaces {
-            for mut group in folder_groups {
-                group.folder_uid =
-                    group.rules.first().and_then(|rule| rule.alert().namespace_uid.clone()).unwrap_or_default();
-                group.folder_title = folder_title.clone();
-                groups.push(group.into_remote());
-            }
-        }
+        let RulerGroups(groups) = self.client.get_json(&RULER, &[]).await?;
         Ok(groups)
     }
 
@@ -1750,6 +1804,28 @@ mod tests {
         fn resolve(&self, _: &LocalRef) -> Option<Resolved<'_>> {
             None
         }
+    }
+
+    #[test]
+    fn the_ruler_answer_becomes_remote_objects_in_folder_title_order() {
+        let rule = |uid: &str, namespace: &str| {
+            json!({ "grafana_alert": { "title": uid, "uid": uid, "namespace_uid": namespace, "condition": "A",
+                "data": [], "no_data_state": "NoData", "exec_err_state": "Alerting" } })
+        };
+        let answer = json!({
+            "Zeta": [{ "name": "z1", "interval": "1m", "rules": [rule("r1", "fz")] }],
+            "Alpha": [
+                { "name": "a2", "rules": [rule("r2", "fa")] },
+                { "name": "a1", "rules": [rule("r3", "fa")], "kept": true },
+            ],
+        });
+        let RulerGroups(groups) = serde_json::from_str(&answer.to_string()).expect("an answer");
+        let ids: Vec<&str> = groups.iter().map(|group| group.remote_id.as_str()).collect();
+        assert_eq!(ids, ["fa/a2", "fa/a1", "fz/z1"], "by folder title, each folder's groups as listed");
+        let stored: StoredGroup = groups[1].fields.parse().expect("a stored group");
+        assert_eq!((stored.folder_title.as_str(), stored.folder_uid.as_str()), ("Alpha", "fa"));
+        assert_eq!(stored.other.get("kept"), Some(&json!(true)), "fields mac does not read are kept");
+        assert!(serde_json::from_str::<RulerGroups>(r#"{"A": {"name": "x"}}"#).is_err(), "a group is not a list");
     }
 
     fn id() -> ObjectId {

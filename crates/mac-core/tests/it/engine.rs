@@ -70,7 +70,7 @@ async fn a_changed_field_shows_as_that_field_and_reordering_or_respelling_is_no_
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].path, r#"rules[title="High error rate"].expr"#);
     assert_eq!(
-        (changes[0].old.clone(), changes[0].new.clone()),
+        (changes[0].old_value(), changes[0].new_value()),
         (Some(json!("errors > 1")), Some(json!("errors > 5")))
     );
     assert!(!plan.actions[0].drift, "the code changed: not drift");
@@ -174,7 +174,7 @@ async fn a_change_made_outside_mac_is_planned_back_and_marked_as_drift() {
     let plan = harness.plan(TWO_FOLDERS).await.expect("plan");
     assert_eq!(summary(&plan), ["update folder.a"]);
     assert!(plan.actions[0].drift);
-    assert_eq!(plan.actions[0].changes[0].old, Some(json!("Renamed in the UI")));
+    assert_eq!(plan.actions[0].changes[0].old_value(), Some(json!("Renamed in the UI")));
 }
 
 #[tokio::test]
@@ -252,7 +252,7 @@ async fn moving_a_group_to_a_new_folder_orders_create_update_delete() {
         .replace("folder = \"b\"", "folder = \"c\"");
     let plan = harness.plan(&moved).await.expect("plan");
     assert_eq!(summary(&plan), ["create folder.c", "update group.b-alerts", "delete folder.b"]);
-    assert_eq!(plan.actions[1].changes[0].new, Some(json!(mac_core::provider::KNOWN_AFTER_APPLY)));
+    assert_eq!(plan.actions[1].changes[0].new_value(), Some(json!(mac_core::provider::KNOWN_AFTER_APPLY)));
     let report = harness.apply(&plan, &ApplyOptions::default()).await.expect("apply");
     assert!(report.succeeded(), "{report:?}");
     assert!(!harness.plan(&moved).await.expect("plan").has_changes());

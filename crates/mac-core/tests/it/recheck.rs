@@ -55,7 +55,7 @@ async fn only_a_move_of_an_object_the_plan_writes_or_deletes_refuses_it() {
     assert_eq!(found[0].0, "folder.a");
     assert!(
         matches!(&found[0].2, Movement::Changed(changes) if changes.len() == 1 && changes[0].path == "title"
-            && changes[0].old == Some(json!("Team A")) && changes[0].new == Some(json!("Renamed by hand"))),
+            && changes[0].old_value() == Some(json!("Team A")) && changes[0].new_value() == Some(json!("Renamed by hand"))),
         "{found:?}"
     );
     assert_eq!(found[1], ("folder.c".to_owned(), Operation::Create, Movement::Created { remote_id: folder_uid("c") }));
