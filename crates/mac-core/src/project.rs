@@ -423,7 +423,7 @@ impl ProjectConfig {
         // many at a time as there are cores, each file's parsed values dropped once its
         // definitions are taken out.
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        for some in files.chunks(cores) {
+        for some in files.chunks(cores * 8) {
             let mut documents = Vec::with_capacity(some.len());
             for result in crate::parallel::in_order(some, cores, read) {
                 match result {

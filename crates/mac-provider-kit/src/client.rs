@@ -270,13 +270,26 @@ impl Request<'_> {
             .get(RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| retry_after(value, SystemTime::now()));
-        let body = response.bytes().await.map_err(|err| Failure {
-            error: HandlerError::new(
-                HandlerErrorKind::Unavailable,
-                format!("{described}: the answer broke off: {}", root_cause(&err)),
-            ),
-            retryable: may_repeat_unknown,
-        })?;
+        // Kept as the chunks that came, not joined: a large answer parsed from its chunks
+        // ([`Response::json_from_chunks`]) is never held twice.
+        let mut response = response;
+        let mut chunks = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => chunks.push(chunk),
+                Ok(None) => break,
+                Err(err) => {
+                    return Err(Failure {
+                        error: HandlerError::new(
+                            HandlerErrorKind::Unavailable,
+                            format!("{described}: the answer broke off: {}", root_cause(&err)),
+                        ),
+                        retryable: may_repeat_unknown,
+                    });
+                }
+            }
+        }
+        let body = Body { chunks, joined: std::sync::OnceLock::new() };
         Ok((Response { status, body, described, server: client.server.clone(), gave_up_after: None }, wait))
     }
 }
@@ -285,10 +298,49 @@ fn gave_up(error: HandlerError, attempts: u32) -> HandlerError {
     HandlerError::new(error.kind, format!("{} (gave up after {attempts} attempts)", error.message))
 }
 
+/// A body as it came, in chunks; joined only when something asks for it whole.
+struct Body {
+    chunks: Vec<bytes::Bytes>,
+    joined: std::sync::OnceLock<Vec<u8>>,
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(bytes::Bytes::len).sum()
+    }
+
+    fn whole(&self) -> &[u8] {
+        match self.chunks.as_slice() {
+            [] => &[],
+            [one] => one,
+            several => self.joined.get_or_init(|| several.concat()),
+        }
+    }
+}
+
+/// Reads a body's chunks in order, each dropped once read.
+struct ChunkReader(std::collections::VecDeque<bytes::Bytes>);
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(front) = self.0.front_mut() {
+            if front.is_empty() {
+                self.0.pop_front();
+                continue;
+            }
+            let count = front.len().min(buffer.len());
+            buffer[..count].copy_from_slice(&front[..count]);
+            bytes::Buf::advance(front, count);
+            return Ok(count);
+        }
+        Ok(0)
+    }
+}
+
 /// An HTTP answer: its status and body.
 pub struct Response {
     status: StatusCode,
-    body: bytes::Bytes,
+    body: Body,
     /// `GET /api/org`, for messages.
     described: String,
     server: String,
@@ -315,7 +367,23 @@ impl Response {
 
     /// The body as received.
     pub fn body(&self) -> &[u8] {
-        &self.body
+        self.body.whole()
+    }
+
+    /// The body parsed as JSON straight from its chunks, each freed once read: a large
+    /// answer (a whole ruler, 75 MB at 100k rules) is never held twice, as bytes and as what
+    /// it is parsed into. A body not joined before only.
+    pub fn json_from_chunks<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        let chunks = self.body.chunks.into();
+        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, ChunkReader(chunks)))
+    }
+
+    /// Whether the body starts like a JSON object or list (after white space): what
+    /// [`Response::json_from_chunks`] is for; anything else (a proxy's page) is better
+    /// reported by [`Response::json`], which quotes it.
+    pub fn looks_like_json(&self) -> bool {
+        let first = self.body.chunks.iter().flat_map(|chunk| chunk.iter()).find(|byte| !byte.is_ascii_whitespace());
+        matches!(first, Some(b'{' | b'['))
     }
 
     /// The request in a few words: `GET /api/org`.
@@ -326,7 +394,7 @@ impl Response {
     /// The body decoded from JSON; one that is not JSON is an `Unavailable` error quoting its
     /// start (a proxy's HTML page, say).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
-        serde_json::from_slice(&self.body).map_err(|_| {
+        serde_json::from_slice(self.body.whole()).map_err(|_| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!(
@@ -334,7 +402,7 @@ impl Response {
                     self.described,
                     self.server,
                     self.status,
-                    preview(&self.body)
+                    preview(self.body.whole())
                 ),
             )
         })
@@ -342,7 +410,7 @@ impl Response {
 
     /// The server's message in the body ([`server_message`]).
     pub fn server_message(&self) -> String {
-        server_message(&self.body)
+        server_message(self.body.whole())
     }
 
     /// This answer as an error: its kind from the status ([`error_kind`]), its message
@@ -355,5 +423,35 @@ impl Response {
             Some(attempts) => gave_up(error, attempts),
             None => error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(chunks: &[&'static str]) -> Response {
+        Response {
+            status: StatusCode::OK,
+            body: Body {
+                chunks: chunks.iter().map(|chunk| bytes::Bytes::from_static(chunk.as_bytes())).collect(),
+                joined: std::sync::OnceLock::new(),
+            },
+            described: "GET /x".to_owned(),
+            server: "Grafana".to_owned(),
+            gave_up_after: None,
+        }
+    }
+
+    #[test]
+    fn a_body_in_chunks_reads_as_one_whether_joined_or_parsed_chunk_by_chunk() {
+        let chunks = ["  {\"a\": [1, 2", "", ", 3], \"b\"", ": \"x\"}"];
+        assert_eq!(answer(&chunks).body(), br#"  {"a": [1, 2, 3], "b": "x"}"#);
+        assert!(answer(&chunks).looks_like_json());
+        let parsed: serde_json::Value = answer(&chunks).json_from_chunks().expect("JSON");
+        assert_eq!(parsed, serde_json::json!({ "a": [1, 2, 3], "b": "x" }));
+        assert!(answer(&["{\"a\": 1"]).json_from_chunks::<serde_json::Value>().expect_err("cut short").is_eof());
+        assert!(!answer(&["", " <html>"]).looks_like_json(), "a proxy's page");
+        assert_eq!(answer(&[]).body(), b"");
     }
 }

@@ -95,15 +95,23 @@ impl Client {
         query: &[(&str, String)],
     ) -> Result<T, HandlerError> {
         let response = self.http.request(Method::GET, self.url(segments, query)).repeat(Repeat::Always).send().await?;
-        match serde_json::from_slice(response.body()) {
-            Ok(parsed) => Ok(parsed),
+        if !response.looks_like_json() {
             // Not JSON at all (a proxy's page): the kit's message quotes it.
-            Err(err) if err.is_syntax() || err.is_eof() => response.json(),
-            Err(err) => Err(HandlerError::new(
-                mac_core::HandlerErrorKind::Unavailable,
-                format!("{}: Grafana answered JSON of an unexpected shape: {err}", response.described()),
-            )),
+            return response.json();
         }
+        let described = response.described().to_owned();
+        // From the answer's chunks, each freed once parsed: a whole ruler is not held twice.
+        response.json_from_chunks().map_err(|err| {
+            let what = if err.is_syntax() || err.is_eof() {
+                "JSON that breaks off or is malformed"
+            } else {
+                "JSON of an unexpected shape"
+            };
+            HandlerError::new(
+                mac_core::HandlerErrorKind::Unavailable,
+                format!("{described}: Grafana answered {what}: {err}"),
+            )
+        })
     }
 }
 
