@@ -4,9 +4,11 @@
 //! ([`Kind::Context`]) — and works on those types only. [`Typed`] bridges a kind to the
 //! object-safe [`Handler`] the engine and the `inventory` registry hold.
 //!
-//! The engine keeps definitions, remote objects and contexts as JSON values (they are saved
-//! in plans and state, and recorded for replay); [`Typed`] parses each into the kind's type
-//! at the boundary, with the failing field's pointer, and serialises the comparable forms.
+//! The engine keeps definitions and remote objects as compact JSON text ([`JsonText`]) and
+//! contexts as JSON values (they are saved in plans and state, and recorded for replay);
+//! [`Typed`] parses each into the kind's type at the boundary — straight from the text, or,
+//! for fields with generic references or to name the failing field, through a tree — and
+//! serialises the comparable forms.
 //! Plan paths are the comparable form's serde field names.
 
 use std::collections::{BTreeMap, BTreeSet};

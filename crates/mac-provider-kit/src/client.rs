@@ -382,7 +382,12 @@ impl Response {
     /// [`Response::json_from_chunks`] is for; anything else (a proxy's page) is better
     /// reported by [`Response::json`], which quotes it.
     pub fn looks_like_json(&self) -> bool {
-        let first = self.body.chunks.iter().flat_map(|chunk| chunk.iter()).find(|byte| !byte.is_ascii_whitespace());
+        let first = self
+            .body
+            .chunks
+            .iter()
+            .flat_map(|chunk| chunk.iter())
+            .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'));
         matches!(first, Some(b'{' | b'['))
     }
 
@@ -394,7 +399,9 @@ impl Response {
     /// The body decoded from JSON; one that is not JSON is an `Unavailable` error quoting its
     /// start (a proxy's HTML page, say).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
-        serde_json::from_slice(self.body.whole()).map_err(|_| {
+        // From the chunks (sharing them, not copying): the body is joined only to quote it.
+        let chunks = ChunkReader(self.body.chunks.iter().cloned().collect());
+        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, chunks)).map_err(|_| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!(

@@ -96,8 +96,16 @@ impl Client {
     ) -> Result<T, HandlerError> {
         let response = self.http.request(Method::GET, self.url(segments, query)).repeat(Repeat::Always).send().await?;
         if !response.looks_like_json() {
-            // Not JSON at all (a proxy's page): the kit's message quotes it.
-            return response.json();
+            // Not an object or a list: a proxy's page, quoted by the kit's message; or JSON of
+            // another shape (`null`), reported as such.
+            return match serde_json::from_slice(response.body()) {
+                Ok(parsed) => Ok(parsed),
+                Err(err) if err.is_syntax() || err.is_eof() => response.json(),
+                Err(err) => Err(HandlerError::new(
+                    mac_core::HandlerErrorKind::Unavailable,
+                    format!("{}: Grafana answered JSON of an unexpected shape: {err}", response.described()),
+                )),
+            };
         }
         let described = response.described().to_owned();
         // From the answer's chunks, each freed once parsed: a whole ruler is not held twice.
