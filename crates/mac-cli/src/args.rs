@@ -25,6 +25,15 @@ pub struct Cli {
           value_parser = ["error", "warn", "info", "debug"])]
     pub log_level: String,
 
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto",
+          value_parser = ["auto", "always", "never"])]
+    pub color: String,
+
+    /// Never colour output (the same as --color never).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -40,12 +40,15 @@ fn registry() -> anyhow::Result<Registry> {
 
 fn providers() -> anyhow::Result<ExitCode> {
     let registry = registry()?;
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     if registry.names().is_empty() {
         writeln!(out, "No providers are compiled into this mac.")?;
     }
     for registration in registry.iter() {
         writeln!(out, "{:<12} {}", registration.name, registration.description)?;
+        // From the registration, as the provider declares them: never a list kept here.
+        let kinds: Vec<String> = (registration.kinds)().into_iter().map(|kind| kind.name).collect();
+        writeln!(out, "{:<12} kinds: {}", "", kinds.join(", "))?;
     }
     writeln!(out, "\nState backends ([state] backend = \"NAME\"):")?;
     writeln!(out, "{:<12} a JSON file in the project (the default)", mac_core::backend::FILE_BACKEND)?;
@@ -179,7 +182,7 @@ fn render_definitions(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
     }
     let header = "# Rendered by `mac render`: the definitions as planned, templates expanded.";
-    write!(anstream::stdout(), "{}", render::definitions_toml(header, &serde_json::Value::Object(document))?)?;
+    write!(crate::output::stdout(), "{}", render::definitions_toml(header, &serde_json::Value::Object(document))?)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -196,7 +199,7 @@ fn validate(cli: &Cli) -> anyhow::Result<ExitCode> {
     let instances: BTreeSet<&str> =
         project.definitions.iter().map(|definition| definition.id.provider.as_str()).collect();
     writeln!(
-        anstream::stdout(),
+        crate::output::stdout(),
         "Valid: {} object(s) for {} provider instance(s).",
         project.definitions.len(),
         instances.len()
@@ -208,7 +211,7 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let state = project.store().load()?;
     let plan = project.plan(&state, &args.selection).await?;
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&render::plan_json(&plan))?)?;
     } else {
@@ -302,7 +305,7 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         }
         None => project.plan(&state, &args.selection).await?,
     };
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
@@ -419,7 +422,7 @@ async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         mac_core::import::ImportOptions { project: project.config.project.clone(), directory: directory.clone() };
     let found = mac_core::import::import(&project.providers, &args.instance, &observed, &state, &defined, &options);
     let imported = mac_core::import::select_scopes(found.objects, &args.folders, &project.providers);
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     // Said whatever else happens: these are another project's, and stay so.
     for skipped in &found.owned_elsewhere {
         writeln!(
@@ -536,7 +539,7 @@ fn confirm() -> anyhow::Result<bool> {
             "refusing to apply without confirmation: standard input is not a terminal. Review the plan, then pass --auto-approve"
         );
     }
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     write!(out, "\nApply these changes? Only `yes` is accepted: ")?;
     out.flush()?;
     let mut answer = String::new();
@@ -549,7 +552,7 @@ fn state(cli: &Cli, command: &StateCommand) -> anyhow::Result<ExitCode> {
     let config = ProjectConfig::load(&cli.directory, cli.environment.as_deref())?;
     let store = config.open_state_store()?;
     let store = store.as_ref();
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     match command {
         StateCommand::List => {
             let state = store.load()?;
@@ -708,7 +711,7 @@ fn confirm_unlock(pid: u32) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to break the lock without confirmation: standard input is not a terminal; pass --force");
     }
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     write!(out, "\nType the holder's pid ({pid}) to break its lock: ")?;
     out.flush()?;
     let mut answer = String::new();

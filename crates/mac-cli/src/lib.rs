@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod output;
 mod progress;
 mod render;
 mod rule_tests;
@@ -29,11 +30,13 @@ extern crate mac_test_provider as _;
 /// Parses the process arguments, runs the command and reports errors on stderr.
 pub fn main() -> ExitCode {
     let cli = args::Cli::parse();
+    let color = output::Color::of(&cli.color, cli.no_color);
+    color.apply();
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,mac={}", cli.log_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(color.for_stderr())
         .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -64,6 +67,17 @@ fn error_chain(err: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_registered_provider_declares_its_kinds() {
+        let registry = mac_core::Registry::from_inventory().expect("unique provider names");
+        for registration in registry.iter() {
+            let kinds: Vec<String> = (registration.kinds)().into_iter().map(|kind| kind.name).collect();
+            assert!(!kinds.is_empty(), "{} declares no kind", registration.name);
+            let unique: std::collections::BTreeSet<&String> = kinds.iter().collect();
+            assert_eq!(unique.len(), kinds.len(), "{}: a kind declared twice: {kinds:?}", registration.name);
+        }
+    }
+
     #[test]
     fn every_enabled_provider_feature_is_registered() {
         let registry = mac_core::Registry::from_inventory().expect("unique provider names");

@@ -39,7 +39,7 @@ struct Viewed<'a> {
 }
 
 pub fn run(config: &Config<'_>, definitions: &[Definition], providers: &Providers) -> anyhow::Result<ExitCode> {
-    let mut out = anstream::stdout();
+    let mut out = crate::output::stdout();
     let files = test_files(config)?;
     let viewed: Vec<Viewed<'_>> = definitions
         .iter()

@@ -24,6 +24,7 @@ use crate::relation::{LinkedObject, Links, Relation};
 ///     mac_core::ProviderRegistration {
 ///         name: "grafana8",
 ///         description: "Grafana 8.5: folders, alert rule groups, …",
+///         kinds: kind_specs,
 ///         build: build_provider,
 ///     }
 /// }
@@ -34,6 +35,9 @@ pub struct ProviderRegistration {
     pub name: &'static str,
     /// One line for `mac providers`.
     pub description: &'static str,
+    /// The kinds every instance has, in dependency order: what `mac providers` lists, and
+    /// what [`Provider::kinds`] returns (return this from there too, so that there is one list).
+    pub kinds: fn() -> Vec<KindSpec>,
     /// Builds an instance from its settings. Must not do network I/O: `mac validate` builds
     /// providers offline; connectivity is checked by [`Provider::check`].
     pub build: BuildProvider,
@@ -747,10 +751,12 @@ mod tests {
         Err(SettingsError::at("", "not built in tests"))
     }
 
-    static FIRST: ProviderRegistration = ProviderRegistration { name: "same", description: "one", build: never_built };
-    static SECOND: ProviderRegistration = ProviderRegistration { name: "same", description: "two", build: never_built };
+    static FIRST: ProviderRegistration =
+        ProviderRegistration { name: "same", description: "one", kinds: Vec::new, build: never_built };
+    static SECOND: ProviderRegistration =
+        ProviderRegistration { name: "same", description: "two", kinds: Vec::new, build: never_built };
     static BAD_NAME: ProviderRegistration =
-        ProviderRegistration { name: "Bad.Name", description: "", build: never_built };
+        ProviderRegistration { name: "Bad.Name", description: "", kinds: Vec::new, build: never_built };
 
     #[test]
     fn a_duplicate_provider_name_is_an_error_not_a_silent_pick() {

@@ -28,8 +28,14 @@ mac_core::inventory::submit! {
     ProviderRegistration {
         name: "testfs",
         description: "test-only: folders and groups kept in a local JSON file, with fault injection",
+        kinds: kind_specs,
         build: build_provider,
     }
+}
+
+/// The kinds of every instance, in dependency order (the registration lists them too).
+fn kind_specs() -> Vec<KindSpec> {
+    vec![KindSpec::new("folder", &[]), KindSpec::new("group", &["folder"])]
 }
 
 /// Set to N to abort the process right after the Nth successful remote write.
@@ -243,7 +249,7 @@ impl TestProvider {
 #[async_trait]
 impl Provider for TestProvider {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![KindSpec::new("folder", &[]), KindSpec::new("group", &["folder"])]
+        kind_specs()
     }
 
     async fn check(&self) -> Result<(), HandlerError> {

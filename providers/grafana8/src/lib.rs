@@ -1,4 +1,6 @@
-//! `grafana8`: a `mac` provider for Grafana 8.5 — folders and unified alerting rule groups.
+//! `grafana8`: a `mac` provider for Grafana 8.5 — data sources, folders and their permissions,
+//! unified alerting (rule groups, contact points, notification policies), legacy notification
+//! channels and dashboards; an instance is one organisation.
 //!
 //! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
 //! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET
@@ -87,9 +89,24 @@ pub use notification_channel::NotificationChannel;
 mac_core::inventory::submit! {
     ProviderRegistration {
         name: "grafana8",
-        description: "Grafana 8.5: folders and unified alerting rule groups",
+        description: "Grafana 8.5 (an instance is one organisation): alerting, dashboards, data sources and access",
+        kinds: kind_specs,
         build: build_provider,
     }
+}
+
+/// The kinds of every instance, in dependency order (the registration lists them too).
+fn kind_specs() -> Vec<KindSpec> {
+    vec![
+        KindSpec::new("datasource", &[]),
+        KindSpec::new("folder", &[]),
+        KindSpec::new("alert_group", &["folder", "datasource"]),
+        KindSpec::new("dashboard", &["folder"]),
+        KindSpec::new("folder_permission", &["folder"]),
+        KindSpec::new("notification_channel", &[]),
+        KindSpec::new("contact_point", &[]),
+        KindSpec::new("notification_policy", &["contact_point"]),
+    ]
 }
 
 /// Overrides the default instance's `url` (for CI).
@@ -200,16 +217,7 @@ impl Grafana8 {
 #[async_trait]
 impl Provider for Grafana8 {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![
-            KindSpec::new("datasource", &[]),
-            KindSpec::new("folder", &[]),
-            KindSpec::new("alert_group", &["folder", "datasource"]),
-            KindSpec::new("dashboard", &["folder"]),
-            KindSpec::new("folder_permission", &["folder"]),
-            KindSpec::new("notification_channel", &[]),
-            KindSpec::new("contact_point", &[]),
-            KindSpec::new("notification_policy", &["contact_point"]),
-        ]
+        kind_specs()
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {

@@ -30,8 +30,14 @@ mac_core::inventory::submit! {
     ProviderRegistration {
         name: "prometheus",
         description: "Prometheus: alerting and recording rule groups in rule files, reloaded and verified",
+        kinds: kind_specs,
         build: build_provider,
     }
+}
+
+/// The kinds of every instance, in dependency order (the registration lists them too).
+fn kind_specs() -> Vec<KindSpec> {
+    vec![KindSpec::new("rule_group", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).
@@ -178,7 +184,7 @@ impl Prometheus {
 #[async_trait]
 impl Provider for Prometheus {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![KindSpec::new("rule_group", &[])]
+        kind_specs()
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {

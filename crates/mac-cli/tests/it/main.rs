@@ -11,6 +11,7 @@ mod grafana8_checks;
 mod grafana8_dashboards;
 mod hostile;
 mod moved;
+mod output;
 mod ownership;
 mod plan;
 #[cfg(feature = "postgres")]

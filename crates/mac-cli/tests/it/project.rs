@@ -9,9 +9,12 @@ fn providers_lists_what_was_compiled_in() {
     let (code, stdout, _) = run(Project::empty().mac().arg("providers"));
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @r#"
-    grafana8     Grafana 8.5: folders and unified alerting rule groups
+    grafana8     Grafana 8.5 (an instance is one organisation): alerting, dashboards, data sources and access
+                 kinds: datasource, folder, alert_group, dashboard, folder_permission, notification_channel, contact_point, notification_policy
     prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
+                 kinds: rule_group
     testfs       test-only: folders and groups kept in a local JSON file, with fault injection
+                 kinds: folder, group
 
     State backends ([state] backend = "NAME"):
     file         a JSON file in the project (the default)

@@ -42,8 +42,14 @@ mac_core::inventory::submit! {
     ProviderRegistration {
         name: NAME,
         description: "Prometheus Alertmanager (API v2): silences, i.e. maintenance windows",
+        kinds: kind_specs,
         build: build_provider,
     }
+}
+
+/// The kinds of every instance, in dependency order (the registration lists them too).
+fn kind_specs() -> Vec<KindSpec> {
+    vec![KindSpec::new("silence", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).
@@ -104,7 +110,7 @@ impl Alertmanager {
 #[async_trait]
 impl Provider for Alertmanager {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![KindSpec::new("silence", &[])]
+        kind_specs()
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {
