@@ -102,7 +102,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub selection: PlanSelection,
 
-    /// Apply without asking for confirmation.
+    /// Apply a fresh plan without asking for confirmation (a saved plan is never asked about:
+    /// it was reviewed when it was made).
     #[arg(long)]
     pub auto_approve: bool,
 

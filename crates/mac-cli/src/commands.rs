@@ -310,7 +310,9 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.auto_approve {
+    // A saved plan was reviewed when it was made (and was just checked against the remote):
+    // applying it needs no confirmation. A fresh plan is being shown for the first time.
+    if !args.auto_approve && args.plan_file.is_none() {
         if !confirm()? {
             writeln!(out, "Apply cancelled; nothing was changed.")?;
             return Ok(ExitCode::FAILURE);

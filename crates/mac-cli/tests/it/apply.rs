@@ -16,6 +16,23 @@ fn apply_refuses_without_a_terminal_or_approval_and_changes_nothing() {
 }
 
 #[test]
+fn a_saved_plan_applies_without_a_question_where_a_fresh_one_is_refused() {
+    let project = Project::new(TWO_FOLDERS);
+    let (code, _, stderr) = run(project.mac().args(["plan", "-o", "reviewed.plan"]));
+    assert_eq!(code, 0, "{stderr}");
+    // No terminal and no --auto-approve: the saved plan was reviewed when it was made.
+    let (code, stdout, stderr) = run(project.mac().args(["apply", "reviewed.plan"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.ends_with("Apply complete: 4 created, 0 updated, 0 deleted, 0 failed, 0 skipped.\n"), "{stdout}");
+    assert_eq!(project.remote_count("folder"), 2);
+    // A fresh apply in the same conditions still asks, and so refuses.
+    project.define(&TWO_FOLDERS.replace("Team A", "Team A renamed"));
+    let (code, _, stderr) = run(project.mac().arg("apply"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refusing to apply without confirmation"), "{stderr}");
+}
+
+#[test]
 fn apply_reports_what_it_did() {
     let project = Project::new(TWO_FOLDERS);
     let (code, stdout, stderr) = run(project.mac().args(["apply", "--auto-approve", "--parallelism", "2"]));
