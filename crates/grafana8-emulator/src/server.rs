@@ -86,7 +86,18 @@ pub(crate) async fn serve(
                 let app = app.clone();
                 let n = n2.clone();
                 async move {
-                    let mut req = req.map(Body::new);
+                    // The whole body is read before routing. A handler that ignores a body
+                    // (folder DELETE and the Python original's form body) must not leave it
+                    // unread: hyper would then close the connection after answering, and the
+                    // client's next request on it would fail ("Remote end closed connection
+                    // without response"). Grafana's Go net/http server reads an unread body
+                    // to the end (up to 256 KiB) so that the connection stays usable.
+                    let (parts, body) = req.into_parts();
+                    let body = match axum::body::to_bytes(Body::new(body), usize::MAX).await {
+                        Ok(bytes) => Body::from(bytes),
+                        Err(_) => Body::empty(),
+                    };
+                    let mut req = Request::from_parts(parts, body);
                     trim_trailing_slash(&mut req);
                     req.extensions_mut().insert(ConnDrop(n));
                     let (method, path) = (req.method().clone(), req.uri().path().to_string());

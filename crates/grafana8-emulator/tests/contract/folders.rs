@@ -565,3 +565,64 @@ async fn deleting_a_folder_deletes_its_dashboards_without_a_word() {
         (404, msg_trace("Dashboard not found"))
     );
 }
+
+/// The Python original deletes a folder with a form body (`forceDeleteRules=False`) that the
+/// route ignores, and then sends its next request on the same connection. Grafana's Go
+/// net/http server reads an unread body to the end before the next request (net/http
+/// server.go, `finishRequest`), so the connection stays usable; a server that answered first
+/// and closed the connection made that client fail with "Remote end closed connection without
+/// response". Here the body is sent only after a pause, and the connection must still carry
+/// the next request.
+#[tokio::test]
+async fn a_body_the_route_ignores_leaves_the_connection_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = Target::new().await;
+    let (uid, _, _) = t.folder().await;
+    let address = t.base.trim_start_matches("http://").to_owned();
+    let mut connection = tokio::net::TcpStream::connect(&address).await.expect("connects");
+    // admin:<password>, as basic auth.
+    let credentials = base64_basic(&format!("admin:{}", t.admin_password));
+    let body = "forceDeleteRules=False";
+    let head = format!(
+        "DELETE /api/folders/{uid} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Basic {credentials}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    connection.write_all(head.as_bytes()).await.expect("headers written");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    connection.write_all(body.as_bytes()).await.expect("body written");
+    let first = read_response(&mut connection).await;
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    let next = format!("GET /api/health HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    connection.write_all(next.as_bytes()).await.expect("the connection takes the next request");
+    let second = read_response(&mut connection).await;
+    assert!(second.starts_with("HTTP/1.1 200"), "the same connection answers the next request: {second:?}");
+
+    async fn read_response(connection: &mut tokio::net::TcpStream) -> String {
+        // One response: headers, then Content-Length bytes.
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&seen).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+                    .and_then(|value| value.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if seen.len() >= end + 4 + length {
+                    return text;
+                }
+            }
+            match tokio::time::timeout(std::time::Duration::from_secs(5), connection.read(&mut buffer)).await {
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_) => return String::from_utf8_lossy(&seen).into_owned(),
+                Ok(Ok(read)) => seen.extend_from_slice(&buffer[..read]),
+            }
+        }
+    }
+
+    fn base64_basic(text: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(text)
+    }
+}
