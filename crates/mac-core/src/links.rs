@@ -133,12 +133,15 @@ pub(crate) fn check_deletes(
                         target.provider == entry.id.provider
                             && entry.depends_on.contains(&LocalRef::new(&target.kind, &target.local_id))
                     });
-                    let names = names_of.get(target).map(Vec::as_slice).unwrap_or_default();
-                    let named = action
-                        .desired
-                        .as_ref()
-                        .is_some_and(|desired| desired.fields.to_map().values().any(|value| mentions(value, names)));
-                    recorded && !named
+                    // Read from the text only when state recorded the reference.
+                    let named = || {
+                        let names = names_of.get(target).map(Vec::as_slice).unwrap_or_default();
+                        action
+                            .desired
+                            .as_ref()
+                            .is_some_and(|desired| desired.fields.to_map().values().any(|value| mentions(value, names)))
+                    };
+                    recorded && !named()
                 };
                 let linked = LinkedObject {
                     kind: kind.to_owned(),

@@ -17,7 +17,7 @@ use crate::plan::{
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, FieldError, Handler, PreparedContext, Providers, Resolved, Resolver};
 use crate::refs::substitute_in;
-use crate::state::{PendingCreate, State, definition_hash};
+use crate::state::{PendingCreate, State, definition_text_hash};
 
 /// Plans the reconciliation of `definitions` against `state` and `observed`.
 pub fn plan(
@@ -546,7 +546,7 @@ fn write_action(
     // Hashed only for a change: most objects of a large plan are unchanged, and hashing is
     // not free.
     let applied_hash =
-        (!changes.is_empty() || operation != Operation::Update).then(|| definition_hash(&local.fields.to_map()));
+        (!changes.is_empty() || operation != Operation::Update).then(|| definition_text_hash(&local.fields));
     let drift = operation == Operation::Update
         && !changes.is_empty()
         && recorded_hash.is_some()
@@ -591,7 +591,7 @@ fn write_action(
         remote: remote.cloned(),
         depends_on: Vec::new(),
         references: references.into_iter().collect(),
-        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_hash(&local.fields.to_map()))),
+        applied_hash: Some(applied_hash.unwrap_or_else(|| definition_text_hash(&local.fields))),
         adoption_key,
         resumed: false,
         protect: local.protect,

@@ -325,6 +325,11 @@ pub fn definition_hash(fields: &Fields) -> String {
     value_hash(&Value::Object(fields.clone()))
 }
 
+/// [`definition_hash`] of fields kept as text (a definition's): the same hash, from one tree.
+pub fn definition_text_hash(fields: &crate::JsonText) -> String {
+    value_hash(&fields.to_value())
+}
+
 /// `sha256:…` of a value in its canonical form (object keys sorted at every level).
 pub(crate) fn value_hash(value: &Value) -> String {
     let digest = Sha256::digest(canonical(value).to_string().as_bytes());
@@ -678,6 +683,15 @@ mod tests {
         let hash = |value: serde_json::Value| definition_hash(value.as_object().expect("object"));
         assert_eq!(hash(a), hash(b.clone()));
         assert_ne!(hash(b), hash(json!({"a": 2})));
+    }
+
+    #[test]
+    fn a_definition_kept_as_text_hashes_as_its_fields() {
+        // States recorded before definitions were kept as text must not see every object as
+        // changed.
+        let fields = json!({"title": "x", "rules": [{"for": "5m", "expr": "up"}], "ratio": 0.30000000000000004});
+        let map = fields.as_object().expect("object");
+        assert_eq!(definition_text_hash(&crate::JsonText::from_map(map)), definition_hash(map));
     }
 
     #[test]

@@ -321,6 +321,13 @@ impl Body {
 /// Reads a body's chunks in order, each dropped once read.
 struct ChunkReader(std::collections::VecDeque<bytes::Bytes>);
 
+impl ChunkReader {
+    /// JSON parsed from `chunks` through a buffer (serde_json reads a `Read` byte by byte).
+    fn json<T: DeserializeOwned>(chunks: std::collections::VecDeque<bytes::Bytes>) -> Result<T, serde_json::Error> {
+        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, ChunkReader(chunks)))
+    }
+}
+
 impl std::io::Read for ChunkReader {
     fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
         while let Some(front) = self.0.front_mut() {
@@ -374,8 +381,7 @@ impl Response {
     /// answer (a whole ruler, 75 MB at 100k rules) is never held twice, as bytes and as what
     /// it is parsed into. A body not joined before only.
     pub fn json_from_chunks<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
-        let chunks = self.body.chunks.into();
-        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, ChunkReader(chunks)))
+        ChunkReader::json(self.body.chunks.into())
     }
 
     /// Whether the body starts like a JSON object or list (after white space): what
@@ -400,8 +406,7 @@ impl Response {
     /// start (a proxy's HTML page, say).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HandlerError> {
         // From the chunks (sharing them, not copying): the body is joined only to quote it.
-        let chunks = ChunkReader(self.body.chunks.iter().cloned().collect());
-        serde_json::from_reader(std::io::BufReader::with_capacity(64 * 1024, chunks)).map_err(|_| {
+        ChunkReader::json(self.body.chunks.iter().cloned().collect()).map_err(|_| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!(
