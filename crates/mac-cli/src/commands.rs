@@ -101,6 +101,23 @@ impl Project {
         bindings
     }
 
+    /// Reads `--target`s: an instance of this project, `kind.id` or `instance/kind.id`.
+    fn targets(&self, texts: &[String]) -> anyhow::Result<Vec<mac_core::Target>> {
+        texts
+            .iter()
+            .map(|text| {
+                mac_core::Target::parse(text, self.providers.instances()).ok_or_else(|| {
+                    let known: Vec<&str> = self.providers.instances().collect();
+                    anyhow::anyhow!(
+                        "--target `{text}` is neither KIND.ID, INSTANCE/KIND.ID nor a provider instance of this \
+                         project (configured: {})",
+                        known.join(", ")
+                    )
+                })
+            })
+            .collect()
+    }
+
     fn store(&self) -> &dyn StateStore {
         self.store.as_ref()
     }
@@ -132,7 +149,7 @@ impl Project {
             allow_delete_all: selection.allow_delete_all,
             allow_mass_delete: selection.allow_mass_delete,
             max_delete_share: Some(self.config.max_delete_share),
-            targets: selection.targets.clone(),
+            targets: self.targets(&selection.targets)?,
             secrets,
             moves: self.moves.clone(),
             project: self.config.project.clone(),

@@ -52,7 +52,7 @@ pub use json_text::JsonText;
 pub use kind::{Kind, Remote, Typed};
 pub use links::{BlockedDelete, LinkKey, LinkTarget, LinkedObject, Links, Relation};
 pub use object::{Definition, Fields, LocalRef, ObjectId, RemoteObject, Resource};
-pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning};
+pub use plan::{Action, Observed, Operation, Plan, PlanError, PlanOptions, PlanWarning, Target};
 pub use planner::plan;
 pub use project::{ProjectConfig, ProjectError};
 pub use provider::{

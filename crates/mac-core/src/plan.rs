@@ -44,8 +44,8 @@ pub struct PlanOptions {
     /// definitions are all gone). Without it, such a plan is refused: an empty or
     /// mistyped definitions path must never wipe a server.
     pub allow_delete_all: bool,
-    /// Only these objects (`kind.local_id`, in any instance) and what they depend on.
-    pub targets: Vec<LocalRef>,
+    /// Only these objects or provider instances, and what they depend on.
+    pub targets: Vec<Target>,
     /// Allow a plan that deletes more than `max_delete_share` of the managed objects.
     pub allow_mass_delete: bool,
     /// The largest share of managed objects a plan may delete without `allow_mass_delete`
@@ -60,6 +60,57 @@ pub struct PlanOptions {
     /// reports marked by another project ([`Handler::owner`]) are not adopted, and managed
     /// ones are warned about.
     pub project: Option<String>,
+}
+
+/// What `--target` selects: an object (`kind.id` in any instance, or `instance/kind.id`) or
+/// every object of a provider instance (`grafana8.eu`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    Object { instance: Option<String>, object: LocalRef },
+    Instance(String),
+}
+
+impl Target {
+    /// Reads a `--target`: the name of one of `instances` is that instance (kinds are never
+    /// named like instances: `grafana8.eu` cannot be the kind `grafana8`), else `kind.id` or
+    /// `instance/kind.id`.
+    pub fn parse<'a>(text: &str, instances: impl IntoIterator<Item = &'a str>) -> Option<Target> {
+        if instances.into_iter().any(|instance| instance == text) {
+            return Some(Target::Instance(text.to_owned()));
+        }
+        let (instance, object) = match text.split_once('/') {
+            Some((instance, object)) if !instance.is_empty() => (Some(instance.to_owned()), object),
+            Some(_) => return None,
+            None => (None, text),
+        };
+        Some(Target::Object { instance, object: LocalRef::parse(object)? })
+    }
+
+    /// An object to one target, whatever its instance.
+    pub fn object(object: LocalRef) -> Target {
+        Target::Object { instance: None, object }
+    }
+
+    pub fn matches(&self, id: &ObjectId) -> bool {
+        match self {
+            Target::Instance(instance) => id.provider == *instance,
+            Target::Object { instance, object } => {
+                id.kind == object.kind
+                    && id.local_id == object.local_id
+                    && instance.as_ref().is_none_or(|instance| id.provider == *instance)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Instance(instance) => f.write_str(instance),
+            Target::Object { instance: Some(instance), object } => write!(f, "{instance}/{object}"),
+            Target::Object { instance: None, object } => write!(f, "{object}"),
+        }
+    }
 }
 
 /// What the remote systems hold, per provider instance and kind: with the definitions and
@@ -424,7 +475,7 @@ pub enum PlanError {
     )]
     MassDelete { deletes: usize, managed: usize, share: f64 },
     #[error("no defined or managed object matches --target {0}")]
-    UnknownTarget(LocalRef),
+    UnknownTarget(Target),
     #[error("actions depend on each other in a cycle: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -> "))]
     Cycle(Vec<ObjectId>),
     #[error(transparent)]

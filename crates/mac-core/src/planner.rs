@@ -13,6 +13,7 @@ use crate::json_text::JsonText;
 use crate::object::{Definition, LocalRef, ObjectId, RemoteObject, Resource};
 use crate::plan::{
     Action, Fingerprint, KindContext, KnownRemote, Observed, Operation, PLAN_FORMAT, Plan, PlanError, PlanOptions,
+    Target,
 };
 use crate::project::dependencies;
 use crate::provider::{DesiredObject, FieldError, Handler, PreparedContext, Providers, Resolved, Resolver};
@@ -702,13 +703,13 @@ fn link_actions(actions: &mut BTreeMap<ObjectId, Action>, state: &State) {
 fn select_targets(
     mut actions: BTreeMap<ObjectId, Action>,
     resources: &BTreeMap<ObjectId, Resource<'_>>,
-    targets: &[LocalRef],
+    targets: &[Target],
 ) -> Result<BTreeMap<ObjectId, Action>, PlanError> {
     let mut wanted: Vec<ObjectId> = Vec::new();
     for target in targets {
-        let matching: Vec<&ObjectId> =
-            resources.keys().filter(|id| id.kind == target.kind && id.local_id == target.local_id).collect();
-        if matching.is_empty() {
+        let matching: Vec<&ObjectId> = resources.keys().filter(|id| target.matches(id)).collect();
+        // An instance with nothing defined or managed plans nothing; a named object must exist.
+        if matching.is_empty() && matches!(target, Target::Object { .. }) {
             return Err(PlanError::UnknownTarget(target.clone()));
         }
         wanted.extend(matching.into_iter().cloned());

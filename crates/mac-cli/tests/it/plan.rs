@@ -155,3 +155,48 @@ fn removing_every_definition_is_refused_without_the_flag() {
     assert_eq!(code, 0);
     assert!(stdout.contains("Plan: 0 to create, 0 to update, 4 to delete"), "{stdout}");
 }
+
+/// Two instances of testfs: `testfs` and `testfs.eu`, each with a folder.
+fn two_instances() -> Project {
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        "[providers.testfs]\nfile = \"remote.json\"\n\n[providers.\"testfs.eu\"]\nfile = \"remote-eu.json\"\n",
+    );
+    project.define(
+        "[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\n\n\
+         [[testfs.folder]]\nid = \"a\"\nprovider = \"testfs.eu\"\ntitle = \"A in the EU\"\n\n\
+         [[testfs.folder]]\nid = \"b\"\nprovider = \"testfs.eu\"\ntitle = \"B in the EU\"\n",
+    );
+    project
+}
+
+#[test]
+fn a_target_names_an_instance_or_an_object_of_one() {
+    let project = two_instances();
+    let (code, stdout, stderr) = run(project.mac().args(["plan", "--target", "testfs.eu"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    + create testfs.eu/folder.a
+        title = "A in the EU"
+        uid = "mac-a"
+    + create testfs.eu/folder.b
+        title = "B in the EU"
+        uid = "mac-b"
+
+    Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+
+    // `folder.a` is in both instances; `INSTANCE/KIND.ID` picks one.
+    let (_, stdout, _) = run(project.mac().args(["plan", "--target", "folder.a"]));
+    assert!(stdout.contains("testfs/folder.a") && stdout.contains("testfs.eu/folder.a"), "{stdout}");
+    let (_, stdout, _) = run(project.mac().args(["plan", "--target", "testfs/folder.a"]));
+    assert!(stdout.contains("+ create testfs/folder.a") && !stdout.contains("testfs.eu"), "{stdout}");
+
+    let (code, _, stderr) = run(project.mac().args(["plan", "--target", "testfs.us"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: no defined or managed object matches --target testfs.us");
+    let (code, _, stderr) = run(project.mac().args(["plan", "--target", "payments"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: --target `payments` is neither KIND.ID, INSTANCE/KIND.ID nor a provider instance of this project (configured: testfs, testfs.eu)");
+}

@@ -8,7 +8,7 @@ use mac_core::state::{StateError, StateLock, StateStore};
 
 use mac_core::apply::Outcome;
 use mac_core::plan::Operation;
-use mac_core::{ApplyError, ApplyOptions, FileStateStore, LocalRef, PlanError, PlanOptions, State};
+use mac_core::{ApplyError, ApplyOptions, FileStateStore, LocalRef, PlanError, PlanOptions, State, Target};
 use mac_test_provider::{Faults, Remote, folder_uid};
 use serde_json::json;
 
@@ -234,11 +234,13 @@ async fn a_saved_plan_round_trips_and_is_refused_once_state_moved_on() {
 #[tokio::test]
 async fn targets_limit_the_plan_to_an_object_and_its_dependencies() {
     let harness = Harness::new();
-    let options = PlanOptions { targets: vec![LocalRef::new("group", "b-alerts")], ..PlanOptions::default() };
+    let options =
+        PlanOptions { targets: vec![Target::object(LocalRef::new("group", "b-alerts"))], ..PlanOptions::default() };
     let plan = harness.plan_with(TWO_FOLDERS, &options).await.expect("plan");
     assert_eq!(summary(&plan), ["create folder.b", "create group.b-alerts"]);
 
-    let options = PlanOptions { targets: vec![LocalRef::new("group", "nope")], ..PlanOptions::default() };
+    let options =
+        PlanOptions { targets: vec![Target::object(LocalRef::new("group", "nope"))], ..PlanOptions::default() };
     let err = harness.plan_with(TWO_FOLDERS, &options).await.expect_err("unknown target");
     assert_eq!(err.to_string(), "no defined or managed object matches --target group.nope");
 }
@@ -529,4 +531,32 @@ impl mac_core::ApplyObserver for SavesWhenStarted<'_> {
             *self.saves.lock().expect("not poisoned") = Some(self.store.saves.lock().expect("not poisoned").len());
         }
     }
+}
+
+#[tokio::test]
+async fn an_instance_target_keeps_that_instance_s_objects_only() {
+    let harness = Harness::new();
+    let instances = ["testfs", "testfs.eu"];
+    let target = Target::parse("testfs", instances).expect("an instance");
+    assert_eq!(target, Target::Instance("testfs".to_owned()));
+    let options = PlanOptions { targets: vec![target], ..PlanOptions::default() };
+    let plan = harness.plan_with(TWO_FOLDERS, &options).await.expect("plan");
+    assert_eq!(summary(&plan).len(), 4, "{:?}", summary(&plan));
+
+    let options = PlanOptions { targets: vec![Target::Instance("testfs.eu".to_owned())], ..PlanOptions::default() };
+    let plan = harness.plan_with(TWO_FOLDERS, &options).await.expect("plan");
+    assert!(summary(&plan).is_empty(), "nothing of testfs.eu is defined: {:?}", summary(&plan));
+}
+
+#[test]
+fn targets_read_instances_objects_and_objects_of_an_instance() {
+    let instances = ["grafana8", "grafana8.eu"];
+    assert_eq!(Target::parse("grafana8.eu", instances), Some(Target::Instance("grafana8.eu".to_owned())));
+    assert_eq!(Target::parse("folder.a", instances), Some(Target::object(LocalRef::new("folder", "a"))));
+    let scoped = Target::parse("grafana8.eu/folder.a.b", instances).expect("scoped");
+    assert_eq!(scoped.to_string(), "grafana8.eu/folder.a.b");
+    assert!(scoped.matches(&mac_core::ObjectId::new("grafana8.eu", "folder", "a.b")));
+    assert!(!scoped.matches(&mac_core::ObjectId::new("grafana8", "folder", "a.b")));
+    assert_eq!(Target::parse("grafana8", ["grafana8.eu"]), None, "neither an instance nor kind.id");
+    assert_eq!(Target::parse("/folder.a", instances), None);
 }
