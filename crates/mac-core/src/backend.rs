@@ -79,7 +79,7 @@ impl StateSettings {
     /// Use `#[serde(deny_unknown_fields)]` so that typos are caught.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, SettingsError> {
         crate::provider::parse_fields_value(&self.values)
-            .map_err(|error| SettingsError { pointer: error.pointer, message: error.message })
+            .map_err(|error| SettingsError::at(error.pointer, error.message))
     }
 
     /// `[state] KEY (mac.toml:7:1)`, or `[state] KEY` when it was not written.

@@ -33,6 +33,9 @@ pub enum ProjectError {
     },
     #[error("{}", Problems(.0))]
     Invalid(Vec<SourceError>),
+    /// A setting overridden by an environment variable has a value that cannot be used.
+    #[error("{variable} (overriding `{setting}` of provider `{instance}`): {message}")]
+    Variable { variable: String, instance: String, setting: String, message: String },
 }
 
 struct Problems<'a>(&'a [SourceError]);
@@ -354,7 +357,7 @@ impl ProjectConfig {
             locations,
             project_root: self.root.clone(),
         };
-        (registration.open)(&settings).map_err(|SettingsError { pointer, message }| {
+        (registration.open)(&settings).map_err(|SettingsError { pointer, message, .. }| {
             ProjectError::from(SourceError {
                 location: self.state_location(&pointer),
                 message: format!("state backend `{}`: {message}", registration.name),
@@ -392,7 +395,15 @@ impl ProjectConfig {
                         problems.push(SourceError { location: config.location(""), message: err.to_string() });
                     }
                 }
-                Err(SettingsError { pointer, message }) => problems.push(SourceError {
+                Err(SettingsError { pointer, message, variable: Some(variable) }) => {
+                    return Err(ProjectError::Variable {
+                        variable,
+                        instance: config.instance.clone(),
+                        setting: pointer.trim_start_matches('/').replace('/', "."),
+                        message,
+                    });
+                }
+                Err(SettingsError { pointer, message, variable: None }) => problems.push(SourceError {
                     location: config.location(&pointer),
                     message: format!("provider `{}`: {message}", config.instance),
                 }),

@@ -128,7 +128,7 @@ impl ProviderSettings {
     /// Deserialises the settings into the provider's own type; an error names the field.
     /// Use `#[serde(deny_unknown_fields)]` so that typos are caught.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, SettingsError> {
-        from_value_with_path(&self.values).map_err(|(pointer, message)| SettingsError { pointer, message })
+        from_value_with_path(&self.values).map_err(|(pointer, message)| SettingsError::at(pointer, message))
     }
 }
 
@@ -139,11 +139,19 @@ impl ProviderSettings {
 pub struct SettingsError {
     pub pointer: String,
     pub message: String,
+    /// The environment variable the faulty value came from, when one overrides the setting
+    /// (`MAC_GRAFANA8_URL`): the error is then its, not a line of mac.toml's.
+    pub variable: Option<String>,
 }
 
 impl SettingsError {
     pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> SettingsError {
-        SettingsError { pointer: pointer.into(), message: message.into() }
+        SettingsError { pointer: pointer.into(), message: message.into(), variable: None }
+    }
+
+    /// The same error, blamed on the environment variable `variable` that set the value.
+    pub fn from_variable(self, variable: impl Into<String>) -> SettingsError {
+        SettingsError { variable: Some(variable.into()), ..self }
     }
 }
 

@@ -21,6 +21,9 @@ pub struct HttpClient {
     http: reqwest::Client,
     base: Url,
     server: String,
+    /// The setting (or environment variable) the base URL came from, named when a connection
+    /// cannot be made.
+    url_origin: String,
     credentials: Credentials,
     project_root: PathBuf,
     /// Resolved on first use, so that `mac validate` needs no secret; the error is kept as
@@ -34,6 +37,7 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("server", &self.server)
             .field("base", &self.base.as_str())
+            .field("url_origin", &self.url_origin)
             .field("credentials", &self.credentials)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -67,11 +71,12 @@ impl HttpClient {
         http: reqwest::Client,
         base: Url,
         server: String,
+        url_origin: String,
         credentials: Credentials,
         project_root: PathBuf,
         retry: RetryPolicy,
     ) -> HttpClient {
-        HttpClient { http, base, server, credentials, project_root, secret: OnceLock::new(), retry }
+        HttpClient { http, base, server, url_origin, credentials, project_root, secret: OnceLock::new(), retry }
     }
 
     /// The base URL, ending in `/`.
@@ -145,6 +150,9 @@ impl fmt::Debug for Request<'_> {
 struct Failure {
     error: HandlerError,
     retryable: bool,
+    /// No connection could be made (refused, no route, unknown host, TLS handshake): the
+    /// URL or the network is the likely cause, said once the request is given up.
+    unreachable: bool,
 }
 
 impl Request<'_> {
@@ -172,8 +180,10 @@ impl Request<'_> {
     ///
     /// Retried with exponential backoff and jitter within the client's [`RetryPolicy`], as
     /// [`Repeat`] allows: a connection that could not be made; 429, 502, 503, 504 (honouring
-    /// `Retry-After`); a timeout or an answer that broke off. A request given up on says so
-    /// in its error: `(gave up after 3 attempts)`.
+    /// `Retry-After`); a timeout or an answer that broke off. Each retry is logged at debug
+    /// level; a request that succeeded after retries is summarised in one warning, and one
+    /// given up on says so in its error: `(gave up after 3 attempts in 1.2 s)`. A server that
+    /// cannot be reached at all is one error naming the URL and the setting it came from.
     pub async fn send_any(self) -> Result<Response, HandlerError> {
         let policy = self.client.retry;
         let started = Instant::now();
@@ -199,6 +209,16 @@ impl Request<'_> {
                 Ok((response, wait)) => {
                     let repeatable = matches!(self.repeat, Repeat::Always | Repeat::IfNotProcessed);
                     if response.status.is_success() || !is_transient(response.status) || !repeatable {
+                        if attempt > 1 {
+                            tracing::warn!(
+                                target: "mac::http",
+                                "{} {} to {}: answered after {attempt} attempts in {:.1} s",
+                                self.method,
+                                self.url.path(),
+                                self.client.server,
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
                         return Ok(response);
                     }
                     if attempt >= policy.attempts {
@@ -210,31 +230,48 @@ impl Request<'_> {
                     }
                     (response.error(), delay)
                 }
-                Err(Failure { error, retryable }) => {
-                    if !retryable {
-                        return Err(error);
-                    }
-                    if attempt >= policy.attempts {
-                        return Err(if attempt > 1 { gave_up(error, attempt) } else { error });
-                    }
+                Err(Failure { error, retryable, unreachable }) => {
                     let delay = policy.delay(attempt, None);
-                    if started.elapsed() + delay > policy.budget {
-                        return Err(gave_up(error, attempt));
+                    if !retryable || attempt >= policy.attempts || started.elapsed() + delay > policy.budget {
+                        return Err(self.given_up(error, unreachable, attempt, started));
                     }
                     (error, delay)
                 }
             };
-            tracing::warn!(target: "mac::http", "{} — retrying in {} ms", error.message, wait.as_millis());
+            // Every retry at debug level only: a server down for a few seconds is one line
+            // (the summary above, or the error), not one per attempt.
+            tracing::debug!(target: "mac::http", "{} — retrying in {} ms", error.message, wait.as_millis());
             tokio::time::sleep(wait).await;
             attempt += 1;
         }
+    }
+
+    /// The error of a request given up on after `attempts`: for a server that could not be
+    /// reached, what was tried and which setting to check.
+    fn given_up(&self, error: HandlerError, unreachable: bool, attempts: u32, started: Instant) -> HandlerError {
+        let tried = match attempts {
+            1 => String::new(),
+            _ => format!(", {attempts} attempts in {:.1} s", started.elapsed().as_secs_f64()),
+        };
+        let message = if unreachable {
+            let client = self.client;
+            format!(
+                "cannot connect to {} at {} ({}{tried}); check {}",
+                client.server, client.base, error.message, client.url_origin
+            )
+        } else if attempts > 1 {
+            format!("{} (gave up after {attempts} attempts in {:.1} s)", error.message, started.elapsed().as_secs_f64())
+        } else {
+            return error;
+        };
+        HandlerError::new(error.kind, message)
     }
 
     /// One attempt: the answer and its `Retry-After`, or why there is none.
     async fn send_once(&self) -> Result<(Response, Option<std::time::Duration>), Failure> {
         let client = self.client;
         let described = format!("{} {}", self.method, self.url.path());
-        let final_error = |error: HandlerError| Failure { error, retryable: false };
+        let final_error = |error: HandlerError| Failure { error, retryable: false, unreachable: false };
         let mut request = client.http.request(self.method.clone(), self.url.clone());
         request = match (&client.credentials, client.secret().map_err(final_error)?) {
             (Credentials::Bearer(_), Some(secret)) => request.bearer_auth(secret.expose()),
@@ -256,13 +293,19 @@ impl Request<'_> {
         }
         let may_repeat_unknown = self.repeat == Repeat::Always;
         let response = request.send().await.map_err(|err| {
+            if err.is_connect() {
+                // Not connected: the request never left. Said as what was tried; the error
+                // given up with names the server and the setting.
+                let error =
+                    HandlerError::new(HandlerErrorKind::Unavailable, format!("{described}: {}", root_cause(&err)));
+                return Failure { error, retryable: true, unreachable: true };
+            }
             let what = if err.is_timeout() { "timed out" } else { "failed" };
             let error = HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 format!("{described} to {} at {} {what}: {}", client.server, client.base, root_cause(&err)),
             );
-            // Not connected: the request never left.
-            Failure { error, retryable: err.is_connect() || may_repeat_unknown }
+            Failure { error, retryable: may_repeat_unknown, unreachable: false }
         })?;
         let status = response.status();
         let wait = response
@@ -285,6 +328,7 @@ impl Request<'_> {
                             format!("{described}: the answer broke off: {}", root_cause(&err)),
                         ),
                         retryable: may_repeat_unknown,
+                        unreachable: false,
                     });
                 }
             }

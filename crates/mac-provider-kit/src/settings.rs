@@ -26,6 +26,9 @@ pub struct HttpSettings {
     pub server: String,
     /// The base URL as written (or from an environment override); API paths join below it.
     pub url: String,
+    /// The environment variable `url` came from, when one overrode the setting: errors about
+    /// the URL, and connection failures, name it instead of mac.toml.
+    pub url_variable: Option<String>,
     /// How requests authenticate.
     pub credentials: Credentials,
     /// Per request, as written (`"30s"`); 30 s when not set.
@@ -47,6 +50,7 @@ impl fmt::Debug for HttpSettings {
         f.debug_struct("HttpSettings")
             .field("server", &self.server)
             .field("url", &self.url)
+            .field("url_variable", &self.url_variable)
             .field("credentials", &self.credentials)
             .field("timeout", &self.timeout)
             .field("ca_cert", &self.ca_cert)
@@ -64,6 +68,7 @@ impl HttpSettings {
         HttpSettings {
             server: server.into(),
             url: url.into(),
+            url_variable: None,
             credentials: Credentials::None,
             timeout: None,
             ca_cert: None,
@@ -78,15 +83,19 @@ impl HttpSettings {
     /// from `provider.project_root`, but no secret (that waits for the first request, so that
     /// `mac validate` needs none).
     pub fn build(self, provider: &ProviderSettings) -> Result<HttpClient, SettingsError> {
-        let base = parse_base_url(&self.url)?;
+        let blame = |error: SettingsError| match &self.url_variable {
+            Some(variable) if error.pointer == "/url" => error.from_variable(variable),
+            _ => error,
+        };
+        let base = parse_base_url(&self.url).map_err(blame)?;
         if !self.credentials.is_none() && base.scheme() == "http" && !is_loopback(&base) && !self.allow_insecure_http {
-            return Err(SettingsError::at(
+            return Err(blame(SettingsError::at(
                 "/url",
                 format!(
                     "`{}` would send the credentials unencrypted over the network: use https://, or set allow_insecure_http = true",
                     self.url
                 ),
-            ));
+            )));
         }
         let timeout = match &self.timeout {
             None => Duration::from_secs(30),
@@ -116,7 +125,20 @@ impl HttpSettings {
         }
         let http =
             builder.build().map_err(|err| SettingsError::at("", format!("cannot set up the HTTP client: {err}")))?;
-        Ok(HttpClient::new(http, base, self.server, self.credentials, provider.project_root.clone(), self.retry))
+        // What to check when the server cannot be reached: the setting, or what overrode it.
+        let url_origin = match &self.url_variable {
+            Some(variable) => format!("{variable} (it overrides `url` of provider `{}`)", provider.instance),
+            None => format!("`url` of provider `{}` in mac.toml", provider.instance),
+        };
+        Ok(HttpClient::new(
+            http,
+            base,
+            self.server,
+            url_origin,
+            self.credentials,
+            provider.project_root.clone(),
+            self.retry,
+        ))
     }
 }
 

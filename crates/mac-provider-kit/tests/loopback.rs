@@ -141,8 +141,89 @@ async fn a_connection_that_cannot_be_made_is_retried_even_for_a_post() {
     let client = client(&url, Credentials::None, 2);
     let error = client.request(Method::POST, client.url(&["x"], &[])).send().await.expect_err("refused");
     assert_eq!(error.kind, HandlerErrorKind::Unavailable);
-    assert!(error.message.starts_with(&format!("POST /x to Test at {url}/ failed: ")), "{}", error.message);
-    assert!(error.message.ends_with("(gave up after 2 attempts)"), "{}", error.message);
+    // One error: the URL, what was tried, and the setting to check.
+    let prefix = format!("cannot connect to Test at {url}/ (POST /x: ");
+    assert!(error.message.starts_with(&prefix), "{}", error.message);
+    let suffix = "s); check `url` of provider `test` in mac.toml";
+    assert!(error.message.contains(", 2 attempts in ") && error.message.ends_with(suffix), "{}", error.message);
+
+    // Set by an environment variable: the variable is what to check.
+    let mut settings = HttpSettings::new("Test", &url);
+    settings.url_variable = Some("MAC_TEST_URL".to_owned());
+    settings.retry = RetryPolicy::none();
+    let provider = ProviderSettings {
+        instance: "test".to_owned(),
+        values: serde_json::json!({}),
+        project_root: ".".into(),
+        project: None,
+    };
+    let client = settings.build(&provider).expect("valid settings");
+    let error = client.request(Method::GET, client.url(&["x"], &[])).send().await.expect_err("refused");
+    assert!(error.message.starts_with(&format!("cannot connect to Test at {url}/ (GET /x: ")), "{}", error.message);
+    assert!(
+        error.message.ends_with("); check MAC_TEST_URL (it overrides `url` of provider `test`)"),
+        "one attempt, no count: {}",
+        error.message
+    );
+
+    // A bad URL from the variable is blamed on it, not on a line of mac.toml.
+    let mut settings = HttpSettings::new("Test", "htp:/bad");
+    settings.url_variable = Some("MAC_TEST_URL".to_owned());
+    let error = settings.build(&provider).expect_err("not a URL");
+    assert_eq!((error.pointer.as_str(), error.variable.as_deref()), ("/url", Some("MAC_TEST_URL")));
+}
+
+#[tokio::test]
+async fn a_request_answered_after_retries_is_one_warning() {
+    let (url, seen) = serve().await;
+    let client = client(&url, Credentials::None, 5);
+    let (warnings, response) = {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .without_time()
+            .with_target(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let response = client.request(Method::GET, client.url(&["flaky"], &[])).send().await;
+        (capture.text(), response)
+    };
+    assert_eq!(response.expect("the third attempt").status(), 200);
+    assert_eq!(seen.flaky.load(Ordering::SeqCst), 3);
+    let lines: Vec<&str> = warnings.lines().collect();
+    assert_eq!(lines.len(), 1, "retries at debug, one summary: {warnings}");
+    assert!(lines[0].starts_with(" WARN GET /flaky to Test: answered after 3 attempts in "), "{warnings}");
+}
+
+/// What a tracing subscriber wrote.
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
 }
 
 #[tokio::test]

@@ -141,6 +141,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     let parsed: Settings = settings.parse()?;
     let default_instance = settings.instance == "grafana8";
     let env_url = default_instance.then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
+    let url_variable = env_url.is_some().then(|| URL_ENV.to_owned());
     let url = env_url.or(parsed.url).ok_or_else(|| {
         SettingsError::at(
             "",
@@ -148,7 +149,10 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         )
     })?;
     // The URL is checked first, as before the credentials are looked at.
-    mac_provider_kit::parse_base_url(&url)?;
+    mac_provider_kit::parse_base_url(&url).map_err(|error| match &url_variable {
+        Some(variable) => error.from_variable(variable),
+        None => error,
+    })?;
     let env_token = default_instance && std::env::var_os(TOKEN_ENV).is_some_and(|token| !token.is_empty());
     let credentials = if env_token {
         Credentials::Bearer(SecretRef::Env { env: TOKEN_ENV.to_owned() })
@@ -167,6 +171,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     };
     // Grafana may be served under a sub-path: the kit keeps it, and joins API paths below it.
     let mut http = HttpSettings::new("Grafana", url);
+    http.url_variable = url_variable;
     http.credentials = credentials;
     http.timeout = parsed.timeout;
     http.ca_cert = parsed.ca_cert;

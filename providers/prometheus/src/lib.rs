@@ -87,9 +87,13 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     let rules_dir = settings.project_root.join(&parsed.rules_dir);
     let default_instance = settings.instance == "prometheus";
     let env_url = default_instance.then(|| std::env::var(URL_ENV).ok()).flatten().filter(|url| !url.is_empty());
+    let url_variable = env_url.is_some().then(|| URL_ENV.to_owned());
     let url = env_url.or(parsed.url);
     if let Some(url) = &url {
-        mac_provider_kit::parse_base_url(url)?;
+        mac_provider_kit::parse_base_url(url).map_err(|error| match &url_variable {
+            Some(variable) => error.from_variable(variable),
+            None => error,
+        })?;
     }
     let timeout = match &parsed.timeout {
         None => Duration::from_secs(30),
@@ -125,6 +129,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         Some(url) => {
             // Prometheus may be served under a prefix (--web.route-prefix): the kit keeps it.
             let mut http = HttpSettings::new("Prometheus", url);
+            http.url_variable = url_variable;
             http.credentials = Credentials::from_settings(parsed.token, parsed.basic)?;
             http.timeout = parsed.timeout;
             http.ca_cert = parsed.ca_cert;

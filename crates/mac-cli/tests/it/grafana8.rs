@@ -355,7 +355,7 @@ fn errors_are_plain_and_located() {
     grafana.emulator.shutdown();
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1);
-    assert!(stderr.contains(&format!("GET /api/health to Grafana at {base}/ failed")), "{stderr}");
+    assert!(stderr.contains(&format!("cannot connect to Grafana at {base}/ (GET /api/health: ")), "{stderr}");
 }
 
 #[test]

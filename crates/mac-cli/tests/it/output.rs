@@ -74,3 +74,60 @@ fn strip_escapes(text: &str) -> String {
     }
     plain
 }
+
+/// A grafana8 project whose server is gone: nothing listens on the port any more.
+fn unreachable_grafana() -> (Project, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    drop(listener);
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        &format!("[providers.grafana8]\nurl = \"{url}\"\nretries = 3\ntoken = {{ env = \"MAC_TEST_TOKEN\" }}\n"),
+    );
+    project.define("[[grafana8.folder]]\nid = \"a\"\ntitle = \"A\"\n");
+    (project, url)
+}
+
+#[test]
+fn a_server_that_cannot_be_reached_is_one_error_naming_the_url_and_the_setting() {
+    let (project, url) = unreachable_grafana();
+    let (code, stdout, stderr) =
+        run(project.mac().env("MAC_TEST_TOKEN", "t").env_remove("MAC_GRAFANA8_URL").arg("plan"));
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    let stderr = stderr.replace(&url, "http://127.0.0.1:PORT");
+    let stderr = any_seconds(&stderr);
+    assert_eq!(
+        stderr,
+        "error: provider `grafana8`: cannot connect to Grafana at http://127.0.0.1:PORT/ (GET /api/health: \
+         Connection refused (os error 111), 3 attempts in N s); check `url` of provider `grafana8` in mac.toml\n",
+        "one line: no warning per retry"
+    );
+
+    // Overridden by MAC_GRAFANA8_URL: the variable is what to check.
+    let (code, _, stderr) = run(project.mac().env("MAC_TEST_TOKEN", "t").env("MAC_GRAFANA8_URL", &url).args(["plan"]));
+    assert_eq!(code, 1);
+    assert!(stderr.ends_with("check MAC_GRAFANA8_URL (it overrides `url` of provider `grafana8`)\n"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // The retries are there at debug level.
+    let (_, _, stderr) = run(project.mac().env("MAC_TEST_TOKEN", "t").args(["--log-level", "debug", "plan"]));
+    assert!(stderr.contains("GET /api/health attempt 2"), "{stderr}");
+
+    // A bad URL in the variable is the variable's fault, not a line of mac.toml's.
+    let (code, _, stderr) =
+        run(project.mac().env("MAC_TEST_TOKEN", "t").env("MAC_GRAFANA8_URL", "htp:/bad").arg("validate"));
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        "error: MAC_GRAFANA8_URL (overriding `url` of provider `grafana8`): `htp:/bad` must be an http:// or https:// URL\n"
+    );
+}
+
+/// `3.1 s` → `N s`: attempts take as long as they take.
+fn any_seconds(text: &str) -> String {
+    let Some(at) = text.find(" attempts in ") else { return text.to_owned() };
+    let start = at + " attempts in ".len();
+    let end = text[start..].find(" s)").map_or(start, |offset| start + offset);
+    format!("{}N{}", &text[..start], &text[end..])
+}
