@@ -37,6 +37,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether the command writes JSON: its errors are then JSON too (docs/json-output.md).
+    pub fn json(&self) -> bool {
+        match &self.command {
+            Command::Plan(args) => args.json,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the providers and state backends compiled into this mac.

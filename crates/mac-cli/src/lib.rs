@@ -29,7 +29,16 @@ extern crate mac_test_provider as _;
 
 /// Parses the process arguments, runs the command and reports errors on stderr.
 pub fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        // `mac plan --json --target` (a bad command line) is JSON too, for whoever reads it.
+        Err(err) if asks_for_json(std::env::args_os()) && err.use_stderr() => {
+            output::write_json_error(&output::JsonError::usage(&err.render().to_string()));
+            return ExitCode::from(2);
+        }
+        Err(err) => err.exit(),
+    };
+    let json = cli.json();
     let color = output::Color::of(&cli.color, cli.no_color);
     color.apply();
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,mac={}", cli.log_level));
@@ -48,6 +57,10 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
+        Err(err) if json => {
+            output::write_json_error(&output::JsonError::of(&err));
+            ExitCode::FAILURE
+        }
         Err(err) => {
             let mut stderr = anstream::stderr();
             let label = anstyle::AnsiColor::Red.on_default().bold();
@@ -58,6 +71,11 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a command line that clap refused asked for JSON output.
+fn asks_for_json(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    args.skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json")
 }
 
 /// `error: what failed: why`, without repeating a cause already in the message.

@@ -84,3 +84,69 @@ impl Write for Stdout {
         self.quietly((), result)
     }
 }
+
+/// An error under `--json`: one JSON object on stdout, the schema in docs/json-output.md
+/// ("Errors"), so that whoever reads the JSON reads failures too.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct JsonError {
+    format_version: u32,
+    error: JsonErrorBody,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonErrorBody {
+    /// `usage` (the command line), `invalid` (the project: `problems` says where) or `failed`.
+    kind: &'static str,
+    /// The whole error, as the human output's `error:` line says it.
+    message: String,
+    /// Each problem at the place it was written (empty unless `kind` is `invalid`).
+    problems: Vec<JsonProblem>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct JsonProblem {
+    file: String,
+    line: usize,
+    column: usize,
+    message: String,
+}
+
+impl JsonError {
+    /// A command line clap refused, as clap says it (without colours).
+    pub(crate) fn usage(rendered: &str) -> JsonError {
+        // Clap's first paragraph; the rest points at `--help`.
+        let first = rendered.split("\n\n").next().unwrap_or(rendered);
+        let message = first.trim_end().trim_start_matches("error: ").to_owned();
+        JsonError { format_version: 1, error: JsonErrorBody { kind: "usage", message, problems: Vec::new() } }
+    }
+
+    pub(crate) fn of(err: &anyhow::Error) -> JsonError {
+        let located = err.chain().find_map(|cause| match cause.downcast_ref::<mac_core::ProjectError>() {
+            Some(mac_core::ProjectError::Invalid(problems)) => Some(problems.clone()),
+            _ => cause.downcast_ref::<mac_core::SourceError>().map(|problem| vec![problem.clone()]),
+        });
+        let problems: Vec<JsonProblem> = located
+            .unwrap_or_default()
+            .into_iter()
+            .map(|problem| JsonProblem {
+                file: problem.location.path.display().to_string(),
+                line: problem.location.line,
+                column: problem.location.column,
+                message: problem.message,
+            })
+            .collect();
+        let kind = if problems.is_empty() { "failed" } else { "invalid" };
+        JsonError {
+            format_version: 1,
+            error: JsonErrorBody { kind, message: mac_core::apply::error_chain(err.as_ref()), problems },
+        }
+    }
+}
+
+/// Writes `error` as one line of JSON on stdout (a reader that went away is no error).
+pub(crate) fn write_json_error(error: &JsonError) {
+    let text = serde_json::to_string(error).unwrap_or_else(|_| {
+        r#"{"format_version":1,"error":{"kind":"failed","message":"(unprintable)","problems":[]}}"#.to_owned()
+    });
+    let _ = writeln!(stdout(), "{text}");
+}

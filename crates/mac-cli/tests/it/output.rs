@@ -131,3 +131,58 @@ fn any_seconds(text: &str) -> String {
     let end = text[start..].find(" s)").map_or(start, |offset| start + offset);
     format!("{}N{}", &text[..start], &text[end..])
 }
+
+#[test]
+fn under_json_every_error_is_one_json_object_on_stdout() {
+    let project = Project::new(
+        "[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\n\n[[testfs.group]]\nid = \"g\"\nfolder = \"ghost\"\ninterval = \"1m\"\n",
+    );
+    let (code, stdout, stderr) = run(project.mac().args(["plan", "--json"]));
+    assert_eq!((code, stderr.as_str()), (1, ""));
+    let error: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    insta::assert_json_snapshot!(error, @r#"
+    {
+      "format_version": 1,
+      "error": {
+        "kind": "invalid",
+        "message": "definitions/main.toml:7:1: `folder.ghost` is not defined for provider instance `testfs`",
+        "problems": [
+          {
+            "file": "definitions/main.toml",
+            "line": 7,
+            "column": 1,
+            "message": "`folder.ghost` is not defined for provider instance `testfs`"
+          }
+        ]
+      }
+    }
+    "#);
+
+    // A command line clap refuses.
+    let (code, stdout, stderr) = run(project.mac().args(["plan", "--json", "--target"]));
+    assert_eq!((code, stderr.as_str()), (2, ""));
+    let error: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(error["error"]["kind"], "usage");
+    assert_eq!(
+        error["error"]["message"],
+        "a value is required for '--target <KIND.ID|INSTANCE>' but none was supplied"
+    );
+
+    // Anything else: the message, no problems.
+    project.define("[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\n");
+    let (code, stdout, _) = run(project.mac().args(["plan", "--json", "--target", "folder.nope"]));
+    assert_eq!(code, 1);
+    let error: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(
+        error,
+        serde_json::json!({ "format_version": 1, "error": { "kind": "failed", "message": "no defined or managed object matches --target folder.nope", "problems": [] } })
+    );
+    assert_eq!(stdout.lines().count(), 1);
+
+    // Without --json: the human line on stderr, as ever.
+    let (_, stdout, stderr) = run(project.mac().args(["plan", "--target", "folder.nope"]));
+    assert_eq!(
+        (stdout.as_str(), stderr.as_str()),
+        ("", "error: no defined or managed object matches --target folder.nope\n")
+    );
+}
