@@ -42,6 +42,7 @@ impl Cli {
     pub fn json(&self) -> bool {
         match &self.command {
             Command::Plan(args) => args.json,
+            Command::Show(args) => args.json,
             _ => false,
         }
     }
@@ -59,6 +60,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the remote systems match the definitions.
     Apply(ApplyArgs),
+    /// Print a saved plan as `mac plan` showed it, or (without FILE) what state manages.
+    Show(ShowArgs),
     /// Write definitions for what a server already has, and manage it from now on.
     Import(ImportArgs),
     /// Run promtool unit tests of the rendered Prometheus rules (tests/*.yml), and check that
@@ -127,6 +130,18 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan saved by `mac plan -o FILE`.
+    #[arg(value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
+
+    /// Print JSON: a plan as `mac plan --json` does, or the managed objects (see
+    /// docs/json-output.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate => validate(&cli),
         Command::Plan(args) => plan(&cli, args).await,
         Command::Apply(args) => apply(&cli, args).await,
+        Command::Show(args) => crate::show::run(&cli, args),
         Command::Import(args) => import(&cli, args).await,
         Command::Render => render_definitions(&cli),
         Command::Test(args) => test(&cli, args),
@@ -266,7 +267,7 @@ fn save_plan(path: &Path, plan: &Plan) -> anyhow::Result<()> {
     result.with_context(|| format!("cannot write the plan to {}", path.display()))
 }
 
-fn load_plan(path: &Path) -> anyhow::Result<Plan> {
+pub(crate) fn load_plan(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
     serde_json::from_str(&text)
         .with_context(|| format!("{} is not a plan saved by `mac plan -o` (or it was damaged)", path.display()))

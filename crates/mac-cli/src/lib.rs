@@ -10,6 +10,7 @@ mod output;
 mod progress;
 mod render;
 mod rule_tests;
+mod show;
 mod toml_like;
 
 use std::process::ExitCode;
