@@ -60,6 +60,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make the remote systems match the definitions.
     Apply(ApplyArgs),
+    /// Delete every managed object (of the --target instances or objects), after showing the
+    /// plan, with every guard of a prune.
+    Destroy(DestroyArgs),
     /// Print a saved plan as `mac plan` showed it, or (without FILE) what state manages.
     Show(ShowArgs),
     /// Write definitions for what a server already has, and manage it from now on.
@@ -86,6 +89,11 @@ pub struct PlanSelection {
     /// Allow a plan that deletes more than [safety] max_delete_share of the managed objects.
     #[arg(long)]
     pub allow_mass_delete: bool,
+
+    /// Set by `mac destroy` (never on the command line): deleting all of an instance is
+    /// allowed, the mass-delete share still asked about.
+    #[arg(skip)]
+    pub destroy: bool,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +135,30 @@ pub struct ApplyArgs {
     /// Take over existing remote objects that the plan proposes to adopt.
     #[arg(long)]
     pub adopt: bool,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Destroy only this object (KIND.ID, or INSTANCE/KIND.ID) and what needs it, or every
+    /// managed object of a provider instance (INSTANCE, such as grafana8.eu); repeatable.
+    /// Without it, every managed object of every instance.
+    #[arg(long = "target", value_name = "KIND.ID|INSTANCE")]
+    pub targets: Vec<String>,
+
+    /// Allow deleting more than [safety] max_delete_share of the managed objects.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
+
+    /// Destroy without the typed confirmation (required when standard input is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// At most N remote deletes at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
 
     #[command(flatten)]
     pub lock: LockArgs,

@@ -28,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan(&cli, args).await,
         Command::Apply(args) => apply(&cli, args).await,
         Command::Show(args) => crate::show::run(&cli, args),
+        Command::Destroy(args) => destroy(&cli, args).await,
         Command::Import(args) => import(&cli, args).await,
         Command::Render => render_definitions(&cli),
         Command::Test(args) => test(&cli, args),
@@ -125,6 +126,16 @@ impl Project {
 
     /// Observes the remote systems that definitions or state involve, and plans.
     async fn plan(&self, state: &State, selection: &PlanSelection) -> anyhow::Result<Plan> {
+        let targets = self.targets(&selection.targets)?;
+        self.plan_for(state, selection, targets).await
+    }
+
+    async fn plan_for(
+        &self,
+        state: &State,
+        selection: &PlanSelection,
+        targets: Vec<mac_core::Target>,
+    ) -> anyhow::Result<Plan> {
         let kinds = mac_core::refresh::kinds_in_use(
             self.definitions
                 .iter()
@@ -148,9 +159,11 @@ impl Project {
                 .map_err(mac_core::ProjectError::Invalid)?;
         let options = PlanOptions {
             allow_delete_all: selection.allow_delete_all,
-            allow_mass_delete: selection.allow_mass_delete,
+            // Deleting all of an instance is more than any share: `--allow-delete-all` says
+            // both. `mac destroy` allows all and keeps the share a question of its own.
+            allow_mass_delete: selection.allow_mass_delete || (selection.allow_delete_all && !selection.destroy),
             max_delete_share: Some(self.config.max_delete_share),
-            targets: self.targets(&selection.targets)?,
+            targets,
             secrets,
             moves: self.moves.clone(),
             project: self.config.project.clone(),
@@ -341,6 +354,19 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         recheck_plan(&plan, &project.providers, &shown).await?;
     }
 
+    execute(&project, &plan, state, usize::from(args.parallelism), args.adopt).await
+}
+
+/// Applies a plan that was shown (and confirmed, where that was asked for), and reports.
+async fn execute(
+    project: &Project,
+    plan: &Plan,
+    state: State,
+    parallelism: usize,
+    adopt: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = project.store();
+    let mut out = crate::output::stdout();
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     tokio::spawn(async move {
@@ -352,14 +378,10 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         wait_for_stop_signal().await;
         std::process::exit(130);
     });
-    let options = ApplyOptions {
-        parallelism: usize::from(args.parallelism),
-        adopt: args.adopt,
-        interrupt: Some(interrupt),
-        secrets_root: project.config.root.clone(),
-    };
+    let options =
+        ApplyOptions { parallelism, adopt, interrupt: Some(interrupt), secrets_root: project.config.root.clone() };
     let progress = progress::Progress::new(plan.actions.len());
-    let result = mac_core::apply(&plan, &project.providers, store, state, &options, &progress).await;
+    let result = mac_core::apply(plan, &project.providers, store, state, &options, &progress).await;
     progress.finish();
     let report = match result {
         Ok((_, report)) => report,
@@ -384,6 +406,73 @@ async fn apply(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     write!(out, "{}", render::apply_report(&report, &|id, pointer| project.locate(id, pointer)))?;
     Ok(if report.succeeded() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `mac destroy`: plans deleting the managed objects of the targets (every instance by
+/// default) as if their definitions were removed, so that every guard of a prune holds;
+/// shows the plan, asks for the instances' names to be typed, and applies it.
+async fn destroy(cli: &Cli, args: &crate::args::DestroyArgs) -> anyhow::Result<ExitCode> {
+    let mut project = Project::load(cli)?;
+    let targets = project.targets(&args.targets)?;
+    let destroy = mac_core::destroy::destroy(std::mem::take(&mut project.definitions), &targets, &project.providers);
+    project.definitions = destroy.kept;
+    let store = project.store();
+    let _lock = take_lock(store, &args.lock)?;
+    let mut state = store.load()?;
+    state.secret_salt();
+    // Deleting every object of an instance is what was asked for; the share is still a guard.
+    let selection = PlanSelection {
+        targets: Vec::new(),
+        allow_delete_all: true,
+        allow_mass_delete: args.allow_mass_delete,
+        destroy: true,
+    };
+    let plan = project.plan_for(&state, &selection, destroy.targets).await?;
+    // The plan can only remove: nothing else is defined for what it covers.
+    if let Some(action) = plan.actions.iter().find(|action| !action.operation.removes()) {
+        bail!(
+            "destroy planned a {:?} of {}: refusing to apply it (a bug: please report it)",
+            action.operation,
+            action.id
+        );
+    }
+    let mut out = crate::output::stdout();
+    for dependent in &destroy.dependents {
+        writeln!(out, "note: {dependent} is destroyed too: it needs an object that --target destroys")?;
+    }
+    if !plan.has_changes() && plan.blocked.is_empty() {
+        writeln!(out, "Nothing to destroy: no object is managed there.")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.auto_approve {
+        let instances: BTreeSet<&str> = plan.actions.iter().map(|action| action.id.provider.as_str()).collect();
+        let expected = instances.into_iter().collect::<Vec<_>>().join(" ");
+        if !confirm_destroy(plan.actions.len(), &expected)? {
+            writeln!(out, "Destroy cancelled; nothing was deleted.")?;
+            return Ok(ExitCode::FAILURE);
+        }
+        recheck_plan(&plan, &project.providers, Path::new("the plan shown")).await?;
+    }
+    execute(&project, &plan, state, usize::from(args.parallelism), false).await
+}
+
+/// Asks for `expected` (the instances' names) to be typed; refuses when there is no terminal.
+fn confirm_destroy(count: usize, expected: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to destroy without confirmation: standard input is not a terminal. Review the plan, then pass --auto-approve"
+        );
+    }
+    let mut out = crate::output::stdout();
+    write!(out, "\nThis deletes {count} object(s) from the servers. Type `{expected}` to confirm: ")?;
+    out.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == expected)
 }
 
 /// Refuses a plan (saved, or shown and confirmed) when an object it writes or deletes changed

@@ -17,6 +17,7 @@
 
 pub mod apply;
 pub mod backend;
+pub mod destroy;
 pub mod diff;
 pub mod duration;
 pub mod graph;

@@ -42,7 +42,8 @@ pub const PLAN_FORMAT: u32 = 3;
 pub struct PlanOptions {
     /// Allow a plan that deletes every managed object of a provider instance (its
     /// definitions are all gone). Without it, such a plan is refused: an empty or
-    /// mistyped definitions path must never wipe a server.
+    /// mistyped definitions path must never wipe a server. It does not lift the share of
+    /// `allow_mass_delete` (a caller that means both says both, as `mac plan` does).
     pub allow_delete_all: bool,
     /// Only these objects or provider instances, and what they depend on.
     pub targets: Vec<Target>,

@@ -412,7 +412,6 @@ fn refuse_protected_and_mass_deletes(
     let managed = state.resources().len();
     if let Some(share) = options.max_delete_share
         && !options.allow_mass_delete
-        && !options.allow_delete_all
         && deletes.len() > 1
         && deletes.len() as f64 > share * managed as f64
     {

@@ -4,6 +4,7 @@
 mod alerting_e2e;
 mod apply;
 mod blocked_deletes;
+mod destroy;
 mod django;
 mod grafana8;
 mod grafana8_batches;
