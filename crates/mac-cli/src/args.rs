@@ -50,6 +50,9 @@ impl Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: a commented mac.toml, definitions/ with a first example, a .gitignore;
+    /// with --import, from what a server has. Never overwrites a file.
+    Init(InitArgs),
     /// List the providers and state backends compiled into this mac.
     Providers,
     /// Check the project offline: configuration, definitions, references.
@@ -162,6 +165,23 @@ pub struct DestroyArgs {
 
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to start the project (default: the current directory, or -C DIR).
+    #[arg(value_name = "DIR")]
+    pub new_directory: Option<PathBuf>,
+
+    /// Write settings and a first definition for this provider; repeatable (default: every
+    /// provider compiled in, or the imported instance's).
+    #[arg(long = "provider", value_name = "NAME")]
+    pub providers: Vec<String>,
+
+    /// Then import what this provider instance's server has (e.g. grafana8), with the settings
+    /// written to mac.toml: set the URL and credential variables it names first.
+    #[arg(long, value_name = "INSTANCE")]
+    pub import: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ const EXIT_CHANGES: u8 = 2;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
+        Command::Init(args) => crate::init::run(&cli, args).await,
         Command::Providers => providers(),
         Command::Validate => validate(&cli),
         Command::Plan(args) => plan(&cli, args).await,
@@ -509,7 +510,7 @@ async fn wait_for_stop_signal() {
     }
 }
 
-async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     if !project.providers.contains(&args.instance) {
         let known: Vec<&str> = project.providers.instances().collect();

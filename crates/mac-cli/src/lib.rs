@@ -6,6 +6,7 @@
 
 mod args;
 mod commands;
+mod init;
 mod output;
 mod progress;
 mod render;

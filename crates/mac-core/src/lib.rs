@@ -59,7 +59,7 @@ pub use project::{ProjectConfig, ProjectError};
 pub use provider::{
     Batch, BatchMember, Compared, DesiredObject, FieldError, Handler, HandlerError, HandlerErrorKind, ImportRefs,
     ImportedFields, KNOWN_AFTER_APPLY, KeyReference, KindSpec, Parked, Prepared, Provider, ProviderRegistration,
-    ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError, Written, parse_fields,
+    ProviderSettings, Providers, Registry, Reread, Resolved, Resolver, SettingsError, Starter, Written, parse_fields,
 };
 pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};

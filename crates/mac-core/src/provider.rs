@@ -26,6 +26,7 @@ use crate::relation::{LinkedObject, Links, Relation};
 ///         description: "Grafana 8.5: folders, alert rule groups, …",
 ///         kinds: kind_specs,
 ///         build: build_provider,
+///         starter: mac_core::Starter { settings: "url = …", definitions: "[[grafana8.folder]] …" },
 ///     }
 /// }
 /// ```
@@ -41,6 +42,20 @@ pub struct ProviderRegistration {
     /// Builds an instance from its settings. Must not do network I/O: `mac validate` builds
     /// providers offline; connectivity is checked by [`Provider::check`].
     pub build: BuildProvider,
+    /// What `mac init` writes for this provider.
+    pub starter: Starter,
+}
+
+/// What `mac init` writes for a provider: its settings and a first definition, commented for
+/// someone who has never used it. Both must pass `mac validate` as written (a test checks
+/// every registered provider's).
+#[derive(Debug, Clone, Copy)]
+pub struct Starter {
+    /// The lines under `[providers.NAME]` in mac.toml: the settings a first plan needs, with
+    /// the others as comments. Credentials only as secret references (`{ env = … }`).
+    pub settings: &'static str,
+    /// A first definitions file (`definitions/NAME.toml`), valid offline.
+    pub definitions: &'static str,
 }
 
 /// The constructor a provider registers.
@@ -759,12 +774,28 @@ mod tests {
         Err(SettingsError::at("", "not built in tests"))
     }
 
-    static FIRST: ProviderRegistration =
-        ProviderRegistration { name: "same", description: "one", kinds: Vec::new, build: never_built };
-    static SECOND: ProviderRegistration =
-        ProviderRegistration { name: "same", description: "two", kinds: Vec::new, build: never_built };
-    static BAD_NAME: ProviderRegistration =
-        ProviderRegistration { name: "Bad.Name", description: "", kinds: Vec::new, build: never_built };
+    const NO_STARTER: Starter = Starter { settings: "", definitions: "" };
+    static FIRST: ProviderRegistration = ProviderRegistration {
+        name: "same",
+        description: "one",
+        kinds: Vec::new,
+        build: never_built,
+        starter: NO_STARTER,
+    };
+    static SECOND: ProviderRegistration = ProviderRegistration {
+        name: "same",
+        description: "two",
+        kinds: Vec::new,
+        build: never_built,
+        starter: NO_STARTER,
+    };
+    static BAD_NAME: ProviderRegistration = ProviderRegistration {
+        name: "Bad.Name",
+        description: "",
+        kinds: Vec::new,
+        build: never_built,
+        starter: NO_STARTER,
+    };
 
     #[test]
     fn a_duplicate_provider_name_is_an_error_not_a_silent_pick() {

@@ -30,6 +30,10 @@ mac_core::inventory::submit! {
         description: "test-only: folders and groups kept in a local JSON file, with fault injection",
         kinds: kind_specs,
         build: build_provider,
+        starter: mac_core::Starter {
+            settings: "file = \"remote.json\"                     # the JSON file that plays the server\n",
+            definitions: "[[testfs.folder]]\nid = \"example\"\ntitle = \"Example\"\n",
+        },
     }
 }
 

@@ -92,8 +92,31 @@ mac_core::inventory::submit! {
         description: "Grafana 8.5 (an instance is one organisation): alerting, dashboards, data sources and access",
         kinds: kind_specs,
         build: build_provider,
+        starter: mac_core::Starter { settings: STARTER_SETTINGS, definitions: STARTER_DEFINITIONS },
     }
 }
+
+/// `mac init`'s settings: what a first plan needs, the rest as comments.
+const STARTER_SETTINGS: &str = r#"url = "http://127.0.0.1:3000"            # Grafana's base URL; MAC_GRAFANA8_URL overrides it
+token = { env = "GRAFANA_TOKEN" }         # a service account token or API key with the Admin role
+                                          # (MAC_GRAFANA8_TOKEN overrides it); or, for a user:
+# basic = { user = "admin", password = { env = "GRAFANA_PASSWORD" } }
+# org_id = 1                              # the organisation this instance manages
+# timeout = "30s"                         # per request
+# retries = 5                             # attempts per request when Grafana is unreachable or busy
+# ca_cert = "certs/ca.pem"                # a private CA that signed Grafana's certificate
+"#;
+
+/// `mac init`'s first definition: a folder, which any Grafana 8.5 accepts.
+const STARTER_DEFINITIONS: &str = r#"# A first Grafana folder. `mac plan` shows what `mac apply` would create; the README's
+# "grafana8 kinds" shows alert rule groups, dashboards, data sources, contact points and more,
+# and `mac import grafana8` writes definitions for what the server has already.
+
+[[grafana8.folder]]
+id = "example"                            # the local id: how other definitions refer to it
+title = "Example"                         # the title shown in Grafana
+# uid = "example"                         # optional; by default derived from the id (mac-example)
+"#;
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {

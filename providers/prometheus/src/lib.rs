@@ -32,8 +32,35 @@ mac_core::inventory::submit! {
         description: "Prometheus: alerting and recording rule groups in rule files, reloaded and verified",
         kinds: kind_specs,
         build: build_provider,
+        starter: mac_core::Starter { settings: STARTER_SETTINGS, definitions: STARTER_DEFINITIONS },
     }
 }
+
+/// `mac init`'s settings: what a first plan needs, the rest as comments.
+const STARTER_SETTINGS: &str = r#"rules_dir = "rules"                       # where mac writes rule files (one per namespace); Prometheus'
+                                          # rule_files must cover it: rule_files: ["/path/to/rules/*.yml"]
+# url = "http://127.0.0.1:9090"           # to reload Prometheus and verify what it loaded; MAC_PROMETHEUS_URL
+                                          # overrides it. Without it mac writes the files and does not reload.
+# promtool = "/usr/bin/promtool"          # default: promtool from PATH, which checks every file before it is written
+# timeout = "30s"
+"#;
+
+/// `mac init`'s first definition: a rule group that needs no exporter.
+const STARTER_DEFINITIONS: &str = r#"# A first Prometheus rule group, written to rules/example.yml. `mac test` runs promtool unit
+# tests of it (tests/*.yml); the README's "Prometheus provider" shows the rest.
+
+[[prometheus.rule_group]]
+id = "example"
+namespace = "example"                     # the file: rules/example.yml
+interval = "1m"
+
+[[prometheus.rule_group.rules]]
+alert = "TargetDown"
+expr = "up == 0"
+for = "5m"
+labels = { severity = "ticket" }
+annotations = { summary = "{{ $labels.job }} target {{ $labels.instance }} is down" }
+"#;
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {

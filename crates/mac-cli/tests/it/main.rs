@@ -11,6 +11,7 @@ mod grafana8_batches;
 mod grafana8_checks;
 mod grafana8_dashboards;
 mod hostile;
+mod init;
 mod moved;
 mod output;
 mod ownership;

@@ -44,8 +44,27 @@ mac_core::inventory::submit! {
         description: "Prometheus Alertmanager (API v2): silences, i.e. maintenance windows",
         kinds: kind_specs,
         build: build_provider,
+        starter: mac_core::Starter { settings: STARTER_SETTINGS, definitions: STARTER_DEFINITIONS },
     }
 }
+
+/// `mac init`'s settings for this provider.
+const STARTER_SETTINGS: &str = r#"url = "http://127.0.0.1:9093"             # Alertmanager's base URL; MAC_ALERTMANAGER_SILENCES_URL overrides it
+# timeout = "30s", retries = 3
+# Alertmanager has no credentials of its own; behind a proxy (or with --web.config.file):
+# token = { env = "ALERTMANAGER_TOKEN" }
+"#;
+
+/// `mac init`'s first definition: a maintenance window far ahead, so that it stays valid.
+const STARTER_DEFINITIONS: &str = r#"# A first maintenance window: alerts matching the matchers are silenced between the two times.
+
+[[alertmanager_silences.silence]]
+id = "example-maintenance"
+matchers = [{ name = "service", value = "example" }]
+starts_at = "2099-01-31T22:00:00Z"
+ends_at = "2099-02-01T02:00:00Z"
+comment = "an example maintenance window"
+"#;
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {

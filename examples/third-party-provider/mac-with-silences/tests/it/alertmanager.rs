@@ -386,3 +386,17 @@ fn request(port: u16, method: &str, path: &str) -> std::io::Result<(u16, String)
     let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_owned();
     Ok((status, body))
 }
+
+#[test]
+fn mac_init_writes_this_provider_s_starter_and_it_validates() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let mut init = crate::mac();
+    init.current_dir(directory.path()).args(["init", "--provider", "alertmanager_silences"]);
+    let (code, stdout, stderr) = run(&mut init);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("wrote definitions/alertmanager_silences.toml"), "{stdout}");
+    let mut validate = crate::mac();
+    validate.current_dir(directory.path()).env_remove("MAC_ALERTMANAGER_SILENCES_URL").arg("validate");
+    let (code, stdout, stderr) = run(&mut validate);
+    assert_eq!((code, stdout.as_str()), (0, "Valid: 1 object(s) for 1 provider instance(s).\n"), "{stderr}");
+}
