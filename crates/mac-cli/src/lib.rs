@@ -6,6 +6,8 @@
 
 mod args;
 mod commands;
+mod completions;
+mod man_pages;
 mod output;
 mod progress;
 mod render;
