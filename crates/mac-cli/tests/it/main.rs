@@ -18,6 +18,7 @@ mod plan;
 mod postgres_state;
 mod project;
 mod prometheus;
+mod pty;
 mod readable_plans;
 mod rule_tests;
 mod safety;
