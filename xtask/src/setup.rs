@@ -10,8 +10,9 @@
 //!   commands to run. Off Debian (no `dpkg-query`), setup checks the programs as the tests
 //!   find them (prometheus, promtool, alertmanager, Django for python3, PostgreSQL's initdb,
 //!   openssl, man) and stops only when one is missing, with the commands that install it;
-//! - two virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
-//!   `$HOME/.cache/mac/clients`), one per client the emulator's `clients` tests run:
+//! - three virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
+//!   `$HOME/.cache/mac/clients`), one per Python program a test runs (the two clients of the
+//!   emulator's `clients` tests, and pre-commit for the hooks test of `mac-cli`):
 //!   `python3 -m venv DIR.tmp-PID`, `DIR.tmp-PID/bin/pip install -r REQUIREMENTS`, then a rename
 //!   to `DIR`, so nobody sees half a venv. A venv records a hash of its requirement lines (not
 //!   its comments) and is made anew when they changed or the venv is broken; every run checks,
@@ -65,10 +66,12 @@ const DEFAULT_VENVS: &str = ".cache/mac/clients";
 pub(crate) const VENVS_VARIABLE: &str = "MAC_CLIENT_VENVS";
 
 /// The client virtualenvs: the directory name under `$MAC_CLIENT_VENVS` and the requirements
-/// file (relative to the repository) installed into it.
-const CLIENTS: [(&str, &str); 2] = [
+/// file (relative to the repository) installed into it. pre-commit is not a client of the
+/// emulator, but is a Python program a test runs, kept out of the repository the same way.
+const CLIENTS: [(&str, &str); 3] = [
     ("python-original", "crates/grafana8-emulator/tests/clients/python-original/requirements.txt"),
     ("ansible", "crates/grafana8-emulator/tests/clients/ansible/requirements.txt"),
+    ("pre-commit", "crates/mac-cli/tests/pre-commit/requirements.txt"),
 ];
 
 /// The file inside a venv that records what it was made from.

@@ -16,8 +16,11 @@ mod ownership;
 mod plan;
 #[cfg(feature = "postgres")]
 mod postgres_state;
+#[cfg(unix)]
+mod pre_commit;
 mod project;
 mod prometheus;
+#[cfg(unix)]
 mod pty;
 mod readable_plans;
 mod rule_tests;
