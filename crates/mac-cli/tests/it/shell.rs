@@ -1,6 +1,7 @@
 //! `mac completions` and `mac man`: the scripts load in their shells and complete commands,
-//! and there is one man page per command that renders without a warning. The commands are read
-//! from the binary's own `--help`, so a command added later is checked without a change here.
+//! and there is one man page per command that renders without a warning; the README's command
+//! table has a row for every command. The commands are read from the binary's own `--help`, so
+//! a command added later is checked without a change here.
 
 use std::path::Path;
 use std::process::Command as Process;
@@ -195,4 +196,26 @@ fn render(man: &Path, page: &Path) -> Command {
         .env("LC_ALL", "C.UTF-8")
         .env_remove("MAN_KEEP_FORMATTING");
     command
+}
+
+/// The README's command table (issue 19: "lists every command with one line each") has a row
+/// for every command `mac --help` lists, those added later included.
+#[test]
+fn the_readme_command_table_has_a_row_for_every_command() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+        .expect("the repository's README");
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|line| *line != "## Commands")
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .collect();
+    assert!(rows.len() > 10, "the table under `## Commands`: {rows:?}");
+    for command in subcommands_of(&[]) {
+        let row = format!("| `mac {command}");
+        assert!(
+            rows.iter().any(|line| line.starts_with(&row) && line[row.len()..].starts_with([' ', '`'])),
+            "no row for `mac {command}` in the README's command table"
+        );
+    }
 }
