@@ -26,8 +26,8 @@ tasks:
                       each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
-                      Alertmanager, Django, PostgreSQL and openssl (apt-get, as root or through sudo -n),
-                      the client virtualenvs, actionlint (built with go into ~/.cache/mac/tools/bin)
+                      Alertmanager, Django, PostgreSQL, openssl and man-db (apt-get, as root or through
+                      sudo -n), the client and pre-commit virtualenvs, actionlint (built with go into ~/.cache/mac/tools/bin)
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
                       [--state file|postgres]: the state in mac's file or a throwaway PostgreSQL
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]

@@ -3,15 +3,16 @@
 //!
 //! - rustfmt and clippy, through rustup;
 //! - Debian's `prometheus` (with promtool), `prometheus-alertmanager`, `python3-django`,
-//!   `python3-django-prometheus`, `postgresql` and `openssl` (and `python3` and `python3-venv`
-//!   when there is no `python3`, `python3-venv` when `python3` is Debian's and lacks it),
-//!   through apt-get (waiting up to 5 minutes for dpkg's lock): directly as root, through
+//!   `python3-django-prometheus`, `postgresql`, `openssl` and `man-db` (and `python3` and
+//!   `python3-venv` when there is no `python3`, `python3-venv` when `python3` is Debian's and
+//!   lacks it), through apt-get (waiting up to 5 minutes for dpkg's lock): directly as root, through
 //!   `sudo -n` where that works without a password, otherwise an error that lists the exact
 //!   commands to run. Off Debian (no `dpkg-query`), setup checks the programs as the tests
 //!   find them (prometheus, promtool, alertmanager, Django for python3, PostgreSQL's initdb,
-//!   openssl) and stops only when one is missing, with the commands that install it;
-//! - two virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
-//!   `$HOME/.cache/mac/clients`), one per client the emulator's `clients` tests run:
+//!   openssl, man) and stops only when one is missing, with the commands that install it;
+//! - three virtualenvs outside the repository, under `$MAC_CLIENT_VENVS` (default
+//!   `$HOME/.cache/mac/clients`), one per Python program a test runs (the two clients of the
+//!   emulator's `clients` tests, and pre-commit for the hooks test of `mac-cli`):
 //!   `python3 -m venv DIR.tmp-PID`, `DIR.tmp-PID/bin/pip install -r REQUIREMENTS`, then a rename
 //!   to `DIR`, so nobody sees half a venv. A venv records a hash of its requirement lines (not
 //!   its comments) and is made anew when they changed or the venv is broken; every run checks,
@@ -33,24 +34,26 @@ use std::time::Instant;
 use crate::{describe, run_command, succeeds};
 
 /// The Debian packages the tests run, with what needs each.
-const PACKAGES: [(&str, &str); 6] = [
+const PACKAGES: [(&str, &str); 7] = [
     ("prometheus", "Prometheus and promtool: the prometheus provider's, `mac test`'s and the django tests"),
     ("prometheus-alertmanager", "Alertmanager: the end-to-end alerting test and the silences example"),
     ("python3-django", "the django bundle's demo app"),
     ("python3-django-prometheus", "the django bundle's demo app"),
     ("postgresql", "PostgreSQL: the PostgreSQL state backend's tests"),
     ("openssl", "openssl: the test CA of the PostgreSQL state backend's TLS tests"),
+    ("man-db", "man: the man pages' test renders every page `mac man` writes with man -l"),
 ];
 
 /// Off Debian, what the tests run, found exactly as they find it (the table is the tests' own,
 /// in `mac-test-tools`; each name is the one `MAC_TEST_SKIP_MISSING` takes).
-const PROGRAMS: [mac_test_tools::Program; 6] = [
+const PROGRAMS: [mac_test_tools::Program; 7] = [
     mac_test_tools::PROMETHEUS,
     mac_test_tools::PROMTOOL,
     mac_test_tools::ALERTMANAGER,
     mac_test_tools::DJANGO_PYTHON,
     mac_test_tools::INITDB,
     mac_test_tools::OPENSSL,
+    mac_test_tools::MAN,
 ];
 
 /// apt-get's option to wait up to 5 minutes for dpkg's lock.
@@ -63,10 +66,12 @@ const DEFAULT_VENVS: &str = ".cache/mac/clients";
 pub(crate) const VENVS_VARIABLE: &str = "MAC_CLIENT_VENVS";
 
 /// The client virtualenvs: the directory name under `$MAC_CLIENT_VENVS` and the requirements
-/// file (relative to the repository) installed into it.
-const CLIENTS: [(&str, &str); 2] = [
+/// file (relative to the repository) installed into it. pre-commit is not a client of the
+/// emulator, but is a Python program a test runs, kept out of the repository the same way.
+const CLIENTS: [(&str, &str); 3] = [
     ("python-original", "crates/grafana8-emulator/tests/clients/python-original/requirements.txt"),
     ("ansible", "crates/grafana8-emulator/tests/clients/ansible/requirements.txt"),
+    ("pre-commit", "crates/mac-cli/tests/pre-commit/requirements.txt"),
 ];
 
 /// The file inside a venv that records what it was made from.
@@ -275,8 +280,8 @@ fn programs() -> Result<(), String> {
         .collect();
     if missing.is_empty() {
         println!(
-            "setup: not Debian (no dpkg-query); prometheus, promtool, alertmanager, Django for python3, PostgreSQL \
-             and openssl: present"
+            "setup: not Debian (no dpkg-query); prometheus, promtool, alertmanager, Django for python3, PostgreSQL, \
+             openssl and man: present"
         );
         return Ok(());
     }
@@ -319,6 +324,7 @@ fn programs() -> Result<(), String> {
              zypper), with initdb and pg_ctl on PATH",
         ),
         ("openssl", "brew install openssl", "your system's openssl package"),
+        ("man", "brew install man-db", "your system's man-db (or man) package"),
     ] {
         if missing.contains(&name) {
             commands.push(if brew { with_brew.to_owned() } else { format!("install {without_brew}") });

@@ -76,6 +76,10 @@ pub enum Command {
     /// Inspect or repair the state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Print a shell completion script (e.g. `source <(mac completions bash)`).
+    Completions(crate::completions::CompletionsArgs),
+    /// Write a man page for every command (mac.1, mac-plan.1, mac-state-list.1, …) into a directory.
+    Man(crate::man_pages::ManArgs),
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render => render_definitions(&cli),
         Command::Test(args) => test(&cli, args),
         Command::State(command) => state(&cli, command),
+        Command::Completions(args) => crate::completions::print(args),
+        Command::Man(args) => crate::man_pages::write(args),
     }
 }
 

@@ -6,7 +6,9 @@
 
 mod args;
 mod commands;
+mod completions;
 mod init;
+mod man_pages;
 mod output;
 mod progress;
 mod render;

@@ -1,5 +1,5 @@
 //! The external programs mac's tests run (Prometheus, promtool, Alertmanager, Django,
-//! actionlint, the client virtualenvs, PostgreSQL, openssl), found or reported; and a throwaway
+//! actionlint, the client virtualenvs, PostgreSQL, openssl, man), found or reported; and a throwaway
 //! PostgreSQL server, [`PostgresServer`], for the tests of the PostgreSQL state backend.
 //!
 //! A test that needs a program either runs or fails: a missing program is a panic that says
@@ -131,6 +131,14 @@ pub const OPENSSL: Program = Program {
     candidates: &["/usr/bin/openssl", "openssl"],
     probe: &["version"],
     install: "apt-get install -y openssl",
+};
+
+/// man-db's `man`, which renders the man pages `mac man` writes (`man -l FILE`).
+pub const MAN: Program = Program {
+    name: "man",
+    candidates: &["man"],
+    probe: &["--version"],
+    install: "apt-get install -y --no-install-recommends man-db",
 };
 
 /// Where `cargo xtask setup` puts the tools it builds (actionlint), `~/` being `$HOME/`.

@@ -18,12 +18,17 @@ mod ownership;
 mod plan;
 #[cfg(feature = "postgres")]
 mod postgres_state;
+#[cfg(unix)]
+mod pre_commit;
 mod project;
 mod prometheus;
+#[cfg(unix)]
+mod pty;
 mod readable_plans;
 mod rule_tests;
 mod safety;
 mod saved_plans;
+mod shell;
 mod show;
 mod state_commands;
 mod team_state;
