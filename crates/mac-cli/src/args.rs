@@ -58,6 +58,16 @@ pub enum Command {
     /// Inspect or repair the state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Describe each kind's fields (type, default, meaning), or print the JSON Schema of
+    /// definition and template files for editors (offline).
+    Schema {
+        /// One kind only, as PROVIDER.KIND (such as grafana8.folder).
+        #[arg(value_name = "KIND")]
+        kind: Option<String>,
+        /// Print a JSON Schema instead: of definition and template files, or of KIND's fields.
+        #[arg(long)]
+        json_schema: bool,
+    },
 }
 
 #[derive(Debug, Args)]

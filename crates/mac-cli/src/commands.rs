@@ -31,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render => render_definitions(&cli),
         Command::Test(args) => test(&cli, args),
         Command::State(command) => state(&cli, command),
+        Command::Schema { kind, json_schema } => crate::schema::run(kind.as_deref(), *json_schema),
     }
 }
 

@@ -10,6 +10,7 @@ mod output;
 mod progress;
 mod render;
 mod rule_tests;
+mod schema;
 mod toml_like;
 
 use std::process::ExitCode;

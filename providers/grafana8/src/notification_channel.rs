@@ -23,7 +23,7 @@ pub(crate) struct NotificationChannelKind {
 }
 
 /// A legacy notification channel definition (`[[grafana8.notification_channel]]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationChannel {
     /// The name, unique per org (how channels made by hand are adopted).

@@ -37,7 +37,7 @@ mac_core::inventory::submit! {
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
-    vec![KindSpec::new("rule_group", &[])]
+    vec![KindSpec::new::<rule_group::RuleGroupKind>("rule_group", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).

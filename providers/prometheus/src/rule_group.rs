@@ -22,8 +22,9 @@ use crate::server::Server;
 use mac_core::duration;
 
 /// A Prometheus rule group, as a `prometheus.rule_group` definition writes it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["namespace", "rules"]))]
 pub struct RuleGroup {
     /// The rule file the group lives in: `<rules_dir>/<namespace>.yml`.
     #[serde(default, deserialize_with = "namespace_field")]
@@ -43,8 +44,9 @@ pub struct RuleGroup {
 }
 
 /// One alerting (`alert`) or recording (`record`) rule of a [`RuleGroup`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a rule table")]
+#[schemars(transform = mac_core::schema::require(&["expr"]))]
 pub struct Rule {
     /// The alert's name, for an alerting rule.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "alert_field")]

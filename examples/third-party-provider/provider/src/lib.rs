@@ -49,7 +49,7 @@ mac_core::inventory::submit! {
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
-    vec![KindSpec::new("silence", &[])]
+    vec![KindSpec::new::<silence::SilenceKind>("silence", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).
