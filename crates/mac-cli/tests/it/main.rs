@@ -22,6 +22,7 @@ mod readable_plans;
 mod rule_tests;
 mod safety;
 mod saved_plans;
+mod schema;
 mod state_commands;
 mod team_state;
 mod templates;
