@@ -77,6 +77,11 @@ const LOCAL_ID_PATTERN: &str = r"^[\p{L}\p{N}_.:-]+$";
 
 /// The schema of a definition file, or of a template file (one with a `[template]` table),
 /// for every kind given: the document a TOML language server validates and completes with.
+///
+/// Its root is the template file's schema, which accepts placeholders anywhere, with the
+/// definition file's schema applied besides to a file without `[template]`
+/// (`if`/`else`): Taplo completes from a root's `properties` (it does not follow `if`), and
+/// both schemas name the field at fault, so an editor underlines the value, not the file.
 pub fn file_schema(kinds: &[KindSchema]) -> Value {
     let mut definitions = Map::new();
     definitions.insert("reference".to_owned(), reference_schema());
@@ -91,16 +96,18 @@ pub fn file_schema(kinds: &[KindSchema]) -> Value {
     let definition_file = variant(kinds, Variant::Definitions, &mut definitions);
     let template_file = variant(kinds, Variant::Template, &mut definitions);
     definitions.insert("definition_file".to_owned(), definition_file);
-    definitions.insert("template_file".to_owned(), template_file);
-    json!({
+    let mut root = json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "mac definition or template file",
         "description": "Definitions ([[PROVIDER.KIND]] tables, [[use]], [[moved]]); a file with a [template] table is a template.",
-        "if": { "type": "object", "required": ["template"] },
-        "then": { "$ref": "#/definitions/template_file" },
-        "else": { "$ref": "#/definitions/definition_file" },
-        "definitions": definitions,
-    })
+    });
+    if let (Some(root), Value::Object(template_file)) = (root.as_object_mut(), template_file) {
+        root.extend(template_file.into_iter().filter(|(key, _)| key != "required"));
+        root.insert("if".to_owned(), json!({ "type": "object", "required": ["template"] }));
+        root.insert("else".to_owned(), json!({ "$ref": "#/definitions/definition_file" }));
+        root.insert("definitions".to_owned(), Value::Object(definitions));
+    }
+    root
 }
 
 /// Which file a schema is for.
@@ -712,6 +719,9 @@ mod tests {
             schema["definitions"]["p.thing.Part"]["properties"]["name"]["anyOf"][1]["$ref"],
             "#/definitions/reference"
         );
+        // An editor completes from the root's properties.
+        let top: Vec<&String> = schema["properties"].as_object().expect("root properties").keys().collect();
+        assert_eq!(top, ["p", "use", "moved", "template"]);
         let template = &schema["definitions"]["template:p.thing"];
         assert_eq!(template["properties"]["count"]["anyOf"][2]["$ref"], "#/definitions/placeholder");
     }
