@@ -372,9 +372,16 @@ fn moved_schema(kinds: &[KindSchema], variant: Variant) -> Value {
 
 /// `[template]`: its name, description and typed parameters (see [`crate::template`]).
 fn template_header_schema() -> Value {
-    let typed = |name: &str, default: Value| {
+    // Checked as `if`/`then`, which an editor's completion does not follow: it offers `type`
+    // and `default` once, from the parameter's own properties.
+    let typed = |name: &str, mut default: Value| {
+        default["description"] = json!(format!("A {name} parameter's default is a {name}."));
         json!({
-            "properties": { "type": { "const": name }, "default": default },
+            "if": {
+                "properties": { "type": { "description": "The parameter's type.", "const": name } },
+                "required": ["type"],
+            },
+            "then": { "properties": { "default": default } },
         })
     };
     let param = json!({
@@ -389,7 +396,7 @@ fn template_header_schema() -> Value {
         },
         "required": ["type"],
         "additionalProperties": false,
-        "anyOf": [
+        "allOf": [
             typed("string", json!({ "type": "string" })),
             typed("number", json!({ "type": "number" })),
             typed("duration", json!({ "type": "string", "pattern": crate::duration::PATTERN })),

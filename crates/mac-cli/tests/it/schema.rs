@@ -64,11 +64,40 @@ fn schema_lists_every_registered_kind() {
     A field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
     In a template, a value that is exactly "%{param}" takes the parameter's value, of any type.
     "#);
-    // Every field of every kind says what it means.
-    for line in stdout.lines().filter(|line| line.starts_with("  ")) {
-        let columns: Vec<&str> = line.trim().split("  ").filter(|column| !column.is_empty()).collect();
-        assert!(columns.len() >= 3, "a field without a type or a meaning: {line}");
+}
+
+/// The pointers of properties, anywhere below `schema`, that have no description.
+fn undescribed(schema: &Value, pointer: &str, found: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                for (name, property) in properties {
+                    if property.get("description").is_none() {
+                        found.push(format!("{pointer}/properties/{name}"));
+                    }
+                }
+            }
+            for (key, child) in map {
+                undescribed(child, &format!("{pointer}/{key}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                undescribed(item, &format!("{pointer}/{index}"), found);
+            }
+        }
+        _ => {}
     }
+}
+
+#[test]
+fn every_field_of_every_kind_says_what_it_means() {
+    let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "--json-schema"]));
+    assert_eq!(code, 0, "{stderr}");
+    let schema: Value = serde_json::from_str(&stdout).expect("JSON");
+    let mut found = Vec::new();
+    undescribed(&schema, "", &mut found);
+    assert!(found.is_empty(), "fields without a doc comment:\n{}", found.join("\n"));
 }
 
 #[test]
@@ -256,4 +285,5 @@ fn a_placeholder_stands_for_any_type_in_a_template_only() {
     // A template is checked too: a misspelt field, or a parameter of an unknown type.
     check(uses, Some(&RULES_TEMPLATE.replace("namespace =", "namespcae =")), false);
     check(uses, Some(&RULES_TEMPLATE.replace("type = \"number\"", "type = \"integer\"")), false);
+    check(uses, Some(&RULES_TEMPLATE.replace("default = 10", "default = \"ten\"")), false);
 }
