@@ -63,7 +63,7 @@ pub fn run(kind: Option<&str>, json_schema: bool) -> anyhow::Result<ExitCode> {
     write_fields(&mut out, &meta_fields())?;
     writeln!(
         out,
-        "A field's value may be {{ ref = \"KIND.ID\", field = \"FIELD\" }}: that object's field, known once it exists."
+        "A string field's value may be {{ ref = \"KIND.ID\", field = \"FIELD\" }}: that object's field, known once it exists."
     )?;
     writeln!(out, "In a template, a value that is exactly \"%{{param}}\" takes the parameter's value, of any type.")?;
     Ok(ExitCode::SUCCESS)

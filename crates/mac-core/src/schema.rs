@@ -125,16 +125,6 @@ impl Variant {
             Variant::Template => "template:",
         }
     }
-
-    /// What any value of a definition may also be: a generic reference, and in a template
-    /// body a placeholder.
-    fn alternatives(self) -> Vec<Value> {
-        let mut alternatives = vec![json!({ "$ref": "#/definitions/reference" })];
-        if self == Variant::Template {
-            alternatives.push(json!({ "$ref": "#/definitions/placeholder" }));
-        }
-        alternatives
-    }
 }
 
 /// `{ ref = "kind.id", field = "…" }` (see [`crate::refs`]).
@@ -153,7 +143,6 @@ fn reference_schema() -> Value {
 
 /// A whole file's schema in one variant; the kinds' subschemas go into `definitions`.
 fn variant(kinds: &[KindSchema], variant: Variant, definitions: &mut Map<String, Value>) -> Value {
-    let alternatives = variant.alternatives();
     let mut properties = Map::new();
     let mut providers: Vec<&str> = kinds.iter().map(|kind| kind.provider.as_str()).collect();
     providers.dedup();
@@ -162,8 +151,13 @@ fn variant(kinds: &[KindSchema], variant: Variant, definitions: &mut Map<String,
         for kind in kinds.iter().filter(|kind| kind.provider == *provider) {
             let name = format!("{}{}.{}", variant.prefix(), kind.provider, kind.kind);
             let mut schema = kind.schema.clone();
-            hoist_definitions(&mut schema, &format!("{name}."), &alternatives, definitions);
-            accept_in_values(&mut schema, &alternatives);
+            let subschemas = hoist_definitions(&mut schema, &format!("{name}."));
+            let widening = Widening { variant, subschemas: &subschemas };
+            widening.accept_in_values(&mut schema);
+            for (subname, mut subschema) in subschemas.clone() {
+                widening.accept_in_values(&mut subschema);
+                definitions.insert(subname, subschema);
+            }
             add_meta_fields(&mut schema, provider, variant);
             definitions.insert(name.clone(), schema);
             let summary =
@@ -199,18 +193,20 @@ fn variant(kinds: &[KindSchema], variant: Variant, definitions: &mut Map<String,
     schema
 }
 
-/// Moves a kind's own `definitions` into the file's, renamed with `prefix`, and points its
-/// `$ref`s at them.
-fn hoist_definitions(schema: &mut Value, prefix: &str, alternatives: &[Value], definitions: &mut Map<String, Value>) {
-    let Some(own) = schema.as_object_mut().and_then(|root| root.remove("definitions")) else { return };
-    let Value::Object(own) = own else { return };
+/// Takes a kind's own `definitions` out, renamed with `prefix` (for the file's
+/// `definitions`), and points its `$ref`s at the new names.
+fn hoist_definitions(schema: &mut Value, prefix: &str) -> Map<String, Value> {
+    let Some(Value::Object(own)) = schema.as_object_mut().and_then(|root| root.remove("definitions")) else {
+        return Map::new();
+    };
     let renamed: Vec<(String, String)> = own.keys().map(|name| (name.clone(), format!("{prefix}{name}"))).collect();
     rename_refs(schema, &renamed);
-    for (name, mut subschema) in own {
-        rename_refs(&mut subschema, &renamed);
-        accept_in_values(&mut subschema, alternatives);
-        definitions.insert(format!("{prefix}{name}"), subschema);
-    }
+    own.into_iter()
+        .map(|(name, mut subschema)| {
+            rename_refs(&mut subschema, &renamed);
+            (format!("{prefix}{name}"), subschema)
+        })
+        .collect()
 }
 
 fn rename_refs(schema: &mut Value, renamed: &[(String, String)]) {
@@ -229,48 +225,96 @@ fn rename_refs(schema: &mut Value, renamed: &[(String, String)]) {
     }
 }
 
-/// Lets every value below `schema` (object properties, list items, table values) also be one
-/// of `alternatives`; the schema itself stays as it is.
-fn accept_in_values(schema: &mut Value, alternatives: &[Value]) {
-    let Some(map) = schema.as_object_mut() else { return };
-    if let Some(Value::Object(properties)) = map.get_mut("properties") {
-        for property in properties.values_mut() {
-            accept_in_values(property, alternatives);
-            widen(property, alternatives);
-        }
-    }
-    for key in ["items", "additionalProperties"] {
-        if let Some(child @ Value::Object(_)) = map.get_mut(key) {
-            accept_in_values(child, alternatives);
-            widen(child, alternatives);
-        }
-    }
-    for key in ["anyOf", "oneOf", "allOf"] {
-        if let Some(Value::Array(members)) = map.get_mut(key) {
-            members.iter_mut().for_each(|member| accept_in_values(member, alternatives));
-        }
-    }
+/// What else a value of a kind's schema may be in a file: a generic reference where a string
+/// is accepted (the offline checks parse a reference as the string
+/// [`crate::KNOWN_AFTER_APPLY`], so it stands only where a string may), and in a template
+/// body a placeholder anywhere (filled in before anything is parsed).
+struct Widening<'a> {
+    variant: Variant,
+    /// The kind's subschemas, by their names in the file's `definitions`.
+    subschemas: &'a Map<String, Value>,
 }
 
-/// `schema` or one of `alternatives`; what an editor shows on hover (description, default)
-/// stays at the top.
-fn widen(schema: &mut Value, alternatives: &[Value]) {
-    let Value::Object(mut original) = schema.take() else { return };
-    if original.is_empty() {
-        // Anything is accepted already.
-        *schema = Value::Object(original);
-        return;
-    }
-    let mut wrapper = Map::new();
-    for key in ["title", "description", "default"] {
-        if let Some(value) = original.remove(key) {
-            wrapper.insert(key.to_owned(), value);
+impl Widening<'_> {
+    /// Widens every value below `schema` (object properties, list items, table values); the
+    /// schema itself stays as it is.
+    fn accept_in_values(&self, schema: &mut Value) {
+        let Some(map) = schema.as_object_mut() else { return };
+        if let Some(Value::Object(properties)) = map.get_mut("properties") {
+            for property in properties.values_mut() {
+                self.accept_in_values(property);
+                self.widen(property);
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child @ Value::Object(_)) = map.get_mut(key) {
+                self.accept_in_values(child);
+                self.widen(child);
+            }
+        }
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(Value::Array(members)) = map.get_mut(key) {
+                members.iter_mut().for_each(|member| self.accept_in_values(member));
+            }
         }
     }
-    let mut members = vec![Value::Object(original)];
-    members.extend(alternatives.iter().cloned());
-    wrapper.insert("anyOf".to_owned(), Value::Array(members));
-    *schema = Value::Object(wrapper);
+
+    /// `schema`, or one of the alternatives it admits; what an editor shows on hover
+    /// (description, default) stays at the top.
+    fn widen(&self, schema: &mut Value) {
+        let mut alternatives = Vec::new();
+        if self.accepts_string(schema, 0) {
+            alternatives.push(json!({ "$ref": "#/definitions/reference" }));
+        }
+        if self.variant == Variant::Template {
+            alternatives.push(json!({ "$ref": "#/definitions/placeholder" }));
+        }
+        let Value::Object(mut original) = schema.take() else { return };
+        let mut wrapper = Map::new();
+        for key in ["title", "description", "default"] {
+            if let Some(value) = original.remove(key) {
+                wrapper.insert(key.to_owned(), value);
+            }
+        }
+        if original.is_empty() || alternatives.is_empty() {
+            // Anything is accepted already, or nothing else is.
+            original.extend(wrapper);
+            *schema = Value::Object(original);
+            return;
+        }
+        let mut members = vec![Value::Object(original)];
+        members.extend(alternatives);
+        wrapper.insert("anyOf".to_owned(), Value::Array(members));
+        *schema = Value::Object(wrapper);
+    }
+
+    /// Whether `schema` accepts some string.
+    fn accepts_string(&self, schema: &Value, depth: usize) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            return target
+                .strip_prefix("#/definitions/")
+                .and_then(|name| self.subschemas.get(name))
+                .is_some_and(|found| self.accepts_string(found, depth + 1));
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(members) = schema.get(key).and_then(Value::as_array) {
+                return members.iter().any(|member| self.accepts_string(member, depth + 1));
+            }
+        }
+        match schema.get("type") {
+            Some(Value::String(one)) => one == "string",
+            Some(Value::Array(many)) => many.iter().any(|one| one == "string"),
+            // No type: any value, or one of some values.
+            _ => match (schema.get("enum"), schema.get("const")) {
+                (Some(Value::Array(choices)), _) => choices.iter().any(Value::is_string),
+                (_, Some(constant)) => constant.is_string(),
+                _ => true,
+            },
+        }
+    }
 }
 
 /// A kind's schema with the loader's meta-fields first. A kind whose schema is no plain table
@@ -304,8 +348,15 @@ fn add_meta_fields(schema: &mut Value, provider: &str, variant: Variant) {
         json!({ "description": "Never delete this object, even when its definition goes.", "type": "boolean", "default": false }),
     );
     if variant == Variant::Template {
+        // `provider` and `protect` may come from parameters too (`id` is a string with
+        // placeholders inside it, such as "%{service}-errors").
         for value in meta.values_mut().skip(1) {
-            widen(value, &[json!({ "$ref": "#/definitions/placeholder" })]);
+            let Value::Object(mut original) = value.take() else { continue };
+            let description = original.remove("description").unwrap_or_default();
+            *value = json!({
+                "description": description,
+                "anyOf": [Value::Object(original), { "$ref": "#/definitions/placeholder" }],
+            });
         }
     }
     let properties = match root.remove("properties") {
@@ -730,6 +781,8 @@ mod tests {
         let top: Vec<&String> = schema["properties"].as_object().expect("root properties").keys().collect();
         assert_eq!(top, ["p", "use", "moved", "template"]);
         let template = &schema["definitions"]["template:p.thing"];
-        assert_eq!(template["properties"]["count"]["anyOf"][2]["$ref"], "#/definitions/placeholder");
+        // A reference only where a string goes; a placeholder anywhere in a template.
+        assert_eq!(thing["properties"]["count"]["type"], "integer");
+        assert_eq!(template["properties"]["count"]["anyOf"][1]["$ref"], "#/definitions/placeholder");
     }
 }

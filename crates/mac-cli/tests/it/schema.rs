@@ -61,7 +61,7 @@ fn schema_lists_every_registered_kind() {
     testfs.folder: A folder definition.
     testfs.group: A group definition.
     Every [[PROVIDER.KIND]] table also takes:
-    A field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
+    A string field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
     In a template, a value that is exactly "%{param}" takes the parameter's value, of any type.
     "#);
 }
@@ -122,7 +122,7 @@ fn schema_of_one_kind_lists_its_fields_with_types_defaults_and_meaning() {
       id        string  required       The definition's local id, unique per kind and provider instance: letters, digits, `_`, `-`, `.` and `:`.
       provider  string                 The provider instance, such as `PROVIDER.eu`, when not the default `PROVIDER`.
       protect   bool    default false  Never delete this object, even when its definition goes.
-    A field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
+    A string field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
     In a template, a value that is exactly "%{param}" takes the parameter's value, of any type.
     "#);
 }
@@ -251,6 +251,15 @@ fn the_schema_refuses_what_the_loader_refuses() {
         None,
         false,
     );
+    // A reference stands only where a string goes (offline, it is the string "(known after apply)").
+    check(
+        &format!(
+            "{group}\n[[testfs.folder]]\nid = \"b\"\ntitle = \"B\"\n\n[[testfs.group]]\nid = \"h\"\nfolder = {{ ref = \"folder.b\" }}\ninterval = \"1m\"\n"
+        ),
+        None,
+        true,
+    );
+    check(&format!("{group}rules = [{{ ref = \"folder.a\" }}]\n"), None, false);
     // [[moved]] and [[use]] blocks.
     check(&format!("{FOLDER}\n[[moved]]\nfrom = \"testfs.folder.old\"\nto = \"testfs.folder.a\"\n"), None, true);
     check(
