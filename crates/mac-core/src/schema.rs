@@ -650,6 +650,7 @@ fn type_words(root: &Value, schema: &Value, depth: usize) -> String {
         .iter()
         .filter(|name| **name != "null")
         .map(|name| match *name {
+            "string" if schema.get("pattern") == Some(&json!(crate::duration::PATTERN)) => "duration".to_owned(),
             "string" => "string".to_owned(),
             "integer" => "integer".to_owned(),
             "number" => "number".to_owned(),

@@ -47,6 +47,7 @@ pub struct AlertGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// How often the rules are evaluated, a multiple of 10s such as `"1m"` (Grafana's 1m when absent).
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     /// The group's rules, at least one.
@@ -69,6 +70,7 @@ pub struct AlertRule {
     #[serde(default)]
     pub condition: String,
     /// How long the condition must hold before the alert fires, such as `"5m"`.
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     pub for_: Option<String>,
     /// The state when the queries return no data: `Alerting`, `NoData` (the default) or `OK`.

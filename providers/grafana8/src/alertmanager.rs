@@ -581,12 +581,15 @@ pub struct NotificationPolicy {
     pub group_by: Option<Vec<String>>,
     /// A duration such as `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub group_wait: Option<String>,
     /// A duration such as `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub group_interval: Option<String>,
     /// A duration such as `4h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub repeat_interval: Option<String>,
     /// `true` lets the alerts it takes go on to the next policies.
     ///

@@ -34,6 +34,7 @@ pub struct RuleGroup {
     pub name: Option<String>,
     /// How often the group is evaluated, e.g. `1m`; Prometheus' global interval when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "interval_field")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub interval: Option<String>,
     /// The most alerts or series a rule may produce (0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "limit_field")]
@@ -59,6 +60,7 @@ pub struct Rule {
     pub expr: String,
     /// How long an alert's condition must hold before it fires (alerting rules only).
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none", deserialize_with = "for_field")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub for_: Option<String>,
     /// Labels added to the alerts or series.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "labels_field")]

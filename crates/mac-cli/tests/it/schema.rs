@@ -108,13 +108,13 @@ fn schema_of_one_kind_lists_its_fields_with_types_defaults_and_meaning() {
     prometheus.rule_group: A Prometheus rule group, as a `prometheus.rule_group` definition writes it.
       namespace            string           required  The rule file the group lives in: `<rules_dir>/<namespace>.yml`.
       name                 string                     The group's name in its file; the definition's local id when left out.
-      interval             string                     How often the group is evaluated, e.g. `1m`; Prometheus' global interval when left out.
+      interval             duration                   How often the group is evaluated, e.g. `1m`; Prometheus' global interval when left out.
       limit                integer                    The most alerts or series a rule may produce (0: no limit).
       rules                list of tables   required  The group's rules, evaluated in this order.
       rules[].alert        string                     The alert's name, for an alerting rule.
       rules[].record       string                     The metric the result is recorded as, for a recording rule.
       rules[].expr         string           required  The PromQL expression.
-      rules[].for          string                     How long an alert's condition must hold before it fires (alerting rules only).
+      rules[].for          duration                   How long an alert's condition must hold before it fires (alerting rules only).
       rules[].labels       table of string            Labels added to the alerts or series.
       rules[].annotations  table of string            An alert's annotations (alerting rules only).
 
@@ -228,6 +228,10 @@ fn the_schema_refuses_what_the_loader_refuses() {
     check("[[testfs.folder]]\ntitle = \"A\"\n", None, false);
     check("[[testfs.folder]]\nid = \"a b\"\ntitle = \"A\"\n", None, false);
     check("[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\nprotect = \"yes\"\n", None, false);
+    // A duration Prometheus cannot read.
+    let rule_group = "[[prometheus.rule_group]]\nid = \"g\"\nnamespace = \"app\"\nrules = [{ alert = \"Down\", expr = \"up == 0\" }]\n";
+    check(&format!("{rule_group}interval = \"1m30s\"\n"), None, true);
+    check(&format!("{rule_group}interval = \"90 seconds\"\n"), None, false);
     // A misspelt field inside a list of tables.
     check(
         &format!(
