@@ -3,14 +3,16 @@
 //! `schemars::JsonSchema` (a bound of [`crate::Kind`]), so the schema cannot drift from what
 //! the loader accepts.
 //!
-//! A kind's schema ([`desired_schema`]) is JSON Schema draft 7, the draft TOML language
-//! servers (Taplo, and Even Better TOML through it) read. Its `properties` are in the order
+//! A kind's schema ([`desired_schema`]) is JSON Schema draft 7: Taplo (and Even Better TOML,
+//! which runs it) validates with a draft-7 validator, and completes from `properties`,
+//! `items`, `$ref`, `anyOf` and `oneOf`, which is all a file's schema needs for completion.
+//! Its `properties` are in the order
 //! its `Desired` type declares its fields (serde_json's `preserve_order`): `mac schema` lists
 //! fields in that order, and it is the canonical order of a definition's keys.
 //!
 //! [`file_schema`] puts every kind together into the schema of a whole file: the loader's
 //! `[[PROVIDER.KIND]]` arrays of tables with the meta-fields `id`, `provider` and `protect`,
-//! `[[use]]` and `[[moved]]` blocks, and any field given as a generic reference
+//! `[[use]]` and `[[moved]]` blocks, and any string field given as a generic reference
 //! (`{ ref = "kind.id", field = … }`). A file with a `[template]` table is a template: there,
 //! a string that is exactly `"%{param}"` stands for a value of any type, as
 //! [`crate::template`] fills it in.
