@@ -80,10 +80,10 @@ const LOCAL_ID_PATTERN: &str = r"^[\p{L}\p{N}_.:-]+$";
 /// The schema of a definition file, or of a template file (one with a `[template]` table),
 /// for every kind given: the document a TOML language server validates and completes with.
 ///
-/// Its root is the template file's schema, which accepts placeholders anywhere, with the
-/// definition file's schema applied besides to a file without `[template]`
-/// (`if`/`else`): Taplo completes from a root's `properties` (it does not follow `if`), and
-/// both schemas name the field at fault, so an editor underlines the value, not the file.
+/// A file is checked against one of two schemas (`if`/`then`/`else`): a template's, where a
+/// placeholder may stand for any value, or a definition file's. Taplo does not follow `if`
+/// to complete keys, so the root also names the definition file's schema in an `anyOf` with
+/// the empty schema, which always holds: it adds completion and no error.
 pub fn file_schema(kinds: &[KindSchema]) -> Value {
     let mut definitions = Map::new();
     definitions.insert("reference".to_owned(), reference_schema());
@@ -98,18 +98,19 @@ pub fn file_schema(kinds: &[KindSchema]) -> Value {
     let definition_file = variant(kinds, Variant::Definitions, &mut definitions);
     let template_file = variant(kinds, Variant::Template, &mut definitions);
     definitions.insert("definition_file".to_owned(), definition_file);
-    let mut root = json!({
+    definitions.insert("template_file".to_owned(), template_file);
+    json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "mac definition or template file",
         "description": "Definitions ([[PROVIDER.KIND]] tables, [[use]], [[moved]]); a file with a [template] table is a template.",
-    });
-    if let (Some(root), Value::Object(template_file)) = (root.as_object_mut(), template_file) {
-        root.extend(template_file.into_iter().filter(|(key, _)| key != "required"));
-        root.insert("if".to_owned(), json!({ "type": "object", "required": ["template"] }));
-        root.insert("else".to_owned(), json!({ "$ref": "#/definitions/definition_file" }));
-        root.insert("definitions".to_owned(), Value::Object(definitions));
-    }
-    root
+        "type": "object",
+        "properties": { "template": template_header_schema() },
+        "anyOf": [{ "$ref": "#/definitions/definition_file" }, {}],
+        "if": { "type": "object", "required": ["template"] },
+        "then": { "$ref": "#/definitions/template_file" },
+        "else": { "$ref": "#/definitions/definition_file" },
+        "definitions": definitions,
+    })
 }
 
 /// Which file a schema is for.
@@ -158,6 +159,7 @@ fn variant(kinds: &[KindSchema], variant: Variant, definitions: &mut Map<String,
             widening.accept_in_values(&mut schema);
             for (subname, mut subschema) in subschemas.clone() {
                 widening.accept_in_values(&mut subschema);
+                widening.widen_definition(&mut subschema);
                 definitions.insert(subname, subschema);
             }
             add_meta_fields(&mut schema, provider, variant);
@@ -186,7 +188,11 @@ fn variant(kinds: &[KindSchema], variant: Variant, definitions: &mut Map<String,
     properties.insert("use".to_owned(), use_schema());
     properties.insert("moved".to_owned(), moved_schema(kinds, variant));
     if variant == Variant::Template {
-        properties.insert("template".to_owned(), template_header_schema());
+        // Checked, and completed, at the root: this one holds for every file that has it.
+        properties.insert(
+            "template".to_owned(),
+            json!({ "description": "This file is a template (its [template] table is checked at the root)." }),
+        );
     }
     let mut schema = json!({ "type": "object", "properties": properties, "additionalProperties": false });
     if variant == Variant::Template {
@@ -261,33 +267,44 @@ impl Widening<'_> {
         }
     }
 
-    /// `schema`, or one of the alternatives it admits; what an editor shows on hover
-    /// (description, default) stays at the top.
+    /// `schema`, or what else it admits: a reference where a string goes, a placeholder in a
+    /// template. A `$ref` is left as it is: its definition is widened itself
+    /// ([`Widening::widen_definition`]).
     fn widen(&self, schema: &mut Value) {
-        let mut alternatives = Vec::new();
-        if self.accepts_string(schema, 0) {
-            alternatives.push(json!({ "$ref": "#/definitions/reference" }));
+        if schema.get("$ref").is_some() {
+            return;
         }
-        if self.variant == Variant::Template {
-            alternatives.push(json!({ "$ref": "#/definitions/placeholder" }));
+        self.widen_definition(schema);
+    }
+
+    /// A schema widened where it stands: a subschema of `definitions`, so that every `$ref`
+    /// to it is widened too.
+    fn widen_definition(&self, schema: &mut Value) {
+        let reference = self.accepts_string(schema, 0);
+        let placeholder = self.variant == Variant::Template;
+        if !(reference || placeholder) {
+            return;
         }
-        let Value::Object(mut original) = schema.take() else { return };
+        let Value::Object(map) = schema else { return };
+        if merge_alternatives(map, reference, placeholder) {
+            return;
+        }
+        let mut original = std::mem::take(map);
         let mut wrapper = Map::new();
         for key in ["title", "description", "default"] {
             if let Some(value) = original.remove(key) {
                 wrapper.insert(key.to_owned(), value);
             }
         }
-        if original.is_empty() || alternatives.is_empty() {
-            // Anything is accepted already, or nothing else is.
-            original.extend(wrapper);
-            *schema = Value::Object(original);
-            return;
-        }
         let mut members = vec![Value::Object(original)];
-        members.extend(alternatives);
+        if reference {
+            members.push(json!({ "$ref": "#/definitions/reference" }));
+        }
+        if placeholder {
+            members.push(json!({ "$ref": "#/definitions/placeholder" }));
+        }
         wrapper.insert("anyOf".to_owned(), Value::Array(members));
-        *schema = Value::Object(wrapper);
+        *map = wrapper;
     }
 
     /// Whether `schema` accepts some string.
@@ -317,6 +334,53 @@ impl Widening<'_> {
             },
         }
     }
+}
+
+/// Adds the reference and placeholder forms to a plain typed schema by widening its `type`
+/// (`["integer", "string"]` with the placeholder's `pattern`, which applies to strings only;
+/// `["string", "object"]` with the reference's object keywords, which apply to tables only),
+/// so that a validator names the exact field at fault rather than "not valid under any of
+/// anyOf". `false` when the schema is not such a schema, or the forms would clash with it.
+fn merge_alternatives(map: &mut Map<String, Value>, reference: bool, placeholder: bool) -> bool {
+    const COMPOSED: [&str; 8] = ["$ref", "anyOf", "oneOf", "allOf", "enum", "const", "not", "if"];
+    const STRING_RULES: [&str; 4] = ["pattern", "minLength", "maxLength", "format"];
+    const OBJECT_RULES: [&str; 4] = ["properties", "required", "additionalProperties", "patternProperties"];
+    if COMPOSED.iter().any(|key| map.contains_key(*key)) {
+        return false;
+    }
+    let mut types: Vec<String> = match map.get("type") {
+        Some(Value::String(one)) => vec![one.clone()],
+        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        // Without a type (nor anything composed), a schema constrains nothing an alternative
+        // would need: it accepts them already.
+        _ => return map.keys().all(|key| ["title", "description", "default", "examples"].contains(&key.as_str())),
+    };
+    let has = |types: &[String], name: &str| types.iter().any(|one| one == name);
+    if placeholder {
+        if has(&types, "string") {
+            if STRING_RULES.iter().any(|key| map.contains_key(*key)) {
+                return false;
+            }
+        } else {
+            types.push("string".to_owned());
+            map.insert("pattern".to_owned(), json!(PLACEHOLDER_PATTERN));
+        }
+    }
+    if reference {
+        if has(&types, "object") || OBJECT_RULES.iter().any(|key| map.contains_key(*key)) {
+            return false;
+        }
+        types.push("object".to_owned());
+        if let Value::Object(object_rules) = reference_schema() {
+            for key in OBJECT_RULES {
+                if let Some(rule) = object_rules.get(key) {
+                    map.insert(key.to_owned(), rule.clone());
+                }
+            }
+        }
+    }
+    map.insert("type".to_owned(), json!(types));
+    true
 }
 
 /// A kind's schema with the loader's meta-fields first. A kind whose schema is no plain table
@@ -776,16 +840,23 @@ mod tests {
         assert_eq!(names, ["id", "provider", "protect", "title", "count", "parts"]);
         assert_eq!(thing["required"], json!(["id", "title"]));
         assert_eq!(thing["additionalProperties"], json!(false));
-        assert_eq!(
-            schema["definitions"]["p.thing.Part"]["properties"]["name"]["anyOf"][1]["$ref"],
-            "#/definitions/reference"
-        );
-        // An editor completes from the root's properties.
-        let top: Vec<&String> = schema["properties"].as_object().expect("root properties").keys().collect();
-        assert_eq!(top, ["p", "use", "moved", "template"]);
+        // A reference where a string goes, as a table of the string's type.
+        let name = &schema["definitions"]["p.thing.Part"]["properties"]["name"];
+        assert_eq!(name["type"], json!(["string", "object"]));
+        assert_eq!(name["required"], json!(["ref"]));
+        // An editor completes from what the root names outside `if`.
+        assert_eq!(schema["anyOf"][0]["$ref"], "#/definitions/definition_file");
+        let top: Vec<&String> =
+            schema["definitions"]["definition_file"]["properties"].as_object().expect("properties").keys().collect();
+        assert_eq!(top, ["p", "use", "moved"]);
+        assert!(schema["properties"]["template"]["properties"]["params"].is_object());
         let template = &schema["definitions"]["template:p.thing"];
         // A reference only where a string goes; a placeholder anywhere in a template.
         assert_eq!(thing["properties"]["count"]["type"], "integer");
-        assert_eq!(template["properties"]["count"]["anyOf"][1]["$ref"], "#/definitions/placeholder");
+        assert_eq!(template["properties"]["count"]["type"], json!(["integer", "string"]));
+        assert_eq!(template["properties"]["count"]["pattern"], PLACEHOLDER_PATTERN);
+        // A list of tables in a template: the list, or a table of it, may be a placeholder.
+        assert_eq!(template["properties"]["parts"]["type"], json!(["array", "string"]));
+        assert_eq!(schema["definitions"]["template:p.thing.Part"]["type"], json!(["object", "string"]));
     }
 }
