@@ -80,6 +80,16 @@ pub enum Command {
     Completions(crate::completions::CompletionsArgs),
     /// Write a man page for every command (mac.1, mac-plan.1, mac-state-list.1, …) into a directory.
     Man(crate::man_pages::ManArgs),
+    /// Describe each kind's fields (type, default, meaning), or print the JSON Schema of
+    /// definition and template files for editors (offline).
+    Schema {
+        /// One kind only, as PROVIDER.KIND (such as grafana8.folder).
+        #[arg(value_name = "KIND")]
+        kind: Option<String>,
+        /// Print a JSON Schema instead: of definition and template files, or of KIND's fields.
+        #[arg(long)]
+        json_schema: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::State(command) => state(&cli, command),
         Command::Completions(args) => crate::completions::print(args),
         Command::Man(args) => crate::man_pages::write(args),
+        Command::Schema { kind, json_schema } => crate::schema::run(kind.as_deref(), *json_schema),
     }
 }
 

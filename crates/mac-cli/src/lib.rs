@@ -13,6 +13,7 @@ mod output;
 mod progress;
 mod render;
 mod rule_tests;
+mod schema;
 mod show;
 mod toml_like;
 

@@ -11,6 +11,10 @@ const DAY: u64 = 24 * HOUR;
 const WEEK: u64 = 7 * DAY;
 const YEAR: u64 = 365 * DAY;
 
+/// A regular expression (JSON Schema `pattern`) of the text [`parse`] takes, but for the
+/// order of units, which it does not check.
+pub const PATTERN: &str = "^(0|([0-9]+(ms|y|w|d|h|m|s))+)$";
+
 /// Parses `1h30m`, `90s`, `0`, … into milliseconds. Units must come in the order
 /// y w d h m s ms, each at most once, with whole numbers, as Prometheus requires.
 pub fn parse(text: &str) -> Option<u64> {

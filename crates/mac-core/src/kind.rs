@@ -51,7 +51,12 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
     /// A definition's fields (use `#[serde(deny_unknown_fields)]`: a misspelt field is an error
     /// at its line). Generic references (`{ ref = … }`) arrive replaced by the value they
     /// resolve to, or by [`crate::KNOWN_AFTER_APPLY`] while unknown.
-    type Desired: DeserializeOwned + Send + Sync;
+    ///
+    /// Its `JsonSchema` (derive it with `schemars`) is what `mac schema` and editors show: a
+    /// doc comment on each field, whose first line says what it means, and a hand-written
+    /// schema (`#[schemars(with = …)]`, `schema_with`) for a field with its own `Deserialize`
+    /// that accepts exactly what that accepts.
+    type Desired: DeserializeOwned + schemars::JsonSchema + Send + Sync;
     /// A remote object's fields, as [`Kind::list`] records them.
     type Remote: DeserializeOwned + Send + Sync;
     /// The normalised form desired and observed objects are compared in.
@@ -493,6 +498,10 @@ fn to_value<T: Serialize>(value: &T) -> Value {
 
 #[async_trait]
 impl<K: Kind> Handler for Typed<K> {
+    fn desired_schema(&self) -> Value {
+        crate::schema::desired_schema::<K::Desired>()
+    }
+
     fn validate(&self, fields: &JsonText) -> Result<(), Vec<FieldError>> {
         let desired = self.parse_offline(fields).map_err(|err| vec![err])?;
         self.0.validate(&desired)
@@ -754,7 +763,7 @@ mod tests {
     #[derive(Debug)]
     struct Small;
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, schemars::JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct SmallDesired {
         parent: String,

@@ -39,6 +39,7 @@ pub mod refresh;
 pub mod refs;
 pub mod relation;
 pub mod rules;
+pub mod schema;
 pub mod secret;
 pub mod secrets;
 pub mod source;
@@ -69,3 +70,6 @@ pub use state::{FileStateStore, LockInfo, State, StateChanges, StateError, State
 // Re-exported so that provider crates register with the same `inventory` as the engine.
 pub use async_trait::async_trait;
 pub use inventory;
+/// The `schemars` whose `JsonSchema` a kind's `Desired` type derives (the version that
+/// [`Kind`]'s bound names).
+pub use schemars;

@@ -210,17 +210,26 @@ where
     })
 }
 
-/// A kind of object a provider manages, and the kinds it depends on (created before it,
-/// deleted after it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A kind of object a provider manages, the kinds it depends on (created before it,
+/// deleted after it), and the schema of its definitions.
+#[derive(Debug, Clone)]
 pub struct KindSpec {
     pub name: String,
     pub depends_on: Vec<String>,
+    /// The JSON Schema of a definition's fields ([`crate::schema::desired_schema`] of the
+    /// kind's `Desired`): what `mac schema` prints without building a provider instance.
+    pub desired_schema: fn() -> Value,
 }
 
 impl KindSpec {
-    pub fn new(name: impl Into<String>, depends_on: &[&str]) -> KindSpec {
-        KindSpec { name: name.into(), depends_on: depends_on.iter().map(|kind| (*kind).to_owned()).collect() }
+    /// The spec of kind `K`, registered as `name`: its schema comes from `K::Desired`, the
+    /// very type the loader parses definitions into.
+    pub fn new<K: crate::Kind>(name: impl Into<String>, depends_on: &[&str]) -> KindSpec {
+        KindSpec {
+            name: name.into(),
+            depends_on: depends_on.iter().map(|kind| (*kind).to_owned()).collect(),
+            desired_schema: crate::schema::desired_schema::<K::Desired>,
+        }
     }
 }
 
@@ -315,6 +324,11 @@ pub trait Provider: Send + Sync {
 /// runtime and tracing span, and stays deterministic.
 #[async_trait]
 pub trait Handler: Send + Sync + fmt::Debug {
+    /// The JSON Schema of a definition's fields (see [`crate::schema::desired_schema`]): its
+    /// `properties` are in the order the kind's `Desired` type declares its fields, an order
+    /// kept stable for `mac schema` and for tools that write definitions in canonical order.
+    fn desired_schema(&self) -> Value;
+
     /// Checks a definition's fields offline; each problem names its field.
     fn validate(&self, fields: &JsonText) -> Result<(), Vec<FieldError>>;
 
@@ -810,10 +824,15 @@ mod tests {
 
     #[test]
     fn kind_cycles_and_unknown_kinds_are_errors() {
-        let specs = vec![KindSpec::new("a", &["b"]), KindSpec::new("b", &["a"])];
+        let spec = |name: &str, depends_on: &[&str]| KindSpec {
+            name: name.to_owned(),
+            depends_on: depends_on.iter().map(|kind| (*kind).to_owned()).collect(),
+            desired_schema: || serde_json::json!({}),
+        };
+        let specs = vec![spec("a", &["b"]), spec("b", &["a"])];
         let err = kind_order("p", &specs).expect_err("cycle");
         assert_eq!(err.to_string(), "provider instance `p`: its kinds depend on each other in a cycle: a -> b -> a");
-        let specs = vec![KindSpec::new("a", &["zzz"])];
+        let specs = vec![spec("a", &["zzz"])];
         assert!(matches!(kind_order("p", &specs), Err(ProvidersError::UnknownKindDependency { .. })));
     }
 }

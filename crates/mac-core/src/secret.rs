@@ -34,6 +34,33 @@ impl<'de> Deserialize<'de> for SecretRef {
     }
 }
 
+/// The two forms a definition may give a secret in, as [`SecretRef`]'s `Deserialize` takes them.
+impl schemars::JsonSchema for SecretRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretRef".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A secret, never written inline: { env = \"VARIABLE\" } or { file = \"path\" }.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": { "env": { "description": "The environment variable holding it.", "type": "string" } },
+                    "required": ["env"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "properties": { "file": { "description": "The file holding it, relative to the project.", "type": "string" } },
+                    "required": ["file"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
 impl fmt::Debug for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

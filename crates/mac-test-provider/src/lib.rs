@@ -39,7 +39,7 @@ mac_core::inventory::submit! {
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
-    vec![KindSpec::new("folder", &[]), KindSpec::new("group", &["folder"])]
+    vec![KindSpec::new::<FolderKind>("folder", &[]), KindSpec::new::<GroupKind>("group", &["folder"])]
 }
 
 /// Set to N to abort the process right after the Nth successful remote write.
@@ -284,14 +284,17 @@ pub fn folder_uid(local_id: &str) -> String {
 }
 
 /// A folder definition.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct FolderFields {
-    /// A string, possibly given by a generic reference (`{ ref = "group.x", field = "interval" }`).
+    /// The folder's title (possibly a generic reference: `{ ref = "group.x", field = "interval" }`).
     title: String,
+    /// The folder's uid on the remote; one made up when left out.
     uid: Option<String>,
-    /// A secret (`{ env = … }` or `{ file = … }` in the definition, the revealed string when
-    /// written); the remote only records that it has one.
+    /// A secret the remote keeps (`{ env = … }` or `{ file = … }`); it records only that it has one.
+    ///
+    /// The revealed string when written.
+    #[schemars(with = "Option<mac_core::SecretRef>")]
     secret: Option<Value>,
 }
 
@@ -459,22 +462,27 @@ impl Kind for FolderKind {
 }
 
 /// A group definition.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GroupFields {
-    /// The folder's local id.
+    /// The local id of the folder it lives in.
     folder: String,
+    /// How often its rules are evaluated, such as `"1m"`.
     interval: String,
+    /// Its rules.
     #[serde(default)]
     rules: Vec<RuleFields>,
 }
 
 /// A rule, as defined and as the remote stores it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RuleFields {
+    /// The rule's title, its key in the group.
     title: String,
+    /// Its expression.
     expr: String,
+    /// How long the expression must hold before it fires, such as `"5m"`.
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     for_: Option<String>,
 }

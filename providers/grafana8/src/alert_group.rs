@@ -37,8 +37,9 @@ const MODEL_DEFAULTS: [(&str, u64); 2] = [("intervalMs", 1000), ("maxDataPoints"
 // The definition (public: library users build groups with these types).
 
 /// A unified alerting rule group of Grafana-managed rules (`[[grafana8.alert_group]]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["rules"]))]
 pub struct AlertGroup {
     /// The folder the group lives in (the ruler API's namespace).
     pub folder: FolderRef,
@@ -46,6 +47,7 @@ pub struct AlertGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// How often the rules are evaluated, a multiple of 10s such as `"1m"` (Grafana's 1m when absent).
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
     /// The group's rules, at least one.
@@ -54,8 +56,9 @@ pub struct AlertGroup {
 }
 
 /// One Grafana-managed alert rule of an [`AlertGroup`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["title", "condition", "data"]))]
 pub struct AlertRule {
     /// The rule's key in its group, kept across title changes; its title when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,13 +70,16 @@ pub struct AlertRule {
     #[serde(default)]
     pub condition: String,
     /// How long the condition must hold before the alert fires, such as `"5m"`.
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none")]
     pub for_: Option<String>,
     /// The state when the queries return no data: `Alerting`, `NoData` (the default) or `OK`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = NO_DATA_STATES))]
     pub no_data_state: Option<String>,
     /// The state when evaluation fails: `Alerting` (the default), `Error` or `OK`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = EXEC_ERR_STATES))]
     pub exec_err_state: Option<String>,
     /// The alert's labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "labels_table")]
@@ -87,13 +93,16 @@ pub struct AlertRule {
 }
 
 /// A query or server-side expression of an [`AlertRule`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["ref_id", "datasource"]))]
 pub struct AlertQuery {
     /// The name other expressions and the condition refer to it by, such as `"A"`.
     #[serde(default)]
     pub ref_id: String,
-    /// The data source it queries, or [`DatasourceRef::expression`].
+    /// The data source it queries: its uid, `{ name = "…" }`, or `"__expr__"` for an expression.
+    ///
+    /// See [`DatasourceRef::expression`].
     #[serde(default = "DatasourceRef::missing")]
     pub datasource: DatasourceRef,
     /// The time range queried, relative to now (10m to now when absent; none for expressions).
@@ -133,6 +142,33 @@ impl DatasourceRef {
 
 const DATASOURCE_FORMS: &str =
     "`datasource` must be a data source uid, \"__expr__\" for expressions, or { name = \"…\" }";
+
+/// The forms [`DatasourceRef`]'s `Deserialize` takes (the generic reference to a defined data
+/// source is accepted in every field, as the schema of a file says).
+impl schemars::JsonSchema for DatasourceRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DatasourceRef".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "description": "A data source's uid, or \"__expr__\" for a server-side expression.", "type": "string" },
+                {
+                    "description": "A data source by name: one defined here, else Grafana's.",
+                    "type": "object",
+                    "properties": { "name": { "description": "The data source's name.", "type": "string" } },
+                    "required": ["name"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
 
 impl Serialize for DatasourceRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -205,6 +241,37 @@ impl TimeOffset {
             TimeOffset::Seconds(seconds) => Some(*seconds),
             TimeOffset::Duration(text) => seconds_of(text),
         }
+    }
+}
+
+/// What [`RelativeTimeRange`]'s `TryFrom<Value>` takes.
+impl schemars::JsonSchema for RelativeTimeRange {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RelativeTimeRange".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let offset = |description: &str| {
+            serde_json::json!({
+                "description": description,
+                "anyOf": [
+                    { "description": "A number of seconds.", "type": "number" },
+                    { "description": "A duration such as \"10m\".", "type": "string", "pattern": duration::PATTERN },
+                ],
+            })
+        };
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "from": offset("How far back the range starts."),
+                "to": offset("How far back the range ends (\"0s\": now)."),
+            },
+            "additionalProperties": false,
+        })
     }
 }
 

@@ -118,8 +118,9 @@ fn is_false(value: &bool) -> bool {
 // contact_point
 
 /// A `contact_point` definition: a receiver of unified alerting and its integrations.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["integrations"]))]
 pub struct ContactPoint {
     /// The receiver's name in Grafana; the local id when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,10 +131,13 @@ pub struct ContactPoint {
 }
 
 /// One integration of a contact point (an item of Grafana's `grafana_managed_receiver_configs`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["type"]))]
 pub struct Integration {
-    /// `type` in a definition: one of Grafana 8.5's integration types (`slack`, `email`, …).
+    /// The integration type: one of Grafana 8.5's (`slack`, `email`, `webhook`, …).
+    ///
+    /// `type` in a definition.
     #[serde(rename = "type", default)]
     pub kind: String,
     /// Its settings, as Grafana takes them.
@@ -157,6 +161,21 @@ pub enum SecureSetting {
     Reference(SecretRef),
     /// The revealed secret.
     Revealed(String),
+}
+
+/// A definition gives a secure setting as a reference only (the loader refuses one inline).
+impl schemars::JsonSchema for SecureSetting {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        SecretRef::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SecretRef::json_schema(generator)
+    }
 }
 
 impl<'de> Deserialize<'de> for SecureSetting {
@@ -543,8 +562,9 @@ fn rename_receiver(route: &mut Value, old: &str, new: &str) {
 
 /// A `notification_policy` definition: a child route of the root policy, known by its
 /// matchers. It sends to exactly one of `contact_point` or `receiver`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["matchers"]))]
 pub struct NotificationPolicy {
     /// The local id of a contact point defined here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -561,14 +581,19 @@ pub struct NotificationPolicy {
     pub group_by: Option<Vec<String>>,
     /// A duration such as `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub group_wait: Option<String>,
     /// A duration such as `5m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub group_interval: Option<String>,
     /// A duration such as `4h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub repeat_interval: Option<String>,
-    /// `continue` in a definition: `true` lets alerts it takes go on to the next policies.
+    /// `true` lets the alerts it takes go on to the next policies.
+    ///
+    /// `continue` in a definition.
     #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none", deserialize_with = "continue_flag")]
     pub continue_matching: Option<bool>,
 }

@@ -58,6 +58,21 @@ impl fmt::Debug for SecretField {
     }
 }
 
+/// A definition gives a secret as a reference only (the loader refuses one written inline).
+impl schemars::JsonSchema for SecretField {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        SecretRef::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        SecretRef::json_schema(generator)
+    }
+}
+
 impl<'de> Deserialize<'de> for SecretField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SecretField, D::Error> {
         match Value::deserialize(deserializer)? {

@@ -45,13 +45,14 @@ pub(crate) struct DashboardKind {
 }
 
 /// A dashboard definition (`[[grafana8.dashboard]]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["json"]))]
 pub struct Dashboard {
     /// The folder it lives in; General when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "dashboard_folder")]
     pub folder: Option<FolderRef>,
-    /// The dashboard model, inline or in a JSON file (required).
+    /// The dashboard model: a table, or `{ file = "dashboards/x.json" }` exported from Grafana.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<DashboardJson>,
     /// The title, instead of the model's.
@@ -101,6 +102,33 @@ impl Serialize for DashboardJson {
                 json!({ "file": file, "content": content }).serialize(serializer)
             }
         }
+    }
+}
+
+/// The two forms [`DashboardJson`]'s `Deserialize` takes: any table is a model, except one
+/// with only `file` (and `content`, which the loader adds).
+impl schemars::JsonSchema for DashboardJson {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DashboardJson".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                {
+                    "description": "A JSON file exported from Grafana: { file = \"dashboards/x.json\" }, relative to the project.",
+                    "type": "object",
+                    "properties": { "file": { "description": "The file's path, relative to the project.", "type": "string" } },
+                    "required": ["file"],
+                    "additionalProperties": false,
+                },
+                { "description": "The dashboard model itself, as a table.", "type": "object" },
+            ],
+        })
     }
 }
 

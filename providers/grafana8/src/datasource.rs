@@ -28,7 +28,7 @@ pub(crate) struct DatasourceKind {
 
 /// A data source definition (`[[grafana8.datasource]]`); what is left out is written as
 /// Grafana's default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Datasource {
     /// The name, unique per org (how data sources made by hand are adopted).

@@ -23,12 +23,14 @@ pub(crate) struct FolderKind {
 }
 
 /// A folder definition (`[[grafana8.folder]]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Folder {
     /// The title; Grafana keeps titles unique per org by their URL slug.
     pub title: String,
-    /// The uid; one derived from the local id when left out ([`derived_uid`]).
+    /// The uid; one derived from the local id when left out.
+    ///
+    /// See [`derived_uid`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
 }

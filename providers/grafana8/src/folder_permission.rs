@@ -41,7 +41,7 @@ const PERMISSIONS: [(&str, i64); 3] = [("View", 1), ("Edit", 2), ("Admin", 4)];
 const DEFAULT_ACL: [(&str, &str); 2] = [("Viewer", "View"), ("Editor", "Edit")];
 
 /// A `folder_permission` definition: the whole permission list of one folder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FolderPermission {
     /// The folder: one defined here by local id, or `{ uid = "…" }` of one that is not.
@@ -52,11 +52,13 @@ pub struct FolderPermission {
 
 /// One entry of a permission list: exactly one of `role`, `user` (login or email) or `team`
 /// (name), and what it may do.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["permission"]))]
 pub struct PermissionEntry {
-    /// `Viewer` or `Editor`.
+    /// A role: `Viewer` or `Editor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("enum" = ROLES))]
     pub role: Option<String>,
     /// A user's login or email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,8 +66,11 @@ pub struct PermissionEntry {
     /// A team's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
-    /// `View`, `Edit` or `Admin`. Empty when left out, which validation reports.
+    /// What it may do: `View`, `Edit` or `Admin`.
+    ///
+    /// Empty when left out, which validation reports.
     #[serde(default)]
+    #[schemars(extend("enum" = PERMISSIONS.map(|(name, _)| name)))]
     pub permission: String,
 }
 

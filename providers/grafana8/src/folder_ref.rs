@@ -48,6 +48,32 @@ impl FolderRef {
     }
 }
 
+/// The two forms [`FolderRef`]'s `Deserialize` takes.
+impl schemars::JsonSchema for FolderRef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FolderRef".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "description": "The local id of a folder defined here.", "type": "string", "minLength": 1 },
+                {
+                    "description": "A folder mac does not manage: { uid = \"…\" }.",
+                    "type": "object",
+                    "properties": { "uid": { "description": "The folder's uid.", "type": "string", "minLength": 1 } },
+                    "required": ["uid"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
 impl Serialize for FolderRef {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {

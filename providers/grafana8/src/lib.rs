@@ -121,14 +121,14 @@ title = "Example"                         # the title shown in Grafana
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
     vec![
-        KindSpec::new("datasource", &[]),
-        KindSpec::new("folder", &[]),
-        KindSpec::new("alert_group", &["folder", "datasource"]),
-        KindSpec::new("dashboard", &["folder"]),
-        KindSpec::new("folder_permission", &["folder"]),
-        KindSpec::new("notification_channel", &[]),
-        KindSpec::new("contact_point", &[]),
-        KindSpec::new("notification_policy", &["contact_point"]),
+        KindSpec::new::<datasource::DatasourceKind>("datasource", &[]),
+        KindSpec::new::<folder::FolderKind>("folder", &[]),
+        KindSpec::new::<alert_group::AlertGroupHandler>("alert_group", &["folder", "datasource"]),
+        KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder"]),
+        KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder"]),
+        KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
+        KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),
+        KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point"]),
     ]
 }
 

@@ -23,7 +23,7 @@ pub(crate) struct NotificationChannelKind {
 }
 
 /// A legacy notification channel definition (`[[grafana8.notification_channel]]`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationChannel {
     /// The name, unique per org (how channels made by hand are adopted).
@@ -45,6 +45,7 @@ pub struct NotificationChannel {
     pub disable_resolve_message: Option<bool>,
     /// How often reminders go out, e.g. `15m`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub frequency: Option<String>,
     /// The uid; one derived from the local id when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]

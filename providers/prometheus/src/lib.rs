@@ -64,7 +64,7 @@ annotations = { summary = "{{ $labels.job }} target {{ $labels.instance }} is do
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
-    vec![KindSpec::new("rule_group", &[])]
+    vec![KindSpec::new::<rule_group::RuleGroupKind>("rule_group", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).

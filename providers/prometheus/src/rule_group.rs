@@ -22,8 +22,9 @@ use crate::server::Server;
 use mac_core::duration;
 
 /// A Prometheus rule group, as a `prometheus.rule_group` definition writes it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["namespace", "rules"]))]
 pub struct RuleGroup {
     /// The rule file the group lives in: `<rules_dir>/<namespace>.yml`.
     #[serde(default, deserialize_with = "namespace_field")]
@@ -33,6 +34,7 @@ pub struct RuleGroup {
     pub name: Option<String>,
     /// How often the group is evaluated, e.g. `1m`; Prometheus' global interval when left out.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "interval_field")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub interval: Option<String>,
     /// The most alerts or series a rule may produce (0: no limit).
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "limit_field")]
@@ -43,8 +45,9 @@ pub struct RuleGroup {
 }
 
 /// One alerting (`alert`) or recording (`record`) rule of a [`RuleGroup`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, expecting = "a rule table")]
+#[schemars(transform = mac_core::schema::require(&["expr"]))]
 pub struct Rule {
     /// The alert's name, for an alerting rule.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "alert_field")]
@@ -57,6 +60,7 @@ pub struct Rule {
     pub expr: String,
     /// How long an alert's condition must hold before it fires (alerting rules only).
     #[serde(rename = "for", default, skip_serializing_if = "Option::is_none", deserialize_with = "for_field")]
+    #[schemars(pattern(mac_core::duration::PATTERN))]
     pub for_: Option<String>,
     /// Labels added to the alerts or series.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "labels_field")]

@@ -28,6 +28,7 @@ mod readable_plans;
 mod rule_tests;
 mod safety;
 mod saved_plans;
+mod schema;
 mod shell;
 mod show;
 mod state_commands;

@@ -69,7 +69,7 @@ fn object(remote_id: &str, fields: Value) -> RemoteObject {
 #[derive(Debug)]
 struct BoxKind(Arc<Fake>);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct BoxFields {
     title: String,
@@ -119,7 +119,7 @@ impl Kind for BoxKind {
 #[derive(Debug)]
 struct ItemKind(Arc<Fake>);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemFields {
     /// The box's local id.
@@ -304,7 +304,7 @@ struct Batchy(Arc<Fake>);
 #[async_trait]
 impl Provider for Batchy {
     fn kinds(&self) -> Vec<KindSpec> {
-        vec![KindSpec::new("box", &[]), KindSpec::new("item", &["box"])]
+        vec![KindSpec::new::<BoxKind>("box", &[]), KindSpec::new::<ItemKind>("item", &["box"])]
     }
 
     fn handler(&self, kind: &str) -> Option<Arc<dyn Handler>> {

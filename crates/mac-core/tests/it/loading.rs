@@ -90,3 +90,19 @@ fn malformed_toml_names_the_line() {
     let message = error_of("[[testfs.folder]]\nid = \"a\"\ntitle = \n");
     assert!(message.starts_with("defs.toml:3:"), "{message}");
 }
+
+#[test]
+fn a_handler_describes_its_definitions_as_its_kind_spec_does() {
+    let harness = Harness::new();
+    let provider = mac_test_provider::TestProvider::new(harness.remote.clone());
+    for spec in mac_core::Provider::kinds(&provider) {
+        let handler = harness.providers.handler("testfs", &spec.name).expect("a handler per kind");
+        let schema = handler.desired_schema();
+        assert_eq!(schema, (spec.desired_schema)(), "{}", spec.name);
+        // The loader's own types, field for field: a definition with another field is refused.
+        assert_eq!(schema["additionalProperties"], false, "{}", spec.name);
+    }
+    let folder = harness.providers.handler("testfs", "folder").expect("folder").desired_schema();
+    let fields: Vec<&String> = folder["properties"].as_object().expect("properties").keys().collect();
+    assert_eq!(fields, ["title", "uid", "secret"], "in declaration order");
+}

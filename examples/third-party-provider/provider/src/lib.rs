@@ -68,7 +68,7 @@ comment = "an example maintenance window"
 
 /// The kinds of every instance, in dependency order (the registration lists them too).
 fn kind_specs() -> Vec<KindSpec> {
-    vec![KindSpec::new("silence", &[])]
+    vec![KindSpec::new::<silence::SilenceKind>("silence", &[])]
 }
 
 /// Overrides the default instance's `url` (for CI).

@@ -34,7 +34,7 @@ pub const WHEN_APPLIED: &str = "(when applied)";
 pub const DEFAULT_CREATED_BY: &str = "mac";
 
 /// An Alertmanager silence, as an `alertmanager.silence` definition writes it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Silence {
     /// The alerts it mutes: those whose labels match every matcher.
@@ -53,7 +53,7 @@ pub struct Silence {
 
 /// One label matcher. Field order is the canonical sort order; it serialises with the flags
 /// only where they are not the default (plain equality), so that a plan lists what was written.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Matcher {
     /// The label's name.
@@ -65,6 +65,8 @@ pub struct Matcher {
     pub is_regex: bool,
     /// Matches when the label equals (`true`, the default) or differs from the value.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
+    // Written out here: schemars leaves out a default that serde would not serialise.
+    #[schemars(extend("default" = true))]
     pub is_equal: bool,
 }
 
