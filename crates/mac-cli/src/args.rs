@@ -57,6 +57,8 @@ pub enum Command {
     Providers,
     /// Check the project offline: configuration, definitions, references.
     Validate,
+    /// Lay out mac.toml, definitions and templates canonically (comments and values kept).
+    Fmt(FmtArgs),
     /// Print the definitions as they will be planned, templates expanded (offline).
     Render,
     /// Show what apply would change.
@@ -196,6 +198,23 @@ pub struct InitArgs {
     /// written to mac.toml: set the URL and credential variables it names first.
     #[arg(long, value_name = "INSTANCE")]
     pub import: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or directories (their *.toml) to format; default: mac.toml and the definition and
+    /// template paths it names.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Change nothing: list the files that are not formatted and exit 1 if any (for CI and
+    /// pre-commit).
+    #[arg(long)]
+    pub check: bool,
+
+    /// Change nothing: print what formatting would change, as a unified diff.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Args)]

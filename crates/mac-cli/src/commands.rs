@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Init(args) => crate::init::run(&cli, args).await,
         Command::Providers => providers(),
         Command::Validate => validate(&cli),
+        Command::Fmt(args) => crate::fmt::run(&cli, args),
         Command::Plan(args) => plan(&cli, args).await,
         Command::Apply(args) => apply(&cli, args).await,
         Command::Show(args) => crate::show::run(&cli, args),

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod completions;
+mod fmt;
 mod init;
 mod man_pages;
 mod output;

@@ -6,6 +6,7 @@ mod apply;
 mod blocked_deletes;
 mod destroy;
 mod django;
+mod fmt;
 mod grafana8;
 mod grafana8_batches;
 mod grafana8_checks;

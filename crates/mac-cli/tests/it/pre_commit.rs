@@ -186,7 +186,6 @@ fn the_mac_validate_hook_passes_an_example_and_fails_a_broken_definition_at_its_
 /// pre-commit's way with a formatter: the hook rewrites the files, and the run fails because
 /// files changed; the next run, on formatted files, passes.
 #[test]
-#[ignore = "needs mac fmt (issue 19)"]
 fn the_mac_fmt_hook_rewrites_a_misformatted_definition_then_passes() {
     let Some(pre_commit) = pre_commit() else { return };
     let example = ExampleRepository::copy_of("grafana");

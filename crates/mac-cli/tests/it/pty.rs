@@ -1,5 +1,5 @@
 //! A pseudo-terminal for what `mac` does only on a terminal (confirmation prompts), and the
-//! tests of those prompts: `mac apply` and `mac state unlock`.
+//! tests of those prompts: `mac apply`, `mac destroy` and `mac state unlock`.
 //!
 //! To test another prompt (a typed confirmation, say):
 //!
@@ -204,4 +204,46 @@ fn between(text: &str, start: &str, end: &str, with: &str) -> String {
     let Some(from) = text.find(start).map(|at| at + start.len()) else { return text.to_owned() };
     let Some(to) = text[from..].find(end).map(|at| from + at) else { return text.to_owned() };
     format!("{}{with}{}", &text[..from], &text[to..])
+}
+
+/// `mac destroy` on a terminal, in the emulator's project, answering `answer`.
+fn destroy_answering(grafana: &Grafana, answer: &str) -> (i32, String) {
+    let mut command = mac_command(grafana.project.root());
+    command
+        .args(["destroy", "--allow-mass-delete"])
+        .env("GRAFANA_TOKEN", &grafana.key)
+        .env_remove("MAC_GRAFANA8_URL")
+        .env_remove("MAC_GRAFANA8_TOKEN");
+    let mut terminal = Terminal::start(&mut command);
+    terminal.expect("Type `grafana8` to confirm: ");
+    terminal.answer(answer);
+    terminal.finish()
+}
+
+#[test]
+fn destroy_on_a_terminal_wants_the_instance_s_name_typed() {
+    let grafana = Grafana::start(PAYMENTS_FOLDER);
+    let (code, stdout, stderr) = crate::run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // `yes` is not the name: nothing is deleted.
+    let (code, transcript) = destroy_answering(&grafana, "yes");
+    assert_eq!(code, 1, "{transcript}");
+    assert_snapshot!(transcript, @r#"
+    - delete grafana8/folder.payments (folder "Payments", uid "mac-payments")
+
+    Plan: 0 to create, 0 to update, 1 to delete, 0 unchanged.
+
+    This deletes 1 object(s) from the servers. Type `grafana8` to confirm: yes
+    Destroy cancelled; nothing was deleted.
+    "#);
+    assert_eq!(folder_titles(&grafana), ["Payments"]);
+
+    let (code, transcript) = destroy_answering(&grafana, "grafana8");
+    assert_eq!(code, 0, "{transcript}");
+    assert!(
+        transcript.ends_with("Apply complete: 0 created, 0 updated, 1 deleted, 0 failed, 0 skipped.\n"),
+        "{transcript}"
+    );
+    assert!(folder_titles(&grafana).is_empty());
 }
