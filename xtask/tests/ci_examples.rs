@@ -172,12 +172,18 @@ fn the_gitlab_file_plans_on_merge_requests_and_applies_on_the_default_branch() {
 #[test]
 fn the_mac_commands_of_each_job_come_out_in_order() {
     let workflow = read_example(GITHUB_WORKFLOW);
-    assert_eq!(github_mac_commands(&workflow, "plan").expect("the plan job"), ["mac validate", "mac test", PLAN]);
+    assert_eq!(
+        github_mac_commands(&workflow, "plan").expect("the plan job"),
+        ["mac fmt --check", "mac validate", "mac test", PLAN]
+    );
     assert_eq!(github_mac_commands(&workflow, "apply").expect("the apply job"), [APPLY]);
 
     // GitLab runs the same commands: validate and test in their own job.
     let ci = read_example(GITLAB_CI);
-    assert_eq!(gitlab_mac_commands(&ci, "validate").expect("the validate job"), ["mac validate", "mac test"]);
+    assert_eq!(
+        gitlab_mac_commands(&ci, "validate").expect("the validate job"),
+        ["mac fmt --check", "mac validate", "mac test"]
+    );
     assert_eq!(gitlab_mac_commands(&ci, "plan").expect("the plan job"), [PLAN]);
     assert_eq!(gitlab_mac_commands(&ci, "apply").expect("the apply job"), [APPLY]);
 }

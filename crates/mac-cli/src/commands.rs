@@ -149,11 +149,11 @@ impl Project {
                 .chain(state.pending().iter().map(|pending| &pending.id)),
         );
         // What lives in or uses an object the plan may delete, read only when one may be.
-        // Objects a `[[moved]]` block renames are not deleted: they count as defined here.
-        let deletable = mac_core::links::deletable_remote_ids(
-            self.definitions.iter().map(|definition| &definition.id).chain(self.moves.iter().map(|moved| &moved.from)),
-            state,
-        );
+        // Objects a `[[moved]]` block renames to a defined id are not deleted: they count as
+        // defined here (renamed to an id no longer defined, they are deleted like any other).
+        let defined: BTreeSet<&ObjectId> = self.definitions.iter().map(|definition| &definition.id).collect();
+        let renamed = self.moves.iter().filter(|moved| defined.contains(&moved.to)).map(|moved| &moved.from);
+        let deletable = mac_core::links::deletable_remote_ids(defined.iter().copied().chain(renamed), state);
         let linked = mac_core::links::kinds_for_deletes(&self.providers, &deletable, &kinds);
         let mut observed = mac_core::refresh::observe_with_links(&self.providers, &kinds, &linked).await?;
         mac_core::refresh::observe_contents(&self.providers, &deletable, &mut observed).await?;
@@ -247,6 +247,11 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let project = Project::load(cli)?;
     let state = project.store().load()?;
     let plan = project.plan(&state, &args.selection).await?;
+    // Saved before anything is printed: a plan that cannot be saved is an error, and under
+    // --json the only output is then that error.
+    if let Some(path) = &args.out {
+        save_plan(path, &plan)?;
+    }
     let mut out = crate::output::stdout();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&render::plan_json(&plan))?)?;
@@ -254,7 +259,6 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
     }
     if let Some(path) = &args.out {
-        save_plan(path, &plan)?;
         if !args.json {
             writeln!(out, "Saved the plan to {}. Apply exactly it with: mac apply {}", path.display(), path.display())?;
         }
@@ -419,12 +423,26 @@ async fn execute(
 async fn destroy(cli: &Cli, args: &crate::args::DestroyArgs) -> anyhow::Result<ExitCode> {
     let mut project = Project::load(cli)?;
     let targets = project.targets(&args.targets)?;
-    let destroy = mac_core::destroy::destroy(std::mem::take(&mut project.definitions), &targets, &project.providers);
-    project.definitions = destroy.kept;
     let store = project.store();
     let _lock = take_lock(store, &args.lock)?;
     let mut state = store.load()?;
     state.secret_salt();
+    // An object named that state does not manage has nothing on the servers to destroy.
+    for target in &targets {
+        let managed =
+            state.resources().iter().map(|entry| &entry.id).chain(state.pending().iter().map(|pending| &pending.id));
+        if matches!(target, mac_core::Target::Object { .. }) && !managed.into_iter().any(|id| target.matches(id)) {
+            let defined = project.definitions.iter().any(|definition| target.matches(&definition.id));
+            if defined {
+                bail!(
+                    "`{target}` is defined but not managed (it was never applied): there is nothing of it to destroy"
+                );
+            }
+            bail!("no managed object matches --target {target} (see `mac show`)");
+        }
+    }
+    let destroy = mac_core::destroy::destroy(std::mem::take(&mut project.definitions), &targets, &project.providers)?;
+    project.definitions = destroy.kept;
     // Deleting every object of an instance is what was asked for; the share is still a guard.
     let selection = PlanSelection {
         targets: Vec::new(),
@@ -433,11 +451,14 @@ async fn destroy(cli: &Cli, args: &crate::args::DestroyArgs) -> anyhow::Result<E
         destroy: true,
     };
     let plan = project.plan_for(&state, &selection, destroy.targets).await?;
-    // The plan can only remove: nothing else is defined for what it covers.
+    // A destroy only removes. An object that stays but, as last applied, still uses one that
+    // goes has its change pulled in (its update must come first): say so rather than apply it.
     if let Some(action) = plan.actions.iter().find(|action| !action.operation.removes()) {
         bail!(
-            "destroy planned a {:?} of {}: refusing to apply it (a bug: please report it)",
-            action.operation,
+            "{} stays, but as last applied it uses an object this destroy deletes, and its change ({}) is not \
+             applied yet: apply that change first, or --target {} too",
+            action.id,
+            format!("{:?}", action.operation).to_lowercase(),
             action.id
         );
     }

@@ -7,13 +7,17 @@
 //!   the kind's `Desired` type declares (its JSON Schema's `properties`, see
 //!   `mac_core::schema`), nested tables likewise; keys the kind does not know keep their order
 //!   after them, and maps (labels, annotations) keep theirs;
-//! - `key = value` with one space each side, no indentation, no trailing whitespace;
-//! - one blank line before each `[table]` header, at most one between keys;
+//! - `key = value` with one space each side, `a.b` without spaces, keys and headers not
+//!   indented, no trailing whitespace;
+//! - one blank line before each `[table]` header (or before the comments right above it), at
+//!   most one between keys;
 //! - one-line inline tables and arrays spaced as `{ a = 1, b = [1, 2] }` (those spanning
-//!   lines, or holding comments, are kept as written);
-//! - one newline at the end.
+//!   lines keep their lines, each one-line item spaced);
+//! - one newline at the end, in the file's line ending.
 //!
-//! A comment after a value keeps its spacing, so comments aligned in a column stay aligned.
+//! Comments stay as written: a comment after a value keeps its spacing (comments aligned in a
+//! column stay aligned), a comment line keeps its indentation (an indented one continues the
+//! comment above it), and comments right below a line stay with it.
 //! Formatting twice changes nothing the second time, and the formatted file must parse to the
 //! same values as the original or it is not written.
 
@@ -115,12 +119,17 @@ fn collect_toml(directory: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<(
     Ok(())
 }
 
-/// Beside the file, then renamed over it: a crash never leaves half a file.
+/// Beside the file, then renamed over it: a crash never leaves half a file. A symbolic link
+/// stays one (the file it points at is written), and the file keeps its permissions.
 fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let path = &std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let permissions = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?.permissions();
     let mut name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
     name.push(format!(".fmt-{}", std::process::id()));
     let temporary = path.with_file_name(name);
-    let written = std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, path));
+    let written = std::fs::write(&temporary, text)
+        .and_then(|()| std::fs::set_permissions(&temporary, permissions))
+        .and_then(|()| std::fs::rename(&temporary, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&temporary);
     }
@@ -170,16 +179,21 @@ pub(crate) fn format_text(text: &str, schemas: &KindSchemas) -> Result<String, F
     order_definitions(document.as_table_mut(), schemas);
     normalise_table(document.as_table_mut());
     // A last comment may end the file without a newline.
-    let trailing = comment_lines(&format!("{}\n", document.trailing().as_str().unwrap_or_default()), true);
+    let trailing = trailing_comments(document.trailing().as_str().unwrap_or_default());
     document.set_trailing(trailing);
-    let mut formatted = document.to_string();
+    let mut formatted = document.to_string().replace("\r\n", "\n");
     // The first element's blank line, and blank lines at the end, are nobody's.
     formatted = formatted.trim_start_matches('\n').trim_end().to_owned();
     if !formatted.is_empty() {
         formatted.push('\n');
     }
-    // A safety net: the layout changed, never a value.
-    let same = text.parse::<toml::Table>().ok() == formatted.parse::<toml::Table>().ok();
+    // The file's line ending, everywhere (a CRLF file keeps CRLF).
+    if text.contains("\r\n") {
+        formatted = formatted.replace('\n', "\r\n");
+    }
+    // A safety net: the layout changed, never a value (compared as printed, where NaN is NaN).
+    let values = |text: &str| text.parse::<toml::Table>().ok().map(|table| format!("{table:?}"));
+    let same = values(text) == values(&formatted);
     if !same {
         return Err(FormatError {
             line: 1,
@@ -297,7 +311,16 @@ impl<'s> Node<'s> {
 fn order_table(table: &mut Table, node: Node<'_>, definition: bool) {
     if let Some(ranks) = node.ranks(definition) {
         let rank = |key: &toml_edit::Key| ranks.get(key.get()).copied().unwrap_or(usize::MAX);
+        // toml_edit sorts inside dotted keys (`labels.team = …`) with the same order: they are
+        // maps or other structs, so they are hidden from it meanwhile.
+        let dotted: Vec<String> = table
+            .iter()
+            .filter(|(_, item)| item.as_table().is_some_and(Table::is_dotted))
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        set_dotted(table, &dotted, false);
         table.sort_values_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+        set_dotted(table, &dotted, true);
     }
     for (key, item) in table.iter_mut() {
         let Some(field) = node.field(key.get()) else { continue };
@@ -308,11 +331,34 @@ fn order_table(table: &mut Table, node: Node<'_>, definition: bool) {
 fn order_inline(table: &mut InlineTable, node: Node<'_>, definition: bool) {
     if let Some(ranks) = node.ranks(definition) {
         let rank = |key: &toml_edit::Key| ranks.get(key.get()).copied().unwrap_or(usize::MAX);
+        let dotted: Vec<String> = table
+            .iter()
+            .filter(|(_, value)| value.as_inline_table().is_some_and(InlineTable::is_dotted))
+            .map(|(key, _)| key.to_owned())
+            .collect();
+        set_inline_dotted(table, &dotted, false);
         table.sort_values_by(|a, _, b, _| rank(a).cmp(&rank(b)));
+        set_inline_dotted(table, &dotted, true);
     }
     for (key, value) in table.iter_mut() {
         let Some(field) = node.field(key.get()) else { continue };
         order_value(value, field);
+    }
+}
+
+fn set_dotted(table: &mut Table, keys: &[String], dotted: bool) {
+    for key in keys {
+        if let Some(Item::Table(child)) = table.get_mut(key) {
+            child.set_dotted(dotted);
+        }
+    }
+}
+
+fn set_inline_dotted(table: &mut InlineTable, keys: &[String], dotted: bool) {
+    for key in keys {
+        if let Some(toml_edit::Value::InlineTable(child)) = table.get_mut(key) {
+            child.set_dotted(dotted);
+        }
     }
 }
 
@@ -353,9 +399,7 @@ fn normalise_table(table: &mut Table) {
         // before the comments right above it; comments a blank line away from it belong to
         // what precedes, and stay where they are.
         let prefix = decor.prefix().and_then(|prefix| prefix.as_str()).unwrap_or_default().to_owned();
-        let kept = comment_lines(&prefix, true);
-        let floating = kept.ends_with("\n\n");
-        decor.set_prefix(if floating { kept } else { format!("\n{}", comment_lines(&prefix, false)) });
+        decor.set_prefix(header_prefix(&prefix));
         trim_suffix(decor);
     }
     let dotted = table.is_dotted();
@@ -367,10 +411,14 @@ fn normalise_table(table: &mut Table) {
             decor.set_prefix("");
         } else if !dotted {
             let prefix = decor.prefix().and_then(|prefix| prefix.as_str()).unwrap_or_default().to_owned();
-            decor.set_prefix(comment_lines(&prefix, true));
+            decor.set_prefix(key_prefix(&prefix));
         }
         // `key = value`: the space before `=` is the key's; none before a dot.
         decor.set_suffix(if matches!(item, Item::Value(_)) { " " } else { "" });
+        // `a.b`, never `a . b`.
+        let around_dot = key.dotted_decor_mut();
+        around_dot.set_prefix("");
+        around_dot.set_suffix("");
         match item {
             Item::Value(value) => normalise_value(value),
             Item::Table(table) => normalise_table(table),
@@ -390,12 +438,24 @@ fn normalise_value(value: &mut toml_edit::Value) {
     decor.set_prefix(" ");
     let suffix = decor.suffix().and_then(|suffix| suffix.as_str()).unwrap_or_default().trim_end().to_owned();
     decor.set_suffix(if suffix.is_empty() || suffix.starts_with([' ', '\t']) { suffix } else { format!(" {suffix}") });
+    let one_line = bare_on_one_line(value);
     match value {
-        toml_edit::Value::InlineTable(table) if on_one_line(&table.to_string()) => {
-            table.fmt();
-            table.decor_mut().set_prefix(" ");
+        toml_edit::Value::InlineTable(table) if one_line => table.fmt(),
+        toml_edit::Value::Array(array) if one_line => spaced_array(array),
+        // Spanning lines: laid out as written, but each one-line item spaced.
+        toml_edit::Value::Array(array) => {
+            for item in array.iter_mut() {
+                if bare_on_one_line(item) {
+                    let decor = item.decor().clone();
+                    match item {
+                        toml_edit::Value::InlineTable(table) => table.fmt(),
+                        toml_edit::Value::Array(inner) => spaced_array(inner),
+                        _ => {}
+                    }
+                    *item.decor_mut() = decor;
+                }
+            }
         }
-        toml_edit::Value::Array(array) if on_one_line(&array.to_string()) => spaced_array(array),
         _ => {}
     }
 }
@@ -414,9 +474,12 @@ fn spaced_array(array: &mut Array) {
     }
 }
 
-/// Without a line break or a comment inside: safe to lay out afresh.
-fn on_one_line(text: &str) -> bool {
-    !text.trim().contains(['\n', '#'])
+/// Without a line break or a comment inside (the comments around it are its decor's, and
+/// stay): safe to lay out afresh.
+fn bare_on_one_line(value: &toml_edit::Value) -> bool {
+    let mut bare = value.clone();
+    bare.decor_mut().clear();
+    !bare.to_string().contains(['\n', '#'])
 }
 
 fn trim_suffix(decor: &mut Decor) {
@@ -424,34 +487,92 @@ fn trim_suffix(decor: &mut Decor) {
     decor.set_suffix(suffix);
 }
 
-/// The comment lines of a decor prefix (what precedes a key or a header), unindented and
-/// without trailing whitespace, each ending in a newline. Runs of blank lines become one; a
-/// blank line before the first comment is kept only when `leading_blank` (between keys: it
-/// separates groups; before a header, the caller puts its own).
-fn comment_lines(text: &str, leading_blank: bool) -> String {
-    // What follows the last newline is the indentation of the key or header itself.
-    let Some(end) = text.rfind('\n') else { return String::new() };
-    let mut lines = String::new();
-    let mut blank = false;
-    let mut any = false;
-    for line in text[..end].split('\n') {
-        let line = line.trim();
-        if line.is_empty() {
-            blank = true;
-            continue;
+/// The lines of a decor prefix (what precedes a key or a header) as groups of comment lines
+/// separated by blank lines, each line as written but for trailing whitespace (an indented
+/// comment continues the one above it), and whether blank lines came before the first group
+/// and after the last. What follows the prefix's last newline is the indentation of the key or
+/// header itself, and goes.
+struct CommentGroups<'t> {
+    groups: Vec<Vec<&'t str>>,
+    blank_before: bool,
+    blank_after: bool,
+}
+
+impl<'t> CommentGroups<'t> {
+    fn of(prefix: &'t str) -> CommentGroups<'t> {
+        let mut groups: Vec<Vec<&str>> = Vec::new();
+        let (mut blank_before, mut blank_after) = (false, false);
+        let complete = prefix.rfind('\n').map_or("", |end| &prefix[..end]);
+        if prefix.contains('\n') {
+            let mut current: Vec<&str> = Vec::new();
+            for line in complete.split('\n').map(str::trim_end) {
+                if line.trim().is_empty() {
+                    if current.is_empty() && groups.is_empty() {
+                        blank_before = true;
+                    } else if !current.is_empty() {
+                        groups.push(std::mem::take(&mut current));
+                    }
+                    blank_after = true;
+                } else {
+                    current.push(line);
+                    blank_after = false;
+                }
+            }
+            if !current.is_empty() {
+                groups.push(current);
+            }
         }
-        if blank && (any || leading_blank) {
-            lines.push('\n');
-        }
-        blank = false;
-        any = true;
-        lines.push_str(line);
-        lines.push('\n');
+        CommentGroups { groups, blank_before, blank_after }
     }
-    if blank && (any || leading_blank) {
-        lines.push('\n');
+
+    /// The groups, one blank line between two, none around.
+    fn joined(&self) -> String {
+        let groups: Vec<String> =
+            self.groups.iter().map(|group| group.iter().map(|line| format!("{line}\n")).collect()).collect();
+        groups.join("\n")
     }
-    lines
+}
+
+/// Before a key: its comments as written (indentation kept), at most one blank line
+/// between groups, and one before them if there was any.
+fn key_prefix(prefix: &str) -> String {
+    let comments = CommentGroups::of(prefix);
+    let mut text = String::new();
+    if comments.blank_before {
+        text.push('\n');
+    }
+    text.push_str(&comments.joined());
+    if comments.blank_after && !comments.groups.is_empty() {
+        text.push('\n');
+    }
+    text
+}
+
+/// Before a header: one blank line above it, or above the comments right above it. Comments
+/// that follow the previous line directly stay with it (they continue what it says), and
+/// groups already a blank line away keep their place.
+fn header_prefix(prefix: &str) -> String {
+    let comments = CommentGroups::of(prefix);
+    if comments.groups.is_empty() {
+        return "\n".to_owned();
+    }
+    let mut text = String::new();
+    let attached_to_header = !comments.blank_after;
+    // One group touching both the line before and the header: the header's.
+    let blank_first = comments.blank_before || (comments.groups.len() == 1 && attached_to_header);
+    if blank_first {
+        text.push('\n');
+    }
+    text.push_str(&comments.joined());
+    if !attached_to_header {
+        text.push('\n');
+    }
+    text
+}
+
+/// What ends the document: its comments, as before a key.
+fn trailing_comments(trailing: &str) -> String {
+    key_prefix(&format!("{trailing}\n"))
 }
 
 #[cfg(test)]
@@ -464,13 +585,56 @@ mod tests {
 
     #[test]
     fn layout_is_canonical_and_comments_stay() {
-        let text = "  # a folder\n[[testfs.folder]]\ntitle=\"A\"   # its title\n  id = \"a\"\n\n\n\n[[testfs.folder]]\nid = \"b\"\ntitle = \"B\"\n";
+        let text = "# a folder\n[[testfs.folder]]\ntitle=\"A\"   # its title\n  id = \"a\"\n\n\n\n[[testfs.folder]]\nid = \"b\"\ntitle = \"B\"\n";
         let formatted = format_text(text, &schemas()).expect("formats");
         assert_eq!(
             formatted,
             "# a folder\n[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"   # its title\n\n[[testfs.folder]]\nid = \"b\"\ntitle = \"B\"\n"
         );
         assert_eq!(format_text(&formatted, &schemas()).expect("formats"), formatted, "idempotent");
+    }
+
+    /// Formats `text`, checks that a second run changes nothing, and returns the first result.
+    fn formatted(text: &str) -> String {
+        let once = format_text(text, &schemas()).expect("formats");
+        assert_eq!(format_text(&once, &schemas()).expect("formats"), once, "idempotent");
+        once
+    }
+
+    #[test]
+    fn dotted_keys_keep_their_order_and_lose_their_spaces() {
+        let text = "[[testfs.folder]]\ntitle = \"A\"\nid = \"a\"\nlabels.team = \"x\"\nlabels.id = \"y\"\na . e = 3\n# before f\na.f = 4\n\n[ testfs . other ]\nx = 1\n";
+        assert_eq!(
+            formatted(text),
+            "[[testfs.folder]]\nid = \"a\"\ntitle = \"A\"\nlabels.team = \"x\"\nlabels.id = \"y\"\na.e = 3\n# before f\na.f = 4\n\n[testfs.other]\nx = 1\n"
+        );
+    }
+
+    #[test]
+    fn arrays_spanning_lines_keep_their_lines_and_comments() {
+        let text = "[[testfs.group]]\nid = \"g\"\nrules = [\n  {title=\"t\",   expr = \"up\"},   # first\n  # about u\n  { expr = \"x\", title = \"u\" },\n]\nlabels = {b=1,a=2}  # a map keeps its order\n";
+        assert_eq!(
+            formatted(text),
+            "[[testfs.group]]\nid = \"g\"\nrules = [\n  { title = \"t\", expr = \"up\" },   # first\n  # about u\n  { title = \"u\", expr = \"x\" },\n]\nlabels = { b = 1, a = 2 }  # a map keeps its order\n"
+        );
+    }
+
+    #[test]
+    fn comments_stay_where_they_were_written() {
+        // Continuation comments under a line stay with it, indented; a comment right above a
+        // header gets the blank line; the file's last comment has no newline.
+        let text = "a = 1   # one\n        # continued\n# b = 2\n\n# the table\n[t]\nx = 1\n# the end";
+        assert_eq!(
+            formatted(text),
+            "a = 1   # one\n        # continued\n# b = 2\n\n# the table\n[t]\nx = 1\n# the end\n"
+        );
+        assert_eq!(formatted("a = 1\n# above t\n[t]\n"), "a = 1\n\n# above t\n[t]\n");
+    }
+
+    #[test]
+    fn crlf_files_stay_crlf_and_nan_is_a_value_like_any_other() {
+        assert_eq!(formatted("a=1\r\nb = \"\"\"\r\nx\r\n\"\"\"\r\n"), "a = 1\r\nb = \"\"\"\r\nx\r\n\"\"\"\r\n");
+        assert_eq!(formatted("a=nan\n"), "a = nan\n");
     }
 
     #[test]

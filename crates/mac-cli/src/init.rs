@@ -145,10 +145,15 @@ fn config_text(chosen: &[&ProviderRegistration], instance: Option<&str>) -> Stri
             }
             _ => registration.name.to_owned(),
         };
-        text.push_str(&format!(
-            "\n# {}\n[providers.{table}]\n{}",
-            registration.description, registration.starter.settings
-        ));
+        let mut settings = registration.starter.settings.to_owned();
+        if table != registration.name {
+            // Environment overrides (MAC_GRAFANA8_URL, …) are the default instance's only.
+            settings = format!(
+                "# The MAC_… variables below override the default instance `{}` only, not this one.\n{settings}",
+                registration.name
+            );
+        }
+        text.push_str(&format!("\n# {}\n[providers.{table}]\n{settings}", registration.description));
     }
     text.push_str(
         "\n# `mac -e staging plan`: the same definitions against other servers, with their own state.\n\

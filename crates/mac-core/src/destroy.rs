@@ -23,12 +23,31 @@ pub struct Destroy {
     pub dependents: Vec<ObjectId>,
 }
 
-/// Splits `definitions` for a destroy of `targets` (every instance when empty).
-pub fn destroy(definitions: Vec<Definition>, targets: &[Target], providers: &Providers) -> Destroy {
+/// Why a destroy cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestroyError {
+    /// Its definition says `protect = true`, applied or not: a destroy removes no protection.
+    #[error(
+        "refusing to destroy `{id}`: its definition says protect = true. Set protect = false and apply, then destroy"
+    )]
+    Protected { id: ObjectId },
+}
+
+/// Splits `definitions` for a destroy of `targets` (every instance when empty). Refused when
+/// a definition that would go is protected: state knows only what was applied, the code may
+/// say more.
+pub fn destroy(
+    definitions: Vec<Definition>,
+    targets: &[Target],
+    providers: &Providers,
+) -> Result<Destroy, DestroyError> {
     if targets.is_empty() {
+        if let Some(protected) = definitions.iter().find(|definition| definition.protect) {
+            return Err(DestroyError::Protected { id: protected.id.clone() });
+        }
         let instances: BTreeSet<&str> = providers.instances().collect();
         let targets = instances.into_iter().map(|instance| Target::Instance(instance.to_owned())).collect();
-        return Destroy { kept: Vec::new(), targets, dependents: Vec::new() };
+        return Ok(Destroy { kept: Vec::new(), targets, dependents: Vec::new() });
     }
     // Who needs whom, among the definitions: the reverse of their references.
     let mut needed_by: BTreeMap<ObjectId, Vec<ObjectId>> = BTreeMap::new();
@@ -57,6 +76,10 @@ pub fn destroy(definitions: Vec<Definition>, targets: &[Target], providers: &Pro
         instance: Some(id.provider.clone()),
         object: crate::LocalRef::new(&id.kind, &id.local_id),
     }));
+    if let Some(protected) = definitions.iter().find(|definition| definition.protect && going.contains(&definition.id))
+    {
+        return Err(DestroyError::Protected { id: protected.id.clone() });
+    }
     let kept = definitions.into_iter().filter(|definition| !going.contains(&definition.id)).collect();
-    Destroy { kept, targets: all_targets, dependents }
+    Ok(Destroy { kept, targets: all_targets, dependents })
 }

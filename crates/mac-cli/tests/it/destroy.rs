@@ -67,9 +67,11 @@ fn destroying_a_target_takes_what_needs_it_and_changes_nothing_else() {
     assert_eq!(remote["folder"]["mac-a"]["title"], "Team A", "the rename was not applied");
     assert!(remote["folder"].get("mac-b").is_none(), "{remote}");
 
-    // Protected: refused, whatever the flags.
+    // Protected when last applied (the code no longer says so, not applied yet): refused,
+    // whatever the flags, as a prune is.
     project.define(&TWO_FOLDERS.replacen("title = \"Team A\"", "title = \"Team A\"\nprotect = true", 1));
     run(project.mac().args(["apply", "--auto-approve"]));
+    project.define(TWO_FOLDERS);
     let (code, _, stderr) =
         run(project.mac().args(["destroy", "--target", "testfs", "--allow-mass-delete", "--auto-approve"]));
     assert_eq!(code, 1);
@@ -99,5 +101,59 @@ fn destroy_keeps_a_folder_holding_what_mac_does_not_manage() {
     Apply complete: 0 created, 0 updated, 1 deleted, 0 failed, 0 skipped, 1 kept.
     "#);
     assert_eq!(grafana.api(Method::GET, "/api/folders/mac-payments", None)["title"], "Payments");
+    assert_eq!(grafana.api(Method::GET, "/api/dashboards/uid/abc", None)["dashboard"]["title"], "Overview");
+}
+
+#[test]
+fn destroy_refuses_what_the_code_protects_names_what_is_not_managed_and_what_must_change_first() {
+    let project = Project::new(TWO_FOLDERS);
+    run(project.mac().args(["apply", "--auto-approve"]));
+    let before = project.remote();
+
+    // Protected in the code, not yet applied: refused all the same.
+    project.define(&TWO_FOLDERS.replacen("title = \"Team A\"", "title = \"Team A\"\nprotect = true", 1));
+    let (code, _, stderr) = run(project.mac().args(["destroy", "--target", "folder.a", "--auto-approve"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: refusing to destroy `testfs/folder.a`: its definition says protect = true. Set protect = false and apply, then destroy");
+    let (code, _, _) = run(project.mac().args(["destroy", "--allow-mass-delete", "--auto-approve"]));
+    assert_eq!(code, 1, "nor with everything");
+    assert_eq!(project.remote(), before);
+
+    // Defined, never applied: nothing of it to destroy.
+    project.define(&format!("{TWO_FOLDERS}\n[[testfs.folder]]\nid = \"new\"\ntitle = \"New\"\n"));
+    let (code, _, stderr) = run(project.mac().args(["destroy", "--target", "folder.new"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: `folder.new` is defined but not managed (it was never applied): there is nothing of it to destroy");
+
+    // A group moved out of folder a in the code, not yet applied: it still uses folder a on the
+    // server, so destroying a needs that change first.
+    project.define(&TWO_FOLDERS.replacen("folder = \"a\"", "folder = \"b\"", 1));
+    let (code, _, stderr) = run(project.mac().args(["destroy", "--target", "folder.a", "--auto-approve"]));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @"error: testfs/group.a-alerts stays, but as last applied it uses an object this destroy deletes, and its change (update) is not applied yet: apply that change first, or --target testfs/group.a-alerts too");
+    assert_eq!(project.remote(), before);
+}
+
+#[test]
+fn a_folder_renamed_by_a_moved_block_is_still_kept_when_it_holds_what_mac_does_not_manage() {
+    // One folder: no other delete makes the plan read dashboards.
+    let folders = "[[grafana8.folder]]\nid = \"payments\"\ntitle = \"Payments\"\n";
+    let grafana = Grafana::start(folders);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    grafana.hand_made_dashboard("abc", "Overview", "mac-payments", json!([]));
+    // Renamed in the code: dashboards are no kind in use, so they are read only because the
+    // renamed folder may be deleted.
+    grafana.project.define(&format!(
+        "{}\n[[moved]]\nfrom = \"grafana8.folder.payments\"\nto = \"grafana8.folder.payments2\"\n",
+        folders.replacen("id = \"payments\"", "id = \"payments2\"\nuid = \"mac-payments\"", 1)
+    ));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("grafana8/folder.payments2"), "moved: {stdout}");
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["destroy", "--allow-mass-delete", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("! delete grafana8/folder.payments2"), "blocked, as without the move:\n{stdout}");
     assert_eq!(grafana.api(Method::GET, "/api/dashboards/uid/abc", None)["dashboard"]["title"], "Overview");
 }

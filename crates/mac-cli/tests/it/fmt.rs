@@ -189,3 +189,21 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_stays_one_and_a_file_keeps_its_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new("");
+    project.write("shared.toml", "[[testfs.folder]]\ntitle=\"S\"\nid = \"s\"\n");
+    std::fs::set_permissions(project.root().join("shared.toml"), std::fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    std::os::unix::fs::symlink("../shared.toml", project.root().join("definitions/s.toml")).expect("symlink");
+    let (code, stdout, stderr) = run(project.mac().arg("fmt"));
+    assert_eq!((code, stdout.as_str()), (0, "formatted definitions/s.toml\n"), "{stderr}");
+    let link = project.root().join("definitions/s.toml");
+    assert!(std::fs::symlink_metadata(&link).expect("exists").file_type().is_symlink(), "still a link");
+    assert_eq!(read(&project, "shared.toml"), "[[testfs.folder]]\nid = \"s\"\ntitle = \"S\"\n");
+    let mode = std::fs::metadata(project.root().join("shared.toml")).expect("exists").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

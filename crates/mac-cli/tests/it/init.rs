@@ -25,6 +25,8 @@ fn init_writes_a_project_that_validates_and_plans() {
 
     let (code, stdout, _) = run(project.mac().arg("validate"));
     assert_eq!((code, stdout.as_str()), (0, "Valid: 1 object(s) for 1 provider instance(s).\n"));
+    let (code, stdout, _) = run(project.mac().args(["fmt", "--check"]));
+    assert_eq!((code, stdout.as_str()), (0, ""), "a new project is formatted");
     let (code, stdout, _) = run(project.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 2);
     assert!(stdout.starts_with("+ create testfs/folder.example\n"), "{stdout}");
@@ -47,6 +49,8 @@ fn every_provider_s_starter_validates_and_a_file_there_is_kept() {
     assert!(stdout.contains("wrote definitions/grafana8.toml\nwrote definitions/prometheus.toml\n"), "{stdout}");
     let (code, stdout, stderr) = run(project.mac().args(["-C", "new", "validate"]));
     assert_eq!((code, stdout.as_str()), (0, "Valid: 3 object(s) for 3 provider instance(s).\n"), "{stderr}");
+    let (code, stdout, _) = run(project.mac().args(["-C", "new", "fmt", "--check"]));
+    assert_eq!((code, stdout.as_str()), (0, ""), "every starter is formatted");
 
     // A file that exists is never overwritten: said, with what mac would have written.
     let (code, stdout, _) = run(project.mac().args(["init", "--provider", "testfs"]));

@@ -186,3 +186,19 @@ fn under_json_every_error_is_one_json_object_on_stdout() {
         ("", "error: no defined or managed object matches --target folder.nope\n")
     );
 }
+
+#[test]
+fn a_plan_that_cannot_be_saved_is_one_json_error_and_no_plan() {
+    let project = Project::new(TWO_FOLDERS);
+    let (code, stdout, _) = run(project.mac().args(["plan", "--json", "-o", "missing/dir/p.plan"]));
+    assert_eq!(code, 1);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    let error: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(error["error"]["kind"], "failed", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("cannot write the plan to missing/dir/p.plan")),
+        "{error}"
+    );
+}

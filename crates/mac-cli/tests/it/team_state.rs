@@ -41,7 +41,10 @@ pub(crate) fn state_database(role: &str, password: &str) -> Option<(PostgresServ
 }
 
 pub(crate) fn folders(count: usize, suffix: &str) -> String {
-    (0..count).map(|i| format!("[[grafana8.folder]]\nid = \"f{i}\"\ntitle = \"Folder {i}{suffix}\"\n\n")).collect()
+    // Laid out as `mac fmt` would: the pipelines check it.
+    let folders: Vec<String> =
+        (0..count).map(|i| format!("[[grafana8.folder]]\nid = \"f{i}\"\ntitle = \"Folder {i}{suffix}\"\n")).collect();
+    folders.join("\n")
 }
 
 impl Team {
