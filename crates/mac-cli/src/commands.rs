@@ -258,10 +258,10 @@ async fn plan(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     } else {
         render::write_plan(&plan, &mut |part| out.write_all(part.as_bytes()))?;
     }
-    if let Some(path) = &args.out {
-        if !args.json {
-            writeln!(out, "Saved the plan to {}. Apply exactly it with: mac apply {}", path.display(), path.display())?;
-        }
+    if let Some(path) = &args.out
+        && !args.json
+    {
+        writeln!(out, "Saved the plan to {}. Apply exactly it with: mac apply {}", path.display(), path.display())?;
     }
     let code =
         if args.detailed_exitcode && plan.has_changes() { ExitCode::from(EXIT_CHANGES) } else { ExitCode::SUCCESS };
