@@ -38,7 +38,7 @@ const ROLES: [&str; 2] = ["Viewer", "Editor"];
 const PERMISSIONS: [(&str, i64); 3] = [("View", 1), ("Edit", 2), ("Admin", 4)];
 /// What a folder without an explicit ACL has (the `dashboard_id = -1` rows of the
 /// 2017-06-20 migration, pkg/services/sqlstore/migrations/dashboard_acl.go).
-const DEFAULT_ACL: [(&str, &str); 2] = [("Viewer", "View"), ("Editor", "Edit")];
+pub(crate) const DEFAULT_ACL: [(&str, &str); 2] = [("Viewer", "View"), ("Editor", "Edit")];
 
 /// A `folder_permission` definition: the whole permission list of one folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -98,7 +98,7 @@ pub(crate) struct StoredAcl {
 /// the six fields compared; `inherited` and `title` are read from Grafana's answer only.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct AclRow {
+pub(crate) struct AclRow {
     role: Option<String>,
     user_id: Option<i64>,
     user_login: Option<String>,
@@ -106,29 +106,30 @@ struct AclRow {
     team: Option<String>,
     permission: Option<i64>,
     #[serde(default, skip_serializing)]
-    inherited: bool,
-    /// The folder's title, which every row carries.
+    pub(crate) inherited: bool,
+    /// The folder's (or dashboard's) title, which every row carries.
     #[serde(default, skip_serializing)]
-    title: Option<String>,
+    pub(crate) title: Option<String>,
 }
 
 /// What planning this kind reads besides the lists (its context): the org's users and teams,
 /// for resolving names; the folders whose list these credentials may not read; every
 /// folder's uid. Each directory side is `Err` with the reason when it could not be read.
+/// `dashboard_permission` uses the same, with dashboards for folders.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Directory {
-    users: Result<Users, String>,
+    pub(crate) users: Result<Users, String>,
     /// Team name → id.
-    teams: Result<BTreeMap<String, i64>, String>,
-    /// Folders whose ACL these credentials may not read.
-    unreadable: BTreeSet<String>,
-    /// Every folder's uid.
-    folders: BTreeSet<String>,
+    pub(crate) teams: Result<BTreeMap<String, i64>, String>,
+    /// Folders (dashboards) whose ACL these credentials may not read.
+    pub(crate) unreadable: BTreeSet<String>,
+    /// Every folder's (dashboard's) uid.
+    pub(crate) folders: BTreeSet<String>,
 }
 
 /// The org's users: login → user id, and email (lower-cased) → login.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Users {
+pub(crate) struct Users {
     ids: BTreeMap<String, i64>,
     logins_by_email: BTreeMap<String, String>,
 }
@@ -181,14 +182,14 @@ pub(crate) struct ComparableAcl {
 }
 
 #[derive(Debug, Serialize)]
-struct ComparableEntry {
+pub(crate) struct ComparableEntry {
     who: String,
     permission: String,
 }
 
 /// One entry of a permission list in the comparable form: who, and what they may do.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Grantee {
+pub(crate) enum Grantee {
     Role(String),
     User(String),
     Team(String),
@@ -210,7 +211,7 @@ pub(crate) struct FolderPermissionKind {
 }
 
 /// An answer's body as `T`; one of another shape is an error naming the request.
-fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerError> {
+pub(crate) fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerError> {
     T::deserialize(&answer.body).map_err(|err| {
         HandlerError::new(
             HandlerErrorKind::Unavailable,
@@ -222,56 +223,6 @@ fn parse<T: DeserializeOwned>(answer: &Answer, what: &str) -> Result<T, HandlerE
 impl FolderPermissionKind {
     pub(crate) fn new(client: Arc<Client>) -> FolderPermissionKind {
         FolderPermissionKind { client }
-    }
-
-    /// `GET /api/org/users` (org admins): every user of the org with login and email.
-    async fn load_users(&self) -> Result<Users, String> {
-        let answer = match self.client.get(&["api", "org", "users"], &[]).await {
-            Ok(answer) => answer,
-            Err(err) if err.kind == HandlerErrorKind::Unauthorized => {
-                return Err(
-                    "these credentials may not list the org's users (Grafana 8 requires an org Admin)".to_owned()
-                );
-            }
-            Err(err) => return Err(err.message),
-        };
-        let listed: Vec<OrgUser> = parse(&answer, "GET /api/org/users").map_err(|err| err.message)?;
-        let mut users = Users::default();
-        for user in listed {
-            let (Some(login), Some(id)) = (user.login, user.user_id) else { continue };
-            if let Some(email) = user.email.filter(|email| !email.is_empty()) {
-                users.logins_by_email.insert(email.to_lowercase(), login.clone());
-            }
-            users.ids.insert(login, id);
-        }
-        Ok(users)
-    }
-
-    /// `GET /api/teams/search`, paged. With RBAC off only org admins see every team.
-    async fn load_teams(&self) -> Result<BTreeMap<String, i64>, String> {
-        let mut teams = BTreeMap::new();
-        for page in 1.. {
-            let query = [("perpage", PAGE_SIZE.to_string()), ("page", page.to_string())];
-            let answer = self.client.get(&["api", "teams", "search"], &query).await.map_err(|err| {
-                if err.kind == HandlerErrorKind::Unauthorized {
-                    "these credentials may not list the org's teams (Grafana 8 requires an org Admin)".to_owned()
-                } else {
-                    err.message
-                }
-            })?;
-            let found: TeamPage = parse(&answer, "GET /api/teams/search").map_err(|err| err.message)?;
-            let received = found.teams.len();
-            for team in found.teams {
-                if let (Some(name), Some(id)) = (team.name, team.id) {
-                    teams.insert(name, id);
-                }
-            }
-            if received < PAGE_SIZE || teams.len() as u64 >= found.total_count {
-                break;
-            }
-        }
-        // An API key that is not an org Admin sees only teams it is a member of: none.
-        Ok(teams)
     }
 
     async fn folders(&self) -> Result<Vec<FolderHit>, HandlerError> {
@@ -349,40 +300,7 @@ impl FolderPermissionKind {
                 }
             },
         };
-        // Names resolve with the directory the plan was made with (it carries it): the ids
-        // written are those of the people the plan showed.
-        let people = match directory {
-            Some(directory) => People { users: directory.users.clone(), teams: directory.teams.clone() },
-            None => {
-                let reason = "the org's users and teams were not read with the plan".to_owned();
-                People { users: Err(reason.clone()), teams: Err(reason) }
-            }
-        };
-        let mut items = Vec::new();
-        for (index, entry) in desired.permissions.iter().enumerate() {
-            let Some(permission) = permission_value(entry.permission.trim()) else { continue };
-            let item = match entry.named().as_slice() {
-                [("role", role)] => json!({ "role": role.trim(), "permission": permission }),
-                [("user", name)] => {
-                    let name = name.trim();
-                    let login = resolve_user(&people.users, name).map_err(|message| invalid(index, "user", message))?;
-                    let id = people
-                        .users
-                        .as_ref()
-                        .ok()
-                        .and_then(|users| users.ids.get(&login).copied())
-                        .ok_or_else(|| invalid(index, "user", format!("user `{name}` has no id")))?;
-                    json!({ "userId": id, "permission": permission })
-                }
-                [("team", name)] => {
-                    let id =
-                        resolve_team(&people.teams, name.trim()).map_err(|message| invalid(index, "team", message))?;
-                    json!({ "teamId": id, "permission": permission })
-                }
-                _ => continue,
-            };
-            items.push(item);
-        }
+        let items = items_to_write(&desired.permissions, directory)?;
         self.post(&folder_uid, items).await.map_err(|err| err.at("/permissions"))?;
         self.read(&folder_uid).await?.ok_or_else(|| {
             HandlerError::new(
@@ -393,8 +311,130 @@ impl FolderPermissionKind {
     }
 }
 
+/// The rows a POST of `permissions` sends: users and teams named by the ids of the
+/// directory the plan was made with (a saved plan carries it).
+pub(crate) fn items_to_write(
+    permissions: &[PermissionEntry],
+    directory: &Option<Directory>,
+) -> Result<Vec<Value>, HandlerError> {
+    // Names resolve with the directory the plan was made with (it carries it): the ids
+    // written are those of the people the plan showed.
+    let people = match directory {
+        Some(directory) => People { users: directory.users.clone(), teams: directory.teams.clone() },
+        None => {
+            let reason = "the org's users and teams were not read with the plan".to_owned();
+            People { users: Err(reason.clone()), teams: Err(reason) }
+        }
+    };
+    let mut items = Vec::new();
+    for (index, entry) in permissions.iter().enumerate() {
+        let Some(permission) = permission_value(entry.permission.trim()) else { continue };
+        let item = match entry.named().as_slice() {
+            [("role", role)] => json!({ "role": role.trim(), "permission": permission }),
+            [("user", name)] => {
+                let name = name.trim();
+                let login = resolve_user(&people.users, name).map_err(|message| invalid(index, "user", message))?;
+                let id = people
+                    .users
+                    .as_ref()
+                    .ok()
+                    .and_then(|users| users.ids.get(&login).copied())
+                    .ok_or_else(|| invalid(index, "user", format!("user `{name}` has no id")))?;
+                json!({ "userId": id, "permission": permission })
+            }
+            [("team", name)] => {
+                let id = resolve_team(&people.teams, name.trim()).map_err(|message| invalid(index, "team", message))?;
+                json!({ "teamId": id, "permission": permission })
+            }
+            _ => continue,
+        };
+        items.push(item);
+    }
+    Ok(items)
+}
+
+/// The entries of a definition as (grantee, permission name), sorted, users and teams
+/// looked up in the plan's directory.
+pub(crate) fn wanted_entries(
+    permissions: &[PermissionEntry],
+    directory: &Option<Directory>,
+) -> Result<Vec<(Grantee, String)>, FieldError> {
+    let mut wanted = Vec::new();
+    for (index, entry) in permissions.iter().enumerate() {
+        let permission = entry.permission.trim().to_owned();
+        let grantee = match entry.named().first() {
+            Some(("role", role)) => Grantee::Role(role.trim().to_owned()),
+            Some(("user", user)) => {
+                let at = format!("/permissions/{index}/user");
+                let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "users were not read"))?;
+                Grantee::User(
+                    resolve_user(&directory.users, user.trim()).map_err(|message| FieldError::at(&at, message))?,
+                )
+            }
+            Some((_, team)) => {
+                let at = format!("/permissions/{index}/team");
+                let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "teams were not read"))?;
+                resolve_team(&directory.teams, team.trim()).map_err(|message| FieldError::at(&at, message))?;
+                Grantee::Team(team.trim().to_owned())
+            }
+            None => continue,
+        };
+        wanted.push((grantee, permission));
+    }
+    wanted.sort();
+    Ok(wanted)
+}
+
 fn invalid(index: usize, field: &str, message: String) -> HandlerError {
     HandlerError::new(HandlerErrorKind::Invalid, message).at(format!("/permissions/{index}/{field}"))
+}
+
+/// `GET /api/org/users` (org admins): every user of the org with login and email.
+pub(crate) async fn load_users(client: &Client) -> Result<Users, String> {
+    let answer = match client.get(&["api", "org", "users"], &[]).await {
+        Ok(answer) => answer,
+        Err(err) if err.kind == HandlerErrorKind::Unauthorized => {
+            return Err("these credentials may not list the org's users (Grafana 8 requires an org Admin)".to_owned());
+        }
+        Err(err) => return Err(err.message),
+    };
+    let listed: Vec<OrgUser> = parse(&answer, "GET /api/org/users").map_err(|err| err.message)?;
+    let mut users = Users::default();
+    for user in listed {
+        let (Some(login), Some(id)) = (user.login, user.user_id) else { continue };
+        if let Some(email) = user.email.filter(|email| !email.is_empty()) {
+            users.logins_by_email.insert(email.to_lowercase(), login.clone());
+        }
+        users.ids.insert(login, id);
+    }
+    Ok(users)
+}
+
+/// `GET /api/teams/search`, paged. With RBAC off only org admins see every team.
+pub(crate) async fn load_teams(client: &Client) -> Result<BTreeMap<String, i64>, String> {
+    let mut teams = BTreeMap::new();
+    for page in 1.. {
+        let query = [("perpage", PAGE_SIZE.to_string()), ("page", page.to_string())];
+        let answer = client.get(&["api", "teams", "search"], &query).await.map_err(|err| {
+            if err.kind == HandlerErrorKind::Unauthorized {
+                "these credentials may not list the org's teams (Grafana 8 requires an org Admin)".to_owned()
+            } else {
+                err.message
+            }
+        })?;
+        let found: TeamPage = parse(&answer, "GET /api/teams/search").map_err(|err| err.message)?;
+        let received = found.teams.len();
+        for team in found.teams {
+            if let (Some(name), Some(id)) = (team.name, team.id) {
+                teams.insert(name, id);
+            }
+        }
+        if received < PAGE_SIZE || teams.len() as u64 >= found.total_count {
+            break;
+        }
+    }
+    // An API key that is not an org Admin sees only teams it is a member of: none.
+    Ok(teams)
 }
 
 /// Reads one folder's ACL: `Ok(None)` when these credentials may not (403).
@@ -432,14 +472,18 @@ fn permission_name(value: i64) -> String {
         .map_or_else(|| format!("({value})"), |(name, _)| (*name).to_owned())
 }
 
-fn permission_value(name: &str) -> Option<i64> {
+pub(crate) fn permission_value(name: &str) -> Option<i64> {
     PERMISSIONS.iter().find(|(known, _)| *known == name).map(|(_, value)| *value)
 }
 
 /// The observed rows as (grantee, permission name), sorted.
 fn observed_entries(acl: &StoredAcl) -> Vec<(Grantee, String)> {
-    let mut entries: Vec<(Grantee, String)> = acl
-        .items
+    observed_rows(&acl.items)
+}
+
+/// ACL rows as (grantee, permission name), sorted.
+pub(crate) fn observed_rows(rows: &[AclRow]) -> Vec<(Grantee, String)> {
+    let mut entries: Vec<(Grantee, String)> = rows
         .iter()
         .filter_map(|row| {
             let permission = permission_name(row.permission.unwrap_or_default());
@@ -461,11 +505,46 @@ fn observed_entries(acl: &StoredAcl) -> Vec<(Grantee, String)> {
 }
 
 fn comparable_list(folder_uid: String, entries: &[(Grantee, String)]) -> ComparableAcl {
-    let permissions = entries
+    ComparableAcl { folder_uid, permissions: comparable_entries(entries) }
+}
+
+/// Entries in the comparable form.
+pub(crate) fn comparable_entries(entries: &[(Grantee, String)]) -> Vec<ComparableEntry> {
+    entries
         .iter()
         .map(|(grantee, permission)| ComparableEntry { who: grantee.who(), permission: permission.clone() })
+        .collect()
+}
+
+/// Whether entries are Grafana's default list (role Viewer may View, role Editor may Edit).
+pub(crate) fn is_default_list(entries: &[(Grantee, String)]) -> bool {
+    let mut defaults: Vec<(Grantee, String)> = DEFAULT_ACL
+        .iter()
+        .map(|(role, permission)| (Grantee::Role((*role).to_owned()), (*permission).to_owned()))
         .collect();
-    ComparableAcl { folder_uid, permissions }
+    defaults.sort();
+    entries == defaults
+}
+
+/// Observed entries as a definition writes them; `None` when a row names a user or team
+/// Grafana could not name, or a permission it does not know: such a list cannot be written back.
+pub(crate) fn imported_entries(entries: Vec<(Grantee, String)>) -> Option<Vec<PermissionEntry>> {
+    let mut permissions = Vec::new();
+    for (grantee, permission) in entries {
+        let name = match &grantee {
+            Grantee::Role(name) | Grantee::User(name) | Grantee::Team(name) => name,
+        };
+        if name.starts_with('#') || permission.starts_with('(') {
+            return None;
+        }
+        let entry = match grantee {
+            Grantee::Role(role) => PermissionEntry { role: Some(role), ..PermissionEntry::default() },
+            Grantee::User(login) => PermissionEntry { user: Some(login), ..PermissionEntry::default() },
+            Grantee::Team(name) => PermissionEntry { team: Some(name), ..PermissionEntry::default() },
+        };
+        permissions.push(PermissionEntry { permission, ..entry });
+    }
+    Some(permissions)
 }
 
 /// A user named by login or email → its login.
@@ -493,15 +572,10 @@ fn resolve_team(teams: &Result<BTreeMap<String, i64>, String>, name: &str) -> Re
     })
 }
 
-fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    match &desired.folder {
-        FolderRef::Local(local_id) if !local_id.is_empty() => {}
-        FolderRef::Uid(uid) if crate::folder::valid_uid(uid) => {}
-        _ => errors.push(FieldError::at("/folder", FOLDER_EXPECTED)),
-    }
+/// Checks each entry of a permission list offline; `target` names what the list is of.
+pub(crate) fn validate_entries(permissions: &[PermissionEntry], target: &str, errors: &mut Vec<FieldError>) {
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (index, entry) in desired.permissions.iter().enumerate() {
+    for (index, entry) in permissions.iter().enumerate() {
         let at = |field: &str| format!("/permissions/{index}{field}");
         let named = entry.named();
         match named.as_slice() {
@@ -511,9 +585,9 @@ fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>
                     errors.push(FieldError::at(at(&format!("/{key}")), format!("`{key}` must be a non-empty string")));
                 } else if *key == "role" && !ROLES.contains(&value) {
                     let hint = if value.eq_ignore_ascii_case("admin") {
-                        "org Admins may always administer every folder; "
+                        format!("org Admins may always administer every {target}; ")
                     } else {
-                        ""
+                        String::new()
                     };
                     errors.push(FieldError::at(
                         at("/role"),
@@ -551,6 +625,16 @@ fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>
             ));
         }
     }
+}
+
+fn validate_permission(desired: &FolderPermission) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    match &desired.folder {
+        FolderRef::Local(local_id) if !local_id.is_empty() => {}
+        FolderRef::Uid(uid) if crate::folder::valid_uid(uid) => {}
+        _ => errors.push(FieldError::at("/folder", FOLDER_EXPECTED)),
+    }
+    validate_entries(&desired.permissions, "folder", &mut errors);
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
@@ -609,29 +693,7 @@ impl Kind for FolderPermissionKind {
                 ),
             ));
         }
-        let mut wanted = Vec::new();
-        for (index, entry) in desired.permissions.iter().enumerate() {
-            let permission = entry.permission.trim().to_owned();
-            let grantee = match entry.named().first() {
-                Some(("role", role)) => Grantee::Role(role.trim().to_owned()),
-                Some(("user", user)) => {
-                    let at = format!("/permissions/{index}/user");
-                    let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "users were not read"))?;
-                    Grantee::User(
-                        resolve_user(&directory.users, user.trim()).map_err(|message| FieldError::at(&at, message))?,
-                    )
-                }
-                Some((_, team)) => {
-                    let at = format!("/permissions/{index}/team");
-                    let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "teams were not read"))?;
-                    resolve_team(&directory.teams, team.trim()).map_err(|message| FieldError::at(&at, message))?;
-                    Grantee::Team(team.trim().to_owned())
-                }
-                None => continue,
-            };
-            wanted.push((grantee, permission));
-        }
-        wanted.sort();
+        let wanted = wanted_entries(&desired.permissions, directory)?;
         Ok(comparable_list(folder_uid, &wanted))
     }
 
@@ -661,12 +723,7 @@ impl Kind for FolderPermissionKind {
         _directory: &Option<Directory>,
     ) -> Option<ImportedFields> {
         let entries = observed_entries(&remote.fields);
-        let mut defaults: Vec<(Grantee, String)> = DEFAULT_ACL
-            .iter()
-            .map(|(role, permission)| (Grantee::Role((*role).to_owned()), (*permission).to_owned()))
-            .collect();
-        defaults.sort();
-        if entries == defaults {
+        if is_default_list(&entries) {
             return None;
         }
         let folder_title = remote.fields.folder_title.as_deref().unwrap_or_default();
@@ -676,22 +733,7 @@ impl Kind for FolderPermissionKind {
                 (FolderRef::Uid(remote.remote_id().to_owned()), crate::slug(folder_title), crate::slug(folder_title))
             }
         };
-        let mut permissions = Vec::new();
-        for (grantee, permission) in entries {
-            // A row whose user or team Grafana could not name cannot be written back.
-            let name = match &grantee {
-                Grantee::Role(name) | Grantee::User(name) | Grantee::Team(name) => name,
-            };
-            if name.starts_with('#') || permission.starts_with('(') {
-                return None;
-            }
-            let entry = match grantee {
-                Grantee::Role(role) => PermissionEntry { role: Some(role), ..PermissionEntry::default() },
-                Grantee::User(login) => PermissionEntry { user: Some(login), ..PermissionEntry::default() },
-                Grantee::Team(name) => PermissionEntry { team: Some(name), ..PermissionEntry::default() },
-            };
-            permissions.push(PermissionEntry { permission, ..entry });
-        }
+        let permissions = imported_entries(entries)?;
         let fields = serde_json::to_value(FolderPermission { folder, permissions }).ok()?.as_object()?.clone();
         Some(ImportedFields {
             local_id: format!("{local_id}-permissions"),
@@ -710,7 +752,7 @@ impl Kind for FolderPermissionKind {
     /// The lists, and the directory: users and teams read alongside them, the folders the
     /// list found unreadable, and every folder's uid.
     async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Option<Directory>), HandlerError> {
-        let (acls, users, teams) = tokio::join!(self.read_acls(), self.load_users(), self.load_teams());
+        let (acls, users, teams) = tokio::join!(self.read_acls(), load_users(&self.client), load_teams(&self.client));
         let (objects, unreadable) = acls?;
         let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
         folders.extend(unreadable.iter().cloned());

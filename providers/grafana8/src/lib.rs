@@ -11,6 +11,7 @@ mod alertmanager;
 mod checks;
 mod client;
 mod dashboard;
+mod dashboard_permission;
 mod datasource;
 mod folder;
 mod folder_permission;
@@ -80,6 +81,7 @@ pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, Relative
 pub use alertmanager::{ContactPoint, Integration, Matcher, NotificationPolicy, SecureSetting};
 pub use checks::SecretField;
 pub use dashboard::{Dashboard, DashboardJson};
+pub use dashboard_permission::DashboardPermission;
 pub use datasource::Datasource;
 pub use folder::Folder;
 pub use folder_permission::{FolderPermission, PermissionEntry};
@@ -126,6 +128,7 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<alert_group::AlertGroupHandler>("alert_group", &["folder", "datasource"]),
         KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder"]),
         KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder"]),
+        KindSpec::new::<dashboard_permission::DashboardPermissionKind>("dashboard_permission", &["dashboard"]),
         KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
         KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),
         KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point"]),
@@ -220,6 +223,7 @@ pub struct Grafana8 {
     alert_groups: Arc<dyn Handler>,
     dashboards: Arc<dyn Handler>,
     folder_permissions: Arc<dyn Handler>,
+    dashboard_permissions: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -237,6 +241,7 @@ impl Grafana8 {
             )),
             dashboards: Arc::new(Typed(dashboard::DashboardKind::new(client.clone()).with_project(project))),
             folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
+            dashboard_permissions: Arc::new(Typed(dashboard_permission::DashboardPermissionKind::new(client.clone()))),
             client,
         }
     }
@@ -258,6 +263,7 @@ impl Provider for Grafana8 {
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),
             "folder_permission" => Some(self.folder_permissions.clone()),
+            "dashboard_permission" => Some(self.dashboard_permissions.clone()),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use crate::grafana8::Grafana;
 use crate::run;
 
 /// An emulator with two users (alice, bob) and a team (SRE) besides the admin.
-fn seeded(definitions: &str) -> Grafana {
+pub(crate) fn seeded(definitions: &str) -> Grafana {
     let user = |login: &str, role: Role| SeedUser {
         login: login.to_owned(),
         password: "secret".to_owned(),
@@ -34,7 +34,7 @@ fn seeded(definitions: &str) -> Grafana {
 }
 
 /// The reads a command made, by route.
-fn reads_during(grafana: &Grafana, command: impl FnOnce()) -> u64 {
+pub(crate) fn reads_during(grafana: &Grafana, command: impl FnOnce()) -> u64 {
     grafana.requests_during(command).values().sum()
 }
 
@@ -59,7 +59,7 @@ fn acl(grafana: &Grafana, uid: &str) -> Vec<(String, String)> {
     found
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> =
         list.iter().map(|(who, permission)| ((*who).to_owned(), (*permission).to_owned())).collect();
     pairs.sort();

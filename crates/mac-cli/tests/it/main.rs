@@ -10,6 +10,7 @@ mod fmt;
 mod grafana8;
 mod grafana8_batches;
 mod grafana8_checks;
+mod grafana8_content;
 mod grafana8_dashboards;
 mod hostile;
 mod init;

@@ -132,7 +132,7 @@ fn an_unknown_kind_is_an_error_naming_the_known_ones() {
     let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "grafana8.foldr"]));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.dashboard, grafana8.folder_permission, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
+    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
 }
 
 #[test]

@@ -1,0 +1,206 @@
+//! grafana8 content kinds end to end — dashboard permissions, library panels and the org's
+//! preferences: the `mac` binary against the Grafana 8.5 emulator (issue 20).
+
+use insta::assert_snapshot;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::grafana8::Grafana;
+use crate::grafana8_dashboards::{pairs, seeded};
+use crate::run;
+
+/// A dashboard's own ACL rows as (who, permission name), as Grafana lists them.
+fn dashboard_acl(grafana: &Grafana, uid: &str) -> Vec<(String, String)> {
+    let id = grafana.api(Method::GET, &format!("/api/dashboards/uid/{uid}"), None)["dashboard"]["id"].clone();
+    let rows = grafana.api(Method::GET, &format!("/api/dashboards/id/{id}/permissions"), None);
+    let mut found: Vec<(String, String)> = rows
+        .as_array()
+        .expect("a list of permissions")
+        .iter()
+        .filter(|row| row["inherited"] != json!(true))
+        .map(|row| {
+            let who = match (row["role"].as_str(), row["userLogin"].as_str(), row["team"].as_str()) {
+                (Some(role), _, _) => format!("role:{role}"),
+                (_, Some(login), _) if !login.is_empty() => format!("user:{login}"),
+                (_, _, Some(team)) => format!("team:{team}"),
+                _ => panic!("an unexpected row: {row}"),
+            };
+            (who, row["permissionName"].as_str().expect("a permission name").to_owned())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+const DASHBOARD_PERMISSIONS: &str = r#"
+[[grafana8.folder]]
+id = "ops"
+title = "Ops"
+
+[[grafana8.dashboard]]
+id = "overview"
+folder = "ops"
+json = { title = "Overview", panels = [] }
+
+[[grafana8.dashboard_permission]]
+id = "overview"
+dashboard = { ref = "dashboard.overview" }
+permissions = [
+  { user = "alice", permission = "Edit" },
+  { team = "SRE", permission = "Admin" },
+]
+"#;
+
+#[test]
+fn dashboard_permissions_create_replan_edit_drift_import_prune() {
+    let grafana = seeded(DASHBOARD_PERMISSIONS);
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    + create grafana8/folder.ops
+        title = "Ops"
+    + create grafana8/dashboard.overview
+        folder_uid = "(known after apply)"
+        dashboard = { title = "Overview", uid = "mac-overview" }
+    + create grafana8/dashboard_permission.overview
+        dashboard_uid = "(known after apply)"
+        permissions = [
+          { who = "user:alice", permission = "Edit" },
+          { who = "team:SRE", permission = "Admin" },
+        ]
+
+    Plan: 3 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(dashboard_acl(&grafana, "mac-overview"), pairs(&[("user:alice", "Edit"), ("team:SRE", "Admin")]));
+
+    // A clean re-plan: health, org, the folder list, the dashboard search (for dashboards and
+    // again for their permissions), one dashboard GET and one ACL GET per dashboard, the
+    // org's users and teams.
+    let requests = grafana.requests_during(|| {
+        let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+        assert_eq!(code, 0, "{stdout}");
+    });
+    let acl_reads = requests.get(&("GET".to_owned(), "/api/dashboards/id/{dashboard_id}/permissions".to_owned()));
+    assert_eq!(acl_reads, Some(&1), "one ACL read per dashboard: {requests:?}");
+    assert_eq!(requests.values().sum::<u64>(), 9, "{requests:?}");
+
+    // One permission changed: exactly that entry shows.
+    let edited = DASHBOARD_PERMISSIONS.replace("permission = \"Admin\"", "permission = \"View\"");
+    grafana.project.define(&edited);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/dashboard_permission.overview
+        ~ permissions[who="team:SRE"].permission: "Admin" -> "View"
+
+    Plan: 0 to create, 1 to update (1 permission changed), 0 to delete, 2 unchanged.
+    "#);
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(dashboard_acl(&grafana, "mac-overview"), pairs(&[("user:alice", "Edit"), ("team:SRE", "View")]));
+
+    // Drift: someone gives bob Admin in the UI (the POST replaces the whole list).
+    let bob = grafana.api(Method::GET, "/api/org/users/lookup?query=bob", None)[0]["userId"].clone();
+    let id = grafana.api(Method::GET, "/api/dashboards/uid/mac-overview", None)["dashboard"]["id"].clone();
+    grafana.api(
+        Method::POST,
+        &format!("/api/dashboards/id/{id}/permissions"),
+        Some(json!({ "items": [{ "userId": bob, "permission": 4 }] })),
+    );
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/dashboard_permission.overview (drift: changed outside mac, restoring the code's version)
+        + permissions[who="user:alice"]
+            permission = "Edit"
+        + permissions[who="team:SRE"]
+            permission = "View"
+        - permissions[who="user:bob"]
+            permission = "Admin"
+
+    Plan: 0 to create, 1 to update (2 permissions added, 1 permission removed), 0 to delete, 2 unchanged.
+    "#);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(dashboard_acl(&grafana, "mac-overview"), pairs(&[("user:alice", "Edit"), ("team:SRE", "View")]));
+
+    // Prune: the dashboard keeps its folder's permissions only.
+    grafana.project.define(&edited[..edited.find("[[grafana8.dashboard_permission]]").expect("the permission")]);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains("- delete grafana8/dashboard_permission.overview"), "{stdout}");
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(dashboard_acl(&grafana, "mac-overview"), pairs(&[]));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn dashboard_permissions_are_imported_and_adopted() {
+    let grafana = seeded("");
+    grafana.hand_made_dashboard("general-uid", "Home", "", json!([]));
+    grafana.hand_made_dashboard("plain-uid", "Plain", "", json!([]));
+    let id = grafana.api(Method::GET, "/api/dashboards/uid/general-uid", None)["dashboard"]["id"].clone();
+    let team = grafana.api(Method::GET, "/api/teams/search?name=SRE", None)["teams"][0]["id"].clone();
+    grafana.api(
+        Method::POST,
+        &format!("/api/dashboards/id/{id}/permissions"),
+        Some(json!({ "items": [{ "role": "Viewer", "permission": 1 }, { "teamId": team, "permission": 2 }] })),
+    );
+    let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    wrote definitions/dashboards/home.json
+    wrote definitions/dashboards/plain.json
+    wrote definitions/contact-points.toml
+    wrote definitions/datasources.toml
+    wrote definitions/general.toml
+    wrote definitions/home.toml
+    Imported 5 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
+    "#);
+    let file = std::fs::read_to_string(grafana.project.root().join("definitions/home.toml")).expect("written");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[grafana8.dashboard_permission]]
+    id = "home-permissions"
+    dashboard = { ref = "dashboard.home" }
+
+    [[grafana8.dashboard_permission.permissions]]
+    role = "Viewer"
+    permission = "View"
+
+    [[grafana8.dashboard_permission.permissions]]
+    team = "SRE"
+    permission = "Edit"
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // A definition for a dashboard whose list mac does not manage takes it over only with --adopt.
+    grafana.project.write(
+        "definitions/plain-permissions.toml",
+        "[[grafana8.dashboard_permission]]\nid = \"plain\"\ndashboard = \"plain-uid\"\npermissions = [{ role = \"Viewer\", permission = \"View\" }]\n",
+    );
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ adopt grafana8/dashboard_permission.plain (exists remotely but is not managed; applied only with --adopt)
+        - permissions[who="role:Editor"]
+            permission = "Edit"
+
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 permission removed), 5 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(dashboard_acl(&grafana, "plain-uid"), pairs(&[("role:Viewer", "View")]));
+
+    // An unknown user is an error at its entry, before any write.
+    grafana.project.write(
+        "definitions/plain-permissions.toml",
+        "[[grafana8.dashboard_permission]]\nid = \"plain\"\ndashboard = \"plain-uid\"\npermissions = [{ user = \"carol\", permission = \"View\" }]\n",
+    );
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1, "{stderr}");
+    assert_snapshot!(stderr, @"error: definitions/plain-permissions.toml:4:18: Grafana has no user `carol` in this org (looked up by login and by email)");
+}
