@@ -18,6 +18,7 @@ mod folder_permission;
 mod folder_ref;
 mod links;
 mod notification_channel;
+mod org_preferences;
 mod owner;
 mod rule_view;
 
@@ -87,6 +88,7 @@ pub use folder::Folder;
 pub use folder_permission::{FolderPermission, PermissionEntry};
 pub use folder_ref::FolderRef;
 pub use notification_channel::NotificationChannel;
+pub use org_preferences::OrgPreferences;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -129,6 +131,7 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder"]),
         KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder"]),
         KindSpec::new::<dashboard_permission::DashboardPermissionKind>("dashboard_permission", &["dashboard"]),
+        KindSpec::new::<org_preferences::OrgPreferencesKind>("org_preferences", &["dashboard"]),
         KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
         KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),
         KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point"]),
@@ -224,6 +227,7 @@ pub struct Grafana8 {
     dashboards: Arc<dyn Handler>,
     folder_permissions: Arc<dyn Handler>,
     dashboard_permissions: Arc<dyn Handler>,
+    org_preferences: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -242,6 +246,7 @@ impl Grafana8 {
             dashboards: Arc::new(Typed(dashboard::DashboardKind::new(client.clone()).with_project(project))),
             folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
             dashboard_permissions: Arc::new(Typed(dashboard_permission::DashboardPermissionKind::new(client.clone()))),
+            org_preferences: Arc::new(Typed(org_preferences::OrgPreferencesKind::new(client.clone()))),
             client,
         }
     }
@@ -264,6 +269,7 @@ impl Provider for Grafana8 {
             "dashboard" => Some(self.dashboards.clone()),
             "folder_permission" => Some(self.folder_permissions.clone()),
             "dashboard_permission" => Some(self.dashboard_permissions.clone()),
+            "org_preferences" => Some(self.org_preferences.clone()),
             _ => None,
         }
     }

@@ -204,3 +204,124 @@ fn dashboard_permissions_are_imported_and_adopted() {
     assert_eq!(code, 1, "{stderr}");
     assert_snapshot!(stderr, @"error: definitions/plain-permissions.toml:4:18: Grafana has no user `carol` in this org (looked up by login and by email)");
 }
+
+const ORG_PREFERENCES: &str = r#"
+[[grafana8.dashboard]]
+id = "home"
+json = { title = "Home", panels = [] }
+
+[[grafana8.org_preferences]]
+id = "org"
+home_dashboard = { ref = "dashboard.home" }
+theme = "dark"
+"#;
+
+/// The org's preferences as Grafana answers them: (theme, home dashboard id, timezone).
+fn preferences(grafana: &Grafana) -> (String, i64, String) {
+    let prefs = grafana.api(Method::GET, "/api/org/preferences", None);
+    (
+        prefs["theme"].as_str().expect("a theme").to_owned(),
+        prefs["homeDashboardId"].as_i64().expect("an id"),
+        prefs["timezone"].as_str().expect("a timezone").to_owned(),
+    )
+}
+
+#[test]
+fn org_preferences_adopt_replan_edit_drift_prune_owning_only_their_fields() {
+    let grafana = seeded(ORG_PREFERENCES);
+    // Set by hand and not defined: mac leaves it alone.
+    grafana.api(Method::PATCH, "/api/org/preferences", Some(json!({ "timezone": "utc" })));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    + create grafana8/dashboard.home
+        dashboard = { title = "Home", uid = "mac-home" }
+    ~ adopt grafana8/org_preferences.org (exists remotely but is not managed; applied only with --adopt)
+        ~ home_dashboard: "" -> "(known after apply)"
+        ~ theme: "" -> "dark"
+
+    Plan: 1 to create, 0 to update, 0 to delete, 1 to adopt, 0 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}");
+    let home = grafana.api(Method::GET, "/api/dashboards/uid/mac-home", None)["dashboard"]["id"].as_i64().expect("id");
+    assert_eq!(preferences(&grafana), ("dark".to_owned(), home, "utc".to_owned()));
+
+    // A clean re-plan reads the preferences once, and searches once for the home dashboard's uid.
+    let requests = grafana.requests_during(|| {
+        let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+        assert_eq!(code, 0, "{stdout}");
+    });
+    let prefs_reads = requests.get(&("GET".to_owned(), "/api/org/preferences".to_owned()));
+    assert_eq!(prefs_reads, Some(&1), "{requests:?}");
+
+    // One field changed.
+    let edited = ORG_PREFERENCES.replace("theme = \"dark\"", "theme = \"light\"");
+    grafana.project.define(&edited);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/org_preferences.org
+        ~ theme: "dark" -> "light"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    "#);
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0);
+    assert_eq!(preferences(&grafana), ("light".to_owned(), home, "utc".to_owned()));
+
+    // Drift in an owned field is repaired; the timezone, not owned, may change freely.
+    grafana.api(Method::PATCH, "/api/org/preferences", Some(json!({ "homeDashboardId": 0, "timezone": "browser" })));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/org_preferences.org (drift: changed outside mac, restoring the code's version)
+        ~ home_dashboard: "" -> "mac-home"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged.
+    "#);
+    run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(preferences(&grafana), ("light".to_owned(), home, "browser".to_owned()));
+
+    // A second definition is refused at its line: one org, one set of preferences.
+    grafana.project.define(&format!("{edited}\n[[grafana8.org_preferences]]\nid = \"again\"\ntheme = \"dark\"\n"));
+    let (code, _, stderr) = run(grafana.mac().arg("validate"));
+    assert_eq!(code, 1, "{stderr}");
+    assert_snapshot!(stderr, @"error: definitions/main.toml:11:1: an organisation has one set of preferences, already defined as `org_preferences.org`; a second org is a second provider instance");
+
+    // Prune: the preferences go back to Grafana's defaults.
+    grafana.project.define(&edited[..edited.find("[[grafana8.org_preferences]]").expect("the preferences")]);
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    - delete grafana8/org_preferences.org (the org's preferences: theme, home dashboard, timezone and week start are reset to Grafana's defaults)
+
+    Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(preferences(&grafana), (String::new(), 0, String::new()));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn org_preferences_are_imported_to_an_empty_plan() {
+    let grafana = seeded("");
+    grafana.hand_made_dashboard("start-uid", "Start", "", json!([]));
+    let id = grafana.api(Method::GET, "/api/dashboards/uid/start-uid", None)["dashboard"]["id"].clone();
+    grafana.api(Method::PATCH, "/api/org/preferences", Some(json!({ "homeDashboardId": id, "weekStart": "monday" })));
+    let (code, _, stderr) = run(grafana.mac().args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    let file =
+        std::fs::read_to_string(grafana.project.root().join("definitions/org-preferences.toml")).expect("written");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[grafana8.org_preferences]]
+    id = "org"
+    week_start = "monday"
+    home_dashboard = { ref = "dashboard.start" }
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}

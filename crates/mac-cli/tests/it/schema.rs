@@ -54,6 +54,8 @@ fn schema_lists_every_registered_kind() {
     grafana8.alert_group: A unified alerting rule group of Grafana-managed rules (`[[grafana8.alert_group]]`).
     grafana8.dashboard: A dashboard definition (`[[grafana8.dashboard]]`).
     grafana8.folder_permission: A `folder_permission` definition: the whole permission list of one folder.
+    grafana8.dashboard_permission: A `dashboard_permission` definition: the whole permission list of one dashboard.
+    grafana8.org_preferences: An `org_preferences` definition: the fields set are owned, the others left as they are.
     grafana8.notification_channel: A legacy notification channel definition (`[[grafana8.notification_channel]]`).
     grafana8.contact_point: A `contact_point` definition: a receiver of unified alerting and its integrations.
     grafana8.notification_policy: A `notification_policy` definition: a child route of the root policy, known by its matchers. It sends to exactly one of `contact_point` or `receiver`.
@@ -132,7 +134,7 @@ fn an_unknown_kind_is_an_error_naming_the_known_ones() {
     let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "grafana8.foldr"]));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
+    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
 }
 
 #[test]
