@@ -181,7 +181,15 @@ pub(crate) fn check_deletes(
         let Some(remote) = &action.remote else { continue };
         let held = observed.contents(&action.id.provider, &action.id.kind, &remote.remote_id);
         if !held.is_empty() {
-            holders.entry(action.id.clone()).or_default().extend(held.iter().cloned());
+            // A handler reading contents does not know which of them mac manages: state does.
+            let held = held.iter().cloned().map(|mut linked| {
+                if linked.managed_as.is_none() {
+                    let key = (action.id.provider.as_str(), linked.kind.as_str(), linked.remote_id.as_str());
+                    linked.managed_as = managed.get(&key).map(|id| (*id).clone());
+                }
+                linked
+            });
+            holders.entry(action.id.clone()).or_default().extend(held);
         }
     }
     let mut blocked: BTreeMap<ObjectId, BlockedDelete> = holders

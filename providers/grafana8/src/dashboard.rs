@@ -150,7 +150,7 @@ impl<'de> Deserialize<'de> for DashboardJson {
 }
 
 /// `folder`, refused with a word about General.
-fn dashboard_folder<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<FolderRef>, D::Error> {
+pub(crate) fn dashboard_folder<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<FolderRef>, D::Error> {
     FolderRef::deserialize_or(deserializer, &format!("{FOLDER_FORMS} (leave it out for General)")).map(Some)
 }
 
@@ -461,10 +461,38 @@ fn normalise(mut model: Map<String, Value>) -> Value {
     if model.get("__inputs").and_then(Value::as_array).is_some_and(Vec::is_empty) {
         model.remove("__inputs");
     }
+    library_panels_as_stored(&mut model);
     prune(Value::Object(model))
 }
 
-fn prune(value: Value) -> Value {
+/// Library panels (and those of rows) as Grafana stores them in a dashboard: `id`, `gridPos`
+/// and `libraryPanel = { uid, name }` only (librarypanels.go `CleanLibraryPanelsForDashboard`),
+/// compared by uid.
+/// A read fills in the rest from the library panel (`LoadLibraryPanelsForDashboard`), which
+/// is the `library_panel`'s to compare, not the dashboard's.
+fn library_panels_as_stored(parent: &mut Map<String, Value>) {
+    let Some(Value::Array(panels)) = parent.get_mut("panels") else { return };
+    for panel in panels.iter_mut() {
+        let Value::Object(fields) = panel else { continue };
+        if fields.get("type").and_then(Value::as_str) == Some("row") {
+            library_panels_as_stored(fields);
+            continue;
+        }
+        let Some(Value::Object(library)) = fields.get("libraryPanel") else { continue };
+        // The name too is the library panel's: a read gives its current one.
+        let reference = json!({ "uid": library.get("uid") });
+        let mut stored = Map::new();
+        for key in ["id", "gridPos"] {
+            if let Some(value) = fields.get(key) {
+                stored.insert(key.to_owned(), value.clone());
+            }
+        }
+        stored.insert("libraryPanel".to_owned(), reference);
+        *fields = stored;
+    }
+}
+
+pub(crate) fn prune(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter().map(|(key, value)| (key, prune(value))).filter(|(_, value)| !is_empty(value)).collect(),

@@ -16,6 +16,7 @@ mod datasource;
 mod folder;
 mod folder_permission;
 mod folder_ref;
+mod library_panel;
 mod links;
 mod notification_channel;
 mod org_preferences;
@@ -87,6 +88,7 @@ pub use datasource::Datasource;
 pub use folder::Folder;
 pub use folder_permission::{FolderPermission, PermissionEntry};
 pub use folder_ref::FolderRef;
+pub use library_panel::LibraryPanel;
 pub use notification_channel::NotificationChannel;
 pub use org_preferences::OrgPreferences;
 
@@ -128,7 +130,8 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<datasource::DatasourceKind>("datasource", &[]),
         KindSpec::new::<folder::FolderKind>("folder", &[]),
         KindSpec::new::<alert_group::AlertGroupHandler>("alert_group", &["folder", "datasource"]),
-        KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder"]),
+        KindSpec::new::<library_panel::LibraryPanelKind>("library_panel", &["folder"]),
+        KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder", "library_panel"]),
         KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder"]),
         KindSpec::new::<dashboard_permission::DashboardPermissionKind>("dashboard_permission", &["dashboard"]),
         KindSpec::new::<org_preferences::OrgPreferencesKind>("org_preferences", &["dashboard"]),
@@ -228,6 +231,7 @@ pub struct Grafana8 {
     folder_permissions: Arc<dyn Handler>,
     dashboard_permissions: Arc<dyn Handler>,
     org_preferences: Arc<dyn Handler>,
+    library_panels: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -247,6 +251,7 @@ impl Grafana8 {
             folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
             dashboard_permissions: Arc::new(Typed(dashboard_permission::DashboardPermissionKind::new(client.clone()))),
             org_preferences: Arc::new(Typed(org_preferences::OrgPreferencesKind::new(client.clone()))),
+            library_panels: Arc::new(Typed(library_panel::LibraryPanelKind::new(client.clone()))),
             client,
         }
     }
@@ -270,6 +275,7 @@ impl Provider for Grafana8 {
             "folder_permission" => Some(self.folder_permissions.clone()),
             "dashboard_permission" => Some(self.dashboard_permissions.clone()),
             "org_preferences" => Some(self.org_preferences.clone()),
+            "library_panel" => Some(self.library_panels.clone()),
             _ => None,
         }
     }

@@ -325,3 +325,179 @@ fn org_preferences_are_imported_to_an_empty_plan() {
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
 }
+
+const LIBRARY_PANEL: &str = r#"
+[[grafana8.folder]]
+id = "shared"
+title = "Shared"
+
+[[grafana8.library_panel]]
+id = "errors"
+folder = "shared"
+name = "Error rate"
+model = { type = "stat", title = "Errors", options = { colorMode = "background" } }
+"#;
+
+const USING_DASHBOARD: &str = r#"
+[[grafana8.dashboard]]
+id = "overview"
+json = { title = "Overview", panels = [
+  { id = 1, gridPos = { h = 8, w = 12, x = 0, y = 0 }, libraryPanel = { uid = { ref = "library_panel.errors" }, name = "Error rate" } },
+] }
+"#;
+
+/// A library panel as Grafana answers it.
+fn library_panel(grafana: &Grafana, uid: &str) -> serde_json::Value {
+    grafana.api(Method::GET, &format!("/api/library-elements/{uid}"), None)["result"].clone()
+}
+
+#[test]
+fn library_panels_create_replan_edit_drift_and_a_used_one_is_not_deleted() {
+    let grafana = seeded(&format!("{LIBRARY_PANEL}{USING_DASHBOARD}"));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    + create grafana8/folder.shared
+        title = "Shared"
+    + create grafana8/library_panel.errors
+        folder_uid = "(known after apply)"
+        name = "Error rate"
+        model = { options = { colorMode = "background" }, title = "Errors", type = "stat" }
+    + create grafana8/dashboard.overview
+        dashboard = {
+          panels = [
+            {
+              id = 1
+              gridPos = { h = 8, w = 12, x = 0, y = 0 }
+              libraryPanel = { uid = "(known after apply)" }
+            },
+          ]
+          title = "Overview"
+          uid = "mac-overview"
+        }
+
+    Plan: 3 to create, 0 to update, 0 to delete, 0 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    let panel = library_panel(&grafana, "mac-errors");
+    assert_eq!((panel["name"].as_str(), panel["meta"]["folderName"].as_str()), (Some("Error rate"), Some("Shared")));
+    assert_eq!(panel["meta"]["connectedDashboards"], 1, "{panel}");
+
+    // A clean re-plan reads the library panels with one request, and the dashboard that
+    // uses one compares only its reference to it.
+    let requests = grafana.requests_during(|| {
+        let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+        assert_eq!(code, 0, "{stdout}");
+    });
+    let panel_reads = requests.get(&("GET".to_owned(), "/api/library-elements".to_owned()));
+    assert_eq!(panel_reads, Some(&1), "{requests:?}");
+
+    // One field of the model changed.
+    let edited = LIBRARY_PANEL.replace("colorMode = \"background\"", "colorMode = \"value\"");
+    grafana.project.define(&format!("{edited}{USING_DASHBOARD}"));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/library_panel.errors
+        ~ model.options.colorMode: "background" -> "value"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(library_panel(&grafana, "mac-errors")["model"]["options"]["colorMode"], "value");
+
+    // Drift: someone renames it in the UI.
+    let version = library_panel(&grafana, "mac-errors")["version"].clone();
+    grafana.api(
+        Method::PATCH,
+        "/api/library-elements/mac-errors",
+        Some(json!({ "name": "Errors!", "kind": 1, "version": version, "folderId": -1 })),
+    );
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2);
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/library_panel.errors (drift: changed outside mac, restoring the code's version)
+        ~ name: "Errors!" -> "Error rate"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(library_panel(&grafana, "mac-errors")["name"], "Error rate");
+
+    // Prune while a dashboard still uses it: blocked at plan time, naming the dashboard.
+    let kept = USING_DASHBOARD.replace("{ ref = \"library_panel.errors\" }", "\"mac-errors\"");
+    grafana.project.define(&format!("[[grafana8.folder]]\nid = \"shared\"\ntitle = \"Shared\"\n{kept}"));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    ! delete grafana8/library_panel.errors — blocked: holds dashboard "Overview" (uid mac-overview) (grafana8/dashboard.overview), which this plan leaves there; move it elsewhere or delete it in code
+
+    No changes. 1 delete blocked. 2 object(s) match their definitions.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    assert_eq!(library_panel(&grafana, "mac-errors")["name"], "Error rate");
+
+    // Once no dashboard uses it, it is deleted.
+    grafana.project.define("[[grafana8.folder]]\nid = \"shared\"\ntitle = \"Shared\"\n");
+    // Deleting two of three managed objects needs saying so; the dashboard goes first, and
+    // the library panel, still connected when planned, is blocked until the next plan.
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve", "--allow-mass-delete"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    - delete grafana8/library_panel.errors (library panel "Error rate" in Shared, uid "mac-errors")
+
+    Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    let gone = grafana.api(Method::GET, "/api/library-elements?kind=1", None);
+    assert_eq!(gone["result"]["totalCount"], 0, "{gone}");
+}
+
+#[test]
+fn library_panels_and_dashboards_using_them_are_imported_to_an_empty_plan() {
+    let grafana = seeded("");
+    let folder = grafana.api(Method::POST, "/api/folders", Some(json!({ "uid": "lib-uid", "title": "Library" })));
+    let made = grafana.api(
+        Method::POST,
+        "/api/library-elements",
+        Some(json!({ "folderId": folder["id"], "name": "Latency", "kind": 1, "uid": "latency-uid",
+                     "model": { "type": "timeseries", "title": "p95" } })),
+    );
+    assert_eq!(made["result"]["uid"], "latency-uid", "{made}");
+    grafana.hand_made_dashboard(
+        "board-uid",
+        "Board",
+        "",
+        json!([{ "id": 1, "gridPos": { "h": 8, "w": 12, "x": 0, "y": 0 },
+                 "libraryPanel": { "uid": "latency-uid", "name": "Latency" } }]),
+    );
+    let (code, stdout, stderr) = run(grafana.mac().args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("wrote definitions/library.toml"), "{stdout}");
+    let file = std::fs::read_to_string(grafana.project.root().join("definitions/library.toml")).expect("written");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[grafana8.folder]]
+    id = "library"
+    title = "Library"
+    uid = "lib-uid"
+
+    [[grafana8.library_panel]]
+    id = "latency"
+    folder = "library"
+    name = "Latency"
+    uid = "latency-uid"
+    model = { file = "definitions/library_panels/latency.json" }
+    "#);
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}

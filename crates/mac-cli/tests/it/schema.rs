@@ -52,6 +52,7 @@ fn schema_lists_every_registered_kind() {
     grafana8.datasource: A data source definition (`[[grafana8.datasource]]`); what is left out is written as Grafana's default.
     grafana8.folder: A folder definition (`[[grafana8.folder]]`).
     grafana8.alert_group: A unified alerting rule group of Grafana-managed rules (`[[grafana8.alert_group]]`).
+    grafana8.library_panel: A `library_panel` definition.
     grafana8.dashboard: A dashboard definition (`[[grafana8.dashboard]]`).
     grafana8.folder_permission: A `folder_permission` definition: the whole permission list of one folder.
     grafana8.dashboard_permission: A `dashboard_permission` definition: the whole permission list of one dashboard.
@@ -134,7 +135,7 @@ fn an_unknown_kind_is_an_error_naming_the_known_ones() {
     let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "grafana8.foldr"]));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
+    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.library_panel, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
 }
 
 #[test]
