@@ -774,6 +774,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_library_panel_compares_as_grafana_stores_it_by_uid() {
+        let read = json!({ "title": "T", "panels": [
+            { "type": "row", "panels": [
+                { "id": 2, "gridPos": { "h": 8 }, "type": "stat", "options": { "x": 1 },
+                  "libraryPanel": { "uid": "lib", "name": "Now renamed", "version": 3 } },
+            ] },
+        ] });
+        let defined = json!({ "title": "T", "panels": [
+            { "type": "row", "panels": [
+                { "id": 2, "gridPos": { "h": 8 }, "libraryPanel": { "uid": "lib", "name": "Lib" } },
+            ] },
+        ] });
+        let (Value::Object(read), Value::Object(defined)) = (read, defined) else { panic!("objects") };
+        assert_eq!(normalise(read), normalise(defined));
+    }
+
+    #[test]
     fn server_keys_nulls_and_empties_never_compare() {
         let stored = json!({
             "id": 7, "uid": "u", "version": 3, "iteration": 1_650_000_000_000_u64, "title": "T",

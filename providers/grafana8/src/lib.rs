@@ -1,6 +1,7 @@
 //! `grafana8`: a `mac` provider for Grafana 8.5 — data sources, folders and their permissions,
 //! unified alerting (rule groups, contact points, notification policies), legacy notification
-//! channels and dashboards; an instance is one organisation.
+//! channels, dashboards and their permissions, library panels and the org's preferences; an
+//! instance is one organisation.
 //!
 //! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
 //! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET

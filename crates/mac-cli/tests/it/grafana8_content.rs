@@ -501,3 +501,71 @@ fn library_panels_and_dashboards_using_them_are_imported_to_an_empty_plan() {
     let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
 }
+
+/// Offline checks point at the definition's line; `mac fmt` puts each kind's keys in its
+/// schema's order; `mac schema` describes every field.
+#[test]
+fn content_kinds_validate_offline_format_and_describe_themselves() {
+    let grafana = seeded("");
+    grafana.project.define(
+        r#"
+[[grafana8.library_panel]]
+model = { type = "stat" }
+name = " "
+id = "errors"
+
+[[grafana8.dashboard_permission]]
+permissions = [{ role = "Admin", permission = "View" }]
+dashboard = "some-uid"
+id = "board"
+
+[[grafana8.org_preferences]]
+theme = "blue"
+id = "org"
+"#,
+    );
+    let (code, _, stderr) = run(grafana.mac().arg("validate"));
+    assert_eq!(code, 1, "{stderr}");
+    assert_snapshot!(stderr, @r#"
+    error: definitions/main.toml:8:18: role `Admin` cannot be granted: org Admins may always administer every dashboard; `role` must be Viewer or Editor
+    definitions/main.toml:4:1: `name` must be a non-empty string
+    definitions/main.toml:13:1: `theme` must be one of "", "light", "dark", not "blue"
+    "#);
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["fmt", "definitions/main.toml"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("definitions/main.toml"), "{stdout}");
+    let formatted = std::fs::read_to_string(grafana.project.root().join("definitions/main.toml")).expect("readable");
+    assert_snapshot!(formatted, @r#"
+    [[grafana8.library_panel]]
+    id = "errors"
+    name = " "
+    model = { type = "stat" }
+
+    [[grafana8.dashboard_permission]]
+    id = "board"
+    dashboard = "some-uid"
+    permissions = [{ role = "Admin", permission = "View" }]
+
+    [[grafana8.org_preferences]]
+    id = "org"
+    theme = "blue"
+    "#);
+
+    let (code, stdout, stderr) = run(grafana.mac().args(["schema", "grafana8.org_preferences"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    grafana8.org_preferences: An `org_preferences` definition: the fields set are owned, the others left as they are.
+      home_dashboard  string                                   The home dashboard's uid: `{ ref = "dashboard.ID" }` for one defined here; `""` for Grafana's default home.
+      theme           "" | "light" | "dark"                    The UI theme: `light`, `dark`, or `""` for the server's default.
+      timezone        string                                   The default timezone: `browser`, `utc`, an IANA zone such as `Europe/Paris`, or `""` for the default.
+      week_start      "" | "monday" | "saturday" | "sunday"    The first day of the week: `monday`, `saturday`, `sunday`, or `""` for the browser's.
+
+    Every [[PROVIDER.KIND]] table also takes:
+      id        string  required       The definition's local id, unique per kind and provider instance: letters, digits, `_`, `-`, `.` and `:`.
+      provider  string                 The provider instance, such as `PROVIDER.eu`, when not the default `PROVIDER`.
+      protect   bool    default false  Never delete this object, even when its definition goes.
+    A string field's value may be { ref = "KIND.ID", field = "FIELD" }: that object's field, known once it exists.
+    In a template, a value that is exactly "%{param}" takes the parameter's value, of any type.
+    "#);
+}
