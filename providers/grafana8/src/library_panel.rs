@@ -342,8 +342,9 @@ impl Kind for LibraryPanelKind {
 
     /// The dashboards connected to library panels the plan may delete: Grafana refuses those
     /// deletes (libraryelements/database.go `deleteLibraryElement`, ErrLibraryElementHasConnections),
-    /// so the plan blocks them and names the dashboards. Only for panels Grafana counts
-    /// connections of (`meta.connectedDashboards`): one GET each, and one search for titles.
+    /// so the plan blocks them and names the dashboards: one connections GET per library panel
+    /// the plan may delete (only those: none in a plan that deletes nothing), and one search
+    /// for the dashboards' titles.
     async fn unmodelled_contents(
         &self,
         remote_ids: &BTreeSet<String>,
@@ -448,6 +449,16 @@ impl Kind for LibraryPanelKind {
                 self.client.send(Method::POST, url, Some(&body)).await?
             }
             Some(current) => {
+                // Grafana 8.5.4's PATCH stores only non-zero fields (xorm's `Update`), so a
+                // move to General (folder id 0) would be answered as done and never stored.
+                let stored_folder = current.fields.parse::<StoredPanel>().map(|stored| stored.meta.folder_uid).ok();
+                if folder_id == 0 && stored_folder.is_some_and(|folder| !folder.is_empty()) {
+                    return Err(HandlerError::new(
+                        HandlerErrorKind::Invalid,
+                        "Grafana 8.5 cannot move a library panel back to General (its PATCH does not store folder id 0): delete it and create it again, or give it a folder",
+                    )
+                    .at("/folder"));
+                }
                 // The version read at plan time: a panel saved by someone since is refused
                 // (412, ErrLibraryElementVersionMismatch) rather than overwritten.
                 let stored: StoredPanel = current.fields.parse().map_err(|err| {

@@ -569,3 +569,17 @@ id = "org"
     In a template, a value that is exactly "%{param}" takes the parameter's value, of any type.
     "#);
 }
+
+/// Grafana 8.5.4 answers a move of a library panel to General as done but never stores it:
+/// the apply says so instead of repeating the change every run.
+#[test]
+fn a_library_panel_cannot_be_moved_back_to_general() {
+    let grafana = seeded(LIBRARY_PANEL);
+    let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}");
+    grafana.project.define(&LIBRARY_PANEL.replace("folder = \"shared\"\n", ""));
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("definitions/main.toml:6:1: update grafana8/library_panel.errors: Grafana 8.5 cannot move a library panel back to General"), "{stdout}\n{stderr}");
+    assert_eq!(library_panel(&grafana, "mac-errors")["meta"]["folderName"], "Shared");
+}
