@@ -216,6 +216,13 @@ impl Kind for MessageTemplateKind {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
+    fn validate_together(
+        &self,
+        definitions: &mut dyn Iterator<Item = (&ObjectId, MessageTemplate)>,
+    ) -> Vec<(usize, FieldError)> {
+        names_unique(definitions.map(|(id, template)| (id, template.name)), "message template")
+    }
+
     fn text_file_fields(&self) -> Vec<&'static str> {
         vec!["/content"]
     }
@@ -327,6 +334,28 @@ impl Kind for MessageTemplateKind {
             .await
             .map(|_| ())
     }
+}
+
+/// A name given to two definitions: the document keeps one entry per name (Grafana refuses a
+/// second mute timing of a name, and a second template would silently replace the first).
+fn names_unique<'a>(definitions: impl Iterator<Item = (&'a ObjectId, String)>, what: &str) -> Vec<(usize, FieldError)> {
+    let mut first_use: std::collections::BTreeMap<String, ObjectId> = std::collections::BTreeMap::new();
+    let mut errors = Vec::new();
+    for (index, (id, name)) in definitions.enumerate() {
+        match first_use.get(&name) {
+            Some(other) => errors.push((
+                index,
+                FieldError::at(
+                    "/name",
+                    format!("{what} `{name}` is also defined by `{other}`: names are unique in Grafana"),
+                ),
+            )),
+            None => {
+                first_use.insert(name, id.clone());
+            }
+        }
+    }
+    errors
 }
 
 /// The table at `key` of `parent`, made when it is missing or `null`.
@@ -499,6 +528,13 @@ impl Kind for MuteTimingKind {
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn validate_together(
+        &self,
+        definitions: &mut dyn Iterator<Item = (&ObjectId, MuteTiming)>,
+    ) -> Vec<(usize, FieldError)> {
+        names_unique(definitions.map(|(id, mute_timing)| (id, mute_timing.name)), "mute timing")
     }
 
     fn adoption_key(&self, _id: &ObjectId, desired: &MuteTiming, _refs: &dyn Resolver) -> Option<String> {

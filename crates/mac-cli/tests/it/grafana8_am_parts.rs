@@ -137,8 +137,14 @@ fn templates_and_mute_timings_are_created_read_once_changed_repaired_and_kept_be
 
     Plan: 0 to create, 1 to update, 0 to delete, 3 unchanged.
     "#);
-    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    // Applied as a saved plan: its check re-reads the document once before the write.
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "-o", "p.plan"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut outcome = (0, String::new(), String::new());
+    let requests =
+        grafana.document_requests(|| outcome = run(grafana.mac().args(["apply", "p.plan", "--auto-approve"])));
+    assert_eq!(outcome.0, 0, "{}{}", outcome.1, outcome.2);
+    assert_eq!(requests, [("GET".to_owned(), 3), ("POST".to_owned(), 1)], "the check, the write's read and read-back");
 
     // Edits in the UI are drift, planned back; the other team's parts stay as they are.
     let mut document = grafana.document();
@@ -241,4 +247,66 @@ fn a_mute_timing_a_policy_still_uses_is_not_deleted_and_prunes_keep_their_guards
     assert_eq!(templates, ["search"]);
     assert_eq!(document["alertmanager_config"]["templates"], json!(["search"]));
     assert_eq!(names(&document["alertmanager_config"]["mute_time_intervals"]), ["weekends"]);
+}
+
+#[test]
+fn a_template_file_and_a_mute_timing_named_by_a_generic_reference_apply_and_plan_as_written() {
+    let definitions = r#"
+[[grafana8.message_template]]
+id = "ops"
+name = "ops"
+content = { file = "templates/ops.tmpl" }
+
+[[grafana8.mute_timing]]
+id = "lunch"
+name = "lunch"
+
+[[grafana8.mute_timing.time_intervals]]
+times = [{ start_time = "12:00", end_time = "13:00" }]
+
+[[grafana8.notification_policy]]
+id = "ops"
+receiver = "grafana-default-email"
+matchers = [["team", "=", "ops"]]
+mute_timings = [{ ref = "mute_timing.lunch", field = "name" }]
+"#;
+    let grafana = Grafana::start(definitions);
+    let template = "{{ define \"ops.message\" }}{{ len .Alerts }} alerts{{ end }}\n";
+    grafana.project.write("templates/ops.tmpl", template);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = grafana.document();
+    assert_eq!(document["template_files"]["ops"], json!(template));
+    assert_eq!(document["alertmanager_config"]["route"]["routes"][0]["mute_time_intervals"], json!(["lunch"]));
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // The file changes: the template's content does.
+    grafana
+        .project
+        .write("templates/ops.tmpl", "{{ define \"ops.message\" }}{{ len .Alerts }} alerts firing{{ end }}\n");
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ update grafana8/message_template.ops
+        ~ content:
+          - "{{ define \"ops.message\" }}{{ len .Alerts }} alerts{{ end }}\n"
+          + "{{ define \"ops.message\" }}{{ len .Alerts }} alerts firing{{ end }}\n"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 2 unchanged.
+    "#);
+
+    // Two definitions of one name would be one entry of the document: refused offline.
+    grafana.project.write(
+        "definitions/more.toml",
+        "[[grafana8.mute_timing]]\nid = \"lunch-again\"\nname = \"lunch\"\n\n[[grafana8.mute_timing.time_intervals]]\n\
+         weekdays = [\"friday\"]\n",
+    );
+    let (code, _, stderr) = run(grafana.mac().arg("validate"));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "mute timing `lunch` is also defined by `grafana8/mute_timing.lunch`: names are unique in Grafana"
+        ),
+        "{stderr}"
+    );
 }
