@@ -310,3 +310,32 @@ mute_timings = [{ ref = "mute_timing.lunch", field = "name" }]
         "{stderr}"
     );
 }
+
+#[test]
+fn a_template_and_a_mute_timing_made_by_hand_are_adopted_by_name() {
+    let definitions = r#"
+[[grafana8.message_template]]
+id = "search"
+name = "search"
+content = '{{ define "search.title" }}search{{ end }}'
+
+[[grafana8.mute_timing]]
+id = "weekends"
+name = "weekends"
+
+[[grafana8.mute_timing.time_intervals]]
+weekdays = ["saturday", "sunday"]
+"#;
+    let grafana = Grafana::start(definitions);
+    grafana.other_teams_parts();
+    let (_, stdout, _) = run(grafana.mac().arg("plan"));
+    assert!(stdout.contains("~ adopt grafana8/message_template.search"), "{stdout}");
+    assert!(stdout.contains("~ adopt grafana8/mute_timing.weekends"), "{stdout}");
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    let document = grafana.document();
+    assert_eq!(names(&document["alertmanager_config"]["mute_time_intervals"]), ["weekends"], "never duplicated");
+    assert_eq!(document["alertmanager_config"]["templates"], json!(["search"]));
+}
