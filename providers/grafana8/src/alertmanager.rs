@@ -782,7 +782,7 @@ fn matcher_key<Row: AsRef<[String]>>(matchers: &[Row]) -> String {
 }
 
 /// The key of a route of the document.
-fn route_key(route: &Value) -> String {
+pub(crate) fn route_key(route: &Value) -> String {
     RouteMatchers::deserialize(route).map(|route| matcher_key(&route.object_matchers)).unwrap_or_default()
 }
 

@@ -641,6 +641,23 @@ impl Kind for MuteTimingKind {
         let name = current.remote_id.clone();
         self.alertmanager
             .modify(|config| {
+                // Grafana 8.5.4 would refuse the whole document with a bare "bad request data"
+                // (config.go: "undefined time interval … used in route"): the routes that still
+                // use it are named instead, and nothing is posted. The plan blocks this delete
+                // for the project's own policies; these are routes mac does not manage.
+                let mut users = Vec::new();
+                if let Some(route) = config.get("route") {
+                    routes_using(route, &name, &mut users);
+                }
+                if !users.is_empty() {
+                    return Err(HandlerError::new(
+                        HandlerErrorKind::Conflict,
+                        format!(
+                            "mute timing `{name}` is still used by the notification policies {{{}}}: remove it from them first",
+                            users.join("}, {")
+                        ),
+                    ));
+                }
                 if let Some(list) = config.get_mut("mute_time_intervals").and_then(Value::as_array_mut) {
                     list.retain(|entry| entry.get("name").and_then(Value::as_str) != Some(name.as_str()));
                 }
@@ -648,6 +665,17 @@ impl Kind for MuteTimingKind {
             })
             .await
             .map(|_| ())
+    }
+}
+
+/// The matchers of every route under `route` (at any depth) that names the mute timing `name`.
+fn routes_using(route: &Value, name: &str, found: &mut Vec<String>) {
+    for child in route.get("routes").and_then(Value::as_array).into_iter().flatten() {
+        let names = child.get("mute_time_intervals").and_then(Value::as_array);
+        if names.into_iter().flatten().any(|used| used.as_str() == Some(name)) {
+            found.push(crate::alertmanager::route_key(child));
+        }
+        routes_using(child, name, found);
     }
 }
 

@@ -339,3 +339,47 @@ weekdays = ["saturday", "sunday"]
     assert_eq!(names(&document["alertmanager_config"]["mute_time_intervals"]), ["weekends"], "never duplicated");
     assert_eq!(document["alertmanager_config"]["templates"], json!(["search"]));
 }
+
+#[test]
+fn a_mute_timing_a_route_mac_does_not_manage_uses_is_warned_about_and_not_deleted() {
+    let grafana = Grafana::start(PAYMENTS);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // Another team's route starts using the mute timing, in the UI.
+    let mut document = grafana.document();
+    document["alertmanager_config"]["route"]["routes"].as_array_mut().expect("routes").push(json!({
+        "receiver": "grafana-default-email", "object_matchers": [["team", "=", "search"]],
+        "mute_time_intervals": ["nights"] }));
+    let answer = grafana.api(Method::POST, CONFIG, Some(document));
+    assert_eq!(answer["message"], "configuration created", "{answer}");
+
+    // The payments policy stops using the mute timing (`[]`: left out, it would keep it) and
+    // the mute timing goes.
+    let without_mute_timing = PAYMENTS.replace("mute_timings = [\"nights\"]\n", "mute_timings = []\n").replace(
+        "[[grafana8.mute_timing]]\nid = \"nights\"\nname = \"nights\"\n\n[[grafana8.mute_timing.time_intervals]]\n\
+             times = [{ start_time = \"22:00\", end_time = \"24:00\" }]\nweekdays = [\"monday:friday\"]\n",
+        "",
+    );
+    grafana.project.define(&without_mute_timing);
+    let (_, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert!(
+        stdout.contains("- delete grafana8/mute_timing.nights")
+            && stdout.contains(r#"deleting it leaves notification policy "team = search", which mac does not manage"#),
+        "the plan warns: {stdout}{stderr}"
+    );
+    let mut outcome = (0, String::new(), String::new());
+    let requests = grafana.document_requests(|| outcome = run(grafana.mac().args(["apply", "--auto-approve"])));
+    let (code, stdout, stderr) = outcome;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(
+            "failed: delete grafana8/mute_timing.nights: mute timing `nights` is still used by the notification \
+             policies {team = search}: remove it from them first"
+        ),
+        "{stdout}{stderr}"
+    );
+    // The policy's own write went through (it no longer names the mute timing); the delete
+    // posted nothing.
+    assert_eq!(requests.iter().find(|(method, _)| method == "POST").map(|(_, count)| *count), Some(1), "{requests:?}");
+    assert_eq!(names(&grafana.document()["alertmanager_config"]["mute_time_intervals"]), ["nights"]);
+}
