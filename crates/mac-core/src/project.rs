@@ -715,8 +715,9 @@ impl<'a> Extraction<'a> {
     }
 }
 
-/// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON
-/// (see [`crate::Handler::file_fields`]).
+/// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON, or
+/// at its text file fields with the file's text (see [`crate::Handler::file_fields`] and
+/// [`crate::Handler::text_file_fields`]).
 fn embed_files(
     document: &Document,
     pointer: &str,
@@ -734,7 +735,7 @@ fn embed_files(
     })
 }
 
-/// Reads the JSON files a definition built in code names at its handler's file fields
+/// Reads the JSON (or text) files a definition built in code names at its handler's file fields
 /// (`{ file = "…" }`, relative to `root`) into `{ file, content }`, as the loader does for
 /// the definitions it reads: a library user calls it before planning such a definition.
 pub fn read_file_fields(definition: &mut Definition, providers: &Providers, root: &Path) -> Result<(), SourceError> {
