@@ -849,12 +849,21 @@ fn policy_receiver(desired: &NotificationPolicy, refs: &dyn Resolver) -> Option<
     }
 }
 
+/// What a plan of policies reads besides the routes: the mute timings the document has, so
+/// that a policy naming one that neither exists nor is defined here is refused at its line
+/// (Grafana 8.5.4 would refuse the whole document with a bare "bad request data").
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct MuteTimingNames {
+    #[serde(default)]
+    names: Vec<String>,
+}
+
 #[async_trait]
 impl Kind for NotificationPolicyKind {
     type Desired = NotificationPolicy;
     type Remote = Route;
     type Comparable = ComparableRoute;
-    type Context = ();
+    type Context = MuteTimingNames;
 
     fn validate(&self, desired: &NotificationPolicy) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -900,10 +909,24 @@ impl Kind for NotificationPolicyKind {
         _id: &ObjectId,
         desired: &NotificationPolicy,
         refs: &dyn Resolver,
-        _context: &(),
+        context: &MuteTimingNames,
     ) -> Result<ComparableRoute, FieldError> {
         let receiver = policy_receiver(desired, refs)
             .ok_or_else(|| FieldError::at("/contact_point", "the contact point is not defined"))?;
+        // A mute timing defined here stands for its name once it exists (or is known after
+        // apply); any other name must be one Grafana has.
+        for (index, name) in desired.mute_timings.iter().flatten().enumerate() {
+            if name != KNOWN_AFTER_APPLY && !context.names.contains(name) {
+                return Err(FieldError::at(
+                    format!("/mute_timings/{index}"),
+                    format!(
+                        "no mute timing `{name}` is defined here or in Grafana{} (Grafana has: {})",
+                        mac_core::suggest::hint(name, context.names.iter().map(String::as_str)),
+                        if context.names.is_empty() { "none".to_owned() } else { context.names.join(", ") }
+                    ),
+                ));
+            }
+        }
         let mut route = comparable_route(&route_of(desired, &receiver));
         route.mute_timings = desired.mute_timings.clone();
         Ok(route)
@@ -957,7 +980,12 @@ impl Kind for NotificationPolicyKind {
         format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id())
     }
 
-    fn import(&self, remote: &Remote<'_, Route>, refs: &dyn ImportRefs, _context: &()) -> Option<ImportedFields> {
+    fn import(
+        &self,
+        remote: &Remote<'_, Route>,
+        refs: &dyn ImportRefs,
+        _context: &MuteTimingNames,
+    ) -> Option<ImportedFields> {
         let route = &remote.fields;
         let rows = route.object_matchers.as_ref()?;
         if rows.is_empty() || route.routes.as_ref().is_some_and(|routes| !routes.is_empty()) {
@@ -993,6 +1021,13 @@ impl Kind for NotificationPolicyKind {
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
         let document = self.alertmanager.read_for_list("notification_policy").await?;
         Ok(child_routes(&document).map(policy_object).collect())
+    }
+
+    async fn read_context(&self) -> Result<MuteTimingNames, HandlerError> {
+        let document = self.alertmanager.read_for_list("notification_policy (mute timings)").await?;
+        let list = document.pointer("/alertmanager_config/mute_time_intervals").and_then(Value::as_array);
+        let names = list.into_iter().flatten().filter_map(|entry| entry.get("name").and_then(Value::as_str));
+        Ok(MuteTimingNames { names: names.map(str::to_owned).collect() })
     }
 
     async fn write(

@@ -383,3 +383,16 @@ fn a_mute_timing_a_route_mac_does_not_manage_uses_is_warned_about_and_not_delete
     assert_eq!(requests.iter().find(|(method, _)| method == "POST").map(|(_, count)| *count), Some(1), "{requests:?}");
     assert_eq!(names(&grafana.document()["alertmanager_config"]["mute_time_intervals"]), ["nights"]);
 }
+
+#[test]
+fn a_policy_naming_a_mute_timing_nobody_has_is_refused_at_its_line() {
+    let grafana =
+        Grafana::start(&PAYMENTS.replace("mute_timings = [\"nights\"]", "mute_timings = [\"nights\", \"weekend\"]"));
+    grafana.other_teams_parts();
+    let mut outcome = (0, String::new(), String::new());
+    let requests = grafana.document_requests(|| outcome = run(grafana.mac().arg("plan")));
+    let (code, _, stderr) = outcome;
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(requests, [("GET".to_owned(), 1)], "the policies' context comes from the same read");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:28:27: no mute timing `weekend` is defined here or in Grafana; did you mean `weekends`? (Grafana has: weekends), and no `mute_timing` of this project has name `weekend` (defined here: nights). To use a `mute_timing` defined here, write { ref = "mute_timing.ID" }"#);
+}
