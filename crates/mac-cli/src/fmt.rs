@@ -440,7 +440,7 @@ fn normalise_value(value: &mut toml_edit::Value) {
     decor.set_suffix(if suffix.is_empty() || suffix.starts_with([' ', '\t']) { suffix } else { format!(" {suffix}") });
     let one_line = bare_on_one_line(value);
     match value {
-        toml_edit::Value::InlineTable(table) if one_line => table.fmt(),
+        toml_edit::Value::InlineTable(table) if one_line => spaced_inline_table(table),
         toml_edit::Value::Array(array) if one_line => spaced_array(array),
         // Spanning lines: laid out as written, but each one-line item spaced.
         toml_edit::Value::Array(array) => {
@@ -448,7 +448,7 @@ fn normalise_value(value: &mut toml_edit::Value) {
                 if bare_on_one_line(item) {
                     let decor = item.decor().clone();
                     match item {
-                        toml_edit::Value::InlineTable(table) => table.fmt(),
+                        toml_edit::Value::InlineTable(table) => spaced_inline_table(table),
                         toml_edit::Value::Array(inner) => spaced_array(inner),
                         _ => {}
                     }
@@ -467,7 +467,20 @@ fn spaced_array(array: &mut Array) {
     array.set_trailing("");
     for value in array.iter_mut() {
         match value {
-            toml_edit::Value::InlineTable(table) => table.fmt(),
+            toml_edit::Value::InlineTable(table) => spaced_inline_table(table),
+            toml_edit::Value::Array(inner) => spaced_array(inner),
+            _ => {}
+        }
+    }
+}
+
+/// `{ a = 1, b = [{ c = 2 }] }` at every depth: toml_edit's `fmt` spaces only the table's own
+/// keys, and keys reordered by `order_inline` keep the spacing of the place they came from.
+fn spaced_inline_table(table: &mut InlineTable) {
+    table.fmt();
+    for (_, value) in table.iter_mut() {
+        match value {
+            toml_edit::Value::InlineTable(inner) => spaced_inline_table(inner),
             toml_edit::Value::Array(inner) => spaced_array(inner),
             _ => {}
         }

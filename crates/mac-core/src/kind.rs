@@ -124,6 +124,11 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
         Vec::new()
     }
 
+    /// Pointer patterns of fields that may name a text file (see [`Handler::text_file_fields`]).
+    fn text_file_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The natural key a definition would have remotely (see [`Handler::adoption_key`]).
     fn adoption_key(&self, _id: &ObjectId, _desired: &Self::Desired, _refs: &dyn Resolver) -> Option<String> {
         None
@@ -578,6 +583,10 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn file_fields(&self) -> Vec<&'static str> {
         self.0.file_fields()
+    }
+
+    fn text_file_fields(&self) -> Vec<&'static str> {
+        self.0.text_file_fields()
     }
 
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String> {

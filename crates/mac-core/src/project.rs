@@ -715,8 +715,9 @@ impl<'a> Extraction<'a> {
     }
 }
 
-/// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON
-/// (see [`crate::Handler::file_fields`]).
+/// Replaces each `{ file = "…" }` at a handler's file fields with the file's parsed JSON, or
+/// at its text file fields with the file's text (see [`crate::Handler::file_fields`] and
+/// [`crate::Handler::text_file_fields`]).
 fn embed_files(
     document: &Document,
     pointer: &str,
@@ -734,7 +735,7 @@ fn embed_files(
     })
 }
 
-/// Reads the JSON files a definition built in code names at its handler's file fields
+/// Reads the JSON (or text) files a definition built in code names at its handler's file fields
 /// (`{ file = "…" }`, relative to `root`) into `{ file, content }`, as the loader does for
 /// the definitions it reads: a library user calls it before planning such a definition.
 pub fn read_file_fields(definition: &mut Definition, providers: &Providers, root: &Path) -> Result<(), SourceError> {
@@ -762,7 +763,9 @@ fn embed_file_fields(
     handler: &dyn crate::Handler,
     root: &Path,
 ) -> Result<(), FileFieldError> {
-    for pattern in handler.file_fields() {
+    let json_fields = handler.file_fields().into_iter().map(|pattern| (pattern, true));
+    for (pattern, is_json) in json_fields.chain(handler.text_file_fields().into_iter().map(|pattern| (pattern, false)))
+    {
         // File fields are top-level (`/json`): keep the mechanism simple until a kind needs more.
         let Some(key) = pattern.strip_prefix('/').filter(|key| !key.contains('/')) else { continue };
         let Some(Value::Object(table)) = fields.get(key) else { continue };
@@ -772,13 +775,17 @@ fn embed_file_fields(
             field_pointer: push_pointer(&push_pointer("", key), "file"),
             message: format!("cannot read {relative}: {err}"),
         })?;
-        let content: Value = serde_json::from_str(&text).map_err(|err| {
-            FileFieldError::Invalid(SourceError {
-                location: Location { path: PathBuf::from(relative), line: err.line(), column: err.column() },
-                // serde_json ends its message with the position, which the location already gives.
-                message: format!("invalid JSON: {}", err.to_string().split(" at line ").next().unwrap_or_default()),
-            })
-        })?;
+        let content: Value = if is_json {
+            serde_json::from_str(&text).map_err(|err| {
+                FileFieldError::Invalid(SourceError {
+                    location: Location { path: PathBuf::from(relative), line: err.line(), column: err.column() },
+                    // serde_json ends its message with the position, which the location already gives.
+                    message: format!("invalid JSON: {}", err.to_string().split(" at line ").next().unwrap_or_default()),
+                })
+            })?
+        } else {
+            Value::String(text)
+        };
         let relative = relative.to_owned();
         fields.insert(key.to_owned(), serde_json::json!({ "file": relative, "content": content }));
     }
@@ -790,7 +797,7 @@ fn embed_file_fields(
 /// what TOML cannot (`null`), and loading the reference again reads the same content.
 pub fn fields_as_written(fields: &Map<String, Value>, handler: &dyn crate::Handler) -> Map<String, Value> {
     let mut written = fields.clone();
-    for pattern in handler.file_fields() {
+    for pattern in handler.file_fields().into_iter().chain(handler.text_file_fields()) {
         let Some(key) = pattern.strip_prefix('/').filter(|key| !key.contains('/')) else { continue };
         if let Some(Value::Object(table)) = written.get_mut(key)
             && table.contains_key("file")

@@ -363,6 +363,13 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// `{ file = "…", content = <the JSON> }` so that its content is part of the definition.
     fn file_fields(&self) -> Vec<&'static str>;
 
+    /// Pointer patterns of fields that may name a text file, which the loader reads into
+    /// `{ file = "…", content = "<the text>" }` (a message template), as [`Handler::file_fields`]
+    /// does with JSON.
+    fn text_file_fields(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The natural key a definition not in state would have remotely (a uid derived from the
     /// local id): a remote object with it is offered for adoption.
     fn adoption_key(&self, desired: &DesiredObject, refs: &dyn Resolver) -> Option<String>;

@@ -1,21 +1,27 @@
 //! `contact_point` and `notification_policy`: unified alerting's receivers and routes, which
-//! Grafana 8 keeps in one Alertmanager configuration document (API.md §5.2).
+//! Grafana 8 keeps in one Alertmanager configuration document (API.md §5.2) with the message
+//! templates and mute timings of `crate::am_parts`.
 //!
-//! mac owns only the receivers and the child routes of the root route that code defines;
+//! mac owns only the receivers, the child routes of the root route, the templates and the mute
+//! timings that code defines;
 //! every write re-reads the document, changes only those parts and posts it back whole, so
 //! other teams' receivers, routes, templates and stored secrets are kept. Writes of the
 //! document are serialised within a run (one lock for both kinds). The document itself stays
 //! a JSON value: most of it belongs to others, and is posted back exactly as read; the parts
 //! mac owns are read and written through the typed forms below.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use mac_core::links::{LinkTarget, Links, Relation};
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LocalRef, ObjectId, Remote,
-    RemoteObject, Resolved, Resolver, SecretRef, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference, Kind, LocalRef, ObjectId,
+    Remote, RemoteObject, Resolved, Resolver, SecretRef, async_trait,
 };
 use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -26,51 +32,105 @@ use mac_core::duration;
 
 const CONFIG: [&str; 7] = ["api", "alertmanager", "grafana", "config", "api", "v1", "alerts"];
 
-/// The document, shared by both kinds' handlers.
-#[derive(Debug)]
+/// A read of the document that several lists await together.
+type SharedRead = Shared<BoxFuture<'static, Result<Arc<Value>, Arc<HandlerError>>>>;
+
+/// The read the kinds of one observation share, and the kinds that took it.
+struct Listing {
+    read: SharedRead,
+    listed: BTreeSet<&'static str>,
+}
+
+/// The document, shared by the handlers of the kinds that live in it.
 pub struct Alertmanager {
     client: Arc<Client>,
     /// Held from read to write, so two writes of one run never lose each other's change.
     write_lock: tokio::sync::Mutex<()>,
+    /// The read for lists: a plan lists every kind in use at once, and the kinds of the
+    /// document share one read instead of making one each. A kind that lists again (a saved
+    /// plan's recheck, the next plan) starts a fresh read, and so does any list after a write.
+    listing: Mutex<Option<Listing>>,
+}
+
+impl fmt::Debug for Alertmanager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Alertmanager").field("client", &self.client).finish_non_exhaustive()
+    }
 }
 
 impl Alertmanager {
     pub fn new(client: Arc<Client>) -> Arc<Alertmanager> {
-        Arc::new(Alertmanager { client, write_lock: tokio::sync::Mutex::new(()) })
+        Arc::new(Alertmanager { client, write_lock: tokio::sync::Mutex::new(()), listing: Mutex::new(None) })
     }
 
-    async fn read(&self) -> Result<Value, HandlerError> {
-        match self.client.get(&CONFIG, &[]).await {
-            Ok(answer) => Ok(answer.body),
-            // Nothing stored yet: Grafana's default document (pkg/setting/setting_unified_alerting.go).
-            Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(json!({
-                "template_files": null,
-                "alertmanager_config": {
-                    "route": { "receiver": "grafana-default-email" },
-                    "templates": null,
-                    "receivers": [{ "name": "grafana-default-email", "grafana_managed_receiver_configs": [{
-                        "uid": "", "name": "email receiver", "type": "email", "disableResolveMessage": false,
-                        "settings": { "addresses": "<example@email.com>" }, "secureFields": {} }] }],
-                },
-            })),
-            Err(err) => Err(err),
-        }
+    /// The document for `kind`'s list: the read other kinds of the same observation took (in
+    /// flight or done), or a new one that they may share.
+    pub(crate) async fn read_for_list(&self, kind: &'static str) -> Result<Arc<Value>, HandlerError> {
+        let read = {
+            let mut slot = self.listing.lock().expect("the listing slot is never held across a panic");
+            match slot.as_mut().filter(|listing| !listing.listed.contains(kind)) {
+                Some(listing) => {
+                    listing.listed.insert(kind);
+                    listing.read.clone()
+                }
+                None => {
+                    let client = self.client.clone();
+                    let read =
+                        async move { read_document(&client).await.map(Arc::new).map_err(Arc::new) }.boxed().shared();
+                    *slot = Some(Listing { read: read.clone(), listed: BTreeSet::from([kind]) });
+                    read
+                }
+            }
+        };
+        read.await.map_err(|error| HandlerError {
+            kind: error.kind,
+            message: error.message.clone(),
+            pointer: error.pointer.clone(),
+            source: None,
+        })
+    }
+
+    /// Forgets the shared read: what lists see next must include a write.
+    fn forget_listing(&self) {
+        *self.listing.lock().expect("the listing slot is never held across a panic") = None;
+    }
+
+    pub(crate) async fn read(&self) -> Result<Value, HandlerError> {
+        read_document(&self.client).await
     }
 
     /// Reads the document, lets `change` edit it, and posts it back, under the write lock.
-    async fn modify(
+    pub(crate) async fn modify(
         &self,
         change: impl FnOnce(&mut Map<String, Value>) -> Result<(), HandlerError>,
     ) -> Result<Value, HandlerError> {
+        self.modify_document(|document| {
+            let config = document.get_mut("alertmanager_config").and_then(Value::as_object_mut).ok_or_else(|| {
+                HandlerError::new(
+                    HandlerErrorKind::Unavailable,
+                    "Grafana's Alertmanager configuration has no alertmanager_config",
+                )
+            })?;
+            change(config)
+        })
+        .await
+    }
+
+    /// [`Alertmanager::modify`] with the whole document (its `template_files` too).
+    pub(crate) async fn modify_document(
+        &self,
+        change: impl FnOnce(&mut Value) -> Result<(), HandlerError>,
+    ) -> Result<Value, HandlerError> {
         let _guard = self.write_lock.lock().await;
+        self.forget_listing();
         let mut document = self.read().await?;
+        change(&mut document)?;
         let config = document.get_mut("alertmanager_config").and_then(Value::as_object_mut).ok_or_else(|| {
             HandlerError::new(
                 HandlerErrorKind::Unavailable,
                 "Grafana's Alertmanager configuration has no alertmanager_config",
             )
         })?;
-        change(config)?;
         // What GET returns is postable once `secureFields` are dropped: receivers keep their
         // uids, and Grafana carries their stored secrets over by uid.
         for receiver in config.get_mut("receivers").and_then(Value::as_array_mut).into_iter().flatten() {
@@ -84,6 +144,24 @@ impl Alertmanager {
         }
         self.client.send(Method::POST, self.client.url(&CONFIG, &[]), Some(&document)).await?;
         self.read().await
+    }
+}
+
+async fn read_document(client: &Client) -> Result<Value, HandlerError> {
+    match client.get(&CONFIG, &[]).await {
+        Ok(answer) => Ok(answer.body),
+        // Nothing stored yet: Grafana's default document (pkg/setting/setting_unified_alerting.go).
+        Err(err) if err.kind == HandlerErrorKind::NotFound => Ok(json!({
+            "template_files": null,
+            "alertmanager_config": {
+                "route": { "receiver": "grafana-default-email" },
+                "templates": null,
+                "receivers": [{ "name": "grafana-default-email", "grafana_managed_receiver_configs": [{
+                    "uid": "", "name": "email receiver", "type": "email", "disableResolveMessage": false,
+                    "settings": { "addresses": "<example@email.com>" }, "secureFields": {} }] }],
+            },
+        })),
+        Err(err) => Err(err),
     }
 }
 
@@ -464,7 +542,7 @@ impl Kind for ContactPointKind {
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let document = self.alertmanager.read().await?;
+        let document = self.alertmanager.read_for_list("contact_point").await?;
         Ok(receivers(&document).map(receiver_object).collect())
     }
 
@@ -596,6 +674,10 @@ pub struct NotificationPolicy {
     /// `continue` in a definition.
     #[serde(rename = "continue", default, skip_serializing_if = "Option::is_none", deserialize_with = "continue_flag")]
     pub continue_matching: Option<bool>,
+    /// The mute timings that silence it, by name: a `[[grafana8.mute_timing]]` defined here or
+    /// one in Grafana; left out, the route keeps those it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mute_timings: Option<Vec<String>>,
 }
 
 /// One matcher of a policy: `[label, operator, value]`.
@@ -643,11 +725,16 @@ pub(crate) struct Route {
     /// Nested routes: mac writes none, and imports no policy that has some.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     routes: Option<Vec<Value>>,
+    /// The names of the mute timings that silence it (Grafana leaves the key out when empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mute_time_intervals: Option<Vec<String>>,
 }
 
-/// The keys of a route a policy's write replaces (the receiver is always written).
+/// The keys of a route a policy's write replaces (the receiver is always written; the mute
+/// timings when the definition names them).
 const MANAGED_ROUTE_KEYS: [&str; 6] =
     ["object_matchers", "group_by", "group_wait", "group_interval", "repeat_interval", "continue"];
+const MUTE_TIMINGS_KEY: &str = "mute_time_intervals";
 
 /// Just a route's matchers, which identify it.
 #[derive(Deserialize)]
@@ -670,6 +757,9 @@ pub(crate) struct ComparableRoute {
     repeat_interval: Option<String>,
     #[serde(rename = "continue", skip_serializing_if = "is_false")]
     continue_matching: bool,
+    /// Compared only when the definition names them (`observed_for`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mute_timings: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -692,7 +782,7 @@ fn matcher_key<Row: AsRef<[String]>>(matchers: &[Row]) -> String {
 }
 
 /// The key of a route of the document.
-fn route_key(route: &Value) -> String {
+pub(crate) fn route_key(route: &Value) -> String {
     RouteMatchers::deserialize(route).map(|route| matcher_key(&route.object_matchers)).unwrap_or_default()
 }
 
@@ -707,6 +797,7 @@ fn route_of(desired: &NotificationPolicy, receiver: &str) -> Route {
         repeat_interval: desired.repeat_interval.as_deref().map(canonical),
         continue_matching: desired.continue_matching.filter(|continues| *continues),
         routes: None,
+        mute_time_intervals: desired.mute_timings.clone().filter(|names| !names.is_empty()),
     }
 }
 
@@ -732,6 +823,7 @@ fn comparable_route(route: &Route) -> ComparableRoute {
         group_interval: route.group_interval.as_deref().map(canonical),
         repeat_interval: route.repeat_interval.as_deref().map(canonical),
         continue_matching: route.continue_matching.unwrap_or(false),
+        mute_timings: Some(route.mute_time_intervals.clone().unwrap_or_default()),
     }
 }
 
@@ -757,12 +849,21 @@ fn policy_receiver(desired: &NotificationPolicy, refs: &dyn Resolver) -> Option<
     }
 }
 
+/// What a plan of policies reads besides the routes: the mute timings the document has, so
+/// that a policy naming one that neither exists nor is defined here is refused at its line
+/// (Grafana 8.5.4 would refuse the whole document with a bare "bad request data").
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct MuteTimingNames {
+    #[serde(default)]
+    names: Vec<String>,
+}
+
 #[async_trait]
 impl Kind for NotificationPolicyKind {
     type Desired = NotificationPolicy;
     type Remote = Route;
     type Comparable = ComparableRoute;
-    type Context = ();
+    type Context = MuteTimingNames;
 
     fn validate(&self, desired: &NotificationPolicy) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -808,15 +909,70 @@ impl Kind for NotificationPolicyKind {
         _id: &ObjectId,
         desired: &NotificationPolicy,
         refs: &dyn Resolver,
-        _context: &(),
+        context: &MuteTimingNames,
     ) -> Result<ComparableRoute, FieldError> {
         let receiver = policy_receiver(desired, refs)
             .ok_or_else(|| FieldError::at("/contact_point", "the contact point is not defined"))?;
-        Ok(comparable_route(&route_of(desired, &receiver)))
+        // A mute timing defined here stands for its name once it exists (or is known after
+        // apply); any other name must be one Grafana has.
+        for (index, name) in desired.mute_timings.iter().flatten().enumerate() {
+            if name != KNOWN_AFTER_APPLY && !context.names.contains(name) {
+                return Err(FieldError::at(
+                    format!("/mute_timings/{index}"),
+                    format!(
+                        "no mute timing `{name}` is defined here or in Grafana{} (Grafana has: {})",
+                        mac_core::suggest::hint(name, context.names.iter().map(String::as_str)),
+                        if context.names.is_empty() { "none".to_owned() } else { context.names.join(", ") }
+                    ),
+                ));
+            }
+        }
+        let mut route = comparable_route(&route_of(desired, &receiver));
+        route.mute_timings = desired.mute_timings.clone();
+        Ok(route)
     }
 
     fn observed(&self, remote: &Remote<'_, Route>) -> ComparableRoute {
         comparable_route(&remote.fields)
+    }
+
+    /// A route's mute timings are compared only when the definition names them: left out,
+    /// the route keeps those it has.
+    fn observed_for(&self, remote: &Remote<'_, Route>, desired: &ComparableRoute) -> ComparableRoute {
+        let mut observed = self.observed(remote);
+        if desired.mute_timings.is_none() {
+            observed.mute_timings = None;
+        }
+        observed
+    }
+
+    fn key_references(&self, desired: &NotificationPolicy) -> Vec<KeyReference> {
+        // A mute timing defined here is made first, and its name written when it exists.
+        let names = desired.mute_timings.iter().flatten().enumerate();
+        names
+            .map(|(index, name)| KeyReference {
+                pointer: format!("/mute_timings/{index}"),
+                kind: "mute_timing".to_owned(),
+                key_field: "name".to_owned(),
+                key: name.clone(),
+                value_field: None,
+            })
+            .collect()
+    }
+
+    fn relations(&self) -> Vec<(Relation, &'static str)> {
+        vec![(Relation::Uses, "mute_timing")]
+    }
+
+    /// A policy uses its mute timings: deleting one it still names is refused at plan time
+    /// (Grafana 8.5.4 would refuse the whole document: "undefined time interval … used in route").
+    fn links(&self, remote: &Remote<'_, Route>) -> Links {
+        let uses = remote.fields.mute_time_intervals.iter().flatten();
+        Links {
+            title: Some(remote.remote_id().to_owned()),
+            uses: uses.map(|name| LinkTarget::by_remote_id("mute_timing", name.clone())).collect(),
+            ..Links::default()
+        }
     }
 
     fn describe(&self, remote: &Remote<'_, Route>) -> String {
@@ -824,7 +980,12 @@ impl Kind for NotificationPolicyKind {
         format!("notification policy {{{}}} to contact point {receiver:?}", remote.remote_id())
     }
 
-    fn import(&self, remote: &Remote<'_, Route>, refs: &dyn ImportRefs, _context: &()) -> Option<ImportedFields> {
+    fn import(
+        &self,
+        remote: &Remote<'_, Route>,
+        refs: &dyn ImportRefs,
+        _context: &MuteTimingNames,
+    ) -> Option<ImportedFields> {
         let route = &remote.fields;
         let rows = route.object_matchers.as_ref()?;
         if rows.is_empty() || route.routes.as_ref().is_some_and(|routes| !routes.is_empty()) {
@@ -846,6 +1007,7 @@ impl Kind for NotificationPolicyKind {
             group_interval: route.group_interval.as_deref().map(canonical),
             repeat_interval: route.repeat_interval.as_deref().map(canonical),
             continue_matching: route.continue_matching,
+            mute_timings: route.mute_time_intervals.clone().filter(|names| !names.is_empty()),
         };
         Some(ImportedFields {
             local_id: crate::slug(remote.remote_id()),
@@ -857,8 +1019,15 @@ impl Kind for NotificationPolicyKind {
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let document = self.alertmanager.read().await?;
+        let document = self.alertmanager.read_for_list("notification_policy").await?;
         Ok(child_routes(&document).map(policy_object).collect())
+    }
+
+    async fn read_context(&self) -> Result<MuteTimingNames, HandlerError> {
+        let document = self.alertmanager.read_for_list("notification_policy (mute timings)").await?;
+        let list = document.pointer("/alertmanager_config/mute_time_intervals").and_then(Value::as_array);
+        let names = list.into_iter().flatten().filter_map(|entry| entry.get("name").and_then(Value::as_str));
+        Ok(MuteTimingNames { names: names.map(str::to_owned).collect() })
     }
 
     async fn write(
@@ -874,6 +1043,12 @@ impl Kind for NotificationPolicyKind {
                 HandlerError::new(HandlerErrorKind::Other, "the contact point has not been created")
                     .at("/contact_point")
             })?;
+        if desired.mute_timings.iter().flatten().any(|name| name == KNOWN_AFTER_APPLY) {
+            return Err(
+                HandlerError::new(HandlerErrorKind::Other, "a mute timing has not been created").at("/mute_timings")
+            );
+        }
+        let manages_mute_timings = desired.mute_timings.is_some();
         let route = serde_json::to_value(route_of(desired, &receiver))
             .map_err(|err| HandlerError::new(HandlerErrorKind::Other, format!("cannot encode the policy: {err}")))?;
         let new_key = matcher_key(&desired.matchers);
@@ -891,6 +1066,9 @@ impl Kind for NotificationPolicyKind {
                         let mut merged = routes[index].as_object().cloned().unwrap_or_default();
                         for key in MANAGED_ROUTE_KEYS {
                             merged.remove(key);
+                        }
+                        if manages_mute_timings {
+                            merged.remove(MUTE_TIMINGS_KEY);
                         }
                         merged.extend(route.as_object().cloned().unwrap_or_default());
                         routes[index] = Value::Object(merged);

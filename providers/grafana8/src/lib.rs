@@ -1,7 +1,7 @@
 //! `grafana8`: a `mac` provider for Grafana 8.5 — data sources, folders and their permissions,
-//! unified alerting (rule groups, contact points, notification policies), legacy notification
-//! channels, dashboards and their permissions, library panels and the org's preferences; an
-//! instance is one organisation.
+//! unified alerting (rule groups, contact points, notification policies, message templates,
+//! mute timings), legacy notification channels, dashboards and their permissions, library
+//! panels and the org's preferences; an instance is one organisation.
 //!
 //! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
 //! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET
@@ -9,6 +9,7 @@
 
 mod alert_group;
 mod alertmanager;
+mod am_parts;
 mod checks;
 mod client;
 mod dashboard;
@@ -82,6 +83,7 @@ use serde::Deserialize;
 
 pub use alert_group::{AlertGroup, AlertQuery, AlertRule, DatasourceRef, RelativeTimeRange, TimeOffset};
 pub use alertmanager::{ContactPoint, Integration, Matcher, NotificationPolicy, SecureSetting};
+pub use am_parts::{MessageTemplate, MuteTiming, TemplateContent, TimeInterval, TimeRange};
 pub use checks::SecretField;
 pub use dashboard::{Dashboard, DashboardJson};
 pub use dashboard_permission::DashboardPermission;
@@ -138,7 +140,9 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<org_preferences::OrgPreferencesKind>("org_preferences", &["dashboard"]),
         KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
         KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),
-        KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point"]),
+        KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point", "mute_timing"]),
+        KindSpec::new::<am_parts::MessageTemplateKind>("message_template", &[]),
+        KindSpec::new::<am_parts::MuteTimingKind>("mute_timing", &[]),
     ]
 }
 
@@ -227,6 +231,8 @@ pub struct Grafana8 {
     notification_channels: Arc<dyn Handler>,
     contact_points: Arc<dyn Handler>,
     notification_policies: Arc<dyn Handler>,
+    message_templates: Arc<dyn Handler>,
+    mute_timings: Arc<dyn Handler>,
     alert_groups: Arc<dyn Handler>,
     dashboards: Arc<dyn Handler>,
     folder_permissions: Arc<dyn Handler>,
@@ -244,7 +250,9 @@ impl Grafana8 {
             datasources: Arc::new(Typed(datasource::DatasourceKind::new(client.clone()))),
             notification_channels: Arc::new(Typed(notification_channel::NotificationChannelKind::new(client.clone()))),
             contact_points: Arc::new(Typed(alertmanager::ContactPointKind::new(alertmanager.clone()))),
-            notification_policies: Arc::new(Typed(alertmanager::NotificationPolicyKind::new(alertmanager))),
+            notification_policies: Arc::new(Typed(alertmanager::NotificationPolicyKind::new(alertmanager.clone()))),
+            message_templates: Arc::new(Typed(am_parts::MessageTemplateKind::new(alertmanager.clone()))),
+            mute_timings: Arc::new(Typed(am_parts::MuteTimingKind::new(alertmanager))),
             alert_groups: Arc::new(Typed(
                 alert_group::AlertGroupHandler::new(client.clone()).with_project(project.clone()),
             )),
@@ -270,6 +278,8 @@ impl Provider for Grafana8 {
             "notification_channel" => Some(self.notification_channels.clone()),
             "contact_point" => Some(self.contact_points.clone()),
             "notification_policy" => Some(self.notification_policies.clone()),
+            "message_template" => Some(self.message_templates.clone()),
+            "mute_timing" => Some(self.mute_timings.clone()),
             "folder" => Some(self.folders.clone()),
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),

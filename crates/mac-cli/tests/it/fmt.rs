@@ -207,3 +207,21 @@ fn a_symbolic_link_stays_one_and_a_file_keeps_its_permissions() {
     let mode = std::fs::metadata(project.root().join("shared.toml")).expect("exists").permissions().mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn inline_tables_inside_inline_tables_are_ordered_and_spaced_at_every_depth() {
+    let project = Project::empty();
+    project.write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:3000\"\ntoken = { env = \"T\" }\n");
+    project.define(
+        "[[grafana8.mute_timing]]\nname = \"m\"\nid = \"m\"\n\
+         time_intervals = [{ weekdays = [\"monday\"], times = [{ end_time = \"10:00\", start_time = \"09:00\" }] }]\n",
+    );
+    let (code, stdout, stderr) = run(project.mac().arg("fmt"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(read(&project, "definitions/main.toml"), @r#"
+    [[grafana8.mute_timing]]
+    id = "m"
+    name = "m"
+    time_intervals = [{ times = [{ start_time = "09:00", end_time = "10:00" }], weekdays = ["monday"] }]
+    "#);
+}
