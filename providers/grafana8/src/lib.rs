@@ -1,6 +1,7 @@
 //! `grafana8`: a `mac` provider for Grafana 8.5 — data sources, folders and their permissions,
 //! unified alerting (rule groups, contact points, notification policies), legacy notification
-//! channels and dashboards; an instance is one organisation.
+//! channels, dashboards, and access (teams of the org; server-wide users and organisations,
+//! which need a server admin); an instance is one organisation.
 //!
 //! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
 //! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET
@@ -17,8 +18,11 @@ mod folder_permission;
 mod folder_ref;
 mod links;
 mod notification_channel;
+mod organization;
 mod owner;
 mod rule_view;
+mod team;
+mod user;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {
@@ -85,6 +89,9 @@ pub use folder::Folder;
 pub use folder_permission::{FolderPermission, PermissionEntry};
 pub use folder_ref::FolderRef;
 pub use notification_channel::NotificationChannel;
+pub use organization::Organization;
+pub use team::{Team, TeamPreferences};
+pub use user::User;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -129,6 +136,9 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
         KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),
         KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point"]),
+        KindSpec::new::<user::UserKind>("user", &[]),
+        KindSpec::new::<organization::OrganizationKind>("organization", &["user"]),
+        KindSpec::new::<team::TeamKind>("team", &["user", "dashboard"]),
     ]
 }
 
@@ -220,6 +230,9 @@ pub struct Grafana8 {
     alert_groups: Arc<dyn Handler>,
     dashboards: Arc<dyn Handler>,
     folder_permissions: Arc<dyn Handler>,
+    teams: Arc<dyn Handler>,
+    users: Arc<dyn Handler>,
+    organizations: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -237,6 +250,9 @@ impl Grafana8 {
             )),
             dashboards: Arc::new(Typed(dashboard::DashboardKind::new(client.clone()).with_project(project))),
             folder_permissions: Arc::new(Typed(folder_permission::FolderPermissionKind::new(client.clone()))),
+            teams: Arc::new(Typed(team::TeamKind::new(client.clone()))),
+            users: Arc::new(Typed(user::UserKind::new(client.clone()))),
+            organizations: Arc::new(Typed(organization::OrganizationKind::new(client.clone()))),
             client,
         }
     }
@@ -258,6 +274,9 @@ impl Provider for Grafana8 {
             "alert_group" => Some(self.alert_groups.clone()),
             "dashboard" => Some(self.dashboards.clone()),
             "folder_permission" => Some(self.folder_permissions.clone()),
+            "team" => Some(self.teams.clone()),
+            "user" => Some(self.users.clone()),
+            "organization" => Some(self.organizations.clone()),
             _ => None,
         }
     }
