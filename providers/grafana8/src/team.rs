@@ -52,9 +52,6 @@ pub struct Team {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamPreferences {
-    /// The home dashboard's uid, or `{ ref = "dashboard.ID" }` of one defined here; left out: none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub home_dashboard: Option<String>,
     /// The theme: `light`, `dark`, or `""` for the org's default.
     #[serde(default)]
     #[schemars(extend("enum" = THEMES))]
@@ -63,6 +60,11 @@ pub struct TeamPreferences {
     #[serde(default)]
     #[schemars(extend("enum" = TIMEZONES))]
     pub timezone: String,
+    /// The home dashboard's uid, or `{ ref = "dashboard.ID" }` of one defined here; left out: none.
+    ///
+    /// Last, as `mac import` writes a reference (an inline table) after plain values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_dashboard: Option<String>,
 }
 
 /// A team as the remote object records it.

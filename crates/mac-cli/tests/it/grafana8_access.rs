@@ -591,3 +591,89 @@ fn organizations_create_replan_edit_drift_import_and_prune_with_guards() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(grafana.api(Method::GET, "/api/orgs/name/Partners", None)["message"], "Organization not found");
 }
+
+#[test]
+fn a_team_home_dashboard_is_a_reference_resolved_at_apply() {
+    let definitions = r#"
+[[grafana8.dashboard]]
+id = "overview"
+json = { title = "Overview", panels = [] }
+
+[[grafana8.team]]
+id = "payments"
+name = "Payments"
+preferences = { home_dashboard = { ref = "dashboard.overview" }, theme = "light" }
+"#;
+    let grafana = seeded(definitions);
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(r#"preferences = { home_dashboard = "(known after apply)", theme = "light", timezone = "" }"#),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let dashboard = grafana.api(Method::GET, "/api/dashboards/uid/mac-overview", None);
+    let id = team_id(&grafana, "Payments");
+    let preferences = grafana.api(Method::GET, &format!("/api/teams/{id}/preferences"), None);
+    assert_eq!(preferences["homeDashboardId"], dashboard["dashboard"]["id"], "{preferences}");
+    let (code, stdout, _) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+
+    // Imported elsewhere, the home dashboard is a reference to the imported dashboard, and
+    // what import writes is formatted as `mac fmt` would.
+    let other = crate::Project::empty();
+    other.write(
+        "mac.toml",
+        &format!(
+            "[providers.grafana8]\nurl = \"{}\"\ntoken = {{ env = \"GRAFANA_TOKEN\" }}\n",
+            grafana.emulator.base_url()
+        ),
+    );
+    let (code, _, stderr) = run(grafana.mac_in(&other).args(["import", "grafana8"]));
+    assert_eq!(code, 0, "{stderr}");
+    let file = std::fs::read_to_string(other.root().join("definitions/teams.toml")).expect("written");
+    assert!(file.contains(r#"home_dashboard = { ref = "dashboard.overview" }"#), "{file}");
+    let (code, stdout, stderr) = run(grafana.mac_in(&other).args(["fmt", "--check", "--diff"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = run(grafana.mac_in(&other).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn access_definitions_are_checked_offline_at_their_lines() {
+    let project = crate::Project::empty();
+    project
+        .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:1\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
+    project.define(
+        r#"[[grafana8.team]]
+id = "payments"
+name = ""
+members = ["alice", "Alice"]
+preferences = { theme = "blue", timezone = "Europe/Paris" }
+
+[[grafana8.user]]
+id = "dave"
+login = "dave"
+email = "dave@example.com"
+role = "Owner"
+password = { env = "DAVE_PASSWORD" }
+
+[[grafana8.organization]]
+id = "partners"
+name = "Partners"
+admins = ["alice"]
+viewers = ["alice@example.com", "alice"]
+"#,
+    );
+    let (code, _, stderr) = run(project.mac().arg("validate").env("GRAFANA_TOKEN", "x").env("DAVE_PASSWORD", "x"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @r#"
+    error: definitions/main.toml:18:33: `alice` is already listed at admins[0]: a user has one role
+    definitions/main.toml:3:1: `name` is required (a non-empty string)
+    definitions/main.toml:4:21: `Alice` is already a member (entry 0)
+    definitions/main.toml:5:17: `theme` must be "light", "dark" or "" (the default), not "blue"
+    definitions/main.toml:5:33: `timezone` must be "utc", "browser" or "" (the default), not "Europe/Paris"
+    definitions/main.toml:11:1: `role` must be "Viewer", "Editor" or "Admin", not "Owner"
+    "#);
+}
