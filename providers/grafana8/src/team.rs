@@ -757,3 +757,54 @@ impl Kind for TeamKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mac_core::{Handler, LocalRef, Resolved, Typed};
+    use serde_json::Value;
+
+    struct NoRefs;
+    impl Resolver for NoRefs {
+        fn resolve(&self, _reference: &LocalRef) -> Option<Resolved<'_>> {
+            None
+        }
+    }
+
+    fn kind() -> Typed<TeamKind> {
+        Typed(TeamKind::new(Arc::new(crate::client::unreachable())))
+    }
+
+    /// The planner resolves members from the recorded context only: the same recorded
+    /// context plans the same, and none (not read) is said so at the member.
+    #[test]
+    fn members_resolve_against_the_recorded_org_users() {
+        let users = OrgUsers {
+            users: Ok(UserIndex {
+                ids: BTreeMap::from([("alice".to_owned(), 7), ("bob".to_owned(), 8)]),
+                logins_by_email: BTreeMap::from([("bob@example.com".to_owned(), "bob".to_owned())]),
+            }),
+        };
+        let recorded = serde_json::to_value(&users).expect("context");
+        let desired = mac_core::DesiredObject {
+            id: ObjectId::new("grafana8", "team", "payments"),
+            fields: mac_core::JsonText::from_value(
+                &json!({ "name": "Payments", "members": ["Bob@Example.com", "alice"] }),
+            ),
+        };
+        let compared = kind()
+            .compare(&desired, None, &NoRefs, &kind().prepare_context(&recorded).expect("context"))
+            .expect("compared");
+        assert_eq!(
+            compared.desired,
+            json!({ "name": "Payments", "email": "", "members": [{ "login": "alice" }, { "login": "bob" }] })
+        );
+        let error = kind()
+            .compare(&desired, None, &NoRefs, &kind().prepare_context(&Value::Null).expect("context"))
+            .expect_err("not read");
+        assert_eq!(
+            (error.pointer.as_str(), error.message.as_str()),
+            ("/members/0", "cannot look up user `Bob@Example.com`: the org's users were not read with the plan")
+        );
+    }
+}
