@@ -677,3 +677,37 @@ viewers = ["alice@example.com", "alice"]
     definitions/main.toml:11:1: `role` must be "Viewer", "Editor" or "Admin", not "Owner"
     "#);
 }
+
+#[test]
+fn a_hand_made_organization_is_adopted_by_name_and_needs_a_server_admin() {
+    let definitions =
+        "[[grafana8.organization]]\nid = \"ops\"\nname = \"Ops\"\neditors = [\"alice\"]\nviewers = [\"bob\"]\n";
+    let grafana = seeded(definitions);
+    let (code, _, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @r#"
+    error: provider `grafana8`, listing organization: grafana8 organizations need a Grafana server admin, and these credentials are not one (GET /api/orgs: Grafana answered 403: Permission denied); use basic = { user = "…", password = { env = "…" } } of a server admin: API keys and service accounts never are one in Grafana 8.5
+    "#);
+
+    let org = grafana.api(Method::POST, "/api/orgs", Some(json!({ "name": "Ops" })))["orgId"].clone();
+    grafana.api(
+        Method::POST,
+        &format!("/api/orgs/{org}/users"),
+        Some(json!({ "loginOrEmail": "alice", "role": "Editor" })),
+    );
+    as_server_admin(&grafana);
+    let (code, stdout, stderr) = run(admin_mac(&grafana).arg("plan"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_snapshot!(stdout, @r#"
+    ~ adopt grafana8/organization.ops (exists remotely but is not managed; applied only with --adopt)
+        + members[login="bob"]
+            role = "Viewer"
+
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 member added), 0 unchanged.
+    "#);
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(org_members(&grafana, "Ops"), pairs(&[("admin", "Admin"), ("alice", "Editor"), ("bob", "Viewer")]));
+    let (code, stdout, _) = run(admin_mac(&grafana).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}
