@@ -550,8 +550,19 @@ pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitC
     let _lock = take_lock(store, &args.lock)?;
     let mut state = store.load()?;
     let instances = [args.instance.clone()].into_iter().collect();
-    let kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
-    let observed = mac_core::refresh::observe(&project.providers, &kinds).await?;
+    let mut kinds = mac_core::refresh::all_kinds(&project.providers, &instances);
+    // A kind these credentials may not list (grafana8 users need a server admin) is left out
+    // of an import, said once, rather than failing the import of everything else.
+    let observed = loop {
+        match mac_core::refresh::observe(&project.providers, &kinds).await {
+            Err(error) if error.source.kind == mac_core::HandlerErrorKind::Unauthorized && error.kind.is_some() => {
+                let kind = error.kind.clone().unwrap_or_default();
+                eprintln!("note: not importing {}/{kind}: {}", error.instance, error.source.message);
+                kinds.remove(&(error.instance.clone(), kind));
+            }
+            observed => break observed?,
+        }
+    };
     let defined: BTreeSet<ObjectId> = project.definitions.iter().map(|definition| definition.id.clone()).collect();
     let options =
         mac_core::import::ImportOptions { project: project.config.project.clone(), directory: directory.clone() };

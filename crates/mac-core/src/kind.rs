@@ -119,6 +119,11 @@ pub trait Kind: Send + Sync + fmt::Debug + 'static {
         Vec::new()
     }
 
+    /// Whether secrets are written on create only (see [`Handler::secrets_on_create_only`]).
+    fn secrets_on_create_only(&self) -> bool {
+        false
+    }
+
     /// Pointer patterns of fields that may name a JSON file (see [`Handler::file_fields`]).
     fn file_fields(&self) -> Vec<&'static str> {
         Vec::new()
@@ -579,6 +584,10 @@ impl<K: Kind> Handler for Typed<K> {
 
     fn secret_fields(&self) -> Vec<&'static str> {
         self.0.secret_fields()
+    }
+
+    fn secrets_on_create_only(&self) -> bool {
+        self.0.secrets_on_create_only()
     }
 
     fn file_fields(&self) -> Vec<&'static str> {

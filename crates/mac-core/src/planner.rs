@@ -560,7 +560,10 @@ fn write_action(
             new: Some(JsonText::from_value(&Value::Bool(local.protect))),
         });
     }
-    for (pointer, digest) in secrets.current.into_iter().flatten() {
+    // A secret written on create only is no change of an existing object.
+    let secrets_compared =
+        !(handler.secrets_on_create_only() && matches!(operation, Operation::Update | Operation::Adopt));
+    for (pointer, digest) in secrets.current.into_iter().flatten().filter(|_| secrets_compared) {
         let recorded = secrets.recorded.and_then(|recorded| recorded.get(pointer));
         if recorded != Some(digest) {
             let sensitive = |text: &str| Some(JsonText::from_value(&Value::String(text.to_owned())));

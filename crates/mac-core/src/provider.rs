@@ -359,6 +359,13 @@ pub trait Handler: Send + Sync + fmt::Debug {
     /// compared by salted digest, revealed only to [`Handler::write`].
     fn secret_fields(&self) -> Vec<&'static str>;
 
+    /// Whether the secret fields are written only when the object is created (a user's
+    /// initial password): a changed value is then no change of an existing object, as the
+    /// remote never gives it back to compare.
+    fn secrets_on_create_only(&self) -> bool {
+        false
+    }
+
     /// Pointer patterns of fields that may name a JSON file, which the loader reads into
     /// `{ file = "…", content = <the JSON> }` so that its content is part of the definition.
     fn file_fields(&self) -> Vec<&'static str>;

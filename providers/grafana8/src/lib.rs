@@ -1,7 +1,8 @@
 //! `grafana8`: a `mac` provider for Grafana 8.5 — data sources, folders and their permissions,
 //! unified alerting (rule groups, contact points, notification policies, message templates,
 //! mute timings), legacy notification channels, dashboards and their permissions, library
-//! panels and the org's preferences; an instance is one organisation.
+//! panels, the org's preferences, and access (teams of the org; server-wide users and
+//! organisations, which need a server admin); an instance is one organisation.
 //!
 //! Everything here follows the Grafana 8.5 HTTP API as `shared/grafana8/API.md` describes it
 //! (grafana/grafana v8.5.4). Plans read in bulk: one paged folder list and one ruler GET
@@ -22,8 +23,11 @@ mod library_panel;
 mod links;
 mod notification_channel;
 mod org_preferences;
+mod organization;
 mod owner;
 mod rule_view;
+mod team;
+mod user;
 
 /// A readable local id or file name from a title: `Payments Team` → `payments-team`.
 pub(crate) fn slug(title: &str) -> String {
@@ -94,6 +98,9 @@ pub use folder_ref::FolderRef;
 pub use library_panel::LibraryPanel;
 pub use notification_channel::NotificationChannel;
 pub use org_preferences::OrgPreferences;
+pub use organization::Organization;
+pub use team::{Team, TeamPreferences};
+pub use user::User;
 
 mac_core::inventory::submit! {
     ProviderRegistration {
@@ -143,6 +150,9 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<alertmanager::NotificationPolicyKind>("notification_policy", &["contact_point", "mute_timing"]),
         KindSpec::new::<am_parts::MessageTemplateKind>("message_template", &[]),
         KindSpec::new::<am_parts::MuteTimingKind>("mute_timing", &[]),
+        KindSpec::new::<user::UserKind>("user", &[]),
+        KindSpec::new::<organization::OrganizationKind>("organization", &["user"]),
+        KindSpec::new::<team::TeamKind>("team", &["user", "dashboard"]),
     ]
 }
 
@@ -239,6 +249,9 @@ pub struct Grafana8 {
     dashboard_permissions: Arc<dyn Handler>,
     org_preferences: Arc<dyn Handler>,
     library_panels: Arc<dyn Handler>,
+    teams: Arc<dyn Handler>,
+    users: Arc<dyn Handler>,
+    organizations: Arc<dyn Handler>,
 }
 
 impl Grafana8 {
@@ -261,6 +274,9 @@ impl Grafana8 {
             dashboard_permissions: Arc::new(Typed(dashboard_permission::DashboardPermissionKind::new(client.clone()))),
             org_preferences: Arc::new(Typed(org_preferences::OrgPreferencesKind::new(client.clone()))),
             library_panels: Arc::new(Typed(library_panel::LibraryPanelKind::new(client.clone()))),
+            teams: Arc::new(Typed(team::TeamKind::new(client.clone()))),
+            users: Arc::new(Typed(user::UserKind::new(client.clone()))),
+            organizations: Arc::new(Typed(organization::OrganizationKind::new(client.clone()))),
             client,
         }
     }
@@ -287,6 +303,9 @@ impl Provider for Grafana8 {
             "dashboard_permission" => Some(self.dashboard_permissions.clone()),
             "org_preferences" => Some(self.org_preferences.clone()),
             "library_panel" => Some(self.library_panels.clone()),
+            "team" => Some(self.teams.clone()),
+            "user" => Some(self.users.clone()),
+            "organization" => Some(self.organizations.clone()),
             _ => None,
         }
     }

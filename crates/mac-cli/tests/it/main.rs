@@ -8,6 +8,7 @@ mod destroy;
 mod django;
 mod fmt;
 mod grafana8;
+mod grafana8_access;
 mod grafana8_am_parts;
 mod grafana8_batches;
 mod grafana8_checks;

@@ -10,7 +10,7 @@ fn providers_lists_what_was_compiled_in() {
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @r#"
     grafana8     Grafana 8.5 (an instance is one organisation): alerting, dashboards, data sources and access
-                 kinds: datasource, folder, alert_group, library_panel, dashboard, folder_permission, dashboard_permission, org_preferences, notification_channel, contact_point, notification_policy, message_template, mute_timing
+                 kinds: datasource, folder, alert_group, library_panel, dashboard, folder_permission, dashboard_permission, org_preferences, notification_channel, contact_point, notification_policy, message_template, mute_timing, user, organization, team
     prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
                  kinds: rule_group
     testfs       test-only: folders and groups kept in a local JSON file, with fault injection

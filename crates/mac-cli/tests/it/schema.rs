@@ -62,6 +62,9 @@ fn schema_lists_every_registered_kind() {
     grafana8.notification_policy: A `notification_policy` definition: a child route of the root policy, known by its matchers. It sends to exactly one of `contact_point` or `receiver`.
     grafana8.message_template: A `message_template` definition: a named notification template (a file of Grafana's `template_files`), whose `{{ define "…" }}` blocks contact points use in their settings.
     grafana8.mute_timing: A `mute_timing` definition: named time intervals during which the notification policies that name it send nothing (Alertmanager's `mute_time_intervals`).
+    grafana8.user: A `user` definition: a Grafana user, and its role in the instance's org.
+    grafana8.organization: An `organization` definition: a Grafana organisation and who has which role in it.
+    grafana8.team: A `team` definition: one team of the instance's org.
     prometheus.rule_group: A Prometheus rule group, as a `prometheus.rule_group` definition writes it.
     testfs.folder: A folder definition.
     testfs.group: A group definition.
@@ -137,7 +140,7 @@ fn an_unknown_kind_is_an_error_naming_the_known_ones() {
     let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "grafana8.foldr"]));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.library_panel, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, grafana8.message_template, grafana8.mute_timing, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
+    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.library_panel, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, grafana8.message_template, grafana8.mute_timing, grafana8.user, grafana8.organization, grafana8.team, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
 }
 
 #[test]
