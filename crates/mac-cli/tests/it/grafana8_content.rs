@@ -157,7 +157,8 @@ fn dashboard_permissions_are_imported_and_adopted() {
     wrote definitions/datasources.toml
     wrote definitions/general.toml
     wrote definitions/home.toml
-    Imported 5 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
+    wrote definitions/teams.toml
+    Imported 6 object(s) from `grafana8`; they are managed from now on. `mac plan` should show no changes.
     "#);
     let file = std::fs::read_to_string(grafana.project.root().join("definitions/home.toml")).expect("written");
     assert_snapshot!(file, @r#"
@@ -189,7 +190,7 @@ fn dashboard_permissions_are_imported_and_adopted() {
         - permissions[who="role:Editor"]
             permission = "Edit"
 
-    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 permission removed), 5 unchanged.
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 permission removed), 6 unchanged.
     "#);
     let (code, stdout, _) = run(grafana.mac().args(["apply", "--auto-approve", "--adopt"]));
     assert_eq!(code, 0, "{stdout}");
