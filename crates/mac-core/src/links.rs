@@ -182,14 +182,29 @@ pub(crate) fn check_deletes(
         let held = observed.contents(&action.id.provider, &action.id.kind, &remote.remote_id);
         if !held.is_empty() {
             // A handler reading contents does not know which of them mac manages: state does.
-            let held = held.iter().cloned().map(|mut linked| {
-                if linked.managed_as.is_none() {
-                    let key = (action.id.provider.as_str(), linked.kind.as_str(), linked.remote_id.as_str());
-                    linked.managed_as = managed.get(&key).map(|id| (*id).clone());
-                }
-                linked
-            });
-            holders.entry(action.id.clone()).or_default().extend(held);
+            let held: Vec<LinkedObject> = held
+                .iter()
+                .cloned()
+                .map(|mut linked| {
+                    if linked.managed_as.is_none() {
+                        let key = (action.id.provider.as_str(), linked.kind.as_str(), linked.remote_id.as_str());
+                        linked.managed_as = managed.get(&key).map(|id| (*id).clone());
+                    }
+                    linked
+                })
+                // Deleted by this plan too: it goes first (a dashboard before the library panel
+                // it uses), and takes its hold with it.
+                .filter(|linked| {
+                    !linked
+                        .managed_as
+                        .as_ref()
+                        .and_then(|id| actions.get(id))
+                        .is_some_and(|action| action.operation.removes())
+                })
+                .collect();
+            if !held.is_empty() {
+                holders.entry(action.id.clone()).or_default().extend(held);
+            }
         }
     }
     let mut blocked: BTreeMap<ObjectId, BlockedDelete> = holders
