@@ -159,9 +159,14 @@ impl Project {
         mac_core::refresh::observe_contents(&self.providers, &deletable, &mut observed).await?;
         // Secrets are read and digested here, so that the planner compares digests only.
         let salt = state.clone().secret_salt().to_owned();
-        let secrets =
-            mac_core::secrets::digest_definitions(&self.definitions, &self.providers, &salt, &self.config.root)
-                .map_err(mac_core::ProjectError::Invalid)?;
+        let secrets = mac_core::secrets::digest_definitions(
+            &self.definitions,
+            &self.providers,
+            &salt,
+            &self.config.root,
+            &|id| state.get(id).is_some(),
+        )
+        .map_err(mac_core::ProjectError::Invalid)?;
         let options = PlanOptions {
             allow_delete_all: selection.allow_delete_all,
             // Deleting all of an instance is more than any share: `--allow-delete-all` says
@@ -652,30 +657,48 @@ pub(crate) async fn import(cli: &Cli, args: &ImportArgs) -> anyhow::Result<ExitC
 /// which object, which field, which variable to set before the next plan.
 fn import_secret_warning(imported: &[mac_core::import::Imported], providers: &Providers) -> String {
     use std::fmt::Write as _;
-    let placeholders: Vec<(String, String)> = imported
+    // (variable, `id field`), and whether the remote takes the secret on create only.
+    let placeholders: Vec<(String, String, bool)> = imported
         .iter()
         .flat_map(|object| {
             let id = &object.id;
+            let create_only =
+                providers.handler(&id.provider, &id.kind).is_some_and(|handler| handler.secrets_on_create_only());
             object
                 .secret_placeholders(providers)
                 .into_iter()
-                .map(move |(field, variable)| (variable, format!("{id} {field}")))
+                .map(move |(field, variable)| (variable, format!("{id} {field}"), create_only))
         })
         .collect();
-    if placeholders.is_empty() {
-        return String::new();
+    let width = placeholders.iter().map(|(variable, _, _)| variable.len()).max().unwrap_or_default();
+    let list = |create_only: bool| {
+        let mut lines = String::new();
+        for (variable, field, _) in placeholders.iter().filter(|(_, _, only)| *only == create_only) {
+            let _ = writeln!(lines, "  {variable:<width$}  {field}");
+        }
+        lines
+    };
+    let mut text = String::new();
+    let (written, on_create) = (list(false), list(true));
+    if !written.is_empty() {
+        let _ = write!(
+            text,
+            "warning: {} secret(s) could not be read from the server (it never returns them) and were written as \
+             {{ env = \"…\" }} placeholders. Set these variables to the values the server has before the next plan; its \
+             first apply writes them once (shown as `(sensitive)`), so that mac knows them from then on:\n{written}",
+            written.lines().count()
+        );
     }
-    let count = placeholders.len();
-    let width = placeholders.iter().map(|(variable, _)| variable.len()).max().unwrap_or_default();
-    let mut lines = String::new();
-    for (variable, field) in &placeholders {
-        let _ = writeln!(lines, "  {variable:<width$}  {field}");
+    if !on_create.is_empty() {
+        let _ = write!(
+            text,
+            "note: {} secret(s) the server takes only when it creates the object (user passwords) were written as \
+             {{ env = \"…\" }} placeholders; they are read only if mac has to create the object again, never compared \
+             or written otherwise:\n{on_create}",
+            on_create.lines().count()
+        );
     }
-    format!(
-        "warning: {count} secret(s) could not be read from the server (it never returns them) and were written as \
-         {{ env = \"…\" }} placeholders. Set these variables to the values the server has before the next plan; its \
-         first apply writes them once (shown as `(sensitive)`), so that mac knows them from then on:\n{lines}"
-    )
+    text
 }
 
 /// Asks on the terminal; refuses when there is none rather than guessing.

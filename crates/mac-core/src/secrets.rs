@@ -104,16 +104,25 @@ pub fn digest(salt: &str, value: &str) -> String {
 
 /// Reads and digests every secret of every definition. An unreadable secret (a variable not
 /// set, a missing file) is an error at its definition's field, naming only the reference.
+///
+/// A kind whose secrets the remote takes on create only ([`crate::Handler::secrets_on_create_only`],
+/// a user's initial password) needs them only for an object not yet managed (`managed` says
+/// which are): for the others they are neither read nor compared, so that an imported user
+/// needs no variable set for a password nobody will write. A re-create reads it at write time.
 pub fn digest_definitions(
     definitions: &[Definition],
     providers: &Providers,
     salt: &str,
     root: &Path,
+    managed: &dyn Fn(&crate::ObjectId) -> bool,
 ) -> Result<SecretDigests, Vec<SourceError>> {
     let mut digests = SecretDigests::new();
     let mut problems = Vec::new();
     for definition in definitions {
         let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
+        if handler.secrets_on_create_only() && managed(&definition.id) {
+            continue;
+        }
         let patterns = handler.secret_fields();
         let references = match secret_refs_in(&definition.fields, &patterns) {
             Ok(references) => references,

@@ -31,6 +31,7 @@ const NOT_A_MEMBER: &str = "(not a member of this org)";
 /// A `user` definition: a Grafana user, and its role in the instance's org.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["password"]))]
 pub struct User {
     /// The login, unique on the server; a user with that login made by hand is offered to adopt.
     pub login: String,
@@ -46,7 +47,7 @@ pub struct User {
     /// The initial password, from `{ env = "…" }` or `{ file = "…" }`.
     ///
     /// Set when the user is created, and never read back or compared afterwards: a user who
-    /// changed it keeps theirs. Needed to create the user; an adopted user needs none.
+    /// changed it keeps theirs. Required; its variable is read only when mac creates the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<SecretField>,
 }
@@ -302,6 +303,14 @@ impl Kind for UserKind {
     fn validate(&self, desired: &User) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         crate::checks::non_empty(&[("login", &desired.login), ("email", &desired.email)], &mut errors);
+        // Required even for a user that exists: should it be deleted by hand, the next apply
+        // creates it again, and a plan that cannot be applied must not be shown.
+        if desired.password.is_none() {
+            errors.push(FieldError::at(
+                "",
+                "`password` is required: password = { env = \"…\" } (read only when mac creates the user; never compared)",
+            ));
+        }
         if !ORG_ROLES.contains(&desired.role.as_str()) {
             errors.push(FieldError::at(
                 "/role",

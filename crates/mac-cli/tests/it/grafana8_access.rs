@@ -220,13 +220,13 @@ fn as_server_admin(grafana: &Grafana) {
     );
 }
 
-/// `mac` as the server admin, with dave's password and those `mac import` names for the
-/// seeded users.
+/// `mac` as the server admin, with dave's password. The password variables `mac import`
+/// names for the seeded users are not set: a managed user's password is never read.
 fn admin_mac(grafana: &Grafana) -> assert_cmd::Command {
     let mut command = grafana.mac();
     command.env("GRAFANA_PASSWORD", "admin").env("DAVE_PASSWORD", CANARY);
     for login in ["ALICE", "BOB", "CAROL"] {
-        command.env(format!("GRAFANA_USER_{login}_PASSWORD"), "imported");
+        command.env_remove(format!("GRAFANA_USER_{login}_PASSWORD"));
     }
     command
 }
@@ -328,8 +328,13 @@ fn users_create_replan_edit_drift_import_prune_and_keep_their_password_secret() 
     assert_eq!(user(&grafana, "dave")["name"], "Dave");
 
     // Import: the org's other users (not the server admin), each with a password placeholder.
-    let (code, _, stderr) = run(admin_mac(&grafana).args(["import", "grafana8"]));
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["import", "grafana8"]));
     assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("note: 3 secret(s) the server takes only when it creates the object (user passwords)")
+            && !stdout.contains("warning:"),
+        "{stdout}"
+    );
     let file = std::fs::read_to_string(grafana.project.root().join("definitions/users.toml")).expect("written");
     assert_snapshot!(file, @r#"
     # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
@@ -710,4 +715,14 @@ fn a_hand_made_organization_is_adopted_by_name_and_needs_a_server_admin() {
     assert_eq!(org_members(&grafana, "Ops"), pairs(&[("admin", "Admin"), ("alice", "Editor"), ("bob", "Viewer")]));
     let (code, stdout, _) = run(admin_mac(&grafana).args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn a_user_without_a_password_is_refused_offline_at_its_line() {
+    let project = crate::Project::empty();
+    project.write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:1\"\ntoken = { env = \"T\" }\n");
+    project.define("[[grafana8.user]]\nid = \"erin\"\nlogin = \"erin\"\nemail = \"erin@example.com\"\n");
+    let (code, _, stderr) = run(project.mac().arg("validate"));
+    assert_eq!(code, 1);
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:1:1: `password` is required: password = { env = "…" } (read only when mac creates the user; never compared)"#);
 }
