@@ -29,9 +29,9 @@ use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::folder_permission::{
-    AclRow, ComparableEntry, DEFAULT_ACL, Directory, PermissionEntry, comparable_entries, imported_entries,
-    is_default_list, items_to_write, load_teams, load_users, observed_rows, parse, permission_value, validate_entries,
-    wanted_entries,
+    AclRow, ComparableEntry, DEFAULT_ACL, Directory, PermissionEntry, comparable_entries, entry_key_references,
+    imported_entries, is_default_list, items_to_write_now, load_teams, load_users, observed_rows, parse,
+    permission_value, validate_entries, wanted_entries,
 };
 
 /// Dashboards listed per search request (Grafana's default limit).
@@ -251,6 +251,10 @@ impl Kind for DashboardPermissionKind {
         if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
+    fn key_references(&self, desired: &DashboardPermission) -> Vec<mac_core::KeyReference> {
+        entry_key_references(&desired.permissions)
+    }
+
     fn adoption_key(&self, _id: &ObjectId, desired: &DashboardPermission, _refs: &dyn Resolver) -> Option<String> {
         Some(desired.dashboard.clone()).filter(|uid| !uid.contains(KNOWN_AFTER_APPLY))
     }
@@ -388,7 +392,7 @@ impl Kind for DashboardPermissionKind {
             HandlerError::new(HandlerErrorKind::NotFound, format!("there is no dashboard with uid `{uid}` in Grafana"))
                 .at("/dashboard")
         })?;
-        let items = items_to_write(&desired.permissions, directory)?;
+        let items = items_to_write_now(&self.client, &desired.permissions, directory).await?;
         self.post(hit.id.unwrap_or_default(), items).await.map_err(|err| err.at("/permissions"))?;
         // Pointed at another dashboard: the one it leaves gets its inherited list back.
         if let Some(current) = current

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use mac_core::provider::KNOWN_AFTER_APPLY;
 use mac_core::{
-    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LocalRef, ObjectId, Remote,
-    RemoteObject, Reread, Resolved, Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, KeyReference, Kind, LocalRef, ObjectId,
+    Remote, RemoteObject, Reread, Resolved, Resolver, async_trait,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -300,7 +300,7 @@ impl FolderPermissionKind {
                 }
             },
         };
-        let items = items_to_write(&desired.permissions, directory)?;
+        let items = items_to_write_now(&self.client, &desired.permissions, directory).await?;
         self.post(&folder_uid, items).await.map_err(|err| err.at("/permissions"))?;
         self.read(&folder_uid).await?.ok_or_else(|| {
             HandlerError::new(
@@ -309,6 +309,52 @@ impl FolderPermissionKind {
             )
         })
     }
+}
+
+/// [`items_to_write`], but a user or team the plan's directory does not have — one this apply
+/// has just created, named through a reference (known after apply when planned) — is looked
+/// up afresh: the plan showed it as that object.
+pub(crate) async fn items_to_write_now(
+    client: &Client,
+    permissions: &[PermissionEntry],
+    directory: &Option<Directory>,
+) -> Result<Vec<Value>, HandlerError> {
+    match items_to_write(permissions, directory) {
+        Ok(items) => Ok(items),
+        Err(error) if error.kind == HandlerErrorKind::Invalid => {
+            let fresh = Directory {
+                users: load_users(client).await,
+                teams: load_teams(client).await,
+                unreadable: BTreeSet::new(),
+                folders: BTreeSet::new(),
+            };
+            items_to_write(permissions, &Some(fresh))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The natural-key references of permission entries: a `user` (by login) or a `team` (by
+/// name) this project defines becomes a reference to it, so that it is made first and, when
+/// it is new, shown as known after apply.
+pub(crate) fn entry_key_references(permissions: &[PermissionEntry]) -> Vec<KeyReference> {
+    let mut references = Vec::new();
+    for (index, entry) in permissions.iter().enumerate() {
+        let (kind, key_field, name) = match entry.named().as_slice() {
+            [("user", login)] => ("user", "login", login.trim()),
+            [("team", name)] => ("team", "name", name.trim()),
+            _ => continue,
+        };
+        let field = if kind == "user" { "user" } else { "team" };
+        references.push(KeyReference {
+            pointer: format!("/permissions/{index}/{field}"),
+            kind: kind.to_owned(),
+            key_field: key_field.to_owned(),
+            key: name.to_owned(),
+            value_field: Some(key_field.to_owned()),
+        });
+    }
+    references
 }
 
 /// The rows a POST of `permissions` sends: users and teams named by the ids of the
@@ -364,6 +410,9 @@ pub(crate) fn wanted_entries(
         let permission = entry.permission.trim().to_owned();
         let grantee = match entry.named().first() {
             Some(("role", role)) => Grantee::Role(role.trim().to_owned()),
+            // A user or team this apply creates: compared as such until it exists.
+            Some(("user", user)) if user.trim() == KNOWN_AFTER_APPLY => Grantee::User(KNOWN_AFTER_APPLY.to_owned()),
+            Some(("team", team)) if team.trim() == KNOWN_AFTER_APPLY => Grantee::Team(KNOWN_AFTER_APPLY.to_owned()),
             Some(("user", user)) => {
                 let at = format!("/permissions/{index}/user");
                 let directory = directory.as_ref().ok_or_else(|| FieldError::at(&at, "users were not read"))?;
@@ -599,7 +648,10 @@ pub(crate) fn validate_entries(permissions: &[PermissionEntry], target: &str, er
                     } else {
                         format!("{key}:{}", value.to_lowercase())
                     };
-                    if let Some(first) = seen.insert(who, index) {
+                    // References to distinct objects all read as known after apply here.
+                    if value != KNOWN_AFTER_APPLY
+                        && let Some(first) = seen.insert(who, index)
+                    {
                         errors.push(FieldError::at(
                             at(&format!("/{key}")),
                             format!("{key} `{value}` is already given a permission by entry {first}; Grafana allows one entry each"),
@@ -664,6 +716,10 @@ impl Kind for FolderPermissionKind {
 
     fn references(&self, desired: &FolderPermission) -> Vec<(String, LocalRef)> {
         desired.folder.references()
+    }
+
+    fn key_references(&self, desired: &FolderPermission) -> Vec<KeyReference> {
+        entry_key_references(&desired.permissions)
     }
 
     fn adoption_key(&self, _id: &ObjectId, desired: &FolderPermission, refs: &dyn Resolver) -> Option<String> {

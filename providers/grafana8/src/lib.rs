@@ -142,8 +142,11 @@ fn kind_specs() -> Vec<KindSpec> {
         KindSpec::new::<alert_group::AlertGroupHandler>("alert_group", &["folder", "datasource"]),
         KindSpec::new::<library_panel::LibraryPanelKind>("library_panel", &["folder"]),
         KindSpec::new::<dashboard::DashboardKind>("dashboard", &["folder", "library_panel"]),
-        KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder"]),
-        KindSpec::new::<dashboard_permission::DashboardPermissionKind>("dashboard_permission", &["dashboard"]),
+        KindSpec::new::<folder_permission::FolderPermissionKind>("folder_permission", &["folder", "team", "user"]),
+        KindSpec::new::<dashboard_permission::DashboardPermissionKind>(
+            "dashboard_permission",
+            &["dashboard", "team", "user"],
+        ),
         KindSpec::new::<org_preferences::OrgPreferencesKind>("org_preferences", &["dashboard"]),
         KindSpec::new::<notification_channel::NotificationChannelKind>("notification_channel", &[]),
         KindSpec::new::<alertmanager::ContactPointKind>("contact_point", &[]),

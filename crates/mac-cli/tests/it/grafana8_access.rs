@@ -726,3 +726,56 @@ fn a_user_without_a_password_is_refused_offline_at_its_line() {
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @r#"error: definitions/main.toml:1:1: `password` is required: password = { env = "…" } (read only when mac creates the user; never compared)"#);
 }
+
+#[test]
+fn permissions_name_a_team_and_a_user_this_project_creates() {
+    let grafana = Grafana::start_empty("");
+    as_server_admin(&grafana);
+    grafana.project.define(
+        r#"
+[[grafana8.user]]
+id = "dave"
+login = "dave"
+email = "dave@example.com"
+password = { env = "DAVE_PASSWORD" }
+
+[[grafana8.team]]
+id = "oncall"
+name = "Oncall"
+members = ["dave"]
+
+[[grafana8.folder]]
+id = "ops"
+title = "Ops"
+
+[[grafana8.folder_permission]]
+id = "ops"
+folder = "ops"
+permissions = [{ team = "Oncall", permission = "Edit" }, { user = "dave", permission = "Admin" }]
+
+[[grafana8.dashboard]]
+id = "board"
+folder = "ops"
+json = { title = "Board", panels = [] }
+
+[[grafana8.dashboard_permission]]
+id = "board"
+dashboard = { ref = "dashboard.board" }
+permissions = [{ team = "Oncall", permission = "Admin" }]
+"#,
+    );
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["plan", "-o", "new.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Plan: 6 to create"), "{stdout}");
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["apply", "new.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = run(admin_mac(&grafana).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "the permissions name the team and user as Grafana has them: {stdout}");
+    let acl = grafana.api(reqwest::Method::GET, "/api/folders/mac-ops/permissions", None);
+    let named = |field: &str| -> Vec<String> {
+        let rows = acl.as_array().into_iter().flatten();
+        rows.filter_map(|row| row[field].as_str()).filter(|name| !name.is_empty()).map(str::to_owned).collect()
+    };
+    let (teams, users) = (named("team"), named("userLogin"));
+    assert_eq!((teams, users), (vec!["Oncall".to_owned()], vec!["dave".to_owned()]), "{acl}");
+}

@@ -199,7 +199,7 @@ id = "typo"
     let (code, _, stderr) = run(project.mac().arg("validate"));
     assert_eq!(code, 1);
     assert_snapshot!(stderr, @"
-    error: definitions/main.toml:73:12: provider `grafana8` has no kind `alert_gruop`; did you mean `alert_group`? (its kinds: contact_point, datasource, folder, alert_group, folder_permission, library_panel, dashboard, dashboard_permission, message_template, mute_timing, notification_channel, notification_policy, org_preferences, user, organization, team)
+    error: definitions/main.toml:73:12: provider `grafana8` has no kind `alert_gruop`; did you mean `alert_group`? (its kinds: contact_point, datasource, folder, alert_group, library_panel, dashboard, message_template, mute_timing, notification_channel, notification_policy, org_preferences, user, organization, team, dashboard_permission, folder_permission)
     definitions/main.toml:13:1: `folder.paymnets` is not defined for provider instance `grafana8`; did you mean `folder.payments`?
     definitions/main.toml:21:1: `datasource.promm` is not defined for provider instance `grafana8`; did you mean `datasource.prom`?
     definitions/main.toml:40:26: `C` is not the ref_id of any query or expression of this rule (its ref_ids: A, B, D, E); Grafana would fail every evaluation of it (unable to find dependent node)

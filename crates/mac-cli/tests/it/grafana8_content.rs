@@ -203,7 +203,7 @@ fn dashboard_permissions_are_imported_and_adopted() {
     );
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1, "{stderr}");
-    assert_snapshot!(stderr, @"error: definitions/plain-permissions.toml:4:18: Grafana has no user `carol` in this org (looked up by login and by email)");
+    assert_snapshot!(stderr, @r#"error: definitions/plain-permissions.toml:4:18: Grafana has no user `carol` in this org (looked up by login and by email), and no `user` of this project has login `carol` (defined here: none). To use a `user` defined here, write { ref = "user.ID", field = "login" }"#);
 }
 
 const ORG_PREFERENCES: &str = r#"

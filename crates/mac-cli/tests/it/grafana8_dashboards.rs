@@ -260,12 +260,12 @@ fn folder_permission_errors_are_located() {
     let grafana = seeded(&PERMISSIONS.replace("alice@example.com", "carol"));
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: definitions/main.toml:11:5: Grafana has no user `carol` in this org (looked up by login and by email)");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:11:5: Grafana has no user `carol` in this org (looked up by login and by email), and no `user` of this project has login `carol` (defined here: none). To use a `user` defined here, write { ref = "user.ID", field = "login" }"#);
 
     grafana.project.define(&PERMISSIONS.replace("team = \"SRE\"", "team = \"DBA\""));
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
     assert_eq!(code, 1);
-    assert_snapshot!(stderr, @"error: definitions/main.toml:12:5: Grafana has no team named `DBA` in this org (it has: SRE)");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:12:5: Grafana has no team named `DBA` in this org (it has: SRE), and no `team` of this project has name `DBA` (defined here: none). To use a `team` defined here, write { ref = "team.ID", field = "name" }"#);
 
     grafana.project.define(&PERMISSIONS.replace("folder = \"payments\"", "folder = { uid = \"no-such-folder\" }"));
     let (code, _, stderr) = run(grafana.mac().arg("plan"));
