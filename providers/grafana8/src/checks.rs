@@ -149,3 +149,19 @@ pub fn compared_secret_keys(stored: &[String], wanted: &[String]) -> Option<Vec<
     let kept: Vec<String> = stored.iter().filter(|key| wanted.contains(key)).cloned().collect();
     (!kept.is_empty()).then_some(kept)
 }
+
+/// A 403 on a server-admin route is the credential not being a server admin (pkg/api/api.go
+/// `reqGrafanaAdmin`; pkg/middleware/auth.go answers `Permission denied`): said so, with what
+/// to use instead. `what` is the kind in plural (`users`).
+pub(crate) fn needs_server_admin(what: &str, err: mac_core::HandlerError) -> mac_core::HandlerError {
+    if err.kind != mac_core::HandlerErrorKind::Unauthorized {
+        return err;
+    }
+    mac_core::HandlerError::new(
+        mac_core::HandlerErrorKind::Unauthorized,
+        format!(
+            "grafana8 {what} need a Grafana server admin, and these credentials are not one ({}); use basic = {{ user = \"…\", password = {{ env = \"…\" }} }} of a server admin: API keys and service accounts never are one in Grafana 8.5",
+            err.message
+        ),
+    )
+}

@@ -196,20 +196,9 @@ impl OrganizationKind {
         OrganizationKind { client }
     }
 
-    /// A 403 on the org routes is the credential not being a server admin (pkg/api/api.go
-    /// `reqGrafanaAdmin`).
+    /// A 403 on the org routes is the credential not being a server admin.
     fn forbidden(err: HandlerError) -> HandlerError {
-        if err.kind == HandlerErrorKind::Unauthorized {
-            HandlerError::new(
-                HandlerErrorKind::Unauthorized,
-                format!(
-                    "grafana8 organizations need a Grafana server admin, and these credentials are not one ({}); use basic = {{ user = \"…\", password = {{ env = \"…\" }} }} of a server admin: API keys and service accounts never are one in Grafana 8.5",
-                    err.message
-                ),
-            )
-        } else {
-            err
-        }
+        crate::checks::needs_server_admin("organizations", err)
     }
 
     /// `GET /api/orgs`, paged. Its pages count from 0: the offset is `perpage * page`

@@ -136,20 +136,9 @@ impl UserKind {
         UserKind { client }
     }
 
-    /// A 403 on a server-admin route is the credential not being a server admin (pkg/api/api.go
-    /// `reqGrafanaAdmin`; pkg/middleware/auth.go answers `Permission denied`).
+    /// A 403 on a server-admin route is the credential not being a server admin.
     fn forbidden(err: HandlerError) -> HandlerError {
-        if err.kind == HandlerErrorKind::Unauthorized {
-            HandlerError::new(
-                HandlerErrorKind::Unauthorized,
-                format!(
-                    "grafana8 users need a Grafana server admin, and these credentials are not one ({}); use basic = {{ user = \"…\", password = {{ env = \"…\" }} }} of a server admin: API keys and service accounts never are one in Grafana 8.5",
-                    err.message
-                ),
-            )
-        } else {
-            err
-        }
+        crate::checks::needs_server_admin("users", err)
     }
 
     async fn search(&self, query: Option<&str>) -> Result<Vec<UserHit>, HandlerError> {
