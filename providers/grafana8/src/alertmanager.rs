@@ -39,6 +39,21 @@ type SharedRead = Shared<BoxFuture<'static, Result<Arc<Value>, Arc<HandlerError>
 struct Listing {
     read: SharedRead,
     listed: BTreeSet<&'static str>,
+    /// When the read started: an observation lists its kinds at once, so a list that comes
+    /// later than [`JOIN_WINDOW`] belongs to another observation and reads afresh.
+    started: std::time::Instant,
+}
+
+/// How long after a read started a list of another kind may still share it. The kinds of one
+/// observation start listing within milliseconds of each other; this bounds how old a shared
+/// document can ever be, whatever else calls `list()` (a program using mac as a library).
+const JOIN_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl Listing {
+    /// Whether `kind`'s list may share this read at `now`.
+    fn joinable(&self, kind: &str, now: std::time::Instant) -> bool {
+        !self.listed.contains(kind) && now.saturating_duration_since(self.started) < JOIN_WINDOW
+    }
 }
 
 /// The document, shared by the handlers of the kinds that live in it.
@@ -48,7 +63,8 @@ pub struct Alertmanager {
     write_lock: tokio::sync::Mutex<()>,
     /// The read for lists: a plan lists every kind in use at once, and the kinds of the
     /// document share one read instead of making one each. A kind that lists again (a saved
-    /// plan's recheck, the next plan) starts a fresh read, and so does any list after a write.
+    /// plan's recheck, the next plan) starts a fresh read, and so does any list after a write
+    /// or more than [`JOIN_WINDOW`] after the read began.
     listing: Mutex<Option<Listing>>,
 }
 
@@ -68,7 +84,8 @@ impl Alertmanager {
     pub(crate) async fn read_for_list(&self, kind: &'static str) -> Result<Arc<Value>, HandlerError> {
         let read = {
             let mut slot = self.listing.lock().expect("the listing slot is never held across a panic");
-            match slot.as_mut().filter(|listing| !listing.listed.contains(kind)) {
+            let now = std::time::Instant::now();
+            match slot.as_mut().filter(|listing| listing.joinable(kind, now)) {
                 Some(listing) => {
                     listing.listed.insert(kind);
                     listing.read.clone()
@@ -77,7 +94,7 @@ impl Alertmanager {
                     let client = self.client.clone();
                     let read =
                         async move { read_document(&client).await.map(Arc::new).map_err(Arc::new) }.boxed().shared();
-                    *slot = Some(Listing { read: read.clone(), listed: BTreeSet::from([kind]) });
+                    *slot = Some(Listing { read: read.clone(), listed: BTreeSet::from([kind]), started: now });
                     read
                 }
             }
@@ -1113,6 +1130,16 @@ mod tests {
     fn alertmanager() -> Arc<Alertmanager> {
         let client = crate::client::unreachable();
         Alertmanager::new(Arc::new(client))
+    }
+
+    #[test]
+    fn a_shared_read_is_joined_by_other_kinds_of_the_same_observation_only() {
+        let started = std::time::Instant::now();
+        let read: SharedRead = async { Ok(Arc::new(json!({}))) }.boxed().shared();
+        let listing = Listing { read, listed: BTreeSet::from(["contact_point"]), started };
+        assert!(listing.joinable("mute_timing", started + std::time::Duration::from_millis(50)));
+        assert!(!listing.joinable("contact_point", started), "a kind listing again reads afresh");
+        assert!(!listing.joinable("mute_timing", started + JOIN_WINDOW), "a later list is another observation");
     }
 
     struct NoRefs;
