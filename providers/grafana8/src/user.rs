@@ -7,12 +7,12 @@
 //! and the org's user list for each user's role. The password comes only from a secret
 //! reference; it is set on create and never read back or compared (Grafana keeps only a hash).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use mac_core::{
-    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, Remote, RemoteObject,
-    Resolver, async_trait,
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, LinkedObject, ObjectId, Remote,
+    RemoteObject, Resolver, async_trait,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
@@ -377,6 +377,33 @@ impl Kind for UserKind {
             scope: None,
             part_ids: BTreeMap::new(),
         })
+    }
+
+    /// A server admin is never deleted (see `delete`): the plan shows its delete blocked by
+    /// that permission, rather than an apply that fails every time. One read per user the plan
+    /// may delete.
+    async fn unmodelled_contents(
+        &self,
+        remote_ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Vec<LinkedObject>>, HandlerError> {
+        let mut held = BTreeMap::new();
+        for remote_id in remote_ids {
+            let Some(object) = self.read(remote_id).await? else { continue };
+            let user: StoredUser = object.fields.parse().map_err(|err| {
+                HandlerError::new(HandlerErrorKind::Other, format!("user {remote_id} is unreadable: {err}"))
+            })?;
+            if user.is_grafana_admin {
+                let permission = LinkedObject {
+                    kind: "permission".to_owned(),
+                    remote_id: remote_id.clone(),
+                    title: Some("Grafana server admin".to_owned()),
+                    uid: None,
+                    managed_as: None,
+                };
+                held.insert(remote_id.clone(), vec![permission]);
+            }
+        }
+        Ok(held)
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
