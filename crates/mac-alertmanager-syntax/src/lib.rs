@@ -4,6 +4,6 @@
 //! implementation serves the grafana8 provider, which reports a mistake at its definition's
 //! line before any write, and the Grafana emulator, which refuses what Grafana refuses.
 
-mod go;
+pub mod go;
 pub mod template;
 pub mod time_interval;
