@@ -30,8 +30,8 @@ use serde_json::{Value, json};
 use crate::client::Client;
 use crate::folder_permission::{
     AclRow, ComparableEntry, DEFAULT_ACL, Directory, PermissionEntry, comparable_entries, entry_key_references,
-    imported_entries, is_default_list, items_to_write_now, load_teams, load_users, observed_rows, parse,
-    permission_value, validate_entries, wanted_entries,
+    imported_entries, is_default_list, items_to_write_now, observed_rows, parse, permission_value, validate_entries,
+    wanted_entries, with_directory,
 };
 
 /// Dashboards listed per search request (Grafana's default limit).
@@ -348,11 +348,7 @@ impl Kind for DashboardPermissionKind {
     /// The lists, and the directory: users and teams read alongside them, the dashboards
     /// the list found unreadable, and every dashboard's uid.
     async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Option<Directory>), HandlerError> {
-        let (acls, users, teams) = tokio::join!(self.read_acls(), load_users(&self.client), load_teams(&self.client));
-        let (objects, unreadable) = acls?;
-        let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
-        folders.extend(unreadable.iter().cloned());
-        Ok((objects, Some(Directory { users, teams, unreadable, folders })))
+        with_directory(&self.client, self.read_acls()).await
     }
 
     /// Two GETs: the dashboard (for its id), then its list.

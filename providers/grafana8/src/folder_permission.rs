@@ -438,6 +438,20 @@ fn invalid(index: usize, field: &str, message: String) -> HandlerError {
     HandlerError::new(HandlerErrorKind::Invalid, message).at(format!("/permissions/{index}/{field}"))
 }
 
+/// ACLs read by `acls` (the objects, and the ids of those these credentials may not read),
+/// with the directory a plan resolves names in: the org's users and teams, read alongside,
+/// and every id the list saw. Folder and dashboard permissions both list so.
+pub(crate) async fn with_directory(
+    client: &Client,
+    acls: impl std::future::Future<Output = Result<(Vec<RemoteObject>, BTreeSet<String>), HandlerError>>,
+) -> Result<(Vec<RemoteObject>, Option<Directory>), HandlerError> {
+    let (acls, users, teams) = tokio::join!(acls, load_users(client), load_teams(client));
+    let (objects, unreadable) = acls?;
+    let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
+    folders.extend(unreadable.iter().cloned());
+    Ok((objects, Some(Directory { users, teams, unreadable, folders })))
+}
+
 /// `GET /api/org/users` (org admins): every user of the org with login and email.
 pub(crate) async fn load_users(client: &Client) -> Result<Users, String> {
     let answer = match client.get(&["api", "org", "users"], &[]).await {
@@ -808,11 +822,7 @@ impl Kind for FolderPermissionKind {
     /// The lists, and the directory: users and teams read alongside them, the folders the
     /// list found unreadable, and every folder's uid.
     async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Option<Directory>), HandlerError> {
-        let (acls, users, teams) = tokio::join!(self.read_acls(), load_users(&self.client), load_teams(&self.client));
-        let (objects, unreadable) = acls?;
-        let mut folders: BTreeSet<String> = objects.iter().map(|object| object.remote_id.clone()).collect();
-        folders.extend(unreadable.iter().cloned());
-        Ok((objects, Some(Directory { users, teams, unreadable, folders })))
+        with_directory(&self.client, self.read_acls()).await
     }
 
     /// One GET: the ACL of a folder that does not exist is a 404 (GetFolderPermissionList,
