@@ -1,6 +1,8 @@
 //! `cargo xtask bench [--scale S|M|L]… [--latency-ms N] [--runs N] [--parallelism P] [--peer]
 //! [--state file|postgres|both]`: requests, wall time and peak memory of the release `mac`
 //! against the Grafana 8.5 emulator (a separate process with injected latency), for issue 9.
+//! With `--kinds`, the requests of a no-change plan per grafana8 kind instead (see
+//! [`crate::bench_kinds`]).
 //!
 //! For each scale — S: 10 folders × 10 groups × 10 rules, M: 100 × 10 × 10 (10k rules),
 //! L: 1000 × 10 × 10 (100k rules) — and each run, a fresh emulator gets: apply from empty, a
@@ -117,7 +119,8 @@ struct ProjectState {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let options = parse(args)?;
+    let per_kind = args.iter().any(|arg| arg == "--kinds");
+    let options = if per_kind { None } else { Some(parse(args)?) };
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     run_command(Command::new(&cargo).current_dir(&root).args([
@@ -133,6 +136,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let binary = |name: &str| target.join("release").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let mac = binary("mac");
     let emulator_binary = binary("grafana8-emulator");
+    let Some(options) = options else {
+        let scratch = std::env::temp_dir().join(format!("mac-bench-kinds-{}", std::process::id()));
+        let _cleanup = RemoveOnDrop(scratch.clone());
+        std::fs::create_dir_all(&scratch).map_err(|err| err.to_string())?;
+        let rest: Vec<String> = args.iter().filter(|arg| *arg != "--kinds").cloned().collect();
+        return crate::bench_kinds::run(&rest, &mac, &emulator_binary, &scratch);
+    };
     let postgres = match options.states.contains(&StateBackend::Postgres) {
         true => Some(PostgresState::start(Durability::Durable)?),
         false => None,
@@ -748,7 +758,7 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
 
 /// `GET /__emulator/requests`: `{"total":N,"requests":[{"method":…,"route":…,"count":…}]}`,
 /// read without a JSON library (xtask has no dependencies).
-fn request_counts(emulator: &Emulator) -> Result<Vec<(String, u64)>, String> {
+pub(crate) fn request_counts(emulator: &Emulator) -> Result<Vec<(String, u64)>, String> {
     let response = http(emulator.port, "GET", "/__emulator/requests", None)?;
     let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
     let mut counts = Vec::new();
@@ -916,7 +926,7 @@ fn machine() -> String {
     format!("{model}, {cores} cores{memory}")
 }
 
-struct RemoveOnDrop(PathBuf);
+pub(crate) struct RemoveOnDrop(pub(crate) PathBuf);
 
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
