@@ -156,3 +156,67 @@ pub fn unresolved_hint<'d>(
         suffix = value_field_suffix(&reference),
     )
 }
+
+/// A natural-key reference written literally (`mute_timings = ["nights"]`) to an object this
+/// plan renames (`mute_timing.nights`'s name goes from `nights` to `evenings`) is refused at
+/// its field: the plan would pass — the old name still exists — and apply would leave the
+/// field naming nothing (the provider renames the object wherever the server uses it, so the
+/// next plan fails at that line). A reference to the definition follows the rename instead.
+/// Only updates that change a top-level key field matter, so definitions are parsed again
+/// only when a plan renames something.
+pub(crate) fn refuse_renamed_away(
+    actions: &BTreeMap<ObjectId, crate::plan::Action>,
+    definitions: &[Definition],
+    providers: &Providers,
+) -> Result<(), SourceError> {
+    // (instance, kind, field, old key) → (the renamed object, its new key).
+    let mut renamed: BTreeMap<(&str, &str, &str, String), (&ObjectId, String)> = BTreeMap::new();
+    for action in actions.values() {
+        if action.operation != crate::plan::Operation::Update {
+            continue;
+        }
+        for change in &action.changes {
+            let (Some(old), Some(new)) = (&change.old, &change.new) else { continue };
+            let (Value::String(old), Value::String(new)) = (old.to_value(), new.to_value()) else { continue };
+            if change.path.contains(['.', '[']) || old == new {
+                continue;
+            }
+            let slot = (action.id.provider.as_str(), action.id.kind.as_str(), change.path.as_str(), old);
+            renamed.insert(slot, (&action.id, new));
+        }
+    }
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    let instances: BTreeSet<&str> = renamed.keys().map(|(instance, ..)| *instance).collect();
+    for definition in definitions.iter().filter(|definition| instances.contains(definition.id.provider.as_str())) {
+        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
+        for reference in handler.key_references(&definition.fields) {
+            let slot = (
+                definition.id.provider.as_str(),
+                reference.kind.as_str(),
+                reference.key_field.as_str(),
+                reference.key.clone(),
+            );
+            let Some((target, new)) = renamed.get(&slot) else { continue };
+            // Still the name as written (`"nights"`, `{ name = "Prometheus" }`), not a reference.
+            let written = definition.fields.to_value().pointer(&reference.pointer).cloned();
+            if written.as_ref().is_none_or(|written| written.get("ref").is_some()) {
+                continue;
+            }
+            return Err(definition.error(
+                &reference.pointer,
+                format!(
+                    "`{}` `{}` is renamed to `{new}` by `{}` in this plan, so this field would name nothing once \
+                     it is applied: write `{new}` here in the same change, or refer to it with {{ ref = \"{}\"{} }}",
+                    reference.kind,
+                    reference.key,
+                    target.short(),
+                    target.short(),
+                    value_field_suffix(&reference)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

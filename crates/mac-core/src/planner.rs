@@ -342,6 +342,7 @@ pub fn plan(
         }
     }
     refuse_protected_and_mass_deletes(&actions, state, options)?;
+    crate::keyrefs::refuse_renamed_away(&actions, definitions, providers)?;
     link_actions(&mut actions, state);
     if !options.targets.is_empty() {
         actions = select_targets(actions, &resources, &options.targets)?;

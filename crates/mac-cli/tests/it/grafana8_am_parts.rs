@@ -396,3 +396,31 @@ fn a_policy_naming_a_mute_timing_nobody_has_is_refused_at_its_line() {
     assert_eq!(requests, [("GET".to_owned(), 1)], "the policies' context comes from the same read");
     assert_snapshot!(stderr, @r#"error: definitions/main.toml:28:27: no mute timing `weekend` is defined here or in Grafana; did you mean `weekends`? (Grafana has: weekends), and no `mute_timing` of this project has name `weekend` (defined here: nights). To use a `mute_timing` defined here, write { ref = "mute_timing.ID" }"#);
 }
+
+#[test]
+fn renaming_a_mute_timing_a_policy_names_literally_is_refused_at_the_policys_line_until_both_change() {
+    let grafana = Grafana::start(PAYMENTS);
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // The mute timing is renamed; the policy still says "nights", which Grafana has until the
+    // apply renames it: the plan is refused at the policy's field, before any write.
+    let renamed_only = PAYMENTS.replace("id = \"nights\"\nname = \"nights\"", "id = \"nights\"\nname = \"evenings\"");
+    assert_ne!(renamed_only, PAYMENTS);
+    grafana.project.define(&renamed_only);
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:28:17: `mute_timing` `nights` is renamed to `evenings` by `mute_timing.nights` in this plan, so this field would name nothing once it is applied: write `evenings` here in the same change, or refer to it with { ref = "mute_timing.nights" }"#);
+    let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "apply refuses the same plan");
+    assert_eq!(names(&grafana.document()["alertmanager_config"]["mute_time_intervals"]), ["nights"]);
+
+    // Both in one change: the name follows in the policy (a reference to the definition now).
+    grafana.project.define(&renamed_only.replace("mute_timings = [\"nights\"]", "mute_timings = [\"evenings\"]"));
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = grafana.document();
+    assert_eq!(names(&document["alertmanager_config"]["mute_time_intervals"]), ["evenings"]);
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "no change after: {stdout}{stderr}");
+}

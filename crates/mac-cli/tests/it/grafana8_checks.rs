@@ -338,3 +338,23 @@ fn offline_project() -> Project {
         .write("mac.toml", "[providers.grafana8]\nurl = \"http://127.0.0.1:9\"\ntoken = { env = \"GRAFANA_TOKEN\" }\n");
     project
 }
+
+#[test]
+fn renaming_a_data_source_a_rule_names_by_its_old_name_is_refused_at_the_rules_line() {
+    let grafana = Grafana::start_empty(&readme_example());
+    let (code, stdout, stderr) = run(grafana.mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The data source is renamed; the rule still names "Prometheus", which Grafana has until
+    // the apply: refused at the rule's query, not found broken by the next plan.
+    grafana.project.define(&readme_example().replace("name = \"Prometheus\"\ntype", "name = \"Metrics\"\ntype"));
+    let (code, stdout, stderr) = run(grafana.mac().arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "`datasource` `Prometheus` is renamed to `Metrics` by `datasource.prometheus` in this plan, so this field \
+             would name nothing once it is applied"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.starts_with("error: definitions/main.toml:"), "located: {stderr}");
+}
