@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 
 use mac_core::{HandlerError, HandlerErrorKind, Secret};
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -106,7 +106,7 @@ impl HttpClient {
     /// A request to `url`, repeatable as [`Repeat::for_method`] says until told otherwise.
     pub fn request(&self, method: Method, url: Url) -> Request<'_> {
         let repeat = Repeat::for_method(&method);
-        Request { client: self, method, url, body: None, repeat }
+        Request { client: self, method, url, body: None, repeat, headers: HeaderMap::new() }
     }
 
     fn secret(&self) -> Result<Option<&Secret>, HandlerError> {
@@ -132,6 +132,9 @@ pub struct Request<'a> {
     url: Url,
     body: Option<Result<Vec<u8>, String>>,
     repeat: Repeat,
+    /// Besides the client's own: what only some requests carry, or what the provider learnt
+    /// after the client was built (Grafana's org id, when an instance names its org by name).
+    headers: HeaderMap,
 }
 
 /// Without the body, which may carry a revealed secret.
@@ -159,6 +162,13 @@ impl Request<'_> {
     /// Sends `body` as JSON.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         self.body = Some(serde_json::to_vec(body).map_err(|err| err.to_string()));
+        self
+    }
+
+    /// Sends `name: value` with this request (besides the client's headers, replacing one of
+    /// the same name).
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
         self
     }
 
@@ -273,6 +283,9 @@ impl Request<'_> {
         let described = format!("{} {}", self.method, self.url.path());
         let final_error = |error: HandlerError| Failure { error, retryable: false, unreachable: false };
         let mut request = client.http.request(self.method.clone(), self.url.clone());
+        if !self.headers.is_empty() {
+            request = request.headers(self.headers.clone());
+        }
         request = match (&client.credentials, client.secret().map_err(final_error)?) {
             (Credentials::Bearer(_), Some(secret)) => request.bearer_auth(secret.expose()),
             (Credentials::Basic { user, .. }, Some(secret)) => request.basic_auth(user, Some(secret.expose())),

@@ -3,15 +3,43 @@
 //! answers turn into JSON values or [`HandlerError`]s. Credentials are resolved once, on first
 //! use, and never appear in an error message.
 
-use mac_core::HandlerError;
+use std::sync::OnceLock;
+
+use mac_core::{HandlerError, HandlerErrorKind};
+use mac_provider_kit::reqwest::header::{HeaderName, HeaderValue};
 use mac_provider_kit::reqwest::{Method, Url};
-use mac_provider_kit::{HttpClient, Repeat};
+use mac_provider_kit::{HttpClient, Repeat, Request};
+use serde::Deserialize;
 use serde_json::Value;
+
+/// The header that picks the organisation a request acts in (Grafana 8.5.4
+/// pkg/services/contexthandler/contexthandler.go:104-113; users only: an API key acts in its
+/// own org whatever it says).
+pub const ORG_HEADER: HeaderName = HeaderName::from_static("x-grafana-org-id");
 
 /// One Grafana server, as the handlers call it.
 #[derive(Debug)]
 pub struct Client {
     http: HttpClient,
+    /// `org = "Name"`: the org named, found by [`Client::resolve_org`] before anything else.
+    org_name: Option<String>,
+    org_id: OnceLock<i64>,
+}
+
+/// One org the signed-in user belongs to (`GET /api/user/orgs`, Grafana 8.5.4
+/// pkg/models/org_user.go `UserOrgDTO`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserOrg {
+    org_id: i64,
+    name: String,
+}
+
+/// `GET /api/org`: the org a request acts in.
+#[derive(Debug, Deserialize)]
+struct CurrentOrg {
+    id: i64,
+    name: String,
 }
 
 /// A successful answer.
@@ -36,7 +64,68 @@ impl Client {
     /// A client on `http`, built from the provider's settings (`X-Grafana-Org-Id` among its
     /// headers when `org_id` is set).
     pub fn new(http: HttpClient) -> Client {
-        Client { http }
+        Client { http, org_name: None, org_id: OnceLock::new() }
+    }
+
+    /// A client acting in the org named `name` (`org = "Partners"`): every request waits for
+    /// [`Client::resolve_org`], so none can reach another org by mistake.
+    pub fn in_org_named(http: HttpClient, name: String) -> Client {
+        Client { http, org_name: Some(name), org_id: OnceLock::new() }
+    }
+
+    /// Finds the id of the org named in the settings, among the orgs the credentials may act
+    /// in: a user's orgs (`GET /api/user/orgs`), or an API key's own (`GET /api/org`). Once,
+    /// before any other request; nothing to do for an instance without `org`.
+    pub async fn resolve_org(&self, instance: &str) -> Result<(), HandlerError> {
+        let Some(name) = &self.org_name else { return Ok(()) };
+        if self.org_id.get().is_some() {
+            return Ok(());
+        }
+        // Not a user's (an API key's): no list, and its own org below.
+        let answer = self.http.request(Method::GET, self.url(&["api", "user", "orgs"], &[])).send_any().await?;
+        let user_orgs: Vec<UserOrg> = if answer.status().is_success() { answer.json()? } else { Vec::new() };
+        let id = match user_orgs.iter().find(|org| &org.name == name) {
+            Some(org) => org.org_id,
+            None => {
+                // An API key belongs to no user: its one org is the one it acts in.
+                let current: CurrentOrg =
+                    self.http.request(Method::GET, self.url(&["api", "org"], &[])).send().await?.json()?;
+                if &current.name != name {
+                    let mut known: Vec<String> =
+                        user_orgs.iter().map(|org| format!("{} ({})", org.name, org.org_id)).collect();
+                    if known.is_empty() {
+                        known.push(format!("{} ({})", current.name, current.id));
+                    }
+                    return Err(HandlerError::new(
+                        HandlerErrorKind::Invalid,
+                        format!(
+                            "`org = {name:?}` of provider `{instance}`: these credentials cannot act in an \
+                             organisation of that name on {} (they can in: {}). Create it first (a \
+                             `grafana8.organization` of an instance with server-admin credentials, whose \
+                             admins, editors or viewers include this user), or correct the name",
+                            self.base_url(),
+                            known.join(", ")
+                        ),
+                    ));
+                }
+                current.id
+            }
+        };
+        let _ = self.org_id.set(id);
+        Ok(())
+    }
+
+    /// A request, in the org named by `org` when the instance names one.
+    fn request(&self, method: Method, url: Url) -> Result<Request<'_>, HandlerError> {
+        let request = self.http.request(method, url);
+        let Some(name) = &self.org_name else { return Ok(request) };
+        match self.org_id.get() {
+            Some(id) => Ok(request.header(ORG_HEADER, HeaderValue::from(*id))),
+            None => Err(HandlerError::new(
+                HandlerErrorKind::Other,
+                format!("the organisation `{name}` was not looked up before this request (a bug in mac)"),
+            )),
+        }
     }
 
     pub fn base_url(&self) -> &Url {
@@ -62,7 +151,7 @@ impl Client {
     pub async fn send(&self, method: Method, url: Url, body: Option<&Value>) -> Result<Answer, HandlerError> {
         let repeat =
             if method == Method::GET || method == Method::HEAD { Repeat::Always } else { Repeat::IfNotProcessed };
-        let mut request = self.http.request(method, url).repeat(repeat);
+        let mut request = self.request(method, url)?.repeat(repeat);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -79,7 +168,7 @@ impl Client {
         url: Url,
         body: &B,
     ) -> Result<(), HandlerError> {
-        let response = self.http.request(method, url).repeat(Repeat::IfNotProcessed).json(body).send().await?;
+        let response = self.request(method, url)?.repeat(Repeat::IfNotProcessed).json(body).send().await?;
         response.json::<serde::de::IgnoredAny>().map(|_| ())
     }
 
@@ -94,7 +183,7 @@ impl Client {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<T, HandlerError> {
-        let response = self.http.request(Method::GET, self.url(segments, query)).repeat(Repeat::Always).send().await?;
+        let response = self.request(Method::GET, self.url(segments, query))?.repeat(Repeat::Always).send().await?;
         if !response.looks_like_json() {
             // Not an object or a list: a proxy's page, quoted by the kit's message; or JSON of
             // another shape (`null`), reported as such.

@@ -117,7 +117,8 @@ const STARTER_SETTINGS: &str = r#"url = "http://127.0.0.1:3000"            # Gra
 token = { env = "GRAFANA_TOKEN" }         # a service account token or API key with the Admin role
                                           # (MAC_GRAFANA8_TOKEN overrides it); or, for a user:
 # basic = { user = "admin", password = { env = "GRAFANA_PASSWORD" } }
-# org_id = 1                              # the organisation this instance manages
+# org_id = 1                              # the organisation this instance manages, or by name:
+# org = "Main Org."                       # looked up when mac connects (a user's credentials)
 # timeout = "30s"                         # per request
 # retries = 5                             # attempts per request when Grafana is unreachable or busy
 # ca_cert = "certs/ca.pem"                # a private CA that signed Grafana's certificate
@@ -171,6 +172,9 @@ struct Settings {
     token: Option<SecretRef>,
     basic: Option<BasicAuth>,
     org_id: Option<i64>,
+    /// The organisation by name (`"Partners"`), looked up when mac connects: the same
+    /// project then works on servers where that org has another id. Not with `org_id`.
+    org: Option<String>,
     /// Per request, e.g. `30s`.
     timeout: Option<String>,
     /// A PEM file with the CA that signed Grafana's certificate (relative to the project).
@@ -231,14 +235,25 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     if let Some(org_id) = parsed.org_id {
         http.headers.insert("X-Grafana-Org-Id", HeaderValue::from(org_id));
     }
-    let client = client::Client::new(http.build(settings)?);
-    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project.clone())))
+    let client = match parsed.org {
+        Some(_) if parsed.org_id.is_some() => {
+            return Err(SettingsError::at("/org", "set `org` (a name) or `org_id` (an id), not both"));
+        }
+        Some(name) if name.trim().is_empty() => {
+            return Err(SettingsError::at("/org", "`org` names an organisation: it cannot be empty"));
+        }
+        Some(name) => client::Client::in_org_named(http.build(settings)?, name),
+        None => client::Client::new(http.build(settings)?),
+    };
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.instance.clone(), settings.project.clone())))
 }
 
 /// One Grafana server.
 #[derive(Debug)]
 pub struct Grafana8 {
     client: Arc<client::Client>,
+    /// The instance's name (`grafana8.partners`), for messages.
+    instance: String,
     folders: Arc<dyn Handler>,
     datasources: Arc<dyn Handler>,
     notification_channels: Arc<dyn Handler>,
@@ -259,7 +274,7 @@ pub struct Grafana8 {
 
 impl Grafana8 {
     /// `project` names the owner marker written on rules and dashboards (`owner`).
-    fn new(client: Arc<client::Client>, project: Option<String>) -> Grafana8 {
+    fn new(client: Arc<client::Client>, instance: String, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
             folders: Arc::new(Typed(folder::FolderKind::new(client.clone()))),
@@ -281,6 +296,7 @@ impl Grafana8 {
             users: Arc::new(Typed(user::UserKind::new(client.clone()))),
             organizations: Arc::new(Typed(organization::OrganizationKind::new(client.clone()))),
             client,
+            instance,
         }
     }
 }
@@ -316,6 +332,8 @@ impl Provider for Grafana8 {
     /// Reaches Grafana, checks that it is 8.x, and that the credentials are accepted — once,
     /// before anything else, so a wrong URL or token is one plain error.
     async fn check(&self) -> Result<(), HandlerError> {
+        // `org = "Name"`: its id first, as every other request carries it.
+        self.client.resolve_org(&self.instance).await?;
         // Both at once: a plan waits for its checks, and they do not depend on each other.
         let (health, org) = tokio::join!(
             self.client.send(reqwest::Method::GET, self.client.url(&["api", "health"], &[]), None),

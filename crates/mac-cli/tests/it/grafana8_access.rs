@@ -777,3 +777,65 @@ permissions = [{ team = "Oncall", permission = "Admin" }]
     let (teams, users) = (named("team"), named("userLogin"));
     assert_eq!((teams, users), (vec!["Oncall".to_owned()], vec!["dave".to_owned()]), "{acl}");
 }
+
+#[test]
+fn an_instance_naming_its_org_by_name_works_in_that_org_once_it_exists() {
+    // A server-admin instance makes the org; a second instance names it by name, so the same
+    // project works wherever that org's id differs.
+    let organization = "[[grafana8.organization]]\nid = \"partners\"\nname = \"Partners\"\n";
+    let grafana = seeded(organization);
+    let settings = format!(
+        "[providers.grafana8]\nurl = \"{url}\"\nbasic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n\n\
+         [providers.\"grafana8.partners\"]\nurl = \"{url}\"\norg = \"Partners\"\n\
+         basic = {{ user = \"admin\", password = {{ env = \"GRAFANA_PASSWORD\" }} }}\n",
+        url = grafana.emulator.base_url()
+    );
+    grafana.project.write("mac.toml", &settings);
+    let folder = "\n[[grafana8.folder]]\nprovider = \"grafana8.partners\"\nid = \"shared\"\ntitle = \"Shared\"\n";
+
+    // The org does not exist yet: the instance that names it says so, and nothing is written.
+    grafana.project.define(&format!("{organization}{folder}"));
+    let (code, stdout, stderr) = run(admin_mac(&grafana).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let stderr = stderr.replace(&grafana.emulator.base_url(), "URL");
+    assert_snapshot!(stderr, @r#"error: provider `grafana8.partners`: `org = "Partners"` of provider `grafana8.partners`: these credentials cannot act in an organisation of that name on URL/ (they can in: Main Org. (1)). Create it first (a `grafana8.organization` of an instance with server-admin credentials, whose admins, editors or viewers include this user), or correct the name"#);
+
+    // Made first (its creator, the admin, is its Admin), then the folder lands in it.
+    grafana.project.define(organization);
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    grafana.project.define(&format!("{organization}{folder}"));
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let org_id = grafana.api(Method::GET, "/api/orgs/name/Partners", None)["id"].as_i64().expect("org id");
+    assert_ne!(org_id, 1);
+    let in_org = |org: i64| -> Vec<String> {
+        let url = format!("{}/api/folders", grafana.emulator.base_url());
+        let folders: Value = grafana.runtime.block_on(async {
+            let request = reqwest::Client::new().get(url).basic_auth("admin", Some("admin"));
+            let response = request.header("X-Grafana-Org-Id", org).send().await.expect("emulator answers");
+            response.json().await.expect("JSON")
+        });
+        folders
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|folder| folder["title"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(in_org(org_id), ["Shared"]);
+    assert!(!in_org(1).contains(&"Shared".to_owned()), "nothing in the main org");
+    let (code, stdout, stderr) = run(admin_mac(&grafana).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A misspelt name is refused when connecting, naming the orgs the user can act in.
+    grafana.project.write("mac.toml", &settings.replace("org = \"Partners\"", "org = \"Partner\""));
+    let (code, _, stderr) = run(admin_mac(&grafana).arg("plan"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("(they can in: Main Org. (1), Partners (2))"), "{stderr}");
+    // Both ways of naming the org at once is a settings error at its line.
+    grafana.project.write("mac.toml", &settings.replace("org = \"Partners\"", "org = \"Partners\"\norg_id = 2"));
+    let (code, _, stderr) = run(admin_mac(&grafana).arg("validate"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("set `org` (a name) or `org_id` (an id), not both"), "{stderr}");
+}
