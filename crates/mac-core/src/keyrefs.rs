@@ -57,6 +57,7 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
         }
     }
     let mut rewrites: Vec<(usize, String, Value)> = Vec::new();
+    let mut literal: Vec<(usize, KeyReference)> = Vec::new();
     for (index, reference) in &wanted {
         let definition = &definitions[*index];
         let slot = (
@@ -66,7 +67,7 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
             reference.key.clone(),
         );
         match by_key.get(&slot).map(Vec::as_slice) {
-            None | Some([]) => {}
+            None | Some([]) => literal.push((*index, reference.clone())),
             Some([target]) => {
                 let mut generic = json!({ "ref": target.short() });
                 if let Some(field) = &reference.value_field {
@@ -89,6 +90,9 @@ pub fn link(definitions: &mut [Definition], providers: &Providers) -> Vec<Source
                 ));
             }
         }
+    }
+    for (index, reference) in literal {
+        definitions[index].literal_keys.push(reference);
     }
     // Each definition's text parsed once for all its rewrites (one per rule query, say).
     let mut by_definition: BTreeMap<usize, Vec<(String, Value)>> = BTreeMap::new();
@@ -162,13 +166,17 @@ pub fn unresolved_hint<'d>(
 /// its field: the plan would pass — the old name still exists — and apply would leave the
 /// field naming nothing (the provider renames the object wherever the server uses it, so the
 /// next plan fails at that line). A reference to the definition follows the rename instead.
-/// Only updates that change a top-level key field matter, so definitions are parsed again
-/// only when a plan renames something.
+/// Only the references [`link`] left literal are looked at (no definition is parsed again),
+/// and only against the actions of this plan (after `--target`), so a targeted plan that
+/// renames nothing is not refused for a rename it leaves out.
 pub(crate) fn refuse_renamed_away(
     actions: &BTreeMap<ObjectId, crate::plan::Action>,
     definitions: &[Definition],
-    providers: &Providers,
 ) -> Result<(), SourceError> {
+    let mut literal = definitions.iter().filter(|definition| !definition.literal_keys.is_empty()).peekable();
+    if literal.peek().is_none() {
+        return Ok(());
+    }
     // (instance, kind, field, old key) → (the renamed object, its new key).
     let mut renamed: BTreeMap<(&str, &str, &str, String), (&ObjectId, String)> = BTreeMap::new();
     for action in actions.values() {
@@ -188,35 +196,40 @@ pub(crate) fn refuse_renamed_away(
     if renamed.is_empty() {
         return Ok(());
     }
-    let instances: BTreeSet<&str> = renamed.keys().map(|(instance, ..)| *instance).collect();
-    for definition in definitions.iter().filter(|definition| instances.contains(definition.id.provider.as_str())) {
-        let Some(handler) = providers.handler(&definition.id.provider, &definition.id.kind) else { continue };
-        for reference in handler.key_references(&definition.fields) {
+    let mut offending: Vec<(&Definition, &KeyReference, &ObjectId, &str)> = Vec::new();
+    for definition in literal {
+        for reference in &definition.literal_keys {
             let slot = (
                 definition.id.provider.as_str(),
                 reference.kind.as_str(),
                 reference.key_field.as_str(),
                 reference.key.clone(),
             );
-            let Some((target, new)) = renamed.get(&slot) else { continue };
-            // Still the name as written (`"nights"`, `{ name = "Prometheus" }`), not a reference.
-            let written = definition.fields.to_value().pointer(&reference.pointer).cloned();
-            if written.as_ref().is_none_or(|written| written.get("ref").is_some()) {
-                continue;
+            if let Some((target, new)) = renamed.get(&slot) {
+                offending.push((definition, reference, target, new));
             }
-            return Err(definition.error(
-                &reference.pointer,
-                format!(
-                    "`{}` `{}` is renamed to `{new}` by `{}` in this plan, so this field would name nothing once \
-                     it is applied: write `{new}` here in the same change, or refer to it with {{ ref = \"{}\"{} }}",
-                    reference.kind,
-                    reference.key,
-                    target.short(),
-                    target.short(),
-                    value_field_suffix(&reference)
-                ),
-            ));
         }
     }
-    Ok(())
+    let Some((definition, reference, target, new)) = offending.first() else { return Ok(()) };
+    let others: Vec<String> = offending[1..]
+        .iter()
+        .map(|(other, reference, ..)| other.field_location(&reference.pointer).to_string())
+        .collect();
+    let also = match others.len() {
+        0 => String::new(),
+        n if n <= 3 => format!(" (also named so at {})", others.join(", ")),
+        n => format!(" (also named so at {} and {} more)", others[..3].join(", "), n - 3),
+    };
+    Err(definition.error(
+        &reference.pointer,
+        format!(
+            "`{}` `{}` is renamed to `{new}` by `{}` in this plan, so this field would name nothing once it is \
+             applied: write `{new}` here in the same change, or refer to it with {{ ref = \"{}\"{} }}{also}",
+            reference.kind,
+            reference.key,
+            target.short(),
+            target.short(),
+            value_field_suffix(reference)
+        ),
+    ))
 }

@@ -111,6 +111,10 @@ pub struct Definition {
     via: Vec<Location>,
     /// `protect = true`: mac refuses to delete it, even once it leaves the code.
     pub protect: bool,
+    /// Its natural-key references that named no definition when loaded (see
+    /// [`crate::keyrefs::link`]): left for the handler to find on the server, and checked by
+    /// the planner against the objects a plan renames.
+    pub(crate) literal_keys: Vec<crate::provider::KeyReference>,
 }
 
 /// A typed definition that does not serialise to a table of fields.
@@ -138,6 +142,7 @@ impl Definition {
             origin: Origin::Document { document, pointer },
             via: Vec::new(),
             protect: false,
+            literal_keys: Vec::new(),
         }
     }
 
@@ -168,6 +173,7 @@ impl Definition {
             origin: Origin::Code(location),
             via: Vec::new(),
             protect: false,
+            literal_keys: Vec::new(),
         }
     }
 

@@ -342,7 +342,6 @@ pub fn plan(
         }
     }
     refuse_protected_and_mass_deletes(&actions, state, options)?;
-    crate::keyrefs::refuse_renamed_away(&actions, definitions, providers)?;
     link_actions(&mut actions, state);
     if !options.targets.is_empty() {
         actions = select_targets(actions, &resources, &options.targets)?;
@@ -350,6 +349,7 @@ pub fn plan(
             actions.values().any(|action| action.references.iter().any(|reference| action.id.sibling(reference) == *id))
         });
     }
+    crate::keyrefs::refuse_renamed_away(&actions, definitions)?;
     let (blocked, link_warnings) = crate::links::check_deletes(&mut actions, state, observed, providers);
     // Pending creates stay recorded until their object is: those this plan handles (or that
     // targets left out) and the creates it will start.

@@ -76,20 +76,28 @@ impl Client {
     /// Finds the id of the org named in the settings, among the orgs the credentials may act
     /// in: a user's orgs (`GET /api/user/orgs`), or an API key's own (`GET /api/org`). Once,
     /// before any other request; nothing to do for an instance without `org`.
-    pub async fn resolve_org(&self, instance: &str) -> Result<(), HandlerError> {
+    pub async fn resolve_org(&self) -> Result<(), HandlerError> {
         let Some(name) = &self.org_name else { return Ok(()) };
         if self.org_id.get().is_some() {
             return Ok(());
         }
-        // Not a user's (an API key's): no list, and its own org below.
-        let answer = self.http.request(Method::GET, self.url(&["api", "user", "orgs"], &[])).send_any().await?;
-        let user_orgs: Vec<UserOrg> = if answer.status().is_success() { answer.json()? } else { Vec::new() };
+        // An API key belongs to no user: Grafana 8.5.4 answers it 200 with an empty list
+        // (pkg/api/user.go `GetSignedInUserOrgList` for user id 0), and its own org is below.
+        // Any other answer is the error: a refused password is not tried a second time
+        // (Grafana locks an account after five failed logins in five minutes).
+        let answer = self.http.request(Method::GET, self.url(&["api", "user", "orgs"], &[])).send().await;
+        let user_orgs: Vec<UserOrg> = answer.map_err(|error| refused(error, self.base_url()))?.json()?;
         let id = match user_orgs.iter().find(|org| &org.name == name) {
             Some(org) => org.org_id,
             None => {
                 // An API key belongs to no user: its one org is the one it acts in.
-                let current: CurrentOrg =
-                    self.http.request(Method::GET, self.url(&["api", "org"], &[])).send().await?.json()?;
+                let current: CurrentOrg = self
+                    .http
+                    .request(Method::GET, self.url(&["api", "org"], &[]))
+                    .send()
+                    .await
+                    .map_err(|error| refused(error, self.base_url()))?
+                    .json()?;
                 if &current.name != name {
                     let mut known: Vec<String> =
                         user_orgs.iter().map(|org| format!("{} ({})", org.name, org.org_id)).collect();
@@ -99,8 +107,8 @@ impl Client {
                     return Err(HandlerError::new(
                         HandlerErrorKind::Invalid,
                         format!(
-                            "`org = {name:?}` of provider `{instance}`: these credentials cannot act in an \
-                             organisation of that name on {} (they can in: {}). Create it first (a \
+                            "`org = {name:?}`: these credentials cannot act in an organisation of that name on \
+                             {} (they can in: {}). Create it first (a \
                              `grafana8.organization` of an instance with server-admin credentials, whose \
                              admins, editors or viewers include this user), or correct the name",
                             self.base_url(),
@@ -212,6 +220,17 @@ impl Client {
     }
 }
 
+/// A 401 as [`crate::Grafana8`]'s check says it: the credentials, not the request.
+pub(crate) fn refused(error: HandlerError, base_url: &Url) -> HandlerError {
+    if error.kind != HandlerErrorKind::Unauthorized {
+        return error;
+    }
+    HandlerError::new(
+        HandlerErrorKind::Unauthorized,
+        format!("Grafana at {base_url} refused the credentials ({}); check `token` or `basic`", error.message),
+    )
+}
+
 /// A client whose server never answers, for unit tests of the pure methods.
 #[cfg(test)]
 pub(crate) fn unreachable() -> Client {
@@ -223,4 +242,28 @@ pub(crate) fn unreachable() -> Client {
     };
     let http = mac_provider_kit::HttpSettings::new("Grafana", "http://127.0.0.1:1/".to_owned());
     Client::new(http.build(&settings).expect("a loopback client"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_instance_naming_its_org_sends_nothing_before_the_org_is_found() {
+        let settings = mac_core::ProviderSettings {
+            instance: "grafana8.partners".to_owned(),
+            values: serde_json::Value::Null,
+            project_root: std::path::PathBuf::from("."),
+            project: None,
+        };
+        let http = mac_provider_kit::HttpSettings::new("Grafana", "http://127.0.0.1:1/".to_owned());
+        let client = Client::in_org_named(http.build(&settings).expect("a loopback client"), "Partners".to_owned());
+        // Refused before any connection is tried (port 1 would answer "connection refused").
+        let error = client.get(&["api", "folders"], &[]).await.expect_err("refused");
+        assert!(error.message.contains("the organisation `Partners` was not looked up"), "{}", error.message);
+        let error = client.send_json(Method::POST, client.url(&["api", "folders"], &[]), &serde_json::json!({})).await;
+        assert!(error.expect_err("refused").message.contains("was not looked up"));
+        let error = client.get_json::<Value>(&["api", "folders"], &[]).await.expect_err("refused");
+        assert!(error.message.contains("was not looked up"), "{}", error.message);
+    }
 }

@@ -21,6 +21,7 @@ mod folder_permission;
 mod folder_ref;
 mod library_panel;
 mod links;
+mod named_orgs;
 mod notification_channel;
 mod org_preferences;
 mod organization;
@@ -242,18 +243,20 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
         Some(name) if name.trim().is_empty() => {
             return Err(SettingsError::at("/org", "`org` names an organisation: it cannot be empty"));
         }
-        Some(name) => client::Client::in_org_named(http.build(settings)?, name),
+        Some(name) => {
+            let http = http.build(settings)?;
+            named_orgs::record(http.base_url(), &name, &settings.instance);
+            client::Client::in_org_named(http, name)
+        }
         None => client::Client::new(http.build(settings)?),
     };
-    Ok(Box::new(Grafana8::new(Arc::new(client), settings.instance.clone(), settings.project.clone())))
+    Ok(Box::new(Grafana8::new(Arc::new(client), settings.project.clone())))
 }
 
 /// One Grafana server.
 #[derive(Debug)]
 pub struct Grafana8 {
     client: Arc<client::Client>,
-    /// The instance's name (`grafana8.partners`), for messages.
-    instance: String,
     folders: Arc<dyn Handler>,
     datasources: Arc<dyn Handler>,
     notification_channels: Arc<dyn Handler>,
@@ -274,7 +277,7 @@ pub struct Grafana8 {
 
 impl Grafana8 {
     /// `project` names the owner marker written on rules and dashboards (`owner`).
-    fn new(client: Arc<client::Client>, instance: String, project: Option<String>) -> Grafana8 {
+    fn new(client: Arc<client::Client>, project: Option<String>) -> Grafana8 {
         let alertmanager = alertmanager::Alertmanager::new(client.clone());
         Grafana8 {
             folders: Arc::new(Typed(folder::FolderKind::new(client.clone()))),
@@ -296,7 +299,6 @@ impl Grafana8 {
             users: Arc::new(Typed(user::UserKind::new(client.clone()))),
             organizations: Arc::new(Typed(organization::OrganizationKind::new(client.clone()))),
             client,
-            instance,
         }
     }
 }
@@ -333,7 +335,7 @@ impl Provider for Grafana8 {
     /// before anything else, so a wrong URL or token is one plain error.
     async fn check(&self) -> Result<(), HandlerError> {
         // `org = "Name"`: its id first, as every other request carries it.
-        self.client.resolve_org(&self.instance).await?;
+        self.client.resolve_org().await?;
         // Both at once: a plan waits for its checks, and they do not depend on each other.
         let (health, org) = tokio::join!(
             self.client.send(reqwest::Method::GET, self.client.url(&["api", "health"], &[]), None),
@@ -351,20 +353,7 @@ impl Provider for Grafana8 {
                 ),
             ));
         }
-        org.map_err(|err| {
-            if err.kind == HandlerErrorKind::Unauthorized {
-                HandlerError::new(
-                    HandlerErrorKind::Unauthorized,
-                    format!(
-                        "Grafana at {} refused the credentials ({}); check `token` or `basic`",
-                        self.client.base_url(),
-                        err.message
-                    ),
-                )
-            } else {
-                err
-            }
-        })?;
+        org.map_err(|err| client::refused(err, self.client.base_url()))?;
         Ok(())
     }
 }

@@ -418,11 +418,35 @@ impl Kind for OrganizationKind {
 
     fn desired(
         &self,
-        _id: &ObjectId,
+        id: &ObjectId,
         desired: &Organization,
-        _refs: &dyn Resolver,
+        refs: &dyn Resolver,
         users: &ServerUsers,
     ) -> Result<ComparableOrg, FieldError> {
+        // Renamed while an instance of this project names it (`org = "…"`): that instance
+        // would lose its org at the next run. Its own remote object is what it is now.
+        if let Some(mac_core::Resolved::Known(current)) =
+            refs.resolve(&mac_core::LocalRef::new("organization", &id.local_id))
+            && let Some(serde_json::Value::String(current_name)) = current.fields.to_map().remove("name")
+            && current_name != desired.name
+        {
+            let naming = crate::named_orgs::instances_naming(self.client.base_url(), &current_name);
+            if !naming.is_empty() {
+                return Err(FieldError::at(
+                    "/name",
+                    format!(
+                        "the organisation `{current_name}` is the org of provider instance{} {} (`org = {current_name:?}`), \
+                         which would not find it under a new name: first set `org_id = {}` on {} in mac.toml, \
+                         apply this rename, then name it `org = {:?}` again if you wish",
+                        if naming.len() == 1 { "" } else { "s" },
+                        naming.iter().map(|instance| format!("`{instance}`")).collect::<Vec<_>>().join(", "),
+                        current.remote_id,
+                        if naming.len() == 1 { "it" } else { "them" },
+                        desired.name
+                    ),
+                ));
+            }
+        }
         let mut members = Vec::new();
         for (field, role, names) in desired.lists() {
             for (index, name) in names.iter().enumerate() {

@@ -798,7 +798,7 @@ fn an_instance_naming_its_org_by_name_works_in_that_org_once_it_exists() {
     let (code, stdout, stderr) = run(admin_mac(&grafana).arg("plan"));
     assert_eq!(code, 1, "{stdout}{stderr}");
     let stderr = stderr.replace(&grafana.emulator.base_url(), "URL");
-    assert_snapshot!(stderr, @r#"error: provider `grafana8.partners`: `org = "Partners"` of provider `grafana8.partners`: these credentials cannot act in an organisation of that name on URL/ (they can in: Main Org. (1)). Create it first (a `grafana8.organization` of an instance with server-admin credentials, whose admins, editors or viewers include this user), or correct the name"#);
+    assert_snapshot!(stderr, @r#"error: provider `grafana8.partners`: `org = "Partners"`: these credentials cannot act in an organisation of that name on URL/ (they can in: Main Org. (1)). Create it first (a `grafana8.organization` of an instance with server-admin credentials, whose admins, editors or viewers include this user), or correct the name"#);
 
     // Made first (its creator, the admin, is its Admin), then the folder lands in it.
     grafana.project.define(organization);
@@ -827,6 +827,46 @@ fn an_instance_naming_its_org_by_name_works_in_that_org_once_it_exists() {
     assert!(!in_org(1).contains(&"Shared".to_owned()), "nothing in the main org");
     let (code, stdout, stderr) = run(admin_mac(&grafana).args(["plan", "--detailed-exitcode"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Renaming the org an instance names is refused at the organisation's name, before any write.
+    let renamed = organization.replace("name = \"Partners\"", "name = \"Partners Inc\"");
+    grafana.project.define(&format!("{renamed}{folder}"));
+    let (code, stdout, stderr) = run(admin_mac(&grafana).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_snapshot!(stderr, @r#"error: definitions/main.toml:3:1: the organisation `Partners` is the org of provider instance `grafana8.partners` (`org = "Partners"`), which would not find it under a new name: first set `org_id = 2` on it in mac.toml, apply this rename, then name it `org = "Partners Inc"` again if you wish"#);
+    grafana.project.define(&format!("{organization}{folder}"));
+
+    // A wrong password is one failed login per run (Grafana locks an account after five),
+    // reported as the credentials' fault.
+    let before = grafana.requests();
+    let (code, _, stderr) =
+        run(admin_mac(&grafana).env("GRAFANA_PASSWORD", "wrong").args(["plan", "--target", "grafana8.partners"]));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    // One login per instance: `/api/user/orgs` of the instance naming its org (then nothing
+    // more), `/api/org` of the default one (`/api/health` needs no login).
+    let sent: Vec<String> = grafana
+        .requests_since(&before)
+        .into_iter()
+        .map(|((method, route), count)| format!("{method} {route} ×{count}"))
+        .collect();
+    assert_eq!(sent, ["GET /api/health ×1", "GET /api/org ×1", "GET /api/user/orgs ×1"]);
+
+    // An API key acts in its own org: naming that one works (Grafana lists no orgs for a key).
+    let key_settings = format!(
+        "[providers.grafana8]\nurl = \"{url}\"\norg = \"Main Org.\"\ntoken = {{ env = \"GRAFANA_TOKEN\" }}\n",
+        url = grafana.emulator.base_url()
+    );
+    let key_project = crate::Project::empty();
+    key_project.write("mac.toml", &key_settings);
+    key_project.define("[[grafana8.folder]]\nid = \"main\"\ntitle = \"Main\"\n");
+    let (code, stdout, stderr) = run(grafana.mac_in(&key_project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(in_org(1).contains(&"Main".to_owned()));
+    key_project.write("mac.toml", &key_settings.replace("Main Org.", "Partners"));
+    let (code, _, stderr) = run(grafana.mac_in(&key_project).arg("plan"));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("(they can in: Main Org. (1))"), "an API key can act in its own org only: {stderr}");
 
     // A misspelt name is refused when connecting, naming the orgs the user can act in.
     grafana.project.write("mac.toml", &settings.replace("org = \"Partners\"", "org = \"Partner\""));
