@@ -413,6 +413,11 @@ fn renaming_a_mute_timing_a_policy_names_literally_is_refused_at_the_policys_lin
     assert_snapshot!(stderr, @r#"error: definitions/main.toml:28:17: `mute_timing` `nights` is renamed to `evenings` by `mute_timing.nights` in this plan, so this field would name nothing once it is applied: write `evenings` here in the same change, or refer to it with { ref = "mute_timing.nights" }"#);
     let (code, _, _) = run(grafana.mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 1, "apply refuses the same plan");
+    // A targeted plan that leaves the rename out is not refused for it.
+    let (code, stdout, stderr) = run(grafana.mac().args(["plan", "--target", "message_template.payments"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, stderr) = run(grafana.mac().args(["plan", "--target", "mute_timing.nights"]));
+    assert_eq!(code, 1, "the rename targeted is refused: {stderr}");
     assert_eq!(names(&grafana.document()["alertmanager_config"]["mute_time_intervals"]), ["nights"]);
 
     // Both in one change: the name follows in the policy (a reference to the definition now).
