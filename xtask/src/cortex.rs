@@ -79,7 +79,11 @@ pub(crate) fn ensure() -> Result<(), String> {
 /// `go` on PATH or at [`GO_FALLBACK`], when it is at least [`MIN_GO`]; otherwise an error
 /// saying what to install.
 fn go() -> Result<PathBuf, String> {
-    let Some(go) = mac_test_tools::find_program(&["go", GO_FALLBACK], &["version"]) else {
+    go_among(&["go", GO_FALLBACK])
+}
+
+fn go_among(candidates: &[&str]) -> Result<PathBuf, String> {
+    let Some(go) = mac_test_tools::find_program(candidates, &["version"]) else {
         return Err(format!(
             "the cortex provider's tests need Cortex {CORTEX_VERSION}, which setup builds with Go, and there is no \
              `go` on PATH nor at {GO_FALLBACK}: install Go {}.{} or later (https://go.dev/dl/), then rerun",
@@ -206,7 +210,26 @@ fn serve(flags: &[String]) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{go_version, json_string};
+    use super::{go_among, go_version, json_string};
+
+    #[test]
+    fn without_go_or_with_an_old_one_the_build_stops_saying_what_to_install() {
+        use std::os::unix::fs::PermissionsExt;
+        let missing = go_among(&["/nonexistent/go"]).expect_err("no Go");
+        assert!(
+            missing.contains("there is no `go` on PATH") && missing.contains("install Go 1.25 or later"),
+            "{missing}"
+        );
+        let dir = std::env::temp_dir().join(format!("xtask-cortex-go-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let old = dir.join("go");
+        std::fs::write(&old, "#!/bin/sh\necho go version go1.22.5 linux/amd64\n").expect("a fake go");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).expect("executable");
+        let found = go_among(&[old.to_str().expect("a UTF-8 path")]);
+        let _ = std::fs::remove_dir_all(&dir);
+        let message = found.expect_err("too old");
+        assert!(message.contains("needs Go 1.25 or later") && message.contains("go1.22.5"), "{message}");
+    }
 
     #[test]
     fn go_versions_are_read_from_go_version() {
