@@ -6,6 +6,7 @@
 mod bench;
 mod bench_kinds;
 mod ci;
+mod cortex;
 mod demo;
 mod emulator;
 mod fuzz;
@@ -26,10 +27,13 @@ tasks:
   ci                  setup, fmt check, clippy (-D warnings), the whole test suite, seeded reliability runs
                       (the state in a file, then in PostgreSQL), `cargo publish --workspace --dry-run`; prints
                       each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
+  cortex build|run    build Cortex 1.21.1 with go into ~/.cache/mac/tools/bin (once; setup does it too), or run
+                      one on loopback as the tests configure it, printing its URL
   demo                the Grafana emulator plus validate/plan/apply of examples/grafana
   setup               installs what the tests need and is missing: rustfmt, clippy, Debian's Prometheus,
                       Alertmanager, Django, PostgreSQL, openssl and man-db (apt-get, as root or through
-                      sudo -n), the client and pre-commit virtualenvs, actionlint (built with go into ~/.cache/mac/tools/bin)
+                      sudo -n), the client and pre-commit virtualenvs, actionlint and Cortex (built with go into
+                      ~/.cache/mac/tools/bin)
   reliability         fault and kill -9 trials against the emulator [--trials N] [--kills N] [--seed S] [--debug]
                       [--state file|postgres]: the state in mac's file or a throwaway PostgreSQL
   fuzz                libFuzzer on the config loader and the template renderer [--seconds N] [--target NAME]
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(&args[1..]),
+        Some("cortex") => cortex::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("reliability") => reliability::run(&args[1..]),
         Some("setup") => setup::run(&args[1..]),

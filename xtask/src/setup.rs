@@ -23,7 +23,10 @@
 //!   from its Go module with `GOBIN=DIR go install github.com/rhysd/actionlint/cmd/actionlint@v…`
 //!   into `$HOME/.cache/mac/tools/bin` (built in a directory beside it, then renamed into place).
 //!   Go is `go` on PATH or `/usr/local/go/bin/go`; without Go, an `actionlint` already on PATH is
-//!   used as it is, and otherwise setup stops naming how to install Go.
+//!   used as it is, and otherwise setup stops naming how to install Go;
+//! - Cortex (the cortex provider's tests run it), built from its Go module into
+//!   `$HOME/.cache/mac/tools/bin/cortex` by `cargo xtask cortex build` (see `cortex.rs`); it
+//!   needs Go 1.25 or later, and setup stops naming how to install Go when there is none.
 //!
 //! Every step checks first: a second run installs, updates and recreates nothing, and says so.
 
@@ -133,7 +136,8 @@ pub(crate) fn ensure(root: &Path) -> Result<(), String> {
     for (name, requirements) in CLIENTS {
         venv(&python, &venvs.join(name), root, Path::new(requirements))?;
     }
-    actionlint()
+    actionlint()?;
+    crate::cortex::ensure()
 }
 
 fn rust_components() -> Result<(), String> {
@@ -250,7 +254,7 @@ fn apt_get(sudo: bool, args: &[&str]) -> Command {
 
 /// Runs a command, echoing it first; its output (dpkg's hundreds of lines) is shown only
 /// when it fails.
-fn run_captured(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run_captured(command: &mut Command) -> Result<(), String> {
     eprintln!("$ {}", describe(command));
     let output = command
         .stdin(Stdio::null())
@@ -353,7 +357,7 @@ fn is_root() -> bool {
 const ACTIONLINT_PACKAGE: &str = "github.com/rhysd/actionlint/cmd/actionlint";
 
 /// Where the official Go distribution puts `go` when it is not on PATH.
-const GO_FALLBACK: &str = "/usr/local/go/bin/go";
+pub(crate) const GO_FALLBACK: &str = "/usr/local/go/bin/go";
 
 /// Makes `$HOME/.cache/mac/tools/bin/actionlint` the pinned actionlint, building it with Go
 /// unless it already is; another version there is replaced.
@@ -654,7 +658,7 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
-fn seconds(started: Instant) -> f64 {
+pub(crate) fn seconds(started: Instant) -> f64 {
     started.elapsed().as_secs_f64()
 }
 

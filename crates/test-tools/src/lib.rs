@@ -1,6 +1,7 @@
 //! The external programs mac's tests run (Prometheus, promtool, Alertmanager, Django,
-//! actionlint, the client virtualenvs, PostgreSQL, openssl, man), found or reported; and a throwaway
-//! PostgreSQL server, [`PostgresServer`], for the tests of the PostgreSQL state backend.
+//! actionlint, Cortex, the client virtualenvs, PostgreSQL, openssl, man), found or reported; a
+//! throwaway PostgreSQL server, [`PostgresServer`], for the tests of the PostgreSQL state
+//! backend; and a throwaway Cortex, [`cortex::CortexServer`], for the tests of the cortex provider.
 //!
 //! A test that needs a program either runs or fails: a missing program is a panic that says
 //! how to install it (`cargo xtask setup` installs everything). A developer may ask for the
@@ -17,6 +18,8 @@
 //! };
 //! ```
 
+#[cfg(unix)]
+pub mod cortex;
 #[cfg(unix)]
 mod postgres;
 
@@ -155,6 +158,29 @@ pub const ACTIONLINT: Program = Program {
     probe: &["-version"],
     install: "cargo xtask setup",
 };
+
+/// The Cortex release `cargo xtask cortex build` (and `cargo xtask setup`) builds, and the one
+/// the tests of the cortex provider run.
+pub const CORTEX_VERSION: &str = "1.21.1";
+
+/// Cortex, one process of every component (`-target=all`), as `cargo xtask cortex build` builds
+/// it into [`TOOLS_BIN`] from its Go module (there is no Debian package). [`cortex::binary`]
+/// also takes the path in `MAC_CORTEX_BIN`, and checks that the binary is [`CORTEX_VERSION`].
+pub const CORTEX: Program = Program {
+    name: "cortex",
+    candidates: &["~/.cache/mac/tools/bin/cortex"],
+    probe: &["-version"],
+    install: "cargo xtask cortex build",
+};
+
+/// The version `cortex -version` prints (`Cortex, version 1.21.1 (branch: …, revision: …)`),
+/// when `program` runs and says one.
+pub fn cortex_version(program: &Path) -> Option<String> {
+    let output = Command::new(program).arg("-version").stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let version = text.lines().next()?.split_once(", version ")?.1.split_whitespace().next()?;
+    (output.status.success() && !version.is_empty()).then(|| version.to_owned())
+}
 
 /// The running test's `program`: its path, a failure naming how to install it, or `None` after
 /// a visible skip (see [`require`]).

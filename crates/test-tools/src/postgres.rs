@@ -549,11 +549,11 @@ fn without_libpq_variables(command: &mut Command) {
 }
 
 /// A directory removed on drop, unless kept.
-struct ScratchDir(PathBuf);
+pub(crate) struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     /// The path, no longer removed on drop (its owner removes it).
-    fn keep(mut self) -> PathBuf {
+    pub(crate) fn keep(mut self) -> PathBuf {
         std::mem::take(&mut self.0)
     }
 }
@@ -568,7 +568,7 @@ impl Drop for ScratchDir {
 
 /// A new directory `PREFIX-PID-N-NANOS` in the temporary directory (std has no mkdtemp), for
 /// its owner only: it holds the superuser's password file and the test CA's keys.
-fn unique_dir(prefix: &str) -> Result<ScratchDir, String> {
+pub(crate) fn unique_dir(prefix: &str) -> Result<ScratchDir, String> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let base = std::env::temp_dir();
     loop {
@@ -586,7 +586,7 @@ fn unique_dir(prefix: &str) -> Result<ScratchDir, String> {
 
 /// A free loopback port: the kernel's pick for a socket closed right away. Another process may
 /// take it before the server binds it, hence [`PORT_ATTEMPTS`].
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
 }
 
