@@ -10,10 +10,9 @@
 
 mod files;
 mod rule_group;
-mod rule_view;
 mod server;
 
-pub use rule_group::{Rule, RuleGroup};
+pub use mac_prometheus_rules::{Rule, RuleGroup};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -190,6 +189,10 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// The groups' rules in PromQL terms, for `mac test`: the rule files an apply writes, with
+/// their header.
+static RULE_VIEW: mac_prometheus_rules::RuleGroupRules = mac_prometheus_rules::RuleGroupRules { header: files::HEADER };
+
 /// One Prometheus server and its rules directory.
 #[derive(Debug)]
 pub struct Prometheus {
@@ -204,8 +207,7 @@ impl Prometheus {
         let server = server.map(Arc::new);
         Prometheus {
             rule_groups: Arc::new(mac_core::Typed(
-                rule_group::RuleGroupKind::new(files.clone(), server.clone())
-                    .with_rule_view(&rule_view::RuleGroupRules),
+                rule_group::RuleGroupKind::new(files.clone(), server.clone()).with_rule_view(&RULE_VIEW),
             )),
             files,
             server,

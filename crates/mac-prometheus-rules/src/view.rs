@@ -1,9 +1,10 @@
-//! `rule_group` rules in PromQL terms ([`mac_core::rules`]), for `mac test`: their alerting
-//! rules, the reference side of a comparison with Grafana twins, and the rule files an apply
-//! would write, which promtool unit-tests.
+//! Rule groups in PromQL terms ([`mac_core::rules`]), for `mac test`: their alerting rules,
+//! the reference side of a comparison with Grafana twins, and the rule files an apply would
+//! write, which promtool unit-tests.
 //!
 //! Plain functions over definitions' fields (no provider instance, no I/O), so that the rules
-//! under test are byte for byte those `mac apply` writes.
+//! under test are byte for byte those `mac apply` writes. A definition of any kind whose fields
+//! are a [`RuleGroup`]'s (namespace, name, interval, limit, rules) is viewed.
 
 use std::collections::BTreeMap;
 
@@ -11,12 +12,15 @@ use mac_core::Fields;
 use mac_core::rules::{AlertRule, Evaluator, RuleFilesError, RuleView};
 use serde_norway::{Mapping, Value as Yaml};
 
-use crate::files::{HEADER, RuleFiles};
-use crate::rule_group::{NormalGroup, RuleGroup, to_yaml};
+use crate::definition::RuleGroup;
+use crate::normal::{NormalGroup, to_yaml};
 
-/// The [`RuleView`] of `rule_group` definitions.
+/// The [`RuleView`] of rule group definitions: their rule files are `<namespace>.yml`, each
+/// starting with `header` (a comment, or nothing).
 #[derive(Debug)]
-pub(crate) struct RuleGroupRules;
+pub struct RuleGroupRules {
+    pub header: &'static str,
+}
 
 impl RuleView for RuleGroupRules {
     fn evaluator(&self) -> Evaluator {
@@ -53,13 +57,13 @@ impl RuleView for RuleGroupRules {
     }
 
     fn rule_files(&self, definitions: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
-        rule_files(definitions)
+        rule_files(self.header, definitions)
     }
 }
 
 /// The rule files these groups (local id, fields) make when applied to an empty rules
 /// directory: file name (`<namespace>.yml`) → its text, each file's groups in the order given.
-fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
+fn rule_files(header: &str, groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, RuleFilesError> {
     let mut files: BTreeMap<String, Vec<Yaml>> = BTreeMap::new();
     for (local_id, fields) in groups {
         let definition = mac_core::kind::parse_definition::<RuleGroup>(fields)
@@ -70,7 +74,7 @@ fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, Ru
             message: format!("cannot write rule group `{namespace}/{name}` as YAML"),
             source: Some(Box::new(source)),
         })?;
-        files.entry(RuleFiles::file_name(namespace)).or_default().push(written);
+        files.entry(format!("{namespace}.yml")).or_default().push(written);
     }
     files
         .into_iter()
@@ -81,7 +85,7 @@ fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, Ru
                 message: format!("cannot write {file} as YAML"),
                 source: Some(Box::new(source)),
             })?;
-            Ok((file, format!("{HEADER}{text}")))
+            Ok((file, format!("{header}{text}")))
         })
         .collect()
 }
@@ -90,6 +94,9 @@ fn rule_files(groups: &[(&str, &Fields)]) -> Result<BTreeMap<String, String>, Ru
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    const HEADER: &str = "# a header\n";
+    const RULES: RuleGroupRules = RuleGroupRules { header: HEADER };
     use serde_json::json;
 
     fn fields(value: &Value) -> &Fields {
@@ -103,8 +110,7 @@ mod tests {
             "rules": [{ "alert": "Down", "expr": " up == 0 ", "for": "120s", "labels": { "severity": "page" } }]
         });
         let other = json!({ "namespace": "payments", "rules": [{ "record": "a:b", "expr": "sum(a)" }] });
-        let files =
-            RuleGroupRules.rule_files(&[("slo", fields(&slo)), ("recorded", fields(&other))]).expect("rule files");
+        let files = RULES.rule_files(&[("slo", fields(&slo)), ("recorded", fields(&other))]).expect("rule files");
         assert_eq!(files.keys().collect::<Vec<_>>(), ["payments.yml"]);
         let expected = format!(
             "{HEADER}groups:\n- name: slo\n  interval: 1m\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 2m\n    labels:\n      severity: page\n- name: recorded\n  rules:\n  - record: a:b\n    expr: sum(a)\n"
@@ -120,7 +126,7 @@ mod tests {
             { "record": "a:b", "expr": "sum(a)" },
             { "alert": "Quiet" },
         ]});
-        let rules = RuleGroupRules.alert_rules("slo", fields(&group));
+        let rules = RULES.alert_rules("slo", fields(&group));
         assert_eq!(
             rules,
             [
@@ -142,6 +148,6 @@ mod tests {
                 },
             ]
         );
-        assert_eq!(RuleGroupRules.rule_count(fields(&group)), 3);
+        assert_eq!(RULES.rule_count(fields(&group)), 3);
     }
 }
