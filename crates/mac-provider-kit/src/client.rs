@@ -124,13 +124,14 @@ impl HttpClient {
     }
 }
 
-/// A request being prepared: [`Request::json`] for a body, [`Request::repeat`] for its retry
+/// A request being prepared: [`Request::json`] or [`Request::body`] for a body, [`Request::repeat`] for its retry
 /// rule, then [`Request::send`] or [`Request::send_any`].
 pub struct Request<'a> {
     client: &'a HttpClient,
     method: Method,
     url: Url,
-    body: Option<Result<Vec<u8>, String>>,
+    /// The body and its content type, or why it could not be written.
+    body: Option<Result<(Vec<u8>, &'static str), String>>,
     repeat: Repeat,
     /// Besides the client's own: what only some requests carry, or what the provider learnt
     /// after the client was built (Grafana's org id, when an instance names its org by name).
@@ -143,7 +144,7 @@ impl fmt::Debug for Request<'_> {
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("path", &self.url.path())
-            .field("body_bytes", &self.body.as_ref().map(|body| body.as_ref().map_or(0, Vec::len)))
+            .field("body_bytes", &self.body.as_ref().map(|body| body.as_ref().map_or(0, |(bytes, _)| bytes.len())))
             .field("repeat", &self.repeat)
             .finish_non_exhaustive()
     }
@@ -161,7 +162,15 @@ struct Failure {
 impl Request<'_> {
     /// Sends `body` as JSON.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        self.body = Some(serde_json::to_vec(body).map_err(|err| err.to_string()));
+        self.body =
+            Some(serde_json::to_vec(body).map(|bytes| (bytes, "application/json")).map_err(|err| err.to_string()));
+        self
+    }
+
+    /// Sends `bytes` as they are, as `content_type` (`application/yaml` for a ruler's rule
+    /// group).
+    pub fn body(mut self, bytes: Vec<u8>, content_type: &'static str) -> Self {
+        self.body = Some(Ok((bytes, content_type)));
         self
     }
 
@@ -293,9 +302,8 @@ impl Request<'_> {
         };
         match &self.body {
             None => {}
-            Some(Ok(bytes)) => {
-                request =
-                    request.header(CONTENT_TYPE, HeaderValue::from_static("application/json")).body(bytes.clone());
+            Some(Ok((bytes, content_type))) => {
+                request = request.header(CONTENT_TYPE, HeaderValue::from_static(content_type)).body(bytes.clone());
             }
             Some(Err(message)) => {
                 return Err(final_error(HandlerError::new(
