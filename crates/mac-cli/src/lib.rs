@@ -24,6 +24,8 @@ use clap::Parser;
 
 // The linker drops a crate nothing references, and its `inventory::submit!` with it: name
 // every provider and state backend crate that a feature enables.
+#[cfg(feature = "cortex")]
+extern crate mac_provider_cortex as _;
 #[cfg(feature = "grafana8")]
 extern crate mac_provider_grafana8 as _;
 #[cfg(feature = "prometheus")]
@@ -109,6 +111,7 @@ mod tests {
         let expected: &[(&str, bool)] = &[
             ("grafana8", cfg!(feature = "grafana8")),
             ("prometheus", cfg!(feature = "prometheus")),
+            ("cortex", cfg!(feature = "cortex")),
             ("testfs", cfg!(feature = "test-provider")),
         ];
         for (name, enabled) in expected {

@@ -1,0 +1,579 @@
+//! `alertmanager_config`: the tenant's Alertmanager configuration — one document and its
+//! template files, one per instance (per tenant).
+//!
+//! Secrets (receivers' URLs, keys and passwords; see [`SECRET_FIELDS`]) are written only as
+//! references (`{ env = … }`), revealed at apply. Cortex's GET returns the document with them in
+//! clear: [`list`](Kind::list) replaces each by [`mac_core::secrets::SENSITIVE`] before anything
+//! else sees it, so no value reaches a plan, state or output, and a changed reference shows as a
+//! changed digest. A secret changed by hand on the server is therefore not seen.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use mac_core::{
+    FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver,
+    SecretRef, async_trait,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value, json};
+
+use crate::client::{AlertmanagerDocument, Client};
+
+/// The remote id and adoption key of the one configuration of a tenant.
+const ID: &str = "alertmanager_config";
+
+/// The fields of Alertmanager's configuration that hold secrets (its `Secret` and `SecretURL`
+/// types, v0.27), as pointers into a definition; `*` is any one segment.
+pub const SECRET_FIELDS: &[&str] = &[
+    "/config/global/slack_api_url",
+    "/config/global/smtp_auth_password",
+    "/config/global/smtp_auth_secret",
+    "/config/global/opsgenie_api_key",
+    "/config/global/victorops_api_key",
+    "/config/global/wechat_api_secret",
+    "/config/global/telegram_bot_token",
+    "/config/global/webex_api_url",
+    "/config/global/http_config/basic_auth/password",
+    "/config/global/http_config/authorization/credentials",
+    "/config/global/http_config/bearer_token",
+    "/config/global/http_config/oauth2/client_secret",
+    "/config/receivers/*/email_configs/*/auth_password",
+    "/config/receivers/*/email_configs/*/auth_secret",
+    "/config/receivers/*/slack_configs/*/api_url",
+    "/config/receivers/*/pagerduty_configs/*/routing_key",
+    "/config/receivers/*/pagerduty_configs/*/service_key",
+    "/config/receivers/*/opsgenie_configs/*/api_key",
+    "/config/receivers/*/victorops_configs/*/api_key",
+    "/config/receivers/*/pushover_configs/*/user_key",
+    "/config/receivers/*/pushover_configs/*/token",
+    "/config/receivers/*/wechat_configs/*/api_secret",
+    "/config/receivers/*/webhook_configs/*/url",
+    "/config/receivers/*/telegram_configs/*/bot_token",
+    "/config/receivers/*/discord_configs/*/webhook_url",
+    "/config/receivers/*/msteams_configs/*/webhook_url",
+    "/config/receivers/*/sns_configs/*/sigv4/secret_key",
+    "/config/receivers/*/*/*/http_config/basic_auth/password",
+    "/config/receivers/*/*/*/http_config/authorization/credentials",
+    "/config/receivers/*/*/*/http_config/bearer_token",
+    "/config/receivers/*/*/*/http_config/oauth2/client_secret",
+];
+
+/// A tenant's Alertmanager configuration, as a `cortex.alertmanager_config` definition writes
+/// it (one per instance).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = mac_core::schema::require(&["config"]))]
+pub struct AlertmanagerConfig {
+    /// Alertmanager's configuration document as a table (`global`, `route`, `receivers`,
+    /// `inhibit_rules`, `templates`, …; Alertmanager's YAML keys). Secret fields, such as a
+    /// webhook's `url` or a Slack `api_url`, only as `{ env = "VAR" }` or `{ file = "path" }`.
+    #[serde(default)]
+    pub config: Map<String, Value>,
+    /// Notification template files by name (the names `config.templates` lists): the text, or
+    /// `{ file = "templates/x.tmpl" }`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub template_files: IndexMap<String, TemplateFile>,
+}
+
+/// A template file's text: inline, or a file of the project.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemplateFile {
+    /// The text itself.
+    Text(String),
+    /// `{ file = "templates/x.tmpl" }`, relative to the project, with the file's text once read
+    /// by the loader.
+    File {
+        /// The path, relative to the project.
+        file: String,
+        /// The file's text.
+        content: Option<String>,
+    },
+}
+
+impl TemplateFile {
+    fn text(&self) -> Option<&str> {
+        match self {
+            TemplateFile::Text(text) => Some(text),
+            TemplateFile::File { content, .. } => content.as_deref(),
+        }
+    }
+}
+
+impl Serialize for TemplateFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TemplateFile::Text(text) => text.serialize(serializer),
+            TemplateFile::File { file, content: None } => json!({ "file": file }).serialize(serializer),
+            TemplateFile::File { file, content: Some(content) } => {
+                json!({ "file": file, "content": content }).serialize(serializer)
+            }
+        }
+    }
+}
+
+const TEMPLATE_FORMS: &str = "a template file must be its text, or { file = \"templates/x.tmpl\" }";
+
+impl<'de> Deserialize<'de> for TemplateFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TemplateFile, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileForm {
+            file: String,
+            #[serde(default)]
+            content: Option<String>,
+        }
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(TemplateFile::Text(text)),
+            table @ Value::Object(_) => FileForm::deserialize(table)
+                .map(|form| TemplateFile::File { file: form.file, content: form.content })
+                .map_err(|_| serde::de::Error::custom(TEMPLATE_FORMS)),
+            _ => Err(serde::de::Error::custom(TEMPLATE_FORMS)),
+        }
+    }
+}
+
+/// The two forms [`TemplateFile`]'s `Deserialize` takes.
+impl schemars::JsonSchema for TemplateFile {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TemplateFile".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "description": "The template text.", "type": "string" },
+                {
+                    "description": "A text file: { file = \"templates/x.tmpl\" }, relative to the project.",
+                    "type": "object",
+                    "properties": { "file": { "description": "The file's path, relative to the project.", "type": "string" } },
+                    "required": ["file"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
+/// The configuration as `list` records it: the document parsed, secrets replaced by
+/// [`mac_core::secrets::SENSITIVE`], and the template files.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct StoredConfig {
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    template_files: IndexMap<String, String>,
+}
+
+/// The comparable form: the document without its secret fields (their digests are compared by
+/// the engine), keys sorted, and each template file's text.
+#[derive(Debug, Serialize)]
+pub(crate) struct ComparableConfig {
+    config: Value,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    template_files: BTreeMap<String, Option<String>>,
+}
+
+/// The kind of one tenant's configuration.
+#[derive(Debug)]
+pub(crate) struct AlertmanagerConfigKind {
+    client: Arc<Client>,
+    /// Reserved for `amtool check-config`; the receiver check is built in.
+    #[allow(dead_code)]
+    amtool: Option<PathBuf>,
+}
+
+impl AlertmanagerConfigKind {
+    pub(crate) fn new(client: Arc<Client>, amtool: Option<PathBuf>) -> AlertmanagerConfigKind {
+        AlertmanagerConfigKind { client, amtool }
+    }
+}
+
+/// Whether `pointer` is one of [`SECRET_FIELDS`] (`*`: any one segment).
+fn is_secret(pointer: &str) -> bool {
+    SECRET_FIELDS.iter().any(|pattern| {
+        pattern.split('/').count() == pointer.split('/').count()
+            && pattern.split('/').zip(pointer.split('/')).all(|(want, have)| want == "*" || want == have)
+    })
+}
+
+/// `value` (at `pointer`) with every secret field replaced by what `replace` makes of its pointer,
+/// or left out when it makes nothing.
+fn map_secrets(value: Value, pointer: &str, replace: &dyn Fn(&str) -> Option<Value>) -> Option<Value> {
+    if is_secret(pointer) {
+        return replace(pointer);
+    }
+    Some(match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(key, child)| {
+                    let child = map_secrets(child, &format!("{pointer}/{}", escape(&key)), replace)?;
+                    Some((key, child))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .filter_map(|(index, child)| map_secrets(child, &format!("{pointer}/{index}"), replace))
+                .collect(),
+        ),
+        other => other,
+    })
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// Keys in order, so that two spellings of one document compare equal.
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let ordered: BTreeMap<String, Value> = map.into_iter().map(|(key, child)| (key, sorted(child))).collect();
+            Value::Object(ordered.into_iter().collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
+
+/// The document without its secrets, for comparison.
+fn without_secrets(config: Value) -> Value {
+    sorted(map_secrets(config, "/config", &|_| None).unwrap_or(Value::Null))
+}
+
+/// Every receiver a route names is defined: a route to an undefined receiver is refused by
+/// Alertmanager, and Cortex would refuse the whole document.
+fn check_receivers(config: &Map<String, Value>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let defined: Vec<&str> = config
+        .get("receivers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|receiver| receiver.get("name").and_then(Value::as_str))
+        .collect();
+    let Some(route) = config.get("route") else {
+        errors.push(FieldError::at("/config", "the configuration needs a `route` (with its `receiver`)"));
+        return errors;
+    };
+    if route.get("receiver").is_none() {
+        errors.push(FieldError::at("/config/route", "the top `route` needs a `receiver`"));
+    }
+    fn walk<'a>(route: &'a Value, pointer: String, found: &mut Vec<(String, &'a str)>) {
+        if let Some(receiver) = route.get("receiver").and_then(Value::as_str) {
+            found.push((format!("{pointer}/receiver"), receiver));
+        }
+        for (index, child) in route.get("routes").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            walk(child, format!("{pointer}/routes/{index}"), found);
+        }
+    }
+    let mut named = Vec::new();
+    walk(route, "/config/route".to_owned(), &mut named);
+    for (pointer, receiver) in named {
+        if !defined.contains(&receiver) {
+            let known = if defined.is_empty() { "none".to_owned() } else { defined.join(", ") };
+            errors.push(FieldError::at(
+                pointer,
+                format!("receiver `{receiver}` is not defined in `receivers` (defined: {known})"),
+            ));
+        }
+    }
+    errors
+}
+
+/// The environment variable an import names for a secret: `CORTEX_RECEIVERS_OPS_SLACK_CONFIGS_1_API_URL`.
+fn secret_variable(pointer: &str, config: &Value) -> String {
+    let mut name = String::from("CORTEX");
+    let mut segments: Vec<String> = Vec::new();
+    let mut current = Some(config);
+    for segment in pointer.trim_start_matches("/config/").split('/') {
+        // A receiver is named by its name rather than its position.
+        let next = current.and_then(|value| match value {
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|index| items.get(index)),
+            Value::Object(map) => map.get(segment),
+            _ => None,
+        });
+        match next.and_then(|value| value.get("name")).and_then(Value::as_str) {
+            Some(receiver) if segments.last().is_some_and(|last| last == "receivers") => {
+                segments.push(receiver.to_owned())
+            }
+            _ => segments.push(segment.to_owned()),
+        }
+        current = next;
+    }
+    for segment in segments {
+        let word: String =
+            segment.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+        let word = word.trim_matches('_');
+        if !word.is_empty() {
+            name.push('_');
+            name.push_str(word);
+        }
+    }
+    name
+}
+
+fn remote(config: Value, template_files: IndexMap<String, String>) -> RemoteObject {
+    let stored = StoredConfig { config, template_files };
+    let fields = match serde_json::to_value(&stored) {
+        Ok(Value::Object(fields)) => fields,
+        _ => Map::new(),
+    };
+    RemoteObject {
+        remote_id: ID.to_owned(),
+        adoption_key: Some(ID.to_owned()),
+        fields: mac_core::JsonText::from_map(&fields),
+        part_ids: Default::default(),
+    }
+}
+
+/// The document's secrets replaced by the marker, before anything else sees them.
+fn redacted(config: Value) -> Value {
+    map_secrets(config, "/config", &|_| Some(Value::String(mac_core::secrets::SENSITIVE.to_owned())))
+        .unwrap_or(Value::Null)
+}
+
+#[async_trait]
+impl Kind for AlertmanagerConfigKind {
+    type Desired = AlertmanagerConfig;
+    type Remote = StoredConfig;
+    type Comparable = ComparableConfig;
+    type Context = ();
+
+    fn validate(&self, desired: &AlertmanagerConfig) -> Result<(), Vec<FieldError>> {
+        let mut errors = check_receivers(&desired.config);
+        let listed: Vec<&str> = desired
+            .config
+            .get("templates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for name in desired.template_files.keys() {
+            if name.contains('/') || name.is_empty() {
+                errors.push(FieldError::at(
+                    format!("/template_files/{}", escape(name)),
+                    "a template file's name is a file name, without `/`",
+                ));
+            } else if !listed.is_empty()
+                && !listed.iter().any(|pattern| pattern.ends_with(name.as_str()) || pattern.contains('*'))
+            {
+                errors.push(FieldError::at(
+                    format!("/template_files/{}", escape(name)),
+                    format!(
+                        "template file `{name}` is not listed in `config.templates`, so Alertmanager would not read it"
+                    ),
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    fn validate_together(
+        &self,
+        definitions: &mut dyn Iterator<Item = (&ObjectId, AlertmanagerConfig)>,
+    ) -> Vec<(usize, FieldError)> {
+        let mut first: Option<String> = None;
+        let mut errors = Vec::new();
+        for (position, (id, _)) in definitions.enumerate() {
+            match &first {
+                None => first = Some(id.local_id.clone()),
+                Some(first) => errors.push((
+                    position,
+                    FieldError::at(
+                        "",
+                        format!("a tenant has one Alertmanager configuration, and `{first}` is already it"),
+                    ),
+                )),
+            }
+        }
+        errors
+    }
+
+    fn secret_fields(&self) -> Vec<&'static str> {
+        SECRET_FIELDS.to_vec()
+    }
+
+    fn text_file_fields(&self) -> Vec<&'static str> {
+        vec!["/template_files/*"]
+    }
+
+    fn adoption_key(&self, _id: &ObjectId, _desired: &AlertmanagerConfig, _refs: &dyn Resolver) -> Option<String> {
+        Some(ID.to_owned())
+    }
+
+    fn desired(
+        &self,
+        _id: &ObjectId,
+        desired: &AlertmanagerConfig,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<ComparableConfig, FieldError> {
+        Ok(ComparableConfig {
+            config: without_secrets(Value::Object(desired.config.clone())),
+            template_files: desired
+                .template_files
+                .iter()
+                .map(|(name, file)| (name.clone(), file.text().map(str::to_owned)))
+                .collect(),
+        })
+    }
+
+    fn observed(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> ComparableConfig {
+        ComparableConfig {
+            config: without_secrets(remote.fields.config.clone()),
+            template_files: remote
+                .fields
+                .template_files
+                .iter()
+                .map(|(name, text)| (name.clone(), Some(text.clone())))
+                .collect(),
+        }
+    }
+
+    fn describe(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> String {
+        let receivers = remote.fields.config.get("receivers").and_then(Value::as_array).map_or(0, Vec::len);
+        format!(
+            "the tenant's Alertmanager configuration, {receivers} receiver{}",
+            if receivers == 1 { "" } else { "s" }
+        )
+    }
+
+    fn import(
+        &self,
+        remote: &mac_core::Remote<'_, StoredConfig>,
+        _refs: &dyn ImportRefs,
+        _context: &(),
+    ) -> Option<ImportedFields> {
+        let config = remote.fields.config.clone();
+        // Secrets come back as placeholders naming the variable to set.
+        let original = config.clone();
+        let with_references = map_secrets(config, "/config", &|pointer| {
+            let env = secret_variable(pointer, &original);
+            serde_json::to_value(SecretRef::Env { env }).ok()
+        })?;
+        let Value::Object(config) = with_references else { return None };
+        let mut fields = Map::new();
+        fields.insert("config".to_owned(), Value::Object(config));
+        if !remote.fields.template_files.is_empty() {
+            let files: Map<String, Value> = remote
+                .fields
+                .template_files
+                .iter()
+                .map(|(name, text)| (name.clone(), Value::String(text.clone())))
+                .collect();
+            fields.insert("template_files".to_owned(), Value::Object(files));
+        }
+        Some(ImportedFields {
+            local_id: "alertmanager".to_owned(),
+            fields,
+            file: "alertmanager".to_owned(),
+            scope: None,
+            part_ids: BTreeMap::new(),
+        })
+    }
+
+    async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
+        let Some(document) = self.client.alertmanager_config().await? else { return Ok(Vec::new()) };
+        // Parsed and redacted at once; the text, which holds secrets in clear, goes no further.
+        let config: Value = serde_norway::from_str(&document.alertmanager_config).map_err(|_| {
+            HandlerError::new(
+                HandlerErrorKind::Unavailable,
+                "the tenant's Alertmanager configuration on Cortex is not a YAML document",
+            )
+        })?;
+        Ok(vec![remote(redacted(config), document.template_files)])
+    }
+
+    async fn write(
+        &self,
+        _current: Option<&RemoteObject>,
+        _id: &ObjectId,
+        desired: &AlertmanagerConfig,
+        _refs: &dyn Resolver,
+        _context: &(),
+    ) -> Result<RemoteObject, HandlerError> {
+        let text = serde_norway::to_string(&desired.config).map_err(|_| {
+            HandlerError::new(HandlerErrorKind::Other, "cannot write the Alertmanager configuration as YAML")
+        })?;
+        let mut template_files = IndexMap::new();
+        for (name, file) in &desired.template_files {
+            let Some(text) = file.text() else {
+                return Err(HandlerError::new(
+                    HandlerErrorKind::Invalid,
+                    format!("template file `{name}` was not read"),
+                )
+                .at(format!("/template_files/{}", escape(name))));
+            };
+            template_files.insert(name.clone(), text.to_owned());
+        }
+        let document = AlertmanagerDocument { alertmanager_config: text, template_files };
+        self.client.put_alertmanager_config(&document).await?;
+        Ok(remote(redacted(Value::Object(desired.config.clone())), document.template_files))
+    }
+
+    async fn delete(&self, _current: &RemoteObject) -> Result<(), HandlerError> {
+        self.client.delete_alertmanager_config().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Value {
+        json!({
+            "route": { "receiver": "ops", "routes": [{ "receiver": "pager", "matchers": ["severity=\"page\""] }] },
+            "receivers": [
+                { "name": "ops", "webhook_configs": [{ "url": "http://hook.example/secret-token" }] },
+                { "name": "pager", "slack_configs": [{ "api_url": "https://hooks.slack.example/T0/B0/x", "channel": "#pager" }] },
+            ],
+        })
+    }
+
+    #[test]
+    fn secrets_are_redacted_before_anything_keeps_them() {
+        let redacted = redacted(config());
+        let text = redacted.to_string();
+        assert!(!text.contains("secret-token") && !text.contains("hooks.slack"), "{text}");
+        assert_eq!(redacted["receivers"][0]["webhook_configs"][0]["url"], mac_core::secrets::SENSITIVE);
+        assert_eq!(redacted["receivers"][1]["slack_configs"][0]["channel"], "#pager");
+        // Compared without them, so a redacted remote and a definition with references agree.
+        let mut definition = config();
+        definition["receivers"][0]["webhook_configs"][0]["url"] = json!({ "env": "HOOK" });
+        assert_eq!(without_secrets(definition), without_secrets(redacted));
+    }
+
+    #[test]
+    fn an_undefined_receiver_is_located() {
+        let mut bad = config();
+        bad["route"]["routes"][0]["receiver"] = json!("pagr");
+        let errors = check_receivers(bad.as_object().expect("a map"));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].pointer, "/config/route/routes/0/receiver");
+        assert_eq!(errors[0].message, "receiver `pagr` is not defined in `receivers` (defined: ops, pager)");
+        assert!(check_receivers(config().as_object().expect("a map")).is_empty());
+    }
+
+    #[test]
+    fn imported_secrets_name_their_variable() {
+        let variable = secret_variable("/config/receivers/1/slack_configs/0/api_url", &config());
+        assert_eq!(variable, "CORTEX_RECEIVERS_PAGER_SLACK_CONFIGS_0_API_URL");
+    }
+
+    #[test]
+    fn key_order_is_no_difference() {
+        let a = json!({ "route": { "receiver": "x", "group_by": ["a"] }, "receivers": [{ "name": "x" }] });
+        let b = json!({ "receivers": [{ "name": "x" }], "route": { "group_by": ["a"], "receiver": "x" } });
+        assert_eq!(without_secrets(a).to_string(), without_secrets(b).to_string());
+    }
+}
