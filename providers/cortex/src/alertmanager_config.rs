@@ -8,7 +8,6 @@
 //! changed digest. A secret changed by hand on the server is therefore not seen.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -183,14 +182,11 @@ pub(crate) struct ComparableConfig {
 #[derive(Debug)]
 pub(crate) struct AlertmanagerConfigKind {
     client: Arc<Client>,
-    /// Reserved for `amtool check-config`; the receiver check is built in.
-    #[allow(dead_code)]
-    amtool: Option<PathBuf>,
 }
 
 impl AlertmanagerConfigKind {
-    pub(crate) fn new(client: Arc<Client>, amtool: Option<PathBuf>) -> AlertmanagerConfigKind {
-        AlertmanagerConfigKind { client, amtool }
+    pub(crate) fn new(client: Arc<Client>) -> AlertmanagerConfigKind {
+        AlertmanagerConfigKind { client }
     }
 }
 

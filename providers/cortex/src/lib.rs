@@ -104,9 +104,6 @@ struct Settings {
     /// The promtool that checks rule groups offline: a path, or `false` to skip the check. By
     /// default `promtool` from PATH, when there is one.
     promtool: Option<ToolSetting>,
-    /// The amtool that checks the Alertmanager configuration offline (`amtool check-config`):
-    /// a path, or `false`. By default `amtool` from PATH, when there is one.
-    amtool: Option<ToolSetting>,
     /// Send credentials over plain http:// to a host other than this machine.
     #[serde(default)]
     allow_insecure_http: bool,
@@ -153,7 +150,6 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     let alertmanager_prefix =
         prefix(parsed.alertmanager_prefix.as_deref(), DEFAULT_ALERTMANAGER_PREFIX, "/alertmanager_prefix")?;
     let promtool = tool(settings, parsed.promtool, "promtool", "/promtool")?;
-    let amtool = tool(settings, parsed.amtool, "amtool", "/amtool")?;
     let mut http = HttpSettings::new("Cortex", url);
     http.url_variable = url_variable;
     http.credentials = Credentials::from_settings(parsed.token, parsed.basic)?;
@@ -164,7 +160,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     http.retry = RetryPolicy::with_attempts(parsed.retries.unwrap_or(5));
     http.headers.insert("X-Scope-OrgID", tenant_header);
     let client = client::Client::new(http.build(settings)?, tenant, rules_prefix, alertmanager_prefix);
-    Ok(Box::new(Cortex::new(Arc::new(client), promtool, amtool)))
+    Ok(Box::new(Cortex::new(Arc::new(client), promtool)))
 }
 
 /// A path prefix as segments: `/api/v1/rules` → `["api", "v1", "rules"]`.
@@ -244,12 +240,12 @@ pub struct Cortex {
 }
 
 impl Cortex {
-    fn new(client: Arc<client::Client>, promtool: Option<PathBuf>, amtool: Option<PathBuf>) -> Cortex {
+    fn new(client: Arc<client::Client>, promtool: Option<PathBuf>) -> Cortex {
         Cortex {
             rule_groups: Arc::new(Typed(
                 rule_group::RuleGroupKind::new(client.clone(), promtool).with_rule_view(&RULE_VIEW),
             )),
-            alertmanager_config: Arc::new(Typed(alertmanager_config::AlertmanagerConfigKind::new(client, amtool))),
+            alertmanager_config: Arc::new(Typed(alertmanager_config::AlertmanagerConfigKind::new(client))),
         }
     }
 }
