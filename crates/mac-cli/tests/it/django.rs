@@ -721,3 +721,49 @@ pub(crate) fn percent_encode(text: &str) -> String {
         })
         .collect()
 }
+
+/// The template for Cortex is the Prometheus one with the kind renamed (the template language
+/// fixes a definition's kind): kept so, and `examples/cortex` validates and passes its promtool
+/// unit tests against the rules as the ruler gets them.
+#[test]
+#[cfg(feature = "cortex")]
+fn the_django_bundle_renders_to_cortex_rule_groups() {
+    let templates = repository().join("examples/django/templates");
+    let read = |name: &str| std::fs::read_to_string(templates.join(name)).expect("a template");
+    let prometheus = read("django-prometheus-rules.toml");
+    let cortex = read("django-cortex-rules.toml");
+    let body = |text: &str| text[text.find("[template]").expect("a [template] table")..].to_owned();
+    let expected = body(&prometheus)
+        .replace("[[prometheus.rule_group]]", "[[cortex.rule_group]]")
+        .replace("[[prometheus.rule_group.rules]]", "[[cortex.rule_group.rules]]")
+        .replace("name = \"django-prometheus-rules\"", "name = \"django-cortex-rules\"")
+        .replace("rules as Prometheus rule groups (", "rules as Prometheus rule groups on Cortex's ruler (")
+        .replace(
+            "the rule file the groups go in: <rules_dir>/<namespace>.yml of the prometheus provider",
+            "the ruler namespace the groups go in, of the cortex provider's tenant",
+        )
+        .replace("how often Prometheus evaluates the rules", "how often the ruler evaluates the rules");
+    assert!(
+        body(&cortex) == expected,
+        "django-cortex-rules.toml is django-prometheus-rules.toml with the kind renamed: copy the edit across"
+    );
+
+    if !crate::rule_tests::have_promtool() {
+        return;
+    }
+    let example = repository().join("examples/cortex");
+    let mut command = assert_cmd::Command::cargo_bin("mac").expect("the mac binary is built");
+    command.current_dir(&example).env("NO_COLOR", "1").env_remove("MAC_CORTEX_URL");
+    let (code, stdout, stderr) = crate::run(command.arg("validate"));
+    assert_eq!((code, stdout.as_str()), (0, "Valid: 4 object(s) for 1 provider instance(s).\n"), "{stderr}");
+    let mut command = assert_cmd::Command::cargo_bin("mac").expect("the mac binary is built");
+    command.current_dir(&example).env("NO_COLOR", "1").env_remove("MAC_CORTEX_URL");
+    let (code, stdout, stderr) = crate::run(command.arg("test"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    insta::assert_snapshot!(stdout, @r"
+    Rules under test: 3 group(s), 11 rule(s), rendered as mac apply writes them.
+    tests/django-cortex-rules.test.yml ... ok
+
+    1 test file(s): 1 passed, 0 failed.
+    ");
+}

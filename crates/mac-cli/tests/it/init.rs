@@ -43,12 +43,17 @@ fn init_writes_a_project_that_validates_and_plans() {
 fn every_provider_s_starter_validates_and_a_file_there_is_kept() {
     let project = Project::empty();
     project.write(".gitignore", "target/\n");
-    // Every provider compiled in (this build: grafana8, prometheus, testfs), into a new directory.
+    // Every provider compiled in (this build: cortex, grafana8, prometheus, testfs), into a new directory.
     let (code, stdout, stderr) = run(project.mac().args(["init", "new"]));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("wrote definitions/grafana8.toml\nwrote definitions/prometheus.toml\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "wrote definitions/cortex.toml\nwrote definitions/grafana8.toml\nwrote definitions/prometheus.toml\n"
+        ),
+        "{stdout}"
+    );
     let (code, stdout, stderr) = run(project.mac().args(["-C", "new", "validate"]));
-    assert_eq!((code, stdout.as_str()), (0, "Valid: 3 object(s) for 3 provider instance(s).\n"), "{stderr}");
+    assert_eq!((code, stdout.as_str()), (0, "Valid: 4 object(s) for 4 provider instance(s).\n"), "{stderr}");
     let (code, stdout, _) = run(project.mac().args(["-C", "new", "fmt", "--check"]));
     assert_eq!((code, stdout.as_str()), (0, ""), "every starter is formatted");
 
@@ -61,7 +66,9 @@ fn every_provider_s_starter_validates_and_a_file_there_is_kept() {
     let (code, _, stderr) = run(project.mac().args(["init", "elsewhere", "--provider", "grafana9"]));
     assert_eq!(code, 1);
     assert!(
-        stderr.starts_with("error: no provider `grafana9` in this mac (compiled in: grafana8, prometheus, testfs)"),
+        stderr.starts_with(
+            "error: no provider `grafana9` in this mac (compiled in: cortex, grafana8, prometheus, testfs)"
+        ),
         "{stderr}"
     );
     assert!(!project.root().join("elsewhere").exists(), "nothing written for a bad command");

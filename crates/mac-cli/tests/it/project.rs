@@ -9,6 +9,8 @@ fn providers_lists_what_was_compiled_in() {
     let (code, stdout, _) = run(Project::empty().mac().arg("providers"));
     assert_eq!(code, 0);
     assert_snapshot!(stdout, @r#"
+    cortex       Cortex (an instance is one tenant): Prometheus rule groups through the ruler API, and the Alertmanager configuration
+                 kinds: rule_group, alertmanager_config
     grafana8     Grafana 8.5 (an instance is one organisation): alerting, dashboards, data sources and access
                  kinds: datasource, folder, alert_group, library_panel, dashboard, folder_permission, dashboard_permission, org_preferences, notification_channel, contact_point, notification_policy, message_template, mute_timing, user, organization, team
     prometheus   Prometheus: alerting and recording rule groups in rule files, reloaded and verified
@@ -56,7 +58,7 @@ fn bad_configuration_names_file_line_and_field() {
 
     project.write("mac.toml", "[providers.nosuch]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));
-    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: grafana8, prometheus, testfs)");
+    assert_snapshot!(stderr, @"error: mac.toml:1:12: unknown provider `nosuch` (compiled into this mac: cortex, grafana8, prometheus, testfs)");
 
     project.write("mac.toml", "defintions = [\"x\"]\n");
     let (_, _, stderr) = run(project.mac().arg("validate"));

@@ -49,6 +49,8 @@ fn schema_lists_every_registered_kind() {
     assert_eq!(code, 0, "{stderr}");
     let headers: Vec<&str> = stdout.lines().filter(|line| !line.is_empty() && !line.starts_with(' ')).collect();
     assert_snapshot!(headers.join("\n"), @r#"
+    cortex.rule_group: A Prometheus rule group in a Cortex ruler namespace, as a `cortex.rule_group` definition writes it.
+    cortex.alertmanager_config: A tenant's Alertmanager configuration, as a `cortex.alertmanager_config` definition writes it (one per instance).
     grafana8.datasource: A data source definition (`[[grafana8.datasource]]`); what is left out is written as Grafana's default.
     grafana8.folder: A folder definition (`[[grafana8.folder]]`).
     grafana8.alert_group: A unified alerting rule group of Grafana-managed rules (`[[grafana8.alert_group]]`).
@@ -140,7 +142,7 @@ fn an_unknown_kind_is_an_error_naming_the_known_ones() {
     let (code, stdout, stderr) = run(Project::empty().mac().args(["schema", "grafana8.foldr"]));
     assert_eq!(code, 1);
     assert_eq!(stdout, "");
-    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.library_panel, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, grafana8.message_template, grafana8.mute_timing, grafana8.user, grafana8.organization, grafana8.team, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
+    assert_snapshot!(stderr, @"error: unknown kind `grafana8.foldr` (known kinds: cortex.rule_group, cortex.alertmanager_config, grafana8.datasource, grafana8.folder, grafana8.alert_group, grafana8.library_panel, grafana8.dashboard, grafana8.folder_permission, grafana8.dashboard_permission, grafana8.org_preferences, grafana8.notification_channel, grafana8.contact_point, grafana8.notification_policy, grafana8.message_template, grafana8.mute_timing, grafana8.user, grafana8.organization, grafana8.team, prometheus.rule_group, testfs.folder, testfs.group); did you mean `grafana8.folder`?");
 }
 
 #[test]
@@ -166,8 +168,11 @@ fn every_example_definition_and_template_is_valid_against_the_json_schema() {
         files.iter().map(|file| file.strip_prefix(&examples).expect("below examples/").display().to_string()).collect();
     // The third party's silences are not kinds of this `mac`: its own build checks them.
     assert_snapshot!(shown.join("\n"), @r"
+    cortex/definitions/alertmanager.toml
+    cortex/definitions/payments.toml
     django/definitions/payments.toml
     django/templates/django-alerts.toml
+    django/templates/django-cortex-rules.toml
     django/templates/django-dashboard.toml
     django/templates/django-prometheus-rules.toml
     django/templates/django.toml
