@@ -4,6 +4,10 @@
 mod alerting_e2e;
 mod apply;
 mod blocked_deletes;
+#[cfg(all(unix, feature = "cortex"))]
+mod cortex;
+#[cfg(all(unix, feature = "cortex"))]
+mod cortex_alerting;
 mod destroy;
 mod django;
 mod fmt;

@@ -1,0 +1,373 @@
+//! The cortex provider end to end: the `mac` binary managing a tenant's rule groups and
+//! Alertmanager configuration on a real Cortex (`mac_test_tools::cortex`, built by `cargo xtask
+//! cortex build`), one throwaway server per test on free loopback ports.
+//!
+//! Requests are counted from mac's own debug log (`--log-level debug`: one line per attempt,
+//! method and path, never headers or bodies).
+
+use insta::assert_snapshot;
+use mac_test_tools::cortex::CortexServer;
+
+use crate::{Project, run};
+
+const TENANT: &str = "team-a";
+
+const GROUPS: &str = r#"
+[[cortex.rule_group]]
+id = "payments-http"
+namespace = "payments"
+name = "http"
+interval = "30s"
+
+[[cortex.rule_group.rules]]
+record = "job:http_errors:ratio5m"
+expr = 'sum by (job) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (job) (rate(http_requests_total[5m]))'
+
+[[cortex.rule_group.rules]]
+alert = "HighErrorRatio"
+expr = "job:http_errors:ratio5m > 0.05"
+for = "300s"
+labels = { severity = "page" }
+annotations = { summary = "{{ $labels.job }} fails" }
+
+[[cortex.rule_group]]
+id = "payments-latency"
+namespace = "payments"
+name = "latency"
+
+[[cortex.rule_group.rules]]
+alert = "SlowRequests"
+expr = "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 0.5"
+for = "10m"
+
+[[cortex.rule_group]]
+id = "infra-up"
+namespace = "infra"
+name = "up"
+
+[[cortex.rule_group.rules]]
+alert = "TargetDown"
+expr = "up == 0"
+for = "2m"
+"#;
+
+/// A project for `tenant` on `cortex`, with `extra` settings.
+fn project(cortex: &CortexServer, tenant: &str, extra: &str, definitions: &str) -> Project {
+    let project = Project::empty();
+    project
+        .write("mac.toml", &format!("[providers.cortex]\nurl = \"{}\"\ntenant = \"{tenant}\"\n{extra}", cortex.url()));
+    project.define(definitions);
+    project
+}
+
+fn mac(project: &Project) -> assert_cmd::Command {
+    let mut command = project.mac();
+    command.env_remove("MAC_CORTEX_URL");
+    command
+}
+
+/// The requests a run made, as `METHOD /path`, from its debug log
+/// (`… DEBUG GET /api/v1/rules attempt 1: ok, HTTP 200 (1 ms)`).
+fn requests(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let request = line.split_once(" DEBUG ")?.1;
+            let end = request.find(" attempt ")?;
+            Some(request[..end].to_owned())
+        })
+        .collect()
+}
+
+/// The tenant's groups as Cortex answers them (YAML text; empty when it has none).
+fn rules(cortex: &CortexServer, tenant: &str) -> String {
+    let answer = cortex.get("/api/v1/rules", tenant);
+    if answer.status == 404 && answer.body.trim() == "no rule groups found" {
+        return String::new();
+    }
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer.body
+}
+
+#[test]
+fn rule_groups_create_plan_update_drift_and_prune_on_a_real_cortex() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = project(&cortex, TENANT, "", GROUPS);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stored = rules(&cortex, TENANT);
+    assert!(stored.contains("- name: http") && stored.contains("- name: latency"), "{stored}");
+    assert!(stored.contains("expr: job:http_errors:ratio5m > 0.05") && stored.contains("for: 5m"), "{stored}");
+
+    // A plan reads the tenant's whole rule set with one GET.
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--detailed-exitcode", "--log-level", "debug"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @"No changes. 3 object(s) match their definitions.");
+    assert_eq!(requests(&stderr), ["GET /api/v1/rules"], "{stderr}");
+
+    // A threshold edit is one field; the apply is one POST of that group.
+    let edited = GROUPS.replace("> 0.05", "> 0.02");
+    project.define(&edited);
+    let (code, stdout, _) = run(mac(&project).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2, "{stdout}");
+    assert_snapshot!(stdout, @r#"
+    ~ update cortex/rule_group.payments-http
+        ~ rules[id="HighErrorRatio"].expr: "job:http_errors:ratio5m > 0.05" -> "job:http_errors:ratio5m > 0.02"
+
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 2 unchanged.
+    "#);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve", "--log-level", "debug"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(requests(&stderr), ["GET /api/v1/rules", "POST /api/v1/rules/payments"], "{stderr}");
+    assert!(rules(&cortex, TENANT).contains("expr: job:http_errors:ratio5m > 0.02"));
+
+    // Someone changes a group by hand: drift, and the apply puts the code's version back.
+    let by_hand = "name: up\nrules:\n- alert: TargetDown\n  expr: up < 1\n  for: 2m\n";
+    assert_eq!(cortex.post("/api/v1/rules/infra", TENANT, "application/yaml", by_hand).status, 202);
+    let (_, stdout, _) = run(mac(&project).arg("plan"));
+    assert_snapshot!(stdout, @r#"
+    ~ update cortex/rule_group.infra-up (drift: changed outside mac, restoring the code's version)
+        ~ rules[id="TargetDown"].expr: "up < 1" -> "up == 0"
+
+    Plan: 0 to create, 1 to update (1 rule changed), 0 to delete, 2 unchanged.
+    "#);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(rules(&cortex, TENANT).contains("expr: up == 0"));
+
+    // A group made by hand is not mac's: kept through prunes, never planned.
+    let theirs = "name: theirs\nrules:\n- record: job:up:sum\n  expr: sum by (job) (up)\n";
+    assert_eq!(cortex.post("/api/v1/rules/payments", TENANT, "application/yaml", theirs).status, 202);
+
+    // Removing definitions prunes their groups, past the mass-delete guard only when asked.
+    let http_only = edited.split("[[cortex.rule_group]]\nid = \"payments-latency\"").next().expect("http");
+    project.define(http_only);
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 1, "two of three objects: refused by the mass-delete guard: {stdout}{stderr}");
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--detailed-exitcode", "--allow-mass-delete"]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r#"
+    - delete cortex/rule_group.infra-up (rule group "up" in namespace "infra", 1 rule)
+    - delete cortex/rule_group.payments-latency (rule group "latency" in namespace "payments", 1 rule)
+
+    Plan: 0 to create, 0 to update, 2 to delete, 1 unchanged.
+    "#);
+    let (code, stdout, stderr) =
+        run(mac(&project).args(["apply", "--auto-approve", "--allow-mass-delete", "--log-level", "debug"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let mut deletes = requests(&stderr);
+    deletes.retain(|request| request.starts_with("DELETE"));
+    deletes.sort();
+    assert_eq!(deletes, ["DELETE /api/v1/rules/infra/up", "DELETE /api/v1/rules/payments/latency"]);
+    let stored = rules(&cortex, TENANT);
+    assert!(stored.contains("- name: http") && stored.contains("- name: theirs"), "{stored}");
+    assert!(!stored.contains("- name: latency") && !stored.contains("infra:"), "{stored}");
+
+    // An empty definitions folder never wipes the tenant.
+    project.define("");
+    let (code, stdout, stderr) = run(mac(&project).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("--allow-delete-all"), "{stderr}");
+}
+
+#[test]
+fn groups_made_by_hand_import_to_an_empty_plan_and_adopt() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let by_hand = "name: Node Health\ninterval: 1m0s\nrules:\n- record: instance:cpu:rate5m\n  expr: |\n    sum by (instance) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))\n- alert: NodeDown\n  expr: up{job=\"node\"} == 0\n  for: 120s\n  labels:\n    severity: page\n";
+    assert_eq!(cortex.post("/api/v1/rules/infra", TENANT, "application/yaml", by_hand).status, 202);
+    let project = project(&cortex, TENANT, "", "");
+    let (code, stdout, stderr) = run(mac(&project).args(["import", "cortex"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r#"
+    wrote definitions/infra.toml
+    Imported 1 object(s) from `cortex`; they are managed from now on. `mac plan` should show no changes.
+    "#);
+    let file = std::fs::read_to_string(project.root().join("definitions/infra.toml")).expect("written");
+    assert_snapshot!(file, @r#"
+    # Imported by `mac import` from what the server had. Edit freely: this file is now the source.
+
+    [[cortex.rule_group]]
+    id = "infra-node-health"
+    namespace = "infra"
+    name = "Node Health"
+    interval = "1m"
+
+    [[cortex.rule_group.rules]]
+    record = "instance:cpu:rate5m"
+    expr = 'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))'
+
+    [[cortex.rule_group.rules]]
+    alert = "NodeDown"
+    expr = 'up{job="node"} == 0'
+    for = "2m"
+    labels = { severity = "page" }
+    "#);
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // Without state, the same definition is an existing group: taken over only with --adopt.
+    std::fs::remove_file(project.state_path()).expect("forget the import");
+    let (code, stdout, stderr) = run(mac(&project).args(["plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r"
+    ~ adopt cortex/rule_group.infra-node-health (exists remotely but is not managed; applied only with --adopt)
+
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt, 0 unchanged.
+    ");
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve", "--adopt"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, _) = run(mac(&project).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+}
+
+#[test]
+fn two_tenants_of_one_cortex_never_see_each_other() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let a = project(&cortex, "tenant-a", "", GROUPS);
+    let b_groups = "[[cortex.rule_group]]\nid = \"b\"\nnamespace = \"payments\"\nname = \"http\"\nrules = [{ alert = \"B\", expr = \"vector(1)\" }]\n";
+    let b = project(&cortex, "tenant-b", "", b_groups);
+    for project in [&a, &b] {
+        let (code, stdout, stderr) = run(mac(project).args(["apply", "--auto-approve"]));
+        assert_eq!(code, 0, "{stdout}{stderr}");
+    }
+    // The same namespace and group name in both tenants: each keeps its own.
+    assert!(rules(&cortex, "tenant-a").contains("HighErrorRatio"));
+    let theirs = rules(&cortex, "tenant-b");
+    assert!(theirs.contains("alert: B") && !theirs.contains("HighErrorRatio"), "{theirs}");
+    let (code, stdout, _) = run(mac(&a).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    // Pruning everything of tenant A leaves tenant B alone; importing into A finds nothing of B.
+    a.define("");
+    let (code, stdout, stderr) = run(mac(&a).args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(rules(&cortex, "tenant-a"), "");
+    assert_eq!(rules(&cortex, "tenant-b"), theirs);
+    let (code, stdout, stderr) = run(mac(&a).args(["import", "cortex"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!a.root().join("definitions/payments.toml").exists(), "{stdout}");
+}
+
+#[test]
+fn the_legacy_rules_prefix_is_a_setting() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = project(&cortex, TENANT, "rules_prefix = \"/api/prom/rules\"\n", GROUPS);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve", "--log-level", "debug"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let sent = requests(&stderr);
+    assert!(sent.iter().all(|request| request.contains(" /api/prom/rules")), "{sent:?}");
+    assert!(rules(&cortex, TENANT).contains("HighErrorRatio"), "the same rules, under either prefix");
+    let (code, stdout, _) = run(mac(&project).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}");
+    // A prefix that is not the ruler's is said as such.
+    project.write(
+        "mac.toml",
+        &format!("[providers.cortex]\nurl = \"{}\"\ntenant = \"{TENANT}\"\nrules_prefix = \"/nope\"\n", cortex.url()),
+    );
+    let (code, stdout, stderr) = run(mac(&project).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("is `rules_prefix` right for this server?"), "{stderr}");
+}
+
+#[test]
+fn bad_input_is_one_located_error_before_any_request() {
+    let Some(cortex) = CortexServer::start() else { return };
+    // Invalid PromQL: promtool's complaint at the rule, when the project loads.
+    let bad = GROUPS.replace("expr = \"up == 0\"", "expr = \"rate(up[5m]\"");
+    let project = project(&cortex, TENANT, "", &bad);
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--log-level", "debug"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line = bad.lines().position(|line| line.contains("rate(up[5m]")).expect("the bad rule") + 1;
+    assert!(stderr.contains(&format!("definitions/main.toml:{line}:")), "located at the expression: {stderr}");
+    assert!(stderr.contains("promtool check rules: could not parse expression"), "{stderr}");
+    assert_eq!(requests(&stderr), Vec::<String>::new(), "nothing was sent");
+
+    // An undefined receiver.
+    project.define(
+        "[[cortex.alertmanager_config]]\nid = \"am\"\n\n[cortex.alertmanager_config.config]\nroute = { receiver = \"ops\" }\nreceivers = [{ name = \"opz\" }]\n",
+    );
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--log-level", "debug"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("definitions/main.toml:5:"), "{stderr}");
+    assert!(stderr.contains("receiver `ops` is not defined in `receivers` (defined: opz)"), "{stderr}");
+    assert_eq!(requests(&stderr), Vec::<String>::new(), "nothing was sent");
+
+    // A missing tenant.
+    project.define(GROUPS);
+    project.write("mac.toml", &format!("[providers.cortex]\nurl = \"{}\"\n", cortex.url()));
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "--log-level", "debug"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("mac.toml:1:") && stderr.contains("missing `tenant`"), "{stderr}");
+    assert_eq!(requests(&stderr), Vec::<String>::new(), "nothing was sent");
+}
+
+#[test]
+fn the_alertmanager_configuration_keeps_its_secrets_out_of_plans_and_state() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let definitions = r#"
+[[cortex.alertmanager_config]]
+id = "alertmanager"
+template_files = { "default.tmpl" = '{{ define "x" }}x{{ end }}' }
+
+[cortex.alertmanager_config.config]
+templates = ["default.tmpl"]
+route = { receiver = "ops", group_by = ["alertname"] }
+receivers = [{ name = "ops", webhook_configs = [{ url = { env = "HOOK_URL" } }] }]
+"#;
+    let project = project(&cortex, TENANT, "", definitions);
+    let secret = "http://127.0.0.1:9/hook-secret-token";
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", secret).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let stored = cortex.get("/api/v1/alerts", TENANT);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert!(stored.body.contains("hook-secret-token"), "Cortex has the value: {}", stored.body);
+    assert!(stored.body.contains("default.tmpl"), "{}", stored.body);
+
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", secret).args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let state = std::fs::read_to_string(project.state_path()).expect("state");
+    assert!(!state.contains("hook-secret-token"), "{state}");
+
+    // A new secret value is a change, shown without the value.
+    let (code, stdout, stderr) =
+        run(mac(&project).env("HOOK_URL", "http://127.0.0.1:9/other").args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stdout.contains("(sensitive, changed)") && !stdout.contains("hook-secret-token"), "{stdout}");
+    let saved = project.root().join("saved.plan");
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", "http://127.0.0.1:9/other").args([
+        "plan",
+        "-o",
+        saved.to_str().expect("utf-8"),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let plan = std::fs::read_to_string(&saved).expect("saved plan");
+    assert!(!plan.contains("hook-secret-token") && !plan.contains("/other"), "{plan}");
+
+    // Destroy removes it.
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", secret).args(["destroy", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 404);
+}
+
+#[test]
+fn a_saved_plan_is_refused_when_its_group_was_changed_by_hand_since() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = project(&cortex, TENANT, "", GROUPS);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    project.define(&GROUPS.replace("> 0.05", "> 0.02"));
+    let (code, stdout, stderr) = run(mac(&project).args(["plan", "-o", "p.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // The reviewed plan changes one rule; another of the same group is edited by hand.
+    let by_hand = "name: http\ninterval: 30s\nrules:\n- record: job:http_errors:ratio5m\n  expr: sum(rate(http_requests_total[5m]))\n- alert: HighErrorRatio\n  expr: job:http_errors:ratio5m > 0.05\n  for: 5m\n  labels:\n    severity: page\n  annotations:\n    summary: '{{ $labels.job }} fails'\n";
+    assert_eq!(cortex.post("/api/v1/rules/payments", TENANT, "application/yaml", by_hand).status, 202);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "p.plan", "--auto-approve", "--log-level", "debug"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("p.plan is out of date")
+            && stderr.contains("cortex/rule_group.payments-http (planned: update) changed"),
+        "{stderr}"
+    );
+    assert_eq!(requests(&stderr), ["GET /api/v1/rules"], "one read, no write: {stderr}");
+    assert!(rules(&cortex, TENANT).contains("expr: sum(rate(http_requests_total[5m]))"), "the hand edit stays");
+}
