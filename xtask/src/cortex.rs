@@ -215,6 +215,7 @@ mod tests {
     #[test]
     fn without_go_or_with_an_old_one_the_build_stops_saying_what_to_install() {
         use std::os::unix::fs::PermissionsExt;
+        let _fake_programs = crate::FAKE_PROGRAMS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let missing = go_among(&["/nonexistent/go"]).expect_err("no Go");
         assert!(
             missing.contains("there is no `go` on PATH") && missing.contains("install Go 1.25 or later"),

@@ -17,6 +17,12 @@ mod state;
 
 use std::process::ExitCode;
 
+/// Held by the tests that write a fake program and run it: a file still open for writing
+/// cannot be executed (ETXTBSY), and a process another test forks meanwhile inherits the open
+/// file until it execs, so two such tests at once could fail each other.
+#[cfg(test)]
+pub(crate) static FAKE_PROGRAMS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 

@@ -669,6 +669,7 @@ mod tests {
     #[test]
     fn actionlint_versions_are_the_first_line_of_its_version_output() {
         use std::os::unix::fs::PermissionsExt;
+        let _fake_programs = crate::FAKE_PROGRAMS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = std::env::temp_dir().join(format!("xtask-actionlint-version-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let fake = dir.join("actionlint");
