@@ -465,6 +465,10 @@ pub enum PlanError {
     AdoptionClash { key: String, first: ObjectId, second: ObjectId, location: crate::Location },
     #[error("{0}")]
     Definition(#[from] crate::source::SourceError),
+    /// An update onto a unique key another remote object has, for an object without a
+    /// definition to locate it by (otherwise [`PlanError::Definition`]).
+    #[error("{0}")]
+    KeyTaken(String),
     #[error(
         "refusing to delete `{id}`: it is protected (protect = true when last applied). Set protect = false \
          in its definition and apply, then remove it"

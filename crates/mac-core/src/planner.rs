@@ -330,6 +330,7 @@ pub fn plan(
         }
     }
 
+    refuse_updates_onto_taken_keys(&actions, &defined, providers, unique_keys(), &claimed)?;
     for (to, from) in moved_from {
         match actions.get_mut(&to) {
             Some(action) => action.moved_from = Some(from),
@@ -481,6 +482,45 @@ fn refuse_delete_all(
         if !defines_any && deletes_any {
             return Err(PlanError::WouldDeleteAll { instance: instance.to_owned(), count });
         }
+    }
+    Ok(())
+}
+
+/// An update that changes an object's unique key (a ruler group's namespace/name, a folder's
+/// title) to one another remote object has: the remote would replace that object (Cortex's
+/// ruler does, silently) or refuse the write. Refused at plan time, naming the holder; only
+/// changed objects are looked at, so a large plan without such updates parses nothing more.
+fn refuse_updates_onto_taken_keys(
+    actions: &BTreeMap<ObjectId, Action>,
+    defined: &BTreeMap<&ObjectId, &Definition>,
+    providers: &Providers,
+    unique_keys: &BTreeMap<(&str, &str, String), &RemoteObject>,
+    claimed: &BTreeSet<(&str, &str, &str)>,
+) -> Result<(), PlanError> {
+    for action in actions.values().filter(|action| action.operation == Operation::Update) {
+        let (Some(desired), Some(remote)) = (&action.desired, &action.remote) else { continue };
+        let id = &action.id;
+        let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
+        let Some(key) = handler.unique_key(desired) else { continue };
+        if handler.remote_unique_key(remote).as_deref() == Some(key.as_str()) {
+            continue;
+        }
+        let Some(holder) = unique_keys.get(&(id.provider.as_str(), id.kind.as_str(), key.clone())) else { continue };
+        if holder.remote_id == remote.remote_id {
+            continue;
+        }
+        let managed = claimed.contains(&(id.provider.as_str(), id.kind.as_str(), holder.remote_id.as_str()));
+        let whose = if managed {
+            "which this project manages under another id: change that object first, apply, then this one"
+        } else {
+            "which this project does not manage: the remote would replace or refuse it. Choose another, or \
+             adopt that object with a definition of its own"
+        };
+        let message = format!("`{id}` would take the unique key `{key}` of the remote object `{}`, {whose}", holder.remote_id);
+        return Err(match defined.get(id) {
+            Some(definition) => PlanError::Definition(definition.error("", message)),
+            None => PlanError::KeyTaken(message),
+        });
     }
     Ok(())
 }

@@ -185,6 +185,18 @@ impl Kind for RuleGroupKind {
         Some(format!("{}/{}", group.namespace, group.name_or(&id.local_id)))
     }
 
+    /// The ruler keeps one group per namespace and name, and a POST replaces it: the same
+    /// key, so that a new id for a managed group is refused with a `[[moved]]` hint, not
+    /// planned as a create and a delete of one group; and a rename onto another group's key
+    /// is refused instead of replacing that group.
+    fn unique_key(&self, id: &ObjectId, group: &RuleGroup) -> Option<String> {
+        Some(format!("{}/{}", group.namespace, group.name_or(&id.local_id)))
+    }
+
+    fn remote_unique_key(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> Option<String> {
+        Some(remote.remote_id().to_owned())
+    }
+
     fn desired(
         &self,
         id: &ObjectId,

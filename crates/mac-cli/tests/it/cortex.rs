@@ -371,3 +371,40 @@ fn a_saved_plan_is_refused_when_its_group_was_changed_by_hand_since() {
     assert_eq!(requests(&stderr), ["GET /api/v1/rules"], "one read, no write: {stderr}");
     assert!(rules(&cortex, TENANT).contains("expr: sum(rate(http_requests_total[5m]))"), "the hand edit stays");
 }
+
+#[test]
+fn a_new_id_or_a_rename_onto_another_group_is_refused_at_plan_time_not_applied_as_a_loss() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = project(&cortex, TENANT, "", GROUPS);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A new local id for the same group: a create and a delete of one group would lose it.
+    project.define(&GROUPS.replace("id = \"infra-up\"", "id = \"infra-targets\""));
+    let (code, stdout, stderr) = run(mac(&project).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("say so with [[moved]]"), "{stderr}");
+    assert!(stderr.contains("from = \"cortex.rule_group.infra-up\" to = \"cortex.rule_group.infra-targets\""), "{stderr}");
+
+    // Another team's group by hand; renaming ours onto it would replace it: refused.
+    let theirs = "name: theirs\nrules:\n    - alert: Theirs\n      expr: vector(1)\n";
+    assert_eq!(cortex.post("/api/v1/rules/infra", TENANT, "application/yaml", theirs).status, 202);
+    project.define(&GROUPS.replace("name = \"up\"", "name = \"theirs\""));
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_snapshot!(stderr, @"error: definitions/main.toml:29:1: `cortex/rule_group.infra-up` would take the unique key `infra/theirs` of the remote object `infra/theirs`, which this project does not manage: the remote would replace or refuse it. Choose another, or adopt that object with a definition of its own");
+    assert!(rules(&cortex, TENANT).contains("alert: Theirs"), "their group is untouched");
+
+    // A rename plus a new group under the old name, in one plan: refused, not ordered wrongly.
+    let renamed_and_new = format!(
+        "{}\n[[cortex.rule_group]]\nid = \"infra-up-new\"\nnamespace = \"infra\"\nname = \"up\"\n\n\
+         [[cortex.rule_group.rules]]\nalert = \"New\"\nexpr = \"vector(1)\"\n",
+        GROUPS.replace("name = \"up\"", "name = \"up-v1\"")
+    );
+    project.define(&renamed_and_new);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("apply that change first, then this object"), "{stderr}");
+    let stored = rules(&cortex, TENANT);
+    assert!(stored.contains("- name: up\n") && !stored.contains("up-v1"), "nothing written: {stored}");
+}
