@@ -30,6 +30,10 @@ pub struct StoredGroup {
     /// Its rules, as stored.
     #[serde(default)]
     pub rules: Option<Vec<StoredRule>>,
+    /// What the model has no field for (`query_offset`, group `labels` of newer rulers):
+    /// kept so that a plan shows a write would drop them.
+    #[serde(flatten)]
+    unmodelled: std::collections::BTreeMap<String, Value>,
 }
 
 /// A rule as read from a rule file.
@@ -47,6 +51,9 @@ pub struct StoredRule {
     labels: Option<IndexMap<String, YamlText>>,
     #[serde(default)]
     annotations: Option<IndexMap<String, YamlText>>,
+    /// What the model has no field for (`keep_firing_for`): see [`StoredGroup`]'s.
+    #[serde(flatten)]
+    unmodelled: std::collections::BTreeMap<String, Value>,
 }
 
 /// A YAML scalar as the string Prometheus reads it as: `expr: 1` is the expression "1",
@@ -79,6 +86,10 @@ pub struct NormalGroup {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<i64>,
     pub rules: Vec<NormalRule>,
+    /// A stored group's fields the model does not know, under their own names: compared, so
+    /// that a plan shows that writing the group drops them (never written from here).
+    #[serde(flatten)]
+    pub unmodelled: std::collections::BTreeMap<String, Value>,
 }
 
 /// A rule in [`NormalGroup`].
@@ -97,6 +108,9 @@ pub struct NormalRule {
     pub labels: Option<IndexMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub annotations: Option<IndexMap<String, String>>,
+    /// As [`NormalGroup::unmodelled`], for a rule.
+    #[serde(flatten)]
+    pub unmodelled: std::collections::BTreeMap<String, Value>,
 }
 
 /// A rule's parts, borrowed from a definition or a file, before normalisation.
@@ -107,6 +121,7 @@ struct RuleParts<'a> {
     for_: Option<&'a str>,
     labels: Option<IndexMap<&'a str, &'a str>>,
     annotations: Option<IndexMap<&'a str, &'a str>>,
+    unmodelled: Option<&'a std::collections::BTreeMap<String, Value>>,
 }
 
 impl RuleParts<'_> {
@@ -121,6 +136,7 @@ impl RuleParts<'_> {
             for_: rule.for_.as_deref(),
             labels: strings(&rule.labels),
             annotations: strings(&rule.annotations),
+            unmodelled: None,
         }
     }
 
@@ -135,6 +151,7 @@ impl RuleParts<'_> {
             for_: rule.for_.as_ref().map(|for_| for_.0.as_str()),
             labels: strings(&rule.labels),
             annotations: strings(&rule.annotations),
+            unmodelled: Some(&rule.unmodelled),
         }
     }
 }
@@ -168,6 +185,7 @@ impl NormalGroup {
                     for_: if is_alert { rule.for_.map(canonical_duration).filter(|for_| for_ != "0s") } else { None },
                     labels: strings(rule.labels),
                     annotations: if is_alert { strings(rule.annotations) } else { None },
+                    unmodelled: rule.unmodelled.cloned().unwrap_or_default(),
                 }
             })
             .collect();
@@ -177,6 +195,7 @@ impl NormalGroup {
             interval: interval.map(canonical_duration),
             limit: limit.filter(|limit| *limit != 0),
             rules,
+            unmodelled: Default::default(),
         }
     }
 
@@ -194,13 +213,15 @@ impl NormalGroup {
 
     /// A stored group (read from a rule file or a ruler API) in normal form.
     pub fn of_stored(group: &StoredGroup) -> NormalGroup {
-        NormalGroup::new(
+        let mut normal = NormalGroup::new(
             &group.namespace,
             &group.name,
             group.interval.as_ref().map(|interval| interval.0.as_str()),
             group.limit,
             group.rules.iter().flatten().map(RuleParts::of_file),
-        )
+        );
+        normal.unmodelled = group.unmodelled.clone();
+        normal
     }
 
     /// The group as it goes into the rule file: Prometheus' keys, in the order its

@@ -408,3 +408,24 @@ fn a_new_id_or_a_rename_onto_another_group_is_refused_at_plan_time_not_applied_a
     let stored = rules(&cortex, TENANT);
     assert!(stored.contains("- name: up\n") && !stored.contains("up-v1"), "nothing written: {stored}");
 }
+
+#[test]
+fn fields_the_rule_model_lacks_show_in_the_plan_as_dropped_rather_than_vanish() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let stored = "name: up\nquery_offset: 1m\nlabels:\n    team: infra\nrules:\n    - alert: TargetDown\n      expr: up == 0\n      for: 2m\n      keep_firing_for: 5m\n";
+    let answer = cortex.post("/api/v1/rules/infra", TENANT, "application/yaml", stored);
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    let definition = "[[cortex.rule_group]]\nid = \"infra-up\"\nnamespace = \"infra\"\nname = \"up\"\n\n\
+                      [[cortex.rule_group.rules]]\nalert = \"TargetDown\"\nexpr = \"up == 0\"\nfor = \"2m\"\n";
+    let project = project(&cortex, TENANT, "", definition);
+    let (code, stdout, stderr) = run(mac(&project).arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r#"
+    ~ adopt cortex/rule_group.infra-up (exists remotely but is not managed; applied only with --adopt)
+        - rules[id="TargetDown"].keep_firing_for = "5m"
+        - labels = { team = "infra" }
+        - query_offset = "1m"
+
+    Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 rule changed), 0 unchanged.
+    "#);
+}
