@@ -184,16 +184,20 @@ fn tool(
 ) -> Result<Option<PathBuf>, SettingsError> {
     match setting {
         Some(ToolSetting::Enabled(false)) => Ok(None),
-        None | Some(ToolSetting::Enabled(true)) => {
-            let found = find_on_path(name);
-            if found.is_none() {
-                tracing::debug!(
-                    "provider `{}`: no {name} on PATH; definitions are not checked with it",
+        // Not found: an error, not a silent skip. Cortex refuses a group with bad PromQL with
+        // an empty 400, mid-apply; the user decides to go without the check.
+        None | Some(ToolSetting::Enabled(true)) => find_on_path(name).map(Some).ok_or_else(|| {
+            SettingsError::at(
+                pointer,
+                format!(
+                    "no {name} on PATH: provider `{}` checks every rule group with it before anything is sent \
+                     (Cortex refuses bad PromQL with an empty 400, in the middle of an apply). Install it (Debian: \
+                     apt-get install prometheus), give its path ({name} = \"/path/to/{name}\"), or set {name} = \
+                     false to send groups unchecked",
                     settings.instance
-                );
-            }
-            Ok(found)
-        }
+                ),
+            )
+        }),
         Some(ToolSetting::Path(path)) => {
             let full = settings.project_root.join(&path);
             if !full.is_file() {

@@ -429,3 +429,16 @@ fn fields_the_rule_model_lacks_show_in_the_plan_as_dropped_rather_than_vanish() 
     Plan: 0 to create, 0 to update, 0 to delete, 1 to adopt (1 rule changed), 0 unchanged.
     "#);
 }
+
+#[test]
+fn without_promtool_groups_are_not_sent_unchecked_unless_the_project_says_so() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let checked = project(&cortex, TENANT, "", GROUPS);
+    let empty = tempfile::tempdir().expect("an empty directory for PATH");
+    let (code, stdout, stderr) = run(mac(&checked).env("PATH", empty.path()).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("no promtool on PATH") && stderr.contains("promtool = false"), "{stderr}");
+    let unchecked = project(&cortex, TENANT, "promtool = false\n", GROUPS);
+    let (code, stdout, stderr) = run(mac(&unchecked).env("PATH", empty.path()).arg("plan"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
