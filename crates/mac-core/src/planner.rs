@@ -516,7 +516,8 @@ fn refuse_updates_onto_taken_keys(
             "which this project does not manage: the remote would replace or refuse it. Choose another, or \
              adopt that object with a definition of its own"
         };
-        let message = format!("`{id}` would take the unique key `{key}` of the remote object `{}`, {whose}", holder.remote_id);
+        let message =
+            format!("`{id}` would take the unique key `{key}` of the remote object `{}`, {whose}", holder.remote_id);
         return Err(match defined.get(id) {
             Some(definition) => PlanError::Definition(definition.error("", message)),
             None => PlanError::KeyTaken(message),

@@ -99,8 +99,13 @@ impl Client {
             .repeat(Repeat::Always)
             .send_any()
             .await?;
-        if response.status().is_success() || response.status() == StatusCode::NOT_FOUND {
+        // Cortex answers 202 for a group already gone; a 404 is a namespace that is gone (its
+        // own words) — or a wrong prefix or a proxy, which must not pass for a delete.
+        if response.status().is_success() || is_gone(&response, &[GROUP_GONE, NAMESPACE_GONE, NO_RULE_GROUPS]) {
             return Ok(());
+        }
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(self.read_error(&response, "rules_prefix"));
         }
         Err(self.write_error(&response))
     }
@@ -108,7 +113,7 @@ impl Client {
     /// The tenant's Alertmanager configuration, or `None` when it has none (404).
     pub(crate) async fn alertmanager_config(&self) -> Result<Option<AlertmanagerDocument>, HandlerError> {
         let response = self.http.request(Method::GET, self.alertmanager_url()).send_any().await?;
-        if response.status() == StatusCode::NOT_FOUND {
+        if is_gone(&response, &[NO_ALERTMANAGER_CONFIG]) {
             return Ok(None);
         }
         if !response.status().is_success() {
@@ -141,15 +146,31 @@ impl Client {
         if response.status().is_success() {
             return Ok(());
         }
-        Err(self.write_error(&response))
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(self.read_error(&response, "alertmanager_prefix"));
+        }
+        // Cortex's reason may quote the configuration — a receiver's URL, secret and all
+        // (`invalid URL: parse "https://…/TOKEN"`): it is shown without what it quotes.
+        let error = response.error();
+        let reason = redacted(&String::from_utf8_lossy(response.body()));
+        let message = format!(
+            "{}: Cortex answered {}: {reason} (for tenant `{}`; quoted values left out, as they may hold secrets)",
+            response.described(),
+            response.status().as_u16(),
+            self.tenant
+        );
+        Err(HandlerError { message, ..error })
     }
 
     /// Deletes the tenant's Alertmanager configuration; none is no error.
     pub(crate) async fn delete_alertmanager_config(&self) -> Result<(), HandlerError> {
         let response =
             self.http.request(Method::DELETE, self.alertmanager_url()).repeat(Repeat::Always).send_any().await?;
-        if response.status().is_success() || response.status() == StatusCode::NOT_FOUND {
+        if response.status().is_success() || is_gone(&response, &[NO_ALERTMANAGER_CONFIG]) {
             return Ok(());
+        }
+        if response.status() == StatusCode::NOT_FOUND {
+            return Err(self.read_error(&response, "alertmanager_prefix"));
         }
         Err(self.write_error(&response))
     }
@@ -184,6 +205,41 @@ impl Client {
     }
 }
 
+/// Cortex's own 404 bodies (pinned by crates/test-tools/tests/it/cortex.rs): "nothing here",
+/// as opposed to a 404 of a wrong path (`404 page not found`) or of a proxy.
+const GROUP_GONE: &str = "group does not exist";
+const NAMESPACE_GONE: &str = "group namespace does not exist";
+const NO_ALERTMANAGER_CONFIG: &str = "alertmanager storage object not found";
+
+/// A 404 whose body is one of Cortex's own `bodies`.
+fn is_gone(response: &Response, bodies: &[&str]) -> bool {
+    response.status() == StatusCode::NOT_FOUND && bodies.contains(&String::from_utf8_lossy(response.body()).trim())
+}
+
+/// `text` with every quoted value and every URL replaced by `…`: Cortex's validation errors
+/// quote the value they could not parse, which may be a secret.
+fn redacted(text: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for (index, part) in text.trim().split('"').enumerate() {
+        if index > 0 {
+            out.push('"');
+        }
+        quoted = index % 2 == 1;
+        if quoted {
+            out.push('…');
+        } else {
+            let words: Vec<&str> = part.split(' ').map(|word| if word.contains("://") { "…" } else { word }).collect();
+            out.push_str(&words.join(" "));
+        }
+    }
+    if quoted {
+        // An unterminated quote: everything after it was left out already.
+        out.push('"');
+    }
+    out
+}
+
 fn is_no_rule_groups(body: &[u8]) -> bool {
     String::from_utf8_lossy(body).trim() == NO_RULE_GROUPS
 }
@@ -211,6 +267,19 @@ fn parse_rule_groups(body: &[u8]) -> Result<Vec<NamespacedGroup>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_are_shown_without_the_values_they_quote() {
+        // Cortex 1.21.1's answer to a webhook URL with a bad port, and one with a newline.
+        let answer = "error validating Alertmanager config: invalid URL: parse \"https://hooks.example.com:8x/SUPERSECRETTOKEN123\": invalid port \":8x\" after host\n";
+        assert_eq!(
+            redacted(answer),
+            "error validating Alertmanager config: invalid URL: parse \"…\": invalid port \"…\" after host"
+        );
+        assert_eq!(redacted("bad url https://x.example/TOKEN here"), "bad url … here");
+        assert_eq!(redacted("parse \"https://x/TOKEN\nrest"), "parse \"…\"");
+        assert_eq!(redacted("undefined receiver nope used in route"), "undefined receiver nope used in route");
+    }
 
     #[test]
     fn the_ruler_answer_is_read_as_groups_with_their_namespace() {

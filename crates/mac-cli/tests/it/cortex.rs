@@ -384,7 +384,10 @@ fn a_new_id_or_a_rename_onto_another_group_is_refused_at_plan_time_not_applied_a
     let (code, stdout, stderr) = run(mac(&project).arg("plan"));
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("say so with [[moved]]"), "{stderr}");
-    assert!(stderr.contains("from = \"cortex.rule_group.infra-up\" to = \"cortex.rule_group.infra-targets\""), "{stderr}");
+    assert!(
+        stderr.contains("from = \"cortex.rule_group.infra-up\" to = \"cortex.rule_group.infra-targets\""),
+        "{stderr}"
+    );
 
     // Another team's group by hand; renaming ours onto it would replace it: refused.
     let theirs = "name: theirs\nrules:\n    - alert: Theirs\n      expr: vector(1)\n";
@@ -441,4 +444,43 @@ fn without_promtool_groups_are_not_sent_unchecked_unless_the_project_says_so() {
     let unchecked = project(&cortex, TENANT, "promtool = false\n", GROUPS);
     let (code, stdout, stderr) = run(mac(&unchecked).env("PATH", empty.path()).arg("plan"));
     assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn a_refused_secret_is_not_quoted_back_and_a_wrong_prefix_is_no_silent_forget() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let definitions = r#"
+[[cortex.alertmanager_config]]
+id = "alertmanager"
+
+[cortex.alertmanager_config.config]
+route = { receiver = "ops" }
+receivers = [{ name = "ops", webhook_configs = [{ url = { env = "HOOK_URL" } }] }]
+"#;
+    let project = project(&cortex, TENANT, "", definitions);
+    // A CI secret with a typo in its port: Cortex's refusal quotes the whole URL.
+    let broken = "https://hooks.example.com:8x/SUPERSECRETTOKEN123";
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", broken).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let output = format!("{stdout}{stderr}");
+    assert!(output.contains("Cortex answered 400: error validating Alertmanager config"), "{output}");
+    assert!(!stdout.contains("SUPERSECRET") && !stderr.contains("SUPERSECRET"), "{stdout}{stderr}");
+
+    // Applied, then planned against a path that is not Cortex's Alertmanager API: its 404 is
+    // an error naming the setting, not "no configuration" (which would plan a create, and
+    // let destroy drop the config from state while Cortex keeps it).
+    let secret = "http://127.0.0.1:9/hook";
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", secret).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let wrong = project.root().join("mac.toml");
+    let settings = std::fs::read_to_string(&wrong).expect("mac.toml");
+    std::fs::write(&wrong, format!("{settings}alertmanager_prefix = \"/alertmanager/api/v1/alerts\"\n"))
+        .expect("write");
+    let (code, stdout, stderr) = run(mac(&project).env("HOOK_URL", secret).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("alertmanager_prefix"), "{stderr}");
+    let (code, stdout, stderr) =
+        run(mac(&project).env("HOOK_URL", secret).args(["destroy", "--auto-approve", "--allow-mass-delete"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 200, "the configuration stays");
 }
