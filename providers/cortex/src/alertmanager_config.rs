@@ -24,7 +24,10 @@ use crate::client::{AlertmanagerDocument, Client};
 const ID: &str = "alertmanager_config";
 
 /// The fields of Alertmanager's configuration that hold secrets (its `Secret` and `SecretURL`
-/// types, v0.27), as pointers into a definition; `*` is any one segment.
+/// types, and prometheus/common's in `http_config`), as pointers into a definition; `*` is any
+/// one segment. From the versions Cortex 1.21.1 embeds: Alertmanager v0.31.1
+/// (config/config.go `GlobalConfig`, config/notifiers.go) and prometheus/common v0.67.5
+/// (config/http_config.go).
 pub const SECRET_FIELDS: &[&str] = &[
     "/config/global/slack_api_url",
     "/config/global/smtp_auth_password",
@@ -33,14 +36,29 @@ pub const SECRET_FIELDS: &[&str] = &[
     "/config/global/victorops_api_key",
     "/config/global/wechat_api_secret",
     "/config/global/telegram_bot_token",
-    "/config/global/webex_api_url",
+    "/config/global/slack_app_token",
+    "/config/global/rocketchat_token",
+    "/config/global/rocketchat_token_id",
+    "/config/global/smtp_tls_config/key",
+    "/config/global/http_config/tls_config/key",
+    "/config/global/http_config/oauth2/client_certificate_key",
+    "/config/global/http_config/oauth2/tls_config/key",
+    "/config/global/http_config/proxy_connect_header/*/*",
+    "/config/global/http_config/http_headers/*/secrets/*",
     "/config/global/http_config/basic_auth/password",
     "/config/global/http_config/authorization/credentials",
     "/config/global/http_config/bearer_token",
     "/config/global/http_config/oauth2/client_secret",
     "/config/receivers/*/email_configs/*/auth_password",
     "/config/receivers/*/email_configs/*/auth_secret",
+    "/config/receivers/*/email_configs/*/tls_config/key",
     "/config/receivers/*/slack_configs/*/api_url",
+    "/config/receivers/*/slack_configs/*/app_token",
+    "/config/receivers/*/incidentio_configs/*/alert_source_token",
+    "/config/receivers/*/msteamsv2_configs/*/webhook_url",
+    "/config/receivers/*/mattermost_configs/*/webhook_url",
+    "/config/receivers/*/rocketchat_configs/*/token",
+    "/config/receivers/*/rocketchat_configs/*/token_id",
     "/config/receivers/*/pagerduty_configs/*/routing_key",
     "/config/receivers/*/pagerduty_configs/*/service_key",
     "/config/receivers/*/opsgenie_configs/*/api_key",
@@ -57,6 +75,11 @@ pub const SECRET_FIELDS: &[&str] = &[
     "/config/receivers/*/*/*/http_config/authorization/credentials",
     "/config/receivers/*/*/*/http_config/bearer_token",
     "/config/receivers/*/*/*/http_config/oauth2/client_secret",
+    "/config/receivers/*/*/*/http_config/tls_config/key",
+    "/config/receivers/*/*/*/http_config/oauth2/client_certificate_key",
+    "/config/receivers/*/*/*/http_config/oauth2/tls_config/key",
+    "/config/receivers/*/*/*/http_config/proxy_connect_header/*/*",
+    "/config/receivers/*/*/*/http_config/http_headers/*/secrets/*",
 ];
 
 /// A tenant's Alertmanager configuration, as a `cortex.alertmanager_config` definition writes

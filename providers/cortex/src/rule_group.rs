@@ -236,6 +236,16 @@ impl Kind for RuleGroupKind {
         _context: &(),
     ) -> Option<ImportedFields> {
         let normal = NormalGroup::of_stored(&remote.fields);
+        // A namespace a definition may not name (`agent/ns/name`, as Grafana Alloy writes
+        // them) is left out: imported, it would be managed by a definition that fails to load.
+        if !mac_prometheus_rules::valid_namespace(&normal.namespace) {
+            tracing::warn!(
+                "not importing rule group {:?} of namespace {:?}: a cortex.rule_group namespace is letters, digits, `_`, `-` and `.`",
+                normal.name,
+                normal.namespace
+            );
+            return None;
+        }
         let Value::Object(fields) = serde_json::to_value(normal.definition()).ok()? else { return None };
         Some(ImportedFields {
             local_id: slug(&format!("{}-{}", normal.namespace, normal.name)),
