@@ -882,6 +882,65 @@ mod tests {
         assert!(check_receivers(config().as_object().expect("a map")).is_empty());
     }
 
+    fn shared_definition(config: Value) -> AlertmanagerConfig {
+        AlertmanagerConfig {
+            shared: true,
+            config: config.as_object().expect("a map").clone(),
+            template_files: IndexMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_shared_configuration_owns_no_root_route_field_nor_global() {
+        let desired = shared_definition(json!({
+            "global": { "resolve_timeout": "5m" },
+            "route": { "receiver": "b", "routes": [{ "receiver": "b" }] },
+            "receivers": [{ "name": "b" }, { "name": "b" }],
+        }));
+        let errors = check_shared(Some("team-b"), &desired);
+        let pointers: Vec<&str> = errors.iter().map(|error| error.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["/config/global", "/config/route/receiver", "/config/receivers/1", "/config/route/routes/0"],
+            "{errors:?}"
+        );
+        assert_eq!(check_shared(None, &shared_definition(json!({})))[0].pointer, "/shared");
+        assert!(check_shared(Some("a/b"), &shared_definition(json!({})))[0].message.contains("cannot name"));
+    }
+
+    #[test]
+    fn a_shared_plan_refuses_another_s_part_and_an_unknown_receiver_at_their_field() {
+        let mut files = IndexMap::new();
+        let mut owned = Owned::new();
+        owned.insert("receivers".to_owned(), ["a-hook".to_owned()].into());
+        owned.insert("routes".to_owned(), ["team=\"a\"".to_owned()].into());
+        files.insert(shared::marker_name("a"), shared::marker_text("a", &owned));
+        let document = json!({
+            "route": { "receiver": "default", "routes": [{ "receiver": "a-hook", "matchers": ["team=\"a\""] }] },
+            "receivers": [{ "name": "default" }, { "name": "a-hook" }],
+        });
+        let inventory = Inventory::of(&document, &files);
+        let takeover = shared_definition(json!({ "receivers": [{ "name": "b" }, { "name": "a-hook" }] }));
+        let error = check_claims("b", &takeover, &inventory).expect_err("a's receiver");
+        assert_eq!(error.pointer, "/config/receivers/1");
+        assert!(error.message.starts_with("receiver `a-hook` is managed by project `a`"), "{}", error.message);
+        // a's own plan may keep it; b may route to it, but not to a receiver nobody has.
+        assert_eq!(check_claims("a", &takeover, &inventory), Ok(()));
+        let uses = shared_definition(json!({ "route": { "routes": [
+            { "receiver": "a-hook", "matchers": ["team=\"b\""] },
+            { "receiver": "nobody", "matchers": ["team=\"c\""] },
+        ] } }));
+        let error = check_claims("b", &uses, &inventory).expect_err("an unknown receiver");
+        assert_eq!(error.pointer, "/config/route/routes/1/receiver");
+        // a may give up its receiver with its own route, not while a route of nobody's uses it.
+        assert_eq!(check_claims("a", &shared_definition(json!({})), &inventory), Ok(()));
+        let mut by_hand = document.clone();
+        by_hand["route"]["routes"][0]["matchers"] = json!(["team=\"ops\""]);
+        let error =
+            check_claims("a", &shared_definition(json!({})), &Inventory::of(&by_hand, &files)).expect_err("still used");
+        assert!(error.message.contains("is still used by route `team=\"ops\"`"), "{}", error.message);
+    }
+
     #[test]
     fn imported_secrets_name_their_variable() {
         let variable = secret_variable("/config/receivers/1/slack_configs/0/api_url", &config());
