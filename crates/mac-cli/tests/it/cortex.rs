@@ -494,6 +494,15 @@ fn shared_tenant_two_projects_keep_each_other_s_parts_and_secrets() {
         assert_eq!(code, 0, "{project}: {stdout}{stderr}");
     }
 
+    // What B keeps of the document (a saved plan, state) has neither team's secrets.
+    let (code, stdout, stderr) =
+        run(mac_b().env("B_SLACK", "https://hooks.slack.example/new").args(["plan", "-o", "b.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for kept in [b.root().join("b.plan"), b.state_path()] {
+        let text = std::fs::read_to_string(&kept).expect("written");
+        assert!(!text.contains("a-secret-token") && !text.contains("b-secret-token"), "{}: {text}", kept.display());
+    }
+
     // A changes its route: B's parts and secret stay; B still plans no change.
     a.define(&TEAM_A.replace(r#"group_by = ["alertname"]"#, r#"group_by = ["alertname", "job"]"#));
     let (code, stdout, stderr) = run(mac_a().args(["plan"]));
@@ -597,6 +606,17 @@ fn shared_tenant_takeovers_and_receivers_in_use_are_refused_at_plan_time() {
         stderr.contains("receiver `a-hook`, which this configuration no longer defines, is still used by route")
             && stderr.contains("(project `team-b`)"),
         "{stderr}"
+    );
+    assert!(alertmanager_document(&cortex).contains("a-secret-token"), "nothing was written");
+    // Nor by a prune, refused by the write that would drop it.
+    a.define("");
+    let (code, stdout, stderr) =
+        run(mac(&a).env("A_HOOK", A_SECRET).args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains("receiver `a-hook` is still used by route `team=\"b\", severity=\"page\"`"),
+        "{stdout}{stderr}"
     );
     assert!(alertmanager_document(&cortex).contains("a-secret-token"), "nothing was written");
 
