@@ -200,13 +200,21 @@ pub(crate) struct ComparableConfig {
 #[derive(Debug)]
 pub(crate) struct AlertmanagerConfigKind {
     client: Arc<Client>,
-    /// The project's name, which marks its parts of a shared document.
+    /// The project's name (`project = "…"` in mac.toml).
     project: Option<String>,
+    /// The name that marks this instance's parts of a shared document: the project's, followed
+    /// by `.NAME` for an instance `cortex.NAME`, so that two instances of one project sharing a
+    /// tenant are two owners.
+    owner: Option<String>,
 }
 
 impl AlertmanagerConfigKind {
-    pub(crate) fn new(client: Arc<Client>, project: Option<String>) -> AlertmanagerConfigKind {
-        AlertmanagerConfigKind { client, project }
+    pub(crate) fn new(client: Arc<Client>, project: Option<String>, instance: &str) -> AlertmanagerConfigKind {
+        let owner = project.as_ref().map(|project| match instance.strip_prefix("cortex.") {
+            Some(name) => format!("{project}.{name}"),
+            None => project.clone(),
+        });
+        AlertmanagerConfigKind { client, project, owner }
     }
 }
 
@@ -555,6 +563,8 @@ impl AlertmanagerConfigKind {
         project: &str,
         desired: Option<shared::Parts<'_>>,
     ) -> Result<Option<RemoteObject>, HandlerError> {
+        let lock = self.client.alertmanager_lock();
+        let _held = lock.lock().await;
         let current = self.read_document().await?;
         let merged = shared::merge(current, project, desired)
             .map_err(|message| HandlerError::new(HandlerErrorKind::Invalid, message))?;
@@ -574,7 +584,7 @@ impl AlertmanagerConfigKind {
 
     /// The project a shared definition writes as (checked offline: present).
     fn project(&self) -> Result<&str, HandlerError> {
-        self.project.as_deref().ok_or_else(|| {
+        self.owner.as_deref().ok_or_else(|| {
             HandlerError::new(HandlerErrorKind::Invalid, "a shared configuration needs `project = \"…\"` in mac.toml")
                 .at("/shared")
         })
@@ -601,7 +611,7 @@ impl Kind for AlertmanagerConfigKind {
 
     fn validate(&self, desired: &AlertmanagerConfig) -> Result<(), Vec<FieldError>> {
         let mut errors = if desired.shared {
-            check_shared(self.project.as_deref(), desired)
+            check_shared(self.owner.as_deref(), desired)
         } else {
             check_receivers(&desired.config)
         };
@@ -666,7 +676,7 @@ impl Kind for AlertmanagerConfigKind {
         if desired.shared {
             // Each project's parts are an object of their own: a project that never wrote to
             // the tenant creates its parts, whatever others have there.
-            return self.project.as_deref().map(shared_id);
+            return self.owner.as_deref().map(shared_id);
         }
         Some(ID.to_owned())
     }
@@ -682,7 +692,7 @@ impl Kind for AlertmanagerConfigKind {
             desired.template_files.iter().map(|(name, file)| (name.clone(), file.text().map(str::to_owned))).collect();
         let config = without_secrets(Value::Object(desired.config.clone()));
         if desired.shared {
-            let project = self.project.as_deref().unwrap_or_default();
+            let project = self.owner.as_deref().unwrap_or_default();
             check_claims(project, desired, context)?;
             let owned = shared::parts(&config, desired.template_files.keys());
             return Ok(ComparableConfig { config: shared::project(&config, &owned), template_files });
@@ -723,6 +733,8 @@ impl Kind for AlertmanagerConfigKind {
 
     fn owner(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> Option<String> {
         match &remote.fields.shared {
+            // The engine compares owners with the project's name.
+            Some(part) if self.owner.as_ref() == Some(&part.project) => self.project.clone(),
             Some(part) => Some(part.project.clone()),
             // A document with owner markers is shared: not one project's to adopt whole.
             None => {

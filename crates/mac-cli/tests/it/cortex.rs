@@ -660,3 +660,35 @@ receivers = [{ name = "b-hook" }]
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("a shared configuration needs this project's name"), "{stderr}");
 }
+
+/// New (shared tenant): two instances of one project on one tenant are two owners, each with
+/// its own marker (`mac-owner.PROJECT.NAME.tmpl` for an instance `cortex.NAME`).
+#[test]
+fn shared_tenant_two_instances_of_one_project_are_two_owners() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        &format!(
+            "project = \"payments\"\n\n[providers.\"cortex.a\"]\nurl = \"{url}\"\ntenant = \"{TENANT}\"\n\n[providers.\"cortex.b\"]\nurl = \"{url}\"\ntenant = \"{TENANT}\"\n",
+            url = cortex.url()
+        ),
+    );
+    let a = TEAM_A.replace("id = \"alertmanager\"\n", "id = \"alertmanager\"\nprovider = \"cortex.a\"\n");
+    let b = TEAM_B.replace("id = \"alertmanager\"\n", "id = \"alertmanager\"\nprovider = \"cortex.b\"\n");
+    project.define(&format!("{a}\n{b}"));
+    let mac = || {
+        let mut command = mac(&project);
+        command.env("A_HOOK", A_SECRET).env("B_SLACK", B_SECRET);
+        command
+    };
+    // Written at once (parallelism 8): one lock per tenant keeps both.
+    let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    for part in ["a-secret-token", "b-secret-token", "mac-owner.payments.a.tmpl", "mac-owner.payments.b.tmpl"] {
+        assert!(document.contains(part), "{part}: {document}");
+    }
+    let (code, stdout, stderr) = run(mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
