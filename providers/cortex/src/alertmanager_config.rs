@@ -6,6 +6,12 @@
 //! clear: [`list`](Kind::list) replaces each by [`mac_core::secrets::SENSITIVE`] before anything
 //! else sees it, so no value reaches a plan, state or output, and a changed reference shows as a
 //! changed digest. A secret changed by hand on the server is therefore not seen.
+//!
+//! A definition owns the whole document, or, with `shared = true`, only its parts of it
+//! (`crate::shared`): the list then gives one more object per project with parts in the
+//! document (remote id `alertmanager_config/shared/PROJECT`, from its owner marker), a plan
+//! compares only those parts, and a write or delete reads the document again, merges and posts
+//! it whole, other projects' secrets as Cortex returned them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
