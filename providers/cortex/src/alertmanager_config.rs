@@ -6,6 +6,12 @@
 //! clear: [`list`](Kind::list) replaces each by [`mac_core::secrets::SENSITIVE`] before anything
 //! else sees it, so no value reaches a plan, state or output, and a changed reference shows as a
 //! changed digest. A secret changed by hand on the server is therefore not seen.
+//!
+//! A definition owns the whole document, or, with `shared = true`, only its parts of it
+//! (`crate::shared`): the list then gives one more object per project with parts in the
+//! document (remote id `alertmanager_config/shared/PROJECT`, from its owner marker), a plan
+//! compares only those parts, and a write or delete reads the document again, merges and posts
+//! it whole, other projects' secrets as Cortex returned them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::client::{AlertmanagerDocument, Client};
+use crate::shared::{self, Inventory, List, Owned, sorted};
 
 /// The remote id and adoption key of the one configuration of a tenant.
 const ID: &str = "alertmanager_config";
@@ -88,6 +95,13 @@ pub const SECRET_FIELDS: &[&str] = &[
 #[serde(deny_unknown_fields)]
 #[schemars(transform = mac_core::schema::require(&["config"]))]
 pub struct AlertmanagerConfig {
+    /// Own only the parts defined here — receivers, the root route's child routes (`route.routes`,
+    /// known by their matchers), `templates` entries, template files, time intervals and inhibit
+    /// rules — and keep the rest of the tenant's document (other projects' parts and secrets) on
+    /// every write. Needs the project's name (`project = "…"` in mac.toml), which marks the parts
+    /// in the document. Default `false`: the definition is the whole document.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared: bool,
     /// Alertmanager's configuration document as a table (`global`, `route`, `receivers`,
     /// `inhibit_rules`, `templates`, …; Alertmanager's YAML keys). Secret fields, such as a
     /// webhook's `url` or a Slack `api_url`, only as `{ env = "VAR" }` or `{ file = "path" }`.
@@ -190,6 +204,16 @@ pub(crate) struct StoredConfig {
     config: Value,
     #[serde(default)]
     template_files: IndexMap<String, String>,
+    /// For one project's parts of a shared document: whose, and which (its owner marker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shared: Option<SharedPart>,
+}
+
+/// One project's parts of a shared document, as its owner marker lists them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SharedPart {
+    project: String,
+    owned: Owned,
 }
 
 /// The comparable form: the document without its secret fields (their digests are compared by
@@ -205,11 +229,21 @@ pub(crate) struct ComparableConfig {
 #[derive(Debug)]
 pub(crate) struct AlertmanagerConfigKind {
     client: Arc<Client>,
+    /// The project's name (`project = "…"` in mac.toml).
+    project: Option<String>,
+    /// The name that marks this instance's parts of a shared document: the project's, followed
+    /// by `.NAME` for an instance `cortex.NAME`, so that two instances of one project sharing a
+    /// tenant are two owners.
+    owner: Option<String>,
 }
 
 impl AlertmanagerConfigKind {
-    pub(crate) fn new(client: Arc<Client>) -> AlertmanagerConfigKind {
-        AlertmanagerConfigKind { client }
+    pub(crate) fn new(client: Arc<Client>, project: Option<String>, instance: &str) -> AlertmanagerConfigKind {
+        let owner = project.as_ref().map(|project| match instance.strip_prefix("cortex.") {
+            Some(name) => format!("{project}.{name}"),
+            None => project.clone(),
+        });
+        AlertmanagerConfigKind { client, project, owner }
     }
 }
 
@@ -249,18 +283,6 @@ fn map_secrets(value: Value, pointer: &str, replace: &dyn Fn(&str) -> Option<Val
 
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
-}
-
-/// Keys in order, so that two spellings of one document compare equal.
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let ordered: BTreeMap<String, Value> = map.into_iter().map(|(key, child)| (key, sorted(child))).collect();
-            Value::Object(ordered.into_iter().collect())
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }
 
 /// The document without its secrets, for comparison.
@@ -340,18 +362,41 @@ fn secret_variable(pointer: &str, config: &Value) -> String {
     name
 }
 
-fn remote(config: Value, template_files: IndexMap<String, String>) -> RemoteObject {
-    let stored = StoredConfig { config, template_files };
-    let fields = match serde_json::to_value(&stored) {
+/// The remote id and adoption key of `project`'s parts of a shared document.
+fn shared_id(project: &str) -> String {
+    format!("{ID}/shared/{project}")
+}
+
+fn remote_object(remote_id: String, stored: &StoredConfig) -> RemoteObject {
+    let fields = match serde_json::to_value(stored) {
         Ok(Value::Object(fields)) => fields,
         _ => Map::new(),
     };
     RemoteObject {
-        remote_id: ID.to_owned(),
-        adoption_key: Some(ID.to_owned()),
+        adoption_key: Some(remote_id.clone()),
+        remote_id,
         fields: mac_core::JsonText::from_map(&fields),
         part_ids: Default::default(),
     }
+}
+
+fn remote(config: Value, template_files: IndexMap<String, String>) -> RemoteObject {
+    remote_object(ID.to_owned(), &StoredConfig { config, template_files, shared: None })
+}
+
+/// The document's objects: the whole document, and each project's parts of it (one per owner
+/// marker). `config` is already redacted.
+fn remotes(config: &Value, template_files: &IndexMap<String, String>) -> Vec<RemoteObject> {
+    let mut objects = vec![remote(config.clone(), template_files.clone())];
+    for (project, owned) in shared::markers(template_files) {
+        let stored = StoredConfig {
+            config: config.clone(),
+            template_files: template_files.clone(),
+            shared: Some(SharedPart { project: project.clone(), owned }),
+        };
+        objects.push(remote_object(shared_id(&project), &stored));
+    }
+    objects
 }
 
 /// The document's secrets replaced by the marker, before anything else sees them.
@@ -360,15 +405,245 @@ fn redacted(config: Value) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// The keys a shared configuration may set, at the top of its document.
+const SHARED_KEYS: [&str; 6] =
+    ["receivers", "route", "templates", "time_intervals", "mute_time_intervals", "inhibit_rules"];
+
+const SHARED_OWNS: &str = "a shared configuration (shared = true) owns only its receivers, the root route's child \
+                           routes (`route.routes`), `templates` entries, template files, time intervals and inhibit rules";
+
+/// What a shared configuration may not say, and what it must, offline.
+fn check_shared(project: Option<&str>, desired: &AlertmanagerConfig) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    match project {
+        None => errors.push(FieldError::at(
+            "/shared",
+            "a shared configuration needs this project's name (`project = \"…\"` in mac.toml): it marks which parts \
+             of the tenant's document are this project's",
+        )),
+        Some(project) if project.is_empty() || project.contains(['/', '\\', '*', '"']) || project.contains("..") => {
+            errors.push(FieldError::at(
+                "/shared",
+                format!(
+                    "project name `{project}` cannot name its owner marker (a template file `mac-owner.NAME.tmpl`): use \
+                     letters, digits, `-`, `_` or `.`"
+                ),
+            ))
+        }
+        Some(_) => {}
+    }
+    for key in desired.config.keys() {
+        if !SHARED_KEYS.contains(&key.as_str()) {
+            errors.push(FieldError::at(
+                format!("/config/{}", escape(key)),
+                format!(
+                    "`{key}` is the whole tenant's: {SHARED_OWNS}; set it in a configuration that owns the whole \
+                     document, or by hand"
+                ),
+            ));
+        }
+    }
+    if let Some(route) = desired.config.get("route").and_then(Value::as_object) {
+        for key in route.keys().filter(|key| *key != "routes") {
+            errors.push(FieldError::at(
+                format!("/config/route/{}", escape(key)),
+                format!("the root route's `{key}` is the whole tenant's: {SHARED_OWNS}"),
+            ));
+        }
+    }
+    let config = Value::Object(desired.config.clone());
+    for list in List::ALL {
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, item) in list.items(&config).iter().enumerate() {
+            let pointer = format!("/config{}/{index}", list.pointer());
+            match list.key(item) {
+                None if list == List::Routes => errors.push(FieldError::at(
+                    pointer,
+                    "a shared configuration's route needs `matchers` (or `match`/`match_re`): they are what \
+                     identifies it as this project's",
+                )),
+                None => errors.push(FieldError::at(pointer, format!("a {} needs a `name`", list.singular()))),
+                Some(key) if !seen.insert(key.clone()) => {
+                    errors.push(FieldError::at(pointer, format!("{} `{key}` is defined twice", list.singular())))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    for name in desired.template_files.keys().filter(|name| shared::is_marker_name(name)) {
+        errors.push(FieldError::at(
+            format!("/template_files/{}", escape(name)),
+            "template files named `mac-owner.…` are mac's owner markers",
+        ));
+    }
+    errors
+}
+
+/// A shared configuration against the tenant's document as the plan read it: no part another
+/// project (or nobody) has, every route's receiver defined here or there, and no receiver this
+/// project gives up while another's route still uses it.
+fn check_claims(project: &str, desired: &AlertmanagerConfig, inventory: &Inventory) -> Result<(), FieldError> {
+    let config = Value::Object(desired.config.clone());
+    // `templates` entries are shared (see `shared`): listing another's is no claim.
+    for list in List::ALL.into_iter().filter(|list| *list != List::Templates) {
+        for (index, item) in list.items(&config).iter().enumerate() {
+            let Some(key) = list.key(item) else { continue };
+            if let Some(owner) = inventory.owner(list.name(), &key).filter(|owner| *owner != project) {
+                return Err(FieldError::at(
+                    format!("/config{}/{index}", list.pointer()),
+                    format!("{} `{key}` {}", list.singular(), shared::holder(owner)),
+                ));
+            }
+        }
+    }
+    for name in desired.template_files.keys() {
+        if let Some(owner) = inventory.owner(shared::TEMPLATE_FILES, name).filter(|owner| *owner != project) {
+            return Err(FieldError::at(
+                format!("/template_files/{}", escape(name)),
+                format!("template file `{name}` {}", shared::holder(owner)),
+            ));
+        }
+    }
+    let defined = shared::parts(&config, std::iter::empty()).remove(List::Receivers.name()).unwrap_or_default();
+    let remote_receivers = inventory.parts.get(List::Receivers.name());
+    let known = |receiver: &str| {
+        defined.contains(receiver)
+            || remote_receivers
+                .and_then(|receivers| receivers.get(receiver))
+                .is_some_and(|owner| owner.as_str() != project)
+    };
+    let mut named = Vec::new();
+    fn walk<'a>(route: &'a Value, pointer: String, found: &mut Vec<(String, &'a str)>) {
+        if let Some(receiver) = route.get("receiver").and_then(Value::as_str) {
+            found.push((format!("{pointer}/receiver"), receiver));
+        }
+        for (index, child) in route.get("routes").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            walk(child, format!("{pointer}/routes/{index}"), found);
+        }
+    }
+    for (index, route) in List::Routes.items(&config).iter().enumerate() {
+        walk(route, format!("/config/route/routes/{index}"), &mut named);
+    }
+    if let Some((pointer, receiver)) = named.into_iter().find(|(_, receiver)| !known(receiver)) {
+        return Err(FieldError::at(
+            pointer,
+            format!(
+                "receiver `{receiver}` is defined neither in `receivers` nor by another part of the tenant's \
+                 Alertmanager configuration"
+            ),
+        ));
+    }
+    let given_up = remote_receivers
+        .into_iter()
+        .flatten()
+        .filter(|(receiver, owner)| owner.as_str() == project && !defined.contains(receiver.as_str()));
+    for (receiver, _) in given_up {
+        if let Some(used) = inventory.uses.iter().find(|used| used.receiver == *receiver && used.owner != project) {
+            return Err(FieldError::at(
+                if desired.config.contains_key("receivers") { "/config/receivers" } else { "/config" },
+                format!(
+                    "receiver `{receiver}`, which this configuration no longer defines, is still used by {}{} of the \
+                     tenant's Alertmanager configuration: keep defining it until that route changes",
+                    used.route,
+                    if used.owner.is_empty() { String::new() } else { format!(" (project `{}`)", used.owner) },
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A definition's document and template files as Cortex gets them (secrets revealed).
+fn desired_files(desired: &AlertmanagerConfig) -> Result<IndexMap<String, String>, HandlerError> {
+    let mut template_files = IndexMap::new();
+    for (name, file) in &desired.template_files {
+        let Some(text) = file.text() else {
+            return Err(HandlerError::new(HandlerErrorKind::Invalid, format!("template file `{name}` was not read"))
+                .at(format!("/template_files/{}", escape(name))));
+        };
+        template_files.insert(name.clone(), text.to_owned());
+    }
+    Ok(template_files)
+}
+
+fn yaml_error() -> HandlerError {
+    HandlerError::new(HandlerErrorKind::Other, "cannot write the Alertmanager configuration as YAML")
+}
+
+fn not_yaml() -> HandlerError {
+    HandlerError::new(
+        HandlerErrorKind::Unavailable,
+        "the tenant's Alertmanager configuration on Cortex is not a YAML document",
+    )
+}
+
+impl AlertmanagerConfigKind {
+    /// The tenant's document as Cortex has it (secrets in clear: never kept, never quoted).
+    async fn read_document(&self) -> Result<Option<shared::Document>, HandlerError> {
+        let Some(document) = self.client.alertmanager_config().await? else { return Ok(None) };
+        let config: Value = serde_norway::from_str(&document.alertmanager_config).map_err(|_| not_yaml())?;
+        Ok(Some((config, document.template_files)))
+    }
+
+    /// `project`'s parts of the document replaced by `desired` (`None`: removed), the rest kept
+    /// as read; returns `project`'s parts as now stored.
+    async fn merge_and_write(
+        &self,
+        project: &str,
+        desired: Option<shared::Parts<'_>>,
+    ) -> Result<Option<RemoteObject>, HandlerError> {
+        let lock = self.client.alertmanager_lock();
+        let _held = lock.lock().await;
+        let current = self.read_document().await?;
+        let merged = shared::merge(current, project, desired)
+            .map_err(|message| HandlerError::new(HandlerErrorKind::Invalid, message))?;
+        let Some((config, template_files)) = merged else { return Ok(None) };
+        let text = serde_norway::to_string(&config).map_err(|_| yaml_error())?;
+        let document = AlertmanagerDocument { alertmanager_config: text, template_files };
+        self.client.put_alertmanager_config(&document).await?;
+        let config = redacted(config);
+        let owned = shared::markers(&document.template_files).remove(project).unwrap_or_default();
+        let stored = StoredConfig {
+            config,
+            template_files: document.template_files,
+            shared: Some(SharedPart { project: project.to_owned(), owned }),
+        };
+        Ok(Some(remote_object(shared_id(project), &stored)))
+    }
+
+    /// The project a shared definition writes as (checked offline: present).
+    fn project(&self) -> Result<&str, HandlerError> {
+        self.owner.as_deref().ok_or_else(|| {
+            HandlerError::new(HandlerErrorKind::Invalid, "a shared configuration needs `project = \"…\"` in mac.toml")
+                .at("/shared")
+        })
+    }
+
+    /// The objects of the document and what a plan knows of it, from one GET.
+    async fn observe(&self) -> Result<(Vec<RemoteObject>, Inventory), HandlerError> {
+        let Some((config, template_files)) = self.read_document().await? else {
+            return Ok((Vec::new(), Inventory::default()));
+        };
+        // Redacted at once; the clear text goes no further.
+        let config = redacted(config);
+        let inventory = Inventory::of(&config, &template_files);
+        Ok((remotes(&config, &template_files), inventory))
+    }
+}
+
 #[async_trait]
 impl Kind for AlertmanagerConfigKind {
     type Desired = AlertmanagerConfig;
     type Remote = StoredConfig;
     type Comparable = ComparableConfig;
-    type Context = ();
+    type Context = Inventory;
 
     fn validate(&self, desired: &AlertmanagerConfig) -> Result<(), Vec<FieldError>> {
-        let mut errors = check_receivers(&desired.config);
+        let mut errors = if desired.shared {
+            check_shared(self.owner.as_deref(), desired)
+        } else {
+            check_receivers(&desired.config)
+        };
         let listed: Vec<&str> = desired
             .config
             .get("templates")
@@ -426,7 +701,12 @@ impl Kind for AlertmanagerConfigKind {
         vec!["/template_files/*"]
     }
 
-    fn adoption_key(&self, _id: &ObjectId, _desired: &AlertmanagerConfig, _refs: &dyn Resolver) -> Option<String> {
+    fn adoption_key(&self, _id: &ObjectId, desired: &AlertmanagerConfig, _refs: &dyn Resolver) -> Option<String> {
+        if desired.shared {
+            // Each project's parts are an object of their own: a project that never wrote to
+            // the tenant creates its parts, whatever others have there.
+            return self.owner.as_deref().map(shared_id);
+        }
         Some(ID.to_owned())
     }
 
@@ -435,31 +715,76 @@ impl Kind for AlertmanagerConfigKind {
         _id: &ObjectId,
         desired: &AlertmanagerConfig,
         _refs: &dyn Resolver,
-        _context: &(),
+        context: &Inventory,
     ) -> Result<ComparableConfig, FieldError> {
-        Ok(ComparableConfig {
-            config: without_secrets(Value::Object(desired.config.clone())),
-            template_files: desired
-                .template_files
-                .iter()
-                .map(|(name, file)| (name.clone(), file.text().map(str::to_owned)))
-                .collect(),
-        })
+        let template_files =
+            desired.template_files.iter().map(|(name, file)| (name.clone(), file.text().map(str::to_owned))).collect();
+        let config = without_secrets(Value::Object(desired.config.clone()));
+        if desired.shared {
+            let project = self.owner.as_deref().unwrap_or_default();
+            check_claims(project, desired, context)?;
+            let owned = shared::parts(&config, desired.template_files.keys());
+            return Ok(ComparableConfig { config: shared::project(&config, &owned), template_files });
+        }
+        Ok(ComparableConfig { config, template_files })
     }
 
     fn observed(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> ComparableConfig {
-        ComparableConfig {
-            config: without_secrets(remote.fields.config.clone()),
-            template_files: remote
-                .fields
-                .template_files
-                .iter()
-                .map(|(name, text)| (name.clone(), Some(text.clone())))
-                .collect(),
+        match &remote.fields.shared {
+            Some(part) => shared_view(&remote.fields, &part.owned),
+            None => ComparableConfig {
+                config: without_secrets(remote.fields.config.clone()),
+                template_files: remote
+                    .fields
+                    .template_files
+                    .iter()
+                    .map(|(name, text)| (name.clone(), Some(text.clone())))
+                    .collect(),
+            },
+        }
+    }
+
+    /// A project's parts as they are, and what its definition adds: a part it defines that
+    /// the document has under another owner is refused by `desired` before this matters.
+    fn observed_for(
+        &self,
+        remote: &mac_core::Remote<'_, StoredConfig>,
+        desired: &ComparableConfig,
+    ) -> ComparableConfig {
+        match &remote.fields.shared {
+            Some(part) => {
+                let defined = shared::parts(&desired.config, desired.template_files.keys());
+                shared_view(&remote.fields, &shared::union(defined, &part.owned))
+            }
+            None => self.observed(remote),
+        }
+    }
+
+    fn owner(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> Option<String> {
+        match &remote.fields.shared {
+            // The engine compares owners with the project's name.
+            Some(part) if self.owner.as_ref() == Some(&part.project) => self.project.clone(),
+            Some(part) => Some(part.project.clone()),
+            // A document with owner markers is shared: not one project's to adopt whole.
+            None => {
+                let projects: Vec<String> = shared::markers(&remote.fields.template_files).into_keys().collect();
+                (!projects.is_empty()).then(|| projects.join(", "))
+            }
         }
     }
 
     fn describe(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> String {
+        if let Some(part) = &remote.fields.shared {
+            let count = |list: &str| part.owned.get(list).map_or(0, std::collections::BTreeSet::len);
+            return format!(
+                "project `{}`'s parts of the tenant's Alertmanager configuration: {} receiver(s), {} route(s), {} \
+                 template file(s)",
+                part.project,
+                count(List::Receivers.name()),
+                count(List::Routes.name()),
+                count(shared::TEMPLATE_FILES)
+            );
+        }
         let receivers = remote.fields.config.get("receivers").and_then(Value::as_array).map_or(0, Vec::len);
         format!(
             "the tenant's Alertmanager configuration, {receivers} receiver{}",
@@ -471,8 +796,13 @@ impl Kind for AlertmanagerConfigKind {
         &self,
         remote: &mac_core::Remote<'_, StoredConfig>,
         _refs: &dyn ImportRefs,
-        _context: &(),
+        _context: &Inventory,
     ) -> Option<ImportedFields> {
+        // A project's parts are imported with the whole document, not as a definition of
+        // their own.
+        if remote.fields.shared.is_some() {
+            return None;
+        }
         let config = remote.fields.config.clone();
         // Secrets come back as placeholders naming the variable to set.
         let original = config.clone();
@@ -502,15 +832,15 @@ impl Kind for AlertmanagerConfigKind {
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
-        let Some(document) = self.client.alertmanager_config().await? else { return Ok(Vec::new()) };
-        // Parsed and redacted at once; the text, which holds secrets in clear, goes no further.
-        let config: Value = serde_norway::from_str(&document.alertmanager_config).map_err(|_| {
-            HandlerError::new(
-                HandlerErrorKind::Unavailable,
-                "the tenant's Alertmanager configuration on Cortex is not a YAML document",
-            )
-        })?;
-        Ok(vec![remote(redacted(config), document.template_files)])
+        Ok(self.observe().await?.0)
+    }
+
+    async fn list_with_context(&self) -> Result<(Vec<RemoteObject>, Inventory), HandlerError> {
+        self.observe().await
+    }
+
+    async fn read_context(&self) -> Result<Inventory, HandlerError> {
+        Ok(self.observe().await?.1)
     }
 
     async fn write(
@@ -519,29 +849,39 @@ impl Kind for AlertmanagerConfigKind {
         _id: &ObjectId,
         desired: &AlertmanagerConfig,
         _refs: &dyn Resolver,
-        _context: &(),
+        _context: &Inventory,
     ) -> Result<RemoteObject, HandlerError> {
-        let text = serde_norway::to_string(&desired.config).map_err(|_| {
-            HandlerError::new(HandlerErrorKind::Other, "cannot write the Alertmanager configuration as YAML")
-        })?;
-        let mut template_files = IndexMap::new();
-        for (name, file) in &desired.template_files {
-            let Some(text) = file.text() else {
-                return Err(HandlerError::new(
-                    HandlerErrorKind::Invalid,
-                    format!("template file `{name}` was not read"),
-                )
-                .at(format!("/template_files/{}", escape(name))));
-            };
-            template_files.insert(name.clone(), text.to_owned());
+        let template_files = desired_files(desired)?;
+        if desired.shared {
+            let project = self.project()?;
+            // Read again, merged, posted whole: what others changed since the plan is kept.
+            return self.merge_and_write(project, Some((&desired.config, &template_files))).await?.ok_or_else(|| {
+                HandlerError::new(HandlerErrorKind::Other, "the shared configuration's merge wrote nothing")
+            });
         }
+        let text = serde_norway::to_string(&desired.config).map_err(|_| yaml_error())?;
         let document = AlertmanagerDocument { alertmanager_config: text, template_files };
         self.client.put_alertmanager_config(&document).await?;
         Ok(remote(redacted(Value::Object(desired.config.clone())), document.template_files))
     }
 
-    async fn delete(&self, _current: &RemoteObject) -> Result<(), HandlerError> {
+    /// The whole document is deleted; a project's parts of a shared one are taken out of it,
+    /// and the rest posted back (Cortex's DELETE is never used then).
+    async fn delete(&self, current: &RemoteObject) -> Result<(), HandlerError> {
+        let stored: StoredConfig = current.fields.parse().unwrap_or_default();
+        if let Some(part) = stored.shared {
+            self.merge_and_write(&part.project, None).await?;
+            return Ok(());
+        }
         self.client.delete_alertmanager_config().await
+    }
+}
+
+/// The parts `wanted` names of a stored document, comparable.
+fn shared_view(stored: &StoredConfig, wanted: &Owned) -> ComparableConfig {
+    ComparableConfig {
+        config: shared::project(&without_secrets(stored.config.clone()), wanted),
+        template_files: shared::project_files(&stored.template_files, wanted),
     }
 }
 
@@ -581,6 +921,65 @@ mod tests {
         assert_eq!(errors[0].pointer, "/config/route/routes/0/receiver");
         assert_eq!(errors[0].message, "receiver `pagr` is not defined in `receivers` (defined: ops, pager)");
         assert!(check_receivers(config().as_object().expect("a map")).is_empty());
+    }
+
+    fn shared_definition(config: Value) -> AlertmanagerConfig {
+        AlertmanagerConfig {
+            shared: true,
+            config: config.as_object().expect("a map").clone(),
+            template_files: IndexMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_shared_configuration_owns_no_root_route_field_nor_global() {
+        let desired = shared_definition(json!({
+            "global": { "resolve_timeout": "5m" },
+            "route": { "receiver": "b", "routes": [{ "receiver": "b" }] },
+            "receivers": [{ "name": "b" }, { "name": "b" }],
+        }));
+        let errors = check_shared(Some("team-b"), &desired);
+        let pointers: Vec<&str> = errors.iter().map(|error| error.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["/config/global", "/config/route/receiver", "/config/receivers/1", "/config/route/routes/0"],
+            "{errors:?}"
+        );
+        assert_eq!(check_shared(None, &shared_definition(json!({})))[0].pointer, "/shared");
+        assert!(check_shared(Some("a/b"), &shared_definition(json!({})))[0].message.contains("cannot name"));
+    }
+
+    #[test]
+    fn a_shared_plan_refuses_another_s_part_and_an_unknown_receiver_at_their_field() {
+        let mut files = IndexMap::new();
+        let mut owned = Owned::new();
+        owned.insert("receivers".to_owned(), ["a-hook".to_owned()].into());
+        owned.insert("routes".to_owned(), ["team=\"a\"".to_owned()].into());
+        files.insert(shared::marker_name("a"), shared::marker_text("a", &owned));
+        let document = json!({
+            "route": { "receiver": "default", "routes": [{ "receiver": "a-hook", "matchers": ["team=\"a\""] }] },
+            "receivers": [{ "name": "default" }, { "name": "a-hook" }],
+        });
+        let inventory = Inventory::of(&document, &files);
+        let takeover = shared_definition(json!({ "receivers": [{ "name": "b" }, { "name": "a-hook" }] }));
+        let error = check_claims("b", &takeover, &inventory).expect_err("a's receiver");
+        assert_eq!(error.pointer, "/config/receivers/1");
+        assert!(error.message.starts_with("receiver `a-hook` is managed by project `a`"), "{}", error.message);
+        // a's own plan may keep it; b may route to it, but not to a receiver nobody has.
+        assert_eq!(check_claims("a", &takeover, &inventory), Ok(()));
+        let uses = shared_definition(json!({ "route": { "routes": [
+            { "receiver": "a-hook", "matchers": ["team=\"b\""] },
+            { "receiver": "nobody", "matchers": ["team=\"c\""] },
+        ] } }));
+        let error = check_claims("b", &uses, &inventory).expect_err("an unknown receiver");
+        assert_eq!(error.pointer, "/config/route/routes/1/receiver");
+        // a may give up its receiver with its own route, not while a route of nobody's uses it.
+        assert_eq!(check_claims("a", &shared_definition(json!({})), &inventory), Ok(()));
+        let mut by_hand = document.clone();
+        by_hand["route"]["routes"][0]["matchers"] = json!(["team=\"ops\""]);
+        let error =
+            check_claims("a", &shared_definition(json!({})), &Inventory::of(&by_hand, &files)).expect_err("still used");
+        assert!(error.message.contains("is still used by route `team=\"ops\"`"), "{}", error.message);
     }
 
     #[test]

@@ -50,6 +50,17 @@ impl Client {
         self.http.url(&segments, &[])
     }
 
+    /// Held from the read to the post of a shared document: instances of one run that share a
+    /// tenant (two instances of a project) never lose each other's write. One lock per
+    /// Alertmanager URL and tenant, for the process.
+    pub(crate) fn alertmanager_lock(&self) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        type Locks = std::sync::Mutex<std::collections::BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>;
+        static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+        let key = format!("{} {}", self.alertmanager_url(), self.tenant);
+        let mut locks = LOCKS.get_or_init(Locks::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        locks.entry(key).or_default().clone()
+    }
+
     fn alertmanager_url(&self) -> mac_provider_kit::reqwest::Url {
         let segments: Vec<&str> = self.alertmanager_prefix.iter().map(String::as_str).collect();
         self.http.url(&segments, &[])

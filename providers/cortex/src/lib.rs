@@ -12,6 +12,7 @@ mod alertmanager_config;
 mod checks;
 mod client;
 mod rule_group;
+mod shared;
 
 pub use alertmanager_config::{AlertmanagerConfig, TemplateFile};
 pub use rule_group::RuleGroup;
@@ -160,7 +161,7 @@ fn build_provider(settings: &ProviderSettings) -> Result<Box<dyn Provider>, Sett
     http.retry = RetryPolicy::with_attempts(parsed.retries.unwrap_or(5));
     http.headers.insert("X-Scope-OrgID", tenant_header);
     let client = client::Client::new(http.build(settings)?, tenant, rules_prefix, alertmanager_prefix);
-    Ok(Box::new(Cortex::new(Arc::new(client), promtool)))
+    Ok(Box::new(Cortex::new(Arc::new(client), promtool, settings.project.clone(), &settings.instance)))
 }
 
 /// A path prefix as segments: `/api/v1/rules` → `["api", "v1", "rules"]`.
@@ -244,12 +245,14 @@ pub struct Cortex {
 }
 
 impl Cortex {
-    fn new(client: Arc<client::Client>, promtool: Option<PathBuf>) -> Cortex {
+    fn new(client: Arc<client::Client>, promtool: Option<PathBuf>, project: Option<String>, instance: &str) -> Cortex {
         Cortex {
             rule_groups: Arc::new(Typed(
                 rule_group::RuleGroupKind::new(client.clone(), promtool).with_rule_view(&RULE_VIEW),
             )),
-            alertmanager_config: Arc::new(Typed(alertmanager_config::AlertmanagerConfigKind::new(client))),
+            alertmanager_config: Arc::new(Typed(alertmanager_config::AlertmanagerConfigKind::new(
+                client, project, instance,
+            ))),
         }
     }
 }

@@ -372,6 +372,327 @@ fn a_saved_plan_is_refused_when_its_group_was_changed_by_hand_since() {
     assert!(rules(&cortex, TENANT).contains("expr: sum(rate(http_requests_total[5m]))"), "the hand edit stays");
 }
 
+// --- A tenant's Alertmanager configuration shared by several projects (`shared = true`) ---
+
+/// A project named `name` (the name marks its parts of a shared document) on `tenant`.
+fn named_project(cortex: &CortexServer, name: &str, definitions: &str) -> Project {
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        &format!("project = \"{name}\"\n\n[providers.cortex]\nurl = \"{}\"\ntenant = \"{TENANT}\"\n", cortex.url()),
+    );
+    project.define(definitions);
+    project
+}
+
+const TEAM_A: &str = r#"
+[[cortex.alertmanager_config]]
+id = "alertmanager"
+shared = true
+template_files = { "a.tmpl" = '{{ define "a.title" }}A{{ end }}' }
+
+[cortex.alertmanager_config.config]
+templates = ["a.tmpl"]
+route = { routes = [{ receiver = "a-hook", matchers = ['team="a"'], group_by = ["alertname"] }] }
+receivers = [{ name = "a-hook", webhook_configs = [{ url = { env = "A_HOOK" } }] }]
+"#;
+
+const TEAM_B: &str = r##"
+[[cortex.alertmanager_config]]
+id = "alertmanager"
+shared = true
+template_files = { "b.tmpl" = '{{ define "b.title" }}B{{ end }}' }
+
+[cortex.alertmanager_config.config]
+templates = ["b.tmpl"]
+route = { routes = [{ receiver = "b-hook", matchers = ['team="b"'], mute_time_intervals = ["b-weekends"] }] }
+receivers = [{ name = "b-hook", slack_configs = [{ api_url = { env = "B_SLACK" }, channel = "#b" }] }]
+time_intervals = [{ name = "b-weekends", time_intervals = [{ weekdays = ["saturday", "sunday"] }] }]
+inhibit_rules = [{ source_matchers = ['team="b"', 'severity="page"'], target_matchers = ['team="b"', 'severity="ticket"'], equal = ["alertname"] }]
+"##;
+
+const A_SECRET: &str = "http://127.0.0.1:9/a-secret-token";
+const B_SECRET: &str = "https://hooks.slack.example/b-secret-token";
+
+/// The tenant's document as Cortex stores it (secrets in clear).
+fn alertmanager_document(cortex: &CortexServer) -> String {
+    let stored = cortex.get("/api/v1/alerts", TENANT);
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    stored.body
+}
+
+/// New (shared tenant): two projects each manage their own receivers, routes, templates, time
+/// intervals and inhibit rules in one tenant's document; each plan shows only its own parts,
+/// each apply keeps the other's parts and secrets, and a prune takes out only its own.
+#[test]
+fn shared_tenant_two_projects_keep_each_other_s_parts_and_secrets() {
+    let Some(cortex) = CortexServer::start() else { return };
+    assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 404, "an empty tenant");
+    let a = named_project(&cortex, "team-a", TEAM_A);
+    let b = named_project(&cortex, "team-b", TEAM_B);
+    let mac_a = || {
+        let mut command = mac(&a);
+        command.env("A_HOOK", A_SECRET);
+        command
+    };
+    let mac_b = || {
+        let mut command = mac(&b);
+        command.env("B_SLACK", B_SECRET);
+        command
+    };
+
+    // A bootstraps the empty tenant: a root route to a receiver with no integration.
+    let (code, stdout, stderr) = run(mac_a().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    assert!(document.contains("receiver: default") && document.contains("- name: default"), "{document}");
+    assert!(document.contains("a-secret-token") && document.contains("mac-owner.team-a.tmpl"), "{document}");
+
+    // B's plan shows B's parts only; its apply keeps A's, secret included.
+    let (code, stdout, stderr) = run(mac_b().args(["plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r##"
+    + create cortex/alertmanager_config.alertmanager
+        config = {
+          receivers = [{ name = "b-hook", slack_configs = [{ channel = "#b" }] }]
+          route = {
+            routes = [
+              { matchers = ['team="b"'], mute_time_intervals = ["b-weekends"], receiver = "b-hook" },
+            ]
+          }
+          templates = ["b.tmpl"]
+          time_intervals = [
+            { name = "b-weekends", time_intervals = [{ weekdays = ["saturday", "sunday"] }] },
+          ]
+          inhibit_rules = [
+            {
+              equal = ["alertname"]
+              source_matchers = ['team="b"', 'severity="page"']
+              target_matchers = ['team="b"', 'severity="ticket"']
+            },
+          ]
+        }
+        template_files = { "b.tmpl" = '{{ define "b.title" }}B{{ end }}' }
+        config.receivers.0.slack_configs.0.api_url = "(sensitive)"
+
+    Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged.
+    "##);
+    assert!(!stdout.contains("b-secret-token"), "{stdout}");
+    let (code, stdout, stderr) = run(mac_b().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    for part in ["a-secret-token", "b-secret-token", "a.tmpl", "b.tmpl", "b-weekends", "severity=\"ticket\""] {
+        assert!(document.contains(part), "{part}: {document}");
+    }
+    assert!(!document.contains("(sensitive)"), "a redacted value was written back: {document}");
+    assert!(document.contains("mac-owner.team-a.tmpl") && document.contains("mac-owner.team-b.tmpl"), "{document}");
+
+    // Neither sees the other's parts as a change.
+    for (project, command) in [("a", mac_a()), ("b", mac_b())] {
+        let mut command = command;
+        let (code, stdout, stderr) = run(command.args(["plan", "--detailed-exitcode"]));
+        assert_eq!(code, 0, "{project}: {stdout}{stderr}");
+    }
+
+    // What B keeps of the document (a saved plan, state) has neither team's secrets.
+    let (code, stdout, stderr) =
+        run(mac_b().env("B_SLACK", "https://hooks.slack.example/new").args(["plan", "-o", "b.plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for kept in [b.root().join("b.plan"), b.state_path()] {
+        let text = std::fs::read_to_string(&kept).expect("written");
+        assert!(!text.contains("a-secret-token") && !text.contains("b-secret-token"), "{}: {text}", kept.display());
+    }
+
+    // A changes its route: B's parts and secret stay; B still plans no change.
+    a.define(&TEAM_A.replace(r#"group_by = ["alertname"]"#, r#"group_by = ["alertname", "job"]"#));
+    let (code, stdout, stderr) = run(mac_a().args(["plan"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_snapshot!(stdout, @r##"
+    ~ update cortex/alertmanager_config.alertmanager
+        + config.route.routes[0].group_by[1] = "job"
+
+    Plan: 0 to create, 1 to update, 0 to delete, 0 unchanged.
+    "##);
+    let (code, stdout, stderr) = run(mac_a().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    assert!(document.contains("b-secret-token") && document.contains("- job"), "{document}");
+    let (code, stdout, stderr) = run(mac_b().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // B prunes: only its parts go, the document stays (never Cortex's DELETE).
+    b.define("");
+    let (code, stdout, stderr) = run(mac_b().args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    for gone in ["b-hook", "b-secret-token", "b.tmpl", "b-weekends", "mac-owner.team-b.tmpl", "inhibit_rules"] {
+        assert!(!document.contains(gone), "{gone}: {document}");
+    }
+    assert!(document.contains("a-secret-token") && document.contains("a.tmpl"), "{document}");
+    let (code, stdout, stderr) = run(mac_a().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+/// New (shared tenant): a project may not take another's receiver, route or template file,
+/// nor one that no project claims; a route to a receiver nobody defines is located; and a
+/// receiver another project's route uses is not given up.
+#[test]
+fn shared_tenant_takeovers_and_receivers_in_use_are_refused_at_plan_time() {
+    let Some(cortex) = CortexServer::start() else { return };
+    // A receiver and a route made by hand, nobody's.
+    let by_hand = "alertmanager_config: |\n  route:\n    receiver: hand\n    routes:\n    - receiver: hand\n      matchers: ['team=\"ops\"']\n  receivers:\n  - name: hand\n";
+    assert_eq!(cortex.post("/api/v1/alerts", TENANT, "application/yaml", by_hand).status, 201);
+    let a = named_project(&cortex, "team-a", TEAM_A);
+    let (code, stdout, stderr) = run(mac(&a).env("A_HOOK", A_SECRET).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(alertmanager_document(&cortex).contains("receiver: hand"), "the hand-made parts stay");
+
+    // B takes A's receiver: refused, naming it and A, at its line, before any write.
+    let takeover = TEAM_B
+        .replace(r#"name = "b-hook""#, r#"name = "a-hook""#)
+        .replace(r#"receiver = "b-hook""#, r#"receiver = "a-hook""#);
+    let b = named_project(&cortex, "team-b", &takeover);
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("definitions/main.toml:")
+            && stderr.contains("receiver `a-hook` is managed by project `team-a`"),
+        "{stderr}"
+    );
+    // The same for A's route, A's template file, and the hand-made receiver.
+    for (definitions, refusal) in [
+        (
+            TEAM_B.replace(r#"matchers = ['team="b"']"#, r#"matchers = ['team="a"']"#),
+            "route `team=\"a\"` is managed by project `team-a`",
+        ),
+        (TEAM_B.replace("b.tmpl", "a.tmpl"), "template file `a.tmpl` is managed by project `team-a`"),
+        (
+            TEAM_B
+                .replace(r#"name = "b-hook""#, r#"name = "hand""#)
+                .replace(r#"receiver = "b-hook""#, r#"receiver = "hand""#),
+            "receiver `hand` is already in the tenant's Alertmanager configuration, and no project's owner marker claims it",
+        ),
+    ] {
+        b.define(&definitions);
+        let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["plan"]));
+        assert_eq!(code, 1, "{stdout}{stderr}");
+        assert!(stderr.contains(refusal), "{refusal}: {stderr}");
+    }
+
+    // A route to a receiver defined nowhere is located; one to a receiver another part has is fine.
+    b.define(&TEAM_B.replace(r#"receiver = "b-hook""#, r#"receiver = "nobody""#));
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("receiver `nobody` is defined neither in `receivers` nor by another part of the tenant's"),
+        "{stderr}"
+    );
+    b.define(&TEAM_B.replace(
+        r#"route = { routes = [{ receiver = "b-hook""#,
+        r#"route = { routes = [{ receiver = "a-hook", matchers = ['team="b", severity="page"'] }, { receiver = "b-hook""#,
+    ));
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    // A may not give up the receiver B's route uses.
+    a.define(
+        &TEAM_A
+            .replace(r#"name = "a-hook""#, r#"name = "a-pager""#)
+            .replace(r#"receiver = "a-hook""#, r#"receiver = "a-pager""#),
+    );
+    let (code, stdout, stderr) = run(mac(&a).env("A_HOOK", A_SECRET).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("receiver `a-hook`, which this configuration no longer defines, is still used by route")
+            && stderr.contains("(project `team-b`)"),
+        "{stderr}"
+    );
+    assert!(alertmanager_document(&cortex).contains("a-secret-token"), "nothing was written");
+    // Nor by a prune, refused by the write that would drop it.
+    a.define("");
+    let (code, stdout, stderr) =
+        run(mac(&a).env("A_HOOK", A_SECRET).args(["apply", "--auto-approve", "--allow-delete-all"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains("receiver `a-hook` is still used by route `team=\"b\", severity=\"page\"`"),
+        "{stdout}{stderr}"
+    );
+    assert!(alertmanager_document(&cortex).contains("a-secret-token"), "nothing was written");
+
+    // A configuration of the whole document may not take the shared one over.
+    let whole = named_project(
+        &cortex,
+        "team-c",
+        "[[cortex.alertmanager_config]]\nid = \"alertmanager\"\n\n[cortex.alertmanager_config.config]\nroute = { receiver = \"c\" }\nreceivers = [{ name = \"c\" }]\n",
+    );
+    let (code, stdout, stderr) = run(mac(&whole).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("it is marked as managed by project `team-a, team-b`"), "{stderr}");
+}
+
+/// New (shared tenant): the root route's own fields and `global` are the whole tenant's, refused
+/// at their line before any request; so is a shared configuration in a project without a name.
+#[test]
+fn shared_tenant_refuses_the_root_route_and_global_offline() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let definitions = r#"
+[[cortex.alertmanager_config]]
+id = "alertmanager"
+shared = true
+
+[cortex.alertmanager_config.config]
+global = { resolve_timeout = "5m" }
+route = { receiver = "b-hook", routes = [{ receiver = "b-hook", matchers = ['team="b"'] }] }
+receivers = [{ name = "b-hook" }]
+"#;
+    let b = named_project(&cortex, "team-b", definitions);
+    let (code, stdout, stderr) = run(mac(&b).args(["plan", "--log-level", "debug"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("definitions/main.toml:7:1: `global` is the whole tenant's: a shared configuration")
+            && stderr.contains("the root route's `receiver` is the whole tenant's"),
+        "{stderr}"
+    );
+    assert_eq!(requests(&stderr), Vec::<String>::new(), "nothing was sent");
+    let unnamed = project(&cortex, TENANT, "", &definitions.replace("global = { resolve_timeout = \"5m\" }\n", ""));
+    let (code, stdout, stderr) = run(mac(&unnamed).args(["plan"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("a shared configuration needs this project's name"), "{stderr}");
+}
+
+/// New (shared tenant): two instances of one project on one tenant are two owners, each with
+/// its own marker (`mac-owner.PROJECT.NAME.tmpl` for an instance `cortex.NAME`).
+#[test]
+fn shared_tenant_two_instances_of_one_project_are_two_owners() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let project = Project::empty();
+    project.write(
+        "mac.toml",
+        &format!(
+            "project = \"payments\"\n\n[providers.\"cortex.a\"]\nurl = \"{url}\"\ntenant = \"{TENANT}\"\n\n[providers.\"cortex.b\"]\nurl = \"{url}\"\ntenant = \"{TENANT}\"\n",
+            url = cortex.url()
+        ),
+    );
+    let a = TEAM_A.replace("id = \"alertmanager\"\n", "id = \"alertmanager\"\nprovider = \"cortex.a\"\n");
+    let b = TEAM_B.replace("id = \"alertmanager\"\n", "id = \"alertmanager\"\nprovider = \"cortex.b\"\n");
+    project.define(&format!("{a}\n{b}"));
+    let mac = || {
+        let mut command = mac(&project);
+        command.env("A_HOOK", A_SECRET).env("B_SLACK", B_SECRET);
+        command
+    };
+    // Written at once (parallelism 8): one lock per tenant keeps both.
+    let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    for part in ["a-secret-token", "b-secret-token", "mac-owner.payments.a.tmpl", "mac-owner.payments.b.tmpl"] {
+        assert!(document.contains(part), "{part}: {document}");
+    }
+    let (code, stdout, stderr) = run(mac().args(["plan", "--detailed-exitcode"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
 #[test]
 fn a_new_id_or_a_rename_onto_another_group_is_refused_at_plan_time_not_applied_as_a_loss() {
     let Some(cortex) = CortexServer::start() else { return };
