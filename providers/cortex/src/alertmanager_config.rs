@@ -710,6 +710,17 @@ impl Kind for AlertmanagerConfigKind {
         Some(ID.to_owned())
     }
 
+    /// One document per tenant (one share per owner): a new local id for a managed
+    /// configuration is refused with a `[[moved]]` hint, not planned as a create and a delete
+    /// of the same document, which would leave the tenant without one.
+    fn unique_key(&self, id: &ObjectId, desired: &AlertmanagerConfig) -> Option<String> {
+        self.adoption_key(id, desired, &NoRefs)
+    }
+
+    fn remote_unique_key(&self, remote: &mac_core::Remote<'_, StoredConfig>) -> Option<String> {
+        Some(remote.remote_id().to_owned())
+    }
+
     fn desired(
         &self,
         _id: &ObjectId,
@@ -882,6 +893,15 @@ fn shared_view(stored: &StoredConfig, wanted: &Owned) -> ComparableConfig {
     ComparableConfig {
         config: shared::project(&without_secrets(stored.config.clone()), wanted),
         template_files: shared::project_files(&stored.template_files, wanted),
+    }
+}
+
+/// No reference resolves: the keys above depend on none.
+struct NoRefs;
+
+impl Resolver for NoRefs {
+    fn resolve(&self, _reference: &mac_core::LocalRef) -> Option<mac_core::Resolved<'_>> {
+        None
     }
 }
 

@@ -805,3 +805,18 @@ receivers = [{ name = "ops", webhook_configs = [{ url = { env = "HOOK_URL" } }] 
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 200, "the configuration stays");
 }
+
+#[test]
+fn a_new_id_for_the_alertmanager_configuration_is_refused_not_a_create_and_a_delete() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let definitions = "[[cortex.alertmanager_config]]\nid = \"am\"\n\n[cortex.alertmanager_config.config]\n\
+                       route = { receiver = \"ops\" }\nreceivers = [{ name = \"ops\" }]\n";
+    let project = project(&cortex, TENANT, "", definitions);
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    project.define(&definitions.replace("id = \"am\"", "id = \"alertmanager\""));
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("say so with [[moved]]"), "{stderr}");
+    assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 200, "the tenant keeps its configuration");
+}
