@@ -2,7 +2,8 @@
 //! [--state file|postgres|both]`: requests, wall time and peak memory of the release `mac`
 //! against the Grafana 8.5 emulator (a separate process with injected latency), for issue 9.
 //! With `--kinds`, the requests of a no-change plan per grafana8 kind instead (see
-//! [`crate::bench_kinds`]).
+//! [`crate::bench_kinds`]). With `--cortex`, the cortex provider on a real Cortex instead,
+//! beside mimirtool's approach (see [`crate::bench_cortex`]).
 //!
 //! For each scale — S: 10 folders × 10 groups × 10 rules, M: 100 × 10 × 10 (10k rules),
 //! L: 1000 × 10 × 10 (100k rules) — and each run, a fresh emulator gets: apply from empty, a
@@ -120,9 +121,23 @@ struct ProjectState {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let per_kind = args.iter().any(|arg| arg == "--kinds");
-    let options = if per_kind { None } else { Some(parse(args)?) };
     let root = project_root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    if args.iter().any(|arg| arg == "--cortex") {
+        // Only mac: the server is the real Cortex.
+        run_command(Command::new(&cargo).current_dir(&root).args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "mac-cli",
+        ]))?;
+        let mac = target.join("release").join(format!("mac{}", std::env::consts::EXE_SUFFIX));
+        let rest: Vec<String> = args.iter().filter(|arg| *arg != "--cortex").cloned().collect();
+        return crate::bench_cortex::run(&rest, &mac, &target);
+    }
+    let options = if per_kind { None } else { Some(parse(args)?) };
     run_command(Command::new(&cargo).current_dir(&root).args([
         "build",
         "--release",
@@ -132,7 +147,6 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--package",
         "grafana8-emulator",
     ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let binary = |name: &str| target.join("release").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let mac = binary("mac");
     let emulator_binary = binary("grafana8-emulator");
@@ -750,7 +764,7 @@ fn measured(
 }
 
 /// The high-water mark of the process's resident set, while it runs.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
+pub(crate) fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -893,7 +907,7 @@ fn run_peer(mac: &Path, emulator_binary: &Path, scratch: &Path, options: &Option
     Ok((table, json))
 }
 
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut quoted = String::from("\"");
     for character in text.chars() {
         match character {
@@ -910,7 +924,7 @@ fn json_string(text: &str) -> String {
 }
 
 /// What the figures were measured on: CPU model and count, memory.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()

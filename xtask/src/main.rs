@@ -4,6 +4,7 @@
 //! but cargo to run them.
 
 mod bench;
+mod bench_cortex;
 mod bench_kinds;
 mod ci;
 mod cortex;
@@ -30,6 +31,8 @@ tasks:
   bench               requests, time and peak RSS at S/M/L scale [--scale S,M,L] [--latency-ms N] [--runs N] [--parallelism P] [--peer]
                       [--state file|postgres|both]: the state in mac's file, a throwaway PostgreSQL, or each in turn;
                       --kinds [--counts 10,100]: the requests of a no-change plan per grafana8 kind, at each count
+                      --cortex [--scale S,M,L] [--runs N] [--parallelism P]: the cortex provider on a real Cortex
+                      (1,000 groups of 10 rules at M), beside mimirtool's approach (one GET, one request per group)
   ci                  setup, fmt check, clippy (-D warnings), the whole test suite, seeded reliability runs
                       (the state in a file, then in PostgreSQL), `cargo publish --workspace --dry-run`; prints
                       each phase's time and the tests skipped (MAC_TEST_SKIP_MISSING)
