@@ -487,7 +487,7 @@ fn refuse_delete_all(
 }
 
 /// An update that changes an object's unique key (a ruler group's namespace/name, a folder's
-/// title) to one another remote object has: the remote would replace that object (Cortex's
+/// title), or a recreate of an object gone from the server, onto a key another remote object has: the remote would replace that object (Cortex's
 /// ruler does, silently) or refuse the write. Refused at plan time, naming the holder; only
 /// changed objects are looked at, so a large plan without such updates parses nothing more.
 fn refuse_updates_onto_taken_keys(
@@ -497,20 +497,30 @@ fn refuse_updates_onto_taken_keys(
     unique_keys: &BTreeMap<(&str, &str, String), &RemoteObject>,
     claimed: &BTreeSet<(&str, &str, &str)>,
 ) -> Result<(), PlanError> {
-    for action in actions.values().filter(|action| action.operation == Operation::Update) {
-        let (Some(desired), Some(remote)) = (&action.desired, &action.remote) else { continue };
+    // A recreate (recorded, gone from the server) has no remote object: any holder of its key
+    // is another object.
+    let changes_key = |action: &&Action| matches!(action.operation, Operation::Update | Operation::Recreate);
+    for action in actions.values().filter(changes_key) {
+        let Some(desired) = &action.desired else { continue };
         let id = &action.id;
         let Some(handler) = providers.handler(&id.provider, &id.kind) else { continue };
         let Some(key) = handler.unique_key(desired) else { continue };
-        if handler.remote_unique_key(remote).as_deref() == Some(key.as_str()) {
+        if let Some(remote) = &action.remote
+            && handler.remote_unique_key(remote).as_deref() == Some(key.as_str())
+        {
             continue;
         }
         let Some(holder) = unique_keys.get(&(id.provider.as_str(), id.kind.as_str(), key.clone())) else { continue };
-        if holder.remote_id == remote.remote_id {
+        if action.remote.as_ref().is_some_and(|remote| holder.remote_id == remote.remote_id) {
             continue;
         }
         let managed = claimed.contains(&(id.provider.as_str(), id.kind.as_str(), holder.remote_id.as_str()));
-        let whose = if managed {
+        let recreate = action.operation == Operation::Recreate;
+        let whose = if recreate && !managed {
+            "which this project does not manage: the object it recorded is gone and another took its key. To make \
+             that one this definition's, forget the recorded one (`mac state rm`) and plan again, which offers to \
+             adopt it; otherwise change what makes the key"
+        } else if managed {
             "which this project manages under another id: change that object first, apply, then this one"
         } else {
             "which this project does not manage: the remote would replace or refuse it. Choose another, or \

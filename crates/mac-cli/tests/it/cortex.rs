@@ -731,6 +731,17 @@ fn a_new_id_or_a_rename_onto_another_group_is_refused_at_plan_time_not_applied_a
     assert!(stderr.contains("apply that change first, then this object"), "{stderr}");
     let stored = rules(&cortex, TENANT);
     assert!(stored.contains("- name: up\n") && !stored.contains("up-v1"), "nothing written: {stored}");
+
+    // Ours deleted by hand, and renamed onto another team's group: a recreate would replace
+    // theirs, so it is refused too.
+    assert_eq!(cortex.delete("/api/v1/rules/infra/up", TENANT).status, 202);
+    let other = "name: other\nrules:\n    - alert: OtherTeam\n      expr: vector(1)\n";
+    assert_eq!(cortex.post("/api/v1/rules/infra", TENANT, "application/yaml", other).status, 202);
+    project.define(&GROUPS.replace("name = \"up\"", "name = \"other\""));
+    let (code, stdout, stderr) = run(mac(&project).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("forget the recorded one (`mac state rm`)"), "{stderr}");
+    assert!(rules(&cortex, TENANT).contains("alert: OtherTeam"), "theirs stays");
 }
 
 #[test]
