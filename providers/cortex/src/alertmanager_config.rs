@@ -232,7 +232,7 @@ pub(crate) struct AlertmanagerConfigKind {
     /// The project's name (`project = "…"` in mac.toml).
     project: Option<String>,
     /// The name that marks this instance's parts of a shared document: the project's, followed
-    /// by `.NAME` for an instance `cortex.NAME`, so that two instances of one project sharing a
+    /// by `@NAME` for an instance `cortex.NAME`, so that two instances of one project sharing a
     /// tenant are two owners.
     owner: Option<String>,
 }
@@ -240,7 +240,9 @@ pub(crate) struct AlertmanagerConfigKind {
 impl AlertmanagerConfigKind {
     pub(crate) fn new(client: Arc<Client>, project: Option<String>, instance: &str) -> AlertmanagerConfigKind {
         let owner = project.as_ref().map(|project| match instance.strip_prefix("cortex.") {
-            Some(name) => format!("{project}.{name}"),
+            // `@`, which a project name of a shared configuration may not hold: project `team`
+            // with instance `cortex.b` and project `team.b` are two owners.
+            Some(name) => format!("{project}@{name}"),
             None => project.clone(),
         });
         AlertmanagerConfigKind { client, project, owner }
@@ -431,6 +433,18 @@ fn check_shared(project: Option<&str>, desired: &AlertmanagerConfig) -> Vec<Fiel
             ))
         }
         Some(_) => {}
+    }
+    for (index, receiver) in List::Receivers.items(&Value::Object(desired.config.clone())).iter().enumerate() {
+        if List::Receivers.key(receiver).as_deref() == Some(shared::DEFAULT_RECEIVER) {
+            errors.push(FieldError::at(
+                format!("/config/receivers/{index}/name"),
+                format!(
+                    "`{}` is the receiver of the tenant's root route when mac makes the document: a shared \
+                     configuration may not own it (every team's unmatched alerts would go to it); choose another name",
+                    shared::DEFAULT_RECEIVER
+                ),
+            ));
+        }
     }
     for key in desired.config.keys() {
         if !SHARED_KEYS.contains(&key.as_str()) {
@@ -640,7 +654,14 @@ impl Kind for AlertmanagerConfigKind {
 
     fn validate(&self, desired: &AlertmanagerConfig) -> Result<(), Vec<FieldError>> {
         let mut errors = if desired.shared {
-            check_shared(self.owner.as_deref(), desired)
+            let mut errors = check_shared(self.owner.as_deref(), desired);
+            if let Some(project) = self.project.as_deref().filter(|project| project.contains('@')) {
+                errors.push(FieldError::at(
+                    "/shared",
+                    format!("project name `{project}` may not hold `@` in a shared configuration: it separates a project's name from its instance's in owner markers"),
+                ));
+            }
+            errors
         } else {
             check_receivers(&desired.config)
         };
@@ -736,6 +757,25 @@ impl Kind for AlertmanagerConfigKind {
             check_claims(project, desired, context)?;
             let owned = shared::parts(&config, desired.template_files.keys());
             return Ok(ComparableConfig { config: shared::project(&config, &owned), template_files });
+        }
+        // Writing the whole document would take every sharing project's parts out.
+        let sharing: std::collections::BTreeSet<&str> = context
+            .parts
+            .values()
+            .flat_map(|parts| parts.values())
+            .map(String::as_str)
+            .filter(|owner| !owner.is_empty())
+            .collect();
+        if !sharing.is_empty() {
+            return Err(FieldError::at(
+                "",
+                format!(
+                    "the tenant's Alertmanager configuration is shared by {} (their `mac-owner.…tmpl` markers): a \
+                     configuration of the whole document would take their parts out. Set `shared = true` to own only \
+                     this definition's parts, or have them remove theirs first",
+                    sharing.iter().map(|owner| format!("`{owner}`")).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
         Ok(ComparableConfig { config, template_files })
     }
@@ -883,6 +923,17 @@ impl Kind for AlertmanagerConfigKind {
         if let Some(part) = stored.shared {
             self.merge_and_write(&part.project, None).await?;
             return Ok(());
+        }
+        let sharing: Vec<String> = shared::markers(&stored.template_files).into_keys().collect();
+        if !sharing.is_empty() {
+            return Err(HandlerError::new(
+                HandlerErrorKind::Invalid,
+                format!(
+                    "not deleting the tenant's Alertmanager configuration: it is shared by {} (their owner markers), \
+                     whose parts would go with it. They remove theirs first",
+                    sharing.join(", ")
+                ),
+            ));
         }
         self.client.delete_alertmanager_config().await
     }

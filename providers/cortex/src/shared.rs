@@ -422,6 +422,11 @@ pub(crate) fn merge(
             format!("{singular} `{key}` {}", holder(owner))
         };
         let parts_value = Value::Object(defined.clone());
+        let present_templates: BTreeSet<String> = List::Templates
+            .items(&Value::Object(config.clone()))
+            .iter()
+            .filter_map(|item| List::Templates.key(item))
+            .collect();
         for list in List::ALL {
             let present: BTreeSet<String> =
                 list.items(&Value::Object(config.clone())).iter().filter_map(|item| list.key(item)).collect();
@@ -447,7 +452,18 @@ pub(crate) fn merge(
             }
             files.insert(name.clone(), text.clone());
         }
-        files.insert(marker_name(project), marker_text(project, &parts(&parts_value, template_files.keys())));
+        // A `templates` entry already there that no project lists (made by hand) stays
+        // nobody's: removing this project must not take it out from under whoever uses it.
+        let mut owned = parts(&parts_value, template_files.keys());
+        if let Some(entries) = owned.get_mut(List::Templates.name()) {
+            let listed = |owned: &Owned, entry: &str| owns(owned, List::Templates.name(), entry);
+            entries.retain(|entry| {
+                !present_templates.contains(entry)
+                    || listed(&ours, entry)
+                    || others.values().any(|owned| listed(owned, entry))
+            });
+        }
+        files.insert(marker_name(project), marker_text(project, &owned));
     }
     // Lists left empty are left out, as an empty tenant's document has none.
     for list in List::ALL {
@@ -605,6 +621,18 @@ mod tests {
         assert_eq!(config["templates"], json!(["a.tmpl", "b.tmpl"]), "b still lists it");
         let (config, _) = merge(Some((config, files)), "b", None).expect("removed").expect("a document");
         assert_eq!(config.get("templates"), None, "{config}");
+    }
+
+    #[test]
+    fn a_templates_entry_made_by_hand_stays_when_a_project_that_lists_it_leaves() {
+        let (mut config, files) = team_a();
+        config["templates"] = json!(["a.tmpl", "*.tmpl"]);
+        let b = definition(json!({ "templates": ["*.tmpl"] }));
+        let (config, files) =
+            merge(Some((config, files)), "b", Some((&b, &IndexMap::new()))).expect("merged").expect("a document");
+        assert!(!files[&marker_name("b")].contains("*.tmpl"), "not b's: {}", files[&marker_name("b")]);
+        let (config, _) = merge(Some((config, files)), "b", None).expect("removed").expect("a document");
+        assert_eq!(config["templates"], json!(["a.tmpl", "*.tmpl"]), "the hand-made entry stays");
     }
 
     #[test]

@@ -686,7 +686,7 @@ fn shared_tenant_two_instances_of_one_project_are_two_owners() {
     let (code, stdout, stderr) = run(mac().args(["apply", "--auto-approve"]));
     assert_eq!(code, 0, "{stdout}{stderr}");
     let document = alertmanager_document(&cortex);
-    for part in ["a-secret-token", "b-secret-token", "mac-owner.payments.a.tmpl", "mac-owner.payments.b.tmpl"] {
+    for part in ["a-secret-token", "b-secret-token", "mac-owner.payments@a.tmpl", "mac-owner.payments@b.tmpl"] {
         assert!(document.contains(part), "{part}: {document}");
     }
     let (code, stdout, stderr) = run(mac().args(["plan", "--detailed-exitcode"]));
@@ -830,4 +830,30 @@ fn a_new_id_for_the_alertmanager_configuration_is_refused_not_a_create_and_a_del
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("say so with [[moved]]"), "{stderr}");
     assert_eq!(cortex.get("/api/v1/alerts", TENANT).status, 200, "the tenant keeps its configuration");
+}
+
+/// A configuration of the whole document, managed before a project shared the tenant, may no
+/// longer write it (that would take the sharing project's parts out) nor delete it.
+#[test]
+fn a_whole_document_configuration_stops_once_another_project_shares_the_tenant() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let whole = "[[cortex.alertmanager_config]]\nid = \"alertmanager\"\n\n[cortex.alertmanager_config.config]\n\
+                 route = { receiver = \"ops\" }\nreceivers = [{ name = \"ops\" }]\n";
+    let ops = named_project(&cortex, "ops", whole);
+    let (code, stdout, stderr) = run(mac(&ops).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let b = named_project(&cortex, "b", TEAM_B);
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
+    let edited =
+        whole.replace("receivers = [{ name = \"ops\" }]", "receivers = [{ name = \"ops\" }, { name = \"ops2\" }]");
+    ops.define(&edited);
+    let (code, stdout, stderr) = run(mac(&ops).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("is shared by `b`") && stderr.contains("shared = true"), "{stderr}");
+    let (code, stdout, stderr) = run(mac(&ops).args(["destroy", "--auto-approve", "--allow-mass-delete"]));
+    assert_ne!(code, 0, "{stdout}{stderr}");
+    let document = alertmanager_document(&cortex);
+    assert!(document.contains("b-secret-token") && document.contains("mac-owner.b.tmpl"), "b's parts stay: {document}");
 }
