@@ -52,6 +52,7 @@ pub const SECRET_FIELDS: &[&str] = &[
     "/config/global/http_config/oauth2/tls_config/key",
     "/config/global/http_config/proxy_connect_header/*/*",
     "/config/global/http_config/http_headers/*/secrets/*",
+    "/config/global/http_config/oauth2/proxy_connect_header/*/*",
     "/config/global/http_config/basic_auth/password",
     "/config/global/http_config/authorization/credentials",
     "/config/global/http_config/bearer_token",
@@ -87,6 +88,7 @@ pub const SECRET_FIELDS: &[&str] = &[
     "/config/receivers/*/*/*/http_config/oauth2/tls_config/key",
     "/config/receivers/*/*/*/http_config/proxy_connect_header/*/*",
     "/config/receivers/*/*/*/http_config/http_headers/*/secrets/*",
+    "/config/receivers/*/*/*/http_config/oauth2/proxy_connect_header/*/*",
 ];
 
 /// A tenant's Alertmanager configuration, as a `cortex.alertmanager_config` definition writes
@@ -288,8 +290,9 @@ fn escape(key: &str) -> String {
 }
 
 /// The document without its secrets, for comparison.
+/// A URL's password is compared as the list shows it, masked (see [`redacted`]).
 fn without_secrets(config: Value) -> Value {
-    sorted(map_secrets(config, "/config", &|_| None).unwrap_or(Value::Null))
+    sorted(without_url_passwords(map_secrets(config, "/config", &|_| None).unwrap_or(Value::Null)))
 }
 
 /// Every receiver a route names is defined: a route to an undefined receiver is refused by
@@ -401,10 +404,32 @@ fn remotes(config: &Value, template_files: &IndexMap<String, String>) -> Vec<Rem
     objects
 }
 
-/// The document's secrets replaced by the marker, before anything else sees them.
+/// The document's secrets replaced by the marker, before anything else sees them; and the
+/// password of any URL that carries one (`proxy_url`, a receiver's `api_url` are not secret
+/// fields, but prometheus/common keeps a URL's userinfo password secret too).
 fn redacted(config: Value) -> Value {
-    map_secrets(config, "/config", &|_| Some(Value::String(mac_core::secrets::SENSITIVE.to_owned())))
-        .unwrap_or(Value::Null)
+    let config = map_secrets(config, "/config", &|_| Some(Value::String(mac_core::secrets::SENSITIVE.to_owned())))
+        .unwrap_or(Value::Null);
+    without_url_passwords(config)
+}
+
+fn without_url_passwords(value: Value) -> Value {
+    match value {
+        Value::String(text) if text.contains("://") && text.contains('@') => {
+            match mac_provider_kit::reqwest::Url::parse(&text) {
+                Ok(mut url) if url.password().is_some() => {
+                    let _ = url.set_password(Some(mac_core::secrets::SENSITIVE));
+                    Value::String(url.to_string())
+                }
+                _ => Value::String(text),
+            }
+        }
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(key, child)| (key, without_url_passwords(child))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(without_url_passwords).collect()),
+        other => other,
+    }
 }
 
 /// The keys a shared configuration may set, at the top of its document.
@@ -976,6 +1001,13 @@ mod tests {
         let text = redacted.to_string();
         assert!(!text.contains("secret-token") && !text.contains("hooks.slack"), "{text}");
         assert_eq!(redacted["receivers"][0]["webhook_configs"][0]["url"], mac_core::secrets::SENSITIVE);
+        let proxied =
+            super::redacted(json!({ "global": { "http_config": { "proxy_url": "http://user:hunter2@proxy:3128/" } } }));
+        let proxy_url = proxied["global"]["http_config"]["proxy_url"].as_str().expect("a URL");
+        assert!(
+            !proxy_url.contains("hunter2") && proxy_url.contains("user:") && proxy_url.contains("@proxy:3128"),
+            "{proxy_url}"
+        );
         assert_eq!(redacted["receivers"][1]["slack_configs"][0]["channel"], "#pager");
         // Compared without them, so a redacted remote and a definition with references agree.
         let mut definition = config();
