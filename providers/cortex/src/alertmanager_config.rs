@@ -618,10 +618,12 @@ fn not_yaml() -> HandlerError {
 
 impl AlertmanagerConfigKind {
     /// The tenant's document as Cortex has it (secrets in clear: never kept, never quoted).
-    async fn read_document(&self) -> Result<Option<shared::Document>, HandlerError> {
+    /// The document, and what a rewrite of it would change (see [`shared::rewrite_changes`]).
+    async fn read_document(&self) -> Result<Option<(shared::Document, Vec<String>)>, HandlerError> {
         let Some(document) = self.client.alertmanager_config().await? else { return Ok(None) };
         let config: Value = serde_norway::from_str(&document.alertmanager_config).map_err(|_| not_yaml())?;
-        Ok(Some((config, document.template_files)))
+        let changes = shared::rewrite_changes(&document.alertmanager_config);
+        Ok(Some(((config, document.template_files), changes)))
     }
 
     /// `project`'s parts of the document replaced by `desired` (`None`: removed), the rest kept
@@ -633,7 +635,10 @@ impl AlertmanagerConfigKind {
     ) -> Result<Option<RemoteObject>, HandlerError> {
         let lock = self.client.alertmanager_lock();
         let _held = lock.lock().await;
-        let current = self.read_document().await?;
+        let current = match self.read_document().await? {
+            Some((_, changes)) if !changes.is_empty() => return Err(rewrite_refused(&changes)),
+            current => current.map(|(document, _)| document),
+        };
         let merged = shared::merge(current, project, desired)
             .map_err(|message| HandlerError::new(HandlerErrorKind::Invalid, message))?;
         let Some((config, template_files)) = merged else { return Ok(None) };
@@ -660,12 +665,13 @@ impl AlertmanagerConfigKind {
 
     /// The objects of the document and what a plan knows of it, from one GET.
     async fn observe(&self) -> Result<(Vec<RemoteObject>, Inventory), HandlerError> {
-        let Some((config, template_files)) = self.read_document().await? else {
+        let Some(((config, template_files), rewrite_changes)) = self.read_document().await? else {
             return Ok((Vec::new(), Inventory::default()));
         };
         // Redacted at once; the clear text goes no further.
         let config = redacted(config);
-        let inventory = Inventory::of(&config, &template_files);
+        let mut inventory = Inventory::of(&config, &template_files);
+        inventory.rewrite_changes = rewrite_changes;
         Ok((remotes(&config, &template_files), inventory))
     }
 }
@@ -778,6 +784,9 @@ impl Kind for AlertmanagerConfigKind {
             desired.template_files.iter().map(|(name, file)| (name.clone(), file.text().map(str::to_owned))).collect();
         let config = without_secrets(Value::Object(desired.config.clone()));
         if desired.shared {
+            if !context.rewrite_changes.is_empty() {
+                return Err(FieldError::at("/shared", rewrite_refused(&context.rewrite_changes).message));
+            }
             let project = self.owner.as_deref().unwrap_or_default();
             check_claims(project, desired, context)?;
             let owned = shared::parts(&config, desired.template_files.keys());
@@ -970,6 +979,24 @@ fn shared_view(stored: &StoredConfig, wanted: &Owned) -> ComparableConfig {
         config: shared::project(&without_secrets(stored.config.clone()), wanted),
         template_files: shared::project_files(&stored.template_files, wanted),
     }
+}
+
+/// A shared write refused because it would change values of the document others wrote.
+fn rewrite_refused(changes: &[String]) -> HandlerError {
+    let mut lines: Vec<&str> = changes.iter().map(String::as_str).collect();
+    lines.dedup();
+    let shown: Vec<&str> = lines.iter().take(5).copied().collect();
+    let more = if lines.len() > 5 { format!(" and {} more", lines.len() - 5) } else { String::new() };
+    HandlerError::new(
+        HandlerErrorKind::Invalid,
+        format!(
+            "the tenant's Alertmanager configuration has unquoted numbers or booleans that a rewrite would \
+             change for Alertmanager (`1.10` would become `1.1`, `True` `true`), at {}{more} of its text as Cortex \
+             returns it (GET /api/v1/alerts): quote them there (`\"1.10\"`), then apply; a shared configuration \
+             rewrites the whole document",
+            shown.join("; ")
+        ),
+    )
 }
 
 /// No reference resolves: the keys above depend on none.

@@ -275,6 +275,9 @@ pub(crate) struct Inventory {
     pub parts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub uses: Vec<Use>,
+    /// What rewriting the document would change in it (see [`rewrite_changes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite_changes: Vec<String>,
 }
 
 impl Inventory {
@@ -299,7 +302,7 @@ impl Inventory {
             parts.entry(TEMPLATE_FILES.to_owned()).or_default().insert(name.clone(), owner);
         }
         let uses = route_uses(config, &|key| owner_of(List::Routes.name(), key));
-        Inventory { parts, uses }
+        Inventory { parts, uses, rewrite_changes: Vec::new() }
     }
 
     /// The owner of a part (`Some("")`: in the document, nobody's).
@@ -509,6 +512,42 @@ fn array_mut(value: &mut Value) -> &mut Vec<Value> {
     value.as_array_mut().expect("made an array above")
 }
 
+/// The plain scalars of `text` (a tenant's Alertmanager document as posted) that mac's
+/// rewrite would change: serde_norway reads YAML 1.2 and writes what it read (`1.10` as `1.1`,
+/// `True` as `true`, `0x1F` as `31`), while Alertmanager reads YAML 1.1 and keeps a string
+/// field's text as written — a route matching `version: 1.10` would then match `1.1`. Each as
+/// `line N`, without the value (an all-digit secret is a number too); empty when the rewrite
+/// is faithful.
+pub(crate) fn rewrite_changes(text: &str) -> Vec<String> {
+    use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+    use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+    struct Plain(Vec<(usize, String)>);
+    impl MarkedEventReceiver for Plain {
+        fn on_event(&mut self, event: Event, mark: Marker) {
+            if let Event::Scalar(value, TScalarStyle::Plain, _, None) = event {
+                self.0.push((mark.line(), value));
+            }
+        }
+    }
+    let mut plain = Plain(Vec::new());
+    if Parser::new_from_str(text).load(&mut plain, false).is_err() {
+        return Vec::new();
+    }
+    let mut changes = Vec::new();
+    for (line, written) in plain.0 {
+        let Ok(read) = serde_norway::from_str::<serde_norway::Value>(&written) else { continue };
+        if matches!(read, serde_norway::Value::String(_)) {
+            continue;
+        }
+        let rewritten = serde_norway::to_string(&read).map(|text| text.trim().to_owned()).unwrap_or_default();
+        if rewritten != written {
+            changes.push(format!("line {line}"));
+        }
+    }
+    changes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -633,6 +672,12 @@ mod tests {
         assert!(!files[&marker_name("b")].contains("*.tmpl"), "not b's: {}", files[&marker_name("b")]);
         let (config, _) = merge(Some((config, files)), "b", None).expect("removed").expect("a document");
         assert_eq!(config["templates"], json!(["a.tmpl", "*.tmpl"]), "the hand-made entry stays");
+    }
+
+    #[test]
+    fn values_a_rewrite_would_change_are_found_and_faithful_ones_are_not() {
+        let text = "route:\n  receiver: ops\n  routes:\n  - receiver: ops\n    match: {version: 1.10, flag: True, port: 0x1F}\n    continue: true\n    group_wait: 30s\n  - receiver: ops\n    match: {version: \"1.10\", n: 3}\n";
+        assert_eq!(rewrite_changes(text), ["line 5", "line 5", "line 5"]);
     }
 
     #[test]

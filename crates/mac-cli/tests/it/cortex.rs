@@ -857,3 +857,20 @@ fn a_whole_document_configuration_stops_once_another_project_shares_the_tenant()
     let document = alertmanager_document(&cortex);
     assert!(document.contains("b-secret-token") && document.contains("mac-owner.b.tmpl"), "b's parts stay: {document}");
 }
+
+/// A hand-made document with unquoted values a rewrite would change (YAML 1.1 text for
+/// Alertmanager, YAML 1.2 values for mac): a shared configuration refuses to rewrite it.
+#[test]
+fn a_shared_write_is_refused_where_rewriting_would_change_anothers_values() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let by_hand = "alertmanager_config: |\n  route:\n    receiver: ops\n    routes:\n    - receiver: ops\n      match: {version: 1.10}\n  receivers:\n  - name: ops\n";
+    assert_eq!(cortex.post("/api/v1/alerts", TENANT, "application/yaml", by_hand).status, 201);
+    let b = named_project(&cortex, "b", TEAM_B);
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("unquoted numbers or booleans that a rewrite would change") && stderr.contains("line 5"),
+        "{stderr}"
+    );
+    assert!(alertmanager_document(&cortex).contains("version: 1.10"), "untouched");
+}
