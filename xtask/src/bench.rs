@@ -730,37 +730,58 @@ fn measured(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|err| format!("cannot run mac: {err}"))?;
-    let peak = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done, pid) = (peak.clone(), done.clone(), child.id());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(high_water) = vm_hwm_kib(pid) {
-                    peak.fetch_max(high_water, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        })
-    };
+    let peak = PeakRss::sample(child.id());
     let mut stderr = String::new();
     if let Some(mut pipe) = child.stderr.take() {
         let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
     }
     let status = child.wait().map_err(|err| err.to_string())?;
     let wall = started.elapsed();
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
+    let peak_rss_kib = peak.finish();
     if !status.code().is_some_and(|code| expected_codes.contains(&code)) {
         return Err(format!("`mac {}` exited with {status}:\n{stderr}", args.join(" ")));
     }
     Ok(Measure {
         wall,
-        peak_rss_kib: peak.load(Ordering::Relaxed),
+        peak_rss_kib,
         requests: request_counts(emulator)?,
         exit_code: status.code(),
         saves: read_saves(&state.stats)?,
     })
+}
+
+/// The peak resident set of a child process, polled from `/proc/PID/status` (VmHWM) every
+/// 2 ms on a thread of its own while it runs (a peak in the last 2 ms could be missed).
+pub(crate) struct PeakRss {
+    peak: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    sampler: std::thread::JoinHandle<()>,
+}
+
+impl PeakRss {
+    pub(crate) fn sample(pid: u32) -> PeakRss {
+        let peak = Arc::new(AtomicU64::new(0));
+        let done = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (peak, done) = (peak.clone(), done.clone());
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    if let Some(high_water) = vm_hwm_kib(pid) {
+                        peak.fetch_max(high_water, Ordering::Relaxed);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        PeakRss { peak, done, sampler }
+    }
+
+    /// Stops sampling (once the process has exited) and returns the peak, in KiB.
+    pub(crate) fn finish(self) -> u64 {
+        self.done.store(true, Ordering::Relaxed);
+        let _ = self.sampler.join();
+        self.peak.load(Ordering::Relaxed)
+    }
 }
 
 /// The high-water mark of the process's resident set, while it runs.

@@ -63,14 +63,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mac_test_tools::CORTEX_VERSION;
 use mac_test_tools::cortex::{BIN_VARIABLE, CortexOptions, CortexServer};
 
-use crate::bench::{RemoveOnDrop, json_string, machine, vm_hwm_kib};
+use crate::bench::{RemoveOnDrop, json_string, machine};
 
 #[derive(Clone, Copy, Debug)]
 struct Scale {
@@ -583,19 +583,7 @@ fn measured(mac: &Path, project: &Path, cortex: &CortexServer, args: &[&str]) ->
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|err| format!("cannot run mac: {err}"))?;
-    let peak = Arc::new(AtomicU64::new(0));
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak, done, pid) = (peak.clone(), done.clone(), child.id());
-        std::thread::spawn(move || {
-            while !done.load(Ordering::Relaxed) {
-                if let Some(high_water) = vm_hwm_kib(pid) {
-                    peak.fetch_max(high_water, Ordering::Relaxed);
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        })
-    };
+    let peak = crate::bench::PeakRss::sample(child.id());
     // Both pipes read at once, so that neither fills up while the other is read.
     let stdout = child.stdout.take().map(|mut pipe| {
         std::thread::spawn(move || {
@@ -611,8 +599,7 @@ fn measured(mac: &Path, project: &Path, cortex: &CortexServer, args: &[&str]) ->
     let stdout = stdout.and_then(|reader| reader.join().ok()).unwrap_or_default();
     let status = child.wait().map_err(|err| err.to_string())?;
     let wall = started.elapsed();
-    done.store(true, Ordering::Relaxed);
-    let _ = sampler.join();
+    let peak_rss_kib = peak.finish();
     if !status.success() {
         let tail: Vec<&str> = stdout.lines().rev().take(20).collect();
         return Err(format!(
@@ -621,11 +608,7 @@ fn measured(mac: &Path, project: &Path, cortex: &CortexServer, args: &[&str]) ->
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ));
     }
-    Ok(Measure {
-        wall,
-        peak_rss_kib: peak.load(Ordering::Relaxed),
-        requests: difference(&before, &request_counts(cortex)?),
-    })
+    Ok(Measure { wall, peak_rss_kib, requests: difference(&before, &request_counts(cortex)?) })
 }
 
 /// Cortex's count of requests served so far, by `METHOD route status`, from its metric

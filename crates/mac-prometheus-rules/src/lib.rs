@@ -15,6 +15,7 @@ pub use definition::{
     valid_namespace, validate_group, validate_group_with,
 };
 pub use normal::{
-    FileGroup, FileRule, NormalGroup, NormalRule, StoredGroup, StoredRule, locate, remote_object, slug, to_yaml,
+    FileGroup, FileRule, NormalGroup, NormalRule, StoredGroup, StoredRule, describe, imported, list_key, locate,
+    remote_object, slug, to_yaml,
 };
 pub use view::RuleGroupRules;

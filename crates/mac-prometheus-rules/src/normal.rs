@@ -348,6 +348,40 @@ pub fn slug(text: &str) -> String {
     if slug.is_empty() { "untitled".to_owned() } else { slug }
 }
 
+/// How a plan names a stored group: `rule group "http" in namespace "payments", 3 rules`.
+pub fn describe(group: &StoredGroup) -> String {
+    let rules = group.rules.as_ref().map_or(0, Vec::len);
+    format!(
+        "rule group {:?} in namespace {:?}, {rules} rule{}",
+        group.name,
+        group.namespace,
+        if rules == 1 { "" } else { "s" }
+    )
+}
+
+/// A list in a group's fields whose items are matched by a key (rules by their `id`), for
+/// [`mac_core::Kind::list_key`].
+pub fn list_key(path: &str) -> Option<&'static str> {
+    match path {
+        "/rules" => Some("id"),
+        _ => None,
+    }
+}
+
+/// What `mac import` writes for a stored group: what a person would write (the file's form,
+/// the namespace first), one file per namespace, selected by namespace.
+pub fn imported(group: &StoredGroup) -> Option<mac_core::ImportedFields> {
+    let normal = NormalGroup::of_stored(group);
+    let Value::Object(fields) = serde_json::to_value(normal.definition()).ok()? else { return None };
+    Some(mac_core::ImportedFields {
+        local_id: slug(&format!("{}-{}", normal.namespace, normal.name)),
+        fields,
+        file: slug(&normal.namespace),
+        scope: Some(normal.namespace),
+        part_ids: Default::default(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use mac_core::{
     FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver,
     async_trait,
 };
-use mac_prometheus_rules::{NormalGroup, Rule, StoredGroup, remote_object, slug, to_yaml};
+use mac_prometheus_rules::{NormalGroup, Rule, StoredGroup, remote_object, to_yaml};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -212,21 +212,11 @@ impl Kind for RuleGroupKind {
     }
 
     fn describe(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> String {
-        let group = &remote.fields;
-        let rules = group.rules.as_ref().map_or(0, Vec::len);
-        format!(
-            "rule group {:?} in namespace {:?}, {rules} rule{}",
-            group.name,
-            group.namespace,
-            if rules == 1 { "" } else { "s" }
-        )
+        mac_prometheus_rules::describe(&remote.fields)
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
-        match path {
-            "/rules" => Some("id"),
-            _ => None,
-        }
+        mac_prometheus_rules::list_key(path)
     }
 
     fn import(
@@ -235,25 +225,18 @@ impl Kind for RuleGroupKind {
         _refs: &dyn ImportRefs,
         _context: &(),
     ) -> Option<ImportedFields> {
-        let normal = NormalGroup::of_stored(&remote.fields);
+        let group = &remote.fields;
         // A namespace a definition may not name (`agent/ns/name`, as Grafana Alloy writes
         // them) is left out: imported, it would be managed by a definition that fails to load.
-        if !mac_prometheus_rules::valid_namespace(&normal.namespace) {
+        if !mac_prometheus_rules::valid_namespace(&group.namespace) {
             tracing::warn!(
                 "not importing rule group {:?} of namespace {:?}: a cortex.rule_group namespace is letters, digits, `_`, `-` and `.`",
-                normal.name,
-                normal.namespace
+                group.name,
+                group.namespace
             );
             return None;
         }
-        let Value::Object(fields) = serde_json::to_value(normal.definition()).ok()? else { return None };
-        Some(ImportedFields {
-            local_id: slug(&format!("{}-{}", normal.namespace, normal.name)),
-            fields,
-            file: slug(&normal.namespace),
-            scope: Some(normal.namespace),
-            part_ids: BTreeMap::new(),
-        })
+        mac_prometheus_rules::imported(group)
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {

@@ -6,13 +6,12 @@
 //! YAML written — is `mac-prometheus-rules`', shared with every provider of Prometheus rule
 //! groups; this module is where the groups live: rule files, reloaded and verified.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use mac_core::{
     FieldError, HandlerError, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver, async_trait,
 };
-use mac_prometheus_rules::{NormalGroup, RuleGroup, StoredGroup, locate, remote_object, slug, to_yaml};
+use mac_prometheus_rules::{NormalGroup, RuleGroup, StoredGroup, locate, remote_object, to_yaml};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -99,21 +98,11 @@ impl Kind for RuleGroupKind {
     }
 
     fn describe(&self, remote: &mac_core::Remote<'_, StoredGroup>) -> String {
-        let group = &remote.fields;
-        let rules = group.rules.as_ref().map_or(0, Vec::len);
-        format!(
-            "rule group {:?} in namespace {:?}, {rules} rule{}",
-            group.name,
-            group.namespace,
-            if rules == 1 { "" } else { "s" }
-        )
+        mac_prometheus_rules::describe(&remote.fields)
     }
 
     fn list_key(&self, path: &str) -> Option<&'static str> {
-        match path {
-            "/rules" => Some("id"),
-            _ => None,
-        }
+        mac_prometheus_rules::list_key(path)
     }
 
     fn import(
@@ -122,16 +111,7 @@ impl Kind for RuleGroupKind {
         _refs: &dyn ImportRefs,
         _context: &(),
     ) -> Option<ImportedFields> {
-        let normal = NormalGroup::of_stored(&remote.fields);
-        // What a person would write: the file's form, the namespace first as in the README.
-        let Value::Object(fields) = serde_json::to_value(normal.definition()).ok()? else { return None };
-        Some(ImportedFields {
-            local_id: slug(&format!("{}-{}", normal.namespace, normal.name)),
-            fields,
-            file: slug(&normal.namespace),
-            scope: Some(normal.namespace),
-            part_ids: BTreeMap::new(),
-        })
+        mac_prometheus_rules::imported(&remote.fields)
     }
 
     async fn list(&self) -> Result<Vec<RemoteObject>, HandlerError> {
