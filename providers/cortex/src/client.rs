@@ -230,24 +230,34 @@ fn is_gone(response: &Response, bodies: &[&str]) -> bool {
 /// `text` with every quoted value and every URL replaced by `…`: Cortex's validation errors
 /// quote the value they could not parse, which may be a secret.
 fn redacted(text: &str) -> String {
+    // Quoted values as Go's `%q` writes them: a `\"` or `\\` inside one does not end it.
     let mut out = String::new();
-    let mut quoted = false;
-    for (index, part) in text.trim().split('"').enumerate() {
-        if index > 0 {
-            out.push('"');
+    let mut unquoted = String::new();
+    let mut chars = text.trim().chars();
+    let flush = |unquoted: &mut String, out: &mut String| {
+        let words: Vec<&str> = unquoted.split(' ').map(|word| if word.contains("://") { "…" } else { word }).collect();
+        out.push_str(&words.join(" "));
+        unquoted.clear();
+    };
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            unquoted.push(c);
+            continue;
         }
-        quoted = index % 2 == 1;
-        if quoted {
-            out.push('…');
-        } else {
-            let words: Vec<&str> = part.split(' ').map(|word| if word.contains("://") { "…" } else { word }).collect();
-            out.push_str(&words.join(" "));
+        flush(&mut unquoted, &mut out);
+        out.push_str("\"…\"");
+        // Skip to the closing quote; an unterminated one hides the rest.
+        while let Some(inner) = chars.next() {
+            match inner {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => break,
+                _ => {}
+            }
         }
     }
-    if quoted {
-        // An unterminated quote: everything after it was left out already.
-        out.push('"');
-    }
+    flush(&mut unquoted, &mut out);
     out
 }
 
@@ -289,6 +299,11 @@ mod tests {
         );
         assert_eq!(redacted("bad url https://x.example/TOKEN here"), "bad url … here");
         assert_eq!(redacted("parse \"https://x/TOKEN\nrest"), "parse \"…\"");
+        // Go's %q escapes a quote inside the value: the value still ends at the real quote.
+        assert_eq!(
+            redacted("invalid URL: parse \"https://h/a\\\"SECRET\\\"b\": bad \"x\""),
+            "invalid URL: parse \"…\": bad \"…\""
+        );
         assert_eq!(redacted("undefined receiver nope used in route"), "undefined receiver nope used in route");
     }
 
