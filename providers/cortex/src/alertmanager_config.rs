@@ -572,6 +572,49 @@ fn check_claims(project: &str, desired: &AlertmanagerConfig, inventory: &Invento
             ),
         ));
     }
+    // Time intervals, as receivers: Alertmanager refuses a route naming one nobody defines,
+    // and Cortex the whole document (the names of both lists are one namespace).
+    let interval_lists = [List::TimeIntervals, List::MuteTimeIntervals];
+    let defined_intervals: std::collections::BTreeSet<String> =
+        interval_lists.iter().flat_map(|list| list.items(&config).iter().filter_map(|item| list.key(item))).collect();
+    let remote_interval =
+        |name: &str| interval_lists.iter().find_map(|list| inventory.owner(list.name(), name).map(str::to_owned));
+    for (index, route) in List::Routes.items(&config).iter().enumerate() {
+        for interval in shared::intervals_named(route) {
+            let known = defined_intervals.contains(&interval)
+                || remote_interval(&interval).is_some_and(|owner| owner != project);
+            if !known {
+                return Err(FieldError::at(
+                    format!("/config/route/routes/{index}"),
+                    format!(
+                        "time interval `{interval}` is defined neither in `time_intervals`/`mute_time_intervals` nor \
+                         by another part of the tenant's Alertmanager configuration"
+                    ),
+                ));
+            }
+        }
+    }
+    for list in interval_lists {
+        let given_up =
+            inventory.parts.get(list.name()).into_iter().flatten().filter(|(interval, owner)| {
+                owner.as_str() == project && !defined_intervals.contains(interval.as_str())
+            });
+        for (interval, _) in given_up {
+            if let Some(used) =
+                inventory.interval_uses.iter().find(|used| used.interval == *interval && used.owner != project)
+            {
+                return Err(FieldError::at(
+                    format!("/config/{}", list.name()),
+                    format!(
+                        "time interval `{interval}`, which this configuration no longer defines, is still used by {}{} \
+                         of the tenant's Alertmanager configuration: keep defining it until that route changes",
+                        used.route,
+                        if used.owner.is_empty() { String::new() } else { format!(" (project `{}`)", used.owner) },
+                    ),
+                ));
+            }
+        }
+    }
     let given_up = remote_receivers
         .into_iter()
         .flatten()

@@ -275,6 +275,9 @@ pub(crate) struct Inventory {
     pub parts: BTreeMap<String, BTreeMap<String, String>>,
     #[serde(default)]
     pub uses: Vec<Use>,
+    /// Which time intervals routes name (`mute_time_intervals`, `active_time_intervals`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interval_uses: Vec<IntervalUse>,
     /// What rewriting the document would change in it (see [`rewrite_changes`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite_changes: Vec<String>,
@@ -302,13 +305,50 @@ impl Inventory {
             parts.entry(TEMPLATE_FILES.to_owned()).or_default().insert(name.clone(), owner);
         }
         let uses = route_uses(config, &|key| owner_of(List::Routes.name(), key));
-        Inventory { parts, uses, rewrite_changes: Vec::new() }
+        let interval_uses = interval_uses(config, &|key| owner_of(List::Routes.name(), key));
+        Inventory { parts, uses, interval_uses, rewrite_changes: Vec::new() }
     }
 
     /// The owner of a part (`Some("")`: in the document, nobody's).
     pub(crate) fn owner(&self, list: &str, key: &str) -> Option<&str> {
         self.parts.get(list)?.get(key).map(String::as_str)
     }
+}
+
+/// A time interval a route names, with the route and its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct IntervalUse {
+    pub interval: String,
+    pub route: String,
+    pub owner: String,
+}
+
+/// The time intervals a route (and its child routes) names.
+pub(crate) fn intervals_named(route: &Value) -> Vec<String> {
+    let mut names = Vec::new();
+    for key in ["mute_time_intervals", "active_time_intervals"] {
+        names.extend(
+            route.get(key).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).map(str::to_owned),
+        );
+    }
+    for child in route.get("routes").and_then(Value::as_array).into_iter().flatten() {
+        names.extend(intervals_named(child));
+    }
+    names
+}
+
+/// Every time interval a child route of `config` names, with the route and its owner.
+fn interval_uses(config: &Value, owner_of: &dyn Fn(&str) -> String) -> Vec<IntervalUse> {
+    let mut uses = Vec::new();
+    for child in List::Routes.items(config) {
+        let key = List::Routes.key(child);
+        let owner = key.as_deref().map(owner_of).unwrap_or_default();
+        let route = key.map_or_else(|| "a route without matchers".to_owned(), |key| format!("route `{key}`"));
+        for interval in intervals_named(child) {
+            uses.push(IntervalUse { interval, route: route.clone(), owner: owner.clone() });
+        }
+    }
+    uses
 }
 
 /// Every receiver a route of `config` names, with the route and its owner.
@@ -493,6 +533,19 @@ pub(crate) fn merge(
             "receiver `{}` is still used by {} of the tenant's Alertmanager configuration: keep defining it, or \
              change that route first",
             missing.receiver, missing.route
+        ));
+    }
+    let intervals: BTreeSet<String> = [List::TimeIntervals, List::MuteTimeIntervals]
+        .iter()
+        .flat_map(|list| list.items(&config).iter().filter_map(|item| list.key(item)))
+        .collect();
+    if let Some(missing) =
+        interval_uses(&config, &|_| String::new()).into_iter().find(|used| !intervals.contains(&used.interval))
+    {
+        return Err(format!(
+            "time interval `{}` is still used by {} of the tenant's Alertmanager configuration: keep defining it, or \
+             change that route first",
+            missing.interval, missing.route
         ));
     }
     Ok(Some((config, files)))

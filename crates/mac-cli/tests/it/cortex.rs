@@ -874,3 +874,51 @@ fn a_shared_write_is_refused_where_rewriting_would_change_anothers_values() {
     );
     assert!(alertmanager_document(&cortex).contains("version: 1.10"), "untouched");
 }
+
+/// Time intervals are checked like receivers: a route may name another team's, not one
+/// nobody defines, and one another team's route uses cannot be dropped.
+#[test]
+fn shared_tenant_time_intervals_in_use_are_kept_and_unknown_ones_refused_at_plan_time() {
+    let Some(cortex) = CortexServer::start() else { return };
+    let b = named_project(&cortex, "b", TEAM_B);
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let uses_b = TEAM_A.replace(
+        "group_by = [\"alertname\"] }",
+        "group_by = [\"alertname\"], mute_time_intervals = [\"b-weekends\"] }",
+    );
+    assert_ne!(uses_b, TEAM_A);
+    let a = named_project(&cortex, "a", &uses_b);
+    let (code, stdout, stderr) = run(mac(&a).env("A_HOOK", A_SECRET).args(["apply", "--auto-approve"]));
+    assert_eq!(code, 0, "another team's interval may be named: {stdout}{stderr}");
+
+    let unknown = named_project(
+        &cortex,
+        "c",
+        &TEAM_A
+            .replace("a-hook", "c-hook")
+            .replace("team=\"a\"", "team=\"c\"")
+            .replace("\"a.tmpl\"", "\"c.tmpl\"")
+            .replace(
+                "group_by = [\"alertname\"] }",
+                "group_by = [\"alertname\"], mute_time_intervals = [\"nobody\"] }",
+            ),
+    );
+    let (code, stdout, stderr) = run(mac(&unknown).env("A_HOOK", A_SECRET).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("time interval `nobody` is defined neither"), "{stderr}");
+
+    // b drops its interval while a's route still uses it: refused at plan time.
+    let without = TEAM_B.replace(", mute_time_intervals = [\"b-weekends\"]", "").replace(
+        "time_intervals = [{ name = \"b-weekends\", time_intervals = [{ weekdays = [\"saturday\", \"sunday\"] }] }]\n",
+        "",
+    );
+    assert!(!without.contains("b-weekends"), "{without}");
+    b.define(&without);
+    let (code, stdout, stderr) = run(mac(&b).env("B_SLACK", B_SECRET).arg("plan"));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("time interval `b-weekends`, which this configuration no longer defines, is still used by"),
+        "{stderr}"
+    );
+}
