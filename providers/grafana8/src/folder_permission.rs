@@ -127,11 +127,39 @@ pub(crate) struct Directory {
     pub(crate) folders: BTreeSet<String>,
 }
 
-/// The org's users: login → user id, and email (lower-cased) → login.
+/// Users by login → user id, and email (lower-cased) → login: the org's (permissions, teams)
+/// or the server's (organisations), as members and grantees are named by login or email.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct Users {
     ids: BTreeMap<String, i64>,
     logins_by_email: BTreeMap<String, String>,
+}
+
+impl Users {
+    pub(crate) fn insert(&mut self, login: String, id: i64, email: Option<&str>) {
+        if let Some(email) = email.filter(|email| !email.is_empty()) {
+            self.logins_by_email.insert(email.to_lowercase(), login.clone());
+        }
+        self.ids.insert(login, id);
+    }
+
+    pub(crate) fn id(&self, login: &str) -> Option<i64> {
+        self.ids.get(login).copied()
+    }
+}
+
+/// A user named by login or email → its login; `scope` ends the message of one not found
+/// (` in this org`).
+pub(crate) fn resolve_login(users: &Result<Users, String>, name: &str, scope: &str) -> Result<String, String> {
+    let users = users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
+    if users.ids.contains_key(name) {
+        return Ok(name.to_owned());
+    }
+    users
+        .logins_by_email
+        .get(&name.to_lowercase())
+        .cloned()
+        .ok_or_else(|| format!("Grafana has no user `{name}`{scope} (looked up by login and by email)"))
 }
 
 /// Users and teams as a write resolves names with them (from the plan's directory).
@@ -384,7 +412,7 @@ pub(crate) fn items_to_write(
                     .users
                     .as_ref()
                     .ok()
-                    .and_then(|users| users.ids.get(&login).copied())
+                    .and_then(|users| users.id(&login))
                     .ok_or_else(|| invalid(index, "user", format!("user `{name}` has no id")))?;
                 json!({ "userId": id, "permission": permission })
             }
@@ -465,10 +493,7 @@ pub(crate) async fn load_users(client: &Client) -> Result<Users, String> {
     let mut users = Users::default();
     for user in listed {
         let (Some(login), Some(id)) = (user.login, user.user_id) else { continue };
-        if let Some(email) = user.email.filter(|email| !email.is_empty()) {
-            users.logins_by_email.insert(email.to_lowercase(), login.clone());
-        }
-        users.ids.insert(login, id);
+        users.insert(login, id, user.email.as_deref());
     }
     Ok(users)
 }
@@ -610,17 +635,8 @@ pub(crate) fn imported_entries(entries: Vec<(Grantee, String)>) -> Option<Vec<Pe
     Some(permissions)
 }
 
-/// A user named by login or email → its login.
 fn resolve_user(users: &Result<Users, String>, name: &str) -> Result<String, String> {
-    let users = users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
-    if users.ids.contains_key(name) {
-        return Ok(name.to_owned());
-    }
-    users
-        .logins_by_email
-        .get(&name.to_lowercase())
-        .cloned()
-        .ok_or_else(|| format!("Grafana has no user `{name}` in this org (looked up by login and by email)"))
+    resolve_login(users, name, " in this org")
 }
 
 fn resolve_team(teams: &Result<BTreeMap<String, i64>, String>, name: &str) -> Result<i64, String> {

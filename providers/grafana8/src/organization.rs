@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::client::Client;
+use crate::folder_permission::{Users, resolve_login};
 
 /// Orgs and users listed per request (the searches' default page size).
 const PAGE_SIZE: usize = 1000;
@@ -102,16 +103,10 @@ struct ComparableMember {
 /// `Err` says why they could not be read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ServerUsers {
-    users: Result<UserIndex, String>,
+    users: Result<Users, String>,
     /// The org the instance manages (`GET /api/org`), which an import leaves out.
     #[serde(default)]
     own_org: Option<i64>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct UserIndex {
-    ids: BTreeMap<String, i64>,
-    logins_by_email: BTreeMap<String, String>,
 }
 
 impl Default for ServerUsers {
@@ -251,8 +246,8 @@ impl OrganizationKind {
     }
 
     /// `GET /api/users/search`, paged (server admins).
-    async fn load_users(&self) -> Result<UserIndex, String> {
-        let mut index = UserIndex::default();
+    async fn load_users(&self) -> Result<Users, String> {
+        let mut index = Users::default();
         let mut seen = 0;
         for page in 1.. {
             let query = [("perpage", PAGE_SIZE.to_string()), ("page", page.to_string())];
@@ -266,10 +261,7 @@ impl OrganizationKind {
             let received = found.users.len();
             seen += received;
             for user in found.users {
-                if !user.email.is_empty() {
-                    index.logins_by_email.insert(user.email.to_lowercase(), user.login.clone());
-                }
-                index.ids.insert(user.login, user.id);
+                index.insert(user.login, user.id, Some(&user.email));
             }
             if received < PAGE_SIZE || seen as u64 >= found.total_count {
                 break;
@@ -281,10 +273,8 @@ impl OrganizationKind {
     /// A user's id by login: from the plan's directory, or — for a user the same apply
     /// created — looked up now (`GET /api/users/lookup`).
     async fn user_id(&self, users: &ServerUsers, login: &str, at: &str) -> Result<i64, HandlerError> {
-        if let Ok(index) = &users.users
-            && let Some(id) = index.ids.get(login)
-        {
-            return Ok(*id);
+        if let Some(id) = users.users.as_ref().ok().and_then(|index| index.id(login)) {
+            return Ok(id);
         }
         #[derive(Deserialize)]
         struct Found {
@@ -353,15 +343,7 @@ fn org_object(id: i64, stored: StoredOrg) -> RemoteObject {
 
 /// A user named by login or email → its login.
 fn resolve_user(users: &ServerUsers, name: &str) -> Result<String, String> {
-    let users = users.users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
-    if users.ids.contains_key(name) {
-        return Ok(name.to_owned());
-    }
-    users
-        .logins_by_email
-        .get(&name.to_lowercase())
-        .cloned()
-        .ok_or_else(|| format!("Grafana has no user `{name}` (looked up by login and by email)"))
+    resolve_login(&users.users, name, "")
 }
 
 #[async_trait]

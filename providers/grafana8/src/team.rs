@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::client::Client;
+use crate::folder_permission::{Users, load_users, resolve_login};
 
 /// Teams and dashboards listed per request (pkg/api/team.go's and search's default page size).
 const PAGE_SIZE: usize = 1000;
@@ -129,13 +130,7 @@ struct ComparablePreferences {
 /// email (lower-cased) → login. `Err` says why they could not be read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct OrgUsers {
-    users: Result<UserIndex, String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct UserIndex {
-    ids: BTreeMap<String, i64>,
-    logins_by_email: BTreeMap<String, String>,
+    users: Result<Users, String>,
 }
 
 impl Default for OrgUsers {
@@ -144,13 +139,12 @@ impl Default for OrgUsers {
     }
 }
 
-/// A user of the org (`GET /api/org/users`, `GET /api/org/users/lookup`).
+/// A user of the org as `GET /api/org/users/lookup` lists it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OrgUser {
     login: Option<String>,
     user_id: Option<i64>,
-    email: Option<String>,
 }
 
 /// A page of `GET /api/teams/search`.
@@ -323,34 +317,11 @@ impl TeamKind {
         Ok(objects)
     }
 
-    /// `GET /api/org/users` (org admins): every user of the org with login and email.
-    async fn load_users(&self) -> Result<UserIndex, String> {
-        let answer = self.client.get(&["api", "org", "users"], &[]).await.map_err(|err| {
-            if err.kind == HandlerErrorKind::Unauthorized {
-                "these credentials may not list the org's users (Grafana 8 requires an org Admin)".to_owned()
-            } else {
-                err.message
-            }
-        })?;
-        let listed: Vec<OrgUser> = answer.parse("GET /api/org/users").map_err(|err| err.message)?;
-        let mut index = UserIndex::default();
-        for user in listed {
-            let (Some(login), Some(id)) = (user.login, user.user_id) else { continue };
-            if let Some(email) = user.email.filter(|email| !email.is_empty()) {
-                index.logins_by_email.insert(email.to_lowercase(), login.clone());
-            }
-            index.ids.insert(login, id);
-        }
-        Ok(index)
-    }
-
     /// The user id of a member: from the plan's directory, or — for a user the same apply
     /// created (a `grafana8.user` named by login) — looked up now (`GET /api/org/users/lookup`).
     async fn member_id(&self, users: &OrgUsers, login: &str, index: usize) -> Result<i64, HandlerError> {
-        if let Ok(known) = &users.users
-            && let Some(id) = known.ids.get(login)
-        {
-            return Ok(*id);
+        if let Some(id) = users.users.as_ref().ok().and_then(|known| known.id(login)) {
+            return Ok(id);
         }
         let found: Vec<OrgUser> = self
             .client
@@ -406,15 +377,7 @@ fn team_object(id: i64, stored: StoredTeam) -> RemoteObject {
 
 /// A member named by login or email → its login.
 fn resolve_member(users: &OrgUsers, name: &str) -> Result<String, String> {
-    let users = users.users.as_ref().map_err(|reason| format!("cannot look up user `{name}`: {reason}"))?;
-    if users.ids.contains_key(name) {
-        return Ok(name.to_owned());
-    }
-    users
-        .logins_by_email
-        .get(&name.to_lowercase())
-        .cloned()
-        .ok_or_else(|| format!("Grafana has no user `{name}` in this org (looked up by login and by email)"))
+    resolve_login(&users.users, name, " in this org")
 }
 
 fn validate_team(desired: &Team) -> Result<(), Vec<FieldError>> {
@@ -621,7 +584,7 @@ impl Kind for TeamKind {
     }
 
     async fn read_context(&self) -> Result<OrgUsers, HandlerError> {
-        Ok(OrgUsers { users: self.load_users().await })
+        Ok(OrgUsers { users: load_users(&self.client).await })
     }
 
     /// `GET /api/teams/:id` (a team of another org, or none, is 404).
@@ -779,12 +742,10 @@ mod tests {
     /// context plans the same, and none (not read) is said so at the member.
     #[test]
     fn members_resolve_against_the_recorded_org_users() {
-        let users = OrgUsers {
-            users: Ok(UserIndex {
-                ids: BTreeMap::from([("alice".to_owned(), 7), ("bob".to_owned(), 8)]),
-                logins_by_email: BTreeMap::from([("bob@example.com".to_owned(), "bob".to_owned())]),
-            }),
-        };
+        let mut index = Users::default();
+        index.insert("alice".to_owned(), 7, None);
+        index.insert("bob".to_owned(), 8, Some("bob@example.com"));
+        let users = OrgUsers { users: Ok(index) };
         let recorded = serde_json::to_value(&users).expect("context");
         let desired = mac_core::DesiredObject {
             id: ObjectId::new("grafana8", "team", "payments"),
