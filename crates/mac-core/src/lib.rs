@@ -46,6 +46,7 @@ pub mod source;
 pub mod state;
 pub mod suggest;
 pub mod template;
+pub mod text_file;
 
 pub use apply::{ApplyError, ApplyObserver, ApplyOptions, ApplyReport, Outcome, apply};
 pub use backend::{StateBackendRegistration, StateSettings};
@@ -66,6 +67,7 @@ pub use recheck::{Fingerprint, Moved, Movement, RecheckError, recheck};
 pub use secret::{Secret, SecretRef};
 pub use source::{Location, SourceError};
 pub use state::{FileStateStore, LockInfo, State, StateChanges, StateError, StateParts, StateStore};
+pub use text_file::TextFile;
 
 // Re-exported so that provider crates register with the same `inventory` as the engine.
 pub use async_trait::async_trait;

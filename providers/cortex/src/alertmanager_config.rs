@@ -21,8 +21,8 @@ use mac_core::{
     FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, RemoteObject, Resolver,
     SecretRef, async_trait,
 };
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::client::{AlertmanagerDocument, Client};
 use crate::shared::{self, Inventory, List, Owned, sorted};
@@ -115,88 +115,8 @@ pub struct AlertmanagerConfig {
     pub template_files: IndexMap<String, TemplateFile>,
 }
 
-/// A template file's text: inline, or a file of the project.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemplateFile {
-    /// The text itself.
-    Text(String),
-    /// `{ file = "templates/x.tmpl" }`, relative to the project, with the file's text once read
-    /// by the loader.
-    File {
-        /// The path, relative to the project.
-        file: String,
-        /// The file's text.
-        content: Option<String>,
-    },
-}
-
-impl TemplateFile {
-    fn text(&self) -> Option<&str> {
-        match self {
-            TemplateFile::Text(text) => Some(text),
-            TemplateFile::File { content, .. } => content.as_deref(),
-        }
-    }
-}
-
-impl Serialize for TemplateFile {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            TemplateFile::Text(text) => text.serialize(serializer),
-            TemplateFile::File { file, content: None } => json!({ "file": file }).serialize(serializer),
-            TemplateFile::File { file, content: Some(content) } => {
-                json!({ "file": file, "content": content }).serialize(serializer)
-            }
-        }
-    }
-}
-
-const TEMPLATE_FORMS: &str = "a template file must be its text, or { file = \"templates/x.tmpl\" }";
-
-impl<'de> Deserialize<'de> for TemplateFile {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TemplateFile, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct FileForm {
-            file: String,
-            #[serde(default)]
-            content: Option<String>,
-        }
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(TemplateFile::Text(text)),
-            table @ Value::Object(_) => FileForm::deserialize(table)
-                .map(|form| TemplateFile::File { file: form.file, content: form.content })
-                .map_err(|_| serde::de::Error::custom(TEMPLATE_FORMS)),
-            _ => Err(serde::de::Error::custom(TEMPLATE_FORMS)),
-        }
-    }
-}
-
-/// The two forms [`TemplateFile`]'s `Deserialize` takes.
-impl schemars::JsonSchema for TemplateFile {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "TemplateFile".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "anyOf": [
-                { "description": "The template text.", "type": "string" },
-                {
-                    "description": "A text file: { file = \"templates/x.tmpl\" }, relative to the project.",
-                    "type": "object",
-                    "properties": { "file": { "description": "The file's path, relative to the project.", "type": "string" } },
-                    "required": ["file"],
-                    "additionalProperties": false,
-                },
-            ],
-        })
-    }
-}
+/// A template file's text: inline, or `{ file = "templates/x.tmpl" }`.
+pub type TemplateFile = mac_core::TextFile;
 
 /// The configuration as `list` records it: the document parsed, secrets replaced by
 /// [`mac_core::secrets::SENSITIVE`], and the template files.
@@ -1054,6 +974,7 @@ impl Resolver for NoRefs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn config() -> Value {
         json!({

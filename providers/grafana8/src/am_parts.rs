@@ -15,7 +15,7 @@ use mac_core::{
     FieldError, HandlerError, HandlerErrorKind, ImportRefs, ImportedFields, Kind, ObjectId, Remote, RemoteObject,
     Resolver, async_trait,
 };
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::alertmanager::Alertmanager;
@@ -37,89 +37,10 @@ pub struct MessageTemplate {
     pub content: Option<TemplateContent>,
 }
 
-/// A template's text: inline, or a file of the project.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemplateContent {
-    /// The text itself.
-    Text(String),
-    /// `{ file = "templates/x.tmpl" }`, relative to the project, with the file's text once read:
-    /// by the project loader, or `mac_core::project::read_file_fields` for a definition built in code.
-    File {
-        /// The path, relative to the project.
-        file: String,
-        /// The file's text.
-        content: Option<String>,
-    },
-}
-
-impl TemplateContent {
-    /// The text, once known (a file not yet read has none).
-    fn text(&self) -> Option<&str> {
-        match self {
-            TemplateContent::Text(text) => Some(text),
-            TemplateContent::File { content, .. } => content.as_deref(),
-        }
-    }
-}
-
-impl Serialize for TemplateContent {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            TemplateContent::Text(text) => text.serialize(serializer),
-            TemplateContent::File { file, content: None } => json!({ "file": file }).serialize(serializer),
-            TemplateContent::File { file, content: Some(content) } => {
-                json!({ "file": file, "content": content }).serialize(serializer)
-            }
-        }
-    }
-}
-
-/// The two forms [`TemplateContent`]'s `Deserialize` takes.
-impl schemars::JsonSchema for TemplateContent {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "TemplateContent".into()
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "anyOf": [
-                { "description": "The template text.", "type": "string" },
-                {
-                    "description": "A text file: { file = \"templates/x.tmpl\" }, relative to the project.",
-                    "type": "object",
-                    "properties": { "file": { "description": "The file's path, relative to the project.", "type": "string" } },
-                    "required": ["file"],
-                    "additionalProperties": false,
-                },
-            ],
-        })
-    }
-}
+/// A template's text: inline, or `{ file = "templates/x.tmpl" }`.
+pub type TemplateContent = mac_core::TextFile;
 
 const CONTENT_FORMS: &str = "`content` must be the template text, or { file = \"templates/x.tmpl\" }";
-
-impl<'de> Deserialize<'de> for TemplateContent {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<TemplateContent, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct FileForm {
-            file: String,
-            #[serde(default)]
-            content: Option<String>,
-        }
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(TemplateContent::Text(text)),
-            table @ Value::Object(_) => FileForm::deserialize(table)
-                .map(|form| TemplateContent::File { file: form.file, content: form.content })
-                .map_err(|_| serde::de::Error::custom(CONTENT_FORMS)),
-            _ => Err(serde::de::Error::custom(CONTENT_FORMS)),
-        }
-    }
-}
 
 /// A template as `list` records it: its name and text.
 #[derive(Debug, Serialize, Deserialize)]
