@@ -330,7 +330,7 @@ pub fn plan(
         }
     }
 
-    refuse_updates_onto_taken_keys(&actions, &defined, providers, unique_keys(), &claimed)?;
+    refuse_updates_onto_taken_keys(&actions, &defined, providers, &unique_keys, &claimed)?;
     for (to, from) in moved_from {
         match actions.get_mut(&to) {
             Some(action) => action.moved_from = Some(from),
@@ -490,11 +490,12 @@ fn refuse_delete_all(
 /// title), or a recreate of an object gone from the server, onto a key another remote object has: the remote would replace that object (Cortex's
 /// ruler does, silently) or refuse the write. Refused at plan time, naming the holder; only
 /// changed objects are looked at, so a large plan without such updates parses nothing more.
-fn refuse_updates_onto_taken_keys(
+fn refuse_updates_onto_taken_keys<'o>(
     actions: &BTreeMap<ObjectId, Action>,
     defined: &BTreeMap<&ObjectId, &Definition>,
     providers: &Providers,
-    unique_keys: &BTreeMap<(&str, &str, String), &RemoteObject>,
+    // Built on first use: only an update whose key changed needs every remote's key.
+    unique_keys: &dyn Fn() -> &'o BTreeMap<(&'o str, &'o str, String), &'o RemoteObject>,
     claimed: &BTreeSet<(&str, &str, &str)>,
 ) -> Result<(), PlanError> {
     // A recreate (recorded, gone from the server) has no remote object: any holder of its key
@@ -510,7 +511,7 @@ fn refuse_updates_onto_taken_keys(
         {
             continue;
         }
-        let Some(holder) = unique_keys.get(&(id.provider.as_str(), id.kind.as_str(), key.clone())) else { continue };
+        let Some(holder) = unique_keys().get(&(id.provider.as_str(), id.kind.as_str(), key.clone())) else { continue };
         if action.remote.as_ref().is_some_and(|remote| holder.remote_id == remote.remote_id) {
             continue;
         }
